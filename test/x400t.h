@@ -1,0 +1,32 @@
+/* Shared helpers for the Check suites (test/check_<module>.c).
+ * Each suite file defines `Suite *x400t_suite_<module>(void)`. */
+#ifndef X400T_H
+#define X400T_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Prototypes of every suite (generated list). */
+#define X400T_SUITE(m) Suite *x400t_suite_##m(void);
+#include "suites.inc"
+#undef X400T_SUITE
+
+#ifndef X400T_TSAN
+#define X400T_TSAN 0
+#endif
+
+/* Directory holding helper programs built from test/helper_*.c. */
+static inline const char *x400t_bindir(void)
+{
+    const char *d = getenv("X400T_BINDIR");
+    return d ? d : ".";
+}
+/* Source tree root (for fixtures under test/). */
+static inline const char *x400t_srcdir(void)
+{
+    const char *d = getenv("X400T_SRCDIR");
+    return d ? d : ".";
+}
+
+#endif
