@@ -1,0 +1,169 @@
+/* tshark-based wire check used by the Check suites (see wire.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wire.h"
+#include "x400t.h"
+
+void x400t_wire_init(x400t_wire *w) { memset(w, 0, sizeof *w); }
+
+void x400t_wire_free(x400t_wire *w)
+{
+    for (size_t i = 0; i < w->n; i++) free(w->rec[i].p);
+    free(w->rec);
+    memset(w, 0, sizeof *w);
+}
+
+static void push(x400t_wire *w, int dir, const uint8_t *p, size_t len)
+{
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 64;
+        w->rec = realloc(w->rec, w->cap * sizeof *w->rec);
+        if (!w->rec) abort();
+    }
+    w->rec[w->n].from_initiator = dir;
+    w->rec[w->n].p = malloc(len ? len : 1);
+    if (!w->rec[w->n].p) abort();
+    memcpy(w->rec[w->n].p, p, len);
+    w->rec[w->n].len = len;
+    w->n++;
+}
+
+/* Bytes of an incomplete TPKT are kept in a record marked with direction
+ * dir + 2 until a later call completes them; only complete TPKTs are
+ * written to the capture. */
+void x400t_wire_add(x400t_wire *w, int dir, const uint8_t *p, size_t len)
+{
+    static const uint8_t none[1] = { 0 };
+    size_t i, have = 0;
+    uint8_t *pend = NULL;
+    /* find a pending record for this direction (marked by from_initiator+2) */
+    for (i = 0; i < w->n; i++)
+        if (w->rec[i].from_initiator == dir + 2) break;
+    if (i < w->n) {
+        pend = w->rec[i].p;
+        have = w->rec[i].len;
+        memmove(&w->rec[i], &w->rec[i + 1], (w->n - i - 1) * sizeof *w->rec);
+        w->n--;
+    }
+    pend = realloc(pend, have + len + 1);
+    if (!pend) abort();
+    memcpy(pend + have, len ? p : none, len);
+    have += len;
+    size_t off = 0;
+    while (have - off >= 4) {
+        size_t tl = (size_t)pend[off + 2] << 8 | pend[off + 3];
+        if (tl < 4) tl = have - off; /* garbage: record the rest as is */
+        if (have - off < tl) break;
+        push(w, dir, pend + off, tl);
+        off += tl;
+    }
+    if (have > off) {
+        push(w, dir + 2, pend + off, have - off);
+    }
+    free(pend);
+}
+
+void x400t_wire_add_tsdu(x400t_wire *w, int dir, const uint8_t *tsdu, size_t len)
+{
+    /* Split into DT TPDUs of at most 65531 - 7 bytes of data. */
+    size_t off = 0;
+    do {
+        size_t chunk = len - off > 65524 ? 65524 : len - off;
+        size_t tl = chunk + 7;
+        uint8_t *b = malloc(tl);
+        if (!b) abort();
+        b[0] = 3; b[1] = 0; b[2] = (uint8_t)(tl >> 8); b[3] = (uint8_t)tl;
+        b[4] = 2; b[5] = 0xf0; b[6] = (off + chunk == len) ? 0x80 : 0x00;
+        memcpy(b + 7, tsdu + off, chunk);
+        push(w, dir, b, tl);
+        free(b);
+        off += chunk;
+    } while (off < len);
+}
+
+static int write_pcap(const x400t_wire *w, const char *name, char *pcap, size_t plen)
+{
+    char dir[1024], txt[1200], cmd[4096];
+    const char *bindir = x400t_bindir();
+    FILE *f;
+    snprintf(dir, sizeof dir, "%s/wire", bindir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
+    snprintf(txt, sizeof txt, "%s/%s.txt", dir, name);
+    snprintf(pcap, plen, "%s/%s.pcapng", dir, name);
+    f = fopen(txt, "w");
+    if (!f) return -1;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->rec[i].from_initiator > 1) continue; /* incomplete tail */
+        fputs(w->rec[i].from_initiator ? "< " : "> ", f);
+        for (size_t j = 0; j < w->rec[i].len; j++) fprintf(f, "%02x", w->rec[i].p[j]);
+        fputc('\n', f);
+    }
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "text2pcap -q -r '^(?<dir>[<>])\\s(?<data>[0-9a-fA-F]+)$' -D "
+             "-T 1025,102 -4 192.0.2.1,192.0.2.2 '%s' '%s' 2>&1", txt, pcap);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    int c;
+    if (!p) return NULL;
+    while ((c = fgetc(p)) != EOF) {
+        if (len + 2 > cap) {
+            cap = cap ? cap * 2 : 4096;
+            out = realloc(out, cap);
+            if (!out) abort();
+        }
+        out[len++] = (char)c;
+    }
+    if (!out) out = calloc(1, 1);
+    else out[len] = '\0';
+    if (pclose(p) != 0) { free(out); return NULL; }
+    return out;
+}
+
+int x400t_wire_check(const x400t_wire *w, const char *name,
+                     const char *extra_opts, char *err, size_t errlen)
+{
+    char pcap[1300], cmd[4096];
+    char *out;
+    if (write_pcap(w, name, pcap, sizeof pcap) != 0) {
+        snprintf(err, errlen, "text2pcap failed for %s", name);
+        return -1;
+    }
+    snprintf(cmd, sizeof cmd,
+             "tshark -n -r '%s' -d tcp.port==102,tpkt %s -Y "
+             "'_ws.malformed || _ws.expert.severity >= 0x00600000 || (tpkt && !cotp)' 2>/dev/null",
+             pcap, extra_opts ? extra_opts : "");
+    out = run(cmd);
+    if (!out) {
+        snprintf(err, errlen, "tshark failed to run on %s", pcap);
+        return -1;
+    }
+    if (out[0]) {
+        snprintf(err, errlen, "tshark flagged %s:\n%.3000s", pcap, out);
+        free(out);
+        return -1;
+    }
+    free(out);
+    err[0] = '\0';
+    return 0;
+}
+
+char *x400t_wire_fields(const x400t_wire *w, const char *name,
+                        const char *extra_opts, const char *fields)
+{
+    char pcap[1300], cmd[4096];
+    if (write_pcap(w, name, pcap, sizeof pcap) != 0) return NULL;
+    snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -d tcp.port==102,tpkt %s -T fields %s 2>/dev/null",
+             pcap, extra_opts ? extra_opts : "", fields);
+    return run(cmd);
+}
