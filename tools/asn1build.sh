@@ -1,18 +1,46 @@
 #!/bin/sh
-# Compile the generated ASN.1 tree plus asn1c's runtime into one
-# relocatable object (symbols are hidden later with the rest of lib/).
+# Compile the generated ASN.1 tree plus the asn1c runtime files it needs
+# (GENDIR/runtime.list, written by asn1gen.sh) into one relocatable object;
+# symbols are hidden later together with the rest of lib/.
 #   tools/asn1build.sh CC CFLAGS GENDIR RTDIR OBJDIR OUT.o JOBS
+# Incremental: an object is rebuilt when its source is newer, when any
+# generated header changed (GENDIR/.headers) or when CC/CFLAGS changed.
 set -eu
 cc=$1; cflags=$2; gen=$3; rt=$4; objdir=$5; out=$6; jobs=$7
-rm -rf "$objdir/gen"; mkdir -p "$objdir/gen" "$objdir/rt"
-export cc cflags objdir
+mkdir -p "$objdir"
+if [ "$(cat "$objdir/flags" 2>/dev/null)" != "$cc $cflags" ]; then
+    rm -rf "$objdir/gen" "$objdir/rt"
+    printf '%s\n' "$cc $cflags" > "$objdir/flags"
+fi
+mkdir -p "$objdir/gen" "$objdir/rt"
+if [ "$gen/.headers" -nt "$objdir/gen/.built" ]; then
+    rm -f "$objdir"/gen/*.o
+fi
+# Sources: "<kind> <path>" lines.
+list="$objdir/sources"
 {
   for f in "$gen"/*.c; do echo "gen $f"; done
-  for f in "$rt"/*.c; do
-    case "$(basename "$f")" in converter-sample.c|converter-example.c) continue;; esac
-    echo "rt $f"
-  done
-} | xargs -P "$jobs" -L 1 sh -c '
+  while read -r c; do echo "rt $rt/$c"; done < "$gen/runtime.list"
+} > "$list"
+# Drop objects whose source is gone.
+for o in "$objdir"/gen/*.o; do
+    [ -e "$o" ] || continue
+    [ -e "$gen/$(basename "$o" .o).c" ] || rm -f "$o"
+done
+export cc cflags objdir
+xargs -P "$jobs" -L 1 sh -c '
   o="$objdir/$0/$(basename "$1" .c).o"
-  [ "$o" -nt "$1" ] || $cc $cflags -c "$1" -o "$o" || exit 255'
-ld -r -o "$out" "$objdir"/gen/*.o "$objdir"/rt/*.o
+  [ "$o" -nt "$1" ] || $cc $cflags -c "$1" -o "$o" || exit 255' < "$list"
+touch "$objdir/gen/.built"
+awk -v d="$objdir" '{ n = split($2, p, "/"); sub(/\.c$/, ".o", p[n]); print d "/" $1 "/" p[n] }' "$list" > "$objdir/objects"
+# Relink only when an object or the object list changed, so that the
+# Makefile can run this script every time (it tracks CFLAGS itself)
+# without forcing the library to relink.
+if [ -e "$out" ] && cmp -s "$objdir/objects" "$objdir/objects.linked" &&
+   [ -z "$(find "$objdir/gen" "$objdir/rt" -name '*.o' -newer "$out" | head -n 1)" ]; then
+    exit 0
+fi
+# shellcheck disable=SC2046
+ld -r -o "$out.tmp" $(cat "$objdir/objects")
+mv -f "$out.tmp" "$out"
+cp "$objdir/objects" "$objdir/objects.linked"
