@@ -71,6 +71,7 @@ REL_FLAGS := -O2 -g
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm) -lpthread -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 
+.DEFAULT_GOAL := all
 FORCE:
 .PHONY: FORCE all check demo bench fuzz install uninstall clean deps deps-bench deps-fuzz \
         lib-rel lib-var
