@@ -126,39 +126,53 @@ static int parse_fail(const char *text, size_t len, x400_diag *diag,
                           what, off);
 }
 
+/* Scan the decimal field starting at *off (at most `max`).  Returns 0, or
+ * 1 (no digit), 2 (leading zero), 3 (value above max).  Inlined with a
+ * constant max, so the overflow test needs no division at run time. */
+enum { FIELD_OK, FIELD_EMPTY, FIELD_LEADING_ZERO, FIELD_OVERFLOW };
+static inline int scan_field(const char *text, size_t len, size_t *off, uint64_t max,
+                             uint64_t *v)
+{
+    size_t o = *off;
+    uint64_t x = 0;
+    if (o >= len || text[o] < '0' || text[o] > '9') return FIELD_EMPTY;
+    if (text[o] == '0' && o + 1 < len && text[o + 1] >= '0' && text[o + 1] <= '9')
+        return FIELD_LEADING_ZERO;
+    for (; o < len && text[o] >= '0' && text[o] <= '9'; o++) {
+        unsigned d = (unsigned)(text[o] - '0');
+        if (x > max / 10 || (x == max / 10 && d > max % 10)) return FIELD_OVERFLOW;
+        x = x * 10 + d;
+    }
+    *off = o;
+    *v = x;
+    return FIELD_OK;
+}
+
 /* Canonical text form "table-slot-generation", see x400_lpi_parse(). */
 int x400_lpi_parse(const char *text, size_t len, x400_lpi_handle *h, x400_diag *diag)
 {
     static const char *const names[3] = { "table", "slot", "generation" };
-    static const uint64_t max[3] = { UINT32_MAX, UINT32_MAX, UINT64_MAX };
     uint64_t v[3];
     size_t off = 0;
+    int f, rc;
     if (!h || (!text && len)) return X400_ERR_INVALID_ARG;
-    for (int f = 0; f < 3; f++) {
-        size_t start = off;
-        v[f] = 0;
+    for (f = 0; f < 3; f++) {
         if (f > 0) {
             if (off >= len)
                 return parse_fail(text, len, diag, names[f], off, "missing '-' and value");
             if (text[off] != '-')
                 return parse_fail(text, len, diag, names[f - 1], off,
                                   "expected a decimal digit or '-'");
-            start = ++off;
-        }
-        while (off < len && text[off] >= '0' && text[off] <= '9') {
-            unsigned d = (unsigned)(text[off] - '0');
-            if (off > start && v[f] == 0)
-                return parse_fail(text, len, diag, names[f], start, "leading zero");
-            if (v[f] > (max[f] - d) / 10)
-                return parse_fail(text, len, diag, names[f], start,
-                                  f == 2 ? "value exceeds 18446744073709551615"
-                                         : "value exceeds 4294967295");
-            v[f] = v[f] * 10 + d;
             off++;
         }
-        if (off == start)
+        rc = scan_field(text, len, &off, f == 2 ? UINT64_MAX : UINT32_MAX, &v[f]);
+        if (X400I_UNLIKELY(rc != FIELD_OK))
             return parse_fail(text, len, diag, names[f], off,
-                              off < len ? "expected a decimal digit" : "empty");
+                              rc == FIELD_LEADING_ZERO ? "leading zero"
+                              : rc == FIELD_EMPTY
+                                  ? (off < len ? "expected a decimal digit" : "empty")
+                              : f == 2 ? "value exceeds 18446744073709551615"
+                                       : "value exceeds 4294967295");
     }
     if (off != len)
         return parse_fail(text, len, diag, names[2], off, "trailing characters");
@@ -330,18 +344,26 @@ int x400_lpi_get(const x400_lpi *t, x400_lpi_handle h, void **obj, x400_diag *di
     uint64_t g1, g2;
     void *o;
     if (X400I_UNLIKELY(!t || !obj)) return X400_ERR_INVALID_ARG;
-    *obj = NULL;
-    if (X400I_UNLIKELY(h.table != t->id || h.slot >= t->capacity || !(h.generation & 1)))
-        return refuse(t, h, 0, diag);
+    if (X400I_UNLIKELY(h.table != t->id || h.slot >= t->capacity || !(h.generation & 1))) {
+        g2 = 0;
+        goto stale;
+    }
     s = &t->slots[h.slot];
     g1 = atomic_load_explicit(&s->gen, memory_order_acquire);
-    if (X400I_UNLIKELY(g1 != h.generation)) return refuse(t, h, g1, diag);
+    if (X400I_UNLIKELY(g1 != h.generation)) {
+        g2 = g1;
+        goto stale;
+    }
     o = atomic_load_explicit(&s->obj, memory_order_acquire);
     /* ordered after the acquire load of obj */
     g2 = atomic_load_explicit(&s->gen, memory_order_relaxed);
-    if (X400I_UNLIKELY(g2 != g1)) return refuse(t, h, g2, diag);
+    if (X400I_UNLIKELY(g2 != g1)) goto stale;
     *obj = o;
     return X400_OK;
+stale:
+    /* g2: the generation seen in the slot, which explains the refusal */
+    *obj = NULL;
+    return refuse(t, h, g2, diag);
 }
 
 /* Close slot h.slot if it is at h.generation; caller holds the lock.
