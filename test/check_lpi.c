@@ -654,6 +654,8 @@ struct tobj {
 struct hammer {
     x400_lpi *t;
     uint32_t cap;
+    uint32_t pubn;  /* publication slots in use: few for small tables, so
+                     * readers chase the handles being reopened right now */
     _Atomic(struct tobj *) pub[NW][PUBN];
     _Atomic int stop;
 };
@@ -703,7 +705,7 @@ static void *writer(void *arg)
             atomic_store_explicit(&o->gen, h.generation, memory_order_release);
             w->live[w->nlive] = h;
             w->liveobj[w->nlive++] = o;
-            atomic_store_explicit(&hm->pub[w->id][(r >> 8) % PUBN], o, memory_order_release);
+            atomic_store_explicit(&hm->pub[w->id][(r >> 8) % hm->pubn], o, memory_order_release);
             w->opens++;
         } else if (w->nlive) {
             size_t j = (size_t)((r >> 8) % w->nlive);
@@ -738,7 +740,7 @@ static void *reader(void *arg)
     long n = 0;
     while (!atomic_load_explicit(&hm->stop, memory_order_acquire) || n < rc->minimum) {
         uint64_t r = xorshift(&rc->rng);
-        struct tobj *p = atomic_load_explicit(&hm->pub[r % NW][(r >> 8) % PUBN],
+        struct tobj *p = atomic_load_explicit(&hm->pub[r % NW][(r >> 8) % hm->pubn],
                                               memory_order_acquire);
         x400_lpi_handle h;
         void *o = NULL;
@@ -795,6 +797,7 @@ static void hammer_run(uint32_t cap)
     ck_assert_ptr_nonnull(hm);
     hm->t = mk(42, cap);
     hm->cap = cap;
+    hm->pubn = cap < PUBN ? cap : PUBN;
     for (int i = 0; i < NR; i++) {
         memset(&rd[i], 0, sizeof rd[i]);
         rd[i].hm = hm;
