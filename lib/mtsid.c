@@ -26,6 +26,7 @@
 int x400i_mtsid_encode_local(char *out, size_t len, const char *node,
                              uint64_t run, uint64_t counter);
 void x400i_mtsid_seek(x400_mtsid_alloc *a, uint64_t next);
+void x400i_mtsid_set_refill_hook(x400_mtsid_alloc *a, void (*fn)(void *), void *user);
 
 #define L_MTSID X400_LAYER_MTSID
 #define S_LOCAL X400_SOURCE_LOCAL
@@ -72,6 +73,10 @@ struct x400_mtsid_alloc {
     x400_logger logger;
     x400_mtsid_time_fn time_fn;
     void *time_user;
+    /* Test hook, run between reading `run` and reserving a block, so the
+     * test suite can force a run change into that window. */
+    void (*refill_hook)(void *);
+    void *refill_hook_user;
     char *path, *tmp_path, *lock_path, *dir_path;
     int lock_fd;
 
@@ -702,6 +707,13 @@ void x400i_mtsid_seek(x400_mtsid_alloc *a, uint64_t next)
     atomic_store_explicit(&a->next, next, memory_order_release);
 }
 
+/* Test hook: see refill_hook above.  Not thread-safe; set before use. */
+void x400i_mtsid_set_refill_hook(x400_mtsid_alloc *a, void (*fn)(void *), void *user)
+{
+    a->refill_hook = fn;
+    a->refill_hook_user = user;
+}
+
 /* ---- cursors ---- */
 
 int x400_mtsid_cursor_init(x400_mtsid_cursor *c, x400_mtsid_alloc *a)
@@ -752,9 +764,10 @@ static int cursor_refill(x400_mtsid_cursor *c)
 {
     x400_mtsid_alloc *a = c->owner;
     for (;;) {
-        uint64_t r = atomic_load_explicit(&a->run, memory_order_acquire);
-        uint64_t v = atomic_fetch_add_explicit(&a->next, a->block, memory_order_acq_rel);
+        uint64_t r = atomic_load_explicit(&a->run, memory_order_acquire), v;
         int rv;
+        if (X400I_UNLIKELY(a->refill_hook != NULL)) a->refill_hook(a->refill_hook_user);
+        v = atomic_fetch_add_explicit(&a->next, a->block, memory_order_acq_rel);
         if (X400I_LIKELY(v < a->limit)) {
             if (atomic_load_explicit(&a->run, memory_order_acquire) != r)
                 continue; /* the block came from a newer run's space */

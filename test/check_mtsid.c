@@ -25,6 +25,7 @@ extern char **environ;
 int x400i_mtsid_encode_local(char *out, size_t len, const char *node,
                              uint64_t run, uint64_t counter);
 void x400i_mtsid_seek(x400_mtsid_alloc *a, uint64_t next);
+void x400i_mtsid_set_refill_hook(x400_mtsid_alloc *a, void (*fn)(void *), void *user);
 
 /* ---- test plumbing ---- */
 
@@ -1027,22 +1028,23 @@ static void run_threads(int nthreads, size_t per, uint64_t limit, uint32_t block
     pthread_t th[8];
     uint64_t *keys = malloc(sizeof *keys * per * (size_t)nthreads);
     size_t total = per * (size_t)nthreads, dups = 0;
+    uint64_t run0;
     ck_assert_ptr_nonnull(keys);
     tdir_make_fast(&t);
     cfg_setup(&cfg, t.state, "TH8", NULL);
     cfg.counter_limit = limit;
     cfg.block = block;
     a = open_ok(&cfg);
+    run0 = x400_mtsid_current_run(a);   /* once: workers move it on */
     for (int i = 0; i < nthreads; i++) {
-        w[i] = (struct worker){ a, "TH8", x400_mtsid_current_run(a), keys + per * (size_t)i,
-                                per, 0 };
+        w[i] = (struct worker){ a, "TH8", run0, keys + per * (size_t)i, per, 0 };
         ck_assert_int_eq(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
     }
     for (int i = 0; i < nthreads; i++) {
         pthread_join(th[i], NULL);
         ck_assert_int_eq(w[i].bad, 0);
     }
-    if (min_runs) *min_runs = x400_mtsid_current_run(a) - w[0].run0 + 1;
+    if (min_runs) *min_runs = x400_mtsid_current_run(a) - run0 + 1;
     x400_mtsid_close(a);
     qsort(keys, total, sizeof *keys, cmp_u64);
     for (size_t i = 1; i < total; i++)
@@ -1051,6 +1053,76 @@ static void run_threads(int nthreads, size_t per, uint64_t limit, uint32_t block
     tdir_free(&t);
     ck_assert_uint_eq(dups, 0);
 }
+
+/* A cursor reads the run, then (preempted) the whole run is used up and a
+ * new one starts before its fetch-add: the block it then reserves belongs
+ * to the new run's counter space and must not be paired with the old run.
+ * The refill hook puts exactly that interleaving into the window. */
+struct race {
+    x400_mtsid_alloc *a;
+    x400_mtsid_cursor *other;
+    struct key *k;
+    size_t *nk;
+    int armed, fired;
+};
+
+static void race_hook(void *u)
+{
+    struct race *r = u;
+    x400_mtsid id;
+    uint64_t run0;
+    if (!r->armed) return;
+    r->armed = 0;
+    run0 = x400_mtsid_current_run(r->a);
+    while (x400_mtsid_current_run(r->a) == run0) {
+        ck_assert_int_eq(x400_mtsid_next(r->other, &id), X400_OK);
+        ck_assert(decode_local(id.local, strlen(id.local), "RC", &r->k[*r->nk].run,
+                               &r->k[*r->nk].ctr));
+        (*r->nk)++;
+    }
+    r->fired++;
+}
+
+START_TEST(run_change_between_read_and_reserve)
+{
+    struct tdir t;
+    x400_mtsid_config cfg;
+    x400_mtsid_alloc *a;
+    x400_mtsid_cursor c1, c2;
+    x400_mtsid id;
+    struct clk clk = { 100, 0 };
+    struct key k[200];
+    size_t nk = 0;
+    struct race r;
+    tdir_make(&t);
+    cfg_setup(&cfg, t.state, "RC", &clk);
+    cfg.counter_limit = 10;
+    cfg.block = 3;
+    a = open_ok(&cfg);
+    x400_mtsid_cursor_init(&c1, a);
+    x400_mtsid_cursor_init(&c2, a);
+    r = (struct race){ a, &c2, k, &nk, 0, 0 };
+    x400i_mtsid_set_refill_hook(a, race_hook, &r);
+    for (int round = 0; round < 20; round++) {
+        uint64_t before = x400_mtsid_current_run(a);
+        /* c1 needs a new block now: drain it first */
+        while (c1.next < c1.end) {
+            ck_assert_int_eq(x400_mtsid_next(&c1, &id), X400_OK);
+            ck_assert(decode_local(id.local, strlen(id.local), "RC", &k[nk].run, &k[nk].ctr));
+            nk++;
+        }
+        r.armed = 1;
+        ck_assert_int_eq(x400_mtsid_next(&c1, &id), X400_OK);
+        ck_assert_int_eq(r.fired, round + 1);
+        ck_assert(decode_local(id.local, strlen(id.local), "RC", &k[nk].run, &k[nk].ctr));
+        ck_assert_uint_gt(k[nk].run, before);   /* the block is in the new run */
+        nk++;
+    }
+    x400_mtsid_close(a);
+    ck_assert_uint_eq(count_dups(k, nk), 0);
+    tdir_free(&t);
+}
+END_TEST
 
 START_TEST(threads_all_distinct)
 {
@@ -1207,6 +1279,7 @@ Suite *x400t_suite_mtsid(void)
 
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, run_change_between_read_and_reserve);
     tcase_add_test(tc, threads_all_distinct);
     tcase_add_test(tc, threads_across_run_changes);
     suite_add_tcase(s, tc);
