@@ -1181,7 +1181,12 @@ static size_t child_run(char *prog, char *state, const char *out, long delay_us,
     argv[0] = prog; argv[1] = a_run; argv[2] = state; argv[3] = a_node;
     argv[4] = a_count; argv[5] = a_limit; argv[6] = a_block; argv[7] = NULL;
     posix_spawn_file_actions_init(&fa);
+    char err[420], errtxt[600] = "";
+    snprintf(err, sizeof err, "%s.err", out);
     posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    /* stderr to a file: a child killed while its LeakSanitizer exit check
+     * runs says so there; shown only if the child failed */
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
@@ -1193,9 +1198,12 @@ static size_t child_run(char *prog, char *state, const char *out, long delay_us,
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (secs) *secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (!((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ||
+          (WIFEXITED(st) && WEXITSTATUS(st) == 0)))
+        errtxt[read_bytes(err, (uint8_t *)errtxt, sizeof errtxt - 1)] = '\0';
     ck_assert_msg((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ||
                   (WIFEXITED(st) && WEXITSTATUS(st) == 0),
-                  "seed %llu run %d: child status 0x%x", seed, idx, st);
+                  "seed %llu run %d: child status 0x%x: %s", seed, idx, st, errtxt);
     n = read_bytes(out, (uint8_t *)buf, sizeof buf);
     ck_assert_uint_lt(n, sizeof buf);
     for (size_t i = 0; i < n; i++) {
