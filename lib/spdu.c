@@ -429,7 +429,7 @@ static int parse_params(x400i_spdu *s, enum ctx c, const uint8_t *p, size_t len,
     const char *nm = x400i_spdu_name(s->type);
     x400i_rd_init(&r, p, len);
     while (x400i_rd_left(&r) > 0) {
-        uint8_t code;
+        uint8_t code = 0;
         size_t n;
         const uint8_t *v;
         uint32_t slot;
@@ -472,7 +472,7 @@ void x400i_spdu_iter_init(x400i_spdu_iter *it, const uint8_t *tsdu, size_t len, 
 int x400i_spdu_next(x400i_spdu_iter *it, x400i_spdu *s, x400_diag *d)
 {
     x400i_rd r;
-    uint8_t si;
+    uint8_t si = 0;
     size_t li;
     int t, rc;
     char what[48];
