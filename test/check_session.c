@@ -1,0 +1,755 @@
+/* X.225 session protocol machine: two SPMs in one process exchanging TSDUs
+ * through queues; a full P1-style exchange checked by tshark; refusal,
+ * version negotiation, aborts, invalid requests and SPDUs with their
+ * diagnostics; every received TSDU truncated at every length. */
+#include <string.h>
+
+#include "session.h"
+#include "wire.h"
+#include "x400t.h"
+
+#define MAXQ 64
+#define MAXIND 256
+
+typedef struct tsdu { uint8_t *p; size_t len; } tsdu;
+
+typedef struct end {
+    x400i_ses *s;
+    int initiator;
+    tsdu q[MAXQ];          /* TSDUs sent by this end, not yet delivered */
+    int nq;
+    int ind[MAXIND];       /* indication types received */
+    int nind;
+    x400i_ses_ind last;    /* copy of the last indication (views invalid) */
+    uint8_t last_ud[512];
+    size_t last_ud_len;
+    uint8_t last_id[8];
+    size_t last_id_len;
+    int disconnected;
+    int auto_respond;      /* answer CN, MIP, AE, AI, AD, FN from the callback */
+    int fail_indication;   /* return -1 from the next indication */
+    struct pair *pair;
+} end;
+
+typedef struct pair {
+    end i, r;
+    x400t_wire *wire;
+    /* mutation: truncate the mut_k-th delivered TSDU to mut_len octets */
+    int mut_k, delivered;
+    size_t mut_len;
+    int mut_decode_failed; /* the mutated TSDU no longer decodes */
+    end *mut_target;
+} pair;
+
+static int cb_send(void *user, const uint8_t *p, size_t len)
+{
+    end *e = user;
+    ck_assert_int_lt(e->nq, MAXQ);
+    e->q[e->nq].p = malloc(len ? len : 1);
+    memcpy(e->q[e->nq].p, p, len);
+    e->q[e->nq].len = len;
+    e->nq++;
+    return 0;
+}
+
+static int cb_ind(void *user, const x400i_ses_ind *ind)
+{
+    end *e = user;
+    if (e->nind < MAXIND) e->ind[e->nind++] = ind->type;
+    e->last = *ind;
+    e->last_ud_len = ind->user_data_len < sizeof e->last_ud ? ind->user_data_len : sizeof e->last_ud;
+    if (e->last_ud_len) memcpy(e->last_ud, ind->user_data, e->last_ud_len);
+    e->last_id_len = ind->activity_id.len < sizeof e->last_id ? ind->activity_id.len : 0;
+    if (e->last_id_len) memcpy(e->last_id, ind->activity_id.p, e->last_id_len);
+    if (e->fail_indication) { e->fail_indication = 0; return -1; }
+    if (e->auto_respond) {
+        switch (ind->type) {
+        case X400I_SES_CONNECT_IND: (void)x400i_ses_connect_rsp(e->s, 1, 0, 0, (const uint8_t *)"acc", 3); break;
+        case X400I_SES_MINOR_SYNC_IND:
+            if (ind->confirm_required) (void)x400i_ses_minor_sync_rsp(e->s, ind->serial, NULL, 0);
+            break;
+        case X400I_SES_ACT_END_IND: (void)x400i_ses_activity_end_rsp(e->s, NULL, 0); break;
+        case X400I_SES_ACT_INTERRUPT_IND: (void)x400i_ses_activity_interrupt_rsp(e->s); break;
+        case X400I_SES_ACT_DISCARD_IND: (void)x400i_ses_activity_discard_rsp(e->s); break;
+        case X400I_SES_RELEASE_IND: (void)x400i_ses_release_rsp(e->s, NULL, 0); break;
+        default: break;
+        }
+    }
+    return 0;
+}
+
+static void cb_disc(void *user) { ((end *)user)->disconnected++; }
+
+static void pair_init(pair *p, const x400i_ses_config *ci, const x400i_ses_config *cr)
+{
+    x400i_ses_callbacks cb = { NULL, cb_send, cb_ind, cb_disc };
+    x400i_ses_config def;
+    memset(p, 0, sizeof *p);
+    memset(&def, 0, sizeof def);
+    p->mut_k = -1;
+    p->i.initiator = 1;
+    p->i.pair = p->r.pair = p;
+    cb.user = &p->i;
+    ck_assert_int_eq(x400i_ses_new(&p->i.s, 1, ci ? ci : &def, &cb, NULL, NULL), 0);
+    cb.user = &p->r;
+    ck_assert_int_eq(x400i_ses_new(&p->r.s, 0, cr ? cr : &def, &cb, NULL, NULL), 0);
+}
+
+static void pair_free(pair *p)
+{
+    for (int k = 0; k < 2; k++) {
+        end *e = k ? &p->r : &p->i;
+        for (int j = 0; j < e->nq; j++) free(e->q[j].p);
+        x400i_ses_free(e->s);
+    }
+}
+
+/* Deliver all queued TSDUs (each side's in order) until both queues are
+ * empty.  Returns the last x400i_ses_input() error (0 if none). */
+static int pump(pair *p)
+{
+    int rc = 0, moved = 1;
+    while (moved) {
+        moved = 0;
+        for (int k = 0; k < 2; k++) {
+            end *from = k ? &p->r : &p->i, *to = k ? &p->i : &p->r;
+            while (from->nq > 0) {
+                tsdu t = from->q[0];
+                int r;
+                memmove(from->q, from->q + 1, (size_t)(from->nq - 1) * sizeof(tsdu));
+                from->nq--;
+                if (p->wire) x400t_wire_add_tsdu(p->wire, from->initiator, t.p, t.len);
+                if (p->delivered++ == p->mut_k && p->mut_len < t.len) {
+                    x400i_spdu sp[2];
+                    x400_diag d;
+                    uint8_t *cut = malloc(p->mut_len ? p->mut_len : 1);
+                    memcpy(cut, t.p, p->mut_len);
+                    free(t.p);
+                    t.p = cut;
+                    t.len = p->mut_len;
+                    p->mut_decode_failed = x400i_spdu_decode_tsdu(t.p, t.len, X400I_SPDU_DEC_ACTIVITY, sp, &d) < 0;
+                    p->mut_target = to;
+                }
+                r = x400i_ses_input(to->s, t.p, t.len);
+                if (r < 0) rc = r;
+                free(t.p);
+                moved = 1;
+            }
+        }
+    }
+    return rc;
+}
+
+static int count_ind(const end *e, int type)
+{
+    int n = 0;
+    for (int j = 0; j < e->nind; j++) n += e->ind[j] == type;
+    return n;
+}
+
+static const uint8_t MTA_REF[] = "MTAX";
+static const uint8_t UTC[] = "250101120000Z";
+
+/* ---- the full exchange --------------------------------------------------- */
+
+#define OK(x) do { int rc_ = (x); if (strict) ck_assert_msg(rc_ == 0, "%s: %d %s", #x, rc_, x400i_ses_diag(p->i.s)->text); } while (0)
+#define OKR(x) do { int rc_ = (x); if (strict) ck_assert_msg(rc_ == 0, "%s: %d %s", #x, rc_, x400i_ses_diag(p->r.s)->text); } while (0)
+
+/* A P1-over-RTSE-like session: connect, one message transferred in an
+ * activity with confirmed minor syncs, turn exchange by give/please tokens,
+ * an interrupted and resumed activity, a discarded one, release. */
+static void script(pair *p, int strict)
+{
+    static const uint8_t id1[] = { 0x02, 0x01, 0x01 }, id2[] = { 0x02, 0x01, 0x02 }, id3[] = { 0x02, 0x01, 0x03 };
+    static const uint8_t pdv[] = { 0x61, 0x05, 0x30, 0x03, 0x02, 0x01, 0x05 };
+    uint32_t serial = 0;
+    x400i_ses_old_conn oc = { NULL, 0, MTA_REF, 4, UTC, 13, NULL, 0 };
+
+    /* With tshark watching, the CN carries a well-formed (minimal) CP-type,
+     * since tshark hands session user data to its presentation dissector. */
+    static const uint8_t cp[] = { 0x31, 0x80, 0xa0, 0x03, 0x80, 0x01, 0x01, 0x00, 0x00 };
+    if (p->wire) OK(x400i_ses_connect_req(p->i.s, cp, sizeof cp));
+    else OK(x400i_ses_connect_req(p->i.s, (const uint8_t *)"cp-type", 7));
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(x400i_ses_state(p->r.s), X400I_SES_ST_DATA);
+        ck_assert_int_eq(x400i_ses_state(p->i.s), X400I_SES_ST_DATA);
+        ck_assert_int_eq(x400i_ses_tokens_held(p->i.s), X400I_TOKEN_DATA | X400I_TOKEN_MINOR | X400I_TOKEN_MAJOR);
+        ck_assert_int_eq(x400i_ses_tokens_held(p->r.s), 0);
+        ck_assert_int_eq(x400i_ses_requirements(p->i.s), 0x0249);
+        ck_assert_int_eq(x400i_ses_version(p->r.s), 2);
+        ck_assert_int_eq(p->i.last.type, X400I_SES_CONNECT_CONF);
+        ck_assert_int_eq(p->i.last.accepted, 1);
+        ck_assert_mem_eq(p->i.last_ud, "acc", 3);
+    }
+    /* message 1: AS, DT, MIP (confirmed), DT, AE */
+    OK(x400i_ses_activity_start_req(p->i.s, id1, sizeof id1, NULL, 0));
+    OK(x400i_ses_data_req(p->i.s, pdv, sizeof pdv));
+    OK(x400i_ses_minor_sync_req(p->i.s, 1, NULL, 0, &serial));
+    if (strict) ck_assert_uint_eq(serial, 1);
+    OK(x400i_ses_data_req(p->i.s, pdv, sizeof pdv));
+    OK(x400i_ses_minor_sync_req(p->i.s, 1, NULL, 0, &serial));
+    if (strict) ck_assert_uint_eq(serial, 2);
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(count_ind(&p->r, X400I_SES_DATA_IND), 2);
+        ck_assert_int_eq(count_ind(&p->i, X400I_SES_MINOR_SYNC_CONF), 2);
+        ck_assert_uint_eq(x400i_ses_va(p->i.s), 3);
+        ck_assert_mem_eq(p->r.last_ud, pdv, 0);
+    }
+    OK(x400i_ses_activity_end_req(p->i.s, NULL, 0, &serial));
+    if (strict) ck_assert_uint_eq(serial, 3);
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(count_ind(&p->i, X400I_SES_ACT_END_CONF), 1);
+        ck_assert_int_eq(x400i_ses_in_activity(p->r.s), 0);
+        ck_assert_int_eq(x400i_ses_state(p->i.s), X400I_SES_ST_DATA);
+    }
+    /* the turn: give the data token, the responder sends, please, give back */
+    OK(x400i_ses_token_give_req(p->i.s, X400I_TOKEN_DATA));
+    pump(p);
+    if (strict) ck_assert_int_eq(x400i_ses_tokens_held(p->r.s), X400I_TOKEN_DATA);
+    OKR(x400i_ses_data_req(p->r.s, pdv, 3));
+    OK(x400i_ses_token_please_req(p->i.s, X400I_TOKEN_DATA, (const uint8_t *)"pls", 3));
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(p->r.last.type, X400I_SES_TOKEN_PLEASE_IND);
+        ck_assert_int_eq(p->r.last.tokens, X400I_TOKEN_DATA);
+        ck_assert_int_eq(count_ind(&p->i, X400I_SES_DATA_IND), 1);
+    }
+    OKR(x400i_ses_token_give_req(p->r.s, X400I_TOKEN_DATA));
+    pump(p);
+    /* message 2: interrupted, then resumed after serial 1 */
+    OK(x400i_ses_activity_start_req(p->i.s, id2, sizeof id2, (const uint8_t *)"s", 1));
+    OK(x400i_ses_data_req(p->i.s, pdv, sizeof pdv));
+    OK(x400i_ses_minor_sync_req(p->i.s, 1, NULL, 0, &serial));
+    OK(x400i_ses_activity_interrupt_req(p->i.s, 1));
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(count_ind(&p->i, X400I_SES_ACT_INTERRUPT_CONF), 1);
+        ck_assert_int_eq(x400i_ses_in_activity(p->i.s), 0);
+        ck_assert_int_eq(x400i_ses_tokens_held(p->i.s), X400I_TOKEN_DATA | X400I_TOKEN_MINOR | X400I_TOKEN_MAJOR);
+    }
+    OK(x400i_ses_activity_resume_req(p->i.s, id3, sizeof id3, id2, sizeof id2, 1, &oc, NULL, 0));
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(p->r.last.type, X400I_SES_ACT_RESUME_IND);
+        ck_assert_uint_eq(p->r.last.serial, 1);
+        ck_assert_uint_eq(x400i_ses_vm(p->r.s), 2);
+        ck_assert_mem_eq(p->r.last_id, id3, 3);
+    }
+    OK(x400i_ses_data_req(p->i.s, pdv, sizeof pdv));
+    OK(x400i_ses_minor_sync_req(p->i.s, 0, NULL, 0, &serial));
+    if (strict) ck_assert_uint_eq(serial, 2);
+    OK(x400i_ses_activity_end_req(p->i.s, NULL, 0, &serial));
+    pump(p);
+    /* message 3: discarded */
+    OK(x400i_ses_activity_start_req(p->i.s, id1, sizeof id1, NULL, 0));
+    OK(x400i_ses_activity_discard_req(p->i.s, 5));
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(count_ind(&p->r, X400I_SES_ACT_DISCARD_IND), 1);
+        ck_assert_int_eq(count_ind(&p->i, X400I_SES_ACT_DISCARD_CONF), 1);
+    }
+    /* (tshark 4.0's presentation dissector cannot place FN user data) */
+    OK(x400i_ses_release_req(p->i.s, (const uint8_t *)"rlrq", p->wire ? 0 : 4));
+    pump(p);
+    if (strict) {
+        ck_assert_int_eq(x400i_ses_state(p->i.s), X400I_SES_ST_CLOSED);
+        ck_assert_int_eq(x400i_ses_state(p->r.s), X400I_SES_ST_CLOSED);
+        ck_assert_int_eq(count_ind(&p->i, X400I_SES_RELEASE_CONF), 1);
+        ck_assert_int_eq(count_ind(&p->r, X400I_SES_RELEASE_IND), 1);
+        ck_assert_int_eq(p->i.disconnected, 1);
+        ck_assert_int_eq(count_ind(&p->i, X400I_SES_P_ABORT_IND) + count_ind(&p->r, X400I_SES_P_ABORT_IND), 0);
+    }
+}
+
+START_TEST(full_exchange_and_tshark)
+{
+    pair p;
+    x400t_wire w;
+    x400i_ses_config ci;
+    char err[4000], *f;
+    memset(&ci, 0, sizeof ci);
+    ci.calling_ref = MTA_REF;
+    ci.calling_ref_len = 4;
+    ci.common_ref = UTC;
+    ci.common_ref_len = 13;
+    x400t_wire_init(&w);
+    pair_init(&p, &ci, NULL);
+    p.r.auto_respond = 1;
+    p.wire = &w;
+    script(&p, 1);
+    ck_assert_msg(x400t_wire_check(&w, "session_full", NULL, err, sizeof err) == 0, "%s", err);
+    f = x400t_wire_fields(&w, "session_full", NULL, "-e ses.type");
+    ck_assert_ptr_nonnull(f);
+    /* tshark names each SPDU: CN, AC, then GT+AS ... (category 0 + 2) */
+    ck_assert_msg(strncmp(f, "13\n14\n", 6) == 0, "tshark saw: %s", f);
+    ck_assert_msg(strstr(f, "1,45\n") != NULL, "no GT+AS in: %s", f);
+    ck_assert_msg(strstr(f, "1,1\n") != NULL, "no GT+DT in: %s", f);
+    ck_assert_msg(strstr(f, "1,49\n") != NULL && strstr(f, "1,50\n") != NULL, "no MIP/MIA in: %s", f);
+    ck_assert_msg(strstr(f, "1,41\n") != NULL && strstr(f, "1,42\n") != NULL, "no AE/AEA in: %s", f);
+    ck_assert_msg(strstr(f, "1,29\n") != NULL && strstr(f, "1,25\n") != NULL, "no AR/AI in: %s", f);
+    ck_assert_msg(strstr(f, "1,57\n") != NULL && strstr(f, "1,58\n") != NULL, "no AD/ADA in: %s", f);
+    ck_assert_msg(strstr(f, "\n2\n") != NULL, "no PT in: %s", f);
+    ck_assert_msg(strstr(f, "\n9\n10\n") != NULL, "no FN/DN at the end: %s", f);
+    free(f);
+    pair_free(&p);
+    x400t_wire_free(&w);
+}
+END_TEST
+
+/* Every TSDU of the exchange truncated at every length: the receiver either
+ * still decodes it (a shorter DT is still a DT) or aborts cleanly with AB and
+ * S-P-ABORT; nothing crashes, nothing leaks. */
+START_TEST(truncated_tsdus_abort_cleanly)
+{
+    pair p;
+    int total, n_abort = 0, n_cases = 0;
+    /* count the TSDUs of one clean run */
+    pair_init(&p, NULL, NULL);
+    p.r.auto_respond = 1;
+    script(&p, 1);
+    total = p.delivered;
+    pair_free(&p);
+    for (int k = 0; k < total; k++) {
+        for (size_t len = 0;; len++) {
+            end *t;
+            int aborted;
+            pair_init(&p, NULL, NULL);
+            p.r.auto_respond = 1;
+            p.mut_k = k;
+            p.mut_len = len;
+            script(&p, 0);
+            t = p.mut_target;
+            if (!t) { pair_free(&p); break; } /* len reached the full TSDU */
+            aborted = count_ind(t, X400I_SES_P_ABORT_IND) > 0;
+            if (p.mut_decode_failed) {
+                ck_assert_msg(aborted, "TSDU %d cut to %zu: undecodable but no S-P-ABORT", k, len);
+                ck_assert_int_eq(x400i_ses_state(t->s), X400I_SES_ST_CLOSED);
+                ck_assert_int_eq(x400i_ses_diag(t->s)->layer, X400_LAYER_SESSION);
+            }
+            if (aborted) ck_assert_int_ge(t->disconnected, 1);
+            n_abort += aborted;
+            n_cases++;
+            pair_free(&p);
+        }
+    }
+    /* the loop really cut TSDUs, and most cuts are fatal */
+    ck_assert_int_gt(total, 25);
+    ck_assert_int_gt(n_cases, 150);
+    ck_assert_int_gt(n_abort, n_cases / 2);
+}
+END_TEST
+
+/* ---- refusal, versions ---------------------------------------------------- */
+
+START_TEST(refusal)
+{
+    pair p;
+    pair_init(&p, NULL, NULL);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, (const uint8_t *)"cp", 2), 0);
+    pump(&p);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_CONNECT_IND);
+    ck_assert_int_eq(p.r.last.requirements, 0x0249);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_WAIT_CONNECT_RSP);
+    ck_assert_int_eq(x400i_ses_connect_rsp(p.r.s, 0, 2, 0, (const uint8_t *)"cpr", 3), 0);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(p.r.disconnected, 1);
+    pump(&p);
+    ck_assert_int_eq(p.i.last.type, X400I_SES_CONNECT_CONF);
+    ck_assert_int_eq(p.i.last.accepted, 0);
+    ck_assert_int_eq(p.i.last.reason, 2);
+    ck_assert_uint_eq(p.i.last_ud_len, 3);
+    ck_assert_mem_eq(p.i.last_ud, "cpr", 3);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(x400i_ses_diag(p.i.s)->code, X400_ERR_REFUSED);
+    ck_assert_int_eq(x400i_ses_data_req(p.i.s, NULL, 0), X400_ERR_STATE);
+    ck_assert_int_eq(x400i_ses_input(p.i.s, (const uint8_t *)"\x01\x00", 2), X400_ERR_CLOSED);
+    pair_free(&p);
+}
+END_TEST
+
+static void versions_case(int vi, int vr, int want_version, int want_refuse_reason)
+{
+    pair p;
+    x400i_ses_config ci, cr;
+    memset(&ci, 0, sizeof ci);
+    memset(&cr, 0, sizeof cr);
+    ci.versions = vi;
+    cr.versions = vr;
+    pair_init(&p, &ci, &cr);
+    p.r.auto_respond = 1;
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    pump(&p);
+    if (want_refuse_reason) {
+        ck_assert_int_eq(p.i.last.type, X400I_SES_CONNECT_CONF);
+        ck_assert_int_eq(p.i.last.accepted, 0);
+        ck_assert_int_eq(p.i.last.reason, want_refuse_reason);
+        ck_assert_int_eq(p.r.nind, 0); /* refused by the SPM, the user never saw it */
+        ck_assert_int_eq(x400i_ses_diag(p.r.s)->reason, want_refuse_reason);
+    } else {
+        ck_assert_int_eq(x400i_ses_version(p.i.s), want_version);
+        ck_assert_int_eq(x400i_ses_version(p.r.s), want_version);
+    }
+    pair_free(&p);
+}
+
+START_TEST(version_negotiation)
+{
+    versions_case(0, 0, 2, 0); /* v2 offered, v1+v2 accepted */
+    versions_case(3, 0, 2, 0); /* both offered: 2 chosen */
+    versions_case(1, 0, 1, 0); /* only v1 offered: v1 */
+    versions_case(1, 2, 0, 0x84); /* v1 offered, v2 only accepted: RF 0x84 */
+}
+END_TEST
+
+START_TEST(selector_and_choice_tokens)
+{
+    static const uint8_t sel[] = { 'S', '1' };
+    pair p;
+    x400i_ses_config ci, cr;
+    memset(&ci, 0, sizeof ci);
+    memset(&cr, 0, sizeof cr);
+    cr.called_ssel = sel;
+    cr.called_ssel_len = 2;
+    /* wrong selector: RF 0x81 */
+    ci.called_ssel = (const uint8_t *)"S2";
+    ci.called_ssel_len = 2;
+    pair_init(&p, &ci, &cr);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    pump(&p);
+    ck_assert_int_eq(p.i.last.accepted, 0);
+    ck_assert_int_eq(p.i.last.reason, 0x81);
+    pair_free(&p);
+    /* right selector; data token at the called user's choice (setting 2) */
+    ci.called_ssel = sel;
+    ci.token_setting = 0x02;
+    pair_init(&p, &ci, &cr);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_connect_rsp(p.r.s, 1, 0, X400I_TOKEN_DATA, NULL, 0), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_tokens_held(p.r.s), X400I_TOKEN_DATA);
+    ck_assert_int_eq(x400i_ses_tokens_held(p.i.s), X400I_TOKEN_MINOR | X400I_TOKEN_MAJOR);
+    ck_assert_int_eq(p.i.last.called_ssel.len, 2);
+    pair_free(&p);
+}
+END_TEST
+
+static void connect_pair(pair *p)
+{
+    pair_init(p, NULL, NULL);
+    p->r.auto_respond = 1;
+    ck_assert_int_eq(x400i_ses_connect_req(p->i.s, NULL, 0), 0);
+    pump(p);
+    ck_assert_int_eq(x400i_ses_state(p->i.s), X400I_SES_ST_DATA);
+}
+
+/* ---- aborts ------------------------------------------------------------- */
+
+START_TEST(user_abort)
+{
+    pair p;
+    connect_pair(&p);
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, NULL, 0), 0);
+    ck_assert_int_eq(x400i_ses_u_abort_req(p.i.s, (const uint8_t *)"abrt", 4), 0);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(p.i.disconnected, 1);
+    pump(&p);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_U_ABORT_IND);
+    ck_assert_mem_eq(p.r.last_ud, "abrt", 4);
+    ck_assert_int_eq(p.r.last.reason, X400I_TDISC_RELEASED | X400I_TDISC_USER_ABORT);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(p.r.disconnected, 1);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(transport_lost_and_callback_failure)
+{
+    pair p;
+    connect_pair(&p);
+    x400i_ses_transport_lost(p.r.s);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_P_ABORT_IND);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_CLOSED);
+    x400i_ses_transport_lost(p.r.s); /* idempotent */
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_P_ABORT_IND), 1);
+    pair_free(&p);
+    /* an indication callback failing makes the SPM abort */
+    connect_pair(&p);
+    p.r.fail_indication = 1;
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, NULL, 0), 0);
+    ck_assert_int_eq(pump(&p), X400_ERR_CALLBACK_FAILURE);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(p.i.last.type, X400I_SES_P_ABORT_IND);
+    pair_free(&p);
+}
+END_TEST
+
+/* ---- invalid requests ----------------------------------------------------- */
+
+static void expect_state_err(x400i_ses *s, int rc, const char *want1, const char *want2)
+{
+    const x400_diag *d = x400i_ses_diag(s);
+    ck_assert_int_eq(rc, X400_ERR_STATE);
+    ck_assert_int_eq(d->source, X400_SOURCE_LOCAL);
+    ck_assert_msg(strstr(d->text, want1) != NULL, "diag \"%s\" lacks \"%s\"", d->text, want1);
+    ck_assert_msg(!want2 || strstr(d->text, want2) != NULL, "diag \"%s\" lacks \"%s\"", d->text, want2);
+}
+
+START_TEST(invalid_requests)
+{
+    pair p;
+    uint32_t serial;
+    connect_pair(&p);
+    /* the responder holds no token */
+    expect_state_err(p.r.s, x400i_ses_data_req(p.r.s, (const uint8_t *)"x", 1),
+                     "S-DATA request not allowed in state STA713 (data transfer)", "data token is not held");
+    expect_state_err(p.r.s, x400i_ses_minor_sync_req(p.r.s, 1, NULL, 0, &serial), "S-SYNC-MINOR request",
+                     "minor-sync token");
+    expect_state_err(p.r.s, x400i_ses_activity_start_req(p.r.s, (const uint8_t *)"\x01", 1, NULL, 0),
+                     "S-ACTIVITY-START request", "major/activity token");
+    expect_state_err(p.r.s, x400i_ses_token_give_req(p.r.s, X400I_TOKEN_DATA), "S-TOKEN-GIVE request",
+                     "not held");
+    expect_state_err(p.r.s, x400i_ses_release_req(p.r.s, NULL, 0), "S-RELEASE request", "tokens");
+    expect_state_err(p.i.s, x400i_ses_token_please_req(p.i.s, X400I_TOKEN_DATA, NULL, 0),
+                     "S-TOKEN-PLEASE request", "already held");
+    expect_state_err(p.i.s, x400i_ses_u_exception_req(p.i.s, 1, NULL, 0), "S-U-EXCEPTION-REPORT request",
+                     "without the data token");
+    /* responses without their indication: the table refuses them */
+    expect_state_err(p.i.s, x400i_ses_activity_end_rsp(p.i.s, NULL, 0),
+                     "S-ACTIVITY-END response not allowed in state STA713", NULL);
+    expect_state_err(p.i.s, x400i_ses_release_rsp(p.i.s, NULL, 0), "S-RELEASE response", NULL);
+    expect_state_err(p.i.s, x400i_ses_connect_req(p.i.s, NULL, 0), "S-CONNECT request", NULL);
+    expect_state_err(p.i.s, x400i_ses_minor_sync_rsp(p.i.s, 7, NULL, 0), "S-SYNC-MINOR response",
+                     "not an unconfirmed sync point");
+    /* minor sync outside an activity (activity management selected) */
+    expect_state_err(p.i.s, x400i_ses_minor_sync_req(p.i.s, 1, NULL, 0, &serial), "S-SYNC-MINOR request",
+                     "no activity");
+    /* inside an activity: no release, no second start */
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, NULL, 0), 0);
+    expect_state_err(p.i.s, x400i_ses_release_req(p.i.s, NULL, 0), "S-RELEASE request", "activity is in progress");
+    expect_state_err(p.i.s, x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x02", 1, NULL, 0),
+                     "S-ACTIVITY-START", "already in progress");
+    ck_assert_int_eq(x400i_ses_activity_end_req(p.i.s, NULL, 0, &serial), 0);
+    /* while waiting for AEA: no data */
+    expect_state_err(p.i.s, x400i_ses_data_req(p.i.s, (const uint8_t *)"x", 1),
+                     "S-DATA request not allowed in state STA04B (wait for AEA)", NULL);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_WAIT_AEA);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_DATA);
+    /* user data above the bound */
+    {
+        static uint8_t big[600];
+        x400i_ses *s1;
+        x400i_ses_config c;
+        x400i_ses_callbacks cb = { &p.i, cb_send, cb_ind, cb_disc };
+        memset(&c, 0, sizeof c);
+        c.max_user_data = 100;
+        ck_assert_int_eq(x400i_ses_new(&s1, 1, &c, &cb, NULL, NULL), 0);
+        ck_assert_int_eq(x400i_ses_connect_req(s1, big, 101), X400_ERR_TOO_LONG);
+        ck_assert_int_eq(x400i_ses_state(s1), X400I_SES_ST_IDLE);
+        x400i_ses_free(s1);
+    }
+    pair_free(&p);
+}
+END_TEST
+
+/* ---- invalid SPDUs --------------------------------------------------------- */
+
+/* Feed `hex` to the responder of a connected pair (after `setup`) and
+ * require AB (protocol error) towards the peer, S-P-ABORT with `want`. */
+static void expect_peer_error(const uint8_t *t, size_t n, int in_activity, const char *want)
+{
+    pair p;
+    int rc;
+    connect_pair(&p);
+    if (in_activity) {
+        ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, NULL, 0), 0);
+        pump(&p);
+    }
+    rc = x400i_ses_input(p.r.s, t, n);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_P_ABORT_IND);
+    ck_assert_msg(strstr(x400i_ses_diag(p.r.s)->text, want) != NULL, "diag \"%s\" lacks \"%s\"",
+                  x400i_ses_diag(p.r.s)->text, want);
+    ck_assert_ptr_nonnull(p.r.last.diag);
+    /* AB with Transport Disconnect = released | protocol error went out */
+    ck_assert_int_eq(p.r.nq, 1);
+    ck_assert_int_eq(p.r.q[0].len, 5);
+    ck_assert_mem_eq(p.r.q[0].p, "\x19\x03\x11\x01\x05", 5);
+    ck_assert_int_eq(p.r.disconnected, 1);
+    pump(&p);
+    ck_assert_int_eq(p.i.last.type, X400I_SES_P_ABORT_IND);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_CLOSED);
+    pair_free(&p);
+}
+
+START_TEST(invalid_spdus)
+{
+#define T(s) (const uint8_t *)(s), sizeof(s) - 1
+    /* out of state */
+    expect_peer_error(T("\x0e\x00"), 0, "AC SPDU not allowed in state STA713 (data transfer)");
+    expect_peer_error(T("\x0d\x00"), 0, "CN SPDU not allowed in state STA713");
+    expect_peer_error(T("\x0a\x00"), 0, "DN SPDU not allowed in state STA713");
+    expect_peer_error(T("\x01\x00\x2a\x03\x2a\x01\x31"), 1, "MAA/AEA SPDU not allowed");
+    expect_peer_error(T("\x01\x00\x1a\x00"), 1, "AIA SPDU not allowed");
+    expect_peer_error(T("\x08\x00"), 0, "NF SPDU not allowed");
+    /* tokens: the responder holds them all? no: the peer (initiator) does.
+     * Here the initiator's SPM fed a GT+DT as if the responder sent data:
+     * the responder receives its own kind of SPDU from a peer holding tokens,
+     * which is legal; so instead: a PT for a token the responder lacks. */
+    expect_peer_error(T("\x02\x03\x10\x01\x01"), 0, "PT SPDU not allowed in state STA713 (data transfer): PT asks for a token the peer already holds");
+    /* a GT giving a token the responder already... lacks: the peer holds the
+     * data token, so GT with release token (not available) is an error */
+    expect_peer_error(T("\x01\x03\x10\x01\x40"), 0, "not available");
+    /* serial numbers */
+    expect_peer_error(T("\x01\x00\x31\x03\x2a\x01\x35"), 1, "serial number 5, expected V(M)=1");
+    expect_peer_error(T("\x01\x00\x31\x03\x2a\x01\x31"), 0, "MIP outside an activity");
+    expect_peer_error(T("\x01\x00\x29\x03\x2a\x01\x37"), 1, "serial number 7, expected V(M)=1");
+    expect_peer_error(T("\x01\x00\x32\x03\x2a\x01\x31"), 1, "confirms no outstanding sync point");
+    expect_peer_error(T("\x01\x00\x2d\x03\x29\x01\x07"), 1, "already in progress");
+    expect_peer_error(T("\x01\x00\x19\x00"), 0, "no activity in progress");
+    expect_peer_error(T("\x01\x00\x30\x03\x32\x01\x01"), 0, "ED from the holder of the data token");
+    expect_peer_error(T("\x09\x00"), 1, "FN inside an activity");
+    /* malformed: the codec's diagnostic */
+    expect_peer_error(T("\x01\x00\x31\x02\x2a\x05"), 1, "runs past the end of its SPDU");
+    expect_peer_error(T("\x31\x00"), 0, "not preceded by a category 0 SPDU");
+    expect_peer_error(T("\x35\x00"), 0, "RESYNCHRONIZE (RS) SPDU (SI 53) not supported");
+    expect_peer_error(T(""), 0, "empty TSDU");
+#undef T
+}
+END_TEST
+
+/* Tokens used by the peer without holding them: the initiator gives the
+ * data token, then (as a rogue peer) keeps sending DT. */
+START_TEST(dt_without_data_token)
+{
+    pair p;
+    x400i_spdu dt;
+    x400i_buf b;
+    x400_diag d;
+    connect_pair(&p);
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, NULL, 0), 0);
+    ck_assert_int_eq(x400i_ses_token_give_req(p.i.s, X400I_TOKEN_DATA), 0);
+    pump(&p);
+    memset(&dt, 0, sizeof dt);
+    dt.type = X400I_SPDU_DT;
+    dt.present = X400I_SP_USER_DATA;
+    dt.user_data.p = (const uint8_t *)"rogue";
+    dt.user_data.len = 5;
+    x400i_buf_init(&b, NULL, 0);
+    ck_assert_int_eq(x400i_spdu_encode_tsdu(&b, &dt, &d), 0);
+    ck_assert_int_eq(x400i_ses_input(p.r.s, b.p, b.len), X400_ERR_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(x400i_ses_diag(p.r.s)->text, "DT from a peer without the data token"));
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_DATA_IND), 0);
+    x400i_buf_free(&b);
+    pair_free(&p);
+}
+END_TEST
+
+/* Exceptions: the receiver (no data token) reports; the sender recovers by
+ * interrupting the activity; and by giving the data token. */
+START_TEST(exception_report_and_recovery)
+{
+    pair p;
+    connect_pair(&p);
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, NULL, 0), 0);
+    pump(&p);
+    p.r.auto_respond = 0;
+    ck_assert_int_eq(x400i_ses_u_exception_req(p.r.s, 128, (const uint8_t *)"why", 3), 0);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_WAIT_RECOVERY_SPDU);
+    ck_assert_int_eq(x400i_ses_data_req(p.i.s, (const uint8_t *)"late", 4), 0); /* crosses the ED */
+    pump(&p);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_DATA_IND), 0); /* discarded in STA20 */
+    ck_assert_int_eq(p.i.last.type, X400I_SES_U_EXCEPTION_IND);
+    ck_assert_int_eq(p.i.last.reason, 128);
+    ck_assert_mem_eq(p.i.last_ud, "why", 3);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_WAIT_RECOVERY_REQ);
+    expect_state_err(p.i.s, x400i_ses_data_req(p.i.s, (const uint8_t *)"x", 1), "STA19", NULL);
+    ck_assert_int_eq(x400i_ses_activity_interrupt_req(p.i.s, 1), 0);
+    pump(&p);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_ACT_INTERRUPT_IND);
+    ck_assert_int_eq(x400i_ses_activity_interrupt_rsp(p.r.s), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_DATA);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_DATA);
+    /* second round: recovery by giving the data token */
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x02", 1, NULL, 0), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_u_exception_req(p.r.s, 128, NULL, 0), 0);
+    pump(&p);
+    expect_state_err(p.i.s, x400i_ses_token_give_req(p.i.s, X400I_TOKEN_MINOR), "S-TOKEN-GIVE", "data token");
+    ck_assert_int_eq(x400i_ses_token_give_req(p.i.s, X400I_TOKEN_DATA), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_DATA);
+    ck_assert_int_eq(x400i_ses_tokens_held(p.r.s), X400I_TOKEN_DATA);
+    ck_assert_int_eq(x400i_ses_data_req(p.r.s, (const uint8_t *)"ok", 2), 0);
+    pump(&p);
+    ck_assert_int_eq(p.i.last.type, X400I_SES_DATA_IND);
+    pair_free(&p);
+}
+END_TEST
+
+/* S-CONTROL-GIVE: GTC / GTA outside an activity. */
+START_TEST(control_give)
+{
+    pair p;
+    connect_pair(&p);
+    ck_assert_int_eq(x400i_ses_control_give_req(p.i.s), 0);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_WAIT_GTA);
+    pump(&p);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_CONTROL_GIVE_IND);
+    ck_assert_int_eq(x400i_ses_tokens_held(p.r.s), X400I_TOKEN_DATA | X400I_TOKEN_MINOR | X400I_TOKEN_MAJOR);
+    ck_assert_int_eq(x400i_ses_tokens_held(p.i.s), 0);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_DATA);
+    /* now the responder may release */
+    ck_assert_int_eq(x400i_ses_release_req(p.r.s, NULL, 0), 0);
+    p.i.auto_respond = 1;
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_state(p.r.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_RELEASE_CONF), 1);
+    pair_free(&p);
+}
+END_TEST
+
+/* The table is complete for naming: every state and event has a name, and
+ * the closed state accepts nothing. */
+START_TEST(table_names)
+{
+    for (int st = 0; st < X400I_SES_ST_COUNT; st++) {
+        ck_assert_str_ne(x400i_ses_state_name(st), "?");
+        for (int e = 0; e < x400i_ses_event_count(); e++) {
+            int next;
+            ck_assert_str_ne(x400i_ses_event_name(e), "?");
+            if (st == X400I_SES_ST_CLOSED) ck_assert_int_eq(x400i_ses_table_entry(st, e, &next), 0);
+        }
+    }
+    ck_assert_str_eq(x400i_ses_state_name(99), "?");
+}
+END_TEST
+
+Suite *x400t_suite_session(void)
+{
+    Suite *s = suite_create("session");
+    TCase *tc = tcase_create("spm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, full_exchange_and_tshark);
+    tcase_add_test(tc, truncated_tsdus_abort_cleanly);
+    tcase_add_test(tc, refusal);
+    tcase_add_test(tc, version_negotiation);
+    tcase_add_test(tc, selector_and_choice_tokens);
+    tcase_add_test(tc, user_abort);
+    tcase_add_test(tc, transport_lost_and_callback_failure);
+    tcase_add_test(tc, invalid_requests);
+    tcase_add_test(tc, invalid_spdus);
+    tcase_add_test(tc, dt_without_data_token);
+    tcase_add_test(tc, exception_report_and_recovery);
+    tcase_add_test(tc, control_give);
+    tcase_add_test(tc, table_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
