@@ -38,7 +38,7 @@ void x400i_free(const x400_allocator *a, void *p);
 int x400i_diag_set(x400_diag *d, x400_layer layer, x400_source source,
                    int code, int reason, const char *fmt, ...) X400I_PRINTF(6, 7);
 int x400i_diag_vset(x400_diag *d, x400_layer layer, x400_source source,
-                    int code, int reason, const char *fmt, va_list ap);
+                    int code, int reason, const char *fmt, va_list ap) X400I_PRINTF(6, 0);
 void x400i_diag_clear(x400_diag *d);
 
 /* ---- logging ---- */
