@@ -1,0 +1,145 @@
+/*
+ * x400p1 -- the association object: one per transport connection.
+ *
+ * An association stacks the protocol machines of one connection:
+ * RFC 1006 TPKT + X.224 class 0 (lib/transport.c), X.225 session
+ * (lib/session.c), and -- in later releases -- presentation, ACSE, RTSE and
+ * P1 on top.  It is sans-I/O: the caller (or the optional POSIX driver in
+ * driver.h) moves bytes between the association and a socket:
+ *
+ *     n = x400_assoc_recv(a, buf, len);      // bytes read from TCP
+ *     while ((n = x400_assoc_pending(a, &p)) > 0) {
+ *         w = write(fd, p, n);               // bytes to send
+ *         x400_assoc_sent(a, w);
+ *     }
+ *
+ * Events reach the caller through x400_assoc_callbacks.  All calls on one
+ * association must come from one thread at a time; different associations
+ * are independent.
+ */
+#ifndef X400P1_ASSOC_H
+#define X400P1_ASSOC_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct x400_assoc x400_assoc;
+
+typedef enum x400_role {
+    X400_ROLE_INITIATOR = 1,
+    X400_ROLE_RESPONDER = 2
+} x400_role;
+
+#define X400_SELECTOR_MAX 32
+
+/* A T-, S- or P-selector: up to 32 octets (often ASCII such as "X400-88"). */
+typedef struct x400_selector {
+    size_t len;
+    uint8_t value[X400_SELECTOR_MAX];
+} x400_selector;
+
+/* Set a selector from a NUL-terminated string; X400_ERR_TOO_LONG if > 32. */
+int x400_selector_set(x400_selector *sel, const char *text);
+
+typedef struct x400_assoc_config {
+    x400_role role;
+
+    /* Transport: X.224 class 0 over RFC 1006. */
+    x400_selector calling_tsel;
+    x400_selector called_tsel;
+    uint32_t max_tpdu_size;       /* proposed/accepted, 128..65531; default 65531 */
+    int omit_tpdu_size;           /* initiator: no TPDU-size in CR (peer default 128) */
+
+    /* Session: X.225. */
+    x400_selector calling_ssel;
+    x400_selector called_ssel;
+    uint16_t session_requirements; /* default 0x0249: half-duplex, minor sync,
+                                      activity management, exceptions */
+    uint8_t calling_ref[64];       /* Connection Identifier: calling SS-user */
+    size_t calling_ref_len;        /* reference (e.g. the MTA's short name) */
+
+    /* Limits: each bounds memory held by the association. */
+    size_t max_tsdu;              /* one reassembled TSDU; default 16 MiB */
+    size_t max_output;            /* queued unsent bytes; default 64 MiB */
+
+    x400_logger log;
+} x400_assoc_config;
+
+/* Fill *cfg with defaults for `role`.  Call before changing fields. */
+void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role);
+
+typedef enum x400_assoc_state {
+    X400_ASSOC_IDLE = 0,       /* created, nothing sent/received */
+    X400_ASSOC_CONNECTING,     /* transport/session establishment under way */
+    X400_ASSOC_ESTABLISHED,    /* session connection accepted */
+    X400_ASSOC_RELEASING,      /* orderly release under way */
+    X400_ASSOC_CLOSED,         /* released or refused: may be freed */
+    X400_ASSOC_ABORTED         /* aborted (diag says why): may be freed */
+} x400_assoc_state;
+
+const char *x400_assoc_state_name(x400_assoc_state st);
+
+typedef enum x400_assoc_event_type {
+    X400_ASSOC_EV_ESTABLISHED = 1, /* both sides: session connection up */
+    X400_ASSOC_EV_REFUSED,         /* initiator: peer refused (diag) */
+    X400_ASSOC_EV_RELEASED,        /* orderly release completed */
+    X400_ASSOC_EV_ABORTED          /* user/provider abort or transport lost (diag) */
+} x400_assoc_event_type;
+
+typedef struct x400_assoc_event {
+    x400_assoc_event_type type;
+    const x400_diag *diag;        /* REFUSED/ABORTED: why; else NULL */
+} x400_assoc_event;
+
+typedef struct x400_assoc_callbacks {
+    void *user;
+    /* Return 0, or a negative error to abort the association. */
+    int (*event)(void *user, x400_assoc *a, const x400_assoc_event *ev);
+} x400_assoc_callbacks;
+
+/* Create an association.  `cb` may be NULL.  `alloc` NULL = malloc.
+ * Copies *cfg.  Returns X400_OK or X400_ERR_INVALID_ARG / X400_ERR_NOMEM. */
+int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
+                   const x400_assoc_callbacks *cb, const x400_allocator *alloc);
+void x400_assoc_free(x400_assoc *a);
+
+/* Initiator: open the connection (T-CONNECT request: a CR is queued; the
+ * session CONNECT follows when the CC arrives).  X400_ERR_STATE if called
+ * twice or on a responder. */
+int x400_assoc_connect(x400_assoc *a);
+
+/* Orderly release (S-RELEASE request, X.225 FN) once established. */
+int x400_assoc_release(x400_assoc *a);
+
+/* Abort at once (S-U-ABORT request, X.225 AB), then the transport closes. */
+int x400_assoc_abort(x400_assoc *a);
+
+/* Bytes received from the transport connection (any split).  Returns the
+ * number of bytes consumed (always `len` unless an error occurred) or a
+ * negative error; after a fatal error only x400_assoc_free is allowed. */
+int x400_assoc_recv(x400_assoc *a, const uint8_t *buf, size_t len);
+
+/* Bytes waiting to be written.  *p is valid until the next call on `a`. */
+size_t x400_assoc_pending(const x400_assoc *a, const uint8_t **p);
+/* `n` bytes of the pending output were written. */
+void x400_assoc_sent(x400_assoc *a, size_t n);
+
+/* The TCP connection closed or failed under the association: provider
+ * abort (if not already closed). */
+void x400_assoc_transport_closed(x400_assoc *a);
+
+x400_assoc_state x400_assoc_get_state(const x400_assoc *a);
+/* Last failure detail; never NULL. */
+const x400_diag *x400_assoc_diag(const x400_assoc *a);
+
+/* Opaque user pointer (e.g. the application's peer/link record). */
+void x400_assoc_set_user(x400_assoc *a, void *user);
+void *x400_assoc_get_user(const x400_assoc *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,548 @@
+/*
+ * Optional POSIX driver: TCP sockets + poll(2) around sans-I/O associations.
+ * The only file of lib/ that touches sockets.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "x400p1/driver.h"
+#include "internal.h"
+
+enum conn_state { C_FREE = 0, C_CONNECTING, C_OPEN };
+
+struct conn {
+    enum conn_state st;
+    int fd;
+    x400_assoc *a;
+    x400_lpi_handle h;
+    int outbound;
+    struct addrinfo *ai_list;  /* outbound: every address of the host */
+    struct addrinfo *ai_cur;   /* the one being tried */
+    double deadline;           /* connect deadline (monotonic s) */
+    x400_diag last_err;        /* why the previous address failed */
+};
+
+struct x400_driver {
+    x400_driver_config cfg;
+    x400_driver_callbacks cb;
+    const x400_allocator *alloc;
+    x400_lpi *lpi;
+    struct conn *conns;        /* cfg.max_conns entries */
+    int *listeners;
+    size_t nlisteners;
+    struct pollfd *pfd;        /* listeners + conns */
+    struct conn **pconn;       /* conn of each pollfd (NULL: listener) */
+    size_t nconns;
+    x400_diag diag;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        port = ntohs(s4->sin_port);
+        snprintf(buf, len, "%s:%u", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        port = ntohs(s6->sin6_port);
+        snprintf(buf, len, "[%s]:%u", host, port);
+    } else {
+        snprintf(buf, len, "(family %d)", sa->sa_family);
+    }
+}
+
+void x400_driver_config_init(x400_driver_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_conns = 64;
+    cfg->table_id = 1;
+    cfg->connect_timeout_ms = 10000;
+    cfg->max_listeners = 8;
+    cfg->log.max_level = X400_LOG_INFO;
+}
+
+int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
+                    const x400_driver_callbacks *cb, const x400_allocator *alloc)
+{
+    x400_driver *d;
+    x400_driver_config def;
+    size_t npoll;
+    int rv;
+    if (!out || !cb) return X400_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!cfg) { x400_driver_config_init(&def); cfg = &def; }
+    if (!cfg->max_conns || !cfg->max_listeners) return X400_ERR_INVALID_ARG;
+    alloc = x400i_alloc_or_default(alloc);
+    d = x400i_calloc(alloc, 1, sizeof *d);
+    if (!d) return X400_ERR_NOMEM;
+    d->cfg = *cfg;
+    d->cb = *cb;
+    d->alloc = alloc;
+    npoll = cfg->max_conns + cfg->max_listeners;
+    d->conns = x400i_calloc(alloc, cfg->max_conns, sizeof *d->conns);
+    d->listeners = x400i_calloc(alloc, cfg->max_listeners, sizeof *d->listeners);
+    d->pfd = x400i_calloc(alloc, npoll, sizeof *d->pfd);
+    d->pconn = x400i_calloc(alloc, npoll, sizeof *d->pconn);
+    if (!d->conns || !d->listeners || !d->pfd || !d->pconn) {
+        x400_driver_free(d);
+        return X400_ERR_NOMEM;
+    }
+    rv = x400_lpi_create(cfg->table_id, (uint32_t)cfg->max_conns, alloc, &d->lpi);
+    if (rv < 0) {
+        x400_driver_free(d);
+        return rv;
+    }
+    *out = d;
+    return X400_OK;
+}
+
+static void conn_release(x400_driver *d, struct conn *c)
+{
+    if (c->fd >= 0) close(c->fd);
+    if (c->ai_list) freeaddrinfo(c->ai_list);
+    x400_lpi_close(d->lpi, c->h, NULL, NULL);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->st = C_FREE;
+    d->nconns--;
+}
+
+void x400_driver_free(x400_driver *d)
+{
+    if (!d) return;
+    if (d->conns && d->lpi)
+        for (size_t i = 0; i < d->cfg.max_conns; i++)
+            if (d->conns[i].st != C_FREE) conn_release(d, &d->conns[i]);
+    for (size_t i = 0; i < d->nlisteners; i++) close(d->listeners[i]);
+    x400_lpi_destroy(d->lpi);
+    x400i_free(d->alloc, d->conns);
+    x400i_free(d->alloc, d->listeners);
+    x400i_free(d->alloc, d->pfd);
+    x400i_free(d->alloc, d->pconn);
+    x400i_free(d->alloc, d);
+}
+
+static int io_error(x400_driver *d, x400_diag *dg, int err, const char *what, const char *where)
+{
+    return x400i_diag_set(dg ? dg : &d->diag, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER,
+                          X400_ERR_IO, err, "%s %s: %s", what, where, strerror(err));
+}
+
+int x400_driver_listen(x400_driver *d, const char *host, const char *port)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    int rv, bound = 0, last_errno = 0;
+    char where[80];
+    if (!d || !port) return X400_ERR_INVALID_ARG;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    rv = getaddrinfo(host, port, &hints, &res);
+    if (rv != 0)
+        return x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_NOT_FOUND,
+                              rv, "cannot resolve listen address %s port %s: %s",
+                              host ? host : "*", port, gai_strerror(rv));
+    for (ai = res; ai; ai = ai->ai_next) {
+        int fd, one = 1;
+        if (d->nlisteners == d->cfg.max_listeners) break;
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) { last_errno = errno; continue; }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        /* One socket per family: IPv6 sockets do not also take IPv4. */
+        if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        /* With port 0, the later families reuse the first one's port. */
+        if (bound && strcmp(port, "0") == 0) {
+            unsigned p = x400_driver_listen_port(d);
+            if (ai->ai_family == AF_INET)
+                ((struct sockaddr_in *)(void *)ai->ai_addr)->sin_port = htons((uint16_t)p);
+            else if (ai->ai_family == AF_INET6)
+                ((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_port = htons((uint16_t)p);
+        }
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0 ||
+            set_nonblock(fd) != 0) {
+            last_errno = errno;
+            close(fd);
+            continue;
+        }
+        addr_text(ai->ai_addr, where, sizeof where);
+        x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER, "listening on %s", where);
+        d->listeners[d->nlisteners++] = fd;
+        bound++;
+    }
+    freeaddrinfo(res);
+    if (!bound)
+        return io_error(d, NULL, last_errno ? last_errno : EADDRNOTAVAIL, "cannot listen on",
+                        host ? host : "*");
+    return bound;
+}
+
+unsigned x400_driver_listen_port(const x400_driver *d)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!d || !d->nlisteners) return 0;
+    if (getsockname(d->listeners[0], (struct sockaddr *)&ss, &sl) != 0) return 0;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+static struct conn *conn_alloc(x400_driver *d, x400_assoc *a, int rv_out[1])
+{
+    for (size_t i = 0; i < d->cfg.max_conns; i++) {
+        struct conn *c = &d->conns[i];
+        if (c->st != C_FREE) continue;
+        memset(c, 0, sizeof *c);
+        c->fd = -1;
+        rv_out[0] = x400_lpi_open(d->lpi, c, &c->h, &d->diag);
+        if (rv_out[0] < 0) return NULL;
+        c->a = a;
+        d->nconns++;
+        return c;
+    }
+    rv_out[0] = x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
+                               "driver full: %zu connections", d->cfg.max_conns);
+    return NULL;
+}
+
+/* Start a non-blocking connect to c->ai_cur, moving on through the list on
+ * immediate failure.  Returns 0 when one is in progress or done, <0 when
+ * every address failed. */
+static int try_connect(x400_driver *d, struct conn *c)
+{
+    char where[80];
+    for (; c->ai_cur; c->ai_cur = c->ai_cur->ai_next) {
+        struct addrinfo *ai = c->ai_cur;
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        addr_text(ai->ai_addr, where, sizeof where);
+        if (fd < 0 || set_nonblock(fd) != 0) {
+            io_error(d, &c->last_err, errno, "socket for", where);
+            if (fd >= 0) close(fd);
+            continue;
+        }
+        x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "connecting to %s", where);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+            c->fd = fd;
+            c->st = C_CONNECTING;
+            c->deadline = now_s() + d->cfg.connect_timeout_ms / 1000.0;
+            return 0;
+        }
+        io_error(d, &c->last_err, errno, "connect to", where);
+        x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER, "%s", c->last_err.text);
+        close(fd);
+    }
+    return X400_ERR_IO;
+}
+
+static void conn_close(x400_driver *d, struct conn *c, const x400_diag *why)
+{
+    x400_assoc *a = c->a;
+    x400_lpi_handle h = c->h;
+    x400_diag w;
+    if (why) w = *why;
+    conn_release(d, c);
+    if (d->cb.closed) d->cb.closed(d->cb.user, d, h, a, why ? &w : NULL);
+}
+
+/* Every address failed: tell the user and forget the connection. */
+static void connect_failed(x400_driver *d, struct conn *c)
+{
+    x400_diag err = c->last_err;
+    if (!err.code)
+        x400i_diag_set(&err, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER, X400_ERR_IO, 0,
+                       "no address to connect to");
+    if (d->cb.connected) d->cb.connected(d->cb.user, d, c->h, c->a, &err);
+    conn_close(d, c, &err);
+}
+
+int x400_driver_connect(x400_driver *d, const char *host, const char *port,
+                        x400_assoc *a, x400_lpi_handle *conn_out)
+{
+    struct addrinfo hints, *res = NULL;
+    struct conn *c;
+    int rv;
+    if (!d || !host || !port || !a) return X400_ERR_INVALID_ARG;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    rv = getaddrinfo(host, port, &hints, &res);
+    if (rv == EAI_BADFLAGS || (rv != 0 && hints.ai_flags)) {
+        hints.ai_flags = 0; /* AI_ADDRCONFIG hides loopback on hosts without a route */
+        rv = getaddrinfo(host, port, &hints, &res);
+    }
+    if (rv != 0)
+        return x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_NOT_FOUND,
+                              rv, "cannot resolve %s port %s: %s", host, port, gai_strerror(rv));
+    c = conn_alloc(d, a, &rv);
+    if (!c) {
+        freeaddrinfo(res);
+        return rv;
+    }
+    c->outbound = 1;
+    c->ai_list = c->ai_cur = res;
+    if (conn_out) *conn_out = c->h;
+    if (try_connect(d, c) < 0) {
+        d->diag = c->last_err;
+        conn_release(d, c);
+        return d->diag.code ? d->diag.code : X400_ERR_IO;
+    }
+    return X400_OK;
+}
+
+static void on_connect_ready(x400_driver *d, struct conn *c)
+{
+    int err = 0;
+    socklen_t el = sizeof err;
+    char where[80];
+    int one = 1;
+    addr_text(c->ai_cur->ai_addr, where, sizeof where);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
+    if (err) {
+        io_error(d, &c->last_err, err, "connect to", where);
+        x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER, "%s; trying next address",
+                  c->last_err.text);
+        close(c->fd);
+        c->fd = -1;
+        c->ai_cur = c->ai_cur->ai_next;
+        if (try_connect(d, c) < 0) connect_failed(d, c);
+        return;
+    }
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER, "connected to %s", where);
+    c->st = C_OPEN;
+    freeaddrinfo(c->ai_list);
+    c->ai_list = c->ai_cur = NULL;
+    if (x400_assoc_get_state(c->a) == X400_ASSOC_IDLE) (void)x400_assoc_connect(c->a);
+    if (d->cb.connected) d->cb.connected(d->cb.user, d, c->h, c->a, NULL);
+}
+
+static void on_accept(x400_driver *d, int lfd)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        char peer[80];
+        struct conn *c;
+        x400_assoc *a = NULL;
+        int fd, rv, one = 1;
+        fd = accept(lfd, (struct sockaddr *)&ss, &sl);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER, "accept: %s",
+                          strerror(errno));
+            return;
+        }
+        addr_text((struct sockaddr *)&ss, peer, sizeof peer);
+        if (set_nonblock(fd) != 0) { close(fd); continue; }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c = conn_alloc(d, NULL, &rv);
+        if (!c) {
+            x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER,
+                      "refusing connection from %s: %s", peer, d->diag.text);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->st = C_OPEN;
+        rv = d->cb.accepted ? d->cb.accepted(d->cb.user, d, c->h, peer, &a) : X400_ERR_REFUSED;
+        if (rv < 0 || !a) {
+            x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER,
+                      "connection from %s refused by application", peer);
+            conn_release(d, c);
+            continue;
+        }
+        c->a = a;
+        x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER, "accepted connection from %s",
+                  peer);
+    }
+}
+
+/* Write as much pending output as the socket takes. */
+static int flush_out(x400_driver *d, struct conn *c)
+{
+    const uint8_t *p;
+    size_t n;
+    while ((n = x400_assoc_pending(c->a, &p)) > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            if (errno == EINTR) continue;
+            return io_error(d, &c->last_err, errno, "send", "to peer");
+        }
+        x400_assoc_sent(c->a, (size_t)w);
+    }
+    return 0;
+}
+
+static int assoc_finished(const x400_assoc *a)
+{
+    x400_assoc_state st = x400_assoc_get_state(a);
+    return st == X400_ASSOC_CLOSED || st == X400_ASSOC_ABORTED;
+}
+
+/* Read what is there; returns < 0 when the connection must be closed. */
+static int on_readable(x400_driver *d, struct conn *c)
+{
+    uint8_t buf[65536];
+    for (int rounds = 0; rounds < 16; rounds++) {
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r > 0) {
+            int rv = x400_assoc_recv(c->a, buf, (size_t)r);
+            if (rv < 0) return rv;
+            if ((size_t)r < sizeof buf) return 0;
+            continue;
+        }
+        if (r == 0) {
+            x400i_diag_set(&c->last_err, X400_LAYER_DRIVER, X400_SOURCE_PEER, X400_ERR_CLOSED, 0,
+                           "peer closed the TCP connection");
+            return X400_ERR_CLOSED;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno == EINTR) continue;
+        return io_error(d, &c->last_err, errno, "recv", "from peer");
+    }
+    return 0;
+}
+
+int x400_driver_run(x400_driver *d, int timeout_ms)
+{
+    size_t n = 0, i;
+    int rv, progressed = 0;
+    double now, next_deadline = -1;
+    if (!d) return X400_ERR_INVALID_ARG;
+
+    /* Finished associations with nothing left to send are closed first. */
+    for (i = 0; i < d->cfg.max_conns; i++) {
+        struct conn *c = &d->conns[i];
+        const uint8_t *p;
+        if (c->st == C_OPEN && c->a && assoc_finished(c->a) && !x400_assoc_pending(c->a, &p)) {
+            x400_assoc_state st = x400_assoc_get_state(c->a);
+            conn_close(d, c, st == X400_ASSOC_ABORTED ? x400_assoc_diag(c->a) : NULL);
+            progressed++;
+        }
+    }
+    for (i = 0; i < d->nlisteners; i++) {
+        d->pfd[n].fd = d->listeners[i];
+        d->pfd[n].events = POLLIN;
+        d->pconn[n++] = NULL;
+    }
+    now = now_s();
+    for (i = 0; i < d->cfg.max_conns; i++) {
+        struct conn *c = &d->conns[i];
+        const uint8_t *p;
+        if (c->st == C_FREE) continue;
+        d->pfd[n].fd = c->fd;
+        if (c->st == C_CONNECTING) {
+            d->pfd[n].events = POLLOUT;
+            if (next_deadline < 0 || c->deadline < next_deadline) next_deadline = c->deadline;
+        } else {
+            d->pfd[n].events = (short)(POLLIN | (x400_assoc_pending(c->a, &p) ? POLLOUT : 0));
+        }
+        d->pconn[n++] = c;
+    }
+    if (next_deadline >= 0) {
+        int until = (int)((next_deadline - now) * 1000) + 1;
+        if (until < 0) until = 0;
+        if (timeout_ms < 0 || until < timeout_ms) timeout_ms = until;
+    }
+    if (progressed) timeout_ms = 0;
+    rv = poll(d->pfd, (nfds_t)n, timeout_ms);
+    if (rv < 0) {
+        if (errno == EINTR) return progressed;
+        return io_error(d, NULL, errno, "poll", "");
+    }
+    now = now_s();
+    for (i = 0; i < n; i++) {
+        struct conn *c = d->pconn[i];
+        short re = d->pfd[i].revents;
+        if (!c) {
+            if (re & POLLIN) { on_accept(d, d->pfd[i].fd); progressed++; }
+            continue;
+        }
+        if (c->st == C_FREE || c->fd != d->pfd[i].fd) continue; /* closed meanwhile */
+        if (c->st == C_CONNECTING) {
+            if (re) { on_connect_ready(d, c); progressed++; }
+            else if (now >= c->deadline) {
+                x400i_diag_set(&c->last_err, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER,
+                               X400_ERR_TIMEOUT, 0, "connect timed out after %d ms",
+                               d->cfg.connect_timeout_ms);
+                close(c->fd);
+                c->fd = -1;
+                c->ai_cur = c->ai_cur->ai_next;
+                if (try_connect(d, c) < 0) connect_failed(d, c);
+                progressed++;
+            }
+            if (c->st != C_OPEN) continue;
+        }
+        if (re & (POLLIN | POLLHUP | POLLERR)) {
+            progressed++;
+            rv = on_readable(d, c);
+            if (rv < 0) {
+                x400_assoc_transport_closed(c->a);
+                (void)flush_out(d, c);
+                conn_close(d, c, c->last_err.code ? &c->last_err : x400_assoc_diag(c->a));
+                continue;
+            }
+        }
+        if (flush_out(d, c) < 0) {
+            x400_assoc_transport_closed(c->a);
+            conn_close(d, c, &c->last_err);
+            continue;
+        }
+    }
+    return progressed;
+}
+
+int x400_driver_close(x400_driver *d, x400_lpi_handle conn)
+{
+    struct conn *c;
+    void *obj = NULL;
+    int rv;
+    if (!d) return X400_ERR_INVALID_ARG;
+    rv = x400_lpi_get(d->lpi, conn, &obj, &d->diag);
+    if (rv < 0) return rv;
+    c = obj;
+    if (c->a) x400_assoc_transport_closed(c->a);
+    conn_close(d, c, NULL);
+    return X400_OK;
+}
+
+x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
+{
+    void *obj = NULL;
+    if (!d || x400_lpi_get(d->lpi, conn, &obj, NULL) < 0) return NULL;
+    return ((struct conn *)obj)->a;
+}
+
+size_t x400_driver_conn_count(const x400_driver *d) { return d ? d->nconns : 0; }
+const x400_diag *x400_driver_diag(const x400_driver *d) { return &d->diag; }

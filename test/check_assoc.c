@@ -1,0 +1,505 @@
+/* The association: transport + session stacked, two endpoints in one
+ * process exchanging bytes, every exchange also fed split at every byte
+ * offset, the wire checked by tshark, and bad input aborting cleanly. */
+#include <string.h>
+
+#include "assoc_int.h"
+#include "internal.h"
+#include "wire.h"
+#include "x400t.h"
+
+/* ---- a harness upper layer: records indications, answers by default ---- */
+
+#define MAXREC 64
+struct side {
+    x400_assoc *a;
+    int types[MAXREC];
+    uint8_t ud[MAXREC][64];
+    size_t udlen[MAXREC];
+    uint32_t serial[MAXREC];
+    uint8_t old_id[MAXREC][8];
+    size_t old_id_len[MAXREC];
+    int n;
+    int events[8];
+    int nev;
+    const uint8_t *connect_ud;
+    size_t connect_ud_len;
+};
+
+static int count(const struct side *s, int type)
+{
+    int c = 0;
+    for (int i = 0; i < s->n; i++) c += s->types[i] == type;
+    return c;
+}
+static int last(const struct side *s) { return s->n ? s->types[s->n - 1] : -1; }
+
+static int up_transport(void *u, x400_assoc *a)
+{
+    struct side *s = u;
+    return x400i_ses_connect_req(x400i_assoc_session(a), s->connect_ud, s->connect_ud_len);
+}
+
+static int up_ind(void *u, x400_assoc *a, const x400i_ses_ind *ind)
+{
+    struct side *s = u;
+    x400i_ses *ses = x400i_assoc_session(a);
+    if (s->n < MAXREC) {
+        size_t l = ind->user_data_len < 64 ? ind->user_data_len : 64;
+        s->types[s->n] = ind->type;
+        if (l) memcpy(s->ud[s->n], ind->user_data, l);
+        s->udlen[s->n] = ind->user_data_len;
+        s->serial[s->n] = ind->serial;
+        l = ind->old_activity_id.len < 8 ? ind->old_activity_id.len : 8;
+        if (l) memcpy(s->old_id[s->n], ind->old_activity_id.p, l);
+        s->old_id_len[s->n] = ind->old_activity_id.len;
+        s->n++;
+    }
+    switch (ind->type) {
+    case X400I_SES_CONNECT_IND: return x400i_ses_connect_rsp(ses, 1, 0, 0, NULL, 0);
+    case X400I_SES_MINOR_SYNC_IND:
+        return ind->confirm_required ? x400i_ses_minor_sync_rsp(ses, ind->serial, NULL, 0) : 0;
+    case X400I_SES_ACT_END_IND: return x400i_ses_activity_end_rsp(ses, NULL, 0);
+    case X400I_SES_ACT_INTERRUPT_IND: return x400i_ses_activity_interrupt_rsp(ses);
+    case X400I_SES_ACT_DISCARD_IND: return x400i_ses_activity_discard_rsp(ses);
+    case X400I_SES_RELEASE_IND: return x400i_ses_release_rsp(ses, NULL, 0);
+    default: return 0;
+    }
+}
+
+static int on_event(void *u, x400_assoc *a, const x400_assoc_event *ev)
+{
+    struct side *s = u;
+    (void)a;
+    if (s->nev < 8) s->events[s->nev++] = ev->type;
+    return 0;
+}
+
+struct pair {
+    struct side ini, rsp;
+    x400t_wire wire;
+    size_t split;     /* >0: every delivery split into two pieces at this offset */
+    size_t chunk;     /* >0: deliver in pieces of at most this many bytes */
+    size_t moved;
+};
+
+static void pair_open(struct pair *p, const x400_assoc_config *ci, const x400_assoc_config *cr)
+{
+    x400_assoc_config def_i, def_r;
+    x400_assoc_callbacks cbi = { &p->ini, on_event }, cbr = { &p->rsp, on_event };
+    x400i_assoc_upper ui = { &p->ini, up_transport, up_ind }, ur = { &p->rsp, NULL, up_ind };
+    memset(&p->ini, 0, sizeof p->ini);
+    memset(&p->rsp, 0, sizeof p->rsp);
+    if (!ci) { x400_assoc_config_init(&def_i, X400_ROLE_INITIATOR); ci = &def_i; }
+    if (!cr) { x400_assoc_config_init(&def_r, X400_ROLE_RESPONDER); cr = &def_r; }
+    ck_assert_int_eq(x400_assoc_new(&p->ini.a, ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_new(&p->rsp.a, cr, &cbr, NULL), X400_OK);
+    x400i_assoc_set_upper(p->ini.a, &ui);
+    x400i_assoc_set_upper(p->rsp.a, &ur);
+    x400t_wire_init(&p->wire);
+}
+
+static void pair_close(struct pair *p)
+{
+    x400_assoc_free(p->ini.a);
+    x400_assoc_free(p->rsp.a);
+    x400t_wire_free(&p->wire);
+}
+
+static void deliver(struct pair *p, x400_assoc *to, const uint8_t *b, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        size_t piece = n - off;
+        if (p->chunk && piece > p->chunk) piece = p->chunk;
+        if (p->split && off == 0 && p->split < n) piece = p->split;
+        int rv = x400_assoc_recv(to, b + off, piece);
+        if (rv < 0) return;  /* the receiver aborted; tests check the state */
+        ck_assert_int_eq(rv, (int)piece);
+        off += piece;
+    }
+}
+
+/* Move bytes both ways until nothing is pending. */
+static void pump(struct pair *p)
+{
+    for (int guard = 0; guard < 10000; guard++) {
+        const uint8_t *b;
+        size_t n;
+        uint8_t copy[1 << 16];
+        int moved = 0;
+        while ((n = x400_assoc_pending(p->ini.a, &b)) > 0) {
+            if (n > sizeof copy) n = sizeof copy;
+            memcpy(copy, b, n);
+            x400_assoc_sent(p->ini.a, n);
+            x400t_wire_add(&p->wire, 1, copy, n);
+            deliver(p, p->rsp.a, copy, n);
+            p->moved += n;
+            moved = 1;
+        }
+        while ((n = x400_assoc_pending(p->rsp.a, &b)) > 0) {
+            if (n > sizeof copy) n = sizeof copy;
+            memcpy(copy, b, n);
+            x400_assoc_sent(p->rsp.a, n);
+            x400t_wire_add(&p->wire, 0, copy, n);
+            deliver(p, p->ini.a, copy, n);
+            p->moved += n;
+            moved = 1;
+        }
+        if (!moved) return;
+    }
+    ck_abort_msg("pump did not settle");
+}
+
+#define SES(s) x400i_assoc_session((s).a)
+#define OK(x) ck_assert_int_ge((x), 0)
+
+/* The whole session service P1 over RTSE uses, in one association. */
+static void full_exchange(struct pair *p)
+{
+    static const uint8_t cp[] = { 0x31, 0x80, 0xa0, 0x03, 0x80, 0x01, 0x01, 0x00, 0x00 };
+    uint32_t serial;
+    p->ini.connect_ud = cp;
+    p->ini.connect_ud_len = sizeof cp;
+    OK(x400_assoc_connect(p->ini.a));
+    pump(p);
+    ck_assert_int_eq(x400_assoc_get_state(p->ini.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_eq(x400_assoc_get_state(p->rsp.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_eq(p->rsp.types[0], X400I_SES_CONNECT_IND);
+    ck_assert_uint_eq(p->rsp.udlen[0], sizeof cp);
+    ck_assert_mem_eq(p->rsp.ud[0], cp, sizeof cp);       /* passed up untouched */
+    ck_assert_int_eq(p->ini.events[0], X400_ASSOC_EV_ESTABLISHED);
+
+    /* data one way, the data token to the responder, data the other way */
+    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"to-rsp", 6));
+    pump(p);
+    ck_assert_int_eq(last(&p->rsp), X400I_SES_DATA_IND);
+    ck_assert_mem_eq(p->rsp.ud[p->rsp.n - 1], "to-rsp", 6);
+    ck_assert_int_eq(x400i_ses_data_req(SES(p->rsp), (const uint8_t *)"x", 1), X400_ERR_STATE);
+    OK(x400i_ses_token_give_req(SES(p->ini), X400I_TOKEN_DATA));
+    pump(p);
+    ck_assert_int_eq(last(&p->rsp), X400I_SES_TOKEN_GIVE_IND);
+    OK(x400i_ses_data_req(SES(p->rsp), (const uint8_t *)"to-ini", 6));
+    pump(p);
+    ck_assert_int_eq(last(&p->ini), X400I_SES_DATA_IND);
+    ck_assert_mem_eq(p->ini.ud[p->ini.n - 1], "to-ini", 6);
+    /* please-tokens, then the token comes back */
+    OK(x400i_ses_token_please_req(SES(p->ini), X400I_TOKEN_DATA, NULL, 0));
+    pump(p);
+    ck_assert_int_eq(last(&p->rsp), X400I_SES_TOKEN_PLEASE_IND);
+    OK(x400i_ses_token_give_req(SES(p->rsp), X400I_TOKEN_DATA));
+    pump(p);
+    ck_assert(x400i_ses_tokens_held(SES(p->ini)) & X400I_TOKEN_DATA);
+
+    /* an activity with a confirmed minor sync, ended and confirmed */
+    OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"\x02\x01\x01", 3, NULL, 0));
+    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"part1", 5));
+    OK(x400i_ses_minor_sync_req(SES(p->ini), 1, NULL, 0, &serial));
+    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"part2", 5));
+    OK(x400i_ses_activity_end_req(SES(p->ini), NULL, 0, &serial));
+    pump(p);
+    ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_START_IND), 1);
+    ck_assert_int_eq(count(&p->rsp, X400I_SES_MINOR_SYNC_IND), 1);
+    ck_assert_int_eq(count(&p->ini, X400I_SES_MINOR_SYNC_CONF), 1);
+    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_END_CONF), 1);
+
+    /* interrupted, then resumed under a new id linked to the old one */
+    OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"A2", 2, NULL, 0));
+    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"half", 4));
+    OK(x400i_ses_minor_sync_req(SES(p->ini), 1, NULL, 0, &serial));
+    OK(x400i_ses_activity_interrupt_req(SES(p->ini), 0));
+    pump(p);
+    ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_INTERRUPT_IND), 1);
+    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_INTERRUPT_CONF), 1);
+    OK(x400i_ses_activity_resume_req(SES(p->ini), (const uint8_t *)"A3", 2,
+                                     (const uint8_t *)"A2", 2, serial, NULL, NULL, 0));
+    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"rest", 4));
+    OK(x400i_ses_activity_end_req(SES(p->ini), NULL, 0, &serial));
+    pump(p);
+    ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_RESUME_IND), 1);
+    for (int i = 0; i < p->rsp.n; i++)
+        if (p->rsp.types[i] == X400I_SES_ACT_RESUME_IND) {
+            ck_assert_uint_eq(p->rsp.old_id_len[i], 2);
+            ck_assert_mem_eq(p->rsp.old_id[i], "A2", 2);
+        }
+    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_END_CONF), 2);
+
+    /* discarded */
+    OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"A4", 2, NULL, 0));
+    OK(x400i_ses_activity_discard_req(SES(p->ini), 0));
+    pump(p);
+    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_DISCARD_CONF), 1);
+
+    /* orderly release: FN / DN, then the transport goes */
+    OK(x400_assoc_release(p->ini.a));
+    pump(p);
+    ck_assert_int_eq(x400_assoc_get_state(p->ini.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(count(&p->rsp, X400I_SES_RELEASE_IND), 1);
+    ck_assert_int_eq(count(&p->ini, X400I_SES_RELEASE_CONF), 1);
+}
+
+START_TEST(full_exchange_whole_buffers)
+{
+    struct pair p;
+    char err[4000], *f;
+    memset(&p, 0, sizeof p);
+    pair_open(&p, NULL, NULL);
+    full_exchange(&p);
+    ck_assert_msg(x400t_wire_check(&p.wire, "assoc_full", NULL, err, sizeof err) == 0, "%s", err);
+    f = x400t_wire_fields(&p.wire, "assoc_full", NULL, "-e ses.type");
+    ck_assert_ptr_nonnull(f);
+    /* tshark named the SPDUs: CN (13), AC (14), AS (45), AE (41), FN (9), DN (10) */
+    ck_assert_ptr_nonnull(strstr(f, "13"));
+    ck_assert_ptr_nonnull(strstr(f, "14"));
+    ck_assert_ptr_nonnull(strstr(f, "45"));
+    free(f);
+    pair_close(&p);
+}
+END_TEST
+
+START_TEST(full_exchange_byte_at_a_time)
+{
+    struct pair p;
+    memset(&p, 0, sizeof p);
+    p.chunk = 1;
+    pair_open(&p, NULL, NULL);
+    full_exchange(&p);
+    pair_close(&p);
+}
+END_TEST
+
+/* Every delivery split into two pieces at offset k, for every k up to the
+ * longest delivery of the exchange. */
+START_TEST(full_exchange_split_every_offset)
+{
+    struct pair p;
+    size_t longest = 0;
+    memset(&p, 0, sizeof p);
+    pair_open(&p, NULL, NULL);
+    full_exchange(&p);
+    for (size_t i = 0; i < p.wire.n; i++)
+        if (p.wire.rec[i].len > longest) longest = p.wire.rec[i].len;
+    pair_close(&p);
+    ck_assert_uint_gt(longest, 20);
+    for (size_t k = 1; k < longest; k++) {
+        memset(&p, 0, sizeof p);
+        p.split = k;
+        pair_open(&p, NULL, NULL);
+        full_exchange(&p);
+        pair_close(&p);
+    }
+}
+END_TEST
+
+/* Real MTAs send a CR without TPDU size: the class 0 default of 128
+ * octets applies, and a large SSDU travels in 128-octet TPDUs. */
+START_TEST(class0_default_tpdu_size)
+{
+    struct pair p;
+    x400_assoc_config ci;
+    uint8_t big[3000];
+    memset(&p, 0, sizeof p);
+    x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
+    ci.omit_tpdu_size = 1;
+    x400_selector_set(&ci.calling_tsel, "X400-88");
+    x400_selector_set(&ci.called_tsel, "X400-88");
+    pair_open(&p, &ci, NULL);
+    OK(x400_assoc_connect(p.ini.a));
+    pump(&p);
+    ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ESTABLISHED);
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
+    OK(x400i_ses_data_req(SES(p.ini), big, sizeof big));
+    pump(&p);
+    ck_assert_int_eq(last(&p.rsp), X400I_SES_DATA_IND);
+    ck_assert_uint_eq(p.rsp.udlen[p.rsp.n - 1], sizeof big);
+    for (size_t i = 0; i < p.wire.n; i++)
+        ck_assert_uint_le(p.wire.rec[i].len, 4 + 128);
+    pair_close(&p);
+}
+END_TEST
+
+/* The opening of a real 1988-mode MTA, byte for byte in structure:
+ * CR with TSAP selectors and no TPDU size; CN with Connection Identifier
+ * (SS-user reference = short name, common reference = UTCTime),
+ * Connect/Accept Item (options 0, version 2, token setting 0),
+ * requirements 0x0249, no selectors, and an indefinite-length CP-type. */
+START_TEST(real_mta_opening_accepted)
+{
+    static const uint8_t cr[] = { 0x03, 0x00, 0x00, 0x1d, 0x18, 0xe0, 0x00, 0x00, 0x00, 0x01, 0x00,
+        0xc1, 0x07, 'X', '4', '0', '0', '-', '8', '8', 0xc2, 0x07, 'X', '4', '0', '0', '-', '8', '8' };
+    static const uint8_t ud[] = { 0x31, 0x80, 0xa0, 0x03, 0x80, 0x01, 0x01, 0xa2, 0x80, 0xa4, 0x80,
+        0x30, 0x80, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+    uint8_t cn[128], tsdu[160];
+    size_t n = 0, t = 0;
+    struct pair p;
+    x400_assoc_config cr_cfg;
+    const uint8_t *out;
+    size_t outn;
+    /* CN SPDU */
+    cn[n++] = 13; cn[n++] = 0; /* length patched below */
+    cn[n++] = 1; cn[n++] = 2 + 4 + 2 + 13;                    /* Connection Identifier */
+    cn[n++] = 10; cn[n++] = 4; memcpy(cn + n, "MTA1", 4); n += 4;
+    cn[n++] = 11; cn[n++] = 13; memcpy(cn + n, "261121120000Z", 13); n += 13;
+    cn[n++] = 5; cn[n++] = 9;                                  /* Connect/Accept Item */
+    cn[n++] = 19; cn[n++] = 1; cn[n++] = 0;                    /* protocol options */
+    cn[n++] = 22; cn[n++] = 1; cn[n++] = 2;                    /* version 2 */
+    cn[n++] = 26; cn[n++] = 1; cn[n++] = 0;                    /* token setting */
+    cn[n++] = 20; cn[n++] = 2; cn[n++] = 0x02; cn[n++] = 0x49; /* requirements */
+    cn[n++] = 193; cn[n++] = (uint8_t)sizeof ud; memcpy(cn + n, ud, sizeof ud); n += sizeof ud;
+    cn[1] = (uint8_t)(n - 2);
+    /* one TPKT + DT(EOT) */
+    tsdu[t++] = 3; tsdu[t++] = 0; tsdu[t++] = 0; tsdu[t++] = (uint8_t)(n + 7);
+    tsdu[t++] = 2; tsdu[t++] = 0xf0; tsdu[t++] = 0x80;
+    memcpy(tsdu + t, cn, n); t += n;
+
+    memset(&p, 0, sizeof p);
+    x400_assoc_config_init(&cr_cfg, X400_ROLE_RESPONDER);
+    pair_open(&p, NULL, &cr_cfg);
+    ck_assert_int_eq(x400_assoc_recv(p.rsp.a, cr, sizeof cr), (int)sizeof cr);
+    outn = x400_assoc_pending(p.rsp.a, &out);
+    ck_assert_uint_ge(outn, 11);
+    ck_assert_uint_eq(out[5], 0xd0);  /* CC */
+    x400t_wire_add(&p.wire, 1, cr, sizeof cr);
+    x400t_wire_add(&p.wire, 0, out, outn);
+    x400_assoc_sent(p.rsp.a, outn);
+    /* the CN arrives in 128-octet-style pieces, like a real MTA's */
+    for (size_t off = 0; off < t; off += 17) {
+        size_t piece = t - off < 17 ? t - off : 17;
+        ck_assert_int_eq(x400_assoc_recv(p.rsp.a, tsdu + off, piece), (int)piece);
+    }
+    x400t_wire_add(&p.wire, 1, tsdu, t);
+    ck_assert_int_eq(p.rsp.types[0], X400I_SES_CONNECT_IND);
+    ck_assert_uint_eq(p.rsp.udlen[0], sizeof ud);
+    ck_assert_mem_eq(p.rsp.ud[0], ud, sizeof ud);
+    ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ESTABLISHED);
+    outn = x400_assoc_pending(p.rsp.a, &out);
+    ck_assert_uint_gt(outn, 7);
+    ck_assert_uint_eq(out[7], 14);    /* AC */
+    x400t_wire_add(&p.wire, 0, out, outn);
+    {
+        char err[4000];
+        ck_assert_msg(x400t_wire_check(&p.wire, "assoc_real_opening", NULL, err, sizeof err) == 0,
+                      "%s", err);
+    }
+    pair_close(&p);
+}
+END_TEST
+
+START_TEST(refusal_and_abort)
+{
+    struct pair p;
+    memset(&p, 0, sizeof p);
+    pair_open(&p, NULL, NULL);
+    OK(x400_assoc_connect(p.ini.a));
+    pump(&p);
+    ck_assert_int_eq(x400_assoc_get_state(p.ini.a), X400_ASSOC_ESTABLISHED);
+    /* user abort: AB, both sides aborted, diag says who */
+    OK(x400_assoc_abort(p.ini.a));
+    pump(&p);
+    ck_assert_int_eq(x400_assoc_get_state(p.ini.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(x400_assoc_diag(p.rsp.a)->source, X400_SOURCE_PEER);
+    ck_assert_int_eq(p.rsp.events[p.rsp.nev - 1], X400_ASSOC_EV_ABORTED);
+    pair_close(&p);
+}
+END_TEST
+
+static int refuse_ind(void *u, x400_assoc *a, const x400i_ses_ind *ind)
+{
+    (void)u;
+    if (ind->type == X400I_SES_CONNECT_IND)
+        return x400i_ses_connect_rsp(x400i_assoc_session(a), 0, 1, 0, NULL, 0);
+    return 0;
+}
+
+START_TEST(refused_connect)
+{
+    struct pair p;
+    x400i_assoc_upper ur = { NULL, NULL, refuse_ind };
+    memset(&p, 0, sizeof p);
+    pair_open(&p, NULL, NULL);
+    x400i_assoc_set_upper(p.rsp.a, &ur);
+    OK(x400_assoc_connect(p.ini.a));
+    pump(&p);
+    ck_assert_int_eq(x400_assoc_get_state(p.ini.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(p.ini.events[0], X400_ASSOC_EV_REFUSED);
+    ck_assert_int_eq(x400_assoc_diag(p.ini.a)->code, X400_ERR_REFUSED);
+    ck_assert_int_eq(x400_assoc_diag(p.ini.a)->source, X400_SOURCE_PEER);
+    pair_close(&p);
+}
+END_TEST
+
+/* Garbage after establishment: clean abort with a diagnostic, and any
+ * further input is refused without touching freed state. */
+START_TEST(garbage_after_establishment)
+{
+    static const uint8_t junk[] = { 0x03, 0x00, 0x00, 0x0a, 0x02, 0xf0, 0x80, 0xee, 0x01, 0x00 };
+    struct pair p;
+    int rv;
+    memset(&p, 0, sizeof p);
+    pair_open(&p, NULL, NULL);
+    OK(x400_assoc_connect(p.ini.a));
+    pump(&p);
+    rv = x400_assoc_recv(p.rsp.a, junk, sizeof junk);
+    ck_assert_int_lt(rv, 0);
+    ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(x400_assoc_diag(p.rsp.a)->layer, X400_LAYER_SESSION);
+    ck_assert_int_eq(x400_assoc_diag(p.rsp.a)->source, X400_SOURCE_PEER);
+    ck_assert_int_lt(x400_assoc_recv(p.rsp.a, junk, sizeof junk), 0);
+    pump(&p);  /* the AB/DR reaches the initiator, which aborts too */
+    ck_assert_int_eq(x400_assoc_get_state(p.ini.a), X400_ASSOC_ABORTED);
+    pair_close(&p);
+}
+END_TEST
+
+START_TEST(transport_lost_is_provider_abort)
+{
+    struct pair p;
+    memset(&p, 0, sizeof p);
+    pair_open(&p, NULL, NULL);
+    OK(x400_assoc_connect(p.ini.a));
+    pump(&p);
+    x400_assoc_transport_closed(p.rsp.a);
+    ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(x400_assoc_diag(p.rsp.a)->source, X400_SOURCE_PROVIDER);
+    ck_assert_int_eq(p.rsp.events[p.rsp.nev - 1], X400_ASSOC_EV_ABORTED);
+    pair_close(&p);
+}
+END_TEST
+
+START_TEST(api_misuse)
+{
+    x400_assoc *a;
+    x400_assoc_config c;
+    x400_selector s;
+    x400_assoc_config_init(&c, X400_ROLE_RESPONDER);
+    ck_assert_int_eq(x400_assoc_new(&a, &c, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(a), X400_ERR_STATE);   /* responder */
+    ck_assert_int_eq(x400_assoc_release(a), X400_ERR_STATE);   /* not established */
+    ck_assert_int_eq(x400_assoc_diag(a)->code, X400_ERR_STATE);
+    x400_assoc_free(a);
+    c.role = (x400_role)9;
+    ck_assert_int_eq(x400_assoc_new(&a, &c, NULL, NULL), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_selector_set(&s, "0123456789012345678901234567890123"), X400_ERR_TOO_LONG);
+}
+END_TEST
+
+Suite *x400t_suite_assoc(void)
+{
+    Suite *s = suite_create("assoc");
+    TCase *tc = tcase_create("pair");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, full_exchange_whole_buffers);
+    tcase_add_test(tc, full_exchange_byte_at_a_time);
+    tcase_add_test(tc, full_exchange_split_every_offset);
+    tcase_add_test(tc, class0_default_tpdu_size);
+    tcase_add_test(tc, real_mta_opening_accepted);
+    tcase_add_test(tc, refusal_and_abort);
+    tcase_add_test(tc, refused_connect);
+    tcase_add_test(tc, garbage_after_establishment);
+    tcase_add_test(tc, transport_lost_is_provider_abort);
+    tcase_add_test(tc, api_misuse);
+    suite_add_tcase(s, tc);
+    return s;
+}
