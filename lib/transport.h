@@ -114,9 +114,11 @@ int  x400i_tp_connect(x400i_tp *tp);
  * Returns n (all consumed: also when a DR/ER from the peer ended the
  * connection, which disconnect_ind reports) or a negative error when the
  * connection was aborted because of this input: X400_ERR_PROTOCOL (bad
- * TPKT/TPDU or TPDU not allowed in the current state; ER queued),
- * X400_ERR_LIMIT (max_tsdu/max_tpdu_size exceeded), X400_ERR_NOMEM (both:
- * DR queued), X400_ERR_CALLBACK_FAILURE (a callback asked to abort).
+ * TPKT/TPDU, TPDU above max_tpdu_size, or TPDU not allowed in the current
+ * state; ER queued), X400_ERR_LIMIT (TSDU above max_tsdu; DR reason 1),
+ * X400_ERR_NOMEM (DR reason 1 when possible), X400_ERR_UNSUPPORTED (CR
+ * without class 0; DR reason 130) -- each after disconnect_ind -- or
+ * X400_ERR_CALLBACK_FAILURE (a callback asked to abort; DR reason 0).
  * Once the connection has ended, X400_ERR_CLOSED.  X400_ERR_STATE when
  * called from a callback (nothing consumed). */
 int  x400i_tp_input(x400i_tp *tp, const uint8_t *p, size_t n);
