@@ -21,6 +21,7 @@ struct x400_assoc {
     x400_diag diag;
     void *user;
     int connect_called;
+    int input_err;      /* error detected by a layer during this recv call */
 };
 
 static const char *const state_names[] = {
@@ -114,7 +115,16 @@ static void tp_connect_conf(void *u, const x400i_tp_conn_info *ci)
 static int tp_data_ind(void *u, const uint8_t *tsdu, size_t len)
 {
     x400_assoc *a = u;
-    return x400i_ses_input(a->ses, tsdu, len);
+    int rv = x400i_ses_input(a->ses, tsdu, len);
+    if (rv < 0) {
+        /* The session machine has answered (AB) and given S-P-ABORT; keep
+         * its diagnostic and report the error from x400_assoc_recv. */
+        const x400_diag *sd = x400i_ses_diag(a->ses);
+        if (sd->code) a->diag = *sd;
+        if (!a->input_err) a->input_err = rv;
+        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+    }
+    return rv;
 }
 
 /* T-DISCONNECT indication: DR/ER or local detection; the session sees a
@@ -199,8 +209,14 @@ static int ses_indication(void *u, const x400i_ses_ind *ind)
         break;
     }
     if (rv < 0) return rv;
-    if (a->up.ses_ind) return a->up.ses_ind(a->up.user, a, ind);
-    return default_answer(a, ind);
+    rv = a->up.ses_ind ? a->up.ses_ind(a->up.user, a, ind) : default_answer(a, ind);
+    /* Responder: S-CONNECT response given (AC sent): established. */
+    if (ind->type == X400I_SES_CONNECT_IND && rv >= 0 && a->state == X400_ASSOC_CONNECTING &&
+        x400i_ses_state(a->ses) == X400I_SES_ST_DATA) {
+        a->state = X400_ASSOC_ESTABLISHED;
+        rv = emit(a, X400_ASSOC_EV_ESTABLISHED, NULL);
+    }
+    return rv;
 }
 
 /* ---- public API ---- */
@@ -320,8 +336,11 @@ int x400_assoc_recv(x400_assoc *a, const uint8_t *buf, size_t len)
 {
     int rv;
     if (!a || (!buf && len)) return X400_ERR_INVALID_ARG;
-    if (a->state == X400_ASSOC_ABORTED && x400_is_fatal(a->diag.code)) return a->diag.code;
+    if (a->state == X400_ASSOC_CLOSED || a->state == X400_ASSOC_ABORTED)
+        return X400_ERR_CLOSED;   /* input after the end is refused, never parsed */
+    a->input_err = 0;
     rv = x400i_tp_input(a->tp, buf, len);
+    if (rv >= 0 && a->input_err < 0) rv = a->input_err;
     if (rv < 0) {
         const x400_diag *td = x400i_tp_diag(a->tp);
         if (td->code && a->state != X400_ASSOC_ABORTED) a->diag = *td;

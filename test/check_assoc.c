@@ -154,6 +154,26 @@ static void pump(struct pair *p)
 #define SES(s) x400i_assoc_session((s).a)
 #define OK(x) ck_assert_int_ge((x), 0)
 
+/* S-DATA user data shaped like presentation user data (simply-encoded
+ * data, [APPLICATION 0] OCTET STRING), so tshark's presentation dissector
+ * decodes it without needing a context the CP did not define. */
+#define PDV_HDR 2
+static int data_pdv(x400i_ses *s, const char *text)
+{
+    uint8_t b[64];
+    size_t n = strlen(text);
+    b[0] = 0x40; b[1] = (uint8_t)n;
+    memcpy(b + PDV_HDR, text, n);
+    return x400i_ses_data_req(s, b, n + PDV_HDR);
+}
+static void assert_pdv(const struct side *sd, const char *text)
+{
+    size_t n = strlen(text);
+    ck_assert_int_eq(last(sd), X400I_SES_DATA_IND);
+    ck_assert_uint_eq(sd->udlen[sd->n - 1], n + PDV_HDR);
+    ck_assert_mem_eq(sd->ud[sd->n - 1] + PDV_HDR, text, n);
+}
+
 /* The whole session service P1 over RTSE uses, in one association. */
 static void full_exchange(struct pair *p)
 {
@@ -171,18 +191,16 @@ static void full_exchange(struct pair *p)
     ck_assert_int_eq(p->ini.events[0], X400_ASSOC_EV_ESTABLISHED);
 
     /* data one way, the data token to the responder, data the other way */
-    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"to-rsp", 6));
+    OK(data_pdv(SES(p->ini), "to-rsp"));
     pump(p);
-    ck_assert_int_eq(last(&p->rsp), X400I_SES_DATA_IND);
-    ck_assert_mem_eq(p->rsp.ud[p->rsp.n - 1], "to-rsp", 6);
-    ck_assert_int_eq(x400i_ses_data_req(SES(p->rsp), (const uint8_t *)"x", 1), X400_ERR_STATE);
+    assert_pdv(&p->rsp, "to-rsp");
+    ck_assert_int_eq(data_pdv(SES(p->rsp), "x"), X400_ERR_STATE);  /* no data token */
     OK(x400i_ses_token_give_req(SES(p->ini), X400I_TOKEN_DATA));
     pump(p);
     ck_assert_int_eq(last(&p->rsp), X400I_SES_TOKEN_GIVE_IND);
-    OK(x400i_ses_data_req(SES(p->rsp), (const uint8_t *)"to-ini", 6));
+    OK(data_pdv(SES(p->rsp), "to-ini"));
     pump(p);
-    ck_assert_int_eq(last(&p->ini), X400I_SES_DATA_IND);
-    ck_assert_mem_eq(p->ini.ud[p->ini.n - 1], "to-ini", 6);
+    assert_pdv(&p->ini, "to-ini");
     /* please-tokens, then the token comes back */
     OK(x400i_ses_token_please_req(SES(p->ini), X400I_TOKEN_DATA, NULL, 0));
     pump(p);
@@ -193,9 +211,9 @@ static void full_exchange(struct pair *p)
 
     /* an activity with a confirmed minor sync, ended and confirmed */
     OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"\x02\x01\x01", 3, NULL, 0));
-    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"part1", 5));
+    OK(data_pdv(SES(p->ini), "part1"));
     OK(x400i_ses_minor_sync_req(SES(p->ini), 1, NULL, 0, &serial));
-    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"part2", 5));
+    OK(data_pdv(SES(p->ini), "part2"));
     OK(x400i_ses_activity_end_req(SES(p->ini), NULL, 0, &serial));
     pump(p);
     ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_START_IND), 1);
@@ -205,7 +223,7 @@ static void full_exchange(struct pair *p)
 
     /* interrupted, then resumed under a new id linked to the old one */
     OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"A2", 2, NULL, 0));
-    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"half", 4));
+    OK(data_pdv(SES(p->ini), "half"));
     OK(x400i_ses_minor_sync_req(SES(p->ini), 1, NULL, 0, &serial));
     OK(x400i_ses_activity_interrupt_req(SES(p->ini), 0));
     pump(p);
@@ -213,7 +231,7 @@ static void full_exchange(struct pair *p)
     ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_INTERRUPT_CONF), 1);
     OK(x400i_ses_activity_resume_req(SES(p->ini), (const uint8_t *)"A3", 2,
                                      (const uint8_t *)"A2", 2, serial, NULL, NULL, 0));
-    OK(x400i_ses_data_req(SES(p->ini), (const uint8_t *)"rest", 4));
+    OK(data_pdv(SES(p->ini), "rest"));
     OK(x400i_ses_activity_end_req(SES(p->ini), NULL, 0, &serial));
     pump(p);
     ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_RESUME_IND), 1);
