@@ -1,0 +1,144 @@
+/* Associations (transport + session) in memory: user-data throughput
+ * through an initiator/responder pair with 1 KiB and 64 KiB DT SPDUs, and
+ * the memory an idle, established association holds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assoc_int.h"
+#include "bench.h"
+
+/* Counting allocator: live bytes, with a size header per block. */
+struct counter { size_t live, peak; };
+static void *c_malloc(size_t n, void *u)
+{
+    struct counter *c = u;
+    size_t *p = malloc(n + 16);
+    if (!p) return NULL;
+    p[0] = n;
+    c->live += n;
+    if (c->live > c->peak) c->peak = c->live;
+    return (char *)p + 16;
+}
+static void c_free(void *q, void *u)
+{
+    struct counter *c = u;
+    size_t *p;
+    if (!q) return;
+    p = (size_t *)(void *)((char *)q - 16);
+    c->live -= p[0];
+    free(p);
+}
+static void *c_calloc(size_t m, size_t n, void *u)
+{
+    void *p = c_malloc(m * n, u);
+    if (p) memset(p, 0, m * n);
+    return p;
+}
+static void *c_realloc(void *q, size_t n, void *u)
+{
+    void *p;
+    size_t old;
+    if (!q) return c_malloc(n, u);
+    old = *(size_t *)(void *)((char *)q - 16);
+    p = c_malloc(n, u);
+    if (!p) return NULL;
+    memcpy(p, q, old < n ? old : n);
+    c_free(q, u);
+    return p;
+}
+
+struct pair { x400_assoc *ini, *rsp; size_t received; };
+
+static int rsp_ind(void *u, x400_assoc *a, const x400i_ses_ind *ind)
+{
+    struct pair *p = u;
+    if (ind->type == X400I_SES_CONNECT_IND)
+        return x400i_ses_connect_rsp(x400i_assoc_session(a), 1, 0, 0, NULL, 0);
+    if (ind->type == X400I_SES_DATA_IND) p->received += ind->user_data_len;
+    return 0;
+}
+
+static void move(x400_assoc *from, x400_assoc *to)
+{
+    const uint8_t *b;
+    size_t n;
+    while ((n = x400_assoc_pending(from, &b)) > 0) {
+        if (x400_assoc_recv(to, b, n) < 0) { fprintf(stderr, "bench assoc: recv failed\n"); exit(1); }
+        x400_assoc_sent(from, n);
+    }
+}
+
+static void pump(struct pair *p)
+{
+    const uint8_t *b;
+    do {
+        move(p->ini, p->rsp);
+        move(p->rsp, p->ini);
+    } while (x400_assoc_pending(p->ini, &b) || x400_assoc_pending(p->rsp, &b));
+}
+
+static void open_pair(struct pair *p, const x400_allocator *al)
+{
+    x400_assoc_config ci, cr;
+    x400i_assoc_upper ur = { p, NULL, rsp_ind };
+    memset(p, 0, sizeof *p);
+    x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
+    if (x400_assoc_new(&p->ini, &ci, NULL, al) < 0 || x400_assoc_new(&p->rsp, &cr, NULL, al) < 0)
+        exit(1);
+    x400i_assoc_set_upper(p->rsp, &ur);
+    x400_assoc_connect(p->ini);
+    pump(p);
+    if (x400_assoc_get_state(p->rsp) != X400_ASSOC_ESTABLISHED) {
+        fprintf(stderr, "bench assoc: not established\n");
+        exit(1);
+    }
+}
+
+struct tput { size_t ssdu; size_t total; };
+
+static double run_tput(void *arg)
+{
+    struct tput *t = arg;
+    struct pair p;
+    uint8_t *buf = malloc(t->ssdu);
+    double t0, dt;
+    size_t sent = 0;
+    memset(buf, 0x5a, t->ssdu);
+    open_pair(&p, NULL);
+    t0 = x400b_now();
+    while (sent < t->total) {
+        if (x400i_ses_data_req(x400i_assoc_session(p.ini), buf, t->ssdu) < 0) exit(1);
+        sent += t->ssdu;
+        pump(&p);
+    }
+    dt = x400b_now() - t0;
+    if (p.received != sent) { fprintf(stderr, "bench assoc: lost data\n"); exit(1); }
+    x400_assoc_free(p.ini);
+    x400_assoc_free(p.rsp);
+    free(buf);
+    return (double)sent / dt;
+}
+
+void x400b_bench_assoc(void);
+void x400b_bench_assoc(void)
+{
+    struct tput small = { 1024, 64u << 20 }, large = { 65536, 256u << 20 };
+    struct counter c = { 0, 0 };
+    x400_allocator al = { &c, c_malloc, c_free, c_calloc, c_realloc };
+    struct pair p;
+    x400b_report("assoc_dt_1kib", x400b_median_rate(run_tput, &small), "bytes/s");
+    x400b_report("assoc_dt_64kib", x400b_median_rate(run_tput, &large), "bytes/s");
+    /* memory of an established, idle pair, after traffic has come and gone */
+    open_pair(&p, &al);
+    {
+        uint8_t buf[1024] = { 0 };
+        x400i_ses_data_req(x400i_assoc_session(p.ini), buf, sizeof buf);
+        pump(&p);
+    }
+    x400b_report("assoc_idle_memory", (double)c.live / 2, "bytes/assoc");
+    x400b_report("assoc_setup_peak_memory", (double)c.peak / 2, "bytes/assoc");
+    x400_assoc_free(p.ini);
+    x400_assoc_free(p.rsp);
+}
