@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "alloc.h"
 #include "x400t.h"
 
 START_TEST(strerror_covers_all_codes)
@@ -37,34 +38,10 @@ START_TEST(fatal_threshold)
 }
 END_TEST
 
-struct counting { size_t live, calls; size_t fail_after; };
-static void *c_malloc(size_t n, void *u)
-{
-    struct counting *c = u;
-    if (c->fail_after && ++c->calls >= c->fail_after) return NULL;
-    c->live++;
-    return malloc(n);
-}
-static void c_free(void *p, void *u) { struct counting *c = u; c->live--; free(p); }
-static void *c_calloc(size_t m, size_t n, void *u)
-{
-    struct counting *c = u;
-    if (c->fail_after && ++c->calls >= c->fail_after) return NULL;
-    c->live++;
-    return calloc(m, n);
-}
-static void *c_realloc(void *p, size_t n, void *u)
-{
-    struct counting *c = u;
-    if (c->fail_after && ++c->calls >= c->fail_after) return NULL;
-    if (!p) c->live++;
-    return realloc(p, n);
-}
-
 START_TEST(allocator_and_buffer)
 {
-    struct counting c = { 0, 0, 0 };
-    x400_allocator a = { &c, c_malloc, c_free, c_calloc, c_realloc };
+    x400t_counting c = { 0 };
+    x400_allocator a = X400T_COUNTING_ALLOCATOR(&c);
     x400i_buf b;
     uint8_t big[1000];
     memset(big, 0xab, sizeof big);
@@ -84,12 +61,13 @@ START_TEST(allocator_and_buffer)
     x400i_buf_free(&b);
     ck_assert_uint_eq(c.live, 0);
     /* allocation failure is reported, not hidden */
-    c.fail_after = 1;
+    c.calls = 0;
+    c.fail_at = 1;
     x400i_buf_init(&b, &a, 0);
     ck_assert_int_eq(x400i_buf_append(&b, big, 10), X400_ERR_NOMEM);
     x400i_buf_free(&b);
     /* overflow-checked calloc */
-    c.fail_after = 0;
+    c.fail_at = 0;
     ck_assert_ptr_null(x400i_calloc(&a, SIZE_MAX / 2, 4));
 }
 END_TEST

@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "x400p1/lpi.h"
+#include "alloc.h"
 #include "x400t.h"
 
 /* Internal test hook in lib/lpi.c. */
@@ -316,60 +317,11 @@ END_TEST
 
 /* ---- allocation ---- */
 
-struct counting {
-    size_t live, calls;
-    size_t fail_at;         /* fail the Nth call (1-based), 0 = never */
-    int forbid;             /* count and fail every call */
-    size_t forbidden;
-    size_t limit;           /* refuse requests above this size (0 = none) */
-    size_t last_size;
-};
-static void *c_take(struct counting *c, size_t n)
-{
-    c->last_size = n;
-    if (c->forbid) { c->forbidden++; return NULL; }
-    if (++c->calls == c->fail_at) return NULL;
-    if (c->limit && n > c->limit) return NULL;
-    return malloc(n);
-}
-static void *c_malloc(size_t n, void *u)
-{
-    struct counting *c = u;
-    void *p = c_take(c, n);
-    if (p) c->live++;
-    return p;
-}
-static void *c_calloc(size_t m, size_t n, void *u)
-{
-    struct counting *c = u;
-    void *p;
-    if (n && m > SIZE_MAX / n) return NULL;
-    p = c_take(c, m * n);
-    if (p) { memset(p, 0, m * n); c->live++; }
-    return p;
-}
-static void *c_realloc(void *old, size_t n, void *u)
-{
-    struct counting *c = u;
-    void *p;
-    c->last_size = n;
-    if (c->forbid) { c->forbidden++; return NULL; }
-    p = realloc(old, n);
-    if (p && !old) c->live++;
-    return p;
-}
-static void c_free(void *p, void *u)
-{
-    struct counting *c = u;
-    if (p) c->live--;
-    free(p);
-}
-
 START_TEST(create_arguments_and_allocation_failure)
 {
-    struct counting c;
-    x400_allocator a = { &c, c_malloc, c_free, c_calloc, c_realloc };
-    x400_allocator bad = { NULL, NULL, c_free, c_calloc, c_realloc };
+    x400t_counting c;
+    x400_allocator a = X400T_COUNTING_ALLOCATOR(&c);
+    x400_allocator bad = { NULL, NULL, x400t_c_free, x400t_c_calloc, x400t_c_realloc };
     x400_lpi *t = (x400_lpi *)&c;
     memset(&c, 0, sizeof c);
     ck_assert_int_eq(x400_lpi_create(1, 0, &a, &t), X400_ERR_INVALID_ARG);
@@ -418,8 +370,8 @@ static void visitor(void *user, x400_lpi_handle h, void *obj)
 
 START_TEST(no_allocation_after_creation)
 {
-    struct counting c;
-    x400_allocator a = { &c, c_malloc, c_free, c_calloc, c_realloc };
+    x400t_counting c;
+    x400_allocator a = X400T_COUNTING_ALLOCATOR(&c);
     x400_lpi *t = NULL;
     uint32_t objs[64];
     x400_lpi_handle h[64], p;

@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "x400p1/mtsid.h"
+#include "alloc.h"
 #include "x400t.h"
 
 extern char **environ;
@@ -930,35 +931,11 @@ END_TEST
 
 /* ---- caller's allocator ---- */
 
-struct counting { long live, calls, fail_at; };
-static void *c_malloc(size_t n, void *u)
-{
-    struct counting *c = u;
-    if (++c->calls == c->fail_at) return NULL;
-    c->live++;
-    return malloc(n);
-}
-static void c_free(void *p, void *u) { ((struct counting *)u)->live--; free(p); }
-static void *c_calloc(size_t m, size_t n, void *u)
-{
-    struct counting *c = u;
-    if (++c->calls == c->fail_at) return NULL;
-    c->live++;
-    return calloc(m, n);
-}
-static void *c_realloc(void *p, size_t n, void *u)
-{
-    struct counting *c = u;
-    if (++c->calls == c->fail_at) return NULL;
-    if (!p) c->live++;
-    return realloc(p, n);
-}
-
 START_TEST(caller_allocator)
 {
     struct tdir t;
-    struct counting cnt = { 0, 0, 0 };
-    x400_allocator al = { &cnt, c_malloc, c_free, c_calloc, c_realloc };
+    x400t_counting cnt = { 0 };
+    x400_allocator al = X400T_COUNTING_ALLOCATOR(&cnt);
     x400_mtsid_config cfg;
     x400_mtsid_alloc *a;
     x400_diag d;

@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "transport.h"
 #include "wire.h"
+#include "alloc.h"
 #include "x400t.h"
 
 /* ---- an endpoint and its callbacks ------------------------------------- */
@@ -1016,37 +1017,13 @@ END_TEST
 
 /* ---- allocation failures ------------------------------------------------ */
 
-struct counting { size_t live, calls, fail_at; };
-static void *c_malloc(size_t n, void *u)
-{
-    struct counting *c = u;
-    if (++c->calls == c->fail_at) return NULL;
-    c->live++;
-    return malloc(n);
-}
-static void c_free(void *p, void *u) { struct counting *c = u; if (p) c->live--; free(p); }
-static void *c_calloc(size_t m, size_t n, void *u)
-{
-    struct counting *c = u;
-    if (++c->calls == c->fail_at) return NULL;
-    c->live++;
-    return calloc(m, n);
-}
-static void *c_realloc(void *p, size_t n, void *u)
-{
-    struct counting *c = u;
-    if (++c->calls == c->fail_at) return NULL;
-    if (!p) c->live++;
-    return realloc(p, n);
-}
-
 START_TEST(allocation_failures)
 {
     uint8_t d[3000];
     fill(d, sizeof d, 5);
     for (size_t fail = 1;; fail++) {
-        struct counting c = { 0, 0, fail };
-        x400_allocator a = { &c, c_malloc, c_free, c_calloc, c_realloc };
+        x400t_counting c = { .fail_at = fail };
+        x400_allocator a = X400T_COUNTING_ALLOCATOR(&c);
         x400i_tp_config ic;
         ep i, r;
         x400i_tp_callbacks cb;
