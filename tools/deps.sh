@@ -18,7 +18,7 @@ build)
     need_cmd asn1c asn1c; need_file /usr/share/asn1c/constr_SEQUENCE.c asn1c
     need_cmd pkg-config pkg-config
     if command -v pkg-config >/dev/null 2>&1; then need_pc check check; else missing="$missing check"; fi
-    need_cmd tshark tshark; need_cmd text2pcap tshark
+    need_cmd tshark tshark; need_cmd text2pcap wireshark-common
     ;;
 bench)
     need_file /usr/include/uuid/uuid.h uuid-dev
