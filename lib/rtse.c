@@ -789,9 +789,13 @@ static int peer_error(x400i_rtse *r, int abort_reason, unsigned reflect, int cod
     return rtse_abort(r, abort_reason, reflect, code);
 }
 
+/* X.228 recovery applies when checkpointing is in use and the association
+ * was established (not being released). */
 static int recovery_possible(const x400i_rtse *r)
 {
-    return r->cp_kib > 0 && (r->tx.active || r->rx.active);
+    int st = r->state;
+    return r->cp_kib > 0 && (st == X400I_RTSE_ST_OPEN || st == X400I_RTSE_ST_SENDING ||
+                             st == X400I_RTSE_ST_WAIT_END_CONF || st == X400I_RTSE_ST_RECEIVING);
 }
 
 static void try_connect(x400i_rtse *r);
@@ -807,8 +811,7 @@ static int connection_lost(x400i_rtse *r, const x400_diag *why)
         r->retry_at = min64(r->now + RETRY_MS, r->rec_deadline);
         return X400_OK;
     }
-    if (recovery_possible(r) && r->state != X400I_RTSE_ST_WAIT_CLOSE_CONF &&
-        r->state != X400I_RTSE_ST_WAIT_CLOSE_RSP) {
+    if (recovery_possible(r)) {
         if (r->state == X400I_RTSE_ST_RECEIVING || r->state == X400I_RTSE_ST_OPEN) {
             /* drop what was not confirmed */
             x400i_buf_reset(&r->rx.buf);
@@ -1535,8 +1538,8 @@ static int act_act_start(x400i_rtse *r, const evargs *a)
                           "P-ACTIVITY-START while an interrupted transfer awaits resumption");
     if (a->l->id_len == 0 || a->l->id_len > 6)
         return peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "activity identifier of %zu octets", a->l->id_len);
-    if (r->rx.active) persist_erase(r); /* the completed one is confirmed */
-    rx_start(r, a->l->id, a->l->id_len);
+    rx_start(r, a->l->id, a->l->id_len); /* a completed one is confirmed: replaced */
+    if (r->cp_kib) persist(r);
     return 0;
 }
 
@@ -1793,7 +1796,7 @@ static int act_release(x400i_rtse *r, const evargs *a)
 {
     x400i_rtse_ind ind;
     (void)a;
-    if (r->initiator || !r->turn)
+    if (r->initiator || r->turn)
         return peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "release from %s",
                           r->initiator ? "the association-responder" : "the side without the turn");
     r->state = X400I_RTSE_ST_WAIT_CLOSE_RSP;
@@ -1931,7 +1934,7 @@ static void try_connect(x400i_rtse *r)
     if (build_rtorq(r, 1) < 0) return;
     r->connecting = 1;
     /* RT-OPEN with connectionDataRQ recover; the turn to whoever sends */
-    rc = r->lo.connect_req(r->lo.user, r->tx.active ? 1 : 0, r->out.p, r->out.len);
+    rc = r->lo.connect_req(r->lo.user, r->turn, r->out.p, r->out.len);
     if (rc < 0 && r->state == X400I_RTSE_ST_RECOVERING) {
         r->connecting = 0;
         r->retry_at = min64(r->now + RETRY_MS, r->rec_deadline);
