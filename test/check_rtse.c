@@ -11,6 +11,8 @@
 #include <asn_application.h>
 #include <der_encoder.h>
 
+#include <RTSE-apdus.h>
+
 #include "rtse.h"
 #include "support_rtse_lower.h"
 #include "wire.h"
@@ -370,6 +372,516 @@ END_TEST
 START_TEST(cuts_receiver_restart) { cut_sweep(8, 5, 0, 1, X400T_TSAN ? 10 : 60, "restart cp 8 KiB w 5"); }
 END_TEST
 
+/* ---- timers ----------------------------------------------------------------- */
+
+START_TEST(recovery_timeout_restarts)
+{
+    x400_rtse_config c = cfg_of(4, 5, 1, 0);
+    x400t_rl h;
+    size_t n = 1u << 20;
+    uint8_t *d = pattern(n, 77);
+    x400t_rl_init(&h, &c, &c);
+    x400t_rl_open(&h);
+    h.count_from = &h.a;
+    h.cut_at = 300000;
+    h.cut_armed = 1;
+    h.net_down = 1; /* the peer stays unreachable */
+    ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
+    x400t_rl_pump(&h);
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_RECOVERING);
+    ck_assert_int_eq(x400i_rtse_state(h.b.rt), X400I_RTSE_ST_WAIT_RECOVERY);
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_RECOVERING_IND], 1);
+    ck_assert_uint_gt(h.b.record_len, 0);
+    ck_assert_uint_gt(h.b.rx_len, 0); /* confirmed octets handed over */
+    ck_assert_uint_eq(x400i_rtse_next_timeout(h.a.rt), h.now + 2000);      /* next attempt */
+    ck_assert_uint_eq(x400i_rtse_next_timeout(h.b.rt), h.now + 60000);     /* recovery timeout */
+    for (int i = 0; i < 29; i++) x400t_rl_advance(&h, 2000); /* attempts fail */
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_RECOVERING);
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_TRANSFER_CONF], 0);
+    x400t_rl_advance(&h, 2000);
+    /* the sender gives the transfer up; the receiver drops what it kept */
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_TRANSFER_CONF], 1);
+    ck_assert_int_eq(h.a.last_result, X400_ERR_ABORTED);
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_diag(h.a.last_diag, "not recovered within the recovery timeout");
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(h.b.nind[X400I_RTSE_TRANSFER_ABANDON], 1);
+    ck_assert_int_eq(h.b.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_uint_eq(h.b.record_len, 0);
+    ck_assert_uint_eq(h.b.rx_len, 0);
+    ck_assert_int_eq(x400i_rtse_state(h.b.rt), X400I_RTSE_ST_CLOSED);
+    ck_assert_uint_eq(x400i_rtse_next_timeout(h.a.rt), UINT64_MAX);
+    /* a new association: the transfer starts again from the beginning */
+    h.net_down = 0;
+    x400t_rl_new_initiator(&h);
+    x400t_rl_new_responder(&h);
+    x400t_rl_open(&h);
+    transfer_ok(&h, &h.a, &h.b, n, 77);
+    ck_assert_int_eq(h.b.nind[X400I_RTSE_TRANSFER_IND], 1);
+    ck_assert_uint_eq(x400i_rtse_bytes_sent(h.a.rt), n + apdv_hdr(n));
+    free(d);
+    x400t_rl_free(&h);
+}
+END_TEST
+
+START_TEST(peer_never_confirms)
+{
+    x400_rtse_config c = cfg_of(30, 5, 1, 0);
+    x400t_rl h;
+    size_t n = 1u << 20;
+    uint8_t *d = pattern(n, 5);
+    c.transfer_timeout_s_per_kib[X400_RTSE_PRIO_NORMAL] = 1;
+    x400t_rl_init(&h, &c, &c);
+    x400t_rl_open(&h);
+    h.drop_from_b = 1; /* nothing comes back */
+    ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
+    x400t_rl_pump(&h);
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_SENDING);
+    ck_assert_uint_eq(x400i_rtse_bytes_sent(h.a.rt), 5 * 30 * 1024); /* the window is full */
+    ck_assert_uint_eq(x400i_rtse_next_timeout(h.a.rt), h.now + 1024 * 1000);
+    x400t_rl_advance(&h, 1024 * 1000 - 1);
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_SENDING);
+    x400t_rl_advance(&h, 1);
+    ck_assert_int_eq(h.a.last_result, X400_ERR_TIMEOUT);
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_diag(h.a.last_diag, "not confirmed within its transfer time");
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_CLOSED);
+    x400t_rl_pump(&h); /* RTAB temporaryProblem reaches b */
+    ck_assert_int_eq(h.b.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_int_eq(h.b.last_reason, 3);
+    ck_diag(h.b.last_diag, "temporaryProblem");
+    ck_assert_int_eq(h.b.nind[X400I_RTSE_TRANSFER_ABANDON], 1);
+    ck_assert_int_eq(x400i_rtse_state(h.b.rt), X400I_RTSE_ST_CLOSED);
+    free(d);
+    x400t_rl_free(&h);
+}
+END_TEST
+
+/* ---- bad input ---------------------------------------------------------------- */
+
+static size_t enc_apdu(RTSE_apdus_t *a, uint8_t *b, size_t cap)
+{
+    asn_enc_rval_t er = der_encode_to_buffer(&asn_DEF_RTSE_apdus, a, b, cap);
+    ck_assert_int_gt(er.encoded, 0);
+    return (size_t)er.encoded;
+}
+
+static size_t mk_rtorq(uint8_t *b, size_t cap, long *cp, long *win, long *dm)
+{
+    static uint8_t null_v[2] = { 0x05, 0x00 };
+    RTSE_apdus_t a;
+    memset(&a, 0, sizeof a);
+    a.present = RTSE_apdus_PR_rtorq_apdu;
+    a.choice.rtorq_apdu.checkpointSize = cp;
+    a.choice.rtorq_apdu.windowSize = win;
+    a.choice.rtorq_apdu.dialogueMode = dm;
+    a.choice.rtorq_apdu.connectionDataRQ.present = ConnectionData_PR_open;
+    a.choice.rtorq_apdu.connectionDataRQ.choice.open.buf = null_v;
+    a.choice.rtorq_apdu.connectionDataRQ.choice.open.size = 2;
+    return enc_apdu(&a, b, cap);
+}
+
+/* A fresh responder given `apdu` as RTORQ: abort with `want`, or (want
+ * NULL) accepted with checkpoint size want_cp. */
+static void rtorq_case(const uint8_t *apdu, size_t n, const char *want, uint32_t want_cp)
+{
+    x400t_rl h;
+    x400i_rtse_lind l;
+    int rc;
+    x400t_rl_init(&h, NULL, NULL);
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_CONNECT;
+    l.apdu = apdu;
+    l.apdu_len = n;
+    rc = x400i_rtse_lower_input(h.b.rt, &l);
+    if (want) {
+        ck_assert_int_lt(rc, 0);
+        ck_assert_int_eq(x400i_rtse_state(h.b.rt), X400I_RTSE_ST_CLOSED);
+        ck_diag(x400i_rtse_diag(h.b.rt)->text, want);
+        ck_assert_int_eq(h.b.nind[X400I_RTSE_OPEN_IND], 0);
+        ck_assert_int_eq(h.b.nind[X400I_RTSE_P_ABORT_IND], 1);
+    } else {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(h.b.nind[X400I_RTSE_OPEN_IND], 1); /* (no connection below: the RTOAC goes nowhere) */
+        ck_assert_uint_eq(x400i_rtse_checkpoint_kib(h.b.rt), want_cp);
+    }
+    x400t_rl_free(&h);
+}
+
+START_TEST(bad_rtorq)
+{
+    uint8_t b[64];
+    long neg = -5, zero = 0, seven = 7, huge = 1L << 40, one = 1;
+    rtorq_case(b, mk_rtorq(b, sizeof b, &neg, NULL, NULL), "RTORQ checkpointSize -5 is negative: RTAB invalidParameter", 0);
+    rtorq_case(b, mk_rtorq(b, sizeof b, &one, &zero, NULL), "RTORQ windowSize 0 is below 1", 0);
+    rtorq_case(b, mk_rtorq(b, sizeof b, &one, NULL, &seven), "RTORQ dialogueMode 7 is neither", 0);
+    /* absurdly large but valid: lowered to ours */
+    rtorq_case(b, mk_rtorq(b, sizeof b, &huge, &huge, &one), NULL, 30);
+    /* an INTEGER beyond any C long */
+    {
+        static const uint8_t big[] = { 0xb0, 0x11, 0x80, 0x09, 0x01, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       0xa3, 0x04, 0xa0, 0x02, 0x05, 0x00 };
+        rtorq_case(big, sizeof big, "connect indication: RTSE APDU does not decode", 0);
+    }
+    /* truncated, empty, not an RTORQ */
+    rtorq_case(b, mk_rtorq(b, sizeof b, &one, NULL, NULL) - 1, "does not decode (truncated", 0);
+    rtorq_case(b, 0, "no RTSE APDU", 0);
+    rtorq_case((const uint8_t *)"\x02\x01\x01", 3, "connect indication carries no RTORQ", 0);
+}
+END_TEST
+
+/* b (or a) after RT-OPEN receives `l` directly: clean abort with `want`;
+ * the RTAB reaches the peer with abortReason `peer_reason`. */
+static void lind_case(int to_a, x400i_rtse_lind *l, int want_rc, const char *want, int peer_reason)
+{
+    x400t_rl h;
+    x400t_rl_end *e, *p;
+    x400t_rl_init(&h, NULL, NULL);
+    x400t_rl_open(&h);
+    e = to_a ? &h.a : &h.b;
+    p = to_a ? &h.b : &h.a;
+    ck_assert_int_eq(x400i_rtse_lower_input(e->rt, l), want_rc);
+    ck_diag(x400i_rtse_diag(e->rt)->text, want);
+    ck_assert_int_eq(x400i_rtse_state(e->rt), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(e->nind[X400I_RTSE_P_ABORT_IND], 1);
+    x400t_rl_pump(&h);
+    if (peer_reason >= 0) {
+        ck_assert_int_eq(p->nind[X400I_RTSE_P_ABORT_IND], 1);
+        ck_assert_int_eq(p->last_reason, peer_reason);
+        ck_assert_int_eq(x400i_rtse_state(p->rt), X400I_RTSE_ST_CLOSED);
+    }
+    x400t_rl_free(&h);
+}
+
+START_TEST(bad_lower_input)
+{
+    x400i_rtse_lind l;
+    memset(&l, 0, sizeof l);
+    /* RTTR out of turn: the receiver outside a transfer, and the holder of the turn */
+    l.type = X400I_RTSE_LIND_DATA;
+    l.apdu = (const uint8_t *)"\x04\x03" "abc";
+    l.apdu_len = 5;
+    lind_case(0, &l, X400_ERR_PROTOCOL, "P-DATA (RTTR) not allowed in state open (RTTR out of turn", 4);
+    lind_case(1, &l, X400_ERR_PROTOCOL, "RTTR out of turn", 4);
+    /* activity resume for an unknown activity */
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_ACT_RESUME;
+    l.id = (const uint8_t *)"\x09";
+    l.id_len = 1;
+    l.old_id = (const uint8_t *)"\x77";
+    l.old_id_len = 1;
+    l.serial = 3;
+    lind_case(0, &l, X400_ERR_PROTOCOL, "P-ACTIVITY-RESUME of an unknown activity", 2);
+    /* activity start from the side without the turn, as seen by the holder */
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_ACT_START;
+    l.id = (const uint8_t *)"\x01";
+    l.id_len = 1;
+    lind_case(1, &l, X400_ERR_PROTOCOL, "while this side holds the turn", 4);
+    /* RT-TURN-PLEASE without an RTTP */
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_TOKEN_PLEASE;
+    l.apdu = (const uint8_t *)"\x04\x00";
+    l.apdu_len = 2;
+    lind_case(1, &l, X400_ERR_PROTOCOL, "P-TOKEN-PLEASE carries no RTTP", 4);
+    /* turn given to the holder */
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_CONTROL_GIVE;
+    lind_case(1, &l, X400_ERR_PROTOCOL, "RT-TURN-GIVE to the holder of the turn", 4);
+    /* a connect confirm while open */
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_CONNECT_CONF;
+    lind_case(1, &l, X400_ERR_PROTOCOL, "RTOAC/RTORJ (connect confirm) not allowed in state open", 4);
+}
+END_TEST
+
+/* Abort indications: unknown abort reasons and malformed RTAB give RT-P-ABORT
+ * with the reason in the diagnostic. */
+static void rtab_case(const uint8_t *apdu, size_t n, int want_type, int want_reason, const char *want)
+{
+    x400t_rl h;
+    x400i_rtse_lind l;
+    x400t_rl_init(&h, NULL, NULL);
+    x400t_rl_open(&h);
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_U_ABORT;
+    l.apdu = apdu;
+    l.apdu_len = n;
+    ck_assert_int_eq(x400i_rtse_lower_input(h.a.rt, &l), 0);
+    ck_assert_int_eq(h.a.nind[want_type], 1);
+    ck_assert_int_eq(h.a.last_reason, want_reason);
+    ck_diag(h.a.last_diag, want);
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(x400i_rtse_lower_input(h.a.rt, &l), X400_ERR_CLOSED);
+    x400t_rl_free(&h);
+}
+
+START_TEST(bad_rtab)
+{
+    rtab_case((const uint8_t *)"\xb6\x03\x80\x01\x63", 5, X400I_RTSE_P_ABORT_IND, 99, "unknown abort reason 99");
+    rtab_case((const uint8_t *)"\xb6\x03\x80\x01\x04", 5, X400I_RTSE_P_ABORT_IND, 4, "protocolError");
+    rtab_case((const uint8_t *)"\xb6\x03\x80\x01\x06", 5, X400I_RTSE_U_ABORT_IND, 6, "RT-U-ABORT by the peer");
+    rtab_case((const uint8_t *)"\xb6\x00", 2, X400I_RTSE_U_ABORT_IND, -1, "RT-U-ABORT by the peer");
+    rtab_case((const uint8_t *)"\xb6\x05\x80\x01", 4, X400I_RTSE_P_ABORT_IND, -1, "does not decode");
+    rtab_case((const uint8_t *)"\x02\x01\x05", 3, X400I_RTSE_P_ABORT_IND, -1, "carries no RTAB");
+    rtab_case(NULL, 0, X400I_RTSE_U_ABORT_IND, -1, "without RTAB");
+}
+END_TEST
+
+START_TEST(bad_rtoac_and_callbacks)
+{
+    x400t_rl h;
+    x400i_rtse_lind l;
+    uint8_t b[64];
+    RTSE_apdus_t a;
+    long cp = 100;
+    static uint8_t null_v[2] = { 0x05, 0x00 };
+    size_t n;
+    /* RTOAC raising the checkpoint size */
+    memset(&a, 0, sizeof a);
+    a.present = RTSE_apdus_PR_rtoac_apdu;
+    a.choice.rtoac_apdu.checkpointSize = &cp;
+    a.choice.rtoac_apdu.connectionDataAC.present = ConnectionData_PR_open;
+    a.choice.rtoac_apdu.connectionDataAC.choice.open.buf = null_v;
+    a.choice.rtoac_apdu.connectionDataAC.choice.open.size = 2;
+    n = enc_apdu(&a, b, sizeof b);
+    x400t_rl_init(&h, NULL, NULL);
+    ck_assert_int_eq(x400i_rtse_open_req(h.a.rt, NULL, 0), 0);
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_CONNECT_CONF;
+    l.accepted = 1;
+    l.apdu = b;
+    l.apdu_len = n;
+    ck_assert_int_eq(x400i_rtse_lower_input(h.a.rt, &l), X400_ERR_PROTOCOL);
+    ck_diag(x400i_rtse_diag(h.a.rt)->text, "RTOAC checkpointSize 100 is not between 0 and the proposed 30");
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_CLOSED);
+    x400t_rl_free(&h);
+    /* a user callback failing mid-transfer: RTAB localSystemProblem */
+    x400t_rl_init(&h, NULL, NULL);
+    x400t_rl_open(&h);
+    h.b.fail_next = 1;
+    {
+        uint8_t *d = pattern(100000, 3);
+        ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, 100000, X400_RTSE_PRIO_NORMAL, 1), 0);
+        x400t_rl_pump(&h);
+        free(d);
+    }
+    ck_assert_int_eq(x400i_rtse_state(h.b.rt), X400I_RTSE_ST_CLOSED);
+    ck_diag(x400i_rtse_diag(h.b.rt)->text, "user callback failed");
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_int_eq(h.a.last_reason, 0);
+    ck_assert_int_eq(h.a.last_result, X400_ERR_ABORTED);
+    x400t_rl_free(&h);
+    /* requests refused with their reason, state unchanged */
+    x400t_rl_init(&h, NULL, NULL);
+    ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, b, 1, X400_RTSE_PRIO_NORMAL, 1), X400_ERR_STATE);
+    ck_diag(x400i_rtse_diag(h.a.rt)->text, "RT-TRANSFER request not allowed in state idle");
+    ck_assert_int_eq(x400i_rtse_open_req(h.b.rt, NULL, 0), X400_ERR_STATE);
+    ck_diag(x400i_rtse_diag(h.b.rt)->text, "association-responder");
+    ck_assert_int_eq(x400i_rtse_state(h.b.rt), X400I_RTSE_ST_IDLE);
+    x400t_rl_open(&h);
+    ck_assert_int_eq(x400i_rtse_turn_give_req(h.b.rt), X400_ERR_STATE);
+    ck_diag(x400i_rtse_diag(h.b.rt)->text, "RT-TURN-GIVE request not allowed in state open: the turn is not held");
+    ck_assert_int_eq(x400i_rtse_turn_please_req(h.a.rt, 1), X400_ERR_STATE);
+    ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_OPEN);
+    x400t_rl_free(&h);
+}
+END_TEST
+
+/* ---- records -------------------------------------------------------------------- */
+
+static uint32_t crc(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+START_TEST(records)
+{
+    x400t_rl h;
+    x400_rtse_record_info info;
+    uint8_t rec[X400_RTSE_RECORD_MAX];
+    size_t n;
+    uint32_t c;
+    x400t_rl_init(&h, NULL, NULL);
+    x400t_rl_open(&h);
+    transfer_ok(&h, &h.a, &h.b, 100000, 8);
+    n = h.b.record_len;
+    memcpy(rec, h.b.record, n);
+    ck_assert_int_eq(x400_rtse_record_info_get(rec, n, &info), 0);
+    ck_assert_int_eq(info.version, X400_RTSE_RECORD_VERSION);
+    ck_assert_int_eq(info.state, X400_RTSE_RECORD_COMPLETED);
+    ck_assert_uint_eq(info.delivered, 100000);
+    ck_assert_uint_eq(info.last_serial, 3);
+    ck_assert_uint_eq(info.calling_ref_len, 5);
+    ck_assert_mem_eq(info.calling_ref, "MTA-A", 5);
+    ck_assert_uint_eq(info.expires_ms, info.saved_ms + 60000);
+    /* every single-octet corruption and every truncation is detected */
+    for (size_t i = 0; i < n; i++) {
+        rec[i] ^= 0x20;
+        ck_assert_int_eq(x400_rtse_record_info_get(rec, n, NULL), X400_ERR_CORRUPT);
+        rec[i] ^= 0x20;
+        ck_assert_int_lt(x400_rtse_record_info_get(rec, i, NULL), 0);
+    }
+    /* another version, with a valid checksum */
+    rec[4] = 2;
+    c = crc(rec, n - 4);
+    rec[n - 4] = (uint8_t)(c >> 24);
+    rec[n - 3] = (uint8_t)(c >> 16);
+    rec[n - 2] = (uint8_t)(c >> 8);
+    rec[n - 1] = (uint8_t)c;
+    ck_assert_int_eq(x400_rtse_record_info_get(rec, n, NULL), X400_ERR_UNSUPPORTED);
+    ck_assert_int_eq(x400_rtse_record_info_get(NULL, 0, NULL), X400_ERR_INVALID_ARG);
+    /* a restored responder refuses expired records */
+    x400t_rl_new_responder(&h);
+    x400t_rl_advance(&h, 60001);
+    ck_assert_int_eq(x400i_rtse_restore(h.b.rt, h.b.record, h.b.record_len), X400_ERR_TIMEOUT);
+    /* the completed record expires in the responder too: erased */
+    x400t_rl_free(&h);
+    x400t_rl_init(&h, NULL, NULL);
+    x400t_rl_open(&h);
+    transfer_ok(&h, &h.a, &h.b, 1000, 8);
+    ck_assert_uint_gt(h.b.record_len, 0);
+    x400t_rl_advance(&h, 60000);
+    ck_assert_uint_eq(h.b.record_len, 0);
+    x400t_rl_free(&h);
+}
+END_TEST
+
+START_TEST(config_and_table)
+{
+    x400_rtse_config c;
+    x400_rtse_config_default(&c);
+    ck_assert_int_eq(x400_rtse_config_check(&c), 0);
+    ck_assert_uint_eq(c.checkpoint_size_kib, 30);
+    ck_assert_uint_eq(c.window_size, 5);
+    ck_assert_uint_eq(c.recovery_timeout_s, 60);
+    ck_assert_uint_eq(c.transfer_timeout_s_per_kib[0], 1000);
+    ck_assert_uint_eq(c.transfer_timeout_s_per_kib[2], 3000);
+    c.window_size = 0;
+    ck_assert_int_eq(x400_rtse_config_check(&c), X400_ERR_INVALID_ARG);
+    c.window_size = X400_RTSE_MAX_WINDOW + 1;
+    ck_assert_int_eq(x400_rtse_config_check(&c), X400_ERR_INVALID_ARG);
+    x400_rtse_config_default(&c);
+    c.checkpoint_size_kib = X400_RTSE_MAX_CHECKPOINT_KIB + 1;
+    ck_assert_int_eq(x400_rtse_config_check(&c), X400_ERR_INVALID_ARG);
+    for (int st = 0; st < X400I_RTSE_ST_COUNT; st++) {
+        ck_assert_str_ne(x400i_rtse_state_name(st), "?");
+        for (int e = 0; e < x400i_rtse_event_count(); e++) {
+            int next;
+            ck_assert_str_ne(x400i_rtse_event_name(e), "?");
+            if (x400i_rtse_table_entry(st, e, &next))
+                ck_assert(next == -1 || (next >= 0 && next < X400I_RTSE_ST_COUNT));
+        }
+    }
+    ck_assert_str_eq(x400i_rtse_state_name(99), "?");
+    ck_assert_ptr_null(x400i_rtse_abort_reason_name(8));
+}
+END_TEST
+
+/* ---- tshark ---------------------------------------------------------------------- */
+
+/* An MTS-APDU message (X.411) as test/check_asn1.c builds it. */
+static const uint8_t p1_message[] = {
+0xa0, 0x82, 0x01, 0x06, 0x31, 0x81, 0xf5, 0x60, 0x1c, 0x30, 0x1a, 0x61,
+0x04, 0x13, 0x02, 0x58, 0x58, 0x62, 0x03, 0x13, 0x01, 0x20, 0x83, 0x03,
+0x4f, 0x52, 0x47, 0xa5, 0x08, 0x80, 0x06, 0x53, 0x65, 0x6e, 0x64, 0x65,
+0x72, 0x64, 0x1d, 0x63, 0x11, 0x61, 0x04, 0x13, 0x02, 0x58, 0x58, 0x62,
+0x03, 0x13, 0x01, 0x20, 0x13, 0x04, 0x50, 0x52, 0x4d, 0x44, 0x16, 0x08,
+0x6d, 0x73, 0x67, 0x2d, 0x30, 0x30, 0x30, 0x31, 0x46, 0x01, 0x16, 0x47,
+0x01, 0x02, 0x69, 0x3c, 0x30, 0x3a, 0x63, 0x11, 0x61, 0x04, 0x13, 0x02,
+0x58, 0x58, 0x62, 0x03, 0x13, 0x01, 0x20, 0x13, 0x04, 0x50, 0x52, 0x4d,
+0x44, 0x31, 0x25, 0x80, 0x0d, 0x32, 0x34, 0x30, 0x31, 0x30, 0x31, 0x31,
+0x32, 0x30, 0x30, 0x30, 0x30, 0x5a, 0x81, 0x0d, 0x32, 0x34, 0x30, 0x31,
+0x30, 0x31, 0x31, 0x33, 0x30, 0x30, 0x30, 0x30, 0x5a, 0x82, 0x01, 0x00,
+0x83, 0x02, 0x07, 0x80, 0xa1, 0x14, 0x30, 0x12, 0x61, 0x04, 0x13, 0x02,
+0x58, 0x58, 0x62, 0x06, 0x13, 0x04, 0x41, 0x44, 0x4d, 0x44, 0x04, 0x02,
+0xca, 0xfe, 0xa2, 0x4c, 0x31, 0x24, 0x60, 0x1b, 0x30, 0x19, 0x61, 0x04,
+0x13, 0x02, 0x58, 0x58, 0x62, 0x03, 0x13, 0x01, 0x20, 0x83, 0x03, 0x4f,
+0x52, 0x47, 0xa5, 0x07, 0x80, 0x05, 0x52, 0x63, 0x70, 0x74, 0x31, 0x80,
+0x01, 0x01, 0x81, 0x02, 0x00, 0x90, 0x31, 0x24, 0x60, 0x1b, 0x30, 0x19,
+0x61, 0x04, 0x13, 0x02, 0x58, 0x58, 0x62, 0x03, 0x13, 0x01, 0x20, 0x83,
+0x03, 0x4f, 0x52, 0x47, 0xa5, 0x07, 0x80, 0x05, 0x52, 0x63, 0x70, 0x74,
+0x32, 0x80, 0x01, 0x02, 0x81, 0x02, 0x00, 0x90, 0xa3, 0x0e, 0x30, 0x0c,
+0x80, 0x01, 0x01, 0x81, 0x02, 0x06, 0x40, 0xa2, 0x03, 0x0a, 0x01, 0x01,
+0x04, 0x0c, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x2c, 0x20, 0x77, 0x6f, 0x72,
+0x6c, 0x64
+};
+
+/* The same message with a content of n octets (lengths recomputed). */
+static uint8_t *big_message(size_t content, size_t *out)
+{
+    /* p1_message = A0 81/82 L { envelope, 04 0C "hello, world" } */
+    size_t off = 1, l;
+    uint8_t *m;
+    size_t hl = (p1_message[1] & 0x80) ? 2 + (p1_message[1] & 0x7f) : 2;
+    size_t env_len;
+    (void)off;
+    (void)l;
+    env_len = sizeof p1_message - hl - 14;
+    size_t body = env_len + 4 + content;
+    m = malloc(body + 8);
+    m[0] = 0xa0;
+    m[1] = 0x83;
+    m[2] = (uint8_t)(body >> 16);
+    m[3] = (uint8_t)(body >> 8);
+    m[4] = (uint8_t)body;
+    memcpy(m + 5, p1_message + hl, env_len);
+    m[5 + env_len] = 0x04;
+    m[6 + env_len] = 0x82;
+    m[7 + env_len] = (uint8_t)(content >> 8);
+    m[8 + env_len] = (uint8_t)content;
+    memset(m + 9 + env_len, 'x', content);
+    *out = 9 + env_len + content;
+    return m;
+}
+
+static void tshark_case(const char *name, const uint8_t *msg, size_t n, uint32_t cp, const char *opts)
+{
+    x400_rtse_config c = cfg_of(cp, 5, 1, 0);
+    x400t_rl h;
+    x400t_wire w;
+    char err[4096], *f;
+    char o[512];
+    snprintf(o, sizeof o, "-o 'uat:pres_context_list:\"3\",\"2.6.0.2.12\"' "
+                          "-o 'uat:pres_context_list:\"5\",\"2.6.0.2.7\"' %s", opts);
+    x400t_wire_init(&w);
+    x400t_rl_init(&h, &c, &c);
+    h.pres_wrap = 1;
+    x400t_rl_open(&h);
+    h.wire = &w; /* the capture starts after the CN/AC */
+    ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, msg, n, X400_RTSE_PRIO_NORMAL, 1), 0);
+    x400t_rl_pump(&h);
+    ck_assert_int_eq(h.a.last_result, X400_OK);
+    ck_assert_uint_eq(h.b.done_len, n);
+    ck_assert_msg(x400t_wire_check(&w, name, o, err, sizeof err) == 0, "%s", err);
+    f = x400t_wire_fields(&w, name, o, "-e frame.number -Y rtse");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(f[0] != 0, "tshark saw no rtse");
+    free(f);
+    f = x400t_wire_fields(&w, name, o, "-e frame.number -Y p1");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(f[0] != 0, "tshark saw no p1 in %s", name);
+    free(f);
+    x400t_wire_free(&w);
+    x400t_rl_free(&h);
+}
+
+START_TEST(tshark_normal_mode)
+{
+    size_t n;
+    uint8_t *m = big_message(5000, &n);
+    tshark_case("rtse_small", p1_message, sizeof p1_message, 30, "");
+    tshark_case("rtse_small_noreasm", p1_message, sizeof p1_message, 30, "-o rtse.reassemble:FALSE");
+    tshark_case("rtse_pieces", m, n, 1, ""); /* five RTTR pieces, minor syncs, reassembled at the end */
+    free(m);
+}
+END_TEST
+
 Suite *x400t_suite_rtse(void)
 {
     Suite *s = suite_create("rtse");
@@ -383,6 +895,15 @@ Suite *x400t_suite_rtse(void)
     tcase_add_test(tc, no_checkpointing);
     tcase_add_test(tc, negotiation);
     tcase_add_test(tc, user_abort);
+    tcase_add_test(tc, recovery_timeout_restarts);
+    tcase_add_test(tc, peer_never_confirms);
+    tcase_add_test(tc, bad_rtorq);
+    tcase_add_test(tc, bad_lower_input);
+    tcase_add_test(tc, bad_rtab);
+    tcase_add_test(tc, bad_rtoac_and_callbacks);
+    tcase_add_test(tc, records);
+    tcase_add_test(tc, config_and_table);
+    tcase_add_test(tc, tshark_normal_mode);
     suite_add_tcase(s, tc);
     tc = tcase_create("recovery");
     tcase_set_timeout(tc, 600);
