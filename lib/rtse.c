@@ -350,6 +350,60 @@ static int get_len(const uint8_t *p, size_t n, size_t *off, uint64_t *len)
     return 1;
 }
 
+/* Structural BER check before asn1c sees the octets: every length fits in
+ * its parent, indefinite lengths only on constructed values and closed by
+ * end-of-contents, depth bounded.  asn1c 0.9.28 loops forever on some
+ * malformed inputs (found by fuzz_rtse: a SET whose length runs past the
+ * buffer around an indefinite CHOICE), so it only gets well-formed TLVs.
+ * Returns the octets of the TLV at p, or -1. */
+static long ber_tlv_check(const uint8_t *p, size_t n, int depth)
+{
+    size_t off = 0, len;
+    uint8_t t, b;
+    if (depth > 24 || n < 2) return -1;
+    t = p[off++];
+    if ((t & 0x1f) == 0x1f) {
+        int k = 0;
+        do {
+            if (off >= n || ++k > 4) return -1;
+        } while (p[off++] & 0x80);
+    }
+    if (off >= n) return -1;
+    b = p[off++];
+    if (b == 0x80) {
+        if (!(t & 0x20)) return -1;
+        for (;;) {
+            long sub;
+            if (n - off >= 2 && p[off] == 0 && p[off + 1] == 0) return (long)(off + 2);
+            if ((sub = ber_tlv_check(p + off, n - off, depth + 1)) < 0) return -1;
+            off += (size_t)sub;
+        }
+    }
+    if (b < 0x80) len = b;
+    else {
+        unsigned k = b & 0x7fu;
+        if (k == 0 || k > 4 || n - off < k) return -1;
+        len = 0;
+        for (unsigned i = 0; i < k; i++) len = len << 8 | p[off++];
+    }
+    if (len > n - off) return -1;
+    if (t & 0x20) {
+        size_t end = off + len;
+        while (off < end) {
+            long sub = ber_tlv_check(p + off, end - off, depth + 1);
+            if (sub < 0 || (p[off] == 0 && sub == 2)) return -1;
+            off += (size_t)sub;
+        }
+        return (long)end;
+    }
+    return (long)(off + len);
+}
+
+static int ber_wellformed(const uint8_t *p, size_t n)
+{
+    return n >= 2 && ber_tlv_check(p, n, 0) == (long)n;
+}
+
 static int consume_cb(const void *buf, size_t size, void *key)
 {
     return x400i_buf_append(key, buf, size) == 0 ? 0 : -1;
@@ -375,6 +429,9 @@ static int decode_apdu(x400i_rtse *r, const uint8_t *p, size_t n, RTSE_apdus_t *
         return diag(r, X400_SOURCE_PEER, X400_ERR_LIMIT, 0, "%s of %zu octets exceeds the bound of %u", what, n,
                     CTRL_MAX);
     if (n == 0) return diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "%s: no RTSE APDU", what);
+    if (!ber_wellformed(p, n))
+        return diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "%s: RTSE APDU does not decode (malformed BER, %zu octets)",
+                    what, n);
     memset(&ctx, 0, sizeof ctx);
     ctx.max_stack_size = 32768;
     rv = ber_decode(&ctx, &asn_DEF_RTSE_apdus, (void **)out, p, n);
@@ -448,7 +505,7 @@ int x400i_rtse_rtorq_recover_ref(const uint8_t *apdu, size_t len, x400i_rtse_ref
     RTSE_apdus_t *a = NULL;
     asn_dec_rval_t rv;
     int rc;
-    if (!apdu || len == 0 || len > CTRL_MAX) return X400_ERR_PARSE;
+    if (!apdu || len == 0 || len > CTRL_MAX || !ber_wellformed(apdu, len)) return X400_ERR_PARSE;
     rv = ber_decode(NULL, &asn_DEF_RTSE_apdus, (void **)&a, apdu, len);
     if (rv.code != RC_OK || rv.consumed != len || a->present != RTSE_apdus_PR_rtorq_apdu) {
         free_apdu(a);

@@ -524,7 +524,7 @@ START_TEST(bad_rtorq)
         rtorq_case(big, sizeof big, "connect indication: RTSE APDU does not decode", 0);
     }
     /* truncated, empty, not an RTORQ */
-    rtorq_case(b, mk_rtorq(b, sizeof b, &one, NULL, NULL) - 1, "does not decode (truncated", 0);
+    rtorq_case(b, mk_rtorq(b, sizeof b, &one, NULL, NULL) - 1, "does not decode (malformed BER", 0);
     rtorq_case(b, 0, "no RTSE APDU", 0);
     rtorq_case((const uint8_t *)"\x02\x01\x01", 3, "connect indication carries no RTORQ", 0);
 }
