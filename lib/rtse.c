@@ -1668,8 +1668,8 @@ static int act_data(x400i_rtse *r, const evargs *a)
     {
         /* octets below `secured` were confirmed before: drop them */
         uint64_t skip = x->skip_all ? len : (x->cur < x->secured ? min64(x->secured - x->cur, len) : 0);
-        const uint8_t *q = v + skip;
         size_t k = (size_t)(len - skip);
+        const uint8_t *q = k ? v + skip : NULL; /* an empty RTTR may have no buffer */
         x->cur += len;
         if (k) {
             if (r->cp_kib == 0) {
