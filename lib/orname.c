@@ -22,6 +22,8 @@ static int oerr(x400_diag *d, int code, const char *fmt, ...)
     return code;
 }
 
+static int is_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
 void x400_orname_init(x400_orname *n)
 {
     if (n) memset(n, 0, sizeof *n);
@@ -58,8 +60,7 @@ int x400_orname_validate(const x400_orname *n, x400_diag *d)
     if (!n) return oerr(d, X400_ERR_INVALID_ARG, "O/R name: NULL");
     size_t cl = strnlen(n->country, sizeof n->country);
     if (cl == sizeof n->country) return oerr(d, X400_ERR_TOO_LONG, "O/R name: country too long");
-    if (cl && !((cl == 2 && x400i_charset_ok(X400I_U_PRINTABLE, n->country, 2) &&
-                 !(n->country[0] >= '0' && n->country[0] <= '9')) ||
+    if (cl && !((cl == 2 && is_letter(n->country[0]) && is_letter(n->country[1])) ||
                 (cl == 3 && strspn(n->country, "0123456789") == 3)))
         return oerr(d, X400_ERR_INVALID_ARG, "O/R name: country \"%s\" is neither 2 letters nor 3 digits", n->country);
     if (n->admd_present && (rc = chk(n->admd, sizeof n->admd, 0, n->admd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, "ADMD", d))) return rc;
@@ -460,15 +461,50 @@ void x400i_orname_encode(x400i_bw *w, const x400_orname *n, uint8_t cls, uint32_
     }
     int has_ext = n->common_name[0] || n->t_common_name[0] || n->t_org[0] || n->t_pn.surname[0] ||
                   n->n_t_ou || n->n_opaque;
-    if (has_ext) {   /* ExtensionAttributes SET OF, in type order then opaque */
+    if (has_ext) {
+        /* ExtensionAttributes SET OF: DER order (X.690 11.6: sorted by
+         * encoding).  Each attribute is encoded into a scratch area, then
+         * written in descending order (the writer works backwards). */
+        uint8_t scratch[4096];
+        struct { size_t off, len; } el[5 + X400_ORNAME_OPAQUE_MAX];
+        size_t ne = 0;
+        x400i_bw s;
+        x400i_bw_init_fixed(&s, scratch, sizeof scratch, w->diag);
+        for (int k = 0; k < 5 + (int)n->n_opaque; k++) {
+            size_t before = x400i_bw_len(&s);
+            switch (k) {
+            case 0: if (n->common_name[0]) put_ext_attr(&s, 1, n->common_name, strlen(n->common_name), 1, n); break;
+            case 1: if (n->t_common_name[0]) put_ext_attr(&s, 2, n->t_common_name, strlen(n->t_common_name), 2, n); break;
+            case 2: if (n->t_org[0]) put_ext_attr(&s, 3, n->t_org, strlen(n->t_org), 2, n); break;
+            case 3: if (n->t_pn.surname[0]) put_ext_attr(&s, 4, NULL, 0, 4, n); break;
+            case 4: if (n->n_t_ou) put_ext_attr(&s, 5, NULL, 0, 5, n); break;
+            default: {
+                const x400_orname_opaque *o = &n->opaque[k - 5];
+                put_ext_attr(&s, o->type, n->raw + o->off, o->len, 0, n);
+            }
+            }
+            if (s.err) { if (!w->err) w->err = s.err; return; }
+            size_t after = x400i_bw_len(&s);
+            if (after > before) {
+                el[ne].off = s.cap - after;   /* offset of this element in scratch */
+                el[ne].len = after - before;
+                ne++;
+            }
+        }
+        /* insertion sort, ascending by encoding (shorter first on a tie) */
+        for (size_t i = 1; i < ne; i++) {
+            for (size_t j = i; j > 0; j--) {
+                size_t la = el[j - 1].len, lb = el[j].len, m2 = la < lb ? la : lb;
+                int c = memcmp(scratch + el[j - 1].off, scratch + el[j].off, m2);
+                if (c < 0 || (c == 0 && la <= lb)) break;
+                size_t to = el[j - 1].off, tl = el[j - 1].len;
+                el[j - 1] = el[j];
+                el[j].off = to;
+                el[j].len = tl;
+            }
+        }
         size_t me = x400i_bw_len(w);
-        for (unsigned i = n->n_opaque; i-- > 0;)
-            put_ext_attr(w, n->opaque[i].type, n->raw + n->opaque[i].off, n->opaque[i].len, 0, n);
-        if (n->n_t_ou) put_ext_attr(w, 5, NULL, 0, 5, n);
-        if (n->t_pn.surname[0]) put_ext_attr(w, 4, NULL, 0, 4, n);
-        if (n->t_org[0]) put_ext_attr(w, 3, n->t_org, strlen(n->t_org), 2, n);
-        if (n->t_common_name[0]) put_ext_attr(w, 2, n->t_common_name, strlen(n->t_common_name), 2, n);
-        if (n->common_name[0]) put_ext_attr(w, 1, n->common_name, strlen(n->common_name), 1, n);
+        for (size_t i = ne; i-- > 0;) x400i_bw_bytes(w, scratch + el[i].off, el[i].len);
         x400i_bw_wrap(w, me, UNIV, X400I_U_SET);
     }
     if (n->n_dda) {
