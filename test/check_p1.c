@@ -1252,6 +1252,8 @@ static size_t tlv(uint8_t *o, uint8_t tag, const uint8_t *v, size_t n)
     return k + n;
 }
 
+static uint8_t *wrap_pdv(const uint8_t *val, size_t n, int ctx, size_t *outlen);
+
 static uint8_t *wrap_transfer(const uint8_t *apdu, size_t n, int ctx, size_t *outlen)
 {
     size_t cap = n + 128;
@@ -1263,6 +1265,20 @@ static uint8_t *wrap_transfer(const uint8_t *apdu, size_t n, int ctx, size_t *ou
     a[0] = 0x02; a[1] = 0x01; a[2] = (uint8_t)ctx;
     k = tlv(b, 0x28, a, k + 3);
     k = tlv(a, 0x04, b, k);                 /* RTTR OCTET STRING */
+    uint8_t *r = wrap_pdv(a, k, ctx, outlen);
+    free(a);
+    free(b);
+    return r;
+}
+
+/* One PDV on context ctx (single-ASN1-type = val) in fully-encoded-data,
+ * in a DT SPDU after a Give Tokens SPDU. */
+static uint8_t *wrap_pdv(const uint8_t *val, size_t n, int ctx, size_t *outlen)
+{
+    size_t cap = n + 128, k;
+    uint8_t *a = malloc(cap), *b = malloc(cap);
+    memcpy(a, val, n);
+    k = n;
     k = tlv(b, 0xA0, a, k);                 /* single-ASN1-type [0] */
     memmove(b + 3, b, k);
     b[0] = 0x02; b[1] = 0x01; b[2] = (uint8_t)ctx;   /* presentation-context-identifier */
@@ -1286,6 +1302,26 @@ static uint8_t *wrap_transfer(const uint8_t *apdu, size_t n, int ctx, size_t *ou
  * "hi" } } }, so that tshark's P22 dissector has real content to decode. */
 static const uint8_t IPM[] = { 0xA0, 0x11, 0x31, 0x05, 0x6B, 0x03, 0x13, 0x01, 'x',
     0x30, 0x08, 0xA0, 0x06, 0x31, 0x00, 0x16, 0x02, 'h', 'i' };
+
+/* RTSE APDUs carrying the bind values as RTSE `open` / userDataRJ. */
+static size_t rtse_bind(uint8_t *out, const uint8_t *bind, size_t n, int which, int x410)
+{
+    uint8_t a[600], b[600];
+    size_t k;
+    if (which == 2) {                        /* RTORJ { userDataRJ [1] } */
+        k = tlv(a, 0xA1, bind, n);
+        return tlv(out, 0xB2, a, k);
+    }
+    k = tlv(a, 0xA0, bind, n);               /* open [0] */
+    k = tlv(b, which == 0 ? 0xA3 : 0xA2, a, k);   /* connectionDataRQ [3] / AC [2] */
+    size_t o = 0;
+    a[o++] = 0x80; a[o++] = 0x01; a[o++] = 0x3F;   /* checkpointSize 63 */
+    if (which == 0) { a[o++] = 0x82; a[o++] = 0x01; a[o++] = 0x00; }   /* monologue */
+    memcpy(a + o, b, k);
+    o += k;
+    if (which == 0 && x410) { a[o++] = 0x84; a[o++] = 0x01; a[o++] = 0x0C; }  /* applicationProtocol 12 */
+    return tlv(out, which == 0 ? 0xB0 : 0xB1, a, o);
+}
 
 #define TSHARK_OPTS "-o 'uat:pres_context_list:\"5\",\"2.6.0.2.7\"' -o 'uat:pres_context_list:\"3\",\"2.6.0.2.12\"' -o rtse.reassemble:FALSE"
 
@@ -1351,11 +1387,37 @@ START_TEST(tshark_decodes_p1)
     free(out);
     x400t_wire_free(&w);
 
-    /* the bind: a ROS bind-invoke in an RTORQ `open`, context 3, presented
-     * as a P-DATA PDV is not how it travels; tshark decodes the MTABind
-     * values inside the RTSE open of the association tests.  Here: the
-     * bind-invoke must at least be what tshark's ROS dissector accepts as
-     * an RTORQ user datum of context 3. */
+    /* The bind values in the RTSE APDUs that carry them (normal mode: ROS
+     * bind-invoke/-result/-error), each as a PDV on context 3
+     * (id-as-mta-rtse) so that tshark's RTSE -> ROS -> P1 chain runs. */
+    x400t_wire_init(&w);
+    for (int which = 0; which < 3; which++) {
+        x400_p1_bind bv;
+        uint8_t bb[256], rt[600];
+        size_t bn, rn2, tl;
+        memset(&bv, 0, sizeof bv);
+        bv.pdu = (x400_p1_bind_pdu)which;
+        bv.authenticated = 1;
+        strcpy(bv.name, which ? "MTA-B" : "MTA-A");
+        bv.cred = which ? X400_CRED_SIMPLE_OCTETS : X400_CRED_SIMPLE_IA5;
+        memcpy(bv.password, "secret", 6);
+        bv.password_len = 6;
+        bv.error = X400_BIND_ERR_AUTHENTICATION;
+        ck_assert_int_eq(x400_p1_bind_encode(&bv, X400_P1_MODE_NORMAL, bb, sizeof bb, &bn, NULL), 0);
+        rn2 = rtse_bind(rt, bb, bn, which, 0);
+        uint8_t *t = wrap_pdv(rt, rn2, 3, &tl);
+        x400t_wire_add_tsdu(&w, which == 0, t, tl);
+        free(t);
+    }
+    ck_assert_msg(x400t_wire_check(&w, "p1_bind", TSHARK_OPTS, err, sizeof err) == 0, "%s", err);
+    out = x400t_wire_fields(&w, "p1_bind", TSHARK_OPTS,
+                            "-e p1.authenticated.initiator-name -e p1.authenticated.responder-name -e p1.MTABindError");
+    ck_assert_ptr_nonnull(out);
+    /* frame 1: initiator name, frame 2: responder name, frame 3: error 2 */
+    ck_assert_msg(strcmp(out, "MTA-A\t\t\nMTA-B\t\t\n\t\t2\n") == 0 ||
+                  strcmp(out, "MTA-A\t\t\n\tMTA-B\t\n\t\t2\n") == 0, "tshark bind fields:\n%s", out);
+    free(out);
+    x400t_wire_free(&w);
     free(m);
     free(p);
     free(r);
