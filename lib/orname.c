@@ -362,7 +362,7 @@ int x400_orname_parse(const char *text, size_t len, x400_orname *out, x400_diag 
             else if (strcmp(key, "TQ") == 0) rc = setv(out->t_pn.generation, sizeof out->t_pn.generation, v, n, key, d);
             else if (strcmp(key, "DIR") == 0 || (key[0] == 'E' && key[1] == 'A' && key[2] >= '0' && key[2] <= '9')) {
                 uint8_t raw[X400_ORNAME_RAW_MAX];
-                size_t rl;
+                size_t rl = 0;
                 if ((rc = hexval(v, n, raw, sizeof raw, &rl, d))) return rc;
                 if (key[0] == 'D') {
                     rc = x400_orname_set_directory_name(out, raw, rl);

@@ -89,7 +89,7 @@ int x400i_ber_read(const uint8_t *p, size_t len, x400i_tlv *t, unsigned depth_le
     t->raw = p;
     t->v = p + hl;
     if (vlen == SIZE_MAX) {
-        size_t cl;
+        size_t cl = 0;
         rc = indef_end(p + hl, len - hl, &cl, depth_left, diag);
         if (rc) return rc;
         t->vlen = cl;
@@ -497,7 +497,7 @@ void x400i_bw_time(x400i_bw *w, uint8_t cls, uint32_t num, int64_t t)
     int64_t sec = t - days * 86400, y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    char s[16];
+    char s[40];
     snprintf(s, sizeof s, "%02u%02u%02u%02u%02u%02uZ", (unsigned)(y % 100), m, d,
              (unsigned)(sec / 3600), (unsigned)(sec / 60 % 60), (unsigned)(sec % 60));
     x400i_bw_prim(w, cls, num, s, 13);
