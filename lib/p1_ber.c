@@ -135,7 +135,10 @@ int x400i_ber_prescan(const uint8_t *p, size_t len, const x400_p1_limits *lim,
                       x400_diag *diag)
 {
     enum { STACK = 256 };
-    size_t end[STACK];
+    /* end[i]: end offset of the value open at level i (SIZE_MAX for an
+     * indefinite length); bnd[i]: the nearest definite end at or below
+     * level i (the input length at the bottom).  o never passes bnd. */
+    size_t end[STACK], bnd[STACK];
     unsigned depth = 0, maxd = lim->max_depth > STACK ? STACK : lim->max_depth;
     size_t o = 0, elements = 0;
     if (len > lim->max_pdu)
@@ -145,23 +148,20 @@ int x400i_ber_prescan(const uint8_t *p, size_t len, const x400_p1_limits *lim,
     for (;;) {
         /* close every value that ends here */
         while (depth > 0) {
-            size_t e = end[depth - 1];
+            size_t e = end[depth - 1], bound = bnd[depth - 1];
             if (e == SIZE_MAX) {
-                if (len - o >= 2 && p[o] == 0 && p[o + 1] == 0) { o += 2; depth--; continue; }
-                if (o >= len) return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_SYNTAX, "BER: missing end-of-contents");
+                if (bound - o >= 2 && p[o] == 0 && p[o + 1] == 0) { o += 2; depth--; continue; }
+                if (o >= bound) return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_SYNTAX, "BER: missing end-of-contents");
                 break;
             }
             if (o == e) { depth--; continue; }
-            if (o > e) return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_SYNTAX, "BER: element overruns its enclosing value");
             break;
         }
         if (depth == 0 && o > 0) break;
-        size_t lim_end = len;
-        for (unsigned i = depth; i > 0; i--)
-            if (end[i - 1] != SIZE_MAX) { lim_end = end[i - 1]; break; }
+        size_t bound = depth ? bnd[depth - 1] : len;
         x400i_tlv t;
         size_t hl, vlen;
-        int rc = read_hdr(p + o, lim_end - o, &t, &hl, &vlen, diag);
+        int rc = read_hdr(p + o, bound - o, &t, &hl, &vlen, diag);
         if (rc) return rc;
         if (t.cls == 0 && t.num == 0) return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_SYNTAX, "BER: unexpected end-of-contents at octet %zu", o);
         if (++elements > lim->max_elements)
@@ -170,9 +170,11 @@ int x400i_ber_prescan(const uint8_t *p, size_t len, const x400_p1_limits *lim,
         if (t.cons) {
             if (depth >= maxd)
                 return x400i_p1_err(diag, X400_ERR_LIMIT, X400_P1_R_DEPTH, "MTS-APDU: nesting deeper than %u", maxd);
-            end[depth++] = vlen == SIZE_MAX ? SIZE_MAX : o + vlen;
+            end[depth] = vlen == SIZE_MAX ? SIZE_MAX : o + vlen;
+            bnd[depth] = vlen == SIZE_MAX ? bound : o + vlen;
+            depth++;
         } else {
-            o += vlen;
+            o += vlen;   /* read_hdr checked vlen <= bound - o */
         }
         if (depth == 0) break;
     }
