@@ -1,0 +1,1327 @@
+/* P1 MTS-APDU codec (X.411 12.2 MTA abstract service, X.419 transfer):
+ * Message, Probe and Report transfer envelopes to and from plain C values.
+ * Encoding goes through the reverse writer (lib/p1_ber.c): canonical SET
+ * order, definite lengths.  Decoding runs the bounded pre-scan first,
+ * counts every list before allocating it, and copies what it keeps into the
+ * APDU's arena.  Extensions other than internal-trace-information (38) stay
+ * opaque and are relayed byte for byte. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "p1_ber.h"
+#include "x400p1/p1.h"
+
+#define APP X400I_BER_APP
+#define CTX X400I_BER_CTX
+#define UNIV X400I_BER_UNIV
+
+/* ------------------------------------------------------------ small API */
+
+void x400_p1_limits_init(x400_p1_limits *l)
+{
+    if (!l) return;
+    l->max_content = 2147483647u;                 /* ub-content-length */
+    l->max_pdu = (size_t)2147483647u + (1u << 20);
+    l->max_recipients = 32767;                    /* ub-recipients */
+    l->max_trace = 512;                           /* ub-transfers */
+    l->max_extensions = 256;                      /* ub-extension-types */
+    l->max_depth = 64;
+    l->max_elements = (size_t)8 << 20;
+}
+
+int x400_oid_parse(const char *text, x400_oid *out)
+{
+    if (!text || !out) return X400_ERR_INVALID_ARG;
+    x400_oid o = { 0 };
+    const char *p = text;
+    for (;;) {
+        if (*p < '0' || *p > '9') return X400_ERR_PARSE;
+        if (*p == '0' && p[1] >= '0' && p[1] <= '9') return X400_ERR_PARSE;
+        uint64_t v = 0;
+        while (*p >= '0' && *p <= '9') {
+            v = v * 10 + (uint64_t)(*p++ - '0');
+            if (v > UINT32_MAX) return X400_ERR_TOO_LONG;
+        }
+        if (o.n >= X400_OID_ARCS_MAX) return X400_ERR_TOO_LONG;
+        o.arc[o.n++] = (uint32_t)v;
+        if (*p == 0) break;
+        if (*p++ != '.') return X400_ERR_PARSE;
+    }
+    if (o.n < 2 || o.arc[0] > 2 || (o.arc[0] < 2 && o.arc[1] > 39)) return X400_ERR_PARSE;
+    *out = o;
+    return X400_OK;
+}
+
+int x400_oid_format(const x400_oid *o, char *buf, size_t len)
+{
+    if (!o || !buf || o->n < 2 || o->n > X400_OID_ARCS_MAX) return X400_ERR_INVALID_ARG;
+    size_t n = 0;
+    for (unsigned i = 0; i < o->n; i++) {
+        int k = snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, i ? ".%u" : "%u", (unsigned)o->arc[i]);
+        n += (size_t)k;
+    }
+    if (n >= len) {
+        if (len) buf[0] = 0;
+        return X400_ERR_BUFFER_TOO_SMALL;
+    }
+    return (int)n;
+}
+
+static int gdi_equal(const x400_gdi *a, const x400_gdi *b)
+{
+    return strcmp(a->country, b->country) == 0 && strcmp(a->admd, b->admd) == 0 &&
+           strcmp(a->prmd, b->prmd) == 0 && !a->admd_numeric == !b->admd_numeric &&
+           (!a->prmd[0] || !a->prmd_numeric == !b->prmd_numeric);
+}
+
+int x400_mtsid_equal(const x400_mtsid *a, const x400_mtsid *b)
+{
+    if (!a || !b) return 0;
+    return gdi_equal(&a->gdi, &b->gdi) && strcmp(a->local, b->local) == 0;
+}
+
+void x400_p1_recipient_init(x400_p1_recipient *r)
+{
+    memset(r, 0, sizeof *r);
+    r->explicit_conversion = -1;
+}
+
+void x400_p1_trace_init(x400_p1_trace *t)
+{
+    memset(t, 0, sizeof *t);
+    t->arrival = X400_TIME_NONE;
+    t->deferred = X400_TIME_NONE;
+}
+
+void x400_p1_itrace_init(x400_p1_itrace *t)
+{
+    memset(t, 0, sizeof *t);
+    t->arrival = X400_TIME_NONE;
+    t->deferred = X400_TIME_NONE;
+}
+
+void x400_p1_report_recipient_init(x400_p1_report_recipient *r)
+{
+    memset(r, 0, sizeof *r);
+    r->arrival = X400_TIME_NONE;
+    r->delivery_time = X400_TIME_NONE;
+    r->type_of_user = -1;
+    r->diagnostic = -1;
+}
+
+int x400_p1_apdu_init(x400_p1_apdu *a, x400_p1_kind kind, const x400_allocator *alloc)
+{
+    if (!a || kind > X400_P1_PROBE) return X400_ERR_INVALID_ARG;
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    a->env.priority = X400_PRIO_NORMAL;
+    a->env.deferred_delivery = X400_TIME_NONE;
+    a->env.content_length = -1;
+    a->mem = x400i_arena_new(alloc);
+    return a->mem ? X400_OK : X400_ERR_NOMEM;
+}
+
+void x400_p1_apdu_free(x400_p1_apdu *a)
+{
+    if (!a) return;
+    x400i_arena_free(a->mem);
+    memset(a, 0, sizeof *a);
+}
+
+void *x400_p1_alloc(x400_p1_apdu *a, size_t n)
+{
+    if (!a || !a->mem) return NULL;
+    return x400i_arena_alloc(a->mem, n);
+}
+
+const x400_mtsid *x400_p1_apdu_id(const x400_p1_apdu *a)
+{
+    if (!a) return NULL;
+    return a->kind == X400_P1_REPORT ? &a->report.id : &a->env.id;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static void enc_fail(x400i_bw *w, int code, const char *fmt, ...) X400I_PRINTF(3, 4);
+static void enc_fail(x400i_bw *w, int code, const char *fmt, ...)
+{
+    if (w->err) return;
+    w->err = code;
+    va_list ap;
+    va_start(ap, fmt);
+    x400i_diag_vset(w->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, code, X400_P1_R_ENCODE, fmt, ap);
+    va_end(ap);
+}
+
+static void put_cstr(x400i_bw *w, uint8_t cls, uint32_t num, unsigned st, const char *s,
+                     size_t cap, size_t lo, size_t hi, const char *what)
+{
+    size_t n = strnlen(s, cap);
+    if (n == cap || n > hi) { enc_fail(w, X400_ERR_TOO_LONG, "P1 encode: %s longer than %zu", what, hi); return; }
+    if (n < lo) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: %s shorter than %zu", what, lo); return; }
+    if (!x400i_charset_ok(st, s, n)) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: %s has a character outside its string type", what); return; }
+    x400i_bw_prim(w, cls, num, s, n);
+}
+
+void x400i_gdi_encode(x400i_bw *w, const x400_gdi *g)
+{
+    int rc = x400_gdi_validate(g, NULL);
+    if (rc) { enc_fail(w, rc, "P1 encode: invalid GlobalDomainIdentifier"); return; }
+    size_t m = x400i_bw_len(w);
+    if (g->prmd[0])   /* PrivateDomainIdentifier CHOICE (untagged) */
+        x400i_bw_prim(w, UNIV, g->prmd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, g->prmd, strlen(g->prmd));
+    x400i_admd_encode(w, g->admd, g->admd_numeric);
+    x400i_country_encode(w, g->country);
+    x400i_bw_wrap(w, m, APP, 3);
+}
+
+static void put_mtsid(x400i_bw *w, const x400_mtsid *id)
+{
+    size_t m = x400i_bw_len(w);
+    put_cstr(w, UNIV, X400I_U_IA5, X400I_U_IA5, id->local, sizeof id->local, 1, 32, "local-identifier");
+    x400i_gdi_encode(w, &id->gdi);
+    x400i_bw_wrap(w, m, APP, 4);
+}
+
+static void put_exts(x400i_bw *w, uint8_t cls, uint32_t num, unsigned n, const x400_bytes *ext,
+                     unsigned n_it, const x400_p1_itrace *it);
+
+/* EncodedInformationTypes ::= [APPLICATION 5] SET. */
+static void put_eits(x400i_bw *w, const x400_p1_eits *e)
+{
+    if (e->n_extended > X400_EIT_EXTENDED_MAX) { enc_fail(w, X400_ERR_TOO_LONG, "P1 encode: too many extended EITs"); return; }
+    size_t m = x400i_bw_len(w);
+    if (e->n_extended) {
+        size_t mx = x400i_bw_len(w);
+        for (unsigned i = e->n_extended; i-- > 0;) x400i_bw_oid(w, UNIV, X400I_U_OID, &e->extended[i]);
+        x400i_bw_wrap(w, mx, CTX, 4);
+    }
+    if (e->nonbasic.len) x400i_bw_bytes(w, e->nonbasic.p, e->nonbasic.len);
+    x400i_bw_bits(w, CTX, 0, e->builtin, 0);
+    x400i_bw_wrap(w, m, APP, 5);
+}
+
+static void put_content_type(x400i_bw *w, const x400_p1_content_type *ct)
+{
+    if (ct->builtin >= 0) {
+        if (ct->builtin > 32767) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: built-in content type %d > 32767", ct->builtin); return; }
+        x400i_bw_int(w, APP, 6, ct->builtin);
+    } else {
+        x400i_bw_oid(w, UNIV, X400I_U_OID, &ct->oid);
+    }
+}
+
+/* DomainSuppliedInformation / MTASuppliedInformation share the
+ * AdditionalActions components: [1] deferred, converted EITs, [3] other. */
+static void put_trace_elem(x400i_bw *w, const x400_p1_trace *t)
+{
+    size_t m = x400i_bw_len(w), ms = x400i_bw_len(w);
+    if (t->arrival == X400_TIME_NONE) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: trace element without arrival time"); return; }
+    if (t->routing_action < 0 || t->routing_action > 1) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: bad routing action"); return; }
+    if (t->other_actions) x400i_bw_bits(w, CTX, 3, t->other_actions, 0);
+    x400i_bw_int(w, CTX, 2, t->routing_action);
+    if (t->deferred != X400_TIME_NONE) x400i_bw_time(w, CTX, 1, t->deferred);
+    x400i_bw_time(w, CTX, 0, t->arrival);
+    if (t->converted.present) put_eits(w, &t->converted);
+    if (t->has_attempted_domain) x400i_gdi_encode(w, &t->attempted_domain);
+    x400i_bw_wrap(w, ms, UNIV, X400I_U_SET);
+    x400i_gdi_encode(w, &t->gdi);
+    x400i_bw_wrap(w, m, UNIV, X400I_U_SEQUENCE);
+}
+
+static void put_trace(x400i_bw *w, unsigned n, const x400_p1_trace *t, const char *what)
+{
+    if (n == 0 || n > 512) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: %s needs 1..512 elements (has %u)", what, n); return; }
+    size_t m = x400i_bw_len(w);
+    for (unsigned i = n; i-- > 0 && !w->err;) put_trace_elem(w, &t[i]);
+    x400i_bw_wrap(w, m, APP, 9);
+}
+
+static void put_itrace_elem(x400i_bw *w, const x400_p1_itrace *t)
+{
+    size_t m = x400i_bw_len(w), ms = x400i_bw_len(w);
+    if (t->arrival == X400_TIME_NONE) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: internal trace element without arrival time"); return; }
+    if (t->routing_action < 0 || t->routing_action > 1) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: bad routing action"); return; }
+    if (t->other_actions) x400i_bw_bits(w, CTX, 3, t->other_actions, 0);
+    x400i_bw_int(w, CTX, 2, t->routing_action);
+    if (t->deferred != X400_TIME_NONE) x400i_bw_time(w, CTX, 1, t->deferred);
+    x400i_bw_time(w, CTX, 0, t->arrival);
+    if (t->converted.present) put_eits(w, &t->converted);
+    if (t->attempted == X400_ATTEMPTED_DOMAIN) x400i_gdi_encode(w, &t->attempted_domain);
+    else if (t->attempted == X400_ATTEMPTED_MTA)
+        put_cstr(w, UNIV, X400I_U_IA5, X400I_U_IA5, t->attempted_mta, sizeof t->attempted_mta, 1, 32, "attempted MTA name");
+    else if (t->attempted != X400_ATTEMPTED_NONE) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: bad attempted kind");
+    x400i_bw_wrap(w, ms, UNIV, X400I_U_SET);
+    put_cstr(w, UNIV, X400I_U_IA5, X400I_U_IA5, t->mta, sizeof t->mta, 1, 32, "MTA name");
+    x400i_gdi_encode(w, &t->gdi);
+    x400i_bw_wrap(w, m, UNIV, X400I_U_SEQUENCE);
+}
+
+/* Extensions ::= SET OF ExtensionField: the opaque fields as they came,
+ * then internal-trace-information (standard-extension 38) if any. */
+static void put_exts(x400i_bw *w, uint8_t cls, uint32_t num, unsigned n, const x400_bytes *ext,
+                     unsigned n_it, const x400_p1_itrace *it)
+{
+    if (n == 0 && n_it == 0) return;
+    if (n > 256 || n_it > 512) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: too many extensions / internal trace elements"); return; }
+    size_t m = x400i_bw_len(w);
+    if (n_it) {
+        size_t me = x400i_bw_len(w), mv = x400i_bw_len(w), ml = x400i_bw_len(w);
+        for (unsigned i = n_it; i-- > 0 && !w->err;) put_itrace_elem(w, &it[i]);
+        x400i_bw_wrap(w, ml, UNIV, X400I_U_SEQUENCE);
+        x400i_bw_wrap(w, mv, CTX, 2);
+        x400i_bw_int(w, CTX, 0, X400_EXT_INTERNAL_TRACE);
+        x400i_bw_wrap(w, me, UNIV, X400I_U_SEQUENCE);
+    }
+    for (unsigned i = n; i-- > 0;) {
+        x400_p1_ext_view v;
+        if (!ext[i].p || x400_p1_ext_info(ext[i], &v, NULL) != X400_OK) {
+            enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: extension %u is not one ExtensionField", i);
+            return;
+        }
+        x400i_bw_bytes(w, ext[i].p, ext[i].len);
+    }
+    x400i_bw_wrap(w, m, cls, num);
+}
+
+static void put_bilateral(x400i_bw *w, unsigned n, const x400_p1_bilateral *b)
+{
+    if (n == 0) return;
+    if (n > 512) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: more than 512 bilateral entries"); return; }
+    size_t m = x400i_bw_len(w);
+    for (unsigned i = n; i-- > 0;) {
+        size_t me = x400i_bw_len(w);
+        if (!b[i].info.p || !b[i].info.len) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: bilateral information %u empty", i); return; }
+        x400i_bw_bytes(w, b[i].info.p, b[i].info.len);
+        int rc = x400_gdi_validate(&b[i].domain, NULL);
+        if (rc) { enc_fail(w, rc, "P1 encode: invalid bilateral domain %u", i); return; }
+        if (b[i].domain.prmd[0]) {
+            size_t mp = x400i_bw_len(w), mi = x400i_bw_len(w);
+            x400i_bw_prim(w, UNIV, b[i].domain.prmd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, b[i].domain.prmd, strlen(b[i].domain.prmd));
+            x400i_bw_wrap(w, mi, CTX, 1);
+            size_t ma = x400i_bw_len(w);
+            x400i_bw_prim(w, UNIV, b[i].domain.admd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, b[i].domain.admd, strlen(b[i].domain.admd));
+            x400i_bw_wrap(w, ma, CTX, 0);
+            x400i_bw_wrap(w, mp, UNIV, X400I_U_SEQUENCE);
+        } else {
+            x400i_admd_encode(w, b[i].domain.admd, b[i].domain.admd_numeric);
+        }
+        x400i_country_encode(w, b[i].domain.country);
+        x400i_bw_wrap(w, me, UNIV, X400I_U_SEQUENCE);
+    }
+    x400i_bw_wrap(w, m, CTX, 1);
+}
+
+static void put_recipients(x400i_bw *w, const x400_p1_envelope *e)
+{
+    if (e->n_recip == 0 || e->n_recip > 32767) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: %u recipients (1..32767)", e->n_recip); return; }
+    size_t m = x400i_bw_len(w);
+    for (unsigned i = e->n_recip; i-- > 0 && !w->err;) {
+        const x400_p1_recipient *r = &e->recip[i];
+        size_t mr = x400i_bw_len(w);
+        if (r->osrn < 1 || r->osrn > 32767) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: recipient %u number %u outside 1..32767", i, (unsigned)r->osrn); return; }
+        if (r->explicit_conversion > 256) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: explicit conversion > 256"); return; }
+        put_exts(w, CTX, 3, r->n_ext, r->ext, 0, NULL);
+        if (r->explicit_conversion >= 0) x400i_bw_int(w, CTX, 2, r->explicit_conversion);
+        x400i_bw_bits(w, CTX, 1, r->indicators, 8);
+        x400i_bw_int(w, CTX, 0, r->osrn);
+        x400i_orname_encode(w, &r->name, APP, 0);
+        x400i_bw_wrap(w, mr, UNIV, X400I_U_SET);
+    }
+    x400i_bw_wrap(w, m, CTX, 2);
+}
+
+/* MessageTransferEnvelope / ProbeTransferEnvelope members, canonical order:
+ * [U6] ext. content type, [A0] originator, [A4] id, [A5] EITs, [A6] content
+ * type, [A7] priority, [A8] indicators, [A9] trace, [A10] content id,
+ * [0] deferred / content-length, [1] bilateral, [2] recipients,
+ * [3] extensions.  Written backwards. */
+static void put_envelope(x400i_bw *w, const x400_p1_envelope *e, int probe)
+{
+    put_exts(w, CTX, 3, e->n_ext, e->ext, e->n_itrace, e->itrace);
+    put_recipients(w, e);
+    put_bilateral(w, e->n_bilateral, e->bilateral);
+    if (probe) {
+        if (e->content_length >= 0) {
+            if (e->content_length > 2147483647) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: content length too large");
+            x400i_bw_int(w, CTX, 0, e->content_length);
+        }
+        if (e->deferred_delivery != X400_TIME_NONE || e->priority != X400_PRIO_NORMAL)
+            enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: a probe has no priority or deferred delivery time");
+    } else if (e->deferred_delivery != X400_TIME_NONE) {
+        x400i_bw_time(w, CTX, 0, e->deferred_delivery);
+    }
+    if (e->content_id[0]) put_cstr(w, APP, 10, X400I_U_PRINTABLE, e->content_id, sizeof e->content_id, 1, 16, "content-identifier");
+    put_trace(w, e->n_trace, e->trace, "trace-information");
+    if (e->per_message_indicators) x400i_bw_bits(w, APP, 8, e->per_message_indicators, 0);
+    if (!probe && e->priority != X400_PRIO_NORMAL) {
+        if (e->priority < 0 || e->priority > 2) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: priority %d", e->priority);
+        x400i_bw_int(w, APP, 7, e->priority);
+    }
+    if (e->content_type.builtin >= 0) put_content_type(w, &e->content_type);
+    if (e->original_eits.present) put_eits(w, &e->original_eits);
+    put_mtsid(w, &e->id);
+    x400i_orname_encode(w, &e->originator, APP, 0);
+    if (e->content_type.builtin < 0) put_content_type(w, &e->content_type);
+}
+
+static void put_report(x400i_bw *w, const x400_p1_report *r)
+{
+    /* ReportTransferContent SET */
+    size_t mc = x400i_bw_len(w);
+    put_exts(w, CTX, 3, r->n_content_ext, r->content_ext, 0, NULL);
+    if (r->additional_info.len) {
+        size_t ma = x400i_bw_len(w);
+        x400i_bw_bytes(w, r->additional_info.p, r->additional_info.len);
+        x400i_bw_wrap(w, ma, CTX, 2);
+    }
+    if (r->has_returned_content) x400i_bw_prim(w, CTX, 1, r->returned_content.p, r->returned_content.len);
+    if (r->n_recip == 0 || r->n_recip > 32767) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: report with %u recipients (1..32767)", r->n_recip);
+    size_t ml = x400i_bw_len(w);
+    for (unsigned i = r->n_recip; i-- > 0 && !w->err;) {
+        const x400_p1_report_recipient *p = &r->recip[i];
+        size_t mr = x400i_bw_len(w);
+        if (p->osrn < 1 || p->osrn > 32767) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: report recipient %u number outside 1..32767", i); return; }
+        put_exts(w, CTX, 6, p->n_ext, p->ext, 0, NULL);
+        if (p->supplementary[0]) put_cstr(w, CTX, 5, X400I_U_PRINTABLE, p->supplementary, sizeof p->supplementary, 1, 256, "supplementary-information");
+        if (p->has_intended) x400i_orname_encode(w, &p->intended, CTX, 4);
+        /* [3] LastTraceInformation SET { [A5] converted, [0] arrival, [1] report-type } */
+        size_t mt = x400i_bw_len(w), mrt = x400i_bw_len(w), mk = x400i_bw_len(w);
+        if (p->delivered) {
+            if (p->type_of_user > 256) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: type-of-MTS-user > 256");
+            if (p->type_of_user >= 0) x400i_bw_int(w, CTX, 1, p->type_of_user);
+            if (p->delivery_time == X400_TIME_NONE) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: delivery report without delivery time");
+            x400i_bw_time(w, CTX, 0, p->delivery_time);
+            x400i_bw_wrap(w, mk, CTX, 0);
+        } else {
+            if (p->reason < 0 || p->reason > 32767 || p->diagnostic > 32767) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: non-delivery reason/diagnostic out of range");
+            if (p->diagnostic >= 0) x400i_bw_int(w, CTX, 1, p->diagnostic);
+            x400i_bw_int(w, CTX, 0, p->reason);
+            x400i_bw_wrap(w, mk, CTX, 1);
+        }
+        x400i_bw_wrap(w, mrt, CTX, 1);
+        if (p->arrival == X400_TIME_NONE) enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: report recipient without arrival time");
+        x400i_bw_time(w, CTX, 0, p->arrival);
+        if (p->converted.present) put_eits(w, &p->converted);
+        x400i_bw_wrap(w, mt, CTX, 3);
+        x400i_bw_bits(w, CTX, 2, p->indicators, 8);
+        x400i_bw_int(w, CTX, 1, p->osrn);
+        x400i_orname_encode(w, &p->actual, CTX, 0);
+        x400i_bw_wrap(w, mr, UNIV, X400I_U_SET);
+    }
+    x400i_bw_wrap(w, ml, CTX, 0);
+    if (r->content_id[0]) put_cstr(w, APP, 10, X400I_U_PRINTABLE, r->content_id, sizeof r->content_id, 1, 16, "content-identifier");
+    if (r->has_subject_trace) put_trace(w, r->n_subject_trace, r->subject_trace, "subject-intermediate-trace-information");
+    if (r->has_content_type && r->content_type.builtin >= 0) put_content_type(w, &r->content_type);
+    if (r->original_eits.present) put_eits(w, &r->original_eits);
+    put_mtsid(w, &r->subject);
+    if (r->has_content_type && r->content_type.builtin < 0) put_content_type(w, &r->content_type);
+    x400i_bw_wrap(w, mc, UNIV, X400I_U_SET);
+    /* ReportTransferEnvelope SET: [A0] destination, [A4] id, [A9] trace, [1] ext */
+    size_t me = x400i_bw_len(w);
+    put_exts(w, CTX, 1, r->n_ext, r->ext, r->n_itrace, r->itrace);
+    put_trace(w, r->n_trace, r->trace, "trace-information");
+    put_mtsid(w, &r->id);
+    x400i_orname_encode(w, &r->destination, APP, 0);
+    x400i_bw_wrap(w, me, UNIV, X400I_U_SET);
+}
+
+static int encode_into(const x400_p1_apdu *a, x400i_bw *w)
+{
+    size_t m = x400i_bw_len(w);
+    switch (a->kind) {
+    case X400_P1_MESSAGE:
+        if (a->content.len && !a->content.p) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: content without bytes"); break; }
+        x400i_bw_prim(w, UNIV, X400I_U_OCTETSTRING, a->content.p, a->content.len);
+        {
+            size_t me = x400i_bw_len(w);
+            put_envelope(w, &a->env, 0);
+            x400i_bw_wrap(w, me, UNIV, X400I_U_SET);
+        }
+        x400i_bw_wrap(w, m, CTX, 0);
+        break;
+    case X400_P1_PROBE:
+        put_envelope(w, &a->env, 1);
+        x400i_bw_wrap(w, m, CTX, 2);
+        break;
+    case X400_P1_REPORT:
+        put_report(w, &a->report);
+        x400i_bw_wrap(w, m, CTX, 1);
+        break;
+    default:
+        enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: unknown APDU kind %d", (int)a->kind);
+    }
+    return w->err;
+}
+
+int x400_p1_encode(const x400_p1_apdu *a, uint8_t *buf, size_t cap, size_t *len, x400_diag *diag)
+{
+    if (!a || (!buf && cap) || !len)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "P1 encode: NULL argument");
+    x400i_bw w;
+    x400i_bw_init_fixed(&w, buf, cap, diag);
+    int rc = encode_into(a, &w);
+    if (rc) return rc;
+    *len = x400i_bw_len(&w);
+    memmove(buf, buf + w.pos, *len);
+    return X400_OK;
+}
+
+int x400_p1_encode_alloc(const x400_p1_apdu *a, const x400_allocator *alloc, uint8_t **out,
+                         size_t *len, x400_diag *diag)
+{
+    if (!a || !out || !len)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "P1 encode: NULL argument");
+    x400i_bw w;
+    size_t hint = 1024 + (a->kind == X400_P1_MESSAGE ? a->content.len : 0) +
+                  (size_t)(a->kind == X400_P1_REPORT ? a->report.n_recip : a->env.n_recip) * 160;
+    int rc = x400i_bw_init_alloc(&w, alloc, hint, diag);
+    if (rc) return rc;
+    rc = encode_into(a, &w);
+    if (rc) {
+        x400i_free(w.alloc, w.buf);
+        return rc;
+    }
+    *len = x400i_bw_len(&w);
+    if (w.pos) memmove(w.buf, w.buf + w.pos, *len);
+    *out = w.buf;
+    return X400_OK;
+}
+
+/* ------------------------------------------------------------ extensions */
+
+int x400_p1_ext_info(x400_bytes ext, x400_p1_ext_view *out, x400_diag *d)
+{
+    x400i_tlv t, c, in;
+    size_t off = 0;
+    int rc;
+    if (!out || !ext.p) return X400_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    out->standard = -1;
+    if ((rc = x400i_ber_read(ext.p, ext.len, &t, 64, d))) return rc;
+    if (t.rawlen != ext.len || !x400i_tlv_is(&t, UNIV, X400I_U_SEQUENCE))
+        return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: not one SEQUENCE");
+    if ((rc = x400i_ber_child(&t, &off, &c, d)) != 1)
+        return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_MISSING, "ExtensionField: no type");
+    if (x400i_tlv_is(&c, CTX, 0)) {
+        int64_t v;
+        if ((rc = x400i_ber_int(&c, 0, 256, &v, "standard-extension", d))) return rc;
+        out->standard = (int)v;
+    } else if (x400i_tlv_is(&c, CTX, 3)) {
+        if ((rc = x400i_ber_oid(&c, &out->private_type, "private-extension", d))) return rc;
+    } else {
+        return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: bad type tag");
+    }
+    int last = 0;
+    while ((rc = x400i_ber_child(&t, &off, &c, d)) == 1) {
+        if (x400i_tlv_is(&c, CTX, 1) && last < 1) {
+            if ((rc = x400i_ber_bits(&c, &out->criticality, "criticality", d))) return rc;
+            last = 1;
+        } else if (x400i_tlv_is(&c, CTX, 2) && last < 2) {
+            size_t o2 = 0;
+            if ((rc = x400i_ber_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
+                return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: value is not one element");
+            out->value = (x400_bytes){ in.raw, in.rawlen };
+            last = 2;
+        } else {
+            return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ExtensionField: unexpected element");
+        }
+    }
+    return rc < 0 ? rc : X400_OK;
+}
+
+int x400_p1_ext_build(const x400_p1_ext_view *v, uint8_t *buf, size_t cap, size_t *len, x400_diag *d)
+{
+    if (!v || !buf || !len || v->standard > 256 || (v->standard < 0 && v->private_type.n < 2))
+        return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "ExtensionField: bad type");
+    x400i_tlv t;
+    if (v->value.len && (x400i_ber_read(v->value.p, v->value.len, &t, 64, NULL) || t.rawlen != v->value.len))
+        return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "ExtensionField: value is not one BER element");
+    x400i_bw w;
+    x400i_bw_init_fixed(&w, buf, cap, d);
+    size_t m = x400i_bw_len(&w);
+    if (v->value.len) {
+        size_t mv = x400i_bw_len(&w);
+        x400i_bw_bytes(&w, v->value.p, v->value.len);
+        x400i_bw_wrap(&w, mv, CTX, 2);
+    }
+    if (v->criticality) x400i_bw_bits(&w, CTX, 1, v->criticality, 0);
+    if (v->standard >= 0) x400i_bw_int(&w, CTX, 0, v->standard);
+    else x400i_bw_oid(&w, CTX, 3, &v->private_type);
+    x400i_bw_wrap(&w, m, UNIV, X400I_U_SEQUENCE);
+    if (w.err) return w.err;
+    *len = x400i_bw_len(&w);
+    memmove(buf, buf + w.pos, *len);
+    return X400_OK;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+#define PERR(dc, code, reason, ...) x400i_p1_err((dc)->diag, code, reason, __VA_ARGS__)
+
+static void *aalloc(x400i_dec *dc, size_t n, int *rc)
+{
+    void *p = x400i_arena_alloc(dc->arena, n);
+    if (!p) *rc = x400i_diag_set(dc->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0, "P1 decode: out of memory");
+    return p;
+}
+
+static int one_child(x400i_dec *dc, const x400i_tlv *t, x400i_tlv *c, const char *what)
+{
+    size_t off = 0;
+    int rc = x400i_ber_child(t, &off, c, dc->diag);
+    if (rc < 0) return rc;
+    if (rc == 0 || off != t->vlen) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: expected exactly one element", what);
+    return X400_OK;
+}
+
+int x400i_gdi_decode(const x400i_tlv *t, x400_gdi *g, x400_diag *d)
+{
+    x400i_tlv c;
+    size_t off = 0;
+    int rc, i = 0;
+    memset(g, 0, sizeof *g);
+    if (!t->cons) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "GlobalDomainIdentifier: primitive");
+    while ((rc = x400i_ber_child(t, &off, &c, d)) == 1) {
+        if (i == 0 && x400i_tlv_is(&c, APP, 1)) rc = x400i_country_decode(&c, g->country, d);
+        else if (i == 1 && x400i_tlv_is(&c, APP, 2)) rc = x400i_admd_decode(&c, g->admd, &g->admd_numeric, d);
+        else if (i == 2 && x400i_tlv_is(&c, UNIV, X400I_U_NUMERIC)) { g->prmd_numeric = 1; rc = x400i_ber_str(&c, X400I_U_NUMERIC, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d); }
+        else if (i == 2 && x400i_tlv_is(&c, UNIV, X400I_U_PRINTABLE)) rc = x400i_ber_str(&c, X400I_U_PRINTABLE, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d);
+        else return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "GlobalDomainIdentifier: unexpected element %d", i);
+        if (rc) return rc;
+        i++;
+    }
+    if (rc < 0) return rc;
+    if (i < 2) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_MISSING, "GlobalDomainIdentifier: country or ADMD missing");
+    return X400_OK;
+}
+
+static int dec_mtsid(x400i_dec *dc, const x400i_tlv *t, x400_mtsid *id, const char *what)
+{
+    x400i_tlv g, l;
+    size_t off = 0;
+    int rc;
+    if ((rc = x400i_ber_child(t, &off, &g, dc->diag)) != 1 || !x400i_tlv_is(&g, APP, 3) ||
+        (rc = x400i_ber_child(t, &off, &l, dc->diag)) != 1 || !x400i_tlv_is(&l, UNIV, X400I_U_IA5) || off != t->vlen)
+        return rc < 0 ? rc : PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: malformed MTSIdentifier", what);
+    if ((rc = x400i_gdi_decode(&g, &id->gdi, dc->diag))) return rc;
+    return x400i_ber_str(&l, X400I_U_IA5, 1, 32, id->local, sizeof id->local, "local-identifier", dc->diag);
+}
+
+static int dec_eits(x400i_dec *dc, const x400i_tlv *t, x400_p1_eits *e)
+{
+    x400i_tlv c;
+    size_t off = 0, nb_start = 0, nb_end = 0;
+    int rc, seen = 0;
+    memset(e, 0, sizeof *e);
+    e->present = 1;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        if (c.cls != CTX || c.num > 4 || c.num == 3 || (seen & (1 << c.num)))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: unexpected or repeated element");
+        seen |= 1 << c.num;
+        if (c.num == 0) {
+            if ((rc = x400i_ber_bits(&c, &e->builtin, "built-in-encoded-information-types", dc->diag))) return rc;
+        } else if (c.num == 4) {
+            x400i_tlv o;
+            size_t oo = 0;
+            while ((rc = x400i_ber_child(&c, &oo, &o, dc->diag)) == 1) {
+                if (e->n_extended >= X400_EIT_EXTENDED_MAX || !x400i_tlv_is(&o, UNIV, X400I_U_OID))
+                    return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "extended-encoded-information-types: more than %d or not OIDs", X400_EIT_EXTENDED_MAX);
+                if ((rc = x400i_ber_oid(&o, &e->extended[e->n_extended++], "extended EIT", dc->diag))) return rc;
+            }
+            if (rc < 0) return rc;
+        } else {  /* [1] g3 / [2] teletex non-basic parameters: opaque, must be adjacent */
+            size_t s = (size_t)(c.raw - t->v);
+            if (nb_end && s != nb_end) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: non-basic parameters not adjacent");
+            if (!nb_end) nb_start = s;
+            nb_end = s + c.rawlen;
+        }
+    }
+    if (rc < 0) return rc;
+    if (!(seen & 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "EncodedInformationTypes: no built-in types");
+    if (nb_end) {
+        uint8_t *p = aalloc(dc, nb_end - nb_start, &rc);
+        if (!p) return rc;
+        memcpy(p, t->v + nb_start, nb_end - nb_start);
+        e->nonbasic = (x400_bytes){ p, nb_end - nb_start };
+    }
+    return X400_OK;
+}
+
+static int dec_content_type(x400i_dec *dc, const x400i_tlv *c, x400_p1_content_type *ct)
+{
+    if (x400i_tlv_is(c, APP, 6)) {
+        int64_t v;
+        int rc = x400i_ber_int(c, 0, 32767, &v, "content-type built-in", NULL);
+        if (rc) return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "content-type: built-in value not an INTEGER in 0..32767");
+        ct->builtin = (int)v;
+        return X400_OK;
+    }
+    ct->builtin = -1;
+    if (x400i_ber_oid(c, &ct->oid, "content-type", NULL))
+        return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "content-type: malformed OBJECT IDENTIFIER");
+    return X400_OK;
+}
+
+static int dec_time(x400i_dec *dc, const x400i_tlv *c, int64_t *out, const char *what)
+{
+    return x400i_ber_time(c, out, what, dc->diag);
+}
+
+/* AdditionalActions components shared by both trace element kinds. */
+static int dec_supplied(x400i_dec *dc, const x400i_tlv *t, int64_t *arrival, int *routing,
+                        int64_t *deferred, x400_p1_eits *conv, uint32_t *other,
+                        x400_gdi *att_dom, int *att_kind, char *att_mta, int internal)
+{
+    x400i_tlv c;
+    size_t off = 0;
+    int rc;
+    unsigned seen = 0;
+    int64_t v;
+    *deferred = X400_TIME_NONE;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        unsigned bit;
+        if (x400i_tlv_is(&c, CTX, 0)) { bit = 1; rc = dec_time(dc, &c, arrival, "arrival-time"); }
+        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 2; rc = dec_time(dc, &c, deferred, "deferred-time"); }
+        else if (x400i_tlv_is(&c, CTX, 2)) { bit = 4; rc = x400i_ber_int(&c, 0, 1, &v, "routing-action", dc->diag); *routing = (int)v; }
+        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 8; rc = x400i_ber_bits(&c, other, "other-actions", dc->diag); }
+        else if (x400i_tlv_is(&c, APP, 5)) { bit = 16; rc = dec_eits(dc, &c, conv); }
+        else if (x400i_tlv_is(&c, APP, 3)) { bit = 32; rc = x400i_gdi_decode(&c, att_dom, dc->diag); *att_kind = X400_ATTEMPTED_DOMAIN; }
+        else if (internal && x400i_tlv_is(&c, UNIV, X400I_U_IA5)) { bit = 32; rc = x400i_ber_str(&c, X400I_U_IA5, 1, 32, att_mta, X400_MTA_NAME_MAX + 1, "attempted mta", dc->diag); *att_kind = X400_ATTEMPTED_MTA; }
+        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (tag %u)", internal ? "MTASuppliedInformation" : "DomainSuppliedInformation", (unsigned)c.num);
+        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "supplied information: element repeated");
+        seen |= bit;
+        if (rc) return rc;
+    }
+    if (rc < 0) return rc;
+    if ((seen & 5) != 5) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "supplied information: arrival-time or routing-action missing");
+    return X400_OK;
+}
+
+static int dec_trace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_p1_trace **out)
+{
+    int rc = x400i_ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "trace-information", dc->diag);
+    if (rc < 0) return rc;
+    if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "trace-information: empty");
+    x400_p1_trace *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
+    if (!a) return rc;
+    x400i_tlv c;
+    size_t off = 0;
+    unsigned i = 0;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_tlv g, s;
+        size_t o2 = 0;
+        x400_p1_trace_init(&a[i]);
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_ber_child(&c, &o2, &g, dc->diag) != 1 ||
+            x400i_ber_child(&c, &o2, &s, dc->diag) != 1 || o2 != c.vlen ||
+            !x400i_tlv_is(&g, APP, 3) || !x400i_tlv_is(&s, UNIV, X400I_U_SET))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "TraceInformationElement %u: malformed", i);
+        if ((rc = x400i_gdi_decode(&g, &a[i].gdi, dc->diag))) return rc;
+        int kind = 0;
+        char dummy[X400_MTA_NAME_MAX + 1];
+        if ((rc = dec_supplied(dc, &s, &a[i].arrival, &a[i].routing_action, &a[i].deferred, &a[i].converted,
+                               &a[i].other_actions, &a[i].attempted_domain, &kind, dummy, 0)))
+            return rc;
+        a[i].has_attempted_domain = kind == X400_ATTEMPTED_DOMAIN;
+        i++;
+    }
+    if (rc < 0) return rc;
+    *n = i;
+    *out = a;
+    return X400_OK;
+}
+
+static int dec_itrace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_p1_itrace **out)
+{
+    int rc = x400i_ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "internal-trace-information", dc->diag);
+    if (rc < 0) return rc;
+    if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "internal-trace-information: empty");
+    x400_p1_itrace *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
+    if (!a) return rc;
+    x400i_tlv c;
+    size_t off = 0;
+    unsigned i = 0;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_tlv g, m, s;
+        size_t o2 = 0;
+        x400_p1_itrace_init(&a[i]);
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_ber_child(&c, &o2, &g, dc->diag) != 1 ||
+            x400i_ber_child(&c, &o2, &m, dc->diag) != 1 || x400i_ber_child(&c, &o2, &s, dc->diag) != 1 ||
+            o2 != c.vlen || !x400i_tlv_is(&g, APP, 3) || !x400i_tlv_is(&m, UNIV, X400I_U_IA5) ||
+            !x400i_tlv_is(&s, UNIV, X400I_U_SET))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "InternalTraceInformationElement %u: malformed", i);
+        if ((rc = x400i_gdi_decode(&g, &a[i].gdi, dc->diag)) ||
+            (rc = x400i_ber_str(&m, X400I_U_IA5, 1, 32, a[i].mta, sizeof a[i].mta, "mta-name", dc->diag)) ||
+            (rc = dec_supplied(dc, &s, &a[i].arrival, &a[i].routing_action, &a[i].deferred, &a[i].converted,
+                               &a[i].other_actions, &a[i].attempted_domain, &a[i].attempted, a[i].attempted_mta, 1)))
+            return rc;
+        i++;
+    }
+    if (rc < 0) return rc;
+    *n = i;
+    *out = a;
+    return X400_OK;
+}
+
+/* Extensions SET OF ExtensionField: copy each field's TLV; decode
+ * internal-trace-information when `n_it` is given. */
+static int dec_exts(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_bytes **out,
+                    unsigned *n_it, const x400_p1_itrace **it)
+{
+    int rc = x400i_ber_count(t, dc->lim->max_extensions, X400_P1_R_EXTENSIONS, "extensions", dc->diag);
+    if (rc < 0) return rc;
+    size_t cnt = (size_t)rc;
+    x400_bytes *a = cnt ? aalloc(dc, cnt * sizeof *a, &rc) : NULL;
+    if (cnt && !a) return rc;
+    x400i_tlv c;
+    size_t off = 0;
+    unsigned i = 0;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400_p1_ext_view v;
+        if ((rc = x400_p1_ext_info((x400_bytes){ c.raw, c.rawlen }, &v, dc->diag))) return rc;
+        if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
+            x400i_tlv vt;
+            if (*n_it) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "internal-trace-information extension repeated");
+            if (!v.value.p || x400i_ber_read(v.value.p, v.value.len, &vt, 256, dc->diag) ||
+                !x400i_tlv_is(&vt, UNIV, X400I_U_SEQUENCE))
+                return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "internal-trace-information: not a SEQUENCE");
+            if ((rc = dec_itrace(dc, &vt, n_it, it))) return rc;
+            continue;
+        }
+        uint8_t *p = aalloc(dc, c.rawlen, &rc);
+        if (!p) return rc;
+        memcpy(p, c.raw, c.rawlen);
+        a[i++] = (x400_bytes){ p, c.rawlen };
+    }
+    if (rc < 0) return rc;
+    *n = i;
+    *out = a;
+    return X400_OK;
+}
+
+static int dec_bilateral(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
+{
+    int rc = x400i_ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "per-domain-bilateral-information", dc->diag);
+    if (rc < 0) return rc;
+    if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "per-domain-bilateral-information: empty");
+    x400_p1_bilateral *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
+    if (!a) return rc;
+    x400i_tlv c;
+    size_t off = 0;
+    unsigned i = 0;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_tlv cn, dom, info;
+        size_t o2 = 0;
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_ber_child(&c, &o2, &cn, dc->diag) != 1 ||
+            x400i_ber_child(&c, &o2, &dom, dc->diag) != 1 || x400i_ber_child(&c, &o2, &info, dc->diag) != 1 ||
+            o2 != c.vlen || !x400i_tlv_is(&cn, APP, 1))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: malformed", i);
+        if ((rc = x400i_country_decode(&cn, a[i].domain.country, dc->diag))) return rc;
+        if (x400i_tlv_is(&dom, APP, 2)) {
+            rc = x400i_admd_decode(&dom, a[i].domain.admd, &a[i].domain.admd_numeric, dc->diag);
+        } else if (x400i_tlv_is(&dom, UNIV, X400I_U_SEQUENCE)) {
+            x400i_tlv ad, pd, in;
+            size_t o3 = 0;
+            if (x400i_ber_child(&dom, &o3, &ad, dc->diag) != 1 || x400i_ber_child(&dom, &o3, &pd, dc->diag) != 1 ||
+                o3 != dom.vlen || !x400i_tlv_is(&ad, CTX, 0) || !x400i_tlv_is(&pd, CTX, 1))
+                return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: bad private-domain", i);
+            if ((rc = x400i_admd_decode(&ad, a[i].domain.admd, &a[i].domain.admd_numeric, dc->diag))) return rc;
+            if ((rc = one_child(dc, &pd, &in, "private-domain-identifier"))) return rc;
+            if (x400i_tlv_is(&in, UNIV, X400I_U_NUMERIC)) a[i].domain.prmd_numeric = 1;
+            else if (!x400i_tlv_is(&in, UNIV, X400I_U_PRINTABLE)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "private-domain-identifier: bad choice");
+            rc = x400i_ber_str(&in, a[i].domain.prmd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, 1, 16,
+                               a[i].domain.prmd, sizeof a[i].domain.prmd, "private-domain-identifier", dc->diag);
+        } else {
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: bad domain", i);
+        }
+        if (rc) return rc;
+        uint8_t *p = aalloc(dc, info.rawlen, &rc);
+        if (!p) return rc;
+        memcpy(p, info.raw, info.rawlen);
+        a[i].info = (x400_bytes){ p, info.rawlen };
+        i++;
+    }
+    if (rc < 0) return rc;
+    e->n_bilateral = i;
+    e->bilateral = a;
+    return X400_OK;
+}
+
+static int dec_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
+{
+    int rc = x400i_ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "per-recipient-fields", dc->diag);
+    if (rc < 0) return rc;
+    if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "per-recipient-fields: no recipient");
+    x400_p1_recipient *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
+    if (!a) return rc;
+    x400i_tlv c;
+    size_t off = 0;
+    unsigned i = 0;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400_p1_recipient *r = &a[i];
+        x400i_tlv f;
+        size_t o2 = 0;
+        unsigned seen = 0;
+        int64_t v;
+        x400_p1_recipient_init(r);
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "recipient %u: not a SET", i);
+        while ((rc = x400i_ber_child(&c, &o2, &f, dc->diag)) == 1) {
+            unsigned bit;
+            if (x400i_tlv_is(&f, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &f, &r->name); }
+            else if (x400i_tlv_is(&f, CTX, 0)) { bit = 2; rc = x400i_ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); r->osrn = (uint32_t)v; }
+            else if (x400i_tlv_is(&f, CTX, 1)) { bit = 4; rc = x400i_ber_bits(&f, &r->indicators, "per-recipient-indicators", dc->diag); }
+            else if (x400i_tlv_is(&f, CTX, 2)) { bit = 8; rc = x400i_ber_int(&f, 0, 256, &v, "explicit-conversion", dc->diag); r->explicit_conversion = (int)v; }
+            else if (x400i_tlv_is(&f, CTX, 3)) { bit = 16; rc = dec_exts(dc, &f, &r->n_ext, &r->ext, NULL, NULL); }
+            else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: unexpected element (tag %u)", i, (unsigned)f.num);
+            if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: element repeated", i);
+            seen |= bit;
+            if (rc) return rc;
+        }
+        if (rc < 0) return rc;
+        if ((seen & 7) != 7) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "recipient %u: name, number or indicators missing", i);
+        i++;
+    }
+    if (rc < 0) return rc;
+    e->n_recip = i;
+    e->recip = a;
+    return X400_OK;
+}
+
+static int dec_envelope(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e, int probe)
+{
+    x400i_tlv c;
+    size_t off = 0;
+    int rc;
+    uint32_t seen = 0;
+    int64_t v;
+    if (!t->cons) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "transfer envelope: primitive");
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        unsigned bit;
+        if (x400i_tlv_is(&c, APP, 4)) { bit = 0; rc = dec_mtsid(dc, &c, &e->id, probe ? "probe-identifier" : "message-identifier"); }
+        else if (x400i_tlv_is(&c, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &c, &e->originator); }
+        else if (x400i_tlv_is(&c, APP, 5)) { bit = 2; rc = dec_eits(dc, &c, &e->original_eits); }
+        else if (x400i_tlv_is(&c, APP, 6) || x400i_tlv_is(&c, UNIV, X400I_U_OID)) { bit = 3; rc = dec_content_type(dc, &c, &e->content_type); }
+        else if (x400i_tlv_is(&c, APP, 10)) { bit = 4; rc = x400i_ber_str(&c, X400I_U_PRINTABLE, 1, 16, e->content_id, sizeof e->content_id, "content-identifier", dc->diag); }
+        else if (!probe && x400i_tlv_is(&c, APP, 7)) { bit = 5; rc = x400i_ber_int(&c, 0, 2, &v, "priority", dc->diag); e->priority = (int)v; }
+        else if (x400i_tlv_is(&c, APP, 8)) { bit = 6; rc = x400i_ber_bits(&c, &e->per_message_indicators, "per-message-indicators", dc->diag); }
+        else if (!probe && x400i_tlv_is(&c, CTX, 0)) { bit = 7; rc = dec_time(dc, &c, &e->deferred_delivery, "deferred-delivery-time"); }
+        else if (probe && x400i_tlv_is(&c, CTX, 0)) { bit = 7; rc = x400i_ber_int(&c, 0, 2147483647, &v, "content-length", dc->diag); e->content_length = v; }
+        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_bilateral(dc, &c, e); }
+        else if (x400i_tlv_is(&c, APP, 9)) { bit = 9; rc = dec_trace(dc, &c, &e->n_trace, &e->trace); }
+        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 10; rc = dec_exts(dc, &c, &e->n_ext, &e->ext, &e->n_itrace, &e->itrace); }
+        else if (x400i_tlv_is(&c, CTX, 2)) { bit = 11; rc = dec_recipients(dc, &c, e); }
+        else {
+            if (c.cls == UNIV)
+                return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "transfer envelope: content-type of the wrong type (universal tag %u)", (unsigned)c.num);
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "transfer envelope: unexpected element (class %u tag %u)", (unsigned)c.cls >> 6, (unsigned)c.num);
+        }
+        if (seen & (1u << bit)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "transfer envelope: element repeated (tag %u)", (unsigned)c.num);
+        seen |= 1u << bit;
+        if (rc) return rc;
+    }
+    if (rc < 0) return rc;
+    static const struct { unsigned bit; const char *name; } req[] = {
+        { 0, "message-/probe-identifier" }, { 1, "originator-name" }, { 3, "content-type" },
+        { 9, "trace-information" }, { 11, "per-recipient-fields" } };
+    for (size_t i = 0; i < X400I_ARRAY_LEN(req); i++)
+        if (!(seen & (1u << req[i].bit)))
+            return PERR(dc, X400_ERR_PARSE, req[i].bit == 3 ? X400_P1_R_CONTENT_TYPE : X400_P1_R_MISSING,
+                        "transfer envelope: %s missing", req[i].name);
+    return X400_OK;
+}
+
+/* Content ::= OCTET STRING, primitive or constructed (X.690 8.7). */
+static int octets_len(x400i_dec *dc, const x400i_tlv *t, size_t *n, unsigned depth)
+{
+    if (!t->cons) { *n += t->vlen; return X400_OK; }
+    if (depth == 0) return PERR(dc, X400_ERR_LIMIT, X400_P1_R_DEPTH, "content: constructed OCTET STRING nested too deep");
+    x400i_tlv c;
+    size_t off = 0;
+    int rc;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_OCTETSTRING)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "content: segment is not an OCTET STRING");
+        if ((rc = octets_len(dc, &c, n, depth - 1))) return rc;
+    }
+    return rc < 0 ? rc : X400_OK;
+}
+
+static void octets_copy(const x400i_tlv *t, uint8_t *out, size_t *o)
+{
+    if (!t->cons) {
+        if (t->vlen) memcpy(out + *o, t->v, t->vlen);
+        *o += t->vlen;
+        return;
+    }
+    x400i_tlv c;
+    size_t off = 0;
+    while (x400i_ber_child(t, &off, &c, NULL) == 1) octets_copy(&c, out, o);
+}
+
+static int dec_octets(x400i_dec *dc, const x400i_tlv *t, x400_bytes *out, const char *what)
+{
+    size_t n = 0, o = 0;
+    int rc = octets_len(dc, t, &n, 8);
+    if (rc) return rc;
+    if (n > dc->lim->max_content)
+        return PERR(dc, X400_ERR_LIMIT, X400_P1_R_CONTENT_SIZE, "%s of %zu octets exceeds the limit of %zu", what, n, dc->lim->max_content);
+    uint8_t *p = aalloc(dc, n ? n : 1, &rc);
+    if (!p) return rc;
+    octets_copy(t, p, &o);
+    *out = (x400_bytes){ p, n };
+    return X400_OK;
+}
+
+static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
+{
+    int rc = x400i_ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "report per-recipient-fields", dc->diag);
+    if (rc < 0) return rc;
+    if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report per-recipient-fields: empty");
+    x400_p1_report_recipient *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
+    if (!a) return rc;
+    x400i_tlv c;
+    size_t off = 0;
+    unsigned i = 0;
+    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400_p1_report_recipient *p = &a[i];
+        x400i_tlv f;
+        size_t o2 = 0;
+        unsigned seen = 0;
+        int64_t v;
+        x400_p1_report_recipient_init(p);
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report recipient %u: not a SET", i);
+        while ((rc = x400i_ber_child(&c, &o2, &f, dc->diag)) == 1) {
+            if (f.cls != CTX || f.num > 6 || (seen & (1u << f.num)))
+                return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report recipient %u: unexpected or repeated element", i);
+            seen |= 1u << f.num;
+            switch (f.num) {
+            case 0: rc = x400i_orname_decode(dc, &f, &p->actual); break;
+            case 1: rc = x400i_ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); p->osrn = (uint32_t)v; break;
+            case 2: rc = x400i_ber_bits(&f, &p->indicators, "per-recipient-indicators", dc->diag); break;
+            case 3: {   /* LastTraceInformation */
+                x400i_tlv l;
+                size_t o3 = 0;
+                unsigned ls = 0;
+                if (!f.cons) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "last-trace-information: primitive");
+                while ((rc = x400i_ber_child(&f, &o3, &l, dc->diag)) == 1) {
+                    unsigned bit;
+                    if (x400i_tlv_is(&l, CTX, 0)) { bit = 1; rc = dec_time(dc, &l, &p->arrival, "arrival-time"); }
+                    else if (x400i_tlv_is(&l, APP, 5)) { bit = 2; rc = dec_eits(dc, &l, &p->converted); }
+                    else if (x400i_tlv_is(&l, CTX, 1)) {
+                        x400i_tlv k, m;
+                        bit = 4;
+                        if ((rc = one_child(dc, &l, &k, "report-type"))) return rc;
+                        size_t o4 = 0;
+                        unsigned ks = 0;
+                        if (x400i_tlv_is(&k, CTX, 0)) p->delivered = 1;
+                        else if (!x400i_tlv_is(&k, CTX, 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report-type: bad choice");
+                        while ((rc = x400i_ber_child(&k, &o4, &m, dc->diag)) == 1) {
+                            if (m.cls != CTX || m.num > 1 || (ks & (1u << m.num))) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report-type: unexpected element");
+                            ks |= 1u << m.num;
+                            if (p->delivered && m.num == 0) rc = dec_time(dc, &m, &p->delivery_time, "message-delivery-time");
+                            else if (p->delivered) { rc = x400i_ber_int(&m, 0, 256, &v, "type-of-MTS-user", dc->diag); p->type_of_user = (int)v; }
+                            else if (m.num == 0) { rc = x400i_ber_int(&m, 0, 32767, &v, "non-delivery-reason-code", dc->diag); p->reason = (int)v; }
+                            else { rc = x400i_ber_int(&m, 0, 32767, &v, "non-delivery-diagnostic-code", dc->diag); p->diagnostic = (int)v; }
+                            if (rc) return rc;
+                        }
+                        if (rc < 0) return rc;
+                        if (!(ks & 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "report-type: %s missing", p->delivered ? "delivery time" : "reason code");
+                    } else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "last-trace-information: unexpected element");
+                    if (ls & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "last-trace-information: element repeated");
+                    ls |= bit;
+                    if (rc) return rc;
+                }
+                if (rc < 0) return rc;
+                if ((ls & 5) != 5) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "last-trace-information: arrival-time or report-type missing");
+                break;
+            }
+            case 4: rc = x400i_orname_decode(dc, &f, &p->intended); p->has_intended = 1; break;
+            case 5: rc = x400i_ber_str(&f, X400I_U_PRINTABLE, 1, 256, p->supplementary, sizeof p->supplementary, "supplementary-information", dc->diag); break;
+            default: rc = dec_exts(dc, &f, &p->n_ext, &p->ext, NULL, NULL); break;
+            }
+            if (rc) return rc;
+        }
+        if (rc < 0) return rc;
+        if ((seen & 15) != 15) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "report recipient %u: mandatory element missing", i);
+        i++;
+    }
+    if (rc < 0) return rc;
+    r->n_recip = i;
+    r->recip = a;
+    return X400_OK;
+}
+
+static int dec_report(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
+{
+    x400i_tlv env, con, c;
+    size_t off = 0;
+    int rc;
+    unsigned seen = 0;
+    if ((rc = x400i_ber_child(t, &off, &env, dc->diag)) != 1 || (rc = x400i_ber_child(t, &off, &con, dc->diag)) != 1 ||
+        off != t->vlen || !x400i_tlv_is(&env, UNIV, X400I_U_SET) || !x400i_tlv_is(&con, UNIV, X400I_U_SET))
+        return rc < 0 ? rc : PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "Report: expected envelope SET and content SET");
+    off = 0;
+    while ((rc = x400i_ber_child(&env, &off, &c, dc->diag)) == 1) {
+        unsigned bit;
+        if (x400i_tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->id, "report-identifier"); }
+        else if (x400i_tlv_is(&c, APP, 0)) { bit = 2; rc = x400i_orname_decode(dc, &c, &r->destination); }
+        else if (x400i_tlv_is(&c, APP, 9)) { bit = 4; rc = dec_trace(dc, &c, &r->n_trace, &r->trace); }
+        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_exts(dc, &c, &r->n_ext, &r->ext, &r->n_itrace, &r->itrace); }
+        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: unexpected element (tag %u)", (unsigned)c.num);
+        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: element repeated");
+        seen |= bit;
+        if (rc) return rc;
+    }
+    if (rc < 0) return rc;
+    if ((seen & 7) != 7) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "ReportTransferEnvelope: identifier, destination or trace missing");
+    off = 0;
+    seen = 0;
+    while ((rc = x400i_ber_child(&con, &off, &c, dc->diag)) == 1) {
+        unsigned bit;
+        if (x400i_tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->subject, "subject-identifier"); }
+        else if (x400i_tlv_is(&c, APP, 9)) { bit = 2; rc = dec_trace(dc, &c, &r->n_subject_trace, &r->subject_trace); r->has_subject_trace = 1; }
+        else if (x400i_tlv_is(&c, APP, 5)) { bit = 4; rc = dec_eits(dc, &c, &r->original_eits); }
+        else if (x400i_tlv_is(&c, APP, 6) || x400i_tlv_is(&c, UNIV, X400I_U_OID)) { bit = 8; rc = dec_content_type(dc, &c, &r->content_type); r->has_content_type = 1; }
+        else if (x400i_tlv_is(&c, APP, 10)) { bit = 16; rc = x400i_ber_str(&c, X400I_U_PRINTABLE, 1, 16, r->content_id, sizeof r->content_id, "content-identifier", dc->diag); }
+        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 32; rc = dec_octets(dc, &c, &r->returned_content, "returned-content"); r->has_returned_content = 1; }
+        else if (x400i_tlv_is(&c, CTX, 2)) {
+            x400i_tlv in;
+            bit = 64;
+            if (!(rc = one_child(dc, &c, &in, "additional-information"))) {
+                uint8_t *p = aalloc(dc, in.rawlen, &rc);
+                if (!p) return rc;
+                memcpy(p, in.raw, in.rawlen);
+                r->additional_info = (x400_bytes){ p, in.rawlen };
+            }
+        }
+        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 128; rc = dec_exts(dc, &c, &r->n_content_ext, &r->content_ext, NULL, NULL); }
+        else if (x400i_tlv_is(&c, CTX, 0)) { bit = 256; rc = dec_report_recipients(dc, &c, r); }
+        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: unexpected element (tag %u)", (unsigned)c.num);
+        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: element repeated");
+        seen |= bit;
+        if (rc) return rc;
+    }
+    if (rc < 0) return rc;
+    if ((seen & 257) != 257) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "ReportTransferContent: subject-identifier or per-recipient-fields missing");
+    return X400_OK;
+}
+
+int x400_p1_prescan(const uint8_t *buf, size_t len, const x400_p1_limits *lim, x400_diag *diag)
+{
+    x400_p1_limits def;
+    if (!lim) { x400_p1_limits_init(&def); lim = &def; }
+    if (!buf && len) return X400_ERR_INVALID_ARG;
+    return x400i_ber_prescan(buf, len, lim, diag);
+}
+
+int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
+                   const x400_allocator *alloc, x400_p1_apdu *out, x400_diag *diag)
+{
+    x400_p1_limits def;
+    x400i_tlv t;
+    size_t off = 0;
+    int rc;
+    if (!out || (!buf && len))
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0, "P1 decode: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!lim) { x400_p1_limits_init(&def); lim = &def; }
+    /* 1. bounded pre-scan: nothing is allocated before it passes */
+    if ((rc = x400i_ber_prescan(buf, len, lim, diag))) return rc;
+    if ((rc = x400i_ber_read(buf, len, &t, lim->max_depth, diag))) return rc;
+    if (t.cls != CTX || t.num > 2 || !t.cons)
+        return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "MTS-APDU: tag [%s%u] is none of message [0], report [1], probe [2]",
+                            t.cls == CTX ? "" : t.cls == APP ? "APPLICATION " : t.cls == UNIV ? "UNIVERSAL " : "PRIVATE ", (unsigned)t.num);
+    if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.num, alloc)))
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rc, 0, "P1 decode: out of memory");
+    x400i_dec dc = { diag, lim, out->mem };
+    switch (out->kind) {
+    case X400_P1_MESSAGE: {
+        x400i_tlv env, content;
+        if ((rc = x400i_ber_child(&t, &off, &env, diag)) != 1 || (rc = x400i_ber_child(&t, &off, &content, diag)) != 1 ||
+            off != t.vlen || !x400i_tlv_is(&env, UNIV, X400I_U_SET) || !x400i_tlv_is(&content, UNIV, X400I_U_OCTETSTRING)) {
+            rc = rc < 0 ? rc : x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "Message: expected envelope SET and content OCTET STRING");
+            break;
+        }
+        /* the content size is checked before the envelope is decoded */
+        size_t n = 0;
+        if ((rc = octets_len(&dc, &content, &n, 8))) break;
+        if (n > lim->max_content) {
+            rc = x400i_p1_err(diag, X400_ERR_LIMIT, X400_P1_R_CONTENT_SIZE, "content of %zu octets exceeds the limit of %zu", n, lim->max_content);
+            break;
+        }
+        if ((rc = dec_envelope(&dc, &env, &out->env, 0))) break;
+        rc = dec_octets(&dc, &content, &out->content, "content");
+        break;
+    }
+    case X400_P1_PROBE:
+        rc = dec_envelope(&dc, &t, &out->env, 1);
+        break;
+    default:
+        rc = dec_report(&dc, &t, &out->report);
+        break;
+    }
+    if (rc) {
+        x400_p1_apdu_free(out);
+        return rc;
+    }
+    return X400_OK;
+}
+
+/* ------------------------------------------------------------ relay */
+
+static int append(x400_p1_apdu *a, const void **list, unsigned *n, const void *elem, size_t sz)
+{
+    if (!a || !a->mem || !elem) return X400_ERR_INVALID_ARG;
+    if (*n >= 512) return X400_ERR_LIMIT;
+    uint8_t *p = x400i_arena_alloc(a->mem, (*n + 1) * sz);
+    if (!p) return X400_ERR_NOMEM;
+    if (*n) memcpy(p, *list, *n * sz);
+    memcpy(p + *n * sz, elem, sz);
+    *list = p;
+    (*n)++;
+    return X400_OK;
+}
+
+int x400_p1_trace_append(x400_p1_apdu *a, const x400_p1_trace *t)
+{
+    if (!a) return X400_ERR_INVALID_ARG;
+    if (a->kind == X400_P1_REPORT)
+        return append(a, (const void **)&a->report.trace, &a->report.n_trace, t, sizeof *t);
+    return append(a, (const void **)&a->env.trace, &a->env.n_trace, t, sizeof *t);
+}
+
+int x400_p1_itrace_append(x400_p1_apdu *a, const x400_p1_itrace *t)
+{
+    if (!a) return X400_ERR_INVALID_ARG;
+    if (a->kind == X400_P1_REPORT)
+        return append(a, (const void **)&a->report.itrace, &a->report.n_itrace, t, sizeof *t);
+    return append(a, (const void **)&a->env.itrace, &a->env.n_itrace, t, sizeof *t);
+}
+
+int x400_p1_loop_check(const x400_p1_apdu *a, const x400_gdi *gdi, const char *mta)
+{
+    if (!a || !gdi || !mta) return X400_ERR_INVALID_ARG;
+    const x400_p1_trace *tr = a->kind == X400_P1_REPORT ? a->report.trace : a->env.trace;
+    unsigned nt = a->kind == X400_P1_REPORT ? a->report.n_trace : a->env.n_trace;
+    const x400_p1_itrace *it = a->kind == X400_P1_REPORT ? a->report.itrace : a->env.itrace;
+    unsigned ni = a->kind == X400_P1_REPORT ? a->report.n_itrace : a->env.n_itrace;
+    /* MTA level (X.411 14.3.1.1): this MTA already relayed it */
+    for (unsigned i = 0; i < ni; i++)
+        if (gdi_equal(&it[i].gdi, gdi) && strcmp(it[i].mta, mta) == 0 &&
+            it[i].routing_action == X400_ROUTE_RELAYED)
+            return X400_P1_LOOP_MTA;
+    /* domain level: this domain appears, followed later by another domain,
+     * i.e. the message left this domain and came back */
+    for (unsigned i = 0; i < nt; i++) {
+        if (!gdi_equal(&tr[i].gdi, gdi) || tr[i].routing_action != X400_ROUTE_RELAYED) continue;
+        for (unsigned j = i + 1; j < nt; j++)
+            if (!gdi_equal(&tr[j].gdi, gdi)) return X400_P1_LOOP_DOMAIN;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ reports */
+
+int x400_p1_report_matches(const x400_p1_apdu *rep, const x400_mtsid *subject)
+{
+    return rep && subject && rep->kind == X400_P1_REPORT && x400_mtsid_equal(&rep->report.subject, subject);
+}
+
+static int copy_bytes(x400_p1_apdu *a, x400_bytes *dst, x400_bytes src)
+{
+    if (!src.len) { *dst = (x400_bytes){ NULL, 0 }; return X400_OK; }
+    uint8_t *p = x400_p1_alloc(a, src.len);
+    if (!p) return X400_ERR_NOMEM;
+    memcpy(p, src.p, src.len);
+    *dst = (x400_bytes){ p, src.len };
+    return X400_OK;
+}
+
+static int copy_eits(x400_p1_apdu *a, x400_p1_eits *dst, const x400_p1_eits *src)
+{
+    *dst = *src;
+    return copy_bytes(a, &dst->nonbasic, src->nonbasic);
+}
+
+int x400_p1_report_build(x400_p1_apdu *rep, const x400_p1_apdu *subject, const x400_mtsid *report_id,
+                         const x400_gdi *gdi, int64_t arrival, int64_t now,
+                         const x400_p1_outcome *oc, size_t n, const x400_allocator *alloc,
+                         x400_diag *diag)
+{
+#define RB_FAIL(code, ...) do { rc = x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, code, X400_P1_R_ENCODE, __VA_ARGS__); goto fail; } while (0)
+    int rc;
+    if (!rep || !subject || !report_id || !gdi || (!oc && n))
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "report: NULL argument");
+    if (subject->kind == X400_P1_REPORT)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "report: the subject is itself a report (no report on a report)");
+    if (n == 0 || n > subject->env.n_recip)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "report: %zu outcomes for %u recipients", n, subject->env.n_recip);
+    if ((rc = x400_p1_apdu_init(rep, X400_P1_REPORT, alloc))) return rc;
+    const x400_p1_envelope *e = &subject->env;
+    x400_p1_report *r = &rep->report;
+    r->id = *report_id;
+    r->destination = e->originator;
+    x400_p1_trace *tr = x400_p1_alloc(rep, sizeof *tr);
+    if (!tr) RB_FAIL(X400_ERR_NOMEM, "report: out of memory");
+    x400_p1_trace_init(tr);
+    tr->gdi = *gdi;
+    tr->arrival = now;
+    tr->routing_action = X400_ROUTE_RELAYED;
+    r->trace = tr;
+    r->n_trace = 1;
+    r->subject = e->id;
+    if (e->n_trace) {
+        x400_p1_trace *st = x400_p1_alloc(rep, e->n_trace * sizeof *st);
+        if (!st) RB_FAIL(X400_ERR_NOMEM, "report: out of memory");
+        for (unsigned i = 0; i < e->n_trace; i++) {
+            st[i] = e->trace[i];
+            if (copy_eits(rep, &st[i].converted, &e->trace[i].converted)) RB_FAIL(X400_ERR_NOMEM, "report: out of memory");
+        }
+        r->has_subject_trace = 1;
+        r->n_subject_trace = e->n_trace;
+        r->subject_trace = st;
+    }
+    if (copy_eits(rep, &r->original_eits, &e->original_eits)) RB_FAIL(X400_ERR_NOMEM, "report: out of memory");
+    r->has_content_type = 1;
+    r->content_type = e->content_type;
+    memcpy(r->content_id, e->content_id, sizeof r->content_id);
+    x400_p1_report_recipient *rr = x400_p1_alloc(rep, n * sizeof *rr);
+    if (!rr) RB_FAIL(X400_ERR_NOMEM, "report: out of memory");
+    int any_ndr = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (oc[i].recip >= e->n_recip) RB_FAIL(X400_ERR_INVALID_ARG, "report: outcome %zu names recipient %u of %u", i, oc[i].recip, e->n_recip);
+        for (size_t j = 0; j < i; j++)
+            if (oc[j].recip == oc[i].recip) RB_FAIL(X400_ERR_INVALID_ARG, "report: recipient %u reported twice", oc[i].recip);
+        const x400_p1_recipient *s = &e->recip[oc[i].recip];
+        x400_p1_report_recipient_init(&rr[i]);
+        rr[i].actual = s->name;
+        rr[i].osrn = s->osrn;
+        rr[i].indicators = s->indicators;
+        rr[i].arrival = arrival;
+        rr[i].delivered = oc[i].delivered != 0;
+        if (rr[i].delivered) {
+            rr[i].delivery_time = oc[i].time;
+        } else {
+            rr[i].reason = oc[i].reason;
+            rr[i].diagnostic = oc[i].diagnostic;
+            any_ndr = 1;
+        }
+        if (oc[i].supplementary) {
+            size_t sl = strlen(oc[i].supplementary);
+            if (sl == 0 || sl > X400_SUPPLEMENTARY_MAX || !x400i_charset_ok(X400I_U_PRINTABLE, oc[i].supplementary, sl))
+                RB_FAIL(X400_ERR_INVALID_ARG, "report: supplementary information must be PrintableString 1..256");
+            memcpy(rr[i].supplementary, oc[i].supplementary, sl + 1);
+        }
+    }
+    r->n_recip = (unsigned)n;
+    r->recip = rr;
+    if (any_ndr && subject->kind == X400_P1_MESSAGE && (e->per_message_indicators & X400_PMI_CONTENT_RETURN_REQUEST)) {
+        if (copy_bytes(rep, &r->returned_content, subject->content)) RB_FAIL(X400_ERR_NOMEM, "report: out of memory");
+        r->has_returned_content = 1;
+    }
+    return X400_OK;
+fail:
+    x400_p1_apdu_free(rep);
+    return rc;
+#undef RB_FAIL
+}
