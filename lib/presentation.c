@@ -398,6 +398,7 @@ static int count_children(const uint8_t *p, size_t len, size_t *n)
     size_t off;
     *n = 0;
     if (x400i_ber_read(p, len, &t, X400I_BER_MAX_DEPTH, L, NULL) < 0) return -1;
+    if (!t.constructed) return 0;
     for (off = 0; off < t.vlen; off += c.total) {
         if (x400i_ber_read(t.v + off, t.vlen - off, &c, X400I_BER_MAX_DEPTH, L, NULL) < 0) return -1;
         ++*n;
@@ -437,8 +438,8 @@ int x400i_ppdu_decode(int type, const uint8_t *p, size_t len, x400i_ppdu *pp,
     default: {
         size_t n;
         def = &asn_DEF_P_User_data;
-        if (count_children(pp->scratch.p, in_len, &n) < 0 || n > X400I_PDV_MAX)
-            return bad(d, "user data with more than 64 PDVs");
+        if (count_children(pp->scratch.p, in_len, &n) < 0) return bad(d, "unreadable user data");
+        if (n > X400I_PDV_MAX) return bad(d, "user data with more than 64 PDVs");
         break;
     }
     }
