@@ -62,8 +62,9 @@ int x400_oid_parse(x400_oid *oid, const char *text)
     const char *s = text;
     uint8_t tmp[64];
     size_t tl;
+    x400_oid o;
     if (!oid || !text) return X400_ERR_INVALID_ARG;
-    oid->n = 0;
+    o.n = 0;
     for (;;) {
         unsigned long long v = 0;
         int digits = 0;
@@ -73,12 +74,13 @@ int x400_oid_parse(x400_oid *oid, const char *text)
             digits++;
         }
         if (!digits) return X400_ERR_PARSE;
-        if (oid->n == X400_OID_MAX_ARCS) return X400_ERR_TOO_LONG;
-        oid->arc[oid->n++] = (uint32_t)v;
+        if (o.n == X400_OID_MAX_ARCS) return X400_ERR_TOO_LONG;
+        o.arc[o.n++] = (uint32_t)v;
         if (*s == 0) break;
         if (*s++ != '.') return X400_ERR_PARSE;
     }
-    if (x400i_oid_encode(oid->arc, oid->n, tmp, sizeof tmp, &tl) < 0) return X400_ERR_PARSE;
+    if (x400i_oid_encode(o.arc, o.n, tmp, sizeof tmp, &tl) < 0) return X400_ERR_PARSE;
+    *oid = o;     /* *oid unchanged on any error */
     return X400_OK;
 }
 

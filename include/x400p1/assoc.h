@@ -55,7 +55,7 @@ typedef struct x400_oid {
 } x400_oid;
 
 /* Parse dotted text ("2.6.0.1.6") into *oid: X400_OK, X400_ERR_PARSE
- * (not an OID: fewer than two arcs, first arc > 2, second > 39 under 0/1,
+ * (*oid unchanged; not an OID: fewer than two arcs, first arc > 2, second > 39 under 0/1,
  * an arc above 2^32-1) or X400_ERR_TOO_LONG (more than 16 arcs). */
 int x400_oid_parse(x400_oid *oid, const char *text);
 
