@@ -139,11 +139,14 @@ static int bad(x400_diag *d, const char *what)
     return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "ACSE: %s", what);
 }
 
-static void take_any(x400i_view *v, const ANY_t *a)
+/* AP title / AE qualifier: asn1c also takes a primitive explicit tag into
+ * an ANY, so check that the value is one complete TLV. */
+static int take_any(x400i_view *v, const ANY_t *a)
 {
-    if (!a) return;
+    if (!a) return 0;
     v->p = a->buf;
     v->len = (size_t)a->size;
+    return x400i_ber_is_one_tlv(v->p, v->len) ? 0 : -1;
 }
 
 static int take_oid(x400i_oidv *o, const OBJECT_IDENTIFIER_t *s)
@@ -157,12 +160,23 @@ static int take_oid(x400i_oidv *o, const OBJECT_IDENTIFIER_t *s)
 static int take_ui(x400i_acse_apdu *a, const Association_information_t *ui, x400_diag *d)
 {
     if (!ui) return X400_OK;
+    size_t need = 0;
     if (ui->list.count > X400I_ACSE_EXT_MAX) return bad(d, "more than 8 EXTERNALs in user-information");
+    /* arbitrary values are handed up as the BIT STRING contents (unused-bits
+     * octet first): room for them in scratch, reserved once so that views
+     * stay valid */
+    for (int i = 0; i < ui->list.count; i++)
+        if (ui->list.array[i]->encoding.present == ACSE_External_body__encoding_PR_arbitrary)
+            need += 1 + (size_t)ui->list.array[i]->encoding.choice.arbitrary.size;
+    if (need && x400i_buf_reserve(&a->scratch, need) < 0)
+        return x400i_diag_set(d, L, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0, "ACSE: out of memory");
     for (int i = 0; i < ui->list.count; i++) {
         const ACSE_External_body_t *e = ui->list.array[i];
         x400i_acse_ext *o = &a->ui[i];
         memset(o, 0, sizeof *o);
         o->indirect = e->indirect_reference ? *e->indirect_reference : -1;
+        if (e->indirect_reference && *e->indirect_reference < 0)
+            return bad(d, "negative indirect-reference (not a presentation context identifier)");
         if (e->direct_reference) {
             if (take_oid(&o->direct, e->direct_reference) < 0) return bad(d, "bad direct-reference");
             o->has_direct = 1;
@@ -172,6 +186,8 @@ static int take_ui(x400i_acse_apdu *a, const Association_information_t *ui, x400
             o->encoding = X400I_PDV_SINGLE;
             o->v = e->encoding.choice.single_ASN1_type.buf;
             o->len = (size_t)e->encoding.choice.single_ASN1_type.size;
+            if (!x400i_ber_is_one_tlv(o->v, o->len))
+                return bad(d, "EXTERNAL single-ASN1-type is not one complete value");
             break;
         case ACSE_External_body__encoding_PR_octet_aligned:
             o->encoding = X400I_PDV_OCTETS;
@@ -180,8 +196,12 @@ static int take_ui(x400i_acse_apdu *a, const Association_information_t *ui, x400
             break;
         case ACSE_External_body__encoding_PR_arbitrary:
             o->encoding = X400I_PDV_ARBITRARY;
-            o->v = e->encoding.choice.arbitrary.buf;
-            o->len = (size_t)e->encoding.choice.arbitrary.size;
+            o->v = a->scratch.p + a->scratch.len;
+            o->len = 1 + (size_t)e->encoding.choice.arbitrary.size;
+            a->scratch.p[a->scratch.len++] = (uint8_t)e->encoding.choice.arbitrary.bits_unused;
+            if (o->len > 1)
+                memcpy(a->scratch.p + a->scratch.len, e->encoding.choice.arbitrary.buf, o->len - 1);
+            a->scratch.len += o->len - 1;
             break;
         default:
             return bad(d, "EXTERNAL without encoding");
@@ -218,10 +238,11 @@ int x400i_acse_decode(const uint8_t *p, size_t len, x400i_acse_apdu *a, const x4
         a->type = X400I_ACSE_AARQ;
         if (take_oid(&a->app_ctx, &q->application_context_name) < 0)
             return bad(d, "AARQ without a valid application-context-name");
-        take_any(&a->called_ap_title, q->called_AP_title);
-        take_any(&a->called_ae_qual, q->called_AE_qualifier);
-        take_any(&a->calling_ap_title, q->calling_AP_title);
-        take_any(&a->calling_ae_qual, q->calling_AE_qualifier);
+        if (take_any(&a->called_ap_title, q->called_AP_title) < 0 ||
+            take_any(&a->called_ae_qual, q->called_AE_qualifier) < 0 ||
+            take_any(&a->calling_ap_title, q->calling_AP_title) < 0 ||
+            take_any(&a->calling_ae_qual, q->calling_AE_qualifier) < 0)
+            return bad(d, "AARQ AP title or AE qualifier is not one complete value");
         if (q->protocol_version && (q->protocol_version->size < 1 || !(q->protocol_version->buf[0] & 0x80)))
             return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_UNSUPPORTED, 2,
                                   "ACSE: AARQ without protocol version 1");
@@ -244,8 +265,9 @@ int x400i_acse_decode(const uint8_t *p, size_t len, x400i_acse_apdu *a, const x4
         } else {
             return bad(d, "AARE without result-source-diagnostic");
         }
-        take_any(&a->responding_ap_title, e->responding_AP_title);
-        take_any(&a->responding_ae_qual, e->responding_AE_qualifier);
+        if (take_any(&a->responding_ap_title, e->responding_AP_title) < 0 ||
+            take_any(&a->responding_ae_qual, e->responding_AE_qualifier) < 0)
+            return bad(d, "AARE AP title or AE qualifier is not one complete value");
         return take_ui(a, e->user_information, d);
     }
     case ACSE_apdu_PR_rlrq:

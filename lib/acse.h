@@ -24,7 +24,8 @@ typedef struct x400i_acse_ext {
     int has_direct;
     x400i_oidv direct;      /* direct-reference (transfer syntax, e.g. BER) */
     long indirect;          /* indirect-reference (presentation context), -1 absent */
-    int encoding;           /* X400I_PDV_SINGLE (v = complete TLV), _OCTETS, _ARBITRARY */
+    int encoding;           /* X400I_PDV_SINGLE (v = complete TLV), _OCTETS (contents),
+                               _ARBITRARY (BIT STRING contents, unused-bits octet first) */
     const uint8_t *v;
     size_t len;
 } x400i_acse_ext;

@@ -108,6 +108,25 @@ int x400i_ber_read(const uint8_t *p, size_t len, x400i_tlv *t, unsigned max_dept
     return X400_OK;
 }
 
+/* Every constructed value's contents are a sequence of valid TLVs. */
+static int valid_tree(const uint8_t *p, size_t len, unsigned depth, size_t *used)
+{
+    x400i_tlv t;
+    if (depth == 0 || x400i_ber_read(p, len, &t, depth, X400_LAYER_NONE, NULL) < 0) return 0;
+    *used = t.total;
+    if (t.constructed)
+        for (size_t off = 0, u; off < t.vlen; off += u)
+            if (!valid_tree(t.v + off, t.vlen - off, depth - 1, &u)) return 0;
+    return 1;
+}
+
+int x400i_ber_is_one_tlv(const uint8_t *p, size_t len)
+{
+    size_t used = 0;
+    if (!p || !valid_tree(p, len, X400I_BER_MAX_DEPTH, &used)) return 0;
+    return used == len;
+}
+
 size_t x400i_ber_len_octets(size_t len, uint8_t out[6])
 {
     size_t n = 0;

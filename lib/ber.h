@@ -48,6 +48,10 @@ typedef struct x400i_tlv {
 int x400i_ber_read(const uint8_t *p, size_t len, x400i_tlv *t, unsigned max_depth,
                    x400_layer layer, x400_diag *d);
 
+/* 1 if p[0..len) is exactly one well-formed TLV, every constructed value
+ * inside it well-formed too (depth-bounded), else 0. */
+int x400i_ber_is_one_tlv(const uint8_t *p, size_t len);
+
 /* Rewrite one complete TLV at p[0..len) with definite lengths throughout
  * (constructed values get a computed length, primitive values are copied),
  * appending to *out.  Trailing octets after the TLV are an error.  Bounds:

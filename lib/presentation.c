@@ -265,8 +265,18 @@ static int take_user_data(x400i_ppdu *pp, const P_User_data_t *ud, x400_diag *d)
     if (ud->present != P_User_data_PR_fully_encoded_data) return bad(d, "user data of unknown form");
     {
         const P_Fully_encoded_data_t *f = &ud->choice.fully_encoded_data;
+        size_t need = 0;
         if (f->list.count < 1 || f->list.count > X400I_PDV_MAX)
             return bad(d, "fully-encoded data with no PDV or too many PDVs");
+        /* arbitrary values go up as the BIT STRING contents (unused-bits
+         * octet first), copied into scratch: reserved once, views stay valid */
+        for (int i = 0; i < f->list.count; i++)
+            if (f->list.array[i]->presentation_data_values.present ==
+                P_PDV_list__presentation_data_values_PR_arbitrary)
+                need += 1 + (size_t)f->list.array[i]->presentation_data_values.choice.arbitrary.size;
+        if (need && x400i_buf_reserve(&pp->scratch, need) < 0)
+            return x400i_diag_set(d, L, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
+                                  "presentation: out of memory");
         for (int i = 0; i < f->list.count; i++) {
             const P_PDV_list_t *e = f->list.array[i];
             x400i_pdv *o = &pp->pdv[i];
@@ -287,6 +297,8 @@ static int take_user_data(x400i_ppdu *pp, const P_User_data_t *ud, x400_diag *d)
                 o->encoding = X400I_PDV_SINGLE;
                 o->v = e->presentation_data_values.choice.single_ASN1_type.buf;
                 o->len = (size_t)e->presentation_data_values.choice.single_ASN1_type.size;
+                if (!x400i_ber_is_one_tlv(o->v, o->len))
+                    return bad(d, "PDV single-ASN1-type is not one complete value");
                 break;
             case P_PDV_list__presentation_data_values_PR_octet_aligned:
                 o->encoding = X400I_PDV_OCTETS;
@@ -295,8 +307,14 @@ static int take_user_data(x400i_ppdu *pp, const P_User_data_t *ud, x400_diag *d)
                 break;
             case P_PDV_list__presentation_data_values_PR_arbitrary:
                 o->encoding = X400I_PDV_ARBITRARY;
-                o->v = e->presentation_data_values.choice.arbitrary.buf;
-                o->len = (size_t)e->presentation_data_values.choice.arbitrary.size;
+                o->v = pp->scratch.p + pp->scratch.len;
+                o->len = 1 + (size_t)e->presentation_data_values.choice.arbitrary.size;
+                pp->scratch.p[pp->scratch.len++] =
+                    (uint8_t)e->presentation_data_values.choice.arbitrary.bits_unused;
+                if (o->len > 1)
+                    memcpy(pp->scratch.p + pp->scratch.len,
+                           e->presentation_data_values.choice.arbitrary.buf, o->len - 1);
+                pp->scratch.len += o->len - 1;
                 break;
             default:
                 return bad(d, "PDV without presentation data values");

@@ -61,7 +61,9 @@ enum { X400I_PDV_SINGLE = 0, X400I_PDV_OCTETS = 1, X400I_PDV_ARBITRARY = 2 };
 /* One presentation data value. */
 typedef struct x400i_pdv {
     int ctx;                /* presentation context identifier */
-    int encoding;           /* X400I_PDV_*: single = v is a complete TLV */
+    int encoding;           /* X400I_PDV_*: single = v is a complete TLV; octets = the
+                               OCTET STRING contents; arbitrary = the BIT STRING
+                               contents, unused-bits octet first */
     const uint8_t *v;
     size_t len;
 } x400i_pdv;
