@@ -1,10 +1,12 @@
 /*
  * The association: routes events between the layers of one connection.
- * Transport (TPKT + X.224 class 0) below, session above it, and the upper
- * layer (presentation later; tests now) on top.  One small function per
- * indication; no protocol logic lives here, only routing and the
- * association's summary state.
+ * Transport (TPKT + X.224 class 0), session, presentation (state-checked by
+ * the public table of pstate.c), ACSE, and the upper layer (RTSE) on top
+ * (interface: lib/assoc_int.h).  The protocol logic lives in the layers;
+ * here are only routing, the ACSE APDU handling of X.227 clause 7 (which
+ * APDU rides on which presentation primitive) and the summary state.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "assoc_int.h"
@@ -17,11 +19,16 @@ struct x400_assoc {
     x400i_assoc_upper up;
     x400i_tp *tp;
     x400i_ses *ses;
+    x400i_pres *pres;
+    int acse_state;             /* x400i_acse_st */
     x400_assoc_state state;
     x400_diag diag;
     void *user;
     int connect_called;
     int input_err;      /* error detected by a layer during this recv call */
+    x400i_oidv app_ctx;
+    x400i_pctx pctx[X400I_PCTX_MAX];
+    x400i_buf abuf;     /* ACSE APDU being encoded */
 };
 
 static const char *const state_names[] = {
@@ -50,8 +57,78 @@ int x400_selector_set(x400_selector *sel, const char *text)
     return X400_OK;
 }
 
+int x400_oid_parse(x400_oid *oid, const char *text)
+{
+    const char *s = text;
+    uint8_t tmp[64];
+    size_t tl;
+    x400_oid o;
+    if (!oid || !text) return X400_ERR_INVALID_ARG;
+    o.n = 0;
+    for (;;) {
+        unsigned long long v = 0;
+        int digits = 0;
+        while (*s >= '0' && *s <= '9') {
+            v = v * 10 + (unsigned)(*s++ - '0');
+            if (v > 0xFFFFFFFFull) return X400_ERR_PARSE;
+            digits++;
+        }
+        if (!digits) return X400_ERR_PARSE;
+        if (o.n == X400_OID_MAX_ARCS) return X400_ERR_TOO_LONG;
+        o.arc[o.n++] = (uint32_t)v;
+        if (*s == 0) break;
+        if (*s++ != '.') return X400_ERR_PARSE;
+    }
+    if (x400i_oid_encode(o.arc, o.n, tmp, sizeof tmp, &tl) < 0) return X400_ERR_PARSE;
+    *oid = o;     /* *oid unchanged on any error */
+    return X400_OK;
+}
+
+int x400_ae_part_set_oid(x400_ae_part *p, const char *oid_text)
+{
+    x400_oid o;
+    size_t n;
+    int rv = x400_oid_parse(&o, oid_text);
+    if (!p) return X400_ERR_INVALID_ARG;
+    if (rv < 0) return rv;
+    if (x400i_oid_encode(o.arc, o.n, p->tlv + 2, 100, &n) < 0) return X400_ERR_PARSE;
+    p->tlv[0] = 0x06;
+    p->tlv[1] = (uint8_t)n;
+    p->len = n + 2;
+    return X400_OK;
+}
+
+int x400_ae_part_set_int(x400_ae_part *p, long value)
+{
+    x400i_buf b;
+    int rv;
+    if (!p) return X400_ERR_INVALID_ARG;
+    x400i_buf_init(&b, NULL, sizeof p->tlv);
+    rv = x400i_ber_put_int(&b, 0x02, value);
+    if (rv >= 0) {
+        memcpy(p->tlv, b.p, b.len);
+        p->len = b.len;
+    }
+    x400i_buf_free(&b);
+    return rv < 0 ? rv : X400_OK;
+}
+
+int x400_ae_part_set_encoded(x400_ae_part *p, const uint8_t *tlv, size_t len)
+{
+    x400i_tlv t;
+    if (!p || (!tlv && len)) return X400_ERR_INVALID_ARG;
+    if (len > sizeof p->tlv) return X400_ERR_TOO_LONG;
+    if (len && (x400i_ber_read(tlv, len, &t, X400I_BER_MAX_DEPTH, X400_LAYER_ACSE, NULL) < 0 ||
+                t.total != len))
+        return X400_ERR_PARSE;
+    if (len) memcpy(p->tlv, tlv, len);
+    p->len = len;
+    return X400_OK;
+}
+
 void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
 {
+    static const char *const ctx_as[3] = { "2.2.1.0.1", "2.6.0.2.12", "2.6.0.2.7" };
     memset(cfg, 0, sizeof *cfg);
     cfg->role = role;
     cfg->max_tpdu_size = 65531;
@@ -59,6 +136,14 @@ void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
     cfg->max_tsdu = 16u << 20;
     cfg->max_output = 64u << 20;
     cfg->log.max_level = X400_LOG_INFO;
+    cfg->pmode = X400_PMODE_NORMAL;
+    for (int i = 0; i < 3; i++) {
+        cfg->contexts[i].id = 2 * i + 1;
+        (void)x400_oid_parse(&cfg->contexts[i].abstract_syntax, ctx_as[i]);
+    }
+    cfg->ncontexts = 3;
+    cfg->user_info_context = 3;
+    (void)x400_oid_parse(&cfg->application_context, "2.6.0.1.6");
 }
 
 /* ---- summary state and events ---- */
@@ -72,13 +157,30 @@ static int emit(x400_assoc *a, x400_assoc_event_type type, const x400_diag *d)
     return a->cb.event(a->cb.user, a, &ev);
 }
 
+static int finished(const x400_assoc *a)
+{
+    return a->state == X400_ASSOC_CLOSED || a->state == X400_ASSOC_ABORTED;
+}
+
 static void set_final(x400_assoc *a, x400_assoc_state st, x400_assoc_event_type type,
                       const x400_diag *d)
 {
-    if (a->state == X400_ASSOC_CLOSED || a->state == X400_ASSOC_ABORTED) return;
+    if (finished(a)) return;
     a->state = st;
     if (d && d != &a->diag) a->diag = *d;
     (void)emit(a, type, d ? &a->diag : NULL);
+}
+
+static int established(x400_assoc *a)
+{
+    a->state = X400_ASSOC_ESTABLISHED;
+    return emit(a, X400_ASSOC_EV_ESTABLISHED, NULL);
+}
+
+static int up_ind(x400_assoc *a, x400i_au_ind *ind)
+{
+    ind->mode = x400i_pres_mode(a->pres);
+    return a->up.indication ? a->up.indication(a->up.user, a, ind) : 0;
 }
 
 /* ---- transport -> association ---- */
@@ -93,20 +195,22 @@ static int tp_connect_ind(void *u, const x400i_tp_conn_info *ci)
     return 0;
 }
 
-/* T-CONNECT confirm: CC arrived (initiator); S-CONNECT request follows. */
+/* T-CONNECT confirm: CC arrived (initiator); A-ASSOCIATE request follows. */
 static void tp_connect_conf(void *u, const x400i_tp_conn_info *ci)
 {
     x400_assoc *a = u;
     int rv;
     (void)ci;
-    if (a->up.transport_up)
-        rv = a->up.transport_up(a->up.user, a);
+    if (a->up.associate)
+        rv = a->up.associate(a->up.user, a);
     else
-        rv = x400i_ses_connect_req(a->ses, NULL, 0);
-    if (rv < 0) {
-        x400i_diag_set(&a->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, rv, 0,
-                       "S-CONNECT request failed: %s", x400_strerror(rv));
-        x400i_tp_disconnect(a->tp, 0);
+        rv = x400i_assoc_associate_req(a, NULL, 0);
+    if (rv < 0 && !finished(a)) {
+        if (!a->diag.code)
+            x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, rv, 0,
+                           "A-ASSOCIATE request failed: %s", x400_strerror(rv));
+        (void)x400i_ses_u_abort_req(a->ses, NULL, 0);
+        if (x400i_tp_is_open(a->tp)) x400i_tp_disconnect(a->tp, 0);
         set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     }
 }
@@ -117,10 +221,10 @@ static int tp_data_ind(void *u, const uint8_t *tsdu, size_t len)
     x400_assoc *a = u;
     int rv = x400i_ses_input(a->ses, tsdu, len);
     if (rv < 0) {
-        /* The session machine has answered (AB) and given S-P-ABORT; keep
-         * its diagnostic and report the error from x400_assoc_recv. */
+        /* A layer has answered (AB / ARP / CPR) and reported the abort; keep
+         * the first diagnostic and report the error from x400_assoc_recv. */
         const x400_diag *sd = x400i_ses_diag(a->ses);
-        if (sd->code) a->diag = *sd;
+        if (sd->code && !finished(a)) a->diag = *sd;
         if (!a->input_err) a->input_err = rv;
         set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     }
@@ -132,10 +236,9 @@ static int tp_data_ind(void *u, const uint8_t *tsdu, size_t len)
 static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
 {
     x400_assoc *a = u;
-    (void)reason;
-    if (d && d->code) a->diag = *d;
+    if (d && d->code && !finished(a)) a->diag = *d;
     x400i_ses_transport_lost(a->ses);
-    if (a->state != X400_ASSOC_CLOSED && a->state != X400_ASSOC_ABORTED) {
+    if (!finished(a)) {
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER,
                            X400_ERR_ABORTED, reason, "transport connection lost");
@@ -157,66 +260,534 @@ static void ses_disconnect_transport(void *u)
     if (x400i_tp_is_open(a->tp)) x400i_tp_disconnect(a->tp, 128 /* normal */);
 }
 
-/* Without an upper layer the association answers what must be answered so
- * that a bare session pair still completes (tests, harnesses). */
-static int default_answer(x400_assoc *a, const x400i_ses_ind *ind)
+/* Every session indication goes to presentation. */
+static int ses_indication(void *u, const x400i_ses_ind *ind)
 {
-    switch (ind->type) {
-    case X400I_SES_CONNECT_IND: return x400i_ses_connect_rsp(a->ses, 1, 0, 0, NULL, 0);
-    case X400I_SES_RELEASE_IND: return x400i_ses_release_rsp(a->ses, NULL, 0);
+    x400_assoc *a = u;
+    if (ind->type == X400I_SES_CONNECT_IND) a->state = X400_ASSOC_CONNECTING;
+    return x400i_pres_ses_ind(a->pres, ind);
+}
+
+int x400i_assoc_inject_ses_ind(x400_assoc *a, const x400i_ses_ind *ind)
+{
+    return ses_indication(a, ind);
+}
+
+/* ---- ACSE over presentation (X.227 clause 7) ---- */
+
+static int acse_ctx(const x400_assoc *a)
+{
+    return x400i_pres_context_id(a->pres, &x400i_oid_acse);
+}
+
+/* Encode `ap` into a->abuf and describe it as one PDV on the ACSE context. */
+static int acse_pdv(x400_assoc *a, const x400i_acse_apdu *ap, x400i_pdv *pdv, int ctx)
+{
+    int rv;
+    x400i_buf_reset(&a->abuf);
+    rv = x400i_acse_encode(&a->abuf, ap);
+    if (rv < 0)
+        return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, rv, 0,
+                              "ACSE: cannot encode %s: %s", x400i_acse_apdu_name(ap->type),
+                              x400_strerror(rv));
+    pdv->ctx = ctx;
+    pdv->encoding = X400I_PDV_SINGLE;
+    pdv->v = a->abuf.p;
+    pdv->len = a->abuf.len;
+    return X400_OK;
+}
+
+static void acse_ui(const x400_assoc *a, x400i_acse_apdu *ap, const uint8_t *ui, size_t len)
+{
+    if (!len) return;
+    ap->nui = 1;
+    ap->ui[0].has_direct = 1;
+    ap->ui[0].direct = x400i_oid_ber;
+    ap->ui[0].indirect = a->cfg.user_info_context;
+    ap->ui[0].encoding = X400I_PDV_SINGLE;
+    ap->ui[0].v = ui;
+    ap->ui[0].len = len;
+}
+
+static void view_part(x400i_view *v, const x400_ae_part *p)
+{
+    v->p = p->tlv;
+    v->len = p->len;
+}
+
+static int layer_err(x400_assoc *a, int rv)
+{
+    const x400_diag *pd = x400i_pres_diag(a->pres);
+    if (pd->code) a->diag = *pd;
+    return rv;
+}
+
+static int acse_step(x400_assoc *a, int ev)
+{
+    int next;
+    int rv = x400i_acse_check(a->acse_state, ev, &next, &a->diag);
+    return rv < 0 ? rv : next;
+}
+
+int x400i_assoc_associate_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int next, rv, ctx = -1;
+    if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
+    if (a->cfg.pmode == X400_PMODE_X410_1984) {
+        rv = x400i_pres_connect_req(a->pres, NULL, 0, ui, ui_len);
+        return rv < 0 ? layer_err(a, rv) : X400_OK;
+    }
+    next = acse_step(a, X400I_ACSE_EV_ASSOC_REQ);
+    if (next < 0) return next;
+    for (size_t i = 0; i < a->cfg.ncontexts; i++)
+        if (x400i_oidv_eq(&a->pctx[i].as, &x400i_oid_acse)) ctx = a->pctx[i].id;
+    if (ctx < 0)
+        return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0,
+                              "ACSE: no presentation context for id-as-acse (2.2.1.0.1) configured");
+    x400i_acse_init(&ap, X400I_ACSE_AARQ);    /* AARQ, X.227 7.1.4.1 */
+    ap.app_ctx = a->app_ctx;
+    view_part(&ap.called_ap_title, &a->cfg.called_ap_title);
+    view_part(&ap.called_ae_qual, &a->cfg.called_ae_qualifier);
+    view_part(&ap.calling_ap_title, &a->cfg.calling_ap_title);
+    view_part(&ap.calling_ae_qual, &a->cfg.calling_ae_qualifier);
+    acse_ui(a, &ap, ui, ui_len);
+    rv = acse_pdv(a, &ap, &pdv, ctx);
+    if (rv < 0) return rv;
+    rv = x400i_pres_connect_req(a->pres, &pdv, 1, NULL, 0);
+    if (rv < 0) return layer_err(a, rv);
+    a->acse_state = next;
+    return X400_OK;
+}
+
+int x400i_assoc_associate_rsp(x400_assoc *a, int accept, const uint8_t *ui, size_t ui_len)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int next, rv;
+    if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
+    if (!x400i_pres_mode(a->pres)) {
+        rv = x400i_pres_connect_rsp(a->pres, accept, -1, NULL, 0, ui, ui_len);
+        if (rv < 0) return layer_err(a, rv);
+    } else {
+        next = acse_step(a, accept ? X400I_ACSE_EV_ASSOC_RSP_POS : X400I_ACSE_EV_ASSOC_RSP_NEG);
+        if (next < 0) return next;
+        x400i_acse_init(&ap, X400I_ACSE_AARE);    /* AARE, X.227 7.1.4.2 */
+        ap.app_ctx = a->app_ctx;
+        ap.result = accept ? 0 : 1;
+        ap.diag_source = 1;
+        ap.diag = accept ? 0 : 1;              /* null / no-reason-given */
+        view_part(&ap.responding_ap_title, &a->cfg.responding_ap_title);
+        view_part(&ap.responding_ae_qual, &a->cfg.responding_ae_qualifier);
+        acse_ui(a, &ap, ui, ui_len);
+        rv = acse_pdv(a, &ap, &pdv, acse_ctx(a));
+        if (rv < 0) return rv;
+        rv = x400i_pres_connect_rsp(a->pres, accept, -1, &pdv, 1, NULL, 0);
+        if (rv < 0) return layer_err(a, rv);
+        a->acse_state = next;
+    }
+    if (accept) return established(a);
+    x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_REFUSED, 0,
+                   "association rejected by this side");
+    set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
+    return X400_OK;
+}
+
+int x400i_assoc_data_req(x400_assoc *a, const x400i_pdv *pdv, size_t n)
+{
+    int rv;
+    if (!a || !pdv || !n) return X400_ERR_INVALID_ARG;
+    rv = x400i_pres_data_req(a->pres, pdv, n);
+    return rv < 0 ? layer_err(a, rv) : X400_OK;
+}
+
+int x400i_assoc_release_req(x400_assoc *a)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int next, rv;
+    if (!a) return X400_ERR_INVALID_ARG;
+    if (!x400i_pres_mode(a->pres)) {
+        rv = x400i_pres_release_req(a->pres, NULL, 0);
+        if (rv < 0) return layer_err(a, rv);
+        a->state = X400_ASSOC_RELEASING;
+        return X400_OK;
+    }
+    next = acse_step(a, X400I_ACSE_EV_RELEASE_REQ);
+    if (next < 0) return next;
+    x400i_acse_init(&ap, X400I_ACSE_RLRQ);     /* RLRQ, X.227 7.2 */
+    ap.reason = 0;                             /* normal */
+    rv = acse_pdv(a, &ap, &pdv, acse_ctx(a));
+    if (rv < 0) return rv;
+    rv = x400i_pres_release_req(a->pres, &pdv, 1);
+    if (rv < 0) return layer_err(a, rv);
+    a->acse_state = next;
+    a->state = X400_ASSOC_RELEASING;
+    return X400_OK;
+}
+
+int x400i_assoc_release_rsp(x400_assoc *a)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int next, rv;
+    if (!a) return X400_ERR_INVALID_ARG;
+    if (!x400i_pres_mode(a->pres)) {
+        rv = x400i_pres_release_rsp(a->pres, NULL, 0);
+    } else {
+        next = acse_step(a, X400I_ACSE_EV_RELEASE_RSP);
+        if (next < 0) return next;
+        x400i_acse_init(&ap, X400I_ACSE_RLRE);     /* RLRE, X.227 7.2 */
+        ap.reason = 0;
+        rv = acse_pdv(a, &ap, &pdv, acse_ctx(a));
+        if (rv < 0) return rv;
+        rv = x400i_pres_release_rsp(a->pres, &pdv, 1);
+        if (rv >= 0) a->acse_state = next;
+    }
+    if (rv < 0) return layer_err(a, rv);
+    set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
+    return X400_OK;
+}
+
+int x400i_assoc_abort_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int rv, next;
+    x400_pstate pst;
+    if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
+    if (finished(a)) return X400_OK;
+    pst = x400i_pres_state(a->pres);
+    if (x400_pstate_check(pst, X400_PEV_U_ABORT_REQ, NULL, NULL, NULL) < 0) {
+        /* no presentation connection yet: a bare S-U-ABORT */
+        rv = x400i_ses_u_abort_req(a->ses, NULL, 0);
+    } else if (!x400i_pres_mode(a->pres)) {
+        rv = x400i_pres_u_abort_req(a->pres, NULL, 0, ui, ui_len);
+    } else {
+        x400i_acse_init(&ap, X400I_ACSE_ABRT);     /* ABRT, X.227 7.3 */
+        ap.abort_source = 0;                       /* acse-service-user */
+        acse_ui(a, &ap, ui, ui_len);
+        next = acse_step(a, X400I_ACSE_EV_ABORT_REQ);
+        a->acse_state = X400I_ACSE_ST_IDLE;
+        if (next >= 0 && acse_ctx(a) > 0 && acse_pdv(a, &ap, &pdv, acse_ctx(a)) >= 0)
+            rv = x400i_pres_u_abort_req(a->pres, &pdv, 1, NULL, 0);
+        else
+            rv = x400i_pres_u_abort_req(a->pres, NULL, 0, NULL, 0);
+    }
+    x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_ABORTED, 0,
+                   "A-ABORT requested locally");
+    if (x400i_tp_is_open(a->tp)) x400i_tp_disconnect(a->tp, 128);
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+    return rv < 0 ? rv : X400_OK;
+}
+
+/* The first EXTERNAL of user-information, as the upper layer's APDU. */
+static void ui_of(const x400i_acse_apdu *ap, x400i_au_ind *ind)
+{
+    for (size_t i = 0; i < ap->nui; i++)
+        if (ap->ui[i].encoding == X400I_PDV_SINGLE) {
+            ind->ui = ap->ui[i].v;
+            ind->ui_len = ap->ui[i].len;
+            return;
+        }
+}
+
+/* Find and decode the ACSE APDU among the PDVs of a presentation primitive. */
+static int acse_in(x400_assoc *a, const x400i_pres_ind *pi, x400i_acse_apdu *ap, int want,
+                   const char *prim)
+{
+    int ctx = acse_ctx(a), rv;
+    for (size_t i = 0; i < pi->npdv; i++) {
+        if (pi->pdv[i].ctx != ctx) continue;
+        if (pi->pdv[i].encoding != X400I_PDV_SINGLE) break;
+        rv = x400i_acse_decode(pi->pdv[i].v, pi->pdv[i].len, ap, a->alloc, &a->diag);
+        if (rv < 0) return rv;
+        if (want && ap->type != want)
+            return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_PROTOCOL, 0,
+                                  "ACSE: %s carries %s where %s was expected", prim,
+                                  x400i_acse_apdu_name(ap->type), x400i_acse_apdu_name(want));
+        return X400_OK;
+    }
+    x400i_acse_init(ap, 0);
+    return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_PROTOCOL, 0,
+                          "ACSE: %s without %s on the ACSE presentation context", prim,
+                          x400i_acse_apdu_name(want));
+}
+
+/* An ACSE protocol error after the presentation connection exists: ABRT
+ * (source service-provider) in ARU, then the provider abort upward. */
+static int acse_abort(x400_assoc *a)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    x400_diag keep = a->diag;
+    x400i_au_ind ui;
+    int ctx = acse_ctx(a);
+    x400i_acse_init(&ap, X400I_ACSE_ABRT);
+    ap.abort_source = 1;
+    a->acse_state = X400I_ACSE_ST_IDLE;
+    if (ctx > 0 && acse_pdv(a, &ap, &pdv, ctx) >= 0)
+        (void)x400i_pres_u_abort_req(a->pres, &pdv, 1, NULL, 0);
+    else
+        (void)x400i_pres_u_abort_req(a->pres, NULL, 0, NULL, 0);
+    a->diag = keep;
+    memset(&ui, 0, sizeof ui);
+    ui.type = X400I_AU_P_ABORT_IND;
+    ui.ev = X400_PEV_P_ABORT_IND;
+    ui.diag = &a->diag;
+    (void)up_ind(a, &ui);
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+    return a->diag.code < 0 ? a->diag.code : X400_ERR_PROTOCOL;
+}
+
+/* P-CONNECT indication (responder): AARQ in normal mode. */
+static int on_connect_ind(x400_assoc *a, const x400i_pres_ind *pi)
+{
+    x400i_au_ind ui;
+    x400i_acse_apdu ap;
+    int rv;
+    memset(&ui, 0, sizeof ui);
+    ui.type = X400I_AU_ASSOCIATE_IND;
+    ui.ev = pi->ev;
+    ui.ses = pi->ses;
+    if (!x400i_pres_mode(a->pres)) {          /* X.410-1984: the RTORQ in the CP */
+        ui.ui = pi->raw;
+        ui.ui_len = pi->raw_len;
+        if (!a->up.indication) {
+            x400i_diag_set(&a->diag, X400_LAYER_PRESENTATION, X400_SOURCE_LOCAL, X400_ERR_UNSUPPORTED,
+                           0, "X.410-1984 mode CP but no RTSE above the association");
+            (void)x400i_pres_connect_rsp(a->pres, 0, 0, NULL, 0, NULL, 0);
+            set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
+            return X400_ERR_UNSUPPORTED;
+        }
+        return up_ind(a, &ui);
+    }
+    rv = acse_in(a, pi, &ap, X400I_ACSE_AARQ, "P-CONNECT indication");
+    if (rv >= 0) rv = acse_step(a, X400I_ACSE_EV_AARQ);
+    if (rv < 0) {
+        /* unreadable: CPR with provider reason user-data-not-readable */
+        x400_diag keep = a->diag;
+        x400i_acse_release(&ap);
+        (void)x400i_pres_connect_rsp(a->pres, 0, 6, NULL, 0, NULL, 0);
+        a->diag = keep;
+        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        return rv;
+    }
+    a->acse_state = rv;
+    if (!x400i_oidv_eq(&ap.app_ctx, &a->app_ctx)) {
+        /* AARE- (rejected-permanent, application-context-name-not-supported) in CPR */
+        x400i_acse_apdu re;
+        x400i_pdv pdv;
+        char txt[64];
+        x400i_oid_to_text(ap.app_ctx.v, ap.app_ctx.len, txt, sizeof txt);
+        x400i_acse_init(&re, X400I_ACSE_AARE);
+        re.app_ctx = ap.app_ctx;
+        re.result = 1;
+        re.diag_source = 1;
+        re.diag = 2;
+        a->acse_state = X400I_ACSE_ST_IDLE;
+        if (acse_pdv(a, &re, &pdv, acse_ctx(a)) >= 0)
+            (void)x400i_pres_connect_rsp(a->pres, 0, -1, &pdv, 1, NULL, 0);
+        x400i_acse_release(&ap);
+        x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_REFUSED, 2,
+                       "ACSE: application context %s not supported (AARE- sent)", txt);
+        set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
+        return X400_OK;
+    }
+    ui.acse = &ap;
+    ui_of(&ap, &ui);
+    if (a->up.indication)
+        rv = up_ind(a, &ui);
+    else
+        rv = x400i_assoc_associate_rsp(a, 1, NULL, 0);
+    x400i_acse_release(&ap);
+    return rv;
+}
+
+/* P-CONNECT confirm (initiator): AARE in CPA (accepted) or CPR (refused). */
+static int on_connect_conf(x400_assoc *a, const x400i_pres_ind *pi)
+{
+    x400i_au_ind ui;
+    x400i_acse_apdu ap;
+    int rv, have = 0;
+    memset(&ui, 0, sizeof ui);
+    ui.type = X400I_AU_ASSOCIATE_CONF;
+    ui.ev = pi->ev;
+    ui.ses = pi->ses;
+    ui.accepted = pi->accepted;
+    x400i_acse_init(&ap, 0);
+    if (!x400i_pres_mode(a->pres)) {
+        ui.ui = pi->raw;
+        ui.ui_len = pi->raw_len;
+    } else if (pi->accepted || pi->npdv) {
+        rv = acse_in(a, pi, &ap, X400I_ACSE_AARE, pi->accepted ? "CPA-PPDU" : "CPR-PPDU");
+        have = 1;
+        if (rv >= 0)
+            rv = acse_step(a, ap.result == 0 && pi->accepted ? X400I_ACSE_EV_AARE_POS
+                                                             : X400I_ACSE_EV_AARE_NEG);
+        if (rv < 0) {
+            x400i_acse_release(&ap);
+            if (pi->accepted) return acse_abort(a);
+            set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
+            return X400_OK;
+        }
+        a->acse_state = rv;
+        ui.acse = &ap;
+        ui_of(&ap, &ui);
+        if (pi->accepted && ap.result != 0) {
+            /* AARE- inside a CPA: the association is refused; drop the
+             * presentation connection with ARU */
+            ui.accepted = 0;
+            (void)x400i_pres_u_abort_req(a->pres, NULL, 0, NULL, 0);
+        }
+    } else {
+        a->acse_state = X400I_ACSE_ST_IDLE;
+    }
+    if (!ui.accepted) {
+        if (have)
+            x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_REFUSED,
+                           (int)ap.diag,
+                           "ACSE: association rejected (AARE result %ld, %s diagnostic %ld)",
+                           ap.result, ap.diag_source == 1 ? "service-user" : "service-provider",
+                           ap.diag);
+        else if (pi->diag)
+            a->diag = *pi->diag;
+        ui.diag = &a->diag;
+        rv = up_ind(a, &ui);
+        if (have) x400i_acse_release(&ap);
+        set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
+        return rv < 0 ? rv : X400_OK;
+    }
+    rv = up_ind(a, &ui);
+    if (have) x400i_acse_release(&ap);
+    if (rv < 0) return rv;
+    return established(a);
+}
+
+static int on_release(x400_assoc *a, const x400i_pres_ind *pi, int conf)
+{
+    x400i_au_ind ui;
+    x400i_acse_apdu ap;
+    int rv, have = 0;
+    memset(&ui, 0, sizeof ui);
+    ui.type = conf ? X400I_AU_RELEASE_CONF : X400I_AU_RELEASE_IND;
+    ui.ev = pi->ev;
+    ui.ses = pi->ses;
+    x400i_acse_init(&ap, 0);
+    if (x400i_pres_mode(a->pres)) {
+        rv = acse_in(a, pi, &ap, conf ? X400I_ACSE_RLRE : X400I_ACSE_RLRQ,
+                     conf ? "P-RELEASE confirm" : "P-RELEASE indication");
+        have = 1;
+        if (rv >= 0) rv = acse_step(a, conf ? X400I_ACSE_EV_RLRE : X400I_ACSE_EV_RLRQ);
+        if (rv < 0) {
+            x400i_acse_release(&ap);
+            if (conf) {     /* released anyway: the session connection is gone */
+                set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
+                return X400_OK;
+            }
+            return acse_abort(a);
+        }
+        a->acse_state = rv;
+        ui.acse = &ap;
+        ui_of(&ap, &ui);
+    }
+    if (!conf) a->state = X400_ASSOC_RELEASING;
+    if (a->up.indication)
+        rv = up_ind(a, &ui);
+    else
+        rv = conf ? 0 : x400i_assoc_release_rsp(a);
+    if (have) x400i_acse_release(&ap);
+    if (conf) set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
+    return rv;
+}
+
+static int on_abort(x400_assoc *a, const x400i_pres_ind *pi)
+{
+    x400i_au_ind ui;
+    x400i_acse_apdu ap;
+    int have = 0;
+    memset(&ui, 0, sizeof ui);
+    ui.ev = pi->ev;
+    ui.ses = pi->ses;
+    x400i_acse_init(&ap, 0);
+    if (pi->ev == X400_PEV_U_ABORT_IND) {
+        ui.type = X400I_AU_ABORT_IND;
+        if (!x400i_pres_mode(a->pres)) {
+            ui.ui = pi->raw;
+            ui.ui_len = pi->raw_len;
+            x400i_diag_set(&a->diag, X400_LAYER_PRESENTATION, X400_SOURCE_PEER, X400_ERR_ABORTED, 0,
+                           "P-U-ABORT from peer");
+        } else if (pi->npdv && acse_in(a, pi, &ap, X400I_ACSE_ABRT, "ARU-PPDU") >= 0) {
+            have = 1;
+            ui.acse = &ap;
+            ui_of(&ap, &ui);
+            x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_ABORTED,
+                           (int)ap.abort_source, "A-ABORT from peer (ABRT, source %s)",
+                           ap.abort_source ? "acse-service-provider" : "acse-service-user");
+        } else {
+            have = 1;   /* acse_in may have decoded part of it */
+            x400i_diag_set(&a->diag, X400_LAYER_PRESENTATION, X400_SOURCE_PEER, X400_ERR_ABORTED, 0,
+                           "P-U-ABORT from peer");
+        }
+    } else {
+        ui.type = X400I_AU_P_ABORT_IND;
+        if (pi->diag && pi->diag->code && !finished(a)) a->diag = *pi->diag;
+    }
+    a->acse_state = X400I_ACSE_ST_IDLE;
+    ui.diag = &a->diag;
+    if (!finished(a)) (void)up_ind(a, &ui);
+    if (have) x400i_acse_release(&ap);
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+    return X400_OK;
+}
+
+/* Without an upper layer the association answers what must be answered. */
+static int default_answer(x400_assoc *a, const x400i_pres_ind *pi)
+{
+    const x400i_ses_ind *s = pi->ses;
+    switch (pi->ev) {
+    case X400_PEV_SYNC_MINOR_IND:
+        return s && s->confirm_required ? x400i_pres_minor_sync_rsp(a->pres, s->serial, NULL, 0) : 0;
+    case X400_PEV_ACT_END_IND: return x400i_pres_activity_end_rsp(a->pres, NULL, 0);
+    case X400_PEV_ACT_INTERRUPT_IND: return x400i_pres_activity_interrupt_rsp(a->pres);
+    case X400_PEV_ACT_DISCARD_IND: return x400i_pres_activity_discard_rsp(a->pres);
     default: return 0;
     }
 }
 
-static int ses_indication(void *u, const x400i_ses_ind *ind)
+/* presentation -> association */
+static int pres_indication(void *u, const x400i_pres_ind *pi)
 {
     x400_assoc *a = u;
-    int rv = 0;
-    switch (ind->type) {
-    case X400I_SES_CONNECT_IND:
-        a->state = X400_ASSOC_CONNECTING;
-        break;
-    case X400I_SES_CONNECT_CONF:
-        if (!ind->accepted) {
-            x400i_diag_set(&a->diag, X400_LAYER_SESSION, X400_SOURCE_PEER,
-                           X400_ERR_REFUSED, ind->reason,
-                           "S-CONNECT refused by peer (RF reason %d)", ind->reason);
-            set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
-        } else {
-            a->state = X400_ASSOC_ESTABLISHED;
-            rv = emit(a, X400_ASSOC_EV_ESTABLISHED, NULL);
-        }
-        break;
-    case X400I_SES_RELEASE_IND:
-        a->state = X400_ASSOC_RELEASING;
-        break;
-    case X400I_SES_RELEASE_CONF:
-        set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
-        break;
-    case X400I_SES_U_ABORT_IND:
-        x400i_diag_set(&a->diag, X400_LAYER_SESSION, X400_SOURCE_PEER, X400_ERR_ABORTED,
-                       0, "S-U-ABORT from peer");
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-        break;
-    case X400I_SES_P_ABORT_IND:
-        if (x400i_ses_diag(a->ses)->code) a->diag = *x400i_ses_diag(a->ses);
-        else if (!a->diag.code)
-            x400i_diag_set(&a->diag, X400_LAYER_SESSION, X400_SOURCE_PROVIDER,
-                           X400_ERR_ABORTED, ind->reason, "S-P-ABORT");
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-        break;
-    default:
-        break;
+    x400i_au_ind ui;
+    x400i_pdv raw;
+    switch (pi->ev) {
+    case X400_PEV_CONNECT_IND: return on_connect_ind(a, pi);
+    case X400_PEV_CONNECT_CONF_ACCEPT:
+    case X400_PEV_CONNECT_CONF_REFUSE: return on_connect_conf(a, pi);
+    case X400_PEV_RELEASE_IND: return on_release(a, pi, 0);
+    case X400_PEV_RELEASE_CONF: return on_release(a, pi, 1);
+    case X400_PEV_U_ABORT_IND:
+    case X400_PEV_P_ABORT_IND: return on_abort(a, pi);
+    default: break;
     }
-    if (rv < 0) return rv;
-    rv = a->up.ses_ind ? a->up.ses_ind(a->up.user, a, ind) : default_answer(a, ind);
-    /* Responder: S-CONNECT response given (AC sent): established. */
-    if (ind->type == X400I_SES_CONNECT_IND && rv >= 0 && a->state == X400_ASSOC_CONNECTING &&
-        x400i_ses_state(a->ses) == X400I_SES_ST_DATA) {
-        a->state = X400_ASSOC_ESTABLISHED;
-        rv = emit(a, X400_ASSOC_EV_ESTABLISHED, NULL);
+    memset(&ui, 0, sizeof ui);
+    ui.type = pi->ev == X400_PEV_DATA_IND ? X400I_AU_DATA_IND : X400I_AU_SESSION_IND;
+    ui.ev = pi->ev;
+    ui.ses = pi->ses;
+    ui.pdv = pi->pdv;
+    ui.npdv = pi->npdv;
+    if (!x400i_pres_mode(a->pres) && pi->raw_len) {
+        raw.ctx = 0;
+        raw.encoding = X400I_PDV_OCTETS;
+        raw.v = pi->raw;
+        raw.len = pi->raw_len;
+        ui.pdv = &raw;
+        ui.npdv = 1;
     }
-    return rv;
+    if (a->up.indication) return up_ind(a, &ui);
+    return default_answer(a, pi);
 }
 
 /* ---- public API ---- */
@@ -227,8 +798,10 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     x400_assoc *a;
     x400i_tp_config tc;
     x400i_ses_config sc;
+    x400i_pres_config pc;
     x400i_tp_callbacks tcb;
     x400i_ses_callbacks scb;
+    x400i_pres_callbacks pcb;
     int initiator, rv;
 
     if (!out || !cfg) return X400_ERR_INVALID_ARG;
@@ -237,7 +810,10 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
         return X400_ERR_INVALID_ARG;
     if (cfg->calling_tsel.len > X400_SELECTOR_MAX || cfg->called_tsel.len > X400_SELECTOR_MAX ||
         cfg->calling_ssel.len > X400_SELECTOR_MAX || cfg->called_ssel.len > X400_SELECTOR_MAX ||
-        cfg->calling_ref_len > sizeof cfg->calling_ref)
+        cfg->calling_psel.len > X400_SELECTOR_MAX || cfg->called_psel.len > X400_SELECTOR_MAX ||
+        cfg->responding_psel.len > X400_SELECTOR_MAX ||
+        cfg->calling_ref_len > sizeof cfg->calling_ref || cfg->ncontexts > X400_PCTX_MAX ||
+        (cfg->pmode != X400_PMODE_NORMAL && cfg->pmode != X400_PMODE_X410_1984))
         return X400_ERR_INVALID_ARG;
     alloc = x400i_alloc_or_default(alloc);
     a = x400i_calloc(alloc, 1, sizeof *a);
@@ -246,6 +822,22 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     a->alloc = alloc;
     if (cb) a->cb = *cb;
     initiator = cfg->role == X400_ROLE_INITIATOR;
+    x400i_buf_init(&a->abuf, alloc, X400I_ACSE_MAX);
+
+    if (x400i_oidv_from_arcs(&a->app_ctx, cfg->application_context.arc, cfg->application_context.n) < 0)
+        goto bad;
+    for (size_t i = 0; i < cfg->ncontexts; i++) {
+        const x400_pcontext *c = &cfg->contexts[i];
+        memset(&a->pctx[i], 0, sizeof a->pctx[i]);
+        if (c->id < 1 || c->id > 127) goto bad;
+        for (size_t j = 0; j < i; j++)
+            if (cfg->contexts[j].id == c->id) goto bad;
+        a->pctx[i].id = c->id;
+        a->pctx[i].has_ts = 1;
+        a->pctx[i].provider_reason = -1;
+        if (x400i_oidv_from_arcs(&a->pctx[i].as, c->abstract_syntax.arc, c->abstract_syntax.n) < 0)
+            goto bad;
+    }
 
     memset(&tc, 0, sizeof tc);
     memcpy(tc.calling_tsel, cfg->calling_tsel.value, cfg->calling_tsel.len);
@@ -276,21 +868,38 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     scb.indication = ses_indication;
     scb.disconnect_transport = ses_disconnect_transport;
 
+    memset(&pc, 0, sizeof pc);
+    pc.mode = cfg->pmode == X400_PMODE_NORMAL;
+    pc.calling_sel = cfg->calling_psel.len ? &a->cfg.calling_psel : NULL;
+    pc.called_sel = cfg->called_psel.len ? &a->cfg.called_psel : NULL;
+    pc.responding_sel = cfg->responding_psel.len ? &a->cfg.responding_psel : NULL;
+    pc.ctx = a->pctx;
+    pc.nctx = cfg->ncontexts;
+    pc.max_pdu = cfg->max_tsdu;
+    pcb.user = a;
+    pcb.indication = pres_indication;
+
     rv = x400i_tp_new(&a->tp, initiator, &tc, &tcb, alloc, &a->cfg.log);
     if (rv >= 0) rv = x400i_ses_new(&a->ses, initiator, &sc, &scb, alloc, &a->cfg.log);
+    if (rv >= 0) rv = x400i_pres_new(&a->pres, initiator, &pc, a->ses, &pcb, alloc, &a->cfg.log);
     if (rv < 0) {
         x400_assoc_free(a);
         return rv;
     }
     *out = a;
     return X400_OK;
+bad:
+    x400_assoc_free(a);
+    return X400_ERR_INVALID_ARG;
 }
 
 void x400_assoc_free(x400_assoc *a)
 {
     if (!a) return;
+    if (a->pres) x400i_pres_free(a->pres);
     if (a->ses) x400i_ses_free(a->ses);
     if (a->tp) x400i_tp_free(a->tp);
+    x400i_buf_free(&a->abuf);
     x400i_free(a->alloc, a);
 }
 
@@ -308,44 +917,33 @@ int x400_assoc_connect(x400_assoc *a)
 
 int x400_assoc_release(x400_assoc *a)
 {
-    int rv;
     if (!a) return X400_ERR_INVALID_ARG;
     if (a->state != X400_ASSOC_ESTABLISHED)
-        return x400i_diag_set(&a->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, X400_ERR_STATE,
-                              0, "S-RELEASE request in association state %s",
+        return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_STATE,
+                              0, "A-RELEASE request in association state %s",
                               x400_assoc_state_name(a->state));
-    rv = x400i_ses_release_req(a->ses, NULL, 0);
-    if (rv >= 0) a->state = X400_ASSOC_RELEASING;
-    return rv;
+    return x400i_assoc_release_req(a);
 }
 
 int x400_assoc_abort(x400_assoc *a)
 {
-    int rv;
     if (!a) return X400_ERR_INVALID_ARG;
-    if (a->state == X400_ASSOC_CLOSED || a->state == X400_ASSOC_ABORTED) return X400_OK;
-    rv = x400i_ses_u_abort_req(a->ses, NULL, 0);
-    x400i_diag_set(&a->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, X400_ERR_ABORTED, 0,
-                   "S-U-ABORT requested locally");
-    if (x400i_tp_is_open(a->tp)) x400i_tp_disconnect(a->tp, 128);
-    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-    return rv < 0 ? rv : X400_OK;
+    return x400i_assoc_abort_req(a, NULL, 0);
 }
 
 int x400_assoc_recv(x400_assoc *a, const uint8_t *buf, size_t len)
 {
     int rv;
     if (!a || (!buf && len)) return X400_ERR_INVALID_ARG;
-    if (a->state == X400_ASSOC_CLOSED || a->state == X400_ASSOC_ABORTED)
+    if (finished(a))
         return X400_ERR_CLOSED;   /* input after the end is refused, never parsed */
     a->input_err = 0;
     rv = x400i_tp_input(a->tp, buf, len);
     if (rv >= 0 && a->input_err < 0) rv = a->input_err;
     if (rv < 0) {
         const x400_diag *td = x400i_tp_diag(a->tp);
-        if (td->code && a->state != X400_ASSOC_ABORTED) a->diag = *td;
-        if (a->state != X400_ASSOC_CLOSED && a->state != X400_ASSOC_ABORTED)
-            set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        if (td->code && !finished(a)) a->diag = *td;
+        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     }
     return rv;
 }
@@ -382,5 +980,14 @@ void x400i_assoc_set_upper(x400_assoc *a, const x400i_assoc_upper *up)
     else memset(&a->up, 0, sizeof a->up);
 }
 
+int x400i_assoc_context_id(const x400_assoc *a, const uint32_t *arcs, size_t n)
+{
+    x400i_oidv o;
+    if (x400i_oidv_from_arcs(&o, arcs, n) < 0) return -1;
+    return x400i_pres_context_id(a->pres, &o);
+}
+
+x400i_pres *x400i_assoc_presentation(x400_assoc *a) { return a->pres; }
 x400i_ses *x400i_assoc_session(x400_assoc *a) { return a->ses; }
 x400i_tp *x400i_assoc_transport(x400_assoc *a) { return a->tp; }
+int x400i_assoc_acse_state(const x400_assoc *a) { return a->acse_state; }

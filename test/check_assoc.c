@@ -8,12 +8,23 @@
 #include "wire.h"
 #include "x400t.h"
 
-/* ---- a harness upper layer: records indications, answers by default ---- */
+/* ---- a harness upper layer (where RTSE sits): records indications,
+ * answers what needs an answer through presentation pass-through ---- */
+
+/* RTSE-shaped user information, so that tshark decodes it all:
+ * RTORQ {checkpointSize 63, connectionDataRQ open = ROS bind-invoke
+ * MTABindArgument unauthenticated} and RTOAC {63, bind-result}. */
+static const uint8_t RTORQ[] = { 0xb0, 0x0b, 0x80, 0x01, 0x3f, 0xa3, 0x06, 0xa0, 0x04,
+                                 0xb0, 0x02, 0x05, 0x00 };
+static const uint8_t RTOAC[] = { 0xb1, 0x0b, 0x80, 0x01, 0x3f, 0xa2, 0x06, 0xa0, 0x04,
+                                 0xb1, 0x02, 0x05, 0x00 };
 
 #define MAXREC 64
 struct side {
     x400_assoc *a;
-    int types[MAXREC];
+    int types[MAXREC];          /* x400_pevent of each indication */
+    int au[MAXREC];             /* x400i_au_type */
+    int ctx[MAXREC];
     uint8_t ud[MAXREC][64];
     size_t udlen[MAXREC];
     uint32_t serial[MAXREC];
@@ -22,8 +33,9 @@ struct side {
     int n;
     int events[8];
     int nev;
-    const uint8_t *connect_ud;
+    const uint8_t *connect_ud;  /* the "RTORQ" the initiator sends in the AARQ */
     size_t connect_ud_len;
+    int refuse;
 };
 
 static int count(const struct side *s, int type)
@@ -34,35 +46,44 @@ static int count(const struct side *s, int type)
 }
 static int last(const struct side *s) { return s->n ? s->types[s->n - 1] : -1; }
 
-static int up_transport(void *u, x400_assoc *a)
+static int up_associate(void *u, x400_assoc *a)
 {
     struct side *s = u;
-    return x400i_ses_connect_req(x400i_assoc_session(a), s->connect_ud, s->connect_ud_len);
+    return x400i_assoc_associate_req(a, s->connect_ud, s->connect_ud_len);
 }
 
-static int up_ind(void *u, x400_assoc *a, const x400i_ses_ind *ind)
+static int up_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
 {
     struct side *s = u;
-    x400i_ses *ses = x400i_assoc_session(a);
+    x400i_pres *p = x400i_assoc_presentation(a);
+    const x400i_ses_ind *si = ind->ses;
     if (s->n < MAXREC) {
-        size_t l = ind->user_data_len < 64 ? ind->user_data_len : 64;
-        s->types[s->n] = ind->type;
-        if (l) memcpy(s->ud[s->n], ind->user_data, l);
-        s->udlen[s->n] = ind->user_data_len;
-        s->serial[s->n] = ind->serial;
-        l = ind->old_activity_id.len < 8 ? ind->old_activity_id.len : 8;
-        if (l) memcpy(s->old_id[s->n], ind->old_activity_id.p, l);
-        s->old_id_len[s->n] = ind->old_activity_id.len;
+        const uint8_t *v = ind->npdv ? ind->pdv[0].v : ind->ui;
+        size_t vl = ind->npdv ? ind->pdv[0].len : ind->ui_len;
+        size_t l = vl < 64 ? vl : 64;
+        s->types[s->n] = ind->ev;
+        s->au[s->n] = ind->type;
+        s->ctx[s->n] = ind->npdv ? ind->pdv[0].ctx : -1;
+        if (l) memcpy(s->ud[s->n], v, l);
+        s->udlen[s->n] = vl;
+        s->serial[s->n] = si ? si->serial : 0;
+        l = si && si->old_activity_id.len < 8 ? si->old_activity_id.len : 0;
+        if (l) memcpy(s->old_id[s->n], si->old_activity_id.p, l);
+        s->old_id_len[s->n] = l;
         s->n++;
     }
     switch (ind->type) {
-    case X400I_SES_CONNECT_IND: return x400i_ses_connect_rsp(ses, 1, 0, 0, NULL, 0);
-    case X400I_SES_MINOR_SYNC_IND:
-        return ind->confirm_required ? x400i_ses_minor_sync_rsp(ses, ind->serial, NULL, 0) : 0;
-    case X400I_SES_ACT_END_IND: return x400i_ses_activity_end_rsp(ses, NULL, 0);
-    case X400I_SES_ACT_INTERRUPT_IND: return x400i_ses_activity_interrupt_rsp(ses);
-    case X400I_SES_ACT_DISCARD_IND: return x400i_ses_activity_discard_rsp(ses);
-    case X400I_SES_RELEASE_IND: return x400i_ses_release_rsp(ses, NULL, 0);
+    case X400I_AU_ASSOCIATE_IND:
+        return x400i_assoc_associate_rsp(a, !s->refuse, RTOAC, sizeof RTOAC);
+    case X400I_AU_RELEASE_IND: return x400i_assoc_release_rsp(a);
+    default: break;
+    }
+    switch (ind->ev) {
+    case X400_PEV_SYNC_MINOR_IND:
+        return si->confirm_required ? x400i_pres_minor_sync_rsp(p, si->serial, NULL, 0) : 0;
+    case X400_PEV_ACT_END_IND: return x400i_pres_activity_end_rsp(p, NULL, 0);
+    case X400_PEV_ACT_INTERRUPT_IND: return x400i_pres_activity_interrupt_rsp(p);
+    case X400_PEV_ACT_DISCARD_IND: return x400i_pres_activity_discard_rsp(p);
     default: return 0;
     }
 }
@@ -87,7 +108,7 @@ static void pair_open(struct pair *p, const x400_assoc_config *ci, const x400_as
 {
     x400_assoc_config def_i, def_r;
     x400_assoc_callbacks cbi = { &p->ini, on_event }, cbr = { &p->rsp, on_event };
-    x400i_assoc_upper ui = { &p->ini, up_transport, up_ind }, ur = { &p->rsp, NULL, up_ind };
+    x400i_assoc_upper ui = { &p->ini, up_associate, up_ind }, ur = { &p->rsp, NULL, up_ind };
     memset(&p->ini, 0, sizeof p->ini);
     memset(&p->rsp, 0, sizeof p->rsp);
     if (!ci) { x400_assoc_config_init(&def_i, X400_ROLE_INITIATOR); ci = &def_i; }
@@ -154,106 +175,130 @@ static void pump(struct pair *p)
 #define SES(s) x400i_assoc_session((s).a)
 #define OK(x) ck_assert_int_ge((x), 0)
 
-/* S-DATA user data shaped like presentation user data (simply-encoded
- * data, [APPLICATION 0] OCTET STRING), so tshark's presentation dissector
- * decodes it without needing a context the CP did not define. */
+#define PRES(s) x400i_assoc_presentation((s).a)
+
+/* P-DATA: one PDV on context 3 (id-as-mta-rtse).  tshark parses every
+ * value there as an RTSE APDU, so the test text travels as the contents of
+ * an INTEGER (an RTTP APDU, at most 8 octets). */
 #define PDV_HDR 2
-static int data_pdv(x400i_ses *s, const char *text)
+static int data_pdv(x400_assoc *a, const char *text)
 {
-    uint8_t b[64];
+    uint8_t b[16];
     size_t n = strlen(text);
-    b[0] = 0x40; b[1] = (uint8_t)n;
+    x400i_pdv d;
+    ck_assert_uint_le(n, 8);
+    b[0] = 0x02; b[1] = (uint8_t)n;
     memcpy(b + PDV_HDR, text, n);
-    return x400i_ses_data_req(s, b, n + PDV_HDR);
+    d.ctx = 3;
+    d.encoding = X400I_PDV_SINGLE;
+    d.v = b;
+    d.len = n + PDV_HDR;
+    return x400i_assoc_data_req(a, &d, 1);
 }
 static void assert_pdv(const struct side *sd, const char *text)
 {
     size_t n = strlen(text);
-    ck_assert_int_eq(last(sd), X400I_SES_DATA_IND);
+    ck_assert_int_eq(last(sd), X400_PEV_DATA_IND);
+    ck_assert_int_eq(sd->ctx[sd->n - 1], 3);
     ck_assert_uint_eq(sd->udlen[sd->n - 1], n + PDV_HDR);
     ck_assert_mem_eq(sd->ud[sd->n - 1] + PDV_HDR, text, n);
 }
 
-/* The whole session service P1 over RTSE uses, in one association. */
+/* The whole service P1 over RTSE uses, through session, presentation and
+ * ACSE, in one association. */
 static void full_exchange(struct pair *p)
 {
-    static const uint8_t cp[] = { 0x31, 0x80, 0xa0, 0x03, 0x80, 0x01, 0x01, 0x00, 0x00 };
     uint32_t serial;
-    p->ini.connect_ud = cp;
-    p->ini.connect_ud_len = sizeof cp;
+    p->ini.connect_ud = RTORQ;
+    p->ini.connect_ud_len = sizeof RTORQ;
     OK(x400_assoc_connect(p->ini.a));
     pump(p);
-    ck_assert_int_eq(x400_assoc_get_state(p->ini.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_msg(x400_assoc_get_state(p->ini.a) == X400_ASSOC_ESTABLISHED, "ini: %s / rsp: %s",
+                  x400_assoc_diag(p->ini.a)->text, x400_assoc_diag(p->rsp.a)->text);
     ck_assert_int_eq(x400_assoc_get_state(p->rsp.a), X400_ASSOC_ESTABLISHED);
-    ck_assert_int_eq(p->rsp.types[0], X400I_SES_CONNECT_IND);
-    ck_assert_uint_eq(p->rsp.udlen[0], sizeof cp);
-    ck_assert_mem_eq(p->rsp.ud[0], cp, sizeof cp);       /* passed up untouched */
+    ck_assert_int_eq(p->rsp.au[0], X400I_AU_ASSOCIATE_IND);
+    ck_assert_uint_eq(p->rsp.udlen[0], sizeof RTORQ);
+    ck_assert_mem_eq(p->rsp.ud[0], RTORQ, sizeof RTORQ); /* AARQ user information, untouched */
+    ck_assert_int_eq(p->ini.au[0], X400I_AU_ASSOCIATE_CONF);
+    ck_assert_uint_eq(p->ini.udlen[0], sizeof RTOAC); /* the AARE's user information */
+    ck_assert_mem_eq(p->ini.ud[0], RTOAC, sizeof RTOAC);
     ck_assert_int_eq(p->ini.events[0], X400_ASSOC_EV_ESTABLISHED);
+    ck_assert_int_eq(p->rsp.events[0], X400_ASSOC_EV_ESTABLISHED);
+    ck_assert_int_eq(x400i_pres_state(PRES(p->ini)), X400_PSTA04);
+    ck_assert_int_eq(x400i_assoc_acse_state(p->rsp.a), X400I_ACSE_ST_ASSOCIATED);
+    {
+        static const uint32_t rtse[] = { 2, 6, 0, 2, 12 }, mtse[] = { 2, 6, 0, 2, 7 };
+        ck_assert_int_eq(x400i_assoc_context_id(p->ini.a, rtse, 5), 3);
+        ck_assert_int_eq(x400i_assoc_context_id(p->rsp.a, mtse, 5), 5);
+    }
 
     /* data one way, the data token to the responder, data the other way */
-    OK(data_pdv(SES(p->ini), "to-rsp"));
+    OK(data_pdv(p->ini.a, "to-rsp"));
     pump(p);
     assert_pdv(&p->rsp, "to-rsp");
-    ck_assert_int_eq(data_pdv(SES(p->rsp), "x"), X400_ERR_STATE);  /* no data token */
-    OK(x400i_ses_token_give_req(SES(p->ini), X400I_TOKEN_DATA));
+    ck_assert_int_eq(data_pdv(p->rsp.a, "x"), X400_ERR_STATE);  /* no data token */
+    OK(x400i_pres_token_give_req(PRES(p->ini), X400I_TOKEN_DATA));
     pump(p);
-    ck_assert_int_eq(last(&p->rsp), X400I_SES_TOKEN_GIVE_IND);
-    OK(data_pdv(SES(p->rsp), "to-ini"));
+    ck_assert_int_eq(last(&p->rsp), X400_PEV_TOKEN_GIVE_IND);
+    OK(data_pdv(p->rsp.a, "to-ini"));
     pump(p);
     assert_pdv(&p->ini, "to-ini");
     /* please-tokens, then the token comes back */
-    OK(x400i_ses_token_please_req(SES(p->ini), X400I_TOKEN_DATA, NULL, 0));
+    OK(x400i_pres_token_please_req(PRES(p->ini), X400I_TOKEN_DATA, NULL, 0));
     pump(p);
-    ck_assert_int_eq(last(&p->rsp), X400I_SES_TOKEN_PLEASE_IND);
-    OK(x400i_ses_token_give_req(SES(p->rsp), X400I_TOKEN_DATA));
+    ck_assert_int_eq(last(&p->rsp), X400_PEV_TOKEN_PLEASE_IND);
+    OK(x400i_pres_token_give_req(PRES(p->rsp), X400I_TOKEN_DATA));
     pump(p);
     ck_assert(x400i_ses_tokens_held(SES(p->ini)) & X400I_TOKEN_DATA);
 
     /* an activity with a confirmed minor sync, ended and confirmed */
-    OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"\x02\x01\x01", 3, NULL, 0));
-    OK(data_pdv(SES(p->ini), "part1"));
-    OK(x400i_ses_minor_sync_req(SES(p->ini), 1, NULL, 0, &serial));
-    OK(data_pdv(SES(p->ini), "part2"));
-    OK(x400i_ses_activity_end_req(SES(p->ini), NULL, 0, &serial));
+    OK(x400i_pres_activity_start_req(PRES(p->ini), (const uint8_t *)"\x02\x01\x01", 3, NULL, 0));
+    OK(data_pdv(p->ini.a, "part1"));
+    OK(x400i_pres_minor_sync_req(PRES(p->ini), 1, NULL, 0, &serial));
+    OK(data_pdv(p->ini.a, "part2"));
+    OK(x400i_pres_activity_end_req(PRES(p->ini), NULL, 0, &serial));
     pump(p);
-    ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_START_IND), 1);
-    ck_assert_int_eq(count(&p->rsp, X400I_SES_MINOR_SYNC_IND), 1);
-    ck_assert_int_eq(count(&p->ini, X400I_SES_MINOR_SYNC_CONF), 1);
-    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_END_CONF), 1);
+    ck_assert_int_eq(count(&p->rsp, X400_PEV_ACT_START_IND), 1);
+    ck_assert_int_eq(count(&p->rsp, X400_PEV_SYNC_MINOR_IND), 1);
+    ck_assert_int_eq(count(&p->ini, X400_PEV_SYNC_MINOR_CONF), 1);
+    ck_assert_int_eq(count(&p->ini, X400_PEV_ACT_END_CONF), 1);
 
     /* interrupted, then resumed under a new id linked to the old one */
-    OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"A2", 2, NULL, 0));
-    OK(data_pdv(SES(p->ini), "half"));
-    OK(x400i_ses_minor_sync_req(SES(p->ini), 1, NULL, 0, &serial));
-    OK(x400i_ses_activity_interrupt_req(SES(p->ini), 0));
+    OK(x400i_pres_activity_start_req(PRES(p->ini), (const uint8_t *)"A2", 2, NULL, 0));
+    OK(data_pdv(p->ini.a, "half"));
+    OK(x400i_pres_minor_sync_req(PRES(p->ini), 1, NULL, 0, &serial));
+    OK(x400i_pres_activity_interrupt_req(PRES(p->ini), 0));
     pump(p);
-    ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_INTERRUPT_IND), 1);
-    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_INTERRUPT_CONF), 1);
-    OK(x400i_ses_activity_resume_req(SES(p->ini), (const uint8_t *)"A3", 2,
-                                     (const uint8_t *)"A2", 2, serial, NULL, NULL, 0));
-    OK(data_pdv(SES(p->ini), "rest"));
-    OK(x400i_ses_activity_end_req(SES(p->ini), NULL, 0, &serial));
+    ck_assert_int_eq(count(&p->rsp, X400_PEV_ACT_INTERRUPT_IND), 1);
+    ck_assert_int_eq(count(&p->ini, X400_PEV_ACT_INTERRUPT_CONF), 1);
+    OK(x400i_pres_activity_resume_req(PRES(p->ini), (const uint8_t *)"A3", 2,
+                                      (const uint8_t *)"A2", 2, serial, NULL, NULL, 0));
+    OK(data_pdv(p->ini.a, "rest"));
+    OK(x400i_pres_activity_end_req(PRES(p->ini), NULL, 0, &serial));
     pump(p);
-    ck_assert_int_eq(count(&p->rsp, X400I_SES_ACT_RESUME_IND), 1);
+    ck_assert_int_eq(count(&p->rsp, X400_PEV_ACT_RESUME_IND), 1);
     for (int i = 0; i < p->rsp.n; i++)
-        if (p->rsp.types[i] == X400I_SES_ACT_RESUME_IND) {
+        if (p->rsp.types[i] == X400_PEV_ACT_RESUME_IND) {
             ck_assert_uint_eq(p->rsp.old_id_len[i], 2);
             ck_assert_mem_eq(p->rsp.old_id[i], "A2", 2);
         }
-    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_END_CONF), 2);
+    ck_assert_int_eq(count(&p->ini, X400_PEV_ACT_END_CONF), 2);
 
     /* discarded */
-    OK(x400i_ses_activity_start_req(SES(p->ini), (const uint8_t *)"A4", 2, NULL, 0));
-    OK(x400i_ses_activity_discard_req(SES(p->ini), 0));
+    OK(x400i_pres_activity_start_req(PRES(p->ini), (const uint8_t *)"A4", 2, NULL, 0));
+    OK(x400i_pres_activity_discard_req(PRES(p->ini), 0));
     pump(p);
-    ck_assert_int_eq(count(&p->ini, X400I_SES_ACT_DISCARD_CONF), 1);
+    ck_assert_int_eq(count(&p->ini, X400_PEV_ACT_DISCARD_CONF), 1);
 
-    /* orderly release: FN / DN, then the transport goes */
+    /* orderly release: RLRQ/RLRE over FN / DN, then the transport goes */
     OK(x400_assoc_release(p->ini.a));
     pump(p);
     ck_assert_int_eq(x400_assoc_get_state(p->ini.a), X400_ASSOC_CLOSED);
-    ck_assert_int_eq(count(&p->rsp, X400I_SES_RELEASE_IND), 1);
-    ck_assert_int_eq(count(&p->ini, X400I_SES_RELEASE_CONF), 1);
+    ck_assert_int_eq(x400_assoc_get_state(p->rsp.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(count(&p->rsp, X400_PEV_RELEASE_IND), 1);
+    ck_assert_int_eq(count(&p->ini, X400_PEV_RELEASE_CONF), 1);
+    ck_assert_int_eq(p->ini.events[p->ini.nev - 1], X400_ASSOC_EV_RELEASED);
+    ck_assert_int_eq(p->rsp.events[p->rsp.nev - 1], X400_ASSOC_EV_RELEASED);
 }
 
 START_TEST(full_exchange_whole_buffers)
@@ -263,13 +308,14 @@ START_TEST(full_exchange_whole_buffers)
     memset(&p, 0, sizeof p);
     pair_open(&p, NULL, NULL);
     full_exchange(&p);
-    ck_assert_msg(x400t_wire_check(&p.wire, "assoc_full", NULL, err, sizeof err) == 0, "%s", err);
-    f = x400t_wire_fields(&p.wire, "assoc_full", NULL, "-e ses.type");
+    ck_assert_msg(x400t_wire_check(&p.wire, "assoc_full", "-o rtse.reassemble:FALSE", err, sizeof err) == 0, "%s", err);
+    f = x400t_wire_fields(&p.wire, "assoc_full", "-o rtse.reassemble:FALSE", "-e ses.type -e acse.aarq_element -e acse.aare_element -e acse.rlrq_element -e acse.rlre_element");
     ck_assert_ptr_nonnull(f);
     /* tshark named the SPDUs: CN (13), AC (14), AS (45), AE (41), FN (9), DN (10) */
     ck_assert_ptr_nonnull(strstr(f, "13"));
     ck_assert_ptr_nonnull(strstr(f, "14"));
     ck_assert_ptr_nonnull(strstr(f, "45"));
+    ck_assert_ptr_nonnull(strstr(f, "\t1\t"));     /* tshark saw the AARQ */
     free(f);
     pair_close(&p);
 }
@@ -326,9 +372,13 @@ START_TEST(class0_default_tpdu_size)
     pump(&p);
     ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ESTABLISHED);
     for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
-    OK(x400i_ses_data_req(SES(p.ini), big, sizeof big));
+    big[0] = 0x04; big[1] = 0x82; big[2] = (sizeof big - 4) >> 8; big[3] = (sizeof big - 4) & 0xff;
+    {
+        x400i_pdv d = { 5, X400I_PDV_SINGLE, big, sizeof big };
+        OK(x400i_assoc_data_req(p.ini.a, &d, 1));
+    }
     pump(&p);
-    ck_assert_int_eq(last(&p.rsp), X400I_SES_DATA_IND);
+    ck_assert_int_eq(last(&p.rsp), X400_PEV_DATA_IND);
     ck_assert_uint_eq(p.rsp.udlen[p.rsp.n - 1], sizeof big);
     for (size_t i = 0; i < p.wire.n; i++)
         ck_assert_uint_le(p.wire.rec[i].len, 4 + 128);
@@ -345,10 +395,31 @@ START_TEST(real_mta_opening_accepted)
 {
     static const uint8_t cr[] = { 0x03, 0x00, 0x00, 0x1d, 0x18, 0xe0, 0x00, 0x00, 0x00, 0x01, 0x00,
         0xc1, 0x07, 'X', '4', '0', '0', '-', '8', '8', 0xc2, 0x07, 'X', '4', '0', '0', '-', '8', '8' };
-    static const uint8_t ud[] = { 0x31, 0x80, 0xa0, 0x03, 0x80, 0x01, 0x01, 0xa2, 0x80, 0xa4, 0x80,
-        0x30, 0x80, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
-    uint8_t cn[128], tsdu[160];
+    /* CP-type as the production MTA sends it: indefinite lengths
+     * throughout, contexts 1 (ACSE), 3 (id-as-mta-rtse), 5 (id-as-mtse),
+     * BER, no selectors, one PDV on context 1 holding the AARQ
+     * {id-ac-mts-transfer, user-information EXTERNAL {2.1.1, 3, RTORQ}} */
+    static const uint8_t ud[] = { 0x31, 0x80, 0xa0, 0x80, 0x80, 0x01, 0x01, 0x00, 0x00,
+        0xa2, 0x80, 0xa4, 0x80,
+        0x30, 0x80, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01,
+        0x30, 0x80, 0x06, 0x02, 0x51, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x30, 0x80, 0x02, 0x01, 0x03, 0x06, 0x04, 0x56, 0x00, 0x02, 0x0c,
+        0x30, 0x80, 0x06, 0x02, 0x51, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x30, 0x80, 0x02, 0x01, 0x05, 0x06, 0x04, 0x56, 0x00, 0x02, 0x07,
+        0x30, 0x80, 0x06, 0x02, 0x51, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00,
+        0x61, 0x80, 0x30, 0x80, 0x02, 0x01, 0x01, 0xa0, 0x80,
+        0x60, 0x80, 0xa1, 0x80, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06, 0x00, 0x00,
+        0xbe, 0x80, 0x28, 0x80, 0x06, 0x02, 0x51, 0x01, 0x02, 0x01, 0x03, 0xa0, 0x80,
+        0xb0, 0x80, 0x80, 0x01, 0x3f, 0x82, 0x01, 0x00, 0xa3, 0x80, 0xa0, 0x80, 0xb0, 0x80, 0x05, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00 };
+    /* the RTORQ as the upper layer sees it (lengths made definite) */
+    static const uint8_t rtorq[] = { 0xb0, 0x0e, 0x80, 0x01, 0x3f, 0x82, 0x01, 0x00, 0xa3, 0x06,
+        0xa0, 0x04, 0xb0, 0x02, 0x05, 0x00 };
+    uint8_t cn[300], tsdu[320];
     size_t n = 0, t = 0;
     struct pair p;
     x400_assoc_config cr_cfg;
@@ -387,9 +458,9 @@ START_TEST(real_mta_opening_accepted)
         ck_assert_int_eq(x400_assoc_recv(p.rsp.a, tsdu + off, piece), (int)piece);
     }
     x400t_wire_add(&p.wire, 1, tsdu, t);
-    ck_assert_int_eq(p.rsp.types[0], X400I_SES_CONNECT_IND);
-    ck_assert_uint_eq(p.rsp.udlen[0], sizeof ud);
-    ck_assert_mem_eq(p.rsp.ud[0], ud, sizeof ud);
+    ck_assert_int_eq(p.rsp.au[0], X400I_AU_ASSOCIATE_IND);
+    ck_assert_uint_eq(p.rsp.udlen[0], sizeof rtorq);
+    ck_assert_mem_eq(p.rsp.ud[0], rtorq, sizeof rtorq);
     ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ESTABLISHED);
     outn = x400_assoc_pending(p.rsp.a, &out);
     ck_assert_uint_gt(outn, 7);
@@ -423,21 +494,12 @@ START_TEST(refusal_and_abort)
 }
 END_TEST
 
-static int refuse_ind(void *u, x400_assoc *a, const x400i_ses_ind *ind)
-{
-    (void)u;
-    if (ind->type == X400I_SES_CONNECT_IND)
-        return x400i_ses_connect_rsp(x400i_assoc_session(a), 0, 1, 0, NULL, 0);
-    return 0;
-}
-
 START_TEST(refused_connect)
 {
     struct pair p;
-    x400i_assoc_upper ur = { NULL, NULL, refuse_ind };
     memset(&p, 0, sizeof p);
     pair_open(&p, NULL, NULL);
-    x400i_assoc_set_upper(p.rsp.a, &ur);
+    p.rsp.refuse = 1;       /* AARE- (rejected-permanent) in CPR */
     OK(x400_assoc_connect(p.ini.a));
     pump(&p);
     ck_assert_int_eq(x400_assoc_get_state(p.ini.a), X400_ASSOC_CLOSED);

@@ -3,8 +3,11 @@
  *
  * An association stacks the protocol machines of one connection:
  * RFC 1006 TPKT + X.224 class 0 (lib/transport.c), X.225 session
- * (lib/session.c), and -- in later releases -- presentation, ACSE, RTSE and
- * P1 on top.  It is sans-I/O: the caller (or the optional POSIX driver in
+ * (lib/session.c), X.226 presentation (lib/presentation.c, checked by the
+ * public state checker in pstate.h) and X.227 ACSE (lib/acse.c); RTSE and
+ * P1 plug in on top.  Without a layer above ACSE the association still
+ * associates (AARQ without user information, accepted by AARE+), releases
+ * and aborts, so it can be used and tested on its own.  It is sans-I/O: the caller (or the optional POSIX driver in
  * driver.h) moves bytes between the association and a socket:
  *
  *     n = x400_assoc_recv(a, buf, len);      // bytes read from TCP
@@ -44,6 +47,49 @@ typedef struct x400_selector {
 /* Set a selector from a NUL-terminated string; X400_ERR_TOO_LONG if > 32. */
 int x400_selector_set(x400_selector *sel, const char *text);
 
+/* An OBJECT IDENTIFIER as its arcs. */
+#define X400_OID_MAX_ARCS 16
+typedef struct x400_oid {
+    size_t n;
+    uint32_t arc[X400_OID_MAX_ARCS];
+} x400_oid;
+
+/* Parse dotted text ("2.6.0.1.6") into *oid: X400_OK, X400_ERR_PARSE
+ * (*oid unchanged; not an OID: fewer than two arcs, first arc > 2, second > 39 under 0/1,
+ * an arc above 2^32-1) or X400_ERR_TOO_LONG (more than 16 arcs). */
+int x400_oid_parse(x400_oid *oid, const char *text);
+
+/* Presentation mode (X.226 mode-selector). */
+typedef enum x400_pmode {
+    X400_PMODE_X410_1984 = 0,  /* CP/CPA carry the RTORQ/RTOAC; no ACSE */
+    X400_PMODE_NORMAL = 1      /* 1988: contexts, ACSE, fully-encoded data */
+} x400_pmode;
+
+/* One presentation context proposed (initiator) or supported (responder);
+ * the transfer syntax is always BER (2.1.1). */
+#define X400_PCTX_MAX 16
+typedef struct x400_pcontext {
+    int id;                    /* 1..127; odd for the initiator's proposals */
+    x400_oid abstract_syntax;
+} x400_pcontext;
+
+/* An AP title or AE qualifier: the complete BER TLV of the value (what sits
+ * inside the ACSE explicit tag), len 0 = absent.  Set it with one of the
+ * helpers below or copy an opaque encoding in. */
+#define X400_AE_PART_MAX 128
+typedef struct x400_ae_part {
+    size_t len;
+    uint8_t tlv[X400_AE_PART_MAX];
+} x400_ae_part;
+
+/* AP-title form 2 (OBJECT IDENTIFIER): X400_OK, X400_ERR_PARSE. */
+int x400_ae_part_set_oid(x400_ae_part *p, const char *oid_text);
+/* AE-qualifier form 2 (INTEGER): X400_OK. */
+int x400_ae_part_set_int(x400_ae_part *p, long value);
+/* An opaque encoding (e.g. a form 1 directory Name): must be exactly one
+ * BER TLV of at most 128 octets: X400_OK, X400_ERR_PARSE, X400_ERR_TOO_LONG. */
+int x400_ae_part_set_encoded(x400_ae_part *p, const uint8_t *tlv, size_t len);
+
 typedef struct x400_assoc_config {
     x400_role role;
 
@@ -61,6 +107,24 @@ typedef struct x400_assoc_config {
     uint8_t calling_ref[64];       /* Connection Identifier: calling SS-user */
     size_t calling_ref_len;        /* reference (e.g. the MTA's short name) */
 
+    /* Presentation: X.226. */
+    x400_pmode pmode;              /* default X400_PMODE_NORMAL */
+    x400_selector calling_psel;    /* default: absent (len 0), as real MTAs */
+    x400_selector called_psel;
+    x400_selector responding_psel;
+    x400_pcontext contexts[X400_PCTX_MAX]; /* default: 1 = id-as-acse 2.2.1.0.1,
+                                      3 = id-as-mta-rtse 2.6.0.2.12, 5 = id-as-mtse 2.6.0.2.7 */
+    size_t ncontexts;
+    int user_info_context;         /* indirect-reference of the AARQ/AARE user
+                                      information; default 3 (id-as-mta-rtse) */
+
+    /* ACSE: X.227 (normal mode only). */
+    x400_oid application_context;  /* default id-ac-mts-transfer 2.6.0.1.6; the
+                                      responder rejects any other (AARE-, diag 2) */
+    x400_ae_part calling_ap_title, calling_ae_qualifier;   /* initiator: sent in AARQ */
+    x400_ae_part called_ap_title, called_ae_qualifier;     /* initiator: sent in AARQ */
+    x400_ae_part responding_ap_title, responding_ae_qualifier; /* responder: in AARE */
+
     /* Limits: each bounds memory held by the association. */
     size_t max_tsdu;              /* one reassembled TSDU; default 16 MiB */
     size_t max_output;            /* queued unsent bytes; default 64 MiB */
@@ -74,7 +138,7 @@ void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role);
 typedef enum x400_assoc_state {
     X400_ASSOC_IDLE = 0,       /* created, nothing sent/received */
     X400_ASSOC_CONNECTING,     /* transport/session establishment under way */
-    X400_ASSOC_ESTABLISHED,    /* session connection accepted */
+    X400_ASSOC_ESTABLISHED,    /* association accepted (AARE+ / CPA in X.410 mode) */
     X400_ASSOC_RELEASING,      /* orderly release under way */
     X400_ASSOC_CLOSED,         /* released or refused: may be freed */
     X400_ASSOC_ABORTED         /* aborted (diag says why): may be freed */
@@ -83,8 +147,11 @@ typedef enum x400_assoc_state {
 const char *x400_assoc_state_name(x400_assoc_state st);
 
 typedef enum x400_assoc_event_type {
-    X400_ASSOC_EV_ESTABLISHED = 1, /* both sides: session connection up */
-    X400_ASSOC_EV_REFUSED,         /* initiator: peer refused (diag) */
+    X400_ASSOC_EV_ESTABLISHED = 1, /* both sides: association accepted (AARE+ sent or
+                                      received; CPA in X.410-1984 mode) */
+    X400_ASSOC_EV_REFUSED,         /* refused (diag): by the peer (RF, CPR, AARE-) or, on
+                                      the responder, by this side (e.g. unknown
+                                      application context) */
     X400_ASSOC_EV_RELEASED,        /* orderly release completed */
     X400_ASSOC_EV_ABORTED          /* user/provider abort or transport lost (diag) */
 } x400_assoc_event_type;
@@ -111,10 +178,14 @@ void x400_assoc_free(x400_assoc *a);
  * twice or on a responder. */
 int x400_assoc_connect(x400_assoc *a);
 
-/* Orderly release (S-RELEASE request, X.225 FN) once established. */
+/* Orderly release once established: A-RELEASE request (RLRQ in P-RELEASE
+ * over S-RELEASE, X.225 FN); in X.410-1984 mode S-RELEASE alone.  The peer's
+ * RLRE (DN) ends it with X400_ASSOC_EV_RELEASED. */
 int x400_assoc_release(x400_assoc *a);
 
-/* Abort at once (S-U-ABORT request, X.225 AB), then the transport closes. */
+/* Abort at once: A-ABORT (ABRT, source service-user) in ARU-PPDU over
+ * S-U-ABORT (X.225 AB) once the presentation connection exists, else a bare
+ * S-U-ABORT; then the transport closes. */
 int x400_assoc_abort(x400_assoc *a);
 
 /* Bytes received from the transport connection (any split).  Returns the

@@ -1,0 +1,370 @@
+/*
+ * X.227 ACSE: APDU codec and the ACSE protocol machine table.
+ */
+#include <string.h>
+
+#include "acse.h"
+
+#include <ACSE-apdu.h>
+#include <ACSE-External-body.h>
+#include <ANY.h>
+#include <Association-information.h>
+#include <Associate-source-diagnostic.h>
+#include <AARQ-apdu.h>
+#include <AARE-apdu.h>
+#include <RLRQ-apdu.h>
+#include <RLRE-apdu.h>
+#include <ABRT-apdu.h>
+
+#define L X400_LAYER_ACSE
+#define TRY(x) do { int rv_ = (x); if (rv_ < 0) return rv_; } while (0)
+
+void x400i_acse_init(x400i_acse_apdu *a, int type)
+{
+    memset(a, 0, sizeof *a);
+    a->type = type;
+    a->reason = -1;
+    a->abort_diag = -1;
+    a->diag_source = 1;
+}
+
+const char *x400i_acse_apdu_name(int type)
+{
+    switch (type) {
+    case X400I_ACSE_AARQ: return "AARQ";
+    case X400I_ACSE_AARE: return "AARE";
+    case X400I_ACSE_RLRQ: return "RLRQ";
+    case X400I_ACSE_RLRE: return "RLRE";
+    case X400I_ACSE_ABRT: return "ABRT";
+    default: return "?";
+    }
+}
+
+/* ---- encoder ---- */
+
+static int put_explicit(x400i_buf *b, uint8_t id, const x400i_view *v)
+{
+    size_t m;
+    if (!v->len) return X400_OK;
+    TRY(x400i_ber_open(b, id, &m));
+    TRY(x400i_buf_append(b, v->p, v->len));
+    return x400i_ber_close(b, m);
+}
+
+/* user-information [30] IMPLICIT SEQUENCE OF EXTERNAL (X.227 7.1.4.3) */
+static int put_user_info(x400i_buf *b, const x400i_acse_apdu *a)
+{
+    size_t m;
+    if (!a->nui) return X400_OK;
+    TRY(x400i_ber_open(b, 0xBE, &m));
+    for (size_t i = 0; i < a->nui; i++) {
+        const x400i_acse_ext *e = &a->ui[i];
+        size_t me, mv;
+        TRY(x400i_ber_open(b, 0x28, &me));      /* [UNIVERSAL 8] EXTERNAL */
+        if (e->has_direct) TRY(x400i_ber_put(b, 0x06, e->direct.v, e->direct.len));
+        if (e->indirect >= 0) TRY(x400i_ber_put_int(b, 0x02, e->indirect));
+        switch (e->encoding) {
+        case X400I_PDV_SINGLE:
+            TRY(x400i_ber_open(b, 0xA0, &mv));
+            TRY(x400i_buf_append(b, e->v, e->len));
+            TRY(x400i_ber_close(b, mv));
+            break;
+        case X400I_PDV_OCTETS: TRY(x400i_ber_put(b, 0x81, e->v, e->len)); break;
+        default: TRY(x400i_ber_put(b, 0x82, e->v, e->len)); break;
+        }
+        TRY(x400i_ber_close(b, me));
+    }
+    return x400i_ber_close(b, m);
+}
+
+static int put_ctx_name(x400i_buf *b, const x400i_oidv *o)
+{
+    size_t m;
+    if (!o->len) return X400_ERR_INVALID_ARG;
+    TRY(x400i_ber_open(b, 0xA1, &m));
+    TRY(x400i_ber_put(b, 0x06, o->v, o->len));
+    return x400i_ber_close(b, m);
+}
+
+int x400i_acse_encode(x400i_buf *b, const x400i_acse_apdu *a)
+{
+    size_t m, m2, m3;
+    switch (a->type) {
+    case X400I_ACSE_AARQ:   /* X.227 9.1 */
+        TRY(x400i_ber_open(b, 0x60, &m));
+        TRY(put_ctx_name(b, &a->app_ctx));
+        TRY(put_explicit(b, 0xA2, &a->called_ap_title));
+        TRY(put_explicit(b, 0xA3, &a->called_ae_qual));
+        TRY(put_explicit(b, 0xA6, &a->calling_ap_title));
+        TRY(put_explicit(b, 0xA7, &a->calling_ae_qual));
+        TRY(put_user_info(b, a));
+        return x400i_ber_close(b, m);
+    case X400I_ACSE_AARE:   /* X.227 9.2 */
+        if (a->diag_source != 1 && a->diag_source != 2) return X400_ERR_INVALID_ARG;
+        TRY(x400i_ber_open(b, 0x61, &m));
+        TRY(put_ctx_name(b, &a->app_ctx));
+        TRY(x400i_ber_open(b, 0xA2, &m2));
+        TRY(x400i_ber_put_int(b, 0x02, a->result));
+        TRY(x400i_ber_close(b, m2));
+        TRY(x400i_ber_open(b, 0xA3, &m2));
+        TRY(x400i_ber_open(b, a->diag_source == 1 ? 0xA1 : 0xA2, &m3));
+        TRY(x400i_ber_put_int(b, 0x02, a->diag));
+        TRY(x400i_ber_close(b, m3));
+        TRY(x400i_ber_close(b, m2));
+        TRY(put_explicit(b, 0xA4, &a->responding_ap_title));
+        TRY(put_explicit(b, 0xA5, &a->responding_ae_qual));
+        TRY(put_user_info(b, a));
+        return x400i_ber_close(b, m);
+    case X400I_ACSE_RLRQ:   /* X.227 9.3 */
+    case X400I_ACSE_RLRE:   /* X.227 9.4 */
+        TRY(x400i_ber_open(b, a->type == X400I_ACSE_RLRQ ? 0x62 : 0x63, &m));
+        if (a->reason >= 0) TRY(x400i_ber_put_int(b, 0x80, a->reason));
+        TRY(put_user_info(b, a));
+        return x400i_ber_close(b, m);
+    case X400I_ACSE_ABRT:   /* X.227 9.5 */
+        TRY(x400i_ber_open(b, 0x64, &m));
+        TRY(x400i_ber_put_int(b, 0x80, a->abort_source));
+        if (a->abort_diag >= 0) TRY(x400i_ber_put_int(b, 0x81, a->abort_diag));
+        TRY(put_user_info(b, a));
+        return x400i_ber_close(b, m);
+    default:
+        return X400_ERR_INVALID_ARG;
+    }
+}
+
+/* ---- decoder ---- */
+
+static int bad(x400_diag *d, const char *what)
+{
+    return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "ACSE: %s", what);
+}
+
+/* AP title / AE qualifier: asn1c also takes a primitive explicit tag into
+ * an ANY, so check that the value is one complete TLV. */
+static int take_any(x400i_view *v, const ANY_t *a)
+{
+    if (!a) return 0;
+    v->p = a->buf;
+    v->len = (size_t)a->size;
+    return x400i_ber_is_one_tlv(v->p, v->len) ? 0 : -1;
+}
+
+static int take_oid(x400i_oidv *o, const OBJECT_IDENTIFIER_t *s)
+{
+    if (!s || !s->buf || s->size <= 0 || (size_t)s->size > sizeof o->v) return -1;
+    memcpy(o->v, s->buf, (size_t)s->size);
+    o->len = (size_t)s->size;
+    return 0;
+}
+
+static int take_ui(x400i_acse_apdu *a, const Association_information_t *ui, x400_diag *d)
+{
+    if (!ui) return X400_OK;
+    size_t need = 0;
+    if (ui->list.count > X400I_ACSE_EXT_MAX) return bad(d, "more than 8 EXTERNALs in user-information");
+    /* arbitrary values are handed up as the BIT STRING contents (unused-bits
+     * octet first): room for them in scratch, reserved once so that views
+     * stay valid */
+    for (int i = 0; i < ui->list.count; i++)
+        if (ui->list.array[i]->encoding.present == ACSE_External_body__encoding_PR_arbitrary)
+            need += 1 + (size_t)ui->list.array[i]->encoding.choice.arbitrary.size;
+    if (need && x400i_buf_reserve(&a->scratch, need) < 0)
+        return x400i_diag_set(d, L, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0, "ACSE: out of memory");
+    for (int i = 0; i < ui->list.count; i++) {
+        const ACSE_External_body_t *e = ui->list.array[i];
+        x400i_acse_ext *o = &a->ui[i];
+        memset(o, 0, sizeof *o);
+        o->indirect = e->indirect_reference ? *e->indirect_reference : -1;
+        if (e->indirect_reference && *e->indirect_reference < 0)
+            return bad(d, "negative indirect-reference (not a presentation context identifier)");
+        if (e->direct_reference) {
+            if (take_oid(&o->direct, e->direct_reference) < 0) return bad(d, "bad direct-reference");
+            o->has_direct = 1;
+        }
+        switch (e->encoding.present) {
+        case ACSE_External_body__encoding_PR_single_ASN1_type:
+            o->encoding = X400I_PDV_SINGLE;
+            o->v = e->encoding.choice.single_ASN1_type.buf;
+            o->len = (size_t)e->encoding.choice.single_ASN1_type.size;
+            if (!x400i_ber_is_one_tlv(o->v, o->len))
+                return bad(d, "EXTERNAL single-ASN1-type is not one complete value");
+            break;
+        case ACSE_External_body__encoding_PR_octet_aligned:
+            o->encoding = X400I_PDV_OCTETS;
+            o->v = e->encoding.choice.octet_aligned.buf;
+            o->len = (size_t)e->encoding.choice.octet_aligned.size;
+            break;
+        case ACSE_External_body__encoding_PR_arbitrary:
+            o->encoding = X400I_PDV_ARBITRARY;
+            o->v = a->scratch.p + a->scratch.len;
+            o->len = 1 + (size_t)e->encoding.choice.arbitrary.size;
+            a->scratch.p[a->scratch.len++] = (uint8_t)e->encoding.choice.arbitrary.bits_unused;
+            if (o->len > 1)
+                memcpy(a->scratch.p + a->scratch.len, e->encoding.choice.arbitrary.buf, o->len - 1);
+            a->scratch.len += o->len - 1;
+            break;
+        default:
+            return bad(d, "EXTERNAL without encoding");
+        }
+    }
+    a->nui = (size_t)ui->list.count;
+    return X400_OK;
+}
+
+int x400i_acse_decode(const uint8_t *p, size_t len, x400i_acse_apdu *a, const x400_allocator *al,
+                      x400_diag *d)
+{
+    asn_dec_rval_t r;
+    const ACSE_apdu_t *ap;
+    int rv;
+    x400i_acse_init(a, 0);
+    x400i_buf_init(&a->scratch, al, 2 * X400I_ACSE_MAX + 64);
+    if (len == 0) return bad(d, "empty APDU");
+    if (len > X400I_ACSE_MAX)
+        return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_LIMIT, 0,
+                              "ACSE: APDU of %zu octets above the bound of %u", len, X400I_ACSE_MAX);
+    rv = x400i_ber_normalise(p, len, &a->scratch, X400I_BER_MAX_DEPTH, L, d);
+    if (rv < 0) return rv;
+    r = ber_decode(NULL, &asn_DEF_ACSE_apdu, &a->asn, a->scratch.p, a->scratch.len);
+    if (r.code != RC_OK || r.consumed != a->scratch.len)
+        return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_PARSE, 0,
+                              "ACSE: APDU does not decode (%s at octet %zu of %zu)",
+                              r.code == RC_WMORE ? "incomplete" : "malformed", (size_t)r.consumed,
+                              a->scratch.len);
+    ap = a->asn;
+    switch (ap->present) {
+    case ACSE_apdu_PR_aarq: {
+        const AARQ_apdu_t *q = &ap->choice.aarq;
+        a->type = X400I_ACSE_AARQ;
+        if (take_oid(&a->app_ctx, &q->application_context_name) < 0)
+            return bad(d, "AARQ without a valid application-context-name");
+        if (take_any(&a->called_ap_title, q->called_AP_title) < 0 ||
+            take_any(&a->called_ae_qual, q->called_AE_qualifier) < 0 ||
+            take_any(&a->calling_ap_title, q->calling_AP_title) < 0 ||
+            take_any(&a->calling_ae_qual, q->calling_AE_qualifier) < 0)
+            return bad(d, "AARQ AP title or AE qualifier is not one complete value");
+        if (q->protocol_version && (q->protocol_version->size < 1 || !(q->protocol_version->buf[0] & 0x80)))
+            return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_UNSUPPORTED, 2,
+                                  "ACSE: AARQ without protocol version 1");
+        return take_ui(a, q->user_information, d);
+    }
+    case ACSE_apdu_PR_aare: {
+        const AARE_apdu_t *e = &ap->choice.aare;
+        a->type = X400I_ACSE_AARE;
+        if (take_oid(&a->app_ctx, &e->application_context_name) < 0)
+            return bad(d, "AARE without a valid application-context-name");
+        a->result = e->result;
+        if (a->result < 0 || a->result > 2) return bad(d, "AARE result outside 0..2");
+        if (e->result_source_diagnostic.present == Associate_source_diagnostic_PR_acse_service_user) {
+            a->diag_source = 1;
+            a->diag = e->result_source_diagnostic.choice.acse_service_user;
+        } else if (e->result_source_diagnostic.present ==
+                   Associate_source_diagnostic_PR_acse_service_provider) {
+            a->diag_source = 2;
+            a->diag = e->result_source_diagnostic.choice.acse_service_provider;
+        } else {
+            return bad(d, "AARE without result-source-diagnostic");
+        }
+        if (take_any(&a->responding_ap_title, e->responding_AP_title) < 0 ||
+            take_any(&a->responding_ae_qual, e->responding_AE_qualifier) < 0)
+            return bad(d, "AARE AP title or AE qualifier is not one complete value");
+        return take_ui(a, e->user_information, d);
+    }
+    case ACSE_apdu_PR_rlrq:
+        a->type = X400I_ACSE_RLRQ;
+        if (ap->choice.rlrq.reason) a->reason = *ap->choice.rlrq.reason;
+        return take_ui(a, ap->choice.rlrq.user_information, d);
+    case ACSE_apdu_PR_rlre:
+        a->type = X400I_ACSE_RLRE;
+        if (ap->choice.rlre.reason) a->reason = *ap->choice.rlre.reason;
+        return take_ui(a, ap->choice.rlre.user_information, d);
+    case ACSE_apdu_PR_abrt:
+        a->type = X400I_ACSE_ABRT;
+        a->abort_source = ap->choice.abrt.abort_source;
+        if (ap->choice.abrt.abort_diagnostic) a->abort_diag = *ap->choice.abrt.abort_diagnostic;
+        return take_ui(a, ap->choice.abrt.user_information, d);
+    default:
+        return bad(d, "unknown APDU");
+    }
+}
+
+void x400i_acse_release(x400i_acse_apdu *a)
+{
+    if (a->asn) {
+        ASN_STRUCT_FREE(asn_DEF_ACSE_apdu, a->asn);
+        a->asn = NULL;
+    }
+    x400i_buf_free(&a->scratch);
+}
+
+/* ---- the ACSE protocol machine (X.227 annex A, kernel) ---- */
+
+typedef struct acell { uint8_t valid, next; } acell;
+#define A(n) { 1, X400I_ACSE_ST_##n }
+
+static const acell acse_table[X400I_ACSE_ST_COUNT][X400I_ACSE_EV_COUNT] = {
+    [X400I_ACSE_ST_IDLE] = {
+        [X400I_ACSE_EV_ASSOC_REQ] = A(AWAIT_AARE),
+        [X400I_ACSE_EV_AARQ] = A(AWAIT_ASSOC_RSP),
+        [X400I_ACSE_EV_ABRT] = A(IDLE),
+    },
+    [X400I_ACSE_ST_AWAIT_AARE] = {
+        [X400I_ACSE_EV_AARE_POS] = A(ASSOCIATED),
+        [X400I_ACSE_EV_AARE_NEG] = A(IDLE),
+        [X400I_ACSE_EV_ABORT_REQ] = A(IDLE),
+        [X400I_ACSE_EV_ABRT] = A(IDLE),
+    },
+    [X400I_ACSE_ST_AWAIT_ASSOC_RSP] = {
+        [X400I_ACSE_EV_ASSOC_RSP_POS] = A(ASSOCIATED),
+        [X400I_ACSE_EV_ASSOC_RSP_NEG] = A(IDLE),
+        [X400I_ACSE_EV_ABORT_REQ] = A(IDLE),
+        [X400I_ACSE_EV_ABRT] = A(IDLE),
+    },
+    [X400I_ACSE_ST_ASSOCIATED] = {
+        [X400I_ACSE_EV_RELEASE_REQ] = A(AWAIT_RLRE),
+        [X400I_ACSE_EV_RLRQ] = A(AWAIT_RELEASE_RSP),
+        [X400I_ACSE_EV_ABORT_REQ] = A(IDLE),
+        [X400I_ACSE_EV_ABRT] = A(IDLE),
+    },
+    [X400I_ACSE_ST_AWAIT_RLRE] = {
+        [X400I_ACSE_EV_RLRE] = A(IDLE),
+        [X400I_ACSE_EV_ABORT_REQ] = A(IDLE),
+        [X400I_ACSE_EV_ABRT] = A(IDLE),
+    },
+    [X400I_ACSE_ST_AWAIT_RELEASE_RSP] = {
+        [X400I_ACSE_EV_RELEASE_RSP] = A(IDLE),
+        [X400I_ACSE_EV_ABORT_REQ] = A(IDLE),
+        [X400I_ACSE_EV_ABRT] = A(IDLE),
+    },
+};
+
+static const char *const acse_states[X400I_ACSE_ST_COUNT] = {
+    "idle", "awaiting AARE", "awaiting A-ASSOCIATE response", "associated", "awaiting RLRE",
+    "awaiting A-RELEASE response",
+};
+static const char *const acse_events[X400I_ACSE_EV_COUNT] = {
+    "A-ASSOCIATE request", "AARQ", "A-ASSOCIATE response (accepted)",
+    "A-ASSOCIATE response (rejected)", "AARE (accepted)", "AARE (rejected)", "A-RELEASE request",
+    "RLRQ", "A-RELEASE response", "RLRE", "A-ABORT request", "ABRT",
+};
+
+const char *x400i_acse_state_name(int st)
+{
+    return (unsigned)st < X400I_ACSE_ST_COUNT ? acse_states[st] : "?";
+}
+const char *x400i_acse_event_name(int ev)
+{
+    return (unsigned)ev < X400I_ACSE_EV_COUNT ? acse_events[ev] : "?";
+}
+
+int x400i_acse_check(int state, int ev, int *next, x400_diag *d)
+{
+    if ((unsigned)state < X400I_ACSE_ST_COUNT && (unsigned)ev < X400I_ACSE_EV_COUNT &&
+        acse_table[state][ev].valid) {
+        *next = acse_table[state][ev].next;
+        return X400_OK;
+    }
+    return x400i_diag_set(d, L, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                          "ACSE state check failure: state %s does not accept %s",
+                          x400i_acse_state_name(state), x400i_acse_event_name(ev));
+}

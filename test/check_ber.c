@@ -1,0 +1,181 @@
+/* lib/ber.c: strict TLV reader, indefinite-to-definite normaliser, writer. */
+#include <string.h>
+
+#include "ber.h"
+#include "x400t.h"
+
+START_TEST(read_forms)
+{
+    static const uint8_t def[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
+    static const uint8_t indef[] = { 0x30, 0x80, 0x02, 0x01, 0x05, 0x00, 0x00 };
+    static const uint8_t longlen[] = { 0x04, 0x81, 0x02, 0xaa, 0xbb };
+    static const uint8_t hightag[] = { 0x9f, 0x81, 0x00, 0x00 };  /* [128] */
+    x400i_tlv t;
+    ck_assert_int_eq(x400i_ber_read(def, sizeof def, &t, 8, X400_LAYER_NONE, NULL), 0);
+    ck_assert_uint_eq(t.total, 5);
+    ck_assert_uint_eq(t.vlen, 3);
+    ck_assert_int_eq(x400i_ber_read(indef, sizeof indef, &t, 8, X400_LAYER_NONE, NULL), 0);
+    ck_assert(t.indefinite);
+    ck_assert_uint_eq(t.vlen, 3);
+    ck_assert_uint_eq(t.total, 7);
+    ck_assert_int_eq(x400i_ber_read(longlen, sizeof longlen, &t, 8, X400_LAYER_NONE, NULL), 0);
+    ck_assert_uint_eq(t.vlen, 2);
+    ck_assert_int_eq(x400i_ber_read(hightag, sizeof hightag, &t, 8, X400_LAYER_NONE, NULL), 0);
+    ck_assert_uint_eq(t.tag, 128);
+    ck_assert_uint_eq(t.cls, X400I_BER_CONTEXT);
+}
+END_TEST
+
+START_TEST(read_refuses)
+{
+    x400_diag d;
+    x400i_tlv t;
+    static const uint8_t past[] = { 0x30, 0x05, 0x02, 0x01, 0x05 };
+    static const uint8_t prim_indef[] = { 0x04, 0x80, 0x00, 0x00 };
+    static const uint8_t no_eoc[] = { 0x30, 0x80, 0x02, 0x01, 0x05 };
+    static const uint8_t len5[] = { 0x04, 0x85, 0, 0, 0, 0, 1, 0 };
+    static const uint8_t eoc[] = { 0x00, 0x00 };
+    ck_assert_int_eq(x400i_ber_read(past, sizeof past, &t, 8, X400_LAYER_PRESENTATION, &d), X400_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(d.text, "runs past its container"));
+    ck_assert_int_eq(d.layer, X400_LAYER_PRESENTATION);
+    ck_assert_int_eq(x400i_ber_read(prim_indef, sizeof prim_indef, &t, 8, 0, &d), X400_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(d.text, "indefinite length on a primitive"));
+    ck_assert_int_eq(x400i_ber_read(no_eoc, sizeof no_eoc, &t, 8, 0, &d), X400_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(d.text, "without end-of-contents"));
+    ck_assert_int_eq(x400i_ber_read(len5, sizeof len5, &t, 8, 0, &d), X400_ERR_PARSE);
+    ck_assert_int_eq(x400i_ber_read(eoc, sizeof eoc, &t, 8, 0, &d), X400_ERR_PARSE);
+    for (size_t n = 0; n < sizeof past; n++)   /* every truncation */
+        ck_assert_int_eq(x400i_ber_read(past, n, &t, 8, 0, NULL), X400_ERR_PARSE);
+}
+END_TEST
+
+/* The asn1c limitation (doc/asn1.md): an explicit tag with indefinite
+ * length around a definite primitive.  The normaliser makes it definite. */
+START_TEST(normalise_mixed)
+{
+    static const uint8_t in[] = { 0x60, 0x80, 0xa1, 0x80, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06,
+                                  0x00, 0x00, 0x00, 0x00 };
+    static const uint8_t want[] = { 0x60, 0x08, 0xa1, 0x06, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06 };
+    x400i_buf b;
+    x400_diag d;
+    x400i_buf_init(&b, NULL, 1024);
+    ck_assert_int_eq(x400i_ber_normalise(in, sizeof in, &b, 8, 0, &d), 0);
+    ck_assert_uint_eq(b.len, sizeof want);
+    ck_assert_mem_eq(b.p, want, sizeof want);
+    /* trailing octets */
+    x400i_buf_reset(&b);
+    ck_assert_int_eq(x400i_ber_normalise(want, sizeof want - 1, &b, 8, 0, &d), X400_ERR_PARSE);
+    x400i_buf_reset(&b);
+    {
+        uint8_t two[sizeof want + 2];
+        memcpy(two, want, sizeof want);
+        two[sizeof want] = 0x05;
+        two[sizeof want + 1] = 0x00;
+        ck_assert_int_eq(x400i_ber_normalise(two, sizeof two, &b, 8, 0, &d), X400_ERR_PARSE);
+        ck_assert_ptr_nonnull(strstr(d.text, "after the end"));
+    }
+    x400i_buf_free(&b);
+}
+END_TEST
+
+/* A long value (> 127 and > 255 octets) gets its long-form length right. */
+START_TEST(normalise_lengths)
+{
+    uint8_t in[600], want[600];
+    size_t n = 0, w = 0;
+    x400i_buf b;
+    in[n++] = 0x30; in[n++] = 0x80;
+    in[n++] = 0x04; in[n++] = 0x82; in[n++] = 0x01; in[n++] = 0x2c;   /* 300 octets */
+    memset(in + n, 0x5a, 300); n += 300;
+    in[n++] = 0; in[n++] = 0;
+    want[w++] = 0x30; want[w++] = 0x82; want[w++] = 0x01; want[w++] = 0x30;
+    want[w++] = 0x04; want[w++] = 0x82; want[w++] = 0x01; want[w++] = 0x2c;
+    memset(want + w, 0x5a, 300); w += 300;
+    x400i_buf_init(&b, NULL, 4096);
+    ck_assert_int_eq(x400i_ber_normalise(in, n, &b, 8, 0, NULL), 0);
+    ck_assert_uint_eq(b.len, w);
+    ck_assert_mem_eq(b.p, want, w);
+    x400i_buf_free(&b);
+    /* the output bound holds */
+    x400i_buf_init(&b, NULL, 100);
+    ck_assert_int_eq(x400i_ber_normalise(in, n, &b, 8, 0, NULL), X400_ERR_LIMIT);
+    x400i_buf_free(&b);
+}
+END_TEST
+
+/* A million nested constructions, definite and indefinite: refused at the
+ * depth bound, quickly, without recursion past it. */
+START_TEST(deep_nesting)
+{
+    size_t n = 2000000;
+    uint8_t *p = malloc(n);
+    x400i_buf b;
+    x400_diag d;
+    x400i_tlv t;
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i += 2) { p[i] = 0x30; p[i + 1] = 0x80; }
+    x400i_buf_init(&b, NULL, 1u << 20);
+    ck_assert_int_eq(x400i_ber_normalise(p, n, &b, X400I_BER_MAX_DEPTH, 0, &d), X400_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(d.text, "deeper than the limit"));
+    ck_assert_int_eq(x400i_ber_read(p, n, &t, X400I_BER_MAX_DEPTH, 0, &d), X400_ERR_PARSE);
+    x400i_buf_free(&b);
+    free(p);
+}
+END_TEST
+
+START_TEST(writer_and_values)
+{
+    x400i_buf b;
+    size_t m, m2;
+    long v;
+    uint32_t arcs[8];
+    size_t n;
+    uint8_t o[16];
+    static const uint32_t mts[] = { 2, 6, 0, 1, 6 };
+    char txt[32];
+    x400i_buf_init(&b, NULL, 0);
+    ck_assert_int_eq(x400i_ber_open(&b, 0x30, &m), 0);
+    ck_assert_int_eq(x400i_ber_put_int(&b, 0x02, 127), 0);
+    ck_assert_int_eq(x400i_ber_put_int(&b, 0x02, 128), 0);
+    ck_assert_int_eq(x400i_ber_put_int(&b, 0x02, -1), 0);
+    ck_assert_int_eq(x400i_ber_open(&b, 0xa0, &m2), 0);
+    for (int i = 0; i < 200; i++) ck_assert_int_eq(x400i_buf_put_u8(&b, 0x05), 0);
+    ck_assert_int_eq(x400i_ber_close(&b, m2), 0);
+    ck_assert_int_eq(x400i_ber_close(&b, m), 0);
+    {
+        static const uint8_t head[] = { 0x30, 0x81, 0xd5, 0x02, 0x01, 0x7f, 0x02, 0x02, 0x00, 0x80,
+                                        0x02, 0x01, 0xff, 0xa0, 0x81, 0xc8 };
+        ck_assert_uint_eq(b.len, sizeof head + 200);
+        ck_assert_mem_eq(b.p, head, sizeof head);
+    }
+    x400i_buf_free(&b);
+    ck_assert_int_eq(x400i_ber_get_int((const uint8_t *)"\xff\x7f", 2, &v), 0);
+    ck_assert_int_eq(v, -129);
+    ck_assert_int_eq(x400i_ber_get_int(NULL, 0, &v), X400_ERR_PARSE);
+    ck_assert_int_eq(x400i_oid_encode(mts, 5, o, sizeof o, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_mem_eq(o, "\x56\x00\x01\x06", 4);
+    ck_assert_int_eq(x400i_oid_decode(o, n, arcs, 8, &n), 0);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(arcs[0], 2);
+    ck_assert_uint_eq(arcs[1], 6);
+    x400i_oid_to_text((const uint8_t *)"\x56\x00\x02\x0c", 4, txt, sizeof txt);
+    ck_assert_str_eq(txt, "2.6.0.2.12");
+    ck_assert_int_eq(x400i_oid_decode((const uint8_t *)"\x56\x80", 2, arcs, 8, &n), X400_ERR_PARSE);
+}
+END_TEST
+
+Suite *x400t_suite_ber(void)
+{
+    Suite *s = suite_create("ber");
+    TCase *tc = tcase_create("ber");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, read_forms);
+    tcase_add_test(tc, read_refuses);
+    tcase_add_test(tc, normalise_mixed);
+    tcase_add_test(tc, normalise_lengths);
+    tcase_add_test(tc, deep_nesting);
+    tcase_add_test(tc, writer_and_values);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,521 @@
+/* Presentation (X.226) through real associations: our CP/CPA structure,
+ * the real MTA's, tshark on every PPDU we send (CP, CPA, CPR, ARU, ARP,
+ * P-DATA) with the ACSE APDUs inside, X.410-1984 mode, and bad input: each
+ * a clean abort with its diagnostic. */
+#include <string.h>
+
+#include "acse.h"
+#include "assoc_int.h"
+#include "internal.h"
+#include "wire.h"
+#include "x400t.h"
+
+static const void *memmem_(const void *h, size_t hn, const void *n, size_t nn)
+{
+    const uint8_t *hp = h;
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (memcmp(hp + i, n, nn) == 0) return hp + i;
+    return NULL;
+}
+#define memmem memmem_
+
+struct end {
+    x400_assoc *a;
+    int n, last_type, last_ev, refuse, nev, events[8];
+    uint8_t ui[64];
+    size_t ui_len;
+    int x410;
+};
+
+static const uint8_t RTORQ[] = { 0xb0, 0x0b, 0x80, 0x01, 0x3f, 0xa3, 0x06, 0xa0, 0x04,
+                                 0xb0, 0x02, 0x05, 0x00 };
+static const uint8_t RTOAC[] = { 0xb1, 0x0b, 0x80, 0x01, 0x3f, 0xa2, 0x06, 0xa0, 0x04,
+                                 0xb1, 0x02, 0x05, 0x00 };
+/* X.410-1984 mode RTORQ: the MTABindArgument directly in open, and
+ * applicationProtocol [4] 12 */
+static const uint8_t RTORQ410[] = { 0xb0, 0x0c, 0x80, 0x01, 0x3f, 0xa3, 0x04, 0xa0, 0x02,
+                                    0x05, 0x00, 0x84, 0x01, 0x0c };
+static const uint8_t RTOAC410[] = { 0xb1, 0x09, 0x80, 0x01, 0x3f, 0xa2, 0x04, 0xa0, 0x02,
+                                    0x05, 0x00 };
+
+static int e_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
+{
+    struct end *e = u;
+    e->n++;
+    e->last_type = ind->type;
+    e->last_ev = ind->ev;
+    if (ind->ui_len && ind->ui_len <= sizeof e->ui) {
+        memcpy(e->ui, ind->ui, ind->ui_len);
+        e->ui_len = ind->ui_len;
+    }
+    if (ind->type == X400I_AU_ASSOCIATE_IND)
+        return x400i_assoc_associate_rsp(a, !e->refuse, e->x410 ? RTOAC410 : RTOAC,
+                                         e->x410 ? sizeof RTOAC410 : sizeof RTOAC);
+    if (ind->type == X400I_AU_RELEASE_IND) return x400i_assoc_release_rsp(a);
+    return 0;
+}
+static int e_assoc(void *u, x400_assoc *a)
+{
+    struct end *e = u;
+    return e->x410 ? x400i_assoc_associate_req(a, RTORQ410, sizeof RTORQ410)
+                   : x400i_assoc_associate_req(a, RTORQ, sizeof RTORQ);
+}
+static int e_event(void *u, x400_assoc *a, const x400_assoc_event *ev)
+{
+    struct end *e = u;
+    (void)a;
+    if (e->nev < 8) e->events[e->nev++] = ev->type;
+    return 0;
+}
+
+struct link { struct end ini, rsp; x400t_wire w; };
+
+static void move(struct link *l, int from_ini)
+{
+    x400_assoc *from = from_ini ? l->ini.a : l->rsp.a, *to = from_ini ? l->rsp.a : l->ini.a;
+    const uint8_t *b;
+    size_t n;
+    static uint8_t copy[1 << 16];
+    while ((n = x400_assoc_pending(from, &b)) > 0) {
+        if (n > sizeof copy) n = sizeof copy;
+        memcpy(copy, b, n);
+        x400_assoc_sent(from, n);
+        x400t_wire_add(&l->w, from_ini, copy, n);
+        (void)x400_assoc_recv(to, copy, n);
+    }
+}
+static void pump(struct link *l)
+{
+    for (int i = 0; i < 30; i++) { move(l, 1); move(l, 0); }
+}
+
+static void open_link(struct link *l, int x410)
+{
+    x400_assoc_config ci, cr;
+    x400i_assoc_upper ui = { &l->ini, e_assoc, e_ind }, ur = { &l->rsp, NULL, e_ind };
+    x400_assoc_callbacks cbi = { &l->ini, e_event }, cbr = { &l->rsp, e_event };
+    memset(l, 0, sizeof *l);
+    l->ini.x410 = l->rsp.x410 = x410;
+    x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
+    if (x410) ci.pmode = X400_PMODE_X410_1984;
+    ck_assert_int_eq(x400_assoc_new(&l->ini.a, &ci, &cbi, NULL), 0);
+    ck_assert_int_eq(x400_assoc_new(&l->rsp.a, &cr, &cbr, NULL), 0);
+    x400i_assoc_set_upper(l->ini.a, &ui);
+    x400i_assoc_set_upper(l->rsp.a, &ur);
+    x400t_wire_init(&l->w);
+}
+static void close_link(struct link *l)
+{
+    x400_assoc_free(l->ini.a);
+    x400_assoc_free(l->rsp.a);
+    x400t_wire_free(&l->w);
+}
+static void connect_link(struct link *l)
+{
+    ck_assert_int_eq(x400_assoc_connect(l->ini.a), 0);
+    pump(l);
+}
+
+static void wire_ok(struct link *l, const char *name)
+{
+    char err[4000];
+    ck_assert_msg(x400t_wire_check(&l->w, name, "-o rtse.reassemble:FALSE", err, sizeof err) == 0,
+                  "%s", err);
+}
+static void wire_has(struct link *l, const char *name, const char *fields, const char *want)
+{
+    char *f = x400t_wire_fields(&l->w, name, "-o rtse.reassemble:FALSE", fields);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(strstr(f, want) != NULL, "tshark fields %s: no '%s' in:\n%s", fields, want, f);
+    free(f);
+}
+
+/* Our CP and CPA follow the real MTA's structure (wire.md): contexts 1, 3
+ * and 5 each with BER, no selectors, one PDV on context 1 with the AARQ
+ * {id-ac-mts-transfer, user-information EXTERNAL {2.1.1, 3, RTORQ}}. */
+START_TEST(own_cp_structure)
+{
+    x400i_cp_params cp;
+    x400_assoc_config c;
+    x400i_pctx ctx[3];
+    x400i_buf b, ab;
+    x400i_ppdu pp;
+    x400i_acse_apdu ap, back;
+    x400i_pdv pdv;
+    x400_diag d;
+    x400_assoc_config_init(&c, X400_ROLE_INITIATOR);
+    memset(ctx, 0, sizeof ctx);
+    for (int i = 0; i < 3; i++) {
+        ctx[i].id = c.contexts[i].id;
+        x400i_oidv_from_arcs(&ctx[i].as, c.contexts[i].abstract_syntax.arc, c.contexts[i].abstract_syntax.n);
+    }
+    x400i_acse_init(&ap, X400I_ACSE_AARQ);
+    x400i_oidv_from_arcs(&ap.app_ctx, c.application_context.arc, c.application_context.n);
+    ap.nui = 1;
+    ap.ui[0].has_direct = 1;
+    ap.ui[0].direct = x400i_oid_ber;
+    ap.ui[0].indirect = 3;
+    ap.ui[0].v = RTORQ;
+    ap.ui[0].len = sizeof RTORQ;
+    x400i_buf_init(&ab, NULL, 0);
+    x400i_buf_init(&b, NULL, 0);
+    ck_assert_int_eq(x400i_acse_encode(&ab, &ap), 0);
+    pdv.ctx = 1; pdv.encoding = X400I_PDV_SINGLE; pdv.v = ab.p; pdv.len = ab.len;
+    memset(&cp, 0, sizeof cp);
+    cp.mode = 1; cp.ctx = ctx; cp.nctx = 3; cp.pdv = &pdv; cp.npdv = 1; cp.provider_reason = -1;
+    ck_assert_int_eq(x400i_ppdu_encode_cp(&b, &cp), 0);
+    {
+        static const uint8_t head[] = { 0x31, 0x81 };   /* SET, definite */
+        static const uint8_t ctx1[] = { 0x30, 0x0f, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01,
+                                        0x30, 0x04, 0x06, 0x02, 0x51, 0x01 };
+        static const uint8_t mode[] = { 0xa0, 0x03, 0x80, 0x01, 0x01 };
+        static const uint8_t ext[] = { 0x28, 0x16, 0x06, 0x02, 0x51, 0x01, 0x02, 0x01, 0x03, 0xa0, 0x0d };
+        ck_assert_mem_eq(b.p, head, 1);
+        ck_assert_ptr_nonnull(memmem(b.p, b.len, mode, sizeof mode));
+        ck_assert_ptr_nonnull(memmem(b.p, b.len, ctx1, sizeof ctx1));
+        ck_assert_ptr_nonnull(memmem(b.p, b.len, ext, sizeof ext));
+    }
+    ck_assert_int_eq(x400i_ppdu_decode(X400I_PPDU_CP, b.p, b.len, &pp, NULL, 1 << 20, &d), 0);
+    ck_assert_int_eq(pp.mode, 1);
+    ck_assert_uint_eq(pp.nctx, 3);
+    ck_assert_int_eq(pp.ctx[0].id, 1);
+    ck_assert_int_eq(pp.ctx[1].id, 3);
+    ck_assert_int_eq(pp.ctx[2].id, 5);
+    ck_assert(pp.ctx[2].has_ts);
+    ck_assert(!pp.has_calling_sel && !pp.has_called_sel);
+    ck_assert_uint_eq(pp.npdv, 1);
+    ck_assert_int_eq(pp.pdv[0].ctx, 1);
+    ck_assert_int_eq(x400i_acse_decode(pp.pdv[0].v, pp.pdv[0].len, &back, NULL, &d), 0);
+    ck_assert_int_eq(back.type, X400I_ACSE_AARQ);
+    ck_assert_uint_eq(back.nui, 1);
+    ck_assert_int_eq(back.ui[0].indirect, 3);
+    ck_assert_uint_eq(back.ui[0].len, sizeof RTORQ);
+    ck_assert_mem_eq(back.ui[0].v, RTORQ, sizeof RTORQ);
+    x400i_acse_release(&back);
+    x400i_ppdu_release(&pp);
+    x400i_buf_free(&b);
+    x400i_buf_free(&ab);
+}
+END_TEST
+
+/* CP, CPA, AARQ, AARE, P-DATA, RLRQ, RLRE: decoded by tshark. */
+START_TEST(tshark_normal_exchange)
+{
+    struct link l;
+    static const uint8_t rttp[] = { 0x02, 0x01, 0x05 };
+    x400i_pdv d = { 3, X400I_PDV_SINGLE, rttp, sizeof rttp };
+    open_link(&l, 0);
+    connect_link(&l);
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_uint_eq(l.ini.ui_len, sizeof RTOAC);
+    ck_assert_int_eq(x400i_assoc_data_req(l.ini.a, &d, 1), 0);
+    pump(&l);
+    ck_assert_int_eq(l.rsp.last_type, X400I_AU_DATA_IND);
+    ck_assert_int_eq(x400_assoc_release(l.ini.a), 0);
+    pump(&l);
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
+    wire_ok(&l, "pres_normal");
+    wire_has(&l, "pres_normal", "-e acse.aarq_element -e acse.aare_element -e acse.rlrq_element "
+             "-e acse.rlre_element -e pres.presentation_context_identifier", "\t3");
+    wire_has(&l, "pres_normal", "-e acse.result", "0");
+    close_link(&l);
+}
+END_TEST
+
+/* CPR carrying AARE- (rejected-permanent): tshark decodes it; the initiator
+ * sees REFUSED with the ACSE diagnostic. */
+START_TEST(tshark_refused)
+{
+    struct link l;
+    open_link(&l, 0);
+    l.rsp.refuse = 1;
+    connect_link(&l);
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(l.ini.events[0], X400_ASSOC_EV_REFUSED);
+    ck_assert_int_eq(x400_assoc_diag(l.ini.a)->code, X400_ERR_REFUSED);
+    ck_assert_ptr_nonnull(strstr(x400_assoc_diag(l.ini.a)->text, "AARE result 1"));
+    ck_assert_int_eq(l.rsp.events[0], X400_ASSOC_EV_REFUSED);
+    wire_ok(&l, "pres_refused");
+    wire_has(&l, "pres_refused", "-e pres.cprtype -e acse.result", "1");
+    close_link(&l);
+}
+END_TEST
+
+/* ARU carrying ABRT (service-user), with user information. */
+START_TEST(tshark_user_abort)
+{
+    struct link l;
+    static const uint8_t rtab[] = { 0xb6, 0x03, 0x80, 0x01, 0x00 };
+    open_link(&l, 0);
+    connect_link(&l);
+    ck_assert_int_eq(x400i_assoc_abort_req(l.ini.a, rtab, sizeof rtab), 0);
+    pump(&l);
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(l.rsp.last_type, X400I_AU_ABORT_IND);
+    ck_assert_uint_eq(l.rsp.ui_len, sizeof rtab);
+    ck_assert_mem_eq(l.rsp.ui, rtab, sizeof rtab);
+    ck_assert_ptr_nonnull(strstr(x400_assoc_diag(l.rsp.a)->text, "A-ABORT from peer"));
+    ck_assert_int_eq(x400_assoc_diag(l.rsp.a)->source, X400_SOURCE_PEER);
+    wire_ok(&l, "pres_aru");
+    wire_has(&l, "pres_aru", "-e acse.abort_source", "0");
+    close_link(&l);
+}
+END_TEST
+
+/* A CP arriving in STA04 fails the state check: ARP {unexpected-ppdu,
+ * cp-PPDU} goes out, both ends abort with the diagnostic. */
+START_TEST(tshark_arp)
+{
+    struct link l;
+    x400i_ses_ind ind;
+    static const uint8_t cp[] = { 0x31, 0x05, 0xa0, 0x03, 0x80, 0x01, 0x01 };
+    open_link(&l, 0);
+    connect_link(&l);
+    memset(&ind, 0, sizeof ind);
+    ind.type = X400I_SES_CONNECT_IND;
+    ind.user_data = cp;
+    ind.user_data_len = sizeof cp;
+    ck_assert_int_eq(x400i_assoc_inject_ses_ind(l.rsp.a, &ind), X400_ERR_PROTOCOL);
+    ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ABORTED);
+    ck_assert_str_eq(x400_assoc_diag(l.rsp.a)->text,
+                     "presentation state check failure: state STA04 (connected, data transfer) does "
+                     "not accept P-CONNECT indication (service 1, flavour 2)");
+    pump(&l);
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ABORTED);
+    ck_assert_ptr_nonnull(strstr(x400_assoc_diag(l.ini.a)->text, "ARP-PPDU from peer (abort reason 2, event 0)"));
+    ck_assert_int_eq(l.ini.last_type, X400I_AU_P_ABORT_IND);
+    wire_ok(&l, "pres_arp");
+    wire_has(&l, "pres_arp", "-e pres.event_identifier -e pres.provider_reason", "0\t2");
+    close_link(&l);
+}
+END_TEST
+
+/* X.410-1984 mode: CP/CPA carry the RTORQ/RTOAC; no ACSE; data untouched. */
+START_TEST(x410_mode)
+{
+    struct link l;
+    static const uint8_t raw[] = { 0x04, 0x02, 'h', 'i' };
+    x400i_pdv d = { 0, X400I_PDV_OCTETS, raw, sizeof raw };
+    const uint8_t *out;
+    open_link(&l, 1);
+    connect_link(&l);
+    /* tshark 4.0.17 decodes X.410-mode CP/CPA but not its data transfer */
+    wire_ok(&l, "pres_x410");
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_eq(x400i_pres_mode(x400i_assoc_presentation(l.rsp.a)), 0);
+    /* the responder's RTSE got the RTORQ back under its own tag */
+    (void)out;
+    ck_assert_int_eq(l.ini.last_type, X400I_AU_ASSOCIATE_CONF);
+    ck_assert_uint_eq(l.ini.ui_len, sizeof RTOAC410);
+    ck_assert_mem_eq(l.ini.ui, RTOAC410, sizeof RTOAC410);
+    ck_assert_int_eq(x400i_assoc_data_req(l.ini.a, &d, 1), 0);
+    pump(&l);
+    ck_assert_int_eq(l.rsp.last_type, X400I_AU_DATA_IND);
+    ck_assert_uint_eq(l.rsp.ui_len, sizeof RTORQ410);
+    ck_assert_mem_eq(l.rsp.ui, RTORQ410, sizeof RTORQ410);
+    ck_assert_int_eq(x400_assoc_release(l.ini.a), 0);
+    pump(&l);
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
+    close_link(&l);
+}
+END_TEST
+
+/* ---- bad input over the wire into an established responder ---- */
+
+/* Send `ud` as S-DATA user data from the initiator's side (TPKT + DT +
+ * GT/DT SPDUs), split into 65000-octet TPDUs. */
+static int send_td(struct link *l, const uint8_t *ud, size_t len)
+{
+    size_t tsdu_len = 4 + len, off = 0;
+    uint8_t *tsdu = malloc(tsdu_len);
+    int rv = 0;
+    ck_assert_ptr_nonnull(tsdu);
+    tsdu[0] = 1; tsdu[1] = 0; tsdu[2] = 1; tsdu[3] = 0;
+    memcpy(tsdu + 4, ud, len);
+    while (off < tsdu_len && rv >= 0) {
+        size_t piece = tsdu_len - off > 65000 ? 65000 : tsdu_len - off;
+        uint8_t hdr[7];
+        size_t tl = piece + 7;
+        hdr[0] = 3; hdr[1] = 0; hdr[2] = (uint8_t)(tl >> 8); hdr[3] = (uint8_t)tl;
+        hdr[4] = 2; hdr[5] = 0xf0; hdr[6] = off + piece == tsdu_len ? 0x80 : 0x00;
+        rv = x400_assoc_recv(l->rsp.a, hdr, 7);
+        if (rv >= 0) rv = x400_assoc_recv(l->rsp.a, tsdu + off, piece);
+        off += piece;
+    }
+    free(tsdu);
+    return rv;
+}
+
+static void bad_td(const uint8_t *ud, size_t len, const char *want, int arp_reason)
+{
+    struct link l;
+    const uint8_t *out;
+    size_t n;
+    open_link(&l, 0);
+    connect_link(&l);
+    ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_lt(send_td(&l, ud, len), 0);
+    ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ABORTED);
+    ck_assert_msg(strstr(x400_assoc_diag(l.rsp.a)->text, want) != NULL, "diag '%s', wanted '%s'",
+                  x400_assoc_diag(l.rsp.a)->text, want);
+    ck_assert_int_eq(x400_assoc_diag(l.rsp.a)->layer, X400_LAYER_PRESENTATION);
+    n = x400_assoc_pending(l.rsp.a, &out);
+    {
+        uint8_t arp[8] = { 0x30, 0x06, 0x80, 0x01, (uint8_t)arp_reason, 0x81, 0x01, 0x07 };
+        ck_assert_msg(memmem(out, n, arp, sizeof arp) != NULL, "no ARP (reason %d, td-PPDU) sent",
+                      arp_reason);
+    }
+    ck_assert_int_lt(x400_assoc_recv(l.rsp.a, (const uint8_t *)"\x03\x00\x00\x07\x02\xf0\x80", 7), 0);
+    move(&l, 0);
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ABORTED);
+    ck_assert_ptr_nonnull(strstr(x400_assoc_diag(l.ini.a)->text, "ARP-PPDU from peer"));
+    close_link(&l);
+}
+
+START_TEST(bad_unknown_context)
+{
+    static const uint8_t ud[] = { 0x61, 0x0a, 0x30, 0x08, 0x02, 0x01, 0x09, 0xa0, 0x03, 0x02, 0x01, 0x05 };
+    bad_td(ud, sizeof ud, "P-DATA indication on unknown presentation context 9", 6);
+}
+END_TEST
+
+START_TEST(bad_transfer_syntax)
+{
+    /* PDV naming transfer syntax 2.1.2.1 (not BER) */
+    static const uint8_t ud[] = { 0x61, 0x0f, 0x30, 0x0d, 0x06, 0x03, 0x51, 0x02, 0x01, 0x02, 0x01, 0x03,
+                                  0xa0, 0x03, 0x02, 0x01, 0x05 };
+    bad_td(ud, sizeof ud, "transfer syntax 2.1.2.1, not BER", 6);
+}
+END_TEST
+
+START_TEST(bad_length_past_container)
+{
+    static const uint8_t ud[] = { 0x61, 0x0a, 0x30, 0x18, 0x02, 0x01, 0x03, 0xa0, 0x03, 0x02, 0x01, 0x05 };
+    bad_td(ud, sizeof ud, "runs past its container", 0);
+}
+END_TEST
+
+START_TEST(bad_indefinite_bomb)
+{
+    /* indefinite lengths opened and never closed */
+    size_t n = 40000;
+    uint8_t *ud = malloc(n);
+    ud[0] = 0x61; ud[1] = 0x80;
+    for (size_t i = 2; i < n; i += 2) { ud[i] = 0x30; ud[i + 1] = 0x80; }
+    bad_td(ud, n, "deeper than the limit", 0);
+    free(ud);
+}
+END_TEST
+
+START_TEST(bad_million_nested)
+{
+    size_t n = 2 + 2 * 1000000;
+    uint8_t *ud = malloc(n);
+    ud[0] = 0x61; ud[1] = 0x80;
+    for (size_t i = 2; i < n; i += 2) { ud[i] = 0xa0; ud[i + 1] = 0x80; }
+    bad_td(ud, n, "deeper than the limit", 0);
+    free(ud);
+}
+END_TEST
+
+START_TEST(bad_missing_mandatory)
+{
+    /* PDV-list without presentation-context-identifier */
+    static const uint8_t ud[] = { 0x61, 0x07, 0x30, 0x05, 0xa0, 0x03, 0x02, 0x01, 0x05 };
+    bad_td(ud, sizeof ud, "does not decode", 1);
+}
+END_TEST
+
+START_TEST(bad_simply_encoded)
+{
+    static const uint8_t ud[] = { 0x40, 0x02, 'h', 'i' };
+    bad_td(ud, sizeof ud, "simply-encoded data", 6);
+}
+END_TEST
+
+/* Bad CPs over the wire: a CN whose CP is missing the mode selector, or
+ * proposes ACSE only in a non-BER transfer syntax: CPR, a clean abort on
+ * the responder, REFUSED on the initiator. */
+static void bad_cp(const uint8_t *cp, size_t cplen, const char *want)
+{
+    struct link l;
+    uint8_t cn[512];
+    size_t n = 0;
+    open_link(&l, 0);
+    ck_assert_int_eq(x400_assoc_connect(l.ini.a), 0);
+    move(&l, 1);     /* CR */
+    move(&l, 0);     /* CC; the initiator now queues its CN: drop it */
+    {
+        const uint8_t *b;
+        size_t k;
+        while ((k = x400_assoc_pending(l.ini.a, &b)) > 0) x400_assoc_sent(l.ini.a, k);
+    }
+    cn[n++] = 3; cn[n++] = 0; cn[n++] = 0; cn[n++] = 0;
+    cn[n++] = 2; cn[n++] = 0xf0; cn[n++] = 0x80;
+    cn[n++] = 13; cn[n++] = 0;
+    cn[n++] = 5; cn[n++] = 6; cn[n++] = 19; cn[n++] = 1; cn[n++] = 0; cn[n++] = 22; cn[n++] = 1; cn[n++] = 2;
+    cn[n++] = 20; cn[n++] = 2; cn[n++] = 0x02; cn[n++] = 0x49;
+    cn[n++] = 193; cn[n++] = (uint8_t)cplen;
+    memcpy(cn + n, cp, cplen); n += cplen;
+    cn[8] = (uint8_t)(n - 9);
+    cn[3] = (uint8_t)n;
+    /* (the CN itself is bad input, so it stays off the recording tshark checks) */
+    ck_assert_int_lt(x400_assoc_recv(l.rsp.a, cn, n), 0);
+    ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ABORTED);
+    ck_assert_msg(strstr(x400_assoc_diag(l.rsp.a)->text, want) != NULL, "diag '%s', wanted '%s'",
+                  x400_assoc_diag(l.rsp.a)->text, want);
+    move(&l, 0);     /* the RF with CPR */
+    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(l.ini.events[0], X400_ASSOC_EV_REFUSED);
+    ck_assert_ptr_nonnull(strstr(x400_assoc_diag(l.ini.a)->text, "CPR-PPDU"));
+    wire_ok(&l, "pres_bad_cp");
+    close_link(&l);
+}
+
+START_TEST(bad_cp_missing_mode)
+{
+    static const uint8_t cp[] = { 0x31, 0x04, 0xa2, 0x02, 0x81, 0x00 };
+    bad_cp(cp, sizeof cp, "does not decode");
+}
+END_TEST
+
+START_TEST(bad_cp_not_ber)
+{
+    /* ACSE proposed with transfer syntax 2.1.2.1 only; AARQ on it */
+    static const uint8_t cp[] = { 0x31, 0x2e, 0xa0, 0x03, 0x80, 0x01, 0x01, 0xa2, 0x27, 0xa4, 0x12,
+        0x30, 0x10, 0x02, 0x01, 0x01, 0x06, 0x04, 0x52, 0x01, 0x00, 0x01, 0x30, 0x05, 0x06, 0x03,
+        0x51, 0x02, 0x01, 0x61, 0x11, 0x30, 0x0f, 0x02, 0x01, 0x01, 0xa0, 0x0a, 0x60, 0x08, 0xa1,
+        0x06, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06 };
+    bad_cp(cp, sizeof cp, "transfer syntaxes do not include BER");
+}
+END_TEST
+
+Suite *x400t_suite_presentation(void)
+{
+    Suite *s = suite_create("presentation");
+    TCase *tc = tcase_create("wire");
+    TCase *tb = tcase_create("bad");
+    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tb, 120);
+    tcase_add_test(tc, own_cp_structure);
+    tcase_add_test(tc, tshark_normal_exchange);
+    tcase_add_test(tc, tshark_refused);
+    tcase_add_test(tc, tshark_user_abort);
+    tcase_add_test(tc, tshark_arp);
+    tcase_add_test(tc, x410_mode);
+    tcase_add_test(tb, bad_unknown_context);
+    tcase_add_test(tb, bad_transfer_syntax);
+    tcase_add_test(tb, bad_length_past_container);
+    tcase_add_test(tb, bad_indefinite_bomb);
+    tcase_add_test(tb, bad_million_nested);
+    tcase_add_test(tb, bad_missing_mandatory);
+    tcase_add_test(tb, bad_simply_encoded);
+    tcase_add_test(tb, bad_cp_missing_mode);
+    tcase_add_test(tb, bad_cp_not_ber);
+    suite_add_tcase(s, tc);
+    suite_add_tcase(s, tb);
+    return s;
+}
