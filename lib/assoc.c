@@ -57,38 +57,11 @@ int x400_selector_set(x400_selector *sel, const char *text)
     return X400_OK;
 }
 
-int x400_oid_parse(x400_oid *oid, const char *text)
-{
-    const char *s = text;
-    uint8_t tmp[64];
-    size_t tl;
-    x400_oid o;
-    if (!oid || !text) return X400_ERR_INVALID_ARG;
-    o.n = 0;
-    for (;;) {
-        unsigned long long v = 0;
-        int digits = 0;
-        while (*s >= '0' && *s <= '9') {
-            v = v * 10 + (unsigned)(*s++ - '0');
-            if (v > 0xFFFFFFFFull) return X400_ERR_PARSE;
-            digits++;
-        }
-        if (!digits) return X400_ERR_PARSE;
-        if (o.n == X400_OID_MAX_ARCS) return X400_ERR_TOO_LONG;
-        o.arc[o.n++] = (uint32_t)v;
-        if (*s == 0) break;
-        if (*s++ != '.') return X400_ERR_PARSE;
-    }
-    if (x400i_oid_encode(o.arc, o.n, tmp, sizeof tmp, &tl) < 0) return X400_ERR_PARSE;
-    *oid = o;     /* *oid unchanged on any error */
-    return X400_OK;
-}
-
 int x400_ae_part_set_oid(x400_ae_part *p, const char *oid_text)
 {
     x400_oid o;
     size_t n;
-    int rv = x400_oid_parse(&o, oid_text);
+    int rv = x400_oid_parse(oid_text, &o);
     if (!p) return X400_ERR_INVALID_ARG;
     if (rv < 0) return rv;
     if (x400i_oid_encode(o.arc, o.n, p->tlv + 2, 100, &n) < 0) return X400_ERR_PARSE;
@@ -139,11 +112,11 @@ void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
     cfg->pmode = X400_PMODE_NORMAL;
     for (int i = 0; i < 3; i++) {
         cfg->contexts[i].id = 2 * i + 1;
-        (void)x400_oid_parse(&cfg->contexts[i].abstract_syntax, ctx_as[i]);
+        (void)x400_oid_parse(ctx_as[i], &cfg->contexts[i].abstract_syntax);
     }
     cfg->ncontexts = 3;
     cfg->user_info_context = 3;
-    (void)x400_oid_parse(&cfg->application_context, "2.6.0.1.6");
+    (void)x400_oid_parse("2.6.0.1.6", &cfg->application_context);
 }
 
 /* ---- summary state and events ---- */

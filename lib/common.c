@@ -39,6 +39,46 @@ const char *x400_strerror(int code)
 
 int x400_is_fatal(int code) { return code <= X400_ERR_FATAL; }
 
+/* ---- object identifiers ---- */
+
+int x400_oid_parse(const char *text, x400_oid *out)
+{
+    if (!text || !out) return X400_ERR_INVALID_ARG;
+    x400_oid o = { 0 };
+    const char *p = text;
+    for (;;) {
+        if (*p < '0' || *p > '9') return X400_ERR_PARSE;
+        if (*p == '0' && p[1] >= '0' && p[1] <= '9') return X400_ERR_PARSE;
+        uint64_t v = 0;
+        while (*p >= '0' && *p <= '9') {
+            v = v * 10 + (uint64_t)(*p++ - '0');
+            if (v > UINT32_MAX) return X400_ERR_TOO_LONG;
+        }
+        if (o.n >= X400_OID_ARCS_MAX) return X400_ERR_TOO_LONG;
+        o.arc[o.n++] = (uint32_t)v;
+        if (*p == 0) break;
+        if (*p++ != '.') return X400_ERR_PARSE;
+    }
+    if (o.n < 2 || o.arc[0] > 2 || (o.arc[0] < 2 && o.arc[1] > 39)) return X400_ERR_PARSE;
+    *out = o;
+    return X400_OK;
+}
+
+int x400_oid_format(const x400_oid *o, char *buf, size_t len)
+{
+    if (!o || !buf || o->n < 2 || o->n > X400_OID_ARCS_MAX) return X400_ERR_INVALID_ARG;
+    size_t n = 0;
+    for (unsigned i = 0; i < o->n; i++) {
+        int k = snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, i ? ".%u" : "%u", (unsigned)o->arc[i]);
+        n += (size_t)k;
+    }
+    if (n >= len) {
+        if (len) buf[0] = 0;
+        return X400_ERR_BUFFER_TOO_SMALL;
+    }
+    return (int)n;
+}
+
 /* ---- allocator ---- */
 
 static void *std_malloc(size_t n, void *u) { (void)u; return malloc(n); }

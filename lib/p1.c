@@ -12,9 +12,9 @@
 #include "p1_ber.h"
 #include "x400p1/p1.h"
 
-#define APP X400I_BER_APP
-#define CTX X400I_BER_CTX
-#define UNIV X400I_BER_UNIV
+#define APP X400I_P1BER_APP
+#define CTX X400I_P1BER_CTX
+#define UNIV X400I_P1BER_UNIV
 
 /* ------------------------------------------------------------ small API */
 
@@ -28,44 +28,6 @@ void x400_p1_limits_init(x400_p1_limits *l)
     l->max_extensions = 256;                      /* ub-extension-types */
     l->max_depth = 64;
     l->max_elements = (size_t)8 << 20;
-}
-
-int x400_oid_parse(const char *text, x400_oid *out)
-{
-    if (!text || !out) return X400_ERR_INVALID_ARG;
-    x400_oid o = { 0 };
-    const char *p = text;
-    for (;;) {
-        if (*p < '0' || *p > '9') return X400_ERR_PARSE;
-        if (*p == '0' && p[1] >= '0' && p[1] <= '9') return X400_ERR_PARSE;
-        uint64_t v = 0;
-        while (*p >= '0' && *p <= '9') {
-            v = v * 10 + (uint64_t)(*p++ - '0');
-            if (v > UINT32_MAX) return X400_ERR_TOO_LONG;
-        }
-        if (o.n >= X400_OID_ARCS_MAX) return X400_ERR_TOO_LONG;
-        o.arc[o.n++] = (uint32_t)v;
-        if (*p == 0) break;
-        if (*p++ != '.') return X400_ERR_PARSE;
-    }
-    if (o.n < 2 || o.arc[0] > 2 || (o.arc[0] < 2 && o.arc[1] > 39)) return X400_ERR_PARSE;
-    *out = o;
-    return X400_OK;
-}
-
-int x400_oid_format(const x400_oid *o, char *buf, size_t len)
-{
-    if (!o || !buf || o->n < 2 || o->n > X400_OID_ARCS_MAX) return X400_ERR_INVALID_ARG;
-    size_t n = 0;
-    for (unsigned i = 0; i < o->n; i++) {
-        int k = snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, i ? ".%u" : "%u", (unsigned)o->arc[i]);
-        n += (size_t)k;
-    }
-    if (n >= len) {
-        if (len) buf[0] = 0;
-        return X400_ERR_BUFFER_TOO_SMALL;
-    }
-    return (int)n;
 }
 
 static int gdi_equal(const x400_gdi *a, const x400_gdi *b)
@@ -493,34 +455,34 @@ int x400_p1_encode_alloc(const x400_p1_apdu *a, const x400_allocator *alloc, uin
 
 int x400_p1_ext_info(x400_bytes ext, x400_p1_ext_view *out, x400_diag *d)
 {
-    x400i_tlv t, c, in;
+    x400i_p1tlv t, c, in;
     size_t off = 0;
     int rc;
     if (!out || !ext.p) return X400_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
     out->standard = -1;
-    if ((rc = x400i_ber_read(ext.p, ext.len, &t, 64, d))) return rc;
-    if (t.rawlen != ext.len || !x400i_tlv_is(&t, UNIV, X400I_U_SEQUENCE))
+    if ((rc = x400i_p1ber_read(ext.p, ext.len, &t, 64, d))) return rc;
+    if (t.rawlen != ext.len || !x400i_p1tlv_is(&t, UNIV, X400I_U_SEQUENCE))
         return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: not one SEQUENCE");
-    if ((rc = x400i_ber_child(&t, &off, &c, d)) != 1)
+    if ((rc = x400i_p1ber_child(&t, &off, &c, d)) != 1)
         return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_MISSING, "ExtensionField: no type");
-    if (x400i_tlv_is(&c, CTX, 0)) {
+    if (x400i_p1tlv_is(&c, CTX, 0)) {
         int64_t v;
-        if ((rc = x400i_ber_int(&c, 0, 256, &v, "standard-extension", d))) return rc;
+        if ((rc = x400i_p1ber_int(&c, 0, 256, &v, "standard-extension", d))) return rc;
         out->standard = (int)v;
-    } else if (x400i_tlv_is(&c, CTX, 3)) {
-        if ((rc = x400i_ber_oid(&c, &out->private_type, "private-extension", d))) return rc;
+    } else if (x400i_p1tlv_is(&c, CTX, 3)) {
+        if ((rc = x400i_p1ber_oid(&c, &out->private_type, "private-extension", d))) return rc;
     } else {
         return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: bad type tag");
     }
     int last = 0;
-    while ((rc = x400i_ber_child(&t, &off, &c, d)) == 1) {
-        if (x400i_tlv_is(&c, CTX, 1) && last < 1) {
-            if ((rc = x400i_ber_bits(&c, &out->criticality, "criticality", d))) return rc;
+    while ((rc = x400i_p1ber_child(&t, &off, &c, d)) == 1) {
+        if (x400i_p1tlv_is(&c, CTX, 1) && last < 1) {
+            if ((rc = x400i_p1ber_bits(&c, &out->criticality, "criticality", d))) return rc;
             last = 1;
-        } else if (x400i_tlv_is(&c, CTX, 2) && last < 2) {
+        } else if (x400i_p1tlv_is(&c, CTX, 2) && last < 2) {
             size_t o2 = 0;
-            if ((rc = x400i_ber_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
+            if ((rc = x400i_p1ber_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
                 return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: value is not one element");
             out->value = (x400_bytes){ in.raw, in.rawlen };
             last = 2;
@@ -535,8 +497,8 @@ int x400_p1_ext_build(const x400_p1_ext_view *v, uint8_t *buf, size_t cap, size_
 {
     if (!v || !buf || !len || v->standard > 256 || (v->standard < 0 && v->private_type.n < 2))
         return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "ExtensionField: bad type");
-    x400i_tlv t;
-    if (v->value.len && (x400i_ber_read(v->value.p, v->value.len, &t, 64, NULL) || t.rawlen != v->value.len))
+    x400i_p1tlv t;
+    if (v->value.len && (x400i_p1ber_read(v->value.p, v->value.len, &t, 64, NULL) || t.rawlen != v->value.len))
         return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "ExtensionField: value is not one BER element");
     x400i_bw w;
     x400i_bw_init_fixed(&w, buf, cap, d);
@@ -567,27 +529,27 @@ static void *aalloc(x400i_dec *dc, size_t n, int *rc)
     return p;
 }
 
-static int one_child(x400i_dec *dc, const x400i_tlv *t, x400i_tlv *c, const char *what)
+static int one_child(x400i_dec *dc, const x400i_p1tlv *t, x400i_p1tlv *c, const char *what)
 {
     size_t off = 0;
-    int rc = x400i_ber_child(t, &off, c, dc->diag);
+    int rc = x400i_p1ber_child(t, &off, c, dc->diag);
     if (rc < 0) return rc;
     if (rc == 0 || off != t->vlen) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: expected exactly one element", what);
     return X400_OK;
 }
 
-int x400i_gdi_decode(const x400i_tlv *t, x400_gdi *g, x400_diag *d)
+int x400i_gdi_decode(const x400i_p1tlv *t, x400_gdi *g, x400_diag *d)
 {
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     int rc, i = 0;
     memset(g, 0, sizeof *g);
     if (!t->cons) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "GlobalDomainIdentifier: primitive");
-    while ((rc = x400i_ber_child(t, &off, &c, d)) == 1) {
-        if (i == 0 && x400i_tlv_is(&c, APP, 1)) rc = x400i_country_decode(&c, g->country, d);
-        else if (i == 1 && x400i_tlv_is(&c, APP, 2)) rc = x400i_admd_decode(&c, g->admd, &g->admd_numeric, d);
-        else if (i == 2 && x400i_tlv_is(&c, UNIV, X400I_U_NUMERIC)) { g->prmd_numeric = 1; rc = x400i_ber_str(&c, X400I_U_NUMERIC, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d); }
-        else if (i == 2 && x400i_tlv_is(&c, UNIV, X400I_U_PRINTABLE)) rc = x400i_ber_str(&c, X400I_U_PRINTABLE, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d);
+    while ((rc = x400i_p1ber_child(t, &off, &c, d)) == 1) {
+        if (i == 0 && x400i_p1tlv_is(&c, APP, 1)) rc = x400i_country_decode(&c, g->country, d);
+        else if (i == 1 && x400i_p1tlv_is(&c, APP, 2)) rc = x400i_admd_decode(&c, g->admd, &g->admd_numeric, d);
+        else if (i == 2 && x400i_p1tlv_is(&c, UNIV, X400I_U_NUMERIC)) { g->prmd_numeric = 1; rc = x400i_p1ber_str(&c, X400I_U_NUMERIC, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d); }
+        else if (i == 2 && x400i_p1tlv_is(&c, UNIV, X400I_U_PRINTABLE)) rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d);
         else return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "GlobalDomainIdentifier: unexpected element %d", i);
         if (rc) return rc;
         i++;
@@ -597,38 +559,38 @@ int x400i_gdi_decode(const x400i_tlv *t, x400_gdi *g, x400_diag *d)
     return X400_OK;
 }
 
-static int dec_mtsid(x400i_dec *dc, const x400i_tlv *t, x400_mtsid *id, const char *what)
+static int dec_mtsid(x400i_dec *dc, const x400i_p1tlv *t, x400_mtsid *id, const char *what)
 {
-    x400i_tlv g, l;
+    x400i_p1tlv g, l;
     size_t off = 0;
     int rc;
-    if ((rc = x400i_ber_child(t, &off, &g, dc->diag)) != 1 || !x400i_tlv_is(&g, APP, 3) ||
-        (rc = x400i_ber_child(t, &off, &l, dc->diag)) != 1 || !x400i_tlv_is(&l, UNIV, X400I_U_IA5) || off != t->vlen)
+    if ((rc = x400i_p1ber_child(t, &off, &g, dc->diag)) != 1 || !x400i_p1tlv_is(&g, APP, 3) ||
+        (rc = x400i_p1ber_child(t, &off, &l, dc->diag)) != 1 || !x400i_p1tlv_is(&l, UNIV, X400I_U_IA5) || off != t->vlen)
         return rc < 0 ? rc : PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: malformed MTSIdentifier", what);
     if ((rc = x400i_gdi_decode(&g, &id->gdi, dc->diag))) return rc;
-    return x400i_ber_str(&l, X400I_U_IA5, 1, 32, id->local, sizeof id->local, "local-identifier", dc->diag);
+    return x400i_p1ber_str(&l, X400I_U_IA5, 1, 32, id->local, sizeof id->local, "local-identifier", dc->diag);
 }
 
-static int dec_eits(x400i_dec *dc, const x400i_tlv *t, x400_p1_eits *e)
+static int dec_eits(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_eits *e)
 {
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0, nb_start = 0, nb_end = 0;
     int rc, seen = 0;
     memset(e, 0, sizeof *e);
     e->present = 1;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         if (c.cls != CTX || c.num > 4 || c.num == 3 || (seen & (1 << c.num)))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: unexpected or repeated element");
         seen |= 1 << c.num;
         if (c.num == 0) {
-            if ((rc = x400i_ber_bits(&c, &e->builtin, "built-in-encoded-information-types", dc->diag))) return rc;
+            if ((rc = x400i_p1ber_bits(&c, &e->builtin, "built-in-encoded-information-types", dc->diag))) return rc;
         } else if (c.num == 4) {
-            x400i_tlv o;
+            x400i_p1tlv o;
             size_t oo = 0;
-            while ((rc = x400i_ber_child(&c, &oo, &o, dc->diag)) == 1) {
-                if (e->n_extended >= X400_EIT_EXTENDED_MAX || !x400i_tlv_is(&o, UNIV, X400I_U_OID))
+            while ((rc = x400i_p1ber_child(&c, &oo, &o, dc->diag)) == 1) {
+                if (e->n_extended >= X400_EIT_EXTENDED_MAX || !x400i_p1tlv_is(&o, UNIV, X400I_U_OID))
                     return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "extended-encoded-information-types: more than %d or not OIDs", X400_EIT_EXTENDED_MAX);
-                if ((rc = x400i_ber_oid(&o, &e->extended[e->n_extended++], "extended EIT", dc->diag))) return rc;
+                if ((rc = x400i_p1ber_oid(&o, &e->extended[e->n_extended++], "extended EIT", dc->diag))) return rc;
             }
             if (rc < 0) return rc;
         } else {  /* [1] g3 / [2] teletex non-basic parameters: opaque, must be adjacent */
@@ -649,46 +611,46 @@ static int dec_eits(x400i_dec *dc, const x400i_tlv *t, x400_p1_eits *e)
     return X400_OK;
 }
 
-static int dec_content_type(x400i_dec *dc, const x400i_tlv *c, x400_p1_content_type *ct)
+static int dec_content_type(x400i_dec *dc, const x400i_p1tlv *c, x400_p1_content_type *ct)
 {
-    if (x400i_tlv_is(c, APP, 6)) {
+    if (x400i_p1tlv_is(c, APP, 6)) {
         int64_t v;
-        int rc = x400i_ber_int(c, 0, 32767, &v, "content-type built-in", NULL);
+        int rc = x400i_p1ber_int(c, 0, 32767, &v, "content-type built-in", NULL);
         if (rc) return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "content-type: built-in value not an INTEGER in 0..32767");
         ct->builtin = (int)v;
         return X400_OK;
     }
     ct->builtin = -1;
-    if (x400i_ber_oid(c, &ct->oid, "content-type", NULL))
+    if (x400i_p1ber_oid(c, &ct->oid, "content-type", NULL))
         return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "content-type: malformed OBJECT IDENTIFIER");
     return X400_OK;
 }
 
-static int dec_time(x400i_dec *dc, const x400i_tlv *c, int64_t *out, const char *what)
+static int dec_time(x400i_dec *dc, const x400i_p1tlv *c, int64_t *out, const char *what)
 {
-    return x400i_ber_time(c, out, what, dc->diag);
+    return x400i_p1ber_time(c, out, what, dc->diag);
 }
 
 /* AdditionalActions components shared by both trace element kinds. */
-static int dec_supplied(x400i_dec *dc, const x400i_tlv *t, int64_t *arrival, int *routing,
+static int dec_supplied(x400i_dec *dc, const x400i_p1tlv *t, int64_t *arrival, int *routing,
                         int64_t *deferred, x400_p1_eits *conv, uint32_t *other,
                         x400_gdi *att_dom, int *att_kind, char *att_mta, int internal)
 {
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     int rc;
     unsigned seen = 0;
     int64_t v;
     *deferred = X400_TIME_NONE;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         unsigned bit;
-        if (x400i_tlv_is(&c, CTX, 0)) { bit = 1; rc = dec_time(dc, &c, arrival, "arrival-time"); }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 2; rc = dec_time(dc, &c, deferred, "deferred-time"); }
-        else if (x400i_tlv_is(&c, CTX, 2)) { bit = 4; rc = x400i_ber_int(&c, 0, 1, &v, "routing-action", dc->diag); *routing = (int)v; }
-        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 8; rc = x400i_ber_bits(&c, other, "other-actions", dc->diag); }
-        else if (x400i_tlv_is(&c, APP, 5)) { bit = 16; rc = dec_eits(dc, &c, conv); }
-        else if (x400i_tlv_is(&c, APP, 3)) { bit = 32; rc = x400i_gdi_decode(&c, att_dom, dc->diag); *att_kind = X400_ATTEMPTED_DOMAIN; }
-        else if (internal && x400i_tlv_is(&c, UNIV, X400I_U_IA5)) { bit = 32; rc = x400i_ber_str(&c, X400I_U_IA5, 1, 32, att_mta, X400_MTA_NAME_MAX + 1, "attempted mta", dc->diag); *att_kind = X400_ATTEMPTED_MTA; }
+        if (x400i_p1tlv_is(&c, CTX, 0)) { bit = 1; rc = dec_time(dc, &c, arrival, "arrival-time"); }
+        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 2; rc = dec_time(dc, &c, deferred, "deferred-time"); }
+        else if (x400i_p1tlv_is(&c, CTX, 2)) { bit = 4; rc = x400i_p1ber_int(&c, 0, 1, &v, "routing-action", dc->diag); *routing = (int)v; }
+        else if (x400i_p1tlv_is(&c, CTX, 3)) { bit = 8; rc = x400i_p1ber_bits(&c, other, "other-actions", dc->diag); }
+        else if (x400i_p1tlv_is(&c, APP, 5)) { bit = 16; rc = dec_eits(dc, &c, conv); }
+        else if (x400i_p1tlv_is(&c, APP, 3)) { bit = 32; rc = x400i_gdi_decode(&c, att_dom, dc->diag); *att_kind = X400_ATTEMPTED_DOMAIN; }
+        else if (internal && x400i_p1tlv_is(&c, UNIV, X400I_U_IA5)) { bit = 32; rc = x400i_p1ber_str(&c, X400I_U_IA5, 1, 32, att_mta, X400_MTA_NAME_MAX + 1, "attempted mta", dc->diag); *att_kind = X400_ATTEMPTED_MTA; }
         else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (tag %u)", internal ? "MTASuppliedInformation" : "DomainSuppliedInformation", (unsigned)c.num);
         if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "supplied information: element repeated");
         seen |= bit;
@@ -699,23 +661,23 @@ static int dec_supplied(x400i_dec *dc, const x400i_tlv *t, int64_t *arrival, int
     return X400_OK;
 }
 
-static int dec_trace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_p1_trace **out)
+static int dec_trace(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400_p1_trace **out)
 {
-    int rc = x400i_ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "trace-information", dc->diag);
+    int rc = x400i_p1ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "trace-information", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "trace-information: empty");
     x400_p1_trace *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400i_tlv g, s;
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_p1tlv g, s;
         size_t o2 = 0;
         x400_p1_trace_init(&a[i]);
-        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_ber_child(&c, &o2, &g, dc->diag) != 1 ||
-            x400i_ber_child(&c, &o2, &s, dc->diag) != 1 || o2 != c.vlen ||
-            !x400i_tlv_is(&g, APP, 3) || !x400i_tlv_is(&s, UNIV, X400I_U_SET))
+        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1ber_child(&c, &o2, &g, dc->diag) != 1 ||
+            x400i_p1ber_child(&c, &o2, &s, dc->diag) != 1 || o2 != c.vlen ||
+            !x400i_p1tlv_is(&g, APP, 3) || !x400i_p1tlv_is(&s, UNIV, X400I_U_SET))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "TraceInformationElement %u: malformed", i);
         if ((rc = x400i_gdi_decode(&g, &a[i].gdi, dc->diag))) return rc;
         int kind = 0;
@@ -732,27 +694,27 @@ static int dec_trace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_
     return X400_OK;
 }
 
-static int dec_itrace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_p1_itrace **out)
+static int dec_itrace(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400_p1_itrace **out)
 {
-    int rc = x400i_ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "internal-trace-information", dc->diag);
+    int rc = x400i_p1ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "internal-trace-information", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "internal-trace-information: empty");
     x400_p1_itrace *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400i_tlv g, m, s;
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_p1tlv g, m, s;
         size_t o2 = 0;
         x400_p1_itrace_init(&a[i]);
-        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_ber_child(&c, &o2, &g, dc->diag) != 1 ||
-            x400i_ber_child(&c, &o2, &m, dc->diag) != 1 || x400i_ber_child(&c, &o2, &s, dc->diag) != 1 ||
-            o2 != c.vlen || !x400i_tlv_is(&g, APP, 3) || !x400i_tlv_is(&m, UNIV, X400I_U_IA5) ||
-            !x400i_tlv_is(&s, UNIV, X400I_U_SET))
+        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1ber_child(&c, &o2, &g, dc->diag) != 1 ||
+            x400i_p1ber_child(&c, &o2, &m, dc->diag) != 1 || x400i_p1ber_child(&c, &o2, &s, dc->diag) != 1 ||
+            o2 != c.vlen || !x400i_p1tlv_is(&g, APP, 3) || !x400i_p1tlv_is(&m, UNIV, X400I_U_IA5) ||
+            !x400i_p1tlv_is(&s, UNIV, X400I_U_SET))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "InternalTraceInformationElement %u: malformed", i);
         if ((rc = x400i_gdi_decode(&g, &a[i].gdi, dc->diag)) ||
-            (rc = x400i_ber_str(&m, X400I_U_IA5, 1, 32, a[i].mta, sizeof a[i].mta, "mta-name", dc->diag)) ||
+            (rc = x400i_p1ber_str(&m, X400I_U_IA5, 1, 32, a[i].mta, sizeof a[i].mta, "mta-name", dc->diag)) ||
             (rc = dec_supplied(dc, &s, &a[i].arrival, &a[i].routing_action, &a[i].deferred, &a[i].converted,
                                &a[i].other_actions, &a[i].attempted_domain, &a[i].attempted, a[i].attempted_mta, 1)))
             return rc;
@@ -766,25 +728,25 @@ static int dec_itrace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400
 
 /* Extensions SET OF ExtensionField: copy each field's TLV; decode
  * internal-trace-information when `n_it` is given. */
-static int dec_exts(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_bytes **out,
+static int dec_exts(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400_bytes **out,
                     unsigned *n_it, const x400_p1_itrace **it)
 {
-    int rc = x400i_ber_count(t, dc->lim->max_extensions, X400_P1_R_EXTENSIONS, "extensions", dc->diag);
+    int rc = x400i_p1ber_count(t, dc->lim->max_extensions, X400_P1_R_EXTENSIONS, "extensions", dc->diag);
     if (rc < 0) return rc;
     size_t cnt = (size_t)rc;
     x400_bytes *a = cnt ? aalloc(dc, cnt * sizeof *a, &rc) : NULL;
     if (cnt && !a) return rc;
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         x400_p1_ext_view v;
         if ((rc = x400_p1_ext_info((x400_bytes){ c.raw, c.rawlen }, &v, dc->diag))) return rc;
         if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
-            x400i_tlv vt;
+            x400i_p1tlv vt;
             if (*n_it) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "internal-trace-information extension repeated");
-            if (!v.value.p || x400i_ber_read(v.value.p, v.value.len, &vt, 256, dc->diag) ||
-                !x400i_tlv_is(&vt, UNIV, X400I_U_SEQUENCE))
+            if (!v.value.p || x400i_p1ber_read(v.value.p, v.value.len, &vt, 256, dc->diag) ||
+                !x400i_p1tlv_is(&vt, UNIV, X400I_U_SEQUENCE))
                 return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "internal-trace-information: not a SEQUENCE");
             if ((rc = dec_itrace(dc, &vt, n_it, it))) return rc;
             continue;
@@ -800,37 +762,37 @@ static int dec_exts(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_b
     return X400_OK;
 }
 
-static int dec_bilateral(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
+static int dec_bilateral(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope *e)
 {
-    int rc = x400i_ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "per-domain-bilateral-information", dc->diag);
+    int rc = x400i_p1ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "per-domain-bilateral-information", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "per-domain-bilateral-information: empty");
     x400_p1_bilateral *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400i_tlv cn, dom, info;
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_p1tlv cn, dom, info;
         size_t o2 = 0;
-        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_ber_child(&c, &o2, &cn, dc->diag) != 1 ||
-            x400i_ber_child(&c, &o2, &dom, dc->diag) != 1 || x400i_ber_child(&c, &o2, &info, dc->diag) != 1 ||
-            o2 != c.vlen || !x400i_tlv_is(&cn, APP, 1))
+        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1ber_child(&c, &o2, &cn, dc->diag) != 1 ||
+            x400i_p1ber_child(&c, &o2, &dom, dc->diag) != 1 || x400i_p1ber_child(&c, &o2, &info, dc->diag) != 1 ||
+            o2 != c.vlen || !x400i_p1tlv_is(&cn, APP, 1))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: malformed", i);
         if ((rc = x400i_country_decode(&cn, a[i].domain.country, dc->diag))) return rc;
-        if (x400i_tlv_is(&dom, APP, 2)) {
+        if (x400i_p1tlv_is(&dom, APP, 2)) {
             rc = x400i_admd_decode(&dom, a[i].domain.admd, &a[i].domain.admd_numeric, dc->diag);
-        } else if (x400i_tlv_is(&dom, UNIV, X400I_U_SEQUENCE)) {
-            x400i_tlv ad, pd, in;
+        } else if (x400i_p1tlv_is(&dom, UNIV, X400I_U_SEQUENCE)) {
+            x400i_p1tlv ad, pd, in;
             size_t o3 = 0;
-            if (x400i_ber_child(&dom, &o3, &ad, dc->diag) != 1 || x400i_ber_child(&dom, &o3, &pd, dc->diag) != 1 ||
-                o3 != dom.vlen || !x400i_tlv_is(&ad, CTX, 0) || !x400i_tlv_is(&pd, CTX, 1))
+            if (x400i_p1ber_child(&dom, &o3, &ad, dc->diag) != 1 || x400i_p1ber_child(&dom, &o3, &pd, dc->diag) != 1 ||
+                o3 != dom.vlen || !x400i_p1tlv_is(&ad, CTX, 0) || !x400i_p1tlv_is(&pd, CTX, 1))
                 return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: bad private-domain", i);
             if ((rc = x400i_admd_decode(&ad, a[i].domain.admd, &a[i].domain.admd_numeric, dc->diag))) return rc;
             if ((rc = one_child(dc, &pd, &in, "private-domain-identifier"))) return rc;
-            if (x400i_tlv_is(&in, UNIV, X400I_U_NUMERIC)) a[i].domain.prmd_numeric = 1;
-            else if (!x400i_tlv_is(&in, UNIV, X400I_U_PRINTABLE)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "private-domain-identifier: bad choice");
-            rc = x400i_ber_str(&in, a[i].domain.prmd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, 1, 16,
+            if (x400i_p1tlv_is(&in, UNIV, X400I_U_NUMERIC)) a[i].domain.prmd_numeric = 1;
+            else if (!x400i_p1tlv_is(&in, UNIV, X400I_U_PRINTABLE)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "private-domain-identifier: bad choice");
+            rc = x400i_p1ber_str(&in, a[i].domain.prmd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, 1, 16,
                                a[i].domain.prmd, sizeof a[i].domain.prmd, "private-domain-identifier", dc->diag);
         } else {
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: bad domain", i);
@@ -848,31 +810,31 @@ static int dec_bilateral(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
     return X400_OK;
 }
 
-static int dec_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
+static int dec_recipients(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope *e)
 {
-    int rc = x400i_ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "per-recipient-fields", dc->diag);
+    int rc = x400i_p1ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "per-recipient-fields", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "per-recipient-fields: no recipient");
     x400_p1_recipient *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         x400_p1_recipient *r = &a[i];
-        x400i_tlv f;
+        x400i_p1tlv f;
         size_t o2 = 0;
         unsigned seen = 0;
         int64_t v;
         x400_p1_recipient_init(r);
-        if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "recipient %u: not a SET", i);
-        while ((rc = x400i_ber_child(&c, &o2, &f, dc->diag)) == 1) {
+        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "recipient %u: not a SET", i);
+        while ((rc = x400i_p1ber_child(&c, &o2, &f, dc->diag)) == 1) {
             unsigned bit;
-            if (x400i_tlv_is(&f, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &f, &r->name); }
-            else if (x400i_tlv_is(&f, CTX, 0)) { bit = 2; rc = x400i_ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); r->osrn = (uint32_t)v; }
-            else if (x400i_tlv_is(&f, CTX, 1)) { bit = 4; rc = x400i_ber_bits(&f, &r->indicators, "per-recipient-indicators", dc->diag); }
-            else if (x400i_tlv_is(&f, CTX, 2)) { bit = 8; rc = x400i_ber_int(&f, 0, 256, &v, "explicit-conversion", dc->diag); r->explicit_conversion = (int)v; }
-            else if (x400i_tlv_is(&f, CTX, 3)) { bit = 16; rc = dec_exts(dc, &f, &r->n_ext, &r->ext, NULL, NULL); }
+            if (x400i_p1tlv_is(&f, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &f, &r->name); }
+            else if (x400i_p1tlv_is(&f, CTX, 0)) { bit = 2; rc = x400i_p1ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); r->osrn = (uint32_t)v; }
+            else if (x400i_p1tlv_is(&f, CTX, 1)) { bit = 4; rc = x400i_p1ber_bits(&f, &r->indicators, "per-recipient-indicators", dc->diag); }
+            else if (x400i_p1tlv_is(&f, CTX, 2)) { bit = 8; rc = x400i_p1ber_int(&f, 0, 256, &v, "explicit-conversion", dc->diag); r->explicit_conversion = (int)v; }
+            else if (x400i_p1tlv_is(&f, CTX, 3)) { bit = 16; rc = dec_exts(dc, &f, &r->n_ext, &r->ext, NULL, NULL); }
             else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: unexpected element (tag %u)", i, (unsigned)f.num);
             if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: element repeated", i);
             seen |= bit;
@@ -888,29 +850,29 @@ static int dec_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e
     return X400_OK;
 }
 
-static int dec_envelope(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e, int probe)
+static int dec_envelope(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope *e, int probe)
 {
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     int rc;
     uint32_t seen = 0;
     int64_t v;
     if (!t->cons) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "transfer envelope: primitive");
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         unsigned bit;
-        if (x400i_tlv_is(&c, APP, 4)) { bit = 0; rc = dec_mtsid(dc, &c, &e->id, probe ? "probe-identifier" : "message-identifier"); }
-        else if (x400i_tlv_is(&c, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &c, &e->originator); }
-        else if (x400i_tlv_is(&c, APP, 5)) { bit = 2; rc = dec_eits(dc, &c, &e->original_eits); }
-        else if (x400i_tlv_is(&c, APP, 6) || x400i_tlv_is(&c, UNIV, X400I_U_OID)) { bit = 3; rc = dec_content_type(dc, &c, &e->content_type); }
-        else if (x400i_tlv_is(&c, APP, 10)) { bit = 4; rc = x400i_ber_str(&c, X400I_U_PRINTABLE, 1, 16, e->content_id, sizeof e->content_id, "content-identifier", dc->diag); }
-        else if (!probe && x400i_tlv_is(&c, APP, 7)) { bit = 5; rc = x400i_ber_int(&c, 0, 2, &v, "priority", dc->diag); e->priority = (int)v; }
-        else if (x400i_tlv_is(&c, APP, 8)) { bit = 6; rc = x400i_ber_bits(&c, &e->per_message_indicators, "per-message-indicators", dc->diag); }
-        else if (!probe && x400i_tlv_is(&c, CTX, 0)) { bit = 7; rc = dec_time(dc, &c, &e->deferred_delivery, "deferred-delivery-time"); }
-        else if (probe && x400i_tlv_is(&c, CTX, 0)) { bit = 7; rc = x400i_ber_int(&c, 0, 2147483647, &v, "content-length", dc->diag); e->content_length = v; }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_bilateral(dc, &c, e); }
-        else if (x400i_tlv_is(&c, APP, 9)) { bit = 9; rc = dec_trace(dc, &c, &e->n_trace, &e->trace); }
-        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 10; rc = dec_exts(dc, &c, &e->n_ext, &e->ext, &e->n_itrace, &e->itrace); }
-        else if (x400i_tlv_is(&c, CTX, 2)) { bit = 11; rc = dec_recipients(dc, &c, e); }
+        if (x400i_p1tlv_is(&c, APP, 4)) { bit = 0; rc = dec_mtsid(dc, &c, &e->id, probe ? "probe-identifier" : "message-identifier"); }
+        else if (x400i_p1tlv_is(&c, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &c, &e->originator); }
+        else if (x400i_p1tlv_is(&c, APP, 5)) { bit = 2; rc = dec_eits(dc, &c, &e->original_eits); }
+        else if (x400i_p1tlv_is(&c, APP, 6) || x400i_p1tlv_is(&c, UNIV, X400I_U_OID)) { bit = 3; rc = dec_content_type(dc, &c, &e->content_type); }
+        else if (x400i_p1tlv_is(&c, APP, 10)) { bit = 4; rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 16, e->content_id, sizeof e->content_id, "content-identifier", dc->diag); }
+        else if (!probe && x400i_p1tlv_is(&c, APP, 7)) { bit = 5; rc = x400i_p1ber_int(&c, 0, 2, &v, "priority", dc->diag); e->priority = (int)v; }
+        else if (x400i_p1tlv_is(&c, APP, 8)) { bit = 6; rc = x400i_p1ber_bits(&c, &e->per_message_indicators, "per-message-indicators", dc->diag); }
+        else if (!probe && x400i_p1tlv_is(&c, CTX, 0)) { bit = 7; rc = dec_time(dc, &c, &e->deferred_delivery, "deferred-delivery-time"); }
+        else if (probe && x400i_p1tlv_is(&c, CTX, 0)) { bit = 7; rc = x400i_p1ber_int(&c, 0, 2147483647, &v, "content-length", dc->diag); e->content_length = v; }
+        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_bilateral(dc, &c, e); }
+        else if (x400i_p1tlv_is(&c, APP, 9)) { bit = 9; rc = dec_trace(dc, &c, &e->n_trace, &e->trace); }
+        else if (x400i_p1tlv_is(&c, CTX, 3)) { bit = 10; rc = dec_exts(dc, &c, &e->n_ext, &e->ext, &e->n_itrace, &e->itrace); }
+        else if (x400i_p1tlv_is(&c, CTX, 2)) { bit = 11; rc = dec_recipients(dc, &c, e); }
         else {
             if (c.cls == UNIV)
                 return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "transfer envelope: content-type of the wrong type (universal tag %u)", (unsigned)c.num);
@@ -932,33 +894,33 @@ static int dec_envelope(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e, 
 }
 
 /* Content ::= OCTET STRING, primitive or constructed (X.690 8.7). */
-static int octets_len(x400i_dec *dc, const x400i_tlv *t, size_t *n, unsigned depth)
+static int octets_len(x400i_dec *dc, const x400i_p1tlv *t, size_t *n, unsigned depth)
 {
     if (!t->cons) { *n += t->vlen; return X400_OK; }
     if (depth == 0) return PERR(dc, X400_ERR_LIMIT, X400_P1_R_DEPTH, "content: constructed OCTET STRING nested too deep");
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     int rc;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
-        if (!x400i_tlv_is(&c, UNIV, X400I_U_OCTETSTRING)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "content: segment is not an OCTET STRING");
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
+        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_OCTETSTRING)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "content: segment is not an OCTET STRING");
         if ((rc = octets_len(dc, &c, n, depth - 1))) return rc;
     }
     return rc < 0 ? rc : X400_OK;
 }
 
-static void octets_copy(const x400i_tlv *t, uint8_t *out, size_t *o)
+static void octets_copy(const x400i_p1tlv *t, uint8_t *out, size_t *o)
 {
     if (!t->cons) {
         if (t->vlen) memcpy(out + *o, t->v, t->vlen);
         *o += t->vlen;
         return;
     }
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
-    while (x400i_ber_child(t, &off, &c, NULL) == 1) octets_copy(&c, out, o);
+    while (x400i_p1ber_child(t, &off, &c, NULL) == 1) octets_copy(&c, out, o);
 }
 
-static int dec_octets(x400i_dec *dc, const x400i_tlv *t, x400_bytes *out, const char *what)
+static int dec_octets(x400i_dec *dc, const x400i_p1tlv *t, x400_bytes *out, const char *what)
 {
     size_t n = 0, o = 0;
     int rc = octets_len(dc, t, &n, 8);
@@ -972,56 +934,56 @@ static int dec_octets(x400i_dec *dc, const x400i_tlv *t, x400_bytes *out, const 
     return X400_OK;
 }
 
-static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
+static int dec_report_recipients(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_report *r)
 {
-    int rc = x400i_ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "report per-recipient-fields", dc->diag);
+    int rc = x400i_p1ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "report per-recipient-fields", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report per-recipient-fields: empty");
     x400_p1_report_recipient *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_tlv c;
+    x400i_p1tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         x400_p1_report_recipient *p = &a[i];
-        x400i_tlv f;
+        x400i_p1tlv f;
         size_t o2 = 0;
         unsigned seen = 0;
         int64_t v;
         x400_p1_report_recipient_init(p);
-        if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report recipient %u: not a SET", i);
-        while ((rc = x400i_ber_child(&c, &o2, &f, dc->diag)) == 1) {
+        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report recipient %u: not a SET", i);
+        while ((rc = x400i_p1ber_child(&c, &o2, &f, dc->diag)) == 1) {
             if (f.cls != CTX || f.num > 6 || (seen & (1u << f.num)))
                 return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report recipient %u: unexpected or repeated element", i);
             seen |= 1u << f.num;
             switch (f.num) {
             case 0: rc = x400i_orname_decode(dc, &f, &p->actual); break;
-            case 1: rc = x400i_ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); p->osrn = (uint32_t)v; break;
-            case 2: rc = x400i_ber_bits(&f, &p->indicators, "per-recipient-indicators", dc->diag); break;
+            case 1: rc = x400i_p1ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); p->osrn = (uint32_t)v; break;
+            case 2: rc = x400i_p1ber_bits(&f, &p->indicators, "per-recipient-indicators", dc->diag); break;
             case 3: {   /* LastTraceInformation */
-                x400i_tlv l;
+                x400i_p1tlv l;
                 size_t o3 = 0;
                 unsigned ls = 0;
                 if (!f.cons) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "last-trace-information: primitive");
-                while ((rc = x400i_ber_child(&f, &o3, &l, dc->diag)) == 1) {
+                while ((rc = x400i_p1ber_child(&f, &o3, &l, dc->diag)) == 1) {
                     unsigned bit;
-                    if (x400i_tlv_is(&l, CTX, 0)) { bit = 1; rc = dec_time(dc, &l, &p->arrival, "arrival-time"); }
-                    else if (x400i_tlv_is(&l, APP, 5)) { bit = 2; rc = dec_eits(dc, &l, &p->converted); }
-                    else if (x400i_tlv_is(&l, CTX, 1)) {
-                        x400i_tlv k, m;
+                    if (x400i_p1tlv_is(&l, CTX, 0)) { bit = 1; rc = dec_time(dc, &l, &p->arrival, "arrival-time"); }
+                    else if (x400i_p1tlv_is(&l, APP, 5)) { bit = 2; rc = dec_eits(dc, &l, &p->converted); }
+                    else if (x400i_p1tlv_is(&l, CTX, 1)) {
+                        x400i_p1tlv k, m;
                         bit = 4;
                         if ((rc = one_child(dc, &l, &k, "report-type"))) return rc;
                         size_t o4 = 0;
                         unsigned ks = 0;
-                        if (x400i_tlv_is(&k, CTX, 0)) p->delivered = 1;
-                        else if (!x400i_tlv_is(&k, CTX, 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report-type: bad choice");
-                        while ((rc = x400i_ber_child(&k, &o4, &m, dc->diag)) == 1) {
+                        if (x400i_p1tlv_is(&k, CTX, 0)) p->delivered = 1;
+                        else if (!x400i_p1tlv_is(&k, CTX, 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report-type: bad choice");
+                        while ((rc = x400i_p1ber_child(&k, &o4, &m, dc->diag)) == 1) {
                             if (m.cls != CTX || m.num > 1 || (ks & (1u << m.num))) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report-type: unexpected element");
                             ks |= 1u << m.num;
                             if (p->delivered && m.num == 0) rc = dec_time(dc, &m, &p->delivery_time, "message-delivery-time");
-                            else if (p->delivered) { rc = x400i_ber_int(&m, 0, 256, &v, "type-of-MTS-user", dc->diag); p->type_of_user = (int)v; }
-                            else if (m.num == 0) { rc = x400i_ber_int(&m, 0, 32767, &v, "non-delivery-reason-code", dc->diag); p->reason = (int)v; }
-                            else { rc = x400i_ber_int(&m, 0, 32767, &v, "non-delivery-diagnostic-code", dc->diag); p->diagnostic = (int)v; }
+                            else if (p->delivered) { rc = x400i_p1ber_int(&m, 0, 256, &v, "type-of-MTS-user", dc->diag); p->type_of_user = (int)v; }
+                            else if (m.num == 0) { rc = x400i_p1ber_int(&m, 0, 32767, &v, "non-delivery-reason-code", dc->diag); p->reason = (int)v; }
+                            else { rc = x400i_p1ber_int(&m, 0, 32767, &v, "non-delivery-diagnostic-code", dc->diag); p->diagnostic = (int)v; }
                             if (rc) return rc;
                         }
                         if (rc < 0) return rc;
@@ -1036,7 +998,7 @@ static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_repo
                 break;
             }
             case 4: rc = x400i_orname_decode(dc, &f, &p->intended); p->has_intended = 1; break;
-            case 5: rc = x400i_ber_str(&f, X400I_U_PRINTABLE, 1, 256, p->supplementary, sizeof p->supplementary, "supplementary-information", dc->diag); break;
+            case 5: rc = x400i_p1ber_str(&f, X400I_U_PRINTABLE, 1, 256, p->supplementary, sizeof p->supplementary, "supplementary-information", dc->diag); break;
             default: rc = dec_exts(dc, &f, &p->n_ext, &p->ext, NULL, NULL); break;
             }
             if (rc) return rc;
@@ -1051,22 +1013,22 @@ static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_repo
     return X400_OK;
 }
 
-static int dec_report(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
+static int dec_report(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_report *r)
 {
-    x400i_tlv env, con, c;
+    x400i_p1tlv env, con, c;
     size_t off = 0;
     int rc;
     unsigned seen = 0;
-    if ((rc = x400i_ber_child(t, &off, &env, dc->diag)) != 1 || (rc = x400i_ber_child(t, &off, &con, dc->diag)) != 1 ||
-        off != t->vlen || !x400i_tlv_is(&env, UNIV, X400I_U_SET) || !x400i_tlv_is(&con, UNIV, X400I_U_SET))
+    if ((rc = x400i_p1ber_child(t, &off, &env, dc->diag)) != 1 || (rc = x400i_p1ber_child(t, &off, &con, dc->diag)) != 1 ||
+        off != t->vlen || !x400i_p1tlv_is(&env, UNIV, X400I_U_SET) || !x400i_p1tlv_is(&con, UNIV, X400I_U_SET))
         return rc < 0 ? rc : PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "Report: expected envelope SET and content SET");
     off = 0;
-    while ((rc = x400i_ber_child(&env, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(&env, &off, &c, dc->diag)) == 1) {
         unsigned bit;
-        if (x400i_tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->id, "report-identifier"); }
-        else if (x400i_tlv_is(&c, APP, 0)) { bit = 2; rc = x400i_orname_decode(dc, &c, &r->destination); }
-        else if (x400i_tlv_is(&c, APP, 9)) { bit = 4; rc = dec_trace(dc, &c, &r->n_trace, &r->trace); }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_exts(dc, &c, &r->n_ext, &r->ext, &r->n_itrace, &r->itrace); }
+        if (x400i_p1tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->id, "report-identifier"); }
+        else if (x400i_p1tlv_is(&c, APP, 0)) { bit = 2; rc = x400i_orname_decode(dc, &c, &r->destination); }
+        else if (x400i_p1tlv_is(&c, APP, 9)) { bit = 4; rc = dec_trace(dc, &c, &r->n_trace, &r->trace); }
+        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_exts(dc, &c, &r->n_ext, &r->ext, &r->n_itrace, &r->itrace); }
         else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: unexpected element (tag %u)", (unsigned)c.num);
         if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: element repeated");
         seen |= bit;
@@ -1076,16 +1038,16 @@ static int dec_report(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
     if ((seen & 7) != 7) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "ReportTransferEnvelope: identifier, destination or trace missing");
     off = 0;
     seen = 0;
-    while ((rc = x400i_ber_child(&con, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1ber_child(&con, &off, &c, dc->diag)) == 1) {
         unsigned bit;
-        if (x400i_tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->subject, "subject-identifier"); }
-        else if (x400i_tlv_is(&c, APP, 9)) { bit = 2; rc = dec_trace(dc, &c, &r->n_subject_trace, &r->subject_trace); r->has_subject_trace = 1; }
-        else if (x400i_tlv_is(&c, APP, 5)) { bit = 4; rc = dec_eits(dc, &c, &r->original_eits); }
-        else if (x400i_tlv_is(&c, APP, 6) || x400i_tlv_is(&c, UNIV, X400I_U_OID)) { bit = 8; rc = dec_content_type(dc, &c, &r->content_type); r->has_content_type = 1; }
-        else if (x400i_tlv_is(&c, APP, 10)) { bit = 16; rc = x400i_ber_str(&c, X400I_U_PRINTABLE, 1, 16, r->content_id, sizeof r->content_id, "content-identifier", dc->diag); }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 32; rc = dec_octets(dc, &c, &r->returned_content, "returned-content"); r->has_returned_content = 1; }
-        else if (x400i_tlv_is(&c, CTX, 2)) {
-            x400i_tlv in;
+        if (x400i_p1tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->subject, "subject-identifier"); }
+        else if (x400i_p1tlv_is(&c, APP, 9)) { bit = 2; rc = dec_trace(dc, &c, &r->n_subject_trace, &r->subject_trace); r->has_subject_trace = 1; }
+        else if (x400i_p1tlv_is(&c, APP, 5)) { bit = 4; rc = dec_eits(dc, &c, &r->original_eits); }
+        else if (x400i_p1tlv_is(&c, APP, 6) || x400i_p1tlv_is(&c, UNIV, X400I_U_OID)) { bit = 8; rc = dec_content_type(dc, &c, &r->content_type); r->has_content_type = 1; }
+        else if (x400i_p1tlv_is(&c, APP, 10)) { bit = 16; rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 16, r->content_id, sizeof r->content_id, "content-identifier", dc->diag); }
+        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 32; rc = dec_octets(dc, &c, &r->returned_content, "returned-content"); r->has_returned_content = 1; }
+        else if (x400i_p1tlv_is(&c, CTX, 2)) {
+            x400i_p1tlv in;
             bit = 64;
             if (!(rc = one_child(dc, &c, &in, "additional-information"))) {
                 uint8_t *p = aalloc(dc, in.rawlen, &rc);
@@ -1094,8 +1056,8 @@ static int dec_report(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
                 r->additional_info = (x400_bytes){ p, in.rawlen };
             }
         }
-        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 128; rc = dec_exts(dc, &c, &r->n_content_ext, &r->content_ext, NULL, NULL); }
-        else if (x400i_tlv_is(&c, CTX, 0)) { bit = 256; rc = dec_report_recipients(dc, &c, r); }
+        else if (x400i_p1tlv_is(&c, CTX, 3)) { bit = 128; rc = dec_exts(dc, &c, &r->n_content_ext, &r->content_ext, NULL, NULL); }
+        else if (x400i_p1tlv_is(&c, CTX, 0)) { bit = 256; rc = dec_report_recipients(dc, &c, r); }
         else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: unexpected element (tag %u)", (unsigned)c.num);
         if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: element repeated");
         seen |= bit;
@@ -1111,14 +1073,14 @@ int x400_p1_prescan(const uint8_t *buf, size_t len, const x400_p1_limits *lim, x
     x400_p1_limits def;
     if (!lim) { x400_p1_limits_init(&def); lim = &def; }
     if (!buf && len) return X400_ERR_INVALID_ARG;
-    return x400i_ber_prescan(buf, len, lim, diag);
+    return x400i_p1ber_prescan(buf, len, lim, diag);
 }
 
 int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
                    const x400_allocator *alloc, x400_p1_apdu *out, x400_diag *diag)
 {
     x400_p1_limits def;
-    x400i_tlv t;
+    x400i_p1tlv t;
     size_t off = 0;
     int rc;
     if (!out || (!buf && len))
@@ -1126,8 +1088,8 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
     memset(out, 0, sizeof *out);
     if (!lim) { x400_p1_limits_init(&def); lim = &def; }
     /* 1. bounded pre-scan: nothing is allocated before it passes */
-    if ((rc = x400i_ber_prescan(buf, len, lim, diag))) return rc;
-    if ((rc = x400i_ber_read(buf, len, &t, lim->max_depth, diag))) return rc;
+    if ((rc = x400i_p1ber_prescan(buf, len, lim, diag))) return rc;
+    if ((rc = x400i_p1ber_read(buf, len, &t, lim->max_depth, diag))) return rc;
     if (t.cls != CTX || t.num > 2 || !t.cons)
         return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "MTS-APDU: tag [%s%u] is none of message [0], report [1], probe [2]",
                             t.cls == CTX ? "" : t.cls == APP ? "APPLICATION " : t.cls == UNIV ? "UNIVERSAL " : "PRIVATE ", (unsigned)t.num);
@@ -1136,9 +1098,9 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
     x400i_dec dc = { diag, lim, out->mem };
     switch (out->kind) {
     case X400_P1_MESSAGE: {
-        x400i_tlv env, content;
-        if ((rc = x400i_ber_child(&t, &off, &env, diag)) != 1 || (rc = x400i_ber_child(&t, &off, &content, diag)) != 1 ||
-            off != t.vlen || !x400i_tlv_is(&env, UNIV, X400I_U_SET) || !x400i_tlv_is(&content, UNIV, X400I_U_OCTETSTRING)) {
+        x400i_p1tlv env, content;
+        if ((rc = x400i_p1ber_child(&t, &off, &env, diag)) != 1 || (rc = x400i_p1ber_child(&t, &off, &content, diag)) != 1 ||
+            off != t.vlen || !x400i_p1tlv_is(&env, UNIV, X400I_U_SET) || !x400i_p1tlv_is(&content, UNIV, X400I_U_OCTETSTRING)) {
             rc = rc < 0 ? rc : x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "Message: expected envelope SET and content OCTET STRING");
             break;
         }

@@ -19,7 +19,7 @@ int x400i_p1_err(x400_diag *d, int code, int reason, const char *fmt, ...)
 
 /* Identifier and length octets (X.690 8.1.2, 8.1.3).  *hl = header length,
  * *vlen = contents length or SIZE_MAX for indefinite. */
-static int read_hdr(const uint8_t *p, size_t len, x400i_tlv *t, size_t *hl,
+static int read_hdr(const uint8_t *p, size_t len, x400i_p1tlv *t, size_t *hl,
                     size_t *vlen, x400_diag *diag)
 {
     size_t o = 0;
@@ -72,14 +72,14 @@ static int indef_end(const uint8_t *p, size_t len, size_t *clen, unsigned depth_
     if (depth_left == 0) return x400i_p1_err(diag, X400_ERR_LIMIT, X400_P1_R_DEPTH, "BER: nesting too deep");
     for (;;) {
         if (len - o >= 2 && p[o] == 0 && p[o + 1] == 0) { *clen = o; return X400_OK; }
-        x400i_tlv c;
-        int rc = x400i_ber_read(p + o, len - o, &c, depth_left - 1, diag);
+        x400i_p1tlv c;
+        int rc = x400i_p1ber_read(p + o, len - o, &c, depth_left - 1, diag);
         if (rc) return rc;
         o += c.rawlen;
     }
 }
 
-int x400i_ber_read(const uint8_t *p, size_t len, x400i_tlv *t, unsigned depth_left,
+int x400i_p1ber_read(const uint8_t *p, size_t len, x400i_p1tlv *t, unsigned depth_left,
                    x400_diag *diag)
 {
     size_t hl, vlen;
@@ -103,23 +103,23 @@ int x400i_ber_read(const uint8_t *p, size_t len, x400i_tlv *t, unsigned depth_le
     return X400_OK;
 }
 
-int x400i_ber_child(const x400i_tlv *parent, size_t *off, x400i_tlv *child, x400_diag *diag)
+int x400i_p1ber_child(const x400i_p1tlv *parent, size_t *off, x400i_p1tlv *child, x400_diag *diag)
 {
     if (!parent->cons) return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_SYNTAX, "BER: primitive where constructed expected");
     if (*off >= parent->vlen) return 0;
-    int rc = x400i_ber_read(parent->v + *off, parent->vlen - *off, child, 256, diag);
+    int rc = x400i_p1ber_read(parent->v + *off, parent->vlen - *off, child, 256, diag);
     if (rc) return rc;
     *off += child->rawlen;
     return 1;
 }
 
-int x400i_ber_count(const x400i_tlv *parent, size_t max, int reason, const char *what,
+int x400i_p1ber_count(const x400i_p1tlv *parent, size_t max, int reason, const char *what,
                     x400_diag *diag)
 {
     size_t off = 0, n = 0;
-    x400i_tlv c;
+    x400i_p1tlv c;
     int rc;
-    while ((rc = x400i_ber_child(parent, &off, &c, diag)) == 1) {
+    while ((rc = x400i_p1ber_child(parent, &off, &c, diag)) == 1) {
         if (++n > max)
             return x400i_p1_err(diag, X400_ERR_LIMIT, reason, "%s: more than %zu elements", what, max);
     }
@@ -131,7 +131,7 @@ int x400i_ber_count(const x400i_tlv *parent, size_t max, int reason, const char 
 /* Iterative walk with an explicit stack of "end of the enclosing value"
  * offsets (SIZE_MAX for indefinite).  O(len), no allocation beyond a
  * fixed stack of max_depth entries (bounded at 256). */
-int x400i_ber_prescan(const uint8_t *p, size_t len, const x400_p1_limits *lim,
+int x400i_p1ber_prescan(const uint8_t *p, size_t len, const x400_p1_limits *lim,
                       x400_diag *diag)
 {
     enum { STACK = 256 };
@@ -159,7 +159,7 @@ int x400i_ber_prescan(const uint8_t *p, size_t len, const x400_p1_limits *lim,
         }
         if (depth == 0 && o > 0) break;
         size_t bound = depth ? bnd[depth - 1] : len;
-        x400i_tlv t;
+        x400i_p1tlv t;
         size_t hl, vlen;
         int rc = read_hdr(p + o, bound - o, &t, &hl, &vlen, diag);
         if (rc) return rc;
@@ -185,7 +185,7 @@ int x400i_ber_prescan(const uint8_t *p, size_t len, const x400_p1_limits *lim,
 
 /* ------------------------------------------------------------ primitives */
 
-int x400i_ber_int(const x400i_tlv *t, int64_t lo, int64_t hi, int64_t *out,
+int x400i_p1ber_int(const x400i_p1tlv *t, int64_t lo, int64_t hi, int64_t *out,
                   const char *what, x400_diag *diag)
 {
     if (t->cons || t->vlen < 1 || t->vlen > 8)
@@ -202,7 +202,7 @@ int x400i_ber_int(const x400i_tlv *t, int64_t lo, int64_t hi, int64_t *out,
     return X400_OK;
 }
 
-int x400i_ber_bits(const x400i_tlv *t, uint32_t *out, const char *what, x400_diag *diag)
+int x400i_p1ber_bits(const x400i_p1tlv *t, uint32_t *out, const char *what, x400_diag *diag)
 {
     if (t->cons || t->vlen < 1 || t->v[0] > 7 || (t->vlen == 1 && t->v[0] != 0))
         return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: bad BIT STRING encoding", what);
@@ -251,7 +251,7 @@ static const char *strtype_name(unsigned st)
     }
 }
 
-int x400i_ber_str(const x400i_tlv *t, unsigned strtype, size_t lo, size_t hi,
+int x400i_p1ber_str(const x400i_p1tlv *t, unsigned strtype, size_t lo, size_t hi,
                   char *out, size_t cap, const char *what, x400_diag *diag)
 {
     if (t->cons)
@@ -284,7 +284,7 @@ static int two(const uint8_t *p, unsigned *v)
 }
 
 /* UTCTime (X.680 47): YYMMDDhhmm[ss](Z|+hhmm|-hhmm). */
-int x400i_ber_time(const x400i_tlv *t, int64_t *out, const char *what, x400_diag *diag)
+int x400i_p1ber_time(const x400i_p1tlv *t, int64_t *out, const char *what, x400_diag *diag)
 {
     unsigned yy, mo, dd, hh, mi, ss = 0, oh = 0, om = 0;
     const uint8_t *p = t->v;
@@ -318,7 +318,7 @@ bad:
     return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: bad UTCTime", what);
 }
 
-int x400i_ber_oid(const x400i_tlv *t, x400_oid *out, const char *what, x400_diag *diag)
+int x400i_p1ber_oid(const x400i_p1tlv *t, x400_oid *out, const char *what, x400_diag *diag)
 {
     uint64_t v = 0;
     unsigned n = 0;
@@ -442,7 +442,7 @@ static void put_hdr(x400i_bw *w, uint8_t cls_cons, uint32_t num, size_t len)
 void x400i_bw_wrap(x400i_bw *w, size_t mark, uint8_t cls_cons, uint32_t num)
 {
     if (w->err) return;
-    put_hdr(w, (uint8_t)(cls_cons | X400I_BER_CONS), num, x400i_bw_len(w) - mark);
+    put_hdr(w, (uint8_t)(cls_cons | X400I_P1BER_CONS), num, x400i_bw_len(w) - mark);
 }
 
 void x400i_bw_prim(x400i_bw *w, uint8_t cls, uint32_t num, const void *p, size_t n)

@@ -214,8 +214,8 @@ START_TEST(application_context_mismatch)
     x400_assoc *i, *r;
     x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-    ck_assert_int_eq(x400_oid_parse(&cr.application_context, "2.6.0.1.7"), 0);
-    ck_assert_int_eq(x400_oid_parse(&ci.application_context, "2.6.x"), X400_ERR_PARSE);
+    ck_assert_int_eq(x400_oid_parse("2.6.0.1.7", &cr.application_context), 0);
+    ck_assert_int_eq(x400_oid_parse("2.6.x", &ci.application_context), X400_ERR_PARSE);
     ck_assert_int_eq(x400_assoc_new(&i, &ci, NULL, NULL), 0);
     ck_assert_int_eq(x400_assoc_new(&r, &cr, NULL, NULL), 0);
     ck_assert_int_eq(x400_assoc_connect(i), 0);

@@ -765,19 +765,19 @@ static uint8_t *with_recipients(size_t n, size_t *outlen)
     f.recip[0].name = on("C=FR;A=X;S=Y");
     b = enc(&f.a, &bl);
     /* locate the [2] list: A2 len 31 ... within the envelope */
-    x400i_tlv top, msg_env, c;
-    ck_assert_int_eq(x400i_ber_read(b, bl, &top, 64, NULL), 0);
+    x400i_p1tlv top, msg_env, c;
+    ck_assert_int_eq(x400i_p1ber_read(b, bl, &top, 64, NULL), 0);
     size_t off = 0;
-    ck_assert_int_eq(x400i_ber_child(&top, &off, &msg_env, NULL), 1);
+    ck_assert_int_eq(x400i_p1ber_child(&top, &off, &msg_env, NULL), 1);
     off = 0;
     const uint8_t *lst = NULL;
-    x400i_tlv list = { 0 };
-    while (x400i_ber_child(&msg_env, &off, &c, NULL) == 1)
-        if (c.cls == X400I_BER_CTX && c.num == 2) { list = c; lst = c.raw; }
+    x400i_p1tlv list = { 0 };
+    while (x400i_p1ber_child(&msg_env, &off, &c, NULL) == 1)
+        if (c.cls == X400I_P1BER_CTX && c.num == 2) { list = c; lst = c.raw; }
     ck_assert_ptr_nonnull(lst);
-    x400i_tlv r0;
+    x400i_p1tlv r0;
     size_t o2 = 0;
-    ck_assert_int_eq(x400i_ber_child(&list, &o2, &r0, NULL), 1);
+    ck_assert_int_eq(x400i_p1ber_child(&list, &o2, &r0, NULL), 1);
     size_t body = r0.rawlen * n;
     size_t before = (size_t)(lst - msg_env.v), after = msg_env.vlen - before - list.rawlen;
     size_t content_tail = (size_t)(b + bl - (msg_env.raw + msg_env.rawlen));
@@ -963,8 +963,8 @@ static size_t to_indefinite(const uint8_t *in, size_t n, uint8_t *out)
 {
     size_t o = 0, i = 0;
     while (i < n) {
-        x400i_tlv t;
-        ck_assert_int_eq(x400i_ber_read(in + i, n - i, &t, 64, NULL), 0);
+        x400i_p1tlv t;
+        ck_assert_int_eq(x400i_p1ber_read(in + i, n - i, &t, 64, NULL), 0);
         size_t hl = t.rawlen - t.vlen;
         if (t.cons) {
             memcpy(out + o, in + i, 1);  /* single-octet tags only here */

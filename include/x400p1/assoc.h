@@ -47,17 +47,6 @@ typedef struct x400_selector {
 /* Set a selector from a NUL-terminated string; X400_ERR_TOO_LONG if > 32. */
 int x400_selector_set(x400_selector *sel, const char *text);
 
-/* An OBJECT IDENTIFIER as its arcs. */
-#define X400_OID_MAX_ARCS 16
-typedef struct x400_oid {
-    size_t n;
-    uint32_t arc[X400_OID_MAX_ARCS];
-} x400_oid;
-
-/* Parse dotted text ("2.6.0.1.6") into *oid: X400_OK, X400_ERR_PARSE
- * (*oid unchanged; not an OID: fewer than two arcs, first arc > 2, second > 39 under 0/1,
- * an arc above 2^32-1) or X400_ERR_TOO_LONG (more than 16 arcs). */
-int x400_oid_parse(x400_oid *oid, const char *text);
 
 /* Presentation mode (X.226 mode-selector). */
 typedef enum x400_pmode {

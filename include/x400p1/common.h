@@ -63,6 +63,25 @@ const char *x400_strerror(int code);
 /* Non-zero if `code` is fatal (code <= X400_ERR_FATAL). */
 int x400_is_fatal(int code);
 
+/* ---- Object identifiers --------------------------------------------- */
+
+#define X400_OID_ARCS_MAX 20
+
+/* An OBJECT IDENTIFIER as its arcs (n = 0: none). */
+typedef struct x400_oid {
+    unsigned n;                       /* 2..X400_OID_ARCS_MAX; 0 = none */
+    uint32_t arc[X400_OID_ARCS_MAX];
+} x400_oid;
+
+/* Dotted text ("2.6.0.1.6") -> *out.  X400_OK; X400_ERR_PARSE (not an OID:
+ * no digits, leading zeros, fewer than two arcs, first arc > 2, second >
+ * 39 under 0 or 1; *out unchanged); X400_ERR_TOO_LONG (an arc above 2^32-1
+ * or more than X400_OID_ARCS_MAX arcs); X400_ERR_INVALID_ARG.  Pure. */
+int x400_oid_parse(const char *text, x400_oid *out);
+/* *o -> dotted text in buf[len]: the length written, or
+ * X400_ERR_BUFFER_TOO_SMALL / X400_ERR_INVALID_ARG.  Pure. */
+int x400_oid_format(const x400_oid *o, char *buf, size_t len);
+
 /* ---- Allocator ------------------------------------------------------- */
 
 /* A caller-supplied allocator.  All four functions must be set; `user` is

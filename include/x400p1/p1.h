@@ -45,17 +45,6 @@ typedef struct x400_bytes {
  * UTCTime "YYMMDDHHMMSSZ" (years 1950..2049).  X400_TIME_NONE = absent. */
 #define X400_TIME_NONE INT64_MIN
 
-#define X400_OID_ARCS_MAX 20
-typedef struct x400_oid {
-    unsigned n;                       /* 2..X400_OID_ARCS_MAX; 0 = none */
-    uint32_t arc[X400_OID_ARCS_MAX];
-} x400_oid;
-
-/* "2.6.1.10.1" <-> x400_oid.  parse: X400_OK / X400_ERR_PARSE /
- * X400_ERR_TOO_LONG.  format: length written or X400_ERR_BUFFER_TOO_SMALL /
- * X400_ERR_INVALID_ARG.  Thread-safe. */
-int x400_oid_parse(const char *text, x400_oid *out);
-int x400_oid_format(const x400_oid *o, char *buf, size_t len);
 
 /* 1 when two MTSIdentifiers are equal (every GDI field, choice of string
  * type, local identifier), else 0. */
