@@ -1,6 +1,7 @@
-/* Associations (transport + session) in memory: user-data throughput
- * through an initiator/responder pair with 1 KiB and 64 KiB DT SPDUs, and
- * the memory an idle, established association holds. */
+/* Associations in memory (transport, session, presentation, ACSE):
+ * user-data throughput through an initiator/responder pair, each P-DATA
+ * one DT SPDU carrying a 1 KiB or 64 KiB octet-aligned PDV, and the memory
+ * an idle, established association holds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +51,19 @@ static void *c_realloc(void *q, size_t n, void *u)
 
 struct pair { x400_assoc *ini, *rsp; size_t received; };
 
-static int rsp_ind(void *u, x400_assoc *a, const x400i_ses_ind *ind)
+static int rsp_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
 {
     struct pair *p = u;
-    if (ind->type == X400I_SES_CONNECT_IND)
-        return x400i_ses_connect_rsp(x400i_assoc_session(a), 1, 0, 0, NULL, 0);
-    if (ind->type == X400I_SES_DATA_IND) p->received += ind->user_data_len;
+    if (ind->type == X400I_AU_ASSOCIATE_IND) return x400i_assoc_associate_rsp(a, 1, NULL, 0);
+    if (ind->type == X400I_AU_DATA_IND)
+        for (size_t i = 0; i < ind->npdv; i++) p->received += ind->pdv[i].len;
     return 0;
+}
+
+static int send_pdv(x400_assoc *a, const uint8_t *buf, size_t n)
+{
+    x400i_pdv pdv = { 5, X400I_PDV_OCTETS, buf, n };
+    return x400i_assoc_data_req(a, &pdv, 1);
 }
 
 static void move(x400_assoc *from, x400_assoc *to)
@@ -109,7 +116,7 @@ static double run_tput(void *arg)
     open_pair(&p, NULL);
     t0 = x400b_now();
     while (sent < t->total) {
-        if (x400i_ses_data_req(x400i_assoc_session(p.ini), buf, t->ssdu) < 0) exit(1);
+        if (send_pdv(p.ini, buf, t->ssdu) < 0) exit(1);
         sent += t->ssdu;
         pump(&p);
     }
@@ -134,7 +141,7 @@ void x400b_bench_assoc(void)
     open_pair(&p, &al);
     {
         uint8_t buf[1024] = { 0 };
-        x400i_ses_data_req(x400i_assoc_session(p.ini), buf, sizeof buf);
+        send_pdv(p.ini, buf, sizeof buf);
         pump(&p);
     }
     x400b_report("assoc_idle_memory", (double)c.live / 2, "bytes/assoc");
