@@ -34,6 +34,12 @@ struct h {
     size_t split;   /* >0: every delivery split in two at this offset */
     size_t chunk;   /* >0: deliver at most this many bytes per recv */
     uint64_t now;
+    /* cut: the byte stream breaks when the initiator's output since
+     * cut_start crosses cut_at; both sides then see the transport close */
+    int cut_armed, cuts;
+    uint64_t cut_at, counted;
+    x400_assoc *old[16];   /* associations let go of, freed at the end */
+    int nold;
 };
 
 static int u_ind(void *user, const x400i_rtse_ind *ind)
@@ -91,8 +97,24 @@ static void new_assoc(struct h *h, struct end *e, int initiator)
     if (initiator) ck_assert_int_eq(x400_assoc_connect(e->a), X400_OK);
 }
 
+/* The owner's side of a reconnection: the old associations are kept for
+ * freeing later (we may be inside their callbacks), a fresh pair is made
+ * and the initiator's is connected. */
+static int need_assoc(void *user, x400i_rtse_assoc *ra)
+{
+    struct h *h = user;
+    ck_assert_ptr_eq(ra, h->i.ra);
+    ck_assert_int_le(h->nold + 2, (int)X400I_ARRAY_LEN(h->old));
+    h->old[h->nold++] = h->i.a;
+    h->old[h->nold++] = h->r.a;
+    new_assoc(h, &h->r, 0);
+    new_assoc(h, &h->i, 1);
+    return 0;
+}
+
 static void h_init(struct h *h, int x410, uint32_t cp_kib)
 {
+    x400i_rtse_assoc_hooks hooks = { h, need_assoc };
     x400_rtse_config c;
     x400i_rtse_callbacks cbi = { &h->i, u_ind }, cbr = { &h->r, u_ind };
     memset(h, 0, sizeof *h);
@@ -101,7 +123,7 @@ static void h_init(struct h *h, int x410, uint32_t cp_kib)
     x400_rtse_config_default(&c);
     c.x410_mode = x410;
     c.checkpoint_size_kib = cp_kib;
-    ck_assert_int_eq(x400i_rtse_assoc_new(&h->i.ra, 1, &c, &cbi, NULL, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_assoc_new(&h->i.ra, 1, &c, &cbi, &hooks, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_new(&h->r.ra, 0, &c, &cbr, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->i.ra), h->now);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->r.ra), h->now);
@@ -112,6 +134,7 @@ static void h_init(struct h *h, int x410, uint32_t cp_kib)
 static void h_free(struct h *h)
 {
     struct end *es[2] = { &h->i, &h->r };
+    for (int k = 0; k < h->nold; k++) x400_assoc_free(h->old[k]);
     for (int k = 0; k < 2; k++) {
         x400i_rtse_assoc_free(es[k]->ra);
         x400_assoc_free(es[k]->a);
@@ -147,6 +170,17 @@ static void pump(struct h *h)
                 if (n > sizeof copy) n = sizeof copy;
                 memcpy(copy, b, n);
                 x400_assoc_sent(from->a, n);
+                if (!k && h->cut_armed) {
+                    if (h->counted + n > h->cut_at) { /* lost with the connection */
+                        h->cut_armed = 0;
+                        h->cuts++;
+                        x400_assoc_transport_closed(h->r.a);  /* the receiver learns first */
+                        x400_assoc_transport_closed(h->i.a);  /* the sender reconnects */
+                        moved = 1;
+                        break;
+                    }
+                    h->counted += n;
+                }
                 if (h->wire) x400t_wire_add(h->wire, !k, copy, n);
                 if (to->a) deliver(h, to->a, copy, n);
                 moved = 1;
@@ -365,6 +399,56 @@ START_TEST(tshark_normal_mode)
 }
 END_TEST
 
+/* The byte stream breaks mid-transfer (checkpointing in use): both
+ * associations see the transport close, the initiator's RTPM asks for a
+ * new association (RTORQ recover), the responder's new association is
+ * routed to the waiting RTPM, the activity resumes, content identical. */
+static void recovery_case(int x410, uint64_t cut_at)
+{
+    struct h h;
+    size_t n = 1u << 20;
+    uint8_t *m = pattern(n, (uint32_t)cut_at);
+    x400_assoc *first_i;
+    h_init(&h, x410, 4);
+    open_ok(&h);
+    first_i = h.i.a;
+    h.cut_at = cut_at;
+    h.cut_armed = 1;
+    ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, n, X400_RTSE_PRIO_NORMAL, 1), X400_OK);
+    pump(&h);
+    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_ptr_ne(h.i.a, first_i);   /* a new association carried the rest */
+    ck_assert_int_eq(x400_assoc_get_state(first_i), X400_ASSOC_ABORTED);
+    ck_assert_msg(h.i.nind[X400I_RTSE_TRANSFER_CONF] == 1 && h.i.result == X400_OK,
+                  "x410 %d cut at %llu: not confirmed (%d confirms, result %d; i: %s; r: %s)", x410,
+                  (unsigned long long)cut_at, h.i.nind[X400I_RTSE_TRANSFER_CONF], h.i.result,
+                  x400i_rtse_diag(RT(h.i))->text, x400i_rtse_diag(RT(h.r))->text);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERING_IND], 1);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERED_IND], 1);
+    ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_IND], 1);
+    ck_assert_int_eq(h.r.gaps, 0);
+    ck_assert_uint_eq(h.r.done_len, n);
+    ck_assert(memcmp(h.r.done, m, n) == 0);
+    /* resumed, not restarted: at most a window of checkpoints sent twice */
+    ck_assert_uint_lt(x400i_rtse_bytes_sent(RT(h.i)), n + 64 + 5u * 4096u + 4096u);
+    ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ESTABLISHED);
+    /* the recovered association goes on */
+    free(m);
+    m = pattern(5000, 3);
+    transfer(&h, m, 5000, 2);
+    close_ok(&h);
+    free(m);
+    h_free(&h);
+}
+
+START_TEST(recovery)
+{
+    static const uint64_t cuts[] = { 1, 100000, 300001, 777777, 1040000 };
+    for (int x410 = 0; x410 < 2; x410++)
+        for (size_t k = 0; k < X400I_ARRAY_LEN(cuts); k++) recovery_case(x410, cuts[k]);
+}
+END_TEST
+
 Suite *x400t_suite_rtse_assoc(void)
 {
     Suite *s = suite_create("rtse_assoc");
@@ -375,6 +459,7 @@ Suite *x400t_suite_rtse_assoc(void)
     tcase_add_test(tc, open_refused);
     tcase_add_test(tc, byte_split);
     tcase_add_test(tc, tshark_normal_mode);
+    tcase_add_test(tc, recovery);
     suite_add_tcase(s, tc);
     return s;
 }
