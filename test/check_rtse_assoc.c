@@ -449,6 +449,84 @@ START_TEST(recovery)
 }
 END_TEST
 
+/* RT-U-ABORT: RTAB in ABRT (ARU in X.410 mode), both associations end. */
+START_TEST(user_abort)
+{
+    for (int x410 = 0; x410 < 2; x410++) {
+        struct h h;
+        h_init(&h, x410, 1);
+        open_ok(&h);
+        ck_assert_int_eq(x400i_rtse_u_abort_req(RT(h.i), NULL, 0), X400_OK);
+        pump(&h);
+        ck_assert_msg(h.r.nind[X400I_RTSE_U_ABORT_IND] == 1, "x410 %d: r got U %d P %d; r assoc %s (%s); i assoc %s (%s)", x410, h.r.nind[X400I_RTSE_U_ABORT_IND], h.r.nind[X400I_RTSE_P_ABORT_IND], x400_assoc_state_name(x400_assoc_get_state(h.r.a)), x400_assoc_diag(h.r.a)->text, x400_assoc_state_name(x400_assoc_get_state(h.i.a)), x400_assoc_diag(h.i.a)->text);
+        ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_CLOSED);
+        ck_assert_int_eq(x400i_rtse_state(RT(h.r)), X400I_RTSE_ST_CLOSED);
+        ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ABORTED);
+        ck_assert_int_eq(x400_assoc_get_state(h.r.a), X400_ASSOC_ABORTED);
+        ck_assert_ptr_null(x400i_rtse_assoc_current(h.i.ra));
+        ck_assert_ptr_null(x400i_rtse_assoc_current(h.r.ra));
+        /* nothing goes down a connection that is gone */
+        ck_assert_int_lt(x400i_rtse_transfer_req(RT(h.i), (const uint8_t *)"x", 1, X400_RTSE_PRIO_NORMAL, 1), 0);
+        h_free(&h);
+    }
+}
+END_TEST
+
+/* RT-TURN-PLEASE (P-TOKEN-PLEASE with RTTP) and RT-TURN-GIVE (P-CONTROL-
+ * GIVE) over the association; the responder then transfers. */
+START_TEST(turn_please_give)
+{
+    for (int x410 = 0; x410 < 2; x410++) {
+        struct h h;
+        uint8_t *m = pattern(20000, 5);
+        h_init(&h, x410, 1);
+        open_ok(&h);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 1);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 0);
+        ck_assert_int_eq(x400i_rtse_turn_please_req(RT(h.r), 7), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.i.nind[X400I_RTSE_TURN_PLEASE_IND], 1);
+        ck_assert_int_eq(x400i_rtse_turn_give_req(RT(h.i)), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.r.nind[X400I_RTSE_TURN_GIVE_IND], 1);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 1);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 0);
+        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 20000, X400_RTSE_PRIO_URGENT, 9), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_CONF], 1);
+        ck_assert_int_eq(h.r.result, X400_OK);
+        ck_assert_uint_eq(h.i.done_len, 20000);
+        ck_assert_int_eq(memcmp(h.i.done, m, 20000), 0);
+        free(m);
+        h_free(&h);
+    }
+}
+END_TEST
+
+/* A peer that puts a P-DATA on the wrong context (here the transfer
+ * context 5 directly, not an RTTR on id-as-mta-rtse): RTSE refuses it as
+ * a protocol error, RTAB goes back, the association ends, nothing is
+ * delivered. */
+START_TEST(bad_pdata_context)
+{
+    struct h h;
+    x400i_pdv d = { 5, X400I_PDV_SINGLE, (const uint8_t *)"\x04\x01x", 3 };
+    h_init(&h, 0, 1);
+    open_ok(&h);
+    ck_assert_int_eq(x400i_assoc_data_req(h.i.a, &d, 1), X400_OK);
+    pump(&h);
+    ck_assert_int_eq(h.r.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_DATA], 0);
+    ck_assert_int_eq(x400i_rtse_state(RT(h.r)), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_U_ABORT_IND] + h.i.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_int_eq(x400_assoc_get_state(h.r.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ABORTED);
+    ck_assert_msg(x400i_rtse_diag(RT(h.r))->code < 0, "no diagnostic");
+    h_free(&h);
+}
+END_TEST
+
 Suite *x400t_suite_rtse_assoc(void)
 {
     Suite *s = suite_create("rtse_assoc");
@@ -460,6 +538,9 @@ Suite *x400t_suite_rtse_assoc(void)
     tcase_add_test(tc, byte_split);
     tcase_add_test(tc, tshark_normal_mode);
     tcase_add_test(tc, recovery);
+    tcase_add_test(tc, user_abort);
+    tcase_add_test(tc, turn_please_give);
+    tcase_add_test(tc, bad_pdata_context);
     suite_add_tcase(s, tc);
     return s;
 }
