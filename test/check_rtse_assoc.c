@@ -1,0 +1,546 @@
+/* RTSE over real associations (lib/rtse_assoc.c): two full stacks
+ * (transport + session + presentation + ACSE + RTSE) in one process, bytes
+ * pumped both ways, in normal and X.410-1984 mode; transfers of several
+ * sizes verified octet for octet, refused open, close, byte-split feeding
+ * and a tshark check of the whole exchange. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtse_assoc.h"
+#include "wire.h"
+#include "x400p1/p1.h"
+#include "x400p1/orname.h"
+#include "x400t.h"
+
+/* ROS-wrapped MTABindArgument / MTABindResult, both unauthenticated (NULL),
+ * as the RTORQ / RTOAC open values: tshark decodes them as P1 binds. */
+static const uint8_t BIND_ARG[] = { 0xb0, 0x02, 0x05, 0x00 };
+static const uint8_t BIND_RES[] = { 0xb1, 0x02, 0x05, 0x00 };
+
+struct end {
+    x400i_rtse_assoc *ra;
+    x400_assoc *a;
+    int nind[16];
+    int open_accepted, reason, result, refuse;
+    uint8_t *rx; size_t rx_len, rx_cap;
+    uint8_t *done; size_t done_len;
+    int gaps;
+};
+
+struct h {
+    struct end i, r;
+    int x410;
+    x400t_wire *wire;
+    size_t split;   /* >0: every delivery split in two at this offset */
+    size_t chunk;   /* >0: deliver at most this many bytes per recv */
+    uint64_t now;
+    /* cut: the byte stream breaks when the initiator's output since
+     * cut_start crosses cut_at; both sides then see the transport close */
+    int cut_armed, cuts;
+    uint64_t cut_at, counted;
+    x400_assoc *old[16];   /* associations let go of, freed at the end */
+    int nold;
+};
+
+static int u_ind(void *user, const x400i_rtse_ind *ind)
+{
+    struct end *e = user;
+    x400i_rtse *rt = x400i_rtse_assoc_rtse(e->ra);
+    if ((unsigned)ind->type < 16) e->nind[ind->type]++;
+    switch (ind->type) {
+    case X400I_RTSE_OPEN_IND:
+        if (e->refuse) return x400i_rtse_open_rsp(rt, 0, 0, (const uint8_t *)"\x04\x02no", 4) < 0 ? -1 : 0;
+        return x400i_rtse_open_rsp(rt, 1, -1, BIND_RES, sizeof BIND_RES) < 0 ? -1 : 0;
+    case X400I_RTSE_OPEN_CONF:
+        e->open_accepted = ind->accepted;
+        e->reason = ind->reason;
+        break;
+    case X400I_RTSE_TRANSFER_DATA:
+        if (ind->offset != e->rx_len) e->gaps++;
+        if (e->rx_len + ind->data_len > e->rx_cap) {
+            e->rx_cap = (e->rx_len + ind->data_len) * 2 + 16;
+            e->rx = realloc(e->rx, e->rx_cap);
+            ck_assert_ptr_nonnull(e->rx);
+        }
+        if (ind->data_len) memcpy(e->rx + e->rx_len, ind->data, ind->data_len);
+        e->rx_len += ind->data_len;
+        break;
+    case X400I_RTSE_TRANSFER_IND:
+        ck_assert_uint_eq(ind->total, e->rx_len);
+        free(e->done);
+        e->done = e->rx;
+        e->done_len = e->rx_len;
+        e->rx = NULL;
+        e->rx_len = e->rx_cap = 0;
+        break;
+    case X400I_RTSE_TRANSFER_ABANDON: e->rx_len = 0; break;
+    case X400I_RTSE_TRANSFER_CONF: e->result = ind->result; break;
+    case X400I_RTSE_CLOSE_IND: return x400i_rtse_close_rsp(rt) < 0 ? -1 : 0;
+    case X400I_RTSE_U_ABORT_IND:
+    case X400I_RTSE_P_ABORT_IND: e->reason = ind->reason; break;
+    default: break;
+    }
+    return 0;
+}
+
+static void new_assoc(struct h *h, struct end *e, int initiator)
+{
+    x400_assoc_config c;
+    x400_assoc_config_init(&c, initiator ? X400_ROLE_INITIATOR : X400_ROLE_RESPONDER);
+    if (initiator && h->x410) c.pmode = X400_PMODE_X410_1984;
+    if (initiator) {
+        memcpy(c.calling_ref, "MTA-A", 5);
+        c.calling_ref_len = 5;
+    }
+    ck_assert_int_eq(x400_assoc_new(&e->a, &c, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_assoc_attach(e->ra, e->a), X400_OK);
+    if (initiator) ck_assert_int_eq(x400_assoc_connect(e->a), X400_OK);
+}
+
+/* The owner's side of a reconnection: the old associations are kept for
+ * freeing later (we may be inside their callbacks), a fresh pair is made
+ * and the initiator's is connected. */
+static int need_assoc(void *user, x400i_rtse_assoc *ra)
+{
+    struct h *h = user;
+    ck_assert_ptr_eq(ra, h->i.ra);
+    ck_assert_int_le(h->nold + 2, (int)X400I_ARRAY_LEN(h->old));
+    h->old[h->nold++] = h->i.a;
+    h->old[h->nold++] = h->r.a;
+    new_assoc(h, &h->r, 0);
+    new_assoc(h, &h->i, 1);
+    return 0;
+}
+
+static void h_init(struct h *h, int x410, uint32_t cp_kib)
+{
+    x400i_rtse_assoc_hooks hooks = { h, need_assoc };
+    x400_rtse_config c;
+    x400i_rtse_callbacks cbi = { &h->i, u_ind }, cbr = { &h->r, u_ind };
+    memset(h, 0, sizeof *h);
+    h->x410 = x410;
+    h->now = 1000000;
+    x400_rtse_config_default(&c);
+    c.x410_mode = x410;
+    c.checkpoint_size_kib = cp_kib;
+    ck_assert_int_eq(x400i_rtse_assoc_new(&h->i.ra, 1, &c, &cbi, &hooks, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_assoc_new(&h->r.ra, 0, &c, &cbr, NULL, NULL, NULL), X400_OK);
+    x400i_rtse_tick(x400i_rtse_assoc_rtse(h->i.ra), h->now);
+    x400i_rtse_tick(x400i_rtse_assoc_rtse(h->r.ra), h->now);
+    new_assoc(h, &h->r, 0);
+    new_assoc(h, &h->i, 1);
+}
+
+static void h_free(struct h *h)
+{
+    struct end *es[2] = { &h->i, &h->r };
+    for (int k = 0; k < h->nold; k++) x400_assoc_free(h->old[k]);
+    for (int k = 0; k < 2; k++) {
+        x400i_rtse_assoc_free(es[k]->ra);
+        x400_assoc_free(es[k]->a);
+        free(es[k]->rx);
+        free(es[k]->done);
+    }
+}
+
+static void deliver(struct h *h, x400_assoc *to, const uint8_t *b, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        size_t piece = n - off;
+        if (h->chunk && piece > h->chunk) piece = h->chunk;
+        if (h->split && off == 0 && h->split < n) piece = h->split;
+        int rv = x400_assoc_recv(to, b + off, piece);
+        if (rv < 0) return; /* the receiver aborted: the tests check states */
+        ck_assert_int_eq(rv, (int)piece);
+        off += piece;
+    }
+}
+
+static void pump(struct h *h)
+{
+    static uint8_t copy[1 << 16];
+    for (int guard = 0; guard < 1000000; guard++) {
+        const uint8_t *b;
+        size_t n;
+        int moved = 0;
+        for (int k = 0; k < 2; k++) {
+            struct end *from = k ? &h->r : &h->i, *to = k ? &h->i : &h->r;
+            while (from->a && (n = x400_assoc_pending(from->a, &b)) > 0) {
+                if (n > sizeof copy) n = sizeof copy;
+                memcpy(copy, b, n);
+                x400_assoc_sent(from->a, n);
+                if (!k && h->cut_armed) {
+                    if (h->counted + n > h->cut_at) { /* lost with the connection */
+                        h->cut_armed = 0;
+                        h->cuts++;
+                        x400_assoc_transport_closed(h->r.a);  /* the receiver learns first */
+                        x400_assoc_transport_closed(h->i.a);  /* the sender reconnects */
+                        moved = 1;
+                        break;
+                    }
+                    h->counted += n;
+                }
+                if (h->wire) x400t_wire_add(h->wire, !k, copy, n);
+                if (to->a) deliver(h, to->a, copy, n);
+                moved = 1;
+            }
+        }
+        if (!moved) return;
+    }
+    ck_abort_msg("pump did not settle");
+}
+
+#define RT(e) x400i_rtse_assoc_rtse((e).ra)
+
+static void open_ok(struct h *h)
+{
+    ck_assert_int_eq(x400i_rtse_open_req(RT(h->i), BIND_ARG, sizeof BIND_ARG), X400_OK);
+    pump(h);
+    ck_assert_int_eq(h->i.nind[X400I_RTSE_OPEN_CONF], 1);
+    ck_assert_int_eq(h->i.open_accepted, 1);
+    ck_assert_int_eq(h->r.nind[X400I_RTSE_OPEN_IND], 1);
+    ck_assert_int_eq(x400i_rtse_state(RT(h->i)), X400I_RTSE_ST_OPEN);
+    ck_assert_int_eq(x400i_rtse_state(RT(h->r)), X400I_RTSE_ST_OPEN);
+    ck_assert_int_eq(x400_assoc_get_state(h->i.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_eq(x400_assoc_get_state(h->r.a), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_eq(x400i_assoc_presentation(h->i.a) ? x400i_pres_mode(x400i_assoc_presentation(h->r.a)) : -1,
+                     !h->x410);
+}
+
+static void transfer(struct h *h, const uint8_t *m, size_t n, uint64_t tid)
+{
+    int before = h->i.nind[X400I_RTSE_TRANSFER_CONF];
+    ck_assert_int_eq(x400i_rtse_transfer_req(RT(h->i), m, n, X400_RTSE_PRIO_NORMAL, tid), X400_OK);
+    pump(h);
+    ck_assert_int_eq(h->i.nind[X400I_RTSE_TRANSFER_CONF], before + 1);
+    ck_assert_int_eq(h->i.result, X400_OK);
+    ck_assert_uint_eq(h->r.done_len, n);
+    if (n) ck_assert_int_eq(memcmp(h->r.done, m, n), 0);
+    ck_assert_int_eq(h->r.gaps, 0);
+    ck_assert_int_eq(x400i_rtse_state(RT(h->i)), X400I_RTSE_ST_OPEN);
+}
+
+static void close_ok(struct h *h)
+{
+    ck_assert_int_eq(x400i_rtse_close_req(RT(h->i)), X400_OK);
+    pump(h);
+    ck_assert_int_eq(h->r.nind[X400I_RTSE_CLOSE_IND], 1);
+    ck_assert_int_eq(h->i.nind[X400I_RTSE_CLOSE_CONF], 1);
+    ck_assert_int_eq(x400i_rtse_state(RT(h->i)), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(x400i_rtse_state(RT(h->r)), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(x400_assoc_get_state(h->i.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(x400_assoc_get_state(h->r.a), X400_ASSOC_CLOSED);
+    ck_assert_ptr_null(x400i_rtse_assoc_current(h->i.ra));
+    ck_assert_ptr_null(x400i_rtse_assoc_current(h->r.ra));
+}
+
+static uint8_t *pattern(size_t n, uint32_t seed)
+{
+    uint8_t *m = malloc(n ? n : 1);
+    uint32_t x = seed * 2654435761u + 1;
+    ck_assert_ptr_nonnull(m);
+    for (size_t k = 0; k < n; k++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        m[k] = (uint8_t)x;
+    }
+    return m;
+}
+
+/* open, 0 B, 1 B, one checkpoint (several RTTR pieces), 1 MiB, close */
+static void sizes_case(int x410)
+{
+    struct h h;
+    static const size_t sizes[] = { 0, 1, 1024 + 17, 1u << 20 };
+    h_init(&h, x410, 1);  /* 1 KiB checkpoints: minor syncs inside the activity */
+    open_ok(&h);
+    for (size_t k = 0; k < X400I_ARRAY_LEN(sizes); k++) {
+        uint8_t *m = pattern(sizes[k], (uint32_t)k + 1);
+        transfer(&h, m, sizes[k], k + 1);
+        free(m);
+    }
+    ck_assert_uint_ge(x400i_rtse_bytes_sent(RT(h.i)), (1u << 20) + 1024 + 18);
+    close_ok(&h);
+    h_free(&h);
+}
+
+START_TEST(normal_mode_sizes) { sizes_case(0); }
+END_TEST
+
+START_TEST(x410_mode_sizes) { sizes_case(1); }
+END_TEST
+
+static void refused_case(int x410)
+{
+    struct h h;
+    h_init(&h, x410, 0);
+    h.r.refuse = 1;
+    ck_assert_int_eq(x400i_rtse_open_req(RT(h.i), (const uint8_t *)"\x04\x04" "bind", 6), X400_OK);
+    pump(&h);
+    ck_assert_int_eq(h.r.nind[X400I_RTSE_OPEN_IND], 1);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_OPEN_CONF], 1);
+    ck_assert_int_eq(h.i.open_accepted, 0);
+    ck_assert_int_eq(h.i.reason, 0);  /* RTORJ refuseReason busy(0) made it across */
+    ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(x400_assoc_get_state(h.r.a), X400_ASSOC_CLOSED);
+    ck_assert_ptr_null(x400i_rtse_assoc_current(h.i.ra));
+    ck_assert_ptr_null(x400i_rtse_assoc_current(h.r.ra));
+    h_free(&h);
+}
+
+START_TEST(open_refused)
+{
+    refused_case(0);
+    refused_case(1);
+}
+END_TEST
+
+/* Every delivery split at a few offsets, and byte at a time. */
+START_TEST(byte_split)
+{
+    static const size_t splits[] = { 1, 2, 3, 4, 5, 7, 11, 64 };
+    for (int x410 = 0; x410 < 2; x410++) {
+        for (size_t k = 0; k <= X400I_ARRAY_LEN(splits); k++) {
+            struct h h;
+            uint8_t *m = pattern(3000, (uint32_t)k);
+            h_init(&h, x410, 1);
+            if (k < X400I_ARRAY_LEN(splits)) h.split = splits[k];
+            else h.chunk = 1;
+            open_ok(&h);
+            transfer(&h, m, 3000, 7);
+            close_ok(&h);
+            free(m);
+            h_free(&h);
+        }
+    }
+}
+END_TEST
+
+/* A real MTS-APDU (message) built with the public P1 API. */
+static uint8_t *p1_message(size_t content_len, size_t *len)
+{
+    x400_p1_apdu ap;
+    x400_p1_recipient rc;
+    x400_diag d;
+    uint8_t *out = NULL, *content = pattern(content_len, 99);
+    static const char orig[] = "C=GB;A= ;P=SMHS;O=Org;S=Smith;G=Ann";
+    static const char rcpt[] = "C=FR;A=ATLAS;O=Org;S=Rcpt;G=X";
+    ck_assert_int_eq(x400_p1_apdu_init(&ap, X400_P1_MESSAGE, NULL), X400_OK);
+    strcpy(ap.env.id.gdi.country, "GB");
+    strcpy(ap.env.id.gdi.admd, " ");
+    strcpy(ap.env.id.gdi.prmd, "SMHS");
+    strcpy(ap.env.id.local, "RTSEASSOC.1");
+    ck_assert_int_eq(x400_orname_parse(orig, strlen(orig), &ap.env.originator, NULL), X400_OK);
+    ap.env.content_type.builtin = X400_CT_P2_1988;
+    x400_p1_recipient_init(&rc);
+    ck_assert_int_eq(x400_orname_parse(rcpt, strlen(rcpt), &rc.name, NULL), X400_OK);
+    rc.osrn = 1;
+    rc.indicators = X400_PRI_RESPONSIBILITY;
+    ap.env.n_recip = 1;
+    ap.env.recip = &rc;
+    {
+        static x400_p1_trace tr;
+        x400_p1_trace_init(&tr);
+        tr.gdi = ap.env.id.gdi;
+        tr.arrival = 1700000000;
+        ap.env.n_trace = 1;
+        ap.env.trace = &tr;
+    }
+    ap.content = (x400_bytes){ content, content_len };
+    ck_assert_msg(x400_p1_encode_alloc(&ap, NULL, &out, len, &d) == X400_OK, "p1 encode: %s", d.text);
+    x400_p1_apdu_free(&ap);
+    free(content);
+    return out;
+}
+
+static void expect_frames(const x400t_wire *w, const char *name, const char *opts, const char *filter)
+{
+    char f[256], *out;
+    snprintf(f, sizeof f, "-e frame.number -Y '%s'", filter);
+    out = x400t_wire_fields(w, name, opts, f);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(out[0] != 0, "%s %s: tshark found no frame with %s", name, opts, filter);
+    free(out);
+}
+
+static void tshark_case(const char *name, size_t content_len, uint32_t cp_kib)
+{
+    struct h h;
+    x400t_wire w;
+    char err[4096];
+    size_t n;
+    uint8_t *m = p1_message(content_len, &n);
+    static const char *const opts[2] = { "-o rtse.reassemble:TRUE", "-o rtse.reassemble:FALSE" };
+    x400t_wire_init(&w);
+    h_init(&h, 0, cp_kib);
+    h.wire = &w;  /* everything, from the CR/CC and CP/AARQ on */
+    open_ok(&h);
+    transfer(&h, m, n, 1);
+    close_ok(&h);
+    /* Without reassembly every piece of a checkpointed APDU is (rightly) a
+     * malformed fragment to tshark: that view is checked on one piece only. */
+    for (int k = 0; k < (cp_kib ? 1 : 2); k++) {
+        ck_assert_msg(x400t_wire_check(&w, name, opts[k], err, sizeof err) == 0, "%s: %s", opts[k], err);
+        /* tshark saw the AARQ carrying RTORQ, the RTTRs, and the P1 Message */
+        expect_frames(&w, name, opts[k], "acse.aarq_element && rtse.rtorq_apdu_element");
+        expect_frames(&w, name, opts[k], "acse.aare_element && rtse.rtoac_apdu_element");
+        expect_frames(&w, name, opts[k], "rtse.rttr_apdu || rtse.segment");
+        expect_frames(&w, name, opts[k], "p1.MTS_APDU");
+    }
+    free(m);
+    x400t_wire_free(&w);
+    h_free(&h);
+}
+
+START_TEST(tshark_normal_mode)
+{
+    tshark_case("rtse_assoc_small", 200, 0);
+    tshark_case("rtse_assoc_pieces", 5000, 1);
+}
+END_TEST
+
+/* The byte stream breaks mid-transfer (checkpointing in use): both
+ * associations see the transport close, the initiator's RTPM asks for a
+ * new association (RTORQ recover), the responder's new association is
+ * routed to the waiting RTPM, the activity resumes, content identical. */
+static void recovery_case(int x410, uint64_t cut_at)
+{
+    struct h h;
+    size_t n = 1u << 20;
+    uint8_t *m = pattern(n, (uint32_t)cut_at);
+    x400_assoc *first_i;
+    h_init(&h, x410, 4);
+    open_ok(&h);
+    first_i = h.i.a;
+    h.cut_at = cut_at;
+    h.cut_armed = 1;
+    ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, n, X400_RTSE_PRIO_NORMAL, 1), X400_OK);
+    pump(&h);
+    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_ptr_ne(h.i.a, first_i);   /* a new association carried the rest */
+    ck_assert_int_eq(x400_assoc_get_state(first_i), X400_ASSOC_ABORTED);
+    ck_assert_msg(h.i.nind[X400I_RTSE_TRANSFER_CONF] == 1 && h.i.result == X400_OK,
+                  "x410 %d cut at %llu: not confirmed (%d confirms, result %d; i: %s; r: %s)", x410,
+                  (unsigned long long)cut_at, h.i.nind[X400I_RTSE_TRANSFER_CONF], h.i.result,
+                  x400i_rtse_diag(RT(h.i))->text, x400i_rtse_diag(RT(h.r))->text);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERING_IND], 1);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERED_IND], 1);
+    ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_IND], 1);
+    ck_assert_int_eq(h.r.gaps, 0);
+    ck_assert_uint_eq(h.r.done_len, n);
+    ck_assert(memcmp(h.r.done, m, n) == 0);
+    /* resumed, not restarted: at most a window of checkpoints sent twice */
+    ck_assert_uint_lt(x400i_rtse_bytes_sent(RT(h.i)), n + 64 + 5u * 4096u + 4096u);
+    ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ESTABLISHED);
+    /* the recovered association goes on */
+    free(m);
+    m = pattern(5000, 3);
+    transfer(&h, m, 5000, 2);
+    close_ok(&h);
+    free(m);
+    h_free(&h);
+}
+
+START_TEST(recovery)
+{
+    static const uint64_t cuts[] = { 1, 100000, 300001, 777777, 1040000 };
+    for (int x410 = 0; x410 < 2; x410++)
+        for (size_t k = 0; k < X400I_ARRAY_LEN(cuts); k++) recovery_case(x410, cuts[k]);
+}
+END_TEST
+
+/* RT-U-ABORT: RTAB in ABRT (ARU in X.410 mode), both associations end. */
+START_TEST(user_abort)
+{
+    for (int x410 = 0; x410 < 2; x410++) {
+        struct h h;
+        h_init(&h, x410, 1);
+        open_ok(&h);
+        ck_assert_int_eq(x400i_rtse_u_abort_req(RT(h.i), NULL, 0), X400_OK);
+        pump(&h);
+        ck_assert_msg(h.r.nind[X400I_RTSE_U_ABORT_IND] == 1, "x410 %d: r got U %d P %d; r assoc %s (%s); i assoc %s (%s)", x410, h.r.nind[X400I_RTSE_U_ABORT_IND], h.r.nind[X400I_RTSE_P_ABORT_IND], x400_assoc_state_name(x400_assoc_get_state(h.r.a)), x400_assoc_diag(h.r.a)->text, x400_assoc_state_name(x400_assoc_get_state(h.i.a)), x400_assoc_diag(h.i.a)->text);
+        ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_CLOSED);
+        ck_assert_int_eq(x400i_rtse_state(RT(h.r)), X400I_RTSE_ST_CLOSED);
+        ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ABORTED);
+        ck_assert_int_eq(x400_assoc_get_state(h.r.a), X400_ASSOC_ABORTED);
+        ck_assert_ptr_null(x400i_rtse_assoc_current(h.i.ra));
+        ck_assert_ptr_null(x400i_rtse_assoc_current(h.r.ra));
+        /* nothing goes down a connection that is gone */
+        ck_assert_int_lt(x400i_rtse_transfer_req(RT(h.i), (const uint8_t *)"x", 1, X400_RTSE_PRIO_NORMAL, 1), 0);
+        h_free(&h);
+    }
+}
+END_TEST
+
+/* RT-TURN-PLEASE (P-TOKEN-PLEASE with RTTP) and RT-TURN-GIVE (P-CONTROL-
+ * GIVE) over the association; the responder then transfers. */
+START_TEST(turn_please_give)
+{
+    for (int x410 = 0; x410 < 2; x410++) {
+        struct h h;
+        uint8_t *m = pattern(20000, 5);
+        h_init(&h, x410, 1);
+        open_ok(&h);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 1);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 0);
+        ck_assert_int_eq(x400i_rtse_turn_please_req(RT(h.r), 7), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.i.nind[X400I_RTSE_TURN_PLEASE_IND], 1);
+        ck_assert_int_eq(x400i_rtse_turn_give_req(RT(h.i)), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.r.nind[X400I_RTSE_TURN_GIVE_IND], 1);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 1);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 0);
+        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 20000, X400_RTSE_PRIO_URGENT, 9), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_CONF], 1);
+        ck_assert_int_eq(h.r.result, X400_OK);
+        ck_assert_uint_eq(h.i.done_len, 20000);
+        ck_assert_int_eq(memcmp(h.i.done, m, 20000), 0);
+        free(m);
+        h_free(&h);
+    }
+}
+END_TEST
+
+/* A peer that puts a P-DATA on the wrong context (here the transfer
+ * context 5 directly, not an RTTR on id-as-mta-rtse): RTSE refuses it as
+ * a protocol error, RTAB goes back, the association ends, nothing is
+ * delivered. */
+START_TEST(bad_pdata_context)
+{
+    struct h h;
+    x400i_pdv d = { 5, X400I_PDV_SINGLE, (const uint8_t *)"\x04\x01x", 3 };
+    h_init(&h, 0, 1);
+    open_ok(&h);
+    ck_assert_int_eq(x400i_assoc_data_req(h.i.a, &d, 1), X400_OK);
+    pump(&h);
+    ck_assert_int_eq(h.r.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_DATA], 0);
+    ck_assert_int_eq(x400i_rtse_state(RT(h.r)), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_CLOSED);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_U_ABORT_IND] + h.i.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_int_eq(x400_assoc_get_state(h.r.a), X400_ASSOC_ABORTED);
+    ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ABORTED);
+    ck_assert_msg(x400i_rtse_diag(RT(h.r))->code < 0, "no diagnostic");
+    h_free(&h);
+}
+END_TEST
+
+Suite *x400t_suite_rtse_assoc(void)
+{
+    Suite *s = suite_create("rtse_assoc");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, normal_mode_sizes);
+    tcase_add_test(tc, x410_mode_sizes);
+    tcase_add_test(tc, open_refused);
+    tcase_add_test(tc, byte_split);
+    tcase_add_test(tc, tshark_normal_mode);
+    tcase_add_test(tc, recovery);
+    tcase_add_test(tc, user_abort);
+    tcase_add_test(tc, turn_please_give);
+    tcase_add_test(tc, bad_pdata_context);
+    suite_add_tcase(s, tc);
+    return s;
+}
