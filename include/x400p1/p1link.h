@@ -1,0 +1,139 @@
+/*
+ * x400p1 -- a P1 link: one MTA-to-MTA association carrying the MTA bind
+ * and MTS-APDU transfers (X.411/X.419 over RTSE, X.228).
+ *
+ * The link owns the RTSE machine and speaks P1 over it:
+ *   - RT-OPEN carries the MTA bind: MTABindArgument in RTORQ open,
+ *     MTABindResult in RTOAC, MTABindError in RTORJ -- wrapped in a ROS
+ *     bind-invoke/-result/-error in normal (1988) mode, bare in X.410-1984
+ *     mode, as real MTAs do.  The responder checks the initiator's name
+ *     and password through a x400_p1_cred_check_fn (the default checker
+ *     compares in constant time).
+ *   - every MTS-APDU (Message, Report, Probe) is one RT-TRANSFER; it is
+ *     confirmed to the caller only when RTSE confirms the activity end;
+ *     queued APDUs are never dropped: on a failure they are reported back.
+ *   - a received MTSIdentifier already in the caller's x400_p1_idset is a
+ *     duplicate: acknowledged (the transfer completes) but not delivered
+ *     again; the caller gets X400_P1_LINK_EV_DUPLICATE with a diagnostic
+ *     and the association stays up.
+ *
+ * The link does not own associations or sockets: the caller creates an
+ * x400_assoc (same role and mode), attaches it, connects it (initiator),
+ * and moves its bytes (or lets the POSIX driver do it).  When recovery
+ * needs a new connection the link asks with X400_P1_LINK_EV_NEED_ASSOC.
+ * Time is passed in: x400_p1_link_tick(now_ms).
+ *
+ * Threads: one link and its associations from one thread at a time.
+ */
+#ifndef X400P1_P1LINK_H
+#define X400P1_P1LINK_H
+
+#include "assoc.h"
+#include "p1.h"
+#include "rtse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct x400_p1_link x400_p1_link;
+
+typedef enum x400_p1_link_event_type {
+    X400_P1_LINK_EV_BOUND = 1,     /* bind accepted (peer_name) */
+    X400_P1_LINK_EV_BIND_REFUSED,  /* bind refused (bind_error, diag); the link is closed */
+    X400_P1_LINK_EV_RECEIVED,      /* an MTS-APDU arrived (apdu, raw) */
+    X400_P1_LINK_EV_DUPLICATE,     /* an MTS-APDU whose MTSID was seen before
+                                      (apdu, diag); acknowledged, not delivered */
+    X400_P1_LINK_EV_SENT,          /* a queued APDU was confirmed (tag) */
+    X400_P1_LINK_EV_SEND_FAILED,   /* a queued APDU could not be transferred
+                                      (tag, diag); it is the caller's again */
+    X400_P1_LINK_EV_RELEASED,      /* orderly close completed */
+    X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
+    X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new association */
+    X400_P1_LINK_EV_PERSIST        /* receiver: store this RTSE recovery record
+                                      (record_len 0: erase it) */
+} x400_p1_link_event_type;
+
+typedef struct x400_p1_link_event {
+    x400_p1_link_event_type type;
+    const char *peer_name;         /* BOUND */
+    int bind_error;                /* BIND_REFUSED: X400_BIND_ERR_*, or -1 */
+    const x400_p1_apdu *apdu;      /* RECEIVED, DUPLICATE: valid during the callback */
+    const uint8_t *raw;            /* RECEIVED: the encoded APDU */
+    size_t raw_len;
+    uint64_t tag;                  /* SENT, SEND_FAILED: the caller's tag */
+    const uint8_t *record;         /* PERSIST */
+    size_t record_len;
+    const x400_diag *diag;         /* REFUSED, DUPLICATE, SEND_FAILED, ABORTED */
+} x400_p1_link_event;
+
+typedef struct x400_p1_link_callbacks {
+    void *user;
+    /* Return 0, or < 0 to abort the link. */
+    int (*event)(void *user, x400_p1_link *l, const x400_p1_link_event *ev);
+} x400_p1_link_callbacks;
+
+#define X400_P1_LINK_QUEUE_MAX 1024
+
+typedef struct x400_p1_link_config {
+    x400_role role;
+    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984); must match
+                                      the association's presentation mode */
+    x400_rtse_config rtse;         /* x410_mode is set from `mode` */
+    /* This MTA's bind: the initiator sends it in MTABindArgument, the
+     * responder in MTABindResult.  Empty name: unauthenticated. */
+    char own_name[X400_MTA_NAME_MAX + 1];
+    uint8_t own_password[X400_PASSWORD_MAX];
+    size_t own_password_len;
+    /* Responder: checks the MTABindArgument.  NULL: every bind refused
+     * (authentication-error) -- a link never accepts an unchecked peer. */
+    x400_p1_cred_check_fn check;
+    void *check_user;
+    /* Received MTSIDs for duplicate detection (the caller's, may be
+     * persisted with x400_p1_idset_save); NULL: no detection. */
+    x400_p1_idset *seen;
+    x400_p1_limits limits;         /* decoding limits for received APDUs */
+    size_t queue_max;              /* queued outgoing APDUs; default 64 */
+    x400_logger log;
+} x400_p1_link_config;
+
+/* Defaults: normal mode, x400_rtse_config_default(), X.411 limits, queue 64. */
+void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
+
+/* Create a link.  Copies *cfg.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
+int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
+                     const x400_p1_link_callbacks *cb, const x400_allocator *alloc);
+/* Free the link (an attached association is let go, not freed). */
+void x400_p1_link_free(x400_p1_link *l);
+
+/* Attach a fresh association (created by the caller with the same role and
+ * presentation mode).  Initiator: the bind (RT-OPEN) is sent when the
+ * association's transport connection is up -- call x400_assoc_connect()
+ * (or let the driver do it).  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_STATE. */
+int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
+
+/* Queue an MTS-APDU for transfer.  It is encoded now (the APDU may be
+ * freed after the call) and sent when the link is bound and holds the
+ * turn; `tag` comes back with SENT or SEND_FAILED.  X400_OK;
+ * X400_ERR_FULL (queue_max reached); X400_ERR_INVALID_ARG / _TOO_LONG (the
+ * APDU does not encode; diag); X400_ERR_CLOSED (the link has ended). */
+int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag,
+                      x400_diag *diag);
+
+/* Orderly close (RT-CLOSE, then release) once the queue is empty. */
+int x400_p1_link_close(x400_p1_link *l);
+
+/* Timers (transfer timeouts, recovery): pass the current time. */
+int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms);
+uint64_t x400_p1_link_next_timeout(const x400_p1_link *l);
+
+int x400_p1_link_is_bound(const x400_p1_link *l);
+size_t x400_p1_link_queued(const x400_p1_link *l);
+/* The attached association, or NULL. */
+x400_assoc *x400_p1_link_assoc(const x400_p1_link *l);
+const x400_diag *x400_p1_link_diag(const x400_p1_link *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,511 @@
+/*
+ * P1 link: the MTA bind on RT-OPEN and MTS-APDU transfer over RTSE, on an
+ * association (X.411 12, X.419 9).  Sits on the RTSE lower adapter
+ * (lib/rtse_assoc.c); one small handler per RTSE indication.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "rtse_assoc.h"
+#include "x400p1/p1link.h"
+
+/* RTORJ refuseReason (X.228): the bind was refused by the P1 user. */
+#define RTORJ_VALIDATION_FAILURE 2
+#define BIND_BUF 512
+
+struct qent {
+    uint8_t *buf;
+    size_t len;
+    uint64_t tag;
+    x400_rtse_priority prio;
+};
+
+struct x400_p1_link {
+    x400_p1_link_config cfg;
+    x400_p1_link_callbacks cb;
+    const x400_allocator *alloc;
+    x400i_rtse_assoc *ra;
+    x400_diag diag;
+    int opened;          /* initiator: RT-OPEN requested */
+    int bound;
+    int closed;
+    int close_wanted;
+    int sending;         /* the queue head is in an RT-TRANSFER */
+    int turn_asked;      /* RT-TURN-PLEASE sent, waiting for the turn */
+    int peer_wants_turn; /* RT-TURN-PLEASE received */
+    struct qent *q;      /* ring of cfg.queue_max entries */
+    size_t qhead, qcount;
+    x400i_buf rx;        /* the APDU being received */
+};
+
+static x400i_rtse *rt(x400_p1_link *l) { return x400i_rtse_assoc_rtse(l->ra); }
+
+static int emit(x400_p1_link *l, x400_p1_link_event *ev)
+{
+    if (!l->cb.event) return 0;
+    return l->cb.event(l->cb.user, l, ev) < 0 ? X400_ERR_CALLBACK_FAILURE : 0;
+}
+
+void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->role = role;
+    cfg->mode = X400_P1_MODE_NORMAL;
+    x400_rtse_config_default(&cfg->rtse);
+    x400_p1_limits_init(&cfg->limits);
+    cfg->queue_max = 64;
+    cfg->log.max_level = X400_LOG_INFO;
+}
+
+/* ---- the outgoing queue ---- */
+
+static struct qent *qhead(x400_p1_link *l) { return &l->q[l->qhead]; }
+
+static void qpop(x400_p1_link *l)
+{
+    struct qent *e = qhead(l);
+    x400i_free(l->alloc, e->buf);
+    memset(e, 0, sizeof *e);
+    l->qhead = (l->qhead + 1) % l->cfg.queue_max;
+    l->qcount--;
+}
+
+/* The link has ended: every queued APDU goes back to the caller, so
+ * nothing queued is ever lost silently. */
+static void fail_queue(x400_p1_link *l, const x400_diag *why)
+{
+    while (l->qcount) {
+        x400_p1_link_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = X400_P1_LINK_EV_SEND_FAILED;
+        ev.tag = qhead(l)->tag;
+        ev.diag = why;
+        qpop(l);
+        (void)emit(l, &ev);
+    }
+    l->sending = 0;
+}
+
+static void end_link(x400_p1_link *l, x400_p1_link_event_type type, const x400_diag *why)
+{
+    x400_p1_link_event ev;
+    if (l->closed) return;
+    l->closed = 1;
+    l->bound = 0;
+    if (why && why != &l->diag) l->diag = *why;
+    fail_queue(l, why ? &l->diag : NULL);
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.diag = why ? &l->diag : NULL;
+    (void)emit(l, &ev);
+}
+
+/* Start the next transfer, ask for or give the turn, or close: whatever
+ * the queue and the turn allow now. */
+static int pump(x400_p1_link *l)
+{
+    int rv = 0;
+    if (!l->bound || l->closed || l->sending) return 0;
+    if (l->qcount) {
+        struct qent *e = qhead(l);
+        if (x400i_rtse_has_turn(rt(l))) {
+            rv = x400i_rtse_transfer_req(rt(l), e->buf, e->len, e->prio, e->tag);
+            if (rv >= 0) {
+                l->sending = 1;
+                l->turn_asked = 0;
+            }
+        } else if (!l->turn_asked) {
+            rv = x400i_rtse_turn_please_req(rt(l), (int)e->prio);
+            if (rv >= 0) l->turn_asked = 1;
+        }
+        return rv;
+    }
+    if (l->peer_wants_turn && x400i_rtse_has_turn(rt(l))) {
+        l->peer_wants_turn = 0;
+        return x400i_rtse_turn_give_req(rt(l));
+    }
+    if (l->close_wanted) {
+        /* RT-CLOSE needs the turn (X.228): ask for it back first */
+        if (!x400i_rtse_has_turn(rt(l))) {
+            if (l->turn_asked) return 0;
+            rv = x400i_rtse_turn_please_req(rt(l), X400_RTSE_PRIO_NORMAL);
+            if (rv >= 0) l->turn_asked = 1;
+            return rv;
+        }
+        l->close_wanted = 0;
+        l->turn_asked = 0;
+        return x400i_rtse_close_req(rt(l));
+    }
+    return 0;
+}
+
+/* ---- the bind (X.411 12.1.1, carried by RT-OPEN) ---- */
+
+static int encode_bind(x400_p1_link *l, x400_p1_bind_pdu pdu, int error, uint8_t *buf,
+                       size_t *len)
+{
+    x400_p1_bind b;
+    memset(&b, 0, sizeof b);
+    b.pdu = pdu;
+    b.error = error;
+    if (pdu != X400_P1_BIND_ERROR && l->cfg.own_name[0]) {
+        b.authenticated = 1;
+        memcpy(b.name, l->cfg.own_name, sizeof b.name);
+        b.cred = X400_CRED_SIMPLE_IA5;
+        memcpy(b.password, l->cfg.own_password, l->cfg.own_password_len);
+        b.password_len = l->cfg.own_password_len;
+    }
+    return x400_p1_bind_encode(&b, l->cfg.mode, buf, BIND_BUF, len, &l->diag);
+}
+
+/* RT-OPEN indication: check the MTABindArgument, answer with the result or
+ * the bind error. */
+static int on_open_ind(x400_p1_link *l, const x400i_rtse_ind *ind)
+{
+    x400_p1_bind arg;
+    x400_p1_link_event ev;
+    uint8_t buf[BIND_BUF];
+    size_t len;
+    int err = X400_BIND_ERR_AUTHENTICATION, rv;
+    x400_diag d;
+    x400i_diag_clear(&d);
+    rv = x400_p1_bind_decode(ind->user_data, ind->user_data_len, l->cfg.mode,
+                             X400_P1_BIND_ARGUMENT, &arg, &d);
+    if (rv >= 0) {
+        if (l->cfg.check)
+            rv = l->cfg.check(l->cfg.check_user, &arg, &err, &d);
+        else
+            rv = x400i_diag_set(&d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_REFUSED,
+                                X400_P1_R_CREDENTIALS,
+                                "MTA bind from \"%s\" refused: no credential checker configured",
+                                arg.name);
+    }
+    if (rv < 0) {
+        x400i_log(&l->cfg.log, X400_LOG_WARNING, X400_LAYER_P1, "MTA bind refused: %s", d.text);
+        if (encode_bind(l, X400_P1_BIND_ERROR, err, buf, &len) < 0) len = 0;
+        (void)x400i_rtse_open_rsp(rt(l), 0, RTORJ_VALIDATION_FAILURE, buf, len);
+        l->diag = d;
+        memset(&ev, 0, sizeof ev);
+        ev.type = X400_P1_LINK_EV_BIND_REFUSED;
+        ev.bind_error = err;
+        ev.diag = &l->diag;
+        l->closed = 1;
+        fail_queue(l, &l->diag);
+        return emit(l, &ev);
+    }
+    if ((rv = encode_bind(l, X400_P1_BIND_RESULT, 0, buf, &len)) < 0) return rv;
+    if ((rv = x400i_rtse_open_rsp(rt(l), 1, -1, buf, len)) < 0) return rv;
+    l->bound = 1;
+    x400i_log(&l->cfg.log, X400_LOG_INFO, X400_LAYER_P1, "MTA bind from \"%s\" accepted",
+              arg.name);
+    memset(&ev, 0, sizeof ev);
+    ev.type = X400_P1_LINK_EV_BOUND;
+    ev.peer_name = arg.name;
+    if ((rv = emit(l, &ev)) < 0) return rv;
+    return pump(l);
+}
+
+/* RT-OPEN confirm: MTABindResult, or RTORJ with the MTABindError. */
+static int on_open_conf(x400_p1_link *l, const x400i_rtse_ind *ind)
+{
+    x400_p1_bind b;
+    x400_p1_link_event ev;
+    x400_diag d;
+    int rv;
+    memset(&ev, 0, sizeof ev);
+    memset(&b, 0, sizeof b);
+    x400i_diag_clear(&d);
+    if (ind->accepted) {
+        if (ind->user_data_len &&
+            (rv = x400_p1_bind_decode(ind->user_data, ind->user_data_len, l->cfg.mode,
+                                      X400_P1_BIND_RESULT, &b, &d)) < 0) {
+            l->diag = d;
+            (void)x400i_rtse_u_abort_req(rt(l), NULL, 0);
+            end_link(l, X400_P1_LINK_EV_ABORTED, &d);
+            return 0;
+        }
+        l->bound = 1;
+        ev.type = X400_P1_LINK_EV_BOUND;
+        ev.peer_name = b.name;
+        if ((rv = emit(l, &ev)) < 0) return rv;
+        return pump(l);
+    }
+    ev.bind_error = -1;
+    if (ind->user_data_len &&
+        x400_p1_bind_decode(ind->user_data, ind->user_data_len, l->cfg.mode,
+                            X400_P1_BIND_ERROR, &b, &d) >= 0)
+        ev.bind_error = b.error;
+    x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_PEER, X400_ERR_REFUSED, ev.bind_error,
+                   "MTA bind refused by peer: %s (RTORJ reason %d)",
+                   ev.bind_error == X400_BIND_ERR_AUTHENTICATION ? "authentication-error"
+                   : ev.bind_error == X400_BIND_ERR_BUSY ? "busy"
+                   : ev.bind_error == X400_BIND_ERR_DIALOGUE_MODE ? "unacceptable-dialogue-mode"
+                   : ev.bind_error == X400_BIND_ERR_SECURITY_CONTEXT ? "unacceptable-security-context"
+                   : ev.bind_error < 0 ? "no bind error given" : "other bind error",
+                   ind->reason);
+    l->closed = 1;
+    fail_queue(l, &l->diag);
+    ev.type = X400_P1_LINK_EV_BIND_REFUSED;
+    ev.diag = &l->diag;
+    return emit(l, &ev);
+}
+
+/* ---- transfers ---- */
+
+static int on_transfer_data(x400_p1_link *l, const x400i_rtse_ind *ind)
+{
+    if (ind->offset < l->rx.len) l->rx.len = (size_t)ind->offset;  /* resumed */
+    if (ind->offset != l->rx.len)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_PROVIDER, X400_ERR_INTERNAL, 0,
+                              "RT-TRANSFER data at offset %llu, %zu octets held",
+                              (unsigned long long)ind->offset, l->rx.len);
+    if (x400i_buf_append(&l->rx, ind->data, ind->data_len) < 0)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_PEER, X400_ERR_LIMIT,
+                              X400_P1_R_PDU_SIZE, "MTS-APDU larger than %zu octets",
+                              l->cfg.limits.max_pdu);
+    return 0;
+}
+
+/* RT-TRANSFER indication: one complete MTS-APDU. */
+static int on_transfer_ind(x400_p1_link *l)
+{
+    x400_p1_apdu apdu;
+    x400_p1_link_event ev;
+    const x400_mtsid *id;
+    char idtext[X400_MTSID_TEXT_MAX];
+    int rv;
+    x400_diag d;
+    x400i_diag_clear(&d);
+    rv = x400_p1_decode(l->rx.p, l->rx.len, &l->cfg.limits, l->alloc, &apdu, &d);
+    if (rv < 0) {
+        l->diag = d;
+        x400i_buf_reset(&l->rx);
+        return rv;   /* RTSE aborts with RTAB; the diagnostic says why */
+    }
+    id = x400_p1_apdu_id(&apdu);
+    memset(&ev, 0, sizeof ev);
+    ev.apdu = &apdu;
+    ev.type = X400_P1_LINK_EV_RECEIVED;
+    ev.raw = l->rx.p;
+    ev.raw_len = l->rx.len;
+    if (l->cfg.seen && x400_p1_idset_insert(l->cfg.seen, id) == X400_ERR_DUPLICATE) {
+        x400_mtsid_format(id, idtext, sizeof idtext);
+        x400i_diag_set(&d, X400_LAYER_P1, X400_SOURCE_PEER, X400_ERR_DUPLICATE, 0,
+                       "MTSIdentifier %s received again: acknowledged, not delivered twice",
+                       idtext);
+        x400i_log(&l->cfg.log, X400_LOG_WARNING, X400_LAYER_P1, "%s", d.text);
+        ev.type = X400_P1_LINK_EV_DUPLICATE;
+        ev.diag = &d;
+    }
+    rv = emit(l, &ev);
+    x400_p1_apdu_free(&apdu);
+    x400i_buf_reset(&l->rx);
+    return rv;
+}
+
+static int on_transfer_conf(x400_p1_link *l, const x400i_rtse_ind *ind)
+{
+    x400_p1_link_event ev;
+    if (!l->sending || !l->qcount) return 0;
+    memset(&ev, 0, sizeof ev);
+    ev.tag = qhead(l)->tag;
+    if (ind->result >= 0) {
+        ev.type = X400_P1_LINK_EV_SENT;
+    } else {
+        ev.type = X400_P1_LINK_EV_SEND_FAILED;
+        if (ind->diag) l->diag = *ind->diag;
+        ev.diag = &l->diag;
+    }
+    qpop(l);
+    l->sending = 0;
+    if (emit(l, &ev) < 0) return X400_ERR_CALLBACK_FAILURE;
+    return pump(l);
+}
+
+/* ---- RTSE indications ---- */
+
+static int rtse_ind(void *u, const x400i_rtse_ind *ind)
+{
+    x400_p1_link *l = u;
+    x400_p1_link_event ev;
+    switch (ind->type) {
+    case X400I_RTSE_OPEN_IND: return on_open_ind(l, ind);
+    case X400I_RTSE_OPEN_CONF: return on_open_conf(l, ind);
+    case X400I_RTSE_TRANSFER_DATA: return on_transfer_data(l, ind);
+    case X400I_RTSE_TRANSFER_IND: return on_transfer_ind(l);
+    case X400I_RTSE_TRANSFER_ABANDON: x400i_buf_reset(&l->rx); return 0;
+    case X400I_RTSE_TRANSFER_CONF: return on_transfer_conf(l, ind);
+    case X400I_RTSE_TURN_PLEASE_IND: l->peer_wants_turn = 1; return pump(l);
+    case X400I_RTSE_TURN_GIVE_IND: l->turn_asked = 0; return pump(l);
+    case X400I_RTSE_CLOSE_IND:
+        if (x400i_rtse_close_rsp(rt(l)) < 0) return X400_ERR_STATE;
+        end_link(l, X400_P1_LINK_EV_RELEASED, NULL);
+        return 0;
+    case X400I_RTSE_CLOSE_CONF: end_link(l, X400_P1_LINK_EV_RELEASED, NULL); return 0;
+    case X400I_RTSE_U_ABORT_IND:
+    case X400I_RTSE_P_ABORT_IND:
+        if (ind->diag) l->diag = *ind->diag;
+        else
+            x400i_diag_set(&l->diag, X400_LAYER_RTSE, ind->type == X400I_RTSE_U_ABORT_IND ?
+                           X400_SOURCE_PEER : X400_SOURCE_PROVIDER, X400_ERR_ABORTED,
+                           ind->reason, "RT-%s-ABORT (reason %d)",
+                           ind->type == X400I_RTSE_U_ABORT_IND ? "U" : "P", ind->reason);
+        end_link(l, X400_P1_LINK_EV_ABORTED, &l->diag);
+        return 0;
+    case X400I_RTSE_PERSIST:
+        memset(&ev, 0, sizeof ev);
+        ev.type = X400_P1_LINK_EV_PERSIST;
+        ev.record = ind->record;
+        ev.record_len = ind->record_len;
+        return emit(l, &ev);
+    case X400I_RTSE_RECOVERING_IND:
+    case X400I_RTSE_RECOVERED_IND:
+        x400i_log(&l->cfg.log, X400_LOG_NOTICE, X400_LAYER_P1, "RTSE %s",
+                  ind->type == X400I_RTSE_RECOVERING_IND ? "recovering the connection"
+                                                         : "connection recovered");
+        return ind->type == X400I_RTSE_RECOVERED_IND ? pump(l) : 0;
+    }
+    return 0;
+}
+
+static int need_assoc(void *u, x400i_rtse_assoc *ra)
+{
+    x400_p1_link *l = u;
+    x400_p1_link_event ev;
+    (void)ra;
+    memset(&ev, 0, sizeof ev);
+    ev.type = X400_P1_LINK_EV_NEED_ASSOC;
+    return emit(l, &ev);
+}
+
+/* ---- public API ---- */
+
+int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
+                     const x400_p1_link_callbacks *cb, const x400_allocator *alloc)
+{
+    x400_p1_link *l;
+    x400i_rtse_callbacks rcb;
+    x400i_rtse_assoc_hooks hooks;
+    int rv;
+    if (!out || !cfg) return X400_ERR_INVALID_ARG;
+    *out = NULL;
+    if ((cfg->role != X400_ROLE_INITIATOR && cfg->role != X400_ROLE_RESPONDER) ||
+        (cfg->mode != X400_P1_MODE_NORMAL && cfg->mode != X400_P1_MODE_X410) ||
+        cfg->own_password_len > X400_PASSWORD_MAX || cfg->queue_max > X400_P1_LINK_QUEUE_MAX ||
+        memchr(cfg->own_name, 0, sizeof cfg->own_name) == NULL)
+        return X400_ERR_INVALID_ARG;
+    alloc = x400i_alloc_or_default(alloc);
+    l = x400i_calloc(alloc, 1, sizeof *l);
+    if (!l) return X400_ERR_NOMEM;
+    l->cfg = *cfg;
+    if (!l->cfg.queue_max) l->cfg.queue_max = 64;
+    if (!l->cfg.limits.max_pdu) x400_p1_limits_init(&l->cfg.limits);
+    l->cfg.rtse.x410_mode = cfg->mode == X400_P1_MODE_X410;
+    l->alloc = alloc;
+    if (cb) l->cb = *cb;
+    x400i_buf_init(&l->rx, alloc, l->cfg.limits.max_pdu);
+    l->q = x400i_calloc(alloc, l->cfg.queue_max, sizeof *l->q);
+    rcb.user = l;
+    rcb.indication = rtse_ind;
+    hooks.user = l;
+    hooks.need_assoc = need_assoc;
+    rv = l->q ? x400i_rtse_assoc_new(&l->ra, cfg->role == X400_ROLE_INITIATOR, &l->cfg.rtse, &rcb,
+                                     &hooks, alloc, &l->cfg.log)
+              : X400_ERR_NOMEM;
+    if (rv < 0) {
+        x400_p1_link_free(l);
+        return rv;
+    }
+    *out = l;
+    return X400_OK;
+}
+
+void x400_p1_link_free(x400_p1_link *l)
+{
+    if (!l) return;
+    if (l->ra) x400i_rtse_assoc_free(l->ra);
+    if (l->q) {
+        while (l->qcount) qpop(l);
+        x400i_free(l->alloc, l->q);
+    }
+    x400i_buf_free(&l->rx);
+    x400i_free(l->alloc, l);
+}
+
+int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a)
+{
+    uint8_t buf[BIND_BUF];
+    size_t len;
+    int rv;
+    if (!l || !a) return X400_ERR_INVALID_ARG;
+    if (l->closed)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                              "attach: the link has ended");
+    if ((rv = x400i_rtse_assoc_attach(l->ra, a)) < 0) return rv;
+    if (l->cfg.role != X400_ROLE_INITIATOR || l->opened) return X400_OK;
+    /* RT-OPEN request carrying the MTABindArgument (sent on T-CONNECT conf) */
+    if ((rv = encode_bind(l, X400_P1_BIND_ARGUMENT, 0, buf, &len)) < 0) return rv;
+    if ((rv = x400i_rtse_open_req(rt(l), buf, len)) < 0) return rv;
+    l->opened = 1;
+    return X400_OK;
+}
+
+static x400_rtse_priority rtse_prio(const x400_p1_apdu *a)
+{
+    if (a->kind != X400_P1_MESSAGE) return X400_RTSE_PRIO_NORMAL;
+    switch (a->env.priority) {
+    case X400_PRIO_URGENT: return X400_RTSE_PRIO_URGENT;
+    case X400_PRIO_NON_URGENT: return X400_RTSE_PRIO_NON_URGENT;
+    default: return X400_RTSE_PRIO_NORMAL;
+    }
+}
+
+int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x400_diag *diag)
+{
+    struct qent *e;
+    int rv;
+    if (!l || !apdu) return X400_ERR_INVALID_ARG;
+    if (l->closed)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_CLOSED, 0,
+                              "send: the link has ended");
+    if (l->qcount == l->cfg.queue_max)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
+                              "send: %zu APDUs already queued", l->qcount);
+    e = &l->q[(l->qhead + l->qcount) % l->cfg.queue_max];
+    rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag);
+    if (rv < 0) return rv;
+    e->tag = tag;
+    e->prio = rtse_prio(apdu);
+    l->qcount++;
+    rv = pump(l);
+    return rv < 0 ? rv : X400_OK;
+}
+
+int x400_p1_link_close(x400_p1_link *l)
+{
+    if (!l) return X400_ERR_INVALID_ARG;
+    if (l->closed || !l->bound)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                              "close: the link is %s", l->closed ? "closed" : "not bound");
+    l->close_wanted = 1;
+    return pump(l);
+}
+
+int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms)
+{
+    return l ? x400i_rtse_tick(rt(l), now_ms) : X400_ERR_INVALID_ARG;
+}
+
+uint64_t x400_p1_link_next_timeout(const x400_p1_link *l)
+{
+    return l ? x400i_rtse_next_timeout(x400i_rtse_assoc_rtse(l->ra)) : UINT64_MAX;
+}
+
+int x400_p1_link_is_bound(const x400_p1_link *l) { return l && l->bound && !l->closed; }
+size_t x400_p1_link_queued(const x400_p1_link *l) { return l ? l->qcount : 0; }
+x400_assoc *x400_p1_link_assoc(const x400_p1_link *l)
+{
+    return l ? x400i_rtse_assoc_current(l->ra) : NULL;
+}
+const x400_diag *x400_p1_link_diag(const x400_p1_link *l) { return &l->diag; }
