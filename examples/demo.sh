@@ -5,3 +5,4 @@ bin=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$bin/primitives_demo" "$dir"
+"$bin/p1_exchange"
