@@ -291,6 +291,46 @@ START_TEST(bind_refused_unknown_peer)
 }
 END_TEST
 
+/* A responder policy answering with a chosen MTABindError. */
+static int refuse_with(void *user, const x400_p1_bind *arg, int *bind_error, x400_diag *diag)
+{
+    (void)arg;
+    *bind_error = *(const int *)user;
+    if (diag) snprintf(diag->text, sizeof diag->text, "policy refuses with bind error %d", *bind_error);
+    return X400_ERR_REFUSED;
+}
+
+START_TEST(bind_refused_each_reason)
+{
+    static const int reasons[] = { X400_BIND_ERR_BUSY, X400_BIND_ERR_AUTHENTICATION,
+                                   X400_BIND_ERR_DIALOGUE_MODE, X400_BIND_ERR_SECURITY_CONTEXT };
+    for (int mode = 0; mode < 2; mode++)
+        for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+            struct pair p;
+            int reason = reasons[i];
+            x400_p1_link_config cr;
+            x400_p1_link_callbacks cbr;
+            open_pair(&p, mode ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+            /* swap in a responder link whose policy refuses with `reason` */
+            x400_p1_link_free(p.rsp.l);
+            x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+            cr.mode = mode ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
+            cr.check = refuse_with;
+            cr.check_user = &reason;
+            cbr.user = &p.rsp;
+            cbr.event = on_ev;
+            ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+            ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
+            pump(&p);
+            ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
+            ck_assert_int_eq(p.ini.bind_error, reason);
+            ck_assert_int_eq(p.ini.last_diag.code, X400_ERR_REFUSED);
+            ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BIND_REFUSED), 1);
+            close_pair(&p);
+        }
+}
+END_TEST
+
 /* The seed's failure made harmless: the same MTSID twice is acknowledged,
  * delivered once, diagnosed, and the association stays up. */
 START_TEST(duplicate_mtsid_delivered_once)
@@ -414,6 +454,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, bind_and_transfer_x410);
     tcase_add_test(tc, bind_refused_wrong_password);
     tcase_add_test(tc, bind_refused_unknown_peer);
+    tcase_add_test(tc, bind_refused_each_reason);
     tcase_add_test(tc, duplicate_mtsid_delivered_once);
     tcase_add_test(tc, report_round_trip_and_10mib);
     tcase_add_test(tc, wire_bind_message_probe_report);
