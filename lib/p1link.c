@@ -279,9 +279,13 @@ static int on_transfer_ind(x400_p1_link *l)
     x400i_diag_clear(&d);
     rv = x400_p1_decode(l->rx.p, l->rx.len, &l->cfg.limits, l->alloc, &apdu, &d);
     if (rv < 0) {
-        l->diag = d;
+        /* Not an acceptable MTS-APDU: the link ends here with the P1
+         * diagnostic (queued APDUs go back to the caller), and the error
+         * makes RTSE abort the association with an RTAB. */
         x400i_buf_reset(&l->rx);
-        return rv;   /* RTSE aborts with RTAB; the diagnostic says why */
+        x400i_log(&l->cfg.log, X400_LOG_ERROR, X400_LAYER_P1, "received APDU refused: %s", d.text);
+        end_link(l, X400_P1_LINK_EV_ABORTED, &d);
+        return rv;
     }
     id = x400_p1_apdu_id(&apdu);
     memset(&ev, 0, sizeof ev);

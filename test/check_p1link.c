@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rtse_assoc.h"
 #include "wire.h"
 #include "x400p1/p1link.h"
 #include "x400t.h"
@@ -445,6 +446,62 @@ START_TEST(wire_bind_message_probe_report)
 }
 END_TEST
 
+/* A peer that binds correctly and then transfers something that is not an
+ * MTS-APDU: the receiving link refuses it with a P1 diagnostic and ends;
+ * the association is aborted (RTAB), not left hanging. */
+static int raw_ind(void *u, const x400i_rtse_ind *ind)
+{
+    int *state = u;
+    if (ind->type == X400I_RTSE_OPEN_CONF && ind->accepted) *state = 1;
+    if (ind->type == X400I_RTSE_U_ABORT_IND || ind->type == X400I_RTSE_P_ABORT_IND) *state = 2;
+    return 0;
+}
+
+START_TEST(not_an_mts_apdu_is_refused)
+{
+    struct pair p;
+    x400i_rtse_assoc *raw;
+    x400i_rtse_callbacks rcb;
+    x400_rtse_config rc;
+    x400_p1_bind b;
+    uint8_t bind[256];
+    size_t blen;
+    int state = 0;
+    static const uint8_t junk[] = { 0x04, 0x05, 'h', 'e', 'l', 'l', 'o' };
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    /* replace the initiator's link by a bare RTSE machine on its association */
+    x400_p1_link_free(p.ini.l);
+    p.ini.l = NULL;
+    x400_rtse_config_default(&rc);
+    rcb.user = &state;
+    rcb.indication = raw_ind;
+    ck_assert_int_eq(x400i_rtse_assoc_new(&raw, 1, &rc, &rcb, NULL, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_assoc_attach(raw, p.ini.a), X400_OK);
+    memset(&b, 0, sizeof b);
+    b.pdu = X400_P1_BIND_ARGUMENT;
+    b.authenticated = 1;
+    strcpy(b.name, "MTA-A");
+    memcpy(b.password, "secretA", 7);
+    b.password_len = 7;
+    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_P1_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(raw), bind, blen), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(state, 1);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+    ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(raw), junk, sizeof junk,
+                                             X400_RTSE_PRIO_NORMAL, 1), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 0);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert_int_eq(p.rsp.last_diag.layer, X400_LAYER_P1);
+    ck_assert_int_eq(p.rsp.last_diag.source, X400_SOURCE_PEER);
+    ck_assert(!x400_p1_link_is_bound(p.rsp.l));
+    ck_assert_int_eq(state, 2);   /* the sender was aborted, not left waiting */
+    x400i_rtse_assoc_free(raw);
+    close_pair(&p);
+}
+END_TEST
+
 Suite *x400t_suite_p1link(void)
 {
     Suite *s = suite_create("p1link");
@@ -456,6 +513,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, bind_refused_unknown_peer);
     tcase_add_test(tc, bind_refused_each_reason);
     tcase_add_test(tc, duplicate_mtsid_delivered_once);
+    tcase_add_test(tc, not_an_mts_apdu_is_refused);
     tcase_add_test(tc, report_round_trip_and_10mib);
     tcase_add_test(tc, wire_bind_message_probe_report);
     suite_add_tcase(s, tc);
