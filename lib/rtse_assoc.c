@@ -23,6 +23,7 @@ struct x400i_rtse_assoc {
     int have_pending;       /* an RTORQ waits for the T-CONNECT confirm */
     uint8_t *pending;
     size_t pending_len;
+    uint8_t token_setting;  /* the CN's Token Setting Item (from RTSE's initial turn) */
 };
 
 /* ---- attaching ----------------------------------------------------------- */
@@ -61,7 +62,8 @@ static int send_pending(x400i_rtse_assoc *ra)
 {
     int rv;
     ra->have_pending = 0;
-    rv = x400i_assoc_associate_req(ra->a, ra->pending, ra->pending_len);
+    rv = x400i_ses_set_token_setting(x400i_assoc_session(ra->a), ra->token_setting);
+    if (rv >= 0) rv = x400i_assoc_associate_req(ra->a, ra->pending, ra->pending_len);
     x400i_free(ra->alloc, ra->pending);
     ra->pending = NULL;
     ra->pending_len = 0;
@@ -77,8 +79,9 @@ static int send_pending(x400i_rtse_assoc *ra)
 static int l_connect_req(void *user, int turn_to_initiator, const uint8_t *apdu, size_t len)
 {
     x400i_rtse_assoc *ra = user;
-    (void)turn_to_initiator; /* the association proposes no Token Setting Item:
-                                every token starts on the initiator's side */
+    /* RTSE's initial turn becomes the session Token Setting Item of the CN:
+     * every token on the initiator's side (0x00) or the responder's (0x55) */
+    ra->token_setting = turn_to_initiator ? 0x00 : 0x55;
     if (ra->a && ra->used) let_go(ra);  /* an old connection: never reused */
     x400i_free(ra->alloc, ra->pending);
     ra->pending = x400i_malloc(ra->alloc, len ? len : 1);

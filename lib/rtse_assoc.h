@@ -24,11 +24,12 @@
  * attaches (and connects) a new one, at once or later; the RTORQ waits for
  * the T-CONNECT confirm of the attached association.
  *
- * Limits of the association used: it proposes no Token Setting Item, so
- * every token starts with the initiator whatever turn_to_initiator asks
- * (the RTPM is told the real turn through the session token state); the
- * session connection identifier is the calling SS-user reference of the
- * association configuration (no common reference).
+ * The initial turn: RTSE's turn_to_initiator becomes the CN's Token
+ * Setting Item (every token on the initiator's side, 0x00, or on the
+ * responder's, 0x55), and the RTPM is told the turn from the session's
+ * token state.  Limit: the session connection identifier is the calling
+ * SS-user reference of the association configuration (no common
+ * reference).
  *
  * Threads: one adapter and its associations are used by one thread at a
  * time.  Callbacks must not free the adapter.

@@ -1604,6 +1604,16 @@ void x400i_ses_free(x400i_ses *s)
     x400i_free(s->alloc, s);
 }
 
+int x400i_ses_set_token_setting(x400i_ses *s, uint8_t token_setting)
+{
+    if (!s) return X400_ERR_INVALID_ARG;
+    if (!s->initiator || s->state != X400I_SES_ST_IDLE)
+        return x400i_diag_set(&s->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                              "token setting can only be chosen by an idle initiator");
+    s->cfg_token_setting = token_setting;
+    return X400_OK;
+}
+
 int x400i_ses_state(const x400i_ses *s) { return s ? s->state : -1; }
 int x400i_ses_tokens_held(const x400i_ses *s) { return s ? (int)(s->owned & avail_tokens(s)) : 0; }
 uint16_t x400i_ses_requirements(const x400i_ses *s) { return s ? s->fu : 0; }

@@ -119,6 +119,10 @@ void x400i_ses_transport_lost(x400i_ses *s);
  * unchanged), X400_ERR_INVALID_ARG, X400_ERR_TOO_LONG (user data above the
  * bound), X400_ERR_ABORTED (send_tsdu failed; the session is closed). */
 int x400i_ses_connect_req(x400i_ses *s, const uint8_t *ud, size_t len);
+/* Initiator, before S-CONNECT: the Token Setting Item the CN will propose
+ * (two bits per token, X.225 8.3.1.16: 0 initiator, 1 responder, 2 the
+ * called user's choice).  X400_OK, or X400_ERR_STATE once connecting. */
+int x400i_ses_set_token_setting(x400i_ses *s, uint8_t token_setting);
 /* accept: AC; otherwise RF with `reason` (0, 1, 2 = with user data, or an
  * SPM reason 0x81..0x86).  `tokens` chooses, for each token the CN left to
  * the called user's choice (setting 2), whether the responder takes it. */

@@ -112,10 +112,10 @@ static int need_assoc(void *user, x400i_rtse_assoc *ra)
     return 0;
 }
 
-static void h_init(struct h *h, int x410, uint32_t cp_kib)
+static void h_init_turn(struct h *h, int x410, uint32_t cp_kib, int initiator_turn)
 {
     x400i_rtse_assoc_hooks hooks = { h, need_assoc };
-    x400_rtse_config c;
+    x400_rtse_config c, ci;
     x400i_rtse_callbacks cbi = { &h->i, u_ind }, cbr = { &h->r, u_ind };
     memset(h, 0, sizeof *h);
     h->x410 = x410;
@@ -123,12 +123,19 @@ static void h_init(struct h *h, int x410, uint32_t cp_kib)
     x400_rtse_config_default(&c);
     c.x410_mode = x410;
     c.checkpoint_size_kib = cp_kib;
-    ck_assert_int_eq(x400i_rtse_assoc_new(&h->i.ra, 1, &c, &cbi, &hooks, NULL, NULL), X400_OK);
+    ci = c;
+    ci.initial_turn_local = initiator_turn;
+    ck_assert_int_eq(x400i_rtse_assoc_new(&h->i.ra, 1, &ci, &cbi, &hooks, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_new(&h->r.ra, 0, &c, &cbr, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->i.ra), h->now);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->r.ra), h->now);
     new_assoc(h, &h->r, 0);
     new_assoc(h, &h->i, 1);
+}
+
+static void h_init(struct h *h, int x410, uint32_t cp_kib)
+{
+    h_init_turn(h, x410, cp_kib, 1);
 }
 
 static void h_free(struct h *h)
@@ -503,6 +510,33 @@ START_TEST(turn_please_give)
 }
 END_TEST
 
+/* The initiator's RTSE gives the initial turn to the responder
+ * (initial_turn_local = 0): the CN proposes every token on the responder's
+ * side, and the responder may transfer at once, without asking. */
+START_TEST(initial_turn_to_responder)
+{
+    for (int x410 = 0; x410 < 2; x410++) {
+        struct h h;
+        uint8_t *m = pattern(5000, 11);
+        h_init_turn(&h, x410, 1, 0);
+        open_ok(&h);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 0);
+        ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 1);
+        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, 10, X400_RTSE_PRIO_NORMAL, 1),
+                         X400_ERR_STATE);
+        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 5000, X400_RTSE_PRIO_NORMAL, 2), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_CONF], 1);
+        ck_assert_int_eq(h.r.result, X400_OK);
+        ck_assert_uint_eq(h.i.done_len, 5000);
+        ck_assert_int_eq(memcmp(h.i.done, m, 5000), 0);
+        ck_assert_int_eq(h.i.nind[X400I_RTSE_TURN_PLEASE_IND], 0);
+        free(m);
+        h_free(&h);
+    }
+}
+END_TEST
+
 /* A peer that puts a P-DATA on the wrong context (here the transfer
  * context 5 directly, not an RTTR on id-as-mta-rtse): RTSE refuses it as
  * a protocol error, RTAB goes back, the association ends, nothing is
@@ -540,6 +574,7 @@ Suite *x400t_suite_rtse_assoc(void)
     tcase_add_test(tc, recovery);
     tcase_add_test(tc, user_abort);
     tcase_add_test(tc, turn_please_give);
+    tcase_add_test(tc, initial_turn_to_responder);
     tcase_add_test(tc, bad_pdata_context);
     suite_add_tcase(s, tc);
     return s;
