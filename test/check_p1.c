@@ -21,6 +21,7 @@
 #include "p1_ber.h"
 #include "wire.h"
 #include "x400p1/p1.h"
+#include "data.h"
 #include "x400t.h"
 
 /* ------------------------------------------------------------ builders */
@@ -33,15 +34,6 @@ static x400_gdi gdi_of(const char *c, const char *a, const char *p)
     strcpy(g.admd, a);
     strcpy(g.prmd, p);
     return g;
-}
-
-static x400_orname on(const char *text)
-{
-    x400_orname n;
-    x400_diag d;
-    int rc = x400_orname_parse(text, strlen(text), &n, &d);
-    ck_assert_msg(rc == X400_OK, "parse %s: %s", text, d.text);
-    return n;
 }
 
 /* ExtensionField bytes: standard (>= 0) or a private OID, value `val`
@@ -89,7 +81,7 @@ static void build_message(fixture *f, x400_p1_kind kind, unsigned n, size_t clen
     ck_assert_int_eq(x400_p1_apdu_init(&f->a, kind, NULL), 0);
     e->id.gdi = gdi_of("GB", " ", "SMHS");
     strcpy(e->id.local, "LHR1.1JQ8Z7K300.0000000001");
-    e->originator = on("C=GB;A= ;P=SMHS;O=Org;OU=Ops;OU=Night shift;S=Smith;G=Ann;I=J;Q=Jr;CN=Ann Smith;X121=2342;T-ID=term 1;UA-ID=0042;DDA:RFC-822=ann(a)smhs.example;TCN=Ann Sm\\xC8ith;TO=Org\\xC2e;TOU=Unit\\xC1a;TS=Sm\\xC8ith;TG=Ann");
+    e->originator = x400t_orname("C=GB;A= ;P=SMHS;O=Org;OU=Ops;OU=Night shift;S=Smith;G=Ann;I=J;Q=Jr;CN=Ann Smith;X121=2342;T-ID=term 1;UA-ID=0042;DDA:RFC-822=ann(a)smhs.example;TCN=Ann Sm\\xC8ith;TO=Org\\xC2e;TOU=Unit\\xC1a;TS=Sm\\xC8ith;TG=Ann");
     e->original_eits.present = 1;
     e->original_eits.builtin = (1u << 2) | (1u << 5);
     e->original_eits.n_extended = 1;
@@ -148,7 +140,7 @@ static void build_message(fixture *f, x400_p1_kind kind, unsigned n, size_t clen
         char t[128];
         x400_p1_recipient_init(&f->recip[i]);
         snprintf(t, sizeof t, "C=FR;A=ATLAS;O=Org %u;S=Rcpt%u", i, i);
-        f->recip[i].name = on(t);
+        f->recip[i].name = x400t_orname(t);
         f->recip[i].osrn = i + 1;
         f->recip[i].indicators = X400_PRI_RESPONSIBILITY | (i % 2 ? X400_PRI_ORIGINATOR_REPORT : 0);
         if (i == 0) {
@@ -762,7 +754,7 @@ static uint8_t *with_recipients(size_t n, size_t *outlen)
     f.a.env.n_ext = 0;
     f.a.env.n_itrace = 0;
     f.recip[0].n_ext = 0;
-    f.recip[0].name = on("C=FR;A=X;S=Y");
+    f.recip[0].name = x400t_orname("C=FR;A=X;S=Y");
     b = enc(&f.a, &bl);
     /* locate the [2] list: A2 len 31 ... within the envelope */
     x400i_p1tlv top, msg_env, c;

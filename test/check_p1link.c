@@ -7,6 +7,7 @@
 #include "rtse_assoc.h"
 #include "wire.h"
 #include "x400p1/p1link.h"
+#include "data.h"
 #include "x400t.h"
 
 #define MAXEV 256
@@ -146,14 +147,6 @@ struct msg {
     uint8_t *content;
 };
 
-static x400_orname on(const char *text)
-{
-    x400_orname n;
-    x400_diag d;
-    ck_assert_msg(x400_orname_parse(text, strlen(text), &n, &d) == X400_OK, "%s", d.text);
-    return n;
-}
-
 static void mk(struct msg *m, x400_p1_kind kind, const char *local, unsigned nrecip, size_t clen)
 {
     char rn[64];
@@ -163,13 +156,13 @@ static void mk(struct msg *m, x400_p1_kind kind, const char *local, unsigned nre
     strcpy(m->a.env.id.gdi.admd, " ");
     strcpy(m->a.env.id.gdi.prmd, "SMHS");
     snprintf(m->a.env.id.local, sizeof m->a.env.id.local, "%s", local);
-    m->a.env.originator = on("C=GB;A= ;P=SMHS;O=Org;S=Smith;G=Ann");
+    m->a.env.originator = x400t_orname("C=GB;A= ;P=SMHS;O=Org;S=Smith;G=Ann");
     m->a.env.content_type.builtin = X400_CT_P2_1988;
     m->r = calloc(nrecip, sizeof *m->r);
     for (unsigned i = 0; i < nrecip; i++) {
         x400_p1_recipient_init(&m->r[i]);
         snprintf(rn, sizeof rn, "C=GB;A= ;P=SMHS;O=Org;S=Rcpt%u", i);
-        m->r[i].name = on(rn);
+        m->r[i].name = x400t_orname(rn);
         m->r[i].osrn = i + 1;
     }
     m->a.env.n_recip = nrecip;

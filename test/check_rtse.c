@@ -16,20 +16,8 @@
 #include "rtse.h"
 #include "support_rtse_lower.h"
 #include "wire.h"
+#include "data.h"
 #include "x400t.h"
-
-static uint8_t *pattern(size_t n, uint32_t seed)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    uint32_t x = seed ? seed : 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (uint8_t)x;
-    }
-    return p;
-}
 
 static uint64_t fnv(const uint8_t *p, size_t n)
 {
@@ -61,7 +49,7 @@ static void ck_diag(const char *got, const char *want)
 /* from -> to: one transfer, checked at both ends. */
 static void transfer_ok(x400t_rl *h, x400t_rl_end *from, x400t_rl_end *to, size_t n, uint32_t seed)
 {
-    uint8_t *d = pattern(n, seed);
+    uint8_t *d = x400t_pattern(n, seed);
     int before_ind = to->nind[X400I_RTSE_TRANSFER_IND], before_conf = from->nind[X400I_RTSE_TRANSFER_CONF];
     ck_assert_int_eq(x400i_rtse_transfer_req(from->rt, d, n, X400_RTSE_PRIO_NORMAL, 77 + n), 0);
     x400t_rl_pump(h);
@@ -160,7 +148,7 @@ START_TEST(no_checkpointing)
     ck_assert_uint_eq(h.b.record_len, 0); /* nothing to recover without checkpoints */
     /* a connection lost mid-transfer cannot be recovered: both abort */
     {
-        uint8_t *d = pattern(300000, 6);
+        uint8_t *d = x400t_pattern(300000, 6);
         h.count_from = &h.a;
         h.cut_at = 100000;
         h.cut_armed = 1;
@@ -217,7 +205,7 @@ END_TEST
 START_TEST(user_abort)
 {
     x400t_rl h;
-    uint8_t *d = pattern(1u << 20, 9);
+    uint8_t *d = x400t_pattern(1u << 20, 9);
     x400t_rl_init(&h, NULL, NULL);
     x400t_rl_open(&h);
     /* the window holds back all but 5 checkpoints: the APDU is incomplete */
@@ -322,7 +310,7 @@ static void cut_sweep(uint32_t cp, uint32_t win, int x410, int restart, unsigned
 {
     x400_rtse_config c = cfg_of(cp, win, 1, x410);
     size_t n = 1u << 20, nb, total, runs = 0, offsets = 0;
-    uint8_t *d = pattern(n, 1234);
+    uint8_t *d = x400t_pattern(n, 1234);
     size_t *cum = tsdu_bounds(&c, d, n, &nb);
     uint64_t *res = calloc(nb, sizeof *res), max = 0, sum = 0;
     char *done = calloc(nb, 1);
@@ -379,7 +367,7 @@ START_TEST(recovery_timeout_restarts)
     x400_rtse_config c = cfg_of(4, 5, 1, 0);
     x400t_rl h;
     size_t n = 1u << 20;
-    uint8_t *d = pattern(n, 77);
+    uint8_t *d = x400t_pattern(n, 77);
     x400t_rl_init(&h, &c, &c);
     x400t_rl_open(&h);
     h.count_from = &h.a;
@@ -429,7 +417,7 @@ START_TEST(peer_never_confirms)
     x400_rtse_config c = cfg_of(30, 5, 1, 0);
     x400t_rl h;
     size_t n = 1u << 20;
-    uint8_t *d = pattern(n, 5);
+    uint8_t *d = x400t_pattern(n, 5);
     c.transfer_timeout_s_per_kib[X400_RTSE_PRIO_NORMAL] = 1;
     x400t_rl_init(&h, &c, &c);
     x400t_rl_open(&h);
@@ -661,7 +649,7 @@ START_TEST(bad_rtoac_and_callbacks)
     x400t_rl_open(&h);
     h.b.fail_next = 1;
     {
-        uint8_t *d = pattern(100000, 3);
+        uint8_t *d = x400t_pattern(100000, 3);
         ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, 100000, X400_RTSE_PRIO_NORMAL, 1), 0);
         x400t_rl_pump(&h);
         free(d);

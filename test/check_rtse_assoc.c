@@ -10,6 +10,7 @@
 #include "wire.h"
 #include "x400p1/p1.h"
 #include "x400p1/orname.h"
+#include "data.h"
 #include "x400t.h"
 
 /* ROS-wrapped MTABindArgument / MTABindResult, both unauthenticated (NULL),
@@ -242,18 +243,6 @@ static void close_ok(struct h *h)
     ck_assert_ptr_null(x400i_rtse_assoc_current(h->r.ra));
 }
 
-static uint8_t *pattern(size_t n, uint32_t seed)
-{
-    uint8_t *m = malloc(n ? n : 1);
-    uint32_t x = seed * 2654435761u + 1;
-    ck_assert_ptr_nonnull(m);
-    for (size_t k = 0; k < n; k++) {
-        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-        m[k] = (uint8_t)x;
-    }
-    return m;
-}
-
 /* open, 0 B, 1 B, one checkpoint (several RTTR pieces), 1 MiB, close */
 static void sizes_case(int x410)
 {
@@ -262,7 +251,7 @@ static void sizes_case(int x410)
     h_init(&h, x410, 1);  /* 1 KiB checkpoints: minor syncs inside the activity */
     open_ok(&h);
     for (size_t k = 0; k < X400I_ARRAY_LEN(sizes); k++) {
-        uint8_t *m = pattern(sizes[k], (uint32_t)k + 1);
+        uint8_t *m = x400t_pattern(sizes[k], (uint32_t)k + 1);
         transfer(&h, m, sizes[k], k + 1);
         free(m);
     }
@@ -309,7 +298,7 @@ START_TEST(byte_split)
     for (int x410 = 0; x410 < 2; x410++) {
         for (size_t k = 0; k <= X400I_ARRAY_LEN(splits); k++) {
             struct h h;
-            uint8_t *m = pattern(3000, (uint32_t)k);
+            uint8_t *m = x400t_pattern(3000, (uint32_t)k);
             h_init(&h, x410, 1);
             if (k < X400I_ARRAY_LEN(splits)) h.split = splits[k];
             else h.chunk = 1;
@@ -329,7 +318,7 @@ static uint8_t *p1_message(size_t content_len, size_t *len)
     x400_p1_apdu ap;
     x400_p1_recipient rc;
     x400_diag d;
-    uint8_t *out = NULL, *content = pattern(content_len, 99);
+    uint8_t *out = NULL, *content = x400t_pattern(content_len, 99);
     static const char orig[] = "C=GB;A= ;P=SMHS;O=Org;S=Smith;G=Ann";
     static const char rcpt[] = "C=FR;A=ATLAS;O=Org;S=Rcpt;G=X";
     ck_assert_int_eq(x400_p1_apdu_init(&ap, X400_P1_MESSAGE, NULL), X400_OK);
@@ -414,7 +403,7 @@ static void recovery_case(int x410, uint64_t cut_at)
 {
     struct h h;
     size_t n = 1u << 20;
-    uint8_t *m = pattern(n, (uint32_t)cut_at);
+    uint8_t *m = x400t_pattern(n, (uint32_t)cut_at);
     x400_assoc *first_i;
     h_init(&h, x410, 4);
     open_ok(&h);
@@ -441,7 +430,7 @@ static void recovery_case(int x410, uint64_t cut_at)
     ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ESTABLISHED);
     /* the recovered association goes on */
     free(m);
-    m = pattern(5000, 3);
+    m = x400t_pattern(5000, 3);
     transfer(&h, m, 5000, 2);
     close_ok(&h);
     free(m);
@@ -485,7 +474,7 @@ START_TEST(turn_please_give)
 {
     for (int x410 = 0; x410 < 2; x410++) {
         struct h h;
-        uint8_t *m = pattern(20000, 5);
+        uint8_t *m = x400t_pattern(20000, 5);
         h_init(&h, x410, 1);
         open_ok(&h);
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 1);
@@ -517,7 +506,7 @@ START_TEST(initial_turn_to_responder)
 {
     for (int x410 = 0; x410 < 2; x410++) {
         struct h h;
-        uint8_t *m = pattern(5000, 11);
+        uint8_t *m = x400t_pattern(5000, 11);
         h_init_turn(&h, x410, 1, 0);
         open_ok(&h);
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 0);
