@@ -1087,9 +1087,12 @@ int x400i_pres_ses_ind(x400i_pres *p, const x400i_ses_ind *sind)
     up.ses = sind;
     pp.asn = NULL;
 
-    /* S-U-ABORT: ARU or ARP (X.226 8.5/8.6) -- decode first, it names the event */
+    /* S-U-ABORT: ARU or ARP (X.226 8.5/8.6) -- decode first, it names the
+     * event.  In X.410-1984 mode the ARU is the RTABapdu SET itself; the
+     * decoder hands it up re-tagged as RTSE's [22] RTAB, like the CP/CPA/CPR
+     * x410 parameters. */
     if (ev == X400_PEV_U_ABORT_IND) {
-        if (p->mode && sind->user_data_len) {
+        if (sind->user_data_len) {
             rv = x400i_ppdu_decode(X400I_PPDU_ARU, sind->user_data, sind->user_data_len, &pp,
                                    p->alloc, X400I_PPDU_CONNECT_MAX, &p->diag);
             have_pp = 1;

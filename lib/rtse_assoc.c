@@ -288,7 +288,6 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
     x400i_rtse_lind l;
     x400i_rtse_ref ref;
     x400_diag d;
-    uint8_t *retag = NULL;
     const x400i_ses_ind *si = ind->ses;
     if (ra->a != a) return 0; /* an association we have let go of */
     memset(&l, 0, sizeof l);
@@ -326,17 +325,6 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
         l.type = X400I_RTSE_LIND_U_ABORT;
         l.apdu = ind->ui;
         l.apdu_len = ind->ui_len;
-        if (!ind->mode && ind->ui_len && ind->ui[0] == 0x31) {
-            /* X.410-1984 ARU: x400-mode-parameters is the RTABapdu SET
-             * (X.226 8.5) as it came; the RTPM decodes RTSE-apdus, where
-             * RTAB is [22] IMPLICIT: re-tag the copy */
-            retag = x400i_malloc(ra->alloc, ind->ui_len);
-            if (retag) {
-                memcpy(retag, ind->ui, ind->ui_len);
-                retag[0] = 0xB6;
-                l.apdu = retag;
-            }
-        }
         let_go(ra);
         break;
     case X400I_AU_P_ABORT_IND:
@@ -372,7 +360,6 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
     default: return 0;
     }
     (void)x400i_rtse_lower_input(ra->rt, &l); /* RTSE's own errors end in its indications */
-    x400i_free(ra->alloc, retag);
     return 0;
 }
 
