@@ -73,7 +73,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 
 .DEFAULT_GOAL := all
 FORCE:
-.PHONY: FORCE all check demo bench fuzz install uninstall clean deps deps-bench deps-fuzz \
+.PHONY: FORCE all check demo examples bench fuzz install uninstall clean deps deps-bench deps-fuzz \
         lib-rel lib-var
 .DELETE_ON_ERROR:
 
@@ -198,6 +198,16 @@ $(EB)/%: examples/%.c $(B)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(EB)
 	$(CC) -Iinclude $(CFLAGS_OWN) -O2 -g $< $(B)/libx400p1.a -o $@ -lpthread -lm
 EX_BINS := $(patsubst examples/%.c,$(EB)/%,$(EX_SRC))
+# examples/<prog>/*.c: one program per directory (e.g. examples/x400mta/)
+EX_DIRS := $(patsubst examples/%/,%,$(sort $(dir $(wildcard examples/*/*.c))))
+define EXDIR_RULE
+$(EB)/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/libx400p1.a $(PUB_HDR)
+	@mkdir -p $(EB)
+	$$(CC) -Iinclude $$(CFLAGS_OWN) -O2 -g $(wildcard examples/$(1)/*.c) $(B)/libx400p1.a -o $$@ -lpthread -lm
+endef
+$(foreach d,$(EX_DIRS),$(eval $(call EXDIR_RULE,$(d))))
+EX_BINS += $(addprefix $(EB)/,$(EX_DIRS))
+examples: $(EX_BINS)
 
 demo: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(EX_BINS)

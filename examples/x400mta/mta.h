@@ -1,0 +1,276 @@
+/*
+ * x400mta -- an example X.400 MTA built on libx400p1 (public API only).
+ *
+ * Files:
+ *   mta.h      this header: configuration, logging and spool interfaces
+ *   config.c   the configuration file and command-line flags (mta_config_*)
+ *   log.c      categorised logging (mta_log_*)
+ *   spool.c    the durable spool: submission drop, queue, inbox, journal
+ *   manager.c  the association manager and event loop (mta_run)
+ *   main.c     the command line: run, submit, queue, inbox
+ *
+ * doc/mta.md is the user guide (configuration reference, logs, capture).
+ */
+#ifndef X400MTA_MTA_H
+#define X400MTA_MTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <x400p1/assoc.h>
+#include <x400p1/driver.h>
+#include <x400p1/mtsid.h>
+#include <x400p1/orname.h>
+#include <x400p1/p1.h>
+#include <x400p1/p1link.h>
+#include <x400p1/rtse.h>
+
+/* ------------------------------------------------------------ config */
+
+#define MTA_MAX_PEERS 16
+#define MTA_MAX_LISTEN 8
+#define MTA_MAX_ROUTES 8
+#define MTA_HOST_MAX 255
+#define MTA_PATH_MAX 1024
+#define MTA_ROUTE_MAX 256
+
+/* Address family a peer's host name is resolved to. */
+typedef enum mta_family { MTA_FAMILY_ANY = 0, MTA_FAMILY_IPV4 = 4, MTA_FAMILY_IPV6 = 6 } mta_family;
+
+typedef struct mta_peer_config {
+    char name[X400_MTA_NAME_MAX + 1];          /* the peer's MTA name (its bind) */
+    /* what the peer must present in its MTABindArgument/Result */
+    uint8_t their_password[X400_PASSWORD_MAX];
+    size_t their_password_len;
+    /* what we present to this peer (defaults: the MTA's own name/password) */
+    char our_name[X400_MTA_NAME_MAX + 1];
+    uint8_t our_password[X400_PASSWORD_MAX];
+    size_t our_password_len;
+    /* presentation address */
+    char host[MTA_HOST_MAX + 1];               /* host name or IPv4/IPv6 literal */
+    char port[16];                             /* default "102" */
+    mta_family family;
+    x400_selector tsel, ssel, psel;            /* the peer's (called) selectors */
+    /* link settings (doc/mta.md maps each to the seed system's) */
+    x400_p1_mode mode;                         /* "1988" (default) or "1984" */
+    x400_rtse_config rtse;                     /* checkpoint size, window, recovery
+                                                  timeout, dialogue mode (TWA or
+                                                  monologue), initial turn,
+                                                  transfer timeouts per priority */
+    uint32_t lifetime_s;                       /* idle time before release; 300 */
+    uint32_t disconnect_s;                     /* wait for the release answer; 120 */
+    uint32_t threshold;                        /* queued messages per association
+                                                  above which another opens; 50 */
+    uint32_t max_assocs;                       /* outbound associations at most; 4 */
+    uint32_t max_open_retries;                 /* 144 */
+    uint32_t open_interval_s;                  /* 600 */
+    uint32_t max_transfer_retries;             /* 2 */
+    uint32_t transfer_interval_s;              /* 120 */
+    int expedited;                             /* accepted, not used (logged) */
+    /* O/R address prefixes routed to this peer, e.g. "C=XX;A=ADMD;P=BRAVO":
+     * a recipient matches when every attribute given here is present in
+     * the recipient with the same value (case-insensitive). */
+    char routes[MTA_MAX_ROUTES][MTA_ROUTE_MAX];
+    size_t nroutes;
+} mta_peer_config;
+
+typedef struct mta_config {
+    char name[X400_MTA_NAME_MAX + 1];          /* this MTA's name (required) */
+    uint8_t password[X400_PASSWORD_MAX];
+    size_t password_len;
+    x400_gdi gdi;                              /* GlobalDomainIdentifier (required) */
+    char node[9];                              /* MTSID node id, 1..8 [A-Za-z0-9] */
+    char listen[MTA_MAX_LISTEN][MTA_HOST_MAX + 20]; /* "host:port", "[v6]:port", "*:port" */
+    size_t nlisten;
+    char spool[MTA_PATH_MAX];                  /* spool directory (required) */
+    /* O/R address prefixes delivered locally (to the inbox); default: the GDI */
+    char local[MTA_MAX_ROUTES][MTA_ROUTE_MAX];
+    size_t nlocal;
+    /* logging */
+    char log_path[MTA_PATH_MAX];               /* "" or "-": stderr */
+    int log_level[3];                          /* per mta_log_category, x400_log_level or -1 off */
+    /* group commit: at most this many ms between receiving an APDU and making it durable */
+    uint32_t commit_delay_ms;                  /* 0 (commit at the end of each loop turn) */
+    mta_peer_config peers[MTA_MAX_PEERS];
+    size_t npeers;
+} mta_config;
+
+/* Defaults for everything (peers: none; levels: service info, interface
+ * notice, apdu off). */
+void mta_config_defaults(mta_config *cfg);
+/* Defaults for one peer (the values documented above). */
+void mta_peer_defaults(mta_peer_config *p);
+/* Read a configuration file into *cfg (on top of what is there).  0, or -1
+ * with "file:line: what is wrong" in err. */
+int mta_config_load(mta_config *cfg, const char *path, char *err, size_t errlen);
+/* One "key = value" of the [mta] section, as the command-line flags use
+ * (e.g. "listen", "127.0.0.1:1102").  0 or -1 with err. */
+int mta_config_set(mta_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+/* After loading: required fields present, peers distinct.  0 or -1 with err. */
+int mta_config_check(const mta_config *cfg, char *err, size_t errlen);
+/* The peer configured under `name` (exact), or NULL. */
+const mta_peer_config *mta_config_peer(const mta_config *cfg, const char *name);
+/* Routing: 1 when `addr` is local (delivered to this MTA's inbox); else the
+ * peer serving it through *peer (NULL: no route). */
+int mta_config_route(const mta_config *cfg, const x400_orname *addr, const mta_peer_config **peer);
+/* Write a sample configuration (documented, every key) to f. */
+void mta_config_sample(FILE *f);
+
+/* ------------------------------------------------------------ logging */
+
+/* Categories, as the seed system's diagnostics logging had them. */
+typedef enum mta_log_category {
+    MTA_LOG_SERVICE = 0,   /* "X.400 service": submission, transfer, delivery, reports */
+    MTA_LOG_INTERFACE = 1, /* "interface": associations, binds, aborts, retries and every
+                              library diagnostic (state checks, stale LPIs, duplicates) */
+    MTA_LOG_APDU = 2       /* "APDU trace": hex of every APDU and of the library's PDU traces */
+} mta_log_category;
+
+typedef struct mta_log {
+    FILE *f;                 /* stderr or the log file */
+    int own;                 /* f was opened by mta_log_open */
+    int level[3];            /* x400_log_level per category; -1 off */
+    char who[X400_MTA_NAME_MAX + 1];
+} mta_log;
+
+/* Open the log (path "" or "-": stderr).  0 or -1 (errno). */
+int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *who);
+void mta_log_close(mta_log *lg);
+/* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text". */
+void mta_log(mta_log *lg, mta_log_category cat, x400_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* APDU category at trace level: "what (n bytes): hex..." (wrapped, complete). */
+void mta_log_hex(mta_log *lg, const char *what, const uint8_t *p, size_t n);
+/* A library logger that files library messages under the interface
+ * category (and hex PDU traces under APDU). */
+x400_logger mta_log_library(mta_log *lg);
+/* Log a library diagnostic with its layer, source, code and text. */
+void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const x400_diag *d);
+
+/* ------------------------------------------------------------ spool */
+
+/*
+ * Directory layout under cfg->spool (doc/mta.md):
+ *   submit/   dropped by `x400mta submit`: one file per submission, written
+ *             with write, fsync, rename, directory fsync before the tool
+ *             returns.  The MTA picks them up, assigns the MTSID.
+ *   queue/    outbound APDUs, one file per APDU (<qid>.apdu)
+ *   inbox/    delivered messages and reports, one file per APDU
+ *   journal   write-ahead journal: what the MTA accepts is appended here and
+ *             fdatasync'ed (group commit: one fdatasync for all APDUs
+ *             accepted in a loop turn) BEFORE any acknowledgement; the
+ *             queue/inbox files are written after it and made durable in bulk
+ *             at a checkpoint (syncfs), after which the journal is emptied.
+ *             On open the journal is replayed (files missing are rebuilt).
+ *   seen      received MTSIdentifiers (x400_p1_idset_save_file), rewritten
+ *             at each checkpoint; the journal holds those seen since.
+ *   status    the running MTA's queue view (non-durable snapshot, for `queue`)
+ *   stats     the running MTA's counters (non-durable snapshot)
+ *   mtsid     the MTSID allocator's state
+ *   lock      held (flock) by the running MTA
+ *
+ * Every spool file starts with a text header (one "key: value" per line,
+ * an empty line) followed by the BER of the P1 APDU (or, in submit/, the
+ * content octets):
+ *   X400MTA-SPOOL 1
+ *   kind: message | report | probe
+ *   mtsid: [C=XX;A=ADMD;P=ALPHA;L=n1.xyz.1]    (absent in submit/)
+ *   content-id: demo-42                          (optional)
+ *   originator: C=XX;A=ADMD;P=ALPHA;S=Smith     (message/probe)
+ *   recipient: C=XX;A=ADMD;P=BRAVO;S=Jones      (one line each)
+ *   priority: normal | urgent | non-urgent
+ *   report-request: yes | no                     (delivery reports wanted)
+ *   peer: MTA-B           (queue: next hop; inbox: the MTA it came from)
+ *   subject: [C=...]      (report: the subject message's MTSID)
+ *   subject-content-id: demo-42                  (report, when the subject had one)
+ *   outcome: delivered | non-delivered <reason>/<diagnostic>   (report)
+ *   time: 1795250000123   (ms since the epoch: submitted / queued / received)
+ *   size: 1234            (octets after the header)
+ */
+
+typedef struct mta_spool mta_spool;
+
+#define MTA_SPOOL_RECIP_MAX 32
+#define MTA_ADDR_MAX 512   /* an O/R address in text form, in spool headers */
+
+/* The header of a spool file (strings NUL-terminated, "" = absent). */
+typedef struct mta_spool_hdr {
+    char kind[12];
+    char mtsid[X400_MTSID_TEXT_MAX];
+    char content_id[X400_CONTENT_ID_MAX + 1];
+    char originator[MTA_ADDR_MAX];
+    char recipient[MTA_SPOOL_RECIP_MAX][MTA_ADDR_MAX];
+    size_t nrecipient;
+    char priority[12];
+    int report_request;
+    char peer[X400_MTA_NAME_MAX + 1];
+    char subject[X400_MTSID_TEXT_MAX];
+    char subject_content_id[X400_CONTENT_ID_MAX + 1];
+    char outcome[64];
+    uint64_t time_ms;
+    uint64_t size;
+} mta_spool_hdr;
+
+/* Which directory. */
+typedef enum mta_spool_dir { MTA_SPOOL_SUBMIT = 0, MTA_SPOOL_QUEUE = 1, MTA_SPOOL_INBOX = 2 } mta_spool_dir;
+
+/* Open (creating the directories) and replay the journal; `seen` (may be
+ * NULL) gets the persisted received MTSIDs (file `seen` + journal).  The MTA
+ * opens with lock = 1 (fails with "spool in use by pid N" when another holds
+ * it); the tools open with lock = 0.  0, or -1 with err. */
+int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *seen,
+                   char *err, size_t errlen);
+void mta_spool_close(mta_spool *s);
+
+/* Submission (tools): header + content written to submit/ with write,
+ * fsync, rename, directory fsync; the file name (a fresh unique id) in
+ * name[64].  0 or -1 with err. */
+int mta_spool_submit(mta_spool *s, const mta_spool_hdr *h, const uint8_t *content, size_t len,
+                     char name[64], char *err, size_t errlen);
+
+/* Group commit (the MTA).  stage_* copy their arguments into the pending
+ * batch; commit appends the batch to the journal, fdatasyncs it once, then
+ * writes the files (no fsync: the journal covers them) and returns the
+ * number of items made durable (0 when nothing was staged), or -1 with err
+ * (nothing in the batch may then be acknowledged). */
+int mta_spool_stage_file(mta_spool *s, mta_spool_dir dir, const char *name,
+                         const mta_spool_hdr *h, const uint8_t *body, size_t len);
+int mta_spool_stage_seen(mta_spool *s, const char *mtsid_text);
+/* A submit/ file was taken over (its queue file is staged): removed after commit. */
+int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name);
+size_t mta_spool_staged(const mta_spool *s);
+int mta_spool_commit(mta_spool *s, char *err, size_t errlen);
+/* Checkpoint: syncfs, save `seen`, empty the journal.  Called by the MTA
+ * when the journal passes a size or age, and on shutdown.  0 / -1. */
+int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, size_t errlen);
+uint64_t mta_spool_journal_bytes(const mta_spool *s);
+
+/* Remove a file now (queue: after the peer's confirmation; not synced --
+ * a file that reappears after a crash is sent again and recognised by the
+ * receiver as a duplicate).  0 / -1. */
+int mta_spool_remove(mta_spool *s, mta_spool_dir dir, const char *name);
+
+/* Read a spool file: header, and the body into *body (malloc'ed, caller
+ * frees) when body != NULL.  0, or -1 with err (corrupt or missing). */
+int mta_spool_read(mta_spool *s, mta_spool_dir dir, const char *name, mta_spool_hdr *h,
+                   uint8_t **body, size_t *len, char *err, size_t errlen);
+/* The file names of a directory (finished files only, sorted by name):
+ * *names is a malloc'ed array of malloc'ed strings; free with
+ * mta_spool_names_free.  Count, or -1 with err. */
+long mta_spool_list(mta_spool *s, mta_spool_dir dir, char ***names, char *err, size_t errlen);
+void mta_spool_names_free(char **names, long n);
+
+/* Non-durable snapshots (temp file + rename, no fsync): status and stats. */
+int mta_spool_write_snapshot(mta_spool *s, const char *which, const char *text, size_t len);
+/* Read a snapshot into a malloc'ed NUL-terminated string, or NULL. */
+char *mta_spool_read_snapshot(mta_spool *s, const char *which);
+/* "<spool>/<rel>" into buf (for the MTSID state and other files). */
+const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_t cap);
+
+/* ------------------------------------------------------------ run */
+
+/* Run the MTA until SIGINT/SIGTERM (manager.c).  Exit status. */
+int mta_run(const mta_config *cfg);
+
+#endif
