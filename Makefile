@@ -38,6 +38,7 @@ BENCH_SRC := $(sort $(filter-out bench/bench_main.c,$(wildcard bench/bench_*.c))
 FUZZ_SRC  := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_T    := $(patsubst test/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 EX_SRC    := $(sort $(wildcard examples/*.c))
+EX_DIRS   := $(patsubst examples/%/,%,$(sort $(dir $(wildcard examples/*/*.c))))
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wpointer-arith -Wvla \
@@ -136,16 +137,23 @@ $(TB)/suites.inc: FORCE | $(TB)
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 $(TB):
 	@mkdir -p $@
-$(TB)/check_runner: test/runner.c $(TEST_SRC) $(TEST_SUPP) $(wildcard test/*.h) $(TB)/suites.inc $(B)/$(V)/all.o
-	$(CC) $(CPPFLAGS_OWN) -I$(TB) -Itest $(CHECK_CFLAGS) $(CFLAGS_OWN) $(VFLAGS) \
-	  test/runner.c $(TEST_SRC) $(TEST_SUPP) $(B)/$(V)/all.o -o $@ $(CHECK_LIBS)
+# The example MTA's modules other than its event loop and main are unit
+# tested in the runner too (spool, configuration, logging).
+MTA_MODS := $(filter-out examples/x400mta/main.c examples/x400mta/manager.c,$(sort $(wildcard examples/x400mta/*.c)))
+$(TB)/check_runner: test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(wildcard test/*.h examples/x400mta/*.h) $(TB)/suites.inc $(B)/$(V)/all.o
+	$(CC) $(CPPFLAGS_OWN) -I$(TB) -Itest -Iexamples/x400mta $(CHECK_CFLAGS) $(CFLAGS_OWN) $(VFLAGS) \
+	  test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(B)/$(V)/all.o -o $@ $(CHECK_LIBS)
 $(TB)/helper_%: test/helper_%.c $(B)/$(V)/all.o $(wildcard test/*.h) | $(TB)
 	$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $< $(B)/$(V)/all.o -o $@ -lpthread -lm
 $(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(B)/$(V)/all.o | $(TB)
 	$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $< test/fuzz/replay_main.c $(B)/$(V)/all.o -o $@ -lpthread -lm
 
 TEST_BINS := $(TB)/check_runner $(patsubst test/%.c,$(TB)/%,$(TEST_HELP)) \
-             $(patsubst %,$(TB)/replay_%,$(FUZZ_T))
+             $(patsubst %,$(TB)/replay_%,$(FUZZ_T)) $(patsubst %,$(TB)/examples/%,$(EX_DIRS)) \
+             $(patsubst examples/%.c,$(TB)/examples/%,$(EX_SRC))
+$(TB)/examples/%: examples/%.c $(B)/$(V)/libx400p1.a $(PUB_HDR)
+	@mkdir -p $(TB)/examples
+	$(CC) -Iinclude $(CFLAGS_OWN) $(VFLAGS) $< $(B)/$(V)/libx400p1.a -o $@ -lpthread -lm
 
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_BINS) $(B)/$(V)/libx400p1.a
@@ -198,12 +206,15 @@ $(EB)/%: examples/%.c $(B)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(EB)
 	$(CC) -Iinclude $(CFLAGS_OWN) -O2 -g $< $(B)/libx400p1.a -o $@ -lpthread -lm
 EX_BINS := $(patsubst examples/%.c,$(EB)/%,$(EX_SRC))
-# examples/<prog>/*.c: one program per directory (e.g. examples/x400mta/)
-EX_DIRS := $(patsubst examples/%/,%,$(sort $(dir $(wildcard examples/*/*.c))))
+# examples/<prog>/*.c: one program per directory (EX_DIRS, e.g. examples/x400mta/)
 define EXDIR_RULE
 $(EB)/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(EB)
 	$$(CC) -Iinclude $$(CFLAGS_OWN) -O2 -g $(wildcard examples/$(1)/*.c) $(B)/libx400p1.a -o $$@ -lpthread -lm
+# the same under the check variant's sanitizers, for the end-to-end tests
+$(TB)/examples/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/$(V)/libx400p1.a $(PUB_HDR)
+	@mkdir -p $(TB)/examples
+	$$(CC) -Iinclude $$(CFLAGS_OWN) $$(VFLAGS) $(wildcard examples/$(1)/*.c) $(B)/$(V)/libx400p1.a -o $$@ -lpthread -lm
 endef
 $(foreach d,$(EX_DIRS),$(eval $(call EXDIR_RULE,$(d))))
 EX_BINS += $(addprefix $(EB)/,$(EX_DIRS))
