@@ -34,6 +34,7 @@ struct x400_p1_link {
     int sending;         /* the queue head is in an RT-TRANSFER */
     int turn_asked;      /* RT-TURN-PLEASE sent, waiting for the turn */
     int peer_wants_turn; /* RT-TURN-PLEASE received */
+    int confirm_pending; /* the user deferred the last RT-TRANSFER's confirmation */
     struct qent *q;      /* ring of cfg.queue_max entries */
     size_t qhead, qcount;
     x400i_buf rx;        /* the APDU being received */
@@ -93,6 +94,7 @@ static void end_link(x400_p1_link *l, x400_p1_link_event_type type, const x400_d
     if (l->closed) return;
     l->closed = 1;
     l->bound = 0;
+    l->confirm_pending = 0;
     if (why && why != &l->diag) l->diag = *why;
     fail_queue(l, why ? &l->diag : NULL);
     memset(&ev, 0, sizeof ev);
@@ -107,6 +109,7 @@ static int pump(x400_p1_link *l)
 {
     int rv = 0;
     if (!l->bound || l->closed || l->sending) return 0;
+    if (l->confirm_pending && x400i_rtse_transfer_deferred(rt(l))) return 0;
     if (l->qcount) {
         struct qent *e = qhead(l);
         if (x400i_rtse_has_turn(rt(l))) {
@@ -302,10 +305,14 @@ static int on_transfer_ind(x400_p1_link *l)
         ev.type = X400_P1_LINK_EV_DUPLICATE;
         ev.diag = &d;
     }
-    rv = emit(l, &ev);
+    rv = l->cb.event ? l->cb.event(l->cb.user, l, &ev) : 0;
     x400_p1_apdu_free(&apdu);
     x400i_buf_reset(&l->rx);
-    return rv;
+    if (rv == X400_P1_LINK_DEFER) {
+        l->confirm_pending = 1;
+        return X400I_RTSE_DEFER;
+    }
+    return rv < 0 ? X400_ERR_CALLBACK_FAILURE : 0;
 }
 
 static int on_transfer_conf(x400_p1_link *l, const x400i_rtse_ind *ind)
@@ -373,6 +380,35 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
     return 0;
 }
 
+static size_t ref_bytes(const x400i_rtse_ref *r, uint8_t *o)
+{
+    size_t n = 0;
+    o[n++] = (uint8_t)r->calling_len;
+    memcpy(o + n, r->calling, r->calling_len);
+    n += r->calling_len;
+    o[n++] = (uint8_t)r->common_len;
+    memcpy(o + n, r->common, r->common_len);
+    n += r->common_len;
+    o[n++] = (uint8_t)r->add_len;
+    memcpy(o + n, r->add, r->add_len);
+    return n + r->add_len;
+}
+
+/* An inbound association asks to recover `want`: the user names the link
+ * waiting for it. */
+static x400i_rtse_assoc *route(void *u, x400i_rtse_assoc *ra, const x400i_rtse_ref *want)
+{
+    x400_p1_link *l = u, *to;
+    uint8_t b[X400_P1_LINK_REF_MAX];
+    (void)ra;
+    if (!l->cfg.recovery_route) return NULL;
+    to = l->cfg.recovery_route(l->cfg.recovery_user, l, b, ref_bytes(want, b));
+    if (!to || to == l || to->cfg.role != X400_ROLE_RESPONDER || to->closed) return NULL;
+    x400i_log(&l->cfg.log, X400_LOG_NOTICE, X400_LAYER_P1,
+              "recovery request routed to the link waiting for that connection");
+    return to->ra;
+}
+
 static int need_assoc(void *u, x400i_rtse_assoc *ra)
 {
     x400_p1_link *l = u;
@@ -414,6 +450,7 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     rcb.indication = rtse_ind;
     hooks.user = l;
     hooks.need_assoc = need_assoc;
+    hooks.route = cfg->role == X400_ROLE_RESPONDER ? route : NULL;
     rv = l->q ? x400i_rtse_assoc_new(&l->ra, cfg->role == X400_ROLE_INITIATOR, &l->cfg.rtse, &rcb,
                                      &hooks, alloc, &l->cfg.log)
               : X400_ERR_NOMEM;
@@ -486,6 +523,33 @@ int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x
     return rv < 0 ? rv : X400_OK;
 }
 
+int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
+                              x400_rtse_priority prio, uint64_t tag, x400_diag *diag)
+{
+    struct qent *e;
+    int rv;
+    if (!l || !apdu || !len || (unsigned)prio > X400_RTSE_PRIO_NON_URGENT) return X400_ERR_INVALID_ARG;
+    if (l->closed)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_CLOSED, 0,
+                              "send: the link has ended");
+    if (l->qcount == l->cfg.queue_max)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
+                              "send: %zu APDUs already queued", l->qcount);
+    if ((rv = x400_p1_prescan(apdu, len, &l->cfg.limits, diag)) < 0) return rv;
+    e = &l->q[(l->qhead + l->qcount) % l->cfg.queue_max];
+    e->buf = x400i_malloc(l->alloc, len);
+    if (!e->buf)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
+                              "send: %zu octets", len);
+    memcpy(e->buf, apdu, len);
+    e->len = len;
+    e->tag = tag;
+    e->prio = prio;
+    l->qcount++;
+    rv = pump(l);
+    return rv < 0 ? rv : X400_OK;
+}
+
 int x400_p1_link_close(x400_p1_link *l)
 {
     if (!l) return X400_ERR_INVALID_ARG;
@@ -504,6 +568,37 @@ int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms)
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l)
 {
     return l ? x400i_rtse_next_timeout(x400i_rtse_assoc_rtse(l->ra)) : UINT64_MAX;
+}
+
+int x400_p1_link_confirm(x400_p1_link *l)
+{
+    int rv;
+    if (!l) return X400_ERR_INVALID_ARG;
+    if (!l->confirm_pending) return X400_OK;
+    l->confirm_pending = 0;
+    rv = x400i_rtse_transfer_accept(rt(l));
+    if (rv < 0) return rv;
+    return pump(l) < 0 ? x400_p1_link_diag(l)->code : X400_OK;
+}
+
+int x400_p1_link_confirm_pending(const x400_p1_link *l)
+{
+    return l && l->confirm_pending && x400i_rtse_transfer_deferred(x400i_rtse_assoc_rtse(l->ra));
+}
+
+int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, size_t *len)
+{
+    const x400i_rtse_ref *r;
+    uint8_t b[X400_P1_LINK_REF_MAX];
+    size_t n;
+    if (!l || !buf || !len) return X400_ERR_INVALID_ARG;
+    r = x400i_rtse_waiting_ref(x400i_rtse_assoc_rtse(l->ra));
+    if (!r) return X400_ERR_NOT_FOUND;
+    n = ref_bytes(r, b);
+    if (n > cap) return X400_ERR_BUFFER_TOO_SMALL;
+    memcpy(buf, b, n);
+    *len = n;
+    return X400_OK;
 }
 
 int x400_p1_link_is_bound(const x400_p1_link *l) { return l && l->bound && !l->closed; }

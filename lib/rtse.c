@@ -115,6 +115,7 @@ struct x400i_rtse {
     int cb_failed;
     x400_diag diag;
     x400i_rtse_ref cur_ref;      /* this connection */
+    int end_deferred;            /* receiver: the user holds the P-ACTIVITY-END response */
     x400i_rtse_ref lost_ref;     /* the connection the interrupted activity ran on */
     int have_lost_ref;
     int restored;
@@ -764,6 +765,7 @@ static void rx_reset(x400i_rtse *r)
  * user what happened to a transfer in progress and forget the record. */
 static void enter_closed(x400i_rtse *r, int tx_result)
 {
+    r->end_deferred = 0;
     x400i_rtse_ind ind;
     r->state = X400I_RTSE_ST_CLOSED;
     r->rec_deadline = r->retry_at = NEVER;
@@ -868,6 +870,7 @@ static int connection_lost(x400i_rtse *r, const x400_diag *why)
         r->retry_at = min64(r->now + RETRY_MS, r->rec_deadline);
         return X400_OK;
     }
+    r->end_deferred = 0; /* the activity end it answered went with the connection */
     if (recovery_possible(r)) {
         if (r->state == X400I_RTSE_ST_RECEIVING || r->state == X400I_RTSE_ST_OPEN) {
             /* drop what was not confirmed */
@@ -1728,7 +1731,9 @@ static int act_act_end(x400i_rtse *r, const evargs *a)
         /* RT-TRANSFER indication: the APDU is complete */
         ind_init(&ind, X400I_RTSE_TRANSFER_IND);
         ind.total = x->uw.delivered;
-        indicate(r, &ind);
+        /* X400I_RTSE_DEFER: the user confirms later (x400i_rtse_transfer_accept),
+         * e.g. once the APDU is on stable storage */
+        if (indicate(r, &ind) == X400I_RTSE_DEFER) r->end_deferred = 1;
         if (r->cb_failed) return X400_ERR_CALLBACK_FAILURE;
         x->completed = 1;
         x->total = x->cur;
@@ -1737,7 +1742,7 @@ static int act_act_end(x400i_rtse *r, const evargs *a)
         else rx_reset(r);
     }
     x->skip_all = 0;
-    if (r->state == X400I_RTSE_ST_CLOSED) return 0;
+    if (r->state == X400I_RTSE_ST_CLOSED || r->end_deferred) return 0;
     rc = r->lo.activity_end_rsp(r->lo.user);
     if (rc < 0) return lower_failed(r, "P-ACTIVITY-END response", rc);
     return 0;
@@ -2283,6 +2288,21 @@ uint32_t x400i_rtse_window(const x400i_rtse *r) { return r ? r->window : 0; }
 int x400i_rtse_twa(const x400i_rtse *r) { return r ? r->twa : 0; }
 const x400_diag *x400i_rtse_diag(const x400i_rtse *r) { return r ? &r->diag : NULL; }
 uint64_t x400i_rtse_bytes_sent(const x400i_rtse *r) { return r ? r->bytes_sent : 0; }
+int x400i_rtse_transfer_accept(x400i_rtse *r)
+{
+    int rc;
+    if (!r) return X400_ERR_INVALID_ARG;
+    if (!r->end_deferred) return X400_OK;
+    r->end_deferred = 0;
+    if (r->state != X400I_RTSE_ST_OPEN) return X400_OK;
+    /* P-ACTIVITY-END response: the RT-TRANSFER is confirmed to the sender */
+    rc = r->lo.activity_end_rsp(r->lo.user);
+    if (rc < 0) return lower_failed(r, "P-ACTIVITY-END response", rc);
+    return X400_OK;
+}
+
+int x400i_rtse_transfer_deferred(const x400i_rtse *r) { return r ? r->end_deferred : 0; }
+
 const x400i_rtse_ref *x400i_rtse_waiting_ref(const x400i_rtse *r)
 {
     if (!r || !r->have_lost_ref) return NULL;

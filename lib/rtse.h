@@ -246,6 +246,14 @@ const x400_diag *x400i_rtse_diag(const x400i_rtse *r);
  * after restore) expects in RTORQ recover; NULL otherwise.  For adapters
  * routing an incoming recovery to the right object. */
 const x400i_rtse_ref *x400i_rtse_waiting_ref(const x400i_rtse *r);
+/* Deferred confirmation: the user's indication callback may return
+ * X400I_RTSE_DEFER for X400I_RTSE_TRANSFER_IND; the P-ACTIVITY-END response
+ * (the RT-TRANSFER confirmation at the sender) then waits for
+ * x400i_rtse_transfer_accept().  A lost connection cancels it (the sender
+ * recovers or transfers again). */
+#define X400I_RTSE_DEFER 1
+int x400i_rtse_transfer_accept(x400i_rtse *r);
+int x400i_rtse_transfer_deferred(const x400i_rtse *r);
 /* Decode an RTORQ and return 1 with *ref filled if it is connectionDataRQ
  * recover, 0 if it is open, < 0 if it does not decode. */
 int x400i_rtse_rtorq_recover_ref(const uint8_t *apdu, size_t len, x400i_rtse_ref *ref);

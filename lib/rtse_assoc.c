@@ -301,6 +301,19 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
                     : (x400i_ses_tokens_held(x400i_assoc_session(a)) & X400I_TOKEN_DATA) != 0;
         ref_of(&ref, si);
         l.ref = &ref;
+        if (ra->hooks.route) {
+            x400i_rtse_ref want;
+            x400i_rtse_assoc *to;
+            if (x400i_rtse_rtorq_recover_ref(l.apdu, l.apdu_len, &want) == 1 &&
+                (to = ra->hooks.route(ra->hooks.user, ra, &want)) != NULL && to != ra) {
+                /* the RTPM waiting for this recovery takes the association over */
+                let_go(ra);
+                if (x400i_rtse_assoc_attach(to, a) < 0) return 0;
+                to->used = 1;
+                (void)x400i_rtse_lower_input(to->rt, &l);
+                return 0;
+            }
+        }
         break;
     case X400I_AU_ASSOCIATE_CONF:  /* AARE / CPA / CPR with RTOAC or RTORJ */
         l.type = X400I_RTSE_LIND_CONNECT_CONF;

@@ -49,6 +49,12 @@ typedef struct x400i_rtse_assoc_hooks {
      * request fails (the RTPM proceeds as after a provider abort).
      * Return < 0 if none can be made. */
     int (*need_assoc)(void *user, x400i_rtse_assoc *ra);
+    /* Responder: the association attached here carries an RTORQ asking to
+     * recover the connection `want`.  Return the adapter waiting for that
+     * recovery (the association is moved there and the RTORQ handed to its
+     * RTPM), or NULL / `ra` to let this RTPM answer (it refuses: cannot
+     * recover).  NULL hook: no routing. */
+    x400i_rtse_assoc *(*route)(void *user, x400i_rtse_assoc *ra, const x400i_rtse_ref *want);
 } x400i_rtse_assoc_hooks;
 
 /* Create the adapter and its RTPM (x400i_rtse_new with this adapter as the

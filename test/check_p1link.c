@@ -25,6 +25,7 @@ struct side {
     uint64_t content_sum;
     char last_local[40];
     x400_diag last_diag;
+    int defer;              /* RECEIVED/DUPLICATE return X400_P1_LINK_DEFER */
 };
 
 static int count_ev(const struct side *s, int t)
@@ -56,6 +57,8 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
     case X400_P1_LINK_EV_SEND_FAILED: s->failed++; break;
     default: break;
     }
+    if (s->defer && (e->type == X400_P1_LINK_EV_RECEIVED || e->type == X400_P1_LINK_EV_DUPLICATE))
+        return X400_P1_LINK_DEFER;
     return 0;
 }
 
@@ -244,6 +247,229 @@ static void bind_and_transfer(x400_p1_mode mode)
     ck_assert_uint_eq(p.ini.failed + p.rsp.failed, 0);
     close_pair(&p);
 }
+
+
+/* Group commit: the receiver defers the confirmation until "durable"; the
+ * sender sees SENT only after x400_p1_link_confirm, and nothing else moves
+ * on the link meanwhile. */
+static void deferred(x400_p1_mode mode)
+{
+    struct pair p;
+    struct msg m1, m2;
+    open_pair(&p, mode, "MTA-A", "secretA");
+    pump(&p);
+    p.rsp.defer = 1;
+    mk(&m1, X400_P1_MESSAGE, "D.1", 1, 3000);
+    mk(&m2, X400_P1_MESSAGE, "D.2", 1, 10);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m1.a, 1, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m2.a, 2, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_uint_eq(p.ini.sent, 0);            /* not confirmed yet */
+    ck_assert_int_eq(x400_p1_link_confirm_pending(p.rsp.l), 1);
+    ck_assert_uint_eq(x400_p1_link_queued(p.ini.l), 2);
+    ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+    ck_assert_int_eq(x400_p1_link_confirm_pending(p.rsp.l), 0);
+    pump(&p);
+    ck_assert_uint_eq(p.ini.sent, 1);
+    ck_assert_uint_eq(p.rsp.received, 2);        /* the second one came, deferred too */
+    ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+    ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK); /* nothing pending: no-op */
+    pump(&p);
+    ck_assert_uint_eq(p.ini.sent, 2);
+    /* a duplicate is deferred the same way */
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m1.a, 3, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.duplicates, 1);
+    ck_assert_uint_eq(p.ini.sent, 2);
+    ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.ini.sent, 3);
+    /* the connection goes while a confirmation is held: nothing confirmed,
+     * the sender gets its APDU back */
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m2.a, 4, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.duplicates, 2);
+    x400_assoc_transport_closed(p.rsp.a);
+    x400_assoc_transport_closed(p.ini.a);
+    ck_assert_int_eq(x400_p1_link_confirm_pending(p.rsp.l), 0);
+    ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+    ck_assert_uint_eq(p.ini.sent, 3);
+    mk_free(&m1);
+    mk_free(&m2);
+    close_pair(&p);
+}
+
+START_TEST(deferred_confirmation_normal) { deferred(X400_P1_MODE_NORMAL); }
+END_TEST
+START_TEST(deferred_confirmation_x410) { deferred(X400_P1_MODE_X410); }
+END_TEST
+
+/* An APDU read back from a spool goes as it is; garbage is refused. */
+START_TEST(send_encoded_apdu)
+{
+    struct pair p;
+    struct msg m;
+    uint8_t *buf = NULL, junk[3] = { 0x30, 0x05, 0x01 };
+    size_t len = 0;
+    x400_diag d;
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    mk(&m, X400_P1_MESSAGE, "E.1", 2, 7777);
+    ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &buf, &len, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, X400_RTSE_PRIO_URGENT, 5, &d), X400_OK);
+    ck_assert_int_lt(x400_p1_link_send_encoded(p.ini.l, junk, sizeof junk, X400_RTSE_PRIO_NORMAL, 6, &d), 0);
+    ck_assert_int_eq(d.layer, X400_LAYER_P1);
+    ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, (x400_rtse_priority)7, 6, &d),
+                     X400_ERR_INVALID_ARG);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
+    ck_assert_str_eq(p.rsp.last_local, "E.1");
+    ck_assert_uint_eq(p.ini.sent, 1);
+    free(buf);
+    mk_free(&m);
+    close_pair(&p);
+}
+END_TEST
+
+/* RTSE recovery between two MTAs: the connection breaks mid-transfer; the
+ * initiator's link asks for a new association; at the responder the new
+ * inbound association first meets a fresh link (the MTA cannot know yet
+ * what it is for), whose recovery_route names the waiting link; the
+ * transfer resumes there. */
+struct rec {
+    struct pair *p;
+    x400_p1_link *fresh;
+    struct side fresh_side;
+    x400_assoc *old[8];
+    int nold, routed, need;
+    uint64_t cut_after, moved;
+};
+static struct rec *REC;
+
+static x400_p1_link *rec_route(void *u, x400_p1_link *l, const uint8_t *ref, size_t len)
+{
+    struct rec *r = u;
+    uint8_t b[X400_P1_LINK_REF_MAX];
+    size_t n;
+    ck_assert_ptr_eq(l, r->fresh);
+    if (x400_p1_link_waiting_ref(r->p->rsp.l, b, sizeof b, &n) != X400_OK) return NULL;
+    if (n != len || memcmp(b, ref, n)) return NULL;
+    r->routed++;
+    return r->p->rsp.l;
+}
+
+static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
+{
+    struct side *s = u;
+    if (e->type == X400_P1_LINK_EV_NEED_ASSOC && REC) {
+        /* a new pair of associations: the initiator's on its link, the
+         * responder's on a fresh link */
+        x400_assoc_config ai, ar;
+        x400_p1_link_config cr;
+        x400_p1_link_callbacks cb = { &REC->fresh_side, on_ev };
+        struct pair *p = REC->p;
+        REC->need++;
+        REC->old[REC->nold++] = p->ini.a;
+        REC->old[REC->nold++] = p->rsp.a;
+        x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
+        x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+        memcpy(ai.calling_ref, "MTA-A/2", 7);
+        ai.calling_ref_len = 7;
+        ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
+        x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+        cr.rtse.checkpoint_size_kib = 4;
+        snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+        cr.check = x400_p1_cred_check_default;
+        cr.check_user = &peer_table;
+        cr.recovery_route = rec_route;
+        cr.recovery_user = REC;
+        ck_assert_int_eq(x400_p1_link_new(&REC->fresh, &cr, &cb, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_attach(REC->fresh, p->rsp.a), X400_OK);
+        ck_assert_int_eq(x400_p1_link_attach(l, p->ini.a), X400_OK);
+        ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
+        return 0;
+    }
+    return on_ev(s, l, e);
+}
+
+START_TEST(recovery_routed_to_waiting_link)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    x400_assoc_config ai, ar;
+    x400_p1_link_config ci, cr;
+    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, rec_ev };
+    const uint8_t *b;
+    size_t n;
+    memset(&p, 0, sizeof p);
+    memset(&r, 0, sizeof r);
+    r.p = &p;
+    REC = &r;
+    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
+    memcpy(ci.own_password, "secretA", 7);
+    ci.own_password_len = 7;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.seen = p.seen;
+    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    memcpy(ai.calling_ref, "MTA-A/1", 7);
+    ai.calling_ref_len = 7;
+    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+    mk(&m, X400_P1_MESSAGE, "REC.1", 1, 200000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    /* move 60000 octets towards the responder, then the connection breaks */
+    while (r.moved < 60000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
+        uint8_t *copy;
+        if (n > 1000) n = 1000;
+        copy = malloc(n);
+        memcpy(copy, b, n);
+        x400_assoc_sent(p.ini.a, n);
+        (void)x400_assoc_recv(p.rsp.a, copy, n);
+        free(copy);
+        r.moved += n;
+        move(&p, p.rsp.a, p.ini.a, 0);
+    }
+    ck_assert_uint_eq(p.rsp.received, 0);
+    x400_assoc_transport_closed(p.rsp.a);
+    x400_assoc_transport_closed(p.ini.a);
+    ck_assert_uint_eq(x400_p1_link_waiting_ref(p.rsp.l, (uint8_t[X400_P1_LINK_REF_MAX]){ 0 },
+                                               X400_P1_LINK_REF_MAX, &n), X400_OK);
+    /* the initiator's RTSE retries after its interval: let time pass */
+    for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, 3000u * (unsigned)(i + 1));
+    ck_assert_int_eq(r.need, 1);
+    pump(&p);
+    ck_assert_int_eq(r.routed, 1);
+    ck_assert_uint_eq(p.rsp.received, 1);          /* completed on the waiting link */
+    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
+    ck_assert_uint_eq(r.fresh_side.received, 0);
+    ck_assert_uint_eq(p.ini.sent, 1);
+    ck_assert_ptr_null(x400_p1_link_assoc(r.fresh)); /* the fresh link let it go */
+    ck_assert_ptr_eq(x400_p1_link_assoc(p.rsp.l), p.rsp.a);
+    REC = NULL;
+    x400_p1_link_free(r.fresh);
+    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
+    mk_free(&m);
+    close_pair(&p);
+}
+END_TEST
 
 START_TEST(bind_and_transfer_normal) { bind_and_transfer(X400_P1_MODE_NORMAL); }
 END_TEST
@@ -502,6 +728,10 @@ Suite *x400t_suite_p1link(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, bind_and_transfer_normal);
     tcase_add_test(tc, bind_and_transfer_x410);
+    tcase_add_test(tc, deferred_confirmation_normal);
+    tcase_add_test(tc, deferred_confirmation_x410);
+    tcase_add_test(tc, send_encoded_apdu);
+    tcase_add_test(tc, recovery_routed_to_waiting_link);
     tcase_add_test(tc, bind_refused_wrong_password);
     tcase_add_test(tc, bind_refused_unknown_peer);
     tcase_add_test(tc, bind_refused_each_reason);

@@ -115,7 +115,7 @@ static int need_assoc(void *user, x400i_rtse_assoc *ra)
 
 static void h_init_turn(struct h *h, int x410, uint32_t cp_kib, int initiator_turn)
 {
-    x400i_rtse_assoc_hooks hooks = { h, need_assoc };
+    x400i_rtse_assoc_hooks hooks = { h, need_assoc, NULL };
     x400_rtse_config c, ci;
     x400i_rtse_callbacks cbi = { &h->i, u_ind }, cbr = { &h->r, u_ind };
     memset(h, 0, sizeof *h);

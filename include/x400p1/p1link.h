@@ -69,9 +69,18 @@ typedef struct x400_p1_link_event {
 
 typedef struct x400_p1_link_callbacks {
     void *user;
-    /* Return 0, or < 0 to abort the link. */
+    /* Return 0, or < 0 to abort the link.  For RECEIVED and DUPLICATE the
+     * callback may return X400_P1_LINK_DEFER: the transfer is then
+     * confirmed to the sender only when x400_p1_link_confirm() is called
+     * (after the APDU is on stable storage, say -- one fsync for the APDUs
+     * of several links: group commit). */
     int (*event)(void *user, x400_p1_link *l, const x400_p1_link_event *ev);
 } x400_p1_link_callbacks;
+
+#define X400_P1_LINK_DEFER 1
+
+/* Session connection identifiers (RTSE recovery), as opaque bytes. */
+#define X400_P1_LINK_REF_MAX 136
 
 #define X400_P1_LINK_QUEUE_MAX 1024
 
@@ -94,6 +103,16 @@ typedef struct x400_p1_link_config {
     x400_p1_idset *seen;
     x400_p1_limits limits;         /* decoding limits for received APDUs */
     size_t queue_max;              /* queued outgoing APDUs; default 64 */
+    /* Responder: an inbound association asking to recover a broken
+     * connection (RTORQ with connectionDataRQ recover, X.228) is offered
+     * here with the identifier of that connection.  Return the link waiting
+     * for it (compare with x400_p1_link_waiting_ref) and the association
+     * moves to that link, which resumes the interrupted transfer; `l` is
+     * then left without an association (free it).  Return NULL to refuse
+     * (RTORJ).  NULL hook: every recovery request is refused. */
+    x400_p1_link *(*recovery_route)(void *user, x400_p1_link *l, const uint8_t *ref,
+                                    size_t ref_len);
+    void *recovery_user;
     x400_logger log;
 } x400_p1_link_config;
 
@@ -120,12 +139,32 @@ int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
 int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag,
                       x400_diag *diag);
 
+/* The same for an APDU already encoded (e.g. read back from a spool): the
+ * octets are pre-scanned against the link's limits (x400_p1_prescan) and
+ * copied; `prio` selects the transfer timeout.  Same returns, plus
+ * X400_ERR_PARSE / X400_ERR_LIMIT from the pre-scan (diag). */
+int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
+                              x400_rtse_priority prio, uint64_t tag, x400_diag *diag);
+
 /* Orderly close (RT-CLOSE, then release) once the queue is empty. */
 int x400_p1_link_close(x400_p1_link *l);
 
 /* Timers (transfer timeouts, recovery): pass the current time. */
 int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms);
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l);
+
+/* Confirm the transfer whose RECEIVED/DUPLICATE event returned
+ * X400_P1_LINK_DEFER (P-ACTIVITY-END response).  Until then the link sends
+ * nothing else.  X400_OK (also when nothing is pending or the connection
+ * has gone: the sender then transfers again, and the MTSID is recognised
+ * as a duplicate). */
+int x400_p1_link_confirm(x400_p1_link *l);
+int x400_p1_link_confirm_pending(const x400_p1_link *l);
+
+/* Responder waiting for the peer to recover a broken connection: the
+ * identifier of that connection into buf[cap] (*len).  X400_OK, or
+ * X400_ERR_NOT_FOUND when the link is not waiting, X400_ERR_BUFFER_TOO_SMALL. */
+int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, size_t *len);
 
 int x400_p1_link_is_bound(const x400_p1_link *l);
 size_t x400_p1_link_queued(const x400_p1_link *l);

@@ -1,0 +1,449 @@
+/*
+ * x400mta: the command line.
+ *
+ *   x400mta run    -c FILE [flags]      run the MTA (until SIGTERM/SIGINT)
+ *   x400mta submit -c FILE --from OR --to OR [...]   queue a message
+ *   x400mta queue  -c FILE              the queue, like mailq
+ *   x400mta inbox  -c FILE [--tsv] [--show NAME]
+ *   x400mta stats  -c FILE              the running MTA's counters
+ *   x400mta sample-config               a commented configuration
+ *
+ * doc/mta.md is the user guide.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mta.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: x400mta run    -c FILE [--name N] [--password P] [--gdi GDI] [--node ID]\n"
+            "                      [--listen HOST:PORT]... [--spool DIR] [--log FILE|-]\n"
+            "                      [--log-level SPEC] [-v]\n"
+            "       x400mta submit -c FILE --from ORADDR --to ORADDR [--to ORADDR]...\n"
+            "                      [--content-id ID] [--priority normal|urgent|non-urgent]\n"
+            "                      [--no-report] [--file PATH|-] [--size N] [--count N]\n"
+            "       x400mta queue  -c FILE\n"
+            "       x400mta inbox  -c FILE [--tsv] [--show NAME]\n"
+            "       x400mta stats  -c FILE\n"
+            "       x400mta sample-config\n"
+            "SPEC: a level for all categories or e.g. service=info,interface=notice,apdu=trace\n"
+            "      (levels: off error warning notice info debug trace)\n");
+}
+
+static const char *arg(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "x400mta: %s needs a value\n", argv[*i]);
+        exit(2);
+    }
+    return argv[++*i];
+}
+
+/* -c FILE and the [mta] flags, in order (flags override the file). */
+static int load(mta_config *cfg, int argc, char **argv, int first, int *rest)
+{
+    char err[512];
+    int i;
+    mta_config_defaults(cfg);
+    for (i = first; i < argc; i++)
+        if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+            const char *f = arg(argc, argv, &i);
+            if (mta_config_load(cfg, f, err, sizeof err) < 0) {
+                fprintf(stderr, "x400mta: %s\n", err);
+                return -1;
+            }
+        }
+    for (i = first; i < argc; i++) {
+        static const char *const keys[] = { "name", "password", "gdi", "node", "listen",
+                                            "spool", "log", "log-level", NULL };
+        int k;
+        if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+            i++;
+            continue;
+        }
+        if (!strcmp(argv[i], "-v")) {
+            if (mta_config_set(cfg, "log-level", "service=info,interface=info", err, sizeof err) < 0) return -1;
+            continue;
+        }
+        for (k = 0; keys[k]; k++)
+            if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, keys[k])) break;
+        if (!keys[k]) {
+            if (rest) {
+                rest[i] = 1;
+                continue;
+            }
+            fprintf(stderr, "x400mta: unknown option %s\n", argv[i]);
+            return -1;
+        }
+        {
+            const char *v = arg(argc, argv, &i);
+            if (mta_config_set(cfg, keys[k], v, err, sizeof err) < 0) {
+                fprintf(stderr, "x400mta: %s: %s\n", argv[i - 1], err);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static mta_spool *open_spool(const mta_config *cfg)
+{
+    mta_spool *s;
+    char err[512];
+    if (!cfg->spool[0]) {
+        fprintf(stderr, "x400mta: no spool directory configured\n");
+        return NULL;
+    }
+    if (mta_spool_open(&s, cfg->spool, 0, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "x400mta: %s\n", err);
+        return NULL;
+    }
+    return s;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static uint8_t *read_all(FILE *f, size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    uint8_t *b = malloc(cap);
+    while (b) {
+        size_t r;
+        if (n == cap) {
+            uint8_t *nb = realloc(b, cap *= 2);
+            if (!nb) break;
+            b = nb;
+        }
+        r = fread(b + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            *len = n;
+            return b;
+        }
+    }
+    free(b);
+    return NULL;
+}
+
+static int cmd_submit(int argc, char **argv)
+{
+    mta_config *cfg = calloc(1, sizeof *cfg);
+    int *rest = calloc((size_t)argc + 1, sizeof *rest);
+    mta_spool_hdr h;
+    mta_spool *s;
+    const char *file = NULL;
+    long count = 1, size = -1;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char err[512], name[64];
+    x400_orname tmp;
+    x400_diag d;
+    int rc = 1;
+    if (!cfg || !rest || load(cfg, argc, argv, 2, rest) < 0) goto out;
+    memset(&h, 0, sizeof h);
+    snprintf(h.kind, sizeof h.kind, "message");
+    snprintf(h.priority, sizeof h.priority, "normal");
+    h.report_request = 1;
+    for (int i = 2; i < argc; i++) {
+        if (!rest[i]) continue;
+        if (!strcmp(argv[i], "--from")) {
+            snprintf(h.originator, sizeof h.originator, "%s", arg(argc, argv, &i));
+        } else if (!strcmp(argv[i], "--to")) {
+            if (h.nrecipient == MTA_SPOOL_RECIP_MAX) {
+                fprintf(stderr, "x400mta: at most %d recipients\n", MTA_SPOOL_RECIP_MAX);
+                goto out;
+            }
+            snprintf(h.recipient[h.nrecipient++], MTA_ADDR_MAX, "%s", arg(argc, argv, &i));
+        } else if (!strcmp(argv[i], "--content-id")) {
+            const char *v = arg(argc, argv, &i);
+            if (strlen(v) > X400_CONTENT_ID_MAX) {
+                fprintf(stderr, "x400mta: content-id longer than %d\n", X400_CONTENT_ID_MAX);
+                goto out;
+            }
+            snprintf(h.content_id, sizeof h.content_id, "%s", v);
+        } else if (!strcmp(argv[i], "--priority")) {
+            const char *v = arg(argc, argv, &i);
+            if (strcmp(v, "normal") && strcmp(v, "urgent") && strcmp(v, "non-urgent")) {
+                fprintf(stderr, "x400mta: priority: normal, urgent or non-urgent\n");
+                goto out;
+            }
+            snprintf(h.priority, sizeof h.priority, "%s", v);
+        } else if (!strcmp(argv[i], "--no-report")) {
+            h.report_request = 0;
+        } else if (!strcmp(argv[i], "--file")) {
+            file = arg(argc, argv, &i);
+        } else if (!strcmp(argv[i], "--size")) {
+            size = atol(arg(argc, argv, &i));
+        } else if (!strcmp(argv[i], "--count")) {
+            count = atol(arg(argc, argv, &i));
+        } else {
+            fprintf(stderr, "x400mta: unknown option %s\n", argv[i]);
+            goto out;
+        }
+    }
+    /* the addresses must parse now, not when the MTA picks them up */
+    if (!h.originator[0] || !h.nrecipient) {
+        fprintf(stderr, "x400mta: --from and at least one --to are required\n");
+        goto out;
+    }
+    if (x400_orname_parse(h.originator, strlen(h.originator), &tmp, &d) < 0) {
+        fprintf(stderr, "x400mta: --from %s: %s\n", h.originator, d.text);
+        goto out;
+    }
+    for (size_t i = 0; i < h.nrecipient; i++)
+        if (x400_orname_parse(h.recipient[i], strlen(h.recipient[i]), &tmp, &d) < 0) {
+            fprintf(stderr, "x400mta: --to %s: %s\n", h.recipient[i], d.text);
+            goto out;
+        }
+    if (count < 1 || (count > 1 && strlen(h.content_id) + 8 > X400_CONTENT_ID_MAX && h.content_id[0])) {
+        fprintf(stderr, "x400mta: --count needs a content-id of at most %d characters\n",
+                X400_CONTENT_ID_MAX - 8);
+        goto out;
+    }
+    if (size >= 0) {
+        body = malloc((size_t)size + 1);
+        if (!body) goto out;
+        for (long i = 0; i < size; i++) body[i] = (uint8_t)(i % 64 == 63 ? '\n' : 'a' + (i * 7 + i / 64) % 26);
+        len = (size_t)size;
+    } else {
+        FILE *f = !file || !strcmp(file, "-") ? stdin : fopen(file, "rb");
+        if (!f) {
+            fprintf(stderr, "x400mta: %s: %s\n", file, strerror(errno));
+            goto out;
+        }
+        body = read_all(f, &len);
+        if (f != stdin) fclose(f);
+        if (!body) goto out;
+    }
+    if (!(s = open_spool(cfg))) goto out;
+    {
+        char base[X400_CONTENT_ID_MAX + 1];
+        snprintf(base, sizeof base, "%s", h.content_id);
+        for (long i = 1; i <= count; i++) {
+            if (count > 1 && base[0]) {
+                char t[64];
+                snprintf(t, sizeof t, "%s-%ld", base, i);
+                memcpy(h.content_id, t, sizeof h.content_id - 1);
+                h.content_id[sizeof h.content_id - 1] = 0;
+            }
+            h.time_ms = wall_ms();
+            h.size = len;
+            if (mta_spool_submit(s, &h, body, len, name, err, sizeof err) < 0) {
+                fprintf(stderr, "x400mta: %s\n", err);
+                mta_spool_close(s);
+                goto out;
+            }
+            if (count == 1) printf("%s\n", name);
+        }
+        if (count > 1) printf("%ld submitted\n", count);
+    }
+    mta_spool_close(s);
+    rc = 0;
+out:
+    free(body);
+    free(cfg);
+    free(rest);
+    return rc;
+}
+
+static int cmd_queue(int argc, char **argv)
+{
+    mta_config *cfg = calloc(1, sizeof *cfg);
+    mta_spool *s;
+    char **names = NULL, err[512], *status;
+    long n;
+    int rc = 1;
+    if (!cfg || load(cfg, argc, argv, 2, NULL) < 0 || !(s = open_spool(cfg))) goto out;
+    status = mta_spool_read_snapshot(s, "status");
+    n = mta_spool_list(s, MTA_SPOOL_QUEUE, &names, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "x400mta: %s\n", err);
+    } else {
+        printf("%-44s %-10s %9s %-13s %8s %s\n", "MTSID", "peer", "size", "state", "attempts", "next retry");
+        for (long i = 0; i < n; i++) {
+            mta_spool_hdr h;
+            char st[32] = "queued", nx[32] = "-";
+            unsigned att = 0;
+            if (mta_spool_read(s, MTA_SPOOL_QUEUE, names[i], &h, NULL, NULL, err, sizeof err) < 0) {
+                printf("%-44s (unreadable: %s)\n", names[i], err);
+                continue;
+            }
+            if (status) { /* "<name> <state> <attempts> <ms to next retry>" from the MTA */
+                size_t nl = strlen(names[i]);
+                for (char *p = status; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                    long long ms;
+                    if (!strncmp(p, names[i], nl) && p[nl] == ' ' &&
+                        sscanf(p + nl + 1, "%31s %u %lld", st, &att, &ms) == 3) {
+                        if (ms > 0) snprintf(nx, sizeof nx, "in %lld s", (ms + 999) / 1000);
+                        break;
+                    }
+                }
+            }
+            printf("%-44s %-10s %9llu %-13s %8u %s\n", h.mtsid, h.peer, (unsigned long long)h.size, st, att, nx);
+        }
+        printf("-- %ld APDU%s queued%s\n", n, n == 1 ? "" : "s", status ? "" : " (MTA not running?)");
+        rc = 0;
+    }
+    mta_spool_names_free(names, n);
+    free(status);
+    mta_spool_close(s);
+out:
+    free(cfg);
+    return rc;
+}
+
+static int cmd_inbox(int argc, char **argv)
+{
+    mta_config *cfg = calloc(1, sizeof *cfg);
+    int *rest = calloc((size_t)argc + 1, sizeof *rest);
+    mta_spool *s;
+    char **names = NULL, err[512];
+    const char *show = NULL;
+    long n;
+    int tsv = 0, rc = 1;
+    if (!cfg || !rest || load(cfg, argc, argv, 2, rest) < 0) goto out;
+    for (int i = 2; i < argc; i++) {
+        if (!rest[i]) continue;
+        if (!strcmp(argv[i], "--tsv")) tsv = 1;
+        else if (!strcmp(argv[i], "--show")) show = arg(argc, argv, &i);
+        else {
+            fprintf(stderr, "x400mta: unknown option %s\n", argv[i]);
+            goto out;
+        }
+    }
+    if (!(s = open_spool(cfg))) goto out;
+    if (show) { /* one inbox entry: its envelope and content */
+        mta_spool_hdr h;
+        uint8_t *body = NULL;
+        size_t len = 0;
+        x400_p1_apdu a;
+        x400_diag d;
+        if (mta_spool_read(s, MTA_SPOOL_INBOX, show, &h, &body, &len, err, sizeof err) < 0) {
+            fprintf(stderr, "x400mta: %s\n", err);
+        } else if (x400_p1_decode(body, len, NULL, NULL, &a, &d) < 0) {
+            fprintf(stderr, "x400mta: %s: %s\n", show, d.text);
+        } else {
+            printf("kind: %s\nmtsid: %s\nfrom-mta: %s\n", h.kind, h.mtsid, h.peer);
+            if (a.kind == X400_P1_REPORT) {
+                printf("subject: %s\nsubject-content-id: %s\noutcome: %s\n", h.subject,
+                       h.subject_content_id, h.outcome);
+            } else {
+                printf("originator: %s\n", h.originator);
+                for (size_t i = 0; i < h.nrecipient; i++) printf("recipient: %s\n", h.recipient[i]);
+                printf("content-id: %s\npriority: %s\ntrace elements: %u, internal: %u\n"
+                       "content: %zu octets\n\n",
+                       h.content_id, h.priority, a.env.n_trace, a.env.n_itrace, a.content.len);
+                fwrite(a.content.p, 1, a.content.len > 4096 ? 4096 : a.content.len, stdout);
+                if (a.content.len > 4096) printf("\n[... %zu more octets]", a.content.len - 4096);
+                printf("\n");
+            }
+            x400_p1_apdu_free(&a);
+            rc = 0;
+        }
+        free(body);
+        mta_spool_close(s);
+        goto out;
+    }
+    n = mta_spool_list(s, MTA_SPOOL_INBOX, &names, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "x400mta: %s\n", err);
+    } else {
+        if (!tsv) printf("%-7s %-44s %-16s %-8s %9s %s\n", "kind", "MTSID", "content-id", "from", "size", "report");
+        for (long i = 0; i < n; i++) {
+            mta_spool_hdr h;
+            if (mta_spool_read(s, MTA_SPOOL_INBOX, names[i], &h, NULL, NULL, err, sizeof err) < 0) {
+                fprintf(stderr, "x400mta: %s\n", err);
+                continue;
+            }
+            if (tsv)
+                printf("%s\t%s\t%s\t%s\t%llu\t%s\t%s\t%llu\n", h.kind, h.mtsid, h.content_id, h.peer,
+                       (unsigned long long)h.size, h.subject_content_id, h.outcome,
+                       (unsigned long long)h.time_ms);
+            else
+                printf("%-7s %-44s %-16s %-8s %9llu %s%s%s\n", h.kind, h.mtsid,
+                       h.kind[0] == 'r' ? h.subject_content_id : h.content_id, h.peer,
+                       (unsigned long long)h.size, h.outcome, h.outcome[0] ? " " : "", h.subject);
+        }
+        if (!tsv) printf("-- %ld entr%s (x400mta inbox --show NAME; files in %s/inbox)\n", n,
+                         n == 1 ? "y" : "ies", cfg->spool);
+        rc = 0;
+    }
+    mta_spool_names_free(names, n);
+    mta_spool_close(s);
+out:
+    free(cfg);
+    free(rest);
+    return rc;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+    mta_config *cfg = calloc(1, sizeof *cfg);
+    mta_spool *s;
+    char *t;
+    int rc = 1;
+    if (!cfg || load(cfg, argc, argv, 2, NULL) < 0 || !(s = open_spool(cfg))) goto out;
+    t = mta_spool_read_snapshot(s, "stats");
+    if (t) {
+        fputs(t, stdout);
+        rc = 0;
+    } else {
+        fprintf(stderr, "x400mta: no statistics yet (has the MTA run?)\n");
+    }
+    free(t);
+    mta_spool_close(s);
+out:
+    free(cfg);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    mta_config *cfg = calloc(1, sizeof *cfg);
+    char err[512];
+    int rc = 1;
+    if (!cfg || load(cfg, argc, argv, 2, NULL) < 0) goto out;
+    if (mta_config_check(cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "x400mta: %s\n", err);
+        goto out;
+    }
+    rc = mta_run(cfg);
+out:
+    free(cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
+    if (!strcmp(argv[1], "submit")) return cmd_submit(argc, argv);
+    if (!strcmp(argv[1], "queue")) return cmd_queue(argc, argv);
+    if (!strcmp(argv[1], "inbox")) return cmd_inbox(argc, argv);
+    if (!strcmp(argv[1], "stats")) return cmd_stats(argc, argv);
+    if (!strcmp(argv[1], "sample-config")) {
+        mta_config_sample(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

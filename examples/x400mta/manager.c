@@ -1,0 +1,1419 @@
+/*
+ * x400mta: the association manager and event loop.
+ *
+ *   - outbound associations are opened when a peer has queued APDUs, with
+ *     open retries and an interval; another one when the queue is longer
+ *     than `threshold` per association (up to max-associations); idle
+ *     ones are released after `lifetime`;
+ *   - inbound associations are accepted on the listen addresses; a peer is
+ *     known by its bind (name + password), never by its address;
+ *   - in two-way-alternate mode any association with a peer carries both
+ *     directions; in monologue only our own (outbound) ones send;
+ *   - every received APDU is made durable (spool journal, one fdatasync per
+ *     loop turn for everything received on all associations) before its
+ *     transfer is confirmed to the sender (X400_P1_LINK_DEFER);
+ *   - an APDU leaves the queue only when the peer confirmed its transfer;
+ *     a broken association gives its APDUs back and they go again on
+ *     another one (the receiver recognises the MTSID if it had it);
+ *   - RTSE recovery: an outbound link that lost its connection mid-transfer
+ *     asks for a new association (NEED_ASSOC) and resumes; an inbound
+ *     recovery request is routed to the link waiting for it;
+ *   - a peer unreachable beyond its open-retry budget gets its queued
+ *     messages non-delivered (reports to the originators).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mta.h"
+
+#define LINK_WINDOW 16          /* APDUs handed to one link at a time */
+#define PICKUP_BATCH 512        /* submissions taken per loop turn */
+#define CHECKPOINT_BYTES (64u << 20)
+#define CHECKPOINT_MS 5000
+#define SNAPSHOT_MS 250
+#define MAX_CONNS 256
+
+enum qstate { Q_WAIT = 0, Q_ACTIVE = 1 };
+
+typedef struct qmsg {
+    struct qmsg *next, *prev;   /* in its peer's list */
+    char name[128];             /* file in queue/ */
+    char mtsid[X400_MTSID_TEXT_MAX];
+    int peer;
+    uint64_t size;
+    x400_rtse_priority prio;
+    int state;
+    uint32_t attempts;          /* transfer attempts that failed */
+    uint32_t msg_failures;      /* ... of them with the association still up */
+    uint64_t next_try;          /* monotonic ms */
+    struct conn *on;
+} qmsg;
+
+typedef struct mta mta;
+
+typedef struct conn {
+    struct conn *next;
+    mta *m;
+    unsigned id;                /* for logs: "assoc #n" */
+    int outbound;
+    int peer;                   /* -1 until bound (inbound) */
+    x400_p1_link *link;
+    x400_assoc *assoc;          /* current association (NULL while none) */
+    x400_lpi_handle h;
+    int have_h;
+    int bound, dead, connecting, confirm, closing;
+    uint64_t idle_since, close_deadline;
+    size_t inflight;
+} conn;
+
+typedef struct peerst {
+    qmsg *head, *tail;
+    size_t waiting, active;
+    uint32_t open_failures;
+    uint64_t next_open;
+} peerst;
+
+typedef struct stats {
+    uint64_t submitted, received, delivered, duplicates, reports_received, reports_sent,
+        transferred, ndr_generated, assoc_opened, aborts, recoveries, bind_refused, relayed;
+} stats;
+
+/* What this loop turn staged: queue files to index and transfers to
+ * confirm once the batch is durable. */
+typedef struct staged_q {
+    char name[128];
+    mta_spool_hdr h;
+} staged_q;
+
+typedef struct pend {
+    staged_q *q;
+    size_t nq, capq;
+    struct conn **confirm;
+    size_t nconfirm, capconfirm;
+} pend;
+
+struct mta {
+    const mta_config *cfg;
+    mta_log lg;
+    x400_logger liblog;
+    mta_spool *sp;
+    x400_p1_idset *seen;
+    x400_mtsid_alloc *ids;
+    x400_mtsid_cursor cur;
+    x400_driver *drv;
+    x400_p1_peer peertab[MTA_MAX_PEERS];
+    x400_p1_peer_table table;
+    peerst ps[MTA_MAX_PEERS];
+    conn *conns;
+    x400_assoc *graveyard[MAX_CONNS * 2];
+    size_t ngrave;
+    unsigned next_conn_id;
+    uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
+    stats st;
+    int stopping;
+    char err[512];
+    pend pd;
+};
+
+static volatile sig_atomic_t got_signal;
+static void on_signal(int sig) { got_signal = sig; }
+
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+#define LOG(m, cat, lvl, ...) mta_logf(&(m)->lg, cat, lvl, __VA_ARGS__)
+#define SVC MTA_LOG_SERVICE
+#define IFC MTA_LOG_INTERFACE
+
+static const char *peer_name(const mta *m, int p)
+{
+    return p >= 0 ? m->cfg->peers[p].name : "(unbound)";
+}
+
+static int peer_index(const mta *m, const char *name)
+{
+    for (size_t i = 0; i < m->cfg->npeers; i++)
+        if (!strcmp(m->cfg->peers[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* A file name for an MTSID: the text form with every character outside
+ * [A-Za-z0-9.-] replaced, plus a short hash (distinct ids never collide
+ * into one name in practice; a collision would only make a duplicate). */
+static void id_name(const char *prefix, const char *mtsid, const char *suffix, char *out, size_t cap)
+{
+    char s[X400_MTSID_TEXT_MAX];
+    uint32_t h = 2166136261u;
+    size_t i, o = 0;
+    for (i = 0; mtsid[i] && o + 1 < sizeof s; i++) {
+        unsigned char c = (unsigned char)mtsid[i];
+        h = (h ^ c) * 16777619u;
+        if (c == '[' || c == ']') continue;
+        s[o++] = (char)((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                c == '.' || c == '-'
+                            ? c
+                            : '_');
+    }
+    s[o] = 0;
+    snprintf(out, cap, "%s%s-%08x%s%s", prefix, s, (unsigned)h, suffix[0] ? "-" : "", suffix);
+}
+
+static const char *prio_text(int p)
+{
+    return p == X400_PRIO_URGENT ? "urgent" : p == X400_PRIO_NON_URGENT ? "non-urgent" : "normal";
+}
+
+static x400_rtse_priority rtse_prio_of(const char *t)
+{
+    return !strcmp(t, "urgent") ? X400_RTSE_PRIO_URGENT
+           : !strcmp(t, "non-urgent") ? X400_RTSE_PRIO_NON_URGENT
+                                      : X400_RTSE_PRIO_NORMAL;
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static void q_link(mta *m, qmsg *q)
+{
+    peerst *p = &m->ps[q->peer];
+    q->next = NULL;
+    q->prev = p->tail;
+    if (p->tail) p->tail->next = q;
+    else p->head = q;
+    p->tail = q;
+    if (q->state == Q_WAIT) p->waiting++;
+    else p->active++;
+}
+
+static void q_unlink(mta *m, qmsg *q)
+{
+    peerst *p = &m->ps[q->peer];
+    if (q->prev) q->prev->next = q->next;
+    else p->head = q->next;
+    if (q->next) q->next->prev = q->prev;
+    else p->tail = q->prev;
+    if (q->state == Q_WAIT) p->waiting--;
+    else p->active--;
+}
+
+static void q_set_state(mta *m, qmsg *q, int st)
+{
+    peerst *p = &m->ps[q->peer];
+    if (q->state == st) return;
+    if (q->state == Q_WAIT) p->waiting--;
+    else p->active--;
+    q->state = st;
+    if (st == Q_WAIT) p->waiting++;
+    else p->active++;
+}
+
+/* Index a durable queue file (at start-up, or after the commit that wrote it). */
+static void q_add(mta *m, const char *name, const mta_spool_hdr *h)
+{
+    int p = peer_index(m, h->peer);
+    qmsg *q;
+    if (p < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "queue file %s names unknown peer \"%s\": left in the queue",
+            name, h->peer);
+        return;
+    }
+    q = calloc(1, sizeof *q);
+    if (!q) return;
+    snprintf(q->name, sizeof q->name, "%s", name);
+    snprintf(q->mtsid, sizeof q->mtsid, "%s", h->mtsid);
+    q->peer = p;
+    q->size = h->size;
+    q->prio = rtse_prio_of(h->priority);
+    q_link(m, q);
+}
+
+static int pend_q(mta *m, const char *name, const mta_spool_hdr *h)
+{
+    pend *pp = &m->pd;
+#define P (*pp)
+    if (P.nq == P.capq) {
+        size_t c = P.capq ? P.capq * 2 : 64;
+        staged_q *n = realloc(P.q, c * sizeof *n);
+        if (!n) return -1;
+        P.q = n;
+        P.capq = c;
+    }
+    snprintf(P.q[P.nq].name, sizeof P.q[P.nq].name, "%s", name);
+    P.q[P.nq++].h = *h;
+    return 0;
+}
+
+static int pend_confirm(mta *m, conn *c)
+{
+    pend *pp = &m->pd;
+    if (c->confirm) return 0;
+    if (P.nconfirm == P.capconfirm) {
+        size_t n = P.capconfirm ? P.capconfirm * 2 : 16;
+        conn **x = realloc(P.confirm, n * sizeof *x);
+        if (!x) return -1;
+        P.confirm = x;
+        P.capconfirm = n;
+    }
+    c->confirm = 1;
+    P.confirm[P.nconfirm++] = c;
+    return 0;
+}
+#undef P
+#define P (m->pd)
+
+/* ---------------------------------------------------------------- headers */
+
+static void hdr_of_apdu(const x400_p1_apdu *a, mta_spool_hdr *h)
+{
+    memset(h, 0, sizeof *h);
+    x400_mtsid_format(x400_p1_apdu_id(a), h->mtsid, sizeof h->mtsid);
+    if (a->kind == X400_P1_REPORT) {
+        snprintf(h->kind, sizeof h->kind, "report");
+        x400_mtsid_format(&a->report.subject, h->subject, sizeof h->subject);
+        snprintf(h->subject_content_id, sizeof h->subject_content_id, "%s", a->report.content_id);
+        if (a->report.n_recip) {
+            const x400_p1_report_recipient *r = &a->report.recip[0];
+            if (r->delivered) snprintf(h->outcome, sizeof h->outcome, "delivered");
+            else snprintf(h->outcome, sizeof h->outcome, "non-delivered %d/%d", r->reason, r->diagnostic);
+        }
+        x400_orname_format(&a->report.destination, h->recipient[0], sizeof h->recipient[0]);
+        h->nrecipient = 1;
+        snprintf(h->priority, sizeof h->priority, "normal");
+        return;
+    }
+    snprintf(h->kind, sizeof h->kind, a->kind == X400_P1_PROBE ? "probe" : "message");
+    snprintf(h->content_id, sizeof h->content_id, "%s", a->env.content_id);
+    x400_orname_format(&a->env.originator, h->originator, sizeof h->originator);
+    for (unsigned i = 0; i < a->env.n_recip && h->nrecipient < MTA_SPOOL_RECIP_MAX; i++)
+        x400_orname_format(&a->env.recip[i].name, h->recipient[h->nrecipient++], MTA_ADDR_MAX);
+    snprintf(h->priority, sizeof h->priority, "%s", prio_text(a->env.priority));
+    for (unsigned i = 0; i < a->env.n_recip; i++)
+        if (a->env.recip[i].indicators & (X400_PRI_ORIGINATOR_REPORT | X400_PRI_ORIGINATING_MTA_REPORT))
+            h->report_request = 1;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* Stage an encoded APDU for the peer serving `dest` (or the local inbox). */
+static int new_id(mta *m, x400_mtsid *id)
+{
+    int rv = x400_mtsid_next(&m->cur, id);
+    if (rv < 0) mta_log_diag(&m->lg, X400_LOG_ERROR, "MTSID allocation", x400_mtsid_cursor_diag(&m->cur));
+    return rv;
+}
+
+static int stage_out(mta *m, const x400_p1_apdu *a, int peer, const char *why)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    x400_diag d;
+    mta_spool_hdr h;
+    char name[128];
+    int rv;
+    memset(&d, 0, sizeof d);
+    if ((rv = x400_p1_encode_alloc(a, NULL, &buf, &len, &d)) < 0) {
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "encoding an APDU for the queue", &d);
+        return rv;
+    }
+    hdr_of_apdu(a, &h);
+    snprintf(h.peer, sizeof h.peer, "%s", m->cfg->peers[peer].name);
+    h.time_ms = wall_ms();
+    h.size = len;
+    id_name(a->kind == X400_P1_REPORT ? "r-" : "m-", h.mtsid, m->cfg->peers[peer].name, name, sizeof name);
+    rv = mta_spool_stage_file(m->sp, MTA_SPOOL_QUEUE, name, &h, buf, len);
+    free(buf);
+    if (rv < 0 || pend_q(m, name, &h) < 0) return -1;
+    LOG(m, SVC, X400_LOG_INFO, "queued %s %s for %s (%s, %zu octets)", h.kind, h.mtsid,
+        m->cfg->peers[peer].name, why, len);
+    return 0;
+}
+
+static int stage_inbox(mta *m, const x400_p1_apdu *a, const uint8_t *raw, size_t len, const char *from)
+{
+    mta_spool_hdr h;
+    char name[128];
+    hdr_of_apdu(a, &h);
+    snprintf(h.peer, sizeof h.peer, "%s", from);
+    h.time_ms = wall_ms();
+    h.size = len;
+    id_name(a->kind == X400_P1_REPORT ? "r-" : "m-", h.mtsid, "", name, sizeof name);
+    if (mta_spool_stage_file(m->sp, MTA_SPOOL_INBOX, name, &h, raw, len) < 0) return -1;
+    if (a->kind == X400_P1_REPORT) {
+        m->st.reports_received++;
+        LOG(m, SVC, X400_LOG_INFO, "report %s on %s (content-id %s): %s", h.mtsid, h.subject,
+            h.subject_content_id[0] ? h.subject_content_id : "-", h.outcome);
+    } else {
+        m->st.delivered++;
+        LOG(m, SVC, X400_LOG_INFO, "delivered %s %s from %s (content-id %s, %zu octets)", h.kind,
+            h.mtsid, from, h.content_id[0] ? h.content_id : "-", len);
+    }
+    return 0;
+}
+
+/* A report on `subj` (delivered or not) goes back to its originator. */
+static int send_report(mta *m, const x400_p1_apdu *subj, const x400_p1_outcome *oc, size_t n,
+                       const char *why)
+{
+    x400_p1_apdu rep;
+    x400_mtsid rid;
+    x400_diag d;
+    const mta_peer_config *pc = NULL;
+    int rv, local;
+    int64_t now = (int64_t)(wall_ms() / 1000);
+    memset(&d, 0, sizeof d);
+    if (new_id(m, &rid) < 0) return -1;
+    rv = x400_p1_report_build(&rep, subj, &rid, &m->cfg->gdi, now, now, oc, n, NULL, &d);
+    if (rv < 0) {
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "building a report", &d);
+        return rv;
+    }
+    local = mta_config_route(m->cfg, &rep.report.destination, &pc);
+    if (local == 1) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        rv = x400_p1_encode_alloc(&rep, NULL, &buf, &len, &d);
+        if (rv >= 0) rv = stage_inbox(m, &rep, buf, len, m->cfg->name);
+        free(buf);
+    } else if (pc) {
+        rv = stage_out(m, &rep, (int)(pc - m->cfg->peers), why);
+        if (rv >= 0) m->st.reports_sent++;
+    } else {
+        char t[MTA_ADDR_MAX];
+        x400_orname_format(&rep.report.destination, t, sizeof t);
+        LOG(m, SVC, X400_LOG_WARNING, "no route for the report's destination %s: report dropped", t);
+        rv = 0;
+    }
+    x400_p1_apdu_free(&rep);
+    return rv;
+}
+
+static int non_deliver(mta *m, const x400_p1_apdu *subj, int reason, int diagnostic, const char *text)
+{
+    x400_p1_outcome oc[MTA_SPOOL_RECIP_MAX];
+    size_t n = subj->env.n_recip < MTA_SPOOL_RECIP_MAX ? subj->env.n_recip : MTA_SPOOL_RECIP_MAX;
+    char id[X400_MTSID_TEXT_MAX];
+    for (size_t i = 0; i < n; i++) {
+        memset(&oc[i], 0, sizeof oc[i]);
+        oc[i].recip = (unsigned)i;
+        oc[i].delivered = 0;
+        oc[i].reason = reason;
+        oc[i].diagnostic = diagnostic;
+        oc[i].supplementary = text;
+    }
+    x400_mtsid_format(&subj->env.id, id, sizeof id);
+    LOG(m, SVC, X400_LOG_WARNING, "non-delivery of %s: %s", id, text);
+    m->st.ndr_generated++;
+    return send_report(m, subj, oc, n, "non-delivery report");
+}
+
+/* A message (or probe) accepted from a peer or by submission: deliver the
+ * local recipients, relay the others per peer, non-deliver the unroutable. */
+static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw_len, const char *from,
+                         int from_peer)
+{
+    unsigned n = a->env.n_recip, i;
+    int local_any = 0, rv = 0;
+    int route_of[MTA_SPOOL_RECIP_MAX];
+    x400_p1_outcome dr[MTA_SPOOL_RECIP_MAX];
+    size_t ndr = 0, nbad = 0;
+    if (n > MTA_SPOOL_RECIP_MAX) n = MTA_SPOOL_RECIP_MAX;
+    if (x400_p1_loop_check(a, &m->cfg->gdi, m->cfg->name) > 0)
+        return non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_LOOP_DETECTED, "routing loop");
+    for (i = 0; i < n; i++) {
+        const mta_peer_config *pc = NULL;
+        int r = mta_config_route(m->cfg, &a->env.recip[i].name, &pc);
+        route_of[i] = r == 1 ? -1 : pc ? (int)(pc - m->cfg->peers) : -2;
+        if (route_of[i] == from_peer && from_peer >= 0) route_of[i] = -2; /* would bounce back */
+        if (route_of[i] == -1) {
+            local_any = 1;
+            if (a->kind == X400_P1_MESSAGE &&
+                (a->env.recip[i].indicators & (X400_PRI_ORIGINATOR_REPORT | X400_PRI_ORIGINATING_MTA_REPORT))) {
+                memset(&dr[ndr], 0, sizeof dr[ndr]);
+                dr[ndr].recip = i;
+                dr[ndr].delivered = 1;
+                dr[ndr].time = (int64_t)(wall_ms() / 1000);
+                dr[ndr].diagnostic = -1;
+                ndr++;
+            }
+        }
+        if (route_of[i] == -2) nbad++;
+    }
+    if (local_any && a->kind == X400_P1_MESSAGE) {
+        uint8_t *buf = NULL;
+        size_t len = raw_len;
+        x400_diag d;
+        if (!raw) { /* submitted here: the inbox gets the encoded message */
+            if (x400_p1_encode_alloc(a, NULL, &buf, &len, &d) < 0) return -1;
+            raw = buf;
+        }
+        rv = stage_inbox(m, a, raw, len, from);
+        free(buf);
+        if (rv < 0) return rv;
+        if (ndr && send_report(m, a, dr, ndr, "delivery report") < 0) return -1;
+    } else if (local_any && a->kind == X400_P1_PROBE && ndr) {
+        if (send_report(m, a, dr, ndr, "probe report") < 0) return -1;
+    }
+    /* relay: one copy per next-hop peer with that peer's recipients */
+    for (int p = 0; p < (int)m->cfg->npeers; p++) {
+        x400_p1_recipient sub[MTA_SPOOL_RECIP_MAX];
+        unsigned k = 0;
+        for (i = 0; i < n; i++)
+            if (route_of[i] == p) sub[k++] = a->env.recip[i];
+        if (!k) continue;
+        {
+            const x400_p1_recipient *keep = a->env.recip;
+            unsigned keepn = a->env.n_recip;
+            x400_p1_itrace it;
+            x400_p1_itrace_init(&it);
+            it.gdi = m->cfg->gdi;
+            snprintf(it.mta, sizeof it.mta, "%s", m->cfg->name);
+            it.arrival = (int64_t)(wall_ms() / 1000);
+            it.routing_action = X400_ROUTE_RELAYED;
+            if (from_peer >= 0 && x400_p1_itrace_append(a, &it) < 0) return -1;
+            a->env.recip = sub;
+            a->env.n_recip = k;
+            rv = stage_out(m, a, p, from_peer >= 0 ? "relayed" : "submitted");
+            a->env.recip = keep;
+            a->env.n_recip = keepn;
+            if (rv < 0) return rv;
+            if (from_peer >= 0) m->st.relayed++;
+        }
+    }
+    if (nbad) {
+        char t[MTA_ADDR_MAX] = "";
+        for (i = 0; i < n; i++)
+            if (route_of[i] == -2) {
+                x400_orname_format(&a->env.recip[i].name, t, sizeof t);
+                break;
+            }
+        char why[MTA_ADDR_MAX + 32];
+        snprintf(why, sizeof why, "no route to %s", t);
+        if (non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_UNRECOGNISED_ORNAME, why) < 0) return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- pickup */
+
+/* Build the P1 message for a submission file. */
+static int build_submission(mta *m, const mta_spool_hdr *h, const uint8_t *body, size_t len,
+                            x400_p1_apdu *a, x400_p1_recipient *rc, x400_p1_trace *tr)
+{
+    x400_diag d;
+    x400_p1_apdu_init(a, X400_P1_MESSAGE, NULL);
+    if (new_id(m, &a->env.id) < 0) return -1;
+    if (x400_orname_parse(h->originator, strlen(h->originator), &a->env.originator, &d) < 0) {
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "submission originator", &d);
+        return -1;
+    }
+    for (size_t i = 0; i < h->nrecipient; i++) {
+        x400_p1_recipient_init(&rc[i]);
+        if (x400_orname_parse(h->recipient[i], strlen(h->recipient[i]), &rc[i].name, &d) < 0) {
+            mta_log_diag(&m->lg, X400_LOG_ERROR, "submission recipient", &d);
+            return -1;
+        }
+        rc[i].osrn = (uint32_t)i + 1;
+        rc[i].indicators = X400_PRI_RESPONSIBILITY |
+                           (h->report_request ? X400_PRI_ORIGINATOR_REPORT | X400_PRI_ORIGINATING_MTA_REPORT
+                                              : X400_PRI_ORIGINATOR_NDR | X400_PRI_ORIGINATING_MTA_NDR);
+    }
+    a->env.n_recip = (unsigned)h->nrecipient;
+    a->env.recip = rc;
+    a->env.content_type.builtin = X400_CT_P2_1988;
+    snprintf(a->env.content_id, sizeof a->env.content_id, "%s", h->content_id);
+    a->env.priority = !strcmp(h->priority, "urgent")       ? X400_PRIO_URGENT
+                      : !strcmp(h->priority, "non-urgent") ? X400_PRIO_NON_URGENT
+                                                           : X400_PRIO_NORMAL;
+    x400_p1_trace_init(tr);
+    tr->gdi = m->cfg->gdi;
+    tr->arrival = (int64_t)(h->time_ms / 1000);
+    tr->routing_action = X400_ROUTE_RELAYED;
+    a->env.n_trace = 1;
+    a->env.trace = tr;
+    a->content.p = body;
+    a->content.len = len;
+    return 0;
+}
+
+static void pickup(mta *m)
+{
+    char **names = NULL;
+    long n = mta_spool_list(m->sp, MTA_SPOOL_SUBMIT, &names, m->err, sizeof m->err);
+    if (n < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "submit directory: %s", m->err);
+        return;
+    }
+    for (long i = 0; i < n && i < PICKUP_BATCH; i++) {
+        mta_spool_hdr h;
+        uint8_t *body = NULL;
+        size_t len = 0;
+        x400_p1_apdu a;
+        x400_p1_recipient rc[MTA_SPOOL_RECIP_MAX];
+        x400_p1_trace tr;
+        char id[X400_MTSID_TEXT_MAX];
+        if (mta_spool_read(m->sp, MTA_SPOOL_SUBMIT, names[i], &h, &body, &len, m->err, sizeof m->err) < 0) {
+            LOG(m, SVC, X400_LOG_ERROR, "submission %s refused: %s", names[i], m->err);
+            mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]);
+            continue;
+        }
+        memset(&a, 0, sizeof a);
+        if (build_submission(m, &h, body, len, &a, rc, &tr) == 0) {
+            x400_mtsid_format(&a.env.id, id, sizeof id);
+            LOG(m, SVC, X400_LOG_INFO, "submission %s accepted as %s (content-id %s, %zu octets)",
+                names[i], id, h.content_id[0] ? h.content_id : "-", len);
+            m->st.submitted++;
+            if (route_message(m, &a, NULL, 0, m->cfg->name, -1) < 0)
+                LOG(m, SVC, X400_LOG_ERROR, "submission %s could not be queued", names[i]);
+        } else {
+            LOG(m, SVC, X400_LOG_ERROR, "submission %s refused (see above)", names[i]);
+        }
+        a.env.recip = NULL;
+        a.env.n_recip = 0;
+        a.env.trace = NULL;
+        a.env.n_trace = 0;
+        a.content.p = NULL;
+        x400_p1_apdu_free(&a);
+        free(body);
+        mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]);
+    }
+    mta_spool_names_free(names, n);
+}
+
+/* ---------------------------------------------------------------- conns */
+
+static conn *conn_new(mta *m, int outbound, int peer)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->id = ++m->next_conn_id;
+    c->m = m;
+    c->outbound = outbound;
+    c->peer = peer;
+    c->idle_since = mono_ms();
+    c->next = m->conns;
+    m->conns = c;
+    return c;
+}
+
+/* An association the driver no longer has: freed (reap) once no link
+ * holds it. */
+static void retire(mta *m, x400_assoc *a)
+{
+    if (!a) return;
+    x400_assoc_set_user(a, NULL);
+    for (size_t i = 0; i < m->ngrave; i++)
+        if (m->graveyard[i] == a) return;
+    if (m->ngrave < sizeof m->graveyard / sizeof m->graveyard[0]) m->graveyard[m->ngrave++] = a;
+}
+
+static int can_send(const mta *m, const conn *c)
+{
+    if (c->dead || !c->bound || c->closing || c->peer < 0 || !c->link) return 0;
+    if (!x400_p1_link_is_bound(c->link)) return 0;
+    return c->outbound || m->cfg->peers[c->peer].rtse.two_way_alternate;
+}
+
+static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev);
+static x400_p1_link *route_recovery(void *user, x400_p1_link *l, const uint8_t *ref, size_t len);
+
+static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mta_peer_config *pc,
+                         unsigned conn_id)
+{
+    x400_assoc_config_init(ac, role);
+    ac->log = m->liblog;
+    if (pc && pc->mode == X400_P1_MODE_X410) ac->pmode = X400_PMODE_X410_1984;
+    if (pc) {
+        ac->called_tsel = pc->tsel;
+        ac->called_ssel = pc->ssel;
+        ac->called_psel = pc->psel;
+    }
+    if (role == X400_ROLE_INITIATOR) {
+        /* the calling SS-user reference names this connection uniquely
+         * (RTSE recovery identifies the broken connection by it) */
+        int n = snprintf((char *)ac->calling_ref, sizeof ac->calling_ref, "%s/%llu/%u", m->cfg->name,
+                         (unsigned long long)m->start_ms, conn_id);
+        ac->calling_ref_len = n > 0 && (size_t)n < sizeof ac->calling_ref ? (size_t)n : 0;
+    }
+}
+
+static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const mta_peer_config *pc)
+{
+    x400_p1_link_config_init(lc, role);
+    lc->log = m->liblog;
+    lc->seen = m->seen;
+    lc->queue_max = LINK_WINDOW * 2;
+    if (pc) {
+        lc->mode = pc->mode;
+        lc->rtse = pc->rtse;
+        snprintf(lc->own_name, sizeof lc->own_name, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
+        if (pc->our_password_len) {
+            memcpy(lc->own_password, pc->our_password, pc->our_password_len);
+            lc->own_password_len = pc->our_password_len;
+        } else {
+            memcpy(lc->own_password, m->cfg->password, m->cfg->password_len);
+            lc->own_password_len = m->cfg->password_len;
+        }
+    } else {
+        snprintf(lc->own_name, sizeof lc->own_name, "%s", m->cfg->name);
+        memcpy(lc->own_password, m->cfg->password, m->cfg->password_len);
+        lc->own_password_len = m->cfg->password_len;
+        lc->check = x400_p1_cred_check_default;
+        lc->check_user = &m->table;
+        lc->recovery_route = route_recovery;
+        lc->recovery_user = m;
+    }
+}
+
+/* Resolve per the peer's address family (the driver itself tries every
+ * address of a name in turn). */
+static void connect_host(const mta_peer_config *pc, char *out, size_t cap)
+{
+    struct addrinfo hints, *res = NULL;
+    snprintf(out, cap, "%s", pc->host);
+    if (pc->family == MTA_FAMILY_ANY) return;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = pc->family == MTA_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(pc->host, NULL, &hints, &res) == 0 && res) {
+        getnameinfo(res->ai_addr, res->ai_addrlen, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
+        freeaddrinfo(res);
+    }
+}
+
+static int conn_connect(mta *m, conn *c)
+{
+    const mta_peer_config *pc = &m->cfg->peers[c->peer];
+    x400_assoc_config ac;
+    x400_assoc *a;
+    char host[MTA_HOST_MAX + 1];
+    int rv;
+    assoc_config(m, &ac, X400_ROLE_INITIATOR, pc, ++m->next_conn_id);
+    if ((rv = x400_assoc_new(&a, &ac, NULL, NULL)) < 0) return rv;
+    x400_assoc_set_user(a, c);
+    if ((rv = x400_p1_link_attach(c->link, a)) < 0) {
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "attach", x400_p1_link_diag(c->link));
+        x400_assoc_free(a);
+        return rv;
+    }
+    c->assoc = a;
+    connect_host(pc, host, sizeof host);
+    rv = x400_driver_connect(m->drv, host, pc->port, a, &c->h);
+    if (rv < 0) {
+        mta_log_diag(&m->lg, X400_LOG_WARNING, "connect", x400_driver_diag(m->drv));
+        retire(m, a);
+        c->assoc = NULL;
+        return rv;
+    }
+    c->have_h = 1;
+    c->connecting = 1;
+    LOG(m, IFC, X400_LOG_INFO, "assoc #%u: connecting to %s at %s port %s (%s)", c->id, pc->name,
+        pc->host, pc->port, pc->mode == X400_P1_MODE_X410 ? "X.410-1984 mode" : "1988 normal mode");
+    return 0;
+}
+
+static void open_assoc(mta *m, int p)
+{
+    const mta_peer_config *pc = &m->cfg->peers[p];
+    x400_p1_link_config lc;
+    x400_p1_link_callbacks cb = { NULL, on_link };
+    conn *c = conn_new(m, 1, p);
+    if (!c) return;
+    cb.user = c;
+    link_config(m, &lc, X400_ROLE_INITIATOR, pc);
+    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || conn_connect(m, c) < 0) {
+        c->dead = 1;
+        m->ps[p].open_failures++;
+        m->ps[p].next_open = mono_ms() + (uint64_t)pc->open_interval_s * 1000u;
+        return;
+    }
+    m->st.assoc_opened++;
+}
+
+/* ---------------------------------------------------------------- link events */
+
+static qmsg *tag_q(uint64_t tag) { return (qmsg *)(uintptr_t)tag; }
+
+static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
+{
+    const mta_peer_config *pc = &m->cfg->peers[q->peer];
+    int link_up = c->link && x400_p1_link_is_bound(c->link);
+    q->on = NULL;
+    if (c->inflight) c->inflight--;
+    q_set_state(m, q, Q_WAIT);
+    q->attempts++;
+    if (link_up) {
+        /* the association is fine: this APDU failed (transfer retries) */
+        q->msg_failures++;
+        q->next_try = mono_ms() + (uint64_t)pc->transfer_interval_s * 1000u;
+    } else {
+        q->next_try = 0; /* the association went: again on another one */
+    }
+    LOG(m, SVC, X400_LOG_NOTICE, "transfer of %s to %s not confirmed (%s): %s", q->mtsid, pc->name,
+        why ? why->text : "link ended", link_up ? "will retry" : "queued again");
+}
+
+static int on_received(mta *m, conn *c, const x400_p1_link_event *ev)
+{
+    x400_p1_apdu a;
+    x400_diag d;
+    const char *from = peer_name(m, c->peer);
+    char id[X400_MTSID_TEXT_MAX];
+    x400_mtsid_format(x400_p1_apdu_id(ev->apdu), id, sizeof id);
+    m->st.received++;
+    mta_log_hex(&m->lg, "received APDU", ev->raw, ev->raw_len);
+    /* the event's APDU lives for the callback: decode our own copy to route */
+    if (x400_p1_decode(ev->raw, ev->raw_len, NULL, NULL, &a, &d) < 0) return -1;
+    if (mta_spool_stage_seen(m->sp, id) < 0) {
+        x400_p1_apdu_free(&a);
+        return -1;
+    }
+    if (a.kind == X400_P1_REPORT) {
+        const mta_peer_config *pc = NULL;
+        int r = mta_config_route(m->cfg, &a.report.destination, &pc);
+        if (r == 1) {
+            if (stage_inbox(m, &a, ev->raw, ev->raw_len, from) < 0) goto fail;
+        } else if (pc && (int)(pc - m->cfg->peers) != c->peer) {
+            if (stage_out(m, &a, (int)(pc - m->cfg->peers), "relayed report") < 0) goto fail;
+        } else {
+            LOG(m, SVC, X400_LOG_WARNING, "report %s: no route for its destination: dropped", id);
+        }
+    } else if (route_message(m, &a, ev->raw, ev->raw_len, from, c->peer) < 0) {
+        goto fail;
+    }
+    x400_p1_apdu_free(&a);
+    return pend_confirm(m, c) < 0 ? -1 : X400_P1_LINK_DEFER;
+fail:
+    x400_p1_apdu_free(&a);
+    return -1;
+}
+
+static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
+{
+    conn *c = user;
+    mta *m = c->m;
+    qmsg *q;
+    (void)l;
+    switch (ev->type) {
+    case X400_P1_LINK_EV_BOUND:
+        c->bound = 1;
+        c->connecting = 0;
+        c->idle_since = mono_ms();
+        if (c->peer < 0) c->peer = peer_index(m, ev->peer_name);
+        if (c->peer < 0) { /* the checker accepted a name we do not know: impossible */
+            LOG(m, IFC, X400_LOG_ERROR, "assoc #%u: bound by unknown MTA %s", c->id, ev->peer_name);
+            return -1;
+        }
+        if (c->outbound) m->ps[c->peer].open_failures = 0;
+        LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s bound with %s (%s)", c->id,
+            c->outbound ? "outbound" : "inbound", peer_name(m, c->peer),
+            m->cfg->peers[c->peer].rtse.two_way_alternate ? "two-way alternate" : "monologue");
+        break;
+    case X400_P1_LINK_EV_BIND_REFUSED:
+        m->st.bind_refused++;
+        mta_log_diag(&m->lg, X400_LOG_WARNING, "bind refused", ev->diag);
+        c->dead = 1;
+        if (c->outbound && c->peer >= 0) {
+            peerst *p = &m->ps[c->peer];
+            p->open_failures++;
+            p->next_open = mono_ms() + (uint64_t)m->cfg->peers[c->peer].open_interval_s * 1000u;
+        }
+        break;
+    case X400_P1_LINK_EV_RECEIVED:
+        return on_received(m, c, ev);
+    case X400_P1_LINK_EV_DUPLICATE:
+        m->st.duplicates++;
+        mta_log_diag(&m->lg, X400_LOG_NOTICE, "duplicate", ev->diag);
+        /* its first copy may still be in this turn's batch: confirm with it */
+        return pend_confirm(m, c) < 0 ? -1 : X400_P1_LINK_DEFER;
+    case X400_P1_LINK_EV_SENT:
+        q = tag_q(ev->tag);
+        if (c->inflight) c->inflight--;
+        c->idle_since = mono_ms();
+        m->st.transferred++;
+        LOG(m, SVC, X400_LOG_INFO, "transferred %s to %s", q->mtsid, peer_name(m, q->peer));
+        if (mta_spool_remove(m->sp, MTA_SPOOL_QUEUE, q->name) < 0)
+            LOG(m, SVC, X400_LOG_WARNING, "removing %s from the queue failed", q->name);
+        q_unlink(m, q);
+        free(q);
+        break;
+    case X400_P1_LINK_EV_SEND_FAILED:
+        give_back(m, c, tag_q(ev->tag), ev->diag);
+        break;
+    case X400_P1_LINK_EV_RELEASED:
+        LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u with %s released", c->id, peer_name(m, c->peer));
+        c->dead = 1;
+        break;
+    case X400_P1_LINK_EV_ABORTED:
+        m->st.aborts++;
+        mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
+        c->dead = 1;
+        break;
+    case X400_P1_LINK_EV_NEED_ASSOC:
+        /* RTSE recovery: a new connection for the interrupted transfer */
+        m->st.recoveries++;
+        LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: connection lost, recovering (RTSE)", c->id);
+        c->assoc = NULL; /* the old one is retired when the driver lets it go */
+        c->have_h = 0;
+        return conn_connect(m, c) < 0 ? -1 : 0;
+    case X400_P1_LINK_EV_PERSIST:
+        /* The APDU octets a resumed transfer would need survive only in this
+         * process: a restart makes the sender transfer again from the
+         * beginning (doc/mta.md), so the record is not stored. */
+        break;
+    }
+    return 0;
+}
+
+/* An inbound recovery request: the responder link waiting for it. */
+static x400_p1_link *route_recovery(void *user, x400_p1_link *l, const uint8_t *ref, size_t len)
+{
+    mta *m = user;
+    conn *fresh = NULL;
+    for (conn *c = m->conns; c; c = c->next)
+        if (c->link == l) fresh = c;
+    for (conn *c = m->conns; c; c = c->next) {
+        uint8_t b[X400_P1_LINK_REF_MAX];
+        size_t n;
+        if (c->outbound || c->dead || c->link == l) continue;
+        if (x400_p1_link_waiting_ref(c->link, b, sizeof b, &n) == X400_OK && n == len &&
+            !memcmp(b, ref, n)) {
+            LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s recovers its connection (RTSE)", c->id,
+                peer_name(m, c->peer));
+            m->st.recoveries++;
+            if (fresh) {
+                c->assoc = fresh->assoc;
+                c->h = fresh->h;
+                c->have_h = fresh->have_h;
+                if (c->assoc) x400_assoc_set_user(c->assoc, c);
+                fresh->assoc = NULL;
+                fresh->have_h = 0;
+                fresh->dead = 1;
+            }
+            return c->link;
+        }
+    }
+    LOG(m, IFC, X400_LOG_NOTICE, "recovery request for a connection this MTA does not know: refused");
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char *peer, x400_assoc **out)
+{
+    mta *m = user;
+    x400_assoc_config ac;
+    x400_p1_link_config lc;
+    x400_p1_link_callbacks cb = { NULL, on_link };
+    conn *c;
+    char hs[64];
+    (void)d;
+    if (m->stopping) return -1;
+    c = conn_new(m, 0, -1);
+    if (!c) return -1;
+    cb.user = c;
+    assoc_config(m, &ac, X400_ROLE_RESPONDER, NULL, c->id);
+    link_config(m, &lc, X400_ROLE_RESPONDER, NULL);
+    if (x400_assoc_new(out, &ac, NULL, NULL) < 0) {
+        c->dead = 1;
+        return -1;
+    }
+    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_attach(c->link, *out) < 0) {
+        x400_assoc_free(*out);
+        *out = NULL;
+        c->dead = 1;
+        return -1;
+    }
+    x400_assoc_set_user(*out, c);
+    c->assoc = *out;
+    c->h = h;
+    c->have_h = 1;
+    x400_lpi_format(h, hs, sizeof hs);
+    LOG(m, IFC, X400_LOG_INFO, "assoc #%u: inbound connection %s from %s (identified by its bind, "
+        "not by address)", c->id, hs, peer);
+    return 0;
+}
+
+static void on_connected(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc *a, const x400_diag *err)
+{
+    mta *m = user;
+    conn *c = x400_assoc_get_user(a);
+    (void)d;
+    (void)h;
+    if (!err) return;
+    if (c) mta_log_diag(&m->lg, X400_LOG_WARNING, "connect", err);
+}
+
+static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc *a, const x400_diag *why)
+{
+    mta *m = user;
+    conn *c = x400_assoc_get_user(a);
+    char hs[64];
+    (void)d;
+    x400_lpi_format(h, hs, sizeof hs);
+    if (why) LOG(m, IFC, X400_LOG_INFO, "connection %s closed: %s", hs, why->text);
+    if (c && c->assoc == a && c->have_h && !memcmp(&c->h, &h, sizeof h)) {
+        if (c->connecting && !c->bound && c->outbound && c->peer >= 0) {
+            peerst *p = &m->ps[c->peer];
+            p->open_failures++;
+            p->next_open = mono_ms() + (uint64_t)m->cfg->peers[c->peer].open_interval_s * 1000u;
+            LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: could not open an association with %s (attempt %u of %u)",
+                c->id, peer_name(m, c->peer), p->open_failures, m->cfg->peers[c->peer].max_open_retries);
+        }
+        c->have_h = 0;
+    }
+    retire(m, a);
+}
+
+/* ---------------------------------------------------------------- the turn */
+
+static void ndr_queue_of(mta *m, int p, const char *why)
+{
+    peerst *ps = &m->ps[p];
+    qmsg *q = ps->head, *nx;
+    for (; q; q = nx) {
+        mta_spool_hdr h;
+        uint8_t *body = NULL;
+        size_t len = 0;
+        x400_p1_apdu a;
+        x400_diag d;
+        nx = q->next;
+        if (q->state != Q_WAIT) continue;
+        if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) == 0 &&
+            x400_p1_decode(body, len, NULL, NULL, &a, &d) == 0) {
+            if (a.kind != X400_P1_REPORT)
+                non_deliver(m, &a, X400_NDR_UNABLE_TO_TRANSFER, -1, why);
+            else
+                LOG(m, SVC, X400_LOG_WARNING, "report %s to %s dropped: %s", q->mtsid, peer_name(m, p), why);
+            x400_p1_apdu_free(&a);
+        }
+        free(body);
+        mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name);
+        q_unlink(m, q);
+        free(q);
+    }
+}
+
+static void feed_links(mta *m, uint64_t now)
+{
+    for (conn *c = m->conns; c; c = c->next) {
+        peerst *p;
+        if (!can_send(m, c)) continue;
+        p = &m->ps[c->peer];
+        for (qmsg *q = p->head; q && c->inflight < LINK_WINDOW; q = q->next) {
+            mta_spool_hdr h;
+            uint8_t *body = NULL;
+            size_t len = 0;
+            x400_diag d;
+            if (q->state != Q_WAIT || q->next_try > now) continue;
+            if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) < 0) {
+                LOG(m, SVC, X400_LOG_ERROR, "queue file %s unreadable: %s", q->name, m->err);
+                q->next_try = now + 60000;
+                continue;
+            }
+            mta_log_hex(&m->lg, "sending APDU", body, len);
+            if (x400_p1_link_send_encoded(c->link, body, len, q->prio, (uint64_t)(uintptr_t)q, &d) < 0) {
+                free(body);
+                if (d.code == X400_ERR_FULL) break;
+                mta_log_diag(&m->lg, X400_LOG_ERROR, "send", &d);
+                q->next_try = now + 60000;
+                continue;
+            }
+            free(body);
+            q_set_state(m, q, Q_ACTIVE);
+            q->on = c;
+            c->inflight++;
+        }
+    }
+}
+
+static void manage_peers(mta *m, uint64_t now)
+{
+    for (size_t p = 0; p < m->cfg->npeers; p++) {
+        const mta_peer_config *pc = &m->cfg->peers[p];
+        peerst *ps = &m->ps[p];
+        size_t senders = 0, outbound = 0, opening = 0, ready = 0;
+        if (ps->open_failures > pc->max_open_retries && ps->waiting) {
+            char why[128];
+            snprintf(why, sizeof why, "MTA %s unreachable after %u association attempts", pc->name,
+                     ps->open_failures);
+            ndr_queue_of(m, (int)p, why);
+            ps->open_failures = 0;
+            continue;
+        }
+        for (conn *c = m->conns; c; c = c->next) {
+            if (c->dead || c->peer != (int)p) continue;
+            if (c->outbound) outbound++;
+            if (c->outbound && !c->bound) opening++;
+            if (can_send(m, c)) senders++;
+        }
+        for (qmsg *q = ps->head; q; q = q->next)
+            if (q->state == Q_WAIT && q->next_try <= now) ready++;
+            else if (q->state == Q_WAIT && q->msg_failures > pc->max_transfer_retries) ready++;
+        if (!ready || m->stopping || opening || outbound >= pc->max_assocs || now < ps->next_open) continue;
+        if (senders == 0 || ready > (size_t)pc->threshold * senders) open_assoc(m, (int)p);
+    }
+    /* messages that failed too often on working associations */
+    for (size_t p = 0; p < m->cfg->npeers; p++) {
+        for (qmsg *q = m->ps[p].head, *nx; q; q = nx) {
+            nx = q->next;
+            if (q->state == Q_WAIT && q->msg_failures > m->cfg->peers[p].max_transfer_retries) {
+                mta_spool_hdr h;
+                uint8_t *body = NULL;
+                size_t len = 0;
+                x400_p1_apdu a;
+                x400_diag d;
+                if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err,
+                                   sizeof m->err) == 0 &&
+                    x400_p1_decode(body, len, NULL, NULL, &a, &d) == 0) {
+                    if (a.kind != X400_P1_REPORT)
+                        non_deliver(m, &a, X400_NDR_TRANSFER_FAILURE, -1, "transfer retries exhausted");
+                    x400_p1_apdu_free(&a);
+                }
+                free(body);
+                mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name);
+                q_unlink(m, q);
+                free(q);
+            }
+        }
+    }
+}
+
+static void manage_conns(mta *m, uint64_t now)
+{
+    for (conn *c = m->conns; c; c = c->next) {
+        const mta_peer_config *pc;
+        if (c->dead || !c->link) continue;
+        (void)x400_p1_link_tick(c->link, now);
+        if (c->peer < 0) continue;
+        pc = &m->cfg->peers[c->peer];
+        if (c->closing) {
+            if (now > c->close_deadline) {
+                LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: no release answer within %u s: aborted", c->id,
+                    pc->disconnect_s);
+                if (c->have_h) x400_driver_close(m->drv, c->h);
+                c->dead = 1;
+            }
+            continue;
+        }
+        if (!c->bound || !x400_p1_link_is_bound(c->link)) continue;
+        if (c->inflight || x400_p1_link_queued(c->link) || x400_p1_link_confirm_pending(c->link) ||
+            (c->outbound && m->ps[c->peer].waiting))
+            c->idle_since = now;
+        /* only the association-initiator may release (RT-CLOSE, X.228) */
+        if (c->outbound && (m->stopping || now - c->idle_since > (uint64_t)pc->lifetime_s * 1000u) &&
+            !c->inflight) {
+            LOG(m, IFC, X400_LOG_INFO, "assoc #%u with %s: %s, releasing", c->id, pc->name,
+                m->stopping ? "shutting down" : "idle for the association lifetime");
+            if (x400_p1_link_close(c->link) == X400_OK) {
+                c->closing = 1;
+                c->close_deadline = now + (uint64_t)pc->disconnect_s * 1000u;
+            }
+        }
+    }
+}
+
+/* Free what ended: links whose association is gone, and associations the
+ * driver has forgotten and no link holds. */
+static void reap(mta *m)
+{
+    conn **pp = &m->conns;
+    while (*pp) {
+        conn *c = *pp;
+        if (c->dead && !x400_p1_link_confirm_pending(c->link)) {
+            int confirming = 0;
+            for (size_t i = 0; i < P.nconfirm; i++)
+                if (P.confirm[i] == c) confirming = 1;
+            if (!confirming) {
+                if (c->have_h) x400_driver_close(m->drv, c->h); /* -> on_closed: retired */
+                if (c->assoc && !c->have_h) retire(m, c->assoc);
+                /* APDUs still handed to this link go back to the queue */
+                for (size_t p = 0; p < m->cfg->npeers; p++)
+                    for (qmsg *q = m->ps[p].head; q; q = q->next)
+                        if (q->on == c) give_back(m, c, q, NULL);
+                if (c->link) {
+                    x400_p1_link_free(c->link);
+                    c->link = NULL;
+                }
+                *pp = c->next;
+                free(c);
+                continue;
+            }
+        }
+        pp = &c->next;
+    }
+    for (size_t i = 0; i < m->ngrave;) {
+        x400_assoc *a = m->graveyard[i];
+        int held = 0;
+        for (conn *c = m->conns; c; c = c->next)
+            if (c->assoc == a || (c->link && x400_p1_link_assoc(c->link) == a)) held = 1;
+        if (!held) {
+            x400_assoc_free(a);
+            m->graveyard[i] = m->graveyard[--m->ngrave];
+            continue;
+        }
+        i++;
+    }
+}
+
+static void snapshot(mta *m)
+{
+    char *buf;
+    size_t cap = 1 << 16, n = 0;
+    size_t queue_len = 0, open = 0;
+    for (size_t p = 0; p < m->cfg->npeers; p++) queue_len += m->ps[p].waiting + m->ps[p].active;
+    for (conn *c = m->conns; c; c = c->next)
+        if (!c->dead && c->bound) open++;
+    buf = malloc(cap);
+    if (!buf) return;
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "submitted=%llu\nreceived=%llu\ndelivered=%llu\nduplicates=%llu\n"
+                          "reports_received=%llu\nreports_sent=%llu\ntransferred=%llu\n"
+                          "ndr_generated=%llu\nassoc_open=%zu\nassoc_opened=%llu\naborts=%llu\n"
+                          "recoveries=%llu\nbind_refused=%llu\nrelayed=%llu\nqueue_len=%zu\n",
+                          (unsigned long long)m->st.submitted, (unsigned long long)m->st.received,
+                          (unsigned long long)m->st.delivered, (unsigned long long)m->st.duplicates,
+                          (unsigned long long)m->st.reports_received,
+                          (unsigned long long)m->st.reports_sent, (unsigned long long)m->st.transferred,
+                          (unsigned long long)m->st.ndr_generated, open,
+                          (unsigned long long)m->st.assoc_opened, (unsigned long long)m->st.aborts,
+                          (unsigned long long)m->st.recoveries, (unsigned long long)m->st.bind_refused,
+                          (unsigned long long)m->st.relayed, queue_len);
+    mta_spool_write_snapshot(m->sp, "stats", buf, n);
+    /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
+    n = 0;
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        for (qmsg *q = m->ps[p].head; q && n + 300 < cap; q = q->next) {
+            uint64_t now = mono_ms();
+            n += (size_t)snprintf(buf + n, cap - n, "%s %s %u %lld\n", q->name,
+                                  q->state == Q_ACTIVE ? "transferring"
+                                  : m->ps[p].open_failures ? "retrying"
+                                                           : "queued",
+                                  q->attempts,
+                                  q->state == Q_WAIT && q->next_try > now
+                                      ? (long long)(q->next_try - now)
+                                      : m->ps[p].next_open > now ? (long long)(m->ps[p].next_open - now) : 0LL);
+        }
+    mta_spool_write_snapshot(m->sp, "status", buf, n);
+    free(buf);
+}
+
+/* Make this turn's batch durable, then confirm the transfers it answers. */
+static int commit(mta *m)
+{
+    int rv = 0;
+    if (mta_spool_staged(m->sp)) {
+        rv = mta_spool_commit(m->sp, m->err, sizeof m->err);
+        if (rv < 0) {
+            /* nothing of the batch is acknowledged: abort those associations
+             * (the senders keep the APDUs and transfer them again) */
+            LOG(m, SVC, X400_LOG_ERROR, "spool commit failed: %s", m->err);
+            for (size_t i = 0; i < P.nconfirm; i++) {
+                conn *c = P.confirm[i];
+                c->confirm = 0;
+                if (c->have_h) x400_driver_close(m->drv, c->h);
+                c->dead = 1;
+            }
+            P.nconfirm = 0;
+            P.nq = 0;
+            return -1;
+        }
+        for (size_t i = 0; i < P.nq; i++) q_add(m, P.q[i].name, &P.q[i].h);
+    }
+    P.nq = 0;
+    for (size_t i = 0; i < P.nconfirm; i++) {
+        conn *c = P.confirm[i];
+        c->confirm = 0;
+        if (c->link) (void)x400_p1_link_confirm(c->link);
+    }
+    P.nconfirm = 0;
+    return rv;
+}
+
+static int listen_all(mta *m)
+{
+    for (size_t i = 0; i < m->cfg->nlisten; i++) {
+        char host[MTA_HOST_MAX + 20], *port;
+        const char *h;
+        snprintf(host, sizeof host, "%s", m->cfg->listen[i]);
+        port = strrchr(host, ':');
+        if (!port) {
+            LOG(m, IFC, X400_LOG_ERROR, "listen address %s: no port", m->cfg->listen[i]);
+            return -1;
+        }
+        *port++ = 0;
+        h = host;
+        if (host[0] == '[') {
+            h = host + 1;
+            if (strchr(host, ']')) *strchr(host, ']') = 0;
+        }
+        if (!strcmp(h, "*") || !h[0]) h = NULL;
+        if (x400_driver_listen(m->drv, h, port) <= 0) {
+            mta_log_diag(&m->lg, X400_LOG_ERROR, "listen", x400_driver_diag(m->drv));
+            return -1;
+        }
+        LOG(m, IFC, X400_LOG_NOTICE, "listening on %s", m->cfg->listen[i]);
+    }
+    return 0;
+}
+
+int mta_run(const mta_config *cfg)
+{
+    mta mm, *m = &mm;
+    x400_driver_config dc;
+    x400_driver_callbacks dcb;
+    x400_mtsid_config ic;
+    x400_diag d;
+    char path[MTA_PATH_MAX + 32];
+    struct sigaction sa;
+    int status = 0;
+    uint64_t stop_at = 0;
+
+    memset(m, 0, sizeof *m);
+    m->cfg = cfg;
+    m->start_ms = wall_ms();
+    if (mta_log_open(&m->lg, cfg->log_path, cfg->log_level, cfg->name) < 0) {
+        fprintf(stderr, "x400mta: cannot open log %s\n", cfg->log_path);
+        return 1;
+    }
+    m->liblog = mta_log_library(&m->lg);
+    if (x400_p1_idset_create(1u << 20, NULL, &m->seen) < 0) return 1;
+    if (mta_spool_open(&m->sp, cfg->spool, 1, m->seen, m->err, sizeof m->err) < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "spool: %s", m->err);
+        return 1;
+    }
+    x400_mtsid_config_init(&ic);
+    ic.state_path = mta_spool_path(m->sp, "mtsid", path, sizeof path);
+    ic.node_id = cfg->node;
+    ic.gdi = cfg->gdi;
+    ic.flags = X400_MTSID_CREATE;
+    ic.logger = &m->liblog;
+    if (x400_mtsid_open(&ic, &m->ids, &d) < 0 || x400_mtsid_cursor_init(&m->cur, m->ids) < 0) {
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "MTSID allocator", &d);
+        return 1;
+    }
+    for (size_t i = 0; i < cfg->npeers; i++) {
+        m->peertab[i].mta_name = cfg->peers[i].name;
+        m->peertab[i].password = cfg->peers[i].their_password;
+        m->peertab[i].password_len = cfg->peers[i].their_password_len;
+        m->peertab[i].require_auth = 1;
+    }
+    m->table.peers = m->peertab;
+    m->table.n = cfg->npeers;
+    /* the durable queue, as left by the last run */
+    {
+        char **names = NULL;
+        long n = mta_spool_list(m->sp, MTA_SPOOL_QUEUE, &names, m->err, sizeof m->err);
+        for (long i = 0; i < n; i++) {
+            mta_spool_hdr h;
+            if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, names[i], &h, NULL, NULL, m->err, sizeof m->err) == 0)
+                q_add(m, names[i], &h);
+            else
+                LOG(m, SVC, X400_LOG_ERROR, "queue file %s: %s", names[i], m->err);
+        }
+        if (n > 0) LOG(m, SVC, X400_LOG_NOTICE, "%ld APDUs in the queue from the last run", n);
+        mta_spool_names_free(names, n);
+    }
+    x400_driver_config_init(&dc);
+    dc.max_conns = MAX_CONNS;
+    dc.log = m->liblog;
+    dcb.user = m;
+    dcb.accepted = on_accepted;
+    dcb.connected = on_connected;
+    dcb.closed = on_closed;
+    if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return 1;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    LOG(m, SVC, X400_LOG_NOTICE, "MTA %s started (spool %s, %zu peers, received-MTSID set %zu)", cfg->name,
+        cfg->spool, cfg->npeers, x400_p1_idset_count(m->seen));
+    m->last_checkpoint = mono_ms();
+
+    for (;;) {
+        uint64_t now = mono_ms();
+        int timeout = 20;
+        if (got_signal && !m->stopping) {
+            LOG(m, SVC, X400_LOG_NOTICE, "signal %d: releasing associations and stopping", (int)got_signal);
+            m->stopping = 1;
+            stop_at = now + 3000;
+        }
+        if (m->stopping) {
+            int busy = 0;
+            for (conn *c = m->conns; c; c = c->next)
+                if (!c->dead) busy = 1;
+            if (!busy || now > stop_at) break;
+        }
+        if (!m->stopping && now - m->last_pickup >= 50) {
+            m->last_pickup = now;
+            pickup(m);
+        }
+        manage_peers(m, now);
+        feed_links(m, now);
+        manage_conns(m, now);
+        if (commit(m) < 0) status = 1;
+        if (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
+            (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS)) {
+            if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0)
+                LOG(m, SVC, X400_LOG_ERROR, "checkpoint: %s", m->err);
+            m->last_checkpoint = now;
+        }
+        if (now - m->last_snapshot >= SNAPSHOT_MS) {
+            m->last_snapshot = now;
+            snapshot(m);
+        }
+        reap(m);
+        for (conn *c = m->conns; c; c = c->next) {
+            uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : UINT64_MAX;
+            if (t != UINT64_MAX && t > now && t - now < (uint64_t)timeout) timeout = (int)(t - now);
+        }
+        if (x400_driver_run(m->drv, timeout) < 0) {
+            mta_log_diag(&m->lg, X400_LOG_ERROR, "driver", x400_driver_diag(m->drv));
+        }
+    }
+    /* shutdown: what was received is made durable, then checkpointed */
+    commit(m);
+    for (conn *c = m->conns; c; c = c->next) c->dead = 1;
+    reap(m);
+    reap(m);
+    if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "checkpoint: %s", m->err);
+        status = 1;
+    }
+    snapshot(m);
+    x400_driver_free(m->drv);
+    while (m->ngrave) x400_assoc_free(m->graveyard[--m->ngrave]);
+    for (size_t p = 0; p < cfg->npeers; p++)
+        while (m->ps[p].head) {
+            qmsg *q = m->ps[p].head;
+            q_unlink(m, q);
+            free(q);
+        }
+    x400_mtsid_close(m->ids);
+    mta_spool_close(m->sp);
+    x400_p1_idset_free(m->seen);
+    LOG(m, SVC, X400_LOG_NOTICE, "MTA %s stopped", cfg->name);
+    mta_log_close(&m->lg);
+    free(m->pd.q);
+    free(m->pd.confirm);
+    return status;
+}
