@@ -137,7 +137,8 @@ typedef struct mta_log {
 /* Open the log (path "" or "-": stderr).  0 or -1 (errno). */
 int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *who);
 void mta_log_close(mta_log *lg);
-/* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text". */
+/* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text".
+ * (Named mta_logf: a function may not share the name of the type mta_log.) */
 void mta_logf(mta_log *lg, mta_log_category cat, x400_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* APDU category at trace level: "what (n bytes): hex..." (wrapped, complete). */
@@ -193,6 +194,14 @@ typedef struct mta_spool mta_spool;
 
 #define MTA_SPOOL_RECIP_MAX 32
 #define MTA_ADDR_MAX 512   /* an O/R address in text form, in spool headers */
+/* Bounds of the spool (spool.c).  File names: 1..MTA_SPOOL_NAME_MAX of
+ * [A-Za-z0-9._+=@-], not starting with '.', not ending in ".tmp" (temp
+ * files), not "tmp". */
+#define MTA_SPOOL_NAME_MAX 128
+#define MTA_SPOOL_HDR_MAX 65536                /* text header, empty line included */
+#define MTA_SPOOL_FILE_MAX (128u << 20)        /* octets after the header */
+#define MTA_SPOOL_BATCH_MAX (256u << 20)       /* journal octets of one batch */
+#define MTA_SPOOL_BATCH_ITEMS 65536            /* items of one batch */
 
 /* The header of a spool file (strings NUL-terminated, "" = absent). */
 typedef struct mta_spool_hdr {
@@ -217,8 +226,13 @@ typedef enum mta_spool_dir { MTA_SPOOL_SUBMIT = 0, MTA_SPOOL_QUEUE = 1, MTA_SPOO
 
 /* Open (creating the directories) and replay the journal; `seen` (may be
  * NULL) gets the persisted received MTSIDs (file `seen` + journal).  The MTA
- * opens with lock = 1 (fails with "spool in use by pid N" when another holds
- * it); the tools open with lock = 0.  0, or -1 with err. */
+ * opens with lock = 1 (fails with "spool <dir> in use by pid N" when another
+ * holds it); the tools open with lock = 0.  0, or -1 with err.
+ * lock = 1: files of the journal that are missing or differ are rebuilt,
+ * unlinks redone, then a checkpoint empties the journal (with seen == NULL
+ * the journal's identifiers are then dropped).  lock = 0: the journal is
+ * only read (identifiers into `seen`); files and journal are left alone.
+ * A spool object is not thread-safe: one thread at a time. */
 int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *seen,
                    char *err, size_t errlen);
 void mta_spool_close(mta_spool *s);
@@ -234,6 +248,11 @@ int mta_spool_submit(mta_spool *s, const mta_spool_hdr *h, const uint8_t *conten
  * writes the files (no fsync: the journal covers them) and returns the
  * number of items made durable (0 when nothing was staged), or -1 with err
  * (nothing in the batch may then be acknowledged). */
+/* stage_*: 0, or -1 with errno: E2BIG the batch is full (commit first),
+ * EFBIG body > MTA_SPOOL_FILE_MAX, EINVAL bad name/header/MTSID text, EPERM
+ * spool opened without the lock, ENOMEM.  A failed commit or checkpoint is
+ * sticky (later ones fail too): close and reopen the spool, which replays
+ * the journal, and rebuild `seen` from that open. */
 int mta_spool_stage_file(mta_spool *s, mta_spool_dir dir, const char *name,
                          const mta_spool_hdr *h, const uint8_t *body, size_t len);
 int mta_spool_stage_seen(mta_spool *s, const char *mtsid_text);
@@ -242,13 +261,15 @@ int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name);
 size_t mta_spool_staged(const mta_spool *s);
 int mta_spool_commit(mta_spool *s, char *err, size_t errlen);
 /* Checkpoint: syncfs, save `seen`, empty the journal.  Called by the MTA
- * when the journal passes a size or age, and on shutdown.  0 / -1. */
+ * when the journal passes a size or age, and on shutdown.  A staged batch
+ * is committed first.  `seen` must hold no identifier that is neither
+ * staged nor committed.  0 / -1 with err. */
 int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, size_t errlen);
 uint64_t mta_spool_journal_bytes(const mta_spool *s);
 
 /* Remove a file now (queue: after the peer's confirmation; not synced --
  * a file that reappears after a crash is sent again and recognised by the
- * receiver as a duplicate).  0 / -1. */
+ * receiver as a duplicate).  0 (also when already gone) / -1 (errno). */
 int mta_spool_remove(mta_spool *s, mta_spool_dir dir, const char *name);
 
 /* Read a spool file: header, and the body into *body (malloc'ed, caller

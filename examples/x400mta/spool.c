@@ -1,0 +1,1054 @@
+/*
+ * x400mta -- the durable spool (see the "spool" section of mta.h).
+ *
+ * Durability model
+ *   submit/   the `submit` tool writes a temp file, fsyncs it, renames it
+ *             into place and fsyncs the directory before it returns.
+ *   journal   the MTA's write-ahead log.  A commit serialises every staged
+ *             item as one record, appends the whole batch with writev and
+ *             makes it durable with ONE fdatasync; only then are the
+ *             queue/inbox files written (temp + rename, no fsync) and the
+ *             submit/ files taken over unlinked.  A checkpoint makes those
+ *             files durable in bulk (syncfs), saves the received-identifier
+ *             set, and only then empties the journal.
+ *   open      replays the journal: missing or damaged files are rebuilt
+ *             from their records, received identifiers go back into `seen`,
+ *             unlinks are redone; replay stops at the first record that is
+ *             incomplete or fails its CRC (a torn tail of a crashed commit).
+ *
+ * Journal record (little-endian):
+ *   "XMJ1"  u32 body length  u32 CRC-32 (of the length field and the body)
+ *   body:   u8 type (1 FILE, 2 SEEN, 3 UNLINK)  u8 dir  u16 name length
+ *           name  payload (FILE: the complete file, header and body)
+ *
+ * Any failure of commit or checkpoint is sticky: files or identifiers of the
+ * batch may be half applied (and `seen` may already hold identifiers whose
+ * messages are not durable), so the spool refuses further commits and
+ * checkpoints; the MTA closes and reopens it, which replays the journal.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mta.h"
+
+#define REC_HDR 12u                       /* magic, length, CRC */
+#define REC_MAGIC "XMJ1"
+#define REC_FILE 1u
+#define REC_SEEN 2u
+#define REC_UNLINK 3u
+#define SNAPSHOT_MAX (16u << 20)          /* largest status/stats snapshot */
+#define IOV_CHUNK 512                     /* iovecs per writev call (< IOV_MAX) */
+
+_Static_assert(X400_MTSID_TEXT_MAX <= MTA_SPOOL_NAME_MAX, "an MTSID text is a journal name");
+
+static const char *const dir_names[3] = { "submit", "queue", "inbox" };
+
+typedef struct item {
+    uint8_t *rec;          /* the complete journal record */
+    size_t reclen;
+    uint8_t type, dir;
+    char name[MTA_SPOOL_NAME_MAX + 1];
+    size_t payload_off;    /* FILE: the file's bytes in rec */
+    size_t payload_len;
+} item;
+
+struct mta_spool {
+    char dir[MTA_PATH_MAX];
+    int dirfd;             /* the spool directory (syncfs) */
+    int subfd[3];          /* submit/, queue/, inbox/ */
+    int lockfd;            /* -1: opened without the lock */
+    int jfd;               /* journal, -1 without the lock */
+    uint64_t jbytes;       /* journal length */
+    int failed;            /* sticky: a commit or checkpoint failed */
+    uint32_t counter;      /* submission names */
+    uint64_t rnd;          /* submission names: xorshift state */
+    item *items;           /* the pending batch */
+    size_t nitems, capitems;
+    size_t batch_bytes;
+    uint32_t crctab[256];
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* "what: <spool>/<sub>/<name>: strerror(e)" */
+static int ioerr(const mta_spool *s, char *err, size_t errlen, const char *what, int dir,
+                 const char *name, int e)
+{
+    if (dir >= 0)
+        seterr(err, errlen, "%s: %s/%s/%s: %s", what, s->dir, dir_names[dir], name, strerror(e));
+    else
+        seterr(err, errlen, "%s: %s/%s: %s", what, s->dir, name, strerror(e));
+    return -1;
+}
+
+static void crc_init(uint32_t tab[256])
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        tab[i] = c;
+    }
+}
+
+/* CRC-32 (IEEE 802.3, reflected), continued from `crc` (0 to start). */
+static uint32_t crc32_update(const uint32_t tab[256], uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    while (n--) crc = tab[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A file name the spool accepts: 1..MTA_SPOOL_NAME_MAX of [A-Za-z0-9._+=@-],
+ * not starting with '.', not ending in ".tmp" (temp files), not "tmp". */
+static int name_ok(const char *name)
+{
+    if (!name) return 0;
+    size_t n = strnlen(name, MTA_SPOOL_NAME_MAX + 1);
+    if (n == 0 || n > MTA_SPOOL_NAME_MAX || name[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '+' || c == '=' || c == '@'))
+            return 0;
+    }
+    if (n >= 4 && !strcmp(name + n - 4, ".tmp")) return 0;
+    return strcmp(name, "tmp") != 0;
+}
+
+static int dir_ok(int dir) { return dir >= 0 && dir <= 2; }
+
+/* write() all of it (EINTR, short writes). 0 or -1 (errno). */
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) { errno = EIO; return -1; }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* read() up to n octets (EINTR); the count read (short only at EOF) or -1. */
+static ssize_t read_full(int fd, uint8_t *p, size_t n)
+{
+    size_t o = 0;
+    while (o < n) {
+        ssize_t r = read(fd, p + o, n - o);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        o += (size_t)r;
+    }
+    return (ssize_t)o;
+}
+
+static ssize_t pread_full(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+    size_t o = 0;
+    while (o < n) {
+        ssize_t r = pread(fd, p + o, n - o, (off_t)(off + o));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        o += (size_t)r;
+    }
+    return (ssize_t)o;
+}
+
+static int close_checked(int fd)
+{
+    /* POSIX leaves the descriptor state after EINTR unspecified; on Linux it
+     * is closed, so never retry. */
+    if (close(fd) != 0 && errno != EINTR) return -1;
+    return 0;
+}
+
+static int fsync_retry(int fd, int data_only)
+{
+    int r;
+    do r = data_only ? fdatasync(fd) : fsync(fd);
+    while (r != 0 && errno == EINTR);
+    return r;
+}
+
+/* Write a file atomically in directory dfd: "<name>.tmp", then rename.
+ * sync: fsync the file before the rename (the caller syncs the directory).
+ * excl: fail with EEXIST when the temp file exists.  0 or -1 (errno; the
+ * failing step in *what). */
+static int write_atomic(int dfd, const char *name, const uint8_t *p, size_t n, int sync, int excl,
+                        const char **what)
+{
+    char tmp[MTA_SPOOL_NAME_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), 0600);
+    if (fd < 0) { *what = "create"; return -1; }
+    int e;
+    if (write_all(fd, p, n) != 0) { *what = "write"; goto fail; }
+    if (sync && fsync_retry(fd, 0) != 0) { *what = "fsync"; goto fail; }
+    if (close_checked(fd) != 0) { *what = "close"; fd = -1; goto fail; }
+    fd = -1;
+    if (renameat(dfd, tmp, dfd, name) != 0) { *what = "rename"; goto fail; }
+    return 0;
+fail:
+    e = errno;
+    if (fd >= 0) close(fd);
+    unlinkat(dfd, tmp, 0);
+    errno = e;
+    return -1;
+}
+
+/* ------------------------------------------------------------ header */
+
+static const char *const kinds[] = { "message", "report", "probe" };
+static const char *const priorities[] = { "normal", "urgent", "non-urgent" };
+
+static int in_set(const char *v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v, set[i])) return 1;
+    return 0;
+}
+
+/* A header string: NUL-terminated inside its array, no line breaks. */
+static int field_ok(const char *v, size_t cap)
+{
+    size_t n = strnlen(v, cap);
+    if (n == cap) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == '\n' || v[i] == '\r') return 0;
+    return 1;
+}
+
+#define FIELD_OK(f) field_ok((f), sizeof(f))
+
+static int hdr_valid(const mta_spool_hdr *h)
+{
+    if (!FIELD_OK(h->kind) || !in_set(h->kind, kinds, 3)) return 0;
+    if (!FIELD_OK(h->priority) || (h->priority[0] && !in_set(h->priority, priorities, 3))) return 0;
+    if (!FIELD_OK(h->mtsid) || !FIELD_OK(h->content_id) || !FIELD_OK(h->originator) ||
+        !FIELD_OK(h->peer) || !FIELD_OK(h->subject) || !FIELD_OK(h->subject_content_id) ||
+        !FIELD_OK(h->outcome))
+        return 0;
+    if (h->nrecipient > MTA_SPOOL_RECIP_MAX) return 0;
+    for (size_t i = 0; i < h->nrecipient; i++)
+        if (!FIELD_OK(h->recipient[i]) || !h->recipient[i][0]) return 0;
+    return 1;
+}
+
+typedef struct obuf { char *p; size_t cap, len; } obuf;
+
+static void oput(obuf *o, const char *key, const char *v)
+{
+    int n = snprintf(o->p ? o->p + o->len : NULL, o->p ? o->cap - o->len : 0, "%s: %s\n", key, v);
+    o->len += (size_t)n;
+}
+
+/* The text header for h with `size` body octets, into buf[cap] (NULL/0:
+ * measure).  Length (snprintf semantics; the header is never longer than
+ * MTA_SPOOL_HDR_MAX for a valid h). */
+static size_t hdr_format(const mta_spool_hdr *h, uint64_t size, char *buf, size_t cap)
+{
+    obuf o = { buf, cap, 0 };
+    char num[24];
+    o.len = (size_t)snprintf(buf, cap, "X400MTA-SPOOL 1\n");
+    oput(&o, "kind", h->kind);
+    if (h->mtsid[0]) oput(&o, "mtsid", h->mtsid);
+    if (h->content_id[0]) oput(&o, "content-id", h->content_id);
+    if (h->originator[0]) oput(&o, "originator", h->originator);
+    for (size_t i = 0; i < h->nrecipient; i++) oput(&o, "recipient", h->recipient[i]);
+    if (h->priority[0]) oput(&o, "priority", h->priority);
+    oput(&o, "report-request", h->report_request ? "yes" : "no");
+    if (h->peer[0]) oput(&o, "peer", h->peer);
+    if (h->subject[0]) oput(&o, "subject", h->subject);
+    if (h->subject_content_id[0]) oput(&o, "subject-content-id", h->subject_content_id);
+    if (h->outcome[0]) oput(&o, "outcome", h->outcome);
+    snprintf(num, sizeof num, "%" PRIu64, h->time_ms);
+    oput(&o, "time", num);
+    snprintf(num, sizeof num, "%" PRIu64, size);
+    oput(&o, "size", num);
+    int n = snprintf(buf ? buf + o.len : NULL, buf ? cap - o.len : 0, "\n");
+    return o.len + (size_t)n;
+}
+
+/* Header + body as one malloc'ed buffer at offset `pre` (room for a journal
+ * record header in front).  NULL with errno (EINVAL: bad header; EFBIG). */
+static uint8_t *file_image(const mta_spool_hdr *h, const uint8_t *body, size_t len, size_t pre,
+                           size_t *imglen)
+{
+    if (!h || (len && !body) || !hdr_valid(h)) { errno = EINVAL; return NULL; }
+    if (len > MTA_SPOOL_FILE_MAX) { errno = EFBIG; return NULL; }
+    size_t hl = hdr_format(h, len, NULL, 0);
+    uint8_t *p = malloc(pre + hl + 1 + len);
+    if (!p) { errno = ENOMEM; return NULL; }
+    hdr_format(h, len, (char *)p + pre, hl + 1);
+    if (len) memcpy(p + pre + hl, body, len);
+    *imglen = hl + len;
+    return p;
+}
+
+static int parse_u64(const char *v, uint64_t *out)
+{
+    uint64_t x = 0;
+    if (!*v || (v[0] == '0' && v[1])) return -1;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9') return -1;
+        unsigned d = (unsigned)(*v - '0');
+        if (x > (UINT64_MAX - d) / 10) return -1;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Copy a value into a header field; -1 when it does not fit. */
+static int setf(char *dst, size_t cap, const char *v)
+{
+    size_t n = strlen(v);
+    if (n >= cap) return -1;
+    memcpy(dst, v, n + 1);
+    return 0;
+}
+#define SETF(f, v) setf((f), sizeof(f), (v))
+
+/* Parse the header in p[0..n) (n includes the empty line).  0, or -1 with
+ * the reason in *why. */
+static int hdr_parse(const char *p, size_t n, mta_spool_hdr *h, const char **why)
+{
+    static const char magic[] = "X400MTA-SPOOL 1\n";
+    enum { K_KIND, K_MTSID, K_CID, K_ORIG, K_PRIO, K_RR, K_PEER, K_SUBJ, K_SCID, K_OUT, K_TIME, K_SIZE, K_N };
+    static const char *const keys[K_N] = { "kind", "mtsid", "content-id", "originator", "priority",
+                                           "report-request", "peer", "subject", "subject-content-id",
+                                           "outcome", "time", "size" };
+    int have[K_N] = { 0 };
+    char line[MTA_ADDR_MAX + 64];
+    memset(h, 0, sizeof *h);
+    if (n < sizeof magic - 1 || memcmp(p, magic, sizeof magic - 1)) { *why = "not a spool file (bad first line)"; return -1; }
+    size_t o = sizeof magic - 1;
+    for (;;) {
+        const char *nl = memchr(p + o, '\n', n - o);
+        if (!nl) { *why = "header not terminated"; return -1; }
+        size_t ll = (size_t)(nl - (p + o));
+        if (ll == 0) { o++; break; }
+        if (ll >= sizeof line) { *why = "header line too long"; return -1; }
+        memcpy(line, p + o, ll);
+        line[ll] = 0;
+        o += ll + 1;
+        if (strlen(line) != ll || strchr(line, '\r')) { *why = "control character in header"; return -1; }
+        char *colon = strstr(line, ": ");
+        if (!colon || colon == line) { *why = "header line without \"key: value\""; return -1; }
+        *colon = 0;
+        const char *key = line, *v = colon + 2;
+        if (!strcmp(key, "recipient")) {
+            if (h->nrecipient == MTA_SPOOL_RECIP_MAX) { *why = "too many recipients"; return -1; }
+            if (!*v || SETF(h->recipient[h->nrecipient], v)) { *why = "bad recipient"; return -1; }
+            h->nrecipient++;
+            continue;
+        }
+        int k;
+        for (k = 0; k < K_N && strcmp(key, keys[k]); k++) {}
+        if (k == K_N) continue; /* unknown key: a later version's, ignored */
+        if (have[k]) { *why = "duplicate header key"; return -1; }
+        have[k] = 1;
+        int bad = 0;
+        switch (k) {
+        case K_KIND: bad = SETF(h->kind, v) || !in_set(v, kinds, 3); break;
+        case K_MTSID: bad = SETF(h->mtsid, v); break;
+        case K_CID: bad = SETF(h->content_id, v); break;
+        case K_ORIG: bad = SETF(h->originator, v); break;
+        case K_PRIO: bad = SETF(h->priority, v) || !in_set(v, priorities, 3); break;
+        case K_RR:
+            if (!strcmp(v, "yes")) h->report_request = 1;
+            else if (!strcmp(v, "no")) h->report_request = 0;
+            else bad = 1;
+            break;
+        case K_PEER: bad = SETF(h->peer, v); break;
+        case K_SUBJ: bad = SETF(h->subject, v); break;
+        case K_SCID: bad = SETF(h->subject_content_id, v); break;
+        case K_OUT: bad = SETF(h->outcome, v); break;
+        case K_TIME: bad = parse_u64(v, &h->time_ms); break;
+        default: bad = parse_u64(v, &h->size) || h->size > MTA_SPOOL_FILE_MAX; break;
+        }
+        if (bad) { *why = "bad header value"; return -1; }
+    }
+    if (!have[K_KIND]) { *why = "no kind"; return -1; }
+    if (!have[K_SIZE]) { *why = "no size"; return -1; }
+    if (o != n) { *why = "header length mismatch"; return -1; }
+    return 0;
+}
+
+/* Parse a complete file image: header, then exactly h->size octets.
+ * The body offset in *hl.  0 or -1 with *why. */
+static int image_parse(const uint8_t *p, size_t n, mta_spool_hdr *h, size_t *hl, const char **why)
+{
+    size_t lim = n < MTA_SPOOL_HDR_MAX ? n : MTA_SPOOL_HDR_MAX;
+    size_t end = 0;
+    for (size_t i = 1; i < lim; i++)
+        if (p[i] == '\n' && p[i - 1] == '\n') { end = i + 1; break; }
+    if (!end) {
+        *why = n < MTA_SPOOL_HDR_MAX ? "truncated header" : "header too long";
+        /* a bad first line is the more useful reason */
+        if (n < 16 || memcmp(p, "X400MTA-SPOOL 1\n", 16)) *why = "not a spool file (bad first line)";
+        return -1;
+    }
+    if (hdr_parse((const char *)p, end, h, why) != 0) return -1;
+    if (n - end < h->size) { *why = "truncated body"; return -1; }
+    if (n - end > h->size) { *why = "trailing octets after the body"; return -1; }
+    *hl = end;
+    return 0;
+}
+
+/* ------------------------------------------------------------ batch */
+
+static void batch_clear(mta_spool *s)
+{
+    for (size_t i = 0; i < s->nitems; i++) free(s->items[i].rec);
+    s->nitems = 0;
+    s->batch_bytes = 0;
+}
+
+/* Append a record to the batch (takes rec, whose first REC_HDR octets and
+ * body are filled in here).  0 or -1 (errno). */
+static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint8_t *rec,
+                     size_t payload_len)
+{
+    size_t nl = strlen(name);
+    size_t body = 4 + nl + payload_len;
+    size_t reclen = REC_HDR + body;
+    if (s->nitems == MTA_SPOOL_BATCH_ITEMS || s->batch_bytes + reclen > MTA_SPOOL_BATCH_MAX) {
+        free(rec);
+        errno = E2BIG;
+        return -1;
+    }
+    if (s->nitems == s->capitems) {
+        size_t nc = s->capitems ? s->capitems * 2 : 64;
+        item *ni = realloc(s->items, nc * sizeof *ni);
+        if (!ni) { free(rec); errno = ENOMEM; return -1; }
+        s->items = ni;
+        s->capitems = nc;
+    }
+    memcpy(rec, REC_MAGIC, 4);
+    put32(rec + 4, (uint32_t)body);
+    rec[12] = type;
+    rec[13] = (uint8_t)dir;
+    rec[14] = (uint8_t)nl;
+    rec[15] = (uint8_t)(nl >> 8);
+    memcpy(rec + 16, name, nl);
+    uint32_t crc = crc32_update(s->crctab, 0, rec + 4, 4);
+    put32(rec + 8, crc32_update(s->crctab, crc, rec + REC_HDR, body));
+    item *it = &s->items[s->nitems++];
+    it->rec = rec;
+    it->reclen = reclen;
+    it->type = type;
+    it->dir = (uint8_t)dir;
+    memcpy(it->name, name, nl + 1);
+    it->payload_off = REC_HDR + 4 + nl;
+    it->payload_len = payload_len;
+    s->batch_bytes += reclen;
+    return 0;
+}
+
+int mta_spool_stage_file(mta_spool *s, mta_spool_dir dir, const char *name,
+                         const mta_spool_hdr *h, const uint8_t *body, size_t len)
+{
+    if (!s || !dir_ok((int)dir) || !name_ok(name)) { errno = EINVAL; return -1; }
+    if (s->jfd < 0) { errno = EPERM; return -1; }
+    size_t nl = strlen(name);
+    if (len > MTA_SPOOL_FILE_MAX) { errno = EFBIG; return -1; }
+    size_t img;
+    uint8_t *rec = file_image(h, body, len, REC_HDR + 4 + nl, &img);
+    if (!rec) return -1;
+    return batch_add(s, REC_FILE, (int)dir, name, rec, img);
+}
+
+int mta_spool_stage_seen(mta_spool *s, const char *mtsid_text)
+{
+    x400_mtsid id;
+    if (!s || !mtsid_text) { errno = EINVAL; return -1; }
+    size_t n = strnlen(mtsid_text, X400_MTSID_TEXT_MAX);
+    if (n == X400_MTSID_TEXT_MAX || x400_mtsid_parse(mtsid_text, n, &id, NULL) != X400_OK) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s->jfd < 0) { errno = EPERM; return -1; }
+    uint8_t *rec = malloc(REC_HDR + 4 + n);
+    if (!rec) { errno = ENOMEM; return -1; }
+    return batch_add(s, REC_SEEN, 0, mtsid_text, rec, 0);
+}
+
+int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name)
+{
+    if (!s || !dir_ok((int)dir) || !name_ok(name)) { errno = EINVAL; return -1; }
+    if (s->jfd < 0) { errno = EPERM; return -1; }
+    uint8_t *rec = malloc(REC_HDR + 4 + strlen(name));
+    if (!rec) { errno = ENOMEM; return -1; }
+    return batch_add(s, REC_UNLINK, (int)dir, name, rec, 0);
+}
+
+size_t mta_spool_staged(const mta_spool *s) { return s ? s->nitems : 0; }
+
+uint64_t mta_spool_journal_bytes(const mta_spool *s) { return s ? s->jbytes : 0; }
+
+/* Append the batch to the journal: writev in chunks, short writes resumed.
+ * 0 or -1 (errno). */
+static int journal_append(mta_spool *s)
+{
+    struct iovec iov[IOV_CHUNK];
+    size_t next = 0;   /* next item not yet in iov */
+    while (next < s->nitems) {
+        int cnt = 0;
+        while (cnt < IOV_CHUNK && next < s->nitems) {
+            iov[cnt].iov_base = s->items[next].rec;
+            iov[cnt].iov_len = s->items[next].reclen;
+            cnt++;
+            next++;
+        }
+        struct iovec *v = iov;
+        while (cnt > 0) {
+            ssize_t w = writev(s->jfd, v, cnt);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) return -1;
+            if (w == 0) { errno = EIO; return -1; }
+            size_t left = (size_t)w;
+            while (cnt > 0 && left >= v->iov_len) { left -= v->iov_len; v++; cnt--; }
+            if (cnt > 0) { v->iov_base = (uint8_t *)v->iov_base + left; v->iov_len -= left; }
+        }
+    }
+    return 0;
+}
+
+int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
+    if (s->jfd < 0) {
+        seterr(err, errlen, "commit: %s: opened without the lock (the journal is the MTA's)", s->dir);
+        return -1;
+    }
+    if (s->failed) {
+        seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
+        return -1;
+    }
+    if (s->nitems == 0) return 0;
+    s->failed = 1; /* until the end of this function */
+    /* 1. the journal: one append, one fdatasync */
+    if (journal_append(s) != 0) {
+        int e = errno;
+        /* drop a partial append so later records are not hidden behind it;
+         * the spool stays failed either way */
+        if (ftruncate(s->jfd, (off_t)s->jbytes) != 0) {}
+        return ioerr(s, err, errlen, "journal write", -1, "journal", e);
+    }
+    if (fsync_retry(s->jfd, 1) != 0)
+        return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
+    s->jbytes += s->batch_bytes;
+    /* 2. the files (the journal covers them until the next checkpoint) */
+    for (size_t i = 0; i < s->nitems; i++) {
+        item *it = &s->items[i];
+        if (it->type != REC_FILE) continue;
+        const char *what = "";
+        if (write_atomic(s->subfd[it->dir], it->name, it->rec + it->payload_off, it->payload_len, 0, 0, &what) != 0)
+            return ioerr(s, err, errlen, what, it->dir, it->name, errno);
+    }
+    /* 3. the unlinks */
+    for (size_t i = 0; i < s->nitems; i++) {
+        item *it = &s->items[i];
+        if (it->type == REC_UNLINK && unlinkat(s->subfd[it->dir], it->name, 0) != 0 && errno != ENOENT)
+            return ioerr(s, err, errlen, "unlink", it->dir, it->name, errno);
+    }
+    int n = (int)s->nitems;
+    batch_clear(s);
+    s->failed = 0;
+    return n;
+}
+
+int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "checkpoint: no spool"); return -1; }
+    if (s->jfd < 0) {
+        seterr(err, errlen, "checkpoint: %s: opened without the lock (the journal is the MTA's)", s->dir);
+        return -1;
+    }
+    /* What is staged is not durable: commit it first, so that `seen` never
+     * reaches the disk ahead of the messages it names. */
+    if (s->nitems && mta_spool_commit(s, err, errlen) < 0) return -1;
+    if (s->failed) {
+        seterr(err, errlen, "checkpoint: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
+        return -1;
+    }
+    s->failed = 1;
+    /* 1. every file written since the last checkpoint, and the unlinks */
+#ifdef __linux__
+    if (syncfs(s->dirfd) != 0) return ioerr(s, err, errlen, "syncfs", -1, ".", errno);
+#else
+    sync();
+#endif
+    /* 2. the received identifiers */
+    if (seen) {
+        char path[MTA_PATH_MAX + 8];
+        x400_diag d;
+        memset(&d, 0, sizeof d);
+        snprintf(path, sizeof path, "%s/seen", s->dir);
+        if (x400_p1_idset_save_file(seen, path, &d) != X400_OK) {
+            seterr(err, errlen, "save: %s: %s", path, d.text[0] ? d.text : "failed");
+            return -1;
+        }
+    }
+    /* 3. only now may the journal go */
+    if (ftruncate(s->jfd, 0) != 0) return ioerr(s, err, errlen, "journal truncate", -1, "journal", errno);
+    if (fsync_retry(s->jfd, 1) != 0) return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
+    s->jbytes = 0;
+    s->failed = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------ replay */
+
+/* Rebuild a file from its record unless it is there with exactly these
+ * octets (a file written without fsync may be empty or short after a
+ * crash).  0 or -1 (errno, *what). */
+static int replay_file(int dfd, const char *name, const uint8_t *p, size_t n, const char **what)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        struct stat st;
+        int same = 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == n) {
+            uint8_t *b = malloc(n ? n : 1);
+            if (b && read_full(fd, b, n) == (ssize_t)n && !memcmp(b, p, n)) same = 1;
+            free(b);
+        }
+        close(fd);
+        if (same) return 0;
+    } else if (errno != ENOENT && errno != ELOOP) {
+        *what = "open";
+        return -1;
+    }
+    return write_atomic(dfd, name, p, n, 0, 0, what);
+}
+
+/* Replay the journal; files are touched only when apply_files (the lock
+ * holder).  0 or -1 with err. */
+static int replay(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_files, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(jfd, &st) != 0) return ioerr(s, err, errlen, "stat", -1, "journal", errno);
+    uint64_t size = (uint64_t)st.st_size, off = 0;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (size - off >= REC_HDR + 4) {
+        uint8_t h[REC_HDR];
+        ssize_t r = pread_full(jfd, h, REC_HDR, off);
+        if (r < 0) { rc = ioerr(s, err, errlen, "read", -1, "journal", errno); break; }
+        if ((size_t)r < REC_HDR || memcmp(h, REC_MAGIC, 4)) break;
+        uint32_t body = get32(h + 4);
+        if (body < 4 || body > MTA_SPOOL_BATCH_MAX || body > size - off - REC_HDR) break;
+        if (body > cap) {
+            uint8_t *nb = realloc(buf, body);
+            if (!nb) { seterr(err, errlen, "replay: %s/journal: out of memory", s->dir); rc = -1; break; }
+            buf = nb;
+            cap = body;
+        }
+        r = pread_full(jfd, buf, body, off + REC_HDR);
+        if (r < 0) { rc = ioerr(s, err, errlen, "read", -1, "journal", errno); break; }
+        if ((size_t)r < body) break;
+        if (crc32_update(s->crctab, crc32_update(s->crctab, 0, h + 4, 4), buf, body) != get32(h + 8)) break;
+        unsigned type = buf[0], dir = buf[1];
+        size_t nl = (size_t)buf[2] | (size_t)buf[3] << 8;
+        /* names and MTSID texts both fit MTA_SPOOL_NAME_MAX */
+        if (nl > body - 4 || nl > MTA_SPOOL_NAME_MAX) break;
+        char name[MTA_SPOOL_NAME_MAX + 1];
+        memcpy(name, buf + 4, nl);
+        name[nl] = 0;
+        if (strlen(name) != nl) break;
+        const uint8_t *pl = buf + 4 + nl;
+        size_t pll = body - 4 - nl;
+        if (type == REC_SEEN) {
+            x400_mtsid id;
+            if (x400_mtsid_parse(name, nl, &id, NULL) != X400_OK) break;
+            if (seen) {
+                int ir = x400_p1_idset_insert(seen, &id);
+                if (ir != X400_OK && ir != X400_ERR_DUPLICATE) {
+                    seterr(err, errlen, "replay: %s/journal: cannot insert %s", s->dir, name);
+                    rc = -1;
+                    break;
+                }
+            }
+        } else if ((type == REC_FILE || type == REC_UNLINK) && dir <= 2 && name_ok(name)) {
+            if (type == REC_FILE) {
+                mta_spool_hdr hd;
+                size_t hl;
+                const char *why;
+                if (image_parse(pl, pll, &hd, &hl, &why) != 0) break;
+                const char *what = "";
+                if (apply_files && replay_file(s->subfd[dir], name, pl, pll, &what) != 0) {
+                    rc = ioerr(s, err, errlen, what, (int)dir, name, errno);
+                    break;
+                }
+            } else if (apply_files && unlinkat(s->subfd[dir], name, 0) != 0 && errno != ENOENT) {
+                rc = ioerr(s, err, errlen, "unlink", (int)dir, name, errno);
+                break;
+            }
+        } else {
+            break;
+        }
+        off += REC_HDR + body;
+    }
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *seen,
+                   char *err, size_t errlen)
+{
+    if (!out || !dir || !*dir) { seterr(err, errlen, "spool: no directory"); return -1; }
+    *out = NULL;
+    if (strlen(dir) >= MTA_PATH_MAX - MTA_SPOOL_NAME_MAX - 16) {
+        seterr(err, errlen, "spool: %s: path too long", dir);
+        return -1;
+    }
+    mta_spool *s = calloc(1, sizeof *s);
+    if (!s) { seterr(err, errlen, "spool: %s: out of memory", dir); return -1; }
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    s->dirfd = s->lockfd = s->jfd = -1;
+    s->subfd[0] = s->subfd[1] = s->subfd[2] = -1;
+    crc_init(s->crctab);
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) { ioerr(s, err, errlen, "mkdir", -1, ".", errno); goto fail; }
+    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) { seterr(err, errlen, "open: %s: %s", dir, strerror(errno)); goto fail; }
+    for (int i = 0; i < 3; i++) {
+        if (mkdirat(s->dirfd, dir_names[i], 0700) != 0 && errno != EEXIST) {
+            ioerr(s, err, errlen, "mkdir", -1, dir_names[i], errno);
+            goto fail;
+        }
+        s->subfd[i] = openat(s->dirfd, dir_names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->subfd[i] < 0) { ioerr(s, err, errlen, "open", -1, dir_names[i], errno); goto fail; }
+    }
+
+    if (lock) {
+        s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->lockfd < 0) { ioerr(s, err, errlen, "open", -1, "lock", errno); goto fail; }
+        int r;
+        do r = flock(s->lockfd, LOCK_EX | LOCK_NB);
+        while (r != 0 && errno == EINTR);
+        if (r != 0) {
+            if (errno != EWOULDBLOCK) { ioerr(s, err, errlen, "lock", -1, "lock", errno); goto fail; }
+            uint8_t pb[24];
+            ssize_t n = pread_full(s->lockfd, pb, sizeof pb - 1, 0);
+            long pid = 0;
+            if (n > 0) { pb[n] = 0; pid = strtol((const char *)pb, NULL, 10); }
+            if (pid > 0) seterr(err, errlen, "spool %s in use by pid %ld", dir, pid);
+            else seterr(err, errlen, "spool %s in use by another process", dir);
+            goto fail;
+        }
+        char pb[24];
+        int pl = snprintf(pb, sizeof pb, "%ld\n", (long)getpid());
+        if (ftruncate(s->lockfd, 0) != 0 || pwrite(s->lockfd, pb, (size_t)pl, 0) != pl) {
+            ioerr(s, err, errlen, "write", -1, "lock", errno);
+            goto fail;
+        }
+    }
+
+    if (seen) {
+        char path[MTA_PATH_MAX + 8];
+        x400_diag d;
+        memset(&d, 0, sizeof d);
+        snprintf(path, sizeof path, "%s/seen", dir);
+        int r = x400_p1_idset_load_file(seen, path, &d);
+        if (r != X400_OK && r != X400_ERR_NOT_FOUND) {
+            seterr(err, errlen, "load: %s: %s", path, d.text[0] ? d.text : "failed");
+            goto fail;
+        }
+    }
+
+    if (lock) {
+        s->jfd = openat(s->dirfd, "journal", O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (s->jfd < 0) { ioerr(s, err, errlen, "open", -1, "journal", errno); goto fail; }
+        if (replay(s, s->jfd, seen, 1, err, errlen) != 0) goto fail;
+        if (mta_spool_checkpoint(s, seen, err, errlen) != 0) goto fail;
+    } else {
+        /* Tools: identifiers only; the files belong to the MTA, which may be
+         * running and removing them right now. */
+        int jfd = openat(s->dirfd, "journal", O_RDONLY | O_CLOEXEC);
+        if (jfd < 0 && errno != ENOENT) { ioerr(s, err, errlen, "open", -1, "journal", errno); goto fail; }
+        if (jfd >= 0) {
+            int r = replay(s, jfd, seen, 0, err, errlen);
+            close(jfd);
+            if (r != 0) goto fail;
+        }
+    }
+    {
+        uint64_t seed = 0;
+        if (getentropy(&seed, sizeof seed) != 0) seed = 0;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed ^= (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15u ^ (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)s;
+        s->rnd = seed ? seed : 0x2545F4914F6CDD1Du;
+    }
+    *out = s;
+    return 0;
+fail:
+    mta_spool_close(s);
+    return -1;
+}
+
+void mta_spool_close(mta_spool *s)
+{
+    if (!s) return;
+    batch_clear(s);
+    free(s->items);
+    for (int i = 0; i < 3; i++)
+        if (s->subfd[i] >= 0) close(s->subfd[i]);
+    if (s->jfd >= 0) close(s->jfd);
+    if (s->lockfd >= 0) close(s->lockfd); /* releases the flock */
+    if (s->dirfd >= 0) close(s->dirfd);
+    free(s);
+}
+
+/* ------------------------------------------------------------ submission */
+
+static uint32_t rnd32(mta_spool *s)
+{
+    uint64_t x = s->rnd;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s->rnd = x;
+    return (uint32_t)(x >> 32);
+}
+
+int mta_spool_submit(mta_spool *s, const mta_spool_hdr *h, const uint8_t *content, size_t len,
+                     char name[64], char *err, size_t errlen)
+{
+    if (!s || !name) { seterr(err, errlen, "submit: bad arguments"); return -1; }
+    name[0] = 0;
+    size_t img;
+    uint8_t *p = file_image(h, content, len, 0, &img);
+    if (!p) {
+        if (errno == EINVAL) seterr(err, errlen, "submit: %s/submit: invalid header (kind, priority, "
+                                    "line break or unterminated field, recipients > %d)", s->dir, MTA_SPOOL_RECIP_MAX);
+        else seterr(err, errlen, "submit: %s/submit: %s", s->dir, strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        /* "<unix-ms>-<pid>-<counter>-<random>": fixed widths, so the sorted
+         * order is the submission order (to the millisecond across
+         * processes, exactly within one). */
+        char nm[64];
+        snprintf(nm, sizeof nm, "%013" PRIu64 "-%010ld-%08" PRIx32 "-%08" PRIx32, now_ms(),
+                 (long)getpid(), s->counter++, rnd32(s));
+        const char *what = "";
+        if (write_atomic(s->subfd[MTA_SPOOL_SUBMIT], nm, p, img, 1, 1, &what) != 0) {
+            if (errno == EEXIST && !strcmp(what, "create")) continue;
+            ioerr(s, err, errlen, what, MTA_SPOOL_SUBMIT, nm, errno);
+            break;
+        }
+        if (fsync_retry(s->subfd[MTA_SPOOL_SUBMIT], 0) != 0) {
+            ioerr(s, err, errlen, "fsync", -1, "submit", errno);
+            break;
+        }
+        snprintf(name, 64, "%s", nm);
+        rc = 0;
+        break;
+    }
+    if (rc != 0 && !name[0] && err && errlen && !err[0])
+        seterr(err, errlen, "submit: %s/submit: no unique name found", s->dir);
+    free(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------ files */
+
+int mta_spool_remove(mta_spool *s, mta_spool_dir dir, const char *name)
+{
+    if (!s || !dir_ok((int)dir) || !name_ok(name)) { errno = EINVAL; return -1; }
+    if (unlinkat(s->subfd[dir], name, 0) != 0 && errno != ENOENT) return -1;
+    return 0;
+}
+
+int mta_spool_read(mta_spool *s, mta_spool_dir dir, const char *name, mta_spool_hdr *h,
+                   uint8_t **body, size_t *len, char *err, size_t errlen)
+{
+    if (body) *body = NULL;
+    if (len) *len = 0;
+    if (!s || !h || !dir_ok((int)dir) || !name_ok(name)) {
+        seterr(err, errlen, "read: bad arguments");
+        return -1;
+    }
+    int fd = openat(s->subfd[dir], name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return ioerr(s, err, errlen, "open", (int)dir, name, errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0) { int e = errno; close(fd); return ioerr(s, err, errlen, "stat", (int)dir, name, e); }
+    if (!S_ISREG(st.st_mode)) { close(fd); return ioerr(s, err, errlen, "open", (int)dir, name, EINVAL); }
+    uint64_t fsz = (uint64_t)st.st_size;
+    if (fsz > (uint64_t)MTA_SPOOL_HDR_MAX + MTA_SPOOL_FILE_MAX) {
+        close(fd);
+        seterr(err, errlen, "corrupt: %s/%s/%s: file too large", s->dir, dir_names[dir], name);
+        return -1;
+    }
+    /* one extra octet shows a file that grew after the stat */
+    uint8_t *p = malloc((size_t)fsz + 1);
+    if (!p) { close(fd); return ioerr(s, err, errlen, "read", (int)dir, name, ENOMEM); }
+    ssize_t r = read_full(fd, p, (size_t)fsz + 1);
+    int e = errno;
+    close(fd);
+    if (r < 0) { free(p); return ioerr(s, err, errlen, "read", (int)dir, name, e); }
+    const char *why = NULL;
+    size_t hl = 0;
+    if ((size_t)r != fsz) why = "file changed while read";
+    else if (image_parse(p, fsz, h, &hl, &why) == 0) why = NULL;
+    if (why) {
+        free(p);
+        seterr(err, errlen, "corrupt: %s/%s/%s: %s", s->dir, dir_names[dir], name, why);
+        return -1;
+    }
+    if (len) *len = (size_t)h->size;
+    if (body) {
+        memmove(p, p + hl, (size_t)h->size);
+        *body = p;
+    } else {
+        free(p);
+    }
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void mta_spool_names_free(char **names, long n)
+{
+    if (!names) return;
+    for (long i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+long mta_spool_list(mta_spool *s, mta_spool_dir dir, char ***names, char *err, size_t errlen)
+{
+    if (names) *names = NULL;
+    if (!s || !names || !dir_ok((int)dir)) { seterr(err, errlen, "list: bad arguments"); return -1; }
+    int fd = openat(s->subfd[dir], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ioerr(s, err, errlen, "open", -1, dir_names[dir], errno);
+    DIR *dp = fdopendir(fd);
+    if (!dp) { int e = errno; close(fd); return ioerr(s, err, errlen, "opendir", -1, dir_names[dir], e); }
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int e = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(dp);
+        if (!de) { e = errno; break; }
+        if (!name_ok(de->d_name)) continue; /* ".", "..", temp files, tmp/ */
+        if (de->d_type != DT_REG) {
+            struct stat st;
+            if (de->d_type != DT_UNKNOWN) continue;
+            if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            if (nc > (size_t)LONG_MAX / sizeof *v) { e = EOVERFLOW; break; }
+            char **nv = realloc(v, nc * sizeof *nv);
+            if (!nv) { e = ENOMEM; break; }
+            v = nv;
+            cap = nc;
+        }
+        if (!(v[n] = strdup(de->d_name))) { e = ENOMEM; break; }
+        n++;
+    }
+    closedir(dp);
+    if (e) {
+        mta_spool_names_free(v, (long)n);
+        return ioerr(s, err, errlen, "readdir", -1, dir_names[dir], e);
+    }
+    if (n) qsort(v, n, sizeof *v, cmp_names);
+    *names = v;
+    return (long)n;
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+static int snapshot_name_ok(const char *which)
+{
+    return which && name_ok(which) && strcmp(which, "journal") && strcmp(which, "lock") &&
+           strcmp(which, "seen") && strcmp(which, "mtsid");
+}
+
+int mta_spool_write_snapshot(mta_spool *s, const char *which, const char *text, size_t len)
+{
+    if (!s || !snapshot_name_ok(which) || (len && !text) || len > SNAPSHOT_MAX) { errno = EINVAL; return -1; }
+    const char *what;
+    return write_atomic(s->dirfd, which, (const uint8_t *)text, len, 0, 0, &what);
+}
+
+char *mta_spool_read_snapshot(mta_spool *s, const char *which)
+{
+    if (!s || !snapshot_name_ok(which)) return NULL;
+    int fd = openat(s->dirfd, which, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return NULL;
+    struct stat st;
+    char *p = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= SNAPSHOT_MAX) {
+        size_t n = (size_t)st.st_size;
+        p = malloc(n + 1);
+        ssize_t r = p ? read_full(fd, (uint8_t *)p, n) : -1;
+        if (r < 0) { free(p); p = NULL; }
+        else p[r] = 0;
+    }
+    close(fd);
+    return p;
+}
+
+const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_t cap)
+{
+    if (!s || !rel || !buf || !cap) return NULL;
+    int n = snprintf(buf, cap, "%s/%s", s->dir, rel);
+    if (n < 0 || (size_t)n >= cap) { buf[0] = 0; return NULL; }
+    return buf;
+}

@@ -1,0 +1,1098 @@
+/* The example MTA's durable spool (examples/x400mta/spool.c): submission
+ * round trip, header fields, every truncation of a spool file, group commit
+ * and its journal, replay after simulated and real crashes (files deleted
+ * or damaged, torn journal tails at every offset, a SIGKILLed child),
+ * checkpoints, the lock, snapshots and bounds. */
+#define _GNU_SOURCE /* memmem */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mta.h"
+#include "x400t.h"
+
+/* ---- plumbing ---- */
+
+static void rm_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *dp = opendir(path);
+        struct dirent *e;
+        if (dp) {
+            while ((e = readdir(dp)) != NULL) {
+                char sub[1200];
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_tree(sub);
+            }
+            closedir(dp);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+/* A fresh spool directory under $TMPDIR or the build directory. */
+static void tdir(char out[512])
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = x400t_bindir();
+    snprintf(out, 512, "%s/x400t-spool-XXXXXX", base);
+    ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp %s: %s", out, strerror(errno));
+}
+
+static void pathf(char *buf, size_t cap, const char *dir, const char *sub, const char *name)
+{
+    if (sub) snprintf(buf, cap, "%s/%s/%s", dir, sub, name);
+    else snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+static uint8_t *read_raw(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    uint8_t *p = malloc((size_t)st.st_size + 1);
+    ck_assert_ptr_nonnull(p);
+    size_t n = 0;
+    ssize_t r;
+    while (n < (size_t)st.st_size && (r = read(fd, p + n, (size_t)st.st_size - n)) > 0) n += (size_t)r;
+    close(fd);
+    ck_assert_uint_eq(n, (size_t)st.st_size);
+    *len = n;
+    return p;
+}
+
+static void write_raw(const char *path, const uint8_t *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    ck_assert_int_eq(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static off_t fsize(const char *path)
+{
+    struct stat st;
+    ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+    return st.st_size;
+}
+
+static void body_fill(uint8_t *b, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)(seed * 131u + i * 7u + (i >> 8));
+}
+
+static void hdr_min(mta_spool_hdr *h, const char *kind)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->kind, sizeof h->kind, "%s", kind);
+}
+
+/* Every field set, 32 distinct recipients. */
+static void hdr_full(mta_spool_hdr *h, unsigned seed)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->kind, sizeof h->kind, "report");
+    snprintf(h->mtsid, sizeof h->mtsid, "[C=XX;A= ;P=ALPHA;L=n1.%u]", seed);
+    snprintf(h->content_id, sizeof h->content_id, "demo-%u", seed);
+    snprintf(h->originator, sizeof h->originator, "C=XX;A=ADMD;P=ALPHA;S=Smith;G=Orig%u", seed);
+    for (size_t i = 0; i < MTA_SPOOL_RECIP_MAX; i++)
+        snprintf(h->recipient[i], sizeof h->recipient[i], "C=XX;A=ADMD;P=BRAVO;S=Jones%zu;OU1=U%u", i, seed);
+    h->nrecipient = MTA_SPOOL_RECIP_MAX;
+    snprintf(h->priority, sizeof h->priority, "non-urgent");
+    h->report_request = 1;
+    snprintf(h->peer, sizeof h->peer, "MTA-B");
+    snprintf(h->subject, sizeof h->subject, "[C=XX;A=ADMD;L=subj;%u]", seed);
+    snprintf(h->subject_content_id, sizeof h->subject_content_id, "subj-%u", seed);
+    snprintf(h->outcome, sizeof h->outcome, "non-delivered 1/5");
+    h->time_ms = 1795250000123ull + seed;
+}
+
+static void hdr_eq(const mta_spool_hdr *a, const mta_spool_hdr *b, uint64_t size)
+{
+    ck_assert_str_eq(a->kind, b->kind);
+    ck_assert_str_eq(a->mtsid, b->mtsid);
+    ck_assert_str_eq(a->content_id, b->content_id);
+    ck_assert_str_eq(a->originator, b->originator);
+    ck_assert_uint_eq(a->nrecipient, b->nrecipient);
+    for (size_t i = 0; i < a->nrecipient; i++) ck_assert_str_eq(a->recipient[i], b->recipient[i]);
+    ck_assert_str_eq(a->priority, b->priority);
+    ck_assert_int_eq(!!a->report_request, !!b->report_request);
+    ck_assert_str_eq(a->peer, b->peer);
+    ck_assert_str_eq(a->subject, b->subject);
+    ck_assert_str_eq(a->subject_content_id, b->subject_content_id);
+    ck_assert_str_eq(a->outcome, b->outcome);
+    ck_assert_uint_eq(a->time_ms, b->time_ms);
+    ck_assert_uint_eq(b->size, size);
+}
+
+static mta_spool *sopen(const char *dir, int lock, x400_p1_idset *seen)
+{
+    mta_spool *s = NULL;
+    char err[512] = "";
+    ck_assert_msg(mta_spool_open(&s, dir, lock, seen, err, sizeof err) == 0, "open: %s", err);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static x400_p1_idset *idset_new(void)
+{
+    x400_p1_idset *set = NULL;
+    ck_assert_int_eq(x400_p1_idset_create(4096, NULL, &set), X400_OK);
+    return set;
+}
+
+static void mtsid_text(char *buf, size_t cap, unsigned i)
+{
+    snprintf(buf, cap, "[C=XX;A=ADMD;P=ALPHA;L=n1.run.%u]", i);
+}
+
+static int idset_has(const x400_p1_idset *set, unsigned i)
+{
+    char t[X400_MTSID_TEXT_MAX];
+    x400_mtsid id;
+    mtsid_text(t, sizeof t, i);
+    ck_assert_int_eq(x400_mtsid_parse(t, strlen(t), &id, NULL), X400_OK);
+    return x400_p1_idset_contains(set, &id);
+}
+
+static void idset_add(x400_p1_idset *set, unsigned i)
+{
+    char t[X400_MTSID_TEXT_MAX];
+    x400_mtsid id;
+    mtsid_text(t, sizeof t, i);
+    ck_assert_int_eq(x400_mtsid_parse(t, strlen(t), &id, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_idset_insert(set, &id), X400_OK);
+}
+
+static void stage_seen_n(mta_spool *s, unsigned i)
+{
+    char t[X400_MTSID_TEXT_MAX];
+    mtsid_text(t, sizeof t, i);
+    ck_assert_int_eq(mta_spool_stage_seen(s, t), 0);
+}
+
+static void stage_body(mta_spool *s, mta_spool_dir dir, const char *name, unsigned seed, size_t len)
+{
+    mta_spool_hdr h;
+    uint8_t *b = malloc(len + 1);
+    ck_assert_ptr_nonnull(b);
+    hdr_min(&h, "message");
+    snprintf(h.peer, sizeof h.peer, "MTA-B");
+    h.time_ms = seed;
+    body_fill(b, len, seed);
+    ck_assert_int_eq(mta_spool_stage_file(s, dir, name, &h, b, len), 0);
+    free(b);
+}
+
+static void check_body(mta_spool *s, mta_spool_dir dir, const char *name, unsigned seed, size_t len)
+{
+    mta_spool_hdr h;
+    uint8_t *b = NULL, *want = malloc(len + 1);
+    size_t n = 0;
+    char err[512] = "";
+    ck_assert_msg(mta_spool_read(s, dir, name, &h, &b, &n, err, sizeof err) == 0, "read %s: %s", name, err);
+    ck_assert_uint_eq(n, len);
+    ck_assert_uint_eq(h.size, len);
+    ck_assert_uint_eq(h.time_ms, seed);
+    body_fill(want, len, seed);
+    ck_assert(memcmp(b, want, len) == 0);
+    free(b);
+    free(want);
+}
+
+static long list_count(mta_spool *s, mta_spool_dir dir)
+{
+    char **names = NULL;
+    char err[512] = "";
+    long n = mta_spool_list(s, dir, &names, err, sizeof err);
+    ck_assert_msg(n >= 0, "list: %s", err);
+    mta_spool_names_free(names, n);
+    return n;
+}
+
+/* Names in a directory that end in ".tmp". */
+static int count_tmp(const char *dir, const char *sub)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    DIR *dp = opendir(p);
+    ck_assert_ptr_nonnull(dp);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && !strcmp(e->d_name + l - 4, ".tmp")) n++;
+    }
+    closedir(dp);
+    return n;
+}
+
+/* ---- submission ---- */
+
+START_TEST(submit_roundtrip)
+{
+    char dir[512], err[512], names[5][64], p[700];
+    tdir(dir);
+    mta_spool *s = sopen(dir, 0, NULL);
+    static const size_t lens[5] = { 0, 1, 100, 4096, 70000 };
+    for (unsigned i = 0; i < 5; i++) {
+        mta_spool_hdr h;
+        hdr_min(&h, i == 4 ? "probe" : "message");
+        snprintf(h.originator, sizeof h.originator, "C=XX;A=ADMD;P=ALPHA;S=Smith");
+        snprintf(h.recipient[0], sizeof h.recipient[0], "C=XX;A=ADMD;P=BRAVO;S=Jones");
+        h.nrecipient = 1;
+        h.time_ms = i;
+        uint8_t *b = malloc(lens[i] + 1);
+        body_fill(b, lens[i], i);
+        ck_assert_msg(mta_spool_submit(s, &h, b, lens[i], names[i], err, sizeof err) == 0, "submit: %s", err);
+        free(b);
+        ck_assert_uint_gt(strlen(names[i]), 20);
+        if (i) ck_assert_msg(strcmp(names[i - 1], names[i]) < 0, "%s !< %s", names[i - 1], names[i]);
+    }
+    /* strays a listing must not show */
+    pathf(p, sizeof p, dir, "submit", "half.tmp");
+    write_raw(p, (const uint8_t *)"x", 1);
+    pathf(p, sizeof p, dir, "submit", ".hidden");
+    write_raw(p, (const uint8_t *)"x", 1);
+    pathf(p, sizeof p, dir, "submit", "tmp");
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+
+    char **list = NULL;
+    long n = mta_spool_list(s, MTA_SPOOL_SUBMIT, &list, err, sizeof err);
+    ck_assert_int_eq(n, 5);
+    for (long i = 0; i < 5; i++) ck_assert_str_eq(list[i], names[i]);
+    mta_spool_names_free(list, n);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_QUEUE), 0);
+    for (unsigned i = 0; i < 5; i++) {
+        mta_spool_hdr h;
+        uint8_t *b = NULL;
+        size_t len = 99;
+        ck_assert_msg(mta_spool_read(s, MTA_SPOOL_SUBMIT, names[i], &h, &b, &len, err, sizeof err) == 0, "%s", err);
+        ck_assert_str_eq(h.kind, i == 4 ? "probe" : "message");
+        ck_assert_str_eq(h.originator, "C=XX;A=ADMD;P=ALPHA;S=Smith");
+        ck_assert_uint_eq(h.nrecipient, 1);
+        ck_assert_str_eq(h.recipient[0], "C=XX;A=ADMD;P=BRAVO;S=Jones");
+        ck_assert_str_eq(h.mtsid, "");
+        ck_assert_uint_eq(h.time_ms, i);
+        ck_assert_uint_eq(len, lens[i]);
+        uint8_t *want = malloc(lens[i] + 1);
+        body_fill(want, lens[i], i);
+        ck_assert(memcmp(b, want, lens[i]) == 0);
+        free(want);
+        free(b);
+        /* header only */
+        ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_SUBMIT, names[i], &h, NULL, NULL, err, sizeof err), 0);
+        ck_assert_uint_eq(h.size, lens[i]);
+    }
+    ck_assert_int_eq(count_tmp(dir, "submit"), 1); /* only the stray */
+    /* a tool never creates (or writes) the journal */
+    pathf(p, sizeof p, dir, NULL, "journal");
+    ck_assert(!exists(p));
+    pathf(p, sizeof p, dir, NULL, "lock");
+    ck_assert(!exists(p));
+    mta_spool_close(s);
+    rm_tree(dir);
+}
+END_TEST
+
+START_TEST(header_fields)
+{
+    char dir[512], err[512], name[64];
+    tdir(dir);
+    mta_spool *s = sopen(dir, 1, NULL);
+    mta_spool_hdr h, r;
+    uint8_t body[300];
+    body_fill(body, sizeof body, 9);
+    hdr_full(&h, 7);
+    h.size = 12345; /* ignored: the size written is the body's */
+    ck_assert_int_eq(mta_spool_submit(s, &h, body, sizeof body, name, err, sizeof err), 0);
+    ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_SUBMIT, name, &r, NULL, NULL, err, sizeof err), 0);
+    hdr_eq(&h, &r, sizeof body);
+    ck_assert_uint_eq(r.nrecipient, 32);
+
+    hdr_full(&h, 8);
+    snprintf(h.kind, sizeof h.kind, "message");
+    h.report_request = 0;
+    h.priority[0] = 0; /* absent */
+    ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_INBOX, "m8.apdu", &h, body, 10), 0);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 1);
+    uint8_t *b = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_INBOX, "m8.apdu", &r, &b, &len, err, sizeof err), 0);
+    hdr_eq(&h, &r, 10);
+    ck_assert_int_eq(r.report_request, 0);
+    ck_assert_uint_eq(len, 10);
+    ck_assert(memcmp(b, body, 10) == 0);
+    free(b);
+
+    /* invalid headers are refused, by submit and by stage */
+    for (int k = 0; k < 6; k++) {
+        hdr_full(&h, 1);
+        switch (k) {
+        case 0: h.nrecipient = MTA_SPOOL_RECIP_MAX + 1; break;
+        case 1: snprintf(h.originator, sizeof h.originator, "C=XX\nsize: 1"); break;
+        case 2: snprintf(h.kind, sizeof h.kind, "letter"); break;
+        case 3: snprintf(h.priority, sizeof h.priority, "high"); break;
+        case 4: memset(h.peer, 'A', sizeof h.peer); break; /* unterminated */
+        default: h.recipient[3][0] = 0; break;             /* empty recipient */
+        }
+        err[0] = 0;
+        ck_assert_int_eq(mta_spool_submit(s, &h, body, 5, name, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, "invalid header") != NULL, "case %d: %s", k, err);
+        errno = 0;
+        ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, "x.apdu", &h, body, 5), -1);
+        ck_assert_int_eq(errno, EINVAL);
+    }
+    /* bad names */
+    static const char *const names[] = { "", ".x", "../x", "a/b", "x.tmp", "tmp", "sp ace", NULL };
+    hdr_min(&h, "message");
+    for (int i = 0; names[i]; i++) {
+        errno = 0;
+        ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, names[i], &h, body, 1), -1);
+        ck_assert_int_eq(errno, EINVAL);
+        ck_assert_int_eq(mta_spool_stage_unlink(s, MTA_SPOOL_QUEUE, names[i]), -1);
+        ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_QUEUE, names[i], &r, NULL, NULL, err, sizeof err), -1);
+    }
+    char longname[MTA_SPOOL_NAME_MAX + 2];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, longname, &h, body, 1), -1);
+    longname[MTA_SPOOL_NAME_MAX] = 0;
+    ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, longname, &h, body, 1), 0);
+    ck_assert_int_eq(mta_spool_stage_file(s, (mta_spool_dir)3, "ok", &h, body, 1), -1);
+    ck_assert_int_eq(mta_spool_stage_seen(s, "[C=XX;A=ADMD;P=ALPHA]"), -1);
+    ck_assert_int_eq(mta_spool_stage_seen(s, "C=XX"), -1);
+    ck_assert_uint_eq(mta_spool_staged(s), 1);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 1);
+    ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_QUEUE, longname, &r, NULL, NULL, err, sizeof err), 0);
+    mta_spool_close(s);
+    rm_tree(dir);
+}
+END_TEST
+
+/* ---- strict parsing ---- */
+
+static void expect_corrupt(mta_spool *s, const char *dir, const uint8_t *p, size_t n, const char *ctx)
+{
+    char path[700], err[512] = "";
+    mta_spool_hdr h;
+    uint8_t *b = (uint8_t *)&h;
+    size_t len = 7;
+    pathf(path, sizeof path, dir, "queue", "t.apdu");
+    write_raw(path, p, n);
+    ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_QUEUE, "t.apdu", &h, &b, &len, err, sizeof err), -1);
+    ck_assert_msg(!strncmp(err, "corrupt: ", 9) && strstr(err, "/queue/t.apdu"), "%s: %s", ctx, err);
+    ck_assert_ptr_null(b);
+    ck_assert_uint_eq(len, 0);
+}
+
+static void expect_ok(mta_spool *s, const char *dir, const char *text, const mta_spool_hdr *want, size_t bodylen)
+{
+    char path[700], err[512] = "";
+    mta_spool_hdr h;
+    pathf(path, sizeof path, dir, "queue", "t.apdu");
+    write_raw(path, (const uint8_t *)text, strlen(text));
+    ck_assert_msg(mta_spool_read(s, MTA_SPOOL_QUEUE, "t.apdu", &h, NULL, NULL, err, sizeof err) == 0, "%s: %s", text, err);
+    if (want) hdr_eq(want, &h, bodylen);
+}
+
+START_TEST(corrupt_files)
+{
+    char dir[512], err[512], name[64], path[700];
+    tdir(dir);
+    mta_spool *s = sopen(dir, 0, NULL);
+    mta_spool_hdr h;
+    hdr_min(&h, "message");
+    snprintf(h.originator, sizeof h.originator, "C=XX;A=ADMD;S=S");
+    snprintf(h.recipient[0], sizeof h.recipient[0], "C=XX;A=ADMD;S=R");
+    h.nrecipient = 1;
+    h.time_ms = 5;
+    const uint8_t body[] = "BODY\n\nbody";
+    ck_assert_int_eq(mta_spool_submit(s, &h, body, sizeof body - 1, name, err, sizeof err), 0);
+    pathf(path, sizeof path, dir, "submit", name);
+    size_t n;
+    uint8_t *img = read_raw(path, &n);
+    /* the whole file reads back; every proper prefix is an error */
+    {
+        char qp[700];
+        pathf(qp, sizeof qp, dir, "queue", "t.apdu");
+        write_raw(qp, img, n);
+        ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_QUEUE, "t.apdu", &h, NULL, NULL, err, sizeof err), 0);
+    }
+    for (size_t k = 0; k < n; k++) {
+        char ctx[64];
+        snprintf(ctx, sizeof ctx, "prefix %zu/%zu", k, n);
+        expect_corrupt(s, dir, img, k, ctx);
+    }
+    /* one octet too many */
+    uint8_t *longer = malloc(n + 1);
+    memcpy(longer, img, n);
+    longer[n] = 'x';
+    expect_corrupt(s, dir, longer, n + 1, "trailing");
+    free(longer);
+    free(img);
+
+    static const char *const bad[] = {
+        "X400MTA-SPOOL 2\nkind: message\nsize: 0\n\n",
+        "x400mta-spool 1\nkind: message\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\r\nkind: message\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\n\n",                       /* no size */
+        "X400MTA-SPOOL 1\nsize: 0\n\n",                             /* no kind */
+        "X400MTA-SPOOL 1\nkind: message\nsize: 1\n\n",              /* size > body */
+        "X400MTA-SPOOL 1\nkind: message\nsize: 0\n\nx",             /* size < body */
+        "X400MTA-SPOOL 1\nkind: message\nsize: -1\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nsize: 01\n\nx",
+        "X400MTA-SPOOL 1\nkind: message\nsize: 1x\n\nx",
+        "X400MTA-SPOOL 1\nkind: message\nsize: 99999999999999999999999\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nsize: 999999999999\n\n",   /* > MTA_SPOOL_FILE_MAX */
+        "X400MTA-SPOOL 1\nkind: message\nsize:0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nsize 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nkind: report\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: letter\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\npriority: high\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nreport-request: maybe\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\ntime: soon\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\ncontent-id: 12345678901234567\nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nrecipient: \nsize: 0\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nsize: 0\r\n\n",
+        "X400MTA-SPOOL 1\nkind: message\nsize: 0\n",
+        NULL
+    };
+    for (int i = 0; bad[i]; i++) expect_corrupt(s, dir, (const uint8_t *)bad[i], strlen(bad[i]), bad[i]);
+    /* a NUL inside the header */
+    static const uint8_t nul[] = "X400MTA-SPOOL 1\nkind: mess\0age\nsize: 0\n\n";
+    expect_corrupt(s, dir, nul, sizeof nul - 1, "NUL");
+    /* 33 recipients */
+    {
+        char *t = malloc(8192);
+        size_t o = (size_t)sprintf(t, "X400MTA-SPOOL 1\nkind: message\n");
+        for (int i = 0; i < 33; i++) o += (size_t)sprintf(t + o, "recipient: C=XX;S=R%d\n", i);
+        sprintf(t + o, "size: 0\n\n");
+        expect_corrupt(s, dir, (const uint8_t *)t, strlen(t), "33 recipients");
+        /* a line too long for an address */
+        o = (size_t)sprintf(t, "X400MTA-SPOOL 1\nkind: message\noriginator: ");
+        memset(t + o, 'a', MTA_ADDR_MAX);
+        sprintf(t + o + MTA_ADDR_MAX, "\nsize: 0\n\n");
+        expect_corrupt(s, dir, (const uint8_t *)t, strlen(t), "long originator");
+        /* no empty line within MTA_SPOOL_HDR_MAX */
+        free(t);
+        t = malloc(MTA_SPOOL_HDR_MAX + 64);
+        o = (size_t)sprintf(t, "X400MTA-SPOOL 1\nkind: message\n");
+        while (o < MTA_SPOOL_HDR_MAX + 10) o += (size_t)sprintf(t + o, "x-pad: 0123456789\n");
+        sprintf(t + o, "size: 0\n\n");
+        expect_corrupt(s, dir, (const uint8_t *)t, strlen(t), "long header");
+        free(t);
+    }
+    /* unknown keys are ignored; the body may contain anything */
+    {
+        mta_spool_hdr w;
+        hdr_min(&w, "probe");
+        snprintf(w.peer, sizeof w.peer, "MTA-C");
+        expect_ok(s, dir, "X400MTA-SPOOL 1\nx-future: whatever: it is\nkind: probe\npeer: MTA-C\nsize: 3\n\n\n\n\n",
+                  &w, 3);
+        w.time_ms = 0;
+        expect_ok(s, dir, "X400MTA-SPOOL 1\nkind: probe\npeer: MTA-C\nsize: 0\nx-later: 1\n\n", &w, 0);
+    }
+    /* missing file */
+    err[0] = 0;
+    ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_INBOX, "nope", &h, NULL, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "/inbox/nope: ") && strstr(err, strerror(ENOENT)), "%s", err);
+    mta_spool_close(s);
+    rm_tree(dir);
+}
+END_TEST
+
+/* ---- group commit ---- */
+
+START_TEST(stage_commit)
+{
+    char dir[512], err[512], sub[64], path[700];
+    tdir(dir);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    mta_spool_hdr h;
+    hdr_min(&h, "message");
+    ck_assert_int_eq(mta_spool_submit(s, &h, (const uint8_t *)"abc", 3, sub, err, sizeof err), 0);
+    pathf(path, sizeof path, dir, NULL, "journal");
+    ck_assert_int_eq(fsize(path), 0);
+    ck_assert_uint_eq(mta_spool_journal_bytes(s), 0);
+
+    stage_body(s, MTA_SPOOL_QUEUE, "q1.apdu", 1, 1000);
+    stage_body(s, MTA_SPOOL_INBOX, "i1.apdu", 2, 10);
+    stage_seen_n(s, 1);
+    ck_assert_int_eq(mta_spool_stage_unlink(s, MTA_SPOOL_SUBMIT, sub), 0);
+    ck_assert_uint_eq(mta_spool_staged(s), 4);
+    /* nothing happens before the commit */
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_QUEUE), 0);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_SUBMIT), 1);
+    ck_assert_int_eq(fsize(path), 0);
+
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 4);
+    ck_assert_uint_eq(mta_spool_staged(s), 0);
+    uint64_t jb = mta_spool_journal_bytes(s);
+    ck_assert_uint_gt(jb, 1010);
+    ck_assert_int_eq((uint64_t)fsize(path), jb);
+    check_body(s, MTA_SPOOL_QUEUE, "q1.apdu", 1, 1000);
+    check_body(s, MTA_SPOOL_INBOX, "i1.apdu", 2, 10);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_SUBMIT), 0);
+    ck_assert_int_eq(count_tmp(dir, "queue") + count_tmp(dir, "inbox"), 0);
+    /* the journal holds the files' octets */
+    {
+        size_t jn, fn;
+        char fp[700];
+        uint8_t *j = read_raw(path, &jn);
+        pathf(fp, sizeof fp, dir, "queue", "q1.apdu");
+        uint8_t *f = read_raw(fp, &fn);
+        ck_assert_ptr_nonnull(memmem(j, jn, f, fn));
+        ck_assert_ptr_nonnull(memmem(j, jn, "n1.run.1]", 9));
+        free(j);
+        free(f);
+    }
+    /* an empty commit does nothing */
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 0);
+    ck_assert_uint_eq(mta_spool_journal_bytes(s), jb);
+    /* a second batch appends; a file staged again is replaced */
+    stage_body(s, MTA_SPOOL_QUEUE, "q1.apdu", 3, 20);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 1);
+    ck_assert_uint_gt(mta_spool_journal_bytes(s), jb);
+    ck_assert_int_eq((uint64_t)fsize(path), mta_spool_journal_bytes(s));
+    check_body(s, MTA_SPOOL_QUEUE, "q1.apdu", 3, 20);
+    /* remove */
+    ck_assert_int_eq(mta_spool_remove(s, MTA_SPOOL_QUEUE, "q1.apdu"), 0);
+    ck_assert_int_eq(mta_spool_remove(s, MTA_SPOOL_QUEUE, "q1.apdu"), 0);
+    ck_assert_int_eq(mta_spool_remove(s, MTA_SPOOL_QUEUE, "../lock"), -1);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_QUEUE), 0);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* Replay after a crash that lost the files written after the journal: they
+ * come back byte-identical, the identifiers come back into `seen`. */
+START_TEST(crash_replay)
+{
+    char dir[512], err[512], sub[64], p[3][700];
+    tdir(dir);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    mta_spool_hdr h;
+    hdr_min(&h, "message");
+    ck_assert_int_eq(mta_spool_submit(s, &h, (const uint8_t *)"abc", 3, sub, err, sizeof err), 0);
+    stage_body(s, MTA_SPOOL_QUEUE, "q1.apdu", 1, 3000);
+    stage_body(s, MTA_SPOOL_QUEUE, "q2.apdu", 2, 0);
+    stage_seen_n(s, 1);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 3);
+    stage_body(s, MTA_SPOOL_INBOX, "i1.apdu", 3, 77);
+    stage_seen_n(s, 2);
+    ck_assert_int_eq(mta_spool_stage_unlink(s, MTA_SPOOL_SUBMIT, sub), 0);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 3);
+    /* staged but never committed: gone with the crash */
+    stage_body(s, MTA_SPOOL_QUEUE, "q3.apdu", 4, 5);
+    stage_seen_n(s, 3);
+    pathf(p[0], sizeof p[0], dir, "queue", "q1.apdu");
+    pathf(p[1], sizeof p[1], dir, "queue", "q2.apdu");
+    pathf(p[2], sizeof p[2], dir, "inbox", "i1.apdu");
+    uint8_t *raw[3];
+    size_t rawn[3];
+    for (int i = 0; i < 3; i++) raw[i] = read_raw(p[i], &rawn[i]);
+    mta_spool_close(s); /* no checkpoint: as after a crash */
+    x400_p1_idset_free(seen);
+
+    /* the page cache was lost: one file gone, one empty, one cut short; the
+     * submission's unlink was lost too */
+    unlink(p[0]);
+    write_raw(p[1], raw[1], 0);
+    write_raw(p[2], raw[2], rawn[2] - 1);
+    char sp[700];
+    pathf(sp, sizeof sp, dir, "submit", sub);
+    write_raw(sp, (const uint8_t *)"stale", 5);
+
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        uint8_t *b = read_raw(p[i], &n);
+        ck_assert_uint_eq(n, rawn[i]);
+        ck_assert_msg(memcmp(b, raw[i], n) == 0, "%s differs", p[i]);
+        free(b);
+        free(raw[i]);
+    }
+    check_body(s, MTA_SPOOL_QUEUE, "q1.apdu", 1, 3000);
+    ck_assert(!exists(sp));
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_QUEUE), 2);
+    ck_assert(idset_has(seen, 1));
+    ck_assert(idset_has(seen, 2));
+    ck_assert(!idset_has(seen, 3));
+    ck_assert_uint_eq(x400_p1_idset_count(seen), 2);
+    /* the open checkpointed: journal empty, identifiers in `seen` */
+    char jp[700], seenp[700];
+    pathf(jp, sizeof jp, dir, NULL, "journal");
+    pathf(seenp, sizeof seenp, dir, NULL, "seen");
+    ck_assert_int_eq(fsize(jp), 0);
+    ck_assert_uint_eq(mta_spool_journal_bytes(s), 0);
+    x400_p1_idset *fromfile = idset_new();
+    ck_assert_int_eq(x400_p1_idset_load_file(fromfile, seenp, NULL), X400_OK);
+    ck_assert(idset_has(fromfile, 1) && idset_has(fromfile, 2));
+    x400_p1_idset_free(fromfile);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* The journal cut at every offset of its last record: the earlier records
+ * are replayed, the torn one is not; a damaged middle record stops replay. */
+START_TEST(torn_tail)
+{
+    char dir[512], err[512], jp[700], a1[700], b1[700], seenp[700];
+    tdir(dir);
+    pathf(jp, sizeof jp, dir, NULL, "journal");
+    pathf(a1, sizeof a1, dir, "queue", "a1");
+    pathf(b1, sizeof b1, dir, "inbox", "b1");
+    pathf(seenp, sizeof seenp, dir, NULL, "seen");
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    stage_body(s, MTA_SPOOL_QUEUE, "a1", 1, 40);
+    stage_seen_n(s, 1);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 2);
+    uint64_t j1 = mta_spool_journal_bytes(s);
+    stage_seen_n(s, 2);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 1);
+    uint64_t j2 = mta_spool_journal_bytes(s);
+    stage_body(s, MTA_SPOOL_INBOX, "b1", 2, 8);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 1);
+    uint64_t j3 = mta_spool_journal_bytes(s);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    size_t jn;
+    uint8_t *j = read_raw(jp, &jn);
+    ck_assert_uint_eq(jn, j3);
+    ck_assert_uint_gt(j3 - j2, 40);
+
+    for (uint64_t cut = j2; cut <= j3; cut++) {
+        write_raw(jp, j, (size_t)cut);
+        unlink(a1);
+        unlink(b1);
+        unlink(seenp);
+        seen = idset_new();
+        s = sopen(dir, 1, seen);
+        ck_assert_msg(exists(a1), "cut %llu", (unsigned long long)cut);
+        ck_assert_msg(exists(b1) == (cut == j3), "cut %llu", (unsigned long long)cut);
+        ck_assert(idset_has(seen, 1) && idset_has(seen, 2));
+        ck_assert_uint_eq(x400_p1_idset_count(seen), 2);
+        ck_assert_int_eq(fsize(jp), 0);
+        if (cut == j2 + 7) {
+            /* the torn record is gone for good: later commits replay */
+            stage_seen_n(s, 9);
+            ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 1);
+            mta_spool_close(s);
+            x400_p1_idset_free(seen);
+            unlink(seenp);
+            seen = idset_new();
+            s = sopen(dir, 1, seen);
+            ck_assert(idset_has(seen, 9) && !idset_has(seen, 1));
+        }
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+    }
+    /* one flipped octet in the first or second record: nothing from there on */
+    size_t rec1 = 12 + ((size_t)j[4] | (size_t)j[5] << 8 | (size_t)j[6] << 16 | (size_t)j[7] << 24);
+    ck_assert_uint_lt(rec1, j1);
+    for (size_t at = 0; at < j1; at += 7) {
+        j[at] ^= 0x20;
+        write_raw(jp, j, jn);
+        j[at] ^= 0x20;
+        unlink(a1);
+        unlink(b1);
+        unlink(seenp);
+        seen = idset_new();
+        s = sopen(dir, 1, seen);
+        ck_assert_msg(exists(a1) == (at >= rec1) && !exists(b1), "flip at %zu", at);
+        ck_assert_uint_eq(x400_p1_idset_count(seen), 0);
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+    }
+    /* garbage after complete records is ignored */
+    {
+        uint8_t *g = malloc(jn + 100);
+        memcpy(g, j, jn);
+        memset(g + jn, 0, 100);
+        memcpy(g + jn, "XMJ1\xff\xff\xff\x0f", 8); /* a huge length */
+        write_raw(jp, g, jn + 100);
+        free(g);
+        unlink(b1);
+        seen = idset_new();
+        s = sopen(dir, 1, seen);
+        ck_assert(exists(b1));
+        ck_assert_uint_eq(x400_p1_idset_count(seen), 2);
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+    }
+    free(j);
+    rm_tree(dir);
+}
+END_TEST
+
+/* A real crash: a child commits and SIGKILLs itself before any checkpoint. */
+#define CRASH_COMMITS 4
+#define CRASH_PER 5
+START_TEST(crash_child)
+{
+    char dir[512], err[512];
+    tdir(dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        x400_p1_idset *seen = NULL;
+        mta_spool *s = NULL;
+        if (x400_p1_idset_create(1024, NULL, &seen) != X400_OK) _exit(2);
+        if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+        for (unsigned c = 0; c < CRASH_COMMITS; c++) {
+            for (unsigned i = 0; i < CRASH_PER; i++) {
+                unsigned k = c * CRASH_PER + i;
+                char name[32], t[X400_MTSID_TEXT_MAX];
+                uint8_t b[1024];
+                mta_spool_hdr h;
+                hdr_min(&h, "message");
+                h.time_ms = k;
+                body_fill(b, sizeof b, k);
+                snprintf(name, sizeof name, "m%03u.apdu", k);
+                mtsid_text(t, sizeof t, k);
+                if (mta_spool_stage_file(s, MTA_SPOOL_INBOX, name, &h, b, sizeof b) != 0) _exit(4);
+                if (mta_spool_stage_seen(s, t) != 0) _exit(5);
+            }
+            if (mta_spool_commit(s, err, sizeof err) != 2 * CRASH_PER) _exit(6);
+        }
+        kill(getpid(), SIGKILL);
+        _exit(7);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+    /* the lost page cache: every other file gone, one truncated */
+    for (unsigned k = 0; k < CRASH_COMMITS * CRASH_PER; k += 2) {
+        char p[700], name[32];
+        snprintf(name, sizeof name, "m%03u.apdu", k);
+        pathf(p, sizeof p, dir, "inbox", name);
+        ck_assert_int_eq(unlink(p), 0);
+    }
+    {
+        char p[700];
+        pathf(p, sizeof p, dir, "inbox", "m001.apdu");
+        ck_assert_int_eq(truncate(p, 100), 0);
+    }
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen); /* the dead child's lock is free */
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), CRASH_COMMITS * CRASH_PER);
+    for (unsigned k = 0; k < CRASH_COMMITS * CRASH_PER; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "m%03u.apdu", k);
+        check_body(s, MTA_SPOOL_INBOX, name, k, 1024);
+        ck_assert(idset_has(seen, k));
+    }
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+START_TEST(checkpoint)
+{
+    char dir[512], err[512], jp[700], seenp[700];
+    tdir(dir);
+    pathf(jp, sizeof jp, dir, NULL, "journal");
+    pathf(seenp, sizeof seenp, dir, NULL, "seen");
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    stage_body(s, MTA_SPOOL_QUEUE, "q1", 1, 100);
+    stage_seen_n(s, 1);
+    idset_add(seen, 1);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 2);
+    ck_assert_int_gt(fsize(jp), 0);
+    ck_assert_int_eq(mta_spool_checkpoint(s, seen, err, sizeof err), 0);
+    ck_assert_uint_eq(mta_spool_journal_bytes(s), 0);
+    ck_assert_int_eq(fsize(jp), 0);
+    x400_p1_idset *f = idset_new();
+    ck_assert_int_eq(x400_p1_idset_load_file(f, seenp, NULL), X400_OK);
+    ck_assert(idset_has(f, 1));
+    x400_p1_idset_free(f);
+    /* a checkpoint commits what is staged first */
+    stage_body(s, MTA_SPOOL_QUEUE, "q2", 2, 10);
+    stage_seen_n(s, 2);
+    idset_add(seen, 2);
+    ck_assert_int_eq(mta_spool_checkpoint(s, seen, err, sizeof err), 0);
+    ck_assert_uint_eq(mta_spool_staged(s), 0);
+    check_body(s, MTA_SPOOL_QUEUE, "q2", 2, 10);
+    ck_assert_int_eq(fsize(jp), 0);
+    /* without a set: the journal is emptied, `seen` left alone */
+    stage_seen_n(s, 3);
+    ck_assert_int_eq(mta_spool_checkpoint(s, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(fsize(jp), 0);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    /* what was checkpointed survives a reopen without the journal */
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    ck_assert(idset_has(seen, 1) && idset_has(seen, 2) && !idset_has(seen, 3));
+    check_body(s, MTA_SPOOL_QUEUE, "q1", 1, 100);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    /* a damaged `seen` file fails the open */
+    write_raw(seenp, (const uint8_t *)"X4IDSET1garbage", 15);
+    seen = idset_new();
+    s = NULL;
+    err[0] = 0;
+    ck_assert_int_eq(mta_spool_open(&s, dir, 1, seen, err, sizeof err), -1);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, seenp) != NULL, "%s", err);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* A commit whose file write fails after the journal sync: -1, and the spool
+ * refuses further commits and checkpoints (the journal is kept); reopening
+ * replays it. */
+START_TEST(sticky_failure)
+{
+    char dir[512], err[512], jp[700], blocker[700];
+    tdir(dir);
+    pathf(jp, sizeof jp, dir, NULL, "journal");
+    pathf(blocker, sizeof blocker, dir, "queue", "q1.tmp");
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    ck_assert_int_eq(mkdir(blocker, 0700), 0); /* the temp file cannot be created */
+    stage_body(s, MTA_SPOOL_QUEUE, "q1", 1, 100);
+    stage_seen_n(s, 1);
+    err[0] = 0;
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "/queue/q1") && strstr(err, strerror(EISDIR)), "%s", err);
+    off_t jlen = fsize(jp);
+    ck_assert_int_gt(jlen, 100);
+    stage_seen_n(s, 2);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "reopen") != NULL, "%s", err);
+    ck_assert_int_eq(mta_spool_checkpoint(s, seen, err, sizeof err), -1);
+    ck_assert_int_eq(fsize(jp), jlen);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    ck_assert_int_eq(rmdir(blocker), 0);
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    check_body(s, MTA_SPOOL_QUEUE, "q1", 1, 100);
+    ck_assert(idset_has(seen, 1) && !idset_has(seen, 2));
+    ck_assert_int_eq(fsize(jp), 0);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+START_TEST(locking)
+{
+    char dir[512], err[512], jp[700], name[64], want[600];
+    tdir(dir);
+    pathf(jp, sizeof jp, dir, NULL, "journal");
+    mta_spool *a = sopen(dir, 1, NULL);
+    mta_spool *b = NULL;
+    snprintf(want, sizeof want, "spool %s in use by pid %ld", dir, (long)getpid());
+    ck_assert_int_eq(mta_spool_open(&b, dir, 1, NULL, err, sizeof err), -1);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(b);
+    /* another process is refused too */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char e2[600];
+        mta_spool *c = NULL;
+        int r = mta_spool_open(&c, dir, 1, NULL, e2, sizeof e2);
+        _exit(r == -1 && !strcmp(e2, want) ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    /* a tool submits and lists while the MTA holds the lock */
+    stage_body(a, MTA_SPOOL_QUEUE, "q1", 1, 10);
+    ck_assert_int_eq(mta_spool_commit(a, err, sizeof err), 1);
+    off_t jlen = fsize(jp);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *t = sopen(dir, 0, seen);
+    mta_spool_hdr h;
+    hdr_min(&h, "message");
+    ck_assert_int_eq(mta_spool_submit(t, &h, (const uint8_t *)"x", 1, name, err, sizeof err), 0);
+    char **names = NULL;
+    ck_assert_int_eq(mta_spool_list(t, MTA_SPOOL_SUBMIT, &names, err, sizeof err), 1);
+    ck_assert_str_eq(names[0], name);
+    mta_spool_names_free(names, 1);
+    ck_assert_int_eq(list_count(a, MTA_SPOOL_SUBMIT), 1);
+    check_body(t, MTA_SPOOL_QUEUE, "q1", 1, 10);
+    /* ... and never touches the journal */
+    errno = 0;
+    ck_assert_int_eq(mta_spool_stage_seen(t, "[C=XX;A=ADMD;L=x]"), -1);
+    ck_assert_int_eq(errno, EPERM);
+    hdr_min(&h, "message");
+    ck_assert_int_eq(mta_spool_stage_file(t, MTA_SPOOL_QUEUE, "q9", &h, NULL, 0), -1);
+    ck_assert_int_eq(mta_spool_stage_unlink(t, MTA_SPOOL_SUBMIT, name), -1);
+    ck_assert_uint_eq(mta_spool_staged(t), 0);
+    ck_assert_int_eq(mta_spool_commit(t, err, sizeof err), -1);
+    ck_assert_int_eq(mta_spool_checkpoint(t, seen, err, sizeof err), -1);
+    ck_assert_int_eq(fsize(jp), jlen);
+    mta_spool_close(t);
+    x400_p1_idset_free(seen);
+    mta_spool_close(a);
+    /* released with close */
+    b = sopen(dir, 1, NULL);
+    mta_spool_close(b);
+    rm_tree(dir);
+}
+END_TEST
+
+/* A tool reads the identifiers of the journal but leaves files alone. */
+START_TEST(tool_replay)
+{
+    char dir[512], err[512], jp[700], qp[700];
+    tdir(dir);
+    pathf(jp, sizeof jp, dir, NULL, "journal");
+    pathf(qp, sizeof qp, dir, "queue", "q1");
+    mta_spool *a = sopen(dir, 1, NULL);
+    stage_body(a, MTA_SPOOL_QUEUE, "q1", 1, 10);
+    stage_seen_n(a, 4);
+    ck_assert_int_eq(mta_spool_commit(a, err, sizeof err), 2);
+    ck_assert_int_eq(mta_spool_remove(a, MTA_SPOOL_QUEUE, "q1"), 0);
+    off_t jlen = fsize(jp);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *t = sopen(dir, 0, seen);
+    ck_assert(idset_has(seen, 4));
+    ck_assert(!exists(qp));
+    ck_assert_int_eq(fsize(jp), jlen);
+    mta_spool_close(t);
+    x400_p1_idset_free(seen);
+    mta_spool_close(a);
+    rm_tree(dir);
+}
+END_TEST
+
+START_TEST(snapshots)
+{
+    char dir[512], buf[700], want[700];
+    tdir(dir);
+    mta_spool *s = sopen(dir, 0, NULL);
+    ck_assert_ptr_null(mta_spool_read_snapshot(s, "status"));
+    ck_assert_int_eq(mta_spool_write_snapshot(s, "status", "queue: 3\n", 9), 0);
+    char *t = mta_spool_read_snapshot(s, "status");
+    ck_assert_str_eq(t, "queue: 3\n");
+    free(t);
+    ck_assert_int_eq(mta_spool_write_snapshot(s, "status", "q", 1), 0);
+    t = mta_spool_read_snapshot(s, "status");
+    ck_assert_str_eq(t, "q");
+    free(t);
+    ck_assert_int_eq(mta_spool_write_snapshot(s, "stats", "", 0), 0);
+    t = mta_spool_read_snapshot(s, "stats");
+    ck_assert_str_eq(t, "");
+    free(t);
+    ck_assert_int_eq(mta_spool_write_snapshot(s, "../x", "q", 1), -1);
+    ck_assert_int_eq(mta_spool_write_snapshot(s, "journal", "q", 1), -1);
+    ck_assert_int_eq(mta_spool_write_snapshot(s, "seen", "q", 1), -1);
+    ck_assert_ptr_null(mta_spool_read_snapshot(s, "lock"));
+    ck_assert_int_eq(count_tmp(dir, "."), 0);
+    snprintf(want, sizeof want, "%s/mtsid", dir);
+    ck_assert_str_eq(mta_spool_path(s, "mtsid", buf, sizeof buf), want);
+    ck_assert_ptr_null(mta_spool_path(s, "mtsid", buf, strlen(want)));
+    ck_assert_ptr_nonnull(mta_spool_path(s, "mtsid", buf, strlen(want) + 1));
+    mta_spool_close(s);
+    /* bad spool directories */
+    char err[512] = "";
+    s = NULL;
+    snprintf(buf, sizeof buf, "%s/status/sub", dir);
+    ck_assert_int_eq(mta_spool_open(&s, buf, 0, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, buf) && strstr(err, strerror(ENOTDIR)), "%s", err);
+    ck_assert_int_eq(mta_spool_open(&s, "", 0, NULL, err, sizeof err), -1);
+    rm_tree(dir);
+}
+END_TEST
+
+/* The batch is bounded; a full batch still commits in one piece. */
+START_TEST(bounds)
+{
+    char dir[512], err[512];
+    tdir(dir);
+    x400_p1_idset *seen = NULL;
+    ck_assert_int_eq(x400_p1_idset_create(1u << 17, NULL, &seen), X400_OK);
+    mta_spool *s = sopen(dir, 1, seen);
+    for (unsigned i = 0; i < MTA_SPOOL_BATCH_ITEMS; i++) stage_seen_n(s, i);
+    errno = 0;
+    char t[X400_MTSID_TEXT_MAX];
+    mtsid_text(t, sizeof t, 999999);
+    ck_assert_int_eq(mta_spool_stage_seen(s, t), -1);
+    ck_assert_int_eq(errno, E2BIG);
+    mta_spool_hdr h;
+    hdr_min(&h, "message");
+    errno = 0;
+    ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, "q", &h, (const uint8_t *)"x", 1), -1);
+    ck_assert_int_eq(errno, E2BIG);
+    ck_assert_uint_eq(mta_spool_staged(s), MTA_SPOOL_BATCH_ITEMS);
+    /* the commit writes more iovecs than one writev takes */
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), MTA_SPOOL_BATCH_ITEMS);
+    stage_body(s, MTA_SPOOL_QUEUE, "q", 0, 1);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 1);
+    /* a body over the limit is refused before it is read */
+    errno = 0;
+    ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, "big", &h, (const uint8_t *)"x",
+                                          (size_t)MTA_SPOOL_FILE_MAX + 1), -1);
+    ck_assert_int_eq(errno, EFBIG);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    /* every identifier comes back from the journal */
+    ck_assert_int_eq(x400_p1_idset_create(1u << 17, NULL, &seen), X400_OK);
+    s = sopen(dir, 1, seen);
+    ck_assert_uint_eq(x400_p1_idset_count(seen), MTA_SPOOL_BATCH_ITEMS);
+    ck_assert(idset_has(seen, 0) && idset_has(seen, MTA_SPOOL_BATCH_ITEMS - 1));
+    check_body(s, MTA_SPOOL_QUEUE, "q", 0, 1);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+Suite *x400t_suite_mtaspool(void)
+{
+    Suite *su = suite_create("mtaspool");
+    TCase *tc = tcase_create("spool");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, submit_roundtrip);
+    tcase_add_test(tc, header_fields);
+    tcase_add_test(tc, corrupt_files);
+    tcase_add_test(tc, stage_commit);
+    tcase_add_test(tc, crash_replay);
+    tcase_add_test(tc, torn_tail);
+    tcase_add_test(tc, crash_child);
+    tcase_add_test(tc, checkpoint);
+    tcase_add_test(tc, sticky_failure);
+    tcase_add_test(tc, locking);
+    tcase_add_test(tc, tool_replay);
+    tcase_add_test(tc, snapshots);
+    tcase_add_test(tc, bounds);
+    suite_add_tcase(su, tc);
+    return su;
+}
