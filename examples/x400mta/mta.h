@@ -47,6 +47,10 @@ typedef struct mta_peer_config {
     char our_name[X400_MTA_NAME_MAX + 1];
     uint8_t our_password[X400_PASSWORD_MAX];
     size_t our_password_len;
+    /* our-name / our-password given for this peer; while 0 the field
+     * follows the [mta] name / password (mta_config_load and
+     * mta_config_set keep it in step) */
+    int our_name_set, our_password_set;
     /* presentation address */
     char host[MTA_HOST_MAX + 1];               /* host name or IPv4/IPv6 literal */
     char port[16];                             /* default "102" */
@@ -137,8 +141,9 @@ typedef struct mta_log {
 /* Open the log (path "" or "-": stderr).  0 or -1 (errno). */
 int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *who);
 void mta_log_close(mta_log *lg);
-/* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text". */
-void mta_log(mta_log *lg, mta_log_category cat, x400_log_level level, const char *fmt, ...)
+/* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text".
+ * (Named mta_logf: a function may not share the name of the type mta_log.) */
+void mta_logf(mta_log *lg, mta_log_category cat, x400_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* APDU category at trace level: "what (n bytes): hex..." (wrapped, complete). */
 void mta_log_hex(mta_log *lg, const char *what, const uint8_t *p, size_t n);
