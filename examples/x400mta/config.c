@@ -591,10 +591,13 @@ int mta_config_load(mta_config *cfg, const char *path, char *err, size_t errlen)
             rc = fail(err, errlen, "%s:%u: line longer than %d characters", path, lineno, LINE_MAX_LEN);
             break;
         }
-        s = trim(line);
-        if (!*s || *s == '#') continue;
+        s = line; /* trailing spaces stay for now: see the value below */
+        while (*s == ' ' || *s == '\t') s++;
+        if (*s == '#' || !*s || strspn(s, " \t\r\n") == strlen(s)) continue;
         if (*s == '[') {
-            char *e = strchr(s, ']'), *name;
+            char *e, *name;
+            s = trim(s);
+            e = strchr(s, ']');
             if (!e || e[1]) {
                 rc = fail(err, errlen, "%s:%u: bad section header (want [mta] or [peer NAME])", path, lineno);
                 break;
@@ -645,7 +648,21 @@ int mta_config_load(mta_config *cfg, const char *path, char *err, size_t errlen)
         }
         *eq = 0;
         k = trim(s);
-        v = trim(eq + 1);
+        {
+            /* spaces after a final '=' are that attribute's value
+             * ("gdi = C=XX;A= ": the single-space ADMD), not padding */
+            char *raw = eq + 1, *end = raw + strlen(raw), *t;
+            size_t keep;
+            while (end > raw && (end[-1] == '\n' || end[-1] == '\r')) *--end = 0;
+            t = end;
+            while (t > raw && t[-1] == ' ') t--;
+            keep = (t < end && t > raw && t[-1] == '=') ? (size_t)(end - t) : 0;
+            v = trim(raw);
+            if (keep && t > v) {
+                memset(t, ' ', keep);
+                t[keep] = 0;
+            }
+        }
         if (!*k) {
             rc = fail(err, errlen, "%s:%u: missing key before '='", path, lineno);
             break;
