@@ -47,6 +47,10 @@ typedef struct mta_peer_config {
     char our_name[X400_MTA_NAME_MAX + 1];
     uint8_t our_password[X400_PASSWORD_MAX];
     size_t our_password_len;
+    /* our-name / our-password given for this peer; while 0 the field
+     * follows the [mta] name / password (mta_config_load and
+     * mta_config_set keep it in step) */
+    int our_name_set, our_password_set;
     /* presentation address */
     char host[MTA_HOST_MAX + 1];               /* host name or IPv4/IPv6 literal */
     char port[16];                             /* default "102" */
