@@ -372,9 +372,10 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
         return emit(l, &ev);
     case X400I_RTSE_RECOVERING_IND:
     case X400I_RTSE_RECOVERED_IND:
-        x400i_log(&l->cfg.log, X400_LOG_NOTICE, X400_LAYER_P1, "RTSE %s",
+        x400i_log(&l->cfg.log, X400_LOG_NOTICE, X400_LAYER_P1, "RTSE %s%s%s",
                   ind->type == X400I_RTSE_RECOVERING_IND ? "recovering the connection"
-                                                         : "connection recovered");
+                                                         : "connection recovered",
+                  ind->diag ? ": " : "", ind->diag ? ind->diag->text : "");
         return ind->type == X400I_RTSE_RECOVERED_IND ? pump(l) : 0;
     }
     return 0;

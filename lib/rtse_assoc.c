@@ -24,6 +24,7 @@ struct x400i_rtse_assoc {
     uint8_t *pending;
     size_t pending_len;
     uint8_t token_setting;  /* the CN's Token Setting Item (from RTSE's initial turn) */
+    x400_logger log;
 };
 
 /* ---- attaching ----------------------------------------------------------- */
@@ -82,7 +83,15 @@ static int l_connect_req(void *user, int turn_to_initiator, const uint8_t *apdu,
     /* RTSE's initial turn becomes the session Token Setting Item of the CN:
      * every token on the initiator's side (0x00) or the responder's (0x55) */
     ra->token_setting = turn_to_initiator ? 0x00 : 0x55;
-    if (ra->a && ra->used) let_go(ra);  /* an old connection: never reused */
+    if (ra->a && ra->used) {
+        /* an old connection: never reused.  RTSE has given it up (a lower
+         * service failed); if it is still open it is aborted, so that the
+         * peer never takes it for working (nothing must answer for RTSE). */
+        x400_assoc_state st = x400_assoc_get_state(ra->a);
+        if (st == X400_ASSOC_CONNECTING || st == X400_ASSOC_ESTABLISHED || st == X400_ASSOC_RELEASING)
+            (void)x400i_assoc_abort_req(ra->a, NULL, 0);
+        let_go(ra);
+    }
     x400i_free(ra->alloc, ra->pending);
     ra->pending = x400i_malloc(ra->alloc, len ? len : 1);
     if (!ra->pending) return X400_ERR_NOMEM;
@@ -182,11 +191,16 @@ static int l_please(void *user, const uint8_t *apdu, size_t len)
 {
     x400i_pdv pdv;
     unsigned want;
+    int rv;
     LIVE(user, ra);
     want = RT_TOKENS & ~(unsigned)x400i_ses_tokens_held(x400i_assoc_session(ra->a));
     if (!want || apdu_pdv(ra->a, apdu, len, &pdv) < 0) return -1;
     /* P-TOKEN-PLEASE with the RTTP as user data (RT-TURN-PLEASE, X.228) */
-    return x400i_pres_token_please_req(PRES(ra), want, &pdv, len ? 1 : 0);
+    rv = x400i_pres_token_please_req(PRES(ra), want, &pdv, len ? 1 : 0);
+    if (rv < 0)
+        x400i_log(&ra->log, X400_LOG_NOTICE, X400_LAYER_RTSE, "P-TOKEN-PLEASE refused below RTSE: %s",
+                  x400i_pres_diag(PRES(ra))->text);
+    return rv;
 }
 
 static int l_control_give(void *user)
@@ -392,6 +406,7 @@ int x400i_rtse_assoc_new(x400i_rtse_assoc **out, int initiator, const x400_rtse_
     if (!ra) return X400_ERR_NOMEM;
     ra->alloc = alloc;
     if (hooks) ra->hooks = *hooks;
+    if (log) ra->log = *log;
     lo.user = ra;
     rv = x400i_rtse_new(&ra->rt, initiator, cfg, &lo, cb, alloc, log);
     if (rv < 0) {

@@ -96,6 +96,12 @@ typedef struct args {
 } args;
 
 struct x400i_ses {
+    /* S-TOKEN-PLEASE requested while our S-CONTROL-GIVE awaits its GTA
+     * (STA18): held here and sent as PT once the GTA has arrived */
+    int have_held_pt;
+    unsigned held_pt_tokens;
+    uint8_t held_pt_ud[64];
+    size_t held_pt_len;
     const x400_allocator *alloc;
     x400_logger log;
     x400i_ses_callbacks cb;
@@ -914,12 +920,35 @@ static int a_gtc(x400i_ses *s, ev e, const args *a, int next)
     return simple_ind(s, X400I_SES_CONTROL_GIVE_IND, a->spdu);
 }
 
-static int a_gta(x400i_ses *s, ev e, const args *a, int next)
+static int a_please_req(x400i_ses *s, ev e, const args *a, int next);
+
+/* S-TOKEN-PLEASE request in STA18: the tokens are on their way to the peer
+ * (GTC sent, GTA awaited); the request is held and sent after the GTA. */
+static int a_please_hold(x400i_ses *s, ev e, const args *a, int next)
 {
-    (void)e;
-    (void)a;
+    if (s->have_held_pt) return req_invalid(s, e, "a token request is already waiting for the GTA");
+    if (a->ud_len > sizeof s->held_pt_ud) return req_invalid(s, e, "user data too long to hold");
+    s->have_held_pt = 1;
+    s->held_pt_tokens = a->tokens;
+    if (a->ud_len) memcpy(s->held_pt_ud, a->ud, a->ud_len);
+    s->held_pt_len = a->ud_len;
     enter(s, next);
     return 0;
+}
+
+/* GTA: the S-CONTROL-GIVE is acknowledged (X.225 7.16). */
+static int a_gta(x400i_ses *s, ev e, const args *a, int next)
+{
+    args pa;
+    (void)a;
+    enter(s, next);
+    if (!s->have_held_pt) return 0;
+    s->have_held_pt = 0;
+    memset(&pa, 0, sizeof pa);
+    pa.tokens = s->held_pt_tokens;
+    pa.ud = s->held_pt_len ? s->held_pt_ud : NULL;
+    pa.ud_len = s->held_pt_len;
+    return a_please_req(s, e, &pa, s->state);  /* the held S-TOKEN-PLEASE: PT */
 }
 
 /* GT: S-TOKEN-GIVE indication (an empty GT only serves concatenation). */
@@ -1201,6 +1230,7 @@ static const cell table[X400I_SES_ST_COUNT][EV_COUNT] = {
     },
     [S(WAIT_GTA)] = {
         [E_GTA] = C(a_gta, S(DATA)),
+        [R_TOKEN_PLEASE] = C(a_please_hold, KEEP),
         [R_U_ABORT] = ABORTS,
     },
     [S(WAIT_AEA)] = {
