@@ -23,6 +23,8 @@ build)
 bench)
     need_file /usr/include/uuid/uuid.h uuid-dev
     if command -v pkg-config >/dev/null 2>&1; then need_pc glib-2.0 libglib2.0-dev; fi
+    # tools/postfix_bench.sh: a throwaway Postfix instance fed by smtp-source
+    need_file /usr/sbin/smtp-source postfix; need_file /usr/sbin/postfix postfix
     ;;
 fuzz)
     need_cmd clang clang
@@ -36,6 +38,12 @@ pkgs=$(printf '%s\n' $missing | sort -u | tr '\n' ' ')
 line="apt-get install -y --no-install-recommends $pkgs"
 run() {
     echo "deps: installing:$pkgs" >&2
+    # Postfix asks "General type of mail configuration": answer "No
+    # configuration" (no system instance, no /etc/postfix/main.cf written).
+    case " $pkgs" in *" postfix "*)
+        echo "postfix postfix/main_mailer_type select No configuration" |
+            $1 debconf-set-selections >&2 || return 1 ;;
+    esac
     DEBIAN_FRONTEND=noninteractive $1 apt-get update -qq >&2 &&
     DEBIAN_FRONTEND=noninteractive $1 $line >&2
 }
