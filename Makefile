@@ -181,8 +181,8 @@ $(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(wildcard bench/*.h) $(BB)/benches
 	  bench/bench_main.c $(BENCH_SRC) $(BB)/all.o -o $@ \
 	  -luuid $(shell pkg-config --libs glib-2.0 2>/dev/null) -lpthread -lm
 bench: deps deps-bench
-	@$(MAKE) --no-print-directory -j$(NPROC) $(BB)/bench
-	X400B_BINDIR=$(abspath $(BB)) $(BB)/bench
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BB)/bench $(EX_BINS)
+	X400B_BINDIR=$(abspath $(BB)) X400B_EXDIR=$(abspath $(EB)) X400B_SRCDIR=$(CURDIR) $(BB)/bench
 
 # ---------------------------------------------------------------- fuzz
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

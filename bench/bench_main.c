@@ -77,7 +77,9 @@ int main(void)
     uname(&u);
     printf("bench: x400p1 benchmarks, %s, %s %s, medians of %d runs\n",
            date, u.machine, u.release, X400B_REPS);
-#define X400B_BENCH(m) x400b_bench_##m();
+    /* X400B_ONLY=<module>: run that bench alone */
+#define X400B_BENCH(m) \
+    if (!getenv("X400B_ONLY") || !strcmp(getenv("X400B_ONLY"), #m)) x400b_bench_##m();
 #include "benches.inc"
 #undef X400B_BENCH
     printf("\n| figure | value | unit |\n|---|---:|---|\n");

@@ -83,7 +83,8 @@ typedef struct peerst {
 
 typedef struct stats {
     uint64_t submitted, received, delivered, duplicates, reports_received, reports_sent,
-        transferred, ndr_generated, assoc_opened, aborts, recoveries, bind_refused, relayed;
+        transferred, ndr_generated, assoc_opened, aborts, recoveries, bind_refused, relayed,
+        commits, checkpoints;
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -976,6 +977,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
             p->next_open = mono_ms() + (uint64_t)m->cfg->peers[c->peer].open_interval_s * 1000u;
             LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: could not open an association with %s (attempt %u of %u)",
                 c->id, peer_name(m, c->peer), p->open_failures, m->cfg->peers[c->peer].max_open_retries);
+            c->dead = 1; /* never bound: nothing to recover */
         }
         c->have_h = 0;
     }
@@ -1187,7 +1189,8 @@ static void snapshot(mta *m)
                           "submitted=%llu\nreceived=%llu\ndelivered=%llu\nduplicates=%llu\n"
                           "reports_received=%llu\nreports_sent=%llu\ntransferred=%llu\n"
                           "ndr_generated=%llu\nassoc_open=%zu\nassoc_opened=%llu\naborts=%llu\n"
-                          "recoveries=%llu\nbind_refused=%llu\nrelayed=%llu\nqueue_len=%zu\n",
+                          "recoveries=%llu\nbind_refused=%llu\nrelayed=%llu\nqueue_len=%zu\n"
+                          "commits=%llu\ncheckpoints=%llu\n",
                           (unsigned long long)m->st.submitted, (unsigned long long)m->st.received,
                           (unsigned long long)m->st.delivered, (unsigned long long)m->st.duplicates,
                           (unsigned long long)m->st.reports_received,
@@ -1195,7 +1198,8 @@ static void snapshot(mta *m)
                           (unsigned long long)m->st.ndr_generated, open,
                           (unsigned long long)m->st.assoc_opened, (unsigned long long)m->st.aborts,
                           (unsigned long long)m->st.recoveries, (unsigned long long)m->st.bind_refused,
-                          (unsigned long long)m->st.relayed, queue_len);
+                          (unsigned long long)m->st.relayed, queue_len,
+                          (unsigned long long)m->st.commits, (unsigned long long)m->st.checkpoints);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -1235,6 +1239,7 @@ static int commit(mta *m)
             P.nq = 0;
             return -1;
         }
+        m->st.commits++;
         for (size_t i = 0; i < P.nq; i++) q_add(m, P.q[i].name, &P.q[i].h);
     }
     P.nq = 0;
@@ -1375,6 +1380,7 @@ int mta_run(const mta_config *cfg)
             (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS)) {
             if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0)
                 LOG(m, SVC, X400_LOG_ERROR, "checkpoint: %s", m->err);
+            m->st.checkpoints++;
             m->last_checkpoint = now;
         }
         if (now - m->last_snapshot >= SNAPSHOT_MS) {

@@ -1,0 +1,352 @@
+/* The example MTAs end to end, against a throwaway Postfix in the same run:
+ *   - durable 1 KiB messages per second from MTA-A to MTA-B over loopback
+ *     (both spools durable: B confirms a transfer only after its journal
+ *     fdatasync; A drops a message only after B's confirmation);
+ *   - 1 MiB messages in bytes per second;
+ *   - Postfix (tools/postfix_bench.sh): the same count and size queued
+ *     durably once from smtp-source; ratio ours / Postfix;
+ *   - association setup latency: TCP connect to MTA-bind result (library +
+ *     driver, both ends in this process), median over 1000.
+ * Spools and Postfix's queue are on the same filesystem (under build/).
+ * X400B_MTA_COUNT / X400B_MTA_BIG override the message counts. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "x400p1/driver.h"
+#include "x400p1/p1link.h"
+
+#define REPS 3
+
+static char exdir[1024], work[1200], srcdir[1024];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static unsigned free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    unsigned p = 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        p = ntohs(sa.sin_port);
+    if (fd >= 0) close(fd);
+    return p;
+}
+
+static void write_conf(const char *side, unsigned own, unsigned peer)
+{
+    char path[1400];
+    FILE *f;
+    int a = side[0] == 'a';
+    snprintf(path, sizeof path, "%s/%s.conf", work, side);
+    f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f,
+            "[mta]\nname = %s\npassword = %s\ngdi = C=XX;A=ADMD;P=%s\nnode = %s1\n"
+            "listen = 127.0.0.1:%u\nspool = %s/%s\nlog-level = service=warning,interface=warning\n"
+            "log = %s/%s.log\n"
+            "[peer %s]\ntheir-password = %s\naddress = %s\nport = %u\nroute = C=XX;A=ADMD;P=%s\n"
+            "open-interval = 1\nmax-associations = 16\nthreshold = 4\n",
+            a ? "MTA-A" : "MTA-B", a ? "pa" : "pb", a ? "ALPHA" : "BRAVO", side, own, work, side, work,
+            side, a ? "MTA-B" : "MTA-A", a ? "pb" : "pa", a ? "localhost" : "127.0.0.1", peer,
+            a ? "BRAVO" : "ALPHA");
+    fclose(f);
+}
+
+static long stat_of(const char *side, const char *key)
+{
+    char cmd[4096], line[256];
+    FILE *p;
+    long v = -1;
+    size_t kl = strlen(key);
+    snprintf(cmd, sizeof cmd, "%s/x400mta stats -c %s/%s.conf 2>/dev/null", exdir, work, side);
+    p = popen(cmd, "r");
+    if (!p) return -1;
+    while (fgets(line, sizeof line, p))
+        if (!strncmp(line, key, kl) && line[kl] == '=') v = atol(line + kl + 1);
+    pclose(p);
+    return v;
+}
+
+static pid_t start(const char *side)
+{
+    char conf[1400];
+    pid_t pid;
+    snprintf(conf, sizeof conf, "%s/%s.conf", work, side);
+    pid = fork();
+    if (pid == 0) {
+        char bin[1100];
+        snprintf(bin, sizeof bin, "%s/x400mta", exdir);
+        execl(bin, bin, "run", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid)
+{
+    int st;
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid) return;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+}
+
+struct run {
+    long count, size;
+    double rate, commits_per_msg, elapsed;
+};
+
+/* One direction, A -> B: A holds the whole queue first (B down), then B
+ * starts; timed from B's first delivery to its last. */
+static int one_run(struct run *r)
+{
+    unsigned pa = free_port(), pb = free_port();
+    pid_t a, b;
+    double t0 = 0, t1, deadline;
+    long d = 0, last = -1;
+    sh("rm -rf %s/a %s/b %s/*.log", work, work, work);
+    write_conf("a", pa, pb);
+    write_conf("b", pb, pa);
+    if (sh("%s/x400mta submit -c %s/a.conf --from 'C=XX;A=ADMD;P=ALPHA;S=Bench' "
+           "--to 'C=XX;A=ADMD;P=BRAVO;S=Sink' --content-id b --no-report --size %ld --count %ld >/dev/null",
+           exdir, work, r->size, r->count))
+        return -1;
+    a = start("a");
+    deadline = x400b_now() + 120;
+    while (stat_of("a", "queue_len") < r->count && x400b_now() < deadline) usleep(20000);
+    b = start("b");
+    deadline = x400b_now() + 300;
+    while (d < r->count && x400b_now() < deadline) {
+        d = stat_of("b", "delivered");
+        if (d >= 1 && !t0) t0 = x400b_now();
+        if (d != last) last = d;
+        usleep(5000);
+    }
+    t1 = x400b_now();
+    r->commits_per_msg = d > 0 ? (double)stat_of("b", "commits") / (double)d : 0;
+    stop(a);
+    stop(b);
+    if (d < r->count || !t0 || t1 <= t0) return -1;
+    r->elapsed = t1 - t0;
+    r->rate = (double)(r->count - 1) / (t1 - t0);
+    return 0;
+}
+
+static double median_mta(long count, long size, double *commits)
+{
+    double v[REPS], c[REPS];
+    int n = 0;
+    for (int i = 0; i < REPS; i++) {
+        struct run r = { count, size, 0, 0, 0 };
+        if (one_run(&r) == 0) {
+            v[n] = r.rate;
+            c[n++] = r.commits_per_msg;
+        }
+    }
+    if (!n) return 0;
+    *commits = x400b_median(c, (size_t)n);
+    return x400b_median(v, (size_t)n);
+}
+
+/* Postfix: "postfix: accepted N msgs S B in T s = R msgs/s" */
+static double median_postfix(long count, long size)
+{
+    double v[REPS];
+    int n = 0;
+    for (int i = 0; i < REPS; i++) {
+        char cmd[3000], line[512];
+        FILE *p;
+        double rate = 0;
+        sh("rm -rf %s/pf", work);
+        snprintf(cmd, sizeof cmd, "sh %s/tools/postfix_bench.sh %s/pf %ld %ld 2>&1", srcdir, work, count, size);
+        p = popen(cmd, "r");
+        if (!p) continue;
+        while (fgets(line, sizeof line, p)) {
+            char *q = strstr(line, "postfix: accepted");
+            if (strstr(line, "skipped")) printf("bench: %s", line);
+            if (q && strchr(q, '=')) rate = atof(strchr(q, '=') + 1);
+        }
+        if (pclose(p) == 0 && rate > 0) v[n++] = rate;
+    }
+    return n ? x400b_median(v, (size_t)n) : 0;
+}
+
+/* ---- association setup latency (library + driver, in process) ---- */
+
+struct lat {
+    int bound;
+};
+
+static int lat_ev(void *u, x400_p1_link *l, const x400_p1_link_event *ev)
+{
+    struct lat *s = u;
+    (void)l;
+    if (ev->type == X400_P1_LINK_EV_BOUND) s->bound = 1;
+    if (ev->type == X400_P1_LINK_EV_BIND_REFUSED || ev->type == X400_P1_LINK_EV_ABORTED) s->bound = -1;
+    return 0;
+}
+
+static const x400_p1_peer lat_peers[] = { { "MTA-A", (const uint8_t *)"pa", 2, 1 } };
+static x400_p1_peer_table lat_table = { lat_peers, 1 };
+struct lat_srv {
+    x400_p1_link *l[4];
+    x400_assoc *a[4];
+    int n;
+    struct lat st;
+};
+
+static int lat_accept(void *u, x400_driver *d, x400_lpi_handle h, const char *peer, x400_assoc **out)
+{
+    struct lat_srv *s = u;
+    x400_assoc_config ac;
+    x400_p1_link_config lc;
+    x400_p1_link_callbacks cb = { &s->st, lat_ev };
+    (void)d;
+    (void)h;
+    (void)peer;
+    if (s->n == 4) return -1;
+    x400_assoc_config_init(&ac, X400_ROLE_RESPONDER);
+    x400_p1_link_config_init(&lc, X400_ROLE_RESPONDER);
+    snprintf(lc.own_name, sizeof lc.own_name, "MTA-B");
+    lc.check = x400_p1_cred_check_default;
+    lc.check_user = &lat_table;
+    if (x400_assoc_new(out, &ac, NULL, NULL) < 0) return -1;
+    if (x400_p1_link_new(&s->l[s->n], &lc, &cb, NULL) < 0) return -1;
+    x400_p1_link_attach(s->l[s->n], *out);
+    s->a[s->n++] = *out;
+    return 0;
+}
+
+static void lat_srv_clear(struct lat_srv *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        x400_p1_link_free(s->l[i]);
+        x400_assoc_free(s->a[i]);
+    }
+    s->n = 0;
+}
+
+static void lat_closed(void *u, x400_driver *d, x400_lpi_handle h, x400_assoc *a, const x400_diag *why)
+{
+    (void)u; (void)d; (void)h; (void)a; (void)why;
+}
+
+static double setup_latency_us(int n)
+{
+    x400_driver *ds, *dc;
+    x400_driver_callbacks scb = { NULL, lat_accept, NULL, lat_closed }, ccb = { NULL, NULL, NULL, lat_closed };
+    struct lat_srv srv;
+    char port[16];
+    double *v = calloc((size_t)n, sizeof *v), med;
+    int got = 0;
+    memset(&srv, 0, sizeof srv);
+    scb.user = &srv;
+    if (!v || x400_driver_new(&ds, NULL, &scb, NULL) < 0 || x400_driver_listen(ds, "127.0.0.1", "0") <= 0 ||
+        x400_driver_new(&dc, NULL, &ccb, NULL) < 0) {
+        free(v);
+        return 0;
+    }
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(ds));
+    for (int i = 0; i < n; i++) {
+        x400_assoc_config ac;
+        x400_p1_link_config lc;
+        struct lat st = { 0 };
+        x400_p1_link_callbacks cb = { &st, lat_ev };
+        x400_p1_link *l;
+        x400_assoc *a;
+        x400_lpi_handle h;
+        double t0;
+        x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+        x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
+        snprintf(lc.own_name, sizeof lc.own_name, "MTA-A");
+        memcpy(lc.own_password, "pa", 2);
+        lc.own_password_len = 2;
+        if (x400_assoc_new(&a, &ac, NULL, NULL) < 0 || x400_p1_link_new(&l, &lc, &cb, NULL) < 0) break;
+        x400_p1_link_attach(l, a);
+        t0 = x400b_now();
+        if (x400_driver_connect(dc, "127.0.0.1", port, a, &h) < 0) break;
+        for (int k = 0; k < 100000 && !st.bound; k++) {
+            x400_driver_run(dc, 0);
+            x400_driver_run(ds, 0);
+        }
+        if (st.bound == 1) v[got++] = (x400b_now() - t0) * 1e6;
+        x400_driver_close(dc, h);
+        for (int k = 0; k < 50; k++) x400_driver_run(ds, 0);
+        x400_p1_link_free(l);
+        x400_assoc_free(a);
+        lat_srv_clear(&srv);
+    }
+    x400_driver_free(dc);
+    x400_driver_free(ds);
+    lat_srv_clear(&srv);
+    med = got ? x400b_median(v, (size_t)got) : 0;
+    if (got != n) printf("bench: warning: %d of %d associations bound\n", got, n);
+    free(v);
+    return med;
+}
+
+void x400b_bench_mta(void);
+void x400b_bench_mta(void)
+{
+    const char *e = getenv("X400B_EXDIR"), *s = getenv("X400B_SRCDIR"), *b = getenv("X400B_BINDIR");
+    long count = getenv("X400B_MTA_COUNT") ? atol(getenv("X400B_MTA_COUNT")) : 10000;
+    long big = getenv("X400B_MTA_BIG") ? atol(getenv("X400B_MTA_BIG")) : 200;
+    double c1 = 0, c2 = 0, ours, theirs, lat;
+    if (!e || !s || !b) {
+        printf("bench: mta skipped (X400B_EXDIR/X400B_SRCDIR/X400B_BINDIR not set)\n");
+        return;
+    }
+    snprintf(exdir, sizeof exdir, "%s", e);
+    snprintf(srcdir, sizeof srcdir, "%s", s);
+    snprintf(work, sizeof work, "%s/mta-work", b);
+    sh("rm -rf %s && mkdir -p %s", work, work);
+    signal(SIGPIPE, SIG_IGN);
+
+    lat = setup_latency_us(1000);
+    x400b_report("mta_assoc_setup_latency_median", lat, "us");
+
+    ours = median_mta(count, 1024, &c1);
+    x400b_report("mta_durable_1k_msgs", ours, "msgs/s");
+    x400b_report("mta_durable_1k_journal_fsyncs_per_msg", c1, "fsync/msg");
+    theirs = median_postfix(count, 1024);
+    if (theirs > 0) {
+        x400b_report("postfix_durable_1k_msgs", theirs, "msgs/s");
+        x400b_ratio("mta_durable_1k_msgs", "postfix", ours, theirs);
+    }
+    ours = median_mta(big, 1 << 20, &c2);
+    x400b_report("mta_durable_1m_bytes", ours * 1048576.0, "B/s");
+    theirs = median_postfix(big, 1 << 20);
+    if (theirs > 0) {
+        x400b_report("postfix_durable_1m_bytes", theirs * 1048576.0, "B/s");
+        x400b_ratio("mta_durable_1m_bytes", "postfix", ours, theirs);
+    }
+    sh("rm -rf %s", work);
+}
