@@ -85,6 +85,7 @@ typedef struct stats {
     uint64_t submitted, received, delivered, duplicates, reports_received, reports_sent,
         transferred, ndr_generated, assoc_opened, aborts, recoveries, bind_refused, relayed,
         commits, checkpoints;
+    uint64_t durable_delivered, first_durable_ms, last_durable_ms; /* deliveries made durable */
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -1190,7 +1191,7 @@ static void snapshot(mta *m)
                           "reports_received=%llu\nreports_sent=%llu\ntransferred=%llu\n"
                           "ndr_generated=%llu\nassoc_open=%zu\nassoc_opened=%llu\naborts=%llu\n"
                           "recoveries=%llu\nbind_refused=%llu\nrelayed=%llu\nqueue_len=%zu\n"
-                          "commits=%llu\ncheckpoints=%llu\n",
+                          "commits=%llu\ncheckpoints=%llu\nfirst_durable_ms=%llu\nlast_durable_ms=%llu\n",
                           (unsigned long long)m->st.submitted, (unsigned long long)m->st.received,
                           (unsigned long long)m->st.delivered, (unsigned long long)m->st.duplicates,
                           (unsigned long long)m->st.reports_received,
@@ -1199,7 +1200,9 @@ static void snapshot(mta *m)
                           (unsigned long long)m->st.assoc_opened, (unsigned long long)m->st.aborts,
                           (unsigned long long)m->st.recoveries, (unsigned long long)m->st.bind_refused,
                           (unsigned long long)m->st.relayed, queue_len,
-                          (unsigned long long)m->st.commits, (unsigned long long)m->st.checkpoints);
+                          (unsigned long long)m->st.commits, (unsigned long long)m->st.checkpoints,
+                          (unsigned long long)m->st.first_durable_ms,
+                          (unsigned long long)m->st.last_durable_ms);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -1240,6 +1243,11 @@ static int commit(mta *m)
             return -1;
         }
         m->st.commits++;
+        if (m->st.delivered > m->st.durable_delivered) {
+            m->st.durable_delivered = m->st.delivered;
+            m->st.last_durable_ms = wall_ms();
+            if (!m->st.first_durable_ms) m->st.first_durable_ms = m->st.last_durable_ms;
+        }
         for (size_t i = 0; i < P.nq; i++) q_add(m, P.q[i].name, &P.q[i].h);
     }
     P.nq = 0;
