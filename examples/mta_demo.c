@@ -307,6 +307,7 @@ static void px_cut(struct proxy *px)
             px_abort(px, px->conns[i], 0);
             n++;
         }
+    if (!n) return;            /* nothing open: stay armed */
     pthread_mutex_lock(&px->mu);
     px->cut_done = 1;
     px->cut_conns = n;
@@ -1307,7 +1308,7 @@ static void summary(double elapsed, int timed_out, uint64_t cut_bytes, size_t cu
     long long supp[2], proxied;
     unsigned long acc, ref;
     int ok = 1;
-    char why[512] = "", tmp[160];
+    char why[1024] = "", tmp[320];
     pthread_mutex_lock(&D.px.mu);
     proxied = (long long)D.px.bytes;
     acc = D.px.accepted;
@@ -1348,7 +1349,10 @@ static void summary(double elapsed, int timed_out, uint64_t cut_bytes, size_t cu
         else printf("fault: cut not done (nothing in flight)\n");
     }
     if (D.o.kill) {
-        if (killed) printf("fault: SIGKILL %s at %.1f s, restarted at %.1f s\n", D.m[D.o.kill_side].name, kill_at, restart_at);
+        if (killed && restart_at > 0)
+            printf("fault: SIGKILL %s at %.1f s, restarted at %.1f s\n", D.m[D.o.kill_side].name, kill_at, restart_at);
+        else if (killed)
+            printf("fault: SIGKILL %s at %.1f s, all done before its restart\n", D.m[D.o.kill_side].name, kill_at);
         else printf("fault: kill not done (finished first)\n");
     }
     for (int k = 0; k < 2; k++) {
@@ -1491,7 +1495,7 @@ int main(int argc, char **argv)
         }
         if (D.o.cut && !cut_done && !D.px.cut_now && bytes >= D.px.cut_at && D.px.cut_at) {
             if (!armed_at) armed_at = now;
-            else if (now - armed_at > 2000) {       /* no bulk read seen: cut whatever is open */
+            else if (now - armed_at > 2000 && D.px.open_now) {   /* no bulk read seen: cut what is open */
                 D.px.cut_now = 1;
                 px_wake(&D.px);
             }
