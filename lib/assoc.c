@@ -934,7 +934,24 @@ void x400_assoc_sent(x400_assoc *a, size_t n)
 
 void x400_assoc_transport_closed(x400_assoc *a)
 {
-    if (a) x400i_tp_transport_closed(a->tp);
+    x400i_au_ind ui;
+    if (!a) return;
+    x400i_tp_transport_closed(a->tp);
+    if (finished(a)) return;
+    /* The TCP connection never came up (or went before the transport
+     * connection did): no layer below has anything to say, but the user
+     * above must learn that this association is over -- an RTSE waiting to
+     * recover would otherwise wait for a connection that never comes. */
+    if (a->state == X400_ASSOC_IDLE || a->state == X400_ASSOC_CONNECTING) {
+        if (!a->diag.code)
+            x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER, X400_ERR_ABORTED, 0,
+                           "the transport connection could not be established");
+        memset(&ui, 0, sizeof ui);
+        ui.type = X400I_AU_P_ABORT_IND;
+        ui.diag = &a->diag;
+        (void)up_ind(a, &ui);
+        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+    }
 }
 
 x400_assoc_state x400_assoc_get_state(const x400_assoc *a)

@@ -851,7 +851,8 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         c->idle_since = mono_ms();
         m->st.transferred++;
         LOG(m, SVC, X400_LOG_INFO, "transferred %s to %s", q->mtsid, peer_name(m, q->peer));
-        if (mta_spool_remove(m->sp, MTA_SPOOL_QUEUE, q->name) < 0)
+        /* journalled, so that a replay after a crash does not bring the file back */
+        if (mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name) < 0)
             LOG(m, SVC, X400_LOG_WARNING, "removing %s from the queue failed", q->name);
         q_unlink(m, q);
         free(q);
