@@ -110,6 +110,10 @@ static int pump(x400_p1_link *l)
     int rv = 0;
     if (!l->bound || l->closed || l->sending) return 0;
     if (l->confirm_pending && x400i_rtse_transfer_deferred(rt(l))) return 0;
+    /* recovering a lost connection: the queue waits for RECOVERED */
+    if (x400i_rtse_state(rt(l)) == X400I_RTSE_ST_RECOVERING ||
+        x400i_rtse_state(rt(l)) == X400I_RTSE_ST_WAIT_RECOVERY)
+        return 0;
     if (l->qcount) {
         struct qent *e = qhead(l);
         if (x400i_rtse_has_turn(rt(l))) {
@@ -520,8 +524,9 @@ int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x
     e->tag = tag;
     e->prio = rtse_prio(apdu);
     l->qcount++;
-    rv = pump(l);
-    return rv < 0 ? rv : X400_OK;
+    /* queued: whatever happens now, it comes back as SENT or SEND_FAILED */
+    (void)pump(l);
+    return X400_OK;
 }
 
 int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
@@ -547,8 +552,8 @@ int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
     e->tag = tag;
     e->prio = prio;
     l->qcount++;
-    rv = pump(l);
-    return rv < 0 ? rv : X400_OK;
+    (void)pump(l);  /* queued: it comes back as SENT or SEND_FAILED */
+    return X400_OK;
 }
 
 int x400_p1_link_close(x400_p1_link *l)
