@@ -872,7 +872,10 @@ static void write_config(const struct mta *m, const struct mta *peer, const char
              "route = C=XX;A=ADMD;P=%s\n"
              "# retry soon: the demo cuts connections and restarts MTAs\n"
              "open-interval = 1\n"
-             "transfer-interval = 1\n",
+             "transfer-interval = 1\n"
+             "# a broken transfer is resumed (RTSE recovery) if that succeeds within 5 s,\n"
+             "# else it goes again on a new association\n"
+             "recovery-timeout = 5\n",
              m->name, p1, m->letter == 'a' ? "ALPHA" : "BRAVO", m->letter, (unsigned)m->port,
              m->spool, peer->name, p2, peer_host, (unsigned)peer_port,
              peer->letter == 'a' ? "ALPHA" : "BRAVO");

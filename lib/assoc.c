@@ -785,7 +785,8 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
         cfg->calling_ssel.len > X400_SELECTOR_MAX || cfg->called_ssel.len > X400_SELECTOR_MAX ||
         cfg->calling_psel.len > X400_SELECTOR_MAX || cfg->called_psel.len > X400_SELECTOR_MAX ||
         cfg->responding_psel.len > X400_SELECTOR_MAX ||
-        cfg->calling_ref_len > sizeof cfg->calling_ref || cfg->ncontexts > X400_PCTX_MAX ||
+        cfg->calling_ref_len > sizeof cfg->calling_ref || cfg->common_ref_len > sizeof cfg->common_ref ||
+        cfg->ncontexts > X400_PCTX_MAX ||
         (cfg->pmode != X400_PMODE_NORMAL && cfg->pmode != X400_PMODE_X410_1984))
         return X400_ERR_INVALID_ARG;
     alloc = x400i_alloc_or_default(alloc);
@@ -835,6 +836,8 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     sc.called_ssel_len = cfg->called_ssel.len;
     sc.calling_ref = cfg->calling_ref_len ? a->cfg.calling_ref : NULL;
     sc.calling_ref_len = cfg->calling_ref_len;
+    sc.common_ref = cfg->common_ref_len ? a->cfg.common_ref : NULL;
+    sc.common_ref_len = cfg->common_ref_len;
     sc.max_user_data = cfg->max_tsdu;
     scb.user = a;
     scb.send_tsdu = ses_send_tsdu;

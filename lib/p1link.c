@@ -607,6 +607,14 @@ int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, si
     return X400_OK;
 }
 
+int x400_p1_link_is_recovering(const x400_p1_link *l)
+{
+    int st;
+    if (!l || l->closed) return 0;
+    st = x400i_rtse_state(x400i_rtse_assoc_rtse(l->ra));
+    return st == X400I_RTSE_ST_RECOVERING || st == X400I_RTSE_ST_WAIT_RECOVERY;
+}
+
 int x400_p1_link_is_bound(const x400_p1_link *l) { return l && l->bound && !l->closed; }
 size_t x400_p1_link_queued(const x400_p1_link *l) { return l ? l->qcount : 0; }
 x400_assoc *x400_p1_link_assoc(const x400_p1_link *l)

@@ -71,6 +71,7 @@ typedef struct conn {
     int have_h;
     int bound, dead, connecting, confirm, closing;
     uint64_t idle_since, close_deadline;
+    uint64_t waiting_since;     /* inbound: waiting for the peer to recover it */
     size_t inflight;
 } conn;
 
@@ -629,7 +630,7 @@ static void retire(mta *m, x400_assoc *a)
 static int can_send(const mta *m, const conn *c)
 {
     if (c->dead || !c->bound || c->closing || c->peer < 0 || !c->link) return 0;
-    if (!x400_p1_link_is_bound(c->link)) return 0;
+    if (!x400_p1_link_is_bound(c->link) || x400_p1_link_is_recovering(c->link)) return 0;
     return c->outbound || m->cfg->peers[c->peer].rtse.two_way_alternate;
 }
 
@@ -653,6 +654,14 @@ static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mt
         int n = snprintf((char *)ac->calling_ref, sizeof ac->calling_ref, "%s/%llu/%u", m->cfg->name,
                          (unsigned long long)m->start_ms, conn_id);
         ac->calling_ref_len = n > 0 && (size_t)n < sizeof ac->calling_ref ? (size_t)n : 0;
+        {   /* common reference: the UTCTime of the association */
+            time_t t = time(NULL);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            int k = snprintf((char *)ac->common_ref, sizeof ac->common_ref, "%02d%02d%02d%02d%02d%02dZ",
+                             tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+            ac->common_ref_len = k > 0 && (size_t)k < sizeof ac->common_ref ? (size_t)k : 0;
+        }
     }
 }
 
@@ -1108,6 +1117,27 @@ static void manage_conns(mta *m, uint64_t now)
         (void)x400_p1_link_tick(c->link, now);
         if (c->peer < 0) continue;
         pc = &m->cfg->peers[c->peer];
+        if (!c->outbound) {
+            /* An inbound association broke and its RTSE waits for the peer
+             * to recover it -- but only the peer can, and a restarted peer
+             * never will.  When it holds our APDUs, give it a few of the
+             * peer's retry intervals, then let them go on another one. */
+            uint8_t b[X400_P1_LINK_REF_MAX];
+            size_t n;
+            uint64_t grace = (uint64_t)pc->rtse.recovery_timeout_s * 1000u;
+            if (grace > 5000) grace = 5000;
+            if (x400_p1_link_waiting_ref(c->link, b, sizeof b, &n) != X400_OK) {
+                c->waiting_since = 0;
+            } else if (!c->waiting_since) {
+                c->waiting_since = now;
+            } else if (c->inflight && now - c->waiting_since > grace) {
+                LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s did not recover it within %llu ms: "
+                    "its %zu APDUs go on another association", c->id, pc->name,
+                    (unsigned long long)grace, c->inflight);
+                c->dead = 1;
+                continue;
+            }
+        }
         if (c->closing) {
             if (now > c->close_deadline) {
                 LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: no release answer within %u s: aborted", c->id,

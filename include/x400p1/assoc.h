@@ -95,6 +95,13 @@ typedef struct x400_assoc_config {
                                       activity management, exceptions */
     uint8_t calling_ref[64];       /* Connection Identifier: calling SS-user */
     size_t calling_ref_len;        /* reference (e.g. the MTA's short name) */
+    uint8_t common_ref[64];        /* Connection Identifier: common reference, */
+    size_t common_ref_len;         /* e.g. a UTCTime "261121120000Z".  RTSE
+                                      recovery names the broken connection by
+                                      calling + common reference (X.228
+                                      SessionConnectionIdentifier, where the
+                                      common reference is a UTCTime): set both
+                                      when checkpointing is used. */
 
     /* Presentation: X.226. */
     x400_pmode pmode;              /* default X400_PMODE_NORMAL */

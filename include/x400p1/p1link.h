@@ -167,6 +167,9 @@ int x400_p1_link_confirm_pending(const x400_p1_link *l);
 int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, size_t *len);
 
 int x400_p1_link_is_bound(const x400_p1_link *l);
+/* 1 while RTSE recovers a lost connection (initiator: reconnecting;
+ * responder: waiting for the peer); queued APDUs wait meanwhile. */
+int x400_p1_link_is_recovering(const x400_p1_link *l);
 size_t x400_p1_link_queued(const x400_p1_link *l);
 /* The attached association, or NULL. */
 x400_assoc *x400_p1_link_assoc(const x400_p1_link *l);
