@@ -79,7 +79,7 @@ struct mta_spool {
     item *items;           /* the pending batch */
     size_t nitems, capitems;
     size_t batch_bytes;
-    uint32_t crctab[256];
+    uint32_t crctab[8][256]; /* slicing-by-8 tables */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -105,20 +105,31 @@ static int ioerr(const mta_spool *s, char *err, size_t errlen, const char *what,
     return -1;
 }
 
-static void crc_init(uint32_t tab[256])
+static void crc_init(uint32_t tab[8][256])
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        tab[i] = c;
+        tab[0][i] = c;
     }
+    for (int t = 1; t < 8; t++)
+        for (uint32_t i = 0; i < 256; i++) tab[t][i] = (tab[t - 1][i] >> 8) ^ tab[0][tab[t - 1][i] & 0xFF];
 }
 
-/* CRC-32 (IEEE 802.3, reflected), continued from `crc` (0 to start). */
-static uint32_t crc32_update(const uint32_t tab[256], uint32_t crc, const uint8_t *p, size_t n)
+/* CRC-32 (IEEE 802.3, reflected), continued from `crc` (0 to start);
+ * slicing-by-8: eight octets per step (a 1 MiB APDU is journalled whole). */
+static uint32_t crc32_update(uint32_t tab[8][256], uint32_t crc, const uint8_t *p, size_t n)
 {
     crc = ~crc;
-    while (n--) crc = tab[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    while (n >= 8) {
+        uint32_t a = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        crc = tab[7][a & 0xFF] ^ tab[6][(a >> 8) & 0xFF] ^ tab[5][(a >> 16) & 0xFF] ^ tab[4][a >> 24] ^
+              tab[3][b & 0xFF] ^ tab[2][(b >> 8) & 0xFF] ^ tab[1][(b >> 16) & 0xFF] ^ tab[0][b >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) crc = tab[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
     return ~crc;
 }
 
