@@ -125,6 +125,7 @@ struct mta {
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
     stats st;
     int stopping;
+    int fatal;          /* the spool failed: nothing more may be accepted */
     char err[512];
     pend pd;
 };
@@ -1265,7 +1266,9 @@ static int commit(mta *m)
         if (rv < 0) {
             /* nothing of the batch is acknowledged: abort those associations
              * (the senders keep the APDUs and transfer them again) */
-            LOG(m, SVC, X400_LOG_ERROR, "spool commit failed: %s", m->err);
+            LOG(m, SVC, X400_LOG_ERROR, "spool commit failed: %s; stopping (what was not "
+                "confirmed stays with the senders)", m->err);
+            m->fatal = 1; /* the received MTSIDs of this batch are in memory: never confirm again */
             for (size_t i = 0; i < P.nconfirm; i++) {
                 conn *c = P.confirm[i];
                 c->confirm = 0;
@@ -1424,6 +1427,7 @@ int mta_run(const mta_config *cfg)
         feed_links(m, now);
         manage_conns(m, now);
         if (commit(m) < 0) status = 1;
+        if (m->fatal) break;
         if (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
             (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS)) {
             if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0)

@@ -50,6 +50,7 @@
 #define REC_FILE 1u
 #define REC_SEEN 2u
 #define REC_UNLINK 3u
+#define REC_COMMIT 4u  /* ends a batch: replay applies whole batches only */
 #define SNAPSHOT_MAX (16u << 20)          /* largest status/stats snapshot */
 #define IOV_CHUNK 512                     /* iovecs per writev call (< IOV_MAX) */
 
@@ -468,7 +469,9 @@ static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint
     size_t nl = strlen(name);
     size_t body = 4 + nl + payload_len;
     size_t reclen = REC_HDR + body;
-    if (s->nitems == MTA_SPOOL_BATCH_ITEMS || s->batch_bytes + reclen > MTA_SPOOL_BATCH_MAX) {
+    /* the end marker always fits (room is kept for it) */
+    if ((type != REC_COMMIT && s->nitems == MTA_SPOOL_BATCH_ITEMS) ||
+        (type != REC_COMMIT && s->batch_bytes + reclen + REC_HDR + 4 > MTA_SPOOL_BATCH_MAX)) {
         free(rec);
         errno = E2BIG;
         return -1;
@@ -582,6 +585,15 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
         return -1;
     }
     if (s->nitems == 0) return 0;
+    {   /* the batch's end marker: a batch torn by a crash is replayed not at
+         * all, never in part (a received MTSID without its message would
+         * turn the sender's retransmission into a "duplicate" -- a loss) */
+        uint8_t *rec = malloc(REC_HDR + 4);
+        if (!rec || batch_add(s, REC_COMMIT, 0, "", rec, 0) != 0) {
+            seterr(err, errlen, "commit: %s: out of memory", s->dir);
+            return -1;
+        }
+    }
     s->failed = 1; /* until the end of this function */
     /* 1. the journal: one append, one fdatasync */
     if (journal_append(s) != 0) {
@@ -608,7 +620,7 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
         if (it->type == REC_UNLINK && unlinkat(s->subfd[it->dir], it->name, 0) != 0 && errno != ENOENT)
             return ioerr(s, err, errlen, "unlink", it->dir, it->name, errno);
     }
-    int n = (int)s->nitems;
+    int n = (int)s->nitems - 1; /* not counting the end marker */
     batch_clear(s);
     s->failed = 0;
     return n;
@@ -681,11 +693,31 @@ static int replay_file(int dfd, const char *name, const uint8_t *p, size_t n, co
 
 /* Replay the journal; files are touched only when apply_files (the lock
  * holder).  0 or -1 with err. */
+static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_files, uint64_t size,
+                       uint64_t *complete, char *err, size_t errlen);
+
+/* Two passes: find the end of the last complete batch (its REC_COMMIT),
+ * then apply the records before it. */
 static int replay(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_files, char *err, size_t errlen)
 {
     struct stat st;
+    uint64_t complete = 0;
     if (fstat(jfd, &st) != 0) return ioerr(s, err, errlen, "stat", -1, "journal", errno);
-    uint64_t size = (uint64_t)st.st_size, off = 0;
+    if (replay_pass(s, jfd, NULL, -1, (uint64_t)st.st_size, &complete, err, errlen) != 0) return -1;
+    return replay_pass(s, jfd, seen, apply_files, complete, &complete, err, errlen);
+}
+
+/* apply_files -1: scan only (validate, find *complete). */
+static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_files, uint64_t size,
+                       uint64_t *complete, char *err, size_t errlen)
+{
+    uint64_t off = 0;
+    int scan = apply_files < 0;
+    if (scan) {
+        seen = NULL;
+        apply_files = 0;
+        *complete = 0;
+    }
     uint8_t *buf = NULL;
     size_t cap = 0;
     int rc = 0;
@@ -716,7 +748,9 @@ static int replay(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_files, c
         if (strlen(name) != nl) break;
         const uint8_t *pl = buf + 4 + nl;
         size_t pll = body - 4 - nl;
-        if (type == REC_SEEN) {
+        if (type == REC_COMMIT) {
+            if (scan) *complete = off + REC_HDR + body;
+        } else if (type == REC_SEEN) {
             x400_mtsid id;
             if (x400_mtsid_parse(name, nl, &id, NULL) != X400_OK) break;
             if (seen) {
