@@ -281,6 +281,9 @@ static void connect_failed(x400_driver *d, struct conn *c)
         x400i_diag_set(&err, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER, X400_ERR_IO, 0,
                        "no address to connect to");
     if (d->cb.connected) d->cb.connected(d->cb.user, d, c->h, c->a, &err);
+    /* the association (and whatever is above it, e.g. an RTSE recovering)
+     * learns that its transport will never come up */
+    if (c->a) x400_assoc_transport_closed(c->a);
     conn_close(d, c, &err);
 }
 

@@ -723,21 +723,23 @@ static int conn_connect(mta *m, conn *c)
     assoc_config(m, &ac, X400_ROLE_INITIATOR, pc, ++m->next_conn_id);
     if ((rv = x400_assoc_new(&a, &ac, NULL, NULL)) < 0) return rv;
     x400_assoc_set_user(a, c);
-    if ((rv = x400_p1_link_attach(c->link, a)) < 0) {
-        mta_log_diag(&m->lg, X400_LOG_ERROR, "attach", x400_p1_link_diag(c->link));
-        x400_assoc_free(a);
-        return rv;
-    }
-    c->assoc = a;
+    /* the TCP connection first: an association that never reached the
+     * driver is simply freed, never left attached to the link */
     connect_host(pc, host, sizeof host);
     rv = x400_driver_connect(m->drv, host, pc->port, a, &c->h);
     if (rv < 0) {
         mta_log_diag(&m->lg, X400_LOG_WARNING, "connect", x400_driver_diag(m->drv));
-        retire(m, a);
-        c->assoc = NULL;
+        x400_assoc_free(a);
         return rv;
     }
     c->have_h = 1;
+    c->assoc = a;
+    /* no driver event can come before the next x400_driver_run */
+    if ((rv = x400_p1_link_attach(c->link, a)) < 0) {
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "attach", x400_p1_link_diag(c->link));
+        x400_driver_close(m->drv, c->h); /* -> on_closed: retired */
+        return rv;
+    }
     c->connecting = 1;
     LOG(m, IFC, X400_LOG_INFO, "assoc #%u: connecting to %s at %s port %s (%s)", c->id, pc->name,
         pc->host, pc->port, pc->mode == X400_P1_MODE_X410 ? "X.410-1984 mode" : "1988 normal mode");
