@@ -507,26 +507,38 @@ static x400_rtse_priority rtse_prio(const x400_p1_apdu *a)
     }
 }
 
-int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x400_diag *diag)
+/* The next free queue slot, or an error (link ended / queue full). */
+static int slot(x400_p1_link *l, struct qent **e, x400_diag *diag)
 {
-    struct qent *e;
-    int rv;
-    if (!l || !apdu) return X400_ERR_INVALID_ARG;
     if (l->closed)
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_CLOSED, 0,
                               "send: the link has ended");
     if (l->qcount == l->cfg.queue_max)
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
                               "send: %zu APDUs already queued", l->qcount);
-    e = &l->q[(l->qhead + l->qcount) % l->cfg.queue_max];
-    rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag);
-    if (rv < 0) return rv;
+    *e = &l->q[(l->qhead + l->qcount) % l->cfg.queue_max];
+    return X400_OK;
+}
+
+/* The slot filled: queued.  Whatever happens now, it comes back as SENT or
+ * SEND_FAILED, so a failure to start it is not the caller's to retry. */
+static int queued(x400_p1_link *l, struct qent *e, x400_rtse_priority prio, uint64_t tag)
+{
     e->tag = tag;
-    e->prio = rtse_prio(apdu);
+    e->prio = prio;
     l->qcount++;
-    /* queued: whatever happens now, it comes back as SENT or SEND_FAILED */
     (void)pump(l);
     return X400_OK;
+}
+
+int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x400_diag *diag)
+{
+    struct qent *e;
+    int rv;
+    if (!l || !apdu) return X400_ERR_INVALID_ARG;
+    if ((rv = slot(l, &e, diag)) < 0) return rv;
+    if ((rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag)) < 0) return rv;
+    return queued(l, e, rtse_prio(apdu), tag);
 }
 
 int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
@@ -535,25 +547,15 @@ int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
     struct qent *e;
     int rv;
     if (!l || !apdu || !len || (unsigned)prio > X400_RTSE_PRIO_NON_URGENT) return X400_ERR_INVALID_ARG;
-    if (l->closed)
-        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_CLOSED, 0,
-                              "send: the link has ended");
-    if (l->qcount == l->cfg.queue_max)
-        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
-                              "send: %zu APDUs already queued", l->qcount);
+    if ((rv = slot(l, &e, diag)) < 0) return rv;
     if ((rv = x400_p1_prescan(apdu, len, &l->cfg.limits, diag)) < 0) return rv;
-    e = &l->q[(l->qhead + l->qcount) % l->cfg.queue_max];
     e->buf = x400i_malloc(l->alloc, len);
     if (!e->buf)
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
                               "send: %zu octets", len);
     memcpy(e->buf, apdu, len);
     e->len = len;
-    e->tag = tag;
-    e->prio = prio;
-    l->qcount++;
-    (void)pump(l);  /* queued: it comes back as SENT or SEND_FAILED */
-    return X400_OK;
+    return queued(l, e, prio, tag);
 }
 
 int x400_p1_link_close(x400_p1_link *l)

@@ -254,37 +254,32 @@ static void q_add(mta *m, const char *name, const mta_spool_hdr *h)
 
 static int pend_q(mta *m, const char *name, const mta_spool_hdr *h)
 {
-    pend *pp = &m->pd;
-#define P (*pp)
-    if (P.nq == P.capq) {
-        size_t c = P.capq ? P.capq * 2 : 64;
-        staged_q *n = realloc(P.q, c * sizeof *n);
+    if (m->pd.nq == m->pd.capq) {
+        size_t c = m->pd.capq ? m->pd.capq * 2 : 64;
+        staged_q *n = realloc(m->pd.q, c * sizeof *n);
         if (!n) return -1;
-        P.q = n;
-        P.capq = c;
+        m->pd.q = n;
+        m->pd.capq = c;
     }
-    snprintf(P.q[P.nq].name, sizeof P.q[P.nq].name, "%s", name);
-    P.q[P.nq++].h = *h;
+    snprintf(m->pd.q[m->pd.nq].name, sizeof m->pd.q[m->pd.nq].name, "%s", name);
+    m->pd.q[m->pd.nq++].h = *h;
     return 0;
 }
 
 static int pend_confirm(mta *m, conn *c)
 {
-    pend *pp = &m->pd;
     if (c->confirm) return 0;
-    if (P.nconfirm == P.capconfirm) {
-        size_t n = P.capconfirm ? P.capconfirm * 2 : 16;
-        conn **x = realloc(P.confirm, n * sizeof *x);
+    if (m->pd.nconfirm == m->pd.capconfirm) {
+        size_t n = m->pd.capconfirm ? m->pd.capconfirm * 2 : 16;
+        conn **x = realloc(m->pd.confirm, n * sizeof *x);
         if (!x) return -1;
-        P.confirm = x;
-        P.capconfirm = n;
+        m->pd.confirm = x;
+        m->pd.capconfirm = n;
     }
     c->confirm = 1;
-    P.confirm[P.nconfirm++] = c;
+    m->pd.confirm[m->pd.nconfirm++] = c;
     return 0;
 }
-#undef P
-#define P (m->pd)
 
 /* ---------------------------------------------------------------- headers */
 
@@ -1003,31 +998,27 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
 
 /* ---------------------------------------------------------------- the turn */
 
-static void ndr_queue_of(mta *m, int p, const char *why)
+/* A queued APDU that will not be transferred: a non-delivery report to the
+ * originator (a report is dropped, with a warning), and out of the queue. */
+static void give_up(mta *m, qmsg *q, int reason, const char *why)
 {
-    peerst *ps = &m->ps[p];
-    qmsg *q = ps->head, *nx;
-    for (; q; q = nx) {
-        mta_spool_hdr h;
-        uint8_t *body = NULL;
-        size_t len = 0;
-        x400_p1_apdu a;
-        x400_diag d;
-        nx = q->next;
-        if (q->state != Q_WAIT) continue;
-        if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) == 0 &&
-            x400_p1_decode(body, len, NULL, NULL, &a, &d) == 0) {
-            if (a.kind != X400_P1_REPORT)
-                non_deliver(m, &a, X400_NDR_UNABLE_TO_TRANSFER, -1, why);
-            else
-                LOG(m, SVC, X400_LOG_WARNING, "report %s to %s dropped: %s", q->mtsid, peer_name(m, p), why);
-            x400_p1_apdu_free(&a);
-        }
-        free(body);
-        mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name);
-        q_unlink(m, q);
-        free(q);
+    mta_spool_hdr h;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    x400_p1_apdu a;
+    x400_diag d;
+    if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) == 0 &&
+        x400_p1_decode(body, len, NULL, NULL, &a, &d) == 0) {
+        if (a.kind != X400_P1_REPORT)
+            non_deliver(m, &a, reason, -1, why);
+        else
+            LOG(m, SVC, X400_LOG_WARNING, "report %s to %s dropped: %s", q->mtsid, peer_name(m, q->peer), why);
+        x400_p1_apdu_free(&a);
     }
+    free(body);
+    mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name);
+    q_unlink(m, q);
+    free(q);
 }
 
 static void feed_links(mta *m, uint64_t now)
@@ -1073,7 +1064,10 @@ static void manage_peers(mta *m, uint64_t now)
             char why[128];
             snprintf(why, sizeof why, "MTA %s unreachable after %u association attempts", pc->name,
                      ps->open_failures);
-            ndr_queue_of(m, (int)p, why);
+            for (qmsg *q = ps->head, *nx; q; q = nx) {
+                nx = q->next;
+                if (q->state == Q_WAIT) give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, why);
+            }
             ps->open_failures = 0;
             continue;
         }
@@ -1085,34 +1079,16 @@ static void manage_peers(mta *m, uint64_t now)
         }
         for (qmsg *q = ps->head; q; q = q->next)
             if (q->state == Q_WAIT && q->next_try <= now) ready++;
-            else if (q->state == Q_WAIT && q->msg_failures > pc->max_transfer_retries) ready++;
         if (!ready || m->stopping || opening || outbound >= pc->max_assocs || now < ps->next_open) continue;
         if (senders == 0 || ready > (size_t)pc->threshold * senders) open_assoc(m, (int)p);
     }
     /* messages that failed too often on working associations */
-    for (size_t p = 0; p < m->cfg->npeers; p++) {
+    for (size_t p = 0; p < m->cfg->npeers; p++)
         for (qmsg *q = m->ps[p].head, *nx; q; q = nx) {
             nx = q->next;
-            if (q->state == Q_WAIT && q->msg_failures > m->cfg->peers[p].max_transfer_retries) {
-                mta_spool_hdr h;
-                uint8_t *body = NULL;
-                size_t len = 0;
-                x400_p1_apdu a;
-                x400_diag d;
-                if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err,
-                                   sizeof m->err) == 0 &&
-                    x400_p1_decode(body, len, NULL, NULL, &a, &d) == 0) {
-                    if (a.kind != X400_P1_REPORT)
-                        non_deliver(m, &a, X400_NDR_TRANSFER_FAILURE, -1, "transfer retries exhausted");
-                    x400_p1_apdu_free(&a);
-                }
-                free(body);
-                mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name);
-                q_unlink(m, q);
-                free(q);
-            }
+            if (q->state == Q_WAIT && q->msg_failures > m->cfg->peers[p].max_transfer_retries)
+                give_up(m, q, X400_NDR_TRANSFER_FAILURE, "transfer retries exhausted");
         }
-    }
 }
 
 static void manage_conns(mta *m, uint64_t now)
@@ -1179,8 +1155,8 @@ static void reap(mta *m)
         conn *c = *pp;
         if (c->dead && !x400_p1_link_confirm_pending(c->link)) {
             int confirming = 0;
-            for (size_t i = 0; i < P.nconfirm; i++)
-                if (P.confirm[i] == c) confirming = 1;
+            for (size_t i = 0; i < m->pd.nconfirm; i++)
+                if (m->pd.confirm[i] == c) confirming = 1;
             if (!confirming) {
                 if (c->have_h) x400_driver_close(m->drv, c->h); /* -> on_closed: retired */
                 if (c->assoc && !c->have_h) retire(m, c->assoc);
@@ -1271,14 +1247,14 @@ static int commit(mta *m)
             LOG(m, SVC, X400_LOG_ERROR, "spool commit failed: %s; stopping (what was not "
                 "confirmed stays with the senders)", m->err);
             m->fatal = 1; /* the received MTSIDs of this batch are in memory: never confirm again */
-            for (size_t i = 0; i < P.nconfirm; i++) {
-                conn *c = P.confirm[i];
+            for (size_t i = 0; i < m->pd.nconfirm; i++) {
+                conn *c = m->pd.confirm[i];
                 c->confirm = 0;
                 if (c->have_h) x400_driver_close(m->drv, c->h);
                 c->dead = 1;
             }
-            P.nconfirm = 0;
-            P.nq = 0;
+            m->pd.nconfirm = 0;
+            m->pd.nq = 0;
             return -1;
         }
         m->st.commits++;
@@ -1287,15 +1263,15 @@ static int commit(mta *m)
             m->st.last_durable_ms = wall_ms();
             if (!m->st.first_durable_ms) m->st.first_durable_ms = m->st.last_durable_ms;
         }
-        for (size_t i = 0; i < P.nq; i++) q_add(m, P.q[i].name, &P.q[i].h);
+        for (size_t i = 0; i < m->pd.nq; i++) q_add(m, m->pd.q[i].name, &m->pd.q[i].h);
     }
-    P.nq = 0;
-    for (size_t i = 0; i < P.nconfirm; i++) {
-        conn *c = P.confirm[i];
+    m->pd.nq = 0;
+    for (size_t i = 0; i < m->pd.nconfirm; i++) {
+        conn *c = m->pd.confirm[i];
         c->confirm = 0;
         if (c->link) (void)x400_p1_link_confirm(c->link);
     }
-    P.nconfirm = 0;
+    m->pd.nconfirm = 0;
     return rv;
 }
 
