@@ -1,0 +1,45 @@
+/* Real-peer test vectors (test/interop/ (.txt files), see test/interop/README.md):
+ * loading them, and reading the envelope of the MTS-APDU they carry with
+ * tshark so that what x400p1 decodes can be compared with an independent
+ * decoder. */
+#ifndef X400T_INTEROP_H
+#define X400T_INTEROP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+#include "x400p1/p1.h"
+
+/* Load test/interop/<name>.txt (under X400T_SRCDIR) into *w: one record per
+ * `<` (from_initiator 1) or `>` (0) line, in file order.  Returns 0, or -1
+ * with a message in err (unreadable file, odd or non-hex digits, a line
+ * that is not exactly one TPKT). */
+int x400t_vec_load(x400t_wire *w, const char *name, char *err, size_t errlen);
+
+/* tshark's failure filter (wire.h, x400t_wire_check) over the TPKTs one
+ * side sent: x400p1's, when the other side is a recorded real peer whose
+ * own octets tshark may flag (PP's 1988 ExtensionField form reads to
+ * tshark as an unknown standard extension).  0 or -1 with err. */
+int x400t_wire_check_ours(const x400t_wire *w, const char *name, int we_initiate, char *err,
+                          size_t errlen);
+
+/* The envelope fields tshark shows for the first MTS-APDU of the recording
+ * (one string per field of X400T_ENV_FIELDS, occurrences joined by ';').
+ * Returns a malloc'd, tab-separated line, or NULL when tshark failed or
+ * found no MTS-APDU. */
+char *x400t_env_tshark(const x400t_wire *w, const char *name);
+
+/* The same fields from x400p1's decoded APDU, compared with tshark's line:
+ * 0 when equal; -1 with the first difference in err.  List fields are
+ * compared as a prefix (tshark also lists the values of the IPM content
+ * it decodes, which x400p1 passes opaque). */
+int x400t_env_compare(const x400_p1_apdu *a, const char *tshark_line,
+                      char *err, size_t errlen);
+
+/* Our fields as the same tab-separated line (malloc'd): for the X.410-1984
+ * vectors, which tshark does not decode, compared with a line checked by
+ * hand. */
+char *x400t_env_line(const x400_p1_apdu *a);
+
+#endif
