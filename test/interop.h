@@ -30,6 +30,12 @@ int x400t_wire_check_ours(const x400t_wire *w, const char *name, int we_initiate
  * found no MTS-APDU. */
 char *x400t_env_tshark(const x400t_wire *w, const char *name);
 
+/* The same for an MTS-APDU given as octets (an X.410-1984 transfer, which
+ * tshark does not decode in its own conversation): the APDU is put in the
+ * place of the one PP transfers in pp-pp-1988-twa.txt and that 1988
+ * conversation is decoded.  NULL on failure. */
+char *x400t_env_tshark_apdu(const uint8_t *apdu, size_t len, const char *name);
+
 /* The same fields from x400p1's decoded APDU, compared with tshark's line:
  * 0 when equal; -1 with the first difference in err.  List fields are
  * compared as a prefix (tshark also lists the values of the IPM content
@@ -37,9 +43,5 @@ char *x400t_env_tshark(const x400t_wire *w, const char *name);
 int x400t_env_compare(const x400_p1_apdu *a, const char *tshark_line,
                       char *err, size_t errlen);
 
-/* Our fields as the same tab-separated line (malloc'd): for the X.410-1984
- * vectors, which tshark does not decode, compared with a line checked by
- * hand. */
-char *x400t_env_line(const x400_p1_apdu *a);
 
 #endif

@@ -136,6 +136,46 @@ int x400t_wire_check_ours(const x400t_wire *w, const char *name, int we_initiate
     return rc;
 }
 
+char *x400t_env_tshark_apdu(const uint8_t *apdu, size_t len, const char *name)
+{
+    static const uint8_t ext_head[] = { 0x28, 0x80, 0x02, 0x01, 0x05, 0xa0, 0x80 };
+    x400t_wire t;
+    char err[512];
+    char *line = NULL;
+    if (x400t_vec_load(&t, "pp-pp-1988-twa", err, sizeof err) != 0) return NULL;
+    for (size_t i = 0; i < t.n && !line; i++) {
+        struct x400t_wire_rec *r = &t.rec[i];
+        /* P-DATA: ... OCTET STRING (04 82 hi lo) { EXTERNAL (28 80 ...) } */
+        for (size_t o = 7; o + 4 + sizeof ext_head <= r->len; o++) {
+            if (r->p[o] != 0x04 || r->p[o + 1] != 0x82 ||
+                memcmp(r->p + o + 4, ext_head, sizeof ext_head) != 0)
+                continue;
+            size_t old = (size_t)r->p[o + 2] << 8 | r->p[o + 3];
+            size_t nl = sizeof ext_head + len + 4, tail = r->len - (o + 4 + old);
+            size_t total = o + 4 + nl + tail;
+            if (o + 4 + old > r->len || nl > 0xffff || total > 0xffff) break;
+            uint8_t *b = malloc(total);
+            if (!b) abort();
+            memcpy(b, r->p, o + 2);
+            b[o + 2] = (uint8_t)(nl >> 8);
+            b[o + 3] = (uint8_t)nl;
+            memcpy(b + o + 4, ext_head, sizeof ext_head);
+            memcpy(b + o + 4 + sizeof ext_head, apdu, len);
+            memset(b + o + 4 + sizeof ext_head + len, 0, 4);   /* end-of-contents x2 */
+            memcpy(b + o + 4 + nl, r->p + o + 4 + old, tail);
+            b[2] = (uint8_t)(total >> 8);
+            b[3] = (uint8_t)total;
+            free(r->p);
+            r->p = b;
+            r->len = total;
+            line = x400t_env_tshark(&t, name);
+            break;
+        }
+    }
+    x400t_wire_free(&t);
+    return line;
+}
+
 /* One field: items joined by ';'. */
 typedef struct { char *s; size_t len, cap; } sbuf;
 
@@ -275,25 +315,6 @@ static void our_fields(const x400_p1_apdu *a, sbuf *f)
 static void free_fields(sbuf *f)
 {
     for (int i = 0; i < F_COUNT; i++) free(f[i].s);
-}
-
-char *x400t_env_line(const x400_p1_apdu *a)
-{
-    sbuf f[F_COUNT];
-    sbuf line = { 0 };
-    memset(f, 0, sizeof f);
-    our_fields(a, f);
-    for (int i = 0; i < F_COUNT; i++) {
-        size_t n = f[i].len;
-        line.s = realloc(line.s, line.len + n + 2);
-        if (!line.s) abort();
-        if (i) line.s[line.len++] = '\t';
-        memcpy(line.s + line.len, f[i].s ? f[i].s : "", n);
-        line.len += n;
-        line.s[line.len] = '\0';
-    }
-    free_fields(f);
-    return line.s;
 }
 
 /* Normalise one tshark item to x400p1's spelling: bytes without ':'
