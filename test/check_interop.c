@@ -288,6 +288,36 @@ static void responder_run(const struct vinfo *v, const x400t_wire *vec, const ch
     free(all);
 }
 
+/* The PDUs one side sent, as "TPDU[:SPDU[.SPDU]]" codes in hex: the
+ * transport TPDU, and for a DT the TSDU's first SPDU and, behind a category
+ * 0 SPDU (GT, PT), the SPDU it is concatenated with (X.225 basic
+ * concatenation). */
+static void pdu_sequence(const x400t_wire *w, int from_initiator, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < w->n && n + 16 < cap; i++) {
+        const struct x400t_wire_rec *r = &w->rec[i];
+        if (r->from_initiator != from_initiator || r->len < 6) continue;
+        n += (size_t)snprintf(buf + n, cap - n, "%02x", r->p[5]);
+        if (r->p[5] == 0xf0) {
+            size_t o = 7;
+            for (int k = 0; k < 2 && o + 2 <= r->len; k++) {
+                int si = r->p[o];
+                size_t li = r->p[o + 1], hdr = 2;
+                if (li == 0xff && o + 4 <= r->len) {
+                    li = (size_t)r->p[o + 2] << 8 | r->p[o + 3];
+                    hdr = 4;
+                }
+                n += (size_t)snprintf(buf + n, cap - n, "%c%02x", k ? '.' : ':', si);
+                if (si != 0x01 && si != 0x02) break;    /* not GT / PT: no more */
+                o += hdr + li;
+            }
+        }
+        n += (size_t)snprintf(buf + n, cap - n, " ");
+    }
+}
+
 /* The octets PP, as responder, answers the initiator's AE with: the first
  * `>` record after the `<` record that carries the AE (MAP) SPDU. */
 static const struct x400t_wire_rec *pp_confirmation(const x400t_wire *vec)
@@ -358,8 +388,14 @@ static void check_responder(const struct vinfo *v)
                           tail_hex(&whole));
     }
     ck_assert_msg(whole.aborted == 0, "%s: aborted: %s", v->name, whole.diag.text);
-    if (pp_pp)
+    if (pp_pp) {
+        char ours[512], pps[512];
         ck_assert_msg(whole.released == 1, "%s: not released (events %s)", v->name, evs);
+        /* the same PDUs, concatenated the same way, as PP's responder */
+        pdu_sequence(&whole.wire, 0, ours, sizeof ours);
+        pdu_sequence(&vec, 0, pps, sizeof pps);
+        ck_assert_msg(strcmp(ours, pps) == 0, "%s: we sent %s, PP sends %s", v->name, ours, pps);
+    }
     snprintf(name, sizeof name, "interop-%s-responder", v->name);
     ck_assert_msg(x400t_wire_check_ours(&whole.wire, name, 0, err, sizeof err) == 0, "%s", err);
 
@@ -555,11 +591,33 @@ static void check_initiator(const struct vinfo *v)
                   whole.diag.text);
     ck_assert_str_eq(whole.peer, v->rsp_name);
     ck_assert_msg(whole.sent == 1 && whole.failed == 0,
-                  "%s: transfer not confirmed by PP (sent %d failed %d, events %s): %s",
-                  v->name, whole.sent, whole.failed, evs, whole.diag.text);
+                  "%s: transfer not confirmed by PP (sent %d failed %d, events %s): %s / %s",
+                  v->name, whole.sent, whole.failed, evs, whole.diag.text,
+                  x400_assoc_diag(whole.a)->text);
     ck_assert_msg(whole.aborted == 0, "%s: aborted: %s", v->name, whole.diag.text);
-    if (pp_pp)
+    if (pp_pp) {
+        char ours[512], pps[512];
         ck_assert_msg(whole.released == 1, "%s: not released (events %s)", v->name, evs);
+        /* the same PDUs, concatenated the same way, as PP's initiator */
+        pdu_sequence(&whole.wire, 1, ours, sizeof ours);
+        pdu_sequence(&vec, 1, pps, sizeof pps);
+        ck_assert_msg(strcmp(ours, pps) == 0, "%s: we sent %s, PP sends %s", v->name, ours, pps);
+    }
+    if (v->x410) {
+        /* X.410-1984: the MTS-APDU itself is the session user data of the
+         * DT (X.410 (1984), ISODE's RTS over session), not an OCTET STRING */
+        int seen = 0;
+        for (size_t i = 0; i < whole.wire.n; i++) {
+            const struct x400t_wire_rec *r = &whole.wire.rec[i];
+            if (r->from_initiator == 1 && spdu_at(r->p, r->len, 0) == 0x01 &&
+                spdu_at(r->p, r->len, 2) == 0x01 && r->len > 11) {
+                ck_assert_msg(r->p[11] == 0xa0, "%s: DT user data starts %02x, not the Message [0]",
+                              v->name, r->p[11]);
+                seen = 1;
+            }
+        }
+        ck_assert_msg(seen, "%s: no GT + DT carrying the APDU", v->name);
+    }
     snprintf(name, sizeof name, "interop-%s-initiator", v->name);
     ck_assert_msg(x400t_wire_check_ours(&whole.wire, name, 1, err, sizeof err) == 0, "%s", err);
 
@@ -625,8 +683,8 @@ static void check_recovery_refused(const struct rinfo *ri)
     x400_p1_link_tick(r.l, 3100);
     event_string(&r, evs, sizeof evs);
     ck_assert_msg(x400_p1_link_is_recovering(r.l) == 0,
-                  "%s: still recovering after PP's refusal (events %s): %s", ri->refusal, evs,
-                  r.diag.text);
+                  "%s: still recovering after PP's refusal (events %s): %s / %s", ri->refusal,
+                  evs, r.diag.text, x400_assoc_diag(a2)->text);
     ck_assert_msg(r.need_assoc == 2, "%s: no fresh association asked for at once (events %s)",
                   ri->refusal, evs);
     /* and no further recovery attempt later */
@@ -684,6 +742,15 @@ START_TEST(vector_files)
         x400t_wire_free(&w);
     }
     ck_assert_int_eq(x400t_vec_load(&w, "no-such-vector", err, sizeof err), -1);
+    /* what PP sends, as pdu_sequence() spells it: X.225 basic concatenation,
+     * GT in front of AS/DT/AE from the initiator, PT in front of AEA */
+    char seq[512];
+    ck_assert_int_eq(x400t_vec_load(&w, "pp-pp-1988-twa", err, sizeof err), 0);
+    pdu_sequence(&w, 1, seq, sizeof seq);
+    ck_assert_str_eq(seq, "e0 f0:0d f0:01.2d f0:01.01 f0:01.29 f0:09 80 ");
+    pdu_sequence(&w, 0, seq, sizeof seq);
+    ck_assert_str_eq(seq, "d0 f0:0e f0:02.2a f0:0a ");
+    x400t_wire_free(&w);
 }
 END_TEST
 
