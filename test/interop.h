@@ -17,15 +17,21 @@
  * that is not exactly one TPKT). */
 int x400t_vec_load(x400t_wire *w, const char *name, char *err, size_t errlen);
 
-/* tshark's failure filter (wire.h, x400t_wire_check) over the TPKTs one
- * side sent: x400p1's, when the other side is a recorded real peer whose
- * own octets tshark may flag (PP's 1988 ExtensionField form reads to
- * tshark as an unknown standard extension).  0 or -1 with err. */
-int x400t_wire_check_ours(const x400t_wire *w, const char *name, int we_initiate, char *err,
-                          size_t errlen);
+/* One tshark run over a recording of x400p1 (the initiator when
+ * we_initiate) talking to a recorded real peer: tshark's failure filter
+ * (wire.h, x400t_wire_check) over the frames x400p1 sent -- only those: the
+ * real peer's own octets may be flagged (tshark reads PP's 1988
+ * ExtensionField form as an unknown standard extension) -- and, when env is
+ * not NULL, the envelope line (below) of the first MTS-APDU the peer sent
+ * (*env malloc'd, NULL if none).  A frame whose expert message contains
+ * `tshark_limit` (may be NULL) is not counted: a tshark limitation that
+ * flags the real peer's own frames the same way.  0, or -1 with err. */
+int x400t_interop_tshark(const x400t_wire *w, const char *name, int we_initiate,
+                         const char *tshark_limit, char **env, char *err, size_t errlen);
 
-/* The envelope fields tshark shows for the first MTS-APDU of the recording
- * (one string per field of X400T_ENV_FIELDS, occurrences joined by ';').
+/* The envelope fields tshark shows for the first MTS-APDU the initiator
+ * sent in the recording (one string per field compared, occurrences joined
+ * by ';').
  * Returns a malloc'd, tab-separated line, or NULL when tshark failed or
  * found no MTS-APDU. */
 char *x400t_env_tshark(const x400t_wire *w, const char *name);
