@@ -693,27 +693,26 @@ static void check_initiator(const struct vinfo *v)
  * mode, an AB in X.410 mode).  Recovery must stop at that first refusal
  * (no retry every 2 s) and the transfer restart on a fresh association at
  * once -- which PP then confirms (its message conversation again). */
-static void check_recovery_refused(const struct rinfo *ri)
+static void recovery_run(const struct rinfo *ri, const x400t_wire *vfirst,
+                         const x400t_wire *vrefusal, enum feed how, size_t split,
+                         char *evs_out, size_t evs_cap)
 {
-    x400t_wire first, refusal;
     struct run r;
     char evs[256];
     size_t pos = 0;
     const struct vinfo *v = ri->first;
-    load(&first, v->name);
-    load(&refusal, ri->refusal);
 
-    initiator_start(&r, v, &first, 0);
+    initiator_start(&r, v, vfirst, 0);
     /* PP's CC and AC, then our message goes out (GT+AS, DT, GT+AE) */
     size_t ac_end = 0;
-    for (size_t i = 0, groups = 0; i < first.n; i++)
-        if (!first.rec[i].from_initiator && (i == 0 || first.rec[i - 1].from_initiator) &&
+    for (size_t i = 0, groups = 0; i < vfirst->n; i++)
+        if (!vfirst->rec[i].from_initiator && (i == 0 || vfirst->rec[i - 1].from_initiator) &&
             ++groups == 3) {
             ac_end = i;
             break;
         }
     ck_assert_uint_gt(ac_end, 0);
-    initiator_feed(&r, r.a, &first, 0, ac_end, FEED_TPKT, 0, &pos, 1, 0);
+    initiator_feed(&r, r.a, vfirst, 0, ac_end, FEED_TPKT, 0, &pos, 1, 0);
     ck_assert_int_eq(r.bound, 1);
     /* the TCP connection breaks before PP's PT + AEA */
     x400_assoc_transport_closed(r.a);
@@ -724,12 +723,10 @@ static void check_recovery_refused(const struct rinfo *ri)
 
     /* the recovery association: PP's CC, then its refusal */
     x400_assoc *a2;
-    new_initiator_assoc(&r, v, &refusal, &a2);
+    new_initiator_assoc(&r, v, vrefusal, &a2);
     r.extra[r.nextra++] = a2;
     pos = 0;
-    for (size_t i = 0; i < conversation_end(&refusal, 0); i++)
-        if (!refusal.rec[i].from_initiator)
-            feed(&r, a2, 1, refusal.rec[i].p, refusal.rec[i].len, FEED_TPKT, 0, &pos);
+    initiator_feed(&r, a2, vrefusal, 0, conversation_end(vrefusal, 0), how, split, &pos, 0, 0);
     x400_p1_link_tick(r.l, 3100);
     event_string(&r, evs, sizeof evs);
     ck_assert_msg(x400_p1_link_is_recovering(r.l) == 0,
@@ -751,19 +748,39 @@ static void check_recovery_refused(const struct rinfo *ri)
     x400_assoc *a3;
     pos = 0;
     if (fresh) {
-        new_initiator_assoc(&r, v, &first, &a3);
+        new_initiator_assoc(&r, v, vfirst, &a3);
         r.extra[r.nextra++] = a3;
     } else {
-        initiator_start(&again, v, &first, 0);   /* as x400mta does */
+        initiator_start(&again, v, vfirst, 0);   /* as x400mta does */
         t = &again;
         a3 = again.a;
     }
-    initiator_feed(t, a3, &first, 0, conversation_end(&first, 0), FEED_TPKT, 0, &pos, !fresh, 0);
+    initiator_feed(t, a3, vfirst, 0, conversation_end(vfirst, 0), FEED_TPKT, 0, &pos, !fresh, 0);
     event_string(t, evs, sizeof evs);
     ck_assert_msg(t->sent == 1 && t->failed == 0, "%s: transfer not completed afresh (events %s)",
                   ri->refusal, evs);
     if (!fresh) run_free(&again);
+    event_string(&r, evs_out, evs_cap);
     run_free(&r);
+}
+
+static void check_recovery_refused(const struct rinfo *ri)
+{
+    x400t_wire first, refusal;
+    char evs[256], other[256];
+    load(&first, ri->first->name);
+    load(&refusal, ri->refusal);
+    recovery_run(ri, &first, &refusal, FEED_TPKT, 0, evs, sizeof evs);
+    /* PP's CC and refusal split at every offset, and byte by byte */
+    size_t total = 0, end = conversation_end(&refusal, 0);
+    for (size_t i = 0; i < end; i++)
+        if (!refusal.rec[i].from_initiator) total += refusal.rec[i].len;
+    for (size_t k = 0; k <= total + 1; k++) {
+        recovery_run(ri, &first, &refusal, k == total + 1 ? FEED_BYTES : FEED_SPLIT, k, other,
+                     sizeof other);
+        ck_assert_msg(strcmp(evs, other) == 0, "%s split at %zu: events %s, not %s", ri->refusal,
+                      k, other, evs);
+    }
     x400t_wire_free(&first);
     x400t_wire_free(&refusal);
 }
