@@ -991,6 +991,137 @@ START_TEST(strict_peer_catches)
 }
 END_TEST
 
+/* ---- PP's conversations replayed against our SPM ------------------------- */
+
+#define MAXT 32
+struct conv { tsdu t[MAXT]; int dir[MAXT]; int n; };
+
+static int conv_add(void *user, int from_initiator, const uint8_t *p, size_t n)
+{
+    struct conv *c = user;
+    ck_assert_int_lt(c->n, MAXT);
+    c->t[c->n].p = malloc(n ? n : 1);
+    memcpy(c->t[c->n].p, p, n);
+    c->t[c->n].len = n;
+    c->dir[c->n++] = from_initiator;
+    return 0;
+}
+
+static void conv_load(struct conv *c, const char *name)
+{
+    char path[512];
+    memset(c, 0, sizeof *c);
+    snprintf(path, sizeof path, "%s/test/interop/%s.txt", x400t_srcdir(), name);
+    ck_assert_msg(x400t_interop_tsdus(path, conv_add, c) > 0, "%s", path);
+}
+
+static void conv_free(struct conv *c)
+{
+    for (int i = 0; i < c->n; i++) free(c->t[i].p);
+}
+
+/* Every TSDU our end queued passes the strict peer; then it is dropped. */
+static void drain_strict(end *e, const char *name)
+{
+    char err[512];
+    for (int j = 0; j < e->nq; j++) {
+        ck_assert_msg(x400t_strict_tsdu(e->q[j].p, e->q[j].len, e->initiator, err, sizeof err) == 0,
+                      "%s: our TSDU: %s", name, err);
+        free(e->q[j].p);
+    }
+    e->nq = 0;
+}
+
+/* Our responder takes the initiator's TSDUs of the file (PP's in pp-pp and
+ * pp-init files); our initiator plays the file's initiator (the same
+ * requests, built by our SPM) and takes the responder's TSDUs (PP's in
+ * pp-pp and pp-resp files).  No protocol error either way. */
+static void replay_responder(const char *name, int expect_release)
+{
+    struct conv c;
+    pair p;
+    conv_load(&c, name);
+    pair_init(&p, NULL, NULL);
+    p.r.auto_respond = 1;
+    for (int i = 0; i < c.n; i++) {
+        int rc;
+        if (!c.dir[i]) continue;
+        if (x400i_ses_state(p.r.s) == X400I_SES_ST_CLOSED) break;
+        rc = x400i_ses_input(p.r.s, c.t[i].p, c.t[i].len);
+        ck_assert_msg(rc == 0, "%s TSDU %d: %d %s", name, i, rc, x400i_ses_diag(p.r.s)->text);
+        drain_strict(&p.r, name);
+    }
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_CONNECT_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_ACT_START_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_DATA_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_ACT_END_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_RELEASE_IND), expect_release);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_P_ABORT_IND), 0);
+    pair_free(&p);
+    conv_free(&c);
+}
+
+static void replay_initiator(const char *name, int want_ind)
+{
+    struct conv c;
+    pair p;
+    conv_load(&c, name);
+    pair_init(&p, NULL, NULL);
+    for (int i = 0; i < c.n; i++) {
+        x400i_spdu o[2];
+        x400_diag d;
+        int n = x400i_spdu_decode_tsdu(c.t[i].p, c.t[i].len, X400I_SPDU_DEC_ACTIVITY, o, &d), rc = 0;
+        const x400i_spdu *sp = &o[n - 1];
+        uint32_t serial;
+        ck_assert_msg(n > 0, "%s TSDU %d: %s", name, i, d.text);
+        if (x400i_ses_state(p.i.s) == X400I_SES_ST_CLOSED) break;
+        if (!c.dir[i]) {
+            rc = x400i_ses_input(p.i.s, c.t[i].p, c.t[i].len);
+            ck_assert_msg(rc == 0, "%s TSDU %d: %d %s", name, i, rc, x400i_ses_diag(p.i.s)->text);
+            continue;
+        }
+        /* the initiator's request, made by our SPM */
+        switch (sp->type) {
+        case X400I_SPDU_CN: rc = x400i_ses_connect_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        case X400I_SPDU_AS:
+            rc = x400i_ses_activity_start_req(p.i.s, sp->activity_id.p, sp->activity_id.len, NULL, 0);
+            break;
+        case X400I_SPDU_DT: rc = x400i_ses_data_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        case X400I_SPDU_AE: rc = x400i_ses_activity_end_req(p.i.s, NULL, 0, &serial); break;
+        case X400I_SPDU_FN: rc = x400i_ses_release_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        case X400I_SPDU_AB: rc = x400i_ses_u_abort_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        default: ck_abort_msg("%s TSDU %d: no request for %s", name, i, x400i_spdu_name(sp->type));
+        }
+        ck_assert_msg(rc == 0, "%s TSDU %d (%s): %d %s", name, i, x400i_spdu_name(sp->type), rc,
+                      x400i_ses_diag(p.i.s)->text);
+        drain_strict(&p.i, name);
+    }
+    ck_assert_msg(count_ind(&p.i, want_ind) == 1, "%s: no indication %d", name, want_ind);
+    ck_assert_int_eq(count_ind(&p.i, X400I_SES_P_ABORT_IND), 0);
+    pair_free(&p);
+    conv_free(&c);
+}
+
+START_TEST(interop_replay)
+{
+    /* PP as initiator */
+    replay_responder("pp-pp-1988-twa", 1);
+    replay_responder("pp-pp-1988-mon", 1);
+    replay_responder("pp-pp-1984-twa", 1);
+    replay_responder("pp-init-1988-twa-message", 0);
+    replay_responder("pp-init-1988-monologue-ndr", 0);
+    /* PP as responder */
+    replay_initiator("pp-pp-1988-twa", X400I_SES_RELEASE_CONF);
+    replay_initiator("pp-pp-1988-mon", X400I_SES_RELEASE_CONF);
+    replay_initiator("pp-pp-1984-twa", X400I_SES_RELEASE_CONF);
+    replay_initiator("pp-resp-1988-twa-message", X400I_SES_ACT_END_CONF);
+    replay_initiator("pp-resp-1988-monologue-message", X400I_SES_ACT_END_CONF);
+    replay_initiator("pp-resp-1984-twa-message", X400I_SES_ACT_END_CONF);
+    replay_initiator("pp-resp-1988-twa-recover-refused", X400I_SES_CONNECT_CONF);
+    replay_initiator("pp-resp-1984-twa-recover-refused", X400I_SES_U_ABORT_IND);
+}
+END_TEST
+
 START_TEST(table_names)
 {
     for (int st = 0; st < X400I_SES_ST_COUNT; st++) {
@@ -1028,6 +1159,7 @@ Suite *x400t_suite_session(void)
     tcase_add_test(tc, pp_rf_and_pt_aea);
     tcase_add_test(tc, version1_limits);
     tcase_add_test(tc, strict_peer_catches);
+    tcase_add_test(tc, interop_replay);
     suite_add_tcase(s, tc);
     return s;
 }
