@@ -308,9 +308,9 @@ static int a_connect_req(x400i_ses *s, ev e, const args *a, int next)
     }
     sp.present |= X400I_SP_CA_ITEM | X400I_SP_PROTO_OPT | X400I_SP_VERSION | X400I_SP_TOKEN_SET;
     sp.protocol_options = 0;   /* not able to receive extended concatenated SPDUs */
-    /* Version Number, X.225 8.3.1.9: the configured versions, but version 1
-     * carries at most 512 octets of CN user data (X.225 7.1.2; ISODE too
-     * proposes version 2 alone then). */
+    /* Version Number (CN, X.225 8.3.1): the configured versions, but version
+     * 1 carries at most 512 octets of CN user data (ISODE too proposes
+     * version 2 alone then). */
     sp.version = (uint8_t)s->cfg_versions;
     if (a->ud_len > X225_V1_MAX_UD) sp.version &= 2u;
     sp.token_setting = s->cfg_token_setting;

@@ -31,7 +31,7 @@
 
 typedef struct x400i_ses x400i_ses;
 
-/* Session protocol versions (Version Number PI 22 bits, X.225 8.3.1.9). */
+/* Session protocol versions (Version Number PI 22 bits, X.225 8.3.1). */
 #define X400I_SES_V1 0x1
 #define X400I_SES_V2 0x2
 #define X400I_SES_V_ALL (X400I_SES_V1 | X400I_SES_V2)

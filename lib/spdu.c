@@ -81,7 +81,7 @@ static const spdu_info spdu_tab[X400I_SPDU_TYPE_COUNT] = {
     [X400I_SPDU_AIA] = { "AIA", "ACTIVITY INTERRUPT ACK", 26, 2, 0, 0, 0, PT_FIRST },
     [X400I_SPDU_AD] = { "AD", "ACTIVITY DISCARD", 57, 2, X400I_SP_REASON, 0, 0, GT_FIRST },
     [X400I_SPDU_ADA] = { "ADA", "ACTIVITY DISCARD ACK", 58, 2, 0, 0, 0, PT_FIRST },
-    /* AE, X.225 8.3.33: Serial Number, Enclosure Item, User Data.  It shares
+    /* AE, X.225 8.3: Serial Number, Enclosure Item, User Data.  It shares
      * SI 41 with MAP; a Sync Type Item without "not end of activity" is read
      * as AE (decode only). */
     [X400I_SPDU_AE] = { "AE", "ACTIVITY END", 41, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL,

@@ -700,6 +700,7 @@ Suite *x400t_suite_spdu(void)
 {
     Suite *s = suite_create("spdu");
     TCase *tc = tcase_create("codec");
+    tcase_set_timeout(tc, 60); /* interop_vectors decodes every prefix of 103 TSDUs */
     tcase_add_test(tc, round_trip_all_types);
     tcase_add_test(tc, round_trip_minimal);
     tcase_add_test(tc, real_mta_cn_ac);
