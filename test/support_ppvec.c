@@ -77,13 +77,9 @@ static int sp_len(const uint8_t *p, size_t n, size_t *off, size_t *len)
     return 0;
 }
 
-const uint8_t *x400t_ppvec_tsdu(const x400t_ppvec *v, size_t k, size_t *len)
+const uint8_t *x400t_tpkt_user_data(const uint8_t *p, size_t n, size_t *len)
 {
-    const uint8_t *p;
-    size_t n, off = 7, si, sl, body;
-    if (k >= v->n) return NULL;
-    p = v->t[k].p;
-    n = v->t[k].len;
+    size_t off = 7, si, sl, body;
     if (n < 9 || p[5] != 0xf0) return NULL; /* TPKT + COTP DT (LI 2) */
     for (;;) {
         si = off + 1;
@@ -108,4 +104,9 @@ const uint8_t *x400t_ppvec_tsdu(const x400t_ppvec *v, size_t k, size_t *len)
     if (body >= n) return NULL;
     *len = n - body; /* DT: the user data follows the SPDU */
     return p + body;
+}
+
+const uint8_t *x400t_ppvec_user_data(const x400t_ppvec *v, size_t k, size_t *len)
+{
+    return k < v->n ? x400t_tpkt_user_data(v->t[k].p, v->t[k].len, len) : NULL;
 }
