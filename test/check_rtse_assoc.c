@@ -644,6 +644,20 @@ static void feed(x400_assoc *a, const uint8_t *p, size_t n, size_t split)
     ck_assert_msg(x400_assoc_recv(a, p, n) == (int)n, "input refused: %s", x400_assoc_diag(a)->text);
 }
 
+/* The same for input that may end the association (a refusal, an abort):
+ * then the input call may report why, and nothing more is taken. */
+static void feed_last(x400_assoc *a, const uint8_t *p, size_t n, size_t split)
+{
+    size_t first = split && split < n ? split : n;
+    int rv = x400_assoc_recv(a, p, first);
+    if (rv >= 0 && first < n) rv = x400_assoc_recv(a, p + first, n - first);
+    if (rv < 0) {
+        x400_assoc_state st = x400_assoc_get_state(a);
+        ck_assert_msg(st == X400_ASSOC_CLOSED || st == X400_ASSOC_ABORTED, "input refused: %s",
+                      x400_assoc_diag(a)->text);
+    }
+}
+
 /* The SPDU type (SI) a TPKT carries after an empty GT/PT in front; -1 if
  * it is not a DT TPDU. */
 static int spdu_of(const uint8_t *t, size_t n)
@@ -938,12 +952,12 @@ static int idx(const struct end *e, int type)
     return -1;
 }
 
-static void pp_1984_recovery_refused(const x400t_ppvec *v, size_t split)
+static void pp_recovery_refused(const x400t_ppvec *v, size_t split, int x410, const char *want)
 {
     struct h h;
     uint8_t *m = x400t_pattern(100000, 9), *junk = NULL;
     size_t junk_len = 0;
-    h_init(&h, 1, 1);
+    h_init(&h, x410, 1);
     open_ok(&h);
     h.pp = v;
     h.cut_at = 5000;
@@ -955,7 +969,7 @@ static void pp_1984_recovery_refused(const x400t_ppvec *v, size_t split)
     ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_RECOVERING);
     for (size_t k = 0; k < v->n; k++) {
         if (v->t[k].from_initiator) continue;
-        feed(h.i.a, v->t[k].p, v->t[k].len, split);      /* CC, then PP's AB */
+        feed_last(h.i.a, v->t[k].p, v->t[k].len, split); /* CC, then PP's AB / RF */
         take_output(h.i.a, &junk, &junk_len);             /* our CN + CP (RTORQ recover) */
     }
     ck_assert_msg(h.i.nind[X400I_RTSE_P_ABORT_IND] == 1, "state %s, diag %s",
@@ -964,8 +978,7 @@ static void pp_1984_recovery_refused(const x400t_ppvec *v, size_t split)
     ck_assert_int_lt(h.i.result, 0);
     ck_assert_int_lt(idx(&h.i, X400I_RTSE_P_ABORT_IND), idx(&h.i, X400I_RTSE_TRANSFER_CONF));
     ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_CLOSED);
-    ck_assert_msg(strstr(x400i_rtse_diag(RT(h.i))->text, "recovery refused by the peer (abort, RTAB protocolError)"),
-                  "diag: %s", x400i_rtse_diag(RT(h.i))->text);
+    ck_assert_msg(strstr(x400i_rtse_diag(RT(h.i))->text, want), "diag: %s", x400i_rtse_diag(RT(h.i))->text);
     ck_assert_uint_eq(x400i_rtse_next_timeout(RT(h.i)), UINT64_MAX);
     for (int t = 1; t <= 70; t++) x400i_rtse_tick(RT(h.i), h.now + 1000u * (unsigned)t);
     ck_assert_int_eq(h.needs, 1);          /* never tried again */
@@ -982,7 +995,43 @@ START_TEST(pp_1984_recovery_refused_by_abort)
     x400t_ppvec_load(&v, "pp-resp-1984-twa-recover-refused.txt");
     for (size_t k = 0; k < v.n; k++)
         if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
-    for (size_t split = 0; split < max; split++) pp_1984_recovery_refused(&v, split);
+    for (size_t split = 0; split < max; split++)
+        pp_recovery_refused(&v, split, 1, "recovery refused by the peer (abort, RTAB protocolError)");
+    x400t_ppvec_free(&v);
+}
+END_TEST
+
+/* PP refuses a 1988 recovery with an RF: CPR + AARE- + RTORJ without
+ * refuseReason (pp-resp-1988-twa-recover-refused.txt).  PP's RF also
+ * carries a Connection Identifier, which the session layer must accept
+ * (another change); here that item is taken out so that the RTSE part is
+ * tested on its own: the first refusal ends the recovery, whatever the
+ * RTORJ says. */
+START_TEST(pp_1988_recovery_refused_by_rf)
+{
+    x400t_ppvec v;
+    size_t max = 0, k;
+    x400t_ppvec_load(&v, "pp-resp-1988-twa-recover-refused.txt");
+    for (k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && spdu_of(v.t[k].p, v.t[k].len) == 0x0c) break;
+    ck_assert_uint_lt(k, v.n);
+    {
+        uint8_t *t = v.t[k].p;
+        size_t n = v.t[k].len, ci;
+        /* RF: SI 0x0c, LI, then PGI 1 (Connection Identifier) first */
+        ck_assert(t[7] == 0x0c && t[8] < 0xff && t[9] == 0x01);
+        ci = 2u + t[10];
+        memmove(t + 9, t + 9 + ci, n - 9 - ci);
+        t[8] = (uint8_t)(t[8] - ci);
+        n -= ci;
+        t[2] = (uint8_t)(n >> 8);
+        t[3] = (uint8_t)n;
+        v.t[k].len = n;
+    }
+    for (k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
+    for (size_t split = 0; split < max; split++)
+        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
     x400t_ppvec_free(&v);
 }
 END_TEST
@@ -1040,6 +1089,7 @@ Suite *x400t_suite_rtse_assoc(void)
     tcase_add_test(tc, pp_1984_responder_gets_apdu_unwrapped);
     tcase_add_test(tc, rtorq_refused_before_connection);
     tcase_add_test(tc, pp_1984_recovery_refused_by_abort);
+    tcase_add_test(tc, pp_1988_recovery_refused_by_rf);
     tcase_add_test(tc, recovery_refused_by_rtorj);
     suite_add_tcase(s, tc);
     return s;
