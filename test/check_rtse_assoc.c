@@ -783,7 +783,7 @@ END_TEST
 /* PP as X.410-1984 responder (pp-resp-1984-twa-message.txt): after PP's CC
  * and CPA, our initiator sends the MTS-APDU as the session user data
  * itself -- the recorded `<` APDU is the old, wrong form wrapped in an
- * OCTET STRING, which PP refused. */
+ * OCTET STRING, which PP refused -- and PP's PT + AEA confirms it. */
 static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
 {
     struct end e;
@@ -834,8 +834,12 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
     }
     ck_assert_int_eq(found, 1);
     ck_assert_int_eq(x400i_rtse_state(x400i_rtse_assoc_rtse(e.ra)), X400I_RTSE_ST_WAIT_END_CONF);
-    /* (PP's confirmation, PT + AEA, is the session layer's to accept: the
-     * whole conversation is replayed by check_interop) */
+    /* PP's PT + AEA confirms the transfer */
+    for (size_t k = 0; k < v->n; k++)
+        if (!v->t[k].from_initiator && spdu_of(v->t[k].p, v->t[k].len) == 0x2a)
+            feed(e.a, v->t[k].p, v->t[k].len, split);
+    ck_assert_int_eq(e.nind[X400I_RTSE_TRANSFER_CONF], 1);
+    ck_assert_int_eq(e.result, X400_OK);
     free(out);
     x400i_rtse_assoc_free(e.ra);
     x400_assoc_free(e.a);
@@ -1002,16 +1006,19 @@ START_TEST(pp_1984_recovery_refused_by_abort)
 END_TEST
 
 /* PP refuses a 1988 recovery with an RF: CPR + AARE- + RTORJ without
- * refuseReason (pp-resp-1988-twa-recover-refused.txt).  PP's RF also
- * carries a Connection Identifier, which the session layer must accept
- * (another change); here that item is taken out so that the RTSE part is
- * tested on its own: the first refusal ends the recovery, whatever the
- * RTORJ says. */
+ * refuseReason (pp-resp-1988-twa-recover-refused.txt), as recorded (its
+ * RF carries a Connection Identifier) and without that item: the first
+ * refusal ends the recovery, whatever the RTORJ says. */
 START_TEST(pp_1988_recovery_refused_by_rf)
 {
     x400t_ppvec v;
     size_t max = 0, k;
     x400t_ppvec_load(&v, "pp-resp-1988-twa-recover-refused.txt");
+    for (k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
+    for (size_t split = 0; split < max; split++)
+        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
+    max = 0;
     for (k = 0; k < v.n; k++)
         if (!v.t[k].from_initiator && spdu_of(v.t[k].p, v.t[k].len) == 0x0c) break;
     ck_assert_uint_lt(k, v.n);
