@@ -964,6 +964,12 @@ x400_assoc_state x400_assoc_get_state(const x400_assoc *a)
     return a ? a->state : X400_ASSOC_ABORTED;
 }
 
+x400_pmode x400_assoc_get_pmode(const x400_assoc *a)
+{
+    if (!a) return X400_PMODE_NORMAL;
+    return x400i_pres_mode(a->pres) ? X400_PMODE_NORMAL : X400_PMODE_X410_1984;
+}
+
 const x400_diag *x400_assoc_diag(const x400_assoc *a) { return &a->diag; }
 
 void x400_assoc_set_user(x400_assoc *a, void *user) { if (a) a->user = user; }

@@ -149,6 +149,14 @@ static int pump(x400_p1_link *l)
 
 /* ---- the bind (X.411 12.1.1, carried by RT-OPEN) ---- */
 
+/* The mode the association runs: the configured one on the initiator, the
+ * connection's on the responder (a 1984 caller binds with MTABindArgument
+ * directly in RTORQ open, a 1988 one with a ROS bind-invoke). */
+static x400_p1_mode run_mode(x400_p1_link *l)
+{
+    return x400i_rtse_x410(rt(l)) ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
+}
+
 static int encode_bind(x400_p1_link *l, x400_p1_bind_pdu pdu, int error, uint8_t *buf,
                        size_t *len)
 {
@@ -163,7 +171,7 @@ static int encode_bind(x400_p1_link *l, x400_p1_bind_pdu pdu, int error, uint8_t
         memcpy(b.password, l->cfg.own_password, l->cfg.own_password_len);
         b.password_len = l->cfg.own_password_len;
     }
-    return x400_p1_bind_encode(&b, l->cfg.mode, buf, BIND_BUF, len, &l->diag);
+    return x400_p1_bind_encode(&b, run_mode(l), buf, BIND_BUF, len, &l->diag);
 }
 
 /* RT-OPEN indication: check the MTABindArgument, answer with the result or
@@ -177,7 +185,7 @@ static int on_open_ind(x400_p1_link *l, const x400i_rtse_ind *ind)
     int err = X400_BIND_ERR_AUTHENTICATION, rv;
     x400_diag d;
     x400i_diag_clear(&d);
-    rv = x400_p1_bind_decode(ind->user_data, ind->user_data_len, l->cfg.mode,
+    rv = x400_p1_bind_decode(ind->user_data, ind->user_data_len, run_mode(l),
                              X400_P1_BIND_ARGUMENT, &arg, &d);
     if (rv >= 0) {
         if (l->cfg.check)

@@ -110,6 +110,7 @@ struct x400i_rtse {
     int ev_state;                /* the state when the current event arrived */
     int turn;
     int twa;
+    int x410;                    /* X.410-1984 mode: configured (initiator) or the connection's (responder) */
     uint32_t cp_kib, window;
     uint64_t now;
     int cb_failed;
@@ -176,7 +177,7 @@ enum {
     A_CLOSE_RSP, A_U_ABORT_REQ, A_CONNECT, A_CONNECT_CONF, A_DATA, A_MINOR, A_MINOR_CONF, A_ACT_START,
     A_ACT_RESUME, A_ACT_INTERRUPT, A_ACT_DISCARD, A_ACT_END, A_ACT_END_CONF, A_TOKEN_PLEASE,
     A_CONTROL_GIVE, A_RELEASE, A_RELEASE_CONF, A_PEER_ABORT, A_PROVIDER_ABORT, A_IGNORE,
-    A_T_TRANSFER, A_T_RECOVERY, A_T_RETRY, A_T_RECORD, A_COUNT
+    A_T_TRANSFER, A_T_RECOVERY, A_T_RETRY, A_T_RECORD, A_RECOVERY_REFUSED, A_COUNT
 };
 
 typedef struct cell { uint8_t act; int8_t next; } cell;
@@ -263,7 +264,7 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
     },
     [S(RECOVERING)] = {
         [EVL(CONNECT_CONF)] = C(CONNECT_CONF, KEEP),
-        [EVL(U_ABORT)] = C(PROVIDER_ABORT, KEEP),
+        [EVL(U_ABORT)] = C(RECOVERY_REFUSED, S(CLOSED)),
         [EVL(P_ABORT)] = C(PROVIDER_ABORT, KEEP),
         [EV_U_ABORT_REQ] = C(U_ABORT_REQ, S(CLOSED)),
         [EV_T_RETRY] = C(T_RETRY, KEEP),
@@ -921,7 +922,7 @@ static int build_rtorq(x400i_rtse *r, int recover)
         if (win != 3) q->windowSize = &win; /* X.228 default 3 */
     }
     q->dialogueMode = &dm; /* sent explicitly, as production MTAs do */
-    if (r->cfg.x410_mode) q->applicationProtocol = &ap;
+    if (r->x410) q->applicationProtocol = &ap;
     if (recover) {
         q->connectionDataRQ.present = ConnectionData_PR_recover;
         ref_to_sci(&r->lost_ref, &q->connectionDataRQ.choice.recover, &add);
@@ -971,25 +972,55 @@ static int build_rtorj(x400i_rtse *r, int reason, const uint8_t *ud, size_t len)
     return encode_apdu(r, &a);
 }
 
+/* An RTORQ refused before the connection exists (RT-OPEN indication,
+ * X.228 9.1): no RTAB can go on a connection that is not there, so the
+ * refusal itself answers the peer's connect -- RTORJ in the AARE- of a CPR
+ * (normal mode) or as the CPR of an RF (X.410-1984 mode) -- and the
+ * connection closes cleanly; RT-P-ABORT to the user.  rj < 0: no
+ * refuseReason.  Returns code. */
+static int refuse_rtorq(x400i_rtse *r, int rj, int code, const char *fmt, ...) X400I_PRINTF(4, 5);
+static int refuse_rtorq(x400i_rtse *r, int rj, int code, const char *fmt, ...)
+{
+    va_list ap;
+    char text[X400_DIAG_TEXT_MAX - 64];
+    x400i_rtse_ind ind;
+    x400_diag d;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    diag(r, X400_SOURCE_PEER, code, rj, "%s: RTORJ %s sent", text, rj < 0 ? "without reason" : refuse_reason_name(rj));
+    d = r->diag;
+    if (build_rtorj(r, rj, NULL, 0) == 0) (void)r->lo.connect_rsp(r->lo.user, 0, r->out.p, r->out.len);
+    r->diag = d;
+    enter_closed(r, X400_ERR_ABORTED);
+    ind_init(&ind, X400I_RTSE_P_ABORT_IND);
+    ind.diag = &r->diag;
+    indicate(r, &ind);
+    return code;
+}
+
 /* Validate the RTORQ fields and negotiate (X.228: the smaller checkpoint
- * size and window size; 0 = no checkpointing).  0 or a peer error. */
+ * size and window size; 0 = no checkpointing).  0, or the RTORQ is
+ * refused (RTORJ) and the error returned. */
 static int negotiate_rtorq(x400i_rtse *r, const RTORQapdu_t *q)
 {
     long cp = q->checkpointSize ? *q->checkpointSize : 0;
     long win = q->windowSize ? *q->windowSize : 3;
     long dm = q->dialogueMode ? *q->dialogueMode : 0;
     if (cp < 0)
-        return peer_error(r, AR_INVALID_PARAM, RP_CHECKPOINT, X400_ERR_PROTOCOL,
-                          "RTORQ checkpointSize %ld is negative", cp);
+        return refuse_rtorq(r, RJ_VALIDATION, X400_ERR_PROTOCOL, "RTORQ checkpointSize %ld is negative", cp);
     if (win < 1)
-        return peer_error(r, AR_INVALID_PARAM, RP_WINDOW, X400_ERR_PROTOCOL, "RTORQ windowSize %ld is below 1",
-                          win);
+        return refuse_rtorq(r, RJ_VALIDATION, X400_ERR_PROTOCOL, "RTORQ windowSize %ld is below 1", win);
     if (dm != 0 && dm != 1)
-        return peer_error(r, AR_INVALID_PARAM, RP_DIALOGUE, X400_ERR_PROTOCOL,
-                          "RTORQ dialogueMode %ld is neither monologue(0) nor twa(1)", dm);
+        return refuse_rtorq(r, RJ_DIALOGUE_MODE, X400_ERR_PROTOCOL,
+                            "RTORQ dialogueMode %ld is neither monologue(0) nor twa(1)", dm);
     if (q->applicationProtocol && *q->applicationProtocol != 1 && *q->applicationProtocol != 12)
-        return peer_error(r, AR_INVALID_PARAM, RP_APPPROTO, X400_ERR_PROTOCOL,
-                          "RTORQ applicationProtocol %ld is neither 1 nor 12", *q->applicationProtocol);
+        /* Lenient: P1 is the only protocol served here, and ISODE/PP sends
+         * 1 in host byte order (256 on little-endian hosts) in X.410-1984
+         * mode.  Logged, taken as P1. */
+        x400i_log(r->has_log ? &r->log_copy : NULL, X400_LOG_NOTICE, X400_LAYER_RTSE,
+                  "RTORQ applicationProtocol %ld is neither 1 nor 12: taken as P1, the only protocol served",
+                  *q->applicationProtocol);
     r->cp_kib = (cp == 0 || r->cfg.checkpoint_size_kib == 0) ? 0
                 : (uint32_t)min64((uint64_t)cp, r->cfg.checkpoint_size_kib);
     r->window = (uint32_t)min64((uint64_t)win, r->cfg.window_size);
@@ -1012,7 +1043,7 @@ static size_t build_apdv_header(const x400i_rtse *r, uint8_t *h, uint64_t conten
     /* EXTERNAL { indirect-reference ctx, encoding single-ASN1-type [0] } */
     uint8_t inner[12];
     size_t n = 0, in = 0;
-    if (r->cfg.x410_mode) return 0;
+    if (r->x410) return 0;
     inner[in++] = 0x02;
     inner[in++] = 0x01;
     inner[in++] = (uint8_t)r->cfg.transfer_context_id;
@@ -1030,8 +1061,13 @@ static int send_piece(x400i_rtse *r, uint64_t from, uint64_t to)
     uint8_t th[10];
     size_t thn = 0, need;
     int rc;
-    th[thn++] = 0x04; /* RTTRapdu ::= OCTET STRING */
-    thn += put_len(th + thn, to - from);
+    if (!r->x410) {
+        /* normal mode: RTTRapdu ::= OCTET STRING; X.410-1984 mode: the APDV
+         * octets themselves are the session user data (X.410 (1984), as
+         * ISODE's RTS over session sends them) */
+        th[thn++] = 0x04;
+        thn += put_len(th + thn, to - from);
+    }
     need = thn + (size_t)(to - from);
     x400i_buf_reset(&r->out);
     if ((rc = x400i_buf_reserve(&r->out, need)) < 0)
@@ -1300,7 +1336,7 @@ static void rx_start(x400i_rtse *r, const uint8_t *id, size_t id_len)
     x->active = 1;
     memcpy(x->id, id, id_len);
     x->id_len = id_len;
-    x->uw.raw = r->cfg.x410_mode;
+    x->uw.raw = r->x410;
     x->uw.content_len = NEVER;
     x->ring[0].serial = 0;
     x->ring[0].off = 0;
@@ -1347,18 +1383,22 @@ static int act_connect(x400i_rtse *r, const evargs *a)
     RTSE_apdus_t *ap = NULL;
     const x400i_rtse_lind *l = a->l;
     int rc;
-    if ((rc = decode_apdu(r, l->apdu, l->apdu_len, &ap, "connect indication")) < 0)
-        return rtse_abort(r, AR_PROTOCOL, 0, rc);
+    int x410 = l->mode == X400I_RTSE_MODE_CONFIGURED ? r->x410 : l->mode == X400I_RTSE_MODE_X410;
+    if ((rc = decode_apdu(r, l->apdu, l->apdu_len, &ap, "connect indication")) < 0) {
+        char text[X400_DIAG_TEXT_MAX];
+        snprintf(text, sizeof text, "%s", r->diag.text);
+        return refuse_rtorq(r, -1, rc, "%s", text);
+    }
     if (ap->present != RTSE_apdus_PR_rtorq_apdu) {
         free_apdu(ap);
-        return peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "connect indication carries no RTORQ");
+        return refuse_rtorq(r, -1, X400_ERR_PROTOCOL, "connect indication carries no RTORQ");
     }
     const RTORQapdu_t *q = &ap->choice.rtorq_apdu;
     if (q->connectionDataRQ.present == ConnectionData_PR_recover) {
         x400i_rtse_ref ref;
         int waiting = r->state == X400I_RTSE_ST_WAIT_RECOVERY || (r->state == X400I_RTSE_ST_IDLE && r->restored);
         if (sci_to_ref(&q->connectionDataRQ.choice.recover, &ref) < 0 || !waiting || !r->have_lost_ref ||
-            !ref_eq(&ref, &r->lost_ref)) {
+            !ref_eq(&ref, &r->lost_ref) || x410 != r->x410) {
             free_apdu(ap);
             /* RTORJ cannotRecover: nothing of that connection is kept here */
             diag(r, X400_SOURCE_PEER, X400_ERR_REFUSED, RJ_CANNOT_RECOVER,
@@ -1398,10 +1438,11 @@ static int act_connect(x400i_rtse *r, const evargs *a)
         if (build_rtorj(r, RJ_BUSY, NULL, 0) == 0) (void)r->lo.connect_rsp(r->lo.user, 0, r->out.p, r->out.len);
         return X400_ERR_REFUSED;
     }
-    if (r->cfg.x410_mode && !q->applicationProtocol) {
+    r->x410 = x410;     /* the mode this connection runs, whatever was configured */
+    if (r->x410 && !q->applicationProtocol) {
         free_apdu(ap);
-        return peer_error(r, AR_INVALID_PARAM, RP_APPPROTO, X400_ERR_PROTOCOL,
-                          "RTORQ in X.410-1984 mode without applicationProtocol");
+        return refuse_rtorq(r, RJ_VALIDATION, X400_ERR_PROTOCOL,
+                            "RTORQ in X.410-1984 mode without applicationProtocol");
     }
     r->state = X400I_RTSE_ST_WAIT_OPEN_RSP;
     if ((rc = negotiate_rtorq(r, q)) < 0) {
@@ -1437,6 +1478,48 @@ static int act_open_rsp(x400i_rtse *r, const evargs *a)
     return 0;
 }
 
+/* The peer refused the recovery: RF, RTORJ (whatever its reason), or an
+ * abort answering the RTORQ recover (ISODE in X.410-1984 mode).  A peer
+ * that refused once refuses again, so there are no retries: X.228 leaves
+ * the transfer to start again from the beginning, and that should happen
+ * at once.  RT-P-ABORT first -- the association is over, the user takes
+ * the interrupted APDU to a fresh association -- then the negative
+ * RT-TRANSFER confirm.  r->diag says why (logged once). */
+static int recovery_refused(x400i_rtse *r)
+{
+    x400i_rtse_ind ind;
+    x400_diag d = r->diag;
+    r->state = X400I_RTSE_ST_CLOSED;
+    r->connecting = 0;
+    r->rec_deadline = r->retry_at = NEVER;
+    ind_init(&ind, X400I_RTSE_P_ABORT_IND);
+    ind.diag = &r->diag;
+    indicate(r, &ind);
+    r->diag = d;
+    enter_closed(r, X400_ERR_ABORTED);
+    return 0;
+}
+
+static int act_recovery_refused(x400i_rtse *r, const evargs *a)
+{
+    RTSE_apdus_t *ap = NULL;
+    asn_dec_rval_t rv;
+    long reason = -1;
+    const x400i_rtse_lind *l = a->l;
+    if (l->apdu_len && l->apdu_len <= CTRL_MAX && ber_wellformed(l->apdu, l->apdu_len)) {
+        rv = ber_decode(NULL, &asn_DEF_RTSE_apdus, (void **)&ap, l->apdu, l->apdu_len);
+        if (rv.code == RC_OK && ap->present == RTSE_apdus_PR_rtab_apdu && ap->choice.rtab_apdu.abortReason)
+            reason = *ap->choice.rtab_apdu.abortReason;
+        free_apdu(ap);
+    }
+    diag(r, X400_SOURCE_PEER, X400_ERR_REFUSED, (int)reason,
+         "RTSE recovery refused by the peer (abort%s%s): the transfer starts again on a new association",
+         reason >= 0 ? ", RTAB " : "",
+         reason < 0 ? "" : x400i_rtse_abort_reason_name((int)reason) ? x400i_rtse_abort_reason_name((int)reason)
+                                                                    : "with an unknown reason");
+    return recovery_refused(r);
+}
+
 static int act_connect_conf(x400i_rtse *r, const evargs *a)
 {
     RTSE_apdus_t *ap = NULL;
@@ -1452,15 +1535,18 @@ static int act_connect_conf(x400i_rtse *r, const evargs *a)
             if (ap->choice.rtorj_apdu.refuseReason) reason = (int)*ap->choice.rtorj_apdu.refuseReason;
             ud = ap->choice.rtorj_apdu.userDataRJ;
         }
+        if (recovering) {
+            free_apdu(ap);
+            diag(r, X400_SOURCE_PEER, X400_ERR_REFUSED, reason,
+                 "RTSE recovery refused by the peer (%s%s): the transfer starts again on a new association",
+                 l->apdu_len ? "RTORJ " : "connection refused", !l->apdu_len ? ""
+                 : reason < 0 ? "without reason" : refuse_reason_name(reason));
+            return recovery_refused(r);
+        }
         diag(r, X400_SOURCE_PEER, X400_ERR_REFUSED, reason, "RT-OPEN refused by the peer (RTORJ %s)",
              reason < 0 ? "without reason" : refuse_reason_name(reason));
-        if (recovering && reason != RJ_CANNOT_RECOVER) {
-            free_apdu(ap);
-            r->retry_at = min64(r->now + RETRY_MS, r->rec_deadline);
-            return 0;
-        }
         enter_closed(r, X400_ERR_ABORTED);
-        ind_init(&ind, recovering ? X400I_RTSE_P_ABORT_IND : X400I_RTSE_OPEN_CONF);
+        ind_init(&ind, X400I_RTSE_OPEN_CONF);
         ind.reason = reason;
         ind.diag = &r->diag;
         if (ud) {
@@ -1651,9 +1737,12 @@ static int act_data(x400i_rtse *r, const evargs *a)
     uint64_t len;
     RTSE_apdus_t *ap = NULL;
     int rc = 0;
-    /* fast path: primitive OCTET STRING, definite length */
-    if (n >= 2 && p[0] == 0x04 && get_len(p, n, &off, &len) == 1 && len == n - off) {
-        v = p + off;
+    if (r->x410) {
+        /* X.410-1984 mode: the session user data is the APDV itself */
+        v = p;
+        len = n;
+    } else if (n >= 2 && p[0] == 0x04 && get_len(p, n, &off, &len) == 1 && len == n - off) {
+        v = p + off; /* fast path: primitive OCTET STRING, definite length */
     } else {
         if ((rc = decode_apdu(r, p, n, &ap, "P-DATA")) < 0) return rtse_abort(r, AR_PROTOCOL, 0, rc);
         if (ap->present != RTSE_apdus_PR_rttr_apdu) {
@@ -2031,7 +2120,7 @@ static const action_fn actions[A_COUNT] = {
     [A_CONTROL_GIVE] = act_control_give, [A_RELEASE] = act_release, [A_RELEASE_CONF] = act_release_conf,
     [A_PEER_ABORT] = act_peer_abort, [A_PROVIDER_ABORT] = act_provider_abort, [A_IGNORE] = act_ignore,
     [A_T_TRANSFER] = act_t_transfer, [A_T_RECOVERY] = act_t_recovery, [A_T_RETRY] = act_t_retry,
-    [A_T_RECORD] = act_t_record,
+    [A_T_RECORD] = act_t_record, [A_RECOVERY_REFUSED] = act_recovery_refused,
 };
 
 static int dispatch(x400i_rtse *r, int ev, const evargs *a)
@@ -2105,6 +2194,7 @@ int x400i_rtse_new(x400i_rtse **out, int initiator, const x400_rtse_config *cfg,
     r->rec_deadline = r->retry_at = NEVER;
     r->cp_kib = cfg->checkpoint_size_kib;
     r->window = cfg->window_size;
+    r->x410 = !!cfg->x410_mode;
     x400i_buf_init(&r->out, a, 0);
     x400i_buf_init(&r->rx.buf, a, 0);
     *out = r;
@@ -2132,6 +2222,7 @@ int x400i_rtse_restore(x400i_rtse *r, const uint8_t *rec, size_t len)
     if (info.expires_ms <= r->now)
         return diag(r, X400_SOURCE_LOCAL, X400_ERR_TIMEOUT, 0, "recovery record expired");
     (void)rec_parse(rec, len, &r->rx, &r->lost_ref, NULL);
+    r->x410 = r->rx.uw.raw;   /* the mode the interrupted transfer ran */
     r->cur_ref = r->lost_ref;
     r->have_lost_ref = 1;
     r->restored = 1;
@@ -2286,6 +2377,7 @@ int x400i_rtse_has_turn(const x400i_rtse *r) { return r ? r->turn : 0; }
 uint32_t x400i_rtse_checkpoint_kib(const x400i_rtse *r) { return r ? r->cp_kib : 0; }
 uint32_t x400i_rtse_window(const x400i_rtse *r) { return r ? r->window : 0; }
 int x400i_rtse_twa(const x400i_rtse *r) { return r ? r->twa : 0; }
+int x400i_rtse_x410(const x400i_rtse *r) { return r ? r->x410 : 0; }
 const x400_diag *x400i_rtse_diag(const x400i_rtse *r) { return r ? &r->diag : NULL; }
 uint64_t x400i_rtse_bytes_sent(const x400i_rtse *r) { return r ? r->bytes_sent : 0; }
 int x400i_rtse_transfer_accept(x400i_rtse *r)

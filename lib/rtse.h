@@ -110,8 +110,14 @@ typedef enum x400i_rtse_lind_type {
     X400I_RTSE_LIND_COUNT
 } x400i_rtse_lind_type;
 
+/* The mode a connection runs (X400I_RTSE_LIND_CONNECT): a responder learns
+ * it from the connection (presentation mode selector, X.410 parameters,
+ * no ACSE), never from its configuration; 0 keeps the configured mode. */
+enum { X400I_RTSE_MODE_CONFIGURED = 0, X400I_RTSE_MODE_NORMAL = 1, X400I_RTSE_MODE_X410 = 2 };
+
 typedef struct x400i_rtse_lind {
     x400i_rtse_lind_type type;
+    int mode;                              /* CONNECT: X400I_RTSE_MODE_* */
     const uint8_t *apdu; size_t apdu_len;  /* CONNECT(_CONF), DATA, TOKEN_PLEASE, U_ABORT */
     int accepted;                          /* CONNECT_CONF */
     int turn;                              /* CONNECT(_CONF): this side holds the turn now */
@@ -241,6 +247,10 @@ int x400i_rtse_has_turn(const x400i_rtse *r);
 uint32_t x400i_rtse_checkpoint_kib(const x400i_rtse *r);
 uint32_t x400i_rtse_window(const x400i_rtse *r);
 int x400i_rtse_twa(const x400i_rtse *r);
+/* 1 when this RT-association runs X.410-1984 mode: the configured mode on
+ * the initiator, the mode of the connection on the responder (after the
+ * RTORQ arrived). */
+int x400i_rtse_x410(const x400i_rtse *r);
 const x400_diag *x400i_rtse_diag(const x400i_rtse *r);
 /* The connection identifier a waiting responder (WAIT_RECOVERY, or idle
  * after restore) expects in RTORQ recover; NULL otherwise.  For adapters

@@ -309,6 +309,8 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
     case X400I_AU_ASSOCIATE_IND:   /* A-ASSOCIATE ind / P-CONNECT ind (X.410) with RTORQ */
         ra->used = 1;
         l.type = X400I_RTSE_LIND_CONNECT;
+        /* the mode this connection runs (CP mode selector), never the configured one */
+        l.mode = ind->mode ? X400I_RTSE_MODE_NORMAL : X400I_RTSE_MODE_X410;
         l.apdu = ind->ui;
         l.apdu_len = ind->ui_len;
         l.turn = si ? (si->tokens & X400I_TOKEN_DATA) != 0

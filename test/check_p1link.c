@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <RTSE-apdus.h>
+
+#include "ppvec.h"
 #include "rtse_assoc.h"
 #include "wire.h"
 #include "x400p1/p1link.h"
@@ -26,6 +29,7 @@ struct side {
     char last_local[40];
     x400_diag last_diag;
     int defer;              /* RECEIVED/DUPLICATE return X400_P1_LINK_DEFER */
+    int failed_while_bound; /* SEND_FAILED came while the link still said bound */
 };
 
 static int count_ev(const struct side *s, int t)
@@ -38,7 +42,6 @@ static int count_ev(const struct side *s, int t)
 static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
 {
     struct side *s = u;
-    (void)l;
     if (s->nev < MAXEV) s->ev[s->nev++] = e->type;
     if (e->diag) s->last_diag = *e->diag;
     switch (e->type) {
@@ -54,7 +57,10 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         break;
     case X400_P1_LINK_EV_DUPLICATE: s->duplicates++; break;
     case X400_P1_LINK_EV_SENT: s->sent++; break;
-    case X400_P1_LINK_EV_SEND_FAILED: s->failed++; break;
+    case X400_P1_LINK_EV_SEND_FAILED:
+        s->failed++;
+        s->failed_while_bound += x400_p1_link_is_bound(l);
+        break;
     default: break;
     }
     if (s->defer && (e->type == X400_P1_LINK_EV_RECEIVED || e->type == X400_P1_LINK_EV_DUPLICATE))
@@ -345,6 +351,7 @@ struct rec {
     x400_assoc *old[8];
     int nold, routed, need;
     uint64_t cut_after, moved;
+    int refuse;             /* the fresh responder link routes nothing: RTORJ cannotRecover */
 };
 static struct rec *REC;
 
@@ -384,7 +391,7 @@ static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
         cr.check = x400_p1_cred_check_default;
         cr.check_user = &peer_table;
-        cr.recovery_route = rec_route;
+        cr.recovery_route = REC->refuse ? NULL : rec_route;
         cr.recovery_user = REC;
         ck_assert_int_eq(x400_p1_link_new(&REC->fresh, &cr, &cb, NULL), X400_OK);
         ck_assert_int_eq(x400_p1_link_attach(REC->fresh, p->rsp.a), X400_OK);
@@ -721,6 +728,188 @@ START_TEST(not_an_mts_apdu_is_refused)
 }
 END_TEST
 
+/* The peer refuses the recovery (here the responder knows no waiting link:
+ * RTORJ cannotRecover).  The initiator's link learns it at the first
+ * refusal: the interrupted APDU comes back (SEND_FAILED) with the link no
+ * longer bound -- the association is over, so the caller sends it again
+ * at once on a new one, not after a message retry interval -- the link
+ * ends (ABORTED), and no new association is asked for afterwards. */
+START_TEST(recovery_refused_gives_apdu_back_unbound)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    x400_assoc_config ai, ar;
+    x400_p1_link_config ci, cr;
+    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, rec_ev };
+    const uint8_t *b;
+    size_t n;
+    memset(&p, 0, sizeof p);
+    memset(&r, 0, sizeof r);
+    r.p = &p;
+    r.refuse = 1;
+    REC = &r;
+    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
+    memcpy(ci.own_password, "secretA", 7);
+    ci.own_password_len = 7;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.seen = p.seen;
+    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    memcpy(ai.calling_ref, "MTA-A/1", 7);
+    ai.calling_ref_len = 7;
+    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
+    mk(&m, X400_P1_MESSAGE, "REF.1", 1, 200000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    while (r.moved < 60000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
+        uint8_t *copy;
+        if (n > 1000) n = 1000;
+        copy = malloc(n);
+        memcpy(copy, b, n);
+        x400_assoc_sent(p.ini.a, n);
+        (void)x400_assoc_recv(p.rsp.a, copy, n);
+        free(copy);
+        r.moved += n;
+        move(&p, p.rsp.a, p.ini.a, 0);
+    }
+    x400_assoc_transport_closed(p.rsp.a);
+    x400_assoc_transport_closed(p.ini.a);
+    for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, 3000u * (unsigned)(i + 1));
+    ck_assert_int_eq(r.need, 1);
+    pump(&p);                                     /* RTORQ recover -> RTORJ cannotRecover */
+    ck_assert_int_eq(r.routed, 0);
+    ck_assert_uint_eq(p.ini.failed, 1);
+    ck_assert_int_eq(p.ini.failed_while_bound, 0);
+    ck_assert_uint_eq(p.ini.sent, 0);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert(!x400_p1_link_is_bound(p.ini.l));
+    ck_assert_int_eq(x400_p1_link_is_recovering(p.ini.l), 0);
+    ck_assert_msg(strstr(x400_p1_link_diag(p.ini.l)->text, "recovery refused"), "diag: %s",
+                  x400_p1_link_diag(p.ini.l)->text);
+    for (int i = 0; i < 40; i++) x400_p1_link_tick(p.ini.l, 100000u + 3000u * (unsigned)i);
+    ck_assert_int_eq(r.need, 1);                  /* never asked again */
+    REC = NULL;
+    x400_p1_link_free(r.fresh);
+    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
+    mk_free(&m);
+    close_pair(&p);
+}
+END_TEST
+
+/* ---- the bind is decoded for the mode the association runs ---------------- */
+
+/* A PP bind (the initiator's CR and CN of a recorded conversation) to a
+ * responder link configured for `cfg_mode`, every TPKT split at `split`:
+ * bound as `name`, and the RTOAC's open value is our MTABindResult in the
+ * mode of the connection (`run_mode`). */
+static void pp_bind(const x400t_ppvec *v, size_t split, x400_p1_mode cfg_mode, x400_p1_mode run_mode,
+                    const char *name, const char *pw)
+{
+    struct side s;
+    x400_p1_link_config cr;
+    x400_assoc_config ar;
+    x400_p1_link_callbacks cb = { &s, on_ev };
+    x400_p1_peer pp_peers[1] = { { name, (const uint8_t *)pw, strlen(pw), 1 } };
+    x400_p1_peer_table tab = { pp_peers, 1 };
+    uint8_t *out = NULL;
+    size_t out_len = 0, fed = 0;
+    memset(&s, 0, sizeof s);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    cr.mode = cfg_mode;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    memcpy(cr.own_password, "secretB", 7);
+    cr.own_password_len = 7;
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &tab;
+    ck_assert_int_eq(x400_p1_link_new(&s.l, &cr, &cb, NULL), X400_OK);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ar.pmode = cfg_mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
+    ck_assert_int_eq(x400_assoc_new(&s.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(s.l, s.a), X400_OK);
+    for (size_t k = 0; k < v->n && fed < 2; k++) {
+        const uint8_t *q = v->t[k].p;
+        size_t n = v->t[k].len, sp = split && split < n ? split : n;
+        const uint8_t *o;
+        size_t on;
+        if (!v->t[k].from_initiator) continue;
+        fed++;                                     /* CR, then CN + CP */
+        ck_assert_int_eq(x400_assoc_recv(s.a, q, sp), (int)sp);
+        if (sp < n) ck_assert_int_eq(x400_assoc_recv(s.a, q + sp, n - sp), (int)(n - sp));
+        while ((on = x400_assoc_pending(s.a, &o)) > 0) {
+            out = realloc(out, out_len + on);
+            memcpy(out + out_len, o, on);
+            out_len += on;
+            x400_assoc_sent(s.a, on);
+        }
+    }
+    ck_assert_msg(count_ev(&s, X400_P1_LINK_EV_BOUND) == 1, "not bound: %s", s.last_diag.text);
+    ck_assert_str_eq(s.peer, name);
+    ck_assert_int_eq(x400_assoc_get_pmode(s.a),
+                     run_mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL);
+    {
+        /* our answer: AC + CPA whose RTOAC carries our MTABindResult */
+        size_t ul = 0, last = 0;
+        const uint8_t *ud;
+        x400i_ppdu pp;
+        x400_diag d;
+        RTSE_apdus_t *ap = NULL;
+        asn_dec_rval_t rv;
+        x400_p1_bind br;
+        for (size_t off = 0; off + 4 <= out_len; off += (size_t)out[off + 2] << 8 | out[off + 3]) last = off;
+        ud = x400t_tpkt_user_data(out + last, out_len - last, &ul);
+        ck_assert_ptr_nonnull(ud);
+        ck_assert_int_eq(x400i_ppdu_decode(X400I_PPDU_CPA, ud, ul, &pp, NULL, 65536, &d), X400_OK);
+        ck_assert_int_eq(pp.mode, run_mode == X400_P1_MODE_NORMAL);
+        if (run_mode == X400_P1_MODE_X410) {
+            rv = ber_decode(NULL, &asn_DEF_RTSE_apdus, (void **)&ap, pp.x410.p, pp.x410.len);
+            ck_assert_int_eq(rv.code, RC_OK);
+            ck_assert_int_eq(ap->present, RTSE_apdus_PR_rtoac_apdu);
+            ck_assert_int_eq(ap->choice.rtoac_apdu.connectionDataAC.present, ConnectionData_PR_open);
+            ck_assert_int_eq(x400_p1_bind_decode(ap->choice.rtoac_apdu.connectionDataAC.choice.open.buf,
+                                                 (size_t)ap->choice.rtoac_apdu.connectionDataAC.choice.open.size,
+                                                 X400_P1_MODE_X410, X400_P1_BIND_RESULT, &br, &d), X400_OK);
+            ck_assert_str_eq(br.name, "MTA-B");
+            ASN_STRUCT_FREE(asn_DEF_RTSE_apdus, ap);
+        }
+        x400i_ppdu_release(&pp);
+    }
+    free(out);
+    x400_p1_link_free(s.l);
+    x400_assoc_free(s.a);
+}
+
+/* PP's X.410-1984 bind (MTABindArgument directly in RTORQ open) reaches a
+ * responder configured for 1988 normal mode: decoded as 1984, bound, and
+ * answered in 1984 form; PP's 1988 bind (ROS bind-invoke) reaches one
+ * configured for X.410 mode: decoded and answered as 1988. */
+START_TEST(bind_decoded_for_the_connection_mode)
+{
+    x400t_ppvec v84, v88;
+    x400t_ppvec_load(&v84, "pp-init-1984-twa-bind.txt");
+    x400t_ppvec_load(&v88, "pp-pp-1988-twa.txt");
+    for (size_t split = 0; split < v84.t[2].len; split++)
+        pp_bind(&v84, split, X400_P1_MODE_NORMAL, X400_P1_MODE_X410, "PPX", "ppx-pw");
+    for (size_t split = 0; split < v88.t[2].len; split++)
+        pp_bind(&v88, split, X400_P1_MODE_X410, X400_P1_MODE_NORMAL, "PPA", "ppa-pw");
+    x400t_ppvec_free(&v84);
+    x400t_ppvec_free(&v88);
+}
+END_TEST
+
 Suite *x400t_suite_p1link(void)
 {
     Suite *s = suite_create("p1link");
@@ -732,6 +921,8 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, deferred_confirmation_x410);
     tcase_add_test(tc, send_encoded_apdu);
     tcase_add_test(tc, recovery_routed_to_waiting_link);
+    tcase_add_test(tc, recovery_refused_gives_apdu_back_unbound);
+    tcase_add_test(tc, bind_decoded_for_the_connection_mode);
     tcase_add_test(tc, bind_refused_wrong_password);
     tcase_add_test(tc, bind_refused_unknown_peer);
     tcase_add_test(tc, bind_refused_each_reason);

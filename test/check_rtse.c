@@ -469,8 +469,9 @@ static size_t mk_rtorq(uint8_t *b, size_t cap, long *cp, long *win, long *dm)
     return enc_apdu(&a, b, cap);
 }
 
-/* A fresh responder given `apdu` as RTORQ: abort with `want`, or (want
- * NULL) accepted with checkpoint size want_cp. */
+/* A fresh responder given `apdu` as RTORQ: refused (RTORJ: there is no
+ * connection yet to carry an RTAB) with `want`, or (want NULL) accepted
+ * with checkpoint size want_cp. */
 static void rtorq_case(const uint8_t *apdu, size_t n, const char *want, uint32_t want_cp)
 {
     x400t_rl h;
@@ -500,9 +501,20 @@ START_TEST(bad_rtorq)
 {
     uint8_t b[64];
     long neg = -5, zero = 0, seven = 7, huge = 1L << 40, one = 1;
-    rtorq_case(b, mk_rtorq(b, sizeof b, &neg, NULL, NULL), "RTORQ checkpointSize -5 is negative: RTAB invalidParameter", 0);
-    rtorq_case(b, mk_rtorq(b, sizeof b, &one, &zero, NULL), "RTORQ windowSize 0 is below 1", 0);
-    rtorq_case(b, mk_rtorq(b, sizeof b, &one, NULL, &seven), "RTORQ dialogueMode 7 is neither", 0);
+    rtorq_case(b, mk_rtorq(b, sizeof b, &neg, NULL, NULL), "RTORQ checkpointSize -5 is negative: RTORJ validationFailure sent", 0);
+    rtorq_case(b, mk_rtorq(b, sizeof b, &one, &zero, NULL), "RTORQ windowSize 0 is below 1: RTORJ validationFailure", 0);
+    rtorq_case(b, mk_rtorq(b, sizeof b, &one, NULL, &seven),
+               "RTORQ dialogueMode 7 is neither monologue(0) nor twa(1): RTORJ unacceptableDialogueMode", 0);
+    /* applicationProtocol other than 1 and 12: taken as P1 (PP sends 256:
+     * 1 in the wrong byte order), logged, accepted */
+    {
+        static const uint8_t ap256[] = { 0xb0, 0x10, 0x80, 0x01, 0x01, 0x82, 0x01, 0x01, 0xa3, 0x04,
+                                         0xa0, 0x02, 0x05, 0x00, 0x84, 0x02, 0x01, 0x00 };
+        static const uint8_t ap99[] = { 0xb0, 0x0f, 0x80, 0x01, 0x01, 0x82, 0x01, 0x01, 0xa3, 0x04,
+                                        0xa0, 0x02, 0x05, 0x00, 0x84, 0x01, 0x63 };
+        rtorq_case(ap256, sizeof ap256, NULL, 1);
+        rtorq_case(ap99, sizeof ap99, NULL, 1);
+    }
     /* absurdly large but valid: lowered to ours */
     rtorq_case(b, mk_rtorq(b, sizeof b, &huge, &huge, &one), NULL, 30);
     /* an INTEGER beyond any C long */
@@ -513,8 +525,8 @@ START_TEST(bad_rtorq)
     }
     /* truncated, empty, not an RTORQ */
     rtorq_case(b, mk_rtorq(b, sizeof b, &one, NULL, NULL) - 1, "does not decode (malformed BER", 0);
-    rtorq_case(b, 0, "no RTSE APDU", 0);
-    rtorq_case((const uint8_t *)"\x02\x01\x01", 3, "connect indication carries no RTORQ", 0);
+    rtorq_case(b, 0, "no RTSE APDU: RTORJ without reason sent", 0);
+    rtorq_case((const uint8_t *)"\x02\x01\x01", 3, "connect indication carries no RTORQ: RTORJ without reason sent", 0);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ppvec.h"
 #include "rtse_assoc.h"
 #include "wire.h"
 #include "x400p1/p1.h"
@@ -26,11 +27,18 @@ struct end {
     uint8_t *rx; size_t rx_len, rx_cap;
     uint8_t *done; size_t done_len;
     int gaps;
+    uint8_t open_ud[64]; size_t open_ud_len;   /* OPEN_IND user data */
+    int order[32], norder;                     /* indication types in order */
 };
 
 struct h {
     struct end i, r;
     int x410;
+    int r_x410;     /* the responder's configured mode (RTSE and association) */
+    const x400t_ppvec *pp; /* set: need_assoc connects the initiator to this recorded peer */
+    int needs;             /* need_assoc calls */
+    x400_logger ilog;      /* the initiator's RTSE logger */
+    int refused_logs;      /* its messages saying a recovery was refused */
     x400t_wire *wire;
     size_t split;   /* >0: every delivery split in two at this offset */
     size_t chunk;   /* >0: deliver at most this many bytes per recv */
@@ -48,8 +56,12 @@ static int u_ind(void *user, const x400i_rtse_ind *ind)
     struct end *e = user;
     x400i_rtse *rt = x400i_rtse_assoc_rtse(e->ra);
     if ((unsigned)ind->type < 16) e->nind[ind->type]++;
+    if (e->norder < 32) e->order[e->norder++] = (int)ind->type;
     switch (ind->type) {
     case X400I_RTSE_OPEN_IND:
+        ck_assert_uint_le(ind->user_data_len, sizeof e->open_ud);
+        memcpy(e->open_ud, ind->user_data, ind->user_data_len);
+        e->open_ud_len = ind->user_data_len;
         if (e->refuse) return x400i_rtse_open_rsp(rt, 0, 0, (const uint8_t *)"\x04\x02no", 4) < 0 ? -1 : 0;
         return x400i_rtse_open_rsp(rt, 1, -1, BIND_RES, sizeof BIND_RES) < 0 ? -1 : 0;
     case X400I_RTSE_OPEN_CONF:
@@ -88,7 +100,7 @@ static void new_assoc(struct h *h, struct end *e, int initiator)
 {
     x400_assoc_config c;
     x400_assoc_config_init(&c, initiator ? X400_ROLE_INITIATOR : X400_ROLE_RESPONDER);
-    if (initiator && h->x410) c.pmode = X400_PMODE_X410_1984;
+    if (initiator ? h->x410 : h->r_x410) c.pmode = X400_PMODE_X410_1984;
     if (initiator) {
         memcpy(c.calling_ref, "MTA-A", 5);
         c.calling_ref_len = 5;
@@ -105,33 +117,59 @@ static int need_assoc(void *user, x400i_rtse_assoc *ra)
 {
     struct h *h = user;
     ck_assert_ptr_eq(ra, h->i.ra);
+    h->needs++;
     ck_assert_int_le(h->nold + 2, (int)X400I_ARRAY_LEN(h->old));
     h->old[h->nold++] = h->i.a;
     h->old[h->nold++] = h->r.a;
+    if (h->pp) {    /* the recorded peer answers this one: no responder of ours */
+        h->r.a = NULL;
+        new_assoc(h, &h->i, 1);
+        return 0;
+    }
     new_assoc(h, &h->r, 0);
     new_assoc(h, &h->i, 1);
     return 0;
 }
 
-static void h_init_turn(struct h *h, int x410, uint32_t cp_kib, int initiator_turn)
+static void ilog_fn(void *user, x400_log_level level, x400_layer layer, const char *msg)
+{
+    struct h *h = user;
+    (void)level;
+    (void)layer;
+    if (strstr(msg, "recovery refused")) h->refused_logs++;
+}
+
+/* x410: the initiator's mode; r_x410: the mode the responder is
+ * configured for (it runs the initiator's). */
+static void h_init_modes(struct h *h, int x410, int r_x410, uint32_t cp_kib, int initiator_turn)
 {
     x400i_rtse_assoc_hooks hooks = { h, need_assoc, NULL };
     x400_rtse_config c, ci;
     x400i_rtse_callbacks cbi = { &h->i, u_ind }, cbr = { &h->r, u_ind };
     memset(h, 0, sizeof *h);
     h->x410 = x410;
+    h->r_x410 = r_x410;
     h->now = 1000000;
     x400_rtse_config_default(&c);
-    c.x410_mode = x410;
+    c.x410_mode = r_x410;
     c.checkpoint_size_kib = cp_kib;
     ci = c;
+    ci.x410_mode = x410;
     ci.initial_turn_local = initiator_turn;
-    ck_assert_int_eq(x400i_rtse_assoc_new(&h->i.ra, 1, &ci, &cbi, &hooks, NULL, NULL), X400_OK);
+    h->ilog.fn = ilog_fn;
+    h->ilog.user = h;
+    h->ilog.max_level = X400_LOG_DEBUG;
+    ck_assert_int_eq(x400i_rtse_assoc_new(&h->i.ra, 1, &ci, &cbi, &hooks, NULL, &h->ilog), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_new(&h->r.ra, 0, &c, &cbr, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->i.ra), h->now);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->r.ra), h->now);
     new_assoc(h, &h->r, 0);
     new_assoc(h, &h->i, 1);
+}
+
+static void h_init_turn(struct h *h, int x410, uint32_t cp_kib, int initiator_turn)
+{
+    h_init_modes(h, x410, x410, cp_kib, initiator_turn);
 }
 
 static void h_init(struct h *h, int x410, uint32_t cp_kib)
@@ -550,6 +588,494 @@ START_TEST(bad_pdata_context)
 }
 END_TEST
 
+/* The responder runs the mode of the connection, never its configuration:
+ * an X.410-1984 caller reaches a responder configured for normal mode (and
+ * a normal-mode caller one configured for X.410), one listener for both. */
+START_TEST(mode_learned_from_connection)
+{
+    for (int x410 = 0; x410 < 2; x410++) {
+        struct h h;
+        uint8_t *m = x400t_pattern(5000, 21);
+        h_init_modes(&h, x410, !x410, 1, 1);
+        ck_assert_int_eq(x400_assoc_get_pmode(h.r.a), x410 ? X400_PMODE_NORMAL : X400_PMODE_X410_1984);
+        open_ok(&h);
+        ck_assert_int_eq(x400i_rtse_x410(RT(h.r)), x410);
+        ck_assert_int_eq(x400_assoc_get_pmode(h.r.a), x410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL);
+        ck_assert_int_eq(x400_assoc_get_pmode(h.i.a), x410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL);
+        transfer(&h, m, 5000, 1);
+        /* and back: the responder sends in the mode it learnt */
+        ck_assert_int_eq(x400i_rtse_turn_give_req(RT(h.i)), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 3000, X400_RTSE_PRIO_NORMAL, 2), X400_OK);
+        pump(&h);
+        ck_assert_int_eq(h.r.result, X400_OK);
+        ck_assert_uint_eq(h.i.done_len, 3000);
+        ck_assert_int_eq(memcmp(h.i.done, m, 3000), 0);
+        free(m);
+        h_free(&h);
+    }
+}
+END_TEST
+
+/* ---- a real peer's bytes (test/interop/, PP on ISODE) ---------------------- */
+
+/* Everything `a` has to send, appended to *buf. */
+static void take_output(x400_assoc *a, uint8_t **buf, size_t *len)
+{
+    const uint8_t *p;
+    size_t n;
+    while ((n = x400_assoc_pending(a, &p)) > 0) {
+        *buf = realloc(*buf, *len + n);
+        ck_assert_ptr_nonnull(*buf);
+        memcpy(*buf + *len, p, n);
+        *len += n;
+        x400_assoc_sent(a, n);
+    }
+}
+
+/* Feed one TPKT, in two pieces when 0 < split < n. */
+static void feed(x400_assoc *a, const uint8_t *p, size_t n, size_t split)
+{
+    if (split && split < n) {
+        ck_assert_int_eq(x400_assoc_recv(a, p, split), (int)split);
+        p += split;
+        n -= split;
+    }
+    ck_assert_msg(x400_assoc_recv(a, p, n) == (int)n, "input refused: %s", x400_assoc_diag(a)->text);
+}
+
+/* The same for input that may end the association (a refusal, an abort):
+ * then the input call may report why, and nothing more is taken. */
+static void feed_last(x400_assoc *a, const uint8_t *p, size_t n, size_t split)
+{
+    size_t first = split && split < n ? split : n;
+    int rv = x400_assoc_recv(a, p, first);
+    if (rv >= 0 && first < n) rv = x400_assoc_recv(a, p + first, n - first);
+    if (rv < 0) {
+        x400_assoc_state st = x400_assoc_get_state(a);
+        ck_assert_msg(st == X400_ASSOC_CLOSED || st == X400_ASSOC_ABORTED, "input refused: %s",
+                      x400_assoc_diag(a)->text);
+    }
+}
+
+/* The SPDU type (SI) a TPKT carries after an empty GT/PT in front; -1 if
+ * it is not a DT TPDU. */
+static int spdu_of(const uint8_t *t, size_t n)
+{
+    if (n < 9 || t[5] != 0xf0) return -1;
+    if (n > 9 && (t[7] == 0x01 || t[7] == 0x02) && t[8] == 0) return t[9];
+    return t[7];
+}
+
+static int contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t k)
+{
+    for (size_t i = 0; k <= n && i <= n - k; i++)
+        if (!memcmp(hay + i, needle, k)) return 1;
+    return 0;
+}
+
+/* Split `out` into TPKTs: *count of them, their SPDU types in si[]. */
+static size_t tpkts(const uint8_t *out, size_t len, const uint8_t **tp, size_t *tl, size_t max)
+{
+    size_t k = 0;
+    for (size_t off = 0; off + 4 <= len && k < max;) {
+        size_t n = (size_t)out[off + 2] << 8 | out[off + 3];
+        ck_assert_uint_ge(n, 4);
+        ck_assert_uint_le(off + n, len);
+        tp[k] = out + off;
+        tl[k++] = n;
+        off += n;
+    }
+    return k;
+}
+
+static int sent_spdu(const uint8_t *out, size_t len, int si)
+{
+    const uint8_t *tp[64];
+    size_t tl[64], k = tpkts(out, len, tp, tl, 64);
+    for (size_t i = 0; i < k; i++)
+        if (spdu_of(tp[i], tl[i]) == si) return 1;
+    return 0;
+}
+
+/* PP's complete X.410-1984 conversation (pp-pp-1984-twa.txt), its
+ * initiator's side fed to our responder configured for NORMAL mode, every
+ * TPKT split at `split`: the mode is learnt from the CP, the RTORQ's open
+ * value (PP's MTABindArgument) reaches the user, the CPA carries the RTOAC
+ * as X.410 parameters, PP's MTS-APDU -- the session user data itself --
+ * arrives octet for octet, the activity end and the release are answered. */
+static void pp_1984_responder(const x400t_ppvec *v, size_t split)
+{
+    struct end e;
+    x400_rtse_config c;
+    x400_assoc_config ac;
+    x400i_rtse_callbacks cb = { &e, u_ind };
+    uint8_t *out = NULL;
+    size_t out_len = 0, apdu_len = 0, cp_len = 0;
+    const uint8_t *apdu = NULL, *cp = NULL;
+    memset(&e, 0, sizeof e);
+    x400_rtse_config_default(&c);      /* configured: normal mode */
+    ck_assert_int_eq(x400i_rtse_assoc_new(&e.ra, 0, &c, &cb, NULL, NULL, NULL), X400_OK);
+    x400i_rtse_tick(x400i_rtse_assoc_rtse(e.ra), 1000000);
+    x400_assoc_config_init(&ac, X400_ROLE_RESPONDER);
+    ck_assert_int_eq(x400_assoc_new(&e.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_assoc_attach(e.ra, e.a), X400_OK);
+    for (size_t k = 0; k < v->n; k++) {
+        size_t n0 = out_len;
+        if (!v->t[k].from_initiator) continue;
+        if (x400_assoc_get_state(e.a) == X400_ASSOC_CLOSED) break;  /* the DR after DN */
+        feed(e.a, v->t[k].p, v->t[k].len, split);
+        take_output(e.a, &out, &out_len);
+        if (spdu_of(v->t[k].p, v->t[k].len) == 0x0d) {        /* CN + CP: answered by AC + CPA */
+            const uint8_t *ud;
+            size_t ul;
+            x400i_ppdu pp;
+            x400_diag d;
+            cp = x400t_ppvec_user_data(v, k, &cp_len);
+            ck_assert_ptr_nonnull(cp);
+            ck_assert_int_eq(spdu_of(out + n0, out_len - n0), 0x0e);
+            ud = x400t_tpkt_user_data(out + n0, out_len - n0, &ul);
+            ck_assert_ptr_nonnull(ud);
+            ck_assert_int_eq(x400i_ppdu_decode(X400I_PPDU_CPA, ud, ul, &pp, NULL, 65536, &d), X400_OK);
+            ck_assert_int_eq(pp.mode, 0);
+            ck_assert_uint_gt(pp.x410.len, 2);
+            ck_assert_int_eq(pp.x410.p[0], 0xb1);      /* RTOAC */
+            x400i_ppdu_release(&pp);
+        }
+        if (spdu_of(v->t[k].p, v->t[k].len) == 0x01 && !apdu)  /* GT + DT: the MTS-APDU */
+            apdu = x400t_ppvec_user_data(v, k, &apdu_len);
+    }
+    ck_assert_ptr_nonnull(cp);
+    ck_assert_ptr_nonnull(apdu);
+    ck_assert_int_eq(apdu[0], 0xa0);    /* Message [0], not an OCTET STRING around it */
+    ck_assert_int_eq(x400i_rtse_x410(x400i_rtse_assoc_rtse(e.ra)), 1);
+    ck_assert_int_eq(e.nind[X400I_RTSE_OPEN_IND], 1);
+    ck_assert_uint_gt(e.open_ud_len, 2);
+    ck_assert_int_eq(e.open_ud[0], 0xa1);   /* MTABindArgument [1] SET, as PP sent it */
+    ck_assert(contains(cp, cp_len, e.open_ud, e.open_ud_len));
+    ck_assert_int_eq(e.nind[X400I_RTSE_TRANSFER_IND], 1);
+    ck_assert_uint_eq(e.done_len, apdu_len);
+    ck_assert_int_eq(memcmp(e.done, apdu, apdu_len), 0);
+    ck_assert(sent_spdu(out, out_len, 0x2a));   /* AEA: the transfer confirmed */
+    ck_assert_int_eq(e.nind[X400I_RTSE_CLOSE_IND], 1);
+    ck_assert(sent_spdu(out, out_len, 0x0a));   /* DN */
+    ck_assert_int_eq(x400_assoc_get_state(e.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(x400i_rtse_state(x400i_rtse_assoc_rtse(e.ra)), X400I_RTSE_ST_CLOSED);
+    free(out);
+    x400i_rtse_assoc_free(e.ra);
+    x400_assoc_free(e.a);
+    free(e.rx);
+    free(e.done);
+}
+
+START_TEST(pp_1984_conversation_to_normal_responder)
+{
+    x400t_ppvec v;
+    size_t max = 0;
+    x400t_ppvec_load(&v, "pp-pp-1984-twa.txt");
+    for (size_t k = 0; k < v.n; k++)
+        if (v.t[k].len > max) max = v.t[k].len;
+    for (size_t split = 0; split < max; split++) pp_1984_responder(&v, split);
+    x400t_ppvec_free(&v);
+}
+END_TEST
+
+/* PP as X.410-1984 responder (pp-resp-1984-twa-message.txt): after PP's CC
+ * and CPA, our initiator sends the MTS-APDU as the session user data
+ * itself -- the recorded `<` APDU is the old, wrong form wrapped in an
+ * OCTET STRING, which PP refused -- and PP's PT + AEA confirms it. */
+static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
+{
+    struct end e;
+    x400_rtse_config c;
+    x400_assoc_config ac;
+    x400i_rtse_callbacks cb = { &e, u_ind };
+    uint8_t *out = NULL;
+    size_t out_len = 0, old_len = 0, n0;
+    const uint8_t *old = NULL, *tp[64];
+    size_t tl[64], nt;
+    int found = 0;
+    memset(&e, 0, sizeof e);
+    for (size_t k = 0; k < v->n && !old; k++)
+        if (v->t[k].from_initiator && spdu_of(v->t[k].p, v->t[k].len) == 0x01)
+            old = x400t_ppvec_user_data(v, k, &old_len);
+    ck_assert_ptr_nonnull(old);
+    ck_assert_uint_gt(old_len, 4);
+    ck_assert(old[0] == 0x04 && old[1] == 0x82);   /* the old OCTET STRING wrapping */
+    x400_rtse_config_default(&c);
+    c.x410_mode = 1;
+    ck_assert_int_eq(x400i_rtse_assoc_new(&e.ra, 1, &c, &cb, NULL, NULL, NULL), X400_OK);
+    x400i_rtse_tick(x400i_rtse_assoc_rtse(e.ra), 1000000);
+    x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+    ac.pmode = X400_PMODE_X410_1984;
+    ck_assert_int_eq(x400_assoc_new(&e.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_assoc_attach(e.ra, e.a), X400_OK);
+    ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(e.ra), BIND_ARG, sizeof BIND_ARG), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(e.a), X400_OK);
+    take_output(e.a, &out, &out_len);
+    for (size_t k = 0; k < v->n && !e.nind[X400I_RTSE_OPEN_CONF]; k++)
+        if (!v->t[k].from_initiator) {
+            feed(e.a, v->t[k].p, v->t[k].len, split);
+            take_output(e.a, &out, &out_len);
+        }
+    ck_assert_int_eq(e.open_accepted, 1);
+    n0 = out_len;
+    ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(e.ra), old + 4, old_len - 4,
+                                             X400_RTSE_PRIO_NORMAL, 7), X400_OK);
+    take_output(e.a, &out, &out_len);
+    nt = tpkts(out + n0, out_len - n0, tp, tl, 64);
+    for (size_t i = 0; i < nt; i++) {
+        size_t ul;
+        const uint8_t *ud = x400t_tpkt_user_data(tp[i], tl[i], &ul);
+        if (spdu_of(tp[i], tl[i]) != 0x01 || !ud) continue;
+        ck_assert_uint_eq(ul, old_len - 4);
+        ck_assert_int_eq(memcmp(ud, old + 4, ul), 0);
+        found++;
+    }
+    ck_assert_int_eq(found, 1);
+    ck_assert_int_eq(x400i_rtse_state(x400i_rtse_assoc_rtse(e.ra)), X400I_RTSE_ST_WAIT_END_CONF);
+    /* PP's PT + AEA confirms the transfer */
+    for (size_t k = 0; k < v->n; k++)
+        if (!v->t[k].from_initiator && spdu_of(v->t[k].p, v->t[k].len) == 0x2a)
+            feed(e.a, v->t[k].p, v->t[k].len, split);
+    ck_assert_int_eq(e.nind[X400I_RTSE_TRANSFER_CONF], 1);
+    ck_assert_int_eq(e.result, X400_OK);
+    free(out);
+    x400i_rtse_assoc_free(e.ra);
+    x400_assoc_free(e.a);
+    free(e.rx);
+    free(e.done);
+}
+
+START_TEST(pp_1984_responder_gets_apdu_unwrapped)
+{
+    x400t_ppvec v;
+    size_t max = 0;
+    x400t_ppvec_load(&v, "pp-resp-1984-twa-message.txt");
+    for (size_t k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
+    for (size_t split = 0; split < max; split++) pp_1984_initiator(&v, split);
+    x400t_ppvec_free(&v);
+}
+END_TEST
+
+/* An RTORQ the responder refuses before the connection exists (here an
+ * invalid dialogueMode, then a windowSize of 0): RTORJ inside the refusal
+ * -- AARE- in CPR in RF (normal mode), CPR in RF (X.410) -- the initiator
+ * gets the refusal with the reason, both associations close, nothing hangs. */
+static size_t bad_rtorq(uint8_t *b, int x410, int bad_dm)
+{
+    /* RTORQ { checkpointSize 1, windowSize 0 | dialogueMode 5, open NULL
+     * [, applicationProtocol 12] } */
+    size_t n = 0;
+    b[n++] = 0xb0;
+    b[n++] = 0;
+    b[n++] = 0x80; b[n++] = 1; b[n++] = 1;
+    if (bad_dm) { b[n++] = 0x82; b[n++] = 1; b[n++] = 5; }
+    else { b[n++] = 0x81; b[n++] = 1; b[n++] = 0; }
+    b[n++] = 0xa3; b[n++] = 4; b[n++] = 0xa0; b[n++] = 2; b[n++] = 0x05; b[n++] = 0x00;
+    if (x410) { b[n++] = 0x84; b[n++] = 1; b[n++] = 12; }
+    b[1] = (uint8_t)(n - 2);
+    return n;
+}
+
+/* A raw upper layer for the initiator's association: sends the RTORQ it
+ * is given, records the answer. */
+struct rawup {
+    const uint8_t *q;
+    size_t qn;
+    int conf, accepted;
+    uint8_t ui[64];
+    size_t ui_len;
+};
+
+static int raw_associate(void *u, x400_assoc *a)
+{
+    struct rawup *r = u;
+    return x400i_assoc_associate_req(a, r->q, r->qn);
+}
+
+static int raw_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
+{
+    struct rawup *r = u;
+    (void)a;
+    if (ind->type != X400I_AU_ASSOCIATE_CONF) return 0;
+    r->conf++;
+    r->accepted = ind->accepted;
+    ck_assert_uint_le(ind->ui_len, sizeof r->ui);
+    if (ind->ui_len) memcpy(r->ui, ind->ui, ind->ui_len);
+    r->ui_len = ind->ui_len;
+    return 0;
+}
+
+START_TEST(rtorq_refused_before_connection)
+{
+    for (int x410 = 0; x410 < 2; x410++)
+        for (int bad_dm = 0; bad_dm < 2; bad_dm++) {
+            struct h h;
+            uint8_t q[32];
+            struct rawup r;
+            x400i_assoc_upper up = { &r, raw_associate, raw_ind };
+            const uint8_t want[] = { 0xb2, 0x03, 0x80, 0x01, bad_dm ? 3 : 2 }; /* RTORJ refuseReason */
+            memset(&r, 0, sizeof r);
+            r.q = q;
+            r.qn = bad_rtorq(q, x410, bad_dm);
+            h_init(&h, x410, 1);
+            /* the initiator's association carries the bad RTORQ itself */
+            x400i_rtse_assoc_detach(h.i.ra);
+            x400i_assoc_set_upper(h.i.a, &up);
+            pump(&h);
+            ck_assert_int_eq(h.r.nind[X400I_RTSE_OPEN_IND], 0);
+            ck_assert_int_eq(h.r.nind[X400I_RTSE_P_ABORT_IND], 1);
+            ck_assert_int_eq(x400i_rtse_state(RT(h.r)), X400I_RTSE_ST_CLOSED);
+            ck_assert_msg(strstr(x400i_rtse_diag(RT(h.r))->text,
+                                 bad_dm ? "RTORJ unacceptableDialogueMode sent" : "RTORJ validationFailure sent"),
+                          "diag: %s", x400i_rtse_diag(RT(h.r))->text);
+            /* the refusal went out and decodes at the initiator */
+            ck_assert_int_eq(r.conf, 1);
+            ck_assert_int_eq(r.accepted, 0);
+            ck_assert_uint_eq(r.ui_len, sizeof want);
+            ck_assert_int_eq(memcmp(r.ui, want, sizeof want), 0);
+            ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_CLOSED);
+            ck_assert_int_eq(x400_assoc_get_state(h.r.a), X400_ASSOC_CLOSED);
+            ck_assert_ptr_null(x400i_rtse_assoc_current(h.r.ra));
+            h_free(&h);
+        }
+}
+END_TEST
+
+/* PP refuses an X.410-1984 recovery with an ABORT SPDU carrying an RTAB
+ * (pp-resp-1984-twa-recover-refused.txt).  The first refusal ends the
+ * recovery at once -- RT-P-ABORT first, then the negative RT-TRANSFER
+ * confirm, no retry for the rest of the recovery timeout, logged once --
+ * so that the transfer starts again on a new association. */
+static int idx(const struct end *e, int type)
+{
+    for (int k = 0; k < e->norder; k++)
+        if (e->order[k] == type) return k;
+    return -1;
+}
+
+static void pp_recovery_refused(const x400t_ppvec *v, size_t split, int x410, const char *want)
+{
+    struct h h;
+    uint8_t *m = x400t_pattern(100000, 9), *junk = NULL;
+    size_t junk_len = 0;
+    h_init(&h, x410, 1);
+    open_ok(&h);
+    h.pp = v;
+    h.cut_at = 5000;
+    h.cut_armed = 1;
+    ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, 100000, X400_RTSE_PRIO_NORMAL, 3), X400_OK);
+    pump(&h);   /* cut; the initiator reconnects (its CR goes nowhere) */
+    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_int_eq(h.needs, 1);
+    ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_RECOVERING);
+    for (size_t k = 0; k < v->n; k++) {
+        if (v->t[k].from_initiator) continue;
+        feed_last(h.i.a, v->t[k].p, v->t[k].len, split); /* CC, then PP's AB / RF */
+        take_output(h.i.a, &junk, &junk_len);             /* our CN + CP (RTORQ recover) */
+    }
+    ck_assert_msg(h.i.nind[X400I_RTSE_P_ABORT_IND] == 1, "state %s, diag %s",
+                  x400i_rtse_state_name(x400i_rtse_state(RT(h.i))), x400i_rtse_diag(RT(h.i))->text);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_TRANSFER_CONF], 1);
+    ck_assert_int_lt(h.i.result, 0);
+    ck_assert_int_lt(idx(&h.i, X400I_RTSE_P_ABORT_IND), idx(&h.i, X400I_RTSE_TRANSFER_CONF));
+    ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_CLOSED);
+    ck_assert_msg(strstr(x400i_rtse_diag(RT(h.i))->text, want), "diag: %s", x400i_rtse_diag(RT(h.i))->text);
+    ck_assert_uint_eq(x400i_rtse_next_timeout(RT(h.i)), UINT64_MAX);
+    for (int t = 1; t <= 70; t++) x400i_rtse_tick(RT(h.i), h.now + 1000u * (unsigned)t);
+    ck_assert_int_eq(h.needs, 1);          /* never tried again */
+    ck_assert_int_eq(h.refused_logs, 1);
+    free(junk);
+    free(m);
+    h_free(&h);
+}
+
+START_TEST(pp_1984_recovery_refused_by_abort)
+{
+    x400t_ppvec v;
+    size_t max = 0;
+    x400t_ppvec_load(&v, "pp-resp-1984-twa-recover-refused.txt");
+    for (size_t k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
+    for (size_t split = 0; split < max; split++)
+        pp_recovery_refused(&v, split, 1, "recovery refused by the peer (abort, RTAB protocolError)");
+    x400t_ppvec_free(&v);
+}
+END_TEST
+
+/* PP refuses a 1988 recovery with an RF: CPR + AARE- + RTORJ without
+ * refuseReason (pp-resp-1988-twa-recover-refused.txt), as recorded (its
+ * RF carries a Connection Identifier) and without that item: the first
+ * refusal ends the recovery, whatever the RTORJ says. */
+START_TEST(pp_1988_recovery_refused_by_rf)
+{
+    x400t_ppvec v;
+    size_t max = 0, k;
+    x400t_ppvec_load(&v, "pp-resp-1988-twa-recover-refused.txt");
+    for (k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
+    for (size_t split = 0; split < max; split++)
+        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
+    max = 0;
+    for (k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && spdu_of(v.t[k].p, v.t[k].len) == 0x0c) break;
+    ck_assert_uint_lt(k, v.n);
+    {
+        uint8_t *t = v.t[k].p;
+        size_t n = v.t[k].len, ci;
+        /* RF: SI 0x0c, LI, then PGI 1 (Connection Identifier) first */
+        ck_assert(t[7] == 0x0c && t[8] < 0xff && t[9] == 0x01);
+        ci = 2u + t[10];
+        memmove(t + 9, t + 9 + ci, n - 9 - ci);
+        t[8] = (uint8_t)(t[8] - ci);
+        n -= ci;
+        t[2] = (uint8_t)(n >> 8);
+        t[3] = (uint8_t)n;
+        v.t[k].len = n;
+    }
+    for (k = 0; k < v.n; k++)
+        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
+    for (size_t split = 0; split < max; split++)
+        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
+    x400t_ppvec_free(&v);
+}
+END_TEST
+
+/* Our own responder refuses the recovery (a fresh RTSE that waits for no
+ * connection: RTORJ cannotRecover in AARE- in CPR): the same single stop. */
+START_TEST(recovery_refused_by_rtorj)
+{
+    struct h h;
+    uint8_t *m = x400t_pattern(100000, 10);
+    x400i_rtse_callbacks cbr = { &h.r, u_ind };
+    h_init(&h, 0, 1);
+    open_ok(&h);
+    h.cut_at = 5000;
+    h.cut_armed = 1;
+    ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, 100000, X400_RTSE_PRIO_NORMAL, 3), X400_OK);
+    /* the responder's process restarted without its record: it knows
+     * nothing of the connection to recover */
+    x400i_rtse_assoc_free(h.r.ra);
+    ck_assert_int_eq(x400i_rtse_assoc_new(&h.r.ra, 0, NULL, &cbr, NULL, NULL, NULL), X400_OK);
+    pump(&h);
+    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_int_eq(h.needs, 1);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_P_ABORT_IND], 1);
+    ck_assert_int_eq(h.i.nind[X400I_RTSE_TRANSFER_CONF], 1);
+    ck_assert_int_lt(h.i.result, 0);
+    ck_assert_int_lt(idx(&h.i, X400I_RTSE_P_ABORT_IND), idx(&h.i, X400I_RTSE_TRANSFER_CONF));
+    ck_assert_msg(strstr(x400i_rtse_diag(RT(h.i))->text, "recovery refused by the peer (RTORJ cannotRecover)"),
+                  "diag: %s", x400i_rtse_diag(RT(h.i))->text);
+    ck_assert_uint_eq(x400i_rtse_next_timeout(RT(h.i)), UINT64_MAX);
+    ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_CLOSED);
+    ck_assert_int_eq(h.refused_logs, 1);
+    free(m);
+    h_free(&h);
+}
+END_TEST
+
 Suite *x400t_suite_rtse_assoc(void)
 {
     Suite *s = suite_create("rtse_assoc");
@@ -565,6 +1091,13 @@ Suite *x400t_suite_rtse_assoc(void)
     tcase_add_test(tc, turn_please_give);
     tcase_add_test(tc, initial_turn_to_responder);
     tcase_add_test(tc, bad_pdata_context);
+    tcase_add_test(tc, mode_learned_from_connection);
+    tcase_add_test(tc, pp_1984_conversation_to_normal_responder);
+    tcase_add_test(tc, pp_1984_responder_gets_apdu_unwrapped);
+    tcase_add_test(tc, rtorq_refused_before_connection);
+    tcase_add_test(tc, pp_1984_recovery_refused_by_abort);
+    tcase_add_test(tc, pp_1988_recovery_refused_by_rf);
+    tcase_add_test(tc, recovery_refused_by_rtorj);
     suite_add_tcase(s, tc);
     return s;
 }

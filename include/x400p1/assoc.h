@@ -110,7 +110,9 @@ typedef struct x400_assoc_config {
                                       when checkpointing is used. */
 
     /* Presentation: X.226. */
-    x400_pmode pmode;              /* default X400_PMODE_NORMAL */
+    x400_pmode pmode;              /* default X400_PMODE_NORMAL; the initiator's
+                                      mode (a responder runs the mode of the
+                                      CP it receives: x400_assoc_get_pmode) */
     x400_selector calling_psel;    /* default: absent (len 0), as real MTAs */
     x400_selector called_psel;
     x400_selector responding_psel;
@@ -205,6 +207,12 @@ void x400_assoc_sent(x400_assoc *a, size_t n);
 void x400_assoc_transport_closed(x400_assoc *a);
 
 x400_assoc_state x400_assoc_get_state(const x400_assoc *a);
+/* The presentation mode the association runs.  Initiator: the configured
+ * pmode.  Responder: learnt from the peer's CP (its mode selector: X.410
+ * parameters and no ACSE in X.410-1984 mode), whatever was configured, so
+ * that one listener serves 1988 and 1984 callers; the configured pmode
+ * until the CP arrived. */
+x400_pmode x400_assoc_get_pmode(const x400_assoc *a);
 /* Last failure detail; never NULL. */
 const x400_diag *x400_assoc_diag(const x400_assoc *a);
 

@@ -86,8 +86,10 @@ typedef struct x400_p1_link_callbacks {
 
 typedef struct x400_p1_link_config {
     x400_role role;
-    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984); must match
-                                      the association's presentation mode */
+    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984): the
+                                      initiator's, matching its association's
+                                      pmode; a responder runs (and decodes the
+                                      bind for) the mode of each connection */
     x400_rtse_config rtse;         /* x410_mode is set from `mode` */
     /* This MTA's bind: the initiator sends it in MTABindArgument, the
      * responder in MTABindResult.  Empty name: unauthenticated. */
