@@ -121,6 +121,20 @@ static int pump(x400_p1_link *l)
             if (rv >= 0) {
                 l->sending = 1;
                 l->turn_asked = 0;
+            } else if (rv == X400_ERR_TOO_LONG) {
+                /* RT-TRANSFER request refused for this APDU alone (above the
+                 * transfer bound, X.228 9.3): it can never go on this
+                 * association, so it goes back as SEND_FAILED and the queue
+                 * behind it moves on instead of waiting for it forever */
+                x400_p1_link_event ev;
+                memset(&ev, 0, sizeof ev);
+                ev.type = X400_P1_LINK_EV_SEND_FAILED;
+                ev.tag = e->tag;
+                l->diag = *x400i_rtse_diag(rt(l));
+                ev.diag = &l->diag;
+                qpop(l);
+                if (emit(l, &ev) < 0) return X400_ERR_CALLBACK_FAILURE;
+                return pump(l);
             }
         } else if (!l->turn_asked) {
             rv = x400i_rtse_turn_please_req(rt(l), (int)e->prio);

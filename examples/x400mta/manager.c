@@ -126,12 +126,30 @@ struct mta {
     stats st;
     int stopping;
     int fatal;          /* the spool failed: nothing more may be accepted */
+    mta_config *own;    /* the configuration in force (m->cfg), replaced by SIGHUP */
+    mta_reload_fn reload;
+    void *reload_user;
     char err[512];
     pend pd;
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 static void on_signal(int sig) { got_signal = sig; }
+static void on_hup(int sig) { got_hup = sig; }
+
+/* A start-up failure: logged, and on stderr as well when the log is a file
+ * (the operator starting the MTA sees why it did not start). */
+static void startup_fail(mta *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void startup_fail(mta *m, const char *fmt, ...)
+{
+    char t[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t, sizeof t, fmt, ap);
+    va_end(ap);
+    mta_logf(&m->lg, MTA_LOG_SERVICE, X400_LOG_ERROR, "%s", t);
+    if (m->lg.f != stderr) fprintf(stderr, "x400mta: %s\n", t);
+}
 
 static uint64_t mono_ms(void)
 {
@@ -322,6 +340,10 @@ static int new_id(mta *m, x400_mtsid *id)
     return rv;
 }
 
+/* stage_out: the APDU is above the peer's transfer bound, nothing staged */
+#define STAGE_TOO_LONG 1
+
+/* 0 staged, STAGE_TOO_LONG, or -1 (encoding or the spool failed). */
 static int stage_out(mta *m, const x400_p1_apdu *a, int peer, const char *why)
 {
     uint8_t *buf = NULL;
@@ -334,6 +356,14 @@ static int stage_out(mta *m, const x400_p1_apdu *a, int peer, const char *why)
     if ((rv = x400_p1_encode_alloc(a, NULL, &buf, &len, &d)) < 0) {
         mta_log_diag(&m->lg, X400_LOG_ERROR, "encoding an APDU for the queue", &d);
         return rv;
+    }
+    if ((uint64_t)len > m->cfg->peers[peer].rtse.max_apdu_size || len > MTA_SPOOL_FILE_MAX) {
+        /* queued, it would block the peer's queue: the caller non-delivers */
+        LOG(m, SVC, X400_LOG_WARNING, "%s of %zu octets is above the transfer bound of %s (%llu octets): "
+            "not queued", a->kind == X400_P1_REPORT ? "report" : "message", len, m->cfg->peers[peer].name,
+            (unsigned long long)m->cfg->peers[peer].rtse.max_apdu_size);
+        free(buf);
+        return STAGE_TOO_LONG;
     }
     hdr_of_apdu(a, &h);
     snprintf(h.peer, sizeof h.peer, "%s", m->cfg->peers[peer].name);
@@ -370,7 +400,26 @@ static int stage_inbox(mta *m, const x400_p1_apdu *a, const uint8_t *raw, size_t
     return 0;
 }
 
-/* A report on `subj` (delivered or not) goes back to its originator. */
+/* Text for a PrintableString (supplementary information, X.411 12.2.1.1.1.5):
+ * ';' becomes '/', any other character outside the PrintableString set
+ * '?', and the text is cut at `cap` - 1 (X400_SUPPLEMENTARY_MAX) -- it is
+ * informative text, never an address that must survive. */
+static void printable_fit(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in && o + 1 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 (c && strchr(" '()+,-./:=?", c));
+        out[o++] = ok ? (char)c : c == ';' ? '/' : '?';
+    }
+    out[o] = 0;
+}
+
+/* A report on `subj` (delivered or not) goes back to its originator.
+ * A report that cannot be built is logged and dropped: never a reason to
+ * refuse (or abort the association of) the message it reports on.  -1
+ * only when staging fails (the spool: nothing of the turn is confirmed). */
 static int send_report(mta *m, const x400_p1_apdu *subj, const x400_p1_outcome *oc, size_t n,
                        const char *why)
 {
@@ -381,18 +430,22 @@ static int send_report(mta *m, const x400_p1_apdu *subj, const x400_p1_outcome *
     int rv, local;
     int64_t now = (int64_t)(wall_ms() / 1000);
     memset(&d, 0, sizeof d);
-    if (new_id(m, &rid) < 0) return -1;
+    if (new_id(m, &rid) < 0) return 0;
     rv = x400_p1_report_build(&rep, subj, &rid, &m->cfg->gdi, now, now, oc, n, NULL, &d);
     if (rv < 0) {
-        mta_log_diag(&m->lg, X400_LOG_ERROR, "building a report", &d);
-        return rv;
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "building a report (dropped)", &d);
+        return 0;
     }
     local = mta_config_route(m->cfg, &rep.report.destination, &pc);
     if (local == 1) {
         uint8_t *buf = NULL;
         size_t len = 0;
-        rv = x400_p1_encode_alloc(&rep, NULL, &buf, &len, &d);
-        if (rv >= 0) rv = stage_inbox(m, &rep, buf, len, m->cfg->name);
+        if (x400_p1_encode_alloc(&rep, NULL, &buf, &len, &d) < 0) {
+            mta_log_diag(&m->lg, X400_LOG_ERROR, "encoding a report (dropped)", &d);
+            rv = 0;
+        } else {
+            rv = stage_inbox(m, &rep, buf, len, m->cfg->name);
+        }
         free(buf);
     } else if (pc) {
         rv = stage_out(m, &rep, (int)(pc - m->cfg->peers), why);
@@ -407,18 +460,20 @@ static int send_report(mta *m, const x400_p1_apdu *subj, const x400_p1_outcome *
     return rv;
 }
 
+/* Every recipient of `subj` non-delivered for one reason. */
 static int non_deliver(mta *m, const x400_p1_apdu *subj, int reason, int diagnostic, const char *text)
 {
     x400_p1_outcome oc[MTA_SPOOL_RECIP_MAX];
     size_t n = subj->env.n_recip < MTA_SPOOL_RECIP_MAX ? subj->env.n_recip : MTA_SPOOL_RECIP_MAX;
-    char id[X400_MTSID_TEXT_MAX];
+    char id[X400_MTSID_TEXT_MAX], sup[X400_SUPPLEMENTARY_MAX + 1];
+    printable_fit(text, sup, sizeof sup);
     for (size_t i = 0; i < n; i++) {
         memset(&oc[i], 0, sizeof oc[i]);
         oc[i].recip = (unsigned)i;
         oc[i].delivered = 0;
         oc[i].reason = reason;
         oc[i].diagnostic = diagnostic;
-        oc[i].supplementary = text;
+        oc[i].supplementary = sup[0] ? sup : NULL;
     }
     x400_mtsid_format(&subj->env.id, id, sizeof id);
     LOG(m, SVC, X400_LOG_WARNING, "non-delivery of %s: %s", id, text);
@@ -426,8 +481,31 @@ static int non_deliver(mta *m, const x400_p1_apdu *subj, int reason, int diagnos
     return send_report(m, subj, oc, n, "non-delivery report");
 }
 
+/* Recipients of one message that cannot be served: one non-delivery
+ * report for all of them, each with its own reason and text. */
+typedef struct failset {
+    x400_p1_outcome oc[MTA_SPOOL_RECIP_MAX];
+    char text[MTA_SPOOL_RECIP_MAX][X400_SUPPLEMENTARY_MAX + 1];
+    size_t n;
+} failset;
+
+static void fail_recip(failset *f, unsigned i, int reason, int diagnostic, const char *text)
+{
+    x400_p1_outcome *o = &f->oc[f->n];
+    memset(o, 0, sizeof *o);
+    o->recip = i;
+    o->reason = reason;
+    o->diagnostic = diagnostic;
+    printable_fit(text, f->text[f->n], sizeof f->text[f->n]);
+    o->supplementary = f->text[f->n][0] ? f->text[f->n] : NULL;
+    f->n++;
+}
+
 /* A message (or probe) accepted from a peer or by submission: deliver the
- * local recipients, relay the others per peer, non-deliver the unroutable. */
+ * local recipients, relay the others per peer, non-deliver the unroutable
+ * ones and those above their next hop's transfer bound (one report to the
+ * originator; the other recipients are served).  -1 only when the spool
+ * cannot stage (nothing of this turn is then confirmed). */
 static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw_len, const char *from,
                          int from_peer)
 {
@@ -435,10 +513,12 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
     int local_any = 0, rv = 0;
     int route_of[MTA_SPOOL_RECIP_MAX];
     x400_p1_outcome dr[MTA_SPOOL_RECIP_MAX];
-    size_t ndr = 0, nbad = 0;
+    size_t ndr = 0;
+    failset *fs;
     if (n > MTA_SPOOL_RECIP_MAX) n = MTA_SPOOL_RECIP_MAX;
     if (x400_p1_loop_check(a, &m->cfg->gdi, m->cfg->name) > 0)
         return non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_LOOP_DETECTED, "routing loop");
+    if (!(fs = calloc(1, sizeof *fs))) return -1;
     for (i = 0; i < n; i++) {
         const mta_peer_config *pc = NULL;
         int r = mta_config_route(m->cfg, &a->env.recip[i].name, &pc);
@@ -456,22 +536,28 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
                 ndr++;
             }
         }
-        if (route_of[i] == -2) nbad++;
+        if (route_of[i] == -2) {
+            char t[MTA_ADDR_MAX], why[MTA_ADDR_MAX + 16];
+            x400_orname_format(&a->env.recip[i].name, t, sizeof t);
+            snprintf(why, sizeof why, "no route to %s", t);
+            LOG(m, SVC, X400_LOG_WARNING, "%s", why);
+            fail_recip(fs, i, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_UNRECOGNISED_ORNAME, why);
+        }
     }
     if (local_any && a->kind == X400_P1_MESSAGE) {
         uint8_t *buf = NULL;
         size_t len = raw_len;
         x400_diag d;
         if (!raw) { /* submitted here: the inbox gets the encoded message */
-            if (x400_p1_encode_alloc(a, NULL, &buf, &len, &d) < 0) return -1;
+            if (x400_p1_encode_alloc(a, NULL, &buf, &len, &d) < 0) goto fail;
             raw = buf;
         }
         rv = stage_inbox(m, a, raw, len, from);
         free(buf);
-        if (rv < 0) return rv;
-        if (ndr && send_report(m, a, dr, ndr, "delivery report") < 0) return -1;
+        if (rv < 0) goto fail;
+        if (ndr && send_report(m, a, dr, ndr, "delivery report") < 0) goto fail;
     } else if (local_any && a->kind == X400_P1_PROBE && ndr) {
-        if (send_report(m, a, dr, ndr, "probe report") < 0) return -1;
+        if (send_report(m, a, dr, ndr, "probe report") < 0) goto fail;
     }
     /* relay: one copy per next-hop peer with that peer's recipients */
     for (int p = 0; p < (int)m->cfg->npeers; p++) {
@@ -489,28 +575,38 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
             snprintf(it.mta, sizeof it.mta, "%s", m->cfg->name);
             it.arrival = (int64_t)(wall_ms() / 1000);
             it.routing_action = X400_ROUTE_RELAYED;
-            if (from_peer >= 0 && x400_p1_itrace_append(a, &it) < 0) return -1;
+            if (from_peer >= 0 && x400_p1_itrace_append(a, &it) < 0) goto fail;
             a->env.recip = sub;
             a->env.n_recip = k;
             rv = stage_out(m, a, p, from_peer >= 0 ? "relayed" : "submitted");
             a->env.recip = keep;
             a->env.n_recip = keepn;
-            if (rv < 0) return rv;
+            if (rv < 0) goto fail;
+            if (rv == STAGE_TOO_LONG) {
+                char why[128];
+                snprintf(why, sizeof why, "content too long for MTA %s (transfer bound %llu octets)",
+                         m->cfg->peers[p].name, (unsigned long long)m->cfg->peers[p].rtse.max_apdu_size);
+                for (i = 0; i < n; i++)
+                    if (route_of[i] == p)
+                        fail_recip(fs, i, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, why);
+                continue;
+            }
             if (from_peer >= 0) m->st.relayed++;
         }
     }
-    if (nbad) {
-        char t[MTA_ADDR_MAX] = "";
-        for (i = 0; i < n; i++)
-            if (route_of[i] == -2) {
-                x400_orname_format(&a->env.recip[i].name, t, sizeof t);
-                break;
-            }
-        char why[MTA_ADDR_MAX + 32];
-        snprintf(why, sizeof why, "no route to %s", t);
-        if (non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_UNRECOGNISED_ORNAME, why) < 0) return -1;
+    if (fs->n) {
+        char id[X400_MTSID_TEXT_MAX];
+        x400_mtsid_format(&a->env.id, id, sizeof id);
+        LOG(m, SVC, X400_LOG_WARNING, "non-delivery of %s to %zu of its %u recipients: %s", id, fs->n, n,
+            fs->text[0]);
+        m->st.ndr_generated++;
+        if (send_report(m, a, fs->oc, fs->n, "non-delivery report") < 0) goto fail;
     }
+    free(fs);
     return 0;
+fail:
+    free(fs);
+    return -1;
 }
 
 /* ---------------------------------------------------------------- pickup */
@@ -576,14 +672,25 @@ static void pickup(mta *m)
             mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]);
             continue;
         }
+        size_t mark = mta_spool_staged(m->sp), qmark = m->pd.nq;
+        int kept = 0;
         memset(&a, 0, sizeof a);
         if (build_submission(m, &h, body, len, &a, rc, &tr) == 0) {
             x400_mtsid_format(&a.env.id, id, sizeof id);
-            LOG(m, SVC, X400_LOG_INFO, "submission %s accepted as %s (content-id %s, %zu octets)",
-                names[i], id, h.content_id[0] ? h.content_id : "-", len);
-            m->st.submitted++;
-            if (route_message(m, &a, NULL, 0, m->cfg->name, -1) < 0)
-                LOG(m, SVC, X400_LOG_ERROR, "submission %s could not be queued", names[i]);
+            if (route_message(m, &a, NULL, 0, m->cfg->name, -1) < 0) {
+                /* what it staged goes; the file stays for the next turn, so
+                 * the submission is removed only in the batch that makes its
+                 * message and every report it produced durable */
+                mta_spool_unstage(m->sp, mark);
+                m->pd.nq = qmark;
+                LOG(m, SVC, X400_LOG_WARNING, "submission %s could not be queued now (%s): kept for "
+                    "the next attempt", names[i], strerror(errno));
+                kept = 1;
+            } else {
+                LOG(m, SVC, X400_LOG_INFO, "submission %s accepted as %s (content-id %s, %zu octets)",
+                    names[i], id, h.content_id[0] ? h.content_id : "-", len);
+                m->st.submitted++;
+            }
         } else {
             LOG(m, SVC, X400_LOG_ERROR, "submission %s refused (see above)", names[i]);
         }
@@ -594,7 +701,12 @@ static void pickup(mta *m)
         a.content.p = NULL;
         x400_p1_apdu_free(&a);
         free(body);
-        mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]);
+        if (kept) break;
+        if (mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]) < 0) {
+            mta_spool_unstage(m->sp, mark); /* the file stays: picked up again */
+            m->pd.nq = qmark;
+            break;
+        }
     }
     mta_spool_names_free(names, n);
 }
@@ -762,6 +874,7 @@ static void open_assoc(mta *m, int p)
 /* ---------------------------------------------------------------- link events */
 
 static qmsg *tag_q(uint64_t tag) { return (qmsg *)(uintptr_t)tag; }
+static void give_up(mta *m, qmsg *q, int reason, int diagnostic, const char *why);
 
 static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 {
@@ -868,7 +981,16 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         free(q);
         break;
     case X400_P1_LINK_EV_SEND_FAILED:
-        give_back(m, c, tag_q(ev->tag), ev->diag);
+        q = tag_q(ev->tag);
+        if (ev->diag && ev->diag->code == X400_ERR_TOO_LONG) {
+            /* above the association's transfer bound: it will never go */
+            if (c->inflight) c->inflight--;
+            q->on = NULL;
+            q_set_state(m, q, Q_WAIT);
+            give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, ev->diag->text);
+            break;
+        }
+        give_back(m, c, q, ev->diag);
         break;
     case X400_P1_LINK_EV_RELEASED:
         LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u with %s released", c->id, peer_name(m, c->peer));
@@ -1000,7 +1122,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
 
 /* A queued APDU that will not be transferred: a non-delivery report to the
  * originator (a report is dropped, with a warning), and out of the queue. */
-static void give_up(mta *m, qmsg *q, int reason, const char *why)
+static void give_up(mta *m, qmsg *q, int reason, int diagnostic, const char *why)
 {
     mta_spool_hdr h;
     uint8_t *body = NULL;
@@ -1010,7 +1132,7 @@ static void give_up(mta *m, qmsg *q, int reason, const char *why)
     if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) == 0 &&
         x400_p1_decode(body, len, NULL, NULL, &a, &d) == 0) {
         if (a.kind != X400_P1_REPORT)
-            non_deliver(m, &a, reason, -1, why);
+            non_deliver(m, &a, reason, diagnostic, why);
         else
             LOG(m, SVC, X400_LOG_WARNING, "report %s to %s dropped: %s", q->mtsid, peer_name(m, q->peer), why);
         x400_p1_apdu_free(&a);
@@ -1066,7 +1188,7 @@ static void manage_peers(mta *m, uint64_t now)
                      ps->open_failures);
             for (qmsg *q = ps->head, *nx; q; q = nx) {
                 nx = q->next;
-                if (q->state == Q_WAIT) give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, why);
+                if (q->state == Q_WAIT) give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, -1, why);
             }
             ps->open_failures = 0;
             continue;
@@ -1087,7 +1209,7 @@ static void manage_peers(mta *m, uint64_t now)
         for (qmsg *q = m->ps[p].head, *nx; q; q = nx) {
             nx = q->next;
             if (q->state == Q_WAIT && q->msg_failures > m->cfg->peers[p].max_transfer_retries)
-                give_up(m, q, X400_NDR_TRANSFER_FAILURE, "transfer retries exhausted");
+                give_up(m, q, X400_NDR_TRANSFER_FAILURE, -1, "transfer retries exhausted");
         }
 }
 
@@ -1275,6 +1397,101 @@ static int commit(mta *m)
     return rv;
 }
 
+static void set_peer_table(mta *m)
+{
+    for (size_t i = 0; i < m->cfg->npeers; i++) {
+        m->peertab[i].mta_name = m->cfg->peers[i].name;
+        m->peertab[i].password = m->cfg->peers[i].their_password;
+        m->peertab[i].password_len = m->cfg->peers[i].their_password_len;
+        m->peertab[i].require_auth = 1;
+    }
+    m->table.peers = m->peertab;
+    m->table.n = m->cfg->npeers;
+}
+
+/* SIGHUP: the log reopened (log rotation), the configuration read again.
+ * A file that fails to load or check is refused and the old configuration
+ * stays.  Peers, routes, local prefixes, link settings and log levels take
+ * effect (associations already open keep the settings they were opened
+ * with); name, gdi, node, spool and listen need a restart and are kept.  A
+ * peer that still has queued APDUs or associations cannot be removed. */
+static void reload(mta *m)
+{
+    mta_config *nc;
+    const mta_config *oc = m->cfg;
+    char err[512];
+    int map[MTA_MAX_PEERS];
+    peerst nps[MTA_MAX_PEERS];
+    int same;
+    mta_log_close(&m->lg);
+    if (mta_log_open(&m->lg, oc->log_path, oc->log_level, oc->name) < 0) {
+        mta_log_open(&m->lg, "-", oc->log_level, oc->name);
+        LOG(m, SVC, X400_LOG_ERROR, "SIGHUP: cannot reopen log %s: %s (logging to stderr)", oc->log_path,
+            strerror(errno));
+    }
+    if (!m->reload) {
+        LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: log reopened (no configuration file to re-read)");
+        return;
+    }
+    if (!(nc = calloc(1, sizeof *nc))) return;
+    if (m->reload(m->reload_user, nc, err, sizeof err) < 0 || mta_config_check(nc, err, sizeof err) < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "SIGHUP: configuration refused, the running one is kept: %s", err);
+        free(nc);
+        return;
+    }
+    same = !strcmp(nc->name, oc->name) && !memcmp(&nc->gdi, &oc->gdi, sizeof nc->gdi) &&
+           !strcmp(nc->node, oc->node) && !strcmp(nc->spool, oc->spool) && nc->nlisten == oc->nlisten &&
+           !memcmp(nc->listen, oc->listen, sizeof nc->listen);
+    if (!same) {
+        LOG(m, SVC, X400_LOG_WARNING, "SIGHUP: name, gdi, node, spool and listen need a restart: "
+            "the running values are kept");
+        memcpy(nc->name, oc->name, sizeof nc->name);
+        nc->gdi = oc->gdi;
+        memcpy(nc->node, oc->node, sizeof nc->node);
+        memcpy(nc->spool, oc->spool, sizeof nc->spool);
+        memcpy(nc->listen, oc->listen, sizeof nc->listen);
+        nc->nlisten = oc->nlisten;
+    }
+    /* old peer index -> new one, by name */
+    for (size_t i = 0; i < oc->npeers; i++) {
+        const mta_peer_config *np = mta_config_peer(nc, oc->peers[i].name);
+        map[i] = np ? (int)(np - nc->peers) : -1;
+        if (map[i] < 0) {
+            size_t busy = 0;
+            for (conn *c = m->conns; c; c = c->next)
+                if (!c->dead && c->peer == (int)i) busy++;
+            if (m->ps[i].head || busy) {
+                LOG(m, SVC, X400_LOG_ERROR, "SIGHUP: configuration refused, the running one is kept: "
+                    "peer %s still has %zu queued APDUs and %zu associations", oc->peers[i].name,
+                    m->ps[i].waiting + m->ps[i].active, busy);
+                free(nc);
+                return;
+            }
+        }
+    }
+    memset(nps, 0, sizeof nps);
+    for (size_t i = 0; i < oc->npeers; i++)
+        if (map[i] >= 0) nps[map[i]] = m->ps[i];
+    for (size_t i = 0; i < oc->npeers; i++)
+        for (qmsg *q = m->ps[i].head; q; q = q->next) q->peer = map[i];
+    for (conn *c = m->conns; c; c = c->next)
+        if (c->peer >= 0) c->peer = map[c->peer] >= 0 ? map[c->peer] : -1;
+    memcpy(m->ps, nps, sizeof nps);
+    {
+        mta_config *old = m->own;
+        m->cfg = m->own = nc;
+        set_peer_table(m);
+        for (int c = 0; c < 3; c++) m->lg.level[c] = nc->log_level[c];
+        if (strcmp(nc->log_path, old->log_path)) {
+            mta_log_close(&m->lg);
+            if (mta_log_open(&m->lg, nc->log_path, nc->log_level, nc->name) < 0)
+                mta_log_open(&m->lg, "-", nc->log_level, nc->name);
+        }
+        free(old);
+    }
+    LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: configuration re-read (%zu peers), log reopened", nc->npeers);
+}
+
 static int listen_all(mta *m)
 {
     for (size_t i = 0; i < m->cfg->nlisten; i++) {
@@ -1283,7 +1500,7 @@ static int listen_all(mta *m)
         snprintf(host, sizeof host, "%s", m->cfg->listen[i]);
         port = strrchr(host, ':');
         if (!port) {
-            LOG(m, IFC, X400_LOG_ERROR, "listen address %s: no port", m->cfg->listen[i]);
+            startup_fail(m, "listen address %s: no port", m->cfg->listen[i]);
             return -1;
         }
         *port++ = 0;
@@ -1294,7 +1511,8 @@ static int listen_all(mta *m)
         }
         if (!strcmp(h, "*") || !h[0]) h = NULL;
         if (x400_driver_listen(m->drv, h, port) <= 0) {
-            mta_log_diag(&m->lg, X400_LOG_ERROR, "listen", x400_driver_diag(m->drv));
+            startup_fail(m, "cannot listen on %s (address %s, port %s): %s", m->cfg->listen[i], h ? h : "*",
+                         port, x400_driver_diag(m->drv)->text);
             return -1;
         }
         LOG(m, IFC, X400_LOG_NOTICE, "listening on %s", m->cfg->listen[i]);
@@ -1302,7 +1520,21 @@ static int listen_all(mta *m)
     return 0;
 }
 
-int mta_run(const mta_config *cfg)
+/* Whatever start-up had opened, closed again; exit status 1. */
+static int start_failed(mta *m)
+{
+    if (m->drv) x400_driver_free(m->drv);
+    if (m->ids) x400_mtsid_close(m->ids);
+    if (m->sp) mta_spool_close(m->sp);
+    if (m->seen) x400_p1_idset_free(m->seen);
+    mta_log_close(&m->lg);
+    free(m->own);
+    return 1;
+}
+
+int mta_run(const mta_config *cfg) { return mta_run_reloadable(cfg, NULL, NULL); }
+
+int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *reload_user)
 {
     mta mm, *m = &mm;
     x400_driver_config dc;
@@ -1314,8 +1546,13 @@ int mta_run(const mta_config *cfg)
     int status = 0;
     uint64_t stop_at = 0;
 
+    const mta_config *cfg;
     memset(m, 0, sizeof *m);
-    m->cfg = cfg;
+    if (!(m->own = malloc(sizeof *m->own))) return 1;
+    *m->own = *cfg_in;
+    m->cfg = cfg = m->own;
+    m->reload = reload_fn;
+    m->reload_user = reload_user;
 #ifdef __GLIBC__
     /* APDUs of a few MiB are allocated and freed all the time: keep them in
      * the heap instead of a fresh mmap (page faults, zeroing) each time */
@@ -1324,14 +1561,14 @@ int mta_run(const mta_config *cfg)
 #endif
     m->start_ms = wall_ms();
     if (mta_log_open(&m->lg, cfg->log_path, cfg->log_level, cfg->name) < 0) {
-        fprintf(stderr, "x400mta: cannot open log %s\n", cfg->log_path);
-        return 1;
+        fprintf(stderr, "x400mta: cannot open log %s: %s\n", cfg->log_path, strerror(errno));
+        return start_failed(m);
     }
     m->liblog = mta_log_library(&m->lg);
-    if (x400_p1_idset_create(1u << 20, NULL, &m->seen) < 0) return 1;
+    if (x400_p1_idset_create(1u << 20, NULL, &m->seen) < 0) return start_failed(m);
     if (mta_spool_open(&m->sp, cfg->spool, 1, m->seen, m->err, sizeof m->err) < 0) {
-        LOG(m, SVC, X400_LOG_ERROR, "spool: %s", m->err);
-        return 1;
+        startup_fail(m, "spool: %s", m->err);
+        return start_failed(m);
     }
     x400_mtsid_config_init(&ic);
     ic.state_path = mta_spool_path(m->sp, "mtsid", path, sizeof path);
@@ -1340,17 +1577,10 @@ int mta_run(const mta_config *cfg)
     ic.flags = X400_MTSID_CREATE;
     ic.logger = &m->liblog;
     if (x400_mtsid_open(&ic, &m->ids, &d) < 0 || x400_mtsid_cursor_init(&m->cur, m->ids) < 0) {
-        mta_log_diag(&m->lg, X400_LOG_ERROR, "MTSID allocator", &d);
-        return 1;
+        startup_fail(m, "MTSID allocator (%s): %s", path, d.text);
+        return start_failed(m);
     }
-    for (size_t i = 0; i < cfg->npeers; i++) {
-        m->peertab[i].mta_name = cfg->peers[i].name;
-        m->peertab[i].password = cfg->peers[i].their_password;
-        m->peertab[i].password_len = cfg->peers[i].their_password_len;
-        m->peertab[i].require_auth = 1;
-    }
-    m->table.peers = m->peertab;
-    m->table.n = cfg->npeers;
+    set_peer_table(m);
     /* the durable queue, as left by the last run */
     {
         char **names = NULL;
@@ -1372,12 +1602,14 @@ int mta_run(const mta_config *cfg)
     dcb.accepted = on_accepted;
     dcb.connected = on_connected;
     dcb.closed = on_closed;
-    if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return 1;
+    if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return start_failed(m);
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s started (spool %s, %zu peers, received-MTSID set %zu)", cfg->name,
         cfg->spool, cfg->npeers, x400_p1_idset_count(m->seen));
@@ -1386,6 +1618,11 @@ int mta_run(const mta_config *cfg)
     for (;;) {
         uint64_t now = mono_ms();
         int timeout = 20;
+        if (got_hup) {
+            got_hup = 0;
+            reload(m);
+            cfg = m->cfg;
+        }
         if (got_signal && !m->stopping) {
             LOG(m, SVC, X400_LOG_NOTICE, "signal %d: releasing associations and stopping", (int)got_signal);
             m->stopping = 1;
@@ -1449,6 +1686,7 @@ int mta_run(const mta_config *cfg)
     x400_p1_idset_free(m->seen);
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s stopped", cfg->name);
     mta_log_close(&m->lg);
+    free(m->own);
     free(m->pd.q);
     free(m->pd.confirm);
     return status;

@@ -204,6 +204,10 @@ typedef struct mta_spool mta_spool;
 #define MTA_SPOOL_NAME_MAX 128
 #define MTA_SPOOL_HDR_MAX 65536                /* text header, empty line included */
 #define MTA_SPOOL_FILE_MAX (128u << 20)        /* octets after the header */
+/* `max-apdu-size` (KiB) at most: a queue file must hold the APDU */
+#define MTA_APDU_MAX_KIB (MTA_SPOOL_FILE_MAX / 1024u)
+/* Room kept for the envelope when `submit` checks content against a bound */
+#define MTA_ENVELOPE_ROOM 65536u
 #define MTA_SPOOL_BATCH_MAX (256u << 20)       /* journal octets of one batch */
 #define MTA_SPOOL_BATCH_ITEMS 65536            /* items of one batch */
 
@@ -263,6 +267,9 @@ int mta_spool_stage_seen(mta_spool *s, const char *mtsid_text);
 /* A submit/ file was taken over (its queue file is staged): removed after commit. */
 int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name);
 size_t mta_spool_staged(const mta_spool *s);
+/* Drop what was staged after `mark` (a value of mta_spool_staged): a
+ * submission that could not be staged whole leaves nothing behind. */
+void mta_spool_unstage(mta_spool *s, size_t mark);
 int mta_spool_commit(mta_spool *s, char *err, size_t errlen);
 /* Checkpoint: syncfs, save `seen`, empty the journal.  Called by the MTA
  * when the journal passes a size or age, and on shutdown.  A staged batch
@@ -297,5 +304,10 @@ const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_
 
 /* Run the MTA until SIGINT/SIGTERM (manager.c).  Exit status. */
 int mta_run(const mta_config *cfg);
+/* Reads the configuration again (SIGHUP) into *out: 0, or -1 with err. */
+typedef int (*mta_reload_fn)(void *user, mta_config *out, char *err, size_t errlen);
+/* mta_run, with SIGHUP re-reading the configuration through `reload`
+ * (NULL: SIGHUP only reopens the log). */
+int mta_run_reloadable(const mta_config *cfg, mta_reload_fn reload, void *user);
 
 #endif

@@ -543,6 +543,16 @@ int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name)
 
 size_t mta_spool_staged(const mta_spool *s) { return s ? s->nitems : 0; }
 
+void mta_spool_unstage(mta_spool *s, size_t mark)
+{
+    if (!s) return;
+    while (s->nitems > mark) {
+        item *it = &s->items[--s->nitems];
+        s->batch_bytes -= it->reclen;
+        free(it->rec);
+    }
+}
+
 uint64_t mta_spool_journal_bytes(const mta_spool *s) { return s ? s->jbytes : 0; }
 
 /* Append the batch to the journal: writev in chunks, short writes resumed.
