@@ -337,9 +337,10 @@ START_TEST(send_encoded_apdu)
 }
 END_TEST
 
-/* An APDU above the transfer bound comes back as SEND_FAILED (too long);
- * the APDU queued behind it is transferred, the link stays up. */
-START_TEST(apdu_above_bound_send_failed_queue_moves)
+/* An APDU above the transfer bound is refused by send (too long), never
+ * queued: the APDU sent after it is transferred, the link stays up (it
+ * used to wait at the head of the queue for ever). */
+START_TEST(apdu_above_bound_refused_queue_moves)
 {
     struct pair p;
     struct msg big, small;
@@ -350,11 +351,20 @@ START_TEST(apdu_above_bound_send_failed_queue_moves)
     pump(&p);
     mk(&big, X400_P1_MESSAGE, "B.1", 1, 50000);
     mk(&small, X400_P1_MESSAGE, "S.1", 1, 100);
-    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &big.a, 1, &d), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &big.a, 1, &d), X400_ERR_TOO_LONG);
+    ck_assert_int_eq(d.layer, X400_LAYER_P1);
+    ck_assert(strstr(d.text, "transfer bound") != NULL);
+    {   /* the same octets, already encoded */
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(x400_p1_encode_alloc(&big.a, NULL, &buf, &len, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, X400_RTSE_PRIO_NORMAL, 3, &d),
+                         X400_ERR_TOO_LONG);
+        free(buf);
+    }
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &small.a, 2, &d), X400_OK);
     pump(&p);
-    ck_assert_uint_eq(p.ini.failed, 1);
-    ck_assert_int_eq(p.ini.last_diag.code, X400_ERR_TOO_LONG);
+    ck_assert_uint_eq(p.ini.failed, 0);
     ck_assert_uint_eq(p.ini.sent, 1);
     ck_assert_uint_eq(p.rsp.received, 1);
     ck_assert_str_eq(p.rsp.last_local, "S.1");
@@ -764,7 +774,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, deferred_confirmation_normal);
     tcase_add_test(tc, deferred_confirmation_x410);
     tcase_add_test(tc, send_encoded_apdu);
-    tcase_add_test(tc, apdu_above_bound_send_failed_queue_moves);
+    tcase_add_test(tc, apdu_above_bound_refused_queue_moves);
     tcase_add_test(tc, recovery_routed_to_waiting_link);
     tcase_add_test(tc, bind_refused_wrong_password);
     tcase_add_test(tc, bind_refused_unknown_peer);

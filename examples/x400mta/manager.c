@@ -874,7 +874,6 @@ static void open_assoc(mta *m, int p)
 /* ---------------------------------------------------------------- link events */
 
 static qmsg *tag_q(uint64_t tag) { return (qmsg *)(uintptr_t)tag; }
-static void give_up(mta *m, qmsg *q, int reason, int diagnostic, const char *why);
 
 static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 {
@@ -981,16 +980,7 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         free(q);
         break;
     case X400_P1_LINK_EV_SEND_FAILED:
-        q = tag_q(ev->tag);
-        if (ev->diag && ev->diag->code == X400_ERR_TOO_LONG) {
-            /* above the association's transfer bound: it will never go */
-            if (c->inflight) c->inflight--;
-            q->on = NULL;
-            q_set_state(m, q, Q_WAIT);
-            give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, ev->diag->text);
-            break;
-        }
-        give_back(m, c, q, ev->diag);
+        give_back(m, c, tag_q(ev->tag), ev->diag);
         break;
     case X400_P1_LINK_EV_RELEASED:
         LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u with %s released", c->id, peer_name(m, c->peer));
@@ -1149,11 +1139,12 @@ static void feed_links(mta *m, uint64_t now)
         peerst *p;
         if (!can_send(m, c)) continue;
         p = &m->ps[c->peer];
-        for (qmsg *q = p->head; q && c->inflight < LINK_WINDOW; q = q->next) {
+        for (qmsg *q = p->head, *nx; q && c->inflight < LINK_WINDOW; q = nx) {
             mta_spool_hdr h;
             uint8_t *body = NULL;
             size_t len = 0;
             x400_diag d;
+            nx = q->next; /* q may be given up below */
             if (q->state != Q_WAIT || q->next_try > now) continue;
             if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) < 0) {
                 LOG(m, SVC, X400_LOG_ERROR, "queue file %s unreadable: %s", q->name, m->err);
@@ -1164,6 +1155,11 @@ static void feed_links(mta *m, uint64_t now)
             if (x400_p1_link_send_encoded(c->link, body, len, q->prio, (uint64_t)(uintptr_t)q, &d) < 0) {
                 free(body);
                 if (d.code == X400_ERR_FULL) break;
+                if (d.code == X400_ERR_TOO_LONG) {
+                    /* above this association's transfer bound: it will never go */
+                    give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, d.text);
+                    continue;
+                }
                 mta_log_diag(&m->lg, X400_LOG_ERROR, "send", &d);
                 q->next_try = now + 60000;
                 continue;
