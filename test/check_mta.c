@@ -640,6 +640,79 @@ START_TEST(sighup_reloads_config_and_reopens_log)
 }
 END_TEST
 
+/* The MTSIDs of side i's queue listing (lines for MTA-B/MTA-A), in order. */
+static int queue_ids(struct env *e, int i, char ids[][128], int max)
+{
+    char cmd[4096], line[1024];
+    int n = 0;
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "'%s' queue -c '%s/%s.conf'", e->bin, e->dir, side_name[i]);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    while (fgets(line, sizeof line, p))
+        if (line[0] == '[' && n < max && sscanf(line, "%127s", ids[n]) == 1) n++;
+    pclose(p);
+    return n;
+}
+
+/* Queue control on the running MTA: the listing (submissions not picked
+ * up, attempts, held), stats with its time and whether the MTA runs, hold
+ * / release / retry / delete / bounce by MTSID, inbox --show by MTSID with
+ * one line per recipient of a report; every message accounted for. */
+START_TEST(queue_control_by_mtsid)
+{
+    struct env e;
+    char ids[8][128];
+    int n;
+    env_init(&e);
+    submit(&e, 0, "qc", 5, 300, 0);
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep -c '(submission .* MTA-B .* submitted' | grep -qx 5",
+                         e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep -q '5 submissions not picked up yet (the MTA is not running)'",
+                         e.bin, e.dir), 0);
+    ck_assert_int_ne(run("'%s' hold -c '%s/a.conf' '[x]' 2>&1 | grep -q 'not running'; test $? -ne 0", e.bin, e.dir), 0);
+    start(&e, 0);                       /* B down: they wait, attempts count */
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 5, 20), 5);
+    {
+        double end = now_s() + 20;
+        while (now_s() < end && run("'%s' queue -c '%s/a.conf' | grep 'MTA-B' | awk '$5 < 2 {x=1} END {exit x}'",
+                                    e.bin, e.dir) != 0)
+            usleep(200000);
+    }
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep 'MTA-B' | awk '$5 < 2 {x=1} END {exit x}'", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' stats -c '%s/a.conf' | grep -q '^# snapshot taken 20.*Z (.* s ago); MTA running (pid %d)'",
+                         e.bin, e.dir, (int)e.pid[0]), 0);
+    n = queue_ids(&e, 0, ids, 8);
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' | grep -q '^ok: .* held'", e.bin, e.dir, ids[0]), 0);
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' >/dev/null", e.bin, e.dir, ids[1]), 0);
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' >/dev/null", e.bin, e.dir, ids[2]), 0);
+    ck_assert_int_ne(run("'%s' hold -c '%s/a.conf' '[nothing]' 2>/dev/null", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' delete -c '%s/a.conf' '%s' | grep -q 'deleted, non-delivery report'", e.bin, e.dir,
+                         ids[1]), 0);
+    ck_assert_int_eq(run("'%s' bounce -c '%s/a.conf' '%s' | grep -q 'bounced'", e.bin, e.dir, ids[2]), 0);
+    start(&e, 1);
+    ck_assert_int_eq(run("'%s' retry -c '%s/a.conf' all | grep -q '^ok'", e.bin, e.dir), 0);
+    ck_assert(wait_for(&e, 1, "qc", 2, -1, 30));        /* the two never held */
+    usleep(1500000);
+    ck_assert_int_eq(inbox(&e, 1, "qc").distinct, 2);   /* the held one stays */
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep -q 'held'", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' release -c '%s/a.conf' '%s' | grep -q released", e.bin, e.dir, ids[0]), 0);
+    ck_assert(wait_for(&e, 1, "qc", 3, -1, 30));
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
+    /* the deleted message's report, found by its MTSID, one line per recipient */
+    ck_assert_int_eq(run("r=$('%s' inbox -c '%s/a.conf' --tsv | awk -F'\t' '$1 == \"report\" {print $2; exit}'); "
+                         "'%s' inbox -c '%s/a.conf' --show \"$r\" | "
+                         "grep -Eq '^recipient: C=XX;A=ADMD;P=BRAVO;S=Rcpt non-delivered [01]/-1 (deleted by the "
+                         "operator|returned to the originator by the operator)$'",
+                         e.bin, e.dir, e.bin, e.dir), 0);
+    assert_conserved(&e, 0, 1, "qc", 5, 0);
+    stop(&e, 0, SIGTERM);
+    ck_assert_int_eq(run("'%s' stats -c '%s/a.conf' | grep -q 'MTA not running'", e.bin, e.dir), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 Suite *x400t_suite_mta(void)
 {
     Suite *s = suite_create("mta");
@@ -661,6 +734,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, submit_refuses_what_does_not_fit);
     tcase_add_test(tc, operator_command_line);
     tcase_add_test(tc, sighup_reloads_config_and_reopens_log);
+    tcase_add_test(tc, queue_control_by_mtsid);
     suite_add_tcase(s, tc);
     return s;
 }

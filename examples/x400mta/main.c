@@ -33,6 +33,8 @@ static void usage(FILE *f)
             "       x400mta inbox  -c FILE [--tsv] [--show NAME]\n"
             "       x400mta stats  -c FILE\n"
             "       x400mta check-config -c FILE     validate, start nothing\n"
+            "       x400mta hold|release|retry|delete|bounce -c FILE MTSID   queue control\n"
+            "                      (retry all; delete and bounce send a non-delivery report)\n"
             "       x400mta sample-config\n"
             "       x400mta --version\n"
             "SPEC: a level for all categories or e.g. service=info,interface=notice,apdu=trace\n"
@@ -368,7 +370,33 @@ static int cmd_queue(int argc, char **argv)
             }
             printf("%-44s %-10s %9llu %-13s %8u %s\n", h.mtsid, h.peer, (unsigned long long)h.size, st, att, nx);
         }
-        printf("-- %ld APDU%s queued%s\n", n, n == 1 ? "" : "s", status ? "" : " (MTA not running?)");
+        {   /* submissions the MTA has not picked up yet (no MTSID yet) */
+            char **sub = NULL;
+            long ns = mta_spool_list(s, MTA_SPOOL_SUBMIT, &sub, err, sizeof err);
+            for (long i = 0; i < ns; i++) {
+                mta_spool_hdr h;
+                char hop[64] = "no route";
+                if (mta_spool_read(s, MTA_SPOOL_SUBMIT, sub[i], &h, NULL, NULL, err, sizeof err) < 0) {
+                    printf("%-44s (unreadable: %s)\n", sub[i], err);
+                    continue;
+                }
+                if (h.nrecipient) {
+                    x400_orname r;
+                    const mta_peer_config *pc = NULL;
+                    if (x400_orname_parse(h.recipient[0], strlen(h.recipient[0]), &r, NULL) == 0) {
+                        if (mta_config_route(cfg, &r, &pc) == 1) snprintf(hop, sizeof hop, "local");
+                        else if (pc) snprintf(hop, sizeof hop, "%s", pc->name);
+                    }
+                }
+                snprintf(h.mtsid, sizeof h.mtsid, "(submission %s)", sub[i]);
+                printf("%-44s %-10s %9llu %-13s %8u %s\n", h.mtsid, hop, (unsigned long long)h.size,
+                       "submitted", 0u, "-");
+            }
+            printf("-- %ld APDU%s queued, %ld submission%s not picked up yet%s\n", n, n == 1 ? "" : "s",
+                   ns > 0 ? ns : 0, ns == 1 ? "" : "s",
+                   mta_spool_owner(s) > 0 ? "" : " (the MTA is not running)");
+            mta_spool_names_free(sub, ns);
+        }
         rc = 0;
     }
     mta_spool_names_free(names, n);
@@ -399,12 +427,28 @@ static int cmd_inbox(int argc, char **argv)
         }
     }
     if (!(s = open_spool(cfg))) goto out;
-    if (show) { /* one inbox entry: its envelope and content */
+    if (show) { /* one inbox entry (file name or MTSID): its envelope and content */
         mta_spool_hdr h;
         uint8_t *body = NULL;
         size_t len = 0;
         x400_p1_apdu a;
         x400_diag d;
+        char *file = NULL;
+        if (mta_spool_read(s, MTA_SPOOL_INBOX, show, &h, NULL, NULL, err, sizeof err) < 0) {
+            /* not a file name: the entry with that MTSID (brackets optional) */
+            n = mta_spool_list(s, MTA_SPOOL_INBOX, &names, err, sizeof err);
+            for (long i = 0; i < n && !file; i++)
+                if (mta_spool_read(s, MTA_SPOOL_INBOX, names[i], &h, NULL, NULL, err, sizeof err) == 0 &&
+                    (!strcmp(h.mtsid, show) ||
+                     (h.mtsid[0] == '[' && !strncmp(h.mtsid + 1, show, strlen(show)) &&
+                      !strcmp(h.mtsid + 1 + strlen(show), "]"))))
+                    file = strdup(names[i]);
+            mta_spool_names_free(names, n);
+            names = NULL;
+            n = 0;
+            if (!file) snprintf(err, sizeof err, "no inbox entry named or with MTSID %s", show);
+        }
+        if (file) show = file;
         if (mta_spool_read(s, MTA_SPOOL_INBOX, show, &h, &body, &len, err, sizeof err) < 0) {
             fprintf(stderr, "x400mta: %s\n", err);
         } else if (x400_p1_decode(body, len, NULL, NULL, &a, &d) < 0) {
@@ -412,8 +456,17 @@ static int cmd_inbox(int argc, char **argv)
         } else {
             printf("kind: %s\nmtsid: %s\nfrom-mta: %s\n", h.kind, h.mtsid, h.peer);
             if (a.kind == X400_P1_REPORT) {
-                printf("subject: %s\nsubject-content-id: %s\noutcome: %s\n", h.subject,
-                       h.subject_content_id, h.outcome);
+                printf("subject: %s\nsubject-content-id: %s\n", h.subject, h.subject_content_id);
+                for (unsigned i = 0; i < a.report.n_recip; i++) { /* one line per recipient */
+                    const x400_p1_report_recipient *r = &a.report.recip[i];
+                    char who[MTA_ADDR_MAX];
+                    x400_orname_format(&r->actual, who, sizeof who);
+                    if (r->delivered)
+                        printf("recipient: %s delivered\n", who);
+                    else
+                        printf("recipient: %s non-delivered %d/%d%s%s\n", who, r->reason, r->diagnostic,
+                               r->supplementary[0] ? " " : "", r->supplementary);
+                }
             } else {
                 printf("originator: %s\n", h.originator);
                 for (size_t i = 0; i < h.nrecipient; i++) printf("recipient: %s\n", h.recipient[i]);
@@ -428,6 +481,7 @@ static int cmd_inbox(int argc, char **argv)
             rc = 0;
         }
         free(body);
+        free(file);
         mta_spool_close(s);
         goto out;
     }
@@ -451,8 +505,7 @@ static int cmd_inbox(int argc, char **argv)
                        h.kind[0] == 'r' ? h.subject_content_id : h.content_id, h.peer,
                        (unsigned long long)h.size, h.outcome, h.outcome[0] ? " " : "", h.subject);
         }
-        if (!tsv) printf("-- %ld entr%s (x400mta inbox --show NAME; files in %s/inbox)\n", n,
-                         n == 1 ? "y" : "ies", cfg->spool);
+        if (!tsv) printf("-- %ld entr%s (x400mta inbox --show MTSID)\n", n, n == 1 ? "y" : "ies");
         rc = 0;
     }
     mta_spool_names_free(names, n);
@@ -472,6 +525,22 @@ static int cmd_stats(int argc, char **argv)
     if (!cfg || load(cfg, argc, argv, 2, NULL) < 0 || !(s = open_spool(cfg))) goto out;
     t = mta_spool_read_snapshot(s, "stats");
     if (t) {
+        long owner = mta_spool_owner(s);
+        const char *at = strstr(t, "snapshot_ms=");
+        unsigned long long ms = at ? strtoull(at + 12, NULL, 10) : 0;
+        char when[64] = "at an unknown time";
+        if (ms) {
+            time_t sec = (time_t)(ms / 1000);
+            struct tm tm;
+            gmtime_r(&sec, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            snprintf(when + strlen(when), sizeof when - strlen(when), " (%llu s ago)",
+                     (unsigned long long)(wall_ms() > ms ? (wall_ms() - ms) / 1000 : 0));
+        }
+        if (owner > 0)
+            printf("# snapshot taken %s; MTA running (pid %ld)\n", when, owner);
+        else
+            printf("# snapshot taken %s; MTA not running: the counters of its last run\n", when);
         fputs(t, stdout);
         rc = 0;
     } else {
@@ -481,6 +550,62 @@ static int cmd_stats(int argc, char **argv)
     mta_spool_close(s);
 out:
     free(cfg);
+    return rc;
+}
+
+/* Queue control (hold, release, retry, delete, bounce MTSID): a request
+ * to the running MTA through the spool, its answer printed. */
+static int cmd_control(int argc, char **argv)
+{
+    mta_config *cfg = calloc(1, sizeof *cfg);
+    int *rest = calloc((size_t)argc + 1, sizeof *rest);
+    const char *id = NULL;
+    mta_spool *s = NULL;
+    char req[96], rep[96], text[X400_MTSID_TEXT_MAX + 32];
+    int rc = 1;
+    if (!cfg || !rest || load(cfg, argc, argv, 2, rest) < 0) goto out;
+    for (int i = 2; i < argc; i++) {
+        if (!rest[i]) continue;
+        if (argv[i][0] == '-' || id) {
+            fprintf(stderr, "x400mta %s: unexpected argument %s\n", argv[1], argv[i]);
+            goto out;
+        }
+        id = argv[i];
+    }
+    if (!id || !id[0] || strlen(id) >= X400_MTSID_TEXT_MAX || strchr(id, '\n')) {
+        fprintf(stderr, "x400mta %s: give the MTSID of a queued APDU (as x400mta queue shows it)%s\n", argv[1],
+                strcmp(argv[1], "retry") ? "" : ", or all");
+        goto out;
+    }
+    if (!(s = open_spool(cfg))) goto out;
+    if (mta_spool_owner(s) <= 0) {
+        fprintf(stderr, "x400mta %s: the MTA is not running (queue control acts on the running MTA)\n", argv[1]);
+        goto out;
+    }
+    snprintf(req, sizeof req, "ctl-%ld-%llu.req", (long)getpid(), (unsigned long long)wall_ms());
+    snprintf(rep, sizeof rep, "%.*s.rep", (int)strlen(req) - 4, req);
+    snprintf(text, sizeof text, "%s %s\n", argv[1], id);
+    if (mta_spool_write_snapshot(s, req, text, strlen(text)) < 0) {
+        fprintf(stderr, "x400mta %s: cannot write the request: %s\n", argv[1], strerror(errno));
+        goto out;
+    }
+    for (int k = 0; k < 100; k++) { /* the MTA answers within a loop turn */
+        char *a = mta_spool_read_snapshot(s, rep);
+        if (a) {
+            mta_spool_remove_snapshot(s, rep);
+            fputs(a, strncmp(a, "ok", 2) ? stderr : stdout);
+            rc = strncmp(a, "ok", 2) ? 1 : 0;
+            free(a);
+            goto out;
+        }
+        usleep(50000);
+    }
+    mta_spool_remove_snapshot(s, req);
+    fprintf(stderr, "x400mta %s: no answer from the MTA within 5 s\n", argv[1]);
+out:
+    if (s) mta_spool_close(s);
+    free(cfg);
+    free(rest);
     return rc;
 }
 
@@ -548,6 +673,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "check-config")) return cmd_check_config(argc, argv);
+    if (!strcmp(argv[1], "hold") || !strcmp(argv[1], "release") || !strcmp(argv[1], "retry") ||
+        !strcmp(argv[1], "delete") || !strcmp(argv[1], "bounce"))
+        return cmd_control(argc, argv);
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("x400mta %s (built on libx400p1 %s)\n", X400P1_VERSION, X400P1_VERSION);
         return 0;

@@ -58,6 +58,7 @@ typedef struct qmsg {
     uint32_t msg_failures;      /* ... of them with the association still up */
     uint64_t next_try;          /* monotonic ms */
     struct conn *on;
+    int held;                   /* `x400mta hold`: not sent until released (not kept across a restart) */
 } qmsg;
 
 typedef struct mta mta;
@@ -713,6 +714,17 @@ static void pickup(mta *m)
 
 /* ---------------------------------------------------------------- conns */
 
+/* An association with peer p could not be opened: the next attempt after
+ * open-interval, and every APDU waiting for it counts one more attempt
+ * (the `queue` listing shows them). */
+static void open_failed(mta *m, int p)
+{
+    m->ps[p].open_failures++;
+    m->ps[p].next_open = mono_ms() + (uint64_t)m->cfg->peers[p].open_interval_s * 1000u;
+    for (qmsg *q = m->ps[p].head; q; q = q->next)
+        if (q->state == Q_WAIT) q->attempts++;
+}
+
 static conn *conn_new(mta *m, int outbound, int peer)
 {
     conn *c = calloc(1, sizeof *c);
@@ -864,8 +876,7 @@ static void open_assoc(mta *m, int p)
     link_config(m, &lc, X400_ROLE_INITIATOR, pc);
     if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || conn_connect(m, c) < 0) {
         c->dead = 1;
-        m->ps[p].open_failures++;
-        m->ps[p].next_open = mono_ms() + (uint64_t)pc->open_interval_s * 1000u;
+        open_failed(m, p);
         return;
     }
     m->st.assoc_opened++;
@@ -954,11 +965,7 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         m->st.bind_refused++;
         mta_log_diag(&m->lg, X400_LOG_WARNING, "bind refused", ev->diag);
         c->dead = 1;
-        if (c->outbound && c->peer >= 0) {
-            peerst *p = &m->ps[c->peer];
-            p->open_failures++;
-            p->next_open = mono_ms() + (uint64_t)m->cfg->peers[c->peer].open_interval_s * 1000u;
-        }
+        if (c->outbound && c->peer >= 0) open_failed(m, c->peer);
         break;
     case X400_P1_LINK_EV_RECEIVED:
         return on_received(m, c, ev);
@@ -1097,8 +1104,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
     if (c && c->assoc == a && c->have_h && !memcmp(&c->h, &h, sizeof h)) {
         if (c->connecting && !c->bound && c->outbound && c->peer >= 0) {
             peerst *p = &m->ps[c->peer];
-            p->open_failures++;
-            p->next_open = mono_ms() + (uint64_t)m->cfg->peers[c->peer].open_interval_s * 1000u;
+            open_failed(m, c->peer);
             LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: could not open an association with %s (attempt %u of %u)",
                 c->id, peer_name(m, c->peer), p->open_failures, m->cfg->peers[c->peer].max_open_retries);
             c->dead = 1; /* never bound: nothing to recover */
@@ -1145,7 +1151,7 @@ static void feed_links(mta *m, uint64_t now)
             size_t len = 0;
             x400_diag d;
             nx = q->next; /* q may be given up below */
-            if (q->state != Q_WAIT || q->next_try > now) continue;
+            if (q->state != Q_WAIT || q->next_try > now || q->held) continue;
             if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) < 0) {
                 LOG(m, SVC, X400_LOG_ERROR, "queue file %s unreadable: %s", q->name, m->err);
                 q->next_try = now + 60000;
@@ -1184,7 +1190,7 @@ static void manage_peers(mta *m, uint64_t now)
                      ps->open_failures);
             for (qmsg *q = ps->head, *nx; q; q = nx) {
                 nx = q->next;
-                if (q->state == Q_WAIT) give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, -1, why);
+                if (q->state == Q_WAIT && !q->held) give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, -1, why);
             }
             ps->open_failures = 0;
             continue;
@@ -1196,7 +1202,7 @@ static void manage_peers(mta *m, uint64_t now)
             if (can_send(m, c)) senders++;
         }
         for (qmsg *q = ps->head; q; q = q->next)
-            if (q->state == Q_WAIT && q->next_try <= now) ready++;
+            if (q->state == Q_WAIT && q->next_try <= now && !q->held) ready++;
         if (!ready || m->stopping || opening || outbound >= pc->max_assocs || now < ps->next_open) continue;
         if (senders == 0 || ready > (size_t)pc->threshold * senders) open_assoc(m, (int)p);
     }
@@ -1204,7 +1210,7 @@ static void manage_peers(mta *m, uint64_t now)
     for (size_t p = 0; p < m->cfg->npeers; p++)
         for (qmsg *q = m->ps[p].head, *nx; q; q = nx) {
             nx = q->next;
-            if (q->state == Q_WAIT && q->msg_failures > m->cfg->peers[p].max_transfer_retries)
+            if (q->state == Q_WAIT && !q->held && q->msg_failures > m->cfg->peers[p].max_transfer_retries)
                 give_up(m, q, X400_NDR_TRANSFER_FAILURE, -1, "transfer retries exhausted");
         }
 }
@@ -1317,6 +1323,8 @@ static void snapshot(mta *m)
         if (!c->dead && c->bound) open++;
     buf = malloc(cap);
     if (!buf) return;
+    n += (size_t)snprintf(buf + n, cap - n, "snapshot_ms=%llu\npid=%ld\n", (unsigned long long)wall_ms(),
+                          (long)getpid());
     n += (size_t)snprintf(buf + n, cap - n,
                           "submitted=%llu\nreceived=%llu\ndelivered=%llu\nduplicates=%llu\n"
                           "reports_received=%llu\nreports_sent=%llu\ntransferred=%llu\n"
@@ -1342,6 +1350,7 @@ static void snapshot(mta *m)
             uint64_t now = mono_ms();
             n += (size_t)snprintf(buf + n, cap - n, "%s %s %u %lld\n", q->name,
                                   q->state == Q_ACTIVE ? "transferring"
+                                  : q->held               ? "held"
                                   : m->ps[p].open_failures ? "retrying"
                                                            : "queued",
                                   q->attempts,
@@ -1351,6 +1360,90 @@ static void snapshot(mta *m)
         }
     mta_spool_write_snapshot(m->sp, "status", buf, n);
     free(buf);
+}
+
+/* One queue control request ("verb MTSID"): the answer in out. */
+static void control_one(mta *m, char *req, char *out, size_t cap)
+{
+    char *verb = req, *id = strchr(req, ' ');
+    qmsg *q = NULL;
+    size_t p;
+    if (id) *id++ = 0;
+    if (!id || !id[0]) {
+        snprintf(out, cap, "error: no MTSID given");
+        return;
+    }
+    if (!strcmp(verb, "retry") && !strcmp(id, "all")) {
+        size_t k = 0;
+        for (p = 0; p < m->cfg->npeers; p++) {
+            m->ps[p].next_open = 0;
+            for (q = m->ps[p].head; q; q = q->next, k++) q->next_try = 0;
+        }
+        LOG(m, SVC, X400_LOG_NOTICE, "operator: retry all (%zu APDUs)", k);
+        snprintf(out, cap, "ok: %zu APDUs retried now", k);
+        return;
+    }
+    for (p = 0; p < m->cfg->npeers && !q; p++)
+        for (qmsg *x = m->ps[p].head; x && !q; x = x->next) {
+            size_t l = strlen(id);
+            if (!strcmp(x->mtsid, id) || !strcmp(x->name, id) ||
+                (x->mtsid[0] == '[' && !strncmp(x->mtsid + 1, id, l) && !strcmp(x->mtsid + 1 + l, "]")))
+                q = x;
+        }
+    if (!q) {
+        snprintf(out, cap, "error: %s is not in the queue", id);
+        return;
+    }
+    if (!strcmp(verb, "hold")) {
+        q->held = 1;
+        snprintf(out, cap, "ok: %s held", q->mtsid);
+    } else if (!strcmp(verb, "release")) {
+        q->held = 0;
+        q->next_try = 0;
+        snprintf(out, cap, "ok: %s released", q->mtsid);
+    } else if (!strcmp(verb, "retry")) {
+        q->next_try = 0;
+        m->ps[q->peer].next_open = 0;
+        snprintf(out, cap, "ok: %s retried now%s", q->mtsid, q->held ? " (but held)" : "");
+    } else if (!strcmp(verb, "delete") || !strcmp(verb, "bounce")) {
+        int del = verb[0] == 'd';
+        char id_copy[X400_MTSID_TEXT_MAX];
+        if (q->state == Q_ACTIVE) {
+            snprintf(out, cap, "error: %s is being transferred now: try again", q->mtsid);
+            return;
+        }
+        snprintf(id_copy, sizeof id_copy, "%s", q->mtsid);
+        give_up(m, q, del ? X400_NDR_TRANSFER_FAILURE : X400_NDR_UNABLE_TO_TRANSFER, -1,
+                del ? "deleted by the operator" : "returned to the originator by the operator");
+        snprintf(out, cap, "ok: %s %s, non-delivery report to its originator", id_copy,
+                 del ? "deleted" : "bounced");
+    } else {
+        snprintf(out, cap, "error: unknown request \"%s\"", verb);
+        return;
+    }
+    LOG(m, SVC, X400_LOG_NOTICE, "operator: %s %s", verb, id);
+}
+
+/* The tools' queue control requests (x400mta hold|release|retry|delete|bounce). */
+static void control(mta *m)
+{
+    char **names = NULL;
+    long n = mta_spool_requests(m->sp, &names);
+    for (long i = 0; i < n; i++) {
+        char *req = mta_spool_read_snapshot(m->sp, names[i]), rep[MTA_PATH_MAX], out[512];
+        size_t l = strlen(names[i]);
+        if (req) {
+            req[strcspn(req, "\n")] = 0;
+            control_one(m, req, out, sizeof out);
+            snprintf(rep, sizeof rep, "%.*s.rep", (int)(l - 4), names[i]);
+            strncat(out, "\n", sizeof out - strlen(out) - 1);
+            mta_spool_write_snapshot(m->sp, rep, out, strlen(out));
+        }
+        mta_spool_remove_snapshot(m->sp, names[i]);
+        free(req);
+        free(names[i]);
+    }
+    free(names);
 }
 
 /* Make this turn's batch durable, then confirm the transfers it answers. */
@@ -1633,6 +1726,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         if (!m->stopping && now - m->last_pickup >= 50) {
             m->last_pickup = now;
             pickup(m);
+            control(m);
         }
         manage_peers(m, now);
         feed_links(m, now);

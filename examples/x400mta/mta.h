@@ -297,6 +297,13 @@ void mta_spool_names_free(char **names, long n);
 int mta_spool_write_snapshot(mta_spool *s, const char *which, const char *text, size_t len);
 /* Read a snapshot into a malloc'ed NUL-terminated string, or NULL. */
 char *mta_spool_read_snapshot(mta_spool *s, const char *which);
+int mta_spool_remove_snapshot(mta_spool *s, const char *which);
+/* Queue control requests of the tools: snapshots named "ctl-*.req" in the
+ * spool directory (at most 64 per call, sorted); the MTA answers each with
+ * "ctl-*.rep" and removes the request.  Count, or -1. */
+long mta_spool_requests(mta_spool *s, char ***names);
+/* The pid of the MTA running on this spool (holding its lock), 0 when none. */
+long mta_spool_owner(const mta_spool *s);
 /* "<spool>/<rel>" into buf (for the MTSID state and other files). */
 const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_t cap);
 
