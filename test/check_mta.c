@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,17 +105,26 @@ static void env_init(struct env *e)
     for (int i = 0; i < 2; i++) write_conf(e, i, NULL, 1, NULL);
 }
 
-static void start(struct env *e, int i)
+/* fsize > 0: the MTA may write files up to fsize octets only (RLIMIT_FSIZE,
+ * SIGXFSZ ignored: a write beyond fails as on a full disk). */
+static void start_limited(struct env *e, int i, rlim_t fsize)
 {
     char conf[700];
     snprintf(conf, sizeof conf, "%s/%s.conf", e->dir, side_name[i]);
     e->pid[i] = fork();
     ck_assert_int_ge(e->pid[i], 0);
     if (e->pid[i] == 0) {
+        if (fsize) {
+            struct rlimit rl = { fsize, RLIM_INFINITY }; /* soft: raised again by prlimit */
+            signal(SIGXFSZ, SIG_IGN);
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
+        }
         execl(e->bin, e->bin, "run", "-c", conf, (char *)NULL);
         _exit(127);
     }
 }
+
+static void start(struct env *e, int i) { start_limited(e, i, 0); }
 
 static int stop(struct env *e, int i, int sig)
 {
@@ -713,6 +723,40 @@ START_TEST(queue_control_by_mtsid)
 }
 END_TEST
 
+/* A full disk at the receiver (its files limited to 300 KiB, so the
+ * journal's writes fail): it stops accepting transfers and keeps retrying;
+ * when space returns it resumes by itself.  Every message is delivered
+ * exactly once, every delivery report comes back. */
+START_TEST(full_disk_receiver_resumes_by_itself)
+{
+    struct env e;
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    int n = 60;
+    env_init(&e);
+    /* A's transfers cut by B's suspension are retried at once */
+    write_conf(&e, 0, "transfer-interval = 1\nmax-transfer-retries = 50\n", 1, NULL);
+    submit(&e, 0, "fd", n, 20000, 1);
+    start_limited(&e, 1, 300 * 1024);
+    start(&e, 0);
+    {
+        double end = now_s() + 60;
+        while (now_s() < end && run("grep -q 'transfers are refused' '%s/b.log'", e.dir) != 0) usleep(100000);
+    }
+    ck_assert_int_eq(run("grep -q 'spool commit failed: .*transfers are refused' '%s/b.log'", e.dir), 0);
+    usleep(2500000);
+    ck_assert_int_eq(waitpid(e.pid[1], NULL, WNOHANG), 0);      /* still running */
+    ck_assert_int_lt(inbox(&e, 1, "fd").distinct, n);
+    ck_assert_int_eq(prlimit(e.pid[1], RLIMIT_FSIZE, &rl, NULL), 0); /* space returns */
+    ck_assert(wait_for(&e, 1, "fd", n, n, 120));
+    ck_assert_int_eq(run("grep -q 'spool works again' '%s/b.log'", e.dir), 0);
+    assert_exactly_once(&e, 1, "fd", n);
+    ck_assert_int_eq(inbox(&e, 0, "").dr, n);
+    assert_conserved(&e, 0, 1, "fd", n, wait_stat(&e, 0, "queue_len", 0, 10));
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 Suite *x400t_suite_mta(void)
 {
     Suite *s = suite_create("mta");
@@ -735,6 +779,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, operator_command_line);
     tcase_add_test(tc, sighup_reloads_config_and_reopens_log);
     tcase_add_test(tc, queue_control_by_mtsid);
+    tcase_add_test(tc, full_disk_receiver_resumes_by_itself);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -126,7 +126,10 @@ struct mta {
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
     stats st;
     int stopping;
-    int fatal;          /* the spool failed: nothing more may be accepted */
+    int suspended;      /* the spool failed (full disk, I/O error): nothing is
+                           accepted until it is reopened (try_resume) */
+    uint64_t next_resume;
+    unsigned resume_tries;
     mta_config *own;    /* the configuration in force (m->cfg), replaced by SIGHUP */
     mta_reload_fn reload;
     void *reload_user;
@@ -1057,7 +1060,7 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     conn *c;
     char hs[64];
     (void)d;
-    if (m->stopping) return -1;
+    if (m->stopping || m->suspended) return -1;
     c = conn_new(m, 0, -1);
     if (!c) return -1;
     cb.user = c;
@@ -1446,26 +1449,89 @@ static void control(mta *m)
     free(names);
 }
 
+/* The spool failed (a full disk, an I/O error): nothing of the batch is
+ * acknowledged and every association ends -- the senders keep what was not
+ * confirmed, our own queue keeps what the peers did not confirm.  The
+ * received MTSIDs of the batch are in memory only, so nothing is accepted
+ * until the spool is reopened from the disk (try_resume). */
+static void suspend(mta *m, const char *what)
+{
+    for (size_t i = 0; i < m->pd.nconfirm; i++) m->pd.confirm[i]->confirm = 0;
+    m->pd.nconfirm = 0;
+    m->pd.nq = 0;
+    if (m->suspended) return;
+    m->suspended = 1;
+    m->resume_tries = 0;
+    m->next_resume = mono_ms() + 1000;
+    LOG(m, SVC, X400_LOG_ERROR, "%s failed: %s; transfers are refused (what was not confirmed stays with the "
+        "senders) until the spool works again, retried every second", what, m->err);
+    for (conn *c = m->conns; c; c = c->next) {
+        if (c->dead) continue;
+        if (c->have_h) x400_driver_close(m->drv, c->h);
+        c->dead = 1;
+    }
+}
+
+/* The durable queue as the spool has it: indexed afresh. */
+static void load_queue(mta *m)
+{
+    char **names = NULL;
+    long n = mta_spool_list(m->sp, MTA_SPOOL_QUEUE, &names, m->err, sizeof m->err);
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        while (m->ps[p].head) {
+            qmsg *q = m->ps[p].head;
+            q_unlink(m, q);
+            free(q);
+        }
+    for (long i = 0; i < n; i++) {
+        mta_spool_hdr h;
+        if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, names[i], &h, NULL, NULL, m->err, sizeof m->err) == 0)
+            q_add(m, names[i], &h);
+        else
+            LOG(m, SVC, X400_LOG_ERROR, "queue file %s: %s", names[i], m->err);
+    }
+    if (n > 0) LOG(m, SVC, X400_LOG_NOTICE, "%ld APDUs in the queue", n);
+    mta_spool_names_free(names, n);
+}
+
+/* Suspended: once every association is gone (no link holds the received
+ * MTSID set), reopen the spool -- its journal replayed, the set rebuilt
+ * from the disk -- and accept again.  Retried every second. */
+static void try_resume(mta *m, uint64_t now)
+{
+    x400_p1_idset *seen = NULL;
+    if (m->conns || now < m->next_resume) return;
+    m->next_resume = now + 1000;
+    m->resume_tries++;
+    if (m->sp) mta_spool_close(m->sp);
+    m->sp = NULL;
+    if (m->seen) x400_p1_idset_free(m->seen);
+    m->seen = NULL;
+    if (x400_p1_idset_create(1u << 20, NULL, &seen) < 0) return;
+    if (mta_spool_open(&m->sp, m->cfg->spool, 1, seen, m->err, sizeof m->err) < 0) {
+        m->sp = NULL;
+        x400_p1_idset_free(seen);
+        if (m->resume_tries == 1 || m->resume_tries % 60 == 0)
+            LOG(m, SVC, X400_LOG_ERROR, "spool still failing (attempt %u): %s", m->resume_tries, m->err);
+        return;
+    }
+    m->seen = seen;
+    load_queue(m);
+    m->suspended = 0;
+    m->last_checkpoint = now;
+    LOG(m, SVC, X400_LOG_NOTICE, "spool works again after %u attempts: accepting transfers (received-MTSID set %zu)",
+        m->resume_tries, x400_p1_idset_count(m->seen));
+}
+
 /* Make this turn's batch durable, then confirm the transfers it answers. */
 static int commit(mta *m)
 {
     int rv = 0;
+    if (m->suspended) return 0;
     if (mta_spool_staged(m->sp)) {
         rv = mta_spool_commit(m->sp, m->err, sizeof m->err);
         if (rv < 0) {
-            /* nothing of the batch is acknowledged: abort those associations
-             * (the senders keep the APDUs and transfer them again) */
-            LOG(m, SVC, X400_LOG_ERROR, "spool commit failed: %s; stopping (what was not "
-                "confirmed stays with the senders)", m->err);
-            m->fatal = 1; /* the received MTSIDs of this batch are in memory: never confirm again */
-            for (size_t i = 0; i < m->pd.nconfirm; i++) {
-                conn *c = m->pd.confirm[i];
-                c->confirm = 0;
-                if (c->have_h) x400_driver_close(m->drv, c->h);
-                c->dead = 1;
-            }
-            m->pd.nconfirm = 0;
-            m->pd.nq = 0;
+            suspend(m, "spool commit");
             return -1;
         }
         m->st.commits++;
@@ -1670,20 +1736,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         return start_failed(m);
     }
     set_peer_table(m);
-    /* the durable queue, as left by the last run */
-    {
-        char **names = NULL;
-        long n = mta_spool_list(m->sp, MTA_SPOOL_QUEUE, &names, m->err, sizeof m->err);
-        for (long i = 0; i < n; i++) {
-            mta_spool_hdr h;
-            if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, names[i], &h, NULL, NULL, m->err, sizeof m->err) == 0)
-                q_add(m, names[i], &h);
-            else
-                LOG(m, SVC, X400_LOG_ERROR, "queue file %s: %s", names[i], m->err);
-        }
-        if (n > 0) LOG(m, SVC, X400_LOG_NOTICE, "%ld APDUs in the queue from the last run", n);
-        mta_spool_names_free(names, n);
-    }
+    load_queue(m); /* the durable queue, as left by the last run */
     x400_driver_config_init(&dc);
     dc.max_conns = MAX_CONNS;
     dc.log = m->liblog;
@@ -1723,24 +1776,25 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
                 if (!c->dead) busy = 1;
             if (!busy || now > stop_at) break;
         }
-        if (!m->stopping && now - m->last_pickup >= 50) {
+        if (m->suspended) try_resume(m, now);
+        if (!m->stopping && !m->suspended && now - m->last_pickup >= 50) {
             m->last_pickup = now;
             pickup(m);
             control(m);
         }
-        manage_peers(m, now);
-        feed_links(m, now);
+        if (!m->suspended) {
+            manage_peers(m, now);
+            feed_links(m, now);
+        }
         manage_conns(m, now);
-        if (commit(m) < 0) status = 1;
-        if (m->fatal) break;
-        if (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
-            (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS)) {
-            if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0)
-                LOG(m, SVC, X400_LOG_ERROR, "checkpoint: %s", m->err);
+        (void)commit(m);
+        if (!m->suspended && (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
+                              (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS))) {
+            if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) suspend(m, "checkpoint");
             m->st.checkpoints++;
             m->last_checkpoint = now;
         }
-        if (now - m->last_snapshot >= SNAPSHOT_MS) {
+        if (m->sp && now - m->last_snapshot >= SNAPSHOT_MS) {
             m->last_snapshot = now;
             snapshot(m);
         }
@@ -1754,15 +1808,16 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         }
     }
     /* shutdown: what was received is made durable, then checkpointed */
-    commit(m);
+    if (commit(m) < 0) status = 1;
     for (conn *c = m->conns; c; c = c->next) c->dead = 1;
     reap(m);
     reap(m);
-    if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) {
-        LOG(m, SVC, X400_LOG_ERROR, "checkpoint: %s", m->err);
+    if (m->suspended || mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "stopping with the spool failed: %s (the journal is replayed at the next start)",
+            m->err);
         status = 1;
     }
-    snapshot(m);
+    if (m->sp) snapshot(m);
     x400_driver_free(m->drv);
     while (m->ngrave) x400_assoc_free(m->graveyard[--m->ngrave]);
     for (size_t p = 0; p < cfg->npeers; p++)
@@ -1772,8 +1827,8 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
             free(q);
         }
     x400_mtsid_close(m->ids);
-    mta_spool_close(m->sp);
-    x400_p1_idset_free(m->seen);
+    if (m->sp) mta_spool_close(m->sp);
+    if (m->seen) x400_p1_idset_free(m->seen);
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s stopped", cfg->name);
     mta_log_close(&m->lg);
     free(m->own);
