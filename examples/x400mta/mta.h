@@ -132,13 +132,16 @@ typedef enum mta_log_category {
 } mta_log_category;
 
 typedef struct mta_log {
-    FILE *f;                 /* stderr or the log file */
+    FILE *f;                 /* stderr or the log file (NULL with syslog) */
     int own;                 /* f was opened by mta_log_open */
+    int syslog;              /* path "syslog": records go to syslog(3), facility mail */
+    int cur_level;           /* the level of the record being written */
     int level[3];            /* x400_log_level per category; -1 off */
     char who[X400_MTA_NAME_MAX + 1];
 } mta_log;
 
-/* Open the log (path "" or "-": stderr).  0 or -1 (errno). */
+/* Open the log (path "" or "-": stderr; "syslog": syslog(3), facility
+ * mail, ident x400mta -- journald takes it too).  0 or -1 (errno). */
 int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *who);
 void mta_log_close(mta_log *lg);
 /* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text".
