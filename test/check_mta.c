@@ -246,6 +246,8 @@ static void assert_exactly_once(struct env *e, int i, const char *prefix, int n)
                   side_name[i], t.distinct, t.total, n);
 }
 
+static void assert_conserved(struct env *e, int orig, int dest, const char *prefix, int n, long queued);
+
 /* Both directions, peer by name and by IP, delivery reports back. */
 START_TEST(exchange_both_ways_with_reports)
 {
@@ -381,6 +383,7 @@ START_TEST(sigkill_either_side_and_both)
     ck_assert(wait_for(&e, 1, "k", n, n, 90));
     assert_exactly_once(&e, 1, "k", n);
     ck_assert_int_eq(inbox(&e, 0, "").dr, n);
+    assert_conserved(&e, 0, 1, "k", n, wait_stat(&e, 0, "queue_len", 0, 10));
     env_free(&e, 1);
 }
 END_TEST

@@ -6,7 +6,10 @@
  *   x400mta queue  -c FILE              the queue, like mailq
  *   x400mta inbox  -c FILE [--tsv] [--show NAME]
  *   x400mta stats  -c FILE              the running MTA's counters
+ *   x400mta check-config -c FILE        validate without starting
+ *   x400mta hold|release|retry|delete|bounce -c FILE MTSID   queue control
  *   x400mta sample-config               a commented configuration
+ *   x400mta --version
  *
  * doc/mta.md is the user guide.
  */
