@@ -4,7 +4,7 @@
  *   x400mta run    -c FILE [flags]      run the MTA (until SIGTERM/SIGINT)
  *   x400mta submit -c FILE --from OR --to OR [...]   queue a message
  *   x400mta queue  -c FILE              the queue, like mailq
- *   x400mta inbox  -c FILE [--tsv] [--show NAME]
+ *   x400mta inbox  -c FILE [--tsv] [--show MTSID]
  *   x400mta stats  -c FILE              the running MTA's counters
  *   x400mta check-config -c FILE        validate without starting
  *   x400mta hold|release|retry|delete|bounce -c FILE MTSID   queue control
@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "                      [--content-id ID] [--priority normal|urgent|non-urgent]\n"
             "                      [--no-report] [--file PATH|-] [--size N] [--count N]\n"
             "       x400mta queue  -c FILE\n"
-            "       x400mta inbox  -c FILE [--tsv] [--show NAME]\n"
+            "       x400mta inbox  -c FILE [--tsv] [--show MTSID]\n"
             "       x400mta stats  -c FILE\n"
             "       x400mta check-config -c FILE     validate, start nothing\n"
             "       x400mta hold|release|retry|delete|bounce -c FILE MTSID   queue control\n"
