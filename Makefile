@@ -244,3 +244,13 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+# ---------------------------------------------------------------- fuzz: example MTA
+# Fuzz targets of the example MTA's modules (configuration parser, spool
+# files and journal) link them in; everything else about them (corpus in
+# test/fuzz/corpus/<t>/, replayed by `make check`) is as for the others.
+MTA_FUZZ := mtaconfig mtaspool
+$(patsubst %,$(TB)/replay_%,$(MTA_FUZZ)): $(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(MTA_MODS) examples/x400mta/mta.h $(B)/$(V)/all.o | $(TB)
+	$(CC) $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) $(VFLAGS) $< test/fuzz/replay_main.c $(MTA_MODS) $(B)/$(V)/all.o -o $@ -lpthread -lm
+$(patsubst %,$(FB)/fuzz_%,$(MTA_FUZZ)): $(FB)/fuzz_%: test/fuzz/fuzz_%.c $(MTA_MODS) $(FB)/all.o
+	clang $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $< $(MTA_MODS) $(FB)/all.o -o $@ -lpthread -lm

@@ -528,6 +528,16 @@ static int slot(x400_p1_link *l, struct qent **e, x400_diag *diag)
     return X400_OK;
 }
 
+/* An APDU above the transfer bound (RTSE max_apdu_size) never goes on this
+ * link: refused at once, never queued where it would block the queue. */
+static int within_bound(const x400_p1_link *l, size_t len, x400_diag *diag)
+{
+    if ((uint64_t)len <= l->cfg.rtse.max_apdu_size) return X400_OK;
+    return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0,
+                          "send: APDU of %zu octets above the transfer bound of %llu octets", len,
+                          (unsigned long long)l->cfg.rtse.max_apdu_size);
+}
+
 /* The slot filled: queued.  Whatever happens now, it comes back as SENT or
  * SEND_FAILED, so a failure to start it is not the caller's to retry. */
 static int queued(x400_p1_link *l, struct qent *e, x400_rtse_priority prio, uint64_t tag)
@@ -546,6 +556,11 @@ int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x
     if (!l || !apdu) return X400_ERR_INVALID_ARG;
     if ((rv = slot(l, &e, diag)) < 0) return rv;
     if ((rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag)) < 0) return rv;
+    if ((rv = within_bound(l, e->len, diag)) < 0) {
+        x400i_free(l->alloc, e->buf);
+        memset(e, 0, sizeof *e);
+        return rv;
+    }
     return queued(l, e, rtse_prio(apdu), tag);
 }
 
@@ -556,6 +571,7 @@ int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
     int rv;
     if (!l || !apdu || !len || (unsigned)prio > X400_RTSE_PRIO_NON_URGENT) return X400_ERR_INVALID_ARG;
     if ((rv = slot(l, &e, diag)) < 0) return rv;
+    if ((rv = within_bound(l, len, diag)) < 0) return rv;
     if ((rv = x400_p1_prescan(apdu, len, &l->cfg.limits, diag)) < 0) return rv;
     e->buf = x400i_malloc(l->alloc, len);
     if (!e->buf)

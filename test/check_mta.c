@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,17 +105,26 @@ static void env_init(struct env *e)
     for (int i = 0; i < 2; i++) write_conf(e, i, NULL, 1, NULL);
 }
 
-static void start(struct env *e, int i)
+/* fsize > 0: the MTA may write files up to fsize octets only (RLIMIT_FSIZE,
+ * SIGXFSZ ignored: a write beyond fails as on a full disk). */
+static void start_limited(struct env *e, int i, rlim_t fsize)
 {
     char conf[700];
     snprintf(conf, sizeof conf, "%s/%s.conf", e->dir, side_name[i]);
     e->pid[i] = fork();
     ck_assert_int_ge(e->pid[i], 0);
     if (e->pid[i] == 0) {
+        if (fsize) {
+            struct rlimit rl = { fsize, RLIM_INFINITY }; /* soft: raised again by prlimit */
+            signal(SIGXFSZ, SIG_IGN);
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(126);
+        }
         execl(e->bin, e->bin, "run", "-c", conf, (char *)NULL);
         _exit(127);
     }
 }
+
+static void start(struct env *e, int i) { start_limited(e, i, 0); }
 
 static int stop(struct env *e, int i, int sig)
 {
@@ -235,6 +245,8 @@ static void assert_exactly_once(struct env *e, int i, const char *prefix, int n)
     ck_assert_msg(t.distinct == n && t.total == n, "%s: %d distinct, %d delivered, %d submitted",
                   side_name[i], t.distinct, t.total, n);
 }
+
+static void assert_conserved(struct env *e, int orig, int dest, const char *prefix, int n, long queued);
 
 /* Both directions, peer by name and by IP, delivery reports back. */
 START_TEST(exchange_both_ways_with_reports)
@@ -371,6 +383,7 @@ START_TEST(sigkill_either_side_and_both)
     ck_assert(wait_for(&e, 1, "k", n, n, 90));
     assert_exactly_once(&e, 1, "k", n);
     ck_assert_int_eq(inbox(&e, 0, "").dr, n);
+    assert_conserved(&e, 0, 1, "k", n, wait_stat(&e, 0, "queue_len", 0, 10));
     env_free(&e, 1);
 }
 END_TEST
@@ -401,6 +414,352 @@ START_TEST(tools_queue_and_inbox)
 }
 END_TEST
 
+/* Inbox of side i in detail: per content-id (prefix-N, N = 1..n) how often
+ * delivered; at side `orig` how many non-delivery reports name it. */
+struct fate {
+    int delivered[256], ndr[256];
+};
+
+static void fates(struct env *e, int i, int orig, const char *prefix, struct fate *f)
+{
+    char cmd[4096], line[2048];
+    size_t pl = strlen(prefix);
+    memset(f, 0, sizeof *f);
+    for (int side = 0; side < 2; side++) {
+        FILE *p;
+        int who = side ? orig : i;
+        snprintf(cmd, sizeof cmd, "'%s' inbox -c '%s/%s.conf' --tsv 2>/dev/null", e->bin, e->dir, side_name[who]);
+        p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        while (fgets(line, sizeof line, p)) {
+            char *fl[8] = { 0 };
+            int n = 0, k;
+            for (char *t = line; n < 8 && t; n++) {
+                fl[n] = t;
+                t = strchr(t, '\t');
+                if (t) *t++ = 0;
+            }
+            if (n < 7) continue;
+            if (!side && !strcmp(fl[0], "message") && !strncmp(fl[2], prefix, pl) && fl[2][pl] == '-' &&
+                (k = atoi(fl[2] + pl + 1)) > 0 && k < 256)
+                f->delivered[k]++;
+            if (side && !strcmp(fl[0], "report") && !strncmp(fl[6], "non-delivered", 13) &&
+                !strncmp(fl[5], prefix, pl) && fl[5][pl] == '-' && (k = atoi(fl[5] + pl + 1)) > 0 && k < 256)
+                f->ndr[k]++;
+        }
+        pclose(p);
+    }
+}
+
+/* Conservation after a fault run: each of the n messages prefix-1..n sent
+ * from `orig` to `dest` is exactly one of: delivered once, non-delivered
+ * with one report at its originator, or still queued at the originator
+ * (`queued` of them at most).  Nothing lost, nothing twice. */
+static void assert_conserved(struct env *e, int orig, int dest, const char *prefix, int n, long queued)
+{
+    struct fate f;
+    int delivered = 0, ndr = 0;
+    fates(e, dest, orig, prefix, &f);
+    for (int k = 1; k <= n; k++) {
+        ck_assert_msg(f.delivered[k] <= 1 && f.ndr[k] <= 1 && f.delivered[k] + f.ndr[k] <= 1,
+                      "%s-%d: delivered %d times, %d non-delivery reports", prefix, k, f.delivered[k], f.ndr[k]);
+        delivered += f.delivered[k];
+        ndr += f.ndr[k];
+    }
+    ck_assert_msg(delivered + ndr + queued == n, "%s: %d delivered + %d non-delivered + %ld queued != %d submitted",
+                  prefix, delivered, ndr, queued, n);
+}
+
+static int submit_to(struct env *e, int from, const char *to, const char *cid, int count, int size)
+{
+    return run("'%s' submit -c '%s/%s.conf' --from 'C=XX;A=ADMD;P=%s;S=Orig' --to '%s' --to "
+               "'C=XX;A=ADMD;P=%s;S=Rcpt' --content-id %s --size %d --count %d >/dev/null 2>&1",
+               e->bin, e->dir, side_name[from], from ? "BRAVO" : "ALPHA", to, from ? "ALPHA" : "BRAVO", cid,
+               size, count);
+}
+
+/* A recipient without a route, at the originating MTA and at the receiving
+ * one: it gets a non-delivery report (unable-to-transfer /
+ * unrecognised-OR-name), the other recipient is delivered, no association
+ * is aborted, nothing stays in submit/. */
+START_TEST(unroutable_recipient_ndr_others_delivered)
+{
+    struct env e;
+    env_init(&e);
+    /* A routes P=CHARLIE to B; B knows no route for it */
+    write_conf(&e, 0, "route = C=XX;A=ADMD;P=CHARLIE\n", 1, NULL);
+    ck_assert_int_eq(submit_to(&e, 0, "C=XX;A=ADMD;P=NOWHERE;S=Lost", "nr", 3, 500), 0);
+    ck_assert_int_eq(submit_to(&e, 0, "C=XX;A=ADMD;P=CHARLIE;S=Far", "cr", 3, 500), 0);
+    start(&e, 0);
+    start(&e, 1);
+    ck_assert(wait_for(&e, 1, "nr", 3, -1, 60));
+    ck_assert(wait_for(&e, 1, "cr", 3, -1, 60));
+    {
+        double end = now_s() + 30;
+        while (now_s() < end && inbox(&e, 0, "").ndr < 6) usleep(100000);
+    }
+    assert_exactly_once(&e, 1, "nr", 3);
+    assert_exactly_once(&e, 1, "cr", 3);
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 6);
+    ck_assert_int_eq(stat_of(&e, 0, "aborts") + stat_of(&e, 1, "aborts"), 0);
+    ck_assert_int_eq(run("test -z \"$(ls '%s/a/submit')\"", e.dir), 0);
+    /* one report per message, naming the unroutable recipient only */
+    ck_assert_int_eq(run("grep -q 'non-delivery of .* to 1 of its 2 recipients: no route to C=XX/A=ADMD/P=CHARLIE' "
+                         "'%s/b.log'", e.dir), 0);
+    ck_assert_int_eq(run("'%s' inbox -c '%s/a.conf' --tsv | grep -c 'non-delivered 1/0' | grep -qx 6", e.bin, e.dir),
+                     0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* Messages above the peer's transfer bound (max-apdu-size): refused by
+ * submit; one queued before the bound was lowered comes back from the
+ * P1 link as SEND_FAILED, one picked up after is refused when routed: both
+ * non-delivered (content too long), the queue behind them moves. */
+START_TEST(oversize_message_ndr_queue_moves)
+{
+    struct env e;
+    long q;
+    env_init(&e);
+    submit(&e, 0, "big", 1, 100000, 0);          /* picked up, queued (B down) */
+    start(&e, 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 1, 20), 1);
+    stop(&e, 0, SIGTERM);
+    submit(&e, 0, "huge", 1, 100000, 0);         /* waits in submit/ */
+    submit(&e, 0, "ov", 10, 2000, 0);
+    write_conf(&e, 0, "max-apdu-size = 64\n", 1, NULL);
+    ck_assert_int_ne(run("'%s' submit -c '%s/a.conf' --from 'C=XX;A=ADMD;P=ALPHA;S=Orig' "
+                         "--to 'C=XX;A=ADMD;P=BRAVO;S=Rcpt' --size 100000 2>'%s/err.txt'", e.bin, e.dir, e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'too long: the transfer bound towards MTA-B' '%s/err.txt'", e.dir), 0);
+    start(&e, 0);
+    start(&e, 1);
+    ck_assert(wait_for(&e, 1, "ov", 10, -1, 60));
+    {
+        double end = now_s() + 30;
+        while (now_s() < end && inbox(&e, 0, "").ndr < 2) usleep(100000);
+    }
+    assert_exactly_once(&e, 1, "ov", 10);
+    ck_assert_int_eq(run("'%s' inbox -c '%s/a.conf' --tsv | grep -c 'non-delivered 1/7' | grep -qx 2", e.bin, e.dir),
+                     0);
+    q = wait_stat(&e, 0, "queue_len", 0, 10);
+    ck_assert_int_eq(q, 0);
+    assert_conserved(&e, 0, 1, "ov", 10, q);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* Input that does not fit is refused with a message saying what is wrong,
+ * never cut; nothing reaches submit/. */
+START_TEST(submit_refuses_what_does_not_fit)
+{
+    struct env e;
+    char longaddr[1024];
+    int n;
+    env_init(&e);
+    n = snprintf(longaddr, sizeof longaddr, "C=XX;A=ADMD;P=BRAVO;O=");
+    while (n < 730) longaddr[n++] = 'x';
+    snprintf(longaddr + n, sizeof longaddr - (size_t)n, ";S=Smith;G=Ann");   /* 744 characters */
+    ck_assert_int_eq(strlen(longaddr), 744);
+#define SUB "'%s' submit -c '%s/a.conf' --from 'C=XX;A=ADMD;P=ALPHA;S=Orig' "
+    ck_assert_int_ne(run(SUB "--to '%s' --size 10 2>'%s/e1'", e.bin, e.dir, longaddr, e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'O/R address of 744 characters, at most 511' '%s/e1'", e.dir), 0);
+    ck_assert_int_ne(run(SUB "--to 'C=XX;A=ADMD;P=BRAVO;S=R' --size abc 2>'%s/e2'", e.bin, e.dir, e.dir), 0);
+    ck_assert_int_eq(run("grep -q -- '--size \"abc\": want a whole number' '%s/e2'", e.dir), 0);
+    ck_assert_int_ne(run(SUB "--to 'C=XX;A=ADMD;P=BRAVO;S=R' --size 5 --count 0 2>'%s/e3'", e.bin, e.dir, e.dir), 0);
+    ck_assert_int_eq(run("grep -q -- '--count \"0\": want a whole number 1\\.\\.' '%s/e3'", e.dir), 0);
+    ck_assert_int_ne(run(SUB "--to '' --size 5 2>'%s/e4'", e.bin, e.dir, e.dir), 0);
+    ck_assert_int_eq(run("grep -q -- '--to: empty O/R address' '%s/e4'", e.dir), 0);
+    ck_assert_int_ne(run(SUB "--to 'C=XX;A=ADMD;P=BRAVO;S=R' --content-id 12345678901234567 --size 5 2>/dev/null",
+                         e.bin, e.dir), 0);
+#undef SUB
+    ck_assert_int_eq(run("test -z \"$(ls '%s/a/submit' 2>/dev/null)\"", e.dir), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* What operators expect of the command line: check-config, --version,
+ * unknown commands and options named, a missing -c said, start-up
+ * failures (address in use with the port, spool locked with the pid) on
+ * stderr with a non-zero exit. */
+START_TEST(operator_command_line)
+{
+    struct env e;
+    int fd;
+    struct sockaddr_in sa;
+    env_init(&e);
+    ck_assert_int_eq(run("'%s' check-config -c '%s/a.conf' | grep -q 'configuration OK: MTA MTA-A, 1 peer'",
+                         e.bin, e.dir), 0);
+    ck_assert_int_eq(run("printf 'bogus = 1\n' >> '%s/a.conf'", e.dir), 0);
+    ck_assert_int_eq(run("'%s' check-config -c '%s/a.conf' 2>&1 | grep -q 'a.conf:.*unknown key \"bogus\"'",
+                         e.bin, e.dir), 0);
+    ck_assert_int_ne(run("'%s' check-config -c '%s/a.conf' 2>/dev/null", e.bin, e.dir), 0);
+    write_conf(&e, 0, NULL, 1, NULL);
+    ck_assert_int_eq(run("'%s' --version | grep -q '^x400mta [0-9]'", e.bin), 0);
+    ck_assert_int_eq(run("'%s' frobnicate 2>&1 | grep -q 'unknown command \"frobnicate\"'", e.bin), 0);
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' --frob 2>&1 | grep -q 'unknown option --frob'", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' run 2>&1 | grep -q 'no configuration file'", e.bin), 0);
+    ck_assert_int_ne(run("'%s' run 2>/dev/null", e.bin), 0);
+    /* address in use */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)e.port[0]);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 1), 0);
+    ck_assert_int_eq(run("'%s' run -c '%s/a.conf' 2>'%s/e1'; test $? -ne 0", e.bin, e.dir, e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'cannot listen on 127.0.0.1:%u (address 127.0.0.1, port %u)' '%s/e1'", e.port[0],
+                         e.port[0], e.dir), 0);
+    close(fd);
+    /* spool locked by a running MTA */
+    start(&e, 0);
+    ck_assert_int_ge(wait_stat(&e, 0, "queue_len", 0, 20), 0);
+    ck_assert_int_eq(run("'%s' run -c '%s/a.conf' 2>'%s/e2'; test $? -ne 0", e.bin, e.dir, e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'in use by pid %d' '%s/e2'", (int)e.pid[0], e.dir), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* SIGHUP: the configuration is read again (a broken file is refused, the
+ * MTA keeps running with the old one), the log reopened (rotation). */
+START_TEST(sighup_reloads_config_and_reopens_log)
+{
+    struct env e;
+    unsigned good;
+    env_init(&e);
+    good = e.port[1];
+    e.port[1] = free_port();              /* A dials a port where nothing listens */
+    write_conf(&e, 0, NULL, 1, NULL);
+    e.port[1] = good;
+    submit(&e, 0, "hup", 5, 300, 0);
+    start(&e, 0);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 5, 20), 5);
+    /* a broken file: refused, the MTA stays */
+    ck_assert_int_eq(run("printf 'nonsense\n' >> '%s/a.conf'", e.dir), 0);
+    ck_assert_int_eq(run("mv '%s/a.log' '%s/a.log.1'", e.dir, e.dir), 0);
+    kill(e.pid[0], SIGHUP);
+    usleep(500000);
+    ck_assert_int_eq(waitpid(e.pid[0], NULL, WNOHANG), 0);
+    ck_assert_int_eq(run("grep -q 'configuration refused, the running one is kept' '%s/a.log'", e.dir), 0);
+    /* the right port: everything goes */
+    write_conf(&e, 0, NULL, 1, NULL);
+    kill(e.pid[0], SIGHUP);
+    ck_assert(wait_for(&e, 1, "hup", 5, -1, 30));
+    assert_exactly_once(&e, 1, "hup", 5);
+    ck_assert_int_eq(run("grep -q 'configuration re-read' '%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(stop(&e, 0, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* The MTSIDs of side i's queue listing (lines for MTA-B/MTA-A), in order. */
+static int queue_ids(struct env *e, int i, char ids[][128], int max)
+{
+    char cmd[4096], line[1024];
+    int n = 0;
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "'%s' queue -c '%s/%s.conf'", e->bin, e->dir, side_name[i]);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    while (fgets(line, sizeof line, p))
+        if (line[0] == '[' && n < max && sscanf(line, "%127s", ids[n]) == 1) n++;
+    pclose(p);
+    return n;
+}
+
+/* Queue control on the running MTA: the listing (submissions not picked
+ * up, attempts, held), stats with its time and whether the MTA runs, hold
+ * / release / retry / delete / bounce by MTSID, inbox --show by MTSID with
+ * one line per recipient of a report; every message accounted for. */
+START_TEST(queue_control_by_mtsid)
+{
+    struct env e;
+    char ids[8][128];
+    int n;
+    env_init(&e);
+    submit(&e, 0, "qc", 5, 300, 0);
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep -c '(submission .* MTA-B .* submitted' | grep -qx 5",
+                         e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep -q '5 submissions not picked up yet (the MTA is not running)'",
+                         e.bin, e.dir), 0);
+    ck_assert_int_ne(run("'%s' hold -c '%s/a.conf' '[x]' 2>&1 | grep -q 'not running'; test $? -ne 0", e.bin, e.dir), 0);
+    start(&e, 0);                       /* B down: they wait, attempts count */
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 5, 20), 5);
+    {
+        double end = now_s() + 20;
+        while (now_s() < end && run("'%s' queue -c '%s/a.conf' | grep 'MTA-B' | awk '$5 < 2 {x=1} END {exit x}'",
+                                    e.bin, e.dir) != 0)
+            usleep(200000);
+    }
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep 'MTA-B' | awk '$5 < 2 {x=1} END {exit x}'", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' stats -c '%s/a.conf' | grep -q '^# snapshot taken 20.*Z (.* s ago); MTA running (pid %d)'",
+                         e.bin, e.dir, (int)e.pid[0]), 0);
+    n = queue_ids(&e, 0, ids, 8);
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' | grep -q '^ok: .* held'", e.bin, e.dir, ids[0]), 0);
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' >/dev/null", e.bin, e.dir, ids[1]), 0);
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' >/dev/null", e.bin, e.dir, ids[2]), 0);
+    ck_assert_int_ne(run("'%s' hold -c '%s/a.conf' '[nothing]' 2>/dev/null", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' delete -c '%s/a.conf' '%s' | grep -q 'deleted, non-delivery report'", e.bin, e.dir,
+                         ids[1]), 0);
+    ck_assert_int_eq(run("'%s' bounce -c '%s/a.conf' '%s' | grep -q 'bounced'", e.bin, e.dir, ids[2]), 0);
+    start(&e, 1);
+    ck_assert_int_eq(run("'%s' retry -c '%s/a.conf' all | grep -q '^ok'", e.bin, e.dir), 0);
+    ck_assert(wait_for(&e, 1, "qc", 2, -1, 30));        /* the two never held */
+    usleep(1500000);
+    ck_assert_int_eq(inbox(&e, 1, "qc").distinct, 2);   /* the held one stays */
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep -q 'held'", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("'%s' release -c '%s/a.conf' '%s' | grep -q released", e.bin, e.dir, ids[0]), 0);
+    ck_assert(wait_for(&e, 1, "qc", 3, -1, 30));
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
+    /* the deleted message's report, found by its MTSID, one line per recipient */
+    ck_assert_int_eq(run("r=$('%s' inbox -c '%s/a.conf' --tsv | awk -F'\t' '$1 == \"report\" {print $2; exit}'); "
+                         "'%s' inbox -c '%s/a.conf' --show \"$r\" | "
+                         "grep -Eq '^recipient: C=XX;A=ADMD;P=BRAVO;S=Rcpt non-delivered [01]/-1 (deleted by the "
+                         "operator|returned to the originator by the operator)$'",
+                         e.bin, e.dir, e.bin, e.dir), 0);
+    assert_conserved(&e, 0, 1, "qc", 5, 0);
+    stop(&e, 0, SIGTERM);
+    ck_assert_int_eq(run("'%s' stats -c '%s/a.conf' | grep -q 'MTA not running'", e.bin, e.dir), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* A full disk at the receiver (its files limited to 300 KiB, so the
+ * journal's writes fail): it stops accepting transfers and keeps retrying;
+ * when space returns it resumes by itself.  Every message is delivered
+ * exactly once, every delivery report comes back. */
+START_TEST(full_disk_receiver_resumes_by_itself)
+{
+    struct env e;
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    int n = 60;
+    env_init(&e);
+    /* A's transfers cut by B's suspension are retried at once */
+    write_conf(&e, 0, "transfer-interval = 1\nmax-transfer-retries = 50\n", 1, NULL);
+    submit(&e, 0, "fd", n, 20000, 1);
+    start_limited(&e, 1, 300 * 1024);
+    start(&e, 0);
+    {
+        double end = now_s() + 60;
+        while (now_s() < end && run("grep -q 'transfers are refused' '%s/b.log'", e.dir) != 0) usleep(100000);
+    }
+    ck_assert_int_eq(run("grep -q 'spool commit failed: .*transfers are refused' '%s/b.log'", e.dir), 0);
+    usleep(2500000);
+    ck_assert_int_eq(waitpid(e.pid[1], NULL, WNOHANG), 0);      /* still running */
+    ck_assert_int_lt(inbox(&e, 1, "fd").distinct, n);
+    ck_assert_int_eq(prlimit(e.pid[1], RLIMIT_FSIZE, &rl, NULL), 0); /* space returns */
+    ck_assert(wait_for(&e, 1, "fd", n, n, 120));
+    ck_assert_int_eq(run("grep -q 'spool works again' '%s/b.log'", e.dir), 0);
+    assert_exactly_once(&e, 1, "fd", n);
+    ck_assert_int_eq(inbox(&e, 0, "").dr, n);
+    assert_conserved(&e, 0, 1, "fd", n, wait_stat(&e, 0, "queue_len", 0, 10));
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 Suite *x400t_suite_mta(void)
 {
     Suite *s = suite_create("mta");
@@ -414,6 +773,16 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, peer_down_beyond_retry_budget_ndr);
     tcase_add_test(tc, sigkill_either_side_and_both);
     tcase_add_test(tc, tools_queue_and_inbox);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ops");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, unroutable_recipient_ndr_others_delivered);
+    tcase_add_test(tc, oversize_message_ndr_queue_moves);
+    tcase_add_test(tc, submit_refuses_what_does_not_fit);
+    tcase_add_test(tc, operator_command_line);
+    tcase_add_test(tc, sighup_reloads_config_and_reopens_log);
+    tcase_add_test(tc, queue_control_by_mtsid);
+    tcase_add_test(tc, full_disk_receiver_resumes_by_itself);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -80,6 +80,9 @@ static const x400_p1_peer peers[] = {
 };
 static x400_p1_peer_table peer_table = { peers, 1 };
 
+/* when not 0: the initiator's transfer bound (RTSE max_apdu_size) */
+static uint64_t OPEN_MAX_APDU;
+
 static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, const char *ini_pw)
 {
     x400_p1_link_config ci, cr;
@@ -93,6 +96,7 @@ static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, c
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.mode = cr.mode = mode;
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    if (OPEN_MAX_APDU) ci.rtse.max_apdu_size = OPEN_MAX_APDU;
     snprintf(ci.own_name, sizeof ci.own_name, "%s", ini_name);
     memcpy(ci.own_password, ini_pw, strlen(ini_pw));
     ci.own_password_len = strlen(ini_pw);
@@ -339,6 +343,44 @@ START_TEST(send_encoded_apdu)
 }
 END_TEST
 
+/* An APDU above the transfer bound is refused by send (too long), never
+ * queued: the APDU sent after it is transferred, the link stays up (it
+ * used to wait at the head of the queue for ever). */
+START_TEST(apdu_above_bound_refused_queue_moves)
+{
+    struct pair p;
+    struct msg big, small;
+    x400_diag d;
+    OPEN_MAX_APDU = 20000;
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    OPEN_MAX_APDU = 0;
+    pump(&p);
+    mk(&big, X400_P1_MESSAGE, "B.1", 1, 50000);
+    mk(&small, X400_P1_MESSAGE, "S.1", 1, 100);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &big.a, 1, &d), X400_ERR_TOO_LONG);
+    ck_assert_int_eq(d.layer, X400_LAYER_P1);
+    ck_assert(strstr(d.text, "transfer bound") != NULL);
+    {   /* the same octets, already encoded */
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(x400_p1_encode_alloc(&big.a, NULL, &buf, &len, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, X400_RTSE_PRIO_NORMAL, 3, &d),
+                         X400_ERR_TOO_LONG);
+        free(buf);
+    }
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &small.a, 2, &d), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.ini.failed, 0);
+    ck_assert_uint_eq(p.ini.sent, 1);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_str_eq(p.rsp.last_local, "S.1");
+    ck_assert(x400_p1_link_is_bound(p.ini.l));
+    mk_free(&big);
+    mk_free(&small);
+    close_pair(&p);
+}
+END_TEST
+
 /* RTSE recovery between two MTAs: the connection breaks mid-transfer; the
  * initiator's link asks for a new association; at the responder the new
  * inbound association first meets a fresh link (the MTA cannot know yet
@@ -420,6 +462,7 @@ START_TEST(recovery_routed_to_waiting_link)
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    if (OPEN_MAX_APDU) ci.rtse.max_apdu_size = OPEN_MAX_APDU;
     snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
     memcpy(ci.own_password, "secretA", 7);
     ci.own_password_len = 7;
@@ -920,6 +963,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, deferred_confirmation_normal);
     tcase_add_test(tc, deferred_confirmation_x410);
     tcase_add_test(tc, send_encoded_apdu);
+    tcase_add_test(tc, apdu_above_bound_refused_queue_moves);
     tcase_add_test(tc, recovery_routed_to_waiting_link);
     tcase_add_test(tc, recovery_refused_gives_apdu_back_unbound);
     tcase_add_test(tc, bind_decoded_for_the_connection_mode);

@@ -536,6 +536,13 @@ static int set_peer_key(mta_peer_config *p, const char *k, const char *v, char *
     } else if (!strcmp(k, "expedited")) {
         if (parse_onoff(v, &p->expedited) < 0)
             return fail(msg, mlen, "bad expedited \"%s\": on or off", v);
+    } else if (!strcmp(k, "max-apdu-size")) {
+        /* the transfer bound: larger APDUs are non-delivered (content too
+         * long) before they are queued for this peer */
+        uint32_t kib;
+        if (parse_u32(v, 1, MTA_APDU_MAX_KIB, &kib) < 0)
+            return fail(msg, mlen, "bad max-apdu-size \"%s\": KiB, 1..%u", v, (unsigned)MTA_APDU_MAX_KIB);
+        p->rtse.max_apdu_size = (uint64_t)kib * 1024u;
     } else if (!strcmp(k, "route")) {
         return add_prefix(p->routes, &p->nroutes, v, msg, mlen);
     } else {
@@ -935,6 +942,9 @@ static const char sample_text[] =
     "# Transfer retries of one message, and the wait between.\n"
     "max-transfer-retries = 2\n"
     "transfer-interval = 120\n"
+    "# The transfer bound (KiB): a larger message is non-delivered (content\n"
+    "# too long) instead of being queued for this peer.\n"
+    "max-apdu-size = 65536\n"
     "# Accepted for compatibility, not used (no expedited data over RFC 1006).\n"
     "expedited = off\n"
     "# O/R address prefixes routed to this peer (repeatable, first match wins:\n"

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "mta.h"
@@ -40,6 +41,11 @@ int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *
         lg->f = stderr;
         return 0;
     }
+    if (!strcmp(path, "syslog")) { /* syslog(3), facility mail: journald or a syslog daemon */
+        openlog("x400mta", LOG_PID | LOG_NDELAY, LOG_MAIL);
+        lg->syslog = 1;
+        return 0;
+    }
     lg->f = fopen(path, "a");
     if (!lg->f) return -1;
     lg->own = 1;
@@ -51,13 +57,15 @@ void mta_log_close(mta_log *lg)
     if (!lg) return;
     if (lg->f) fflush(lg->f);
     if (lg->own && lg->f) fclose(lg->f);
+    if (lg->syslog) closelog();
     lg->f = NULL;
     lg->own = 0;
+    lg->syslog = 0;
 }
 
 static int enabled(const mta_log *lg, mta_log_category cat, x400_log_level level)
 {
-    if (!lg || !lg->f || (unsigned)cat > MTA_LOG_APDU) return 0;
+    if (!lg || (!lg->f && !lg->syslog) || (unsigned)cat > MTA_LOG_APDU) return 0;
     return lg->level[cat] >= 0 && (int)level <= lg->level[cat];
 }
 
@@ -84,8 +92,28 @@ static void flatten(char *s, size_t n)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) s[i] = ' ';
 }
 
+/* syslog priority of a level */
+static int sys_prio(int level)
+{
+    return level <= X400_LOG_ERROR ? LOG_ERR : level == X400_LOG_WARNING ? LOG_WARNING
+           : level == X400_LOG_NOTICE ? LOG_NOTICE : level == X400_LOG_INFO ? LOG_INFO : LOG_DEBUG;
+}
+
+/* A record: to the file, or to syslog one message per line without our
+ * time stamp (syslog has its own), at the record's priority. */
 static void emit(mta_log *lg, const char *line, size_t n)
 {
+    if (lg->syslog) {
+        while (n) {
+            const char *nl = memchr(line, '\n', n);
+            size_t l = nl ? (size_t)(nl - line) : n;
+            size_t skip = l > 25 && line[24] == 'Z' && line[25] == ' ' ? 26 : 0; /* "2026-...Z " */
+            syslog(sys_prio(lg->cur_level), "%.*s", (int)(l - skip), line + skip);
+            line += l + (nl ? 1 : 0);
+            n -= l + (nl ? 1 : 0);
+        }
+        return;
+    }
     fwrite(line, 1, n, lg->f);
     fflush(lg->f);
 }
@@ -98,6 +126,7 @@ static void vlog(mta_log *lg, mta_log_category cat, x400_log_level level, const 
     size_t pre, cap = sizeof small;
     int n;
     va_list ap2;
+    lg->cur_level = (int)level;
     pre = prefix(lg, cat, level, small, sizeof small);
     va_copy(ap2, ap);
     n = vsnprintf(small + pre, cap - pre, fmt, ap);
@@ -168,6 +197,7 @@ void mta_log_hex(mta_log *lg, const char *what, const uint8_t *p, size_t n)
         buf[len++] = '\n';
     }
     if (shown < n) len += (size_t)snprintf(buf + len, cap - len, "  ... %zu bytes omitted\n", n - shown);
+    lg->cur_level = X400_LOG_TRACE;
     emit(lg, buf, len);
     free(buf);
 }

@@ -58,6 +58,7 @@ typedef struct qmsg {
     uint32_t msg_failures;      /* ... of them with the association still up */
     uint64_t next_try;          /* monotonic ms */
     struct conn *on;
+    int held;                   /* `x400mta hold`: not sent until released (not kept across a restart) */
 } qmsg;
 
 typedef struct mta mta;
@@ -125,13 +126,34 @@ struct mta {
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
     stats st;
     int stopping;
-    int fatal;          /* the spool failed: nothing more may be accepted */
+    int suspended;      /* the spool failed (full disk, I/O error): nothing is
+                           accepted until it is reopened (try_resume) */
+    uint64_t next_resume;
+    unsigned resume_tries;
+    mta_config *own;    /* the configuration in force (m->cfg), replaced by SIGHUP */
+    mta_reload_fn reload;
+    void *reload_user;
     char err[512];
     pend pd;
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 static void on_signal(int sig) { got_signal = sig; }
+static void on_hup(int sig) { got_hup = sig; }
+
+/* A start-up failure: logged, and on stderr as well when the log is a file
+ * (the operator starting the MTA sees why it did not start). */
+static void startup_fail(mta *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void startup_fail(mta *m, const char *fmt, ...)
+{
+    char t[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t, sizeof t, fmt, ap);
+    va_end(ap);
+    mta_logf(&m->lg, MTA_LOG_SERVICE, X400_LOG_ERROR, "%s", t);
+    if (m->lg.f != stderr) fprintf(stderr, "x400mta: %s\n", t);
+}
 
 static uint64_t mono_ms(void)
 {
@@ -322,6 +344,10 @@ static int new_id(mta *m, x400_mtsid *id)
     return rv;
 }
 
+/* stage_out: the APDU is above the peer's transfer bound, nothing staged */
+#define STAGE_TOO_LONG 1
+
+/* 0 staged, STAGE_TOO_LONG, or -1 (encoding or the spool failed). */
 static int stage_out(mta *m, const x400_p1_apdu *a, int peer, const char *why)
 {
     uint8_t *buf = NULL;
@@ -334,6 +360,14 @@ static int stage_out(mta *m, const x400_p1_apdu *a, int peer, const char *why)
     if ((rv = x400_p1_encode_alloc(a, NULL, &buf, &len, &d)) < 0) {
         mta_log_diag(&m->lg, X400_LOG_ERROR, "encoding an APDU for the queue", &d);
         return rv;
+    }
+    if ((uint64_t)len > m->cfg->peers[peer].rtse.max_apdu_size || len > MTA_SPOOL_FILE_MAX) {
+        /* queued, it would block the peer's queue: the caller non-delivers */
+        LOG(m, SVC, X400_LOG_WARNING, "%s of %zu octets is above the transfer bound of %s (%llu octets): "
+            "not queued", a->kind == X400_P1_REPORT ? "report" : "message", len, m->cfg->peers[peer].name,
+            (unsigned long long)m->cfg->peers[peer].rtse.max_apdu_size);
+        free(buf);
+        return STAGE_TOO_LONG;
     }
     hdr_of_apdu(a, &h);
     snprintf(h.peer, sizeof h.peer, "%s", m->cfg->peers[peer].name);
@@ -370,7 +404,26 @@ static int stage_inbox(mta *m, const x400_p1_apdu *a, const uint8_t *raw, size_t
     return 0;
 }
 
-/* A report on `subj` (delivered or not) goes back to its originator. */
+/* Text for a PrintableString (supplementary information, X.411 12.2.1.1.1.5):
+ * ';' becomes '/', any other character outside the PrintableString set
+ * '?', and the text is cut at `cap` - 1 (X400_SUPPLEMENTARY_MAX) -- it is
+ * informative text, never an address that must survive. */
+static void printable_fit(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in && o + 1 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 (c && strchr(" '()+,-./:=?", c));
+        out[o++] = ok ? (char)c : c == ';' ? '/' : '?';
+    }
+    out[o] = 0;
+}
+
+/* A report on `subj` (delivered or not) goes back to its originator.
+ * A report that cannot be built is logged and dropped: never a reason to
+ * refuse (or abort the association of) the message it reports on.  -1
+ * only when staging fails (the spool: nothing of the turn is confirmed). */
 static int send_report(mta *m, const x400_p1_apdu *subj, const x400_p1_outcome *oc, size_t n,
                        const char *why)
 {
@@ -381,18 +434,22 @@ static int send_report(mta *m, const x400_p1_apdu *subj, const x400_p1_outcome *
     int rv, local;
     int64_t now = (int64_t)(wall_ms() / 1000);
     memset(&d, 0, sizeof d);
-    if (new_id(m, &rid) < 0) return -1;
+    if (new_id(m, &rid) < 0) return 0;
     rv = x400_p1_report_build(&rep, subj, &rid, &m->cfg->gdi, now, now, oc, n, NULL, &d);
     if (rv < 0) {
-        mta_log_diag(&m->lg, X400_LOG_ERROR, "building a report", &d);
-        return rv;
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "building a report (dropped)", &d);
+        return 0;
     }
     local = mta_config_route(m->cfg, &rep.report.destination, &pc);
     if (local == 1) {
         uint8_t *buf = NULL;
         size_t len = 0;
-        rv = x400_p1_encode_alloc(&rep, NULL, &buf, &len, &d);
-        if (rv >= 0) rv = stage_inbox(m, &rep, buf, len, m->cfg->name);
+        if (x400_p1_encode_alloc(&rep, NULL, &buf, &len, &d) < 0) {
+            mta_log_diag(&m->lg, X400_LOG_ERROR, "encoding a report (dropped)", &d);
+            rv = 0;
+        } else {
+            rv = stage_inbox(m, &rep, buf, len, m->cfg->name);
+        }
         free(buf);
     } else if (pc) {
         rv = stage_out(m, &rep, (int)(pc - m->cfg->peers), why);
@@ -407,18 +464,20 @@ static int send_report(mta *m, const x400_p1_apdu *subj, const x400_p1_outcome *
     return rv;
 }
 
+/* Every recipient of `subj` non-delivered for one reason. */
 static int non_deliver(mta *m, const x400_p1_apdu *subj, int reason, int diagnostic, const char *text)
 {
     x400_p1_outcome oc[MTA_SPOOL_RECIP_MAX];
     size_t n = subj->env.n_recip < MTA_SPOOL_RECIP_MAX ? subj->env.n_recip : MTA_SPOOL_RECIP_MAX;
-    char id[X400_MTSID_TEXT_MAX];
+    char id[X400_MTSID_TEXT_MAX], sup[X400_SUPPLEMENTARY_MAX + 1];
+    printable_fit(text, sup, sizeof sup);
     for (size_t i = 0; i < n; i++) {
         memset(&oc[i], 0, sizeof oc[i]);
         oc[i].recip = (unsigned)i;
         oc[i].delivered = 0;
         oc[i].reason = reason;
         oc[i].diagnostic = diagnostic;
-        oc[i].supplementary = text;
+        oc[i].supplementary = sup[0] ? sup : NULL;
     }
     x400_mtsid_format(&subj->env.id, id, sizeof id);
     LOG(m, SVC, X400_LOG_WARNING, "non-delivery of %s: %s", id, text);
@@ -426,8 +485,31 @@ static int non_deliver(mta *m, const x400_p1_apdu *subj, int reason, int diagnos
     return send_report(m, subj, oc, n, "non-delivery report");
 }
 
+/* Recipients of one message that cannot be served: one non-delivery
+ * report for all of them, each with its own reason and text. */
+typedef struct failset {
+    x400_p1_outcome oc[MTA_SPOOL_RECIP_MAX];
+    char text[MTA_SPOOL_RECIP_MAX][X400_SUPPLEMENTARY_MAX + 1];
+    size_t n;
+} failset;
+
+static void fail_recip(failset *f, unsigned i, int reason, int diagnostic, const char *text)
+{
+    x400_p1_outcome *o = &f->oc[f->n];
+    memset(o, 0, sizeof *o);
+    o->recip = i;
+    o->reason = reason;
+    o->diagnostic = diagnostic;
+    printable_fit(text, f->text[f->n], sizeof f->text[f->n]);
+    o->supplementary = f->text[f->n][0] ? f->text[f->n] : NULL;
+    f->n++;
+}
+
 /* A message (or probe) accepted from a peer or by submission: deliver the
- * local recipients, relay the others per peer, non-deliver the unroutable. */
+ * local recipients, relay the others per peer, non-deliver the unroutable
+ * ones and those above their next hop's transfer bound (one report to the
+ * originator; the other recipients are served).  -1 only when the spool
+ * cannot stage (nothing of this turn is then confirmed). */
 static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw_len, const char *from,
                          int from_peer)
 {
@@ -435,10 +517,12 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
     int local_any = 0, rv = 0;
     int route_of[MTA_SPOOL_RECIP_MAX];
     x400_p1_outcome dr[MTA_SPOOL_RECIP_MAX];
-    size_t ndr = 0, nbad = 0;
+    size_t ndr = 0;
+    failset *fs;
     if (n > MTA_SPOOL_RECIP_MAX) n = MTA_SPOOL_RECIP_MAX;
     if (x400_p1_loop_check(a, &m->cfg->gdi, m->cfg->name) > 0)
         return non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_LOOP_DETECTED, "routing loop");
+    if (!(fs = calloc(1, sizeof *fs))) return -1;
     for (i = 0; i < n; i++) {
         const mta_peer_config *pc = NULL;
         int r = mta_config_route(m->cfg, &a->env.recip[i].name, &pc);
@@ -456,22 +540,28 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
                 ndr++;
             }
         }
-        if (route_of[i] == -2) nbad++;
+        if (route_of[i] == -2) {
+            char t[MTA_ADDR_MAX], why[MTA_ADDR_MAX + 16];
+            x400_orname_format(&a->env.recip[i].name, t, sizeof t);
+            snprintf(why, sizeof why, "no route to %s", t);
+            LOG(m, SVC, X400_LOG_WARNING, "%s", why);
+            fail_recip(fs, i, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_UNRECOGNISED_ORNAME, why);
+        }
     }
     if (local_any && a->kind == X400_P1_MESSAGE) {
         uint8_t *buf = NULL;
         size_t len = raw_len;
         x400_diag d;
         if (!raw) { /* submitted here: the inbox gets the encoded message */
-            if (x400_p1_encode_alloc(a, NULL, &buf, &len, &d) < 0) return -1;
+            if (x400_p1_encode_alloc(a, NULL, &buf, &len, &d) < 0) goto fail;
             raw = buf;
         }
         rv = stage_inbox(m, a, raw, len, from);
         free(buf);
-        if (rv < 0) return rv;
-        if (ndr && send_report(m, a, dr, ndr, "delivery report") < 0) return -1;
+        if (rv < 0) goto fail;
+        if (ndr && send_report(m, a, dr, ndr, "delivery report") < 0) goto fail;
     } else if (local_any && a->kind == X400_P1_PROBE && ndr) {
-        if (send_report(m, a, dr, ndr, "probe report") < 0) return -1;
+        if (send_report(m, a, dr, ndr, "probe report") < 0) goto fail;
     }
     /* relay: one copy per next-hop peer with that peer's recipients */
     for (int p = 0; p < (int)m->cfg->npeers; p++) {
@@ -489,28 +579,38 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
             snprintf(it.mta, sizeof it.mta, "%s", m->cfg->name);
             it.arrival = (int64_t)(wall_ms() / 1000);
             it.routing_action = X400_ROUTE_RELAYED;
-            if (from_peer >= 0 && x400_p1_itrace_append(a, &it) < 0) return -1;
+            if (from_peer >= 0 && x400_p1_itrace_append(a, &it) < 0) goto fail;
             a->env.recip = sub;
             a->env.n_recip = k;
             rv = stage_out(m, a, p, from_peer >= 0 ? "relayed" : "submitted");
             a->env.recip = keep;
             a->env.n_recip = keepn;
-            if (rv < 0) return rv;
+            if (rv < 0) goto fail;
+            if (rv == STAGE_TOO_LONG) {
+                char why[128];
+                snprintf(why, sizeof why, "content too long for MTA %s (transfer bound %llu octets)",
+                         m->cfg->peers[p].name, (unsigned long long)m->cfg->peers[p].rtse.max_apdu_size);
+                for (i = 0; i < n; i++)
+                    if (route_of[i] == p)
+                        fail_recip(fs, i, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, why);
+                continue;
+            }
             if (from_peer >= 0) m->st.relayed++;
         }
     }
-    if (nbad) {
-        char t[MTA_ADDR_MAX] = "";
-        for (i = 0; i < n; i++)
-            if (route_of[i] == -2) {
-                x400_orname_format(&a->env.recip[i].name, t, sizeof t);
-                break;
-            }
-        char why[MTA_ADDR_MAX + 32];
-        snprintf(why, sizeof why, "no route to %s", t);
-        if (non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_UNRECOGNISED_ORNAME, why) < 0) return -1;
+    if (fs->n) {
+        char id[X400_MTSID_TEXT_MAX];
+        x400_mtsid_format(&a->env.id, id, sizeof id);
+        LOG(m, SVC, X400_LOG_WARNING, "non-delivery of %s to %zu of its %u recipients: %s", id, fs->n, n,
+            fs->text[0]);
+        m->st.ndr_generated++;
+        if (send_report(m, a, fs->oc, fs->n, "non-delivery report") < 0) goto fail;
     }
+    free(fs);
     return 0;
+fail:
+    free(fs);
+    return -1;
 }
 
 /* ---------------------------------------------------------------- pickup */
@@ -576,14 +676,25 @@ static void pickup(mta *m)
             mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]);
             continue;
         }
+        size_t mark = mta_spool_staged(m->sp), qmark = m->pd.nq;
+        int kept = 0;
         memset(&a, 0, sizeof a);
         if (build_submission(m, &h, body, len, &a, rc, &tr) == 0) {
             x400_mtsid_format(&a.env.id, id, sizeof id);
-            LOG(m, SVC, X400_LOG_INFO, "submission %s accepted as %s (content-id %s, %zu octets)",
-                names[i], id, h.content_id[0] ? h.content_id : "-", len);
-            m->st.submitted++;
-            if (route_message(m, &a, NULL, 0, m->cfg->name, -1) < 0)
-                LOG(m, SVC, X400_LOG_ERROR, "submission %s could not be queued", names[i]);
+            if (route_message(m, &a, NULL, 0, m->cfg->name, -1) < 0) {
+                /* what it staged goes; the file stays for the next turn, so
+                 * the submission is removed only in the batch that makes its
+                 * message and every report it produced durable */
+                mta_spool_unstage(m->sp, mark);
+                m->pd.nq = qmark;
+                LOG(m, SVC, X400_LOG_WARNING, "submission %s could not be queued now (%s): kept for "
+                    "the next attempt", names[i], strerror(errno));
+                kept = 1;
+            } else {
+                LOG(m, SVC, X400_LOG_INFO, "submission %s accepted as %s (content-id %s, %zu octets)",
+                    names[i], id, h.content_id[0] ? h.content_id : "-", len);
+                m->st.submitted++;
+            }
         } else {
             LOG(m, SVC, X400_LOG_ERROR, "submission %s refused (see above)", names[i]);
         }
@@ -594,12 +705,28 @@ static void pickup(mta *m)
         a.content.p = NULL;
         x400_p1_apdu_free(&a);
         free(body);
-        mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]);
+        if (kept) break;
+        if (mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]) < 0) {
+            mta_spool_unstage(m->sp, mark); /* the file stays: picked up again */
+            m->pd.nq = qmark;
+            break;
+        }
     }
     mta_spool_names_free(names, n);
 }
 
 /* ---------------------------------------------------------------- conns */
+
+/* An association with peer p could not be opened: the next attempt after
+ * open-interval, and every APDU waiting for it counts one more attempt
+ * (the `queue` listing shows them). */
+static void open_failed(mta *m, int p)
+{
+    m->ps[p].open_failures++;
+    m->ps[p].next_open = mono_ms() + (uint64_t)m->cfg->peers[p].open_interval_s * 1000u;
+    for (qmsg *q = m->ps[p].head; q; q = q->next)
+        if (q->state == Q_WAIT) q->attempts++;
+}
 
 static conn *conn_new(mta *m, int outbound, int peer)
 {
@@ -752,8 +879,7 @@ static void open_assoc(mta *m, int p)
     link_config(m, &lc, X400_ROLE_INITIATOR, pc);
     if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || conn_connect(m, c) < 0) {
         c->dead = 1;
-        m->ps[p].open_failures++;
-        m->ps[p].next_open = mono_ms() + (uint64_t)pc->open_interval_s * 1000u;
+        open_failed(m, p);
         return;
     }
     m->st.assoc_opened++;
@@ -842,11 +968,7 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         m->st.bind_refused++;
         mta_log_diag(&m->lg, X400_LOG_WARNING, "bind refused", ev->diag);
         c->dead = 1;
-        if (c->outbound && c->peer >= 0) {
-            peerst *p = &m->ps[c->peer];
-            p->open_failures++;
-            p->next_open = mono_ms() + (uint64_t)m->cfg->peers[c->peer].open_interval_s * 1000u;
-        }
+        if (c->outbound && c->peer >= 0) open_failed(m, c->peer);
         break;
     case X400_P1_LINK_EV_RECEIVED:
         return on_received(m, c, ev);
@@ -938,7 +1060,7 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     conn *c;
     char hs[64];
     (void)d;
-    if (m->stopping) return -1;
+    if (m->stopping || m->suspended) return -1;
     c = conn_new(m, 0, -1);
     if (!c) return -1;
     cb.user = c;
@@ -985,8 +1107,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
     if (c && c->assoc == a && c->have_h && !memcmp(&c->h, &h, sizeof h)) {
         if (c->connecting && !c->bound && c->outbound && c->peer >= 0) {
             peerst *p = &m->ps[c->peer];
-            p->open_failures++;
-            p->next_open = mono_ms() + (uint64_t)m->cfg->peers[c->peer].open_interval_s * 1000u;
+            open_failed(m, c->peer);
             LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: could not open an association with %s (attempt %u of %u)",
                 c->id, peer_name(m, c->peer), p->open_failures, m->cfg->peers[c->peer].max_open_retries);
             c->dead = 1; /* never bound: nothing to recover */
@@ -1000,7 +1121,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
 
 /* A queued APDU that will not be transferred: a non-delivery report to the
  * originator (a report is dropped, with a warning), and out of the queue. */
-static void give_up(mta *m, qmsg *q, int reason, const char *why)
+static void give_up(mta *m, qmsg *q, int reason, int diagnostic, const char *why)
 {
     mta_spool_hdr h;
     uint8_t *body = NULL;
@@ -1010,7 +1131,7 @@ static void give_up(mta *m, qmsg *q, int reason, const char *why)
     if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) == 0 &&
         x400_p1_decode(body, len, NULL, NULL, &a, &d) == 0) {
         if (a.kind != X400_P1_REPORT)
-            non_deliver(m, &a, reason, -1, why);
+            non_deliver(m, &a, reason, diagnostic, why);
         else
             LOG(m, SVC, X400_LOG_WARNING, "report %s to %s dropped: %s", q->mtsid, peer_name(m, q->peer), why);
         x400_p1_apdu_free(&a);
@@ -1027,12 +1148,13 @@ static void feed_links(mta *m, uint64_t now)
         peerst *p;
         if (!can_send(m, c)) continue;
         p = &m->ps[c->peer];
-        for (qmsg *q = p->head; q && c->inflight < LINK_WINDOW; q = q->next) {
+        for (qmsg *q = p->head, *nx; q && c->inflight < LINK_WINDOW; q = nx) {
             mta_spool_hdr h;
             uint8_t *body = NULL;
             size_t len = 0;
             x400_diag d;
-            if (q->state != Q_WAIT || q->next_try > now) continue;
+            nx = q->next; /* q may be given up below */
+            if (q->state != Q_WAIT || q->next_try > now || q->held) continue;
             if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) < 0) {
                 LOG(m, SVC, X400_LOG_ERROR, "queue file %s unreadable: %s", q->name, m->err);
                 q->next_try = now + 60000;
@@ -1042,6 +1164,11 @@ static void feed_links(mta *m, uint64_t now)
             if (x400_p1_link_send_encoded(c->link, body, len, q->prio, (uint64_t)(uintptr_t)q, &d) < 0) {
                 free(body);
                 if (d.code == X400_ERR_FULL) break;
+                if (d.code == X400_ERR_TOO_LONG) {
+                    /* above this association's transfer bound: it will never go */
+                    give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, d.text);
+                    continue;
+                }
                 mta_log_diag(&m->lg, X400_LOG_ERROR, "send", &d);
                 q->next_try = now + 60000;
                 continue;
@@ -1066,7 +1193,7 @@ static void manage_peers(mta *m, uint64_t now)
                      ps->open_failures);
             for (qmsg *q = ps->head, *nx; q; q = nx) {
                 nx = q->next;
-                if (q->state == Q_WAIT) give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, why);
+                if (q->state == Q_WAIT && !q->held) give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, -1, why);
             }
             ps->open_failures = 0;
             continue;
@@ -1078,7 +1205,7 @@ static void manage_peers(mta *m, uint64_t now)
             if (can_send(m, c)) senders++;
         }
         for (qmsg *q = ps->head; q; q = q->next)
-            if (q->state == Q_WAIT && q->next_try <= now) ready++;
+            if (q->state == Q_WAIT && q->next_try <= now && !q->held) ready++;
         if (!ready || m->stopping || opening || outbound >= pc->max_assocs || now < ps->next_open) continue;
         if (senders == 0 || ready > (size_t)pc->threshold * senders) open_assoc(m, (int)p);
     }
@@ -1086,8 +1213,8 @@ static void manage_peers(mta *m, uint64_t now)
     for (size_t p = 0; p < m->cfg->npeers; p++)
         for (qmsg *q = m->ps[p].head, *nx; q; q = nx) {
             nx = q->next;
-            if (q->state == Q_WAIT && q->msg_failures > m->cfg->peers[p].max_transfer_retries)
-                give_up(m, q, X400_NDR_TRANSFER_FAILURE, "transfer retries exhausted");
+            if (q->state == Q_WAIT && !q->held && q->msg_failures > m->cfg->peers[p].max_transfer_retries)
+                give_up(m, q, X400_NDR_TRANSFER_FAILURE, -1, "transfer retries exhausted");
         }
 }
 
@@ -1199,6 +1326,8 @@ static void snapshot(mta *m)
         if (!c->dead && c->bound) open++;
     buf = malloc(cap);
     if (!buf) return;
+    n += (size_t)snprintf(buf + n, cap - n, "snapshot_ms=%llu\npid=%ld\n", (unsigned long long)wall_ms(),
+                          (long)getpid());
     n += (size_t)snprintf(buf + n, cap - n,
                           "submitted=%llu\nreceived=%llu\ndelivered=%llu\nduplicates=%llu\n"
                           "reports_received=%llu\nreports_sent=%llu\ntransferred=%llu\n"
@@ -1224,6 +1353,7 @@ static void snapshot(mta *m)
             uint64_t now = mono_ms();
             n += (size_t)snprintf(buf + n, cap - n, "%s %s %u %lld\n", q->name,
                                   q->state == Q_ACTIVE ? "transferring"
+                                  : q->held               ? "held"
                                   : m->ps[p].open_failures ? "retrying"
                                                            : "queued",
                                   q->attempts,
@@ -1235,26 +1365,173 @@ static void snapshot(mta *m)
     free(buf);
 }
 
+/* One queue control request ("verb MTSID"): the answer in out. */
+static void control_one(mta *m, char *req, char *out, size_t cap)
+{
+    char *verb = req, *id = strchr(req, ' ');
+    qmsg *q = NULL;
+    size_t p;
+    if (id) *id++ = 0;
+    if (!id || !id[0]) {
+        snprintf(out, cap, "error: no MTSID given");
+        return;
+    }
+    if (!strcmp(verb, "retry") && !strcmp(id, "all")) {
+        size_t k = 0;
+        for (p = 0; p < m->cfg->npeers; p++) {
+            m->ps[p].next_open = 0;
+            for (q = m->ps[p].head; q; q = q->next, k++) q->next_try = 0;
+        }
+        LOG(m, SVC, X400_LOG_NOTICE, "operator: retry all (%zu APDUs)", k);
+        snprintf(out, cap, "ok: %zu APDUs retried now", k);
+        return;
+    }
+    for (p = 0; p < m->cfg->npeers && !q; p++)
+        for (qmsg *x = m->ps[p].head; x && !q; x = x->next) {
+            size_t l = strlen(id);
+            if (!strcmp(x->mtsid, id) || !strcmp(x->name, id) ||
+                (x->mtsid[0] == '[' && !strncmp(x->mtsid + 1, id, l) && !strcmp(x->mtsid + 1 + l, "]")))
+                q = x;
+        }
+    if (!q) {
+        snprintf(out, cap, "error: %s is not in the queue", id);
+        return;
+    }
+    if (!strcmp(verb, "hold")) {
+        q->held = 1;
+        snprintf(out, cap, "ok: %s held", q->mtsid);
+    } else if (!strcmp(verb, "release")) {
+        q->held = 0;
+        q->next_try = 0;
+        snprintf(out, cap, "ok: %s released", q->mtsid);
+    } else if (!strcmp(verb, "retry")) {
+        q->next_try = 0;
+        m->ps[q->peer].next_open = 0;
+        snprintf(out, cap, "ok: %s retried now%s", q->mtsid, q->held ? " (but held)" : "");
+    } else if (!strcmp(verb, "delete") || !strcmp(verb, "bounce")) {
+        int del = verb[0] == 'd';
+        char id_copy[X400_MTSID_TEXT_MAX];
+        if (q->state == Q_ACTIVE) {
+            snprintf(out, cap, "error: %s is being transferred now: try again", q->mtsid);
+            return;
+        }
+        snprintf(id_copy, sizeof id_copy, "%s", q->mtsid);
+        give_up(m, q, del ? X400_NDR_TRANSFER_FAILURE : X400_NDR_UNABLE_TO_TRANSFER, -1,
+                del ? "deleted by the operator" : "returned to the originator by the operator");
+        snprintf(out, cap, "ok: %s %s, non-delivery report to its originator", id_copy,
+                 del ? "deleted" : "bounced");
+    } else {
+        snprintf(out, cap, "error: unknown request \"%s\"", verb);
+        return;
+    }
+    LOG(m, SVC, X400_LOG_NOTICE, "operator: %s %s", verb, id);
+}
+
+/* The tools' queue control requests (x400mta hold|release|retry|delete|bounce). */
+static void control(mta *m)
+{
+    char **names = NULL;
+    long n = mta_spool_requests(m->sp, &names);
+    for (long i = 0; i < n; i++) {
+        char *req = mta_spool_read_snapshot(m->sp, names[i]), rep[MTA_PATH_MAX], out[512];
+        size_t l = strlen(names[i]);
+        if (req) {
+            req[strcspn(req, "\n")] = 0;
+            control_one(m, req, out, sizeof out);
+            snprintf(rep, sizeof rep, "%.*s.rep", (int)(l - 4), names[i]);
+            strncat(out, "\n", sizeof out - strlen(out) - 1);
+            mta_spool_write_snapshot(m->sp, rep, out, strlen(out));
+        }
+        mta_spool_remove_snapshot(m->sp, names[i]);
+        free(req);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* The spool failed (a full disk, an I/O error): nothing of the batch is
+ * acknowledged and every association ends -- the senders keep what was not
+ * confirmed, our own queue keeps what the peers did not confirm.  The
+ * received MTSIDs of the batch are in memory only, so nothing is accepted
+ * until the spool is reopened from the disk (try_resume). */
+static void suspend(mta *m, const char *what)
+{
+    for (size_t i = 0; i < m->pd.nconfirm; i++) m->pd.confirm[i]->confirm = 0;
+    m->pd.nconfirm = 0;
+    m->pd.nq = 0;
+    if (m->suspended) return;
+    m->suspended = 1;
+    m->resume_tries = 0;
+    m->next_resume = mono_ms() + 1000;
+    LOG(m, SVC, X400_LOG_ERROR, "%s failed: %s; transfers are refused (what was not confirmed stays with the "
+        "senders) until the spool works again, retried every second", what, m->err);
+    for (conn *c = m->conns; c; c = c->next) {
+        if (c->dead) continue;
+        if (c->have_h) x400_driver_close(m->drv, c->h);
+        c->dead = 1;
+    }
+}
+
+/* The durable queue as the spool has it: indexed afresh. */
+static void load_queue(mta *m)
+{
+    char **names = NULL;
+    long n = mta_spool_list(m->sp, MTA_SPOOL_QUEUE, &names, m->err, sizeof m->err);
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        while (m->ps[p].head) {
+            qmsg *q = m->ps[p].head;
+            q_unlink(m, q);
+            free(q);
+        }
+    for (long i = 0; i < n; i++) {
+        mta_spool_hdr h;
+        if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, names[i], &h, NULL, NULL, m->err, sizeof m->err) == 0)
+            q_add(m, names[i], &h);
+        else
+            LOG(m, SVC, X400_LOG_ERROR, "queue file %s: %s", names[i], m->err);
+    }
+    if (n > 0) LOG(m, SVC, X400_LOG_NOTICE, "%ld APDUs in the queue", n);
+    mta_spool_names_free(names, n);
+}
+
+/* Suspended: once every association is gone (no link holds the received
+ * MTSID set), reopen the spool -- its journal replayed, the set rebuilt
+ * from the disk -- and accept again.  Retried every second. */
+static void try_resume(mta *m, uint64_t now)
+{
+    x400_p1_idset *seen = NULL;
+    if (m->conns || now < m->next_resume) return;
+    m->next_resume = now + 1000;
+    m->resume_tries++;
+    if (m->sp) mta_spool_close(m->sp);
+    m->sp = NULL;
+    if (m->seen) x400_p1_idset_free(m->seen);
+    m->seen = NULL;
+    if (x400_p1_idset_create(1u << 20, NULL, &seen) < 0) return;
+    if (mta_spool_open(&m->sp, m->cfg->spool, 1, seen, m->err, sizeof m->err) < 0) {
+        m->sp = NULL;
+        x400_p1_idset_free(seen);
+        if (m->resume_tries == 1 || m->resume_tries % 60 == 0)
+            LOG(m, SVC, X400_LOG_ERROR, "spool still failing (attempt %u): %s", m->resume_tries, m->err);
+        return;
+    }
+    m->seen = seen;
+    load_queue(m);
+    m->suspended = 0;
+    m->last_checkpoint = now;
+    LOG(m, SVC, X400_LOG_NOTICE, "spool works again after %u attempts: accepting transfers (received-MTSID set %zu)",
+        m->resume_tries, x400_p1_idset_count(m->seen));
+}
+
 /* Make this turn's batch durable, then confirm the transfers it answers. */
 static int commit(mta *m)
 {
     int rv = 0;
+    if (m->suspended) return 0;
     if (mta_spool_staged(m->sp)) {
         rv = mta_spool_commit(m->sp, m->err, sizeof m->err);
         if (rv < 0) {
-            /* nothing of the batch is acknowledged: abort those associations
-             * (the senders keep the APDUs and transfer them again) */
-            LOG(m, SVC, X400_LOG_ERROR, "spool commit failed: %s; stopping (what was not "
-                "confirmed stays with the senders)", m->err);
-            m->fatal = 1; /* the received MTSIDs of this batch are in memory: never confirm again */
-            for (size_t i = 0; i < m->pd.nconfirm; i++) {
-                conn *c = m->pd.confirm[i];
-                c->confirm = 0;
-                if (c->have_h) x400_driver_close(m->drv, c->h);
-                c->dead = 1;
-            }
-            m->pd.nconfirm = 0;
-            m->pd.nq = 0;
+            suspend(m, "spool commit");
             return -1;
         }
         m->st.commits++;
@@ -1275,6 +1552,101 @@ static int commit(mta *m)
     return rv;
 }
 
+static void set_peer_table(mta *m)
+{
+    for (size_t i = 0; i < m->cfg->npeers; i++) {
+        m->peertab[i].mta_name = m->cfg->peers[i].name;
+        m->peertab[i].password = m->cfg->peers[i].their_password;
+        m->peertab[i].password_len = m->cfg->peers[i].their_password_len;
+        m->peertab[i].require_auth = 1;
+    }
+    m->table.peers = m->peertab;
+    m->table.n = m->cfg->npeers;
+}
+
+/* SIGHUP: the log reopened (log rotation), the configuration read again.
+ * A file that fails to load or check is refused and the old configuration
+ * stays.  Peers, routes, local prefixes, link settings and log levels take
+ * effect (associations already open keep the settings they were opened
+ * with); name, gdi, node, spool and listen need a restart and are kept.  A
+ * peer that still has queued APDUs or associations cannot be removed. */
+static void reload(mta *m)
+{
+    mta_config *nc;
+    const mta_config *oc = m->cfg;
+    char err[512];
+    int map[MTA_MAX_PEERS];
+    peerst nps[MTA_MAX_PEERS];
+    int same;
+    mta_log_close(&m->lg);
+    if (mta_log_open(&m->lg, oc->log_path, oc->log_level, oc->name) < 0) {
+        mta_log_open(&m->lg, "-", oc->log_level, oc->name);
+        LOG(m, SVC, X400_LOG_ERROR, "SIGHUP: cannot reopen log %s: %s (logging to stderr)", oc->log_path,
+            strerror(errno));
+    }
+    if (!m->reload) {
+        LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: log reopened (no configuration file to re-read)");
+        return;
+    }
+    if (!(nc = calloc(1, sizeof *nc))) return;
+    if (m->reload(m->reload_user, nc, err, sizeof err) < 0 || mta_config_check(nc, err, sizeof err) < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "SIGHUP: configuration refused, the running one is kept: %s", err);
+        free(nc);
+        return;
+    }
+    same = !strcmp(nc->name, oc->name) && !memcmp(&nc->gdi, &oc->gdi, sizeof nc->gdi) &&
+           !strcmp(nc->node, oc->node) && !strcmp(nc->spool, oc->spool) && nc->nlisten == oc->nlisten &&
+           !memcmp(nc->listen, oc->listen, sizeof nc->listen);
+    if (!same) {
+        LOG(m, SVC, X400_LOG_WARNING, "SIGHUP: name, gdi, node, spool and listen need a restart: "
+            "the running values are kept");
+        memcpy(nc->name, oc->name, sizeof nc->name);
+        nc->gdi = oc->gdi;
+        memcpy(nc->node, oc->node, sizeof nc->node);
+        memcpy(nc->spool, oc->spool, sizeof nc->spool);
+        memcpy(nc->listen, oc->listen, sizeof nc->listen);
+        nc->nlisten = oc->nlisten;
+    }
+    /* old peer index -> new one, by name */
+    for (size_t i = 0; i < oc->npeers; i++) {
+        const mta_peer_config *np = mta_config_peer(nc, oc->peers[i].name);
+        map[i] = np ? (int)(np - nc->peers) : -1;
+        if (map[i] < 0) {
+            size_t busy = 0;
+            for (conn *c = m->conns; c; c = c->next)
+                if (!c->dead && c->peer == (int)i) busy++;
+            if (m->ps[i].head || busy) {
+                LOG(m, SVC, X400_LOG_ERROR, "SIGHUP: configuration refused, the running one is kept: "
+                    "peer %s still has %zu queued APDUs and %zu associations", oc->peers[i].name,
+                    m->ps[i].waiting + m->ps[i].active, busy);
+                free(nc);
+                return;
+            }
+        }
+    }
+    memset(nps, 0, sizeof nps);
+    for (size_t i = 0; i < oc->npeers; i++)
+        if (map[i] >= 0) nps[map[i]] = m->ps[i];
+    for (size_t i = 0; i < oc->npeers; i++)
+        for (qmsg *q = m->ps[i].head; q; q = q->next) q->peer = map[i];
+    for (conn *c = m->conns; c; c = c->next)
+        if (c->peer >= 0) c->peer = map[c->peer] >= 0 ? map[c->peer] : -1;
+    memcpy(m->ps, nps, sizeof nps);
+    {
+        mta_config *old = m->own;
+        m->cfg = m->own = nc;
+        set_peer_table(m);
+        for (int c = 0; c < 3; c++) m->lg.level[c] = nc->log_level[c];
+        if (strcmp(nc->log_path, old->log_path)) {
+            mta_log_close(&m->lg);
+            if (mta_log_open(&m->lg, nc->log_path, nc->log_level, nc->name) < 0)
+                mta_log_open(&m->lg, "-", nc->log_level, nc->name);
+        }
+        free(old);
+    }
+    LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: configuration re-read (%zu peers), log reopened", nc->npeers);
+}
+
 static int listen_all(mta *m)
 {
     for (size_t i = 0; i < m->cfg->nlisten; i++) {
@@ -1283,7 +1655,7 @@ static int listen_all(mta *m)
         snprintf(host, sizeof host, "%s", m->cfg->listen[i]);
         port = strrchr(host, ':');
         if (!port) {
-            LOG(m, IFC, X400_LOG_ERROR, "listen address %s: no port", m->cfg->listen[i]);
+            startup_fail(m, "listen address %s: no port", m->cfg->listen[i]);
             return -1;
         }
         *port++ = 0;
@@ -1294,7 +1666,8 @@ static int listen_all(mta *m)
         }
         if (!strcmp(h, "*") || !h[0]) h = NULL;
         if (x400_driver_listen(m->drv, h, port) <= 0) {
-            mta_log_diag(&m->lg, X400_LOG_ERROR, "listen", x400_driver_diag(m->drv));
+            startup_fail(m, "cannot listen on %s (address %s, port %s): %s", m->cfg->listen[i], h ? h : "*",
+                         port, x400_driver_diag(m->drv)->text);
             return -1;
         }
         LOG(m, IFC, X400_LOG_NOTICE, "listening on %s", m->cfg->listen[i]);
@@ -1302,7 +1675,21 @@ static int listen_all(mta *m)
     return 0;
 }
 
-int mta_run(const mta_config *cfg)
+/* Whatever start-up had opened, closed again; exit status 1. */
+static int start_failed(mta *m)
+{
+    if (m->drv) x400_driver_free(m->drv);
+    if (m->ids) x400_mtsid_close(m->ids);
+    if (m->sp) mta_spool_close(m->sp);
+    if (m->seen) x400_p1_idset_free(m->seen);
+    mta_log_close(&m->lg);
+    free(m->own);
+    return 1;
+}
+
+int mta_run(const mta_config *cfg) { return mta_run_reloadable(cfg, NULL, NULL); }
+
+int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *reload_user)
 {
     mta mm, *m = &mm;
     x400_driver_config dc;
@@ -1314,8 +1701,13 @@ int mta_run(const mta_config *cfg)
     int status = 0;
     uint64_t stop_at = 0;
 
+    const mta_config *cfg;
     memset(m, 0, sizeof *m);
-    m->cfg = cfg;
+    if (!(m->own = malloc(sizeof *m->own))) return 1;
+    *m->own = *cfg_in;
+    m->cfg = cfg = m->own;
+    m->reload = reload_fn;
+    m->reload_user = reload_user;
 #ifdef __GLIBC__
     /* APDUs of a few MiB are allocated and freed all the time: keep them in
      * the heap instead of a fresh mmap (page faults, zeroing) each time */
@@ -1324,14 +1716,14 @@ int mta_run(const mta_config *cfg)
 #endif
     m->start_ms = wall_ms();
     if (mta_log_open(&m->lg, cfg->log_path, cfg->log_level, cfg->name) < 0) {
-        fprintf(stderr, "x400mta: cannot open log %s\n", cfg->log_path);
-        return 1;
+        fprintf(stderr, "x400mta: cannot open log %s: %s\n", cfg->log_path, strerror(errno));
+        return start_failed(m);
     }
     m->liblog = mta_log_library(&m->lg);
-    if (x400_p1_idset_create(1u << 20, NULL, &m->seen) < 0) return 1;
+    if (x400_p1_idset_create(1u << 20, NULL, &m->seen) < 0) return start_failed(m);
     if (mta_spool_open(&m->sp, cfg->spool, 1, m->seen, m->err, sizeof m->err) < 0) {
-        LOG(m, SVC, X400_LOG_ERROR, "spool: %s", m->err);
-        return 1;
+        startup_fail(m, "spool: %s", m->err);
+        return start_failed(m);
     }
     x400_mtsid_config_init(&ic);
     ic.state_path = mta_spool_path(m->sp, "mtsid", path, sizeof path);
@@ -1340,31 +1732,11 @@ int mta_run(const mta_config *cfg)
     ic.flags = X400_MTSID_CREATE;
     ic.logger = &m->liblog;
     if (x400_mtsid_open(&ic, &m->ids, &d) < 0 || x400_mtsid_cursor_init(&m->cur, m->ids) < 0) {
-        mta_log_diag(&m->lg, X400_LOG_ERROR, "MTSID allocator", &d);
-        return 1;
+        startup_fail(m, "MTSID allocator (%s): %s", path, d.text);
+        return start_failed(m);
     }
-    for (size_t i = 0; i < cfg->npeers; i++) {
-        m->peertab[i].mta_name = cfg->peers[i].name;
-        m->peertab[i].password = cfg->peers[i].their_password;
-        m->peertab[i].password_len = cfg->peers[i].their_password_len;
-        m->peertab[i].require_auth = 1;
-    }
-    m->table.peers = m->peertab;
-    m->table.n = cfg->npeers;
-    /* the durable queue, as left by the last run */
-    {
-        char **names = NULL;
-        long n = mta_spool_list(m->sp, MTA_SPOOL_QUEUE, &names, m->err, sizeof m->err);
-        for (long i = 0; i < n; i++) {
-            mta_spool_hdr h;
-            if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, names[i], &h, NULL, NULL, m->err, sizeof m->err) == 0)
-                q_add(m, names[i], &h);
-            else
-                LOG(m, SVC, X400_LOG_ERROR, "queue file %s: %s", names[i], m->err);
-        }
-        if (n > 0) LOG(m, SVC, X400_LOG_NOTICE, "%ld APDUs in the queue from the last run", n);
-        mta_spool_names_free(names, n);
-    }
+    set_peer_table(m);
+    load_queue(m); /* the durable queue, as left by the last run */
     x400_driver_config_init(&dc);
     dc.max_conns = MAX_CONNS;
     dc.log = m->liblog;
@@ -1372,12 +1744,14 @@ int mta_run(const mta_config *cfg)
     dcb.accepted = on_accepted;
     dcb.connected = on_connected;
     dcb.closed = on_closed;
-    if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return 1;
+    if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return start_failed(m);
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s started (spool %s, %zu peers, received-MTSID set %zu)", cfg->name,
         cfg->spool, cfg->npeers, x400_p1_idset_count(m->seen));
@@ -1386,6 +1760,11 @@ int mta_run(const mta_config *cfg)
     for (;;) {
         uint64_t now = mono_ms();
         int timeout = 20;
+        if (got_hup) {
+            got_hup = 0;
+            reload(m);
+            cfg = m->cfg;
+        }
         if (got_signal && !m->stopping) {
             LOG(m, SVC, X400_LOG_NOTICE, "signal %d: releasing associations and stopping", (int)got_signal);
             m->stopping = 1;
@@ -1397,23 +1776,25 @@ int mta_run(const mta_config *cfg)
                 if (!c->dead) busy = 1;
             if (!busy || now > stop_at) break;
         }
-        if (!m->stopping && now - m->last_pickup >= 50) {
+        if (m->suspended) try_resume(m, now);
+        if (!m->stopping && !m->suspended && now - m->last_pickup >= 50) {
             m->last_pickup = now;
             pickup(m);
+            control(m);
         }
-        manage_peers(m, now);
-        feed_links(m, now);
+        if (!m->suspended) {
+            manage_peers(m, now);
+            feed_links(m, now);
+        }
         manage_conns(m, now);
-        if (commit(m) < 0) status = 1;
-        if (m->fatal) break;
-        if (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
-            (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS)) {
-            if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0)
-                LOG(m, SVC, X400_LOG_ERROR, "checkpoint: %s", m->err);
+        (void)commit(m);
+        if (!m->suspended && (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
+                              (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS))) {
+            if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) suspend(m, "checkpoint");
             m->st.checkpoints++;
             m->last_checkpoint = now;
         }
-        if (now - m->last_snapshot >= SNAPSHOT_MS) {
+        if (m->sp && now - m->last_snapshot >= SNAPSHOT_MS) {
             m->last_snapshot = now;
             snapshot(m);
         }
@@ -1427,15 +1808,16 @@ int mta_run(const mta_config *cfg)
         }
     }
     /* shutdown: what was received is made durable, then checkpointed */
-    commit(m);
+    if (commit(m) < 0) status = 1;
     for (conn *c = m->conns; c; c = c->next) c->dead = 1;
     reap(m);
     reap(m);
-    if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) {
-        LOG(m, SVC, X400_LOG_ERROR, "checkpoint: %s", m->err);
+    if (m->suspended || mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) {
+        LOG(m, SVC, X400_LOG_ERROR, "stopping with the spool failed: %s (the journal is replayed at the next start)",
+            m->err);
         status = 1;
     }
-    snapshot(m);
+    if (m->sp) snapshot(m);
     x400_driver_free(m->drv);
     while (m->ngrave) x400_assoc_free(m->graveyard[--m->ngrave]);
     for (size_t p = 0; p < cfg->npeers; p++)
@@ -1445,10 +1827,11 @@ int mta_run(const mta_config *cfg)
             free(q);
         }
     x400_mtsid_close(m->ids);
-    mta_spool_close(m->sp);
-    x400_p1_idset_free(m->seen);
+    if (m->sp) mta_spool_close(m->sp);
+    if (m->seen) x400_p1_idset_free(m->seen);
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s stopped", cfg->name);
     mta_log_close(&m->lg);
+    free(m->own);
     free(m->pd.q);
     free(m->pd.confirm);
     return status;

@@ -132,13 +132,16 @@ typedef enum mta_log_category {
 } mta_log_category;
 
 typedef struct mta_log {
-    FILE *f;                 /* stderr or the log file */
+    FILE *f;                 /* stderr or the log file (NULL with syslog) */
     int own;                 /* f was opened by mta_log_open */
+    int syslog;              /* path "syslog": records go to syslog(3), facility mail */
+    int cur_level;           /* the level of the record being written */
     int level[3];            /* x400_log_level per category; -1 off */
     char who[X400_MTA_NAME_MAX + 1];
 } mta_log;
 
-/* Open the log (path "" or "-": stderr).  0 or -1 (errno). */
+/* Open the log (path "" or "-": stderr; "syslog": syslog(3), facility
+ * mail, ident x400mta -- journald takes it too).  0 or -1 (errno). */
 int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *who);
 void mta_log_close(mta_log *lg);
 /* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text".
@@ -204,6 +207,10 @@ typedef struct mta_spool mta_spool;
 #define MTA_SPOOL_NAME_MAX 128
 #define MTA_SPOOL_HDR_MAX 65536                /* text header, empty line included */
 #define MTA_SPOOL_FILE_MAX (128u << 20)        /* octets after the header */
+/* `max-apdu-size` (KiB) at most: a queue file must hold the APDU */
+#define MTA_APDU_MAX_KIB (MTA_SPOOL_FILE_MAX / 1024u)
+/* Room kept for the envelope when `submit` checks content against a bound */
+#define MTA_ENVELOPE_ROOM 65536u
 #define MTA_SPOOL_BATCH_MAX (256u << 20)       /* journal octets of one batch */
 #define MTA_SPOOL_BATCH_ITEMS 65536            /* items of one batch */
 
@@ -263,6 +270,9 @@ int mta_spool_stage_seen(mta_spool *s, const char *mtsid_text);
 /* A submit/ file was taken over (its queue file is staged): removed after commit. */
 int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name);
 size_t mta_spool_staged(const mta_spool *s);
+/* Drop what was staged after `mark` (a value of mta_spool_staged): a
+ * submission that could not be staged whole leaves nothing behind. */
+void mta_spool_unstage(mta_spool *s, size_t mark);
 int mta_spool_commit(mta_spool *s, char *err, size_t errlen);
 /* Checkpoint: syncfs, save `seen`, empty the journal.  Called by the MTA
  * when the journal passes a size or age, and on shutdown.  A staged batch
@@ -290,6 +300,13 @@ void mta_spool_names_free(char **names, long n);
 int mta_spool_write_snapshot(mta_spool *s, const char *which, const char *text, size_t len);
 /* Read a snapshot into a malloc'ed NUL-terminated string, or NULL. */
 char *mta_spool_read_snapshot(mta_spool *s, const char *which);
+int mta_spool_remove_snapshot(mta_spool *s, const char *which);
+/* Queue control requests of the tools: snapshots named "ctl-*.req" in the
+ * spool directory (at most 64 per call, sorted); the MTA answers each with
+ * "ctl-*.rep" and removes the request.  Count, or -1. */
+long mta_spool_requests(mta_spool *s, char ***names);
+/* The pid of the MTA running on this spool (holding its lock), 0 when none. */
+long mta_spool_owner(const mta_spool *s);
 /* "<spool>/<rel>" into buf (for the MTSID state and other files). */
 const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_t cap);
 
@@ -297,5 +314,10 @@ const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_
 
 /* Run the MTA until SIGINT/SIGTERM (manager.c).  Exit status. */
 int mta_run(const mta_config *cfg);
+/* Reads the configuration again (SIGHUP) into *out: 0, or -1 with err. */
+typedef int (*mta_reload_fn)(void *user, mta_config *out, char *err, size_t errlen);
+/* mta_run, with SIGHUP re-reading the configuration through `reload`
+ * (NULL: SIGHUP only reopens the log). */
+int mta_run_reloadable(const mta_config *cfg, mta_reload_fn reload, void *user);
 
 #endif

@@ -543,6 +543,16 @@ int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name)
 
 size_t mta_spool_staged(const mta_spool *s) { return s ? s->nitems : 0; }
 
+void mta_spool_unstage(mta_spool *s, size_t mark)
+{
+    if (!s) return;
+    while (s->nitems > mark) {
+        item *it = &s->items[--s->nitems];
+        s->batch_bytes -= it->reclen;
+        free(it->rec);
+    }
+}
+
 uint64_t mta_spool_journal_bytes(const mta_spool *s) { return s ? s->jbytes : 0; }
 
 /* Append the batch to the journal: writev in chunks, short writes resumed.
@@ -1088,6 +1098,59 @@ char *mta_spool_read_snapshot(mta_spool *s, const char *which)
     }
     close(fd);
     return p;
+}
+
+int mta_spool_remove_snapshot(mta_spool *s, const char *which)
+{
+    if (!s || !snapshot_name_ok(which)) { errno = EINVAL; return -1; }
+    return unlinkat(s->dirfd, which, 0) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+long mta_spool_requests(mta_spool *s, char ***names)
+{
+    *names = NULL;
+    if (!s) return -1;
+    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    DIR *dp = fdopendir(fd);
+    if (!dp) { close(fd); return -1; }
+    char **v = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) && n < 64) {
+        size_t l = strlen(de->d_name);
+        if (strncmp(de->d_name, "ctl-", 4) || l < 9 || strcmp(de->d_name + l - 4, ".req") ||
+            !snapshot_name_ok(de->d_name))
+            continue;
+        char **nv = realloc(v, (n + 1) * sizeof *nv);
+        if (!nv) break;
+        v = nv;
+        if (!(v[n] = strdup(de->d_name))) break;
+        n++;
+    }
+    closedir(dp);
+    if (n) qsort(v, n, sizeof *v, cmp_names);
+    *names = v;
+    return (long)n;
+}
+
+long mta_spool_owner(const mta_spool *s)
+{
+    if (!s) return -1;
+    if (s->lockfd >= 0) return (long)getpid();
+    int fd = openat(s->dirfd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;              /* never run */
+    long pid = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);            /* free: no MTA holds it */
+    } else {
+        uint8_t pb[24];
+        ssize_t n = pread_full(fd, pb, sizeof pb - 1, 0);
+        if (n > 0) { pb[n] = 0; pid = strtol((const char *)pb, NULL, 10); }
+        if (pid <= 0) pid = 1;         /* held, pid not (yet) written */
+    }
+    close(fd);
+    return pid;
 }
 
 const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_t cap)

@@ -137,7 +137,9 @@ int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
  * freed after the call) and sent when the link is bound and holds the
  * turn; `tag` comes back with SENT or SEND_FAILED.  X400_OK;
  * X400_ERR_FULL (queue_max reached); X400_ERR_INVALID_ARG / _TOO_LONG (the
- * APDU does not encode; diag); X400_ERR_CLOSED (the link has ended). */
+ * APDU does not encode, or is above the transfer bound rtse.max_apdu_size;
+ * diag: refused now, never queued, so it cannot hold up the APDUs queued
+ * after it); X400_ERR_CLOSED (the link has ended). */
 int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag,
                       x400_diag *diag);
 
