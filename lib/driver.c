@@ -42,7 +42,12 @@ struct x400_driver {
     size_t nlisteners;
     struct pollfd *pfd;        /* listeners + conns */
     struct conn **pconn;       /* conn of each pollfd (NULL: listener) */
-    size_t nconns;
+    size_t *free_slots;        /* stack of free entries of conns (O(1) allocation) */
+    size_t nfree;
+    size_t nconns, ninbound;
+    uint64_t refused;          /* inbound connections closed at accept */
+    uint64_t refused_unlogged; /* ... of them not logged yet (rate limit) */
+    double refused_logged_at;
     x400_diag diag;
 };
 
@@ -111,10 +116,12 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
     d->listeners = x400i_calloc(alloc, cfg->max_listeners, sizeof *d->listeners);
     d->pfd = x400i_calloc(alloc, npoll, sizeof *d->pfd);
     d->pconn = x400i_calloc(alloc, npoll, sizeof *d->pconn);
-    if (!d->conns || !d->listeners || !d->pfd || !d->pconn) {
+    d->free_slots = x400i_calloc(alloc, cfg->max_conns, sizeof *d->free_slots);
+    if (!d->conns || !d->listeners || !d->pfd || !d->pconn || !d->free_slots) {
         x400_driver_free(d);
         return X400_ERR_NOMEM;
     }
+    for (size_t i = cfg->max_conns; i-- > 0;) d->free_slots[d->nfree++] = i;
     rv = x400_lpi_create(cfg->table_id, (uint32_t)cfg->max_conns, alloc, &d->lpi);
     if (rv < 0) {
         x400_driver_free(d);
@@ -129,10 +136,12 @@ static void conn_release(x400_driver *d, struct conn *c)
     if (c->fd >= 0) close(c->fd);
     if (c->ai_list) freeaddrinfo(c->ai_list);
     x400_lpi_close(d->lpi, c->h, NULL, NULL);
+    if (!c->outbound) d->ninbound--;
     memset(c, 0, sizeof *c);
     c->fd = -1;
     c->st = C_FREE;
     d->nconns--;
+    d->free_slots[d->nfree++] = (size_t)(c - d->conns);
 }
 
 void x400_driver_free(x400_driver *d)
@@ -147,6 +156,7 @@ void x400_driver_free(x400_driver *d)
     x400i_free(d->alloc, d->listeners);
     x400i_free(d->alloc, d->pfd);
     x400i_free(d->alloc, d->pconn);
+    x400i_free(d->alloc, d->free_slots);
     x400i_free(d->alloc, d);
 }
 
@@ -187,7 +197,7 @@ int x400_driver_listen(x400_driver *d, const char *host, const char *port)
             else if (ai->ai_family == AF_INET6)
                 ((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_port = htons((uint16_t)p);
         }
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0 ||
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
             set_nonblock(fd) != 0) {
             last_errno = errno;
             close(fd);
@@ -216,22 +226,52 @@ unsigned x400_driver_listen_port(const x400_driver *d)
     return 0;
 }
 
-static struct conn *conn_alloc(x400_driver *d, x400_assoc *a, int rv_out[1])
+/* A free entry, for an outbound or an inbound connection. */
+static struct conn *conn_alloc(x400_driver *d, x400_assoc *a, int outbound, int rv_out[1])
 {
-    for (size_t i = 0; i < d->cfg.max_conns; i++) {
-        struct conn *c = &d->conns[i];
-        if (c->st != C_FREE) continue;
-        memset(c, 0, sizeof *c);
-        c->fd = -1;
-        rv_out[0] = x400_lpi_open(d->lpi, c, &c->h, &d->diag);
-        if (rv_out[0] < 0) return NULL;
-        c->a = a;
-        d->nconns++;
-        return c;
+    struct conn *c;
+    if (!outbound && d->cfg.max_inbound && d->ninbound >= d->cfg.max_inbound) {
+        rv_out[0] = x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
+                                   "%zu inbound connections (the rest of %zu is kept for "
+                                   "outbound ones)", d->ninbound, d->cfg.max_conns);
+        return NULL;
     }
-    rv_out[0] = x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
-                               "driver full: %zu connections", d->cfg.max_conns);
-    return NULL;
+    if (!d->nfree) {
+        rv_out[0] = x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
+                                   "driver full: %zu connections", d->cfg.max_conns);
+        return NULL;
+    }
+    c = &d->conns[d->free_slots[d->nfree - 1]];
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    rv_out[0] = x400_lpi_open(d->lpi, c, &c->h, &d->diag);
+    if (rv_out[0] < 0) return NULL;
+    d->nfree--;
+    c->a = a;
+    c->outbound = outbound;
+    d->nconns++;
+    if (!outbound) d->ninbound++;
+    return c;
+}
+
+/* An inbound connection closed at accept: logged at most once a second. */
+static void refused_at_accept(x400_driver *d, const char *peer, const char *why)
+{
+    double now = now_s();
+    d->refused++;
+    if (d->refused_logged_at > 0 && now - d->refused_logged_at < 1.0) {
+        d->refused_unlogged++;
+        return;
+    }
+    if (d->refused_unlogged)
+        x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER,
+                  "refusing connection from %s: %s (and %llu more in the last second)", peer, why,
+                  (unsigned long long)d->refused_unlogged);
+    else
+        x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER, "refusing connection from %s: %s",
+                  peer, why);
+    d->refused_unlogged = 0;
+    d->refused_logged_at = now;
 }
 
 /* Start a non-blocking connect to c->ai_cur, moving on through the list on
@@ -306,12 +346,11 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
     if (rv != 0)
         return x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_NOT_FOUND,
                               rv, "cannot resolve %s port %s: %s", host, port, gai_strerror(rv));
-    c = conn_alloc(d, a, &rv);
+    c = conn_alloc(d, a, 1, &rv);
     if (!c) {
         freeaddrinfo(res);
         return rv;
     }
-    c->outbound = 1;
     c->ai_list = c->ai_cur = res;
     if (conn_out) *conn_out = c->h;
     if (try_connect(d, c) < 0) {
@@ -368,10 +407,9 @@ static void on_accept(x400_driver *d, int lfd)
         addr_text((struct sockaddr *)&ss, peer, sizeof peer);
         if (set_nonblock(fd) != 0) { close(fd); continue; }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c = conn_alloc(d, NULL, &rv);
+        c = conn_alloc(d, NULL, 0, &rv);
         if (!c) {
-            x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER,
-                      "refusing connection from %s: %s", peer, d->diag.text);
+            refused_at_accept(d, peer, d->diag.text);
             close(fd);
             continue;
         }
@@ -379,7 +417,9 @@ static void on_accept(x400_driver *d, int lfd)
         c->st = C_OPEN;
         rv = d->cb.accepted ? d->cb.accepted(d->cb.user, d, c->h, peer, &a) : X400_ERR_REFUSED;
         if (rv < 0 || !a) {
-            x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER,
+            /* the application logs its own reasons (and may limit them) */
+            d->refused++;
+            x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER,
                       "connection from %s refused by application", peer);
             conn_release(d, c);
             continue;
@@ -548,4 +588,6 @@ x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
 }
 
 size_t x400_driver_conn_count(const x400_driver *d) { return d ? d->nconns : 0; }
+size_t x400_driver_inbound_count(const x400_driver *d) { return d ? d->ninbound : 0; }
+uint64_t x400_driver_refused_count(const x400_driver *d) { return d ? d->refused : 0; }
 const x400_diag *x400_driver_diag(const x400_driver *d) { return &d->diag; }
