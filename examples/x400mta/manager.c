@@ -768,7 +768,9 @@ static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const m
         lc->mode = pc->mode;
         lc->rtse = pc->rtse;
         snprintf(lc->own_name, sizeof lc->own_name, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
-        if (pc->our_password_len) {
+        /* our-password as given, empty too (without it, the [mta] password:
+         * the configuration keeps the two in step) */
+        if (pc->our_password_len || pc->our_password_set) {
             memcpy(lc->own_password, pc->our_password, pc->our_password_len);
             lc->own_password_len = pc->our_password_len;
         } else {
@@ -1524,6 +1526,9 @@ int mta_run(const mta_config *cfg)
         if (cfg->peers[i].their_password_none)
             LOG(m, IFC, X400_LOG_WARNING, "peer %s: their-password = none: any MTA binding as %s "
                 "without a password is accepted", cfg->peers[i].name, cfg->peers[i].name);
+        if (cfg->peers[i].session_versions || cfg->peers[i].extension_form)
+            LOG(m, IFC, X400_LOG_NOTICE, "peer %s: session-versions / extension-form are not settable "
+                "in this library yet: its defaults are used", cfg->peers[i].name);
     }
     if (mta_guard_new(&m->guard, &cfg->lim) < 0) return 1;
     raise_fd_limit(m);
