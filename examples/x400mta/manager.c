@@ -44,6 +44,8 @@
 #define CHECKPOINT_MS 5000
 #define SNAPSHOT_MS 250
 #define GUARD_EXPIRE_MS 10000
+#define HOUSEKEEP_MS 20         /* work over every association at most this often, */
+#define HOUSEKEEP_PER_MS 100    /* plus 1 ms per this many associations */
 
 enum qstate { Q_WAIT = 0, Q_ACTIVE = 1 };
 
@@ -134,7 +136,8 @@ struct mta {
     mta_guard *guard;
     conn *un_head, *un_tail;    /* inbound connections not yet bound, oldest first */
     size_t nunbound;
-    uint64_t last_guard_expire;
+    uint64_t last_guard_expire, last_housekeep;
+    uint64_t link_due;          /* earliest link timer (monotonic ms), UINT64_MAX: none */
     mta_ratelog rl_refuse, rl_timeout, rl_evict, rl_backoff;
     unsigned next_conn_id;
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
@@ -1166,6 +1169,15 @@ static void give_up(mta *m, qmsg *q, int reason, const char *why)
     free(q);
 }
 
+/* Does any peer have an APDU ready to go? (feed_links walks the links) */
+static int any_ready(const mta *m, uint64_t now)
+{
+    (void)now;
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        if (m->ps[p].waiting) return 1;
+    return 0;
+}
+
 static void feed_links(mta *m, uint64_t now)
 {
     for (conn *c = m->conns; c; c = c->next) {
@@ -1569,7 +1581,7 @@ int mta_run(const mta_config *cfg)
 
     for (;;) {
         uint64_t now = mono_ms();
-        int timeout = 20;
+        int timeout = HOUSEKEEP_MS, housekeep;
         if (got_signal && !m->stopping) {
             LOG(m, SVC, X400_LOG_NOTICE, "signal %d: releasing associations and stopping", (int)got_signal);
             m->stopping = 1;
@@ -1585,10 +1597,22 @@ int mta_run(const mta_config *cfg)
             m->last_pickup = now;
             pickup(m);
         }
-        manage_peers(m, now);
-        feed_links(m, now);
-        manage_conns(m, now);
-        guard_tick(m, now);
+        /* Work over every association (timers, idle release, reaping,
+         * opening) runs at most every HOUSEKEEP_MS, and less often the more
+         * associations there are (120 ms at 10,000): a turn per event must
+         * not walk them all, and the time spent walking stays a fixed share
+         * of the loop (link timers are of seconds). */
+        housekeep = m->stopping ||
+                    now - m->last_housekeep >= HOUSEKEEP_MS + m->nconns / HOUSEKEEP_PER_MS;
+        if (housekeep) {
+            m->last_housekeep = now;
+            manage_peers(m, now);
+        }
+        if (any_ready(m, now)) feed_links(m, now);
+        if (housekeep) {
+            manage_conns(m, now);
+            guard_tick(m, now);
+        }
         if (commit(m) < 0) status = 1;
         if (m->fatal) break;
         if (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
@@ -1602,11 +1626,16 @@ int mta_run(const mta_config *cfg)
             m->last_snapshot = now;
             snapshot(m);
         }
-        reap(m);
-        for (conn *c = m->conns; c; c = c->next) {
-            uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : UINT64_MAX;
-            if (t != UINT64_MAX && t > now && t - now < (uint64_t)timeout) timeout = (int)(t - now);
+        if (housekeep) {
+            reap(m);
+            m->link_due = UINT64_MAX;
+            for (conn *c = m->conns; c; c = c->next) {
+                uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : UINT64_MAX;
+                if (t < m->link_due) m->link_due = t;
+            }
         }
+        if (m->link_due != UINT64_MAX && m->link_due > now && m->link_due - now < (uint64_t)timeout)
+            timeout = (int)(m->link_due - now);
         if (x400_driver_run(m->drv, timeout) < 0) {
             mta_log_diag(&m->lg, X400_LOG_ERROR, "driver", x400_driver_diag(m->drv));
         }
