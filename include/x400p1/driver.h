@@ -2,7 +2,8 @@
  * x400p1 -- optional POSIX driver: the only part of the library that
  * touches sockets.  It listens, accepts and connects over TCP (IPv4 and
  * IPv6), resolves host names with getaddrinfo trying every address in
- * turn, and pumps bytes between sockets and associations with poll(2).
+ * turn, and pumps bytes between sockets and associations with epoll(7)
+ * (poll(2) where there is no epoll).
  *
  * Programs with their own event loop do not need it: they call
  * x400_assoc_recv / x400_assoc_pending / x400_assoc_sent themselves.
