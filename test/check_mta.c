@@ -721,6 +721,41 @@ START_TEST(flood_slowloris_garbage_mail_goes_on)
 }
 END_TEST
 
+/* A 1988 (normal mode) and a 1984 (X.410 mode) association between two
+ * x400mta processes with every new behaviour on: tight admission limits
+ * and bind deadline, per-peer calling and called selectors; mail both
+ * ways, nothing aborted. */
+static void modes_case(const char *mode)
+{
+    struct env e;
+    char extra[256];
+    env_init(&e);
+    snprintf(extra, sizeof extra, "mode = %s\ncalling-tsel = 592\ncalled-tsel = 592\n"
+             "calling-ssel = hex:0001\ncalled-psel = P\n", mode);
+    e.mta_extra[0] = e.mta_extra[1] = "bind-timeout = 5\nmax-unbound = 4\nmax-unbound-per-source = 2\n"
+                                      "max-connections = 32\nreserved-outbound = 8\n";
+    for (int i = 0; i < 2; i++) write_conf(&e, i, extra, 1, NULL);
+    submit(&e, 0, "ma", 10, 3000, 1);
+    submit(&e, 1, "mb", 10, 3000, 1);
+    start(&e, 0);
+    start(&e, 1);
+    ck_assert(wait_for(&e, 1, "ma", 10, 10, 60));
+    ck_assert(wait_for(&e, 0, "mb", 10, 10, 60));
+    assert_exactly_once(&e, 1, "ma", 10);
+    assert_exactly_once(&e, 0, "mb", 10);
+    ck_assert_int_eq(stat_of(&e, 0, "aborts") + stat_of(&e, 1, "aborts"), 0);
+    ck_assert_int_eq(run("grep -q '(%s)' '%s/a.log'", strcmp(mode, "1984") ? "1988 normal mode" : "X.410-1984 mode",
+                         e.dir), 0);
+    ck_assert_int_eq(stop(&e, 0, SIGTERM), 0);
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+
+START_TEST(mode_1988_with_limits_and_selectors) { modes_case("1988"); }
+END_TEST
+START_TEST(mode_1984_with_limits_and_selectors) { modes_case("1984"); }
+END_TEST
+
 static double cpu_of(pid_t pid)
 {
     char path[64], buf[1024];
@@ -826,6 +861,8 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, failed_binds_backed_off);
     tcase_add_test(tc, peer_without_password_needs_none);
     tcase_add_test(tc, flood_slowloris_garbage_mail_goes_on);
+    tcase_add_test(tc, mode_1988_with_limits_and_selectors);
+    tcase_add_test(tc, mode_1984_with_limits_and_selectors);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile_long");
     tcase_set_timeout(tc, 1800);
