@@ -1,6 +1,14 @@
 /*
- * Optional POSIX driver: TCP sockets + poll(2) around sans-I/O associations.
- * The only file of lib/ that touches sockets.
+ * Optional POSIX driver: TCP sockets + epoll(7) (poll(2) where there is no
+ * epoll) around sans-I/O associations.  The only file of lib/ that touches
+ * sockets.
+ *
+ * A turn costs O(connections that made progress) in the kernel: with epoll
+ * the interest set is kept in the kernel and changed only when a
+ * connection's wish changes (readable; writable while output is pending),
+ * so 10,000 idle associations do not slow down the setup of the next one.
+ * The one pass over the connection table per turn is a few loads per entry
+ * (finished, deadline, output pending).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +22,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#define X400I_EPOLL 1
+#endif
 
 #include "x400p1/driver.h"
 #include "internal.h"
@@ -30,6 +42,8 @@ struct conn {
     struct addrinfo *ai_cur;   /* the one being tried */
     double deadline;           /* connect deadline (monotonic s) */
     x400_diag last_err;        /* why the previous address failed */
+    uint32_t serial;           /* of the current socket: stale readiness is ignored */
+    uint32_t ev;               /* epoll: the events registered for fd (0: none) */
 };
 
 struct x400_driver {
@@ -40,9 +54,20 @@ struct x400_driver {
     struct conn *conns;        /* cfg.max_conns entries */
     int *listeners;
     size_t nlisteners;
-    struct pollfd *pfd;        /* listeners + conns */
+    struct pollfd *pfd;        /* poll: listeners + conns */
     struct conn **pconn;       /* conn of each pollfd (NULL: listener) */
-    size_t nconns;
+    size_t npfd;
+    uint32_t serial;
+#ifdef X400I_EPOLL
+    int epfd;
+    struct epoll_event *evs;   /* max_conns + max_listeners */
+#endif
+    size_t *free_slots;        /* stack of free entries of conns (O(1) allocation) */
+    size_t nfree;
+    size_t nconns, ninbound;
+    uint64_t refused;          /* inbound connections closed at accept */
+    uint64_t refused_unlogged; /* ... of them not logged yet (rate limit) */
+    double refused_logged_at;
     x400_diag diag;
 };
 
@@ -79,6 +104,12 @@ static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+static int io_error(x400_driver *d, x400_diag *dg, int err, const char *what, const char *where)
+{
+    return x400i_diag_set(dg ? dg : &d->diag, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER,
+                          X400_ERR_IO, err, "%s %s: %s", what, where, strerror(err));
+}
+
 void x400_driver_config_init(x400_driver_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -106,15 +137,33 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
     d->cfg = *cfg;
     d->cb = *cb;
     d->alloc = alloc;
+#ifdef X400I_EPOLL
+    d->epfd = -1;
+#endif
     npoll = cfg->max_conns + cfg->max_listeners;
     d->conns = x400i_calloc(alloc, cfg->max_conns, sizeof *d->conns);
     d->listeners = x400i_calloc(alloc, cfg->max_listeners, sizeof *d->listeners);
     d->pfd = x400i_calloc(alloc, npoll, sizeof *d->pfd);
     d->pconn = x400i_calloc(alloc, npoll, sizeof *d->pconn);
-    if (!d->conns || !d->listeners || !d->pfd || !d->pconn) {
+    d->free_slots = x400i_calloc(alloc, cfg->max_conns, sizeof *d->free_slots);
+#ifdef X400I_EPOLL
+    d->evs = x400i_calloc(alloc, npoll, sizeof *d->evs);
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->epfd < 0) {
+        rv = io_error(d, NULL, errno, "epoll_create1", "");
+        x400_driver_free(d);
+        return rv;
+    }
+    if (!d->evs) {
         x400_driver_free(d);
         return X400_ERR_NOMEM;
     }
+#endif
+    if (!d->conns || !d->listeners || !d->pfd || !d->pconn || !d->free_slots) {
+        x400_driver_free(d);
+        return X400_ERR_NOMEM;
+    }
+    for (size_t i = cfg->max_conns; i-- > 0;) d->free_slots[d->nfree++] = i;
     rv = x400_lpi_create(cfg->table_id, (uint32_t)cfg->max_conns, alloc, &d->lpi);
     if (rv < 0) {
         x400_driver_free(d);
@@ -129,10 +178,12 @@ static void conn_release(x400_driver *d, struct conn *c)
     if (c->fd >= 0) close(c->fd);
     if (c->ai_list) freeaddrinfo(c->ai_list);
     x400_lpi_close(d->lpi, c->h, NULL, NULL);
+    if (!c->outbound) d->ninbound--;
     memset(c, 0, sizeof *c);
     c->fd = -1;
     c->st = C_FREE;
     d->nconns--;
+    d->free_slots[d->nfree++] = (size_t)(c - d->conns);
 }
 
 void x400_driver_free(x400_driver *d)
@@ -147,13 +198,12 @@ void x400_driver_free(x400_driver *d)
     x400i_free(d->alloc, d->listeners);
     x400i_free(d->alloc, d->pfd);
     x400i_free(d->alloc, d->pconn);
+    x400i_free(d->alloc, d->free_slots);
+#ifdef X400I_EPOLL
+    if (d->epfd >= 0) close(d->epfd);
+    x400i_free(d->alloc, d->evs);
+#endif
     x400i_free(d->alloc, d);
-}
-
-static int io_error(x400_driver *d, x400_diag *dg, int err, const char *what, const char *where)
-{
-    return x400i_diag_set(dg ? dg : &d->diag, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER,
-                          X400_ERR_IO, err, "%s %s: %s", what, where, strerror(err));
 }
 
 int x400_driver_listen(x400_driver *d, const char *host, const char *port)
@@ -187,12 +237,25 @@ int x400_driver_listen(x400_driver *d, const char *host, const char *port)
             else if (ai->ai_family == AF_INET6)
                 ((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_port = htons((uint16_t)p);
         }
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0 ||
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
             set_nonblock(fd) != 0) {
             last_errno = errno;
             close(fd);
             continue;
         }
+#ifdef X400I_EPOLL
+        {
+            struct epoll_event ee;
+            memset(&ee, 0, sizeof ee);
+            ee.events = EPOLLIN;
+            ee.data.u64 = (uint64_t)UINT32_MAX << 32 | d->nlisteners; /* a listener */
+            if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ee) != 0) {
+                last_errno = errno;
+                close(fd);
+                continue;
+            }
+        }
+#endif
         addr_text(ai->ai_addr, where, sizeof where);
         x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER, "listening on %s", where);
         d->listeners[d->nlisteners++] = fd;
@@ -216,22 +279,53 @@ unsigned x400_driver_listen_port(const x400_driver *d)
     return 0;
 }
 
-static struct conn *conn_alloc(x400_driver *d, x400_assoc *a, int rv_out[1])
+/* A free entry, for an outbound or an inbound connection. */
+static struct conn *conn_alloc(x400_driver *d, x400_assoc *a, int outbound, int rv_out[1])
 {
-    for (size_t i = 0; i < d->cfg.max_conns; i++) {
-        struct conn *c = &d->conns[i];
-        if (c->st != C_FREE) continue;
-        memset(c, 0, sizeof *c);
-        c->fd = -1;
-        rv_out[0] = x400_lpi_open(d->lpi, c, &c->h, &d->diag);
-        if (rv_out[0] < 0) return NULL;
-        c->a = a;
-        d->nconns++;
-        return c;
+    struct conn *c;
+    if (!outbound && d->cfg.max_inbound && d->ninbound >= d->cfg.max_inbound) {
+        rv_out[0] = x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
+                                   "%zu inbound connections (the rest of %zu is kept for "
+                                   "outbound ones)", d->ninbound, d->cfg.max_conns);
+        return NULL;
     }
-    rv_out[0] = x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
-                               "driver full: %zu connections", d->cfg.max_conns);
-    return NULL;
+    if (!d->nfree) {
+        rv_out[0] = x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
+                                   "driver full: %zu connections", d->cfg.max_conns);
+        return NULL;
+    }
+    c = &d->conns[d->free_slots[d->nfree - 1]];
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->serial = ++d->serial;
+    rv_out[0] = x400_lpi_open(d->lpi, c, &c->h, &d->diag);
+    if (rv_out[0] < 0) return NULL;
+    d->nfree--;
+    c->a = a;
+    c->outbound = outbound;
+    d->nconns++;
+    if (!outbound) d->ninbound++;
+    return c;
+}
+
+/* An inbound connection closed at accept: logged at most once a second. */
+static void refused_at_accept(x400_driver *d, const char *peer, const char *why)
+{
+    double now = now_s();
+    d->refused++;
+    if (d->refused_logged_at > 0 && now - d->refused_logged_at < 1.0) {
+        d->refused_unlogged++;
+        return;
+    }
+    if (d->refused_unlogged)
+        x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER,
+                  "refusing connection from %s: %s (and %llu more in the last second)", peer, why,
+                  (unsigned long long)d->refused_unlogged);
+    else
+        x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER, "refusing connection from %s: %s",
+                  peer, why);
+    d->refused_unlogged = 0;
+    d->refused_logged_at = now;
 }
 
 /* Start a non-blocking connect to c->ai_cur, moving on through the list on
@@ -252,6 +346,8 @@ static int try_connect(x400_driver *d, struct conn *c)
         x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "connecting to %s", where);
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
             c->fd = fd;
+            c->ev = 0;
+            c->serial = ++d->serial;
             c->st = C_CONNECTING;
             c->deadline = now_s() + d->cfg.connect_timeout_ms / 1000.0;
             return 0;
@@ -306,12 +402,11 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
     if (rv != 0)
         return x400i_diag_set(&d->diag, X400_LAYER_DRIVER, X400_SOURCE_LOCAL, X400_ERR_NOT_FOUND,
                               rv, "cannot resolve %s port %s: %s", host, port, gai_strerror(rv));
-    c = conn_alloc(d, a, &rv);
+    c = conn_alloc(d, a, 1, &rv);
     if (!c) {
         freeaddrinfo(res);
         return rv;
     }
-    c->outbound = 1;
     c->ai_list = c->ai_cur = res;
     if (conn_out) *conn_out = c->h;
     if (try_connect(d, c) < 0) {
@@ -368,10 +463,9 @@ static void on_accept(x400_driver *d, int lfd)
         addr_text((struct sockaddr *)&ss, peer, sizeof peer);
         if (set_nonblock(fd) != 0) { close(fd); continue; }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c = conn_alloc(d, NULL, &rv);
+        c = conn_alloc(d, NULL, 0, &rv);
         if (!c) {
-            x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER,
-                      "refusing connection from %s: %s", peer, d->diag.text);
+            refused_at_accept(d, peer, d->diag.text);
             close(fd);
             continue;
         }
@@ -379,7 +473,9 @@ static void on_accept(x400_driver *d, int lfd)
         c->st = C_OPEN;
         rv = d->cb.accepted ? d->cb.accepted(d->cb.user, d, c->h, peer, &a) : X400_ERR_REFUSED;
         if (rv < 0 || !a) {
-            x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER,
+            /* the application logs its own reasons (and may limit them) */
+            d->refused++;
+            x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER,
                       "connection from %s refused by application", peer);
             conn_release(d, c);
             continue;
@@ -437,41 +533,111 @@ static int on_readable(x400_driver *d, struct conn *c)
     return 0;
 }
 
+/* What a connection waits for (POLLIN / POLLOUT).  epoll: the kernel's
+ * interest set is changed only when the wish changes; poll: one pollfd per
+ * turn. */
+static void want(x400_driver *d, struct conn *c, short events)
+{
+#ifdef X400I_EPOLL
+    struct epoll_event ee;
+    uint32_t e = (events & POLLIN ? (uint32_t)EPOLLIN : 0) | (events & POLLOUT ? (uint32_t)EPOLLOUT : 0);
+    if (c->ev == e) return;
+    memset(&ee, 0, sizeof ee);
+    ee.events = e;
+    ee.data.u64 = (uint64_t)c->serial << 32 | (uint64_t)(c - d->conns);
+    if (epoll_ctl(d->epfd, c->ev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ee) == 0) c->ev = e;
+    else x400i_log(&d->cfg.log, X400_LOG_ERROR, X400_LAYER_DRIVER, "epoll_ctl: %s", strerror(errno));
+#else
+    d->pfd[d->npfd].fd = c->fd;
+    d->pfd[d->npfd].events = events;
+    d->pconn[d->npfd++] = c;
+#endif
+}
+
+static void connect_timed_out(x400_driver *d, struct conn *c)
+{
+    x400i_diag_set(&c->last_err, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER, X400_ERR_TIMEOUT, 0,
+                   "connect timed out after %d ms", d->cfg.connect_timeout_ms);
+    close(c->fd);
+    c->fd = -1;
+    c->ai_cur = c->ai_cur->ai_next;
+    if (try_connect(d, c) < 0) connect_failed(d, c);
+}
+
+/* Readiness `re` (POLL* bits) of a live connection.  1 if it made progress. */
+static int on_ready(x400_driver *d, struct conn *c, short re)
+{
+    int rv, progressed = 0;
+    if (c->st == C_CONNECTING) {
+        if (!re) return 0;
+        on_connect_ready(d, c);
+        if (c->st != C_OPEN) return 1;
+        progressed = 1;
+    }
+    if (re & (POLLIN | POLLHUP | POLLERR)) {
+        progressed = 1;
+        rv = on_readable(d, c);
+        if (rv < 0) {
+            x400_assoc_transport_closed(c->a);
+            (void)flush_out(d, c);
+            conn_close(d, c, c->last_err.code ? &c->last_err : x400_assoc_diag(c->a));
+            return 1;
+        }
+    }
+    if (flush_out(d, c) < 0) {
+        x400_assoc_transport_closed(c->a);
+        conn_close(d, c, &c->last_err);
+        return 1;
+    }
+    return progressed;
+}
+
 int x400_driver_run(x400_driver *d, int timeout_ms)
 {
-    size_t n = 0, i;
+    size_t i;
     int rv, progressed = 0;
     double now, next_deadline = -1;
     if (!d) return X400_ERR_INVALID_ARG;
 
-    /* Finished associations with nothing left to send are closed first. */
-    for (i = 0; i < d->cfg.max_conns; i++) {
-        struct conn *c = &d->conns[i];
-        const uint8_t *p;
-        if (c->st == C_OPEN && c->a && assoc_finished(c->a) && !x400_assoc_pending(c->a, &p)) {
-            x400_assoc_state st = x400_assoc_get_state(c->a);
-            conn_close(d, c, st == X400_ASSOC_ABORTED ? x400_assoc_diag(c->a) : NULL);
-            progressed++;
-        }
-    }
+    /* One pass: finished associations with nothing left to send are
+     * closed, connects past their deadline move to the next address,
+     * pending output is written, and each connection says what it waits for. */
+    d->npfd = 0;
+#ifndef X400I_EPOLL
     for (i = 0; i < d->nlisteners; i++) {
-        d->pfd[n].fd = d->listeners[i];
-        d->pfd[n].events = POLLIN;
-        d->pconn[n++] = NULL;
+        d->pfd[d->npfd].fd = d->listeners[i];
+        d->pfd[d->npfd].events = POLLIN;
+        d->pconn[d->npfd++] = NULL;
     }
+#endif
     now = now_s();
     for (i = 0; i < d->cfg.max_conns; i++) {
         struct conn *c = &d->conns[i];
         const uint8_t *p;
         if (c->st == C_FREE) continue;
-        d->pfd[n].fd = c->fd;
-        if (c->st == C_CONNECTING) {
-            d->pfd[n].events = POLLOUT;
-            if (next_deadline < 0 || c->deadline < next_deadline) next_deadline = c->deadline;
-        } else {
-            d->pfd[n].events = (short)(POLLIN | (x400_assoc_pending(c->a, &p) ? POLLOUT : 0));
+        if (c->st == C_CONNECTING && now >= c->deadline) {
+            connect_timed_out(d, c);
+            progressed++;
         }
-        d->pconn[n++] = c;
+        if (c->st == C_CONNECTING) {
+            if (next_deadline < 0 || c->deadline < next_deadline) next_deadline = c->deadline;
+            want(d, c, POLLOUT);
+            continue;
+        }
+        if (c->st != C_OPEN) continue;
+        if (c->a && assoc_finished(c->a) && !x400_assoc_pending(c->a, &p)) {
+            x400_assoc_state st = x400_assoc_get_state(c->a);
+            conn_close(d, c, st == X400_ASSOC_ABORTED ? x400_assoc_diag(c->a) : NULL);
+            progressed++;
+            continue;
+        }
+        if (x400_assoc_pending(c->a, &p) && flush_out(d, c) < 0) {
+            x400_assoc_transport_closed(c->a);
+            conn_close(d, c, &c->last_err);
+            progressed++;
+            continue;
+        }
+        want(d, c, (short)(POLLIN | (x400_assoc_pending(c->a, &p) ? POLLOUT : 0)));
     }
     if (next_deadline >= 0) {
         int until = (int)((next_deadline - now) * 1000) + 1;
@@ -479,13 +645,34 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         if (timeout_ms < 0 || until < timeout_ms) timeout_ms = until;
     }
     if (progressed) timeout_ms = 0;
-    rv = poll(d->pfd, (nfds_t)n, timeout_ms);
+#ifdef X400I_EPOLL
+    rv = epoll_wait(d->epfd, d->evs, (int)(d->cfg.max_conns + d->cfg.max_listeners), timeout_ms);
+    if (rv < 0) {
+        if (errno == EINTR) return progressed;
+        return io_error(d, NULL, errno, "epoll_wait", "");
+    }
+    for (i = 0; i < (size_t)rv; i++) {
+        uint64_t u = d->evs[i].data.u64;
+        uint32_t e = d->evs[i].events, slot = (uint32_t)u, serial = (uint32_t)(u >> 32);
+        struct conn *c;
+        if (serial == UINT32_MAX) { /* a listener */
+            if (slot < d->nlisteners) on_accept(d, d->listeners[slot]);
+            progressed++;
+            continue;
+        }
+        if (slot >= d->cfg.max_conns) continue;
+        c = &d->conns[slot];
+        if (c->st == C_FREE || c->serial != serial) continue; /* closed meanwhile */
+        progressed += on_ready(d, c, (short)((e & EPOLLIN ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0) |
+                                             (e & EPOLLHUP ? POLLHUP : 0) | (e & EPOLLERR ? POLLERR : 0)));
+    }
+#else
+    rv = poll(d->pfd, (nfds_t)d->npfd, timeout_ms);
     if (rv < 0) {
         if (errno == EINTR) return progressed;
         return io_error(d, NULL, errno, "poll", "");
     }
-    now = now_s();
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < d->npfd; i++) {
         struct conn *c = d->pconn[i];
         short re = d->pfd[i].revents;
         if (!c) {
@@ -493,36 +680,9 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
             continue;
         }
         if (c->st == C_FREE || c->fd != d->pfd[i].fd) continue; /* closed meanwhile */
-        if (c->st == C_CONNECTING) {
-            if (re) { on_connect_ready(d, c); progressed++; }
-            else if (now >= c->deadline) {
-                x400i_diag_set(&c->last_err, X400_LAYER_DRIVER, X400_SOURCE_PROVIDER,
-                               X400_ERR_TIMEOUT, 0, "connect timed out after %d ms",
-                               d->cfg.connect_timeout_ms);
-                close(c->fd);
-                c->fd = -1;
-                c->ai_cur = c->ai_cur->ai_next;
-                if (try_connect(d, c) < 0) connect_failed(d, c);
-                progressed++;
-            }
-            if (c->st != C_OPEN) continue;
-        }
-        if (re & (POLLIN | POLLHUP | POLLERR)) {
-            progressed++;
-            rv = on_readable(d, c);
-            if (rv < 0) {
-                x400_assoc_transport_closed(c->a);
-                (void)flush_out(d, c);
-                conn_close(d, c, c->last_err.code ? &c->last_err : x400_assoc_diag(c->a));
-                continue;
-            }
-        }
-        if (flush_out(d, c) < 0) {
-            x400_assoc_transport_closed(c->a);
-            conn_close(d, c, &c->last_err);
-            continue;
-        }
+        progressed += on_ready(d, c, re);
     }
+#endif
     return progressed;
 }
 
@@ -548,4 +708,6 @@ x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
 }
 
 size_t x400_driver_conn_count(const x400_driver *d) { return d ? d->nconns : 0; }
+size_t x400_driver_inbound_count(const x400_driver *d) { return d ? d->ninbound : 0; }
+uint64_t x400_driver_refused_count(const x400_driver *d) { return d ? d->refused : 0; }
 const x400_diag *x400_driver_diag(const x400_driver *d) { return &d->diag; }

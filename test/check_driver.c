@@ -222,6 +222,71 @@ START_TEST(peer_vanishes)
 }
 END_TEST
 
+struct inb { struct world *w; x400_driver *d; size_t want; };
+static int inbound_settled(void *arg)
+{
+    struct inb *i = arg;
+    return (size_t)i->w->naccepted + x400_driver_refused_count(i->d) >= i->want;
+}
+static int one_connected(void *arg) { return ((struct world *)arg)->connected_ok >= 1; }
+
+/* max_inbound: inbound connections beyond it are refused at accept, and the
+ * slots above it stay free for our own connects whatever arrives. */
+START_TEST(max_inbound_keeps_room_for_outbound)
+{
+    struct world sw, cw;
+    x400_driver *srv, *cli;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { &sw, cb_accepted, cb_connected, cb_closed };
+    x400_assoc *ini[4], *out;
+    x400_assoc_config c;
+    char port[16], cport[16];
+    struct inb in;
+    memset(&sw, 0, sizeof sw);
+    memset(&cw, 0, sizeof cw);
+    x400_driver_config_init(&cfg);
+    cfg.max_conns = 3;
+    cfg.max_inbound = 2;
+    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &cb, NULL), X400_OK);
+    cli = mk_driver(&cw);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    ck_assert_int_gt(x400_driver_listen(cli, "127.0.0.1", "0"), 0);
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(srv));
+    snprintf(cport, sizeof cport, "%u", x400_driver_listen_port(cli));
+    x400_assoc_config_init(&c, X400_ROLE_INITIATOR);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(x400_assoc_new(&ini[i], &c, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_driver_connect(cli, "127.0.0.1", port, ini[i], NULL), X400_OK);
+    }
+    in.w = &sw;
+    in.d = srv;
+    in.want = 4;
+    run_until(srv, cli, inbound_settled, &in);
+    ck_assert_int_eq(sw.naccepted, 2);
+    ck_assert_uint_eq(x400_driver_inbound_count(srv), 2);
+    ck_assert_uint_eq(x400_driver_refused_count(srv), 2);
+    /* the third slot is ours: an outbound connection still goes */
+    ck_assert_int_eq(x400_assoc_new(&out, &c, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_driver_connect(srv, "127.0.0.1", cport, out, NULL), X400_OK);
+    run_until(srv, cli, one_connected, &sw);
+    ck_assert_uint_eq(x400_driver_conn_count(srv), 3);
+    ck_assert_uint_eq(x400_driver_inbound_count(srv), 2);
+    /* and a fourth connection of any kind does not fit */
+    {
+        x400_assoc *more;
+        ck_assert_int_eq(x400_assoc_new(&more, &c, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_driver_connect(srv, "127.0.0.1", cport, more, NULL), X400_ERR_FULL);
+        x400_assoc_free(more);
+    }
+    x400_driver_free(srv);
+    x400_driver_free(cli);
+    for (int i = 0; i < 4; i++) x400_assoc_free(ini[i]);
+    x400_assoc_free(out);
+    for (int i = 0; i < sw.naccepted; i++) x400_assoc_free(sw.accepted[i]);
+    for (int i = 0; i < cw.naccepted; i++) x400_assoc_free(cw.accepted[i]);
+}
+END_TEST
+
 Suite *x400t_suite_driver(void)
 {
     Suite *s = suite_create("driver");
@@ -232,6 +297,7 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, wildcard_listener_ipv6);
     tcase_add_test(tc, unreachable_and_unresolvable);
     tcase_add_test(tc, peer_vanishes);
+    tcase_add_test(tc, max_inbound_keeps_room_for_outbound);
     suite_add_tcase(s, tc);
     return s;
 }

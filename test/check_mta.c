@@ -7,6 +7,8 @@
  * inboxes. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +22,8 @@
 #include <unistd.h>
 
 #include "x400t.h"
+#include "x400p1/driver.h"
+#include "x400p1/p1link.h"
 
 struct env {
     char dir[512];
@@ -27,6 +31,7 @@ struct env {
     unsigned port[2];
     pid_t pid[2];
     int monologue;
+    const char *mta_extra[2];   /* lines appended to side i's [mta] section */
 };
 
 static const char *side_name[2] = { "a", "b" };
@@ -80,14 +85,16 @@ static void write_conf(struct env *e, int i, const char *peer_extra, int known, 
     fprintf(f,
             "[mta]\nname = %s\npassword = %s\ngdi = C=XX;A=ADMD;P=%s\nnode = %s1\n"
             "listen = 127.0.0.1:%u\nspool = %s/%s\nlog = %s/%s.log\n"
-            "log-level = service=info,interface=info\n",
+            "log-level = service=info,interface=info\n%s",
             a ? "MTA-A" : "MTA-B", a ? "pa" : "pb", a ? "ALPHA" : "BRAVO", side_name[i], e->port[i], e->dir,
-            side_name[i], e->dir, side_name[i]);
-    if (known)
+            side_name[i], e->dir, side_name[i], e->mta_extra[i] ? e->mta_extra[i] : "");
+    if (known) /* their_pw "-": no their-password line at all */
         fprintf(f,
-                "[peer %s]\ntheir-password = %s\naddress = %s\nport = %u\nroute = C=XX;A=ADMD;P=%s\n"
+                "[peer %s]\n%s%s%saddress = %s\nport = %u\nroute = C=XX;A=ADMD;P=%s\n"
                 "open-interval = 1\nrecovery-timeout = 5\n%s",
-                a ? "MTA-B" : "MTA-A", their_pw ? their_pw : a ? "pb" : "pa", a ? "localhost" : "127.0.0.1",
+                a ? "MTA-B" : "MTA-A", their_pw && !strcmp(their_pw, "-") ? "" : "their-password = ",
+                their_pw && !strcmp(their_pw, "-") ? "" : their_pw ? their_pw : a ? "pb" : "pa",
+                their_pw && !strcmp(their_pw, "-") ? "" : "\n", a ? "localhost" : "127.0.0.1",
                 e->port[1 - i], a ? "BRAVO" : "ALPHA", peer_extra ? peer_extra : "");
     fclose(f);
 }
@@ -620,6 +627,84 @@ START_TEST(operator_command_line)
 }
 END_TEST
 
+/* ------------------------------------------------------------ hostile peers */
+
+/* A TCP connection to 127.0.0.1:port from loopback address `src` (all of
+ * 127/8 is local), non-blocking once connected; -1 on failure. */
+static int dial_from(const char *src, unsigned port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    if (inet_pton(AF_INET, src, &sa.sin_addr) != 1 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)port);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* The k-th attacker address of network `net`: 127.net.x.y. */
+static void src_addr(char *buf, size_t n, int net, int k)
+{
+    snprintf(buf, n, "127.%d.%d.%d", net, k / 250, k % 250 + 1);
+}
+
+/* 1 while the MTA keeps fd open (no end of stream, no reset). */
+static int still_open(int fd)
+{
+    char b[256];
+    ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
+    return r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+static void close_all(int *fd, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (fd[k] >= 0) close(fd[k]);
+}
+
+/* Connections that close before binding (some after half a TPKT) are
+ * freed: connection objects, retired associations and per-source entries
+ * go back to zero, and LeakSanitizer finds nothing at exit (they were
+ * leaked, and the graveyard dropped associations once full). */
+START_TEST(connections_closed_before_bind_are_freed)
+{
+    struct env e;
+    char src[32];
+    env_init(&e);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    for (int k = 0; k < 700; k++) {
+        int fd;
+        src_addr(src, sizeof src, 10, k);
+        fd = dial_from(src, e.port[1]);
+        ck_assert_int_ge(fd, 0);
+        if (k % 2) ck_assert_int_eq(write(fd, "\x03\x00\x00", 3), 3); /* a TPKT begun, never finished */
+        close(fd);
+        if (k % 50 == 49) usleep(20000);
+    }
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 20), 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "graveyard", 0, 5), 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "unbound", 0, 5), 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "sources", 0, 5), 0);
+    /* the MTA still works */
+    start(&e, 0);
+    submit(&e, 0, "cl", 5, 300, 0);
+    ck_assert(wait_for(&e, 1, "cl", 5, -1, 30));
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);   /* LeakSanitizer: nothing left */
+    env_free(&e, 1);
+}
+END_TEST
+
 /* SIGHUP: the configuration is read again (a broken file is refused, the
  * MTA keeps running with the old one), the log reopened (rotation). */
 START_TEST(sighup_reloads_config_and_reopens_log)
@@ -760,6 +845,360 @@ START_TEST(full_disk_receiver_resumes_by_itself)
 }
 END_TEST
 
+/* bind-timeout closes connections that never bind; one source has at most
+ * max-unbound-per-source waiting (the rest refused at accept); at most
+ * max-unbound wait in all, the oldest giving way to a new one. */
+START_TEST(bind_deadline_and_unbound_limits)
+{
+    struct env e;
+    int fd[20], open_n = 0;
+    long b0;
+    char src[32];
+    env_init(&e);
+    e.mta_extra[1] = "bind-timeout = 2\nmax-unbound = 12\nmax-unbound-per-source = 4\n";
+    write_conf(&e, 1, NULL, 1, NULL);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    /* 20 sources, one connection each: the first 8 give way (checked
+     * before the bind deadline of the others) */
+    for (int k = 0; k < 20; k++) {
+        src_addr(src, sizeof src, 21, k);
+        ck_assert_int_ge(fd[k] = dial_from(src, e.port[1]), 0);
+        usleep(30000);
+    }
+    usleep(200000);
+    for (int k = 0; k < 20; k++) ck_assert_int_eq(still_open(fd[k]), k >= 8);
+    ck_assert_int_eq(wait_stat(&e, 1, "unbound_evicted", 8, 5), 8);
+    close_all(fd, 20);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 5), 0);
+    b0 = stat_of(&e, 1, "bind_timeouts");
+    /* one source: 4 wait for their bind, the other 6 are refused at once;
+     * the bind deadline closes the 4 */
+    for (int k = 0; k < 10; k++) ck_assert_int_ge(fd[k] = dial_from("127.0.20.1", e.port[1]), 0);
+    usleep(300000);
+    for (int k = 0; k < 10; k++) open_n += still_open(fd[k]);
+    ck_assert_int_eq(open_n, 4);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_refused", 6, 5), 6);
+    ck_assert_int_eq(wait_stat(&e, 1, "bind_timeouts", b0 + 4, 6), b0 + 4);
+    usleep(300000);
+    for (int k = 0; k < 10; k++) ck_assert_msg(!still_open(fd[k]), "connection %d still open", k);
+    close_all(fd, 10);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 5), 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "sources", 0, 5), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+struct hammer {
+    int refused_binds, closed;
+};
+
+static int hammer_link_ev(void *u, x400_p1_link *l, const x400_p1_link_event *ev)
+{
+    (void)l;
+    if (ev->type == X400_P1_LINK_EV_BIND_REFUSED) ((struct hammer *)u)->refused_binds++;
+    return 0;
+}
+
+static void hammer_closed(void *u, x400_driver *d, x400_lpi_handle c, x400_assoc *a, const x400_diag *why)
+{
+    (void)d; (void)c; (void)a; (void)why;
+    ((struct hammer *)u)->closed++;
+}
+
+/* MTA-binds with a wrong password, one after the other as fast as they go,
+ * for `secs`: the connections made, and (*refused_binds) how many got as
+ * far as a refused bind (the others were closed at accept). */
+static int hammer_binds(unsigned port, double secs, int *refused_binds)
+{
+    x400_driver *d;
+    x400_driver_config dc;
+    x400_driver_callbacks cb;
+    struct hammer h = { 0, 0 };
+    int attempts = 0;
+    char ps[16];
+    double end = now_s() + secs;
+    x400_driver_config_init(&dc);
+    memset(&cb, 0, sizeof cb);
+    cb.user = &h;
+    cb.closed = hammer_closed;
+    ck_assert_int_eq(x400_driver_new(&d, &dc, &cb, NULL), X400_OK);
+    snprintf(ps, sizeof ps, "%u", port);
+    while (now_s() < end) {
+        x400_p1_link *l;
+        x400_p1_link_config lc;
+        x400_p1_link_callbacks lcb = { &h, hammer_link_ev };
+        x400_assoc *a;
+        x400_assoc_config ac;
+        x400_lpi_handle hc;
+        int closed0 = h.closed, refused0 = h.refused_binds;
+        x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+        x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
+        snprintf(lc.own_name, sizeof lc.own_name, "MTA-A");
+        memcpy(lc.own_password, "wrong", 5);
+        lc.own_password_len = 5;
+        ck_assert_int_eq(x400_p1_link_new(&l, &lc, &lcb, NULL), X400_OK);
+        ck_assert_int_eq(x400_assoc_new(&a, &ac, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_driver_connect(d, "127.0.0.1", ps, a, &hc), X400_OK);
+        ck_assert_int_eq(x400_p1_link_attach(l, a), X400_OK);
+        attempts++;
+        for (int i = 0; i < 400 && h.closed == closed0 && h.refused_binds == refused0; i++)
+            x400_driver_run(d, 5);
+        if (h.closed == closed0) x400_driver_close(d, hc);
+        x400_p1_link_free(l);
+        x400_assoc_free(a);
+    }
+    x400_driver_free(d);
+    *refused_binds = h.refused_binds;
+    return attempts;
+}
+
+/* Wrong-password binds were refused but unthrottled: now a source whose
+ * bind failed is refused for 1 s, then 2, 4 ... (logged), and the right
+ * password from it goes through once the back-off is over. */
+START_TEST(failed_binds_backed_off)
+{
+    struct env e;
+    int refused = 0, attempts;
+    env_init(&e);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    attempts = hammer_binds(e.port[1], 4.5, &refused);
+    /* binds at about 0, 1 and 3 s; every other attempt closed at accept */
+    ck_assert_msg(refused >= 2 && refused <= 4 && attempts >= 3 * refused, "%d attempts, %d binds refused",
+                  attempts, refused);
+    ck_assert_int_eq(wait_stat(&e, 1, "bind_backoffs", refused, 5), refused);
+    ck_assert_int_ge(stat_of(&e, 1, "conn_refused"), attempts - refused);
+    ck_assert_int_eq(run("grep -q 'bind refused from 127.0.0.1: .*connections from it refused for 1000 ms' "
+                         "'%s/b.log'", e.dir), 0);
+    ck_assert_int_eq(run("test $(grep -c 'refused: failed binds' '%s/b.log') -le 8", e.dir), 0); /* rate-limited */
+    start(&e, 0);
+    submit(&e, 0, "bo", 3, 300, 0);
+    ck_assert(wait_for(&e, 1, "bo", 3, -1, 40));
+    env_free(&e, 1);
+}
+END_TEST
+
+/* A peer without their-password: the MTA does not start; with
+ * "their-password = none" it starts, warns, and takes binds without one. */
+START_TEST(peer_without_password_needs_none)
+{
+    struct env e;
+    env_init(&e);
+    write_conf(&e, 1, NULL, 1, "-");
+    ck_assert_int_ne(run("'%s' run -c '%s/b.conf' 2>'%s/b.err'", e.bin, e.dir, e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'their-password is required' '%s/b.err'", e.dir), 0);
+    write_conf(&e, 1, NULL, 1, "none");
+    write_conf(&e, 0, "our-password = hex:\n", 1, NULL);
+    start(&e, 1);
+    start(&e, 0);
+    submit(&e, 0, "np", 3, 300, 0);
+    ck_assert(wait_for(&e, 1, "np", 3, -1, 30));
+    ck_assert_int_eq(run("grep -q 'warning: peer MTA-A: their-password = none' '%s/b.log'", e.dir), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* One attack round: `nflood` connections held from one source, `nslow`
+ * from as many sources trickling one byte a second (re-dialled when
+ * closed), `ngarbage` sending nonsense, while A and B exchange `nmsg`
+ * messages each way; then the attack stops and B's connection objects,
+ * unbound connections and sources go back to what the two MTAs need. */
+static void attack_round(struct env *e, const char *tag, int nflood, int nslow, int ngarbage, int nmsg,
+                         double secs)
+{
+    int *fl = calloc((size_t)(nflood + nslow + ngarbage) + 1, sizeof *fl);
+    int *sl = fl + nflood, *gb = sl + nslow;
+    char src[32], pa[16], pb[16];
+    double end = now_s() + secs, next_tick = 0;
+    long refused0 = stat_of(e, 1, "conn_refused");
+    ck_assert_ptr_nonnull(fl);
+    for (int k = 0; k < nflood; k++) fl[k] = dial_from("127.0.40.1", e->port[1]);
+    for (int k = 0; k < nslow; k++) {
+        src_addr(src, sizeof src, 41, k);
+        sl[k] = dial_from(src, e->port[1]);
+    }
+    snprintf(pa, sizeof pa, "%s-ab", tag);
+    snprintf(pb, sizeof pb, "%s-ba", tag);
+    submit(e, 0, pa, nmsg, 500, 0);
+    submit(e, 1, pb, nmsg, 500, 0);
+    while (now_s() < end) {
+        if (now_s() >= next_tick) {  /* once a second: one byte per slow connection, garbage, re-dial */
+            next_tick = now_s() + 1;
+            for (int k = 0; k < nslow; k++) {
+                if (sl[k] >= 0 && (!still_open(sl[k]) || write(sl[k], "\x03", 1) != 1)) {
+                    close(sl[k]);
+                    sl[k] = -1;
+                }
+                if (sl[k] < 0) {
+                    src_addr(src, sizeof src, 41, k);
+                    sl[k] = dial_from(src, e->port[1]);
+                }
+            }
+            for (int k = 0; k < ngarbage; k++) {
+                char junk[512];
+                if (gb[k] >= 0) close(gb[k]);
+                src_addr(src, sizeof src, 42, k);
+                gb[k] = dial_from(src, e->port[1]);
+                for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(rand() & 0xff);
+                junk[0] = 3; /* a TPKT header with nonsense after it */
+                junk[1] = 0;
+                if (gb[k] >= 0) (void)!write(gb[k], junk, sizeof junk);
+            }
+        }
+        if (inbox(e, 1, pa).distinct >= nmsg && inbox(e, 0, pb).distinct >= nmsg) break;
+        usleep(200000);
+    }
+    assert_exactly_once(e, 1, pa, nmsg);
+    assert_exactly_once(e, 0, pb, nmsg);
+    if (nflood) ck_assert_int_ge(stat_of(e, 1, "conn_refused") - refused0, nflood - 8);
+    close_all(fl, nflood + nslow + ngarbage);
+    free(fl);
+    ck_assert_int_eq(wait_stat(e, 1, "unbound", 0, 10), 0);
+    ck_assert_int_eq(wait_stat(e, 1, "sources", 0, 10), 0);
+    ck_assert_int_eq(wait_stat(e, 1, "graveyard", 0, 10), 0);
+    ck_assert_int_le(stat_of(e, 1, "conn_objects"), 2 * 4);  /* A's associations only */
+}
+
+/* During a flood (one source, far more connections than it may hold), a
+ * slowloris (many sources, one byte a second) and garbage, A and B still
+ * exchange mail both ways; refusals are logged about once a second. */
+START_TEST(flood_slowloris_garbage_mail_goes_on)
+{
+    struct env e;
+    env_init(&e);
+    e.mta_extra[1] = "max-connections = 256\nreserved-outbound = 16\nmax-unbound = 32\n"
+                     "max-unbound-per-source = 8\nbind-timeout = 3\n";
+    write_conf(&e, 1, NULL, 1, NULL);
+    start(&e, 0);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    attack_round(&e, "fl", 400, 60, 10, 20, 60);
+    ck_assert_int_eq(run("test $(grep -c 'refused: too many unbound' '%s/b.log') -le 70", e.dir), 0);
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* A 1988 (normal mode) and a 1984 (X.410 mode) association between two
+ * x400mta processes with every new behaviour on: tight admission limits
+ * and bind deadline, per-peer calling and called selectors; mail both
+ * ways, nothing aborted. */
+static void modes_case(const char *mode)
+{
+    struct env e;
+    char extra[256];
+    env_init(&e);
+    snprintf(extra, sizeof extra, "mode = %s\ncalling-tsel = 592\ncalled-tsel = 592\n"
+             "calling-ssel = hex:0001\ncalled-psel = P\n", mode);
+    e.mta_extra[0] = e.mta_extra[1] = "bind-timeout = 5\nmax-unbound = 4\nmax-unbound-per-source = 2\n"
+                                      "max-connections = 32\nreserved-outbound = 8\n";
+    for (int i = 0; i < 2; i++) write_conf(&e, i, extra, 1, NULL);
+    submit(&e, 0, "ma", 10, 3000, 1);
+    submit(&e, 1, "mb", 10, 3000, 1);
+    start(&e, 0);
+    start(&e, 1);
+    ck_assert(wait_for(&e, 1, "ma", 10, 10, 60));
+    ck_assert(wait_for(&e, 0, "mb", 10, 10, 60));
+    assert_exactly_once(&e, 1, "ma", 10);
+    assert_exactly_once(&e, 0, "mb", 10);
+    ck_assert_int_eq(stat_of(&e, 0, "aborts") + stat_of(&e, 1, "aborts"), 0);
+    ck_assert_int_eq(run("grep -q '(%s)' '%s/a.log'", strcmp(mode, "1984") ? "1988 normal mode" : "X.410-1984 mode",
+                         e.dir), 0);
+    ck_assert_int_eq(stop(&e, 0, SIGTERM), 0);
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+
+START_TEST(mode_1988_with_limits_and_selectors) { modes_case("1988"); }
+END_TEST
+START_TEST(mode_1984_with_limits_and_selectors) { modes_case("1984"); }
+END_TEST
+
+static double cpu_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f) return -1;
+    if (fgets(buf, sizeof buf, f)) {
+        char *p = strrchr(buf, ')');
+        if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+    }
+    fclose(f);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long v = -1;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) v = atol(line + 6);
+    fclose(f);
+    return v;
+}
+
+/* CPU seconds the process used over `secs` of wall time. */
+static double idle_cpu(pid_t pid, double secs)
+{
+    double c0 = cpu_of(pid);
+    usleep((useconds_t)(secs * 1e6));
+    return cpu_of(pid) - c0;
+}
+
+/* make check-long (X400T_LONG=1): a 2,000-connection flood, a
+ * 500-connection slowloris and garbage, each while A and B exchange 100
+ * messages each way; then 10,000 connections closed before binding; the
+ * memory and idle CPU of B are back to their baseline after each. */
+START_TEST(long_attacks_memory_back_to_baseline)
+{
+    struct env e;
+    long rss0, rss1;
+    double cpu0, cpu1;
+    char src[32];
+    if (!getenv("X400T_LONG")) return;   /* make check-long */
+    env_init(&e);
+    e.mta_extra[1] = "max-connections = 4096\nmax-unbound = 256\nmax-unbound-per-source = 8\n"
+                     "bind-timeout = 5\n";
+    write_conf(&e, 1, NULL, 1, NULL);
+    start(&e, 0);
+    start(&e, 1);
+    submit(&e, 0, "warm", 20, 500, 0);     /* warm up: allocations of a working MTA */
+    ck_assert(wait_for(&e, 1, "warm", 20, -1, 60));
+    sleep(2);
+    rss0 = rss_kib(e.pid[1]);
+    cpu0 = idle_cpu(e.pid[1], 3);
+    attack_round(&e, "flood", 2000, 0, 0, 100, 300);
+    attack_round(&e, "slow", 0, 500, 0, 100, 300);
+    attack_round(&e, "junk", 0, 0, 200, 100, 300);
+    for (int k = 0; k < 10000; k++) {
+        int fd;
+        src_addr(src, sizeof src, 50, k);
+        fd = dial_from(src, e.port[1]);
+        if (fd >= 0) close(fd);
+        if (k % 100 == 99) usleep(20000);
+    }
+    ck_assert_int_eq(wait_stat(&e, 1, "unbound", 0, 30), 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "sources", 0, 30), 0);
+    sleep(2);
+    rss1 = rss_kib(e.pid[1]);
+    cpu1 = idle_cpu(e.pid[1], 3);
+    fprintf(stderr, "long attacks: B rss %ld -> %ld KiB, idle cpu %.2f -> %.2f s per 3 s\n", rss0, rss1, cpu0, cpu1);
+    /* the allocator keeps some of what it had (ASan quarantine too): within 25% */
+    ck_assert_msg(rss1 <= rss0 + rss0 / 4, "rss %ld -> %ld KiB", rss0, rss1);
+    ck_assert_msg(cpu1 <= cpu0 * 1.5 + 0.15, "idle cpu %.2f -> %.2f", cpu0, cpu1);
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 Suite *x400t_suite_mta(void)
 {
     Suite *s = suite_create("mta");
@@ -783,6 +1222,20 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, sighup_reloads_config_and_reopens_log);
     tcase_add_test(tc, queue_control_by_mtsid);
     tcase_add_test(tc, full_disk_receiver_resumes_by_itself);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostile");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, connections_closed_before_bind_are_freed);
+    tcase_add_test(tc, bind_deadline_and_unbound_limits);
+    tcase_add_test(tc, failed_binds_backed_off);
+    tcase_add_test(tc, peer_without_password_needs_none);
+    tcase_add_test(tc, flood_slowloris_garbage_mail_goes_on);
+    tcase_add_test(tc, mode_1988_with_limits_and_selectors);
+    tcase_add_test(tc, mode_1984_with_limits_and_selectors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostile_long");
+    tcase_set_timeout(tc, 1800);
+    tcase_add_test(tc, long_attacks_memory_back_to_baseline);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -309,8 +309,8 @@ START_TEST(set_and_inherit)
 {
     static const char text[] =
         "[mta]\nname = A \t\npassword = pa\ngdi = C=XX;A= \r\nnode = n\nspool = /s  \n"
-        "[peer B]\naddress = b.example\n"
-        "[peer C]\nour-name = A-for-C\nour-password = pc\n";
+        "[peer B]\naddress = b.example\ntheir-password = pb\n"
+        "[peer C]\nour-name = A-for-C\nour-password = pc\ntheir-password = none\n";
     mta_config cfg;
     char err[512] = "";
     mta_config_defaults(&cfg);
@@ -340,7 +340,7 @@ START_TEST(set_and_inherit)
     ck_assert_int_eq(mta_config_set(&cfg, "route", "C=XX", err, sizeof err), -1);
     ck_assert_msg(mta_config_check(&cfg, err, sizeof err) == 0, "%s", err);
     /* a second file adds peers; a peer already known is a duplicate */
-    ck_assert_int_eq(load_text(&cfg, "[peer D]\n", err, sizeof err), 0);
+    ck_assert_int_eq(load_text(&cfg, "[peer D]\ntheir-password = none\n", err, sizeof err), 0);
     ck_assert_uint_eq(cfg.npeers, 3);
     ck_assert_str_eq(cfg.peers[2].our_name, "A2");
     ck_assert_int_eq(load_text(&cfg, "[peer E]\n[peer B]\n", err, sizeof err), -1);
@@ -548,6 +548,7 @@ START_TEST(check_finds_missing_and_inconsistent)
     mta_peer_defaults(&cfg.peers[1]);
     strcpy(cfg.peers[0].name, "B");
     strcpy(cfg.peers[1].name, "B");
+    cfg.peers[0].their_password_set = cfg.peers[1].their_password_set = 1;
     cfg.npeers = 2;
     ck_assert_int_eq(mta_config_check(&cfg, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "\"B\" configured twice"), "%s", err);
@@ -594,11 +595,11 @@ START_TEST(routing)
 {
     static const char text[] =
         "[mta]\nname = A\ngdi = C=XX;A=ADMD;P=ALPHA\nnode = n\nspool = /s\n"
-        "[peer B]\nroute = C=XX;A=ADMD;P=BRAVO\nroute = C=XX;A=ADMD;P=ALPHA;O=Elsewhere\n"
-        "[peer C]\nroute = \"C=ZZ;A= \"\n"
-        "[peer D]\nroute = C=YY\nroute = C=XX;A=ADMD;P=BRAVO;O=Shadowed\n"
-        "[peer E]\nroute = C=WW;A=W;P=W;OU=Ops;OU=Night\nroute = C=VV;A=V;DDA:ID=7\n"
-        "[peer F]\nroute = C=XX\n";
+        "[peer B]\ntheir-password = none\nroute = C=XX;A=ADMD;P=BRAVO\nroute = C=XX;A=ADMD;P=ALPHA;O=Elsewhere\n"
+        "[peer C]\ntheir-password = none\nroute = \"C=ZZ;A= \"\n"
+        "[peer D]\ntheir-password = none\nroute = C=YY\nroute = C=XX;A=ADMD;P=BRAVO;O=Shadowed\n"
+        "[peer E]\ntheir-password = none\nroute = C=WW;A=W;P=W;OU=Ops;OU=Night\nroute = C=VV;A=V;DDA:ID=7\n"
+        "[peer F]\ntheir-password = none\nroute = C=XX\n";
     mta_config cfg;
     char err[512];
     mta_config_defaults(&cfg);
@@ -882,6 +883,198 @@ START_TEST(library_logger_categories)
 }
 END_TEST
 
+/* A peer without their-password used to accept unauthenticated binds
+ * silently: now the configuration must say so ("none"). */
+START_TEST(peer_password_required_or_none)
+{
+    static const char base[] = "[mta]\nname = A\ngdi = C=XX;A= \nnode = n\nspool = /s\n[peer B]\n";
+    mta_config cfg;
+    char err[512] = "", text[512];
+    mta_config_defaults(&cfg);
+    ck_assert_int_eq(load_text(&cfg, base, err, sizeof err), 0);
+    ck_assert_int_eq(mta_config_check(&cfg, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "[peer B] their-password is required") && strstr(err, "none"), "%s", err);
+
+    mta_config_defaults(&cfg);
+    snprintf(text, sizeof text, "%stheir-password = none\n", base);
+    ck_assert_int_eq(load_text(&cfg, text, err, sizeof err), 0);
+    ck_assert_msg(mta_config_check(&cfg, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(cfg.peers[0].their_password_none, 1);
+    ck_assert_uint_eq(cfg.peers[0].their_password_len, 0);
+
+    mta_config_defaults(&cfg);   /* an empty value is not "none" */
+    snprintf(text, sizeof text, "%stheir-password =\n", base);
+    ck_assert_int_eq(load_text(&cfg, text, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "t.conf:7: empty their-password"), "%s", err);
+
+    mta_config_defaults(&cfg);   /* a real password, "hex:" too */
+    snprintf(text, sizeof text, "%stheir-password = hex:00\n", base);
+    ck_assert_int_eq(load_text(&cfg, text, err, sizeof err), 0);
+    ck_assert_msg(mta_config_check(&cfg, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(cfg.peers[0].their_password_none, 0);
+    ck_assert_uint_eq(cfg.peers[0].their_password_len, 1);
+}
+END_TEST
+
+/* The [mta] limits on inbound connections: defaults, bounds, consistency. */
+START_TEST(connection_limits)
+{
+    static const char base[] = "[mta]\nname = A\ngdi = C=XX;A= \nnode = n\nspool = /s\n";
+    mta_config cfg;
+    char err[512] = "", text[1024];
+    mta_config_defaults(&cfg);
+    ck_assert_uint_eq(cfg.lim.max_connections, 4096);
+    ck_assert_uint_eq(cfg.lim.reserved_outbound, 64);
+    ck_assert_uint_eq(cfg.lim.max_unbound, 256);
+    ck_assert_uint_eq(cfg.lim.max_unbound_per_source, 8);
+    ck_assert_uint_eq(cfg.lim.bind_timeout_s, 30);
+    ck_assert_uint_eq(cfg.lim.bind_backoff_max_s, 60);
+    snprintf(text, sizeof text, "%smax-connections = 20000\nreserved-outbound = 100\nmax-unbound = 50\n"
+             "max-unbound-per-source = 2\nbind-timeout = 5\nbind-backoff-max = 0\n", base);
+    ck_assert_msg(load_text(&cfg, text, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(mta_config_check(&cfg, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(cfg.lim.max_connections, 20000);
+    ck_assert_uint_eq(cfg.lim.reserved_outbound, 100);
+    ck_assert_uint_eq(cfg.lim.max_unbound, 50);
+    ck_assert_uint_eq(cfg.lim.max_unbound_per_source, 2);
+    ck_assert_uint_eq(cfg.lim.bind_timeout_s, 5);
+    ck_assert_uint_eq(cfg.lim.bind_backoff_max_s, 0);
+    ck_assert_int_eq(mta_config_set(&cfg, "bind-timeout", "7", err, sizeof err), 0);
+    ck_assert_uint_eq(cfg.lim.bind_timeout_s, 7);
+    ck_assert_int_eq(mta_config_set(&cfg, "bind-timeout", "0", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "bad bind-timeout \"0\": a number 1..3600"), "%s", err);
+    ck_assert_int_eq(mta_config_set(&cfg, "max-connections", "15", err, sizeof err), -1);
+    ck_assert_int_eq(mta_config_set(&cfg, "max-unbound", "x", err, sizeof err), -1);
+    /* the reservation leaves room for inbound; one source is not all */
+    ck_assert_int_eq(mta_config_set(&cfg, "reserved-outbound", "20000", err, sizeof err), 0);
+    ck_assert_int_eq(mta_config_check(&cfg, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "reserved-outbound (20000) must be below max-connections"), "%s", err);
+    ck_assert_int_eq(mta_config_set(&cfg, "reserved-outbound", "64", err, sizeof err), 0);
+    ck_assert_int_eq(mta_config_set(&cfg, "max-unbound-per-source", "51", err, sizeof err), 0);
+    ck_assert_int_eq(mta_config_check(&cfg, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "max-unbound-per-source (51) must not exceed max-unbound (50)"), "%s", err);
+}
+END_TEST
+
+/* Per-peer stack settings: calling and called selectors, session versions,
+ * extension form (PP names its stacks by called TSAP 592 / 591). */
+START_TEST(per_peer_stack_settings)
+{
+    static const char text[] =
+        "[mta]\nname = A\ngdi = C=XX;A= \nnode = n\nspool = /s\n"
+        "[peer PP-88]\ntheir-password = pp\naddress = 192.0.2.7\ncalled-tsel = 592\n"
+        "calling-tsel = 592\ncalling-ssel = hex:0102\ncalling-psel = P\ncalled-psel = hex:\n"
+        "session-versions = 1,2\nextension-form = local\n"
+        "[peer PP-84]\ntheir-password = pp\naddress = 192.0.2.7\ntsel = 591\nmode = 1984\n"
+        "session-versions = 1\nextension-form = global\n";
+    mta_config cfg;
+    char err[512] = "", bad[512];
+    const mta_peer_config *a, *b;
+    static const struct { const char *line, *want; } bads[] = {
+        { "session-versions = 3\n", "bad session-versions \"3\": 1, 2 or 1,2" },
+        { "session-versions =\n", "bad session-versions" },
+        { "extension-form = both\n", "bad extension-form \"both\": local or global" },
+        { "calling-tsel = hex:0\n", "even number" },
+    };
+    mta_config_defaults(&cfg);
+    ck_assert_msg(load_text(&cfg, text, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(mta_config_check(&cfg, err, sizeof err) == 0, "%s", err);
+    a = mta_config_peer(&cfg, "PP-88");
+    b = mta_config_peer(&cfg, "PP-84");
+    ck_assert(a->tsel.len == 3 && !memcmp(a->tsel.value, "592", 3));
+    ck_assert(a->calling_tsel.len == 3 && !memcmp(a->calling_tsel.value, "592", 3));
+    ck_assert(a->calling_ssel.len == 2 && a->calling_ssel.value[0] == 1 && a->calling_ssel.value[1] == 2);
+    ck_assert(a->calling_psel.len == 1 && a->calling_psel.value[0] == 'P');
+    ck_assert_uint_eq(a->psel.len, 0);
+    ck_assert_uint_eq(a->session_versions, 3);
+    ck_assert_int_eq(a->extension_form, MTA_EXT_LOCAL);
+    ck_assert_int_eq(a->mode, X400_P1_MODE_NORMAL);
+    ck_assert(b->tsel.len == 3 && !memcmp(b->tsel.value, "591", 3));
+    ck_assert_uint_eq(b->calling_tsel.len, 0);
+    ck_assert_uint_eq(b->session_versions, 1);
+    ck_assert_int_eq(b->extension_form, MTA_EXT_GLOBAL);
+    ck_assert_int_eq(b->mode, X400_P1_MODE_X410);
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        snprintf(bad, sizeof bad, "[peer X]\ntheir-password = x\n%s", bads[i].line);
+        mta_config_defaults(&cfg);
+        ck_assert_int_eq(load_text(&cfg, bad, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, "t.conf:3: ") && strstr(err, bads[i].want), "%s: %s", bads[i].line, err);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ admission */
+
+START_TEST(guard_per_source_and_backoff)
+{
+    mta_limits lim = { 100, 10, 4, 2, 30, 5 };
+    mta_guard *g;
+    char src[MTA_GUARD_ADDR_MAX];
+    uint64_t wait = 0, t = 1000;
+    mta_guard_source_of("192.0.2.1:4711", src);
+    ck_assert_str_eq(src, "192.0.2.1");
+    mta_guard_source_of("[2001:db8::1]:102", src);
+    ck_assert_str_eq(src, "2001:db8::1");
+    ck_assert_int_eq(mta_guard_new(&g, &lim), 0);
+    /* two unbound per source, then refused; other sources unaffected */
+    ck_assert_int_eq(mta_guard_admit(g, "a", t, &wait), MTA_GUARD_OK);
+    ck_assert_int_eq(mta_guard_admit(g, "a", t, &wait), MTA_GUARD_OK);
+    ck_assert_int_eq(mta_guard_admit(g, "a", t, &wait), MTA_GUARD_PER_SOURCE);
+    ck_assert_int_eq(mta_guard_admit(g, "b", t, &wait), MTA_GUARD_OK);
+    ck_assert_uint_eq(mta_guard_sources(g), 2);
+    mta_guard_unbound_done(g, "a", t);
+    ck_assert_int_eq(mta_guard_admit(g, "a", t, &wait), MTA_GUARD_OK);
+    /* a failed bind: 1 s, then 2, 4, capped at bind-backoff-max (5 s) */
+    mta_guard_unbound_done(g, "b", t);
+    ck_assert_uint_eq(mta_guard_sources(g), 1);   /* b had nothing left: forgotten */
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "b", t), 1000);
+    ck_assert_int_eq(mta_guard_admit(g, "b", t + 400, &wait), MTA_GUARD_BACKOFF);
+    ck_assert_uint_eq(wait, 600);
+    ck_assert_int_eq(mta_guard_admit(g, "b", t + 1000, &wait), MTA_GUARD_OK);
+    mta_guard_unbound_done(g, "b", t + 1000);
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "b", t + 1000), 2000);
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "b", t + 3000), 4000);
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "b", t + 7000), 5000);
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "b", t + 12000), 5000);
+    /* failures long ago do not count: back to 1 s */
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "b", t + 30000), 1000);
+    /* a good bind forgets them */
+    mta_guard_bind_ok(g, "b", t + 31000);
+    ck_assert_int_eq(mta_guard_admit(g, "b", t + 31000, &wait), MTA_GUARD_OK);
+    mta_guard_unbound_done(g, "b", t + 31000);
+    /* expiry keeps sources with unbound connections or a live back-off */
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "c", t + 31000), 1000);
+    mta_guard_expire(g, t + 32000);
+    ck_assert_uint_eq(mta_guard_sources(g), 2);   /* a (2 unbound), c (back-off memory) */
+    mta_guard_expire(g, t + 40000);
+    ck_assert_uint_eq(mta_guard_sources(g), 1);
+    mta_guard_unbound_done(g, "a", t + 40000);
+    mta_guard_unbound_done(g, "a", t + 40000);
+    ck_assert_uint_eq(mta_guard_sources(g), 0);
+    mta_guard_free(g);
+    /* bind-backoff-max = 0: no back-off at all */
+    lim.bind_backoff_max_s = 0;
+    ck_assert_int_eq(mta_guard_new(&g, &lim), 0);
+    ck_assert_uint_eq(mta_guard_bind_failed(g, "d", t), 0);
+    ck_assert_int_eq(mta_guard_admit(g, "d", t, &wait), MTA_GUARD_OK);
+    mta_guard_free(g);
+}
+END_TEST
+
+START_TEST(ratelog_once_a_second)
+{
+    mta_ratelog r = { 0, 0 };
+    uint64_t left = 99;
+    ck_assert_int_eq(mta_ratelog_allow(&r, 5000, &left), 1);
+    ck_assert_uint_eq(left, 0);
+    for (int i = 0; i < 7; i++) ck_assert_int_eq(mta_ratelog_allow(&r, 5000 + 100 * (uint64_t)i, &left), 0);
+    ck_assert_int_eq(mta_ratelog_allow(&r, 6000, &left), 1);
+    ck_assert_uint_eq(left, 7);
+    ck_assert_int_eq(mta_ratelog_allow(&r, 7000, &left), 1);
+    ck_assert_uint_eq(left, 0);
+}
+END_TEST
+
 Suite *x400t_suite_mtaconfig(void)
 {
     Suite *s = suite_create("mtaconfig");
@@ -896,6 +1089,11 @@ Suite *x400t_suite_mtaconfig(void)
     tcase_add_test(c, bad_input_names_file_and_line);
     tcase_add_test(c, check_finds_missing_and_inconsistent);
     tcase_add_test(c, routing);
+    tcase_add_test(c, peer_password_required_or_none);
+    tcase_add_test(c, connection_limits);
+    tcase_add_test(c, per_peer_stack_settings);
+    tcase_add_test(c, guard_per_source_and_backoff);
+    tcase_add_test(c, ratelog_once_a_second);
     tcase_add_test(l, log_line_format);
     tcase_add_test(l, hex_dump_complete);
     tcase_add_test(l, library_logger_categories);

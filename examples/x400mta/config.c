@@ -369,6 +369,12 @@ void mta_config_defaults(mta_config *cfg)
     cfg->log_level[MTA_LOG_INTERFACE] = X400_LOG_NOTICE;
     cfg->log_level[MTA_LOG_APDU] = -1;
     cfg->commit_delay_ms = 0;
+    cfg->lim.max_connections = 4096;
+    cfg->lim.reserved_outbound = 64;
+    cfg->lim.max_unbound = 256;
+    cfg->lim.max_unbound_per_source = 8;
+    cfg->lim.bind_timeout_s = 30;
+    cfg->lim.bind_backoff_max_s = 60;
 }
 
 /* Peers that did not give our-name / our-password follow the [mta] ones. */
@@ -385,6 +391,46 @@ static void sync_peer_defaults(mta_config *cfg)
 }
 
 /* ------------------------------------------------------------ keys */
+
+/* A numeric key: its name, bounds and where it goes. */
+typedef struct num_key {
+    const char *key;
+    uint32_t lo, hi;
+    size_t off;        /* offset in the structure the table is for */
+} num_key;
+
+/* Table lookup of a numeric key into `base`: 0 set, -1 bad value (msg),
+ * 1 not in the table. */
+static int set_num_key(const num_key *t, size_t n, void *base, const char *k, const char *v,
+                       char *msg, size_t mlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        if (strcmp(k, t[i].key)) continue;
+        if (parse_u32(v, t[i].lo, t[i].hi, &u) < 0)
+            return fail(msg, mlen, "bad %s \"%s\": a number %lu..%lu", k, v, (unsigned long)t[i].lo,
+                        (unsigned long)t[i].hi);
+        memcpy((char *)base + t[i].off, &u, sizeof u);
+        return 0;
+    }
+    return 1;
+}
+
+/* [mta] keys containing hostile or broken peers (mta_limits). */
+static const num_key limit_nums[] = {
+    { "max-connections", 16, 1000000, offsetof(mta_limits, max_connections) },
+    { "reserved-outbound", 0, 1000000, offsetof(mta_limits, reserved_outbound) },
+    { "max-unbound", 1, 1000000, offsetof(mta_limits, max_unbound) },
+    { "max-unbound-per-source", 1, 1000000, offsetof(mta_limits, max_unbound_per_source) },
+    { "bind-timeout", 1, 3600, offsetof(mta_limits, bind_timeout_s) },
+    { "bind-backoff-max", 0, 86400, offsetof(mta_limits, bind_backoff_max_s) },
+};
+
+static int set_limit_key(mta_limits *l, const char *k, const char *v, char *msg, size_t mlen)
+{
+    int rv = set_num_key(limit_nums, sizeof limit_nums / sizeof limit_nums[0], l, k, v, msg, mlen);
+    return rv <= 0 ? rv : fail(msg, mlen, "unknown key \"%s\" in [mta]", k);
+}
 
 static int set_mta_key(mta_config *cfg, const char *k, const char *v, char *msg, size_t mlen)
 {
@@ -428,17 +474,10 @@ static int set_mta_key(mta_config *cfg, const char *k, const char *v, char *msg,
             return fail(msg, mlen, "bad commit-delay-ms \"%s\": 0..10000", v);
         cfg->commit_delay_ms = u;
     } else {
-        return fail(msg, mlen, "unknown key \"%s\" in [mta]", k);
+        return set_limit_key(&cfg->lim, k, v, msg, mlen);
     }
     return 0;
 }
-
-/* A numeric peer key: its name, bounds and where it goes. */
-typedef struct num_key {
-    const char *key;
-    uint32_t lo, hi;
-    size_t off;        /* offset in mta_peer_config */
-} num_key;
 
 static const num_key peer_nums[] = {
     { "checkpoint-size", 0, X400_RTSE_MAX_CHECKPOINT_KIB,
@@ -459,18 +498,20 @@ static const num_key peer_nums[] = {
 
 static int set_peer_key(mta_peer_config *p, const char *k, const char *v, char *msg, size_t mlen)
 {
-    for (size_t i = 0; i < sizeof peer_nums / sizeof peer_nums[0]; i++) {
-        const num_key *nk = &peer_nums[i];
-        uint32_t u;
-        if (strcmp(k, nk->key)) continue;
-        if (parse_u32(v, nk->lo, nk->hi, &u) < 0)
-            return fail(msg, mlen, "bad %s \"%s\": a number %lu..%lu", k, v, (unsigned long)nk->lo,
-                        (unsigned long)nk->hi);
-        memcpy((char *)p + nk->off, &u, sizeof u);
-        return 0;
-    }
+    int rv = set_num_key(peer_nums, sizeof peer_nums / sizeof peer_nums[0], p, k, v, msg, mlen);
+    if (rv <= 0) return rv;
     if (!strcmp(k, "their-password")) {
-        return parse_password(v, p->their_password, &p->their_password_len, msg, mlen);
+        if (!strcmp(v, "none")) { /* binds without a password accepted: said explicitly */
+            p->their_password_len = 0;
+            p->their_password_none = 1;
+        } else if (!*v) {
+            return fail(msg, mlen, "empty their-password: give the password, or \"none\" to "
+                        "accept binds without one");
+        } else {
+            if (parse_password(v, p->their_password, &p->their_password_len, msg, mlen) < 0) return -1;
+            p->their_password_none = 0;
+        }
+        p->their_password_set = 1;
     } else if (!strcmp(k, "our-name")) {
         if (parse_mta_name(v, p->our_name, "our-name", msg, mlen) < 0) return -1;
         p->our_name_set = 1;
@@ -499,12 +540,27 @@ static int set_peer_key(mta_peer_config *p, const char *k, const char *v, char *
         else if (!strcmp(v, "ipv4")) p->family = MTA_FAMILY_IPV4;
         else if (!strcmp(v, "ipv6")) p->family = MTA_FAMILY_IPV6;
         else return fail(msg, mlen, "bad family \"%s\": any, ipv4 or ipv6", v);
-    } else if (!strcmp(k, "tsel")) {
+    } else if (!strcmp(k, "tsel") || !strcmp(k, "called-tsel")) {
         return parse_selector(v, &p->tsel, msg, mlen);
-    } else if (!strcmp(k, "ssel")) {
+    } else if (!strcmp(k, "ssel") || !strcmp(k, "called-ssel")) {
         return parse_selector(v, &p->ssel, msg, mlen);
-    } else if (!strcmp(k, "psel")) {
+    } else if (!strcmp(k, "psel") || !strcmp(k, "called-psel")) {
         return parse_selector(v, &p->psel, msg, mlen);
+    } else if (!strcmp(k, "calling-tsel")) {
+        return parse_selector(v, &p->calling_tsel, msg, mlen);
+    } else if (!strcmp(k, "calling-ssel")) {
+        return parse_selector(v, &p->calling_ssel, msg, mlen);
+    } else if (!strcmp(k, "calling-psel")) {
+        return parse_selector(v, &p->calling_psel, msg, mlen);
+    } else if (!strcmp(k, "session-versions")) {
+        if (!strcmp(v, "1")) p->session_versions = 1;
+        else if (!strcmp(v, "2")) p->session_versions = 2;
+        else if (!strcmp(v, "1,2") || !strcmp(v, "2,1") || !strcmp(v, "1, 2")) p->session_versions = 3;
+        else return fail(msg, mlen, "bad session-versions \"%s\": 1, 2 or 1,2", v);
+    } else if (!strcmp(k, "extension-form")) {
+        if (!strcmp(v, "local")) p->extension_form = MTA_EXT_LOCAL;
+        else if (!strcmp(v, "global")) p->extension_form = MTA_EXT_GLOBAL;
+        else return fail(msg, mlen, "bad extension-form \"%s\": local or global", v);
     } else if (!strcmp(k, "mode")) {
         if (!strcmp(v, "1988")) p->mode = X400_P1_MODE_NORMAL;
         else if (!strcmp(v, "1984")) p->mode = X400_P1_MODE_X410;
@@ -767,7 +823,16 @@ int mta_config_check(const mta_config *cfg, char *err, size_t errlen)
                 return fail(err, errlen, "[peer %s] route: %s", p->name, msg);
         if (!p->our_name[0] && !cfg->name[0])
             return fail(err, errlen, "[peer %s] no name to bind with", p->name);
+        if (!p->their_password_set)
+            return fail(err, errlen, "[peer %s] their-password is required (write \"their-password = "
+                        "none\" to accept its binds without a password)", p->name);
     }
+    if (cfg->lim.reserved_outbound >= cfg->lim.max_connections)
+        return fail(err, errlen, "[mta] reserved-outbound (%u) must be below max-connections (%u)",
+                    cfg->lim.reserved_outbound, cfg->lim.max_connections);
+    if (cfg->lim.max_unbound_per_source > cfg->lim.max_unbound)
+        return fail(err, errlen, "[mta] max-unbound-per-source (%u) must not exceed max-unbound (%u)",
+                    cfg->lim.max_unbound_per_source, cfg->lim.max_unbound);
     return 0;
 }
 
@@ -897,11 +962,25 @@ static const char sample_text[] =
     "# Group commit: longest wait (ms) before received APDUs are made durable;\n"
     "# 0 commits at the end of each event-loop turn.\n"
     "commit-delay-ms = 0\n"
+    "# Hostile or broken peers: connections at most (in and out), of them kept\n"
+    "# for our own opens; inbound connections waiting for their bind at most\n"
+    "# (the oldest gives way), and from one address; seconds from accept to\n"
+    "# bind; longest back-off (s) of an address after failed binds (0: none).\n"
+    "max-connections = 4096\n"
+    "reserved-outbound = 64\n"
+    "max-unbound = 256\n"
+    "max-unbound-per-source = 8\n"
+    "bind-timeout = 30\n"
+    "bind-backoff-max = 60\n"
     "\n"
     "# One section per peer MTA, named by the MTA name it binds with (peers are\n"
     "# identified by their bind, never by their network address).\n"
+    ;
+/* (two strings: C99 only promises 4095 characters in one literal) */
+static const char sample_peers[] =
     "[peer MTA-B]\n"
-    "# What MTA-B must present in its bind.\n"
+    "# What MTA-B must present in its bind (required; \"none\" accepts binds\n"
+    "# without a password, with a warning at start-up).\n"
     "their-password = secret-b\n"
     "# What we present to MTA-B (default: [mta] name and password).\n"
     "our-name = MTA-A\n"
@@ -916,6 +995,13 @@ static const char sample_text[] =
     "tsel = X400-88\n"
     "ssel = hex:0001\n"
     "psel =\n"
+    "# Our (calling) selectors towards it; session versions we offer (1, 2 or\n"
+    "# 1,2); form of the envelope extensions we send (local or global).\n"
+    "calling-tsel =\n"
+    "calling-ssel =\n"
+    "calling-psel =\n"
+    "session-versions = 1,2\n"
+    "extension-form = local\n"
     "# 1988 (ACSE, normal mode) or 1984 (X.410 mode, no ACSE).\n"
     "mode = 1988\n"
     "# Dialogue: twa (two-way alternate) or monologue; who has the turn after\n"
@@ -962,5 +1048,8 @@ static const char sample_text[] =
 
 void mta_config_sample(FILE *f)
 {
-    if (f) fputs(sample_text, f);
+    if (f) {
+        fputs(sample_text, f);
+        fputs(sample_peers, f);
+    }
 }

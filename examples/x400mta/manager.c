@@ -31,6 +31,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +43,9 @@
 #define CHECKPOINT_BYTES (64u << 20)
 #define CHECKPOINT_MS 5000
 #define SNAPSHOT_MS 250
-#define MAX_CONNS 256
+#define GUARD_EXPIRE_MS 10000
+#define HOUSEKEEP_MS 20         /* work over every association at most this often, */
+#define HOUSEKEEP_PER_MS 100    /* plus 1 ms per this many associations */
 
 enum qstate { Q_WAIT = 0, Q_ACTIVE = 1 };
 
@@ -77,6 +80,12 @@ typedef struct conn {
     uint64_t idle_since, close_deadline;
     uint64_t waiting_since;     /* inbound: waiting for the peer to recover it */
     size_t inflight;
+    /* inbound, until bound: in the manager's unbound list (accept order)
+     * and counted for its source address (mta_guard) */
+    char src[MTA_GUARD_ADDR_MAX];
+    uint64_t accepted_at;
+    int unbound;
+    struct conn *un_prev, *un_next;
 } conn;
 
 typedef struct peerst {
@@ -91,6 +100,8 @@ typedef struct stats {
         transferred, ndr_generated, assoc_opened, aborts, recoveries, bind_refused, relayed,
         commits, checkpoints;
     uint64_t durable_delivered, first_durable_ms, last_durable_ms; /* deliveries made durable */
+    /* hostile or broken peers */
+    uint64_t conn_refused, bind_timeouts, unbound_evicted, bind_backoffs;
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -120,8 +131,15 @@ struct mta {
     x400_p1_peer_table table;
     peerst ps[MTA_MAX_PEERS];
     conn *conns;
-    x400_assoc *graveyard[MAX_CONNS * 2];
-    size_t ngrave;
+    size_t nconns;              /* conn objects */
+    x400_assoc **graveyard;     /* associations the driver let go, freed once no link holds them */
+    size_t ngrave, capgrave;
+    mta_guard *guard;
+    conn *un_head, *un_tail;    /* inbound connections not yet bound, oldest first */
+    size_t nunbound;
+    uint64_t last_guard_expire, last_housekeep;
+    uint64_t link_due;          /* earliest link timer (monotonic ms), UINT64_MAX: none */
+    mta_ratelog rl_refuse, rl_timeout, rl_evict, rl_backoff;
     unsigned next_conn_id;
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
     stats st;
@@ -732,6 +750,7 @@ static conn *conn_new(mta *m, int outbound, int peer)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    m->nconns++;
     c->id = ++m->next_conn_id;
     c->m = m;
     c->outbound = outbound;
@@ -747,10 +766,85 @@ static conn *conn_new(mta *m, int outbound, int peer)
 static void retire(mta *m, x400_assoc *a)
 {
     if (!a) return;
+    if (!x400_assoc_get_user(a)) {   /* retired before (users are set on every live one) */
+        for (size_t i = 0; i < m->ngrave; i++)
+            if (m->graveyard[i] == a) return;
+    }
     x400_assoc_set_user(a, NULL);
-    for (size_t i = 0; i < m->ngrave; i++)
-        if (m->graveyard[i] == a) return;
-    if (m->ngrave < sizeof m->graveyard / sizeof m->graveyard[0]) m->graveyard[m->ngrave++] = a;
+    if (m->ngrave == m->capgrave) {
+        size_t n = m->capgrave ? m->capgrave * 2 : 64;
+        x400_assoc **g = realloc(m->graveyard, n * sizeof *g);
+        if (!g) { /* cannot remember it: leak it rather than free what a link may hold */
+            LOG(m, IFC, X400_LOG_ERROR, "out of memory retiring an association");
+            return;
+        }
+        m->graveyard = g;
+        m->capgrave = n;
+    }
+    m->graveyard[m->ngrave++] = a;
+}
+
+/* ---------------------------------------------------------------- admission */
+
+static void unbound_remove(mta *m, conn *c)
+{
+    if (!c->unbound) return;
+    if (c->un_prev) c->un_prev->un_next = c->un_next;
+    else m->un_head = c->un_next;
+    if (c->un_next) c->un_next->un_prev = c->un_prev;
+    else m->un_tail = c->un_prev;
+    c->un_prev = c->un_next = NULL;
+    c->unbound = 0;
+    m->nunbound--;
+    mta_guard_unbound_done(m->guard, c->src, mono_ms());
+}
+
+static void unbound_add(mta *m, conn *c, const char *src, uint64_t now)
+{
+    snprintf(c->src, sizeof c->src, "%s", src);
+    c->accepted_at = now;
+    c->unbound = 1;
+    c->un_prev = m->un_tail;
+    c->un_next = NULL;
+    if (m->un_tail) m->un_tail->un_next = c;
+    else m->un_head = c;
+    m->un_tail = c;
+    m->nunbound++;
+}
+
+/* Close an inbound connection that has not bound (deadline, eviction). */
+static void unbound_close(mta *m, conn *c)
+{
+    unbound_remove(m, c);
+    c->dead = 1;
+    if (c->have_h) x400_driver_close(m->drv, c->h); /* -> on_closed: retired */
+}
+
+/* Log a refusal or a closure at most once a second per kind. */
+#define LOG_LIMITED(m, rl, now, lvl, fmt, ...)                                                     \
+    do {                                                                                           \
+        uint64_t left_out_;                                                                        \
+        if (mta_ratelog_allow(rl, now, &left_out_))                                                \
+            LOG(m, IFC, lvl, fmt " (%llu more like it in the last second)", __VA_ARGS__,          \
+                (unsigned long long)left_out_);                                                    \
+    } while (0)
+
+/* The bind deadline: inbound connections that did not bind in time. */
+static void guard_tick(mta *m, uint64_t now)
+{
+    uint64_t limit = (uint64_t)m->cfg->lim.bind_timeout_s * 1000u;
+    while (m->un_head && now - m->un_head->accepted_at >= limit) {
+        conn *c = m->un_head;
+        m->st.bind_timeouts++;
+        LOG_LIMITED(m, &m->rl_timeout, now, X400_LOG_NOTICE,
+                    "assoc #%u from %s: no bind within %u s: closed", c->id, c->src,
+                    m->cfg->lim.bind_timeout_s);
+        unbound_close(m, c);
+    }
+    if (now - m->last_guard_expire >= GUARD_EXPIRE_MS) {
+        m->last_guard_expire = now;
+        mta_guard_expire(m->guard, now);
+    }
 }
 
 static int can_send(const mta *m, const conn *c)
@@ -773,6 +867,9 @@ static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mt
         ac->called_tsel = pc->tsel;
         ac->called_ssel = pc->ssel;
         ac->called_psel = pc->psel;
+        ac->calling_tsel = pc->calling_tsel;
+        ac->calling_ssel = pc->calling_ssel;
+        ac->calling_psel = pc->calling_psel;
     }
     if (role == X400_ROLE_INITIATOR) {
         /* the calling SS-user reference names this connection uniquely
@@ -801,7 +898,9 @@ static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const m
         lc->mode = pc->mode;
         lc->rtse = pc->rtse;
         snprintf(lc->own_name, sizeof lc->own_name, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
-        if (pc->our_password_len) {
+        /* our-password as given, empty too (without it, the [mta] password:
+         * the configuration keeps the two in step) */
+        if (pc->our_password_len || pc->our_password_set) {
             memcpy(lc->own_password, pc->our_password, pc->our_password_len);
             lc->own_password_len = pc->our_password_len;
         } else {
@@ -960,14 +1059,27 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
             return -1;
         }
         if (c->outbound) m->ps[c->peer].open_failures = 0;
+        if (c->unbound) {
+            mta_guard_bind_ok(m->guard, c->src, mono_ms());
+            unbound_remove(m, c);
+        }
         LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s bound with %s (%s)", c->id,
             c->outbound ? "outbound" : "inbound", peer_name(m, c->peer),
             m->cfg->peers[c->peer].rtse.two_way_alternate ? "two-way alternate" : "monologue");
         break;
     case X400_P1_LINK_EV_BIND_REFUSED:
         m->st.bind_refused++;
-        mta_log_diag(&m->lg, X400_LOG_WARNING, "bind refused", ev->diag);
         c->dead = 1;
+        if (c->unbound) { /* a refused inbound bind: its source waits before the next try */
+            uint64_t now = mono_ms(), delay = mta_guard_bind_failed(m->guard, c->src, now);
+            unbound_remove(m, c);
+            if (delay) m->st.bind_backoffs++;
+            LOG_LIMITED(m, &m->rl_backoff, now, X400_LOG_WARNING,
+                        "bind refused from %s: %s; connections from it refused for %llu ms", c->src,
+                        ev->diag ? ev->diag->text : "refused", (unsigned long long)delay);
+            break;
+        }
+        mta_log_diag(&m->lg, X400_LOG_WARNING, "bind refused", ev->diag);
         if (c->outbound && c->peer >= 0) open_failed(m, c->peer);
         break;
     case X400_P1_LINK_EV_RECEIVED:
@@ -1058,21 +1170,53 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     x400_p1_link_config lc;
     x400_p1_link_callbacks cb = { NULL, on_link };
     conn *c;
-    char hs[64];
+    char hs[64], src[MTA_GUARD_ADDR_MAX];
+    uint64_t now = mono_ms(), wait = 0;
+    mta_guard_verdict v;
     (void)d;
     if (m->stopping || m->suspended) return -1;
+    mta_guard_source_of(peer, src);
+    v = mta_guard_admit(m->guard, src, now, &wait);
+    if (v != MTA_GUARD_OK) {
+        m->st.conn_refused++;
+        if (v == MTA_GUARD_BACKOFF)
+            LOG_LIMITED(m, &m->rl_refuse, now, X400_LOG_NOTICE,
+                        "connection from %s refused: failed binds, %llu ms of back-off left", peer,
+                        (unsigned long long)wait);
+        else
+            LOG_LIMITED(m, &m->rl_refuse, now, X400_LOG_NOTICE, "connection from %s refused: %s", peer,
+                        v == MTA_GUARD_PER_SOURCE ? "too many unbound connections from that address"
+                                                  : "too many source addresses remembered");
+        return -1;
+    }
+    /* at most max-unbound waiting for their bind: the oldest gives way */
+    while (m->nunbound >= m->cfg->lim.max_unbound && m->un_head) {
+        conn *old = m->un_head;
+        m->st.unbound_evicted++;
+        LOG_LIMITED(m, &m->rl_evict, now, X400_LOG_NOTICE,
+                    "assoc #%u from %s closed unbound after %llu ms: %zu connections wait for their "
+                    "bind (max-unbound)", old->id, old->src, (unsigned long long)(now - old->accepted_at),
+                    m->nunbound);
+        unbound_close(m, old);
+    }
     c = conn_new(m, 0, -1);
-    if (!c) return -1;
+    if (!c) {
+        mta_guard_unbound_done(m->guard, src, now);
+        return -1;
+    }
+    unbound_add(m, c, src, now);
     cb.user = c;
     assoc_config(m, &ac, X400_ROLE_RESPONDER, NULL, c->id);
     link_config(m, &lc, X400_ROLE_RESPONDER, NULL);
     if (x400_assoc_new(out, &ac, NULL, NULL) < 0) {
+        unbound_remove(m, c);
         c->dead = 1;
         return -1;
     }
     if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_attach(c->link, *out) < 0) {
         x400_assoc_free(*out);
         *out = NULL;
+        unbound_remove(m, c);
         c->dead = 1;
         return -1;
     }
@@ -1112,6 +1256,10 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
                 c->id, peer_name(m, c->peer), p->open_failures, m->cfg->peers[c->peer].max_open_retries);
             c->dead = 1; /* never bound: nothing to recover */
         }
+        if (!c->outbound && !c->bound) { /* closed before its bind: nothing to recover either */
+            unbound_remove(m, c);
+            c->dead = 1;
+        }
         c->have_h = 0;
     }
     retire(m, a);
@@ -1140,6 +1288,15 @@ static void give_up(mta *m, qmsg *q, int reason, int diagnostic, const char *why
     mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name);
     q_unlink(m, q);
     free(q);
+}
+
+/* Does any peer have an APDU ready to go? (feed_links walks the links) */
+static int any_ready(const mta *m, uint64_t now)
+{
+    (void)now;
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        if (m->ps[p].waiting) return 1;
+    return 0;
 }
 
 static void feed_links(mta *m, uint64_t now)
@@ -1295,24 +1452,33 @@ static void reap(mta *m)
                     x400_p1_link_free(c->link);
                     c->link = NULL;
                 }
+                unbound_remove(m, c);
                 *pp = c->next;
                 free(c);
+                m->nconns--;
                 continue;
             }
         }
         pp = &c->next;
     }
+    if (!m->ngrave) return;
+    /* one pass over the links marks the retired associations still held
+     * (a retired one has no user: the mark is its user for this pass), one
+     * pass over the graveyard frees the others: O(conns + graves) */
+    for (conn *c = m->conns; c; c = c->next) {
+        x400_assoc *held[2] = { c->assoc, c->link ? x400_p1_link_assoc(c->link) : NULL };
+        for (int k = 0; k < 2; k++)
+            if (held[k] && !x400_assoc_get_user(held[k])) x400_assoc_set_user(held[k], &m->graveyard);
+    }
     for (size_t i = 0; i < m->ngrave;) {
         x400_assoc *a = m->graveyard[i];
-        int held = 0;
-        for (conn *c = m->conns; c; c = c->next)
-            if (c->assoc == a || (c->link && x400_p1_link_assoc(c->link) == a)) held = 1;
-        if (!held) {
-            x400_assoc_free(a);
-            m->graveyard[i] = m->graveyard[--m->ngrave];
+        if (x400_assoc_get_user(a) == (void *)&m->graveyard) {
+            x400_assoc_set_user(a, NULL);
+            i++;
             continue;
         }
-        i++;
+        x400_assoc_free(a);
+        m->graveyard[i] = m->graveyard[--m->ngrave];
     }
 }
 
@@ -1333,7 +1499,10 @@ static void snapshot(mta *m)
                           "reports_received=%llu\nreports_sent=%llu\ntransferred=%llu\n"
                           "ndr_generated=%llu\nassoc_open=%zu\nassoc_opened=%llu\naborts=%llu\n"
                           "recoveries=%llu\nbind_refused=%llu\nrelayed=%llu\nqueue_len=%zu\n"
-                          "commits=%llu\ncheckpoints=%llu\nfirst_durable_ms=%llu\nlast_durable_ms=%llu\n",
+                          "commits=%llu\ncheckpoints=%llu\nfirst_durable_ms=%llu\nlast_durable_ms=%llu\n"
+                          "conn_objects=%zu\nconns=%zu\ninbound_conns=%zu\nunbound=%zu\nsources=%zu\n"
+                          "graveyard=%zu\nconn_refused=%llu\ndriver_refused=%llu\nbind_timeouts=%llu\n"
+                          "unbound_evicted=%llu\nbind_backoffs=%llu\n",
                           (unsigned long long)m->st.submitted, (unsigned long long)m->st.received,
                           (unsigned long long)m->st.delivered, (unsigned long long)m->st.duplicates,
                           (unsigned long long)m->st.reports_received,
@@ -1344,7 +1513,12 @@ static void snapshot(mta *m)
                           (unsigned long long)m->st.relayed, queue_len,
                           (unsigned long long)m->st.commits, (unsigned long long)m->st.checkpoints,
                           (unsigned long long)m->st.first_durable_ms,
-                          (unsigned long long)m->st.last_durable_ms);
+                          (unsigned long long)m->st.last_durable_ms, m->nconns,
+                          x400_driver_conn_count(m->drv), x400_driver_inbound_count(m->drv), m->nunbound,
+                          mta_guard_sources(m->guard), m->ngrave, (unsigned long long)m->st.conn_refused,
+                          (unsigned long long)x400_driver_refused_count(m->drv),
+                          (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
+                          (unsigned long long)m->st.bind_backoffs);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -1558,7 +1732,7 @@ static void set_peer_table(mta *m)
         m->peertab[i].mta_name = m->cfg->peers[i].name;
         m->peertab[i].password = m->cfg->peers[i].their_password;
         m->peertab[i].password_len = m->cfg->peers[i].their_password_len;
-        m->peertab[i].require_auth = 1;
+        m->peertab[i].require_auth = !m->cfg->peers[i].their_password_none;
     }
     m->table.peers = m->peertab;
     m->table.n = m->cfg->npeers;
@@ -1647,6 +1821,19 @@ static void reload(mta *m)
     LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: configuration re-read (%zu peers), log reopened", nc->npeers);
 }
 
+/* One descriptor per connection: the soft limit goes up to what
+ * max-connections needs (the hard limit permitting). */
+static void raise_fd_limit(mta *m)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)m->cfg->lim.max_connections + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        LOG(m, IFC, X400_LOG_WARNING, "max-connections %u needs %llu file descriptors; the limit is %llu",
+            m->cfg->lim.max_connections, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 static int listen_all(mta *m)
 {
     for (size_t i = 0; i < m->cfg->nlisten; i++) {
@@ -1678,6 +1865,7 @@ static int listen_all(mta *m)
 /* Whatever start-up had opened, closed again; exit status 1. */
 static int start_failed(mta *m)
 {
+    if (m->guard) mta_guard_free(m->guard);
     if (m->drv) x400_driver_free(m->drv);
     if (m->ids) x400_mtsid_close(m->ids);
     if (m->sp) mta_spool_close(m->sp);
@@ -1735,10 +1923,24 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         startup_fail(m, "MTSID allocator (%s): %s", path, d.text);
         return start_failed(m);
     }
+    for (size_t i = 0; i < cfg->npeers; i++) {
+        if (cfg->peers[i].their_password_none)
+            LOG(m, IFC, X400_LOG_WARNING, "peer %s: their-password = none: any MTA binding as %s "
+                "without a password is accepted", cfg->peers[i].name, cfg->peers[i].name);
+        if (cfg->peers[i].session_versions || cfg->peers[i].extension_form)
+            LOG(m, IFC, X400_LOG_NOTICE, "peer %s: session-versions / extension-form are not settable "
+                "in this library yet: its defaults are used", cfg->peers[i].name);
+    }
+    if (mta_guard_new(&m->guard, &cfg->lim) < 0) {
+        startup_fail(m, "connection guard: out of memory");
+        return start_failed(m);
+    }
+    raise_fd_limit(m);
     set_peer_table(m);
     load_queue(m); /* the durable queue, as left by the last run */
     x400_driver_config_init(&dc);
-    dc.max_conns = MAX_CONNS;
+    dc.max_conns = cfg->lim.max_connections;
+    dc.max_inbound = cfg->lim.max_connections - cfg->lim.reserved_outbound;
     dc.log = m->liblog;
     dcb.user = m;
     dcb.accepted = on_accepted;
@@ -1759,7 +1961,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
 
     for (;;) {
         uint64_t now = mono_ms();
-        int timeout = 20;
+        int timeout = HOUSEKEEP_MS, housekeep;
         if (got_hup) {
             got_hup = 0;
             reload(m);
@@ -1782,11 +1984,23 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
             pickup(m);
             control(m);
         }
-        if (!m->suspended) {
-            manage_peers(m, now);
-            feed_links(m, now);
+        /* Work over every association (timers, idle release, reaping,
+         * opening) runs at most every HOUSEKEEP_MS, and less often the more
+         * associations there are (120 ms at 10,000): a turn per event must
+         * not walk them all, and the time spent walking stays a fixed share
+         * of the loop (link timers are of seconds).  A suspended MTA (its
+         * spool cannot commit) opens nothing and feeds no link. */
+        housekeep = m->stopping ||
+                    now - m->last_housekeep >= HOUSEKEEP_MS + m->nconns / HOUSEKEEP_PER_MS;
+        if (housekeep) {
+            m->last_housekeep = now;
+            if (!m->suspended) manage_peers(m, now);
         }
-        manage_conns(m, now);
+        if (!m->suspended && any_ready(m, now)) feed_links(m, now);
+        if (housekeep) {
+            manage_conns(m, now);
+            guard_tick(m, now);
+        }
         (void)commit(m);
         if (!m->suspended && (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
                               (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS))) {
@@ -1798,11 +2012,16 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
             m->last_snapshot = now;
             snapshot(m);
         }
-        reap(m);
-        for (conn *c = m->conns; c; c = c->next) {
-            uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : UINT64_MAX;
-            if (t != UINT64_MAX && t > now && t - now < (uint64_t)timeout) timeout = (int)(t - now);
+        if (housekeep) {
+            reap(m);
+            m->link_due = UINT64_MAX;
+            for (conn *c = m->conns; c; c = c->next) {
+                uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : UINT64_MAX;
+                if (t < m->link_due) m->link_due = t;
+            }
         }
+        if (m->link_due != UINT64_MAX && m->link_due > now && m->link_due - now < (uint64_t)timeout)
+            timeout = (int)(m->link_due - now);
         if (x400_driver_run(m->drv, timeout) < 0) {
             mta_log_diag(&m->lg, X400_LOG_ERROR, "driver", x400_driver_diag(m->drv));
         }
@@ -1820,6 +2039,8 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     if (m->sp) snapshot(m);
     x400_driver_free(m->drv);
     while (m->ngrave) x400_assoc_free(m->graveyard[--m->ngrave]);
+    free(m->graveyard);
+    mta_guard_free(m->guard);
     for (size_t p = 0; p < cfg->npeers; p++)
         while (m->ps[p].head) {
             qmsg *q = m->ps[p].head;

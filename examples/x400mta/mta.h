@@ -43,6 +43,10 @@ typedef struct mta_peer_config {
     /* what the peer must present in its MTABindArgument/Result */
     uint8_t their_password[X400_PASSWORD_MAX];
     size_t their_password_len;
+    /* their-password given; with their_password_none ("their-password =
+     * none") binds without a password are accepted, and only then:
+     * mta_config_check refuses a peer with neither */
+    int their_password_set, their_password_none;
     /* what we present to this peer (defaults: the MTA's own name/password) */
     char our_name[X400_MTA_NAME_MAX + 1];
     uint8_t our_password[X400_PASSWORD_MAX];
@@ -56,6 +60,13 @@ typedef struct mta_peer_config {
     char port[16];                             /* default "102" */
     mta_family family;
     x400_selector tsel, ssel, psel;            /* the peer's (called) selectors */
+    x400_selector calling_tsel, calling_ssel, calling_psel; /* ours towards it (calling) */
+    /* session versions offered (X.225 8.3.1.5 Version Number): bit 0
+     * version 1, bit 1 version 2; 0 = the library's default */
+    unsigned session_versions;
+    /* form of the MessageTransferEnvelope extensions we send:
+     * MTA_EXT_DEFAULT (the library's), _LOCAL (integer codes) or _GLOBAL (OIDs) */
+    int extension_form;
     /* link settings (doc/mta.md maps each to the seed system's) */
     x400_p1_mode mode;                         /* "1988" (default) or "1984" */
     x400_rtse_config rtse;                     /* checkpoint size, window, recovery
@@ -79,6 +90,20 @@ typedef struct mta_peer_config {
     size_t nroutes;
 } mta_peer_config;
 
+enum { MTA_EXT_DEFAULT = 0, MTA_EXT_LOCAL = 1, MTA_EXT_GLOBAL = 2 };
+
+/* Containment of hostile or broken peers (doc/mta-config.md, [mta]). */
+typedef struct mta_limits {
+    uint32_t max_connections;      /* TCP connections at most, in and out; 4096 */
+    uint32_t reserved_outbound;    /* of them, kept for our own opens; 64 */
+    uint32_t max_unbound;          /* inbound connections not yet bound; 256
+                                      (the oldest is closed for a new one) */
+    uint32_t max_unbound_per_source; /* ... from one source address; 8 */
+    uint32_t bind_timeout_s;       /* from accept to bind; 30 */
+    uint32_t bind_backoff_max_s;   /* failed binds: a source is refused for
+                                      1, 2, 4 ... up to this many s; 60; 0 off */
+} mta_limits;
+
 typedef struct mta_config {
     char name[X400_MTA_NAME_MAX + 1];          /* this MTA's name (required) */
     uint8_t password[X400_PASSWORD_MAX];
@@ -96,6 +121,7 @@ typedef struct mta_config {
     int log_level[3];                          /* per mta_log_category, x400_log_level or -1 off */
     /* group commit: at most this many ms between receiving an APDU and making it durable */
     uint32_t commit_delay_ms;                  /* 0 (commit at the end of each loop turn) */
+    mta_limits lim;
     mta_peer_config peers[MTA_MAX_PEERS];
     size_t npeers;
 } mta_config;
@@ -309,6 +335,45 @@ long mta_spool_requests(mta_spool *s, char ***names);
 long mta_spool_owner(const mta_spool *s);
 /* "<spool>/<rel>" into buf (for the MTSID state and other files). */
 const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_t cap);
+
+/* ------------------------------------------------------------ admission */
+
+/* Inbound connections per source address (guard.c): unbound counts and
+ * the back-off after failed binds (mta_limits).  Times in monotonic ms. */
+#define MTA_GUARD_ADDR_MAX 64
+#define MTA_GUARD_MAX_SOURCES 65536
+typedef struct mta_guard mta_guard;
+typedef enum mta_guard_verdict {
+    MTA_GUARD_OK = 0,          /* admitted: counted as unbound for its source */
+    MTA_GUARD_PER_SOURCE,      /* the source has max-unbound-per-source already */
+    MTA_GUARD_BACKOFF,         /* the source failed a bind: refused for a while */
+    MTA_GUARD_FULL             /* too many sources remembered (or no memory) */
+} mta_guard_verdict;
+int mta_guard_new(mta_guard **out, const mta_limits *lim);
+void mta_guard_free(mta_guard *g);
+/* The source of a driver peer text ("1.2.3.4:102", "[::1]:102"). */
+void mta_guard_source_of(const char *peer, char out[MTA_GUARD_ADDR_MAX]);
+/* A connection from `addr`: may it be accepted?  (*wait_ms: the rest of a
+ * back-off.)  MTA_GUARD_OK counts it until mta_guard_unbound_done. */
+mta_guard_verdict mta_guard_admit(mta_guard *g, const char *addr, uint64_t now, uint64_t *wait_ms);
+/* An admitted connection bound or went away. */
+void mta_guard_unbound_done(mta_guard *g, const char *addr, uint64_t now);
+/* A bind from `addr` was refused: the source is refused for the returned
+ * ms (1 s, doubling per failure in a row, at most bind-backoff-max). */
+uint64_t mta_guard_bind_failed(mta_guard *g, const char *addr, uint64_t now);
+/* A bind from `addr` succeeded: its failures are forgotten. */
+void mta_guard_bind_ok(mta_guard *g, const char *addr, uint64_t now);
+/* Forget sources with nothing left (call now and then). */
+void mta_guard_expire(mta_guard *g, uint64_t now);
+size_t mta_guard_sources(const mta_guard *g);
+
+/* A log line at most once per MTA_RATELOG_MS: 1 = log it now (*suppressed:
+ * how many were left out since the last one), 0 = leave it out. */
+#define MTA_RATELOG_MS 1000u
+typedef struct mta_ratelog {
+    uint64_t last, suppressed;
+} mta_ratelog;
+int mta_ratelog_allow(mta_ratelog *r, uint64_t now, uint64_t *suppressed);
 
 /* ------------------------------------------------------------ run */
 

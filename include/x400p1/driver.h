@@ -2,7 +2,8 @@
  * x400p1 -- optional POSIX driver: the only part of the library that
  * touches sockets.  It listens, accepts and connects over TCP (IPv4 and
  * IPv6), resolves host names with getaddrinfo trying every address in
- * turn, and pumps bytes between sockets and associations with poll(2).
+ * turn, and pumps bytes between sockets and associations with epoll(7)
+ * (poll(2) where there is no epoll).
  *
  * Programs with their own event loop do not need it: they call
  * x400_assoc_recv / x400_assoc_pending / x400_assoc_sent themselves.
@@ -48,6 +49,11 @@ typedef struct x400_driver_config {
     uint32_t table_id;         /* LPI table id of the connection handles (default 1) */
     int connect_timeout_ms;    /* per address (default 10000) */
     size_t max_listeners;      /* default 8 */
+    /* Inbound connections at most (0: up to max_conns).  Below max_conns it
+     * keeps max_conns - max_inbound slots for x400_driver_connect, whatever
+     * arrives; an inbound connection beyond it is closed at accept (logged
+     * at most once a second, with the count left out). */
+    size_t max_inbound;
     x400_logger log;
 } x400_driver_config;
 
@@ -83,6 +89,10 @@ int x400_driver_close(x400_driver *d, x400_lpi_handle conn);
 x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn);
 
 size_t x400_driver_conn_count(const x400_driver *d);
+/* Inbound connections live, and those refused at accept (limits, a full
+ * table, or the application) since the driver was created. */
+size_t x400_driver_inbound_count(const x400_driver *d);
+uint64_t x400_driver_refused_count(const x400_driver *d);
 const x400_diag *x400_driver_diag(const x400_driver *d);
 
 #ifdef __cplusplus
