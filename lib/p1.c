@@ -220,6 +220,24 @@ static void put_itrace_elem(x400i_bw *w, const x400_p1_itrace *t)
     x400i_bw_wrap(w, m, UNIV, X400I_U_SEQUENCE);
 }
 
+/* ExtensionField type: standard-extension `std` (>= 0) or private-extension
+ * `priv`, in the 1992 form ([0] IMPLICIT INTEGER / [3] IMPLICIT OBJECT
+ * IDENTIFIER) or the 1988 form ([0] EXPLICIT { INTEGER | OBJECT IDENTIFIER },
+ * X.411 (1988) 12.2.1.1.1). */
+static void put_ext_type(x400i_bw *w, int std, const x400_oid *priv, x400_p1_ext_form form)
+{
+    if (form == X400_P1_EXT_FORM_1988) {
+        size_t m = x400i_bw_len(w);
+        if (std >= 0) x400i_bw_int(w, UNIV, X400I_U_INTEGER, std);
+        else x400i_bw_oid(w, UNIV, X400I_U_OID, priv);
+        x400i_bw_wrap(w, m, CTX, 0);
+    } else if (std >= 0) {
+        x400i_bw_int(w, CTX, 0, std);
+    } else {
+        x400i_bw_oid(w, CTX, 3, priv);
+    }
+}
+
 /* Extensions ::= SET OF ExtensionField: the opaque fields as they came,
  * then internal-trace-information (standard-extension 38) if any. */
 static void put_exts(x400i_bw *w, uint8_t cls, uint32_t num, unsigned n, const x400_bytes *ext,
@@ -233,7 +251,7 @@ static void put_exts(x400i_bw *w, uint8_t cls, uint32_t num, unsigned n, const x
         for (unsigned i = n_it; i-- > 0 && !w->err;) put_itrace_elem(w, &it[i]);
         x400i_bw_wrap(w, ml, UNIV, X400I_U_SEQUENCE);
         x400i_bw_wrap(w, mv, CTX, 2);
-        x400i_bw_int(w, CTX, 0, X400_EXT_INTERNAL_TRACE);
+        put_ext_type(w, X400_EXT_INTERNAL_TRACE, NULL, w->ext_form);
         x400i_bw_wrap(w, me, UNIV, X400I_U_SEQUENCE);
     }
     for (unsigned i = n; i-- > 0;) {
@@ -392,6 +410,7 @@ static void put_report(x400i_bw *w, const x400_p1_report *r)
 static int encode_into(const x400_p1_apdu *a, x400i_bw *w)
 {
     size_t m = x400i_bw_len(w);
+    w->ext_form = a->ext_form == X400_P1_EXT_FORM_1988 ? X400_P1_EXT_FORM_1988 : X400_P1_EXT_FORM_1992;
     switch (a->kind) {
     case X400_P1_MESSAGE:
         if (a->content.len && !a->content.p) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: content without bytes"); break; }
@@ -466,7 +485,24 @@ int x400_p1_ext_info(x400_bytes ext, x400_p1_ext_view *out, x400_diag *d)
         return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: not one SEQUENCE");
     if ((rc = x400i_p1ber_child(&t, &off, &c, d)) != 1)
         return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_MISSING, "ExtensionField: no type");
-    if (x400i_p1tlv_is(&c, CTX, 0)) {
+    if (x400i_p1tlv_is(&c, CTX, 0) && c.cons) {
+        /* Leniency: the X.411 (1988) form, [0] EXPLICIT around the untagged
+         * CHOICE { INTEGER, OBJECT IDENTIFIER } -- what PP/ISODE sends
+         * (a0 03 02 01 17).  Exactly one element inside. */
+        size_t o2 = 0;
+        out->form = X400_P1_EXT_FORM_1988;
+        if ((rc = x400i_p1ber_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
+            return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: [0] type is not one element");
+        if (x400i_p1tlv_is(&in, UNIV, X400I_U_INTEGER)) {
+            int64_t v;
+            if ((rc = x400i_p1ber_int(&in, 0, 256, &v, "standard-extension", d))) return rc;
+            out->standard = (int)v;
+        } else if (x400i_p1tlv_is(&in, UNIV, X400I_U_OID)) {
+            if ((rc = x400i_p1ber_oid(&in, &out->private_type, "private-extension", d))) return rc;
+        } else {
+            return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: [0] type is neither INTEGER nor OBJECT IDENTIFIER");
+        }
+    } else if (x400i_p1tlv_is(&c, CTX, 0)) {
         int64_t v;
         if ((rc = x400i_p1ber_int(&c, 0, 256, &v, "standard-extension", d))) return rc;
         out->standard = (int)v;
@@ -509,8 +545,7 @@ int x400_p1_ext_build(const x400_p1_ext_view *v, uint8_t *buf, size_t cap, size_
         x400i_bw_wrap(&w, mv, CTX, 2);
     }
     if (v->criticality) x400i_bw_bits(&w, CTX, 1, v->criticality, 0);
-    if (v->standard >= 0) x400i_bw_int(&w, CTX, 0, v->standard);
-    else x400i_bw_oid(&w, CTX, 3, &v->private_type);
+    put_ext_type(&w, v->standard, &v->private_type, v->form);
     x400i_bw_wrap(&w, m, UNIV, X400I_U_SEQUENCE);
     if (w.err) return w.err;
     *len = x400i_bw_len(&w);
@@ -742,6 +777,8 @@ static int dec_exts(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400
     while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         x400_p1_ext_view v;
         if ((rc = x400_p1_ext_info((x400_bytes){ c.raw, c.rawlen }, &v, dc->diag))) return rc;
+        if (!dc->ext_forms) dc->first_ext_form = v.form;
+        dc->ext_forms |= 1 << v.form;
         if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
             x400i_p1tlv vt;
             if (*n_it) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "internal-trace-information extension repeated");
@@ -1095,7 +1132,7 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
                             t.cls == CTX ? "" : t.cls == APP ? "APPLICATION " : t.cls == UNIV ? "UNIVERSAL " : "PRIVATE ", (unsigned)t.num);
     if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.num, alloc)))
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rc, 0, "P1 decode: out of memory");
-    x400i_dec dc = { diag, lim, out->mem };
+    x400i_dec dc = { diag, lim, out->mem, 0, X400_P1_EXT_FORM_1992 };
     switch (out->kind) {
     case X400_P1_MESSAGE: {
         x400i_p1tlv env, content;
@@ -1126,6 +1163,7 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
         x400_p1_apdu_free(out);
         return rc;
     }
+    out->ext_form = dc.first_ext_form;
     return X400_OK;
 }
 

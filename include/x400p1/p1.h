@@ -187,11 +187,26 @@ typedef struct x400_p1_bilateral {
  * one.  The internal-trace-information extension (38) is not listed here: it
  * is decoded into itrace[] and encoded from it. */
 #define X400_EXT_INTERNAL_TRACE 38
+/* The two encodings of ExtensionField `type` met on the wire:
+ *   1992+ (X.411 (1992) onwards): ExtensionType ::= CHOICE {
+ *         standard-extension [0] IMPLICIT INTEGER,
+ *         private-extension [3] IMPLICIT OBJECT IDENTIFIER }  (80 01 26)
+ *   1988  (X.411 (1988), PP/ISODE): type [0] ExtensionType, the CHOICE of an
+ *         untagged INTEGER or OBJECT IDENTIFIER, so [0] is explicit:
+ *         a0 03 02 01 26 / a0 n 06 ...
+ * Both are decoded.  The encoder writes the form asked for (per APDU,
+ * per link); the default is 1992. */
+typedef enum x400_p1_ext_form {
+    X400_P1_EXT_FORM_1992 = 0,
+    X400_P1_EXT_FORM_1988 = 1
+} x400_p1_ext_form;
+
 typedef struct x400_p1_ext_view {
     int standard;        /* standard-extension number, or -1 */
     x400_oid private_type;/* private-extension when standard == -1 */
     uint32_t criticality;/* bit 0 submission, 1 transfer, 2 delivery */
     x400_bytes value;    /* BER of the value (inside [2]); {NULL,0} absent */
+    x400_p1_ext_form form; /* decode: the form of `type`; build: the form written */
 } x400_p1_ext_view;
 
 int x400_p1_ext_info(x400_bytes ext, x400_p1_ext_view *out, x400_diag *diag);
@@ -312,6 +327,12 @@ typedef struct x400_p1_apdu {
     x400_p1_envelope env;   /* MESSAGE and PROBE */
     x400_bytes content;     /* MESSAGE */
     x400_p1_report report;  /* REPORT */
+    /* The ExtensionField `type` form written for the extensions the encoder
+     * builds (internal-trace-information); opaque extensions are written as
+     * received.  Decoding sets it to the form of the first extension seen
+     * (1992 when there is none); x400_p1_link_config.ext_form overrides it
+     * per peer. */
+    x400_p1_ext_form ext_form;
     void *mem;              /* private: the arena */
 } x400_p1_apdu;
 
