@@ -274,6 +274,17 @@ static int on_transfer_data(x400_p1_link *l, const x400i_rtse_ind *ind)
     return 0;
 }
 
+/* The user's answer to a received APDU: confirm now, or later (DEFER). */
+static int transfer_done(x400_p1_link *l, int rv)
+{
+    x400i_buf_reset(&l->rx);
+    if (rv == X400_P1_LINK_DEFER) {
+        l->confirm_pending = 1;
+        return X400I_RTSE_DEFER;
+    }
+    return rv < 0 ? X400_ERR_CALLBACK_FAILURE : 0;
+}
+
 /* RT-TRANSFER indication: one complete MTS-APDU. */
 static int on_transfer_ind(x400_p1_link *l)
 {
@@ -285,21 +296,32 @@ static int on_transfer_ind(x400_p1_link *l)
     x400_diag d;
     x400i_diag_clear(&d);
     rv = x400_p1_decode(l->rx.p, l->rx.len, &l->cfg.limits, l->alloc, &apdu, &d);
-    if (rv < 0) {
-        /* Not an acceptable MTS-APDU: the link ends here with the P1
-         * diagnostic (queued APDUs go back to the caller), and the error
-         * makes RTSE abort the association with an RTAB. */
+    if (rv < 0 && d.source != X400_SOURCE_PEER) {
+        /* out of memory: nothing wrong with the APDU; RTSE aborts and the
+         * peer transfers it again later */
         x400i_buf_reset(&l->rx);
-        x400i_log(&l->cfg.log, X400_LOG_ERROR, X400_LAYER_P1, "received APDU refused: %s", d.text);
+        x400i_log(&l->cfg.log, X400_LOG_ERROR, X400_LAYER_P1, "received APDU not decoded: %s", d.text);
         end_link(l, X400_P1_LINK_EV_ABORTED, &d);
         return rv;
     }
-    id = x400_p1_apdu_id(&apdu);
     memset(&ev, 0, sizeof ev);
-    ev.apdu = &apdu;
-    ev.type = X400_P1_LINK_EV_RECEIVED;
     ev.raw = l->rx.p;
     ev.raw_len = l->rx.len;
+    if (rv < 0) {
+        /* Received completely but not an acceptable MTS-APDU: handed up
+         * with its octets and the decoder's diagnostic, then confirmed like
+         * any other -- aborting would only make the peer send it again. */
+        x400i_log(&l->cfg.log, X400_LOG_ERROR, X400_LAYER_P1,
+                  "received APDU of %zu octets not decodable (confirmed, handed up): %s",
+                  l->rx.len, d.text);
+        ev.type = X400_P1_LINK_EV_UNDECODABLE;
+        ev.diag = &d;
+        rv = l->cb.event ? l->cb.event(l->cb.user, l, &ev) : 0;
+        return transfer_done(l, rv);
+    }
+    id = x400_p1_apdu_id(&apdu);
+    ev.apdu = &apdu;
+    ev.type = X400_P1_LINK_EV_RECEIVED;
     if (l->cfg.seen && x400_p1_idset_insert(l->cfg.seen, id) == X400_ERR_DUPLICATE) {
         x400_mtsid_format(id, idtext, sizeof idtext);
         x400i_diag_set(&d, X400_LAYER_P1, X400_SOURCE_PEER, X400_ERR_DUPLICATE, 0,
@@ -311,12 +333,7 @@ static int on_transfer_ind(x400_p1_link *l)
     }
     rv = l->cb.event ? l->cb.event(l->cb.user, l, &ev) : 0;
     x400_p1_apdu_free(&apdu);
-    x400i_buf_reset(&l->rx);
-    if (rv == X400_P1_LINK_DEFER) {
-        l->confirm_pending = 1;
-        return X400I_RTSE_DEFER;
-    }
-    return rv < 0 ? X400_ERR_CALLBACK_FAILURE : 0;
+    return transfer_done(l, rv);
 }
 
 static int on_transfer_conf(x400_p1_link *l, const x400i_rtse_ind *ind)

@@ -25,7 +25,9 @@ struct side {
     uint64_t content_sum;
     char last_local[40];
     x400_diag last_diag;
-    int defer;              /* RECEIVED/DUPLICATE return X400_P1_LINK_DEFER */
+    int defer;              /* RECEIVED/DUPLICATE/UNDECODABLE return X400_P1_LINK_DEFER */
+    uint8_t undecodable[64];/* the last UNDECODABLE APDU's octets */
+    size_t undecodable_len;
 };
 
 static int count_ev(const struct side *s, int t)
@@ -53,11 +55,16 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         snprintf(s->last_local, sizeof s->last_local, "%s", x400_p1_apdu_id(e->apdu)->local);
         break;
     case X400_P1_LINK_EV_DUPLICATE: s->duplicates++; break;
+    case X400_P1_LINK_EV_UNDECODABLE:
+        s->undecodable_len = e->raw_len;
+        memcpy(s->undecodable, e->raw, e->raw_len < sizeof s->undecodable ? e->raw_len : sizeof s->undecodable);
+        break;
     case X400_P1_LINK_EV_SENT: s->sent++; break;
     case X400_P1_LINK_EV_SEND_FAILED: s->failed++; break;
     default: break;
     }
-    if (s->defer && (e->type == X400_P1_LINK_EV_RECEIVED || e->type == X400_P1_LINK_EV_DUPLICATE))
+    if (s->defer && (e->type == X400_P1_LINK_EV_RECEIVED || e->type == X400_P1_LINK_EV_DUPLICATE ||
+                     e->type == X400_P1_LINK_EV_UNDECODABLE))
         return X400_P1_LINK_DEFER;
     return 0;
 }
@@ -666,33 +673,47 @@ START_TEST(wire_bind_message_probe_report)
 END_TEST
 
 /* A peer that binds correctly and then transfers something that is not an
- * MTS-APDU: the receiving link refuses it with a P1 diagnostic and ends;
- * the association is aborted (RTAB), not left hanging. */
+ * MTS-APDU: the receiving link hands it up (UNDECODABLE, raw octets and the
+ * decoder's diagnostic) and confirms it; the association stays up and the
+ * next, good APDU on it is received.  (Before, the link ended and RTSE
+ * aborted with localSystemProblem: the peer retried the same APDU for ever.) */
+struct raw_peer {
+    int state;        /* 1 bound, 2 aborted */
+    int confirmed;    /* RT-TRANSFER confirmations with a positive result */
+    int failed;
+};
+
 static int raw_ind(void *u, const x400i_rtse_ind *ind)
 {
-    int *state = u;
-    if (ind->type == X400I_RTSE_OPEN_CONF && ind->accepted) *state = 1;
-    if (ind->type == X400I_RTSE_U_ABORT_IND || ind->type == X400I_RTSE_P_ABORT_IND) *state = 2;
+    struct raw_peer *rp = u;
+    if (ind->type == X400I_RTSE_OPEN_CONF && ind->accepted) rp->state = 1;
+    if (ind->type == X400I_RTSE_U_ABORT_IND || ind->type == X400I_RTSE_P_ABORT_IND) rp->state = 2;
+    if (ind->type == X400I_RTSE_TRANSFER_CONF) {
+        if (ind->result >= 0) rp->confirmed++;
+        else rp->failed++;
+    }
     return 0;
 }
 
-START_TEST(not_an_mts_apdu_is_refused)
+static void undecodable(int defer)
 {
     struct pair p;
     x400i_rtse_assoc *raw;
     x400i_rtse_callbacks rcb;
     x400_rtse_config rc;
     x400_p1_bind b;
-    uint8_t bind[256];
-    size_t blen;
-    int state = 0;
+    struct msg m;
+    uint8_t bind[256], *good;
+    size_t blen, glen;
+    struct raw_peer rp = { 0, 0, 0 };
     static const uint8_t junk[] = { 0x04, 0x05, 'h', 'e', 'l', 'l', 'o' };
     open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    p.rsp.defer = defer;
     /* replace the initiator's link by a bare RTSE machine on its association */
     x400_p1_link_free(p.ini.l);
     p.ini.l = NULL;
     x400_rtse_config_default(&rc);
-    rcb.user = &state;
+    rcb.user = &rp;
     rcb.indication = raw_ind;
     ck_assert_int_eq(x400i_rtse_assoc_new(&raw, 1, &rc, &rcb, NULL, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_attach(raw, p.ini.a), X400_OK);
@@ -705,20 +726,54 @@ START_TEST(not_an_mts_apdu_is_refused)
     ck_assert_int_eq(x400_p1_bind_encode(&b, X400_P1_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(raw), bind, blen), X400_OK);
     pump(&p);
-    ck_assert_int_eq(state, 1);
+    ck_assert_int_eq(rp.state, 1);
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
     ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(raw), junk, sizeof junk,
                                              X400_RTSE_PRIO_NORMAL, 1), X400_OK);
     pump(&p);
     ck_assert_uint_eq(p.rsp.received, 0);
-    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_UNDECODABLE), 1);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 0);
+    ck_assert_uint_eq(p.rsp.undecodable_len, sizeof junk);
+    ck_assert_int_eq(memcmp(p.rsp.undecodable, junk, sizeof junk), 0);
     ck_assert_int_eq(p.rsp.last_diag.layer, X400_LAYER_P1);
     ck_assert_int_eq(p.rsp.last_diag.source, X400_SOURCE_PEER);
-    ck_assert(!x400_p1_link_is_bound(p.rsp.l));
-    ck_assert_int_eq(state, 2);   /* the sender was aborted, not left waiting */
+    ck_assert_int_eq(p.rsp.last_diag.code, X400_ERR_PARSE);
+    ck_assert_int_eq(p.rsp.last_diag.reason, X400_P1_R_APDU);
+    if (defer) {   /* confirmed only when the receiver says so */
+        ck_assert_int_eq(rp.confirmed, 0);
+        ck_assert_int_eq(x400_p1_link_confirm_pending(p.rsp.l), 1);
+        ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+        pump(&p);
+    }
+    ck_assert_int_eq(rp.confirmed, 1);
+    ck_assert_int_eq(rp.failed, 0);
+    ck_assert(x400_p1_link_is_bound(p.rsp.l));
+    ck_assert_int_eq(rp.state, 1);                /* not aborted */
+    /* the next APDU on the same association arrives */
+    mk(&m, X400_P1_MESSAGE, "G.1", 1, 500);
+    ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &good, &glen, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(raw), good, glen,
+                                             X400_RTSE_PRIO_NORMAL, 2), X400_OK);
+    pump(&p);
+    if (defer) {
+        ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+        pump(&p);
+    }
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_str_eq(p.rsp.last_local, "G.1");
+    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
+    ck_assert_int_eq(rp.confirmed, 2);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_UNDECODABLE), 1);
+    free(good);
+    mk_free(&m);
     x400i_rtse_assoc_free(raw);
     close_pair(&p);
 }
+
+START_TEST(undecodable_apdu_confirmed_link_stays_up) { undecodable(0); }
+END_TEST
+START_TEST(undecodable_apdu_deferred) { undecodable(1); }
 END_TEST
 
 Suite *x400t_suite_p1link(void)
@@ -736,7 +791,8 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, bind_refused_unknown_peer);
     tcase_add_test(tc, bind_refused_each_reason);
     tcase_add_test(tc, duplicate_mtsid_delivered_once);
-    tcase_add_test(tc, not_an_mts_apdu_is_refused);
+    tcase_add_test(tc, undecodable_apdu_confirmed_link_stays_up);
+    tcase_add_test(tc, undecodable_apdu_deferred);
     tcase_add_test(tc, report_round_trip_and_10mib);
     tcase_add_test(tc, wire_bind_message_probe_report);
     suite_add_tcase(s, tc);

@@ -50,8 +50,15 @@ typedef enum x400_p1_link_event_type {
     X400_P1_LINK_EV_RELEASED,      /* orderly close completed */
     X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
     X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new association */
-    X400_P1_LINK_EV_PERSIST        /* receiver: store this RTSE recovery record
+    X400_P1_LINK_EV_PERSIST,       /* receiver: store this RTSE recovery record
                                       (record_len 0: erase it) */
+    X400_P1_LINK_EV_UNDECODABLE    /* an APDU RTSE received completely that is
+                                      not an acceptable MTS-APDU (raw, diag:
+                                      the decoder's diagnostic).  It is
+                                      confirmed like a received APDU (DEFER
+                                      allowed) and the association stays up:
+                                      the peer would otherwise send it again
+                                      for ever.  Keep it aside (quarantine). */
 } x400_p1_link_event_type;
 
 typedef struct x400_p1_link_event {
@@ -59,17 +66,19 @@ typedef struct x400_p1_link_event {
     const char *peer_name;         /* BOUND */
     int bind_error;                /* BIND_REFUSED: X400_BIND_ERR_*, or -1 */
     const x400_p1_apdu *apdu;      /* RECEIVED, DUPLICATE: valid during the callback */
-    const uint8_t *raw;            /* RECEIVED: the encoded APDU */
+    const uint8_t *raw;            /* RECEIVED, UNDECODABLE: the encoded APDU */
     size_t raw_len;
     uint64_t tag;                  /* SENT, SEND_FAILED: the caller's tag */
     const uint8_t *record;         /* PERSIST */
     size_t record_len;
-    const x400_diag *diag;         /* REFUSED, DUPLICATE, SEND_FAILED, ABORTED */
+    const x400_diag *diag;         /* REFUSED, DUPLICATE, SEND_FAILED, ABORTED,
+                                      UNDECODABLE */
 } x400_p1_link_event;
 
 typedef struct x400_p1_link_callbacks {
     void *user;
-    /* Return 0, or < 0 to abort the link.  For RECEIVED and DUPLICATE the
+    /* Return 0, or < 0 to abort the link.  For RECEIVED, DUPLICATE and
+     * UNDECODABLE the
      * callback may return X400_P1_LINK_DEFER: the transfer is then
      * confirmed to the sender only when x400_p1_link_confirm() is called
      * (after the APDU is on stable storage, say -- one fsync for the APDUs
