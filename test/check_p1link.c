@@ -26,6 +26,8 @@ struct side {
     char last_local[40];
     x400_diag last_diag;
     int defer;              /* RECEIVED/DUPLICATE/UNDECODABLE return X400_P1_LINK_DEFER */
+    uint8_t *last_raw;      /* the last RECEIVED APDU's octets (malloc'd) */
+    size_t last_raw_len;
     uint8_t undecodable[64];/* the last UNDECODABLE APDU's octets */
     size_t undecodable_len;
 };
@@ -53,6 +55,10 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         s->last_content = e->apdu->content.len;
         for (size_t i = 0; i < e->apdu->content.len; i++) s->content_sum += e->apdu->content.p[i];
         snprintf(s->last_local, sizeof s->last_local, "%s", x400_p1_apdu_id(e->apdu)->local);
+        free(s->last_raw);
+        s->last_raw = malloc(e->raw_len);
+        memcpy(s->last_raw, e->raw, e->raw_len);
+        s->last_raw_len = e->raw_len;
         break;
     case X400_P1_LINK_EV_DUPLICATE: s->duplicates++; break;
     case X400_P1_LINK_EV_UNDECODABLE:
@@ -81,6 +87,11 @@ static const x400_p1_peer peers[] = {
 };
 static x400_p1_peer_table peer_table = { peers, 1 };
 
+/* Set before open_pair: the initiator's expected responder password
+ * (NULL: not checked) and ExtensionField form (-1: default). */
+static const char *expect_rsp_pw;
+static int ini_ext_form = -1;
+
 static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, const char *ini_pw)
 {
     x400_p1_link_config ci, cr;
@@ -103,6 +114,12 @@ static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, c
     cr.check = x400_p1_cred_check_default;
     cr.check_user = &peer_table;
     cr.seen = p->seen;
+    if (expect_rsp_pw) {
+        ci.peer_password_set = 1;
+        ci.peer_password_len = strlen(expect_rsp_pw);
+        memcpy(ci.peer_password, expect_rsp_pw, ci.peer_password_len);
+    }
+    ci.ext_form = ini_ext_form;
     ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
@@ -123,6 +140,10 @@ static void close_pair(struct pair *p)
     x400_assoc_free(p->rsp.a);
     x400_p1_idset_free(p->seen);
     x400t_wire_free(&p->wire);
+    free(p->ini.last_raw);
+    free(p->rsp.last_raw);
+    expect_rsp_pw = NULL;
+    ini_ext_form = -1;
 }
 
 static int move(struct pair *p, x400_assoc *from, x400_assoc *to, int dir)
@@ -313,6 +334,12 @@ START_TEST(deferred_confirmation_x410) { deferred(X400_P1_MODE_X410); }
 END_TEST
 
 /* An APDU read back from a spool goes as it is; garbage is refused. */
+static const uint8_t NA1[] = { 0xa0, 0x03, 0x02, 0x01, 0x05 };           /* [0] { INTEGER } */
+static const uint8_t NA2[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };           /* SEQUENCE */
+static const uint8_t NA3[] = { 0xa2, 0x80, 0x31, 0x00, 0x00, 0x00 };     /* probe [2] { SET {} } */
+static const struct { const uint8_t *b; size_t n; } not_apdu[] = {
+    { NA1, sizeof NA1 }, { NA2, sizeof NA2 }, { NA3, sizeof NA3 } };
+
 START_TEST(send_encoded_apdu)
 {
     struct pair p;
@@ -327,6 +354,19 @@ START_TEST(send_encoded_apdu)
     ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, X400_RTSE_PRIO_URGENT, 5, &d), X400_OK);
     ck_assert_int_lt(x400_p1_link_send_encoded(p.ini.l, junk, sizeof junk, X400_RTSE_PRIO_NORMAL, 6, &d), 0);
     ck_assert_int_eq(d.layer, X400_LAYER_P1);
+    /* well-formed BER, even with an MTS-APDU tag, that is not an MTS-APDU:
+     * refused, nothing queued */
+    for (size_t i = 0; i < sizeof not_apdu / sizeof not_apdu[0]; i++) {
+        ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, not_apdu[i].b, not_apdu[i].n,
+                                                   X400_RTSE_PRIO_NORMAL, 7, &d), X400_ERR_PARSE);
+        ck_assert_int_eq(d.layer, X400_LAYER_P1);
+        ck_assert_int_eq(d.source, X400_SOURCE_LOCAL);
+        ck_assert_ptr_nonnull(strstr(d.text, "not an MTS-APDU"));
+    }
+    ck_assert_uint_eq(x400_p1_link_queued(p.ini.l), 1);
+    /* a truncated copy of the good one */
+    ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len - 1, X400_RTSE_PRIO_NORMAL, 8, &d),
+                     X400_ERR_PARSE);
     ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, (x400_rtse_priority)7, 6, &d),
                      X400_ERR_INVALID_ARG);
     pump(&p);
@@ -776,6 +816,89 @@ END_TEST
 START_TEST(undecodable_apdu_deferred) { undecodable(1); }
 END_TEST
 
+/* The initiator checks the responder's password when one is configured. */
+START_TEST(responder_password_checked)
+{
+    struct pair p;
+    /* right password: bound */
+    expect_rsp_pw = "secretB";
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
+    ck_assert(x400_p1_link_is_bound(p.ini.l));
+    close_pair(&p);
+    /* wrong password: refused by us, the association ends */
+    expect_rsp_pw = "secretX";
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 0);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
+    ck_assert_int_eq(p.ini.bind_error, -1);
+    ck_assert_int_eq(p.ini.last_diag.layer, X400_LAYER_P1);
+    ck_assert_int_eq(p.ini.last_diag.source, X400_SOURCE_LOCAL);
+    ck_assert_int_eq(p.ini.last_diag.code, X400_ERR_REFUSED);
+    ck_assert_int_eq(p.ini.last_diag.reason, X400_P1_R_CREDENTIALS);
+    ck_assert_ptr_nonnull(strstr(p.ini.last_diag.text, "wrong password"));
+    ck_assert_ptr_nonnull(strstr(p.ini.last_diag.text, "MTA-B"));
+    ck_assert(!x400_p1_link_is_bound(p.ini.l));
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);   /* the responder is told */
+    ck_assert(!x400_p1_link_is_bound(p.rsp.l));
+    close_pair(&p);
+}
+END_TEST
+
+/* What was agreed is readable on both sides; the initiator's ExtensionField
+ * form is per link. */
+START_TEST(link_info_and_ext_form)
+{
+    struct pair p;
+    struct msg m;
+    x400_p1_link_info ii, ri;
+    x400_p1_itrace it;
+    static const uint8_t it88[] = { 0xa0, 0x03, 0x02, 0x01, 0x26 };
+    int found = 0;
+    ini_ext_form = X400_P1_EXT_FORM_1988;
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &ii), X400_OK);
+    ck_assert_int_eq(ii.bound, 0);
+    pump(&p);
+    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &ii), X400_OK);
+    ck_assert_int_eq(x400_p1_link_get_info(p.rsp.l, &ri), X400_OK);
+    ck_assert_int_eq(ii.bound, 1);
+    ck_assert_int_eq(ri.bound, 1);
+    ck_assert_int_eq(ii.mode, X400_P1_MODE_NORMAL);
+    ck_assert_str_eq(ii.peer_name, "MTA-B");
+    ck_assert_str_eq(ri.peer_name, "MTA-A");
+    ck_assert_int_eq(ii.peer_authenticated, 1);
+    ck_assert_int_eq(ri.peer_cred, X400_CRED_SIMPLE_IA5);
+    ck_assert_int_eq(ii.session_version, 2);
+    ck_assert_int_eq(ri.session_version, 2);
+    ck_assert_uint_gt(ii.tpdu_size, 128);
+    ck_assert_uint_eq(ii.tpdu_size, ri.tpdu_size);
+    ck_assert_uint_eq(ii.checkpoint_kib, 4);
+    ck_assert_uint_eq(ri.checkpoint_kib, 4);
+    ck_assert_uint_eq(ii.window, ri.window);
+    ck_assert_int_eq(ii.two_way_alternate, ri.two_way_alternate);
+    ck_assert_int_eq(ii.initiator_turn, ri.initiator_turn);
+    ck_assert_int_eq(x400_p1_link_get_info(NULL, &ii), X400_ERR_INVALID_ARG);
+    /* an internal trace element goes out in the 1988 form on this link */
+    mk(&m, X400_P1_MESSAGE, "F.1", 1, 10);
+    x400_p1_itrace_init(&it);
+    it.gdi = m.a.env.id.gdi;
+    strcpy(it.mta, "mta-a");
+    it.arrival = 1795250000;
+    ck_assert_int_eq(x400_p1_itrace_append(&m.a, &it), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    for (size_t i = 0; i + sizeof it88 <= p.rsp.last_raw_len; i++)
+        found |= memcmp(p.rsp.last_raw + i, it88, sizeof it88) == 0;
+    ck_assert(found);
+    mk_free(&m);
+    close_pair(&p);
+}
+END_TEST
+
 Suite *x400t_suite_p1link(void)
 {
     Suite *s = suite_create("p1link");
@@ -793,6 +916,8 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, duplicate_mtsid_delivered_once);
     tcase_add_test(tc, undecodable_apdu_confirmed_link_stays_up);
     tcase_add_test(tc, undecodable_apdu_deferred);
+    tcase_add_test(tc, responder_password_checked);
+    tcase_add_test(tc, link_info_and_ext_form);
     tcase_add_test(tc, report_round_trip_and_10mib);
     tcase_add_test(tc, wire_bind_message_probe_report);
     suite_add_tcase(s, tc);
