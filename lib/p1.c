@@ -1167,6 +1167,55 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
     return X400_OK;
 }
 
+/* ------------------------------------------------------------ salvage */
+
+int x400_p1_salvage(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
+                    const x400_allocator *alloc, x400_p1_apdu *out, x400_diag *diag)
+{
+    x400_p1_limits def;
+    x400i_p1tlv t, env, c;
+    x400_diag ign;
+    size_t off = 0;
+    int rc, have_id = 0, have_orig = 0;
+    if (!out || (!buf && len))
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0, "P1 salvage: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!lim) { x400_p1_limits_init(&def); lim = &def; }
+    if ((rc = x400i_p1ber_prescan(buf, len, lim, diag))) return rc;
+    if ((rc = x400i_p1ber_read(buf, len, &t, lim->max_depth, diag))) return rc;
+    if (t.cls != CTX || !t.cons || (t.num != X400_P1_MESSAGE && t.num != X400_P1_PROBE))
+        return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "P1 salvage: not a message or probe");
+    env = t;
+    if (t.num == X400_P1_MESSAGE &&
+        ((rc = x400i_p1ber_child(&t, &off, &env, diag)) != 1 || !x400i_p1tlv_is(&env, UNIV, X400I_U_SET)))
+        return rc < 0 ? rc : x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "P1 salvage: no envelope");
+    if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.num, alloc)))
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rc, 0, "P1 salvage: out of memory");
+    /* each member on its own: what does not decode is left out */
+    x400i_dec dc = { &ign, lim, out->mem, 0, X400_P1_EXT_FORM_1992 };
+    x400_p1_envelope *e = &out->env;
+    off = 0;
+    while (x400i_p1ber_child(&env, &off, &c, &ign) == 1) {
+        if (x400i_p1tlv_is(&c, APP, 4) && !have_id)
+            have_id = dec_mtsid(&dc, &c, &e->id, "identifier") == X400_OK;
+        else if (x400i_p1tlv_is(&c, APP, 0) && !have_orig)
+            have_orig = x400i_orname_decode(&dc, &c, &e->originator) == X400_OK;
+        else if ((x400i_p1tlv_is(&c, APP, 6) || x400i_p1tlv_is(&c, UNIV, X400I_U_OID)) &&
+                 dec_content_type(&dc, &c, &e->content_type) != X400_OK)
+            memset(&e->content_type, 0, sizeof e->content_type);
+        else if (x400i_p1tlv_is(&c, APP, 9) && !e->n_trace && dec_trace(&dc, &c, &e->n_trace, &e->trace) != X400_OK)
+            e->n_trace = 0;
+        else if (x400i_p1tlv_is(&c, CTX, 2) && !e->n_recip && dec_recipients(&dc, &c, e) != X400_OK)
+            e->n_recip = 0;
+    }
+    if (!have_id || !have_orig || !e->n_recip) {
+        x400_p1_apdu_free(out);
+        return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_MISSING, "P1 salvage: %s unreadable",
+                            !have_id ? "identifier" : !have_orig ? "originator" : "recipients");
+    }
+    return X400_OK;
+}
+
 /* ------------------------------------------------------------ relay */
 
 static int append(x400_p1_apdu *a, const void **list, unsigned *n, const void *elem, size_t sz)

@@ -388,7 +388,8 @@ static int on_transfer_ind(x400_p1_link *l)
         /* Received completely but not an acceptable MTS-APDU: handed up
          * with its octets and the decoder's diagnostic, then confirmed like
          * any other -- aborting would only make the peer send it again. */
-        x400i_log(&l->cfg.log, X400_LOG_ERROR, X400_LAYER_P1,
+        /* DEBUG: the event carries the diagnostic; the application logs it */
+        x400i_log(&l->cfg.log, X400_LOG_DEBUG, X400_LAYER_P1,
                   "received APDU of %zu octets not decodable (confirmed, handed up): %s",
                   l->rx.len, d.text);
         ev.type = X400_P1_LINK_EV_UNDECODABLE;

@@ -1689,6 +1689,51 @@ START_TEST(ext_type_forms)
 }
 END_TEST
 
+/* An APDU the decoder refuses (here PP's message with an OCTET STRING in
+ * the extension type) still gives what a non-delivery report needs;
+ * without a readable originator, or for a report, nothing. */
+START_TEST(salvage_for_ndr)
+{
+    size_t len;
+    uint8_t *in = x400t_pp_apdu(x400t_pp_message_hex, "pp-init-1988-twa-message.txt", &len);
+    static const uint8_t ext23[] = { 0xa0, 0x03, 0x02, 0x01, 0x17 };
+    x400_p1_apdu a, rep;
+    x400_diag d;
+    x400_mtsid rid;
+    x400_p1_outcome oc = { 0, 0, 0, X400_NDR_UNABLE_TO_TRANSFER, 11, NULL };
+    size_t i;
+    for (i = 0; i + sizeof ext23 <= len && memcmp(in + i, ext23, sizeof ext23); i++) {}
+    ck_assert_uint_lt(i + sizeof ext23, len);
+    in[i + 2] = 0x04;                                        /* INTEGER -> OCTET STRING */
+    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), X400_ERR_PARSE);
+    ck_assert_int_eq(x400_p1_salvage(in, len, NULL, NULL, &a, &d), X400_OK);
+    ck_assert_int_eq(a.kind, X400_P1_MESSAGE);
+    ck_assert_str_eq(a.env.id.local, "ppx.test.939:04.11.26.15.02.35");
+    orname_is(&a.env.originator, "C=XX;A=ADMD;P=PPX;S=root");
+    ck_assert_uint_eq(a.env.n_recip, 1);
+    orname_is(&a.env.recip[0].name, "C=XX;A=ADMD;P=X4;S=carol");
+    ck_assert_uint_eq(a.env.n_trace, 2);
+    ck_assert_uint_eq(a.env.n_ext, 0);                      /* the broken member left out */
+    rid = a.env.id;
+    strcpy(rid.local, "ndr.1");
+    ck_assert_int_eq(x400_p1_report_build(&rep, &a, &rid, &a.env.id.gdi, 1796396600, 1796396600, &oc, 1, NULL, &d), 0);
+    orname_is(&rep.report.destination, "C=XX;A=ADMD;P=PPX;S=root");
+    ck_assert_int_eq(rep.report.recip[0].diagnostic, 11);
+    x400_p1_apdu_free(&rep);
+    x400_p1_apdu_free(&a);
+    /* originator broken: [APPLICATION 0] -> [APPLICATION 1] */
+    for (i = 0; i + 2 <= len && !(in[i] == 0x60 && in[i + 1] == 0x1f); i++) {}
+    in[i] = 0x61;
+    ck_assert_int_eq(x400_p1_salvage(in, len, NULL, NULL, &a, &d), X400_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(d.text, "originator"));
+    free(in);
+    /* a report is never salvaged */
+    in = x400t_pp_apdu(x400t_pp_ndr_hex, "pp-init-1988-twa-ndr.txt", &len);
+    ck_assert_int_eq(x400_p1_salvage(in, len, NULL, NULL, &a, &d), X400_ERR_PARSE);
+    free(in);
+}
+END_TEST
+
 Suite *x400t_suite_p1(void)
 {
     Suite *s = suite_create("p1");
@@ -1708,6 +1753,7 @@ Suite *x400t_suite_p1(void)
     tcase_add_test(tc, pp_delivery_report);
     tcase_add_test(tc, pp_non_delivery_report);
     tcase_add_test(tc, pp_probe);
+    tcase_add_test(tc, salvage_for_ndr);
     suite_add_tcase(s, tc);
     TCase *dup = tcase_create("duplicates");
     tcase_add_test(dup, duplicate_set);

@@ -393,6 +393,18 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
                    const x400_allocator *alloc, x400_p1_apdu *out,
                    x400_diag *diag);
 
+/* Read what can be read of a message or probe that x400_p1_decode()
+ * refused, to report on it: identifier, originator, content type, trace and
+ * recipients, each kept only when it decodes by itself; everything else is
+ * skipped.  X400_OK when the identifier, the originator and the recipients
+ * were read: *out is then a message (without content) or probe fit for
+ * x400_p1_report_build(); free it with x400_p1_apdu_free().  Else
+ * X400_ERR_PARSE / X400_ERR_LIMIT (nothing to free); a report is never
+ * salvaged (X.411: no report on a report). */
+int x400_p1_salvage(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
+                    const x400_allocator *alloc, x400_p1_apdu *out,
+                    x400_diag *diag);
+
 /* Relay support: append a trace element to env.trace / an internal trace
  * element to env.itrace (or report.trace / report.itrace for a report),
  * copying the list into the APDU's arena.  X400_OK, X400_ERR_NOMEM,
