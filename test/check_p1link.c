@@ -91,6 +91,7 @@ static x400_p1_peer_table peer_table = { peers, 1 };
  * (NULL: not checked) and ExtensionField form (-1: default). */
 static const char *expect_rsp_pw;
 static int ini_ext_form = -1;
+static size_t rsp_max_pdu;   /* 0: default limits */
 
 static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, const char *ini_pw)
 {
@@ -120,6 +121,7 @@ static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, c
         memcpy(ci.peer_password, expect_rsp_pw, ci.peer_password_len);
     }
     ci.ext_form = ini_ext_form;
+    if (rsp_max_pdu) cr.limits.max_pdu = rsp_max_pdu;
     ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
@@ -144,6 +146,7 @@ static void close_pair(struct pair *p)
     free(p->rsp.last_raw);
     expect_rsp_pw = NULL;
     ini_ext_form = -1;
+    rsp_max_pdu = 0;
 }
 
 static int move(struct pair *p, x400_assoc *from, x400_assoc *to, int dir)
@@ -899,6 +902,50 @@ START_TEST(link_info_and_ext_form)
 }
 END_TEST
 
+/* An APDU over the receiver's limit: the abort is unavoidable, and it says
+ * why -- RTAB permanentProblem (not localSystemProblem), and
+ * x400_assoc_recv returns X400_ERR_LIMIT (not X400_ERR_CALLBACK_FAILURE:
+ * no user callback failed). */
+START_TEST(oversized_apdu_abort_says_why)
+{
+    struct pair p;
+    struct msg m;
+    int worst = 0;
+    rsp_max_pdu = 2000;
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+    mk(&m, X400_P1_MESSAGE, "H.1", 1, 5000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    for (int moved = 1, i = 0; moved && i < 10000; i++) {
+        const uint8_t *b;
+        size_t n;
+        moved = 0;
+        while ((n = x400_assoc_pending(p.ini.a, &b)) > 0) {
+            uint8_t *copy = malloc(n);
+            memcpy(copy, b, n);
+            x400_assoc_sent(p.ini.a, n);
+            int rc = x400_assoc_recv(p.rsp.a, copy, n);
+            if (rc < worst && worst == 0) worst = rc;
+            free(copy);
+            moved = 1;
+        }
+        moved |= move(&p, p.rsp.a, p.ini.a, 0);
+    }
+    ck_assert_int_eq(worst, X400_ERR_LIMIT);
+    ck_assert_uint_eq(p.rsp.received, 0);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert_int_eq(p.rsp.last_diag.code, X400_ERR_LIMIT);
+    ck_assert_int_eq(p.rsp.last_diag.source, X400_SOURCE_PEER);
+    ck_assert_ptr_nonnull(strstr(p.rsp.last_diag.text, "permanentProblem"));
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert_ptr_nonnull(strstr(p.ini.last_diag.text, "permanentProblem"));
+    ck_assert_uint_eq(p.ini.failed, 1);   /* the APDU is the sender's again */
+    mk_free(&m);
+    close_pair(&p);
+}
+END_TEST
+
 Suite *x400t_suite_p1link(void)
 {
     Suite *s = suite_create("p1link");
@@ -918,6 +965,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, undecodable_apdu_deferred);
     tcase_add_test(tc, responder_password_checked);
     tcase_add_test(tc, link_info_and_ext_form);
+    tcase_add_test(tc, oversized_apdu_abort_says_why);
     tcase_add_test(tc, report_round_trip_and_10mib);
     tcase_add_test(tc, wire_bind_message_probe_report);
     suite_add_tcase(s, tc);
