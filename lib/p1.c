@@ -777,7 +777,14 @@ static int dec_exts(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400
     while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         x400_p1_ext_view v;
         if ((rc = x400_p1_ext_info((x400_bytes){ c.raw, c.rawlen }, &v, dc->diag))) return rc;
-        if (!dc->ext_forms) dc->first_ext_form = v.form;
+        /* the APDU's form: that of the internal trace (the extension the
+         * encoder writes itself), else that of the first extension */
+        if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
+            dc->first_ext_form = v.form;
+            dc->ext_forms |= 4;
+        } else if (!dc->ext_forms) {
+            dc->first_ext_form = v.form;
+        }
         dc->ext_forms |= 1 << v.form;
         if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
             x400i_p1tlv vt;

@@ -48,8 +48,9 @@ typedef struct x400i_dec {
     x400_diag *diag;
     const x400_p1_limits *lim;
     x400i_p1_arena *arena;
-    int ext_forms;     /* bit 1 << x400_p1_ext_form of every ExtensionField seen */
-    x400_p1_ext_form first_ext_form;
+    int ext_forms;     /* bit 1 << x400_p1_ext_form of every ExtensionField
+                          seen; bit 2: the internal trace was seen */
+    x400_p1_ext_form first_ext_form; /* the APDU's form (x400_p1_apdu.ext_form) */
 } x400i_dec;
 
 /* Read the TLV at p[0..len).  Returns X400_OK or X400_ERR_PARSE (detail in

@@ -329,9 +329,9 @@ typedef struct x400_p1_apdu {
     x400_p1_report report;  /* REPORT */
     /* The ExtensionField `type` form written for the extensions the encoder
      * builds (internal-trace-information); opaque extensions are written as
-     * received.  Decoding sets it to the form of the first extension seen
-     * (1992 when there is none); x400_p1_link_config.ext_form overrides it
-     * per peer. */
+     * received.  Decoding sets it to the form of the internal trace, else
+     * of the first extension (1992 when there is none), so that decode and
+     * encode round-trip; x400_p1_link_config.ext_form overrides it per peer. */
     x400_p1_ext_form ext_form;
     void *mem;              /* private: the arena */
 } x400_p1_apdu;
