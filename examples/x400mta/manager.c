@@ -831,7 +831,11 @@ static int on_undecodable(mta *m, conn *c, const x400_p1_link_event *ev)
     memset(&d, 0, sizeof d);
     snprintf(h.kind, sizeof h.kind, "undecodable");
     snprintf(h.peer, sizeof h.peer, "%s", peer_name(m, c->peer));
-    snprintf(h.outcome, sizeof h.outcome, "%s", ev->diag ? ev->diag->text : "");
+    if (ev->diag) {   /* the diagnostic, cut to the header field */
+        size_t k = strnlen(ev->diag->text, sizeof h.outcome - 1);
+        memcpy(h.outcome, ev->diag->text, k);
+        h.outcome[k] = 0;
+    }
     h.time_ms = wall_ms();
     h.size = ev->raw_len;
     salvaged = x400_p1_salvage(ev->raw, ev->raw_len, NULL, NULL, &a, &d) == X400_OK;
