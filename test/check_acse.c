@@ -234,7 +234,7 @@ END_TEST
  * value went up un-normalised and decode -> encode -> decode differed.
  * Refused now (as presentation refuses it in a PDV); the same value in a
  * constructed [0] is accepted and normalised.  The input is in
- * test/fuzz/corpus/acse (45e010f6...). */
+ * test/fuzz/corpus/acse (acdbf042...). */
 START_TEST(primitive_single_asn1_type)
 {
     static const uint8_t prim[] = { 0x60, 0x80, 0xa1, 0x80, 0x06, 0x04, 0x56, 0x0a, 0xff, 0x06, 0x00, 0x00,
