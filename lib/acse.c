@@ -141,12 +141,17 @@ static int bad(x400_diag *d, const char *what)
 
 /* AP title / AE qualifier: asn1c also takes a primitive explicit tag into
  * an ANY, so check that the value is one complete TLV. */
+static int all_definite(const uint8_t *p, size_t len, unsigned depth);
+
+/* An AP title / AE qualifier ([n] EXPLICIT ANY): one value, definite
+ * throughout (see all_definite). */
 static int take_any(x400i_view *v, const ANY_t *a)
 {
     if (!a) return 0;
     v->p = a->buf;
     v->len = (size_t)a->size;
-    return x400i_ber_is_one_tlv(v->p, v->len) ? 0 : -1;
+    return x400i_ber_is_one_tlv(v->p, v->len) && all_definite(v->p, v->len, X400I_BER_MAX_DEPTH)
+               ? 0 : -1;
 }
 
 static int take_oid(x400i_oidv *o, const OBJECT_IDENTIFIER_t *s)
@@ -155,6 +160,23 @@ static int take_oid(x400i_oidv *o, const OBJECT_IDENTIFIER_t *s)
     memcpy(o->v, s->buf, (size_t)s->size);
     o->len = (size_t)s->size;
     return 0;
+}
+
+/* 1 if p[0..len) holds only definite-length TLVs, at every depth.  The APDU
+ * was normalised (x400i_ber_normalise) before asn1c saw it, so an indefinite
+ * length left inside a single-ASN1-type value can only have been hidden in a
+ * primitive [0] (the normaliser copies primitive contents as they are):
+ * X.227 7.1.4.3 / X.690 8.18.1 make [0] a constructed explicit tag. */
+static int all_definite(const uint8_t *p, size_t len, unsigned depth)
+{
+    while (len) {
+        x400i_tlv t;
+        if (x400i_ber_read(p, len, &t, depth, L, NULL) < 0 || t.indefinite) return 0;
+        if (t.constructed && (depth == 0 || !all_definite(t.v, t.vlen, depth - 1))) return 0;
+        p += t.total;
+        len -= t.total;
+    }
+    return 1;
 }
 
 static int take_ui(x400i_acse_apdu *a, const Association_information_t *ui, x400_diag *d)
@@ -188,6 +210,9 @@ static int take_ui(x400i_acse_apdu *a, const Association_information_t *ui, x400
             o->len = (size_t)e->encoding.choice.single_ASN1_type.size;
             if (!x400i_ber_is_one_tlv(o->v, o->len))
                 return bad(d, "EXTERNAL single-ASN1-type is not one complete value");
+            if (!all_definite(o->v, o->len, X400I_BER_MAX_DEPTH))
+                return bad(d, "EXTERNAL single-ASN1-type: primitive [0] around an "
+                              "indefinite-length value (X.690 8.18: [0] is constructed)");
             break;
         case ACSE_External_body__encoding_PR_octet_aligned:
             o->encoding = X400I_PDV_OCTETS;

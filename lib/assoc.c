@@ -992,3 +992,11 @@ x400i_pres *x400i_assoc_presentation(x400_assoc *a) { return a->pres; }
 x400i_ses *x400i_assoc_session(x400_assoc *a) { return a->ses; }
 x400i_tp *x400i_assoc_transport(x400_assoc *a) { return a->tp; }
 int x400i_assoc_acse_state(const x400_assoc *a) { return a->acse_state; }
+
+/* An upper layer's error while handling this recv call's input: reported by
+ * x400_assoc_recv when it ended the association (the upper layer has
+ * answered the peer itself, e.g. RTSE with an RTAB). */
+void x400i_assoc_input_error(x400_assoc *a, int err)
+{
+    if (a && err < 0 && finished(a) && !a->input_err) a->input_err = err;
+}

@@ -123,6 +123,9 @@ x400i_pres *x400i_assoc_presentation(x400_assoc *a);
 x400i_ses *x400i_assoc_session(x400_assoc *a);
 x400i_tp *x400i_assoc_transport(x400_assoc *a);
 int x400i_assoc_acse_state(const x400_assoc *a);
+/* The error an upper layer met on this recv call's input (kept only when
+ * the association has ended; x400_assoc_recv returns it). */
+void x400i_assoc_input_error(x400_assoc *a, int err);
 
 /* Test hook: hand the association a session indication as if the session
  * machine had produced it (drives every presentation (state, event) pair

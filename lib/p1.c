@@ -220,6 +220,24 @@ static void put_itrace_elem(x400i_bw *w, const x400_p1_itrace *t)
     x400i_bw_wrap(w, m, UNIV, X400I_U_SEQUENCE);
 }
 
+/* ExtensionField type: standard-extension `std` (>= 0) or private-extension
+ * `priv`, in the 1992 form ([0] IMPLICIT INTEGER / [3] IMPLICIT OBJECT
+ * IDENTIFIER) or the 1988 form ([0] EXPLICIT { INTEGER | OBJECT IDENTIFIER },
+ * X.411 (1988) 12.2.1.1.1). */
+static void put_ext_type(x400i_bw *w, int std, const x400_oid *priv, x400_p1_ext_form form)
+{
+    if (form == X400_P1_EXT_FORM_1988) {
+        size_t m = x400i_bw_len(w);
+        if (std >= 0) x400i_bw_int(w, UNIV, X400I_U_INTEGER, std);
+        else x400i_bw_oid(w, UNIV, X400I_U_OID, priv);
+        x400i_bw_wrap(w, m, CTX, 0);
+    } else if (std >= 0) {
+        x400i_bw_int(w, CTX, 0, std);
+    } else {
+        x400i_bw_oid(w, CTX, 3, priv);
+    }
+}
+
 /* Extensions ::= SET OF ExtensionField: the opaque fields as they came,
  * then internal-trace-information (standard-extension 38) if any. */
 static void put_exts(x400i_bw *w, uint8_t cls, uint32_t num, unsigned n, const x400_bytes *ext,
@@ -233,7 +251,7 @@ static void put_exts(x400i_bw *w, uint8_t cls, uint32_t num, unsigned n, const x
         for (unsigned i = n_it; i-- > 0 && !w->err;) put_itrace_elem(w, &it[i]);
         x400i_bw_wrap(w, ml, UNIV, X400I_U_SEQUENCE);
         x400i_bw_wrap(w, mv, CTX, 2);
-        x400i_bw_int(w, CTX, 0, X400_EXT_INTERNAL_TRACE);
+        put_ext_type(w, X400_EXT_INTERNAL_TRACE, NULL, w->ext_form);
         x400i_bw_wrap(w, me, UNIV, X400I_U_SEQUENCE);
     }
     for (unsigned i = n; i-- > 0;) {
@@ -392,6 +410,7 @@ static void put_report(x400i_bw *w, const x400_p1_report *r)
 static int encode_into(const x400_p1_apdu *a, x400i_bw *w)
 {
     size_t m = x400i_bw_len(w);
+    w->ext_form = a->ext_form == X400_P1_EXT_FORM_1988 ? X400_P1_EXT_FORM_1988 : X400_P1_EXT_FORM_1992;
     switch (a->kind) {
     case X400_P1_MESSAGE:
         if (a->content.len && !a->content.p) { enc_fail(w, X400_ERR_INVALID_ARG, "P1 encode: content without bytes"); break; }
@@ -466,7 +485,24 @@ int x400_p1_ext_info(x400_bytes ext, x400_p1_ext_view *out, x400_diag *d)
         return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: not one SEQUENCE");
     if ((rc = x400i_p1ber_child(&t, &off, &c, d)) != 1)
         return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_MISSING, "ExtensionField: no type");
-    if (x400i_p1tlv_is(&c, CTX, 0)) {
+    if (x400i_p1tlv_is(&c, CTX, 0) && c.cons) {
+        /* Leniency: the X.411 (1988) form, [0] EXPLICIT around the untagged
+         * CHOICE { INTEGER, OBJECT IDENTIFIER } -- what PP/ISODE sends
+         * (a0 03 02 01 17).  Exactly one element inside. */
+        size_t o2 = 0;
+        out->form = X400_P1_EXT_FORM_1988;
+        if ((rc = x400i_p1ber_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
+            return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: [0] type is not one element");
+        if (x400i_p1tlv_is(&in, UNIV, X400I_U_INTEGER)) {
+            int64_t v;
+            if ((rc = x400i_p1ber_int(&in, 0, 256, &v, "standard-extension", d))) return rc;
+            out->standard = (int)v;
+        } else if (x400i_p1tlv_is(&in, UNIV, X400I_U_OID)) {
+            if ((rc = x400i_p1ber_oid(&in, &out->private_type, "private-extension", d))) return rc;
+        } else {
+            return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: [0] type is neither INTEGER nor OBJECT IDENTIFIER");
+        }
+    } else if (x400i_p1tlv_is(&c, CTX, 0)) {
         int64_t v;
         if ((rc = x400i_p1ber_int(&c, 0, 256, &v, "standard-extension", d))) return rc;
         out->standard = (int)v;
@@ -509,8 +545,7 @@ int x400_p1_ext_build(const x400_p1_ext_view *v, uint8_t *buf, size_t cap, size_
         x400i_bw_wrap(&w, mv, CTX, 2);
     }
     if (v->criticality) x400i_bw_bits(&w, CTX, 1, v->criticality, 0);
-    if (v->standard >= 0) x400i_bw_int(&w, CTX, 0, v->standard);
-    else x400i_bw_oid(&w, CTX, 3, &v->private_type);
+    put_ext_type(&w, v->standard, &v->private_type, v->form);
     x400i_bw_wrap(&w, m, UNIV, X400I_U_SEQUENCE);
     if (w.err) return w.err;
     *len = x400i_bw_len(&w);
@@ -742,6 +777,15 @@ static int dec_exts(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400
     while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
         x400_p1_ext_view v;
         if ((rc = x400_p1_ext_info((x400_bytes){ c.raw, c.rawlen }, &v, dc->diag))) return rc;
+        /* the APDU's form: that of the internal trace (the extension the
+         * encoder writes itself), else that of the first extension */
+        if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
+            dc->first_ext_form = v.form;
+            dc->ext_forms |= 4;
+        } else if (!dc->ext_forms) {
+            dc->first_ext_form = v.form;
+        }
+        dc->ext_forms |= 1 << v.form;
         if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
             x400i_p1tlv vt;
             if (*n_it) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "internal-trace-information extension repeated");
@@ -1095,7 +1139,7 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
                             t.cls == CTX ? "" : t.cls == APP ? "APPLICATION " : t.cls == UNIV ? "UNIVERSAL " : "PRIVATE ", (unsigned)t.num);
     if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.num, alloc)))
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rc, 0, "P1 decode: out of memory");
-    x400i_dec dc = { diag, lim, out->mem };
+    x400i_dec dc = { diag, lim, out->mem, 0, X400_P1_EXT_FORM_1992 };
     switch (out->kind) {
     case X400_P1_MESSAGE: {
         x400i_p1tlv env, content;
@@ -1125,6 +1169,56 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
     if (rc) {
         x400_p1_apdu_free(out);
         return rc;
+    }
+    out->ext_form = dc.first_ext_form;
+    return X400_OK;
+}
+
+/* ------------------------------------------------------------ salvage */
+
+int x400_p1_salvage(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
+                    const x400_allocator *alloc, x400_p1_apdu *out, x400_diag *diag)
+{
+    x400_p1_limits def;
+    x400i_p1tlv t, env, c;
+    x400_diag ign;
+    size_t off = 0;
+    int rc, have_id = 0, have_orig = 0;
+    if (!out || (!buf && len))
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0, "P1 salvage: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!lim) { x400_p1_limits_init(&def); lim = &def; }
+    if ((rc = x400i_p1ber_prescan(buf, len, lim, diag))) return rc;
+    if ((rc = x400i_p1ber_read(buf, len, &t, lim->max_depth, diag))) return rc;
+    if (t.cls != CTX || !t.cons || (t.num != X400_P1_MESSAGE && t.num != X400_P1_PROBE))
+        return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "P1 salvage: not a message or probe");
+    env = t;
+    if (t.num == X400_P1_MESSAGE &&
+        ((rc = x400i_p1ber_child(&t, &off, &env, diag)) != 1 || !x400i_p1tlv_is(&env, UNIV, X400I_U_SET)))
+        return rc < 0 ? rc : x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "P1 salvage: no envelope");
+    if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.num, alloc)))
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rc, 0, "P1 salvage: out of memory");
+    /* each member on its own: what does not decode is left out */
+    x400i_dec dc = { &ign, lim, out->mem, 0, X400_P1_EXT_FORM_1992 };
+    x400_p1_envelope *e = &out->env;
+    off = 0;
+    while (x400i_p1ber_child(&env, &off, &c, &ign) == 1) {
+        if (x400i_p1tlv_is(&c, APP, 4) && !have_id)
+            have_id = dec_mtsid(&dc, &c, &e->id, "identifier") == X400_OK;
+        else if (x400i_p1tlv_is(&c, APP, 0) && !have_orig)
+            have_orig = x400i_orname_decode(&dc, &c, &e->originator) == X400_OK;
+        else if ((x400i_p1tlv_is(&c, APP, 6) || x400i_p1tlv_is(&c, UNIV, X400I_U_OID)) &&
+                 dec_content_type(&dc, &c, &e->content_type) != X400_OK)
+            memset(&e->content_type, 0, sizeof e->content_type);
+        else if (x400i_p1tlv_is(&c, APP, 9) && !e->n_trace && dec_trace(&dc, &c, &e->n_trace, &e->trace) != X400_OK)
+            e->n_trace = 0;
+        else if (x400i_p1tlv_is(&c, CTX, 2) && !e->n_recip && dec_recipients(&dc, &c, e) != X400_OK)
+            e->n_recip = 0;
+    }
+    if (!have_id || !have_orig || !e->n_recip) {
+        x400_p1_apdu_free(out);
+        return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_MISSING, "P1 salvage: %s unreadable",
+                            !have_id ? "identifier" : !have_orig ? "originator" : "recipients");
     }
     return X400_OK;
 }

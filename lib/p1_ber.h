@@ -48,6 +48,9 @@ typedef struct x400i_dec {
     x400_diag *diag;
     const x400_p1_limits *lim;
     x400i_p1_arena *arena;
+    int ext_forms;     /* bit 1 << x400_p1_ext_form of every ExtensionField
+                          seen; bit 2: the internal trace was seen */
+    x400_p1_ext_form first_ext_form; /* the APDU's form (x400_p1_apdu.ext_form) */
 } x400i_dec;
 
 /* Read the TLV at p[0..len).  Returns X400_OK or X400_ERR_PARSE (detail in
@@ -108,6 +111,7 @@ typedef struct x400i_bw {
     const x400_allocator *alloc;
     int err;           /* first error (sticky) */
     x400_diag *diag;
+    x400_p1_ext_form ext_form; /* form of the ExtensionField type we build */
 } x400i_bw;
 
 void x400i_bw_init_fixed(x400i_bw *w, uint8_t *buf, size_t cap, x400_diag *d);

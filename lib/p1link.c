@@ -8,6 +8,8 @@
 
 #include "internal.h"
 #include "rtse_assoc.h"
+#include "session.h"
+#include "transport.h"
 #include "x400p1/p1link.h"
 
 /* RTORJ refuseReason (X.228): the bind was refused by the P1 user. */
@@ -38,6 +40,11 @@ struct x400_p1_link {
     struct qent *q;      /* ring of cfg.queue_max entries */
     size_t qhead, qcount;
     x400i_buf rx;        /* the APDU being received */
+    /* the peer's bind value and the initial turn (x400_p1_link_get_info) */
+    char peer_name[X400_MTA_NAME_MAX + 1];
+    int peer_auth;
+    x400_p1_cred peer_cred;
+    int initiator_turn;
 };
 
 static x400i_rtse *rt(x400_p1_link *l) { return x400i_rtse_assoc_rtse(l->ra); }
@@ -56,6 +63,7 @@ void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role)
     x400_rtse_config_default(&cfg->rtse);
     x400_p1_limits_init(&cfg->limits);
     cfg->queue_max = 64;
+    cfg->ext_form = -1;
     cfg->log.max_level = X400_LOG_INFO;
 }
 
@@ -157,6 +165,39 @@ static x400_p1_mode run_mode(x400_p1_link *l)
     return x400i_rtse_x410(rt(l)) ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
 }
 
+static const char *cred_name(int auth, x400_p1_cred c)
+{
+    if (!auth) return "unauthenticated";
+    switch (c) {
+    case X400_CRED_SIMPLE_IA5: return "simple password (IA5String)";
+    case X400_CRED_SIMPLE_OCTETS: return "simple password (OCTET STRING)";
+    case X400_CRED_STRONG: return "strong";
+    default: return "protected password";
+    }
+}
+
+/* Bound: remember the peer's bind value and the initial turn; log what was
+ * agreed, once per association. */
+static void note_bound(x400_p1_link *l, const x400_p1_bind *b)
+{
+    x400_p1_link_info in;
+    int initiator = l->cfg.role == X400_ROLE_INITIATOR;
+    snprintf(l->peer_name, sizeof l->peer_name, "%s", b->authenticated ? b->name : "");
+    l->peer_auth = b->authenticated;
+    l->peer_cred = b->cred;
+    l->initiator_turn = x400i_rtse_has_turn(rt(l)) ? initiator : !initiator;
+    l->bound = 1;
+    (void)x400_p1_link_get_info(l, &in);
+    x400i_log(&l->cfg.log, X400_LOG_INFO, X400_LAYER_P1,
+              "bound with \"%s\" (%s): %s, session version %d, TPDU %u, checkpoint %u KiB, "
+              "window %u, %s, initial turn %s",
+              in.peer_name, cred_name(in.peer_authenticated, in.peer_cred),
+              in.mode == X400_P1_MODE_X410 ? "X.410-1984 mode" : "normal mode (1988)",
+              in.session_version, (unsigned)in.tpdu_size, (unsigned)in.checkpoint_kib,
+              (unsigned)in.window, in.two_way_alternate ? "two-way alternate" : "monologue",
+              in.initiator_turn ? "initiator" : "responder");
+}
+
 static int encode_bind(x400_p1_link *l, x400_p1_bind_pdu pdu, int error, uint8_t *buf,
                        size_t *len)
 {
@@ -211,14 +252,40 @@ static int on_open_ind(x400_p1_link *l, const x400i_rtse_ind *ind)
     }
     if ((rv = encode_bind(l, X400_P1_BIND_RESULT, 0, buf, &len)) < 0) return rv;
     if ((rv = x400i_rtse_open_rsp(rt(l), 1, -1, buf, len)) < 0) return rv;
-    l->bound = 1;
     x400i_log(&l->cfg.log, X400_LOG_INFO, X400_LAYER_P1, "MTA bind from \"%s\" accepted",
               arg.name);
+    note_bound(l, &arg);
     memset(&ev, 0, sizeof ev);
     ev.type = X400_P1_LINK_EV_BOUND;
     ev.peer_name = arg.name;
     if ((rv = emit(l, &ev)) < 0) return rv;
     return pump(l);
+}
+
+/* Initiator: the responder's credentials against the configured password
+ * (cfg.peer_password_set); not configured: accepted, and said so. */
+static int check_responder(x400_p1_link *l, const x400_p1_bind *b)
+{
+    if (!l->cfg.peer_password_set) {
+        x400i_log(&l->cfg.log, X400_LOG_NOTICE, X400_LAYER_P1,
+                  "responder \"%s\" accepted without checking its credentials "
+                  "(no expected password configured)", b->authenticated ? b->name : "");
+        return 0;
+    }
+    if (!b->authenticated || (b->cred != X400_CRED_SIMPLE_IA5 && b->cred != X400_CRED_SIMPLE_OCTETS) ||
+        !x400_p1_secret_equal(b->password, b->password_len, l->cfg.peer_password,
+                              l->cfg.peer_password_len)) {
+        x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_REFUSED,
+                       X400_P1_R_CREDENTIALS,
+                       "MTA bind result from \"%s\" refused by us: %s", b->authenticated ? b->name : "",
+                       !b->authenticated ? "no credentials"
+                       : (b->cred != X400_CRED_SIMPLE_IA5 && b->cred != X400_CRED_SIMPLE_OCTETS)
+                           ? "not a simple password"
+                           : "wrong password");
+        x400i_log(&l->cfg.log, X400_LOG_WARNING, X400_LAYER_P1, "%s", l->diag.text);
+        return -1;
+    }
+    return 0;
 }
 
 /* RT-OPEN confirm: MTABindResult, or RTORJ with the MTABindError. */
@@ -240,7 +307,17 @@ static int on_open_conf(x400_p1_link *l, const x400i_rtse_ind *ind)
             end_link(l, X400_P1_LINK_EV_ABORTED, &d);
             return 0;
         }
-        l->bound = 1;
+        if (check_responder(l, &b) < 0) {
+            /* refused by us: the association ends (RT-U-ABORT) */
+            (void)x400i_rtse_u_abort_req(rt(l), NULL, 0);
+            l->closed = 1;
+            fail_queue(l, &l->diag);
+            ev.type = X400_P1_LINK_EV_BIND_REFUSED;
+            ev.bind_error = -1;
+            ev.diag = &l->diag;
+            return emit(l, &ev);
+        }
+        note_bound(l, &b);
         ev.type = X400_P1_LINK_EV_BOUND;
         ev.peer_name = b.name;
         if ((rv = emit(l, &ev)) < 0) return rv;
@@ -282,6 +359,17 @@ static int on_transfer_data(x400_p1_link *l, const x400i_rtse_ind *ind)
     return 0;
 }
 
+/* The user's answer to a received APDU: confirm now, or later (DEFER). */
+static int transfer_done(x400_p1_link *l, int rv)
+{
+    x400i_buf_reset(&l->rx);
+    if (rv == X400_P1_LINK_DEFER) {
+        l->confirm_pending = 1;
+        return X400I_RTSE_DEFER;
+    }
+    return rv < 0 ? X400_ERR_CALLBACK_FAILURE : 0;
+}
+
 /* RT-TRANSFER indication: one complete MTS-APDU. */
 static int on_transfer_ind(x400_p1_link *l)
 {
@@ -293,21 +381,33 @@ static int on_transfer_ind(x400_p1_link *l)
     x400_diag d;
     x400i_diag_clear(&d);
     rv = x400_p1_decode(l->rx.p, l->rx.len, &l->cfg.limits, l->alloc, &apdu, &d);
-    if (rv < 0) {
-        /* Not an acceptable MTS-APDU: the link ends here with the P1
-         * diagnostic (queued APDUs go back to the caller), and the error
-         * makes RTSE abort the association with an RTAB. */
+    if (rv < 0 && d.source != X400_SOURCE_PEER) {
+        /* out of memory: nothing wrong with the APDU; RTSE aborts and the
+         * peer transfers it again later */
         x400i_buf_reset(&l->rx);
-        x400i_log(&l->cfg.log, X400_LOG_ERROR, X400_LAYER_P1, "received APDU refused: %s", d.text);
+        x400i_log(&l->cfg.log, X400_LOG_ERROR, X400_LAYER_P1, "received APDU not decoded: %s", d.text);
         end_link(l, X400_P1_LINK_EV_ABORTED, &d);
         return rv;
     }
-    id = x400_p1_apdu_id(&apdu);
     memset(&ev, 0, sizeof ev);
-    ev.apdu = &apdu;
-    ev.type = X400_P1_LINK_EV_RECEIVED;
     ev.raw = l->rx.p;
     ev.raw_len = l->rx.len;
+    if (rv < 0) {
+        /* Received completely but not an acceptable MTS-APDU: handed up
+         * with its octets and the decoder's diagnostic, then confirmed like
+         * any other -- aborting would only make the peer send it again. */
+        /* DEBUG: the event carries the diagnostic; the application logs it */
+        x400i_log(&l->cfg.log, X400_LOG_DEBUG, X400_LAYER_P1,
+                  "received APDU of %zu octets not decodable (confirmed, handed up): %s",
+                  l->rx.len, d.text);
+        ev.type = X400_P1_LINK_EV_UNDECODABLE;
+        ev.diag = &d;
+        rv = l->cb.event ? l->cb.event(l->cb.user, l, &ev) : 0;
+        return transfer_done(l, rv);
+    }
+    id = x400_p1_apdu_id(&apdu);
+    ev.apdu = &apdu;
+    ev.type = X400_P1_LINK_EV_RECEIVED;
     if (l->cfg.seen && x400_p1_idset_insert(l->cfg.seen, id) == X400_ERR_DUPLICATE) {
         x400_mtsid_format(id, idtext, sizeof idtext);
         x400i_diag_set(&d, X400_LAYER_P1, X400_SOURCE_PEER, X400_ERR_DUPLICATE, 0,
@@ -319,12 +419,7 @@ static int on_transfer_ind(x400_p1_link *l)
     }
     rv = l->cb.event ? l->cb.event(l->cb.user, l, &ev) : 0;
     x400_p1_apdu_free(&apdu);
-    x400i_buf_reset(&l->rx);
-    if (rv == X400_P1_LINK_DEFER) {
-        l->confirm_pending = 1;
-        return X400I_RTSE_DEFER;
-    }
-    return rv < 0 ? X400_ERR_CALLBACK_FAILURE : 0;
+    return transfer_done(l, rv);
 }
 
 static int on_transfer_conf(x400_p1_link *l, const x400i_rtse_ind *ind)
@@ -555,13 +650,35 @@ int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x
     int rv;
     if (!l || !apdu) return X400_ERR_INVALID_ARG;
     if ((rv = slot(l, &e, diag)) < 0) return rv;
-    if ((rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag)) < 0) return rv;
+    if (l->cfg.ext_form == X400_P1_EXT_FORM_1992 || l->cfg.ext_form == X400_P1_EXT_FORM_1988) {
+        x400_p1_apdu c = *apdu;   /* shallow: only the form differs */
+        c.ext_form = (x400_p1_ext_form)l->cfg.ext_form;
+        rv = x400_p1_encode_alloc(&c, l->alloc, &e->buf, &e->len, diag);
+    } else {
+        rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag);
+    }
+    if (rv < 0) return rv;
     if ((rv = within_bound(l, e->len, diag)) < 0) {
         x400i_free(l->alloc, e->buf);
         memset(e, 0, sizeof *e);
         return rv;
     }
     return queued(l, e, rtse_prio(apdu), tag);
+}
+
+/* send_encoded: only an MTS-APDU the peer can decode goes out. */
+static int check_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len, x400_diag *diag)
+{
+    x400_p1_apdu a;
+    x400_diag d;
+    int rv;
+    x400i_diag_clear(&d);
+    rv = x400_p1_decode(apdu, len, &l->cfg.limits, l->alloc, &a, &d);
+    if (rv < 0)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rv, d.reason,
+                              "send: not an MTS-APDU: %s", d.text);
+    x400_p1_apdu_free(&a);
+    return X400_OK;
 }
 
 int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
@@ -572,7 +689,7 @@ int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
     if (!l || !apdu || !len || (unsigned)prio > X400_RTSE_PRIO_NON_URGENT) return X400_ERR_INVALID_ARG;
     if ((rv = slot(l, &e, diag)) < 0) return rv;
     if ((rv = within_bound(l, len, diag)) < 0) return rv;
-    if ((rv = x400_p1_prescan(apdu, len, &l->cfg.limits, diag)) < 0) return rv;
+    if ((rv = check_encoded(l, apdu, len, diag)) < 0) return rv;
     e->buf = x400i_malloc(l->alloc, len);
     if (!e->buf)
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
@@ -648,3 +765,27 @@ x400_assoc *x400_p1_link_assoc(const x400_p1_link *l)
     return l ? x400i_rtse_assoc_current(l->ra) : NULL;
 }
 const x400_diag *x400_p1_link_diag(const x400_p1_link *l) { return &l->diag; }
+
+int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out)
+{
+    x400_assoc *a;
+    const x400i_rtse *r;
+    if (!l || !out) return X400_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    out->bound = l->bound && !l->closed;
+    memcpy(out->peer_name, l->peer_name, sizeof out->peer_name);
+    out->peer_authenticated = l->peer_auth;
+    out->peer_cred = l->peer_cred;
+    out->initiator_turn = l->initiator_turn;
+    r = x400i_rtse_assoc_rtse(l->ra);
+    /* the mode the association runs (a responder learns it from the CP) */
+    out->mode = x400i_rtse_x410(r) ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
+    out->checkpoint_kib = x400i_rtse_checkpoint_kib(r);
+    out->window = x400i_rtse_window(r);
+    out->two_way_alternate = x400i_rtse_twa(r);
+    if ((a = x400i_rtse_assoc_current(l->ra)) != NULL) {
+        out->session_version = x400i_ses_version(x400i_assoc_session(a));
+        out->tpdu_size = x400i_tp_tpdu_size(x400i_assoc_transport(a));
+    }
+    return X400_OK;
+}

@@ -114,6 +114,7 @@ struct x400i_rtse {
     uint32_t cp_kib, window;
     uint64_t now;
     int cb_failed;
+    int cb_rc;           /* what the failing callback returned */
     x400_diag diag;
     x400i_rtse_ref cur_ref;      /* this connection */
     int end_deferred;            /* receiver: the user holds the P-ACTIVITY-END response */
@@ -298,7 +299,10 @@ static int diag(x400i_rtse *r, x400_source src, int code, int reason, const char
 static int indicate(x400i_rtse *r, x400i_rtse_ind *ind)
 {
     int rc = r->cb.indication(r->cb.user, ind);
-    if (rc < 0) r->cb_failed = 1;
+    if (rc < 0) {
+        r->cb_failed = 1;
+        r->cb_rc = rc;
+    }
     return rc;
 }
 
@@ -2143,12 +2147,21 @@ static int dispatch(x400i_rtse *r, int ev, const evargs *a)
                           ev == EVL(DATA) ? " (RTTR out of turn or outside a transfer)" : "");
     }
     r->cb_failed = 0;
+    r->cb_rc = 0;
     r->ev_state = old;
     if (c.next != KEEP) r->state = c.next;
     rc = actions[c.act](r, a);
     if (rc == REFUSE) {
         if (r->state == c.next) r->state = old;
         return r->diag.code < 0 ? r->diag.code : X400_ERR_STATE;
+    }
+    if (r->cb_failed && r->state != X400I_RTSE_ST_CLOSED && r->cb_rc == X400_ERR_LIMIT) {
+        /* the user refused the peer's data as too large (P1: MTS-APDU over
+         * the link's limit): the peer's doing, and retrying will not help */
+        diag(r, X400_SOURCE_PEER, X400_ERR_LIMIT, AR_PERMANENT,
+             "the RTSE user refused the peer's APDU as too large: RTAB permanentProblem sent");
+        rtse_abort(r, AR_PERMANENT, 0, X400_ERR_LIMIT);
+        return X400_ERR_LIMIT;
     }
     if (r->cb_failed && r->state != X400I_RTSE_ST_CLOSED) {
         diag(r, X400_SOURCE_LOCAL, X400_ERR_CALLBACK_FAILURE, AR_LOCAL,

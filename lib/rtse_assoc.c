@@ -303,6 +303,7 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
     x400i_rtse_ref ref;
     x400_diag d;
     const x400i_ses_ind *si = ind->ses;
+    int rc;
     if (ra->a != a) return 0; /* an association we have let go of */
     memset(&l, 0, sizeof l);
     switch (ind->type) {
@@ -388,7 +389,10 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
     }
     default: return 0;
     }
-    (void)x400i_rtse_lower_input(ra->rt, &l); /* RTSE's own errors end in its indications */
+    /* RTSE's own errors end in its indications; when one ended the
+     * association, x400_assoc_recv reports its cause */
+    rc = x400i_rtse_lower_input(ra->rt, &l);
+    if (rc < 0) x400i_assoc_input_error(a, rc);
     return 0;
 }
 

@@ -229,6 +229,37 @@ START_TEST(application_context_mismatch)
 }
 END_TEST
 
+/* Fuzzing finding: a primitive [0] single-ASN1-type around an
+ * indefinite-length value.  The normaliser copies primitive contents, so the
+ * value went up un-normalised and decode -> encode -> decode differed.
+ * Refused now (as presentation refuses it in a PDV); the same value in a
+ * constructed [0] is accepted and normalised.  The input is in
+ * test/fuzz/corpus/acse (acdbf042...). */
+START_TEST(primitive_single_asn1_type)
+{
+    static const uint8_t prim[] = { 0x60, 0x80, 0xa1, 0x80, 0x06, 0x04, 0x56, 0x0a, 0xff, 0x06, 0x00, 0x00,
+                                    0xbe, 0x80, 0x28, 0x80, 0x80, 0x06, 0x28, 0x80, 0x82, 0x00, 0x00, 0x00,
+                                    0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+    static const uint8_t cons[] = { 0x60, 0x80, 0xa1, 0x80, 0x06, 0x04, 0x56, 0x0a, 0xff, 0x06, 0x00, 0x00,
+                                    0xbe, 0x80, 0x28, 0x80, 0xa0, 0x80, 0x28, 0x80, 0x82, 0x00, 0x00, 0x00,
+                                    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+    static const uint8_t norm[] = { 0x28, 0x02, 0x82, 0x00 };
+    x400i_acse_apdu a;
+    x400_diag d;
+    ck_assert_int_eq(x400i_acse_decode(prim, sizeof prim, &a, NULL, &d), X400_ERR_PARSE);
+    ck_assert_int_eq(d.layer, X400_LAYER_ACSE);
+    ck_assert_int_eq(d.source, X400_SOURCE_PEER);
+    ck_assert_ptr_nonnull(strstr(d.text, "primitive [0]"));
+    x400i_acse_release(&a);
+    ck_assert_int_eq(x400i_acse_decode(cons, sizeof cons, &a, NULL, &d), 0);
+    ck_assert_uint_eq(a.nui, 1);
+    ck_assert_int_eq(a.ui[0].encoding, X400I_PDV_SINGLE);
+    ck_assert_uint_eq(a.ui[0].len, sizeof norm);
+    ck_assert_int_eq(memcmp(a.ui[0].v, norm, sizeof norm), 0);
+    x400i_acse_release(&a);
+}
+END_TEST
+
 Suite *x400t_suite_acse(void)
 {
     Suite *s = suite_create("acse");
@@ -240,6 +271,7 @@ Suite *x400t_suite_acse(void)
     tcase_add_test(tc, machine_table);
     tcase_add_test(tc, titles_carried);
     tcase_add_test(tc, application_context_mismatch);
+    tcase_add_test(tc, primitive_single_asn1_type);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -378,7 +378,7 @@ START_TEST(header_fields)
     ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, longname, &h, body, 1), -1);
     longname[MTA_SPOOL_NAME_MAX] = 0;
     ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_QUEUE, longname, &h, body, 1), 0);
-    ck_assert_int_eq(mta_spool_stage_file(s, (mta_spool_dir)3, "ok", &h, body, 1), -1);
+    ck_assert_int_eq(mta_spool_stage_file(s, MTA_SPOOL_NDIR, "ok", &h, body, 1), -1);
     ck_assert_int_eq(mta_spool_stage_seen(s, "[C=XX;A=ADMD;P=ALPHA]"), -1);
     ck_assert_int_eq(mta_spool_stage_seen(s, "C=XX"), -1);
     ck_assert_uint_eq(mta_spool_staged(s), 1);

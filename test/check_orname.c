@@ -50,7 +50,7 @@ static void ber_roundtrip(const x400_orname *n)
     x400i_p1tlv t;
     ck_assert_int_eq(x400i_p1ber_read(b, len, &t, 64, &d), 0);
     x400_orname back;
-    x400i_dec dc = { &d, NULL, NULL };
+    x400i_dec dc = { .diag = &d };
     ck_assert_msg(x400i_orname_decode(&dc, &t, &back) == 0, "%s", d.text);
     ck_assert(x400_orname_equal(n, &back));
     ck_assert_int_eq(memcmp(n->country, back.country, sizeof n->country), 0);
@@ -229,7 +229,7 @@ START_TEST(ber_decode_cases)
 {
     x400_diag d;
     x400_orname n;
-    x400i_dec dc = { &d, NULL, NULL };
+    x400i_dec dc = { .diag = &d };
     x400i_p1tlv t;
     /* 60 { 30 { 61 {13 "GB"} 62 {13 " "} 83 "O" } 31 { 30 { 80 01 04, A1 { 31 { 80 01 C8 } } } } } */
     static const uint8_t good[] = { 0x60, 0x1E, 0x30, 0x0E, 0x61, 0x04, 0x13, 0x02, 'G', 'B', 0x62, 0x03, 0x13, 0x01, ' ',

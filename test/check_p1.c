@@ -22,6 +22,7 @@
 #include "wire.h"
 #include "x400p1/p1.h"
 #include "data.h"
+#include "pp_apdus.h"
 #include "x400t.h"
 
 /* ------------------------------------------------------------ builders */
@@ -1416,6 +1417,323 @@ START_TEST(tshark_decodes_p1)
 }
 END_TEST
 
+/* ------------------------------------------------------------ PP (ISODE) */
+
+static void orname_is(const x400_orname *n, const char *want)
+{
+    char buf[512];
+    ck_assert_int_ge(x400_orname_format(n, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+}
+
+static void gdi_is(const x400_gdi *g, const char *c, const char *a, const char *p)
+{
+    ck_assert_str_eq(g->country, c);
+    ck_assert_str_eq(g->admd, a);
+    ck_assert_str_eq(g->prmd, p);
+}
+
+/* PP's internal trace: one element {XX/ADMD/PPX, "ppx.test", arrival, relayed}. */
+static void pp_itrace_is(unsigned n, const x400_p1_itrace *it, unsigned want_n, int64_t arrival)
+{
+    ck_assert_uint_eq(n, want_n);
+    for (unsigned i = 0; i < n; i++) {
+        gdi_is(&it[i].gdi, "XX", "ADMD", "PPX");
+        ck_assert_str_eq(it[i].mta, "ppx.test");
+        ck_assert_int_eq(it[i].arrival, arrival);
+        ck_assert_int_eq(it[i].routing_action, X400_ROUTE_RELAYED);
+        ck_assert_int_eq(it[i].attempted, X400_ATTEMPTED_NONE);
+    }
+}
+
+static int has_bytes(const uint8_t *h, size_t hn, const uint8_t *n, size_t nn)
+{
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (memcmp(h + i, n, nn) == 0) return 1;
+    return 0;
+}
+
+/* Re-encode `a` in both ExtensionField forms: each decodes back to the same
+ * values, the opaque extensions come out byte for byte, and the internal
+ * trace (38) is written in the form asked for. */
+static void pp_reencode(x400_p1_apdu *a, const uint8_t *in, size_t in_len)
+{
+    static const uint8_t it88[] = { 0xa0, 0x03, 0x02, 0x01, 0x26 }, it92[] = { 0x80, 0x01, 0x26 };
+    const x400_bytes *ext = a->kind == X400_P1_REPORT ? a->report.ext : a->env.ext;
+    unsigned n_ext = a->kind == X400_P1_REPORT ? a->report.n_ext : a->env.n_ext;
+    for (int form = X400_P1_EXT_FORM_1992; form <= X400_P1_EXT_FORM_1988; form++) {
+        uint8_t *out;
+        size_t len;
+        x400_p1_apdu b;
+        x400_diag d;
+        a->ext_form = (x400_p1_ext_form)form;
+        ck_assert_int_eq(x400_p1_encode_alloc(a, NULL, &out, &len, &d), 0);
+        for (unsigned i = 0; i < n_ext; i++)
+            ck_assert(has_bytes(out, len, ext[i].p, ext[i].len));
+        const uint8_t *want = form == X400_P1_EXT_FORM_1988 ? it88 : it92;
+        size_t wl = form == X400_P1_EXT_FORM_1988 ? sizeof it88 : sizeof it92;
+        ck_assert(has_bytes(out, len, want, wl));
+        ck_assert_int_eq(x400_p1_decode(out, len, NULL, NULL, &b, &d), 0);
+        /* the internal trace's form is the APDU's form: encode . decode is
+         * idempotent whatever the opaque extensions' form */
+        ck_assert_int_eq(b.ext_form, form);
+        uint8_t *again;
+        size_t alen;
+        ck_assert_int_eq(x400_p1_encode_alloc(&b, NULL, &again, &alen, &d), 0);
+        ck_assert_uint_eq(alen, len);
+        ck_assert_int_eq(memcmp(again, out, len), 0);
+        ck_assert_uint_ne(len, in_len);   /* PP's indefinite lengths are not ours */
+        free(again);
+        x400_p1_apdu_free(&b);
+        free(out);
+    }
+}
+
+/* PP's Message: every envelope field against what tshark 4.0 shows for
+ * pp-init-1988-twa-message.txt (tshark misreads the 1988 extension form as
+ * standard-extension 131351 / 131366, i.e. 0x020117 / 0x020126: the
+ * INTEGER TLV inside [0] read as the number). */
+START_TEST(pp_message)
+{
+    size_t len;
+    uint8_t *in = x400t_pp_apdu(x400t_pp_message_hex, "pp-init-1988-twa-message.txt", &len);
+    x400_p1_apdu a;
+    x400_diag d;
+    x400_p1_ext_view v;
+    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
+    ck_assert_int_eq(a.kind, X400_P1_MESSAGE);
+    gdi_is(&a.env.id.gdi, "XX", "ADMD", "PPX");
+    ck_assert_str_eq(a.env.id.local, "ppx.test.939:04.11.26.15.02.35");
+    orname_is(&a.env.originator, "C=XX;A=ADMD;P=PPX;S=root");
+    ck_assert_int_eq(a.env.original_eits.present, 1);
+    ck_assert_uint_eq(a.env.original_eits.builtin, 1u << 2);          /* ia5-text */
+    ck_assert_int_eq(a.env.content_type.builtin, X400_CT_P2_1988);
+    ck_assert_str_eq(a.env.content_id, "A-1988-twa-17...");
+    ck_assert_uint_eq(a.env.per_message_indicators,
+                      X400_PMI_ALTERNATE_RECIPIENT_ALLOWED | X400_PMI_CONTENT_RETURN_REQUEST);
+    ck_assert_int_eq(a.env.priority, X400_PRIO_NORMAL);
+    ck_assert_uint_eq(a.env.n_trace, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        gdi_is(&a.env.trace[i].gdi, "XX", "ADMD", "PPX");
+        ck_assert_int_eq(a.env.trace[i].arrival, 1796396555);  /* 261204150235Z */
+        ck_assert_int_eq(a.env.trace[i].routing_action, X400_ROUTE_RELAYED);
+    }
+    pp_itrace_is(a.env.n_itrace, a.env.itrace, 2, 1796396555);
+    /* content-correlator (standard-extension 23), 1988 form, kept opaque */
+    ck_assert_uint_eq(a.env.n_ext, 1);
+    ck_assert_int_eq(x400_p1_ext_info(a.env.ext[0], &v, &d), 0);
+    ck_assert_int_eq(v.standard, 23);
+    ck_assert_int_eq(v.form, X400_P1_EXT_FORM_1988);
+    ck_assert_uint_eq(v.criticality, 0);
+    ck_assert_uint_eq(v.value.len, 2 + 44);
+    ck_assert_int_eq(memcmp(v.value.p, "\x04\x2cSubject: A-1988-twa-17371,\nTo: carol@x4.test", 46), 0);
+    ck_assert_int_eq(a.env.ext[0].p[2], 0xa0);
+    ck_assert_int_eq(a.ext_form, X400_P1_EXT_FORM_1988);
+    ck_assert_uint_eq(a.env.n_recip, 1);
+    orname_is(&a.env.recip[0].name, "C=XX;A=ADMD;P=X4;S=carol");
+    ck_assert_uint_eq(a.env.recip[0].osrn, 1);
+    ck_assert_uint_eq(a.env.recip[0].indicators, X400_PRI_RESPONSIBILITY | X400_PRI_ORIGINATING_MTA_NDR |
+                                                 X400_PRI_ORIGINATOR_NDR);
+    ck_assert_uint_eq(a.content.len, 202);
+    ck_assert_int_eq(a.content.p[0], 0xa0);                                /* ipm [0] (X.420) */
+    pp_reencode(&a, in, len);
+    x400_p1_apdu_free(&a);
+    free(in);
+}
+END_TEST
+
+static void pp_report_common(const x400_p1_apdu *a, const char *local, const char *cid, int64_t t)
+{
+    ck_assert_int_eq(a->kind, X400_P1_REPORT);
+    gdi_is(&a->report.id.gdi, "XX", "ADMD", "PPX");
+    ck_assert_str_eq(a->report.id.local, local);
+    orname_is(&a->report.destination, "C=XX;A=ADMD;P=X4;S=carol");
+    ck_assert_uint_eq(a->report.n_trace, 1);
+    gdi_is(&a->report.trace[0].gdi, "XX", "ADMD", "PPX");
+    ck_assert_int_eq(a->report.trace[0].arrival, t);
+    pp_itrace_is(a->report.n_itrace, a->report.itrace, 1, t);
+    ck_assert_uint_eq(a->report.n_ext, 0);
+    gdi_is(&a->report.subject.gdi, "XX", "ADMD", "X4");
+    ck_assert_int_eq(a->report.has_subject_trace, 1);
+    ck_assert_uint_eq(a->report.n_subject_trace, 2);
+    gdi_is(&a->report.subject_trace[0].gdi, "XX", "ADMD", "X4");
+    gdi_is(&a->report.subject_trace[1].gdi, "XX", "ADMD", "PPX");
+    ck_assert_int_eq(a->report.original_eits.present, 1);
+    ck_assert_uint_eq(a->report.original_eits.builtin, 0);
+    ck_assert_int_eq(a->report.has_content_type, 1);
+    ck_assert_int_eq(a->report.content_type.builtin, X400_CT_P2_1988);
+    ck_assert_str_eq(a->report.content_id, cid);
+    ck_assert_uint_eq(a->report.n_recip, 1);
+    ck_assert_uint_eq(a->report.recip[0].osrn, 1);
+    ck_assert_uint_eq(a->report.recip[0].indicators, X400_PRI_RESPONSIBILITY |
+                      X400_PRI_ORIGINATING_MTA_REPORT | X400_PRI_ORIGINATOR_REPORT);
+    ck_assert_int_eq(a->report.recip[0].arrival, t);
+}
+
+START_TEST(pp_delivery_report)
+{
+    size_t len;
+    uint8_t *in = x400t_pp_apdu(x400t_pp_dr_hex, "pp-init-1988-twa-dr.txt", &len);
+    x400_p1_apdu a;
+    x400_diag d;
+    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
+    pp_report_common(&a, "ppx.test.127:04.11.26.15.03.06", "B-1988-twa", 1796396586);
+    ck_assert_str_eq(a.report.subject.local, "x4.0001NH5NG9.0000000000");
+    orname_is(&a.report.recip[0].actual, "C=XX;A=ADMD;P=PPX;S=dave");
+    ck_assert_int_eq(a.report.recip[0].delivered, 1);
+    ck_assert_int_eq(a.report.recip[0].delivery_time, 1796396586);
+    ck_assert_int_eq(a.report.recip[0].type_of_user, 1);                 /* private */
+    ck_assert_str_eq(a.report.recip[0].supplementary, "Delivered to 'ppx.test'");
+    ck_assert_int_eq(a.ext_form, X400_P1_EXT_FORM_1988);
+    pp_reencode(&a, in, len);
+    x400_p1_apdu_free(&a);
+    free(in);
+}
+END_TEST
+
+START_TEST(pp_non_delivery_report)
+{
+    size_t len;
+    uint8_t *in = x400t_pp_apdu(x400t_pp_ndr_hex, "pp-init-1988-twa-ndr.txt", &len);
+    x400_p1_apdu a;
+    x400_diag d;
+    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
+    pp_report_common(&a, "ppx.test.305:04.11.26.15.03.27", "C-1988-twa", 1796396607);
+    ck_assert_str_eq(a.report.subject.local, "x4.0001NH5NG9.0000000001");
+    orname_is(&a.report.recip[0].actual, "C=XX;A=ADMD;P=PPX;S=nobody");
+    ck_assert_int_eq(a.report.recip[0].delivered, 0);
+    ck_assert_int_eq(a.report.recip[0].converted.present, 1);
+    ck_assert_int_eq(a.report.recip[0].reason, X400_NDR_UNABLE_TO_TRANSFER);
+    ck_assert_int_eq(a.report.recip[0].diagnostic, X400_NDD_UNRECOGNISED_ORNAME);
+    ck_assert_str_eq(a.report.recip[0].supplementary, "Unknown local user 'nobody'");
+    pp_reencode(&a, in, len);
+    x400_p1_apdu_free(&a);
+    free(in);
+}
+END_TEST
+
+START_TEST(pp_probe)
+{
+    size_t len;
+    uint8_t *in = x400t_pp_apdu(x400t_pp_probe_hex, "pp-init-1988-twa-probe.txt", &len);
+    x400_p1_apdu a;
+    x400_diag d;
+    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
+    ck_assert_int_eq(a.kind, X400_P1_PROBE);
+    gdi_is(&a.env.id.gdi, "XX", "ADMD", "PPX");
+    ck_assert_str_eq(a.env.id.local, "ppx.test.564:04.11.26.15.04.07");
+    orname_is(&a.env.originator, "C=XX;A=ADMD;P=PPX;S=root");
+    ck_assert_uint_eq(a.env.original_eits.builtin, 1u << 2);
+    ck_assert_int_eq(a.env.content_type.builtin, X400_CT_P2_1988);
+    ck_assert_int_eq(a.env.content_length, 500);
+    ck_assert_uint_eq(a.env.per_message_indicators,
+                      X400_PMI_ALTERNATE_RECIPIENT_ALLOWED | X400_PMI_CONTENT_RETURN_REQUEST);
+    ck_assert_uint_eq(a.env.n_trace, 1);
+    ck_assert_int_eq(a.env.trace[0].arrival, 1796396647);
+    pp_itrace_is(a.env.n_itrace, a.env.itrace, 1, 1796396647);
+    ck_assert_uint_eq(a.env.n_ext, 0);
+    ck_assert_uint_eq(a.env.n_recip, 1);
+    orname_is(&a.env.recip[0].name, "C=XX;A=ADMD;P=X4;S=carol");
+    ck_assert_uint_eq(a.env.recip[0].indicators, X400_PRI_RESPONSIBILITY |
+                      X400_PRI_ORIGINATING_MTA_REPORT | X400_PRI_ORIGINATOR_REPORT);
+    pp_reencode(&a, in, len);
+    x400_p1_apdu_free(&a);
+    free(in);
+}
+END_TEST
+
+/* ExtensionField type, both forms, standard and private; anything else in
+ * the 1988 [0] is refused. */
+START_TEST(ext_type_forms)
+{
+    static const struct { const char *hex; int std; int form; int ok; } cases[] = {
+        { "3003800117", 23, X400_P1_EXT_FORM_1992, 1 },
+        { "3005a003020117", 23, X400_P1_EXT_FORM_1988, 1 },
+        { "3007a0800201170000", 23, X400_P1_EXT_FORM_1988, 1 },            /* indefinite */
+        { "3009a00706052b06010401", -1, X400_P1_EXT_FORM_1988, 1 },         /* 1.3.6.1.4.1 */
+        { "30078305 2b06010401", -1, X400_P1_EXT_FORM_1992, 1 },
+        { "3005a003040117", 0, 0, 0 },                                      /* OCTET STRING */
+        { "3008a006020117020117", 0, 0, 0 },                                /* two elements */
+        { "3002a000", 0, 0, 0 },                                            /* empty */
+        { "3006a0040202 0101", 0, 0, 0 },                                   /* 257 > ub */
+        { "3005a303020117", 0, 0, 0 },                                      /* [3] constructed */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t b[32], out[32];
+        size_t n = 0, olen;
+        x400_p1_ext_view v;
+        x400_diag d;
+        for (const char *h = cases[i].hex; *h; h++) {
+            unsigned x;
+            if (*h == ' ') continue;
+            ck_assert_int_eq(sscanf(h, "%2x", &x), 1);
+            b[n++] = (uint8_t)x;
+            h++;
+        }
+        int rc = x400_p1_ext_info((x400_bytes){ b, n }, &v, &d);
+        ck_assert_msg((rc == 0) == cases[i].ok, "case %zu: rc %d %s", i, rc, d.text);
+        if (!cases[i].ok) {
+            ck_assert_int_eq(rc, X400_ERR_PARSE);
+            continue;
+        }
+        ck_assert_int_eq(v.standard, cases[i].std);
+        ck_assert_int_eq(v.form, cases[i].form);
+        if (v.standard < 0) ck_assert_uint_eq(v.private_type.n, 6);
+        /* built again in the same form: definite-length equal */
+        ck_assert_int_eq(x400_p1_ext_build(&v, out, sizeof out, &olen, &d), 0);
+        if (i != 2) {
+            ck_assert_uint_eq(olen, n);
+            ck_assert_int_eq(memcmp(out, b, n), 0);
+        }
+    }
+}
+END_TEST
+
+/* An APDU the decoder refuses (here PP's message with an OCTET STRING in
+ * the extension type) still gives what a non-delivery report needs;
+ * without a readable originator, or for a report, nothing. */
+START_TEST(salvage_for_ndr)
+{
+    size_t len;
+    uint8_t *in = x400t_pp_apdu(x400t_pp_message_hex, "pp-init-1988-twa-message.txt", &len);
+    static const uint8_t ext23[] = { 0xa0, 0x03, 0x02, 0x01, 0x17 };
+    x400_p1_apdu a, rep;
+    x400_diag d;
+    x400_mtsid rid;
+    x400_p1_outcome oc = { 0, 0, 0, X400_NDR_UNABLE_TO_TRANSFER, 11, NULL };
+    size_t i;
+    for (i = 0; i + sizeof ext23 <= len && memcmp(in + i, ext23, sizeof ext23); i++) {}
+    ck_assert_uint_lt(i + sizeof ext23, len);
+    in[i + 2] = 0x04;                                        /* INTEGER -> OCTET STRING */
+    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), X400_ERR_PARSE);
+    ck_assert_int_eq(x400_p1_salvage(in, len, NULL, NULL, &a, &d), X400_OK);
+    ck_assert_int_eq(a.kind, X400_P1_MESSAGE);
+    ck_assert_str_eq(a.env.id.local, "ppx.test.939:04.11.26.15.02.35");
+    orname_is(&a.env.originator, "C=XX;A=ADMD;P=PPX;S=root");
+    ck_assert_uint_eq(a.env.n_recip, 1);
+    orname_is(&a.env.recip[0].name, "C=XX;A=ADMD;P=X4;S=carol");
+    ck_assert_uint_eq(a.env.n_trace, 2);
+    ck_assert_uint_eq(a.env.n_ext, 0);                      /* the broken member left out */
+    rid = a.env.id;
+    strcpy(rid.local, "ndr.1");
+    ck_assert_int_eq(x400_p1_report_build(&rep, &a, &rid, &a.env.id.gdi, 1796396600, 1796396600, &oc, 1, NULL, &d), 0);
+    orname_is(&rep.report.destination, "C=XX;A=ADMD;P=PPX;S=root");
+    ck_assert_int_eq(rep.report.recip[0].diagnostic, 11);
+    x400_p1_apdu_free(&rep);
+    x400_p1_apdu_free(&a);
+    /* originator broken: [APPLICATION 0] -> [APPLICATION 1] */
+    for (i = 0; i + 2 <= len && !(in[i] == 0x60 && in[i + 1] == 0x1f); i++) {}
+    in[i] = 0x61;
+    ck_assert_int_eq(x400_p1_salvage(in, len, NULL, NULL, &a, &d), X400_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(d.text, "originator"));
+    free(in);
+    /* a report is never salvaged */
+    in = x400t_pp_apdu(x400t_pp_ndr_hex, "pp-init-1988-twa-ndr.txt", &len);
+    ck_assert_int_eq(x400_p1_salvage(in, len, NULL, NULL, &a, &d), X400_ERR_PARSE);
+    free(in);
+}
+END_TEST
+
 Suite *x400t_suite_p1(void)
 {
     Suite *s = suite_create("p1");
@@ -1430,6 +1748,12 @@ Suite *x400t_suite_p1(void)
     tcase_add_test(tc, content_0_and_10MiB);
     tcase_add_test(tc, indefinite_lengths);
     tcase_add_test(tc, alloc_failures);
+    tcase_add_test(tc, ext_type_forms);
+    tcase_add_test(tc, pp_message);
+    tcase_add_test(tc, pp_delivery_report);
+    tcase_add_test(tc, pp_non_delivery_report);
+    tcase_add_test(tc, pp_probe);
+    tcase_add_test(tc, salvage_for_ndr);
     suite_add_tcase(s, tc);
     TCase *dup = tcase_create("duplicates");
     tcase_add_test(dup, duplicate_set);

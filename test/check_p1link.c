@@ -28,8 +28,12 @@ struct side {
     uint64_t content_sum;
     char last_local[40];
     x400_diag last_diag;
-    int defer;              /* RECEIVED/DUPLICATE return X400_P1_LINK_DEFER */
     int failed_while_bound; /* SEND_FAILED came while the link still said bound */
+    int defer;              /* RECEIVED/DUPLICATE/UNDECODABLE return X400_P1_LINK_DEFER */
+    uint8_t *last_raw;      /* the last RECEIVED APDU's octets (malloc'd) */
+    size_t last_raw_len;
+    uint8_t undecodable[64];/* the last UNDECODABLE APDU's octets */
+    size_t undecodable_len;
 };
 
 static int count_ev(const struct side *s, int t)
@@ -54,8 +58,16 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         s->last_content = e->apdu->content.len;
         for (size_t i = 0; i < e->apdu->content.len; i++) s->content_sum += e->apdu->content.p[i];
         snprintf(s->last_local, sizeof s->last_local, "%s", x400_p1_apdu_id(e->apdu)->local);
+        free(s->last_raw);
+        s->last_raw = malloc(e->raw_len);
+        memcpy(s->last_raw, e->raw, e->raw_len);
+        s->last_raw_len = e->raw_len;
         break;
     case X400_P1_LINK_EV_DUPLICATE: s->duplicates++; break;
+    case X400_P1_LINK_EV_UNDECODABLE:
+        s->undecodable_len = e->raw_len;
+        memcpy(s->undecodable, e->raw, e->raw_len < sizeof s->undecodable ? e->raw_len : sizeof s->undecodable);
+        break;
     case X400_P1_LINK_EV_SENT: s->sent++; break;
     case X400_P1_LINK_EV_SEND_FAILED:
         s->failed++;
@@ -63,7 +75,8 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         break;
     default: break;
     }
-    if (s->defer && (e->type == X400_P1_LINK_EV_RECEIVED || e->type == X400_P1_LINK_EV_DUPLICATE))
+    if (s->defer && (e->type == X400_P1_LINK_EV_RECEIVED || e->type == X400_P1_LINK_EV_DUPLICATE ||
+                     e->type == X400_P1_LINK_EV_UNDECODABLE))
         return X400_P1_LINK_DEFER;
     return 0;
 }
@@ -82,6 +95,11 @@ static x400_p1_peer_table peer_table = { peers, 1 };
 
 /* when not 0: the initiator's transfer bound (RTSE max_apdu_size) */
 static uint64_t OPEN_MAX_APDU;
+/* Set before open_pair: the initiator's expected responder password
+ * (NULL: not checked) and ExtensionField form (-1: default). */
+static const char *expect_rsp_pw;
+static int ini_ext_form = -1;
+static size_t rsp_max_pdu;   /* 0: default limits */
 
 static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, const char *ini_pw)
 {
@@ -106,6 +124,13 @@ static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, c
     cr.check = x400_p1_cred_check_default;
     cr.check_user = &peer_table;
     cr.seen = p->seen;
+    if (expect_rsp_pw) {
+        ci.peer_password_set = 1;
+        ci.peer_password_len = strlen(expect_rsp_pw);
+        memcpy(ci.peer_password, expect_rsp_pw, ci.peer_password_len);
+    }
+    ci.ext_form = ini_ext_form;
+    if (rsp_max_pdu) cr.limits.max_pdu = rsp_max_pdu;
     ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
@@ -126,6 +151,11 @@ static void close_pair(struct pair *p)
     x400_assoc_free(p->rsp.a);
     x400_p1_idset_free(p->seen);
     x400t_wire_free(&p->wire);
+    free(p->ini.last_raw);
+    free(p->rsp.last_raw);
+    expect_rsp_pw = NULL;
+    ini_ext_form = -1;
+    rsp_max_pdu = 0;
 }
 
 static int move(struct pair *p, x400_assoc *from, x400_assoc *to, int dir)
@@ -316,6 +346,12 @@ START_TEST(deferred_confirmation_x410) { deferred(X400_P1_MODE_X410); }
 END_TEST
 
 /* An APDU read back from a spool goes as it is; garbage is refused. */
+static const uint8_t NA1[] = { 0xa0, 0x03, 0x02, 0x01, 0x05 };           /* [0] { INTEGER } */
+static const uint8_t NA2[] = { 0x30, 0x03, 0x02, 0x01, 0x05 };           /* SEQUENCE */
+static const uint8_t NA3[] = { 0xa2, 0x80, 0x31, 0x00, 0x00, 0x00 };     /* probe [2] { SET {} } */
+static const struct { const uint8_t *b; size_t n; } not_apdu[] = {
+    { NA1, sizeof NA1 }, { NA2, sizeof NA2 }, { NA3, sizeof NA3 } };
+
 START_TEST(send_encoded_apdu)
 {
     struct pair p;
@@ -330,6 +366,19 @@ START_TEST(send_encoded_apdu)
     ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, X400_RTSE_PRIO_URGENT, 5, &d), X400_OK);
     ck_assert_int_lt(x400_p1_link_send_encoded(p.ini.l, junk, sizeof junk, X400_RTSE_PRIO_NORMAL, 6, &d), 0);
     ck_assert_int_eq(d.layer, X400_LAYER_P1);
+    /* well-formed BER, even with an MTS-APDU tag, that is not an MTS-APDU:
+     * refused, nothing queued */
+    for (size_t i = 0; i < sizeof not_apdu / sizeof not_apdu[0]; i++) {
+        ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, not_apdu[i].b, not_apdu[i].n,
+                                                   X400_RTSE_PRIO_NORMAL, 7, &d), X400_ERR_PARSE);
+        ck_assert_int_eq(d.layer, X400_LAYER_P1);
+        ck_assert_int_eq(d.source, X400_SOURCE_LOCAL);
+        ck_assert_ptr_nonnull(strstr(d.text, "not an MTS-APDU"));
+    }
+    ck_assert_uint_eq(x400_p1_link_queued(p.ini.l), 1);
+    /* a truncated copy of the good one */
+    ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len - 1, X400_RTSE_PRIO_NORMAL, 8, &d),
+                     X400_ERR_PARSE);
     ck_assert_int_eq(x400_p1_link_send_encoded(p.ini.l, buf, len, (x400_rtse_priority)7, 6, &d),
                      X400_ERR_INVALID_ARG);
     pump(&p);
@@ -716,33 +765,47 @@ START_TEST(wire_bind_message_probe_report)
 END_TEST
 
 /* A peer that binds correctly and then transfers something that is not an
- * MTS-APDU: the receiving link refuses it with a P1 diagnostic and ends;
- * the association is aborted (RTAB), not left hanging. */
+ * MTS-APDU: the receiving link hands it up (UNDECODABLE, raw octets and the
+ * decoder's diagnostic) and confirms it; the association stays up and the
+ * next, good APDU on it is received.  (Before, the link ended and RTSE
+ * aborted with localSystemProblem: the peer retried the same APDU for ever.) */
+struct raw_peer {
+    int state;        /* 1 bound, 2 aborted */
+    int confirmed;    /* RT-TRANSFER confirmations with a positive result */
+    int failed;
+};
+
 static int raw_ind(void *u, const x400i_rtse_ind *ind)
 {
-    int *state = u;
-    if (ind->type == X400I_RTSE_OPEN_CONF && ind->accepted) *state = 1;
-    if (ind->type == X400I_RTSE_U_ABORT_IND || ind->type == X400I_RTSE_P_ABORT_IND) *state = 2;
+    struct raw_peer *rp = u;
+    if (ind->type == X400I_RTSE_OPEN_CONF && ind->accepted) rp->state = 1;
+    if (ind->type == X400I_RTSE_U_ABORT_IND || ind->type == X400I_RTSE_P_ABORT_IND) rp->state = 2;
+    if (ind->type == X400I_RTSE_TRANSFER_CONF) {
+        if (ind->result >= 0) rp->confirmed++;
+        else rp->failed++;
+    }
     return 0;
 }
 
-START_TEST(not_an_mts_apdu_is_refused)
+static void undecodable(int defer)
 {
     struct pair p;
     x400i_rtse_assoc *raw;
     x400i_rtse_callbacks rcb;
     x400_rtse_config rc;
     x400_p1_bind b;
-    uint8_t bind[256];
-    size_t blen;
-    int state = 0;
+    struct msg m;
+    uint8_t bind[256], *good;
+    size_t blen, glen;
+    struct raw_peer rp = { 0, 0, 0 };
     static const uint8_t junk[] = { 0x04, 0x05, 'h', 'e', 'l', 'l', 'o' };
     open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    p.rsp.defer = defer;
     /* replace the initiator's link by a bare RTSE machine on its association */
     x400_p1_link_free(p.ini.l);
     p.ini.l = NULL;
     x400_rtse_config_default(&rc);
-    rcb.user = &state;
+    rcb.user = &rp;
     rcb.indication = raw_ind;
     ck_assert_int_eq(x400i_rtse_assoc_new(&raw, 1, &rc, &rcb, NULL, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_attach(raw, p.ini.a), X400_OK);
@@ -755,18 +818,179 @@ START_TEST(not_an_mts_apdu_is_refused)
     ck_assert_int_eq(x400_p1_bind_encode(&b, X400_P1_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(raw), bind, blen), X400_OK);
     pump(&p);
-    ck_assert_int_eq(state, 1);
+    ck_assert_int_eq(rp.state, 1);
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
     ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(raw), junk, sizeof junk,
                                              X400_RTSE_PRIO_NORMAL, 1), X400_OK);
     pump(&p);
     ck_assert_uint_eq(p.rsp.received, 0);
-    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_UNDECODABLE), 1);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 0);
+    ck_assert_uint_eq(p.rsp.undecodable_len, sizeof junk);
+    ck_assert_int_eq(memcmp(p.rsp.undecodable, junk, sizeof junk), 0);
     ck_assert_int_eq(p.rsp.last_diag.layer, X400_LAYER_P1);
     ck_assert_int_eq(p.rsp.last_diag.source, X400_SOURCE_PEER);
-    ck_assert(!x400_p1_link_is_bound(p.rsp.l));
-    ck_assert_int_eq(state, 2);   /* the sender was aborted, not left waiting */
+    ck_assert_int_eq(p.rsp.last_diag.code, X400_ERR_PARSE);
+    ck_assert_int_eq(p.rsp.last_diag.reason, X400_P1_R_APDU);
+    if (defer) {   /* confirmed only when the receiver says so */
+        ck_assert_int_eq(rp.confirmed, 0);
+        ck_assert_int_eq(x400_p1_link_confirm_pending(p.rsp.l), 1);
+        ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+        pump(&p);
+    }
+    ck_assert_int_eq(rp.confirmed, 1);
+    ck_assert_int_eq(rp.failed, 0);
+    ck_assert(x400_p1_link_is_bound(p.rsp.l));
+    ck_assert_int_eq(rp.state, 1);                /* not aborted */
+    /* the next APDU on the same association arrives */
+    mk(&m, X400_P1_MESSAGE, "G.1", 1, 500);
+    ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &good, &glen, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(raw), good, glen,
+                                             X400_RTSE_PRIO_NORMAL, 2), X400_OK);
+    pump(&p);
+    if (defer) {
+        ck_assert_int_eq(x400_p1_link_confirm(p.rsp.l), X400_OK);
+        pump(&p);
+    }
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_str_eq(p.rsp.last_local, "G.1");
+    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
+    ck_assert_int_eq(rp.confirmed, 2);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_UNDECODABLE), 1);
+    free(good);
+    mk_free(&m);
     x400i_rtse_assoc_free(raw);
+    close_pair(&p);
+}
+
+START_TEST(undecodable_apdu_confirmed_link_stays_up) { undecodable(0); }
+END_TEST
+START_TEST(undecodable_apdu_deferred) { undecodable(1); }
+END_TEST
+
+/* The initiator checks the responder's password when one is configured. */
+START_TEST(responder_password_checked)
+{
+    struct pair p;
+    /* right password: bound */
+    expect_rsp_pw = "secretB";
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
+    ck_assert(x400_p1_link_is_bound(p.ini.l));
+    close_pair(&p);
+    /* wrong password: refused by us, the association ends */
+    expect_rsp_pw = "secretX";
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 0);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
+    ck_assert_int_eq(p.ini.bind_error, -1);
+    ck_assert_int_eq(p.ini.last_diag.layer, X400_LAYER_P1);
+    ck_assert_int_eq(p.ini.last_diag.source, X400_SOURCE_LOCAL);
+    ck_assert_int_eq(p.ini.last_diag.code, X400_ERR_REFUSED);
+    ck_assert_int_eq(p.ini.last_diag.reason, X400_P1_R_CREDENTIALS);
+    ck_assert_ptr_nonnull(strstr(p.ini.last_diag.text, "wrong password"));
+    ck_assert_ptr_nonnull(strstr(p.ini.last_diag.text, "MTA-B"));
+    ck_assert(!x400_p1_link_is_bound(p.ini.l));
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);   /* the responder is told */
+    ck_assert(!x400_p1_link_is_bound(p.rsp.l));
+    close_pair(&p);
+}
+END_TEST
+
+/* What was agreed is readable on both sides; the initiator's ExtensionField
+ * form is per link. */
+START_TEST(link_info_and_ext_form)
+{
+    struct pair p;
+    struct msg m;
+    x400_p1_link_info ii, ri;
+    x400_p1_itrace it;
+    static const uint8_t it88[] = { 0xa0, 0x03, 0x02, 0x01, 0x26 };
+    int found = 0;
+    ini_ext_form = X400_P1_EXT_FORM_1988;
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &ii), X400_OK);
+    ck_assert_int_eq(ii.bound, 0);
+    pump(&p);
+    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &ii), X400_OK);
+    ck_assert_int_eq(x400_p1_link_get_info(p.rsp.l, &ri), X400_OK);
+    ck_assert_int_eq(ii.bound, 1);
+    ck_assert_int_eq(ri.bound, 1);
+    ck_assert_int_eq(ii.mode, X400_P1_MODE_NORMAL);
+    ck_assert_str_eq(ii.peer_name, "MTA-B");
+    ck_assert_str_eq(ri.peer_name, "MTA-A");
+    ck_assert_int_eq(ii.peer_authenticated, 1);
+    ck_assert_int_eq(ri.peer_cred, X400_CRED_SIMPLE_IA5);
+    ck_assert_int_eq(ii.session_version, 2);
+    ck_assert_int_eq(ri.session_version, 2);
+    ck_assert_uint_gt(ii.tpdu_size, 128);
+    ck_assert_uint_eq(ii.tpdu_size, ri.tpdu_size);
+    ck_assert_uint_eq(ii.checkpoint_kib, 4);
+    ck_assert_uint_eq(ri.checkpoint_kib, 4);
+    ck_assert_uint_eq(ii.window, ri.window);
+    ck_assert_int_eq(ii.two_way_alternate, ri.two_way_alternate);
+    ck_assert_int_eq(ii.initiator_turn, ri.initiator_turn);
+    ck_assert_int_eq(x400_p1_link_get_info(NULL, &ii), X400_ERR_INVALID_ARG);
+    /* an internal trace element goes out in the 1988 form on this link */
+    mk(&m, X400_P1_MESSAGE, "F.1", 1, 10);
+    x400_p1_itrace_init(&it);
+    it.gdi = m.a.env.id.gdi;
+    strcpy(it.mta, "mta-a");
+    it.arrival = 1795250000;
+    ck_assert_int_eq(x400_p1_itrace_append(&m.a, &it), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    for (size_t i = 0; i + sizeof it88 <= p.rsp.last_raw_len; i++)
+        found |= memcmp(p.rsp.last_raw + i, it88, sizeof it88) == 0;
+    ck_assert(found);
+    mk_free(&m);
+    close_pair(&p);
+}
+END_TEST
+
+/* An APDU over the receiver's limit: the abort is unavoidable, and it says
+ * why -- RTAB permanentProblem (not localSystemProblem), and
+ * x400_assoc_recv returns X400_ERR_LIMIT (not X400_ERR_CALLBACK_FAILURE:
+ * no user callback failed). */
+START_TEST(oversized_apdu_abort_says_why)
+{
+    struct pair p;
+    struct msg m;
+    int worst = 0;
+    rsp_max_pdu = 2000;
+    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+    mk(&m, X400_P1_MESSAGE, "H.1", 1, 5000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    for (int moved = 1, i = 0; moved && i < 10000; i++) {
+        const uint8_t *b;
+        size_t n;
+        moved = 0;
+        while ((n = x400_assoc_pending(p.ini.a, &b)) > 0) {
+            uint8_t *copy = malloc(n);
+            memcpy(copy, b, n);
+            x400_assoc_sent(p.ini.a, n);
+            int rc = x400_assoc_recv(p.rsp.a, copy, n);
+            if (rc < worst && worst == 0) worst = rc;
+            free(copy);
+            moved = 1;
+        }
+        moved |= move(&p, p.rsp.a, p.ini.a, 0);
+    }
+    ck_assert_int_eq(worst, X400_ERR_LIMIT);
+    ck_assert_uint_eq(p.rsp.received, 0);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert_int_eq(p.rsp.last_diag.code, X400_ERR_LIMIT);
+    ck_assert_int_eq(p.rsp.last_diag.source, X400_SOURCE_PEER);
+    ck_assert_ptr_nonnull(strstr(p.rsp.last_diag.text, "permanentProblem"));
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_ABORTED), 1);
+    ck_assert_ptr_nonnull(strstr(p.ini.last_diag.text, "permanentProblem"));
+    ck_assert_uint_eq(p.ini.failed, 1);   /* the APDU is the sender's again */
+    mk_free(&m);
     close_pair(&p);
 }
 END_TEST
@@ -971,7 +1195,11 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, bind_refused_unknown_peer);
     tcase_add_test(tc, bind_refused_each_reason);
     tcase_add_test(tc, duplicate_mtsid_delivered_once);
-    tcase_add_test(tc, not_an_mts_apdu_is_refused);
+    tcase_add_test(tc, undecodable_apdu_confirmed_link_stays_up);
+    tcase_add_test(tc, undecodable_apdu_deferred);
+    tcase_add_test(tc, responder_password_checked);
+    tcase_add_test(tc, link_info_and_ext_form);
+    tcase_add_test(tc, oversized_apdu_abort_says_why);
     tcase_add_test(tc, report_round_trip_and_10mib);
     tcase_add_test(tc, wire_bind_message_probe_report);
     suite_add_tcase(s, tc);

@@ -98,7 +98,7 @@ typedef struct peerst {
 typedef struct stats {
     uint64_t submitted, received, delivered, duplicates, reports_received, reports_sent,
         transferred, ndr_generated, assoc_opened, aborts, recoveries, bind_refused, relayed,
-        commits, checkpoints;
+        commits, checkpoints, quarantined;
     uint64_t durable_delivered, first_durable_ms, last_durable_ms; /* deliveries made durable */
     /* hostile or broken peers */
     uint64_t conn_refused, bind_timeouts, unbound_evicted, bind_backoffs;
@@ -1042,6 +1042,50 @@ fail:
     return -1;
 }
 
+/* An APDU the link could not decode: kept in quarantine/ (journalled, so
+ * durable before the confirmation like any received APDU), logged once, and
+ * non-delivered to its originator when enough of it can be read. */
+static int on_undecodable(mta *m, conn *c, const x400_p1_link_event *ev)
+{
+    mta_spool_hdr h;
+    x400_p1_apdu a;
+    x400_diag d;
+    char name[64];
+    int salvaged;
+    memset(&h, 0, sizeof h);
+    memset(&d, 0, sizeof d);
+    snprintf(h.kind, sizeof h.kind, "undecodable");
+    snprintf(h.peer, sizeof h.peer, "%s", peer_name(m, c->peer));
+    if (ev->diag) {   /* the diagnostic, cut to the header field */
+        size_t k = strnlen(ev->diag->text, sizeof h.outcome - 1);
+        memcpy(h.outcome, ev->diag->text, k);
+        h.outcome[k] = 0;
+    }
+    h.time_ms = wall_ms();
+    h.size = ev->raw_len;
+    salvaged = x400_p1_salvage(ev->raw, ev->raw_len, NULL, NULL, &a, &d) == X400_OK;
+    if (salvaged) {
+        x400_mtsid_format(&a.env.id, h.mtsid, sizeof h.mtsid);
+        x400_orname_format(&a.env.originator, h.originator, sizeof h.originator);
+    }
+    snprintf(name, sizeof name, "u-%llu-%llu", (unsigned long long)h.time_ms,
+             (unsigned long long)++m->st.quarantined);
+    if (mta_spool_stage_file(m->sp, MTA_SPOOL_QUARANTINE, name, &h, ev->raw, ev->raw_len) < 0) {
+        if (salvaged) x400_p1_apdu_free(&a);
+        return -1;
+    }
+    LOG(m, SVC, X400_LOG_WARNING, "assoc #%u: undecodable APDU from %s (%zu octets) kept as quarantine/%s%s%s: %s",
+        c->id, h.peer, ev->raw_len, name, salvaged ? ", non-delivered to " : "",
+        salvaged ? h.originator : "", h.outcome);
+    if (salvaged) {
+        /* unable-to-transfer, invalid-arguments (X.411 NonDeliveryDiagnosticCode 11) */
+        int rv = non_deliver(m, &a, X400_NDR_UNABLE_TO_TRANSFER, 11, "undecodable envelope");
+        x400_p1_apdu_free(&a);
+        if (rv < 0) return -1;
+    }
+    return pend_confirm(m, c) < 0 ? -1 : X400_P1_LINK_DEFER;
+}
+
 static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
 {
     conn *c = user;
@@ -1084,6 +1128,8 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         break;
     case X400_P1_LINK_EV_RECEIVED:
         return on_received(m, c, ev);
+    case X400_P1_LINK_EV_UNDECODABLE:
+        return on_undecodable(m, c, ev);
     case X400_P1_LINK_EV_DUPLICATE:
         m->st.duplicates++;
         mta_log_diag(&m->lg, X400_LOG_NOTICE, "duplicate", ev->diag);

@@ -259,7 +259,12 @@ typedef struct mta_spool_hdr {
 } mta_spool_hdr;
 
 /* Which directory. */
-typedef enum mta_spool_dir { MTA_SPOOL_SUBMIT = 0, MTA_SPOOL_QUEUE = 1, MTA_SPOOL_INBOX = 2 } mta_spool_dir;
+/* quarantine/: received APDUs that did not decode (kept, confirmed, never
+ * routed; doc/mta.md). */
+typedef enum mta_spool_dir {
+    MTA_SPOOL_SUBMIT = 0, MTA_SPOOL_QUEUE = 1, MTA_SPOOL_INBOX = 2, MTA_SPOOL_QUARANTINE = 3,
+    MTA_SPOOL_NDIR = 4
+} mta_spool_dir;
 
 /* Open (creating the directories) and replay the journal; `seen` (may be
  * NULL) gets the persisted received MTSIDs (file `seen` + journal).  The MTA

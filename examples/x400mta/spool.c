@@ -56,7 +56,7 @@
 
 _Static_assert(X400_MTSID_TEXT_MAX <= MTA_SPOOL_NAME_MAX, "an MTSID text is a journal name");
 
-static const char *const dir_names[3] = { "submit", "queue", "inbox" };
+static const char *const dir_names[MTA_SPOOL_NDIR] = { "submit", "queue", "inbox", "quarantine" };
 
 typedef struct item {
     uint8_t *rec;          /* the complete journal record */
@@ -70,7 +70,7 @@ typedef struct item {
 struct mta_spool {
     char dir[MTA_PATH_MAX];
     int dirfd;             /* the spool directory (syncfs) */
-    int subfd[3];          /* submit/, queue/, inbox/ */
+    int subfd[MTA_SPOOL_NDIR]; /* submit/, queue/, inbox/, quarantine/ */
     int lockfd;            /* -1: opened without the lock */
     int jfd;               /* journal, -1 without the lock */
     uint64_t jbytes;       /* journal length */
@@ -167,7 +167,7 @@ static int name_ok(const char *name)
     return strcmp(name, "tmp") != 0;
 }
 
-static int dir_ok(int dir) { return dir >= 0 && dir <= 2; }
+static int dir_ok(int dir) { return dir >= 0 && dir < MTA_SPOOL_NDIR; }
 
 /* write() all of it (EINTR, short writes). 0 or -1 (errno). */
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -771,7 +771,7 @@ static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_fil
                     break;
                 }
             }
-        } else if ((type == REC_FILE || type == REC_UNLINK) && dir <= 2 && name_ok(name)) {
+        } else if ((type == REC_FILE || type == REC_UNLINK) && dir < MTA_SPOOL_NDIR && name_ok(name)) {
             if (type == REC_FILE) {
                 mta_spool_hdr hd;
                 size_t hl;
@@ -810,13 +810,13 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     if (!s) { seterr(err, errlen, "spool: %s: out of memory", dir); return -1; }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->dirfd = s->lockfd = s->jfd = -1;
-    s->subfd[0] = s->subfd[1] = s->subfd[2] = -1;
+    for (int i = 0; i < MTA_SPOOL_NDIR; i++) s->subfd[i] = -1;
     crc_init(s->crctab);
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) { ioerr(s, err, errlen, "mkdir", -1, ".", errno); goto fail; }
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dirfd < 0) { seterr(err, errlen, "open: %s: %s", dir, strerror(errno)); goto fail; }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < MTA_SPOOL_NDIR; i++) {
         if (mkdirat(s->dirfd, dir_names[i], 0700) != 0 && errno != EEXIST) {
             ioerr(s, err, errlen, "mkdir", -1, dir_names[i], errno);
             goto fail;
@@ -897,7 +897,7 @@ void mta_spool_close(mta_spool *s)
     if (!s) return;
     batch_clear(s);
     free(s->items);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < MTA_SPOOL_NDIR; i++)
         if (s->subfd[i] >= 0) close(s->subfd[i]);
     if (s->jfd >= 0) close(s->jfd);
     if (s->lockfd >= 0) close(s->lockfd); /* releases the flock */

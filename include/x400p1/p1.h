@@ -187,11 +187,26 @@ typedef struct x400_p1_bilateral {
  * one.  The internal-trace-information extension (38) is not listed here: it
  * is decoded into itrace[] and encoded from it. */
 #define X400_EXT_INTERNAL_TRACE 38
+/* The two encodings of ExtensionField `type` met on the wire:
+ *   1992+ (X.411 (1992) onwards): ExtensionType ::= CHOICE {
+ *         standard-extension [0] IMPLICIT INTEGER,
+ *         private-extension [3] IMPLICIT OBJECT IDENTIFIER }  (80 01 26)
+ *   1988  (X.411 (1988), PP/ISODE): type [0] ExtensionType, the CHOICE of an
+ *         untagged INTEGER or OBJECT IDENTIFIER, so [0] is explicit:
+ *         a0 03 02 01 26 / a0 n 06 ...
+ * Both are decoded.  The encoder writes the form asked for (per APDU,
+ * per link); the default is 1992. */
+typedef enum x400_p1_ext_form {
+    X400_P1_EXT_FORM_1992 = 0,
+    X400_P1_EXT_FORM_1988 = 1
+} x400_p1_ext_form;
+
 typedef struct x400_p1_ext_view {
     int standard;        /* standard-extension number, or -1 */
     x400_oid private_type;/* private-extension when standard == -1 */
     uint32_t criticality;/* bit 0 submission, 1 transfer, 2 delivery */
     x400_bytes value;    /* BER of the value (inside [2]); {NULL,0} absent */
+    x400_p1_ext_form form; /* decode: the form of `type`; build: the form written */
 } x400_p1_ext_view;
 
 int x400_p1_ext_info(x400_bytes ext, x400_p1_ext_view *out, x400_diag *diag);
@@ -312,6 +327,12 @@ typedef struct x400_p1_apdu {
     x400_p1_envelope env;   /* MESSAGE and PROBE */
     x400_bytes content;     /* MESSAGE */
     x400_p1_report report;  /* REPORT */
+    /* The ExtensionField `type` form written for the extensions the encoder
+     * builds (internal-trace-information); opaque extensions are written as
+     * received.  Decoding sets it to the form of the internal trace, else
+     * of the first extension (1992 when there is none), so that decode and
+     * encode round-trip; x400_p1_link_config.ext_form overrides it per peer. */
+    x400_p1_ext_form ext_form;
     void *mem;              /* private: the arena */
 } x400_p1_apdu;
 
@@ -371,6 +392,18 @@ int x400_p1_prescan(const uint8_t *buf, size_t len,
 int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
                    const x400_allocator *alloc, x400_p1_apdu *out,
                    x400_diag *diag);
+
+/* Read what can be read of a message or probe that x400_p1_decode()
+ * refused, to report on it: identifier, originator, content type, trace and
+ * recipients, each kept only when it decodes by itself; everything else is
+ * skipped.  X400_OK when the identifier, the originator and the recipients
+ * were read: *out is then a message (without content) or probe fit for
+ * x400_p1_report_build(); free it with x400_p1_apdu_free().  Else
+ * X400_ERR_PARSE / X400_ERR_LIMIT (nothing to free); a report is never
+ * salvaged (X.411: no report on a report). */
+int x400_p1_salvage(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
+                    const x400_allocator *alloc, x400_p1_apdu *out,
+                    x400_diag *diag);
 
 /* Relay support: append a trace element to env.trace / an internal trace
  * element to env.itrace (or report.trace / report.itrace for a report),

@@ -50,8 +50,15 @@ typedef enum x400_p1_link_event_type {
     X400_P1_LINK_EV_RELEASED,      /* orderly close completed */
     X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
     X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new association */
-    X400_P1_LINK_EV_PERSIST        /* receiver: store this RTSE recovery record
+    X400_P1_LINK_EV_PERSIST,       /* receiver: store this RTSE recovery record
                                       (record_len 0: erase it) */
+    X400_P1_LINK_EV_UNDECODABLE    /* an APDU RTSE received completely that is
+                                      not an acceptable MTS-APDU (raw, diag:
+                                      the decoder's diagnostic).  It is
+                                      confirmed like a received APDU (DEFER
+                                      allowed) and the association stays up:
+                                      the peer would otherwise send it again
+                                      for ever.  Keep it aside (quarantine). */
 } x400_p1_link_event_type;
 
 typedef struct x400_p1_link_event {
@@ -59,17 +66,19 @@ typedef struct x400_p1_link_event {
     const char *peer_name;         /* BOUND */
     int bind_error;                /* BIND_REFUSED: X400_BIND_ERR_*, or -1 */
     const x400_p1_apdu *apdu;      /* RECEIVED, DUPLICATE: valid during the callback */
-    const uint8_t *raw;            /* RECEIVED: the encoded APDU */
+    const uint8_t *raw;            /* RECEIVED, UNDECODABLE: the encoded APDU */
     size_t raw_len;
     uint64_t tag;                  /* SENT, SEND_FAILED: the caller's tag */
     const uint8_t *record;         /* PERSIST */
     size_t record_len;
-    const x400_diag *diag;         /* REFUSED, DUPLICATE, SEND_FAILED, ABORTED */
+    const x400_diag *diag;         /* REFUSED, DUPLICATE, SEND_FAILED, ABORTED,
+                                      UNDECODABLE */
 } x400_p1_link_event;
 
 typedef struct x400_p1_link_callbacks {
     void *user;
-    /* Return 0, or < 0 to abort the link.  For RECEIVED and DUPLICATE the
+    /* Return 0, or < 0 to abort the link.  For RECEIVED, DUPLICATE and
+     * UNDECODABLE the
      * callback may return X400_P1_LINK_DEFER: the transfer is then
      * confirmed to the sender only when x400_p1_link_confirm() is called
      * (after the APDU is on stable storage, say -- one fsync for the APDUs
@@ -103,6 +112,22 @@ typedef struct x400_p1_link_config {
     /* Received MTSIDs for duplicate detection (the caller's, may be
      * persisted with x400_p1_idset_save); NULL: no detection. */
     x400_p1_idset *seen;
+    /* Initiator: the responder's password expected in MTABindResult (X.411
+     * Password, IA5String or OCTET STRING alike: the octets are compared in
+     * constant time).  peer_password_set 0 (the default): the responder's
+     * credentials are NOT checked -- any password, or none, is accepted
+     * (logged at NOTICE when bound).  Set: a result without that password
+     * ends the association (RT-U-ABORT) with X400_P1_LINK_EV_BIND_REFUSED,
+     * bind_error -1, diag {layer P1, source LOCAL, X400_ERR_REFUSED,
+     * X400_P1_R_CREDENTIALS}. */
+    int peer_password_set;
+    uint8_t peer_password[X400_PASSWORD_MAX];
+    size_t peer_password_len;
+    /* The ExtensionField type form written for the extensions x400p1 builds
+     * (internal trace) in APDUs sent with x400_p1_link_send: -1 (the
+     * default) as the APDU says (x400_p1_apdu.ext_form), or X400_P1_EXT_FORM_1992
+     * / _1988 for this peer (an X.411 (1988) MTA such as PP reads both). */
+    int ext_form;
     x400_p1_limits limits;         /* decoding limits for received APDUs */
     size_t queue_max;              /* queued outgoing APDUs; default 64 */
     /* Responder: an inbound association asking to recover a broken
@@ -118,7 +143,8 @@ typedef struct x400_p1_link_config {
     x400_logger log;
 } x400_p1_link_config;
 
-/* Defaults: normal mode, x400_rtse_config_default(), X.411 limits, queue 64. */
+/* Defaults: normal mode, x400_rtse_config_default(), X.411 limits, queue 64,
+ * ext_form -1, responder credentials not checked. */
 void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
 
 /* Create a link.  Copies *cfg.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
@@ -144,9 +170,10 @@ int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag,
                       x400_diag *diag);
 
 /* The same for an APDU already encoded (e.g. read back from a spool): the
- * octets are pre-scanned against the link's limits (x400_p1_prescan) and
- * copied; `prio` selects the transfer timeout.  Same returns, plus
- * X400_ERR_PARSE / X400_ERR_LIMIT from the pre-scan (diag). */
+ * octets must decode as an MTS-APDU within the link's limits (x400_p1_decode;
+ * anything else is refused, nothing queued) and are copied as they are;
+ * `prio` selects the transfer timeout.  Same returns, plus X400_ERR_PARSE /
+ * X400_ERR_LIMIT from the decoder (diag, source LOCAL). */
 int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
                               x400_rtse_priority prio, uint64_t tag, x400_diag *diag);
 
@@ -169,6 +196,28 @@ int x400_p1_link_confirm_pending(const x400_p1_link *l);
  * identifier of that connection into buf[cap] (*len).  X400_OK, or
  * X400_ERR_NOT_FOUND when the link is not waiting, X400_ERR_BUFFER_TOO_SMALL. */
 int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, size_t *len);
+
+/* What was agreed with the peer, for display and logs (the link also logs
+ * it once per association when bound, at INFO). */
+typedef struct x400_p1_link_info {
+    int bound;                     /* 1 once the bind succeeded */
+    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984) */
+    /* the peer's bind value: MTABindArgument (we are responder) or
+     * MTABindResult (initiator) */
+    char peer_name[X400_MTA_NAME_MAX + 1];  /* "" unauthenticated */
+    int peer_authenticated;
+    x400_p1_cred peer_cred;        /* credential kind, when authenticated */
+    /* negotiated by the layers below (0 when not known / no association) */
+    int session_version;           /* 1 or 2 */
+    uint32_t tpdu_size;            /* X.224 maximum TPDU size */
+    uint32_t checkpoint_kib;       /* RTSE checkpointSize (KiB, 0 = none) */
+    uint32_t window;               /* RTSE windowSize */
+    int two_way_alternate;         /* RTSE dialogueMode: 1 TWA, 0 monologue */
+    int initiator_turn;            /* initial turn: 1 the initiator's */
+} x400_p1_link_info;
+
+/* Fill *out.  X400_OK or X400_ERR_INVALID_ARG. */
+int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out);
 
 int x400_p1_link_is_bound(const x400_p1_link *l);
 /* 1 while RTSE recovers a lost connection (initiator: reconnecting;
