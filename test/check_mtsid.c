@@ -102,7 +102,7 @@ static uint32_t t_crc32(const uint8_t *p, size_t n)
     return ~c;
 }
 
-/* The documented state file layout (doc/api-mtsid.md). */
+/* The documented state file layout (doc/api.md, "State file"). */
 static void craft_state(uint8_t b[32], const char *node, size_t node_len,
                         uint64_t run, unsigned version)
 {
