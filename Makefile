@@ -151,7 +151,7 @@ ASN1_OBJ = $(B)/$(1)/asn1.o
 # change of CC/flags, changed generated headers) and leaves asn1.o alone
 # when nothing changed.
 $(B)/%/asn1.o: $(B)/asn1/stamp tools/asn1build.sh FORCE
-	@V=$(V) sh tools/asn1build.sh "$(CC)" "$(CFLAGS_ASN1) $(if $(filter rel bench,$*),$(REL_FLAGS) $(SECTIONS),$(if $(filter fuzz,$*),$(FUZZ_FLAGS),$(VFLAGS))) $(USER_CC) $(CFLAGS_ASN1_LAST)" $(ASN1_GEN) $(ASN1_RT) $(B)/$*/asn1 $@ $(NPROC)
+	@V=$(V) sh tools/asn1build.sh "$(CC)" "$(strip $(CFLAGS_ASN1) $(if $(filter rel bench,$*),$(REL_FLAGS) $(SECTIONS),$(if $(filter fuzz,$*),$(FUZZ_FLAGS),$(VFLAGS))) $(USER_CC) $(CFLAGS_ASN1_LAST))" $(ASN1_GEN) $(ASN1_RT) $(B)/$*/asn1 $@ $(NPROC)
 else
 ASN1_OBJ =
 endif
