@@ -412,8 +412,13 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, wrong_password_refused_then_fixed);
     tcase_add_test(tc, unknown_peer_refused_then_fixed);
     tcase_add_test(tc, peer_down_beyond_retry_budget_ndr);
-    tcase_add_test(tc, sigkill_either_side_and_both);
     tcase_add_test(tc, tools_queue_and_inbox);
+    suite_add_tcase(s, tc);
+    /* long fault runs: make check-long */
+    tc = tcase_create("mta_long");
+    tcase_set_tags(tc, X400T_LONG_TAG);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, sigkill_either_side_and_both);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -73,6 +73,14 @@ static void write_file(const char *dir, const char *name, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+/* tools/doccheck.sh WHAT ROOT: its exit status, its output in *out. */
+static int doccheck(const char *what, const char *root, char **out)
+{
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "sh '%s/tools/doccheck.sh' %s '%s' 2>&1", x400t_srcdir(), what, root);
+    return run(cmd, out);
+}
+
 START_TEST(version_matches_macros)
 {
     char want[64];
@@ -198,14 +206,13 @@ END_TEST
 START_TEST(man_pages_render_cleanly)
 {
     static const char *const pages[] = { "man/x400mta.8", "man/x400mta.conf.5", "man/x400p1.3", NULL };
-    char cmd[1400], p[1200], *o;
+    char p[1200], *o;
     struct stat st;
     for (size_t i = 0; pages[i]; i++) {
         snprintf(p, sizeof p, "%s/%s", x400t_srcdir(), pages[i]);
         ck_assert_msg(stat(p, &st) == 0 && st.st_size > 1000, "%s missing", pages[i]);
     }
-    snprintf(cmd, sizeof cmd, "sh '%s/tools/doccheck.sh' man '%s' 2>&1", x400t_srcdir(), x400t_srcdir());
-    ck_assert_msg(run(cmd, &o) == 0 && o[0] == 0, "groff -ww:\n%s", o);
+    ck_assert_msg(doccheck("man", x400t_srcdir(), &o) == 0 && o[0] == 0, "groff -ww:\n%s", o);
     free(o);
 }
 END_TEST
@@ -214,11 +221,10 @@ END_TEST
  * escape fails it. */
 START_TEST(man_check_catches_warnings)
 {
-    char dir[1024], cmd[2400], *o;
+    char dir[1024], *o;
     mk_tmp(dir, sizeof dir);
     write_file(dir, "man/bad.1", ".TH BAD 1\n.SH NAME\nbad \\- a page\n.XYZZY\n\\*[nosuchstring]\n");
-    snprintf(cmd, sizeof cmd, "sh '%s/tools/doccheck.sh' man '%s' 2>&1", x400t_srcdir(), dir);
-    ck_assert_int_eq(run(cmd, &o), 1);
+    ck_assert_int_eq(doccheck("man", dir, &o), 1);
     ck_assert_msg(strstr(o, "man/bad.1") != NULL, "%s", o);
     free(o);
     rm_tree(dir);
@@ -227,9 +233,8 @@ END_TEST
 
 START_TEST(doc_links_resolve)
 {
-    char cmd[1400], *o;
-    snprintf(cmd, sizeof cmd, "sh '%s/tools/doccheck.sh' links '%s' 2>&1", x400t_srcdir(), x400t_srcdir());
-    ck_assert_msg(run(cmd, &o) == 0 && o[0] == 0, "documentation links:\n%s", o);
+    char *o;
+    ck_assert_msg(doccheck("links", x400t_srcdir(), &o) == 0 && o[0] == 0, "documentation links:\n%s", o);
     free(o);
 }
 END_TEST
@@ -239,15 +244,14 @@ END_TEST
  * with file and line; once fixed, the same tree passes. */
 START_TEST(doc_link_check_catches_each_kind)
 {
-    char dir[1024], cmd[2400], *o;
+    char dir[1024], *o;
     mk_tmp(dir, sizeof dir);
     write_file(dir, "README.md", "# t\nSee [the guide](doc/guide.md) and [gone](doc/gone.md#x).\n");
     write_file(dir, "doc/guide.md", "Back to [README](../README.md); web [x](https://example.org/a.md).\n"
                                     "Notes: ../" "shared/notes/wire.md\n"
                                     "Out: [up](../../etc/passwd)\n");
     write_file(dir, "include/x400p1/x.h", "/* See doc/guide.md and doc/nothere.md; lib/*.c is a pattern. */\n");
-    snprintf(cmd, sizeof cmd, "sh '%s/tools/doccheck.sh' links '%s' 2>&1", x400t_srcdir(), dir);
-    ck_assert_int_eq(run(cmd, &o), 1);
+    ck_assert_int_eq(doccheck("links", dir, &o), 1);
     ck_assert_msg(strstr(o, "README.md:2: doc/gone.md: no such file"), "%s", o);
     ck_assert_msg(strstr(o, "include/x400p1/x.h:1: doc/nothere.md: no such file"), "%s", o);
     ck_assert_msg(strstr(o, "doc/guide.md:2: ../" "shared"), "%s", o);
@@ -258,7 +262,7 @@ START_TEST(doc_link_check_catches_each_kind)
     write_file(dir, "README.md", "# t\nSee [the guide](doc/guide.md).\n");
     write_file(dir, "doc/guide.md", "Back to [README](../README.md).\n");
     write_file(dir, "include/x400p1/x.h", "/* See doc/guide.md. */\n");
-    ck_assert_int_eq(run(cmd, &o), 0);
+    ck_assert_int_eq(doccheck("links", dir, &o), 0);
     ck_assert_str_eq(o, "");
     free(o);
     rm_tree(dir);
