@@ -118,7 +118,7 @@ VERSION := $(shell sed -n 's/^\#define X400P1_VERSION "\(.*\)"/\1/p' include/x40
 
 .DEFAULT_GOAL := all
 FORCE:
-.PHONY: FORCE all lib check check-long check-build demo examples bench fuzz install uninstall \
+.PHONY: FORCE all lib check check-long check-build check-bins demo examples bench fuzz install uninstall \
         clean deps deps-check deps-bench deps-fuzz
 .DELETE_ON_ERROR:
 
@@ -219,7 +219,9 @@ $(TB)/examples/%: examples/%.c $(B)/$(VAR)/libx400p1.a $(PUB_HDR)
 RUN_TESTS = X400T_BINDIR=$(abspath $(TB)) X400T_LIBRARY=$(abspath $(B)/$(VAR)/libx400p1.a) \
   X400T_RELEASE_LIBRARY=$(abspath $(B)/libx400p1.a) X400T_SRCDIR=$(CURDIR) $(TB)/check_runner
 check-build: deps deps-check
-	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_BINS) $(B)/$(VAR)/libx400p1.a $(B)/libx400p1.a
+	@$(MAKE) --no-print-directory -j$(NPROC) check-bins
+check-bins: $(TEST_BINS) $(B)/$(VAR)/libx400p1.a $(B)/libx400p1.a
+	@:
 check: check-build
 	@for t in $(FUZZ_T); do $(TB)/replay_$$t test/fuzz/corpus/$$t >/dev/null || \
 	  { echo "fuzz corpus replay $$t failed"; exit 1; }; done; echo "  fuzz corpus replays: $(words $(FUZZ_T)) targets"
@@ -290,6 +292,7 @@ endef
 $(foreach d,$(EX_DIRS),$(eval $(call EXDIR_RULE,$(d))))
 EX_BINS += $(addprefix $(EB)/,$(EX_DIRS))
 examples: $(EX_BINS) $(B)/x400mta.conf
+	@:
 
 # The sample configuration installed with x400mta: what `sample-config`
 # prints, so it always loads.
@@ -298,7 +301,7 @@ $(B)/x400mta.conf: $(EB)/x400mta
 	$(Q)$(EB)/x400mta sample-config > $@
 
 demo: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) $(EX_BINS)
+	@$(MAKE) --no-print-directory -j$(NPROC) examples
 	@sh examples/demo.sh $(abspath $(EB))
 
 # ---------------------------------------------------------------- install

@@ -1,6 +1,6 @@
 /* The example MTA (examples/x400mta, built with the check sanitizers) as a
  * user runs it: two processes on loopback, one peer configured by host name
- * ("localhost"), the other by IP; each failure case of the issue: wrong
+ * ("localhost"), the other by IP; each failure case an operator meets: wrong
  * password, unknown peer, peer down beyond the retry budget (non-delivery
  * reports to the originator), simultaneous opens, SIGKILL of either side
  * and restart of both, with exactly-once delivery checked from the

@@ -9,7 +9,8 @@
  *   X400T_LONG=1   run only the long fault runs: test cases tagged "long"
  *                  (tcase_set_tags(tc, X400T_LONG_TAG)); `make check-long`.
  *                  Otherwise they are left out (`make check`).
- *   X400T_JOBS=N   suites run at once (1: one after the other).
+ *   X400T_JOBS=N   suites run at once (1: one after the other); the test
+ *                  timeouts are multiplied by N (CK_TIMEOUT_MULTIPLIER).
  *   CK_RUN_SUITE / CK_RUN_CASE select a subset, as with any Check program
  *   (a long case also needs X400T_LONG=1); CK_VERBOSITY=verbose prints
  *   every test. */
@@ -92,6 +93,13 @@ int main(void)
     }
     if (jobs < 1) jobs = 1;
     if ((size_t)jobs > n) jobs = (long)n;
+    /* N suites at once share the CPUs: their test timeouts stretch by N
+     * (unless the caller set CK_TIMEOUT_MULTIPLIER itself). */
+    if (jobs > 1 && !getenv("CK_TIMEOUT_MULTIPLIER")) {
+        char m[24];
+        snprintf(m, sizeof m, "%ld", jobs);
+        setenv("CK_TIMEOUT_MULTIPLIER", m, 0);
+    }
     fflush(stdout);
     /* Workers take suite indices from one pipe (each read takes exactly
      * one) and send their counts back through another. */
