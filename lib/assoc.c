@@ -106,6 +106,7 @@ void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
     cfg->role = role;
     cfg->max_tpdu_size = 65531;
     cfg->session_requirements = 0x0249;
+    cfg->session_versions = 3;
     cfg->max_tsdu = 16u << 20;
     cfg->max_output = 64u << 20;
     cfg->log.max_level = X400_LOG_INFO;
@@ -830,6 +831,7 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
 
     memset(&sc, 0, sizeof sc);
     sc.requirements = cfg->session_requirements;
+    sc.versions = cfg->session_versions;
     sc.calling_ssel = cfg->calling_ssel.len ? a->cfg.calling_ssel.value : NULL;
     sc.calling_ssel_len = cfg->calling_ssel.len;
     sc.called_ssel = cfg->called_ssel.len ? a->cfg.called_ssel.value : NULL;

@@ -11,6 +11,12 @@
                       X400I_FU_ACTIVITY | X400I_FU_EXCEPTIONS)
 /* X.225 8.3.1.16: default Session User Requirements when PI 20 is absent. */
 #define X225_DEFAULT_REQUIREMENTS 0x0349u
+/* Protocol version 1 (X.225 8.3): at most 512 octets of user data in every
+ * SPDU but DT (CN, AC, RF, FN, DN, NF, GT, PT, MIP, MIA, MAP, MAA, AS, AR,
+ * AE, AEA, ED), at most 9 in AB, no Extended User Data (PGI 194), no
+ * Enclosure Item (no segmenting).  Version 2 lifts them (CN: 10240). */
+#define X225_V1_MAX_UD 512u
+#define X225_V1_MAX_AB_UD 9u
 
 enum { ST_KEEP = -1 };
 
@@ -119,7 +125,8 @@ struct x400i_ses {
     unsigned owned;           /* tokens held here */
     int vact;                 /* Vact: an activity is in progress */
     uint32_t vm, va, vr;      /* V(M), V(A), V(R) */
-    /* CN fields kept for the AC */
+    int offered_versions;     /* initiator: Version Number of the CN sent */
+    /* CN fields kept for the AC / RF */
     stored cn_calling_ref, cn_common_ref, cn_add_ref;
     int in_callback;
     x400i_buf out;
@@ -301,7 +308,11 @@ static int a_connect_req(x400i_ses *s, ev e, const args *a, int next)
     }
     sp.present |= X400I_SP_CA_ITEM | X400I_SP_PROTO_OPT | X400I_SP_VERSION | X400I_SP_TOKEN_SET;
     sp.protocol_options = 0;   /* not able to receive extended concatenated SPDUs */
-    sp.version = (uint8_t)(s->cfg_versions ? s->cfg_versions : 2);
+    /* Version Number (CN, X.225 8.3.1): the configured versions, but version
+     * 1 carries at most 512 octets of CN user data (ISODE too proposes
+     * version 2 alone then). */
+    sp.version = (uint8_t)s->cfg_versions;
+    if (a->ud_len > X225_V1_MAX_UD) sp.version &= 2u;
     sp.token_setting = s->cfg_token_setting;
     sp.present |= X400I_SP_REQUIREMENTS;
     sp.requirements = s->cfg_requirements;
@@ -316,10 +327,11 @@ static int a_connect_req(x400i_ses *s, ev e, const args *a, int next)
         sp.called_ssel.len = s->own_called_ssel.len;
     }
     set_ud(&sp, a->ud, a->ud_len);
-    if (a->ud_len > 10240 || (!(sp.version & 2) && a->ud_len > 512))
+    if (a->ud_len > 10240 || !sp.version)
         return x400i_diag_set(&s->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0,
                               "S-CONNECT: %zu octets of user data exceed what CN can carry (%s)",
-                              a->ud_len, (sp.version & 2) ? "10240" : "512 in version 1");
+                              a->ud_len, sp.version ? "10240" : "512 in version 1, the only one configured");
+    s->offered_versions = sp.version;
     s->token_setting = sp.token_setting;
     if ((rc = send_spdu(s, &sp))) return rc;
     enter(s, next);
@@ -341,6 +353,50 @@ static unsigned responder_tokens(uint8_t setting, unsigned choice)
     return r;
 }
 
+/* Connection Identifier of AC and RF (X.225 8.3.4, 8.3.5): Called SS-user
+ * Reference, Common Reference, Additional Reference Information.  The called
+ * reference echoes the CN's Calling SS-user Reference, as ISODE/PP do
+ * (test/interop/pp-resp-1988-twa-message.txt, frame 26); our own reference
+ * only when the CN carried none.  Common and additional references are the
+ * CN's. */
+static void responder_conn_id(const x400i_ses *s, x400i_spdu *sp)
+{
+    const stored *called = s->cn_calling_ref.set ? &s->cn_calling_ref : &s->own_ref;
+    if (!called->set && !s->cn_common_ref.set && !s->cn_add_ref.set) return;
+    sp->present |= X400I_SP_CONN_ID;
+    if (called->set) {
+        sp->present |= X400I_SP_CALLED_REF;
+        sp->called_ref.p = called->b;
+        sp->called_ref.len = called->len;
+    }
+    if (s->cn_common_ref.set) {
+        sp->present |= X400I_SP_COMMON_REF;
+        sp->common_ref.p = s->cn_common_ref.b;
+        sp->common_ref.len = s->cn_common_ref.len;
+    }
+    if (s->cn_add_ref.set) {
+        sp->present |= X400I_SP_ADD_REF;
+        sp->add_ref.p = s->cn_add_ref.b;
+        sp->add_ref.len = s->cn_add_ref.len;
+    }
+}
+
+/* RF, X.225 8.3.5: Connection Identifier, Transport Disconnect (released),
+ * Reason Code, and for "versions not supported" (0x84) the versions this
+ * SPM implements. */
+static void init_rf(const x400i_ses *s, x400i_spdu *sp, int reason)
+{
+    init_spdu(sp, X400I_SPDU_RF);
+    responder_conn_id(s, sp);
+    sp->present |= X400I_SP_REASON | X400I_SP_TDISC;
+    sp->reason = (uint8_t)reason;
+    sp->tdisc = X400I_TDISC_RELEASED;
+    if (reason == 0x84) {
+        sp->present |= X400I_SP_VERSION;
+        sp->version = (uint8_t)s->cfg_versions;
+    }
+}
+
 /* S-CONNECT response (accept): AC. */
 static int a_connect_accept(x400i_ses *s, ev e, const args *a, int next)
 {
@@ -351,29 +407,7 @@ static int a_connect_accept(x400i_ses *s, ev e, const args *a, int next)
     for (int i = 0; i < 4; i++)
         if (((s->token_setting >> (2 * i)) & 3u) == 2) has_choice = 1;
     init_spdu(&sp, X400I_SPDU_AC);
-    if (s->cn_calling_ref.set || s->cn_common_ref.set || s->cn_add_ref.set || s->own_ref.set) {
-        sp.present |= X400I_SP_CONN_ID;
-        if (s->own_ref.set) {
-            sp.present |= X400I_SP_CALLED_REF;
-            sp.called_ref.p = s->own_ref.b;
-            sp.called_ref.len = s->own_ref.len;
-        }
-        if (s->cn_calling_ref.set) { /* echoed, as production MTAs do */
-            sp.present |= X400I_SP_CALLING_REF;
-            sp.calling_ref.p = s->cn_calling_ref.b;
-            sp.calling_ref.len = s->cn_calling_ref.len;
-        }
-        if (s->cn_common_ref.set) {
-            sp.present |= X400I_SP_COMMON_REF;
-            sp.common_ref.p = s->cn_common_ref.b;
-            sp.common_ref.len = s->cn_common_ref.len;
-        }
-        if (s->cn_add_ref.set) {
-            sp.present |= X400I_SP_ADD_REF;
-            sp.add_ref.p = s->cn_add_ref.b;
-            sp.add_ref.len = s->cn_add_ref.len;
-        }
-    }
+    responder_conn_id(s, &sp);
     sp.present |= X400I_SP_CA_ITEM | X400I_SP_PROTO_OPT | X400I_SP_VERSION;
     sp.version = (uint8_t)(s->version == 2 ? 2 : 1);
     resp = responder_tokens(s->token_setting, a->tokens) & avail_tokens(s);
@@ -408,10 +442,7 @@ static int a_connect_refuse(x400i_ses *s, ev e, const args *a, int next)
     x400i_spdu sp;
     int rc;
     (void)e;
-    init_spdu(&sp, X400I_SPDU_RF);
-    sp.present = X400I_SP_REASON | X400I_SP_TDISC;
-    sp.reason = (uint8_t)a->reason;
-    sp.tdisc = X400I_TDISC_RELEASED;
+    init_rf(s, &sp, a->reason);
     if (a->ud_len) {
         if (a->reason != 2)
             return x400i_diag_set(&s->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL,
@@ -747,12 +778,15 @@ static int a_cn(x400i_ses *s, ev e, const args *a, int next)
     const x400i_spdu *sp = a->spdu;
     x400i_ses_ind ind;
     int offered = (sp->present & X400I_SP_VERSION) ? (sp->version & 3) : 1;
-    int accept = s->cfg_versions ? s->cfg_versions : 3;
-    int common = offered & accept;
+    int common = offered & s->cfg_versions;
     uint16_t req = (sp->present & X400I_SP_REQUIREMENTS) ? sp->requirements : X225_DEFAULT_REQUIREMENTS;
     int refuse = 0;
     const char *why = NULL;
     if (s->initiator) return peer_invalid(s, e, "CN received by the initiator");
+    /* kept for the Connection Identifier of the AC or RF */
+    store_view(&s->cn_calling_ref, sp, X400I_SP_CALLING_REF, sp->calling_ref);
+    store_view(&s->cn_common_ref, sp, X400I_SP_COMMON_REF, sp->common_ref);
+    store_view(&s->cn_add_ref, sp, X400I_SP_ADD_REF, sp->add_ref);
     if (!common) {
         refuse = 0x84;
         why = "no common protocol version";
@@ -768,10 +802,7 @@ static int a_cn(x400i_ses *s, ev e, const args *a, int next)
     if (refuse) {
         x400i_spdu rf;
         int rc;
-        init_spdu(&rf, X400I_SPDU_RF);
-        rf.present = X400I_SP_REASON | X400I_SP_TDISC;
-        rf.reason = (uint8_t)refuse;
-        rf.tdisc = X400I_TDISC_RELEASED;
+        init_rf(s, &rf, refuse);
         x400i_log(&s->log, X400_LOG_NOTICE, X400_LAYER_SESSION, "CN refused by the SPM: %s", why);
         if ((rc = send_spdu(s, &rf))) return rc;
         x400i_diag_set(&s->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, X400_ERR_REFUSED, refuse,
@@ -789,9 +820,6 @@ static int a_cn(x400i_ses *s, ev e, const args *a, int next)
         if (((s->token_setting >> (2 * i)) & 3u) == 3) return peer_invalid(s, e, "token setting 3 is reserved");
     s->vm = s->va = (sp->present & X400I_SP_ISN) ? sp->isn : 0;
     s->vr = 0;
-    store_view(&s->cn_calling_ref, sp, X400I_SP_CALLING_REF, sp->calling_ref);
-    store_view(&s->cn_common_ref, sp, X400I_SP_COMMON_REF, sp->common_ref);
-    store_view(&s->cn_add_ref, sp, X400I_SP_ADD_REF, sp->add_ref);
     enter(s, next);
     ind_init(&ind, X400I_SES_CONNECT_IND, sp);
     ind.calling_ref = sp->calling_ref;
@@ -810,7 +838,7 @@ static int a_ac(x400i_ses *s, ev e, const args *a, int next)
 {
     const x400i_spdu *sp = a->spdu;
     x400i_ses_ind ind;
-    int offered = s->cfg_versions ? s->cfg_versions : 2;
+    int offered = s->offered_versions;
     int v = (sp->present & X400I_SP_VERSION) ? (sp->version & 3) : 1;
     uint16_t req = (sp->present & X400I_SP_REQUIREMENTS) ? sp->requirements : X225_DEFAULT_REQUIREMENTS;
     unsigned choice = 0, resp;
@@ -833,9 +861,18 @@ static int a_ac(x400i_ses *s, ev e, const args *a, int next)
     enter(s, next);
     ind_init(&ind, X400I_SES_CONNECT_CONF, sp);
     ind.accepted = 1;
+    /* The session connection identifier: the Called SS-user Reference is
+     * the AC's; the calling one is ours (the CN's), which the AC does not
+     * repeat (X.225 8.3.4); common and additional references as the AC has
+     * them, else as the CN had them. */
     ind.called_ref = sp->called_ref;
-    ind.calling_ref = sp->calling_ref;
+    ind.calling_ref.p = s->own_ref.set ? s->own_ref.b : NULL;
+    ind.calling_ref.len = s->own_ref.set ? s->own_ref.len : 0;
     ind.common_ref = sp->common_ref;
+    if (!(sp->present & X400I_SP_COMMON_REF) && s->own_common.set) {
+        ind.common_ref.p = s->own_common.b;
+        ind.common_ref.len = s->own_common.len;
+    }
     ind.add_ref = sp->add_ref;
     ind.calling_ssel = sp->calling_ssel;
     ind.called_ssel = sp->called_ssel;
@@ -978,6 +1015,9 @@ static int a_pt(x400i_ses *s, ev e, const args *a, int next)
     const x400i_spdu *sp = a->spdu;
     x400i_ses_ind ind;
     unsigned t = sp->token_item;
+    if (!(sp->present & X400I_SP_TOKEN_ITEM))
+        return peer_invalid(s, e, "PT without Token Item that carries no category 2 SPDU "
+                            "(X.225 8.3.15: S-TOKEN-PLEASE names the tokens)");
     if (!t || (t & ~avail_tokens(s))) return peer_invalid(s, e, "PT asks for a token that is not available");
     if (t & ~s->owned) return peer_invalid(s, e, "PT asks for a token the peer already holds");
     enter(s, next);
@@ -1404,8 +1444,11 @@ int x400i_ses_input(x400i_ses *s, const uint8_t *tsdu, size_t len)
                            "no event for SPDU %s", x400i_spdu_name(sp[i].type));
             return provider_abort(s, X400_ERR_INTERNAL);
         }
-        /* An empty GT before a category 2 SPDU is only concatenation. */
-        if (e == E_GT && i == 0 && n == 2 && !(sp[0].present & X400I_SP_TOKEN_ITEM)) continue;
+        /* A GT without Token Item, or a PT without Token Item and user data,
+         * in front of a category 2 SPDU only carries it (X.225 6.3.7). */
+        if ((e == E_GT || e == E_PT) && i == 0 && n == 2 &&
+            !(sp[0].present & (X400I_SP_TOKEN_ITEM | (e == E_PT ? X400I_SP_USER_DATA : 0))))
+            continue;
         if ((sp[i].present & X400I_SP_USER_DATA) && sp[i].user_data.len > s->max_ud) {
             x400i_diag_set(&s->diag, X400_LAYER_SESSION, X400_SOURCE_PEER, X400_ERR_LIMIT, 0,
                            "%s SPDU carries %zu octets of user data, above the bound of %zu",
@@ -1460,11 +1503,15 @@ static int request(x400i_ses *s, ev e, args *a)
     int rc;
     if (!s) return X400_ERR_INVALID_ARG;
     if ((rc = check_ud(s, ev_names[e], a->ud, a->ud_len))) return rc;
-    /* Version 1 bounds the user data of the SPDUs other than DT (X.225 8.3). */
-    if (s->version == 1 && e != R_DATA && e != R_CONNECT && a->ud_len > 512)
-        return x400i_diag_set(&s->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0,
-                              "%s: %zu octets of user data exceed 512 in protocol version 1",
-                              ev_names[e], a->ud_len);
+    /* Version 1 bounds the user data of the SPDUs other than DT (X.225 8.3):
+     * 512 octets, 9 in AB.  (CN: decided by a_connect_req.) */
+    if (s->version == 1 && e != R_DATA && e != R_CONNECT) {
+        size_t max = e == R_U_ABORT ? X225_V1_MAX_AB_UD : X225_V1_MAX_UD;
+        if (a->ud_len > max)
+            return x400i_diag_set(&s->diag, X400_LAYER_SESSION, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0,
+                                  "%s: %zu octets of user data exceed %zu in protocol version 1 "
+                                  "(X.225 8.3)", ev_names[e], a->ud_len, max);
+    }
     return dispatch(s, e, a);
 }
 
@@ -1601,7 +1648,7 @@ int x400i_ses_new(x400i_ses **out, int initiator, const x400i_ses_config *cfg, c
     x400i_ses *s;
     if (!out || !cfg || !cb || !cb->send_tsdu) return X400_ERR_INVALID_ARG;
     *out = NULL;
-    if (cfg->versions & ~3) return X400_ERR_INVALID_ARG;
+    if (cfg->versions & ~X400I_SES_V_ALL) return X400_ERR_INVALID_ARG;
     a = x400i_alloc_or_default(a);
     s = x400i_calloc(a, 1, sizeof *s);
     if (!s) return X400_ERR_NOMEM;
@@ -1611,7 +1658,7 @@ int x400i_ses_new(x400i_ses **out, int initiator, const x400i_ses_config *cfg, c
     s->initiator = initiator ? 1 : 0;
     s->state = X400I_SES_ST_IDLE;
     s->cfg_requirements = cfg->requirements ? cfg->requirements : DEFAULT_REQUIREMENTS;
-    s->cfg_versions = cfg->versions;
+    s->cfg_versions = cfg->versions ? cfg->versions : X400I_SES_V_ALL;
     s->cfg_token_setting = cfg->token_setting;
     s->max_ud = cfg->max_user_data ? cfg->max_user_data : DEFAULT_MAX_UD;
     if (cfg_store(&s->own_calling_ssel, cfg->calling_ssel, cfg->calling_ssel_len, X400I_SSEL_MAX) ||

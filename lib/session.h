@@ -31,11 +31,18 @@
 
 typedef struct x400i_ses x400i_ses;
 
+/* Session protocol versions (Version Number PI 22 bits, X.225 8.3.1). */
+#define X400I_SES_V1 0x1
+#define X400I_SES_V2 0x2
+#define X400I_SES_V_ALL (X400I_SES_V1 | X400I_SES_V2)
+
 typedef struct x400i_ses_config {
     uint16_t requirements;      /* Session User Requirements; 0 = 0x0249 (HD, minor sync,
                                    activity management, exceptions) */
-    int versions;               /* bit0 = v1, bit1 = v2.  0 = initiator offers v2 only (as
-                                   the production MTA does), responder accepts v1 and v2 */
+    int versions;               /* X400I_SES_V1 | X400I_SES_V2 (X.225 Version Number
+                                   bits): the initiator offers them (version 1 dropped
+                                   when the CN carries more than 512 octets), the
+                                   responder accepts them.  0 = both */
     uint8_t token_setting;      /* initiator: Token Setting Item to propose (0 = all tokens
                                    on the initiator's side) */
     const uint8_t *calling_ssel; size_t calling_ssel_len;   /* optional */

@@ -1,5 +1,6 @@
 /* X.225 SPDU codec: SPDU structure (8.2), parameters (8.3), basic
- * concatenation (6.3.7).  Strict decoding, zero-copy views. */
+ * concatenation (6.3.7).  Strict decoding, zero-copy views; the few
+ * leniencies are the `lenient` masks of the table below. */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,50 +19,78 @@ typedef struct spdu_info {
     const char *long_name;
     uint8_t si;
     uint8_t category;
-    uint32_t allowed;
+    uint32_t allowed;   /* X.225 8.3: what the SPDU may carry (encoded and decoded) */
     uint32_t mandatory;
+    uint32_t lenient;   /* accepted on decode only (see each entry), never encoded */
+    int8_t carrier;     /* category 2: the category 0 SPDU that must precede it in
+                           a TSDU (X.225 6.3.7, basic concatenation); -1 otherwise */
 } spdu_info;
 
+#define GT_FIRST X400I_SPDU_GT /* initiating SPDUs travel behind GIVE TOKENS */
+#define PT_FIRST X400I_SPDU_PT /* acknowledging SPDUs travel behind PLEASE TOKENS */
+
 static const spdu_info spdu_tab[X400I_SPDU_TYPE_COUNT] = {
+    /* CN, X.225 8.3.1: Connection Identifier holds Calling SS-user Reference,
+     * Common Reference, Additional Reference Information (PI 10, 11, 12). */
     [X400I_SPDU_CN] = { "CN", "CONNECT", 13, 1,
         X400I_SP_CONN_ID | X400I_SP_CALLING_REF | X400I_SP_COMMON_REF | X400I_SP_ADD_REF | CA_ALL |
         X400I_SP_REQUIREMENTS | X400I_SP_CALLING_SSEL | X400I_SP_CALLED_SSEL | X400I_SP_OVERFLOW |
-        X400I_SP_USER_DATA, 0 },
+        X400I_SP_USER_DATA, 0, 0, -1 },
+    /* AC, X.225 8.3.4: Connection Identifier holds Called SS-user Reference,
+     * Common Reference, Additional Reference Information (PI 9, 11, 12).
+     * Leniency: a Calling SS-user Reference (PI 10) in it is accepted (earlier
+     * x400p1 versions echoed the CN's reference that way, see
+     * test/interop/pp-init-*.txt) and ignored by the SPM. */
     [X400I_SPDU_AC] = { "AC", "ACCEPT", 14, 1,
-        X400I_SP_CONN_ID | REFS | CA_ALL | X400I_SP_TOKEN_ITEM | X400I_SP_REQUIREMENTS |
-        X400I_SP_CALLING_SSEL | X400I_SP_CALLED_SSEL | UD, 0 },
+        X400I_SP_CONN_ID | X400I_SP_CALLED_REF | X400I_SP_COMMON_REF | X400I_SP_ADD_REF | CA_ALL |
+        X400I_SP_TOKEN_ITEM | X400I_SP_REQUIREMENTS | X400I_SP_CALLING_SSEL | X400I_SP_CALLED_SSEL | UD,
+        0, X400I_SP_CALLING_REF, -1 },
+    /* RF, X.225 8.3.5: Connection Identifier (PI 9, 11, 12), Transport
+     * Disconnect, Session User Requirements, Version Number, Enclosure Item,
+     * Reason Code (mandatory; reason 2 carries the user data). */
     [X400I_SPDU_RF] = { "RF", "REFUSE", 12, 1,
+        X400I_SP_CONN_ID | X400I_SP_CALLED_REF | X400I_SP_COMMON_REF | X400I_SP_ADD_REF |
         X400I_SP_TDISC | X400I_SP_REQUIREMENTS | X400I_SP_VERSION | X400I_SP_REASON | UD,
-        X400I_SP_REASON },
-    [X400I_SPDU_FN] = { "FN", "FINISH", 9, 1, X400I_SP_TDISC | UD, 0 },
-    [X400I_SPDU_DN] = { "DN", "DISCONNECT", 10, 1, UD, 0 },
-    [X400I_SPDU_NF] = { "NF", "NOT FINISHED", 8, 1, UD, 0 },
-    [X400I_SPDU_AB] = { "AB", "ABORT", 25, 1, X400I_SP_TDISC | X400I_SP_REFLECT | UD, 0 },
-    [X400I_SPDU_AA] = { "AA", "ABORT ACCEPT", 26, 1, 0, 0 },
-    [X400I_SPDU_GTC] = { "GTC", "GIVE TOKENS CONFIRM", 21, 1, 0, 0 },
-    [X400I_SPDU_GTA] = { "GTA", "GIVE TOKENS ACK", 22, 1, 0, 0 },
-    [X400I_SPDU_GT] = { "GT", "GIVE TOKENS", 1, 0, X400I_SP_TOKEN_ITEM | UD, 0 },
-    [X400I_SPDU_PT] = { "PT", "PLEASE TOKENS", 2, 0, X400I_SP_TOKEN_ITEM | UD, X400I_SP_TOKEN_ITEM },
-    [X400I_SPDU_DT] = { "DT", "DATA TRANSFER", 1, 2, UD, 0 },
+        X400I_SP_REASON, 0, -1 },
+    [X400I_SPDU_FN] = { "FN", "FINISH", 9, 1, X400I_SP_TDISC | UD, 0, 0, -1 },
+    [X400I_SPDU_DN] = { "DN", "DISCONNECT", 10, 1, UD, 0, 0, -1 },
+    [X400I_SPDU_NF] = { "NF", "NOT FINISHED", 8, 1, UD, 0, 0, -1 },
+    [X400I_SPDU_AB] = { "AB", "ABORT", 25, 1, X400I_SP_TDISC | X400I_SP_REFLECT | UD, 0, 0, -1 },
+    [X400I_SPDU_AA] = { "AA", "ABORT ACCEPT", 26, 1, 0, 0, 0, -1 },
+    [X400I_SPDU_GTC] = { "GTC", "GIVE TOKENS CONFIRM", 21, 1, 0, 0, 0, -1 },
+    [X400I_SPDU_GTA] = { "GTA", "GIVE TOKENS ACK", 22, 1, 0, 0, 0, -1 },
+    /* GT / PT, X.225 8.3.14/8.3.15: Token Item is optional: a GT or PT that
+     * only carries a category 2 SPDU has no parameters at all. */
+    [X400I_SPDU_GT] = { "GT", "GIVE TOKENS", 1, 0, X400I_SP_TOKEN_ITEM | UD, 0, 0, -1 },
+    [X400I_SPDU_PT] = { "PT", "PLEASE TOKENS", 2, 0, X400I_SP_TOKEN_ITEM | UD, 0, 0, -1 },
+    [X400I_SPDU_DT] = { "DT", "DATA TRANSFER", 1, 2, UD, 0, 0, GT_FIRST },
     [X400I_SPDU_MIP] = { "MIP", "MINOR SYNC POINT", 49, 2, X400I_SP_SYNC_TYPE | X400I_SP_SERIAL | UD,
-        X400I_SP_SERIAL },
-    [X400I_SPDU_MIA] = { "MIA", "MINOR SYNC ACK", 50, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL },
+        X400I_SP_SERIAL, 0, GT_FIRST },
+    [X400I_SPDU_MIA] = { "MIA", "MINOR SYNC ACK", 50, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL, 0,
+        PT_FIRST },
     [X400I_SPDU_MAP] = { "MAP", "MAJOR SYNC POINT", 41, 2, X400I_SP_SYNC_TYPE | X400I_SP_SERIAL | UD,
-        X400I_SP_SERIAL },
-    [X400I_SPDU_MAA] = { "MAA", "MAJOR SYNC ACK", 42, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL },
-    [X400I_SPDU_AS] = { "AS", "ACTIVITY START", 45, 2, X400I_SP_ACT_ID | UD, X400I_SP_ACT_ID },
+        X400I_SP_SERIAL, 0, GT_FIRST },
+    [X400I_SPDU_MAA] = { "MAA", "MAJOR SYNC ACK", 42, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL, 0,
+        PT_FIRST },
+    [X400I_SPDU_AS] = { "AS", "ACTIVITY START", 45, 2, X400I_SP_ACT_ID | UD, X400I_SP_ACT_ID, 0,
+        GT_FIRST },
     [X400I_SPDU_AR] = { "AR", "ACTIVITY RESUME", 29, 2,
         X400I_SP_LINK | REFS | X400I_SP_OLD_ACT_ID | X400I_SP_LINK_SERIAL | X400I_SP_ACT_ID | UD,
-        X400I_SP_LINK | X400I_SP_OLD_ACT_ID | X400I_SP_LINK_SERIAL | X400I_SP_ACT_ID },
-    [X400I_SPDU_AI] = { "AI", "ACTIVITY INTERRUPT", 25, 2, X400I_SP_REASON, 0 },
-    [X400I_SPDU_AIA] = { "AIA", "ACTIVITY INTERRUPT ACK", 26, 2, 0, 0 },
-    [X400I_SPDU_AD] = { "AD", "ACTIVITY DISCARD", 57, 2, X400I_SP_REASON, 0 },
-    [X400I_SPDU_ADA] = { "ADA", "ACTIVITY DISCARD ACK", 58, 2, 0, 0 },
-    [X400I_SPDU_AE] = { "AE", "ACTIVITY END", 41, 2, X400I_SP_SYNC_TYPE | X400I_SP_SERIAL | UD,
-        X400I_SP_SERIAL },
-    [X400I_SPDU_AEA] = { "AEA", "ACTIVITY END ACK", 42, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL },
-    [X400I_SPDU_ER] = { "ER", "EXCEPTION REPORT", 0, 2, X400I_SP_REFLECT, 0 },
-    [X400I_SPDU_ED] = { "ED", "EXCEPTION DATA", 48, 2, X400I_SP_REASON | UD, X400I_SP_REASON },
+        X400I_SP_LINK | X400I_SP_OLD_ACT_ID | X400I_SP_LINK_SERIAL | X400I_SP_ACT_ID, 0, GT_FIRST },
+    [X400I_SPDU_AI] = { "AI", "ACTIVITY INTERRUPT", 25, 2, X400I_SP_REASON, 0, 0, GT_FIRST },
+    [X400I_SPDU_AIA] = { "AIA", "ACTIVITY INTERRUPT ACK", 26, 2, 0, 0, 0, PT_FIRST },
+    [X400I_SPDU_AD] = { "AD", "ACTIVITY DISCARD", 57, 2, X400I_SP_REASON, 0, 0, GT_FIRST },
+    [X400I_SPDU_ADA] = { "ADA", "ACTIVITY DISCARD ACK", 58, 2, 0, 0, 0, PT_FIRST },
+    /* AE, X.225 8.3: Serial Number, Enclosure Item, User Data.  It shares
+     * SI 41 with MAP; a Sync Type Item without "not end of activity" is read
+     * as AE (decode only). */
+    [X400I_SPDU_AE] = { "AE", "ACTIVITY END", 41, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL,
+        X400I_SP_SYNC_TYPE, GT_FIRST },
+    [X400I_SPDU_AEA] = { "AEA", "ACTIVITY END ACK", 42, 2, X400I_SP_SERIAL | UD, X400I_SP_SERIAL, 0,
+        PT_FIRST },
+    [X400I_SPDU_ER] = { "ER", "EXCEPTION REPORT", 0, 2, X400I_SP_REFLECT, 0, 0, PT_FIRST },
+    [X400I_SPDU_ED] = { "ED", "EXCEPTION DATA", 48, 2, X400I_SP_REASON | UD, X400I_SP_REASON, 0,
+        PT_FIRST },
 };
 
 const char *x400i_spdu_name(x400i_spdu_type t)
@@ -83,6 +112,10 @@ uint32_t x400i_spdu_allowed(x400i_spdu_type t)
 uint32_t x400i_spdu_mandatory(x400i_spdu_type t)
 {
     return (unsigned)t < X400I_SPDU_TYPE_COUNT ? spdu_tab[t].mandatory : 0;
+}
+int x400i_spdu_carrier(x400i_spdu_type t)
+{
+    return (unsigned)t < X400I_SPDU_TYPE_COUNT ? spdu_tab[t].carrier : -1;
 }
 
 /* SI codes of SPDUs this implementation knows but does not support
@@ -449,7 +482,7 @@ static int parse_params(x400i_spdu *s, enum ctx c, const uint8_t *p, size_t len,
             return PERR(d, "%s: PI %u not allowed%s%s", nm, code, ctx_name(c),
                         c == CTX_TOP ? " at the top level" : "");
         }
-        if (!(x400i_spdu_allowed(s->type) & slot))
+        if (!((x400i_spdu_allowed(s->type) | spdu_tab[s->type].lenient) & slot))
             return PERR(d, "%s: parameter %u%s is not allowed in %s", nm, code, ctx_name(c), nm);
         if (s->present & slot)
             return PERR(d, "%s: parameter %u%s duplicated", nm, code, ctx_name(c));
@@ -457,6 +490,15 @@ static int parse_params(x400i_spdu *s, enum ctx c, const uint8_t *p, size_t len,
         if ((rc = set_value(s, slot, code, v, n, c, d))) return rc;
     }
     return 0;
+}
+
+/* Name of a category 2 SPDU for concatenation diagnostics: SI 41 and 42
+ * are only told apart (MAP/AE, MAA/AEA) after their parameters. */
+static const char *pair_name(int t)
+{
+    if (t == X400I_SPDU_MAP) return "MAP/AE";
+    if (t == X400I_SPDU_MAA) return "MAA/AEA";
+    return x400i_spdu_name((x400i_spdu_type)t);
 }
 
 void x400i_spdu_iter_init(x400i_spdu_iter *it, const uint8_t *tsdu, size_t len, unsigned flags)
@@ -467,6 +509,7 @@ void x400i_spdu_iter_init(x400i_spdu_iter *it, const uint8_t *tsdu, size_t len, 
     it->flags = flags;
     it->count = 0;
     it->first_cat = -1;
+    it->first_type = -1;
 }
 
 int x400i_spdu_next(x400i_spdu_iter *it, x400i_spdu *s, x400_diag *d)
@@ -502,6 +545,13 @@ int x400i_spdu_next(x400i_spdu_iter *it, x400i_spdu *s, x400_diag *d)
         if (t < 0 && first_type(si) >= 0)
             return PERR(d, "%s SPDU (SI %u) may not follow a category 0 SPDU in a TSDU",
                         x400i_spdu_name((x400i_spdu_type)first_type(si)), si);
+        /* X.225 6.3.7: GT in front of the initiating SPDUs, PT in front of
+         * the acknowledging ones; no other pairing (ISODE refuses it too). */
+        if (t >= 0 && spdu_tab[t].carrier != it->first_type)
+            return PERR(d, "%s SPDU (SI %u) may not be concatenated after %s: X.225 basic "
+                        "concatenation carries %s behind %s", pair_name(t), si,
+                        x400i_spdu_name((x400i_spdu_type)it->first_type), pair_name(t),
+                        x400i_spdu_name((x400i_spdu_type)spdu_tab[t].carrier));
     }
     if (t < 0) {
         const char *un = unsupported_si_name(si);
@@ -550,7 +600,10 @@ int x400i_spdu_next(x400i_spdu_iter *it, x400i_spdu *s, x400_diag *d)
                             mn[i].name);
         return PERR(d, "%s SPDU: mandatory parameter missing", x400i_spdu_name(s->type));
     }
-    if (it->count == 0) it->first_cat = spdu_tab[s->type].category;
+    if (it->count == 0) {
+        it->first_cat = spdu_tab[s->type].category;
+        it->first_type = (int)s->type;
+    }
     it->count++;
     it->off += r.off;
     if (it->count == 1 && it->first_cat == 1 && it->off < it->len)
@@ -811,9 +864,10 @@ int x400i_spdu_encode_tsdu(x400i_buf *out, const x400i_spdu *s, x400_diag *d)
     if (!out || !s) return LERR(d, X400_ERR_INVALID_ARG, "encode: NULL argument");
     mark = out->len;
     if (x400i_spdu_category(s->type) == 2) {
-        /* Basic concatenation: an empty GT SPDU first (X.225 6.3.7). */
-        static const uint8_t gt_empty[2] = { 1, 0 };
-        if ((rc = x400i_buf_append(out, gt_empty, 2)))
+        /* Basic concatenation (X.225 6.3.7): the table's category 0 SPDU
+         * first, GT or PT, without parameters: it only carries. */
+        const uint8_t carrier[2] = { spdu_tab[spdu_tab[s->type].carrier].si, 0 };
+        if ((rc = x400i_buf_append(out, carrier, 2)))
             return LERR(d, rc, "encode %s: output buffer: %s", x400i_spdu_name(s->type), x400_strerror(rc));
     }
     if ((rc = x400i_spdu_encode(out, s, d))) {

@@ -172,6 +172,7 @@ typedef struct x400i_spdu_iter {
     unsigned flags;
     int count;          /* SPDUs returned so far */
     int first_cat;      /* category of the first SPDU */
+    int first_type;     /* x400i_spdu_type of the first SPDU */
 } x400i_spdu_iter;
 
 void x400i_spdu_iter_init(x400i_spdu_iter *it, const uint8_t *tsdu, size_t len, unsigned flags);
@@ -189,8 +190,10 @@ int x400i_spdu_decode_tsdu(const uint8_t *tsdu, size_t len, unsigned flags,
  * in this SPDU, bad value) or X400_ERR_TOO_LONG (value beyond the
  * standard's bound) with *diag (source local) filled. */
 int x400i_spdu_encode(x400i_buf *out, const x400i_spdu *s, x400_diag *diag);
-/* Append a whole TSDU for `s`: category 2 SPDUs are preceded by an empty
- * GIVE TOKENS SPDU (basic concatenation, X.225 6.3.7). */
+/* Append a whole TSDU for `s`: a category 2 SPDU is preceded by the
+ * category 0 SPDU X.225 6.3.7 pairs it with, without parameters: GIVE
+ * TOKENS before DT, MIP, MAP, AE, AS, AR, AI, AD; PLEASE TOKENS before MIA,
+ * MAA, AEA, AIA, ADA, ER, ED.  The decoder refuses any other pairing. */
 int x400i_spdu_encode_tsdu(x400i_buf *out, const x400i_spdu *s, x400_diag *diag);
 
 const char *x400i_spdu_name(x400i_spdu_type t);     /* "CN", "AC", ... */
@@ -199,6 +202,9 @@ int x400i_spdu_category(x400i_spdu_type t);         /* 0, 1 or 2 */
 /* Mask of X400I_SP_* bits the type may carry / must carry. */
 uint32_t x400i_spdu_allowed(x400i_spdu_type t);
 uint32_t x400i_spdu_mandatory(x400i_spdu_type t);
+/* Category 2: the category 0 SPDU (X400I_SPDU_GT or _PT) that carries it in
+ * a TSDU (X.225 6.3.7); -1 for categories 0 and 1. */
+int x400i_spdu_carrier(x400i_spdu_type t);
 
 /* Reason code names: refusal (RF, X.225 8.3.5) and activity/exception
  * (AI, AD, ED). */

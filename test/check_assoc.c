@@ -5,6 +5,7 @@
 
 #include "assoc_int.h"
 #include "internal.h"
+#include "support_strictpeer.h"
 #include "wire.h"
 #include "x400t.h"
 
@@ -102,6 +103,7 @@ struct pair {
     size_t split;     /* >0: every delivery split into two pieces at this offset */
     size_t chunk;     /* >0: deliver in pieces of at most this many bytes */
     size_t moved;
+    x400t_strict strict;  /* every TSDU either end emits passes the strict peer */
 };
 
 static void pair_open(struct pair *p, const x400_assoc_config *ci, const x400_assoc_config *cr)
@@ -118,6 +120,7 @@ static void pair_open(struct pair *p, const x400_assoc_config *ci, const x400_as
     x400i_assoc_set_upper(p->ini.a, &ui);
     x400i_assoc_set_upper(p->rsp.a, &ur);
     x400t_wire_init(&p->wire);
+    x400t_strict_init(&p->strict);
 }
 
 static void pair_close(struct pair *p)
@@ -125,6 +128,7 @@ static void pair_close(struct pair *p)
     x400_assoc_free(p->ini.a);
     x400_assoc_free(p->rsp.a);
     x400t_wire_free(&p->wire);
+    x400t_strict_free(&p->strict);
 }
 
 static void deliver(struct pair *p, x400_assoc *to, const uint8_t *b, size_t n)
@@ -167,6 +171,7 @@ static void pump(struct pair *p)
             p->moved += n;
             moved = 1;
         }
+        ck_assert_msg(x400t_strict_wire(&p->strict, &p->wire) == 0, "strict peer: %s", p->strict.err);
         if (!moved) return;
     }
     ck_abort_msg("pump did not settle");
@@ -466,6 +471,7 @@ START_TEST(real_mta_opening_accepted)
     ck_assert_uint_gt(outn, 7);
     ck_assert_uint_eq(out[7], 14);    /* AC */
     x400t_wire_add(&p.wire, 0, out, outn);
+    ck_assert_msg(x400t_strict_wire(&p.strict, &p.wire) == 0, "strict peer: %s", p.strict.err);
     {
         char err[4000];
         ck_assert_msg(x400t_wire_check(&p.wire, "assoc_real_opening", NULL, err, sizeof err) == 0,

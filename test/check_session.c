@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "session.h"
+#include "support_strictpeer.h"
 #include "wire.h"
 #include "x400t.h"
 
@@ -39,6 +40,7 @@ typedef struct pair {
     size_t mut_len;
     int mut_decode_failed; /* the mutated TSDU no longer decodes */
     end *mut_target;
+    x400t_strict strict;   /* every TSDU an SPM emits passes the strict peer */
 } pair;
 
 static int cb_send(void *user, const uint8_t *p, size_t len)
@@ -86,6 +88,7 @@ static void pair_init(pair *p, const x400i_ses_config *ci, const x400i_ses_confi
     x400i_ses_config def;
     memset(p, 0, sizeof *p);
     memset(&def, 0, sizeof def);
+    x400t_strict_init(&p->strict);
     p->mut_k = -1;
     p->i.initiator = 1;
     p->i.pair = p->r.pair = p;
@@ -102,6 +105,7 @@ static void pair_free(pair *p)
         for (int j = 0; j < e->nq; j++) free(e->q[j].p);
         x400i_ses_free(e->s);
     }
+    x400t_strict_free(&p->strict);
 }
 
 /* Deliver all queued TSDUs (each side's in order) until both queues are
@@ -119,6 +123,8 @@ static int pump(pair *p)
                 memmove(from->q, from->q + 1, (size_t)(from->nq - 1) * sizeof(tsdu));
                 from->nq--;
                 if (p->wire) x400t_wire_add_tsdu(p->wire, from->initiator, t.p, t.len);
+                ck_assert_msg(x400t_strict_check(&p->strict, from->initiator, t.p, t.len) == 0,
+                              "strict peer: %s", p->strict.err);
                 if (p->delivered++ == p->mut_k && p->mut_len < t.len) {
                     x400i_spdu sp[2];
                     x400_diag d;
@@ -287,10 +293,14 @@ START_TEST(full_exchange_and_tshark)
     ck_assert_msg(strncmp(f, "13\n14\n", 6) == 0, "tshark saw: %s", f);
     ck_assert_msg(strstr(f, "1,45\n") != NULL, "no GT+AS in: %s", f);
     ck_assert_msg(strstr(f, "1,1\n") != NULL, "no GT+DT in: %s", f);
-    ck_assert_msg(strstr(f, "1,49\n") != NULL && strstr(f, "1,50\n") != NULL, "no MIP/MIA in: %s", f);
-    ck_assert_msg(strstr(f, "1,41\n") != NULL && strstr(f, "1,42\n") != NULL, "no AE/AEA in: %s", f);
+    /* X.225 6.3.7: initiating SPDUs behind GT, acknowledging ones behind PT */
+    ck_assert_msg(strstr(f, "1,49\n") != NULL && strstr(f, "2,50\n") != NULL, "no GT+MIP/PT+MIA in: %s", f);
+    ck_assert_msg(strstr(f, "1,41\n") != NULL && strstr(f, "2,42\n") != NULL, "no GT+AE/PT+AEA in: %s", f);
     ck_assert_msg(strstr(f, "1,29\n") != NULL && strstr(f, "1,25\n") != NULL, "no AR/AI in: %s", f);
-    ck_assert_msg(strstr(f, "1,57\n") != NULL && strstr(f, "1,58\n") != NULL, "no AD/ADA in: %s", f);
+    ck_assert_msg(strstr(f, "2,26\n") != NULL, "no PT+AIA in: %s", f);
+    ck_assert_msg(strstr(f, "1,57\n") != NULL && strstr(f, "2,58\n") != NULL, "no GT+AD/PT+ADA in: %s", f);
+    ck_assert_msg(strstr(f, "1,50\n") == NULL && strstr(f, "1,42\n") == NULL && strstr(f, "1,58\n") == NULL &&
+                  strstr(f, "1,26\n") == NULL, "an acknowledging SPDU behind GT: %s", f);
     ck_assert_msg(strstr(f, "\n2\n") != NULL, "no PT in: %s", f);
     ck_assert_msg(strstr(f, "\n9\n10\n") != NULL, "no FN/DN at the end: %s", f);
     free(f);
@@ -397,7 +407,8 @@ static void versions_case(int vi, int vr, int want_version, int want_refuse_reas
 
 START_TEST(version_negotiation)
 {
-    versions_case(0, 0, 2, 0); /* v2 offered, v1+v2 accepted */
+    versions_case(0, 0, 2, 0); /* default: v1+v2 offered and accepted, 2 chosen */
+    versions_case(0, 1, 1, 0); /* a responder of version 1 only: the peer's choice of 1 */
     versions_case(3, 0, 2, 0); /* both offered: 2 chosen */
     versions_case(1, 0, 1, 0); /* only v1 offered: v1 */
     versions_case(1, 2, 0, 0x84); /* v1 offered, v2 only accepted: RF 0x84 */
@@ -595,8 +606,8 @@ START_TEST(invalid_spdus)
     expect_peer_error(T("\x0e\x00"), 0, "AC SPDU not allowed in state STA713 (data transfer)");
     expect_peer_error(T("\x0d\x00"), 0, "CN SPDU not allowed in state STA713");
     expect_peer_error(T("\x0a\x00"), 0, "DN SPDU not allowed in state STA713");
-    expect_peer_error(T("\x01\x00\x2a\x03\x2a\x01\x31"), 1, "MAA/AEA SPDU not allowed");
-    expect_peer_error(T("\x01\x00\x1a\x00"), 1, "AIA SPDU not allowed");
+    expect_peer_error(T("\x02\x00\x2a\x03\x2a\x01\x31"), 1, "MAA/AEA SPDU not allowed");
+    expect_peer_error(T("\x02\x00\x1a\x00"), 1, "AIA SPDU not allowed");
     expect_peer_error(T("\x08\x00"), 0, "NF SPDU not allowed");
     /* tokens: the responder holds them all? no: the peer (initiator) does.
      * Here the initiator's SPM fed a GT+DT as if the responder sent data:
@@ -610,16 +621,23 @@ START_TEST(invalid_spdus)
     expect_peer_error(T("\x01\x00\x31\x03\x2a\x01\x35"), 1, "serial number 5, expected V(M)=1");
     expect_peer_error(T("\x01\x00\x31\x03\x2a\x01\x31"), 0, "MIP outside an activity");
     expect_peer_error(T("\x01\x00\x29\x03\x2a\x01\x37"), 1, "serial number 7, expected V(M)=1");
-    expect_peer_error(T("\x01\x00\x32\x03\x2a\x01\x31"), 1, "confirms no outstanding sync point");
+    expect_peer_error(T("\x02\x00\x32\x03\x2a\x01\x31"), 1, "confirms no outstanding sync point");
     expect_peer_error(T("\x01\x00\x2d\x03\x29\x01\x07"), 1, "already in progress");
     expect_peer_error(T("\x01\x00\x19\x00"), 0, "no activity in progress");
-    expect_peer_error(T("\x01\x00\x30\x03\x32\x01\x01"), 0, "ED from the holder of the data token");
+    expect_peer_error(T("\x02\x00\x30\x03\x32\x01\x01"), 0, "ED from the holder of the data token");
     expect_peer_error(T("\x09\x00"), 1, "FN inside an activity");
     /* malformed: the codec's diagnostic */
     expect_peer_error(T("\x01\x00\x31\x02\x2a\x05"), 1, "runs past the end of its SPDU");
     expect_peer_error(T("\x31\x00"), 0, "not preceded by a category 0 SPDU");
     expect_peer_error(T("\x35\x00"), 0, "RESYNCHRONIZE (RS) SPDU (SI 53) not supported");
     expect_peer_error(T(""), 0, "empty TSDU");
+    /* X.225 6.3.7 pairing: an acknowledging SPDU behind GT, an initiating
+     * one behind PT (ISODE: "not expecting 0x2a to be concatenated after
+     * 0x1"); a PT alone without Token Item */
+    expect_peer_error(T("\x01\x00\x2a\x03\x2a\x01\x31"), 1,
+                      "MAA/AEA SPDU (SI 42) may not be concatenated after GT");
+    expect_peer_error(T("\x02\x00\x01\x00xyz"), 0, "DT SPDU (SI 1) may not be concatenated after PT");
+    expect_peer_error(T("\x02\x00"), 0, "PT without Token Item");
 #undef T
 }
 END_TEST
@@ -718,6 +736,392 @@ END_TEST
 
 /* The table is complete for naming: every state and event has a name, and
  * the closed state accepts nothing. */
+/* The first TSDU an end queued, decoded (it must be a single SPDU). */
+static x400i_spdu queued_spdu(const end *e, int k)
+{
+    x400i_spdu o[2];
+    x400_diag d;
+    ck_assert_int_gt(e->nq, k);
+    ck_assert_msg(x400i_spdu_decode_tsdu(e->q[k].p, e->q[k].len, 0, o, &d) == 1, "%s", d.text);
+    return o[0];
+}
+
+/* AC, X.225 8.3.4: the Connection Identifier holds the Called SS-user
+ * Reference, here the initiator's reference echoed, as PP's AC does
+ * (test/interop/pp-resp-1988-twa-message.txt frame 26); no Calling SS-user
+ * Reference.  The initiator reports its own reference as the calling one. */
+START_TEST(ac_echoes_reference_as_called)
+{
+    pair p;
+    x400i_ses_config ci, cr;
+    x400i_spdu ac;
+    memset(&ci, 0, sizeof ci);
+    memset(&cr, 0, sizeof cr);
+    ci.calling_ref = MTA_REF;
+    ci.calling_ref_len = 4;
+    ci.common_ref = UTC;
+    ci.common_ref_len = 13;
+    cr.calling_ref = (const uint8_t *)"RESP";
+    cr.calling_ref_len = 4;
+    pair_init(&p, &ci, &cr);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_connect_rsp(p.r.s, 1, 0, 0, NULL, 0), 0);
+    ac = queued_spdu(&p.r, 0);
+    ck_assert_int_eq(ac.type, X400I_SPDU_AC);
+    ck_assert_uint_eq(ac.present & (X400I_SP_CONN_ID | X400I_SP_CALLED_REF | X400I_SP_CALLING_REF |
+                                    X400I_SP_COMMON_REF), X400I_SP_CONN_ID | X400I_SP_CALLED_REF |
+                                    X400I_SP_COMMON_REF);
+    ck_assert_uint_eq(ac.called_ref.len, 4);
+    ck_assert_mem_eq(ac.called_ref.p, "MTAX", 4);
+    ck_assert_mem_eq(ac.common_ref.p, UTC, 13);
+    /* PP's layout: 0e LI 01 LI 09 04 "MTAX" 0b 0d UTC ... */
+    ck_assert_mem_eq(p.r.q[0].p + 2, "\x01\x15\x09\x04MTAX\x0b\x0d", 10);
+    pump(&p);
+    ck_assert_int_eq(p.i.last.type, X400I_SES_CONNECT_CONF);
+    ck_assert_int_eq(p.i.last.accepted, 1);
+    pair_free(&p);
+}
+END_TEST
+
+/* REFUSE, X.225 8.3.5: with the Connection Identifier (as PP's), from the
+ * user (reason 2 + data) and from the SPM (0x84 with our Version Number). */
+START_TEST(rf_carries_connection_identifier)
+{
+    pair p;
+    x400i_ses_config ci, cr;
+    x400i_spdu rf;
+    memset(&ci, 0, sizeof ci);
+    memset(&cr, 0, sizeof cr);
+    ci.calling_ref = MTA_REF;
+    ci.calling_ref_len = 4;
+    ci.common_ref = UTC;
+    ci.common_ref_len = 13;
+    pair_init(&p, &ci, &cr);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_connect_rsp(p.r.s, 0, 2, 0, (const uint8_t *)"cpr", 3), 0);
+    rf = queued_spdu(&p.r, 0);
+    ck_assert_int_eq(rf.type, X400I_SPDU_RF);
+    ck_assert(rf.present & X400I_SP_CALLED_REF);
+    ck_assert_mem_eq(rf.called_ref.p, "MTAX", 4);
+    ck_assert_mem_eq(rf.common_ref.p, UTC, 13);
+    ck_assert_uint_eq(rf.reason, 2);
+    ck_assert_mem_eq(rf.user_data.p, "cpr", 3);
+    pump(&p);
+    ck_assert_int_eq(p.i.last.accepted, 0);
+    ck_assert_int_eq(p.i.last.reason, 2);
+    pair_free(&p);
+    /* the SPM refuses a version-1-only CN when it implements version 2 only */
+    ci.versions = X400I_SES_V1;
+    cr.versions = X400I_SES_V2;
+    pair_init(&p, &ci, &cr);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    ck_assert_int_eq(x400i_ses_input(p.r.s, p.i.q[0].p, p.i.q[0].len), 0);
+    rf = queued_spdu(&p.r, 0);
+    ck_assert_uint_eq(rf.reason, 0x84);
+    ck_assert(rf.present & X400I_SP_VERSION);
+    ck_assert_uint_eq(rf.version, X400I_SES_V2);
+    ck_assert_mem_eq(rf.called_ref.p, "MTAX", 4);
+    pair_free(&p);
+}
+END_TEST
+
+/* What PP sends, fed to our SPM: its REFUSE of a recovery (Connection
+ * Identifier, reason 2 with a CPR) and its PT + AEA. */
+struct first_rf { uint8_t b[512]; size_t n; };
+static int grab_rf(void *user, int from_initiator, const uint8_t *t, size_t n)
+{
+    struct first_rf *f = user;
+    if (!from_initiator && n && t[0] == 12 && !f->n && n <= sizeof f->b) {
+        memcpy(f->b, t, n);
+        f->n = n;
+    }
+    return 0;
+}
+
+START_TEST(pp_rf_and_pt_aea)
+{
+    static const uint8_t pt_aea[] = { 0x02, 0x00, 0x2a, 0x03, 0x2a, 0x01, 0x31 };
+    struct first_rf f;
+    char path[512];
+    pair p;
+    uint32_t serial;
+    memset(&f, 0, sizeof f);
+    snprintf(path, sizeof path, "%s/test/interop/pp-resp-1988-twa-recover-refused.txt", x400t_srcdir());
+    ck_assert_int_gt(x400t_interop_tsdus(path, grab_rf, &f), 0);
+    ck_assert_uint_gt(f.n, 80);
+    pair_init(&p, NULL, NULL);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    ck_assert_msg(x400i_ses_input(p.i.s, f.b, f.n) == 0, "%s", x400i_ses_diag(p.i.s)->text);
+    ck_assert_int_eq(p.i.last.type, X400I_SES_CONNECT_CONF);
+    ck_assert_int_eq(p.i.last.accepted, 0);
+    ck_assert_int_eq(p.i.last.reason, 2);
+    ck_assert_uint_eq(p.i.last.user_data_len, 82);  /* the CPR */
+    ck_assert_int_eq(x400i_ses_diag(p.i.s)->code, X400_ERR_REFUSED);
+    pair_free(&p);
+
+    connect_pair(&p);
+    p.r.auto_respond = 0;
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, NULL, 0), 0);
+    ck_assert_int_eq(x400i_ses_activity_end_req(p.i.s, NULL, 0, &serial), 0);
+    ck_assert_uint_eq(serial, 1);
+    pump(&p);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_ACT_END_IND);
+    ck_assert_int_eq(x400i_ses_activity_end_rsp(p.r.s, NULL, 0), 0);
+    /* our AEA is PP's, byte for byte: PT without parameters in front */
+    ck_assert_int_eq(p.r.nq, 1);
+    ck_assert_uint_eq(p.r.q[0].len, sizeof pt_aea);
+    ck_assert_mem_eq(p.r.q[0].p, pt_aea, sizeof pt_aea);
+    free(p.r.q[0].p);
+    p.r.nq = 0;
+    /* and PP's AEA confirms our activity end */
+    ck_assert_msg(x400i_ses_input(p.i.s, pt_aea, sizeof pt_aea) == 0, "%s", x400i_ses_diag(p.i.s)->text);
+    ck_assert_int_eq(p.i.last.type, X400I_SES_ACT_END_CONF);
+    ck_assert_int_eq(x400i_ses_state(p.i.s), X400I_SES_ST_DATA);
+    pair_free(&p);
+}
+END_TEST
+
+/* Versions: both offered by default, version 2 alone with more than 512
+ * octets of CN user data; version 1's limits applied once it is chosen
+ * (X.225 8.3: 512 octets of user data outside DT, 9 in AB). */
+START_TEST(version1_limits)
+{
+    static uint8_t big[1024];
+    pair p;
+    x400i_ses_config ci, cr;
+    x400i_spdu cn;
+    memset(&ci, 0, sizeof ci);
+    memset(&cr, 0, sizeof cr);
+    pair_init(&p, NULL, NULL);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    cn = queued_spdu(&p.i, 0);
+    ck_assert_uint_eq(cn.version, X400I_SES_V1 | X400I_SES_V2);
+    pair_free(&p);
+    pair_init(&p, NULL, NULL);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, big, 600), 0);
+    cn = queued_spdu(&p.i, 0);
+    ck_assert_uint_eq(cn.version, X400I_SES_V2);
+    pair_free(&p);
+    ci.versions = X400I_SES_V1;
+    pair_init(&p, &ci, NULL);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, big, 600), X400_ERR_TOO_LONG);
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, big, 512), 0);
+    pair_free(&p);
+    /* version 1 chosen by the responder */
+    cr.versions = X400I_SES_V1;
+    pair_init(&p, NULL, &cr);
+    p.r.auto_respond = 1;
+    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_version(p.i.s), 1);
+    ck_assert_int_eq(x400i_ses_data_req(p.i.s, big, sizeof big), 0);   /* DT: no limit */
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, big, 513), X400_ERR_TOO_LONG);
+    ck_assert_int_eq(x400i_ses_activity_start_req(p.i.s, (const uint8_t *)"\x01", 1, big, 512), 0);
+    pump(&p);
+    ck_assert_int_eq(x400i_ses_u_abort_req(p.i.s, big, 10), X400_ERR_TOO_LONG);
+    ck_assert_int_eq(x400i_ses_u_abort_req(p.i.s, big, 9), 0);
+    pump(&p);
+    ck_assert_int_eq(p.r.last.type, X400I_SES_U_ABORT_IND);
+    ck_assert_uint_eq(p.r.last.user_data_len, 9);
+    pair_free(&p);
+}
+END_TEST
+
+/* The strict peer itself: it catches a GT in front of an AEA (what
+ * x400p1 sent and ISODE refused), parameters not allowed in an SPDU (the
+ * Calling SS-user Reference x400p1 put in its AC, a Token Item in RF), a
+ * missing mandatory one, and version 1 breaches; and it passes PP's own
+ * TSDUs (check_spdu interop_vectors). */
+START_TEST(strict_peer_catches)
+{
+    static const struct { const char *hex; int from_ini; const char *want; } bad[] = {
+        { "01002a032a0131", 0, "MAA/AEA (SI 42) concatenated after GT" },
+        { "0e0801060a044d544158", 0, "PI 10 is not allowed in PGI 1 of AC" },
+        { "0c06100101320100", 0, "parameter 16 is not allowed in RF" },
+        { "0c03110101", 0, "RF: mandatory parameter 50 missing" },
+        { "0d03100101", 1, "parameter 16 is not allowed in CN" },
+        { "0d00", 0, "CN sent by the responder" },
+        { "2a032a0131", 0, "MAA/AEA SPDU (SI 42) without a category 0 SPDU in front" },
+        { "02000100aa", 1, "DT (SI 1) concatenated after PT" },
+        { "0900aa", 1, "FN (category 1) followed by 1 octets" },
+        { "1903c10100", 1, "mandatory parameter 17 missing" },
+        { "0100010319010300", 1, "" },  /* DT with an Enclosure Item: fine in version 2 */
+        { "01003103", 1, "runs past" },
+    };
+    char err[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t b[64];
+        size_t n = 0;
+        const char *h = bad[i].hex;
+        for (; h[0] && h[1]; h += 2) {
+            unsigned v;
+            sscanf(h, "%2x", &v);
+            b[n++] = (uint8_t)v;
+        }
+        if (!bad[i].want[0]) {
+            ck_assert_msg(x400t_strict_tsdu(b, n, bad[i].from_ini, err, sizeof err) == 0, "%s: %s", bad[i].hex, err);
+            continue;
+        }
+        ck_assert_msg(x400t_strict_tsdu(b, n, bad[i].from_ini, err, sizeof err) == -1, "%s passed", bad[i].hex);
+        ck_assert_msg(strstr(err, bad[i].want) != NULL, "%s: \"%s\" lacks \"%s\"", bad[i].hex, err, bad[i].want);
+    }
+    /* conversation state: version 1 from the AC on */
+    {
+        x400t_strict st;
+        static const uint8_t cn[] = { 0x0d, 0x05, 0x05, 0x03, 0x16, 0x01, 0x01 };
+        static const uint8_t ac[] = { 0x0e, 0x05, 0x05, 0x03, 0x16, 0x01, 0x01 };
+        static const uint8_t ab10[] = { 0x19, 0x0f, 0x11, 0x01, 0x03, 0xc1, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+        static const uint8_t dt_encl[] = { 0x01, 0x00, 0x01, 0x03, 0x19, 0x01, 0x03, 0x00 };
+        static const uint8_t dt[] = { 0x01, 0x00, 0x01, 0x00, 0x00 };
+        x400t_strict_init(&st);
+        ck_assert_int_eq(x400t_strict_check(&st, 1, dt, sizeof dt), -1);  /* no CN yet */
+        ck_assert_msg(strstr(st.err, "first TSDU is not a CN"), "%s", st.err);
+        ck_assert_int_eq(x400t_strict_check(&st, 1, cn, sizeof cn), 0);
+        ck_assert_int_eq(x400t_strict_check(&st, 0, ac, sizeof ac), 0);
+        ck_assert_int_eq(st.version, 1);
+        ck_assert_int_eq(x400t_strict_check(&st, 1, dt, sizeof dt), 0);
+        ck_assert_int_eq(x400t_strict_check(&st, 1, dt_encl, sizeof dt_encl), -1);
+        ck_assert_msg(strstr(st.err, "Enclosure Item in protocol version 1"), "%s", st.err);
+        ck_assert_int_eq(x400t_strict_check(&st, 1, ab10, sizeof ab10), -1);
+        ck_assert_msg(strstr(st.err, "10 octets of user data in protocol version 1"), "%s", st.err);
+        x400t_strict_free(&st);
+    }
+}
+END_TEST
+
+/* ---- PP's conversations replayed against our SPM ------------------------- */
+
+#define MAXT 32
+struct conv { tsdu t[MAXT]; int dir[MAXT]; int n; };
+
+static int conv_add(void *user, int from_initiator, const uint8_t *p, size_t n)
+{
+    struct conv *c = user;
+    ck_assert_int_lt(c->n, MAXT);
+    c->t[c->n].p = malloc(n ? n : 1);
+    memcpy(c->t[c->n].p, p, n);
+    c->t[c->n].len = n;
+    c->dir[c->n++] = from_initiator;
+    return 0;
+}
+
+static void conv_load(struct conv *c, const char *name)
+{
+    char path[512];
+    memset(c, 0, sizeof *c);
+    snprintf(path, sizeof path, "%s/test/interop/%s.txt", x400t_srcdir(), name);
+    ck_assert_msg(x400t_interop_tsdus(path, conv_add, c) > 0, "%s", path);
+}
+
+static void conv_free(struct conv *c)
+{
+    for (int i = 0; i < c->n; i++) free(c->t[i].p);
+}
+
+/* Every TSDU our end queued passes the strict peer; then it is dropped. */
+static void drain_strict(end *e, const char *name)
+{
+    char err[512];
+    for (int j = 0; j < e->nq; j++) {
+        ck_assert_msg(x400t_strict_tsdu(e->q[j].p, e->q[j].len, e->initiator, err, sizeof err) == 0,
+                      "%s: our TSDU: %s", name, err);
+        free(e->q[j].p);
+    }
+    e->nq = 0;
+}
+
+/* Our responder takes the initiator's TSDUs of the file (PP's in pp-pp and
+ * pp-init files); our initiator plays the file's initiator (the same
+ * requests, built by our SPM) and takes the responder's TSDUs (PP's in
+ * pp-pp and pp-resp files).  No protocol error either way. */
+static void replay_responder(const char *name, int expect_release)
+{
+    struct conv c;
+    pair p;
+    conv_load(&c, name);
+    pair_init(&p, NULL, NULL);
+    p.r.auto_respond = 1;
+    for (int i = 0; i < c.n; i++) {
+        int rc;
+        if (!c.dir[i]) continue;
+        if (x400i_ses_state(p.r.s) == X400I_SES_ST_CLOSED) break;
+        rc = x400i_ses_input(p.r.s, c.t[i].p, c.t[i].len);
+        ck_assert_msg(rc == 0, "%s TSDU %d: %d %s", name, i, rc, x400i_ses_diag(p.r.s)->text);
+        drain_strict(&p.r, name);
+    }
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_CONNECT_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_ACT_START_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_DATA_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_ACT_END_IND), 1);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_RELEASE_IND), expect_release);
+    ck_assert_int_eq(count_ind(&p.r, X400I_SES_P_ABORT_IND), 0);
+    pair_free(&p);
+    conv_free(&c);
+}
+
+static void replay_initiator(const char *name, int want_ind)
+{
+    struct conv c;
+    pair p;
+    conv_load(&c, name);
+    pair_init(&p, NULL, NULL);
+    for (int i = 0; i < c.n; i++) {
+        x400i_spdu o[2];
+        x400_diag d;
+        int n = x400i_spdu_decode_tsdu(c.t[i].p, c.t[i].len, X400I_SPDU_DEC_ACTIVITY, o, &d), rc = 0;
+        const x400i_spdu *sp = &o[n - 1];
+        uint32_t serial;
+        ck_assert_msg(n > 0, "%s TSDU %d: %s", name, i, d.text);
+        if (x400i_ses_state(p.i.s) == X400I_SES_ST_CLOSED) break;
+        if (!c.dir[i]) {
+            rc = x400i_ses_input(p.i.s, c.t[i].p, c.t[i].len);
+            ck_assert_msg(rc == 0, "%s TSDU %d: %d %s", name, i, rc, x400i_ses_diag(p.i.s)->text);
+            continue;
+        }
+        /* the initiator's request, made by our SPM */
+        switch (sp->type) {
+        case X400I_SPDU_CN: rc = x400i_ses_connect_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        case X400I_SPDU_AS:
+            rc = x400i_ses_activity_start_req(p.i.s, sp->activity_id.p, sp->activity_id.len, NULL, 0);
+            break;
+        case X400I_SPDU_DT: rc = x400i_ses_data_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        case X400I_SPDU_AE: rc = x400i_ses_activity_end_req(p.i.s, NULL, 0, &serial); break;
+        case X400I_SPDU_FN: rc = x400i_ses_release_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        case X400I_SPDU_AB: rc = x400i_ses_u_abort_req(p.i.s, sp->user_data.p, sp->user_data.len); break;
+        default: ck_abort_msg("%s TSDU %d: no request for %s", name, i, x400i_spdu_name(sp->type));
+        }
+        ck_assert_msg(rc == 0, "%s TSDU %d (%s): %d %s", name, i, x400i_spdu_name(sp->type), rc,
+                      x400i_ses_diag(p.i.s)->text);
+        drain_strict(&p.i, name);
+    }
+    ck_assert_msg(count_ind(&p.i, want_ind) == 1, "%s: no indication %d", name, want_ind);
+    ck_assert_int_eq(count_ind(&p.i, X400I_SES_P_ABORT_IND), 0);
+    pair_free(&p);
+    conv_free(&c);
+}
+
+START_TEST(interop_replay)
+{
+    /* PP as initiator */
+    replay_responder("pp-pp-1988-twa", 1);
+    replay_responder("pp-pp-1988-mon", 1);
+    replay_responder("pp-pp-1984-twa", 1);
+    replay_responder("pp-init-1988-twa-message", 0);
+    replay_responder("pp-init-1988-monologue-ndr", 0);
+    /* PP as responder */
+    replay_initiator("pp-pp-1988-twa", X400I_SES_RELEASE_CONF);
+    replay_initiator("pp-pp-1988-mon", X400I_SES_RELEASE_CONF);
+    replay_initiator("pp-pp-1984-twa", X400I_SES_RELEASE_CONF);
+    replay_initiator("pp-resp-1988-twa-message", X400I_SES_ACT_END_CONF);
+    replay_initiator("pp-resp-1988-monologue-message", X400I_SES_ACT_END_CONF);
+    replay_initiator("pp-resp-1984-twa-message", X400I_SES_ACT_END_CONF);
+    replay_initiator("pp-resp-1988-twa-recover-refused", X400I_SES_CONNECT_CONF);
+    replay_initiator("pp-resp-1984-twa-recover-refused", X400I_SES_U_ABORT_IND);
+}
+END_TEST
+
 START_TEST(table_names)
 {
     for (int st = 0; st < X400I_SES_ST_COUNT; st++) {
@@ -750,6 +1154,12 @@ Suite *x400t_suite_session(void)
     tcase_add_test(tc, exception_report_and_recovery);
     tcase_add_test(tc, control_give);
     tcase_add_test(tc, table_names);
+    tcase_add_test(tc, ac_echoes_reference_as_called);
+    tcase_add_test(tc, rf_carries_connection_identifier);
+    tcase_add_test(tc, pp_rf_and_pt_aea);
+    tcase_add_test(tc, version1_limits);
+    tcase_add_test(tc, strict_peer_catches);
+    tcase_add_test(tc, interop_replay);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "spdu.h"
+#include "support_strictpeer.h"
 #include "x400t.h"
 
 static const uint8_t ref_calling[] = { 'M', 'T', 'A', 'X' };
@@ -114,14 +115,14 @@ START_TEST(round_trip_all_types)
         fill_all(&in, (x400i_spdu_type)t);
         x400i_buf_init(&b, NULL, 0);
         ck_assert_msg(x400i_spdu_encode_tsdu(&b, &in, &d) == 0, "%s: %s", x400i_spdu_name(in.type), d.text);
-        if (cat == 2) {
-            ck_assert_uint_eq(b.p[0], 1);
+        if (cat == 2) { /* the carrier X.225 6.3.7 pairs it with, empty */
+            ck_assert_uint_eq(b.p[0], x400i_spdu_si((x400i_spdu_type)x400i_spdu_carrier(in.type)));
             ck_assert_uint_eq(b.p[1], 0);
         }
         n = x400i_spdu_decode_tsdu(b.p, b.len, flags, out, &d);
         ck_assert_msg(n == (cat == 2 ? 2 : 1), "%s: decode gave %d: %s", x400i_spdu_name(in.type), n, d.text);
         if (cat == 2) {
-            ck_assert_int_eq(out[0].type, X400I_SPDU_GT);
+            ck_assert_int_eq(out[0].type, x400i_spdu_carrier(in.type));
             ck_assert_uint_eq(out[0].present, 0);
         }
         ck_assert_msg(out[n - 1].type == expect, "%s decoded as %s", x400i_spdu_name(in.type),
@@ -289,9 +290,9 @@ START_TEST(shared_si_codes)
     static const uint8_t ab[] = { 25, 3, 17, 1, 0x0b };
     static const uint8_t ai[] = { 1, 0, 25, 3, 50, 1, 0 };
     static const uint8_t aa[] = { 26, 0 };
-    static const uint8_t aia[] = { 1, 0, 26, 0 };
+    static const uint8_t aia[] = { 2, 0, 26, 0 };
     static const uint8_t gt_only[] = { 1, 3, 16, 1, 0x01 };
-    static const uint8_t pt_dt[] = { 2, 3, 16, 1, 0x01, 1, 0, 'x' };
+    static const uint8_t gt_dt[] = { 1, 3, 16, 1, 0x01, 1, 0, 'x' };
     static const uint8_t map_noend[] = { 1, 0, 41, 6, 15, 1, 1, 42, 1, '3' };
     static const uint8_t map_end[] = { 1, 0, 41, 3, 42, 1, '3' };
     ck_assert_int_eq(x400i_spdu_decode_tsdu(ab, sizeof ab, 0, o, &d), 1);
@@ -306,8 +307,9 @@ START_TEST(shared_si_codes)
     ck_assert_int_eq(x400i_spdu_decode_tsdu(gt_only, sizeof gt_only, 0, o, &d), 1);
     ck_assert_int_eq(o[0].type, X400I_SPDU_GT);
     ck_assert_uint_eq(o[0].token_item, 1);
-    ck_assert_int_eq(x400i_spdu_decode_tsdu(pt_dt, sizeof pt_dt, 0, o, &d), 2);
-    ck_assert_int_eq(o[0].type, X400I_SPDU_PT);
+    ck_assert_int_eq(x400i_spdu_decode_tsdu(gt_dt, sizeof gt_dt, 0, o, &d), 2);
+    ck_assert_int_eq(o[0].type, X400I_SPDU_GT);
+    ck_assert_uint_eq(o[0].token_item, 1);
     ck_assert_int_eq(o[1].type, X400I_SPDU_DT);
     ck_assert_uint_eq(o[1].user_data.len, 1);
     ck_assert_int_eq(x400i_spdu_decode_tsdu(map_noend, sizeof map_noend, X400I_SPDU_DEC_ACTIVITY, o, &d), 2);
@@ -376,7 +378,21 @@ static const bad_case bad_cases[] = {
     { "010031032a013131032a0132", X400_ERR_PARSE, "more than two SPDUs" },
     { "01001d082103290106290107", X400_ERR_PARSE, "Serial Number (PGI 33 / PI 42) missing" },
     { "01001d0b21061301002a0131290107", X400_ERR_PARSE, "PI 19 not allowed inside Linking Information" },
-    { "0200", X400_ERR_PARSE, "Token Item (PI 16) missing" },
+    { "0200", X400_ERR_PARSE, "" },   /* a PT without Token Item decodes (the SPM refuses it alone) */
+    /* X.225 6.3.7: GT only before initiating, PT only before acknowledging SPDUs */
+    { "01002a032a0131", X400_ERR_PARSE, "MAA/AEA SPDU (SI 42) may not be concatenated after GT" },
+    { "010032032a0131", X400_ERR_PARSE, "MIA SPDU (SI 50) may not be concatenated after GT" },
+    { "01001a00", X400_ERR_PARSE, "AIA SPDU (SI 26) may not be concatenated after GT" },
+    { "01003a00", X400_ERR_PARSE, "ADA SPDU (SI 58) may not be concatenated after GT" },
+    { "02000100aa", X400_ERR_PARSE, "DT SPDU (SI 1) may not be concatenated after PT" },
+    { "020029032a0131", X400_ERR_PARSE, "MAP/AE SPDU (SI 41) may not be concatenated after PT" },
+    { "02002d03290101", X400_ERR_PARSE, "AS SPDU (SI 45) may not be concatenated after PT" },
+    { "02001903320100", X400_ERR_PARSE, "AI SPDU (SI 25) may not be concatenated after PT" },
+    /* X.225 8.3 Connection Identifier contents per SPDU */
+    { "0d0601040902414a", X400_ERR_PARSE, "parameter 9 inside Connection Identifier (PGI 1) is not allowed in CN" },
+    { "0c0901040a02414a320100", X400_ERR_PARSE, "parameter 10 inside Connection Identifier (PGI 1) is not allowed in RF" },
+    { "0c0801030b0141320100", X400_ERR_PARSE, "" }, /* RF with a Connection Identifier */
+    { "0c03100101", X400_ERR_PARSE, "parameter 16 is not allowed in RF" },
     { "02031001ff", X400_ERR_PARSE, "reserved bits" },
     { "0d00aa", X400_ERR_PARSE, "category 1" },
     { "1900ff", X400_ERR_PARSE, "category 1" },
@@ -390,8 +406,9 @@ static const bad_case bad_cases[] = {
     { "01000103c10100", X400_ERR_PARSE, "DT SPDU: User Data PGI not allowed" },
     { "0100190332010000", X400_ERR_PARSE, "more than two SPDUs" },
     { "010019043202aabb", X400_ERR_PARSE, "has length 2, must be 1" },
-    { "0100300332010500", X400_ERR_PARSE, "more than two SPDUs" },
-    { "01003000", X400_ERR_PARSE, "Reason Code (PI 50) missing" },
+    { "0200300332010500", X400_ERR_PARSE, "more than two SPDUs" },
+    { "02003000", X400_ERR_PARSE, "Reason Code (PI 50) missing" },
+    { "01003000", X400_ERR_PARSE, "ED SPDU (SI 48) may not be concatenated after GT" },
 };
 
 static size_t unhex(const char *h, uint8_t *out)
@@ -501,6 +518,171 @@ START_TEST(encode_refusals)
 }
 END_TEST
 
+/* X.225 6.3.7 basic concatenation, the test's own copy of the table: GT in
+ * front of the initiating category 2 SPDUs, PT in front of the
+ * acknowledging ones.  Each is produced with exactly its carrier (empty)
+ * and refused behind the other one. */
+START_TEST(concatenation_table)
+{
+    static const struct { x400i_spdu_type t; uint8_t carrier_si; } tab[] = {
+        { X400I_SPDU_DT, 1 }, { X400I_SPDU_MIP, 1 }, { X400I_SPDU_MAP, 1 }, { X400I_SPDU_AE, 1 },
+        { X400I_SPDU_AS, 1 }, { X400I_SPDU_AR, 1 }, { X400I_SPDU_AI, 1 }, { X400I_SPDU_AD, 1 },
+        { X400I_SPDU_MIA, 2 }, { X400I_SPDU_MAA, 2 }, { X400I_SPDU_AEA, 2 }, { X400I_SPDU_AIA, 2 },
+        { X400I_SPDU_ADA, 2 }, { X400I_SPDU_ER, 2 }, { X400I_SPDU_ED, 2 },
+    };
+    size_t ncat2 = 0;
+    for (int t = 0; t < X400I_SPDU_TYPE_COUNT; t++) ncat2 += x400i_spdu_category((x400i_spdu_type)t) == 2;
+    ck_assert_uint_eq(ncat2, X400I_ARRAY_LEN(tab)); /* every category 2 SPDU is in the table */
+    for (size_t i = 0; i < X400I_ARRAY_LEN(tab); i++) {
+        x400i_spdu in, out[2];
+        x400i_buf b;
+        x400_diag d;
+        int n;
+        fill_all(&in, tab[i].t);
+        x400i_buf_init(&b, NULL, 0);
+        ck_assert_msg(x400i_spdu_encode_tsdu(&b, &in, &d) == 0, "%s: %s", x400i_spdu_name(in.type), d.text);
+        ck_assert_msg(b.p[0] == tab[i].carrier_si && b.p[1] == 0, "%s sent behind SI %u LI %u",
+                      x400i_spdu_name(in.type), b.p[0], b.p[1]);
+        n = x400i_spdu_decode_tsdu(b.p, b.len, X400I_SPDU_DEC_ACTIVITY, out, &d);
+        ck_assert_msg(n == 2, "%s: %s", x400i_spdu_name(in.type), d.text);
+        b.p[0] = tab[i].carrier_si == 1 ? 2 : 1; /* the wrong carrier */
+        memset(&d, 0, sizeof d);
+        n = x400i_spdu_decode_tsdu(b.p, b.len, X400I_SPDU_DEC_ACTIVITY, out, &d);
+        ck_assert_msg(n == X400_ERR_PARSE && strstr(d.text, "may not be concatenated after") &&
+                      strstr(d.text, tab[i].carrier_si == 1 ? "after PT" : "after GT"),
+                      "%s behind the wrong carrier: %d %s", x400i_spdu_name(in.type), n, d.text);
+        ck_assert_int_eq(d.source, X400_SOURCE_PEER);
+        x400i_buf_free(&b);
+    }
+}
+END_TEST
+
+/* PP's acknowledgement of an activity end (test/interop/pp-pp-1988-twa.txt):
+ * PLEASE TOKENS without parameters carrying the AEA; and a REFUSE with a
+ * Connection Identifier (pp-resp-1988-twa-recover-refused.txt, frame 40,
+ * user data shortened). */
+START_TEST(pp_pt_aea_and_rf)
+{
+    static const uint8_t pt_aea[] = { 0x02, 0x00, 0x2a, 0x03, 0x2a, 0x01, 0x31 };
+    static const uint8_t rf[] = { 0x0c, 0x34, 0x01, 0x26, 0x09, 0x15, 'X', '4', 'M', 'T', 'A', '/', '1',
+        '7', '9', '6', '3', '9', '6', '5', '5', '3', '7', '5', '6', '/', '4', 0x0b, 0x0d, '2', '6', '1',
+        '2', '0', '4', '1', '5', '0', '3', '0', '6', 'Z', 0x11, 0x01, 0x01, 0x14, 0x02, 0x02, 0x49,
+        0x32, 0x03, 0x02, 0x30, 0x00 };
+    x400i_spdu o[2];
+    x400_diag d;
+    ck_assert_uint_eq(sizeof rf - 2, rf[1]);
+    ck_assert_msg(x400i_spdu_decode_tsdu(pt_aea, sizeof pt_aea, X400I_SPDU_DEC_ACTIVITY, o, &d) == 2, "%s", d.text);
+    ck_assert_int_eq(o[0].type, X400I_SPDU_PT);
+    ck_assert_uint_eq(o[0].present, 0);
+    ck_assert_int_eq(o[1].type, X400I_SPDU_MAA); /* MAA and AEA share SI 42; the SPM tells them apart */
+    ck_assert_uint_eq(o[1].serial, 1);
+    ck_assert_msg(x400i_spdu_decode_tsdu(rf, sizeof rf, 0, o, &d) == 1, "%s", d.text);
+    ck_assert_int_eq(o[0].type, X400I_SPDU_RF);
+    ck_assert_uint_eq(o[0].present, X400I_SP_CONN_ID | X400I_SP_CALLED_REF | X400I_SP_COMMON_REF |
+                      X400I_SP_TDISC | X400I_SP_REQUIREMENTS | X400I_SP_REASON | X400I_SP_USER_DATA);
+    ck_assert_uint_eq(o[0].called_ref.len, 21);
+    ck_assert_mem_eq(o[0].common_ref.p, "261204150306Z", 13);
+    ck_assert_uint_eq(o[0].reason, 2);
+    ck_assert_uint_eq(o[0].user_data.len, 2);
+    /* and we encode an RF with a Connection Identifier the same way */
+    {
+        x400i_buf b;
+        x400_diag e;
+        x400i_buf_init(&b, NULL, 0);
+        ck_assert_msg(x400i_spdu_encode_tsdu(&b, &o[0], &e) == 0, "%s", e.text);
+        ck_assert_uint_eq(b.len, sizeof rf);
+        ck_assert_mem_eq(b.p, rf, sizeof rf);
+        x400i_buf_free(&b);
+    }
+}
+END_TEST
+
+/* Every SPDU in test/interop/: PP's own and those of the earlier x400mta it
+ * talked to.  All decode (an AC with a Calling SS-user Reference in its
+ * Connection Identifier, as the earlier x400mta sent, is the one documented
+ * leniency they need); every proper prefix of each TSDU is refused cleanly
+ * or, where a DT's user information is cut, decodes; and the strict test
+ * peer passes every TSDU PP sent. */
+struct interop_run {
+    const char *file;
+    int pp_dir;            /* 1: PP is the initiator, 0: the responder, 2: both */
+    size_t tsdus, spdus, strict_checked, lenient_ac, rf_conn_id, pt_carriers;
+    char fails[2048];
+};
+
+static int interop_one(void *user, int from_initiator, const uint8_t *p, size_t n)
+{
+    struct interop_run *r = user;
+    x400i_spdu o[2];
+    x400_diag d;
+    char err[512];
+    int k;
+    r->tsdus++;
+    k = x400i_spdu_decode_tsdu(p, n, X400I_SPDU_DEC_ACTIVITY, o, &d);
+    if (k < 0) {
+        size_t l = strlen(r->fails);
+        snprintf(r->fails + l, sizeof r->fails - l, "\n%s TSDU %zu: %s", r->file, r->tsdus, d.text);
+        return 0;
+    }
+    r->spdus += (size_t)k;
+    if (o[0].type == X400I_SPDU_AC && (o[0].present & X400I_SP_CALLING_REF)) r->lenient_ac++;
+    if (o[0].type == X400I_SPDU_RF && (o[0].present & X400I_SP_CONN_ID)) r->rf_conn_id++;
+    if (k == 2 && o[0].type == X400I_SPDU_PT) r->pt_carriers++;
+    for (size_t cut = 0; cut < n; cut++) {
+        x400i_spdu q[2];
+        int rc = x400i_spdu_decode_tsdu(p, cut, X400I_SPDU_DEC_ACTIVITY, q, &d);
+        if (rc < 0) ck_assert_msg(rc == X400_ERR_PARSE && d.text[0], "%s: cut %zu: %d", r->file, cut, rc);
+        else /* only a cut DT's user information, or the carrier alone */
+            ck_assert_msg(k == 2 && ((rc == 2 && q[1].type == X400I_SPDU_DT) ||
+                                     (rc == 1 && x400i_spdu_category(q[0].type) == 0)),
+                          "%s: a prefix of %zu decodes", r->file, cut);
+    }
+    if (r->pp_dir == 2 || r->pp_dir == from_initiator) {
+        r->strict_checked++;
+        if (x400t_strict_tsdu(p, n, from_initiator, err, sizeof err) != 0) {
+            size_t l = strlen(r->fails);
+            snprintf(r->fails + l, sizeof r->fails - l, "\n%s TSDU %zu (PP): strict peer: %s", r->file,
+                     r->tsdus, err);
+        }
+    }
+    return 0;
+}
+
+START_TEST(interop_vectors)
+{
+    static const char *const files[] = {
+        "pp-init-1984-twa-bind", "pp-init-1988-monologue-dr", "pp-init-1988-monologue-message",
+        "pp-init-1988-monologue-ndr", "pp-init-1988-monologue-probe", "pp-init-1988-twa-dr",
+        "pp-init-1988-twa-message", "pp-init-1988-twa-ndr", "pp-init-1988-twa-probe", "pp-pp-1984-twa",
+        "pp-pp-1988-mon", "pp-pp-1988-twa", "pp-resp-1984-twa-message",
+        "pp-resp-1984-twa-recover-refused", "pp-resp-1988-monologue-message",
+        "pp-resp-1988-monologue-recover-refused", "pp-resp-1988-twa-message",
+        "pp-resp-1988-twa-recover-refused",
+    };
+    size_t tsdus = 0, spdus = 0, strict = 0, lenient = 0, rf_ci = 0, pt = 0;
+    for (size_t i = 0; i < X400I_ARRAY_LEN(files); i++) {
+        struct interop_run r;
+        char path[512];
+        int n;
+        memset(&r, 0, sizeof r);
+        r.file = files[i];
+        r.pp_dir = !strncmp(files[i], "pp-pp", 5) ? 2 : !strncmp(files[i], "pp-init", 7) ? 1 : 0;
+        snprintf(path, sizeof path, "%s/test/interop/%s.txt", x400t_srcdir(), files[i]);
+        n = x400t_interop_tsdus(path, interop_one, &r);
+        ck_assert_msg(n > 0, "%s: no TSDU read", path);
+        ck_assert_msg(r.fails[0] == 0, "%s", r.fails);
+        tsdus += r.tsdus; spdus += r.spdus; strict += r.strict_checked;
+        lenient += r.lenient_ac; rf_ci += r.rf_conn_id; pt += r.pt_carriers;
+    }
+    ck_assert_uint_eq(tsdus, 103);
+    ck_assert_uint_ge(spdus, tsdus + 40);
+    ck_assert_uint_eq(strict, 66);   /* TSDUs sent by PP */
+    ck_assert_uint_eq(lenient, 8);  /* the earlier x400mta's ACs (pp-init-1988-*) */
+    ck_assert_uint_eq(rf_ci, 2);    /* PP's REFUSE of a recovery */
+    ck_assert_uint_eq(pt, 6);       /* PP's PT + AEA */
+}
+END_TEST
+
 START_TEST(names)
 {
     ck_assert_str_eq(x400i_spdu_name(X400I_SPDU_AEA), "AEA");
@@ -518,6 +700,7 @@ Suite *x400t_suite_spdu(void)
 {
     Suite *s = suite_create("spdu");
     TCase *tc = tcase_create("codec");
+    tcase_set_timeout(tc, 60); /* interop_vectors decodes every prefix of 103 TSDUs */
     tcase_add_test(tc, round_trip_all_types);
     tcase_add_test(tc, round_trip_minimal);
     tcase_add_test(tc, real_mta_cn_ac);
@@ -528,6 +711,9 @@ Suite *x400t_suite_spdu(void)
     tcase_add_test(tc, truncations);
     tcase_add_test(tc, encode_refusals);
     tcase_add_test(tc, names);
+    tcase_add_test(tc, concatenation_table);
+    tcase_add_test(tc, pp_pt_aea_and_rf);
+    tcase_add_test(tc, interop_vectors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -93,6 +93,12 @@ typedef struct x400_assoc_config {
     x400_selector called_ssel;
     uint16_t session_requirements; /* default 0x0249: half-duplex, minor sync,
                                       activity management, exceptions */
+    int session_versions;          /* X.225 protocol versions, bit 0 = version 1,
+                                      bit 1 = version 2; default 3: the initiator
+                                      offers both (only 2 when the CN carries more
+                                      than 512 octets), the responder accepts both;
+                                      version 1 limits user data to 512 octets per
+                                      SPDU (9 in AB), DT excepted */
     uint8_t calling_ref[64];       /* Connection Identifier: calling SS-user */
     size_t calling_ref_len;        /* reference (e.g. the MTA's short name) */
     uint8_t common_ref[64];        /* Connection Identifier: common reference, */
