@@ -1,31 +1,57 @@
 # x400p1 -- X.400 P1 over RFC 1006 as a static C11 library.
 #
-#   make            build/libx400p1.a (release, hidden internal symbols)
-#   make check      every test suite under ASan+UBSan (SAN=thread: TSan)
-#   make demo       build and run the example programs
-#   make bench      optimised benchmarks, `bench: NAME VALUE UNIT` lines
-#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang)
-#   make install    PREFIX=/usr/local DESTDIR=
-#   make deps       install/verify build dependencies (Debian 12)
+#   make              build/libx400p1.a (release, hidden internal symbols,
+#                     no debug info unless DEBUG=1) and the example programs
+#   make check        the unit, wire and end-to-end suites under ASan+UBSan
+#                     (SAN=thread: TSan), the man pages and the doc links
+#   make check-long   the long fault runs (SIGKILL rounds, cut sweeps)
+#   make demo         two example MTAs exchanging mail, with faults
+#   make bench        optimised benchmarks, `bench: NAME VALUE UNIT` lines
+#   make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make install      PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, SBINDIR,
+#                     MANDIR, DOCDIR); `make uninstall` removes it all
+#   make deps         install/verify the build dependencies (Debian 12);
+#                     `check`, `bench` and `fuzz` add their own
+#
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
+# appended after the project's flags (e.g. `dpkg-buildflags`); the flags the
+# project needs are in *_OWN and the variant variables.  V=1: full command
+# lines.
 #
 # Modules are discovered: lib/*.c, asn1/*.asn1, test/check_<m>.c (one Check
 # suite each), test/helper_*.c (programs tests run), bench/bench_<m>.c,
-# test/fuzz/fuzz_<t>.c (+ corpus in test/fuzz/corpus/<t>/), examples/*.c.
+# test/fuzz/fuzz_<t>.c (+ corpus in test/fuzz/corpus/<t>/), examples/*.c,
+# examples/<prog>/*.c (one program per directory).
 
-PREFIX  ?= /usr/local
-DESTDIR ?=
-LIBDIR  ?= $(PREFIX)/lib
-INCDIR  ?= $(PREFIX)/include
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBDIR     ?= $(PREFIX)/lib
+INCDIR     ?= $(PREFIX)/include
+INCLUDEDIR ?= $(INCDIR)
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/x400p1
 SAN     ?= address
 WERROR  ?= 1
+DEBUG   ?= 0
 FUZZ_SECONDS ?= 60
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 LD      ?= ld
 OBJCOPY ?= objcopy
 NM      ?= nm
 AR      ?= ar
+INSTALL ?= install
 
 B := build
+
+# Quiet build: one short line per step; V=1 shows the full command lines.
+ifeq ($(V),1)
+Q :=
+say =
+else
+Q := @
+say = @printf '  %-8s %s\n' '$(1)' '$(2)';
+endif
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_HDR   := $(wildcard lib/*.h include/x400p1/*.h)
@@ -39,6 +65,7 @@ FUZZ_SRC  := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_T    := $(patsubst test/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 EX_SRC    := $(sort $(wildcard examples/*.c))
 EX_DIRS   := $(patsubst examples/%/,%,$(sort $(dir $(wildcard examples/*/*.c))))
+MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wpointer-arith -Wvla \
@@ -51,38 +78,59 @@ ASN1_GEN := $(B)/asn1/gen
 ASN1_RT  := /usr/share/asn1c
 CPPFLAGS_OWN := -Iinclude -Ilib -isystem $(ASN1_GEN) -isystem $(ASN1_RT)
 CFLAGS_OWN   := -std=c11 -D_DEFAULT_SOURCE $(WARN)
-# Generated code gets its own, quieter flags (see doc/architecture.md).
+# Generated code gets its own, quieter flags (see doc/asn1.md).
 CFLAGS_ASN1  := -std=gnu11 -D_DEFAULT_SOURCE -w -I$(ASN1_GEN) -I$(ASN1_RT)
 # Appended after the variant flags: asn1c's runtime shifts 1 << 31 in an
 # int (constr_SET.c presence bitmap), which UBSan would abort on.
 CFLAGS_ASN1_LAST := -fno-sanitize=shift
+# The user's flags, last (hardening from dpkg-buildflags reaches every
+# object); USER_CC for compiling, LDFLAGS for linking programs.
+USER_CC := $(CPPFLAGS) $(CFLAGS)
 
+# Check variant (VAR): the sanitizers `make check` runs under.
 ifeq ($(SAN),thread)
-V := tsan
+VAR := tsan
 VFLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DX400T_TSAN=1
 else ifeq ($(SAN),none)
-V := plain
+VAR := plain
 VFLAGS := -O1 -g
 else
-V := asan
+VAR := asan
 VFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
-REL_FLAGS := -O2 -g
+# Release: NDEBUG (the asn1c runtime's assert() calls compile away), no
+# debug info unless DEBUG=1 (a distribution's -dbgsym split wants DEBUG=1).
+ifeq ($(DEBUG),1)
+REL_FLAGS := -O2 -g -DNDEBUG
+STRIP_REL :=
+else
+REL_FLAGS := -O2 -DNDEBUG
+STRIP_REL := --strip-debug
+endif
+# Per-function sections: the library's partial link keeps only what a
+# public x400_ function reaches (the asn1c runtime's printers and their
+# stdio calls are dropped).
+SECTIONS := -ffunction-sections -fdata-sections
 
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm) -lpthread -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+VERSION := $(shell sed -n 's/^\#define X400P1_VERSION "\(.*\)"/\1/p' include/x400p1/common.h)
 
 .DEFAULT_GOAL := all
 FORCE:
-.PHONY: FORCE all check demo examples bench fuzz install uninstall clean deps deps-bench deps-fuzz \
-        lib-rel lib-var
+.PHONY: FORCE all lib check check-long check-build check-bins demo examples bench fuzz install uninstall \
+        clean deps deps-check deps-bench deps-fuzz
 .DELETE_ON_ERROR:
 
-all: deps $(B)/libx400p1.a
+all: deps $(B)/libx400p1.a examples
+
+lib: deps $(B)/libx400p1.a
 
 # ---------------------------------------------------------------- deps
 deps:
 	@sh tools/deps.sh build
+deps-check:
+	@sh tools/deps.sh check
 deps-bench:
 	@sh tools/deps.sh bench
 deps-fuzz:
@@ -90,9 +138,11 @@ deps-fuzz:
 
 # ---------------------------------------------------------------- ASN.1
 # asn1c writes a module-dependent file list, so generation is one stamped
-# step and compilation of the generated tree is a script (parallel, quiet).
+# step and compilation of the generated tree is a script (parallel, quiet;
+# V=1 prints its command lines).
 $(B)/asn1/stamp: $(ASN1_SRC) tools/asn1gen.sh
-	@sh tools/asn1gen.sh $(ASN1_GEN) $(ASN1_SRC)
+	$(call say,ASN1C,$(ASN1_SRC))
+	$(Q)sh tools/asn1gen.sh $(ASN1_GEN) $(ASN1_SRC)
 	@touch $@
 
 ifneq ($(ASN1_SRC),)
@@ -101,37 +151,41 @@ ASN1_OBJ = $(B)/$(1)/asn1.o
 # change of CC/flags, changed generated headers) and leaves asn1.o alone
 # when nothing changed.
 $(B)/%/asn1.o: $(B)/asn1/stamp tools/asn1build.sh FORCE
-	@sh tools/asn1build.sh "$(CC)" "$(CFLAGS_ASN1) $(if $(filter rel bench,$*),$(REL_FLAGS),$(if $(filter fuzz,$*),$(FUZZ_FLAGS),$(VFLAGS))) $(CFLAGS_ASN1_LAST)" $(ASN1_GEN) $(ASN1_RT) $(B)/$*/asn1 $@ $(NPROC)
+	@V=$(V) sh tools/asn1build.sh "$(CC)" "$(strip $(CFLAGS_ASN1) $(if $(filter rel bench,$*),$(REL_FLAGS) $(SECTIONS),$(if $(filter fuzz,$*),$(FUZZ_FLAGS),$(VFLAGS))) $(USER_CC) $(CFLAGS_ASN1_LAST))" $(ASN1_GEN) $(ASN1_RT) $(B)/$*/asn1 $@ $(NPROC)
 else
 ASN1_OBJ =
 endif
 
 # ---------------------------------------------------------------- library
-# $(1)=variant dir, $(2)=compiler flags
+# $(1)=variant dir, $(2)=compiler flags, $(3)=objcopy flags of the archive
 define variant
 $(B)/$(1)/lib/%.o: lib/%.c $(LIB_HDR) $(if $(ASN1_SRC),$(B)/asn1/stamp) | $(B)/$(1)/lib
-	$$(CC) $(CPPFLAGS_OWN) $(CFLAGS_OWN) $(2) -c $$< -o $$@
+	$$(call say,CC,$$<  [$(1)])
+	$$(Q)$$(CC) $(CPPFLAGS_OWN) $(CFLAGS_OWN) $(2) $$(USER_CC) -c $$< -o $$@
 $(B)/$(1)/lib:
 	@mkdir -p $$@
 # Unfiltered partial link: tests and benches see internal symbols.
 $(B)/$(1)/all.o: $(patsubst lib/%.c,$(B)/$(1)/lib/%.o,$(LIB_SRC)) $(call ASN1_OBJ,$(1))
-	$(LD) -r -o $$@ $$^
-# The library: only ^x400_ symbols stay global.
-$(B)/$(1)/libx400p1.a: $(B)/$(1)/all.o
-	@$(NM) -g --defined-only $$< | awk '$$$$3 ~ /^x400_/ {print $$$$3}' | sort -u > $(B)/$(1)/public.syms
-	$(OBJCOPY) --keep-global-symbols=$(B)/$(1)/public.syms $$< $(B)/$(1)/x400p1.o
+	$$(call say,LD,$$@)
+	$$(Q)$(LD) -r -o $$@ $$^
+# The library: only ^x400_ symbols stay global (tools/libhide.sh; release:
+# only what they reach, no stray stdio references).
+$(B)/$(1)/libx400p1.a: $(B)/$(1)/all.o tools/libhide.sh
+	$$(call say,AR,$$@)
+	$$(Q)LD=$(LD) NM=$(NM) OBJCOPY=$(OBJCOPY) OBJCOPY_FLAGS="$(3)" \
+	  sh tools/libhide.sh $$< $(B)/$(1)/x400p1.o $(if $(filter rel,$(1)),release,check)
 	@rm -f $$@
-	$(AR) rcs $$@ $(B)/$(1)/x400p1.o
+	$$(Q)$(AR) rcs $$@ $(B)/$(1)/x400p1.o
 endef
 
-$(eval $(call variant,rel,$(REL_FLAGS)))
-$(eval $(call variant,$(V),$(VFLAGS)))
+$(eval $(call variant,rel,$(REL_FLAGS) $(SECTIONS),$(STRIP_REL) --remove-section=.comment))
+$(eval $(call variant,$(VAR),$(VFLAGS),))
 
 $(B)/libx400p1.a: $(B)/rel/libx400p1.a
-	cp $< $@
+	@cp $< $@
 
 # ---------------------------------------------------------------- tests
-TB := $(B)/$(V)/test
+TB := $(B)/$(VAR)/test
 $(TB)/suites.inc: FORCE | $(TB)
 	@for f in $(TEST_SRC); do m=$${f#test/check_}; echo "X400T_SUITE($${m%.c})"; done > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
@@ -140,45 +194,59 @@ $(TB):
 # The example MTA's modules other than its event loop and main are unit
 # tested in the runner too (spool, configuration, logging).
 MTA_MODS := $(filter-out examples/x400mta/main.c examples/x400mta/manager.c,$(sort $(wildcard examples/x400mta/*.c)))
-$(TB)/check_runner: test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(wildcard test/*.h examples/x400mta/*.h) $(TB)/suites.inc $(B)/$(V)/all.o
-	$(CC) $(CPPFLAGS_OWN) -I$(TB) -Itest -Iexamples/x400mta $(CHECK_CFLAGS) $(CFLAGS_OWN) $(VFLAGS) \
-	  test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(B)/$(V)/all.o -o $@ $(CHECK_LIBS)
-$(TB)/helper_%: test/helper_%.c $(B)/$(V)/all.o $(wildcard test/*.h) | $(TB)
-	$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $< $(B)/$(V)/all.o -o $@ -lpthread -lm
-$(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(B)/$(V)/all.o | $(TB)
-	$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $< test/fuzz/replay_main.c $(B)/$(V)/all.o -o $@ -lpthread -lm
+$(TB)/check_runner: test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(wildcard test/*.h examples/x400mta/*.h) $(TB)/suites.inc $(B)/$(VAR)/all.o
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(TB) -Itest -Iexamples/x400mta $(CHECK_CFLAGS) $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) \
+	  test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) $(CHECK_LIBS)
+$(TB)/helper_%: test/helper_%.c $(B)/$(VAR)/all.o $(wildcard test/*.h) | $(TB)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) -lpthread -lm
+$(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(B)/$(VAR)/all.o | $(TB)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< test/fuzz/replay_main.c $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) -lpthread -lm
 
 TEST_BINS := $(TB)/check_runner $(patsubst test/%.c,$(TB)/%,$(TEST_HELP)) \
              $(patsubst %,$(TB)/replay_%,$(FUZZ_T)) $(patsubst %,$(TB)/examples/%,$(EX_DIRS)) \
              $(patsubst examples/%.c,$(TB)/examples/%,$(EX_SRC))
-$(TB)/examples/%: examples/%.c $(B)/$(V)/libx400p1.a $(PUB_HDR)
+$(TB)/examples/%: examples/%.c $(B)/$(VAR)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(TB)/examples
-	$(CC) -Iinclude $(CFLAGS_OWN) $(VFLAGS) $< $(B)/$(V)/libx400p1.a -o $@ -lpthread -lm
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -Iinclude $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< $(B)/$(VAR)/libx400p1.a -o $@ $(LDFLAGS) -lpthread -lm
 
-check: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_BINS) $(B)/$(V)/libx400p1.a
-	@echo "== check ($(V)): unit suites"
-	X400T_BINDIR=$(abspath $(TB)) X400T_LIBRARY=$(abspath $(B)/$(V)/libx400p1.a) \
-	  X400T_SRCDIR=$(CURDIR) $(TB)/check_runner
-	@for t in $(FUZZ_T); do \
-	  echo "== check ($(V)): fuzz corpus replay: $$t"; \
-	  $(TB)/replay_$$t test/fuzz/corpus/$$t || exit 1; done
+# The runner prints each suite with its time as it finishes and a summary
+# line; X400T_LONG=1 selects the long fault runs instead (tcases tagged
+# "long"); CK_RUN_SUITE / CK_RUN_CASE select as with any Check program.
+RUN_TESTS = X400T_BINDIR=$(abspath $(TB)) X400T_LIBRARY=$(abspath $(B)/$(VAR)/libx400p1.a) \
+  X400T_RELEASE_LIBRARY=$(abspath $(B)/libx400p1.a) X400T_SRCDIR=$(CURDIR) $(TB)/check_runner
+check-build: deps deps-check
+	@$(MAKE) --no-print-directory -j$(NPROC) check-bins
+check-bins: $(TEST_BINS) $(B)/$(VAR)/libx400p1.a $(B)/libx400p1.a
+	@:
+check: check-build
+	@for t in $(FUZZ_T); do $(TB)/replay_$$t test/fuzz/corpus/$$t >/dev/null || \
+	  { echo "fuzz corpus replay $$t failed"; exit 1; }; done; echo "  fuzz corpus replays: $(words $(FUZZ_T)) targets"
+	@$(RUN_TESTS)
+check-long: check-build
+	@X400T_LONG=1 $(RUN_TESTS)
 
 # ---------------------------------------------------------------- bench
 BB := $(B)/bench
 $(B)/bench/lib/%.o: lib/%.c $(LIB_HDR) $(if $(ASN1_SRC),$(B)/asn1/stamp)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_OWN) $(CFLAGS_OWN) -O2 -DNDEBUG -c $< -o $@
+	$(call say,CC,$<  [bench])
+	$(Q)$(CC) $(CPPFLAGS_OWN) $(CFLAGS_OWN) -O2 -DNDEBUG $(USER_CC) -c $< -o $@
 $(BB)/all.o: $(patsubst lib/%.c,$(BB)/lib/%.o,$(LIB_SRC)) $(call ASN1_OBJ,bench)
-	$(LD) -r -o $@ $^
+	$(call say,LD,$@)
+	$(Q)$(LD) -r -o $@ $^
 $(BB)/benches.inc: FORCE
 	@mkdir -p $(BB)
 	@for f in $(BENCH_SRC); do m=$${f#bench/bench_}; echo "X400B_BENCH($${m%.c})"; done > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 $(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(wildcard bench/*.h) $(BB)/benches.inc $(BB)/all.o
-	$(CC) $(CPPFLAGS_OWN) -I$(BB) -Ibench $(CFLAGS_OWN) -O2 -DNDEBUG \
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(BB) -Ibench $(CFLAGS_OWN) -O2 -DNDEBUG $(USER_CC) \
 	  $(shell pkg-config --cflags glib-2.0 2>/dev/null) \
-	  bench/bench_main.c $(BENCH_SRC) $(BB)/all.o -o $@ \
+	  bench/bench_main.c $(BENCH_SRC) $(BB)/all.o -o $@ $(LDFLAGS) \
 	  -luuid $(shell pkg-config --libs glib-2.0 2>/dev/null) -lpthread -lm
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BB)/bench $(EX_BINS)
@@ -189,11 +257,13 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame
 FB := $(B)/fuzz
 $(FB)/lib/%.o: lib/%.c $(LIB_HDR) $(if $(ASN1_SRC),$(B)/asn1/stamp)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS_OWN) $(CFLAGS_OWN) $(FUZZ_FLAGS) -c $< -o $@
+	$(call say,CC,$<  [fuzz])
+	$(Q)clang $(CPPFLAGS_OWN) $(CFLAGS_OWN) $(FUZZ_FLAGS) $(USER_CC) -c $< -o $@
 $(FB)/all.o: $(patsubst lib/%.c,$(FB)/lib/%.o,$(LIB_SRC)) $(call ASN1_OBJ,fuzz)
-	$(LD) -r -o $@ $^
+	$(Q)$(LD) -r -o $@ $^
 $(FB)/fuzz_%: test/fuzz/fuzz_%.c $(FB)/all.o
-	clang $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $^ -o $@ -lpthread -lm
+	$(call say,CCLD,$@)
+	$(Q)clang $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $(USER_CC) $^ -o $@ $(LDFLAGS) -lpthread -lm
 fuzz: deps deps-fuzz
 	@$(MAKE) --no-print-directory CC=clang $(patsubst %,$(FB)/fuzz_%,$(FUZZ_T))
 	@for t in $(FUZZ_T); do mkdir -p test/fuzz/corpus/$$t; \
@@ -204,43 +274,75 @@ fuzz: deps deps-fuzz
 EB := $(B)/examples
 $(EB)/%: examples/%.c $(B)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(EB)
-	$(CC) -Iinclude $(CFLAGS_OWN) -O2 -g $< $(B)/libx400p1.a -o $@ -lpthread -lm
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -Iinclude $(CFLAGS_OWN) -O2 $(USER_CC) $< $(B)/libx400p1.a -o $@ $(LDFLAGS) -lpthread -lm
 EX_BINS := $(patsubst examples/%.c,$(EB)/%,$(EX_SRC))
 # examples/<prog>/*.c: one program per directory (EX_DIRS, e.g. examples/x400mta/)
 define EXDIR_RULE
 $(EB)/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(EB)
-	$$(CC) -Iinclude $$(CFLAGS_OWN) -O2 -g $(wildcard examples/$(1)/*.c) $(B)/libx400p1.a -o $$@ -lpthread -lm
+	$$(call say,CCLD,$$@)
+	$$(Q)$$(CC) -Iinclude $$(CFLAGS_OWN) -O2 $$(USER_CC) $(wildcard examples/$(1)/*.c) $(B)/libx400p1.a -o $$@ $$(LDFLAGS) -lpthread -lm
 # the same under the check variant's sanitizers, for the end-to-end tests
-$(TB)/examples/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/$(V)/libx400p1.a $(PUB_HDR)
+$(TB)/examples/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/$(VAR)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(TB)/examples
-	$$(CC) -Iinclude $$(CFLAGS_OWN) $$(VFLAGS) $(wildcard examples/$(1)/*.c) $(B)/$(V)/libx400p1.a -o $$@ -lpthread -lm
+	$$(call say,CCLD,$$@)
+	$$(Q)$$(CC) -Iinclude $$(CFLAGS_OWN) $$(VFLAGS) $$(USER_CC) $(wildcard examples/$(1)/*.c) $(B)/$(VAR)/libx400p1.a -o $$@ $$(LDFLAGS) -lpthread -lm
 endef
 $(foreach d,$(EX_DIRS),$(eval $(call EXDIR_RULE,$(d))))
 EX_BINS += $(addprefix $(EB)/,$(EX_DIRS))
-examples: $(EX_BINS)
+examples: $(EX_BINS) $(B)/x400mta.conf
+	@:
+
+# The sample configuration installed with x400mta: what `sample-config`
+# prints, so it always loads.
+$(B)/x400mta.conf: $(EB)/x400mta
+	$(call say,GEN,$@)
+	$(Q)$(EB)/x400mta sample-config > $@
 
 demo: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) $(EX_BINS)
+	@$(MAKE) --no-print-directory -j$(NPROC) examples
 	@sh examples/demo.sh $(abspath $(EB))
 
 # ---------------------------------------------------------------- install
-$(B)/x400p1.pc: Makefile
+# The .pc names the installation directories relative to ${prefix} where
+# they lie under it; rewritten (only) when a directory or the version changes.
+pcdir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+$(B)/x400p1.pc: FORCE
 	@mkdir -p $(B)
-	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(call pcdir,$(LIBDIR))' \
+	  'includedir=$(call pcdir,$(INCLUDEDIR))' '' \
 	  'Name: x400p1' 'Description: X.400 P1 (MTA-to-MTA) protocol stack over RFC 1006' \
-	  'Version: $(shell sed -n 's/^#define X400P1_VERSION "\(.*\)"/\1/p' include/x400p1/common.h)' \
-	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lx400p1 -lpthread -lm' > $@
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lx400p1 -lpthread -lm' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+
+# Every file `make install` writes, and the directories it may create.
+INST_FILES := $(LIBDIR)/libx400p1.a $(LIBDIR)/pkgconfig/x400p1.pc \
+  $(addprefix $(INCLUDEDIR)/x400p1/,$(notdir $(PUB_HDR))) $(SBINDIR)/x400mta \
+  $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+  $(DOCDIR)/examples/x400mta.conf
+INST_DIRS := $(sort $(patsubst %/,%,$(dir $(INST_FILES))))
 
 install: all $(B)/x400p1.pc
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/x400p1
-	install -m 644 $(B)/libx400p1.a $(DESTDIR)$(LIBDIR)/libx400p1.a
-	install -m 644 $(PUB_HDR) $(DESTDIR)$(INCDIR)/x400p1/
-	install -m 644 $(B)/x400p1.pc $(DESTDIR)$(LIBDIR)/pkgconfig/x400p1.pc
+	$(Q)$(INSTALL) -d $(addprefix $(DESTDIR),$(INST_DIRS))
+	$(Q)$(INSTALL) -m 644 $(B)/libx400p1.a $(DESTDIR)$(LIBDIR)/libx400p1.a
+	$(Q)$(INSTALL) -m 644 $(B)/x400p1.pc $(DESTDIR)$(LIBDIR)/pkgconfig/x400p1.pc
+	$(Q)$(INSTALL) -m 644 $(PUB_HDR) $(DESTDIR)$(INCLUDEDIR)/x400p1/
+	$(Q)$(INSTALL) -m 755 $(EB)/x400mta $(DESTDIR)$(SBINDIR)/x400mta
+	$(Q)for m in $(MAN_PAGES); do s=$${m##*.}; \
+	  $(INSTALL) -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+	$(Q)$(INSTALL) -m 644 $(B)/x400mta.conf $(DESTDIR)$(DOCDIR)/examples/x400mta.conf
+	@echo "installed x400p1 $(VERSION) under $(DESTDIR)$(PREFIX)"
 
+# Removes the files, then every directory left empty, walking up to (not
+# including) PREFIX, or with DESTDIR up to (not including) DESTDIR.
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libx400p1.a $(DESTDIR)$(LIBDIR)/pkgconfig/x400p1.pc
-	rm -rf $(DESTDIR)$(INCDIR)/x400p1
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	$(Q)for d in $(INST_DIRS); do \
+	  while [ "$$d" != / ] && [ "$$d" != . ] && { [ -n "$(DESTDIR)" ] || [ "$$d" != "$(PREFIX)" ]; }; do \
+	    rmdir "$(DESTDIR)$$d" 2>/dev/null || break; d=$$(dirname "$$d"); done; done
+	@echo "removed x400p1 from $(DESTDIR)$(PREFIX)"
 
 clean:
 	rm -rf $(B)
@@ -250,7 +352,9 @@ clean:
 # files and journal) link them in; everything else about them (corpus in
 # test/fuzz/corpus/<t>/, replayed by `make check`) is as for the others.
 MTA_FUZZ := mtaconfig mtaspool
-$(patsubst %,$(TB)/replay_%,$(MTA_FUZZ)): $(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(MTA_MODS) examples/x400mta/mta.h $(B)/$(V)/all.o | $(TB)
-	$(CC) $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) $(VFLAGS) $< test/fuzz/replay_main.c $(MTA_MODS) $(B)/$(V)/all.o -o $@ -lpthread -lm
+$(patsubst %,$(TB)/replay_%,$(MTA_FUZZ)): $(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(MTA_MODS) examples/x400mta/mta.h $(B)/$(VAR)/all.o | $(TB)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< test/fuzz/replay_main.c $(MTA_MODS) $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) -lpthread -lm
 $(patsubst %,$(FB)/fuzz_%,$(MTA_FUZZ)): $(FB)/fuzz_%: test/fuzz/fuzz_%.c $(MTA_MODS) $(FB)/all.o
-	clang $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $< $(MTA_MODS) $(FB)/all.o -o $@ -lpthread -lm
+	$(call say,CCLD,$@)
+	$(Q)clang $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $(USER_CC) $< $(MTA_MODS) $(FB)/all.o -o $@ $(LDFLAGS) -lpthread -lm

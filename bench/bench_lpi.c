@@ -4,7 +4,7 @@
  *     integer keys (g_int64_hash/g_int64_equal) that are serial connection
  *     numbers, so its hash spreads perfectly; no string hashing.
  *   lpi_parse_get vs ghashtable_text_lookup: the handle arrives as text
- *     ("1-3-14", as in the seed system's diagnostics): x400_lpi_parse() +
+ *     ("1-3-14", as in the Exchange MTA's diagnostics): x400_lpi_parse() +
  *     x400_lpi_get() against a GHashTable keyed by that text
  *     (g_str_hash/g_str_equal).  Both sides measure the string's length.
  *   lpi_get vs ghashtable_handle_lookup: the same keys: GHashTable keyed

@@ -9,7 +9,7 @@
  *    state file; the new run can never repeat the old run's identifiers.
  * 3. A connection handle (LPI) closed and its slot reused: the old handle
  *    is refused with a diagnostic instead of reaching the new connection
- *    (the seed's "Unable to recognize ... LPI 1-3-14").
+ *    (the Exchange MTA's "Unable to recognize ... LPI 1-3-14", KB Q152897).
  */
 #include <pthread.h>
 #include <stdio.h>

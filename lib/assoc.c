@@ -160,7 +160,7 @@ static int up_ind(x400_assoc *a, x400i_au_ind *ind)
 /* ---- transport -> association ---- */
 
 /* T-CONNECT indication: a CR arrived (responder).  Accept: who the peer is
- * is decided by its bind later, never by its address (seed Q306959). */
+ * is decided by its bind later, never by its address (Exchange KB Q306959). */
 static int tp_connect_ind(void *u, const x400i_tp_conn_info *ci)
 {
     x400_assoc *a = u;

@@ -39,6 +39,8 @@ const char *x400_strerror(int code)
 
 int x400_is_fatal(int code) { return code <= X400_ERR_FATAL; }
 
+const char *x400_version(void) { return X400P1_VERSION; }
+
 /* ---- object identifiers ---- */
 
 int x400_oid_parse(const char *text, x400_oid *out)

@@ -8,7 +8,7 @@
  *   counter values of one run, handed out in blocks by one atomic
  *           fetch-add on the allocator, never wrapped: when they run out a
  *           new durable run starts under the allocator's mutex.
- * See doc/api-mtsid.md. */
+ * See doc/api.md ("MTS identifiers"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,7 +32,7 @@ void x400i_mtsid_set_refill_hook(x400_mtsid_alloc *a, void (*fn)(void *), void *
 #define S_LOCAL X400_SOURCE_LOCAL
 #define S_PROV X400_SOURCE_PROVIDER
 
-/* ---- state file format (doc/api-mtsid.md, "State file") ---- */
+/* ---- state file format (doc/api.md, "State file") ---- */
 #define ST_SIZE 32
 #define ST_HDR 10                /* magic + version */
 #define ST_VERSION 1

@@ -2,7 +2,7 @@
  * X.225 session protocol machine (SPM), sans-I/O, for what X.400 P1 over
  * RTSE needs: kernel, half-duplex (or duplex), minor synchronize, activity
  * management, exceptions; protocol versions 1 and 2.  Table-driven: one
- * static const [state][event] table (see doc/session.md).
+ * static const [state][event] table (see doc/architecture.md, "Session layer").
  *
  * Input:  x400i_ses_input() with one complete TSDU at a time (transport
  *         class 0 over RFC 1006 delivers TSDUs whole; no segmenting).

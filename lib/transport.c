@@ -1,7 +1,7 @@
 /*
  * Transport layer: RFC 1006 TPKT framing and ITU-T X.224 class 0 over it
  * (RFC 1006 section 6; X.224 clauses 13.3 CR, 13.4 CC, 13.5 DR, 13.7 DT,
- * 13.12 ER).  Sans-I/O; see lib/transport.h and doc/transport.md.
+ * 13.12 ER).  Sans-I/O; see lib/transport.h and doc/architecture.md ("Transport").
  */
 #include <stdio.h>
 #include <string.h>

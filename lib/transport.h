@@ -3,7 +3,7 @@
  * (CR, CC, DR, DT with EOT segmentation/reassembly, ER).  Internal, not
  * installed.  Sans-I/O: bytes from TCP go in through x400i_tp_input(),
  * bytes for TCP come out through x400i_tp_pending()/x400i_tp_sent(),
- * events go up through the callbacks.  See doc/transport.md.
+ * events go up through the callbacks.  See doc/architecture.md ("Transport").
  *
  * Threading: an x400i_tp is not internally locked; one thread at a time
  * per object.  Distinct objects are independent.

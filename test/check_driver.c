@@ -1,5 +1,5 @@
 /* The POSIX driver over real loopback sockets: a peer configured by host
- * name works exactly like one configured by IP (seed Q306959), every
+ * name works exactly like one configured by IP (the Exchange MTA failure of KB Q306959), every
  * address of a name is tried, and connection handles are LPIs that go
  * stale when the connection closes. */
 #include <string.h>

@@ -692,6 +692,7 @@ START_TEST(torn_batch_all_or_nothing)
         unlink(jp);
     }
     free(j);
+    rm_tree(dir);
 }
 END_TEST
 
@@ -1123,7 +1124,6 @@ Suite *x400t_suite_mtaspool(void)
     tcase_add_test(tc, stage_commit);
     tcase_add_test(tc, crash_replay);
     tcase_add_test(tc, torn_tail);
-    tcase_add_test(tc, torn_batch_all_or_nothing);
     tcase_add_test(tc, crash_child);
     tcase_add_test(tc, checkpoint);
     tcase_add_test(tc, sticky_failure);
@@ -1131,6 +1131,12 @@ Suite *x400t_suite_mtaspool(void)
     tcase_add_test(tc, tool_replay);
     tcase_add_test(tc, snapshots);
     tcase_add_test(tc, bounds);
+    suite_add_tcase(su, tc);
+    /* long fault runs: make check-long */
+    tc = tcase_create("spool_long");
+    tcase_set_tags(tc, X400T_LONG_TAG);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, torn_batch_all_or_nothing);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -102,7 +102,7 @@ static uint32_t t_crc32(const uint8_t *p, size_t n)
     return ~c;
 }
 
-/* The documented state file layout (doc/api-mtsid.md). */
+/* The documented state file layout (doc/api.md, "State file"). */
 static void craft_state(uint8_t b[32], const char *node, size_t node_len,
                         uint64_t run, unsigned version)
 {
@@ -1271,7 +1271,8 @@ Suite *x400t_suite_mtsid(void)
     tcase_add_test(tc, threads_across_run_changes);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("crash");
+    tc = tcase_create("crash");   /* long fault runs: make check-long */
+    tcase_set_tags(tc, X400T_LONG_TAG);
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, sigkill_children);
     suite_add_tcase(s, tc);

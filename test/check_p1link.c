@@ -650,7 +650,7 @@ START_TEST(bind_refused_each_reason)
 }
 END_TEST
 
-/* The seed's failure made harmless: the same MTSID twice is acknowledged,
+/* The Exchange MTA's failure (KB Q152897) made harmless: the same MTSID twice is acknowledged,
  * delivered once, diagnosed, and the association stays up. */
 START_TEST(duplicate_mtsid_delivered_once)
 {

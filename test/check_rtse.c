@@ -905,7 +905,8 @@ Suite *x400t_suite_rtse(void)
     tcase_add_test(tc, config_and_table);
     tcase_add_test(tc, tshark_normal_mode);
     suite_add_tcase(s, tc);
-    tc = tcase_create("recovery");
+    tc = tcase_create("recovery");   /* long fault runs: make check-long */
+    tcase_set_tags(tc, X400T_LONG_TAG);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, cuts_cp1_w5);
     tcase_add_test(tc, cuts_cp30_w5);

@@ -1117,7 +1117,6 @@ Suite *x400t_suite_transport(void)
     tcase_add_test(tc, no_tpdu_size_segments_to_128);
     tcase_add_test(tc, responder_lowers_size);
     tcase_add_test(tc, initiator_2048_power_of_two);
-    tcase_add_loop_test(tc, one_mebibyte, 0, 2);
     tcase_add_test(tc, real_mta_cr_accepted);
     tcase_add_test(tc, unknown_cr_parameters_ignored);
     tcase_add_test(tc, class_negotiation);
@@ -1132,6 +1131,12 @@ Suite *x400t_suite_transport(void)
     tcase_add_test(tb, bad_input);
     tcase_add_test(tb, bad_input_built);
     tcase_add_test(tb, er_received_ends_connection);
+    suite_add_tcase(s, tb);
+    /* 1 MiB each way, checked TPDU by TPDU (minutes under ASan): make check-long */
+    tb = tcase_create("exchange_long");
+    tcase_set_tags(tb, X400T_LONG_TAG);
+    tcase_set_timeout(tb, X400T_TSAN ? 600 : 300);
+    tcase_add_loop_test(tb, one_mebibyte, 0, 2);
     suite_add_tcase(s, tb);
     return s;
 }

@@ -31,6 +31,10 @@ int main(int argc, char **argv)
     if (x400_lpi_get(t, h, &obj, &d) != X400_ERR_STALE_HANDLE) return fail("stale get", X400_ERR_INTERNAL);
     printf("install_consumer: LPI %s refused after close: %s\n", text, d.text);
     x400_lpi_destroy(t);
-    printf("install_consumer: x400p1 %s OK\n", X400P1_VERSION);
+    if (strcmp(x400_version(), X400P1_VERSION) != 0) {
+        fprintf(stderr, "install_consumer: library %s, headers %s\n", x400_version(), X400P1_VERSION);
+        return 1;
+    }
+    printf("install_consumer: x400p1 %s OK\n", x400_version());
     return 0;
 }

@@ -1,20 +1,147 @@
 /* One Check runner over every per-module suite (test/check_<module>.c).
  * The Makefile generates suites.inc from the file list.
- * CK_RUN_SUITE / CK_RUN_CASE select a subset, as with any Check program. */
+ *
+ * Each suite runs in its own SRunner so that its name and time are printed
+ * as soon as it finishes; a summary line with the counts and the elapsed
+ * time ends the run.  Suites run in X400T_JOBS worker processes at once
+ * (default: the number of online CPUs), the slowest known ones first.
+ *
+ *   X400T_LONG=1   run only the long fault runs: test cases tagged "long"
+ *                  (tcase_set_tags(tc, X400T_LONG_TAG)); `make check-long`.
+ *                  Otherwise they are left out (`make check`).
+ *   X400T_JOBS=N   suites run at once (1: one after the other); the test
+ *                  timeouts are multiplied by N (CK_TIMEOUT_MULTIPLIER).
+ *   CK_RUN_SUITE / CK_RUN_CASE select a subset, as with any Check program
+ *   (a long case also needs X400T_LONG=1); CK_VERBOSITY=verbose prints
+ *   every test. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "x400t.h"
 
-int main(void)
-{
-    SRunner *sr = srunner_create(NULL);
-    int failed;
-#define X400T_SUITE(m) srunner_add_suite(sr, x400t_suite_##m());
+static const struct {
+    const char *name;
+    Suite *(*make)(void);
+} suites[] = {
+#define X400T_SUITE(m) { #m, x400t_suite_##m },
 #include "suites.inc"
 #undef X400T_SUITE
-    srunner_run_all(sr, CK_NORMAL);
+};
+#define NSUITES (sizeof suites / sizeof suites[0])
+
+/* Started first so that the workers finish together (names only: a suite
+ * missing here just runs in file order). */
+static const char *const slow_first[] = { "mta", "mtademo", "mtsid", "lpi", "mtaspool", "p1link",
+                                          "rtse", "p1", "transport", "session", NULL };
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct counts {
+    int suites, tests, failed;
+};
+
+static void run_suite(size_t i, int long_only, enum print_output mode, struct counts *c)
+{
+    SRunner *sr = srunner_create(suites[i].make());
+    double t1 = now_s();
+    int run, failed;
+    srunner_run_tagged(sr, NULL, NULL, long_only ? X400T_LONG_TAG : NULL,
+                       long_only ? NULL : X400T_LONG_TAG, mode);
+    run = srunner_ntests_run(sr);
     failed = srunner_ntests_failed(sr);
+    if (run > 0) {
+        c->suites++;
+        c->tests += run;
+        c->failed += failed;
+        if (failed) srunner_print(sr, CK_NORMAL); /* each failure with file:line */
+        printf("  %-4s %-14s %4d test%s %6.1f s\n", failed ? "FAIL" : "ok", suites[i].name, run,
+               run == 1 ? " " : "s", now_s() - t1);
+        fflush(stdout);
+    }
     srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(void)
+{
+    const char *long_env = getenv("X400T_LONG"), *jobs_env = getenv("X400T_JOBS");
+    const char *verbosity = getenv("CK_VERBOSITY");
+    int long_only = long_env && long_env[0] && strcmp(long_env, "0") != 0;
+    enum print_output mode = verbosity && !strcmp(verbosity, "verbose") ? CK_VERBOSE : CK_SILENT;
+    long jobs = jobs_env ? atol(jobs_env) : sysconf(_SC_NPROCESSORS_ONLN);
+    struct counts total = { 0, 0, 0 };
+    size_t order[NSUITES], n = 0;
+    int work[2], results[2], crashed = 0;
+    double t0 = now_s();
+
+    /* the order: known slow suites first, then the rest as listed */
+    for (size_t k = 0; slow_first[k]; k++)
+        for (size_t i = 0; i < NSUITES; i++)
+            if (!strcmp(suites[i].name, slow_first[k])) order[n++] = i;
+    for (size_t i = 0; i < NSUITES; i++) {
+        size_t k = 0;
+        while (slow_first[k] && strcmp(suites[i].name, slow_first[k])) k++;
+        if (!slow_first[k]) order[n++] = i;
+    }
+    if (jobs < 1) jobs = 1;
+    if ((size_t)jobs > n) jobs = (long)n;
+    /* N suites at once share the CPUs: their test timeouts stretch by N
+     * (unless the caller set CK_TIMEOUT_MULTIPLIER itself). */
+    if (jobs > 1 && !getenv("CK_TIMEOUT_MULTIPLIER")) {
+        char m[24];
+        snprintf(m, sizeof m, "%ld", jobs);
+        setenv("CK_TIMEOUT_MULTIPLIER", m, 0);
+    }
+    fflush(stdout);
+    /* Workers take suite indices from one pipe (each read takes exactly
+     * one) and send their counts back through another. */
+    if (pipe(work) != 0 || pipe(results) != 0) {
+        perror("x400t runner: pipe");
+        return EXIT_FAILURE;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (write(work[1], &order[k], sizeof order[k]) != (ssize_t)sizeof order[k]) return EXIT_FAILURE;
+    close(work[1]);
+    for (long j = 0; j < jobs; j++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("x400t runner: fork");
+            return EXIT_FAILURE;
+        }
+        if (pid == 0) {
+            struct counts c = { 0, 0, 0 };
+            size_t i;
+            close(results[0]);
+            while (read(work[0], &i, sizeof i) == (ssize_t)sizeof i) run_suite(i, long_only, mode, &c);
+            if (write(results[1], &c, sizeof c) != (ssize_t)sizeof c) _exit(EXIT_FAILURE);
+            _exit(EXIT_SUCCESS);
+        }
+    }
+    close(work[0]);
+    close(results[1]);
+    for (long j = 0; j < jobs; j++) {
+        struct counts c;
+        if (read(results[0], &c, sizeof c) == (ssize_t)sizeof c) {
+            total.suites += c.suites;
+            total.tests += c.tests;
+            total.failed += c.failed;
+        }
+    }
+    for (long j = 0; j < jobs; j++) {
+        int st;
+        if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) crashed++;
+    }
+    printf("%s: %d suites, %d tests, %d failed%s, %.1f s with %ld worker%s%s\n",
+           long_only ? "make check-long" : "make check", total.suites, total.tests, total.failed,
+           crashed ? " (a worker died: results incomplete)" : "", now_s() - t0, jobs, jobs == 1 ? "" : "s",
+           long_only ? "" : " (long fault runs: make check-long)");
+    return total.failed || crashed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -105,7 +105,9 @@ static int write_pcap(const x400t_wire *w, const char *name, char *pcap, size_t 
     fclose(f);
     snprintf(cmd, sizeof cmd,
              "text2pcap -q -r '^(?<dir>[<>])\\s(?<data>[0-9a-fA-F]+)$' -D "
-             "-T 1025,102 -4 192.0.2.1,192.0.2.2 '%s' '%s' 2>&1", txt, pcap);
+             "-T 1025,102 -4 192.0.2.1,192.0.2.2 '%s' '%s' >'%s.log' 2>&1", txt, pcap, pcap);
+    /* text2pcap writes a line of dashes to stderr even with -q: kept in
+     * <name>.pcapng.log, which the failure message names */
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -133,10 +135,10 @@ static char *run(const char *cmd)
 int x400t_wire_check(const x400t_wire *w, const char *name,
                      const char *extra_opts, char *err, size_t errlen)
 {
-    char pcap[1300], cmd[4096];
+    char pcap[1300] = "", cmd[4096];
     char *out;
     if (write_pcap(w, name, pcap, sizeof pcap) != 0) {
-        snprintf(err, errlen, "text2pcap failed for %s", name);
+        snprintf(err, errlen, "text2pcap failed for %s (see %s.log)", name, pcap);
         return -1;
     }
     snprintf(cmd, sizeof cmd,
@@ -161,7 +163,7 @@ int x400t_wire_check(const x400t_wire *w, const char *name,
 char *x400t_wire_fields(const x400t_wire *w, const char *name,
                         const char *extra_opts, const char *fields)
 {
-    char pcap[1300], cmd[4096];
+    char pcap[1300] = "", cmd[4096];
     if (write_pcap(w, name, pcap, sizeof pcap) != 0) return NULL;
     snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -d tcp.port==102,tpkt %s -T fields %s 2>/dev/null",
              pcap, extra_opts ? extra_opts : "", fields);

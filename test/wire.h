@@ -1,6 +1,7 @@
 /* Independent wire check: hand tshark what we emitted and require that it
  * decodes it with no malformed packet and no expert error.
- * See doc/architecture.md ("Wire checks") and ../shared/notes/wire.md. */
+ * See doc/mta.md ("Capturing the traffic for Wireshark") for the tshark
+ * invocation and the object identifiers. */
 #ifndef X400T_WIRE_H
 #define X400T_WIRE_H
 

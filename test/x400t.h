@@ -12,6 +12,11 @@
 #include "suites.inc"
 #undef X400T_SUITE
 
+/* Tag of the long fault runs (SIGKILL rounds, cut sweeps): `make check`
+ * leaves test cases with this tag out, `make check-long` (X400T_LONG=1)
+ * runs only them.  tcase_set_tags(tc, X400T_LONG_TAG). */
+#define X400T_LONG_TAG "long"
+
 #ifndef X400T_TSAN
 #define X400T_TSAN 0
 #endif

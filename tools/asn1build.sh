@@ -27,10 +27,14 @@ for o in "$objdir"/gen/*.o; do
     [ -e "$o" ] || continue
     [ -e "$gen/$(basename "$o" .o).c" ] || rm -f "$o"
 done
-export cc cflags objdir
+V=${V:-}
+export cc cflags objdir V
+# V=1 (make V=1): print each compile line, as the Makefile does.
 xargs -P "$jobs" -L 1 sh -c '
   o="$objdir/$0/$(basename "$1" .c).o"
-  [ "$o" -nt "$1" ] || $cc $cflags -c "$1" -o "$o" || exit 255' < "$list"
+  [ "$o" -nt "$1" ] && exit 0
+  [ "$V" = 1 ] && echo "$cc $cflags -c $1 -o $o"
+  $cc $cflags -c "$1" -o "$o" || exit 255' < "$list"
 touch "$objdir/gen/.built"
 awk -v d="$objdir" '{ n = split($2, p, "/"); sub(/\.c$/, ".o", p[n]); print d "/" $1 "/" p[n] }' "$list" > "$objdir/objects"
 # Relink only when an object or the object list changed, so that the

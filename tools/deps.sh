@@ -1,6 +1,12 @@
 #!/bin/sh
 # Verify (and on Debian, install) what a make target needs.
-#   tools/deps.sh build|bench|fuzz
+#   tools/deps.sh build|check|bench|fuzz
+#     build: `make` (library and examples): a C compiler, make, binutils,
+#            pkg-config and asn1c (generator and runtime sources)
+#     check: `make check`: Check, tshark/text2pcap (wire decoding), groff
+#            (man page lint)
+#     bench: `make bench`: uuid, GLib, Postfix (the comparison)
+#     fuzz:  `make fuzz`: clang with libFuzzer
 # Installs missing Debian packages with apt-get when root (or `sudo -n`);
 # otherwise prints the exact apt-get line and fails.  Silent and quick when
 # everything is present.
@@ -16,9 +22,11 @@ build)
     need_cmd cc gcc; need_cmd make make; need_cmd ld binutils
     need_cmd objcopy binutils; need_cmd pkg-config pkg-config
     need_cmd asn1c asn1c; need_file /usr/share/asn1c/constr_SEQUENCE.c asn1c
-    need_cmd pkg-config pkg-config
+    ;;
+check)
     if command -v pkg-config >/dev/null 2>&1; then need_pc check check; else missing="$missing check"; fi
     need_cmd tshark tshark; need_cmd text2pcap wireshark-common
+    need_cmd groff groff-base
     ;;
 bench)
     need_file /usr/include/uuid/uuid.h uuid-dev

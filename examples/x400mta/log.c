@@ -6,7 +6,7 @@
  * fflush, so records of several threads or processes appending to the same
  * file do not interleave:
  *     2026-11-21T10:00:00.123Z MTA-A interface notice: session: text
- * The categories follow the seed system's diagnostics logging: "service"
+ * The categories follow the Exchange 4.0-5.5 MTA's diagnostics logging: "service"
  * (X.400 service), "interface" (associations and library diagnostics) and
  * "apdu" (hex traces).
  */

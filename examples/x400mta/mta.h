@@ -67,7 +67,7 @@ typedef struct mta_peer_config {
     /* form of the MessageTransferEnvelope extensions we send:
      * MTA_EXT_DEFAULT (the library's), _LOCAL (integer codes) or _GLOBAL (OIDs) */
     int extension_form;
-    /* link settings (doc/mta.md maps each to the seed system's) */
+    /* link settings (doc/mta-config.md maps each to the Exchange MTA's) */
     x400_p1_mode mode;                         /* "1988" (default) or "1984" */
     x400_rtse_config rtse;                     /* checkpoint size, window, recovery
                                                   timeout, dialogue mode (TWA or
@@ -149,7 +149,7 @@ void mta_config_sample(FILE *f);
 
 /* ------------------------------------------------------------ logging */
 
-/* Categories, as the seed system's diagnostics logging had them. */
+/* Categories, as the Exchange 4.0-5.5 MTA's diagnostics logging had them. */
 typedef enum mta_log_category {
     MTA_LOG_SERVICE = 0,   /* "X.400 service": submission, transfer, delivery, reports */
     MTA_LOG_INTERFACE = 1, /* "interface": associations, binds, aborts, retries and every

@@ -178,8 +178,10 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
 void x400_assoc_free(x400_assoc *a);
 
 /* Initiator: open the connection (T-CONNECT request: a CR is queued; the
- * session CONNECT follows when the CC arrives).  X400_ERR_STATE if called
- * twice or on a responder. */
+ * session CONNECT follows when the CC arrives).  The POSIX driver calls it
+ * when the TCP connection is up; a program with its own event loop calls it
+ * itself then (after x400_p1_link_attach).  X400_ERR_STATE if called twice
+ * or on a responder. */
 int x400_assoc_connect(x400_assoc *a);
 
 /* Orderly release once established: A-RELEASE request (RLRQ in P-RELEASE

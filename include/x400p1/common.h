@@ -22,10 +22,22 @@
 extern "C" {
 #endif
 
+/* Version of the headers a program was compiled with; x400_version()
+ * gives the version of the library it is linked with.  Versioning rule
+ * (CHANGELOG.md): MAJOR changes when a program written for an earlier
+ * release may no longer compile or behave the same (a function, type,
+ * field or code removed or changed in meaning); MINOR when the API only
+ * grows (new functions, events, error codes, config fields set by the
+ * *_init functions); PATCH for fixes that change no declaration.  While
+ * MAJOR is 0, MINOR plays the part of MAJOR. */
 #define X400P1_VERSION_MAJOR 0
 #define X400P1_VERSION_MINOR 1
 #define X400P1_VERSION_PATCH 0
 #define X400P1_VERSION "0.1.0"
+
+/* The library's version, "MAJOR.MINOR.PATCH" (static, never NULL): the
+ * X400P1_VERSION of the build that produced the linked library. */
+const char *x400_version(void);
 
 /* Error codes.  Keep x400_strerror() in lib/common.c in step. */
 typedef enum x400_error {

@@ -27,7 +27,7 @@
  *   the slot is retired for the life of the table instead of wrapping.  At
  *   10^9 open/close pairs per second on one slot that is ~292 years; with
  *   FIFO reuse a table of N slots spreads reuse over all of them, so the
- *   bound is N times further away.  See doc/api-lpi.md.
+ *   bound is N times further away.  See doc/api.md ("LPI").
  *
  * Why the handle is a 16-byte struct and not one 64-bit word
  *   Packing table, slot and generation into 64 bits leaves the generation

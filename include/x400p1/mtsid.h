@@ -5,7 +5,7 @@
  * or report inside the MTS: the GlobalDomainIdentifier of the MTA that
  * assigned it plus a LocalIdentifier (IA5String, 1..ub-local-id-length = 32).
  * Two queued messages with the same MTSIdentifier break the transfer
- * (see doc/api-mtsid.md), so this allocator never repeats one:
+ * (see doc/api.md, "MTS identifiers"), so this allocator never repeats one:
  *
  *   across threads    each thread owns an x400_mtsid_cursor that reserves a
  *                     block of counter values with one atomic fetch-add and
@@ -23,7 +23,7 @@
  * (big-endian, zero-padded).  run < 2^50, counter < 2^50, so the longest
  * local identifier is 8 + 1 + 10 + 1 + 10 = 30 characters.
  *
- * See doc/api-mtsid.md for the guarantees, the durability protocol and the
+ * See doc/api.md ("MTS identifiers") for the guarantees, the durability protocol and the
  * residual risk (a restored old state file together with a clock that is
  * set backwards).
  */

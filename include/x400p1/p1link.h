@@ -150,7 +150,11 @@ void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
 /* Create a link.  Copies *cfg.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
 int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
                      const x400_p1_link_callbacks *cb, const x400_allocator *alloc);
-/* Free the link (an attached association is let go, not freed). */
+/* Free the link (an attached association is let go, not freed).  Order:
+ * stop the input (x400_driver_free, or x400_driver_close and its `closed`
+ * callback), then x400_p1_link_free, then x400_assoc_free.  Not from inside
+ * the link's own event callback.  `cb` of x400_p1_link_new may be NULL, as
+ * may its `event` (events dropped, transfers confirmed at once). */
 void x400_p1_link_free(x400_p1_link *l);
 
 /* Attach a fresh association (created by the caller with the same role and
@@ -180,8 +184,14 @@ int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
 /* Orderly close (RT-CLOSE, then release) once the queue is empty. */
 int x400_p1_link_close(x400_p1_link *l);
 
-/* Timers (transfer timeouts, recovery): pass the current time. */
+/* Timers (transfer timeouts, recovery).  The library reads no clock:
+ * `now_ms` is the current time in milliseconds on a clock of the caller's
+ * choice that never goes backwards (CLOCK_MONOTONIC, say); deadlines are
+ * computed from the last time passed.  Tick once after creating the link,
+ * then whenever next_timeout has come (ticking early is harmless). */
 int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms);
+/* The absolute time, in milliseconds on the clock passed to tick, of the
+ * link's next deadline; UINT64_MAX when no timer is running. */
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l);
 
 /* Confirm the transfer whose RECEIVED/DUPLICATE event returned

@@ -8,8 +8,8 @@
  * handed so that an interrupted transfer can resume even after a restart
  * of its own process (doc/rtse.md explains what is kept and for how long).
  *
- * Each field names the Exchange connector setting it corresponds to
- * (../shared/notes/exchange-parameters.md, doc/rtse.md).
+ * Each field names the setting of the Exchange Server 4.0-5.5 MTA's X.400
+ * connectors it corresponds to (doc/configuration.md, doc/rtse.md).
  *
  * Threads: the functions here touch only their arguments (reentrant).
  */

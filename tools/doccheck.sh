@@ -1,0 +1,109 @@
+#!/bin/sh
+# Documentation checks, run by `make check` (test/check_pkg.c):
+#   tools/doccheck.sh links ROOT   every relative link and file path named in
+#       README.md, CHANGELOG.md, doc/*.md, man/*, include/x400p1/*.h and the
+#       comments of lib/, asn1/, test/, tools/, examples/ must name a file or
+#       directory that exists inside ROOT; nothing may point outside it
+#       (a path climbing out with ../, a notes tree beside the repository).
+#   tools/doccheck.sh man ROOT     every man/*.[1-8] renders with groff -ww
+#       (all warnings) without a single diagnostic.
+# Prints one line per problem (FILE:LINE: what) and exits 1 if any.
+set -u
+what=${1:?usage: doccheck.sh links|man ROOT}
+root=${2:?usage: doccheck.sh links|man ROOT}
+cd "$root" || exit 2
+
+case "$what" in
+man)
+    status=0
+    for m in man/*.[1-8]; do
+        [ -e "$m" ] || continue
+        out=$(LC_ALL=C.UTF-8 groff -man -ww -z -Tutf8 "$m" 2>&1) || status=1
+        if [ -n "$out" ]; then
+            printf '%s\n' "$out" | sed "s|^|$m: |"
+            status=1
+        fi
+    done
+    exit $status
+    ;;
+links) ;;
+*) echo "doccheck.sh: unknown check '$what'" >&2; exit 2 ;;
+esac
+
+# The files whose links and path mentions are checked (this script's
+# comments and test/check_pkg.c's fixtures are examples, not references).
+files=$(ls README.md CHANGELOG.md doc/*.md man/*.[1-8] include/x400p1/*.h \
+           lib/*.[ch] asn1/*.asn1 test/*.[ch] test/fuzz/*.c tools/*.sh tools/*.py \
+           examples/*.c examples/*.sh examples/*/*.[ch] Makefile 2>/dev/null | grep -v -x -e tools/doccheck.sh -e test/check_pkg.c)
+[ -n "$files" ] || { echo "doccheck.sh: no files under $root" >&2; exit 2; }
+
+# awk resolves every candidate without touching the file system and prints
+# "FILE:LINE: target<TAB>resolved path" (resolved OUTSIDE when it climbs
+# out of the root); the shell loop then tests existence with no fork.
+#   Markdown link targets (.md files), relative to the file's directory;
+#   ../ paths anywhere, relative to the file's directory;
+#   repository paths named in text (doc/x.md, lib/session.c), from the root.
+# shellcheck disable=SC2086
+awk '
+function norm(p,    n, i, k, part, out, seg) {
+    k = split(p, seg, "/")
+    n = 0
+    for (i = 1; i <= k; i++) {
+        if (seg[i] == "" || seg[i] == ".") continue
+        if (seg[i] == "..") { if (n == 0) return "OUTSIDE"; n--; continue }
+        part[++n] = seg[i]
+    }
+    out = ""
+    for (i = 1; i <= n; i++) out = out (i > 1 ? "/" : "") part[i]
+    return out == "" ? "." : out
+}
+function dirof(f) { return f ~ /\// ? substr(f, 1, match(f, /\/[^\/]*$/) - 1) : "." }
+function emit(t, p) {
+    if (t ~ /\.\.\/shared/) p = "OUTSIDE"
+    print FILENAME ":" FNR ": " t "\t" p
+}
+{
+    line = $0
+    d = dirof(FILENAME)
+    if (FILENAME ~ /\.md$/) {
+        s = line
+        while (match(s, /\]\([^) ]+\)/)) {
+            t = substr(s, RSTART + 2, RLENGTH - 3)
+            s = substr(s, RSTART + RLENGTH)
+            if (t ~ /^[a-z]+:/ || t ~ /^#/) continue
+            sub(/#.*/, "", t)
+            if (t ~ /^\//) { print FILENAME ":" FNR ": absolute link " t "\tMISSING"; continue }
+            if (t != "") emit(t, norm(d "/" t))
+        }
+    }
+    s = line
+    while (match(s, /(\.\.\/)+[A-Za-z0-9_.-]+/)) {
+        t = substr(s, RSTART, RLENGTH)
+        s = substr(s, RSTART + RLENGTH)
+        if (norm(d "/" t) == "OUTSIDE" || t ~ /\.\.\/shared/) emit(t, "OUTSIDE")
+    }
+    if (line ~ /(^|[^A-Za-z0-9_.\/-])shared\/notes\//) emit("shared/notes/", "OUTSIDE")
+    s = " " line
+    while (match(s, /[^A-Za-z0-9_.\/-](doc|man|include|lib|test|tools|examples|asn1|bench)\/[A-Za-z0-9_.\/-]*/)) {
+        t = substr(s, RSTART + 1, RLENGTH - 1)
+        nxt = substr(s, RSTART + RLENGTH, 1)
+        s = substr(s, RSTART + RLENGTH)
+        # a pattern or placeholder, not a file: lib/*.c, check_<m>.c, spdu.[ch]
+        if (nxt ~ /[<*{}$%\[(]/) continue
+        sub(/[.-]+$/, "", t)
+        emit(t, norm(t))
+    }
+}' $files | sort -u | while IFS='	' read -r where resolved; do
+    case "$resolved" in
+    OUTSIDE) echo "$where: points outside the repository" ;;
+    MISSING) echo "$where" ;;
+    *) [ -e "$resolved" ] || [ -e "$resolved.c" ] || echo "$where: no such file" ;;
+    esac
+done > "${TMPDIR:-/tmp}/doccheck.$$"
+if [ -s "${TMPDIR:-/tmp}/doccheck.$$" ]; then
+    cat "${TMPDIR:-/tmp}/doccheck.$$"
+    rm -f "${TMPDIR:-/tmp}/doccheck.$$"
+    exit 1
+fi
+rm -f "${TMPDIR:-/tmp}/doccheck.$$"
+exit 0
