@@ -964,16 +964,16 @@ START_TEST(per_peer_stack_settings)
         "[mta]\nname = A\ngdi = C=XX;A= \nnode = n\nspool = /s\n"
         "[peer PP-88]\ntheir-password = pp\naddress = 192.0.2.7\ncalled-tsel = 592\n"
         "calling-tsel = 592\ncalling-ssel = hex:0102\ncalling-psel = P\ncalled-psel = hex:\n"
-        "session-versions = 1,2\nextension-form = local\n"
+        "session-versions = 1,2\nextension-form = 1988\n"
         "[peer PP-84]\ntheir-password = pp\naddress = 192.0.2.7\ntsel = 591\nmode = 1984\n"
-        "session-versions = 1\nextension-form = global\n";
+        "session-versions = 1\nextension-form = 1992\n";
     mta_config cfg;
     char err[512] = "", bad[512];
     const mta_peer_config *a, *b;
     static const struct { const char *line, *want; } bads[] = {
         { "session-versions = 3\n", "bad session-versions \"3\": 1, 2 or 1,2" },
         { "session-versions =\n", "bad session-versions" },
-        { "extension-form = both\n", "bad extension-form \"both\": local or global" },
+        { "extension-form = both\n", "bad extension-form \"both\": 1988 or 1992" },
         { "calling-tsel = hex:0\n", "even number" },
     };
     mta_config_defaults(&cfg);
@@ -987,12 +987,12 @@ START_TEST(per_peer_stack_settings)
     ck_assert(a->calling_psel.len == 1 && a->calling_psel.value[0] == 'P');
     ck_assert_uint_eq(a->psel.len, 0);
     ck_assert_uint_eq(a->session_versions, 3);
-    ck_assert_int_eq(a->extension_form, MTA_EXT_LOCAL);
+    ck_assert_int_eq(a->extension_form, MTA_EXT_1988);
     ck_assert_int_eq(a->mode, X400_P1_MODE_NORMAL);
     ck_assert(b->tsel.len == 3 && !memcmp(b->tsel.value, "591", 3));
     ck_assert_uint_eq(b->calling_tsel.len, 0);
     ck_assert_uint_eq(b->session_versions, 1);
-    ck_assert_int_eq(b->extension_form, MTA_EXT_GLOBAL);
+    ck_assert_int_eq(b->extension_form, MTA_EXT_1992);
     ck_assert_int_eq(b->mode, X400_P1_MODE_X410);
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
         snprintf(bad, sizeof bad, "[peer X]\ntheir-password = x\n%s", bads[i].line);

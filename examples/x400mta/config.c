@@ -558,9 +558,9 @@ static int set_peer_key(mta_peer_config *p, const char *k, const char *v, char *
         else if (!strcmp(v, "1,2") || !strcmp(v, "2,1") || !strcmp(v, "1, 2")) p->session_versions = 3;
         else return fail(msg, mlen, "bad session-versions \"%s\": 1, 2 or 1,2", v);
     } else if (!strcmp(k, "extension-form")) {
-        if (!strcmp(v, "local")) p->extension_form = MTA_EXT_LOCAL;
-        else if (!strcmp(v, "global")) p->extension_form = MTA_EXT_GLOBAL;
-        else return fail(msg, mlen, "bad extension-form \"%s\": local or global", v);
+        if (!strcmp(v, "1988")) p->extension_form = MTA_EXT_1988;
+        else if (!strcmp(v, "1992")) p->extension_form = MTA_EXT_1992;
+        else return fail(msg, mlen, "bad extension-form \"%s\": 1988 or 1992", v);
     } else if (!strcmp(k, "mode")) {
         if (!strcmp(v, "1988")) p->mode = X400_P1_MODE_NORMAL;
         else if (!strcmp(v, "1984")) p->mode = X400_P1_MODE_X410;
@@ -996,12 +996,12 @@ static const char sample_peers[] =
     "ssel = hex:0001\n"
     "psel =\n"
     "# Our (calling) selectors towards it; session versions we offer (1, 2 or\n"
-    "# 1,2); form of the envelope extensions we send (local or global).\n"
+    "# 1,2); form of the ExtensionField type we write (1988 or 1992).\n"
     "calling-tsel =\n"
     "calling-ssel =\n"
     "calling-psel =\n"
     "session-versions = 1,2\n"
-    "extension-form = local\n"
+    "extension-form = 1988\n"
     "# 1988 (ACSE, normal mode) or 1984 (X.410 mode, no ACSE).\n"
     "mode = 1988\n"
     "# Dialogue: twa (two-way alternate) or monologue; who has the turn after\n"

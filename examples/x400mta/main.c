@@ -680,7 +680,7 @@ int main(int argc, char **argv)
         !strcmp(argv[1], "delete") || !strcmp(argv[1], "bounce"))
         return cmd_control(argc, argv);
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("x400mta %s (built on libx400p1 %s)\n", X400P1_VERSION, X400P1_VERSION);
+        printf("x400mta %s (libx400p1 %s)\n", X400P1_VERSION, x400_version());
         return 0;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

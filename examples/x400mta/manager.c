@@ -870,6 +870,7 @@ static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mt
         ac->calling_tsel = pc->calling_tsel;
         ac->calling_ssel = pc->calling_ssel;
         ac->calling_psel = pc->calling_psel;
+        if (pc->session_versions) ac->session_versions = pc->session_versions;
     }
     if (role == X400_ROLE_INITIATOR) {
         /* the calling SS-user reference names this connection uniquely
@@ -897,6 +898,8 @@ static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const m
     if (pc) {
         lc->mode = pc->mode;
         lc->rtse = pc->rtse;
+        if (pc->extension_form == MTA_EXT_1988) lc->ext_form = X400_P1_EXT_FORM_1988;
+        else if (pc->extension_form == MTA_EXT_1992) lc->ext_form = X400_P1_EXT_FORM_1992;
         snprintf(lc->own_name, sizeof lc->own_name, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
         /* our-password as given, empty too (without it, the [mta] password:
          * the configuration keeps the two in step) */
@@ -1973,9 +1976,6 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         if (cfg->peers[i].their_password_none)
             LOG(m, IFC, X400_LOG_WARNING, "peer %s: their-password = none: any MTA binding as %s "
                 "without a password is accepted", cfg->peers[i].name, cfg->peers[i].name);
-        if (cfg->peers[i].session_versions || cfg->peers[i].extension_form)
-            LOG(m, IFC, X400_LOG_NOTICE, "peer %s: session-versions / extension-form are not settable "
-                "in this library yet: its defaults are used", cfg->peers[i].name);
     }
     if (mta_guard_new(&m->guard, &cfg->lim) < 0) {
         startup_fail(m, "connection guard: out of memory");

@@ -64,8 +64,9 @@ typedef struct mta_peer_config {
     /* session versions offered (X.225 8.3.1.5 Version Number): bit 0
      * version 1, bit 1 version 2; 0 = the library's default */
     unsigned session_versions;
-    /* form of the MessageTransferEnvelope extensions we send:
-     * MTA_EXT_DEFAULT (the library's), _LOCAL (integer codes) or _GLOBAL (OIDs) */
+    /* form of the ExtensionField type in the envelopes we send:
+     * MTA_EXT_DEFAULT (as each APDU was received or built), _1988
+     * ([0] { INTEGER }, as PP/ISODE) or _1992 ([0] IMPLICIT INTEGER) */
     int extension_form;
     /* link settings (doc/mta-config.md maps each to the Exchange MTA's) */
     x400_p1_mode mode;                         /* "1988" (default) or "1984" */
@@ -90,7 +91,7 @@ typedef struct mta_peer_config {
     size_t nroutes;
 } mta_peer_config;
 
-enum { MTA_EXT_DEFAULT = 0, MTA_EXT_LOCAL = 1, MTA_EXT_GLOBAL = 2 };
+enum { MTA_EXT_DEFAULT = 0, MTA_EXT_1988 = 1, MTA_EXT_1992 = 2 };
 
 /* Containment of hostile or broken peers (doc/mta-config.md, [mta]). */
 typedef struct mta_limits {
