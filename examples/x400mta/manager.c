@@ -979,7 +979,12 @@ static void open_assoc(mta *m, int p)
     if (!c) return;
     cb.user = c;
     link_config(m, &lc, X400_ROLE_INITIATOR, pc);
-    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || conn_connect(m, c) < 0) {
+    /* p1link.h: tick once after creating the link.  Its RTSE computes the
+     * transfer deadline from the last time it was given: a link first
+     * ticked by the next housekeeping (up to 20 ms later) had bound and
+     * started a transfer with its clock at 0, and that tick aborted it. */
+    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_tick(c->link, mono_ms()) < 0 ||
+        conn_connect(m, c) < 0) {
         c->dead = 1;
         open_failed(m, p);
         return;
@@ -1262,7 +1267,8 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
         c->dead = 1;
         return -1;
     }
-    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_attach(c->link, *out) < 0) {
+    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_tick(c->link, now) < 0 ||
+        x400_p1_link_attach(c->link, *out) < 0) {   /* its clock set first: see open_assoc */
         x400_assoc_free(*out);
         *out = NULL;
         unbound_remove(m, c);
