@@ -1153,16 +1153,48 @@ static double idle_cpu(pid_t pid, double secs)
     return cpu_of(pid) - c0;
 }
 
-/* make check-long (X400T_LONG=1): a 2,000-connection flood, a
+/* One cycle of the long attacks on B: a 2,000-connection flood, a
  * 500-connection slowloris and garbage, each while A and B exchange 100
- * messages each way; then 10,000 connections closed before binding; the
- * memory and idle CPU of B are back to their baseline after each. */
+ * messages each way (attack_round checks they arrive); then 10,000
+ * connections closed before binding.  B is back to no unbound connection
+ * and no remembered source after it. */
+static void attack_cycle(struct env *e, int cycle)
+{
+    char src[32], tag[3][16];
+    snprintf(tag[0], sizeof tag[0], "fl%d", cycle);
+    snprintf(tag[1], sizeof tag[1], "sl%d", cycle);
+    snprintf(tag[2], sizeof tag[2], "ju%d", cycle);
+    attack_round(e, tag[0], 2000, 0, 0, 100, 300);
+    attack_round(e, tag[1], 0, 500, 0, 100, 300);
+    attack_round(e, tag[2], 0, 0, 200, 100, 300);
+    for (int k = 0; k < 10000; k++) {
+        int fd;
+        src_addr(src, sizeof src, 50, k);
+        fd = dial_from(src, e->port[1]);
+        if (fd >= 0) close(fd);
+        if (k % 100 == 99) usleep(20000);
+    }
+    ck_assert_int_eq(wait_stat(e, 1, "unbound", 0, 30), 0);
+    ck_assert_int_eq(wait_stat(e, 1, "sources", 0, 30), 0);
+    sleep(2);
+}
+
+/* make check-long: the attack cycle three times.  Memory: the first cycle
+ * may grow what is sized by the peak (the driver's slot table, the
+ * graveyard, the allocator's free lists) within a bound; the next two, the
+ * same again (25,000 more connections), grow it by less than 8 MiB: a
+ * retained association or link (kilobytes each) would be hundreds of MiB.
+ * Measured on 2026-12-04: 18.8 -> 25.2 -> 27.5 MiB, about 90 bytes per
+ * connection in cycles 2 and 3, not yet explained (allocator
+ * fragmentation or a small reachable record: LeakSanitizer at exit finds
+ * nothing unreachable).  ASan's quarantine of freed blocks (256 MiB by default) would
+ * hide both, so B runs without it.  Idle CPU is back to its baseline. */
 START_TEST(long_attacks_memory_back_to_baseline)
 {
     struct env e;
-    long rss0, rss1;
-    double cpu0, cpu1;
-    char src[32];
+    long rss0, rss1, rss2;
+    double cpu0, cpu2;
+    setenv("ASAN_OPTIONS", "quarantine_size_mb=0:allocator_release_to_os_interval_ms=0", 1);
     env_init(&e);
     e.mta_extra[1] = "max-connections = 4096\nmax-unbound = 256\nmax-unbound-per-source = 8\n"
                      "bind-timeout = 5\n";
@@ -1174,25 +1206,17 @@ START_TEST(long_attacks_memory_back_to_baseline)
     sleep(2);
     rss0 = rss_kib(e.pid[1]);
     cpu0 = idle_cpu(e.pid[1], 3);
-    attack_round(&e, "flood", 2000, 0, 0, 100, 300);
-    attack_round(&e, "slow", 0, 500, 0, 100, 300);
-    attack_round(&e, "junk", 0, 0, 200, 100, 300);
-    for (int k = 0; k < 10000; k++) {
-        int fd;
-        src_addr(src, sizeof src, 50, k);
-        fd = dial_from(src, e.port[1]);
-        if (fd >= 0) close(fd);
-        if (k % 100 == 99) usleep(20000);
-    }
-    ck_assert_int_eq(wait_stat(&e, 1, "unbound", 0, 30), 0);
-    ck_assert_int_eq(wait_stat(&e, 1, "sources", 0, 30), 0);
-    sleep(2);
+    attack_cycle(&e, 1);
     rss1 = rss_kib(e.pid[1]);
-    cpu1 = idle_cpu(e.pid[1], 3);
-    fprintf(stderr, "long attacks: B rss %ld -> %ld KiB, idle cpu %.2f -> %.2f s per 3 s\n", rss0, rss1, cpu0, cpu1);
-    /* the allocator keeps some of what it had (ASan quarantine too): within 25% */
-    ck_assert_msg(rss1 <= rss0 + rss0 / 4, "rss %ld -> %ld KiB", rss0, rss1);
-    ck_assert_msg(cpu1 <= cpu0 * 1.5 + 0.15, "idle cpu %.2f -> %.2f", cpu0, cpu1);
+    attack_cycle(&e, 2);
+    attack_cycle(&e, 3);
+    rss2 = rss_kib(e.pid[1]);
+    cpu2 = idle_cpu(e.pid[1], 3);
+    fprintf(stderr, "long attacks: B rss %ld -> %ld -> %ld KiB, idle cpu %.2f -> %.2f s per 3 s\n", rss0,
+            rss1, rss2, cpu0, cpu2);
+    ck_assert_msg(rss1 <= rss0 + 16384, "first cycle: rss %ld -> %ld KiB", rss0, rss1);
+    ck_assert_msg(rss2 <= rss1 + 8192, "cycles 2 and 3 grew: rss %ld -> %ld KiB", rss1, rss2);
+    ck_assert_msg(cpu2 <= cpu0 * 1.5 + 0.15, "idle cpu %.2f -> %.2f", cpu0, cpu2);
     ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
     env_free(&e, 1);
 }
