@@ -1022,6 +1022,7 @@ static int on_received(mta *m, conn *c, const x400_p1_link_event *ev)
     const char *from = peer_name(m, c->peer);
     char id[X400_MTSID_TEXT_MAX];
     x400_mtsid_format(x400_p1_apdu_id(ev->apdu), id, sizeof id);
+    if (m->suspended || c->dead) return -1; /* not accepted: it stays with the sender */
     m->st.received++;
     mta_log_hex(&m->lg, "received APDU", ev->raw, ev->raw_len);
     /* the event's APDU lives for the callback: decode our own copy to route */
@@ -1168,7 +1169,11 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         c->dead = 1;
         break;
     case X400_P1_LINK_EV_NEED_ASSOC:
-        /* RTSE recovery: a new connection for the interrupted transfer */
+        /* RTSE recovery: a new connection for the interrupted transfer --
+         * not for an association this MTA ended (suspend, shutdown): the
+         * link recovered by a suspended MTA received transfers it could
+         * never confirm, so it was never reaped and the MTA never resumed. */
+        if (c->dead) return -1;
         m->st.recoveries++;
         LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: connection lost, recovering (RTSE)", c->id);
         c->assoc = NULL; /* the old one is retired when the driver lets it go */
@@ -1492,7 +1497,8 @@ static void reap(mta *m)
     conn **pp = &m->conns;
     while (*pp) {
         conn *c = *pp;
-        if (c->dead && !x400_p1_link_confirm_pending(c->link)) {
+        /* suspended: nothing will be confirmed (the senders keep it) */
+        if (c->dead && (m->suspended || !x400_p1_link_confirm_pending(c->link))) {
             int confirming = 0;
             for (size_t i = 0; i < m->pd.nconfirm; i++)
                 if (m->pd.confirm[i] == c) confirming = 1;
