@@ -77,6 +77,7 @@ typedef struct conn {
     x400_lpi_handle h;
     int have_h;
     int bound, dead, connecting, confirm, closing;
+    int closing_for_suspend;    /* suspend(): ended by it, its handle to close */
     uint64_t idle_since, close_deadline;
     uint64_t waiting_since;     /* inbound: waiting for the peer to recover it */
     size_t inflight;
@@ -1173,11 +1174,11 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
          * not for an association this MTA ended (suspend, shutdown): the
          * link recovered by a suspended MTA received transfers it could
          * never confirm, so it was never reaped and the MTA never resumed. */
+        c->assoc = NULL; /* the old one is retired when the driver lets it go */
+        c->have_h = 0;
         if (c->dead) return -1;
         m->st.recoveries++;
         LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: connection lost, recovering (RTSE)", c->id);
-        c->assoc = NULL; /* the old one is retired when the driver lets it go */
-        c->have_h = 0;
         return conn_connect(m, c) < 0 ? -1 : 0;
     case X400_P1_LINK_EV_PERSIST:
         /* The APDU octets a resumed transfer would need survive only in this
@@ -1700,11 +1701,14 @@ static void suspend(mta *m, const char *what)
     m->next_resume = mono_ms() + 1000;
     LOG(m, SVC, X400_LOG_ERROR, "%s failed: %s; transfers are refused (what was not confirmed stays with the "
         "senders) until the spool works again, retried every second", what, m->err);
+    /* all dead before any is closed: a close reaches the link at once, and
+     * its RTSE asks for a new connection (NEED_ASSOC), refused when dead */
     for (conn *c = m->conns; c; c = c->next) {
-        if (c->dead) continue;
-        if (c->have_h) x400_driver_close(m->drv, c->h);
+        c->closing_for_suspend = !c->dead;
         c->dead = 1;
     }
+    for (conn *c = m->conns; c; c = c->next)
+        if (c->closing_for_suspend && c->have_h) x400_driver_close(m->drv, c->h);
 }
 
 /* The durable queue as the spool has it: indexed afresh. */
