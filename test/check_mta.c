@@ -828,7 +828,7 @@ START_TEST(full_disk_receiver_resumes_by_itself)
     start(&e, 0);
     {
         double end = now_s() + 60;
-        while (now_s() < end && run("grep -q 'transfers are refused' '%s/b.log'", e.dir) != 0) usleep(100000);
+        while (now_s() < end && run("grep -qs 'transfers are refused' '%s/b.log'", e.dir) != 0) usleep(100000);
     }
     ck_assert_int_eq(run("grep -q 'spool commit failed: .*transfers are refused' '%s/b.log'", e.dir), 0);
     usleep(2500000);
