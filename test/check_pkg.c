@@ -248,7 +248,7 @@ START_TEST(doc_link_check_catches_each_kind)
     mk_tmp(dir, sizeof dir);
     write_file(dir, "README.md", "# t\nSee [the guide](doc/guide.md) and [gone](doc/gone.md#x).\n");
     write_file(dir, "doc/guide.md", "Back to [README](../README.md); web [x](https://example.org/a.md).\n"
-                                    "Notes: ../" "shared/notes/wire.md\n"
+                                    "Notes: ../" "shared" "/notes/wire.md\n"
                                     "Out: [up](../../etc/passwd)\n");
     write_file(dir, "include/x400p1/x.h", "/* See doc/guide.md and doc/nothere.md; lib/*.c is a pattern. */\n");
     ck_assert_int_eq(doccheck("links", dir, &o), 1);
