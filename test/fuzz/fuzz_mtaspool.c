@@ -22,21 +22,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[256];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* the temporary directory goes when the run ends */
-static void rm_dir(void)
-{
-    if (dir[0]) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+#include "tmpdir.h"   /* dir, removed at exit (rm_dir) */
 
 static void put(const char *rel, const uint8_t *p, size_t n)
 {
