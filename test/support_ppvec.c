@@ -3,57 +3,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "interop.h"
 #include "ppvec.h"
 #include "x400t.h"
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
+/* One parser for the vector files: x400t_vec_load (support_interop.c);
+ * this keeps its records as a plain array. */
 void x400t_ppvec_load(x400t_ppvec *v, const char *name)
 {
-    char path[1024];
-    FILE *f;
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t got;
+    char base[256], err[1200];
+    size_t bl = strlen(name);
+    x400t_wire w;
     memset(v, 0, sizeof *v);
-    snprintf(path, sizeof path, "%s/test/interop/%s", x400t_srcdir(), name);
-    f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    while ((got = getline(&line, &cap, f)) >= 0) {
-        size_t k = 0, hex, len;
-        uint8_t *p;
-        lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
-        if (got == 0 || line[0] == '#') continue;
-        ck_assert_msg((line[0] == '<' || line[0] == '>') && line[1] == ' ', "%s:%zu: not '< ' or '> '", path,
-                      lineno);
-        hex = (size_t)got - 2;
-        ck_assert_msg(hex % 2 == 0 && hex >= 14, "%s:%zu: odd or short hex", path, lineno);
-        len = hex / 2;
-        p = malloc(len);
-        ck_assert_ptr_nonnull(p);
-        for (k = 0; k < len; k++) {
-            int hi = hexval(line[2 + 2 * k]), lo = hexval(line[3 + 2 * k]);
-            ck_assert_msg(hi >= 0 && lo >= 0, "%s:%zu: not hex", path, lineno);
-            p[k] = (uint8_t)(hi << 4 | lo);
-        }
-        ck_assert_msg(p[0] == 3 && ((size_t)p[2] << 8 | p[3]) == len, "%s:%zu: not one TPKT", path, lineno);
-        v->t = realloc(v->t, (v->n + 1) * sizeof *v->t);
-        ck_assert_ptr_nonnull(v->t);
-        v->t[v->n].from_initiator = line[0] == '<';
-        v->t[v->n].p = p;
-        v->t[v->n].len = len;
-        v->n++;
+    if (bl > 4 && !strcmp(name + bl - 4, ".txt")) bl -= 4;
+    ck_assert(bl < sizeof base);
+    memcpy(base, name, bl);
+    base[bl] = 0;
+    ck_assert_msg(x400t_vec_load(&w, base, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(w.n > 0, "%s holds no TPKT", name);
+    v->t = calloc(w.n, sizeof *v->t);
+    ck_assert_ptr_nonnull(v->t);
+    for (size_t k = 0; k < w.n; k++) {
+        v->t[k].from_initiator = w.rec[k].from_initiator;
+        v->t[k].len = w.rec[k].len;
+        v->t[k].p = malloc(w.rec[k].len);
+        ck_assert_ptr_nonnull(v->t[k].p);
+        memcpy(v->t[k].p, w.rec[k].p, w.rec[k].len);
     }
-    free(line);
-    fclose(f);
-    ck_assert_msg(v->n > 0, "%s holds no TPKT", path);
+    v->n = w.n;
+    x400t_wire_free(&w);
 }
 
 void x400t_ppvec_free(x400t_ppvec *v)
