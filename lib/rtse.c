@@ -85,6 +85,10 @@ typedef struct rx_state {
     int active;              /* an activity exists (running, interrupted or completed) */
     int completed;           /* delivered whole; kept for a resume of it */
     int skip_all;            /* resumed completed activity: drop every octet */
+    int user_holds;          /* completed, but the user deferred its confirmation
+                              * and has not given it yet: survives a lost
+                              * connection, so a resumed activity's end is
+                              * not confirmed to the sender on the user's behalf */
     uint8_t id[6];
     size_t id_len;
     uint64_t cur;            /* APDV offset of the next octet to arrive */
@@ -586,7 +590,7 @@ static size_t rec_build(const x400i_rtse *r, uint8_t *buf, size_t cap)
     unsigned first = x->nring > r->window + 1 ? x->nring - (r->window + 1) : 0;
     w_bytes(&w, rec_magic, 4);
     w_u(&w, X400_RTSE_RECORD_VERSION, 1);
-    w_u(&w, x->completed ? X400_RTSE_RECORD_COMPLETED : X400_RTSE_RECORD_RECEIVING, 1);
+    w_u(&w, x->completed && !x->user_holds ? X400_RTSE_RECORD_COMPLETED : X400_RTSE_RECORD_RECEIVING, 1);
     w_u(&w, r->now, 8);
     w_u(&w, r->now + (uint64_t)r->cfg.recovery_timeout_s * 1000u, 8);
     w_str(&w, x->id, x->id_len);
@@ -1829,10 +1833,18 @@ static int act_act_end(x400i_rtse *r, const evargs *a)
         if (indicate(r, &ind) == X400I_RTSE_DEFER) r->end_deferred = 1;
         if (r->cb_failed) return X400_ERR_CALLBACK_FAILURE;
         x->completed = 1;
+        x->user_holds = r->end_deferred;
         x->total = x->cur;
         x->expires = r->now + (uint64_t)r->cfg.recovery_timeout_s * 1000u;
-        if (r->cp_kib) persist(r);
-        else rx_reset(r);
+        /* a completed record tells a restored receiver to confirm a resume
+         * of this activity: written only once the user has confirmed it */
+        if (r->cp_kib && !x->user_holds) persist(r);
+        else if (!r->cp_kib) rx_reset(r);
+    } else if (x->user_holds) {
+        /* the end of a resumed activity the user has not confirmed yet
+         * (X.228 recovery after a lost connection): the P-ACTIVITY-END
+         * response waits for x400i_rtse_transfer_accept, as the first did */
+        r->end_deferred = 1;
     }
     x->skip_all = 0;
     if (r->state == X400I_RTSE_ST_CLOSED || r->end_deferred) return 0;
@@ -2397,6 +2409,10 @@ int x400i_rtse_transfer_accept(x400i_rtse *r)
 {
     int rc;
     if (!r) return X400_ERR_INVALID_ARG;
+    if (r->rx.active && r->rx.user_holds) {
+        r->rx.user_holds = 0;
+        if (r->cp_kib && r->rx.completed) persist(r); /* now a completed record */
+    }
     if (!r->end_deferred) return X400_OK;
     r->end_deferred = 0;
     if (r->state != X400I_RTSE_ST_OPEN) return X400_OK;
@@ -2406,7 +2422,7 @@ int x400i_rtse_transfer_accept(x400i_rtse *r)
     return X400_OK;
 }
 
-int x400i_rtse_transfer_deferred(const x400i_rtse *r) { return r ? r->end_deferred : 0; }
+int x400i_rtse_transfer_deferred(const x400i_rtse *r) { return r ? r->end_deferred || (r->rx.active && r->rx.user_holds) : 0; }
 
 const x400i_rtse_ref *x400i_rtse_waiting_ref(const x400i_rtse *r)
 {

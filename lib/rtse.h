@@ -259,8 +259,10 @@ const x400i_rtse_ref *x400i_rtse_waiting_ref(const x400i_rtse *r);
 /* Deferred confirmation: the user's indication callback may return
  * X400I_RTSE_DEFER for X400I_RTSE_TRANSFER_IND; the P-ACTIVITY-END response
  * (the RT-TRANSFER confirmation at the sender) then waits for
- * x400i_rtse_transfer_accept().  A lost connection cancels it (the sender
- * recovers or transfers again). */
+ * x400i_rtse_transfer_accept().  A lost connection does not cancel it:
+ * when the sender recovers and ends the resumed activity, that end too
+ * waits for the user (nothing is confirmed on the user's behalf); a
+ * completed record is persisted only once the user has confirmed. */
 #define X400I_RTSE_DEFER 1
 int x400i_rtse_transfer_accept(x400i_rtse *r);
 int x400i_rtse_transfer_deferred(const x400i_rtse *r);

@@ -281,6 +281,56 @@ static uint64_t cut_run(const x400_rtse_config *c, const uint8_t *d, size_t n, u
     return resent;
 }
 
+/* The receiving user defers its confirmation (X400I_RTSE_DEFER, e.g. the
+ * APDU is not yet on stable storage) and the connection is lost before it
+ * confirms.  The sender recovers and ends the resumed activity: that end
+ * must not be confirmed on the user's behalf, only when the user accepts;
+ * nor may a completed record be persisted before then. */
+START_TEST(deferred_end_survives_recovery)
+{
+    x400_rtse_config c = cfg_of(4, 3, 1, 0);
+    x400_rtse_record_info ri;
+    x400t_rl h;
+    const size_t n = 10000;
+    uint8_t *d = x400t_pattern(n, 5);
+    x400t_rl_init(&h, &c, &c);
+    x400t_rl_open(&h);
+    h.b.defer = 1;
+    ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 42), 0);
+    x400t_rl_pump(&h);
+    ck_assert_int_eq(h.b.nind[X400I_RTSE_TRANSFER_IND], 1);
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_TRANSFER_CONF], 0);
+    ck_assert_int_eq(x400i_rtse_transfer_deferred(h.b.rt), 1);
+    ck_assert_int_eq(x400_rtse_record_info_get(h.b.record, h.b.record_len, &ri), 0);
+    ck_assert_int_ne(ri.state, X400_RTSE_RECORD_COMPLETED);
+    x400t_rl_cut(&h);
+    x400t_rl_advance(&h, 2000);
+    x400t_rl_pump(&h);
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_RECOVERED_IND], 1);
+    ck_assert_int_eq(h.b.nind[X400I_RTSE_TRANSFER_IND], 1);   /* not delivered twice */
+    ck_assert_msg(h.a.nind[X400I_RTSE_TRANSFER_CONF] == 0,
+                  "the resumed transfer was confirmed before the receiving user confirmed it");
+    ck_assert_int_eq(x400i_rtse_transfer_deferred(h.b.rt), 1);
+    ck_assert_int_eq(x400_rtse_record_info_get(h.b.record, h.b.record_len, &ri), 0);
+    ck_assert_int_ne(ri.state, X400_RTSE_RECORD_COMPLETED);
+    /* the user confirms: now, and only now, the sender learns it */
+    h.b.defer = 0;
+    ck_assert_int_eq(x400i_rtse_transfer_accept(h.b.rt), X400_OK);
+    x400t_rl_pump(&h);
+    ck_assert_int_eq(h.a.nind[X400I_RTSE_TRANSFER_CONF], 1);
+    ck_assert_int_eq(h.a.last_result, X400_OK);
+    ck_assert_uint_eq(h.a.last_tid, 42);
+    ck_assert_int_eq(x400i_rtse_transfer_deferred(h.b.rt), 0);
+    ck_assert_int_eq(x400_rtse_record_info_get(h.b.record, h.b.record_len, &ri), 0);
+    ck_assert_int_eq(ri.state, X400_RTSE_RECORD_COMPLETED);
+    ck_assert_uint_eq(h.b.done_len, n);
+    ck_assert(memcmp(h.b.done, d, n) == 0);
+    transfer_ok(&h, &h.a, &h.b, 3000, 7);   /* the association goes on */
+    free(d);
+    x400t_rl_free(&h);
+}
+END_TEST
+
 /* The TSDU lengths a sends during an uncut transfer (cut classes). */
 static size_t *tsdu_bounds(const x400_rtse_config *c, const uint8_t *d, size_t n, size_t *count)
 {
@@ -897,6 +947,7 @@ Suite *x400t_suite_rtse(void)
     tcase_add_test(tc, user_abort);
     tcase_add_test(tc, recovery_timeout_restarts);
     tcase_add_test(tc, peer_never_confirms);
+    tcase_add_test(tc, deferred_end_survives_recovery);
     tcase_add_test(tc, bad_rtorq);
     tcase_add_test(tc, bad_lower_input);
     tcase_add_test(tc, bad_rtab);

@@ -374,6 +374,7 @@ static int u_ind(void *user, const x400i_rtse_ind *ind)
         e->done_len = e->rx_len;
         e->rx = NULL;
         e->rx_len = e->rx_cap = 0;
+        if (e->defer) return X400I_RTSE_DEFER;
         break;
     case X400I_RTSE_TRANSFER_ABANDON: e->rx_len = 0; break;
     case X400I_RTSE_TRANSFER_CONF:

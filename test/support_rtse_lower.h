@@ -56,6 +56,7 @@ typedef struct x400t_rl_end {
     int auto_accept;                /* answer RT-OPEN / RT-CLOSE indications */
     int refuse_open;                /* refuse RT-OPEN with this reason + 1 */
     int fail_next;                  /* return -1 from the next indication */
+    int defer;                      /* answer TRANSFER_IND with X400I_RTSE_DEFER */
     uint8_t open_ud[64];
     size_t open_ud_len;
 } x400t_rl_end;

@@ -196,9 +196,11 @@ uint64_t x400_p1_link_next_timeout(const x400_p1_link *l);
 
 /* Confirm the transfer whose RECEIVED/DUPLICATE event returned
  * X400_P1_LINK_DEFER (P-ACTIVITY-END response).  Until then the link sends
- * nothing else.  X400_OK (also when nothing is pending or the connection
- * has gone: the sender then transfers again, and the MTSID is recognised
- * as a duplicate). */
+ * nothing else.  A connection lost and recovered (X.228) meanwhile does
+ * not confirm it: the resumed transfer's end waits for this call too.
+ * X400_OK (also when nothing is pending or the association has gone: the
+ * sender then transfers again, and the MTSID is recognised as a
+ * duplicate). */
 int x400_p1_link_confirm(x400_p1_link *l);
 int x400_p1_link_confirm_pending(const x400_p1_link *l);
 
