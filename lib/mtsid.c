@@ -605,7 +605,7 @@ static int check_config(const x400_mtsid_config *cfg, x400_diag *d)
     return x400_gdi_validate(&cfg->gdi, d);
 }
 
-int x400_mtsid_open(const x400_mtsid_config *cfg, x400_mtsid_alloc **out, x400_diag *d)
+int x400_mtsid_new(x400_mtsid_alloc **out, const x400_mtsid_config *cfg, x400_diag *d)
 {
     const x400_allocator *al;
     x400_mtsid_alloc *a;
@@ -685,7 +685,7 @@ fail:
     return rv;
 }
 
-void x400_mtsid_close(x400_mtsid_alloc *a)
+void x400_mtsid_free(x400_mtsid_alloc *a)
 {
     if (!a) return;
     pthread_mutex_destroy(&a->mu);

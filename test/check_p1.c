@@ -521,8 +521,8 @@ START_TEST(duplicate_set)
     x400_diag d;
     uint8_t *blob;
     size_t bl;
-    ck_assert_int_eq(x400_p1_idset_create(0, NULL, &s), X400_ERR_INVALID_ARG);
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &s), 0);
+    ck_assert_int_eq(x400_p1_idset_new(&s, 0, NULL), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_p1_idset_new(&s, 100, NULL), 0);
     x400_mtsid bad;
     memset(&bad, 0, sizeof bad);
     ck_assert_int_eq(x400_p1_idset_insert(s, &bad), X400_ERR_INVALID_ARG);
@@ -553,7 +553,7 @@ START_TEST(duplicate_set)
     }
     /* persist and restore (blob and file) */
     ck_assert_int_eq(x400_p1_idset_save(s, &blob, &bl), 0);
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &s2), 0);
+    ck_assert_int_eq(x400_p1_idset_new(&s2, 100, NULL), 0);
     ck_assert_int_eq(x400_p1_idset_load(s2, blob, bl, &d), 0);
     for (unsigned i = 0; i < 250; i++) {
         x400_mtsid id = id_n(i);
@@ -577,7 +577,7 @@ START_TEST(duplicate_set)
     ck_assert_int_eq(x400_p1_idset_load_file(s2, path, &d), X400_ERR_NOT_FOUND);
     ck_assert_int_eq(x400_p1_idset_save_file(s, path, &d), 0);
     x400_p1_idset *s3;
-    ck_assert_int_eq(x400_p1_idset_create(10, NULL, &s3), 0);   /* smaller: keeps the newest 10 */
+    ck_assert_int_eq(x400_p1_idset_new(&s3, 10, NULL), 0);   /* smaller: keeps the newest 10 */
     ck_assert_int_eq(x400_p1_idset_load_file(s3, path, &d), 0);
     ck_assert_uint_eq(x400_p1_idset_count(s3), 10);
     x400_mtsid newest = id_n(249), older = id_n(239);
@@ -596,7 +596,7 @@ START_TEST(duplicate_set_churn)
     /* many evictions through a small table: the index stays exact */
     x400_p1_idset *s;
     unsigned cap = 37, n = X400T_TSAN ? 3000 : 20000;
-    ck_assert_int_eq(x400_p1_idset_create(cap, NULL, &s), 0);
+    ck_assert_int_eq(x400_p1_idset_new(&s, cap, NULL), 0);
     for (unsigned i = 0; i < n; i++) {
         x400_mtsid id = id_n(i);
         ck_assert_int_eq(x400_p1_idset_insert(s, &id), 0);

@@ -109,7 +109,7 @@ static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, c
     memset(&p->ini, 0, sizeof p->ini);
     memset(&p->rsp, 0, sizeof p->rsp);
     x400t_wire_init(&p->wire);
-    ck_assert_int_eq(x400_p1_idset_create(1000, NULL, &p->seen), X400_OK);
+    ck_assert_int_eq(x400_p1_idset_new(&p->seen, 1000, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.mode = cr.mode = mode;
@@ -512,7 +512,7 @@ START_TEST(recovery_routed_to_waiting_link)
     memset(&r, 0, sizeof r);
     r.p = &p;
     REC = &r;
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    ck_assert_int_eq(x400_p1_idset_new(&p.seen, 100, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
@@ -1021,7 +1021,7 @@ START_TEST(recovery_refused_gives_apdu_back_unbound)
     r.p = &p;
     r.refuse = 1;
     REC = &r;
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    ck_assert_int_eq(x400_p1_idset_new(&p.seen, 100, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;

@@ -128,7 +128,7 @@ typedef struct x400_mtsid_config {
     x400_gdi gdi;                /* this MTA's domain (x400_gdi_validate) */
     unsigned flags;              /* X400_MTSID_CREATE */
     const x400_allocator *alloc; /* NULL: malloc/free */
-    const x400_logger *logger;   /* NULL: silent; copied by open */
+    const x400_logger *logger;   /* NULL: silent; copied by x400_mtsid_new */
     x400_mtsid_time_fn time_fn;  /* NULL: CLOCK_REALTIME seconds */
     void *time_user;
     uint32_t block;              /* counter values a cursor reserves at a
@@ -155,15 +155,15 @@ typedef enum x400_mtsid_reason {
     X400_MTSID_R_FIELD,      /* a field out of range despite a good CRC */
     X400_MTSID_R_NODE,       /* the state file belongs to another node id */
     X400_MTSID_R_RUN_SPACE,  /* run numbers exhausted (> X400_MTSID_RUN_MAX) */
-    X400_MTSID_R_FAILED      /* an earlier run start failed: reopen */
+    X400_MTSID_R_FAILED      /* an earlier run start failed: free and create again */
 } x400_mtsid_reason;
 
 /* Fill *cfg with defaults (all zero/NULL).  Set state_path, node_id, gdi. */
 void x400_mtsid_config_init(x400_mtsid_config *cfg);
 
-/* Open the state file, take its exclusive lock (held until close), start a
- * new run and make it durable before returning.  The run number is
- * max(stored run + 1, clock seconds).
+/* Open the state file, take its exclusive lock (held until
+ * x400_mtsid_free), start a new run and make it durable before returning.
+ * The run number is max(stored run + 1, clock seconds).
  * Returns X400_OK and *out, or (with *diag filled, layer X400_LAYER_MTSID,
  * reason an x400_mtsid_reason, the path and errno text in diag->text):
  *   X400_ERR_INVALID_ARG  NULL argument, no node id / bad node id / bad
@@ -178,20 +178,21 @@ void x400_mtsid_config_init(x400_mtsid_config *cfg);
  *                         R_NODE;
  *   X400_ERR_UNSUPPORTED  R_VERSION;
  *   X400_ERR_LIMIT        R_RUN_SPACE.
- * The state file is never modified by a failing open.  The config and its
- * strings may be freed after the call.  `diag` may be NULL. */
-int x400_mtsid_open(const x400_mtsid_config *cfg, x400_mtsid_alloc **out,
-                    x400_diag *diag);
+ * The state file is never modified by a failing x400_mtsid_new.  The
+ * config and its strings may be freed after the call.  `diag` may be NULL. */
+int x400_mtsid_new(x400_mtsid_alloc **out, const x400_mtsid_config *cfg,
+                   x400_diag *diag);
 
 /* Release the lock and free the allocator.  Every cursor on it becomes
  * invalid.  Must not run concurrently with x400_mtsid_next() on its
  * cursors.  NULL is ignored. */
-void x400_mtsid_close(x400_mtsid_alloc *a);
+void x400_mtsid_free(x400_mtsid_alloc *a);
 
 /* The current run number (the latest durable one).  Thread-safe. */
 uint64_t x400_mtsid_current_run(const x400_mtsid_alloc *a);
 
-/* The GDI the allocator stamps on every identifier.  Valid until close. */
+/* The GDI the allocator stamps on every identifier.  Valid until
+ * x400_mtsid_free. */
 const x400_gdi *x400_mtsid_gdi(const x400_mtsid_alloc *a);
 
 /* A caller-owned cursor: one per thread (or per single-threaded user).
@@ -221,8 +222,8 @@ int x400_mtsid_cursor_init(x400_mtsid_cursor *c, x400_mtsid_alloc *a);
  * Returns X400_OK, or (detail in x400_mtsid_cursor_diag()):
  *   X400_ERR_IO / X400_ERR_LIMIT   the new run could not be made durable /
  *                                  run numbers are exhausted.  The failure is
- *                                  sticky (R_FAILED afterwards): close and
- *                                  open again;
+ *                                  sticky (R_FAILED afterwards): free
+ *                                  the allocator and create it again;
  *   X400_ERR_INVALID_ARG           NULL or unbound cursor. */
 int x400_mtsid_next(x400_mtsid_cursor *c, x400_mtsid *out);
 

@@ -151,7 +151,7 @@ void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
 int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
                      const x400_p1_link_callbacks *cb, const x400_allocator *alloc);
 /* Free the link (an attached association is let go, not freed).  Order:
- * stop the input (x400_driver_free, or x400_driver_close and its `closed`
+ * stop the input (x400_driver_free, or x400_driver_disconnect and its `closed`
  * callback), then x400_p1_link_free, then x400_assoc_free.  Not from inside
  * the link's own event callback.  `cb` of x400_p1_link_new may be NULL, as
  * may its `event` (events dropped, transfers confirmed at once). */
