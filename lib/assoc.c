@@ -970,7 +970,10 @@ x400_pmode x400_assoc_get_pmode(const x400_assoc *a)
     return x400i_pres_mode(a->pres) ? X400_PMODE_NORMAL : X400_PMODE_X410_1984;
 }
 
-const x400_diag *x400_assoc_diag(const x400_assoc *a) { return &a->diag; }
+const x400_diag *x400_assoc_diag(const x400_assoc *a)
+{
+    return a ? &a->diag : x400i_diag_none();
+}
 
 void x400_assoc_set_user(x400_assoc *a, void *user) { if (a) a->user = user; }
 void *x400_assoc_get_user(const x400_assoc *a) { return a ? a->user : NULL; }

@@ -710,4 +710,7 @@ x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
 size_t x400_driver_conn_count(const x400_driver *d) { return d ? d->nconns : 0; }
 size_t x400_driver_inbound_count(const x400_driver *d) { return d ? d->ninbound : 0; }
 uint64_t x400_driver_refused_count(const x400_driver *d) { return d ? d->refused : 0; }
-const x400_diag *x400_driver_diag(const x400_driver *d) { return &d->diag; }
+const x400_diag *x400_driver_diag(const x400_driver *d)
+{
+    return d ? &d->diag : x400i_diag_none();
+}

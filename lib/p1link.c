@@ -764,7 +764,10 @@ x400_assoc *x400_p1_link_assoc(const x400_p1_link *l)
 {
     return l ? x400i_rtse_assoc_current(l->ra) : NULL;
 }
-const x400_diag *x400_p1_link_diag(const x400_p1_link *l) { return &l->diag; }
+const x400_diag *x400_p1_link_diag(const x400_p1_link *l)
+{
+    return l ? &l->diag : x400i_diag_none();
+}
 
 int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out)
 {

@@ -139,6 +139,13 @@ typedef struct x400_assoc_config {
 /* Fill *cfg with defaults for `role`.  Call before changing fields. */
 void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role);
 
+/* String setters for the Connection Identifier (calling_ref, common_ref):
+ * X400_OK; X400_ERR_LIMIT above 64 octets (the field is left unchanged,
+ * never truncated); X400_ERR_INVALID_ARG (cfg NULL).  NULL or "": absent.
+ * Selectors: x400_selector_set(). */
+int x400_assoc_config_set_calling_ref(x400_assoc_config *cfg, const char *ref);
+int x400_assoc_config_set_common_ref(x400_assoc_config *cfg, const char *ref);
+
 typedef enum x400_assoc_state {
     X400_ASSOC_IDLE = 0,       /* created, nothing sent/received */
     X400_ASSOC_CONNECTING,     /* transport/session establishment under way */

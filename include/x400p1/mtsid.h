@@ -83,6 +83,20 @@ typedef struct x400_mtsid {
  * Thread-safe (touches only its arguments). */
 int x400_gdi_validate(const x400_gdi *gdi, x400_diag *diag);
 
+/* The GDI in the O/R name text form (orname.h): "C=GB;A= ;P=SMHS", with
+ * "A#=" / "P#=" for the NumericString choice; C and A required (A= " " is
+ * the usual "no ADMD"), P optional, nothing else, any order.  `text` need
+ * not be NUL-terminated.  X400_OK and *out; X400_ERR_PARSE (syntax, another
+ * attribute, C or A missing), X400_ERR_TOO_LONG, or the
+ * x400_gdi_validate() error (detail in *diag, may be NULL).  Thread-safe. */
+int x400_gdi_parse(const char *text, size_t len, x400_gdi *out, x400_diag *diag);
+
+/* Write that text form ("C=GB;A= ;P=SMHS", P left out when absent) into
+ * buf[len].  The length written (excluding the NUL);
+ * X400_ERR_BUFFER_TOO_SMALL (buf holds "" if len > 0), the
+ * x400_gdi_validate() error, X400_ERR_INVALID_ARG.  Thread-safe. */
+int x400_gdi_format(const x400_gdi *gdi, char *buf, size_t len);
+
 /* Write the text form of an MTSIdentifier:
  *     "[C=<country>;A=<admd>;P=<prmd>;L=<local>]"
  * "A#=" / "P#=" instead of "A=" / "P=" mark the NumericString choice; the
@@ -120,13 +134,22 @@ typedef int64_t (*x400_mtsid_time_fn)(void *user);
  * misplaced file never silently becomes a fresh start. */
 #define X400_MTSID_CREATE 0x1u
 
+/* For a test harness: no state file (state_path NULL, X400_MTSID_CREATE
+ * unset), no lock, nothing written.  NOT CRASH-SAFE: the run number is
+ * only the clock's seconds, so identifiers may repeat after a restart
+ * within the same second, with the clock set back, or when two processes
+ * use the same node id at once.  Never use it where identifiers reach a
+ * real MTS; an MTA uses the state file. */
+#define X400_MTSID_MEMORY 0x2u
+
 typedef struct x400_mtsid_config {
-    const char *state_path;      /* required; "<path>.lock" and "<path>.tmp"
-                                    are used next to it */
+    const char *state_path;      /* required ("<path>.lock" and "<path>.tmp"
+                                    are used next to it); NULL with
+                                    X400_MTSID_MEMORY */
     const char *node_id;         /* required: 1..8 of [A-Za-z0-9], distinct
                                     for every MTA of the domain */
     x400_gdi gdi;                /* this MTA's domain (x400_gdi_validate) */
-    unsigned flags;              /* X400_MTSID_CREATE */
+    unsigned flags;              /* X400_MTSID_CREATE or X400_MTSID_MEMORY */
     const x400_allocator *alloc; /* NULL: malloc/free */
     const x400_logger *logger;   /* NULL: silent; copied by x400_mtsid_new */
     x400_mtsid_time_fn time_fn;  /* NULL: CLOCK_REALTIME seconds */
@@ -227,7 +250,8 @@ int x400_mtsid_cursor_init(x400_mtsid_cursor *c, x400_mtsid_alloc *a);
  *   X400_ERR_INVALID_ARG           NULL or unbound cursor. */
 int x400_mtsid_next(x400_mtsid_cursor *c, x400_mtsid *out);
 
-/* Detail of the cursor's last failure.  Never NULL for a non-NULL cursor. */
+/* Detail of the cursor's last failure; never NULL (a neutral all-zero diag
+ * for a NULL cursor). */
 const x400_diag *x400_mtsid_cursor_diag(const x400_mtsid_cursor *c);
 
 #ifdef __cplusplus

@@ -147,6 +147,16 @@ typedef struct x400_p1_link_config {
  * ext_form -1, responder credentials not checked. */
 void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
 
+/* String setters for the bind fields (use them instead of strcpy/memcpy):
+ * own_name (NULL or "": unauthenticated), own_password (NULL or "": none),
+ * peer_password (NULL: the responder's password is not checked, else it
+ * must match; see peer_password_set).  X400_OK; X400_ERR_LIMIT when the
+ * value is longer than X400_MTA_NAME_MAX / X400_PASSWORD_MAX (the field is
+ * left unchanged, never truncated); X400_ERR_INVALID_ARG (cfg NULL). */
+int x400_p1_link_config_set_own_name(x400_p1_link_config *cfg, const char *name);
+int x400_p1_link_config_set_own_password(x400_p1_link_config *cfg, const char *password);
+int x400_p1_link_config_set_peer_password(x400_p1_link_config *cfg, const char *password);
+
 /* Create a link.  Copies *cfg.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
 int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
                      const x400_p1_link_callbacks *cb, const x400_allocator *alloc);
