@@ -4,7 +4,9 @@
  * release; the refusals (bind, credentials, nothing listening) and the
  * report timeout.  The two API examples (send_simple, send_loop) run
  * against the same responder. */
+#define _GNU_SOURCE
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -301,6 +303,87 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* Against the example MTA (examples/x400mta, as check_mta runs it): it
+ * knows the harness as peer "HARNESS" in two-way-alternate mode, delivers
+ * the message to its inbox and returns the delivery report on the
+ * harness's own association. */
+START_TEST(against_x400mta)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[512], bin[1024], conf[700], port[16], cmd[2400];
+    unsigned p = 0, dead = 0;
+    x400_driver *d;
+    x400_driver_callbacks none = { NULL, NULL, NULL, NULL };
+    x400_client_config cfg;
+    x400_client *c = NULL;
+    x400_diag diag;
+    x400_p1_apdu m, rep;
+    x400_p1_recipient r;
+    x400_mtsid id;
+    FILE *f;
+    pid_t pid;
+    int rv = X400_ERR_REFUSED;
+
+    snprintf(bin, sizeof bin, "%s/examples/x400mta", x400t_bindir());
+    ck_assert_msg(access(bin, X_OK) == 0, "%s not built", bin);
+    snprintf(dir, sizeof dir, "%s/x400client.XXXXXX", tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    for (int i = 0; i < 2; i++) {           /* two ports free a moment ago */
+        ck_assert_int_eq(x400_driver_new(&d, NULL, &none, NULL), X400_OK);
+        ck_assert_int_gt(x400_driver_listen(d, "127.0.0.1", "0"), 0);
+        *(i ? &dead : &p) = x400_driver_listen_port(d);
+        x400_driver_free(d);
+    }
+    snprintf(conf, sizeof conf, "%s/b.conf", dir);
+    f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[mta]\nname = MTA-B\npassword = pb\ngdi = C=XX;A=ADMD;P=BRAVO\nnode = b1\n"
+               "listen = 127.0.0.1:%u\nspool = %s/b\nlog = %s/b.log\n"
+               "[peer HARNESS]\ntheir-password = secret\naddress = 127.0.0.1\nport = %u\n"
+               "route = C=XX;A=ADMD;P=ALPHA\n", p, dir, dir, dead);
+    fclose(f);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl(bin, bin, "run", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    config(&cfg);
+    cfg.peer_password = "pb";
+    snprintf(port, sizeof port, "%u", p);
+    for (int i = 0; i < 200 && rv == X400_ERR_REFUSED; i++) {   /* until it listens */
+        if ((rv = x400_client_new(&c, "localhost", port, &cfg, &diag)) == X400_ERR_REFUSED)
+            usleep(50000);
+    }
+    ck_assert_msg(rv == X400_OK, "bind to x400mta: %s", diag.text);
+    message(&m, &r, "Hello, x400mta.");
+    for (int i = 0; i < 2; i++) {
+        x400_orname *n = i ? &r.name : &m.env.originator;
+        ck_assert_int_eq(x400_orname_set(n, "C", "XX"), X400_OK);
+        ck_assert_int_eq(x400_orname_set(n, "A", "ADMD"), X400_OK);
+        ck_assert_int_eq(x400_orname_set(n, "P", i ? "BRAVO" : "ALPHA"), X400_OK);
+    }
+    r.indicators |= X400_PRI_ORIGINATOR_REPORT | X400_PRI_ORIGINATING_MTA_REPORT;
+    ck_assert_int_eq(x400_client_send(c, &m, &id), X400_OK);
+    ck_assert_msg(x400_client_wait_report(c, &id, &rep, 20000) == X400_OK, "no report: %s",
+                  x400_client_diag(c)->text);
+    ck_assert(x400_p1_report_matches(&rep, &id));
+    ck_assert_int_eq(rep.report.recip[0].delivered, 1);
+    ck_assert_str_eq(rep.report.id.gdi.prmd, "BRAVO");
+    ck_assert_int_eq(x400_client_release(c), X400_OK);
+    x400_client_free(c);
+    x400_p1_apdu_free(&rep);
+    m.env.recip = NULL;
+    x400_p1_apdu_free(&m);
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+    snprintf(cmd, sizeof cmd, "grep -q 'delivered message' '%s/b.log'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* The two API examples, built by make, each send one message to the
  * responder and wait for its delivery report (exit status 0). */
 static void run_example(const char *name)
@@ -330,6 +413,7 @@ Suite *x400t_suite_client(void)
     tcase_add_test(tc, responder_credentials_checked);
     tcase_add_test(tc, nothing_listening);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, against_x400mta);
     suite_add_tcase(s, tc);
     tc = tcase_create("examples");
     tcase_set_timeout(tc, 60);
