@@ -341,7 +341,7 @@ int x400_client_wait_report(x400_client *c, const x400_mtsid *subject,
     struct kept_report r;
     int rv, i;
     if (!c || !subject || !report) return X400_ERR_INVALID_ARG;
-    if (!find_report(c, subject) && (rv = pump(c, (ready_fn)find_report, subject, timeout_ms)) < 0)
+    if (!find_report(c, subject) && (rv = pump(c, find_report, subject, timeout_ms)) < 0)
         return rv;
     i = find_report(c, subject) - 1;
     r = c->reports[i];

@@ -51,8 +51,8 @@ typedef struct x400_client_config {
     int timeout_ms;               /* connect + bind, each transfer and the
                                      release; default 30000 */
     /* The domain of the MTSIdentifiers the client assigns (and of the trace
-     * element it adds).  country "" (the default): the originator's
-     * country, ADMD and PRMD. */
+     * element it adds).  country "" (the default): the country, ADMD and
+     * PRMD of the first APDU's originator (a report: its destination). */
     x400_gdi gdi;
     const char *node_id;          /* MTSID node id; NULL: "CLIENT" */
     x400_logger log;
