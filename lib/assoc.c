@@ -151,7 +151,6 @@ static int established(x400_assoc *a)
 
 static int up_ind(x400_assoc *a, x400i_au_ind *ind)
 {
-    ind->mode = x400i_pres_mode(a->pres);
     return a->up.indication ? a->up.indication(a->up.user, a, ind) : 0;
 }
 
