@@ -195,7 +195,7 @@ void x400_client_config_init(x400_client_config *cfg)
 {
     if (!cfg) return;
     memset(cfg, 0, sizeof *cfg);
-    cfg->mode = X400_P1_MODE_NORMAL;
+    cfg->mode = X400_MODE_NORMAL;
     cfg->timeout_ms = 30000;
 }
 
@@ -240,7 +240,7 @@ int x400_client_new(x400_client **out, const char *host, const char *port,
     dcb.connected = on_connected;
     dcb.closed = on_closed;
     x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
-    ac.pmode = cfg->mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
+    ac.mode = cfg->mode;
     ac.log = cfg->log;
     if ((rv = x400_p1_link_new(&c->link, &lc, &lcb, NULL)) < 0 ||
         (rv = x400_driver_new(&c->drv, &dc, &dcb, NULL)) < 0 ||

@@ -33,7 +33,7 @@ START_TEST(getters_take_null)
     neutral_diag(x400_mtsid_cursor_diag(NULL));
     neutral_diag(x400_client_diag(NULL));
     ck_assert_int_eq(x400_assoc_get_state(NULL), X400_ASSOC_ABORTED);
-    ck_assert_int_eq(x400_assoc_get_pmode(NULL), X400_PMODE_NORMAL);
+    ck_assert_int_eq(x400_assoc_get_mode(NULL), X400_MODE_NORMAL);
     ck_assert_ptr_null(x400_assoc_get_user(NULL));
     ck_assert_uint_eq(x400_assoc_pending(NULL, NULL), 0);
     ck_assert_uint_eq(x400_driver_conn_count(NULL), 0);

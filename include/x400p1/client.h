@@ -47,7 +47,7 @@ typedef struct x400_client_config {
     const char *own_password;     /* its password (IA5); NULL: none */
     const char *peer_password;    /* the responder's password expected in the
                                      MTABindResult; NULL: not checked */
-    x400_p1_mode mode;            /* NORMAL (1988, default) or X410 (1984) */
+    x400_mode mode;               /* X400_MODE_NORMAL (1988, default) or _X410 */
     int timeout_ms;               /* connect + bind, each transfer and the
                                      release; default 30000 */
     /* The domain of the MTSIdentifiers the client assigns (and of the trace
