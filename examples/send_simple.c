@@ -6,7 +6,7 @@
  *   send_simple HOST PORT [MTA-NAME PASSWORD]
  *
  * Connects to HOST:PORT (a name or an address; every address is tried),
- * binds as MTA-NAME, sends a short IPM-less message from
+ * binds as MTA-NAME, sends a short text message from
  * C=GB;A= ;P=SMHS;S=Smith to C=GB;A= ;P=SMHS;S=Jones, waits up to 30 s for
  * the report on it and releases.  Exit status 0 when a report arrived.
  * For a program with its own event loop see send_loop.c.
