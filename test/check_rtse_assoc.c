@@ -935,15 +935,20 @@ static void pp_recovery_refused(const x400t_ppvec *v, size_t split, int x410, co
     h_free(&h);
 }
 
+/* pp_recovery_refused with PP's TPKTs split at every offset. */
+static void refused_at_every_split(const x400t_ppvec *v, int x410, const char *want)
+{
+    size_t max = 0;
+    for (size_t k = 0; k < v->n; k++)
+        if (!v->t[k].from_initiator && v->t[k].len > max) max = v->t[k].len;
+    for (size_t split = 0; split < max; split++) pp_recovery_refused(v, split, x410, want);
+}
+
 START_TEST(pp_1984_recovery_refused_by_abort)
 {
     x400t_ppvec v;
-    size_t max = 0;
     x400t_ppvec_load(&v, "pp-resp-1984-twa-recover-refused.txt");
-    for (size_t k = 0; k < v.n; k++)
-        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
-    for (size_t split = 0; split < max; split++)
-        pp_recovery_refused(&v, split, 1, "recovery refused by the peer (abort, RTAB protocolError)");
+    refused_at_every_split(&v, 1, "recovery refused by the peer (abort, RTAB protocolError)");
     x400t_ppvec_free(&v);
 }
 END_TEST
@@ -955,13 +960,9 @@ END_TEST
 START_TEST(pp_1988_recovery_refused_by_rf)
 {
     x400t_ppvec v;
-    size_t max = 0, k;
+    size_t k;
     x400t_ppvec_load(&v, "pp-resp-1988-twa-recover-refused.txt");
-    for (k = 0; k < v.n; k++)
-        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
-    for (size_t split = 0; split < max; split++)
-        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
-    max = 0;
+    refused_at_every_split(&v, 0, "recovery refused by the peer (RTORJ without reason)");
     for (k = 0; k < v.n; k++)
         if (!v.t[k].from_initiator && spdu_of(v.t[k].p, v.t[k].len) == 0x0c) break;
     ck_assert_uint_lt(k, v.n);
@@ -978,10 +979,7 @@ START_TEST(pp_1988_recovery_refused_by_rf)
         t[3] = (uint8_t)n;
         v.t[k].len = n;
     }
-    for (k = 0; k < v.n; k++)
-        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
-    for (size_t split = 0; split < max; split++)
-        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
+    refused_at_every_split(&v, 0, "recovery refused by the peer (RTORJ without reason)");
     x400t_ppvec_free(&v);
 }
 END_TEST
