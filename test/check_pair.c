@@ -69,6 +69,14 @@ static void t_queue(struct tend *t, const uint8_t *p, size_t n)
     t->out_len += n;
 }
 
+/* Two fresh scripted ends and a pair between them. */
+static void t_open(x400t_pair *p, struct tend *a, struct tend *b)
+{
+    memset(a, 0, sizeof *a);
+    memset(b, 0, sizeof *b);
+    x400t_pair_init(p, &t_ops, a, b);
+}
+
 static const uint8_t MSG[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 
 START_TEST(split_at_every_offset)
@@ -76,9 +84,7 @@ START_TEST(split_at_every_offset)
     for (size_t split = 0; split <= sizeof MSG + 1; split++) {
         struct tend a, b;
         x400t_pair p;
-        memset(&a, 0, sizeof a);
-        memset(&b, 0, sizeof b);
-        x400t_pair_init(&p, &t_ops, &a, &b);
+        t_open(&p, &a, &b);
         p.split = split;
         t_queue(&a, MSG, sizeof MSG);
         ck_assert_int_eq(x400t_pair_pump(&p), 0);
@@ -102,9 +108,7 @@ START_TEST(chunked_and_taken)
 {
     struct tend a, b;
     x400t_pair p;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
-    x400t_pair_init(&p, &t_ops, &a, &b);
+    t_open(&p, &a, &b);
     p.chunk = 3;
     p.split = 1;
     t_queue(&a, MSG, sizeof MSG);
@@ -132,10 +136,8 @@ START_TEST(interleaved_answers)
 {
     struct tend a, b;
     x400t_pair p;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
+    t_open(&p, &a, &b);
     b.answer = 1;
-    x400t_pair_init(&p, &t_ops, &a, &b);
     p.take = 5;
     p.interleave = 1;
     t_queue(&a, MSG, sizeof MSG);
@@ -151,10 +153,8 @@ START_TEST(cut_loses_the_crossing_piece)
     struct tend a, b;
     x400t_pair p;
     int seq = 0;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
+    t_open(&p, &a, &b);
     a.lost_seq = b.lost_seq = &seq;
-    x400t_pair_init(&p, &t_ops, &a, &b);
     p.take = 4;
     x400t_pair_cut_after(&p, 9);
     t_queue(&a, MSG, sizeof MSG);
@@ -189,10 +189,8 @@ START_TEST(records_complete_tpkts)
     struct tend a, b;
     x400t_pair p;
     x400t_wire w;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
+    t_open(&p, &a, &b);
     x400t_wire_init(&w);
-    x400t_pair_init(&p, &t_ops, &a, &b);
     p.wire = &w;
     p.take = 3;
     t_queue(&a, T1, sizeof T1);
@@ -232,10 +230,8 @@ START_TEST(settle_guard_short_and_refused)
     struct tend a, b;
     x400t_pair p;
     int calls = 0;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
+    t_open(&p, &a, &b);
     a.answer = b.answer = 1;                 /* ping-pong for ever */
-    x400t_pair_init(&p, &t_ops, &a, &b);
     t_queue(&a, MSG, 1);
     p.guard = 1000;
     ck_assert_int_eq(x400t_pair_pump(&p), -1);
@@ -261,6 +257,7 @@ START_TEST(settle_guard_short_and_refused)
     t_queue(&a, MSG, 4);
     ck_assert_int_eq(x400t_pair_pump(&p), 0);
     ck_assert_uint_eq(p.refused, 1);
+    ck_assert_int_eq(p.first_refusal, -5);
     ck_assert_int_eq(p.last_refusal, -5);
     x400t_pair_free(&p);
 }

@@ -50,6 +50,9 @@ typedef struct x400t_pair {
                              * (and the other end answers in between: see x400t_pair_pump) */
     int interleave;         /* 1: after each piece from the initiator, the responder's
                              * output goes back before the next piece */
+    int direct;             /* 1: delivered from the sender's pending buffer, sent()
+                             * after (no copy: for benches whose receiver never makes
+                             * the sender emit) */
     x400t_wire *wire;       /* non-NULL: every octet moved is recorded */
     int cut_armed;          /* 1: cut when the initiator's octets pass cut_at */
     size_t cut_at, counted; /* counted: the initiator's octets delivered while armed */

@@ -101,28 +101,33 @@ long x400t_pair_move(x400t_pair *p, int from)
     long total = 0;
     while (p->end[from] && (n = p->ops->pending(p->end[from], &b)) > 0) {
         void *to;
+        const uint8_t *d = b;
         if (p->take && n > p->take) n = p->take;
-        if (n > p->cap) {
-            free(p->buf);
-            p->cap = n > 65536 ? n : 65536;
-            p->buf = malloc(p->cap);
-            if (!p->buf) abort();
+        if (!p->direct) {
+            if (n > p->cap) {
+                free(p->buf);
+                p->cap = n > 65536 ? n : 65536;
+                p->buf = malloc(p->cap);
+                if (!p->buf) abort();
+            }
+            /* a copy: the receiver may make the sender emit (sent() invalidates b) */
+            memcpy(p->buf, b, n);
+            p->ops->sent(p->end[from], n);
+            d = p->buf;
         }
-        /* a copy: the receiver may make the sender emit (sent() invalidates b) */
-        memcpy(p->buf, b, n);
-        p->ops->sent(p->end[from], n);
         total += (long)n;
         if (from == 0 && p->cut_armed) {
             if (p->counted + n > p->cut_at) {   /* lost with the connection */
+                if (p->direct) p->ops->sent(p->end[from], n);
                 x400t_pair_cut(p);
                 break;
             }
             p->counted += n;
         }
-        if (p->wire) x400t_wire_add(p->wire, from == 0, p->buf, n);
+        if (p->wire) x400t_wire_add(p->wire, from == 0, d, n);
         to = p->end[!from];
         if (to) {
-            int rv = x400t_feed(p->ops, to, p->buf, n, p->split, p->chunk);
+            int rv = x400t_feed(p->ops, to, d, n, p->split, p->chunk);
             if (rv < 0) {           /* the receiver aborted: tests check the states */
                 if (!p->refused++) p->first_refusal = rv;
                 p->last_refusal = rv;
@@ -131,6 +136,7 @@ long x400t_pair_move(x400t_pair *p, int from)
                 return -1;
             }
         }
+        if (p->direct) p->ops->sent(p->end[from], n);
         p->moved += n;
         if (p->interleave && from == 0 && x400t_pair_move(p, 1) < 0) return -1;
     }
