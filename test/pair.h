@@ -66,7 +66,10 @@ typedef struct x400t_pair {
     /* After every round (may be NULL): < 0 stops the pump with the reason
      * written to err. */
     int (*after_round)(void *user, char *err, size_t errlen);
-    void *user;
+    /* Every piece taken from end[from] and not lost to a cut, before it is
+     * delivered (may be NULL): e.g. a capture of each direction's stream. */
+    void (*tap)(void *user, int from, const uint8_t *p, size_t n);
+    void *user;             /* of after_round and tap */
     char err[600];
     uint8_t *buf;           /* copy of what is being delivered */
     size_t cap;

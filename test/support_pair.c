@@ -124,6 +124,7 @@ long x400t_pair_move(x400t_pair *p, int from)
             }
             p->counted += n;
         }
+        if (p->tap) p->tap(p->user, from, d, n);
         if (p->wire) x400t_wire_add(p->wire, from == 0, d, n);
         to = p->end[!from];
         if (to) {
