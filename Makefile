@@ -6,6 +6,7 @@
 #                     (SAN=thread: TSan), the man pages and the doc links
 #   make check-long   the long fault runs (SIGKILL rounds, cut sweeps)
 #   make demo         two example MTAs exchanging mail, with faults
+#                     (tools/mta_demo.c drives them, tools/demo.sh)
 #   make bench        optimised benchmarks, `bench: NAME VALUE UNIT` lines
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make install      PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, SBINDIR,
@@ -207,7 +208,7 @@ $(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(B)/$(VAR)/all.o | $
 
 TEST_BINS := $(TB)/check_runner $(patsubst test/%.c,$(TB)/%,$(TEST_HELP)) \
              $(patsubst %,$(TB)/replay_%,$(FUZZ_T)) $(patsubst %,$(TB)/examples/%,$(EX_DIRS)) \
-             $(patsubst examples/%.c,$(TB)/examples/%,$(EX_SRC))
+             $(patsubst examples/%.c,$(TB)/examples/%,$(EX_SRC)) $(TB)/tools/mta_demo
 $(TB)/examples/%: examples/%.c $(B)/$(VAR)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(TB)/examples
 	$(call say,CCLD,$@)
@@ -242,11 +243,13 @@ $(BB)/benches.inc: FORCE
 	@mkdir -p $(BB)
 	@for f in $(BENCH_SRC); do m=$${f#bench/bench_}; echo "X400B_BENCH($${m%.c})"; done > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
-$(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(wildcard bench/*.h) $(BB)/benches.inc $(BB)/all.o
+# The benches share the tests' two-endpoint harness (test/pair.h; no Check).
+BENCH_SUPP := test/support_pair.c
+$(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(BENCH_SUPP) $(wildcard bench/*.h) test/pair.h test/wire.h $(BB)/benches.inc $(BB)/all.o
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(BB) -Ibench $(CFLAGS_OWN) -O2 -DNDEBUG $(USER_CC) \
+	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(BB) -Ibench -Itest $(CFLAGS_OWN) -O2 -DNDEBUG $(USER_CC) \
 	  $(shell pkg-config --cflags glib-2.0 2>/dev/null) \
-	  bench/bench_main.c $(BENCH_SRC) $(BB)/all.o -o $@ $(LDFLAGS) \
+	  bench/bench_main.c $(BENCH_SRC) $(BENCH_SUPP) $(BB)/all.o -o $@ $(LDFLAGS) \
 	  -luuid $(shell pkg-config --libs glib-2.0 2>/dev/null) -lpthread -lm
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BB)/bench $(EX_BINS)
@@ -300,9 +303,24 @@ $(B)/x400mta.conf: $(EB)/x400mta
 	$(call say,GEN,$@)
 	$(Q)$(EB)/x400mta sample-config > $@
 
+# The two-MTA demo driver (tools/mta_demo.c, not an example to study: it
+# injects faults around two x400mta processes); it shares the scratch
+# directory helpers of the test harness (test/support_pair.c).
+# check_mtademo runs the sanitized build, $(TB)/tools/mta_demo.
+DEMO_SRC := tools/mta_demo.c test/support_pair.c
+DEMO_DEP := $(DEMO_SRC) test/pair.h test/wire.h $(PUB_HDR)
+$(B)/tools/mta_demo: $(DEMO_DEP) $(B)/libx400p1.a
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -Iinclude -Itest $(CFLAGS_OWN) -O2 $(USER_CC) $(DEMO_SRC) $(B)/libx400p1.a -o $@ $(LDFLAGS) -lpthread -lm
+$(TB)/tools/mta_demo: $(DEMO_DEP) $(B)/$(VAR)/libx400p1.a
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -Iinclude -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $(DEMO_SRC) $(B)/$(VAR)/libx400p1.a -o $@ $(LDFLAGS) -lpthread -lm
+
 demo: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) examples
-	@sh examples/demo.sh $(abspath $(EB))
+	@$(MAKE) --no-print-directory -j$(NPROC) examples $(B)/tools/mta_demo
+	@sh tools/demo.sh $(abspath $(B)/tools) $(abspath $(EB))
 
 # ---------------------------------------------------------------- install
 # The .pc names the installation directories relative to ${prefix} where

@@ -16,31 +16,12 @@
 #include <unistd.h>
 
 #include "mta.h"
+#include "pair.h"
 #include "x400t.h"
 
 /* ---- plumbing ---- */
 
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *dp = opendir(path);
-        struct dirent *e;
-        if (dp) {
-            while ((e = readdir(dp)) != NULL) {
-                char sub[1200];
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(dp);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
+static void rm_tree(const char *path) { (void)x400t_rm_tree(path); }
 
 /* A fresh spool directory under $TMPDIR or the build directory. */
 static void tdir(char out[512])

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "x400p1/mtsid.h"
 #include "alloc.h"
+#include "pair.h"
 #include "x400t.h"
 
 extern char **environ;
@@ -30,27 +31,6 @@ void x400i_mtsid_set_refill_hook(x400_mtsid_alloc *a, void (*fn)(void *), void *
 
 /* ---- test plumbing ---- */
 
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *dp = opendir(path);
-        struct dirent *e;
-        if (dp) {
-            while ((e = readdir(dp)) != NULL) {
-                char sub[1024];
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(dp);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 struct tdir { char dir[256]; char state[300]; };
 
@@ -70,7 +50,7 @@ static void tdir_make_fast(struct tdir *t)
     tdir_make_in(t, access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR"));
 }
 
-static void tdir_free(struct tdir *t) { rm_tree(t->dir); }
+static void tdir_free(struct tdir *t) { ck_assert_int_eq(x400t_rm_tree(t->dir), 0); }
 
 static size_t read_bytes(const char *path, uint8_t *buf, size_t cap)
 {

@@ -6,6 +6,7 @@
 
 #include <RTSE-apdus.h>
 
+#include "pair.h"
 #include "ppvec.h"
 #include "rtse_assoc.h"
 #include "wire.h"
@@ -86,6 +87,7 @@ struct pair {
     x400_p1_idset *seen;
     x400t_wire wire;
     int record;
+    x400t_pair io;          /* the pump (pair.h) between ini.a and rsp.a */
 };
 
 static const x400_p1_peer peers[] = {
@@ -101,6 +103,13 @@ static const char *expect_rsp_pw;
 static int ini_ext_form = -1;
 static size_t rsp_max_pdu;   /* 0: default limits */
 
+/* The pump between whatever associations ini.a and rsp.a are (a recovery
+ * replaces them). */
+static void pair_io(struct pair *p)
+{
+    x400t_pair_init(&p->io, &x400t_assoc_slot_end, &p->ini.a, &p->rsp.a);
+}
+
 static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, const char *ini_pw)
 {
     x400_p1_link_config ci, cr;
@@ -109,6 +118,7 @@ static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, cons
     memset(&p->ini, 0, sizeof p->ini);
     memset(&p->rsp, 0, sizeof p->rsp);
     x400t_wire_init(&p->wire);
+    pair_io(p);
     ck_assert_int_eq(x400_p1_idset_new(&p->seen, 1000, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
@@ -151,6 +161,7 @@ static void close_pair(struct pair *p)
     x400_assoc_free(p->rsp.a);
     x400_p1_idset_free(p->seen);
     x400t_wire_free(&p->wire);
+    x400t_pair_free(&p->io);
     free(p->ini.last_raw);
     free(p->rsp.last_raw);
     expect_rsp_pw = NULL;
@@ -158,28 +169,10 @@ static void close_pair(struct pair *p)
     rsp_max_pdu = 0;
 }
 
-static int move(struct pair *p, x400_assoc *from, x400_assoc *to, int dir)
-{
-    const uint8_t *b;
-    size_t n;
-    int moved = 0;
-    while ((n = x400_assoc_pending(from, &b)) > 0) {
-        uint8_t *copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(from, n);
-        if (p->record) x400t_wire_add(&p->wire, dir, copy, n);
-        (void)x400_assoc_recv(to, copy, n);
-        free(copy);
-        moved = 1;
-    }
-    return moved;
-}
-
 static void pump(struct pair *p)
 {
-    for (int i = 0; i < 100000; i++)
-        if (!move(p, p->ini.a, p->rsp.a, 1) && !move(p, p->rsp.a, p->ini.a, 0)) return;
-    ck_abort_msg("pump did not settle");
+    p->io.wire = p->record ? &p->wire : NULL;
+    ck_assert_msg(x400t_pair_pump(&p->io) == 0, "%s", p->io.err);
 }
 
 /* A message (or probe) with `nrecip` recipients and `clen` octets. */
@@ -446,7 +439,6 @@ struct rec {
     struct side fresh_side;
     x400_assoc *old[8];
     int nold, routed, need;
-    uint64_t cut_after, moved;
     int refuse;             /* the fresh responder link routes nothing: RTORJ cannotRecover */
 };
 static struct rec *REC;
@@ -498,21 +490,21 @@ static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
     return on_ev(s, l, e);
 }
 
-START_TEST(recovery_routed_to_waiting_link)
+/* A bound pair of links for the recovery cases: the callbacks go through
+ * rec_ev (a recovery makes new associations), the initiator's calling
+ * reference is "MTA-A/1"; r->refuse: the fresh responder routes nothing. */
+static void rec_open(struct pair *p, struct rec *r, int refuse)
 {
-    struct pair p;
-    struct msg m;
-    struct rec r;
     x400_assoc_config ai, ar;
     x400_p1_link_config ci, cr;
-    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, rec_ev };
-    const uint8_t *b;
-    size_t n;
-    memset(&p, 0, sizeof p);
-    memset(&r, 0, sizeof r);
-    r.p = &p;
-    REC = &r;
-    ck_assert_int_eq(x400_p1_idset_new(&p.seen, 100, NULL), X400_OK);
+    x400_p1_link_callbacks cbi = { &p->ini, rec_ev }, cbr = { &p->rsp, rec_ev };
+    memset(p, 0, sizeof *p);
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->refuse = refuse;
+    REC = r;
+    pair_io(p);
+    ck_assert_int_eq(x400_p1_idset_new(&p->seen, 100, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
@@ -523,37 +515,48 @@ START_TEST(recovery_routed_to_waiting_link)
     snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
     cr.check = x400_p1_cred_check_default;
     cr.check_user = &peer_table;
-    cr.seen = p.seen;
-    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    cr.seen = p->seen;
+    ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
     memcpy(ai.calling_ref, "MTA-A/1", 7);
     ai.calling_ref_len = 7;
-    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
-    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
-    pump(&p);
+    ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p->rsp.l, p->rsp.a), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p->ini.l, p->ini.a), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
+    pump(p);
+}
+
+/* The initiator's octets go to the responder 1000 at a time, the
+ * responder's answers back after each piece, until `at` octets have
+ * crossed; then the connection breaks (both ends told, the responder
+ * first). */
+static void cut_after(struct pair *p, size_t at)
+{
+    p->io.take = 1000;
+    p->io.interleave = 1;
+    x400t_pair_cut_after(&p->io, at);
+    ck_assert_msg(x400t_pair_move(&p->io, 0) >= 0, "%s", p->io.err);
+    if (p->io.cut_armed) x400t_pair_cut(&p->io);   /* it ran out before `at` */
+    p->io.take = 0;
+    p->io.interleave = 0;
+}
+
+START_TEST(recovery_routed_to_waiting_link)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    size_t n;
+    rec_open(&p, &r, 0);
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
     mk(&m, X400_P1_MESSAGE, "REC.1", 1, 200000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    /* move 60000 octets towards the responder, then the connection breaks */
-    while (r.moved < 60000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
-        uint8_t *copy;
-        if (n > 1000) n = 1000;
-        copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(p.ini.a, n);
-        (void)x400_assoc_recv(p.rsp.a, copy, n);
-        free(copy);
-        r.moved += n;
-        move(&p, p.rsp.a, p.ini.a, 0);
-    }
+    cut_after(&p, 60000);   /* then the connection breaks */
     ck_assert_uint_eq(p.rsp.received, 0);
-    x400_assoc_transport_closed(p.rsp.a);
-    x400_assoc_transport_closed(p.ini.a);
     ck_assert_uint_eq(x400_p1_link_waiting_ref(p.rsp.l, (uint8_t[X400_P1_LINK_REF_MAX]){ 0 },
                                                X400_P1_LINK_REF_MAX, &n), X400_OK);
     /* the initiator's RTSE retries after its interval: let time pass */
@@ -971,21 +974,8 @@ START_TEST(oversized_apdu_abort_says_why)
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
     mk(&m, X400_P1_MESSAGE, "H.1", 1, 5000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    for (int moved = 1, i = 0; moved && i < 10000; i++) {
-        const uint8_t *b;
-        size_t n;
-        moved = 0;
-        while ((n = x400_assoc_pending(p.ini.a, &b)) > 0) {
-            uint8_t *copy = malloc(n);
-            memcpy(copy, b, n);
-            x400_assoc_sent(p.ini.a, n);
-            int rc = x400_assoc_recv(p.rsp.a, copy, n);
-            if (rc < worst && worst == 0) worst = rc;
-            free(copy);
-            moved = 1;
-        }
-        moved |= move(&p, p.rsp.a, p.ini.a, 0);
-    }
+    pump(&p);
+    worst = p.io.first_refusal;
     ck_assert_int_eq(worst, X400_ERR_LIMIT);
     ck_assert_uint_eq(p.rsp.received, 0);
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);
@@ -1011,55 +1001,11 @@ START_TEST(recovery_refused_gives_apdu_back_unbound)
     struct pair p;
     struct msg m;
     struct rec r;
-    x400_assoc_config ai, ar;
-    x400_p1_link_config ci, cr;
-    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, rec_ev };
-    const uint8_t *b;
-    size_t n;
-    memset(&p, 0, sizeof p);
-    memset(&r, 0, sizeof r);
-    r.p = &p;
-    r.refuse = 1;
-    REC = &r;
-    ck_assert_int_eq(x400_p1_idset_new(&p.seen, 100, NULL), X400_OK);
-    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
-    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
-    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
-    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
-    memcpy(ci.own_password, "secretA", 7);
-    ci.own_password_len = 7;
-    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
-    cr.check = x400_p1_cred_check_default;
-    cr.check_user = &peer_table;
-    cr.seen = p.seen;
-    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
-    x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
-    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
-    memcpy(ai.calling_ref, "MTA-A/1", 7);
-    ai.calling_ref_len = 7;
-    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
-    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
-    pump(&p);
+    rec_open(&p, &r, 1);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
     mk(&m, X400_P1_MESSAGE, "REF.1", 1, 200000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    while (r.moved < 60000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
-        uint8_t *copy;
-        if (n > 1000) n = 1000;
-        copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(p.ini.a, n);
-        (void)x400_assoc_recv(p.rsp.a, copy, n);
-        free(copy);
-        r.moved += n;
-        move(&p, p.rsp.a, p.ini.a, 0);
-    }
-    x400_assoc_transport_closed(p.rsp.a);
-    x400_assoc_transport_closed(p.ini.a);
+    cut_after(&p, 60000);
     for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, 3000u * (unsigned)(i + 1));
     ck_assert_int_eq(r.need, 1);
     pump(&p);                                     /* RTORQ recover -> RTORJ cannotRecover */
@@ -1113,20 +1059,11 @@ static void pp_bind(const x400t_ppvec *v, size_t split, x400_mode cfg_mode, x400
     ck_assert_int_eq(x400_assoc_new(&s.a, &ar, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_attach(s.l, s.a), X400_OK);
     for (size_t k = 0; k < v->n && fed < 2; k++) {
-        const uint8_t *q = v->t[k].p;
-        size_t n = v->t[k].len, sp = split && split < n ? split : n;
-        const uint8_t *o;
-        size_t on;
         if (!v->t[k].from_initiator) continue;
         fed++;                                     /* CR, then CN + CP */
-        ck_assert_int_eq(x400_assoc_recv(s.a, q, sp), (int)sp);
-        if (sp < n) ck_assert_int_eq(x400_assoc_recv(s.a, q + sp, n - sp), (int)(n - sp));
-        while ((on = x400_assoc_pending(s.a, &o)) > 0) {
-            out = realloc(out, out_len + on);
-            memcpy(out + out_len, o, on);
-            out_len += on;
-            x400_assoc_sent(s.a, on);
-        }
+        ck_assert_int_eq(x400t_feed(&x400t_assoc_end, s.a, v->t[k].p, v->t[k].len, split, 0),
+                         (int)v->t[k].len);
+        x400t_take(&x400t_assoc_end, s.a, &out, &out_len, NULL, 0);
     }
     ck_assert_msg(count_ev(&s, X400_P1_LINK_EV_BOUND) == 1, "not bound: %s", s.last_diag.text);
     ck_assert_str_eq(s.peer, name);
