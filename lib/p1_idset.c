@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "x400p1/p1.h"
 
 #define ENTRY_BYTES 72   /* country 4, admd 17, prmd 17, flags 1, local 33 */
