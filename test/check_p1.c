@@ -18,7 +18,7 @@
 
 #include "alloc.h"
 #include "internal.h"
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "wire.h"
 #include "x400p1/p1.h"
 #include "data.h"
@@ -523,6 +523,17 @@ START_TEST(duplicate_set)
     size_t bl;
     ck_assert_int_eq(x400_p1_idset_create(0, NULL, &s), X400_ERR_INVALID_ARG);
     ck_assert_int_eq(x400_p1_idset_create(100, NULL, &s), 0);
+    {   /* the on-disk format, byte for byte: magic, count 0, CRC-32 (zlib's) */
+        static const uint8_t empty[] = { 'X', '4', 'I', 'D', 'S', 'E', 'T', '1', 0, 0, 0, 0,
+                                         0xFE, 0x04, 0xD9, 0x4E };
+        uint8_t *eb;
+        size_t ebl;
+        ck_assert_int_eq(x400_p1_idset_save(s, &eb, &ebl), 0);
+        ck_assert_uint_eq(ebl, sizeof empty);
+        ck_assert_mem_eq(eb, empty, sizeof empty);
+        ck_assert_int_eq(x400_p1_idset_load(s, empty, sizeof empty, NULL), 0);
+        free(eb);
+    }
     x400_mtsid bad;
     memset(&bad, 0, sizeof bad);
     ck_assert_int_eq(x400_p1_idset_insert(s, &bad), X400_ERR_INVALID_ARG);
@@ -758,22 +769,22 @@ static uint8_t *with_recipients(size_t n, size_t *outlen)
     f.recip[0].name = x400t_orname("C=FR;A=X;S=Y");
     b = enc(&f.a, &bl);
     /* locate the [2] list: A2 len 31 ... within the envelope */
-    x400i_p1tlv top, msg_env, c;
-    ck_assert_int_eq(x400i_p1ber_read(b, bl, &top, 64, NULL), 0);
+    x400i_tlv top, msg_env, c;
+    ck_assert_int_eq(x400i_ber_read(b, bl, &top, 64, X400_LAYER_P1, NULL), 0);
     size_t off = 0;
-    ck_assert_int_eq(x400i_p1ber_child(&top, &off, &msg_env, NULL), 1);
+    ck_assert_int_eq(x400i_p1_child(&top, &off, &msg_env, NULL), 1);
     off = 0;
     const uint8_t *lst = NULL;
-    x400i_p1tlv list = { 0 };
-    while (x400i_p1ber_child(&msg_env, &off, &c, NULL) == 1)
-        if (c.cls == X400I_P1BER_CTX && c.num == 2) { list = c; lst = c.raw; }
+    x400i_tlv list = { 0 };
+    while (x400i_p1_child(&msg_env, &off, &c, NULL) == 1)
+        if (c.cls == X400I_BER_CONTEXT && c.tag == 2) { list = c; lst = c.raw; }
     ck_assert_ptr_nonnull(lst);
-    x400i_p1tlv r0;
+    x400i_tlv r0;
     size_t o2 = 0;
-    ck_assert_int_eq(x400i_p1ber_child(&list, &o2, &r0, NULL), 1);
-    size_t body = r0.rawlen * n;
-    size_t before = (size_t)(lst - msg_env.v), after = msg_env.vlen - before - list.rawlen;
-    size_t content_tail = (size_t)(b + bl - (msg_env.raw + msg_env.rawlen));
+    ck_assert_int_eq(x400i_p1_child(&list, &o2, &r0, NULL), 1);
+    size_t body = r0.total * n;
+    size_t before = (size_t)(lst - msg_env.v), after = msg_env.vlen - before - list.total;
+    size_t content_tail = (size_t)(b + bl - (msg_env.raw + msg_env.total));
     uint8_t lenbuf[8], el[8];
     size_t ll = put_len(lenbuf, body);
     size_t envlen = before + 1 + ll + body + after;
@@ -787,9 +798,9 @@ static uint8_t *with_recipients(size_t n, size_t *outlen)
     memcpy(p, msg_env.v, before); p += before;
     *p++ = 0xA2;
     memcpy(p, lenbuf, ll); p += ll;
-    for (size_t i = 0; i < n; i++) { memcpy(p, r0.raw, r0.rawlen); p += r0.rawlen; }
-    memcpy(p, list.raw + list.rawlen, after); p += after;
-    memcpy(p, msg_env.raw + msg_env.rawlen, content_tail); p += content_tail;
+    for (size_t i = 0; i < n; i++) { memcpy(p, r0.raw, r0.total); p += r0.total; }
+    memcpy(p, list.raw + list.total, after); p += after;
+    memcpy(p, msg_env.raw + msg_env.total, content_tail); p += content_tail;
     *outlen = (size_t)(p - o);
     free(b);
     x400_p1_apdu_free(&f.a);
@@ -956,21 +967,21 @@ static size_t to_indefinite(const uint8_t *in, size_t n, uint8_t *out)
 {
     size_t o = 0, i = 0;
     while (i < n) {
-        x400i_p1tlv t;
-        ck_assert_int_eq(x400i_p1ber_read(in + i, n - i, &t, 64, NULL), 0);
-        size_t hl = t.rawlen - t.vlen;
-        if (t.cons) {
+        x400i_tlv t;
+        ck_assert_int_eq(x400i_ber_read(in + i, n - i, &t, 64, X400_LAYER_P1, NULL), 0);
+        size_t hl = t.total - t.vlen;
+        if (t.constructed) {
             memcpy(out + o, in + i, 1);  /* single-octet tags only here */
             out[o + 1] = 0x80;
             o += 2;
             o += to_indefinite(t.v, t.vlen, out + o);
             out[o++] = 0; out[o++] = 0;
         } else {
-            memcpy(out + o, in + i, t.rawlen);
-            o += t.rawlen;
+            memcpy(out + o, in + i, t.total);
+            o += t.total;
         }
         (void)hl;
-        i += t.rawlen;
+        i += t.total;
     }
     return o;
 }
