@@ -854,6 +854,111 @@ static int dec_bilateral(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
     return X400_OK;
 }
 
+/* ------------------------------------------------------------ SET tables
+ * Every SET of the transfer envelopes and report contents is decoded by
+ * one walker over a `static const` table of its elements (tag, mandatory,
+ * handler), X.411 12.2.  The walker refuses an element no row names or one
+ * seen twice (X.680 27.x: a SET's components are distinct) and, at the
+ * end, names the first mandatory element missing.  SEQUENCEs whose
+ * components are all distinctly tagged (per-recipient report-type) are
+ * read with it too, in any order: a leniency (doc/p1.md). */
+
+typedef int (*p1_field_fn)(x400i_dec *dc, const x400i_tlv *c, void *obj);
+
+typedef struct p1_field {
+    uint8_t cls;              /* tag class bits */
+    uint8_t cls2;             /* an alternative tag (untagged CHOICE), NO_ALT: none */
+    uint16_t tag, tag2;
+    uint8_t mandatory;
+    int missing_reason;       /* reason when absent */
+    const char *name;         /* in the "missing" diagnostic */
+    p1_field_fn dec;
+} p1_field;
+
+typedef struct p1_set {
+    const char *what;         /* the SET's name in diagnostics */
+    const p1_field *f;
+    unsigned n;               /* rows, at most 32 */
+    int univ_reason;          /* reason for an unknown UNIVERSAL element */
+} p1_set;
+
+#define NO_ALT 0xFF
+#define NO_INDEX UINT32_MAX
+#define SET_OF(what, rows, univ) { what, rows, X400I_ARRAY_LEN(rows), univ }
+/* A mandatory / an optional row; OPT2: with an alternative tag. */
+#define MAND(c, t, name, fn) { c, NO_ALT, t, 0, 1, X400_P1_R_MISSING, name, fn }
+#define OPT(c, t, fn) { c, NO_ALT, t, 0, 0, 0, NULL, fn }
+
+static const char *set_name(const p1_set *s, uint32_t idx, char *buf, size_t cap)
+{
+    if (idx == NO_INDEX) return s->what;
+    snprintf(buf, cap, "%s %u", s->what, (unsigned)idx);
+    return buf;
+}
+
+/* Decode the elements of the constructed value t into obj by table s;
+ * idx (or NO_INDEX) numbers the value in diagnostics ("recipient 2"). */
+static int dec_set(x400i_dec *dc, const x400i_tlv *t, const p1_set *s, void *obj, uint32_t idx)
+{
+    x400i_tlv c;
+    size_t off = 0;
+    uint32_t seen = 0;
+    char nb[64];
+    int rc;
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        unsigned i = 0;
+        while (i < s->n && !((c.tag == s->f[i].tag && c.cls == s->f[i].cls) ||
+                             (c.tag == s->f[i].tag2 && c.cls == s->f[i].cls2)))
+            i++;
+        if (i == s->n) {
+            if (c.cls == UNIV && s->univ_reason)
+                return PERR(dc, X400_ERR_PARSE, s->univ_reason, "%s: element of the wrong type (universal tag %u)",
+                            set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (class %u tag %u)",
+                        set_name(s, idx, nb, sizeof nb), (unsigned)c.cls >> 6, (unsigned)c.tag);
+        }
+        if (seen & (1u << i))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: element repeated (tag %u)",
+                        set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
+        seen |= 1u << i;
+        if ((rc = s->f[i].dec(dc, &c, obj))) return rc;
+    }
+    if (rc < 0) return rc;
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->f[i].mandatory && !(seen & (1u << i)))
+            return PERR(dc, X400_ERR_PARSE, s->f[i].missing_reason, "%s: %s missing",
+                        set_name(s, idx, nb, sizeof nb), s->f[i].name);
+    return X400_OK;
+}
+
+/* ---- PerRecipientMessageTransferFields / PerRecipientProbeTransferFields */
+static int r_name(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &((x400_p1_recipient *)o)->name); }
+static int r_osrn(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 1, 32767, &v, "originally-specified-recipient-number", dc->diag);
+    ((x400_p1_recipient *)o)->osrn = (uint32_t)v;
+    return rc;
+}
+static int r_ind(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_p1_bits(c, &((x400_p1_recipient *)o)->indicators, "per-recipient-indicators", dc->diag); }
+static int r_conv(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 256, &v, "explicit-conversion", dc->diag);
+    ((x400_p1_recipient *)o)->explicit_conversion = (int)v;
+    return rc;
+}
+static int r_ext(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400_p1_recipient *r = o;
+    return dec_exts(dc, c, &r->n_ext, &r->ext, NULL, NULL);
+}
+static const p1_field recipient_rows[] = {
+    MAND(APP, 0, "recipient-name", r_name), MAND(CTX, 0, "originally-specified-recipient-number", r_osrn),
+    MAND(CTX, 1, "per-recipient-indicators", r_ind), OPT(CTX, 2, r_conv), OPT(CTX, 3, r_ext),
+};
+static const p1_set recipient_set = SET_OF("recipient", recipient_rows, 0);
+
 static int dec_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
 {
     int rc = x400i_p1_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "per-recipient-fields", dc->diag);
@@ -865,27 +970,9 @@ static int dec_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e
     size_t off = 0;
     unsigned i = 0;
     while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
-        x400_p1_recipient *r = &a[i];
-        x400i_tlv f;
-        size_t o2 = 0;
-        unsigned seen = 0;
-        int64_t v;
-        x400_p1_recipient_init(r);
+        x400_p1_recipient_init(&a[i]);
         if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "recipient %u: not a SET", i);
-        while ((rc = x400i_p1_child(&c, &o2, &f, dc->diag)) == 1) {
-            unsigned bit;
-            if (x400i_tlv_is(&f, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &f, &r->name); }
-            else if (x400i_tlv_is(&f, CTX, 0)) { bit = 2; rc = x400i_p1_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); r->osrn = (uint32_t)v; }
-            else if (x400i_tlv_is(&f, CTX, 1)) { bit = 4; rc = x400i_p1_bits(&f, &r->indicators, "per-recipient-indicators", dc->diag); }
-            else if (x400i_tlv_is(&f, CTX, 2)) { bit = 8; rc = x400i_p1_int(&f, 0, 256, &v, "explicit-conversion", dc->diag); r->explicit_conversion = (int)v; }
-            else if (x400i_tlv_is(&f, CTX, 3)) { bit = 16; rc = dec_exts(dc, &f, &r->n_ext, &r->ext, NULL, NULL); }
-            else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: unexpected element (tag %u)", i, (unsigned)f.tag);
-            if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: element repeated", i);
-            seen |= bit;
-            if (rc) return rc;
-        }
-        if (rc < 0) return rc;
-        if ((seen & 7) != 7) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "recipient %u: name, number or indicators missing", i);
+        if ((rc = dec_set(dc, &c, &recipient_set, &a[i], i))) return rc;
         i++;
     }
     if (rc < 0) return rc;
@@ -894,47 +981,64 @@ static int dec_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e
     return X400_OK;
 }
 
+/* ---- MessageTransferEnvelope / ProbeTransferEnvelope */
+#define ENV(o) ((x400_p1_envelope *)(o))
+static int e_mid(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &ENV(o)->id, "message-identifier"); }
+static int e_pid(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &ENV(o)->id, "probe-identifier"); }
+static int e_orig(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &ENV(o)->originator); }
+static int e_eits(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_eits(dc, c, &ENV(o)->original_eits); }
+static int e_ctype(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_content_type(dc, c, &ENV(o)->content_type); }
+static int e_cid(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    return x400i_p1_str(c, X400I_U_PRINTABLE, 1, 16, ENV(o)->content_id, sizeof ENV(o)->content_id, "content-identifier", dc->diag);
+}
+static int e_prio(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 2, &v, "priority", dc->diag);
+    ENV(o)->priority = (int)v;
+    return rc;
+}
+static int e_pmi(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_p1_bits(c, &ENV(o)->per_message_indicators, "per-message-indicators", dc->diag); }
+static int e_defer(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, &ENV(o)->deferred_delivery, "deferred-delivery-time"); }
+static int e_clen(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 2147483647, &v, "content-length", dc->diag);
+    ENV(o)->content_length = v;
+    return rc;
+}
+static int e_bilat(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_bilateral(dc, c, ENV(o)); }
+static int e_trace(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_trace(dc, c, &ENV(o)->n_trace, &ENV(o)->trace); }
+static int e_ext(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400_p1_envelope *e = o;
+    return dec_exts(dc, c, &e->n_ext, &e->ext, &e->n_itrace, &e->itrace);
+}
+static int e_recip(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_recipients(dc, c, ENV(o)); }
+/* content-type: [APPLICATION 6] built-in or an OBJECT IDENTIFIER (X.411 12.2.1.1.1.3) */
+#define CONTENT_TYPE(fn) { APP, UNIV, 6, X400I_U_OID, 1, X400_P1_R_CONTENT_TYPE, "content-type", fn }
+static const p1_field message_env_rows[] = {
+    MAND(APP, 4, "message-/probe-identifier", e_mid), MAND(APP, 0, "originator-name", e_orig),
+    OPT(APP, 5, e_eits), CONTENT_TYPE(e_ctype), OPT(APP, 10, e_cid), OPT(APP, 7, e_prio),
+    OPT(APP, 8, e_pmi), OPT(CTX, 0, e_defer), OPT(CTX, 1, e_bilat),
+    MAND(APP, 9, "trace-information", e_trace), OPT(CTX, 3, e_ext),
+    MAND(CTX, 2, "per-recipient-fields", e_recip),
+};
+static const p1_field probe_env_rows[] = {
+    MAND(APP, 4, "message-/probe-identifier", e_pid), MAND(APP, 0, "originator-name", e_orig),
+    OPT(APP, 5, e_eits), CONTENT_TYPE(e_ctype), OPT(APP, 10, e_cid),
+    OPT(APP, 8, e_pmi), OPT(CTX, 0, e_clen), OPT(CTX, 1, e_bilat),
+    MAND(APP, 9, "trace-information", e_trace), OPT(CTX, 3, e_ext),
+    MAND(CTX, 2, "per-recipient-fields", e_recip),
+};
+static const p1_set message_env_set = SET_OF("transfer envelope", message_env_rows, X400_P1_R_CONTENT_TYPE);
+static const p1_set probe_env_set = SET_OF("transfer envelope", probe_env_rows, X400_P1_R_CONTENT_TYPE);
+
 static int dec_envelope(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e, int probe)
 {
-    x400i_tlv c;
-    size_t off = 0;
-    int rc;
-    uint32_t seen = 0;
-    int64_t v;
     if (!t->constructed) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "transfer envelope: primitive");
-    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
-        unsigned bit;
-        if (x400i_tlv_is(&c, APP, 4)) { bit = 0; rc = dec_mtsid(dc, &c, &e->id, probe ? "probe-identifier" : "message-identifier"); }
-        else if (x400i_tlv_is(&c, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &c, &e->originator); }
-        else if (x400i_tlv_is(&c, APP, 5)) { bit = 2; rc = dec_eits(dc, &c, &e->original_eits); }
-        else if (x400i_tlv_is(&c, APP, 6) || x400i_tlv_is(&c, UNIV, X400I_U_OID)) { bit = 3; rc = dec_content_type(dc, &c, &e->content_type); }
-        else if (x400i_tlv_is(&c, APP, 10)) { bit = 4; rc = x400i_p1_str(&c, X400I_U_PRINTABLE, 1, 16, e->content_id, sizeof e->content_id, "content-identifier", dc->diag); }
-        else if (!probe && x400i_tlv_is(&c, APP, 7)) { bit = 5; rc = x400i_p1_int(&c, 0, 2, &v, "priority", dc->diag); e->priority = (int)v; }
-        else if (x400i_tlv_is(&c, APP, 8)) { bit = 6; rc = x400i_p1_bits(&c, &e->per_message_indicators, "per-message-indicators", dc->diag); }
-        else if (!probe && x400i_tlv_is(&c, CTX, 0)) { bit = 7; rc = dec_time(dc, &c, &e->deferred_delivery, "deferred-delivery-time"); }
-        else if (probe && x400i_tlv_is(&c, CTX, 0)) { bit = 7; rc = x400i_p1_int(&c, 0, 2147483647, &v, "content-length", dc->diag); e->content_length = v; }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_bilateral(dc, &c, e); }
-        else if (x400i_tlv_is(&c, APP, 9)) { bit = 9; rc = dec_trace(dc, &c, &e->n_trace, &e->trace); }
-        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 10; rc = dec_exts(dc, &c, &e->n_ext, &e->ext, &e->n_itrace, &e->itrace); }
-        else if (x400i_tlv_is(&c, CTX, 2)) { bit = 11; rc = dec_recipients(dc, &c, e); }
-        else {
-            if (c.cls == UNIV)
-                return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "transfer envelope: content-type of the wrong type (universal tag %u)", (unsigned)c.tag);
-            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "transfer envelope: unexpected element (class %u tag %u)", (unsigned)c.cls >> 6, (unsigned)c.tag);
-        }
-        if (seen & (1u << bit)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "transfer envelope: element repeated (tag %u)", (unsigned)c.tag);
-        seen |= 1u << bit;
-        if (rc) return rc;
-    }
-    if (rc < 0) return rc;
-    static const struct { unsigned bit; const char *name; } req[] = {
-        { 0, "message-/probe-identifier" }, { 1, "originator-name" }, { 3, "content-type" },
-        { 9, "trace-information" }, { 11, "per-recipient-fields" } };
-    for (size_t i = 0; i < X400I_ARRAY_LEN(req); i++)
-        if (!(seen & (1u << req[i].bit)))
-            return PERR(dc, X400_ERR_PARSE, req[i].bit == 3 ? X400_P1_R_CONTENT_TYPE : X400_P1_R_MISSING,
-                        "transfer envelope: %s missing", req[i].name);
-    return X400_OK;
+    return dec_set(dc, t, probe ? &probe_env_set : &message_env_set, e, NO_INDEX);
 }
 
 /* Content ::= OCTET STRING, primitive or constructed (X.690 8.7). */
@@ -978,6 +1082,95 @@ static int dec_octets(x400i_dec *dc, const x400i_tlv *t, x400_bytes *out, const 
     return X400_OK;
 }
 
+/* A whole element copied into the arena (an opaque value relayed as is). */
+static int dec_raw(x400i_dec *dc, const x400i_tlv *t, x400_bytes *out)
+{
+    int rc = X400_OK;
+    uint8_t *p = aalloc(dc, t->total, &rc);
+    if (!p) return rc;
+    memcpy(p, t->raw, t->total);
+    *out = (x400_bytes){ p, t->total };
+    return X400_OK;
+}
+
+/* ---- PerRecipientReportTransferFields */
+#define RR(o) ((x400_p1_report_recipient *)(o))
+static int rt_time(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, &RR(o)->delivery_time, "message-delivery-time"); }
+static int rt_user(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 256, &v, "type-of-MTS-user", dc->diag);
+    RR(o)->type_of_user = (int)v;
+    return rc;
+}
+static int rt_reason(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 32767, &v, "non-delivery-reason-code", dc->diag);
+    RR(o)->reason = (int)v;
+    return rc;
+}
+static int rt_diag(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 32767, &v, "non-delivery-diagnostic-code", dc->diag);
+    RR(o)->diagnostic = (int)v;
+    return rc;
+}
+/* ReportType ::= CHOICE { delivery [0] SEQUENCE, non-delivery [1] SEQUENCE } */
+static const p1_field delivery_rows[] = { MAND(CTX, 0, "delivery time", rt_time), OPT(CTX, 1, rt_user) };
+static const p1_field non_delivery_rows[] = { MAND(CTX, 0, "reason code", rt_reason), OPT(CTX, 1, rt_diag) };
+static const p1_set delivery_set = SET_OF("report-type", delivery_rows, 0);
+static const p1_set non_delivery_set = SET_OF("report-type", non_delivery_rows, 0);
+
+static int lt_arrival(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, &RR(o)->arrival, "arrival-time"); }
+static int lt_conv(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_eits(dc, c, &RR(o)->converted); }
+static int lt_type(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400i_tlv k;
+    int rc = one_child(dc, c, &k, "report-type");
+    if (rc) return rc;
+    RR(o)->delivered = x400i_tlv_is(&k, CTX, 0);
+    if (!RR(o)->delivered && !x400i_tlv_is(&k, CTX, 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report-type: bad choice");
+    return dec_set(dc, &k, RR(o)->delivered ? &delivery_set : &non_delivery_set, o, NO_INDEX);
+}
+/* LastTraceInformation ::= SET */
+static const p1_field last_trace_rows[] = {
+    MAND(CTX, 0, "arrival-time", lt_arrival), OPT(APP, 5, lt_conv), MAND(CTX, 1, "report-type", lt_type),
+};
+static const p1_set last_trace_set = SET_OF("last-trace-information", last_trace_rows, 0);
+
+static int rr_actual(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &RR(o)->actual); }
+static int rr_osrn(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 1, 32767, &v, "originally-specified-recipient-number", dc->diag);
+    RR(o)->osrn = (uint32_t)v;
+    return rc;
+}
+static int rr_ind(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_p1_bits(c, &RR(o)->indicators, "per-recipient-indicators", dc->diag); }
+static int rr_last(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    if (!c->constructed) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "last-trace-information: primitive");
+    return dec_set(dc, c, &last_trace_set, o, NO_INDEX);
+}
+static int rr_intended(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    RR(o)->has_intended = 1;
+    return x400i_orname_decode(dc, c, &RR(o)->intended);
+}
+static int rr_suppl(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    return x400i_p1_str(c, X400I_U_PRINTABLE, 1, 256, RR(o)->supplementary, sizeof RR(o)->supplementary, "supplementary-information", dc->diag);
+}
+static int rr_ext(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_exts(dc, c, &RR(o)->n_ext, &RR(o)->ext, NULL, NULL); }
+static const p1_field report_recipient_rows[] = {
+    MAND(CTX, 0, "actual-recipient-name", rr_actual), MAND(CTX, 1, "originally-specified-recipient-number", rr_osrn),
+    MAND(CTX, 2, "per-recipient-indicators", rr_ind), MAND(CTX, 3, "last-trace-information", rr_last),
+    OPT(CTX, 4, rr_intended), OPT(CTX, 5, rr_suppl), OPT(CTX, 6, rr_ext),
+};
+static const p1_set report_recipient_set = SET_OF("report recipient", report_recipient_rows, 0);
+
 static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
 {
     int rc = x400i_p1_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "report per-recipient-fields", dc->diag);
@@ -989,66 +1182,9 @@ static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_repo
     size_t off = 0;
     unsigned i = 0;
     while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
-        x400_p1_report_recipient *p = &a[i];
-        x400i_tlv f;
-        size_t o2 = 0;
-        unsigned seen = 0;
-        int64_t v;
-        x400_p1_report_recipient_init(p);
+        x400_p1_report_recipient_init(&a[i]);
         if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report recipient %u: not a SET", i);
-        while ((rc = x400i_p1_child(&c, &o2, &f, dc->diag)) == 1) {
-            if (f.cls != CTX || f.tag > 6 || (seen & (1u << f.tag)))
-                return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report recipient %u: unexpected or repeated element", i);
-            seen |= 1u << f.tag;
-            switch (f.tag) {
-            case 0: rc = x400i_orname_decode(dc, &f, &p->actual); break;
-            case 1: rc = x400i_p1_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); p->osrn = (uint32_t)v; break;
-            case 2: rc = x400i_p1_bits(&f, &p->indicators, "per-recipient-indicators", dc->diag); break;
-            case 3: {   /* LastTraceInformation */
-                x400i_tlv l;
-                size_t o3 = 0;
-                unsigned ls = 0;
-                if (!f.constructed) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "last-trace-information: primitive");
-                while ((rc = x400i_p1_child(&f, &o3, &l, dc->diag)) == 1) {
-                    unsigned bit;
-                    if (x400i_tlv_is(&l, CTX, 0)) { bit = 1; rc = dec_time(dc, &l, &p->arrival, "arrival-time"); }
-                    else if (x400i_tlv_is(&l, APP, 5)) { bit = 2; rc = dec_eits(dc, &l, &p->converted); }
-                    else if (x400i_tlv_is(&l, CTX, 1)) {
-                        x400i_tlv k, m;
-                        bit = 4;
-                        if ((rc = one_child(dc, &l, &k, "report-type"))) return rc;
-                        size_t o4 = 0;
-                        unsigned ks = 0;
-                        if (x400i_tlv_is(&k, CTX, 0)) p->delivered = 1;
-                        else if (!x400i_tlv_is(&k, CTX, 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report-type: bad choice");
-                        while ((rc = x400i_p1_child(&k, &o4, &m, dc->diag)) == 1) {
-                            if (m.cls != CTX || m.tag > 1 || (ks & (1u << m.tag))) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report-type: unexpected element");
-                            ks |= 1u << m.tag;
-                            if (p->delivered && m.tag == 0) rc = dec_time(dc, &m, &p->delivery_time, "message-delivery-time");
-                            else if (p->delivered) { rc = x400i_p1_int(&m, 0, 256, &v, "type-of-MTS-user", dc->diag); p->type_of_user = (int)v; }
-                            else if (m.tag == 0) { rc = x400i_p1_int(&m, 0, 32767, &v, "non-delivery-reason-code", dc->diag); p->reason = (int)v; }
-                            else { rc = x400i_p1_int(&m, 0, 32767, &v, "non-delivery-diagnostic-code", dc->diag); p->diagnostic = (int)v; }
-                            if (rc) return rc;
-                        }
-                        if (rc < 0) return rc;
-                        if (!(ks & 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "report-type: %s missing", p->delivered ? "delivery time" : "reason code");
-                    } else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "last-trace-information: unexpected element");
-                    if (ls & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "last-trace-information: element repeated");
-                    ls |= bit;
-                    if (rc) return rc;
-                }
-                if (rc < 0) return rc;
-                if ((ls & 5) != 5) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "last-trace-information: arrival-time or report-type missing");
-                break;
-            }
-            case 4: rc = x400i_orname_decode(dc, &f, &p->intended); p->has_intended = 1; break;
-            case 5: rc = x400i_p1_str(&f, X400I_U_PRINTABLE, 1, 256, p->supplementary, sizeof p->supplementary, "supplementary-information", dc->diag); break;
-            default: rc = dec_exts(dc, &f, &p->n_ext, &p->ext, NULL, NULL); break;
-            }
-            if (rc) return rc;
-        }
-        if (rc < 0) return rc;
-        if ((seen & 15) != 15) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "report recipient %u: mandatory element missing", i);
+        if ((rc = dec_set(dc, &c, &report_recipient_set, &a[i], i))) return rc;
         i++;
     }
     if (rc < 0) return rc;
@@ -1057,59 +1193,68 @@ static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_repo
     return X400_OK;
 }
 
+/* ---- ReportTransferEnvelope, ReportTransferContent */
+#define REP(o) ((x400_p1_report *)(o))
+static int re_id(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &REP(o)->id, "report-identifier"); }
+static int re_dest(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &REP(o)->destination); }
+static int re_trace(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_trace(dc, c, &REP(o)->n_trace, &REP(o)->trace); }
+static int re_ext(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400_p1_report *r = o;
+    return dec_exts(dc, c, &r->n_ext, &r->ext, &r->n_itrace, &r->itrace);
+}
+static const p1_field report_env_rows[] = {
+    MAND(APP, 4, "report-identifier", re_id), MAND(APP, 0, "report-destination-name", re_dest),
+    MAND(APP, 9, "trace-information", re_trace), OPT(CTX, 1, re_ext),
+};
+static const p1_set report_env_set = SET_OF("ReportTransferEnvelope", report_env_rows, 0);
+
+static int rc_subject(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &REP(o)->subject, "subject-identifier"); }
+static int rc_strace(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    REP(o)->has_subject_trace = 1;
+    return dec_trace(dc, c, &REP(o)->n_subject_trace, &REP(o)->subject_trace);
+}
+static int rc_eits(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_eits(dc, c, &REP(o)->original_eits); }
+static int rc_ctype(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    REP(o)->has_content_type = 1;
+    return dec_content_type(dc, c, &REP(o)->content_type);
+}
+static int rc_cid(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    return x400i_p1_str(c, X400I_U_PRINTABLE, 1, 16, REP(o)->content_id, sizeof REP(o)->content_id, "content-identifier", dc->diag);
+}
+static int rc_returned(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    REP(o)->has_returned_content = 1;
+    return dec_octets(dc, c, &REP(o)->returned_content, "returned-content");
+}
+static int rc_addinfo(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400i_tlv in;
+    int rc = one_child(dc, c, &in, "additional-information");
+    return rc ? rc : dec_raw(dc, &in, &REP(o)->additional_info);
+}
+static int rc_ext(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_exts(dc, c, &REP(o)->n_content_ext, &REP(o)->content_ext, NULL, NULL); }
+static int rc_recip(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_report_recipients(dc, c, REP(o)); }
+static const p1_field report_content_rows[] = {
+    MAND(APP, 4, "subject-identifier", rc_subject), OPT(APP, 9, rc_strace), OPT(APP, 5, rc_eits),
+    { APP, UNIV, 6, X400I_U_OID, 0, 0, NULL, rc_ctype }, OPT(APP, 10, rc_cid), OPT(CTX, 1, rc_returned),
+    OPT(CTX, 2, rc_addinfo), OPT(CTX, 3, rc_ext), MAND(CTX, 0, "per-recipient-fields", rc_recip),
+};
+static const p1_set report_content_set = SET_OF("ReportTransferContent", report_content_rows, 0);
+
 static int dec_report(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
 {
-    x400i_tlv env, con, c;
+    x400i_tlv env, con;
     size_t off = 0;
     int rc;
-    unsigned seen = 0;
     if ((rc = x400i_p1_child(t, &off, &env, dc->diag)) != 1 || (rc = x400i_p1_child(t, &off, &con, dc->diag)) != 1 ||
         off != t->vlen || !x400i_tlv_is(&env, UNIV, X400I_U_SET) || !x400i_tlv_is(&con, UNIV, X400I_U_SET))
         return rc < 0 ? rc : PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "Report: expected envelope SET and content SET");
-    off = 0;
-    while ((rc = x400i_p1_child(&env, &off, &c, dc->diag)) == 1) {
-        unsigned bit;
-        if (x400i_tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->id, "report-identifier"); }
-        else if (x400i_tlv_is(&c, APP, 0)) { bit = 2; rc = x400i_orname_decode(dc, &c, &r->destination); }
-        else if (x400i_tlv_is(&c, APP, 9)) { bit = 4; rc = dec_trace(dc, &c, &r->n_trace, &r->trace); }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_exts(dc, &c, &r->n_ext, &r->ext, &r->n_itrace, &r->itrace); }
-        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: unexpected element (tag %u)", (unsigned)c.tag);
-        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: element repeated");
-        seen |= bit;
-        if (rc) return rc;
-    }
-    if (rc < 0) return rc;
-    if ((seen & 7) != 7) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "ReportTransferEnvelope: identifier, destination or trace missing");
-    off = 0;
-    seen = 0;
-    while ((rc = x400i_p1_child(&con, &off, &c, dc->diag)) == 1) {
-        unsigned bit;
-        if (x400i_tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->subject, "subject-identifier"); }
-        else if (x400i_tlv_is(&c, APP, 9)) { bit = 2; rc = dec_trace(dc, &c, &r->n_subject_trace, &r->subject_trace); r->has_subject_trace = 1; }
-        else if (x400i_tlv_is(&c, APP, 5)) { bit = 4; rc = dec_eits(dc, &c, &r->original_eits); }
-        else if (x400i_tlv_is(&c, APP, 6) || x400i_tlv_is(&c, UNIV, X400I_U_OID)) { bit = 8; rc = dec_content_type(dc, &c, &r->content_type); r->has_content_type = 1; }
-        else if (x400i_tlv_is(&c, APP, 10)) { bit = 16; rc = x400i_p1_str(&c, X400I_U_PRINTABLE, 1, 16, r->content_id, sizeof r->content_id, "content-identifier", dc->diag); }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 32; rc = dec_octets(dc, &c, &r->returned_content, "returned-content"); r->has_returned_content = 1; }
-        else if (x400i_tlv_is(&c, CTX, 2)) {
-            x400i_tlv in;
-            bit = 64;
-            if (!(rc = one_child(dc, &c, &in, "additional-information"))) {
-                uint8_t *p = aalloc(dc, in.total, &rc);
-                if (!p) return rc;
-                memcpy(p, in.raw, in.total);
-                r->additional_info = (x400_bytes){ p, in.total };
-            }
-        }
-        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 128; rc = dec_exts(dc, &c, &r->n_content_ext, &r->content_ext, NULL, NULL); }
-        else if (x400i_tlv_is(&c, CTX, 0)) { bit = 256; rc = dec_report_recipients(dc, &c, r); }
-        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: unexpected element (tag %u)", (unsigned)c.tag);
-        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: element repeated");
-        seen |= bit;
-        if (rc) return rc;
-    }
-    if (rc < 0) return rc;
-    if ((seen & 257) != 257) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "ReportTransferContent: subject-identifier or per-recipient-fields missing");
-    return X400_OK;
+    if ((rc = dec_set(dc, &env, &report_env_set, r, NO_INDEX))) return rc;
+    return dec_set(dc, &con, &report_content_set, r, NO_INDEX);
 }
 
 int x400_p1_prescan(const uint8_t *buf, size_t len, const x400_p1_limits *lim, x400_diag *diag)
