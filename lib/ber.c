@@ -106,6 +106,24 @@ static int read_hdr(const uint8_t *p, size_t len, x400i_tlv *t, x400_layer layer
     int rc;
     if (len < 2)
         return SYNTAX(layer, d, "BER: truncated identifier/length (%zu octets left)", len);
+    if (X400I_LIKELY((p[0] & 0x1F) != 0x1F && p[1] < 0x80 && (p[0] & 0xDF) != 0)) {
+        /* fast path (most P1 elements): low tag number, short length */
+        t->first = p[0];
+        t->tag = p[0] & 0x1Fu;
+        t->cls = p[0] & 0xC0;
+        t->constructed = (p[0] & 0x20) ? 1 : 0;
+        t->idlen = 1;
+        t->indefinite = 0;
+        t->vlen = p[1];
+        t->hdr = 2;
+        t->raw = p;
+        t->v = p + 2;
+        if (t->vlen > len - 2)
+            return SYNTAX(layer, d, "BER: length %zu of tag %u runs past its container (%zu octets left)",
+                          t->vlen, (unsigned)t->tag, len - 2);
+        t->total = 2 + t->vlen;
+        return X400_OK;
+    }
     rc = x400i_ber_get_id(p, len, &off, &t->first, &t->tag);
     if (rc == 0) return SYNTAX(layer, d, "BER: truncated high tag number");
     if (rc < 0) return SYNTAX(layer, d, "BER: bad high tag number (X.690 8.1.2.4)");
