@@ -92,6 +92,16 @@ static const x400_allocator default_allocator = {
     NULL, std_malloc, std_free, std_calloc, std_realloc
 };
 
+uint32_t x400i_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 const x400_allocator *x400_default_allocator(void) { return &default_allocator; }
 
 const x400_allocator *x400i_alloc_or_default(const x400_allocator *a)

@@ -52,6 +52,13 @@ void x400i_log(const x400_logger *lg, x400_log_level level, x400_layer layer,
 void x400i_log_hex(const x400_logger *lg, x400_layer layer, const char *what,
                    const uint8_t *p, size_t len);
 
+/* ---- CRC-32 ----
+ * The IEEE 802.3 / zlib CRC-32 (reflected polynomial 0xEDB88320, initial
+ * value and final xor 0xFFFFFFFF; "123456789" -> 0xCBF43926): the check
+ * value of every record the library writes to disk (MTS identifier state,
+ * P1 identifier set, RTSE records).  Bitwise; the records are small. */
+uint32_t x400i_crc32(const uint8_t *p, size_t n);
+
 /* ---- bounds-checked reader over caller memory ---- */
 typedef struct x400i_rd {
     const uint8_t *p;

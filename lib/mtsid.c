@@ -141,18 +141,6 @@ static uint32_t get_u32be(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* CRC-32 of IEEE 802.3 (reflected polynomial 0xEDB88320, init and final
- * xor 0xFFFFFFFF); bitwise, the state file is 28 bytes. */
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
 /* Write exactly X400_MTSID_DIGITS base-32 digits of v (v < 2^50). */
 static void b32_put(char *out, uint64_t v)
 {
@@ -457,7 +445,7 @@ static int write_state(x400_mtsid_alloc *a, uint64_t run, x400_diag *d)
     b[ST_OFF_NODELEN] = (uint8_t)a->node_len;
     memcpy(b + ST_OFF_NODE, a->node, a->node_len);
     put_u64be(b + ST_OFF_RUN, run);
-    put_u32be(b + ST_OFF_CRC, crc32_ieee(b, ST_OFF_CRC));
+    put_u32be(b + ST_OFF_CRC, x400i_crc32(b, ST_OFF_CRC));
 
     fd = open(a->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return io_err(d, X400_MTSID_R_WRITE_IO, errno, "cannot create", a->tmp_path);
@@ -538,11 +526,11 @@ static int read_state(x400_mtsid_alloc *a, unsigned flags, uint64_t *stored, x40
     if (n > ST_SIZE)
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_CORRUPT, X400_MTSID_R_LONG,
                               "state file %s has trailing bytes (more than %d)", a->path, ST_SIZE);
-    if (get_u32be(b + ST_OFF_CRC) != crc32_ieee(b, ST_OFF_CRC))
+    if (get_u32be(b + ST_OFF_CRC) != x400i_crc32(b, ST_OFF_CRC))
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_CORRUPT, X400_MTSID_R_CHECKSUM,
                               "state file %s: CRC-32 mismatch (stored %08x, computed %08x)",
                               a->path, (unsigned)get_u32be(b + ST_OFF_CRC),
-                              (unsigned)crc32_ieee(b, ST_OFF_CRC));
+                              (unsigned)x400i_crc32(b, ST_OFF_CRC));
     nl = b[ST_OFF_NODELEN];
     run = get_u64be(b + ST_OFF_RUN);
     if (nl < 1 || nl > X400_MTSID_NODE_MAX || b[ST_OFF_RESERVED] != 0 ||
