@@ -45,6 +45,8 @@ struct x400_p1_link {
     int peer_auth;
     x400_p1_cred peer_cred;
     int initiator_turn;
+    int restored;        /* responder: x400_p1_link_restore loaded a record */
+    uint64_t now_ms;     /* the last time passed to x400_p1_link_tick */
 };
 
 static x400i_rtse *rt(x400_p1_link *l) { return x400i_rtse_assoc_rtse(l->ra); }
@@ -476,6 +478,12 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
         ev.type = X400_P1_LINK_EV_PERSIST;
         ev.record = ind->record;
         ev.record_len = ind->record_len;
+        /* with the APDU octets secured so far: a restarted responder needs
+         * both (x400_p1_link_restore) */
+        if (ind->record_len) {
+            ev.raw = l->rx.p;
+            ev.raw_len = l->rx.len;
+        }
         return emit(l, &ev);
     case X400I_RTSE_RECOVERING_IND:
     case X400I_RTSE_RECOVERED_IND:
@@ -483,7 +491,11 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
                   ind->type == X400I_RTSE_RECOVERING_IND ? "recovering the connection"
                                                          : "connection recovered",
                   ind->diag ? ": " : "", ind->diag ? ind->diag->text : "");
-        return ind->type == X400I_RTSE_RECOVERED_IND ? pump(l) : 0;
+        if (ind->type != X400I_RTSE_RECOVERED_IND) return 0;
+        /* a restored responder: the peer bound the interrupted connection
+         * with the previous process; recovering it is that bind's sequel */
+        if (l->restored && !l->bound && !l->closed) l->bound = 1;
+        return pump(l);
     }
     return 0;
 }
@@ -644,19 +656,63 @@ static int queued(x400_p1_link *l, struct qent *e, x400_rtse_priority prio, uint
     return X400_OK;
 }
 
+/* The current time for a trace element: the user's clock, else the last
+ * tick (wall-clock milliseconds then, p1link.h). */
+static int64_t trace_now(const x400_p1_link *l)
+{
+    return l->cfg.clock ? l->cfg.clock(l->cfg.clock_user) : (int64_t)(l->now_ms / 1000u);
+}
+
+/* What every caller did by hand, done on a shallow copy `c` of the APDU
+ * (the caller's APDU is not touched): this MTA's trace element when the
+ * trace is empty (X.411 14.3.1: each domain adds one; the relaying MTA
+ * appends it), and recipient numbers 1..n when every one is 0.  *recip is
+ * the renumbered copy of the recipients (freed by the caller), or NULL. */
+static int fill_in(x400_p1_link *l, x400_p1_apdu *c, x400_p1_trace *t, x400_p1_recipient **recip,
+                   x400_diag *diag)
+{
+    unsigned *n_trace = c->kind == X400_P1_REPORT ? &c->report.n_trace : &c->env.n_trace;
+    const x400_p1_trace **trace = c->kind == X400_P1_REPORT ? &c->report.trace : &c->env.trace;
+    unsigned i;
+    *recip = NULL;
+    if (l->cfg.ext_form == X400_P1_EXT_FORM_1992 || l->cfg.ext_form == X400_P1_EXT_FORM_1988)
+        c->ext_form = (x400_p1_ext_form)l->cfg.ext_form;
+    if (*n_trace == 0 && l->cfg.trace_gdi.country[0]) {
+        x400_p1_trace_init(t);
+        t->gdi = l->cfg.trace_gdi;
+        t->arrival = trace_now(l);
+        t->routing_action = X400_ROUTE_RELAYED;
+        *n_trace = 1;
+        *trace = t;
+    }
+    if (c->kind == X400_P1_REPORT || !c->env.n_recip || !c->env.recip) return X400_OK;
+    for (i = 0; i < c->env.n_recip; i++)
+        if (c->env.recip[i].osrn != 0) return X400_OK; /* the caller numbered them */
+    *recip = x400i_calloc(l->alloc, c->env.n_recip, sizeof **recip);
+    if (!*recip)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
+                              "send: %u recipients", c->env.n_recip);
+    for (i = 0; i < c->env.n_recip; i++) {
+        (*recip)[i] = c->env.recip[i];
+        (*recip)[i].osrn = i + 1;
+    }
+    c->env.recip = *recip;
+    return X400_OK;
+}
+
 int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x400_diag *diag)
 {
     struct qent *e;
+    x400_p1_apdu c;
+    x400_p1_trace t;
+    x400_p1_recipient *recip;
     int rv;
     if (!l || !apdu) return X400_ERR_INVALID_ARG;
     if ((rv = slot(l, &e, diag)) < 0) return rv;
-    if (l->cfg.ext_form == X400_P1_EXT_FORM_1992 || l->cfg.ext_form == X400_P1_EXT_FORM_1988) {
-        x400_p1_apdu c = *apdu;   /* shallow: only the form differs */
-        c.ext_form = (x400_p1_ext_form)l->cfg.ext_form;
-        rv = x400_p1_encode_alloc(&c, l->alloc, &e->buf, &e->len, diag);
-    } else {
-        rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag);
-    }
+    c = *apdu; /* shallow: only what the link fills in differs */
+    if ((rv = fill_in(l, &c, &t, &recip, diag)) < 0) return rv;
+    rv = x400_p1_encode_alloc(&c, l->alloc, &e->buf, &e->len, diag);
+    x400i_free(l->alloc, recip);
     if (rv < 0) return rv;
     if ((rv = within_bound(l, e->len, diag)) < 0) {
         x400i_free(l->alloc, e->buf);
@@ -711,7 +767,45 @@ int x400_p1_link_close(x400_p1_link *l)
 
 int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms)
 {
-    return l ? x400i_rtse_tick(rt(l), now_ms) : X400_ERR_INVALID_ARG;
+    if (!l) return X400_ERR_INVALID_ARG;
+    l->now_ms = now_ms;
+    return x400i_rtse_tick(rt(l), now_ms);
+}
+
+int x400_p1_link_restore(x400_p1_link *l, const uint8_t *rec, size_t rec_len,
+                         const uint8_t *octets, size_t octets_len)
+{
+    x400_rtse_record_info info;
+    int rv;
+    if (!l || !rec || (octets_len && !octets)) return X400_ERR_INVALID_ARG;
+    if (l->cfg.role != X400_ROLE_RESPONDER || l->closed || l->bound || l->restored ||
+        x400i_rtse_assoc_current(l->ra) || x400i_rtse_state(rt(l)) != X400I_RTSE_ST_IDLE)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                              "restore: only into a new responder link, before any association");
+    if ((rv = x400_rtse_record_info_get(rec, rec_len, &info)) < 0)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rv, 0,
+                              "restore: recovery record rejected (%s)", x400_strerror(rv));
+    /* a RECEIVING record resumes after its delivered octets: the link needs
+     * them to complete the APDU; a COMPLETED one delivers nothing again */
+    if (info.state == X400_RTSE_RECORD_COMPLETED) octets_len = 0;
+    else if ((uint64_t)octets_len != info.delivered)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0,
+                              "restore: %zu APDU octets given, the record says %llu were received",
+                              octets_len, (unsigned long long)info.delivered);
+    x400i_buf_reset(&l->rx);
+    if (octets_len && (rv = x400i_buf_append(&l->rx, octets, octets_len)) < 0)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rv, 0,
+                              "restore: %zu APDU octets", octets_len);
+    if ((rv = x400i_rtse_restore(rt(l), rec, rec_len)) < 0) {
+        x400i_buf_reset(&l->rx);
+        l->diag = *x400i_rtse_diag(rt(l));
+        return rv;
+    }
+    l->restored = 1;
+    x400i_log(&l->cfg.log, X400_LOG_NOTICE, X400_LAYER_P1,
+              "restored: waiting for the peer to recover its connection (%llu octets of the "
+              "interrupted transfer kept)", (unsigned long long)info.delivered);
+    return X400_OK;
 }
 
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l)
@@ -758,6 +852,17 @@ int x400_p1_link_is_recovering(const x400_p1_link *l)
     return st == X400I_RTSE_ST_RECOVERING || st == X400I_RTSE_ST_WAIT_RECOVERY;
 }
 
+int x400_p1_link_want_write(const x400_p1_link *l)
+{
+    return l && x400_assoc_want_write(x400i_rtse_assoc_current(l->ra));
+}
+
+int x400_p1_link_want_close(const x400_p1_link *l)
+{
+    return l && l->closed && !x400_p1_link_is_recovering(l) &&
+           !x400_assoc_want_write(x400i_rtse_assoc_current(l->ra));
+}
+
 int x400_p1_link_is_bound(const x400_p1_link *l) { return l && l->bound && !l->closed; }
 size_t x400_p1_link_queued(const x400_p1_link *l) { return l ? l->qcount : 0; }
 x400_assoc *x400_p1_link_assoc(const x400_p1_link *l)
@@ -783,6 +888,7 @@ int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out)
     out->checkpoint_kib = x400i_rtse_checkpoint_kib(r);
     out->window = x400i_rtse_window(r);
     out->two_way_alternate = x400i_rtse_twa(r);
+    out->octets_sent = x400i_rtse_bytes_sent(r);
     if ((a = x400i_rtse_assoc_current(l->ra)) != NULL) {
         out->session_version = x400i_ses_version(x400i_assoc_session(a));
         out->tpdu_size = x400i_tp_tpdu_size(x400i_assoc_transport(a));

@@ -51,7 +51,12 @@ typedef enum x400_p1_link_event_type {
     X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
     X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new association */
     X400_P1_LINK_EV_PERSIST,       /* receiver: store this RTSE recovery record
-                                      (record_len 0: erase it) */
+                                      (record_len 0: erase it) and the APDU
+                                      octets received so far (raw, raw_len:
+                                      all of them, growing within one
+                                      transfer; 0 with a COMPLETED record);
+                                      x400_p1_link_restore gives both back
+                                      after a restart */
     X400_P1_LINK_EV_UNDECODABLE    /* an APDU RTSE received completely that is
                                       not an acceptable MTS-APDU (raw, diag:
                                       the decoder's diagnostic).  It is
@@ -66,7 +71,8 @@ typedef struct x400_p1_link_event {
     const char *peer_name;         /* BOUND */
     int bind_error;                /* BIND_REFUSED: X400_BIND_ERR_*, or -1 */
     const x400_p1_apdu *apdu;      /* RECEIVED, DUPLICATE: valid during the callback */
-    const uint8_t *raw;            /* RECEIVED, UNDECODABLE: the encoded APDU */
+    const uint8_t *raw;            /* RECEIVED, UNDECODABLE: the encoded APDU;
+                                      PERSIST: its octets received so far */
     size_t raw_len;
     uint64_t tag;                  /* SENT, SEND_FAILED: the caller's tag */
     const uint8_t *record;         /* PERSIST */
@@ -140,6 +146,17 @@ typedef struct x400_p1_link_config {
     x400_p1_link *(*recovery_route)(void *user, x400_p1_link *l, const uint8_t *ref,
                                     size_t ref_len);
     void *recovery_user;
+    /* This MTA's trace (X.411 12.2.1.1.1.10, 14.3.1): when trace_gdi is set
+     * (its country not empty), x400_p1_link_send gives a message, probe or
+     * report whose trace is empty one TraceInformationElement {trace_gdi,
+     * arrival = now, action relayed}; a trace the caller filled is sent as
+     * it is.  `clock` returns now in seconds since 1970 (UTC); NULL: the
+     * time last passed to x400_p1_link_tick, which must then be wall-clock
+     * milliseconds.  (x400_p1_link_send_encoded sends its octets as they
+     * are.) */
+    x400_gdi trace_gdi;
+    int64_t (*clock)(void *user);
+    void *clock_user;
     x400_logger log;
 } x400_p1_link_config;
 
@@ -165,7 +182,12 @@ int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
 
 /* Queue an MTS-APDU for transfer.  It is encoded now (the APDU may be
  * freed after the call) and sent when the link is bound and holds the
- * turn; `tag` comes back with SENT or SEND_FAILED.  X400_OK;
+ * turn; `tag` comes back with SENT or SEND_FAILED.  What the link fills in
+ * (the APDU itself is not changed): the trace element of cfg.trace_gdi
+ * when the trace is empty (see x400_p1_link_config), and, in a message or
+ * probe whose recipients all have originally-specified-recipient-number 0,
+ * the numbers 1..n in recipient order (X.411 OriginallySpecifiedRecipient-
+ * Number, 1..ub-recipients); numbers the caller set are sent as they are.  X400_OK;
  * X400_ERR_FULL (queue_max reached); X400_ERR_INVALID_ARG / _TOO_LONG (the
  * APDU does not encode, or is above the transfer bound rtse.max_apdu_size;
  * diag: refused now, never queued, so it cannot hold up the APDUs queued
@@ -180,6 +202,26 @@ int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag,
  * X400_ERR_LIMIT from the decoder (diag, source LOCAL). */
 int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
                               x400_rtse_priority prio, uint64_t tag, x400_diag *diag);
+
+/* Responder restarted: give it the last PERSIST record of the previous
+ * process (rec, rec_len) and the APDU octets stored with it (octets,
+ * octets_len: exactly the record's delivered count for a RECEIVING record;
+ * ignored for a COMPLETED one).  The link then waits for the peer to
+ * recover that connection (x400_p1_link_waiting_ref says which; route the
+ * inbound recovery request to it with recovery_route), receives the rest of
+ * the interrupted transfer from the last confirmed checkpoint and delivers
+ * the APDU once (a COMPLETED record: the resumed transfer is confirmed and
+ * nothing is delivered again).  The recovered link counts as bound with the
+ * peer that bound the interrupted connection (peer_name unknown: "").
+ * Call after x400_p1_link_tick (the record's expiry is checked against that
+ * time, so the clock must be wall-clock milliseconds across restarts) and
+ * before anything is attached.  X400_OK; X400_ERR_CORRUPT /
+ * X400_ERR_UNSUPPORTED (bad record); X400_ERR_TIMEOUT (expired: nothing to
+ * resume, the sender transfers again from the start); X400_ERR_INVALID_ARG
+ * (octets_len does not match the record); X400_ERR_STATE (an initiator, or
+ * the link has been used). */
+int x400_p1_link_restore(x400_p1_link *l, const uint8_t *rec, size_t rec_len,
+                         const uint8_t *octets, size_t octets_len);
 
 /* Orderly close (RT-CLOSE, then release) once the queue is empty. */
 int x400_p1_link_close(x400_p1_link *l);
@@ -226,10 +268,26 @@ typedef struct x400_p1_link_info {
     uint32_t window;               /* RTSE windowSize */
     int two_way_alternate;         /* RTSE dialogueMode: 1 TWA, 0 monologue */
     int initiator_turn;            /* initial turn: 1 the initiator's */
+    uint64_t octets_sent;          /* APDU octets RTSE handed down on this link,
+                                      those sent again after a recovery included */
 } x400_p1_link_info;
 
 /* Fill *out.  X400_OK or X400_ERR_INVALID_ARG. */
 int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out);
+
+/* What the link wants from the loop that moves its bytes (as nghttp2's
+ * want_write / want_read):
+ *   want_write  1 while its attached association has output pending;
+ *   want_close  1 once the link has ended (released, aborted, bind refused;
+ *               not while RTSE recovers a lost connection) and an association
+ *               still attached has nothing left to send: the link will do
+ *               nothing more (free it).  An association the link has let go
+ *               of may still hold its last PDU (the DN answering a
+ *               release): x400_assoc_want_write / x400_assoc_want_close say
+ *               when its connection may close.
+ * NULL: 0. */
+int x400_p1_link_want_write(const x400_p1_link *l);
+int x400_p1_link_want_close(const x400_p1_link *l);
 
 int x400_p1_link_is_bound(const x400_p1_link *l);
 /* 1 while RTSE recovers a lost connection (initiator: reconnecting;
