@@ -46,6 +46,7 @@ struct x400_p1_link {
     x400_p1_cred peer_cred;
     int initiator_turn;
     int restored;        /* responder: x400_p1_link_restore loaded a record */
+    int conn_wanted;     /* cfg.assoc_own: RTSE needs a new association */
     uint64_t now_ms;     /* the last time passed to x400_p1_link_tick */
 };
 
@@ -67,6 +68,7 @@ void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role)
     cfg->queue_max = 64;
     cfg->ext_form = -1;
     cfg->log.max_level = X400_LOG_INFO;
+    x400_assoc_config_init(&cfg->assoc, role);
 }
 
 /* ---- the outgoing queue ---- */
@@ -534,6 +536,13 @@ static int need_assoc(void *u, x400i_rtse_assoc *ra)
     x400_p1_link *l = u;
     x400_p1_link_event ev;
     (void)ra;
+    if (l->cfg.assoc_own) {
+        /* called from inside the layers below (a lost connection's input,
+         * a tick): the association is made at the next safe point
+         * (x400_p1_link_want_connect); the RTORQ waits for it */
+        l->conn_wanted = 1;
+        return 0;
+    }
     memset(&ev, 0, sizeof ev);
     ev.type = X400_P1_LINK_EV_NEED_ASSOC;
     return emit(l, &ev);
@@ -553,6 +562,7 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     if ((cfg->role != X400_ROLE_INITIATOR && cfg->role != X400_ROLE_RESPONDER) ||
         (cfg->mode != X400_P1_MODE_NORMAL && cfg->mode != X400_P1_MODE_X410) ||
         cfg->own_password_len > X400_PASSWORD_MAX || cfg->queue_max > X400_P1_LINK_QUEUE_MAX ||
+        (cfg->assoc_own && cfg->role != X400_ROLE_INITIATOR) ||
         memchr(cfg->own_name, 0, sizeof cfg->own_name) == NULL)
         return X400_ERR_INVALID_ARG;
     alloc = x400i_alloc_or_default(alloc);
@@ -562,6 +572,12 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     if (!l->cfg.queue_max) l->cfg.queue_max = 64;
     if (!l->cfg.limits.max_pdu) x400_p1_limits_init(&l->cfg.limits);
     l->cfg.rtse.x410_mode = cfg->mode == X400_P1_MODE_X410;
+    if (l->cfg.assoc_own) {
+        /* the link's associations run its role and mode */
+        l->cfg.assoc.role = cfg->role;
+        l->cfg.assoc.pmode = cfg->mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
+        l->conn_wanted = 1; /* the first connection */
+    }
     l->alloc = alloc;
     if (cb) l->cb = *cb;
     x400i_buf_init(&l->rx, alloc, l->cfg.limits.max_pdu);
@@ -610,6 +626,32 @@ int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a)
     if ((rv = x400i_rtse_open_req(rt(l), buf, len)) < 0) return rv;
     l->opened = 1;
     return X400_OK;
+}
+
+int x400_p1_link_want_connect(x400_p1_link *l, x400_assoc **out)
+{
+    x400_assoc_config ac;
+    x400_assoc *a;
+    int rv;
+    if (!l || !out || !l->cfg.assoc_own) return X400_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!l->conn_wanted || l->closed) return 0;
+    ac = l->cfg.assoc;
+    if (l->cfg.assoc_prepare && l->cfg.assoc_prepare(l->cfg.assoc_user, l, &ac) < 0) return 0;
+    ac.role = l->cfg.assoc.role;
+    ac.pmode = l->cfg.assoc.pmode;
+    if ((rv = x400_assoc_new(&a, &ac, NULL, l->alloc)) < 0)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rv, 0,
+                              "no association made for the link (%s)", x400_strerror(rv));
+    /* the first: RT-OPEN with the bind; a recovery: the RTORQ RTSE holds */
+    rv = l->opened ? x400i_rtse_assoc_attach(l->ra, a) : x400_p1_link_attach(l, a);
+    if (rv < 0) {
+        x400_assoc_free(a);
+        return rv;
+    }
+    l->conn_wanted = 0;
+    *out = a;
+    return 1;
 }
 
 static x400_rtse_priority rtse_prio(const x400_p1_apdu *a)
@@ -810,7 +852,9 @@ int x400_p1_link_restore(x400_p1_link *l, const uint8_t *rec, size_t rec_len,
 
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l)
 {
-    return l ? x400i_rtse_next_timeout(x400i_rtse_assoc_rtse(l->ra)) : UINT64_MAX;
+    if (!l) return UINT64_MAX;
+    if (l->conn_wanted && !l->closed) return 0; /* x400_p1_link_want_connect */
+    return x400i_rtse_next_timeout(x400i_rtse_assoc_rtse(l->ra));
 }
 
 int x400_p1_link_confirm(x400_p1_link *l)

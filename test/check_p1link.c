@@ -481,34 +481,44 @@ static x400_p1_link *rec_route(void *u, x400_p1_link *l, const uint8_t *ref, siz
     return r->p->rsp.l;
 }
 
+/* The responder's side of a new connection: a new association on a fresh
+ * link (the MTA cannot know yet what it is for), whose recovery_route
+ * names the waiting link. */
+static void fresh_responder(struct rec *r)
+{
+    x400_assoc_config ar;
+    x400_p1_link_config cr;
+    x400_p1_link_callbacks cb = { &r->fresh_side, on_ev };
+    struct pair *p = r->p;
+    r->old[r->nold++] = p->rsp.a;
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    cr.rtse.checkpoint_size_kib = 4;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.recovery_route = r->refuse ? NULL : rec_route;
+    cr.recovery_user = r;
+    ck_assert_int_eq(x400_p1_link_new(&r->fresh, &cr, &cb, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(r->fresh, p->rsp.a), X400_OK);
+}
+
 static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
 {
     struct side *s = u;
     if (e->type == X400_P1_LINK_EV_NEED_ASSOC && REC) {
         /* a new pair of associations: the initiator's on its link, the
          * responder's on a fresh link */
-        x400_assoc_config ai, ar;
-        x400_p1_link_config cr;
-        x400_p1_link_callbacks cb = { &REC->fresh_side, on_ev };
+        x400_assoc_config ai;
         struct pair *p = REC->p;
         REC->need++;
         REC->old[REC->nold++] = p->ini.a;
-        REC->old[REC->nold++] = p->rsp.a;
         x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
-        x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
         memcpy(ai.calling_ref, "MTA-A/2", 7);
         ai.calling_ref_len = 7;
         ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
-        ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
-        x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
-        cr.rtse.checkpoint_size_kib = 4;
-        snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
-        cr.check = x400_p1_cred_check_default;
-        cr.check_user = &peer_table;
-        cr.recovery_route = REC->refuse ? NULL : rec_route;
-        cr.recovery_user = REC;
-        ck_assert_int_eq(x400_p1_link_new(&REC->fresh, &cr, &cb, NULL), X400_OK);
-        ck_assert_int_eq(x400_p1_link_attach(REC->fresh, p->rsp.a), X400_OK);
+        fresh_responder(REC);
         ck_assert_int_eq(x400_p1_link_attach(l, p->ini.a), X400_OK);
         ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
         return 0;
@@ -1513,6 +1523,127 @@ START_TEST(restarted_responder_resumes_from_its_record)
 }
 END_TEST
 
+/* The link makes its own associations (assoc_own): the caller only
+ * provides each one's connection.  A connection lost mid-transfer is
+ * recovered without NEED_ASSOC: the link makes the new association at the
+ * next safe point (want_connect) -- not inside the lost one's input call,
+ * where a caller building one used to re-enter the adapter on the stack. */
+static int prepared;
+static int prepare_ref(void *user, x400_p1_link *l, x400_assoc_config *ac)
+{
+    int n;
+    ck_assert_ptr_eq(user, &prepared);
+    ck_assert_ptr_nonnull(l);
+    n = snprintf((char *)ac->calling_ref, sizeof ac->calling_ref, "MTA-A/%d", ++prepared);
+    ac->calling_ref_len = (size_t)n;
+    return 0;
+}
+
+START_TEST(link_makes_its_associations_and_recovers_without_need_assoc)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    x400_assoc_config ar;
+    x400_p1_link_config ci, cr;
+    x400_p1_link_callbacks cbi = { &p.ini, on_ev }, cbr = { &p.rsp, on_ev };
+    x400_assoc *a1 = NULL, *a2 = NULL, *none = (x400_assoc *)&p;
+    const uint8_t *b;
+    size_t n;
+    memset(&p, 0, sizeof p);
+    memset(&r, 0, sizeof r);
+    r.p = &p;
+    REC = &r;
+    prepared = 0;
+    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
+    memcpy(ci.own_password, "secretA", 7);
+    ci.own_password_len = 7;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.seen = p.seen;
+    /* only an initiator makes associations */
+    cr.assoc_own = 1;
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_ERR_INVALID_ARG);
+    cr.assoc_own = 0;
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_want_connect(p.rsp.l, &a1), X400_ERR_INVALID_ARG);
+    ci.assoc_own = 1;
+    ci.assoc_prepare = prepare_ref;
+    ci.assoc_user = &prepared;
+    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p.ini.l, 1000), X400_OK);
+    ck_assert_uint_eq(x400_p1_link_next_timeout(p.ini.l), 0);  /* a connection is wanted */
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &a1), 1);
+    ck_assert_ptr_nonnull(a1);
+    ck_assert_ptr_eq(x400_p1_link_assoc(p.ini.l), a1);
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &none), 0);   /* handed out once */
+    ck_assert_ptr_null(none);
+    ck_assert_uint_gt(x400_p1_link_next_timeout(p.ini.l), 0);
+    ck_assert_int_eq(prepared, 1);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
+    /* the caller provides the connection: here, memory */
+    p.ini.a = a1;
+    ck_assert_int_eq(x400_assoc_connect(a1), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
+    ck_assert_str_eq(p.rsp.peer, "MTA-A");
+    mk(&m, X400_P1_MESSAGE, "OWN.1", 1, 200000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    while (r.moved < 60000 && (n = x400_assoc_pending(a1, &b)) > 0) {
+        uint8_t *copy;
+        if (n > 1000) n = 1000;
+        copy = malloc(n);
+        memcpy(copy, b, n);
+        x400_assoc_sent(a1, n);
+        (void)x400_assoc_recv(p.rsp.a, copy, n);
+        free(copy);
+        r.moved += n;
+        move(&p, p.rsp.a, a1, 0);
+    }
+    x400_assoc_transport_closed(p.rsp.a);
+    x400_assoc_transport_closed(a1);
+    /* no NEED_ASSOC: the link asks for a connection through want_connect */
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_NEED_ASSOC), 0);
+    ck_assert(x400_p1_link_is_recovering(p.ini.l));
+    ck_assert_uint_eq(x400_p1_link_next_timeout(p.ini.l), 0);
+    ck_assert_int_eq(x400_assoc_want_close(a1), 1);   /* the caller closes and frees it */
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &a2), 1);
+    ck_assert_ptr_nonnull(a2);
+    ck_assert_ptr_ne(a2, a1);
+    ck_assert_int_eq(prepared, 2);
+    x400_assoc_free(a1);
+    fresh_responder(&r);
+    p.ini.a = a2;
+    ck_assert_int_eq(x400_assoc_connect(a2), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(r.routed, 1);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
+    ck_assert_uint_eq(r.fresh_side.received, 0);
+    ck_assert_uint_eq(p.ini.sent, 1);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_NEED_ASSOC), 0);
+    /* release: the link is done, the caller closes and frees */
+    ck_assert_int_eq(x400_p1_link_close(p.ini.l), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_RELEASED), 1);
+    ck_assert_int_eq(x400_p1_link_want_close(p.ini.l), 1);
+    ck_assert_int_eq(x400_assoc_want_close(a2), 1);
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &none), 0);
+    REC = NULL;
+    x400_p1_link_free(r.fresh);
+    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
+    mk_free(&m);
+    close_pair(&p);   /* frees a2 (p.ini.a) and the routed responder association */
+}
+END_TEST
+
 Suite *x400t_suite_p1link(void)
 {
     Suite *s = suite_create("p1link");
@@ -1541,6 +1672,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, want_write_and_want_close);
     tcase_add_test(tc, trace_and_recipient_numbers_filled_in);
     tcase_add_test(tc, restarted_responder_resumes_from_its_record);
+    tcase_add_test(tc, link_makes_its_associations_and_recovers_without_need_assoc);
     suite_add_tcase(s, tc);
     return s;
 }

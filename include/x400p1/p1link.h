@@ -17,10 +17,20 @@
  *     again; the caller gets X400_P1_LINK_EV_DUPLICATE with a diagnostic
  *     and the association stays up.
  *
- * The link does not own associations or sockets: the caller creates an
- * x400_assoc (same role and mode), attaches it, connects it (initiator),
- * and moves its bytes (or lets the POSIX driver do it).  When recovery
- * needs a new connection the link asks with X400_P1_LINK_EV_NEED_ASSOC.
+ * The link never touches sockets.  Associations, two ways:
+ *   - the link makes them (initiator, cfg.assoc_own): it creates and
+ *     attaches each association it needs -- the first and one per RTSE
+ *     recovery -- from cfg.assoc, never from inside a call of the layers
+ *     below, and x400_p1_link_want_connect() hands each to the caller, who
+ *     only provides its connection (x400_driver_connect, or
+ *     x400_assoc_connect and its own socket) and frees it once that
+ *     connection has closed;
+ *   - the caller makes them: it creates an x400_assoc (same role and mode),
+ *     attaches it, connects it (initiator), and when recovery needs a new
+ *     connection the link asks with X400_P1_LINK_EV_NEED_ASSOC, from inside
+ *     the input call of the association that was lost (the older way; a
+ *     responder's inbound associations are always attached by the caller).
+ * Bytes move through x400_assoc_recv/pending/sent (or the POSIX driver).
  * Time is passed in: x400_p1_link_tick(now_ms).
  *
  * Threads: one link and its associations from one thread at a time.
@@ -49,7 +59,9 @@ typedef enum x400_p1_link_event_type {
                                       (tag, diag); it is the caller's again */
     X400_P1_LINK_EV_RELEASED,      /* orderly close completed */
     X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
-    X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new association */
+    X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new
+                                      association (not with cfg.assoc_own:
+                                      x400_p1_link_want_connect then) */
     X400_P1_LINK_EV_PERSIST,       /* receiver: store this RTSE recovery record
                                       (record_len 0: erase it) and the APDU
                                       octets received so far (raw, raw_len:
@@ -157,11 +169,24 @@ typedef struct x400_p1_link_config {
     x400_gdi trace_gdi;
     int64_t (*clock)(void *user);
     void *clock_user;
+    /* Initiator: the link makes its associations from `assoc` (its role and
+     * pmode are set from the link's): the first one and one for each RTSE
+     * recovery, at a safe point (x400_p1_link_want_connect, x400_p1_link_tick),
+     * never from inside a call of the layers below; no NEED_ASSOC event.
+     * assoc_prepare (may be NULL) edits a copy of `assoc` just before each
+     * is created, e.g. to give each connection a unique calling/common
+     * reference (RTSE recovery names the broken connection by them); < 0:
+     * none is made now (asked again at the next safe point). */
+    int assoc_own;
+    x400_assoc_config assoc;
+    int (*assoc_prepare)(void *user, x400_p1_link *l, x400_assoc_config *ac);
+    void *assoc_user;
     x400_logger log;
 } x400_p1_link_config;
 
 /* Defaults: normal mode, x400_rtse_config_default(), X.411 limits, queue 64,
- * ext_form -1, responder credentials not checked. */
+ * ext_form -1, responder credentials not checked, no trace_gdi, the caller
+ * makes the associations (assoc_own 0; assoc: x400_assoc_config_init). */
 void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
 
 /* Create a link.  Copies *cfg.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
@@ -179,6 +204,20 @@ void x400_p1_link_free(x400_p1_link *l);
  * association's transport connection is up -- call x400_assoc_connect()
  * (or let the driver do it).  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_STATE. */
 int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
+
+/* cfg.assoc_own: the association the link made that needs a transport
+ * connection, handed to the caller once: 1 and *out set (the caller now
+ * connects it -- x400_driver_connect(d, host, port, *out, &h), or its own
+ * socket and x400_assoc_connect -- moves its bytes, and frees it after its
+ * connection has closed, x400_assoc_want_close); 0 when no connection is
+ * wanted now.  The link makes the association here (a safe point) when it
+ * needs one: at first, and after a connection was lost mid-transfer (RTSE
+ * recovery; x400_p1_link_next_timeout is then 0 until this is called).
+ * An association handed out that never connects ends with
+ * x400_assoc_transport_closed (or the driver's closed callback): RTSE
+ * retries with a new one until its recovery timeout.  X400_ERR_INVALID_ARG
+ * (no assoc_own), X400_ERR_NOMEM, or what x400_assoc_new returned. */
+int x400_p1_link_want_connect(x400_p1_link *l, x400_assoc **out);
 
 /* Queue an MTS-APDU for transfer.  It is encoded now (the APDU may be
  * freed after the call) and sent when the link is bound and holds the
@@ -233,7 +272,8 @@ int x400_p1_link_close(x400_p1_link *l);
  * then whenever next_timeout has come (ticking early is harmless). */
 int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms);
 /* The absolute time, in milliseconds on the clock passed to tick, of the
- * link's next deadline; UINT64_MAX when no timer is running. */
+ * link's next deadline; UINT64_MAX when no timer is running; 0 while an
+ * association of cfg.assoc_own waits to be made (x400_p1_link_want_connect). */
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l);
 
 /* Confirm the transfer whose RECEIVED/DUPLICATE event returned
