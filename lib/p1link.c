@@ -707,9 +707,10 @@ static int64_t trace_now(const x400_p1_link *l)
 
 /* What every caller did by hand, done on a shallow copy `c` of the APDU
  * (the caller's APDU is not touched): this MTA's trace element when the
- * trace is empty (X.411 14.3.1: each domain adds one; the relaying MTA
- * appends it), and recipient numbers 1..n when every one is 0.  *recip is
- * the renumbered copy of the recipients (freed by the caller), or NULL. */
+ * trace is empty (TraceInformationElement, X.411 12.2.1.1.1.10: each
+ * domain adds one), and recipient numbers 1..n when every one is 0.
+ * *recip is the renumbered copy of the recipients (freed by the caller),
+ * or NULL. */
 static int fill_in(x400_p1_link *l, x400_p1_apdu *c, x400_p1_trace *t, x400_p1_recipient **recip,
                    x400_diag *diag)
 {

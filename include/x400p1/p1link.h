@@ -158,7 +158,7 @@ typedef struct x400_p1_link_config {
     x400_p1_link *(*recovery_route)(void *user, x400_p1_link *l, const uint8_t *ref,
                                     size_t ref_len);
     void *recovery_user;
-    /* This MTA's trace (X.411 12.2.1.1.1.10, 14.3.1): when trace_gdi is set
+    /* This MTA's trace (X.411 12.2.1.1.1.10): when trace_gdi is set
      * (its country not empty), x400_p1_link_send gives a message, probe or
      * report whose trace is empty one TraceInformationElement {trace_gdi,
      * arrival = now, action relayed}; a trace the caller filled is sent as
