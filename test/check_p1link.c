@@ -466,6 +466,7 @@ struct rec {
     int nold, routed, need;
     uint64_t cut_after, moved;
     int refuse;             /* the fresh responder link routes nothing: RTORJ cannotRecover */
+    int x410;               /* the initiator's new association runs X.410-1984 mode */
 };
 static struct rec *REC;
 
@@ -515,6 +516,7 @@ static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         REC->need++;
         REC->old[REC->nold++] = p->ini.a;
         x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
+        if (REC->x410) ai.pmode = X400_PMODE_X410_1984;
         memcpy(ai.calling_ref, "MTA-A/2", 7);
         ai.calling_ref_len = 7;
         ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
@@ -1393,7 +1395,7 @@ static int store_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
 
 #define T0 1795250000000ull   /* wall-clock milliseconds: records outlive a process */
 
-START_TEST(restarted_responder_resumes_from_its_record)
+static void restarted_responder(x400_p1_mode mode)
 {
     struct pair p;
     struct msg m;
@@ -1412,12 +1414,14 @@ START_TEST(restarted_responder_resumes_from_its_record)
     memset(&r, 0, sizeof r);
     memset(&st, 0, sizeof st);
     r.p = &p;
+    r.x410 = mode == X400_P1_MODE_X410;
     REC = &r;
     STORE = &st;
     ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    ci.mode = mode;
     snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
     memcpy(ci.own_password, "secretA", 7);
     ci.own_password_len = 7;
@@ -1431,6 +1435,7 @@ START_TEST(restarted_responder_resumes_from_its_record)
     ck_assert_int_eq(x400_p1_link_tick(p.rsp.l, T0), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ai.pmode = mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
     memcpy(ai.calling_ref, "MTA-A/1", 7);
     ai.calling_ref_len = 7;
     memcpy(ai.common_ref, "261204190000Z", 13);
@@ -1520,6 +1525,12 @@ START_TEST(restarted_responder_resumes_from_its_record)
     for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
     mk_free(&m);
     close_pair(&p);
+}
+
+START_TEST(restarted_responder_resumes_from_its_record)
+{
+    restarted_responder(X400_P1_MODE_NORMAL);
+    restarted_responder(X400_P1_MODE_X410);
 }
 END_TEST
 
