@@ -791,3 +791,16 @@ void x400i_assoc_input_error(x400_assoc *a, int err)
 {
     if (a && err < 0 && finished(a) && !a->input_err) a->input_err = err;
 }
+
+/* ---- what the association wants from its I/O (nghttp2's want_read/want_write) ---- */
+
+int x400_assoc_want_write(const x400_assoc *a)
+{
+    const uint8_t *p;
+    return a && x400_assoc_pending(a, &p) > 0;
+}
+
+int x400_assoc_want_close(const x400_assoc *a)
+{
+    return a && finished(a) && !x400_assoc_want_write(a);
+}
