@@ -61,7 +61,7 @@ typedef struct qmsg {
     uint32_t msg_failures;      /* ... of them with the association still up */
     uint64_t next_try;          /* monotonic ms */
     struct conn *on;
-    int held;                   /* `x400mta hold`: not sent until released (not kept across a restart) */
+    int held;                   /* `x400mta hold`: not sent until released (spool file `holds`) */
 } qmsg;
 
 typedef struct mta mta;
@@ -890,6 +890,33 @@ static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mt
     }
 }
 
+/* This MTA's bind credentials towards peer pc: its our-name and
+ * our-password (which the configuration fills from [mta] when not given). */
+static void own_cred_for(const mta *m, const mta_peer_config *pc, char *name, uint8_t *pw, size_t *len)
+{
+    snprintf(name, X400_MTA_NAME_MAX + 1, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
+    /* our-password as given, empty too (without it, the [mta] password:
+     * the configuration keeps the two in step) */
+    if (pc->our_password_len || pc->our_password_set) {
+        memcpy(pw, pc->our_password, pc->our_password_len);
+        *len = pc->our_password_len;
+    } else {
+        memcpy(pw, m->cfg->password, m->cfg->password_len);
+        *len = m->cfg->password_len;
+    }
+}
+
+/* Responder: the MTABindResult shows the bound peer the name and password
+ * it knows us by (its [peer] our-name / our-password). */
+static int result_cred(void *user, const x400_p1_bind *arg, char *name, uint8_t *pw, size_t *len)
+{
+    mta *m = user;
+    int p = peer_index(m, arg->name);
+    if (p < 0) return -1; /* the checker accepted a name we do not know: impossible */
+    own_cred_for(m, &m->cfg->peers[p], name, pw, len);
+    return 0;
+}
+
 static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const mta_peer_config *pc)
 {
     x400_p1_link_config_init(lc, role);
@@ -901,15 +928,12 @@ static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const m
         lc->rtse = pc->rtse;
         if (pc->extension_form == MTA_EXT_1988) lc->ext_form = X400_P1_EXT_FORM_1988;
         else if (pc->extension_form == MTA_EXT_1992) lc->ext_form = X400_P1_EXT_FORM_1992;
-        snprintf(lc->own_name, sizeof lc->own_name, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
-        /* our-password as given, empty too (without it, the [mta] password:
-         * the configuration keeps the two in step) */
-        if (pc->our_password_len || pc->our_password_set) {
-            memcpy(lc->own_password, pc->our_password, pc->our_password_len);
-            lc->own_password_len = pc->our_password_len;
-        } else {
-            memcpy(lc->own_password, m->cfg->password, m->cfg->password_len);
-            lc->own_password_len = m->cfg->password_len;
+        own_cred_for(m, pc, lc->own_name, lc->own_password, &lc->own_password_len);
+        /* the responder's MTABindResult shows their-password (none: not checked) */
+        if (!pc->their_password_none) {
+            lc->peer_password_set = 1;
+            memcpy(lc->peer_password, pc->their_password, pc->their_password_len);
+            lc->peer_password_len = pc->their_password_len;
         }
     } else {
         snprintf(lc->own_name, sizeof lc->own_name, "%s", m->cfg->name);
@@ -917,6 +941,8 @@ static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const m
         lc->own_password_len = m->cfg->password_len;
         lc->check = x400_p1_cred_check_default;
         lc->check_user = &m->table;
+        lc->result_cred = result_cred;
+        lc->result_cred_user = m;
         lc->recovery_route = route_recovery;
         lc->recovery_user = m;
     }
@@ -1581,6 +1607,7 @@ static void snapshot(mta *m)
                           (unsigned long long)x400_driver_refused_count(m->drv),
                           (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
                           (unsigned long long)m->st.bind_backoffs);
+    n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\n", (unsigned long long)m->st.quarantined);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -1599,6 +1626,69 @@ static void snapshot(mta *m)
         }
     mta_spool_write_snapshot(m->sp, "status", buf, n);
     free(buf);
+}
+
+/* ---------------------------------------------------------------- holds */
+
+/* The held queue files, one name a line, in the spool's durable state file
+ * `holds` (written, fsynced, renamed, directory fsynced), so that a hold
+ * survives a restart or a SIGKILL.  0, or -1 with m->err. */
+static int holds_save(mta *m)
+{
+    size_t cap = 1, n = 0;
+    char *buf;
+    int rv;
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        for (qmsg *q = m->ps[p].head; q; q = q->next)
+            if (q->held) cap += strlen(q->name) + 1;
+    buf = malloc(cap);
+    if (!buf) {
+        snprintf(m->err, sizeof m->err, "out of memory");
+        return -1;
+    }
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        for (qmsg *q = m->ps[p].head; q; q = q->next)
+            if (q->held) n += (size_t)snprintf(buf + n, cap - n, "%s\n", q->name);
+    rv = mta_spool_write_state(m->sp, "holds", buf, n, m->err, sizeof m->err);
+    free(buf);
+    return rv;
+}
+
+/* After the queue is indexed: the holds of the last run back on their
+ * APDUs (names no longer queued are forgotten at the next save). */
+static void holds_load(mta *m)
+{
+    char *text = mta_spool_read_snapshot(m->sp, "holds");
+    size_t k = 0;
+    if (!text) return;
+    for (char *line = text, *nl; *line; line = nl) {
+        nl = line + strcspn(line, "\n");
+        if (*nl) *nl++ = 0;
+        for (size_t p = 0; p < m->cfg->npeers; p++)
+            for (qmsg *q = m->ps[p].head; q; q = q->next)
+                if (!q->held && !strcmp(q->name, line)) {
+                    q->held = 1;
+                    k++;
+                }
+    }
+    free(text);
+    if (k) LOG(m, SVC, X400_LOG_NOTICE, "%zu APDUs held (holds kept from the last run)", k);
+}
+
+/* `hold` / `release`: the new state made durable before it is answered;
+ * if it cannot be, the APDU keeps its state and the operator is told. */
+static void hold_set(mta *m, qmsg *q, int held, char *out, size_t cap)
+{
+    int was = q->held;
+    q->held = held;
+    if (holds_save(m) < 0) {
+        q->held = was;
+        snprintf(out, cap, "error: %s not %s: %.200s", q->mtsid, held ? "held" : "released", m->err);
+        LOG(m, SVC, X400_LOG_ERROR, "operator: %s %s failed: %s", held ? "hold" : "release", q->mtsid, m->err);
+        return;
+    }
+    if (!held) q->next_try = 0;
+    snprintf(out, cap, "ok: %s %s", q->mtsid, held ? "held" : "released");
 }
 
 /* One queue control request ("verb MTSID"): the answer in out. */
@@ -1633,13 +1723,9 @@ static void control_one(mta *m, char *req, char *out, size_t cap)
         snprintf(out, cap, "error: %s is not in the queue", id);
         return;
     }
-    if (!strcmp(verb, "hold")) {
-        q->held = 1;
-        snprintf(out, cap, "ok: %s held", q->mtsid);
-    } else if (!strcmp(verb, "release")) {
-        q->held = 0;
-        q->next_try = 0;
-        snprintf(out, cap, "ok: %s released", q->mtsid);
+    if (!strcmp(verb, "hold") || !strcmp(verb, "release")) {
+        hold_set(m, q, verb[0] == 'h', out, cap);
+        if (!strncmp(out, "error", 5)) return;
     } else if (!strcmp(verb, "retry")) {
         q->next_try = 0;
         m->ps[q->peer].next_open = 0;
@@ -1731,6 +1817,7 @@ static void load_queue(mta *m)
     }
     if (n > 0) LOG(m, SVC, X400_LOG_NOTICE, "%ld APDUs in the queue", n);
     mta_spool_names_free(names, n);
+    holds_load(m);
 }
 
 /* Suspended: once every association is gone (no link holds the received

@@ -161,14 +161,21 @@ typedef enum mta_log_category {
 typedef struct mta_log {
     FILE *f;                 /* stderr or the log file (NULL with syslog) */
     int own;                 /* f was opened by mta_log_open */
-    int syslog;              /* path "syslog": records go to syslog(3), facility mail */
+    int syslog;              /* path "syslog" or "syslog:SOCKET": records go to a syslog
+                                socket (RFC 3164 datagrams, facility mail) */
+    int sfd;                 /* that socket (-1: not connected yet or any more) */
+    char sock[108];          /* its path: /dev/log, or the one after "syslog:" */
     int cur_level;           /* the level of the record being written */
     int level[3];            /* x400_log_level per category; -1 off */
     char who[X400_MTA_NAME_MAX + 1];
 } mta_log;
 
-/* Open the log (path "" or "-": stderr; "syslog": syslog(3), facility
- * mail, ident x400mta -- journald takes it too).  0 or -1 (errno). */
+/* Open the log (path "" or "-": stderr; "syslog": the local syslog socket
+ * /dev/log, "syslog:SOCKET" another AF_UNIX datagram socket -- one RFC 3164
+ * datagram per line, "<PRI>Mmm dd hh:mm:ss x400mta[pid]: text", facility
+ * mail, the level as the severity; journald takes it too).  A socket that
+ * is missing or refuses is tried again at the next record; records are
+ * dropped meanwhile, as syslog(3) does.  0 or -1 (errno). */
 int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *who);
 void mta_log_close(mta_log *lg);
 /* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text".
@@ -209,7 +216,7 @@ void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const 
  * an empty line) followed by the BER of the P1 APDU (or, in submit/, the
  * content octets):
  *   X400MTA-SPOOL 1
- *   kind: message | report | probe
+ *   kind: message | report | probe | undecodable (quarantine/)
  *   mtsid: [C=XX;A=ADMD;P=ALPHA;L=n1.xyz.1]    (absent in submit/)
  *   content-id: demo-42                          (optional)
  *   originator: C=XX;A=ADMD;P=ALPHA;S=Smith     (message/probe)
@@ -330,6 +337,11 @@ void mta_spool_names_free(char **names, long n);
 
 /* Non-durable snapshots (temp file + rename, no fsync): status and stats. */
 int mta_spool_write_snapshot(mta_spool *s, const char *which, const char *text, size_t len);
+/* A durable state file (e.g. "holds"): written, fsynced, renamed, the
+ * directory fsynced before it returns.  Read with mta_spool_read_snapshot.
+ * 0, or -1 with err. */
+int mta_spool_write_state(mta_spool *s, const char *which, const char *text, size_t len,
+                          char *err, size_t errlen);
 /* Read a snapshot into a malloc'ed NUL-terminated string, or NULL. */
 char *mta_spool_read_snapshot(mta_spool *s, const char *which);
 int mta_spool_remove_snapshot(mta_spool *s, const char *which);
