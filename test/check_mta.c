@@ -845,10 +845,13 @@ START_TEST(queue_control_by_mtsid)
 }
 END_TEST
 
-/* Wait until side i's queue listing shows `id` as held. */
+/* Wait until side i's queue listing shows `id` as held -- in the listing
+ * of the MTA running now (the snapshot of the last run is stale). */
 static int wait_held(struct env *e, int i, const char *id, double secs)
 {
     double end = now_s() + secs;
+    if (wait_stat(e, i, "pid", (long)e->pid[i], secs) != (long)e->pid[i]) return 0;
+    usleep(100000); /* the queue view is written just after the counters */
     do {
         if (run("'%s' queue -c '%s/%s.conf' | grep -F '%s' | grep -q ' held '", e->bin, e->dir, side_name[i], id) == 0)
             return 1;
@@ -1074,6 +1077,45 @@ START_TEST(undecodable_apdu_quarantined_association_goes_on)
     x400_assoc_free(a);
     free(bad);
     free(good);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* A receiver that suspends (its disk full: it refuses transfers and
+ * associations, resumes, fills again) for longer than the sender's retry
+ * budgets (no transfer retry, no second association attempt) does not
+ * make the sender give up: its binds are answered busy, and an association
+ * it ends is no failure of the APDUs on it.  When its disk has
+ * room again every message arrives, once, with its delivery report, and no
+ * non-delivery report is produced. */
+START_TEST(suspended_receiver_does_not_burn_retry_budget)
+{
+    struct env e;
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    int n = 40;
+    env_init(&e);
+    write_conf(&e, 0, "transfer-interval = 1\nmax-transfer-retries = 0\nmax-open-retries = 0\n", 1, NULL);
+    submit(&e, 0, "sb", n, 20000, 1);
+    start_limited(&e, 1, 300 * 1024);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);   /* B listens */
+    start(&e, 0);
+    {
+        double end = now_s() + 60;
+        while (now_s() < end && run("grep -qs 'transfers are refused' '%s/b.log'", e.dir) != 0) usleep(100000);
+    }
+    ck_assert_int_eq(run("grep -q 'transfers are refused' '%s/b.log'", e.dir), 0);
+    usleep(3000000);     /* transfers cut, binds refused: more than either budget allows */
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
+    ck_assert_int_eq(run("grep -q 'to MTA-B not confirmed .*queued again' '%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'MTA-B is busy (MTABindError busy): next association attempt in 1 s, not counted' "
+                         "'%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(prlimit(e.pid[1], RLIMIT_FSIZE, &rl, NULL), 0); /* space returns */
+    ck_assert(wait_for(&e, 1, "sb", n, n, 120));
+    assert_exactly_once(&e, 1, "sb", n);
+    ck_assert_int_eq(inbox(&e, 0, "").dr, n);
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
+    ck_assert_int_eq(stat_of(&e, 0, "ndr_generated"), 0);
+    assert_conserved(&e, 0, 1, "sb", n, wait_stat(&e, 0, "queue_len", 0, 10));
     env_free(&e, 1);
 }
 END_TEST
@@ -1492,6 +1534,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, holds_survive_restart_and_sigkill);
     tcase_add_test(tc, responder_shows_per_peer_password_initiator_checks_it);
     tcase_add_test(tc, undecodable_apdu_quarantined_association_goes_on);
+    tcase_add_test(tc, suspended_receiver_does_not_burn_retry_budget);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_timeout(tc, 240);

@@ -103,6 +103,7 @@ typedef struct stats {
     uint64_t durable_delivered, first_durable_ms, last_durable_ms; /* deliveries made durable */
     /* hostile or broken peers */
     uint64_t conn_refused, bind_timeouts, unbound_evicted, bind_backoffs;
+    uint64_t peer_busy;         /* our binds answered busy (not failed attempts) */
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -856,6 +857,7 @@ static int can_send(const mta *m, const conn *c)
 }
 
 static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev);
+static int check_bind(void *user, const x400_p1_bind *arg, int *bind_error, x400_diag *diag);
 static x400_p1_link *route_recovery(void *user, x400_p1_link *l, const uint8_t *ref, size_t len);
 
 static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mta_peer_config *pc,
@@ -939,8 +941,8 @@ static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const m
         snprintf(lc->own_name, sizeof lc->own_name, "%s", m->cfg->name);
         memcpy(lc->own_password, m->cfg->password, m->cfg->password_len);
         lc->own_password_len = m->cfg->password_len;
-        lc->check = x400_p1_cred_check_default;
-        lc->check_user = &m->table;
+        lc->check = check_bind;
+        lc->check_user = m;
         lc->result_cred = result_cred;
         lc->result_cred_user = m;
         lc->recovery_route = route_recovery;
@@ -1023,10 +1025,55 @@ static void open_assoc(mta *m, int p)
 
 static qmsg *tag_q(uint64_t tag) { return (qmsg *)(uintptr_t)tag; }
 
+/* ---------------------------------------------------------------- retry accounting */
+
+/* Did the transfer fail with its association still up (the APDU's own
+ * failure: counted toward max-transfer-retries)?  Not when the association
+ * is ending or gone -- cut by the peer (a receiver that suspends when its
+ * disk is full closes every association), recovering, or given up by us:
+ * the APDU then goes again on another association and nothing is counted,
+ * so a peer that is up but refusing for a while never burns the budget. */
+static int transfer_failed_on_live_link(const conn *c)
+{
+    return c->link && !c->dead && !c->closing && x400_p1_link_is_bound(c->link) &&
+           !x400_p1_link_is_recovering(c->link);
+}
+
+/* Outbound: the peer answered our bind with MTABindError busy (X.411
+ * 12.1.1.1.3: it is up, but not taking associations now -- its spool is
+ * suspended, say).  Not a failed open: no attempt counted toward
+ * max-open-retries, the next try after open-interval. */
+static void peer_busy(mta *m, int p)
+{
+    const mta_peer_config *pc = &m->cfg->peers[p];
+    m->ps[p].next_open = mono_ms() + (uint64_t)pc->open_interval_s * 1000u;
+    m->st.peer_busy++;
+    LOG(m, IFC, X400_LOG_NOTICE, "%s is busy (MTABindError busy): next association attempt in %u s, "
+        "not counted as a failed attempt", pc->name, pc->open_interval_s);
+}
+
+/* Responder: credentials checked as usual (constant time, the peer
+ * table); a known peer is then told busy while the spool is suspended --
+ * it keeps its mail and its retry budget, and tries again later. */
+static int check_bind(void *user, const x400_p1_bind *arg, int *bind_error, x400_diag *diag)
+{
+    mta *m = user;
+    int rv = x400_p1_cred_check_default(&m->table, arg, bind_error, diag);
+    if (rv < 0 || !m->suspended) return rv;
+    *bind_error = X400_BIND_ERR_BUSY;
+    memset(diag, 0, sizeof *diag);
+    diag->layer = X400_LAYER_P1;
+    diag->source = X400_SOURCE_LOCAL;
+    diag->code = X400_ERR_REFUSED;
+    snprintf(diag->text, sizeof diag->text, "MTA bind from \"%s\" answered busy: the spool is suspended",
+             arg->name);
+    return X400_ERR_REFUSED;
+}
+
 static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 {
     const mta_peer_config *pc = &m->cfg->peers[q->peer];
-    int link_up = c->link && x400_p1_link_is_bound(c->link);
+    int link_up = transfer_failed_on_live_link(c);
     q->on = NULL;
     if (c->inflight) c->inflight--;
     q_set_state(m, q, Q_WAIT);
@@ -1148,8 +1195,15 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
             m->cfg->peers[c->peer].rtse.two_way_alternate ? "two-way alternate" : "monologue");
         break;
     case X400_P1_LINK_EV_BIND_REFUSED:
-        m->st.bind_refused++;
         c->dead = 1;
+        if (ev->bind_error == X400_BIND_ERR_BUSY) { /* busy, either way: no failure */
+            if (c->unbound) unbound_remove(m, c);
+            c->connecting = 0; /* its close is no failed open either (on_closed) */
+            if (c->outbound && c->peer >= 0) peer_busy(m, c->peer);
+            else LOG(m, IFC, X400_LOG_INFO, "assoc #%u: %s", c->id, ev->diag ? ev->diag->text : "busy");
+            break;
+        }
+        m->st.bind_refused++;
         if (c->unbound) { /* a refused inbound bind: its source waits before the next try */
             uint64_t now = mono_ms(), delay = mta_guard_bind_failed(m->guard, c->src, now);
             unbound_remove(m, c);
@@ -1260,7 +1314,7 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     uint64_t now = mono_ms(), wait = 0;
     mta_guard_verdict v;
     (void)d;
-    if (m->stopping || m->suspended) return -1;
+    if (m->stopping) return -1; /* suspended: accepted, its bind answered busy (check_bind) */
     mta_guard_source_of(peer, src);
     v = mta_guard_admit(m->guard, src, now, &wait);
     if (v != MTA_GUARD_OK) {
@@ -1607,7 +1661,8 @@ static void snapshot(mta *m)
                           (unsigned long long)x400_driver_refused_count(m->drv),
                           (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
                           (unsigned long long)m->st.bind_backoffs);
-    n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\n", (unsigned long long)m->st.quarantined);
+    n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\npeer_busy=%llu\n",
+                          (unsigned long long)m->st.quarantined, (unsigned long long)m->st.peer_busy);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
