@@ -1120,6 +1120,59 @@ START_TEST(suspended_receiver_does_not_burn_retry_budget)
 }
 END_TEST
 
+static int log_lines(struct env *e, int i, const char *pattern)
+{
+    char cmd[1024];
+    FILE *p;
+    int n = -1;
+    snprintf(cmd, sizeof cmd, "grep -c -- '%s' '%s/%s.log'", pattern, e->dir, side_name[i]);
+    p = popen(cmd, "r");
+    if (!p) return -1;
+    if (fscanf(p, "%d", &n) != 1) n = -1;
+    pclose(p);
+    return n;
+}
+
+/* A flood of garbage connections from one address (each sends octets that
+ * are no TPKT, or binds with a wrong password, then closes): at most
+ * garbage-log-lines lines about it per interval, then one summary line with
+ * the count left out; the MTA goes on. */
+START_TEST(garbage_flood_logged_with_a_limit_per_source)
+{
+    struct env e;
+    static const char junk[] = "GET / HTTP/1.0\r\n\r\n\x03\x00\x00\x05\xff";
+    int n = 40, lines, fd;
+    env_init(&e);
+    e.mta_extra[1] = "garbage-log-lines = 3\ngarbage-log-interval = 3\nbind-backoff-max = 0\n"
+                     "log-level = service=info,interface=notice\n";
+    write_conf(&e, 1, NULL, 1, NULL);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    for (int k = 0; k < n; k++) {
+        ck_assert_int_ge(fd = dial_from("127.0.40.1", e.port[1]), 0);
+        ck_assert_int_eq(write(fd, junk, sizeof junk - 1), (ssize_t)(sizeof junk - 1));
+        usleep(20000);
+        close(fd);
+    }
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    lines = log_lines(&e, 1, "127.0.40.1");
+    ck_assert_msg(lines >= 1 && lines <= 3, "%d lines name the source", lines);
+    ck_assert_int_eq(log_lines(&e, 1, "suppressed"), 0);     /* not before the interval ends */
+    usleep(3000000);
+    {
+        double end = now_s() + 5;
+        while (now_s() < end && log_lines(&e, 1, "suppressed") < 1) usleep(100000);
+    }
+    ck_assert_int_eq(run("grep -Eq 'interface notice: protocol garbage from 127\\.0\\.40\\.1: [0-9]+ more "
+                         "suppressed in the last [34] s$' '%s/b.log'", e.dir), 0);
+    ck_assert_int_eq(log_lines(&e, 1, "127.0.40.1"), lines + 1);
+    ck_assert_int_gt(stat_of(&e, 1, "garbage_suppressed"), 0);
+    ck_assert_int_eq(stat_of(&e, 1, "garbage_suppressed") + lines, n);
+    ck_assert_int_eq(waitpid(e.pid[1], NULL, WNOHANG), 0);  /* still running */
+    env_free(&e, 1);
+}
+END_TEST
+
 /* bind-timeout closes connections that never bind; one source has at most
  * max-unbound-per-source waiting (the rest refused at accept); at most
  * max-unbound wait in all, the oldest giving way to a new one. */
@@ -1535,6 +1588,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, responder_shows_per_peer_password_initiator_checks_it);
     tcase_add_test(tc, undecodable_apdu_quarantined_association_goes_on);
     tcase_add_test(tc, suspended_receiver_does_not_burn_retry_budget);
+    tcase_add_test(tc, garbage_flood_logged_with_a_limit_per_source);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_timeout(tc, 240);

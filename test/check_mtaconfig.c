@@ -1092,9 +1092,67 @@ END_TEST
 
 /* ------------------------------------------------------------ admission */
 
+/* Summaries collected by the per-source log limit's tests. */
+struct summaries {
+    char src[8][MTA_GUARD_ADDR_MAX];
+    uint64_t n[8];
+    int count;
+};
+static void collect_summary(void *user, const char *src, uint64_t n, uint64_t start)
+{
+    struct summaries *s = user;
+    (void)start;
+    if (s->count < 8) {
+        snprintf(s->src[s->count], sizeof s->src[0], "%s", src);
+        s->n[s->count] = n;
+    }
+    s->count++;
+}
+
+/* At most max_lines per source per interval, the rest counted; one summary
+ * per source when its interval ends (none when nothing was left out); a
+ * fixed table: the 65th source evicts the one whose interval began first,
+ * and its summary comes out at once. */
+START_TEST(garbage_log_limit_per_source)
+{
+    mta_srclog r;
+    struct summaries s;
+    char src[32];
+    int allowed = 0;
+    memset(&s, 0, sizeof s);
+    mta_srclog_init(&r, 3, 1000);
+    for (int i = 0; i < 10; i++) allowed += mta_srclog_allow(&r, "192.0.2.1", 100 + (uint64_t)i, collect_summary, &s);
+    ck_assert_int_eq(allowed, 3);
+    ck_assert_int_eq(mta_srclog_allow(&r, "192.0.2.2", 200, collect_summary, &s), 1); /* its own budget */
+    mta_srclog_flush(&r, 1099, collect_summary, &s);
+    ck_assert_int_eq(s.count, 0);                       /* the interval is not over */
+    mta_srclog_flush(&r, 1100, collect_summary, &s);
+    ck_assert_int_eq(s.count, 1);                       /* 192.0.2.2 left nothing out: no line */
+    ck_assert_str_eq(s.src[0], "192.0.2.1");
+    ck_assert_uint_eq(s.n[0], 7);
+    ck_assert_uint_eq(r.suppressed, 7);
+    ck_assert_int_eq(mta_srclog_allow(&r, "192.0.2.1", 1101, collect_summary, &s), 1); /* a new interval */
+    /* 64 slots: fill them, each source over its budget */
+    memset(&s, 0, sizeof s);
+    mta_srclog_init(&r, 1, 60000);
+    for (int k = 0; k < MTA_SRCLOG_SLOTS; k++) {
+        snprintf(src, sizeof src, "10.0.0.%d", k);
+        ck_assert_int_eq(mta_srclog_allow(&r, src, 10 + (uint64_t)k, collect_summary, &s), 1);
+        ck_assert_int_eq(mta_srclog_allow(&r, src, 10 + (uint64_t)k, collect_summary, &s), 0);
+    }
+    ck_assert_int_eq(s.count, 0);
+    ck_assert_int_eq(mta_srclog_allow(&r, "10.0.1.1", 500, collect_summary, &s), 1);
+    ck_assert_int_eq(s.count, 1);                       /* the oldest gave way, summarised */
+    ck_assert_str_eq(s.src[0], "10.0.0.0");
+    ck_assert_uint_eq(s.n[0], 1);
+    ck_assert_uint_eq(r.evicted, 1);
+    ck_assert_int_eq(mta_srclog_allow(&r, "10.0.0.0", 501, collect_summary, &s), 1); /* forgotten: afresh */
+}
+END_TEST
+
 START_TEST(guard_per_source_and_backoff)
 {
-    mta_limits lim = { 100, 10, 4, 2, 30, 5 };
+    mta_limits lim = { 100, 10, 4, 2, 30, 5, 5, 60 };
     mta_guard *g;
     char src[MTA_GUARD_ADDR_MAX];
     uint64_t wait = 0, t = 1000;
@@ -1181,6 +1239,7 @@ Suite *x400t_suite_mtaconfig(void)
     tcase_add_test(c, per_peer_stack_settings);
     tcase_add_test(c, guard_per_source_and_backoff);
     tcase_add_test(c, ratelog_once_a_second);
+    tcase_add_test(c, garbage_log_limit_per_source);
     tcase_add_test(l, log_line_format);
     tcase_add_test(l, log_to_syslog_socket);
     tcase_add_test(l, hex_dump_complete);

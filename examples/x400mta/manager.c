@@ -141,7 +141,8 @@ struct mta {
     size_t nunbound;
     uint64_t last_guard_expire, last_housekeep;
     uint64_t link_due;          /* earliest link timer (monotonic ms), UINT64_MAX: none */
-    mta_ratelog rl_refuse, rl_timeout, rl_evict, rl_backoff;
+    mta_ratelog rl_timeout, rl_evict;
+    mta_srclog garbage;         /* protocol garbage: lines per source and interval */
     unsigned next_conn_id;
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
     stats st;
@@ -831,6 +832,36 @@ static void unbound_close(mta *m, conn *c)
                 (unsigned long long)left_out_);                                                    \
     } while (0)
 
+/* ---------------------------------------------------------------- garbage logging */
+
+/* The end of a source's interval in which lines were left out. */
+static void garbage_summary(void *user, const char *src, uint64_t n, uint64_t start)
+{
+    mta *m = user;
+    uint64_t now = mono_ms();
+    LOG(m, IFC, X400_LOG_NOTICE, "protocol garbage from %s: %llu more suppressed in the last %llu s", src,
+        (unsigned long long)n, (unsigned long long)((now - start + 999) / 1000));
+}
+
+/* May one more line of protocol garbage from `src` be logged?  (At most
+ * garbage-log-lines per source per garbage-log-interval, mta_srclog.) */
+static int garbage_allowed(mta *m, const char *src)
+{
+    return mta_srclog_allow(&m->garbage, src, mono_ms(), garbage_summary, m);
+}
+
+/* An inbound connection closed before its bind because of what the peer
+ * sent (an undecodable TPKT, SPDU, PPDU or APDU: not a plain close, not
+ * our deadline or eviction, not already logged as an abort or a refused
+ * bind): logged at notice, within the source's limit. */
+static void garbage_closed(mta *m, const conn *c, const x400_diag *why)
+{
+    if (c->dead || !why || why->source != X400_SOURCE_PEER || why->code == X400_ERR_CLOSED) return;
+    if (!garbage_allowed(m, c->src)) return;
+    LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u from %s closed before its bind: %s/%s: %s", c->id, c->src,
+        x400_layer_name(why->layer), x400_strerror(why->code), why->text);
+}
+
 /* The bind deadline: inbound connections that did not bind in time. */
 static void guard_tick(mta *m, uint64_t now)
 {
@@ -843,6 +874,7 @@ static void guard_tick(mta *m, uint64_t now)
                     m->cfg->lim.bind_timeout_s);
         unbound_close(m, c);
     }
+    mta_srclog_flush(&m->garbage, now, garbage_summary, m);
     if (now - m->last_guard_expire >= GUARD_EXPIRE_MS) {
         m->last_guard_expire = now;
         mta_guard_expire(m->guard, now);
@@ -1208,9 +1240,9 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
             uint64_t now = mono_ms(), delay = mta_guard_bind_failed(m->guard, c->src, now);
             unbound_remove(m, c);
             if (delay) m->st.bind_backoffs++;
-            LOG_LIMITED(m, &m->rl_backoff, now, X400_LOG_WARNING,
-                        "bind refused from %s: %s; connections from it refused for %llu ms", c->src,
-                        ev->diag ? ev->diag->text : "refused", (unsigned long long)delay);
+            if (garbage_allowed(m, c->src))
+                LOG(m, IFC, X400_LOG_NOTICE, "bind refused from %s: %s; connections from it refused for %llu ms",
+                    c->src, ev->diag ? ev->diag->text : "refused", (unsigned long long)delay);
             break;
         }
         mta_log_diag(&m->lg, X400_LOG_WARNING, "bind refused", ev->diag);
@@ -1246,7 +1278,12 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         break;
     case X400_P1_LINK_EV_ABORTED:
         m->st.aborts++;
-        mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
+        if (!c->unbound) mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
+        else if (garbage_allowed(m, c->src)) { /* garbage before any bind */
+            char ctx[128];
+            snprintf(ctx, sizeof ctx, "assoc #%u from %s aborted before its bind", c->id, c->src);
+            mta_log_diag(&m->lg, X400_LOG_NOTICE, ctx, ev->diag);
+        }
         c->dead = 1;
         break;
     case X400_P1_LINK_EV_NEED_ASSOC:
@@ -1319,14 +1356,14 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     v = mta_guard_admit(m->guard, src, now, &wait);
     if (v != MTA_GUARD_OK) {
         m->st.conn_refused++;
+        if (!garbage_allowed(m, src)) return -1;
         if (v == MTA_GUARD_BACKOFF)
-            LOG_LIMITED(m, &m->rl_refuse, now, X400_LOG_NOTICE,
-                        "connection from %s refused: failed binds, %llu ms of back-off left", peer,
-                        (unsigned long long)wait);
+            LOG(m, IFC, X400_LOG_NOTICE, "connection from %s refused: failed binds, %llu ms of back-off left",
+                peer, (unsigned long long)wait);
         else
-            LOG_LIMITED(m, &m->rl_refuse, now, X400_LOG_NOTICE, "connection from %s refused: %s", peer,
-                        v == MTA_GUARD_PER_SOURCE ? "too many unbound connections from that address"
-                                                  : "too many source addresses remembered");
+            LOG(m, IFC, X400_LOG_NOTICE, "connection from %s refused: %s", peer,
+                v == MTA_GUARD_PER_SOURCE ? "too many unbound connections from that address"
+                                          : "too many source addresses remembered");
         return -1;
     }
     /* at most max-unbound waiting for their bind: the oldest gives way */
@@ -1398,6 +1435,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
             c->dead = 1; /* never bound: nothing to recover */
         }
         if (!c->outbound && !c->bound) { /* closed before its bind: nothing to recover either */
+            garbage_closed(m, c, why);
             unbound_remove(m, c);
             c->dead = 1;
         }
@@ -1661,8 +1699,9 @@ static void snapshot(mta *m)
                           (unsigned long long)x400_driver_refused_count(m->drv),
                           (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
                           (unsigned long long)m->st.bind_backoffs);
-    n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\npeer_busy=%llu\n",
-                          (unsigned long long)m->st.quarantined, (unsigned long long)m->st.peer_busy);
+    n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\npeer_busy=%llu\ngarbage_suppressed=%llu\n",
+                          (unsigned long long)m->st.quarantined, (unsigned long long)m->st.peer_busy,
+                          (unsigned long long)m->garbage.suppressed);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -2139,6 +2178,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         startup_fail(m, "connection guard: out of memory");
         return start_failed(m);
     }
+    mta_srclog_init(&m->garbage, cfg->lim.garbage_log_lines, (uint64_t)cfg->lim.garbage_log_interval_s * 1000u);
     raise_fd_limit(m);
     set_peer_table(m);
     load_queue(m); /* the durable queue, as left by the last run */

@@ -103,6 +103,9 @@ typedef struct mta_limits {
     uint32_t bind_timeout_s;       /* from accept to bind; 30 */
     uint32_t bind_backoff_max_s;   /* failed binds: a source is refused for
                                       1, 2, 4 ... up to this many s; 60; 0 off */
+    uint32_t garbage_log_lines;    /* protocol garbage logged per source and
+                                      interval (mta_srclog); 5 */
+    uint32_t garbage_log_interval_s; /* that interval; 60 */
 } mta_limits;
 
 typedef struct mta_config {
@@ -392,6 +395,35 @@ typedef struct mta_ratelog {
     uint64_t last, suppressed;
 } mta_ratelog;
 int mta_ratelog_allow(mta_ratelog *r, uint64_t now, uint64_t *suppressed);
+
+/* Protocol garbage (undecodable TPKT/SPDU/PPDU/APDU, refused binds,
+ * connections refused by the limits, anything logged at notice or above
+ * for a connection that has not bound) is logged at most max_lines times
+ * per source address per interval; when the interval ends, one summary
+ * line says how many more were left out.  A fixed table of
+ * MTA_SRCLOG_SLOTS sources: a new source takes a free entry or the one
+ * whose interval began first (its summary written at once). */
+#define MTA_SRCLOG_SLOTS 64
+typedef struct mta_srclog_ent {
+    char src[MTA_GUARD_ADDR_MAX];
+    uint64_t start;              /* its interval began (monotonic ms); 0 free */
+    uint32_t lines;              /* logged in this interval */
+    uint64_t suppressed;         /* left out in this interval */
+} mta_srclog_ent;
+typedef struct mta_srclog {
+    mta_srclog_ent e[MTA_SRCLOG_SLOTS];
+    unsigned max_lines;
+    uint64_t interval_ms;
+    uint64_t suppressed, evicted; /* totals (stats) */
+} mta_srclog;
+/* A summary: `n` lines from `src` were left out in the interval that began at `start`. */
+typedef void (*mta_srclog_emit_fn)(void *user, const char *src, uint64_t n, uint64_t start);
+void mta_srclog_init(mta_srclog *r, unsigned max_lines, uint64_t interval_ms);
+/* May a line about `src` be logged now?  1 yes, 0 left out (counted).
+ * Summaries of intervals that ended (or of an evicted entry) go to emit. */
+int mta_srclog_allow(mta_srclog *r, const char *src, uint64_t now, mta_srclog_emit_fn emit, void *user);
+/* The summaries of the intervals that ended by now (call now and then). */
+void mta_srclog_flush(mta_srclog *r, uint64_t now, mta_srclog_emit_fn emit, void *user);
 
 /* ------------------------------------------------------------ run */
 
