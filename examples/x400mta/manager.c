@@ -2064,6 +2064,9 @@ static void reload(mta *m)
         }
         free(old);
     }
+    /* the garbage log limit takes the new values (its table stays) */
+    m->garbage.max_lines = nc->lim.garbage_log_lines;
+    m->garbage.interval_ms = (uint64_t)nc->lim.garbage_log_interval_s * 1000u;
     LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: configuration re-read (%zu peers), log reopened", nc->npeers);
 }
 
