@@ -300,7 +300,7 @@ static double setup_latency_us(int n)
             x400_driver_run(ds, 0);
         }
         if (st.bound == 1) v[got++] = (x400b_now() - t0) * 1e6;
-        x400_driver_close(dc, h);
+        x400_driver_disconnect(dc, h);
         for (int k = 0; k < 50; k++) x400_driver_run(ds, 0);
         x400_p1_link_free(l);
         x400_assoc_free(a);

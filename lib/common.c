@@ -190,6 +190,12 @@ void x400i_diag_clear(x400_diag *d)
     if (d) memset(d, 0, sizeof *d);
 }
 
+const x400_diag *x400i_diag_none(void)
+{
+    static const x400_diag none;
+    return &none;
+}
+
 int x400_diag_format(const x400_diag *d, char *buf, size_t len)
 {
     if (!d || (!buf && len)) return X400_ERR_INVALID_ARG;

@@ -40,6 +40,9 @@ int x400i_diag_set(x400_diag *d, x400_layer layer, x400_source source,
 int x400i_diag_vset(x400_diag *d, x400_layer layer, x400_source source,
                     int code, int reason, const char *fmt, va_list ap) X400I_PRINTF(6, 0);
 void x400i_diag_clear(x400_diag *d);
+/* The neutral diagnostic (all zero: no failure) that the x400_<obj>_diag()
+ * getters return for a NULL object. */
+const x400_diag *x400i_diag_none(void);
 
 /* ---- logging ---- */
 bool x400i_log_enabled(const x400_logger *lg, x400_log_level level);

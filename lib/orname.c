@@ -1,5 +1,6 @@
 /* O/R names: validation, text form, and the BER of ORName
  * (X.411 12.2.1.1.1.7 ORName, 18.5 ORAddress attributes). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,42 @@ static int tunescape(const char *t, size_t len, size_t *i, int stop_eq, char *ou
     return (int)n;
 }
 
+/* The single-valued string attributes of the text form: key, field and
+ * its size (X.411 Annex A bound + NUL); numeric_flag: offset of the
+ * NumericString flag set by the "#" form of the key (0: none). */
+struct text_field {
+    const char *key;
+    size_t off, cap, numeric_flag;
+};
+#define TF(k, f) { k, offsetof(x400_orname, f), sizeof ((x400_orname *)0)->f, 0 }
+#define TFN(k, f, nf) { k, offsetof(x400_orname, f), sizeof ((x400_orname *)0)->f, \
+                        offsetof(x400_orname, nf) }
+static const struct text_field text_fields[] = {
+    TF("C", country), TFN("P", prmd, prmd_numeric), TFN("P#", prmd, prmd_numeric),
+    TF("O", org), TF("S", pn.surname), TF("G", pn.given), TF("I", pn.initials),
+    TF("Q", pn.generation), TF("CN", common_name), TF("X121", x121),
+    TF("T-ID", terminal_id), TF("UA-ID", numeric_uid), TF("TCN", t_common_name),
+    TF("TO", t_org), TF("TS", t_pn.surname), TF("TG", t_pn.given),
+    TF("TI", t_pn.initials), TF("TQ", t_pn.generation),
+};
+
+static const struct text_field *text_field_of(const char *key)
+{
+    for (size_t i = 0; i < sizeof text_fields / sizeof text_fields[0]; i++)
+        if (strcmp(text_fields[i].key, key) == 0) return &text_fields[i];
+    return NULL;
+}
+
+static char *field_at(x400_orname *n, const struct text_field *f)
+{
+    return (char *)n + f->off;
+}
+
+static unsigned char *numeric_flag_at(x400_orname *n, const struct text_field *f)
+{
+    return (unsigned char *)n + f->numeric_flag;
+}
+
 static int setv(char *dst, size_t cap, const char *v, size_t vl, const char *key, x400_diag *d)
 {
     if (dst[0]) return oerr(d, X400_ERR_PARSE, "O/R name text: %s repeated", key);
@@ -328,38 +365,24 @@ int x400_orname_parse(const char *text, size_t len, x400_orname *out, x400_diag 
             int vl = tunescape(text, len, &i, 0, v, sizeof v, d);
             if (vl < 0) return vl;
             size_t n = (size_t)vl;
-            if (strcmp(key, "C") == 0) rc = setv(out->country, sizeof out->country, v, n, key, d);
-            else if (strcmp(key, "A") == 0 || strcmp(key, "A#") == 0) {
+            const struct text_field *f = text_field_of(key);
+            if (f) {
+                rc = setv(field_at(out, f), f->cap, v, n, key, d);
+                if (f->numeric_flag && !rc) *numeric_flag_at(out, f) = key[1] == '#';
+            } else if (strcmp(key, "A") == 0 || strcmp(key, "A#") == 0) {
                 if (out->admd_present) return oerr(d, X400_ERR_PARSE, "O/R name text: A repeated");
                 if (n > X400_ORNAME_DOMAIN_MAX) return oerr(d, X400_ERR_TOO_LONG, "O/R name text: ADMD longer than 16");
                 memcpy(out->admd, v, n + 1);
                 out->admd_present = 1;
                 out->admd_numeric = key[1] == '#';
                 rc = X400_OK;
-            } else if (strcmp(key, "P") == 0 || strcmp(key, "P#") == 0) {
-                rc = setv(out->prmd, sizeof out->prmd, v, n, key, d);
-                out->prmd_numeric = key[1] == '#';
-            } else if (strcmp(key, "O") == 0) rc = setv(out->org, sizeof out->org, v, n, key, d);
-            else if (strcmp(key, "OU") == 0 || strcmp(key, "TOU") == 0) {
+            } else if (strcmp(key, "OU") == 0 || strcmp(key, "TOU") == 0) {
                 int t = key[0] == 'T';
                 unsigned *cnt = t ? &out->n_t_ou : &out->n_ou;
                 if (*cnt >= X400_ORNAME_OUS) return oerr(d, X400_ERR_TOO_LONG, "O/R name text: more than %d %s", X400_ORNAME_OUS, key);
                 rc = setv(t ? out->t_ou[*cnt] : out->ou[*cnt], X400_ORNAME_OU_MAX + 1, v, n, key, d);
                 if (!rc) (*cnt)++;
-            } else if (strcmp(key, "S") == 0) rc = setv(out->pn.surname, sizeof out->pn.surname, v, n, key, d);
-            else if (strcmp(key, "G") == 0) rc = setv(out->pn.given, sizeof out->pn.given, v, n, key, d);
-            else if (strcmp(key, "I") == 0) rc = setv(out->pn.initials, sizeof out->pn.initials, v, n, key, d);
-            else if (strcmp(key, "Q") == 0) rc = setv(out->pn.generation, sizeof out->pn.generation, v, n, key, d);
-            else if (strcmp(key, "CN") == 0) rc = setv(out->common_name, sizeof out->common_name, v, n, key, d);
-            else if (strcmp(key, "X121") == 0) rc = setv(out->x121, sizeof out->x121, v, n, key, d);
-            else if (strcmp(key, "T-ID") == 0) rc = setv(out->terminal_id, sizeof out->terminal_id, v, n, key, d);
-            else if (strcmp(key, "UA-ID") == 0) rc = setv(out->numeric_uid, sizeof out->numeric_uid, v, n, key, d);
-            else if (strcmp(key, "TCN") == 0) rc = setv(out->t_common_name, sizeof out->t_common_name, v, n, key, d);
-            else if (strcmp(key, "TO") == 0) rc = setv(out->t_org, sizeof out->t_org, v, n, key, d);
-            else if (strcmp(key, "TS") == 0) rc = setv(out->t_pn.surname, sizeof out->t_pn.surname, v, n, key, d);
-            else if (strcmp(key, "TG") == 0) rc = setv(out->t_pn.given, sizeof out->t_pn.given, v, n, key, d);
-            else if (strcmp(key, "TI") == 0) rc = setv(out->t_pn.initials, sizeof out->t_pn.initials, v, n, key, d);
-            else if (strcmp(key, "TQ") == 0) rc = setv(out->t_pn.generation, sizeof out->t_pn.generation, v, n, key, d);
+            }
             else if (strcmp(key, "DIR") == 0 || (key[0] == 'E' && key[1] == 'A' && key[2] >= '0' && key[2] <= '9')) {
                 uint8_t raw[X400_ORNAME_RAW_MAX];
                 size_t rl = 0;
@@ -379,6 +402,57 @@ int x400_orname_parse(const char *text, size_t len, x400_orname *out, x400_diag 
         if (i < len) i++;   /* the ';' */
     }
     return x400_orname_validate(out, d);
+}
+
+/* Copy `value` (NULL: "") into dst[cap]: X400_ERR_LIMIT when it does not
+ * fit (dst unchanged). */
+static int put_value(char *dst, size_t cap, const char *value)
+{
+    size_t n = value ? strlen(value) : 0;
+    if (n >= cap) return X400_ERR_LIMIT;
+    memcpy(dst, value ? value : "", n + 1);
+    return X400_OK;
+}
+
+int x400_orname_set(x400_orname *n, const char *key, const char *value)
+{
+    const struct text_field *f;
+    int rc;
+    if (!n || !key) return X400_ERR_INVALID_ARG;
+    if ((f = text_field_of(key))) {
+        if ((rc = put_value(field_at(n, f), f->cap, value)) == X400_OK && f->numeric_flag)
+            *numeric_flag_at(n, f) = key[1] == '#';
+        return rc;
+    }
+    if (strcmp(key, "A") == 0 || strcmp(key, "A#") == 0) {
+        if ((rc = put_value(n->admd, sizeof n->admd, value)) < 0) return rc;
+        n->admd_present = value != NULL;
+        n->admd_numeric = value && key[1] == '#';
+        return X400_OK;
+    }
+    if (strcmp(key, "OU") == 0 || strcmp(key, "TOU") == 0) {
+        int t = key[0] == 'T';
+        unsigned *cnt = t ? &n->n_t_ou : &n->n_ou;
+        char (*ou)[X400_ORNAME_OU_MAX + 1] = t ? n->t_ou : n->ou;
+        if (!value) {
+            memset(ou, 0, sizeof n->ou);
+            *cnt = 0;
+            return X400_OK;
+        }
+        if (*cnt >= X400_ORNAME_OUS) return X400_ERR_LIMIT;
+        if ((rc = put_value(ou[*cnt], sizeof ou[0], value)) == X400_OK) (*cnt)++;
+        return rc;
+    }
+    if (strncmp(key, "DDA:", 4) == 0 && key[4] && value) {
+        x400_dda *dd = &n->dda[n->n_dda];
+        if (n->n_dda >= X400_ORNAME_DDAS || strlen(key + 4) >= sizeof dd->type)
+            return X400_ERR_LIMIT;
+        if ((rc = put_value(dd->value, sizeof dd->value, value)) < 0) return rc;
+        memcpy(dd->type, key + 4, strlen(key + 4) + 1);
+        n->n_dda++;
+        return X400_OK;
+    }
+    return X400_ERR_INVALID_ARG;
 }
 
 int x400_orname_equal(const x400_orname *a, const x400_orname *b)

@@ -45,7 +45,7 @@ static int valid_id(const x400_mtsid *id)
     return x400i_charset_ok(X400I_U_IA5, id->local, n);
 }
 
-int x400_p1_idset_create(size_t capacity, const x400_allocator *alloc, x400_p1_idset **out)
+int x400_p1_idset_new(x400_p1_idset **out, size_t capacity, const x400_allocator *alloc)
 {
     if (!out || capacity < 1 || capacity > (1u << 24)) return X400_ERR_INVALID_ARG;
     const x400_allocator *a = x400i_alloc_or_default(alloc);

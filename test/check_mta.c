@@ -1272,7 +1272,7 @@ static int hammer_binds(unsigned port, double secs, int *refused_binds)
         attempts++;
         for (int i = 0; i < 400 && h.closed == closed0 && h.refused_binds == refused0; i++)
             x400_driver_run(d, 5);
-        if (h.closed == closed0) x400_driver_close(d, hc);
+        if (h.closed == closed0) x400_driver_disconnect(d, hc);
         x400_p1_link_free(l);
         x400_assoc_free(a);
     }

@@ -8,8 +8,22 @@
  * Memory:   every object is created with an optional caller-supplied
  *           allocator (NULL selects malloc/free).  No module keeps mutable
  *           static state; all tables in lib/ are `static const`.
- * Detail:   protocol-level detail about a failure is kept in an x400_diag
- *           (layer, source, reason, text) owned by the object that failed.
+ * Names:    one life cycle for every object: `int x400_<obj>_new(&out,
+ *           ...)` (the out-parameter first; *out NULL on failure) and
+ *           `void x400_<obj>_free(obj)` (NULL ignored).  Value types are
+ *           filled by `x400_<type>_init` / `_config_init`.  Other functions
+ *           take the object first and put results after their inputs;
+ *           fixed-size text fields have `_set_<field>(obj, const char *)`
+ *           setters that refuse (X400_ERR_LIMIT), never truncate.
+ * Detail:   protocol-level detail about a failure is an x400_diag (layer,
+ *           source, reason, text).  An object keeps its last one, read
+ *           with its one getter `x400_<obj>_diag(obj)`.  Functions that have
+ *           no object to keep it in -- constructors (the object does not
+ *           exist when they fail), parsers and validators, and the LPI
+ *           calls that run concurrently -- take an optional `x400_diag *diag`
+ *           as their last parameter instead (NULL: not wanted).
+ * Getters:  every getter accepts NULL and then returns a neutral value (0,
+ *           NULL, "unknown", or for `_diag` an all-zero diag: never NULL).
  * Logging:  no module prints; an optional x400_logger receives every message.
  */
 #ifndef X400P1_COMMON_H
@@ -74,6 +88,19 @@ const char *x400_strerror(int code);
 
 /* Non-zero if `code` is fatal (code <= X400_ERR_FATAL). */
 int x400_is_fatal(int code);
+
+/* ---- Mode ------------------------------------------------------------ */
+
+/* The one mode an association, its RTSE and its P1 link run (one value
+ * everywhere; x400_p1_link_attach refuses an initiator's association whose
+ * mode differs from the link's):
+ *   X400_MODE_NORMAL  1988 normal mode: presentation contexts, ACSE (AARQ /
+ *                     AARE carry the RTORQ / RTOAC), fully-encoded data; P1
+ *                     bind values inside ROS bind-invoke/-result/-error.
+ *   X400_MODE_X410    X.410-1984 mode: the CP-type / CPA / CPR carry the
+ *                     RTORQ / RTOAC / RTORJ (X.226 mode-selector 0), no ACSE,
+ *                     RTSE APDUs as session user data; bind values bare. */
+typedef enum x400_mode { X400_MODE_NORMAL = 0, X400_MODE_X410 = 1 } x400_mode;
 
 /* ---- Object identifiers --------------------------------------------- */
 

@@ -95,10 +95,11 @@ typedef struct x400_p1_link_callbacks {
 
 typedef struct x400_p1_link_config {
     x400_role role;
-    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984): the
-                                      initiator's, matching its association's
-                                      pmode; a responder runs (and decodes the
-                                      bind for) the mode of each connection */
+    x400_mode mode;                /* NORMAL (1988) or X410 (1984): the
+                                      initiator's, equal to its association's
+                                      mode (x400_p1_link_attach refuses any
+                                      other); a responder runs (and decodes
+                                      the bind for) the mode of each connection */
     x400_rtse_config rtse;         /* x410_mode is set from `mode` */
     /* This MTA's bind: the initiator sends it in MTABindArgument, the
      * responder in MTABindResult.  Empty name: unauthenticated. */
@@ -160,20 +161,32 @@ typedef struct x400_p1_link_config {
  * ext_form -1, responder credentials not checked. */
 void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
 
+/* String setters for the bind fields (use them instead of strcpy/memcpy):
+ * own_name (NULL or "": unauthenticated), own_password (NULL or "": none),
+ * peer_password (NULL: the responder's password is not checked, else it
+ * must match; see peer_password_set).  X400_OK; X400_ERR_LIMIT when the
+ * value is longer than X400_MTA_NAME_MAX / X400_PASSWORD_MAX (the field is
+ * left unchanged, never truncated); X400_ERR_INVALID_ARG (cfg NULL). */
+int x400_p1_link_config_set_own_name(x400_p1_link_config *cfg, const char *name);
+int x400_p1_link_config_set_own_password(x400_p1_link_config *cfg, const char *password);
+int x400_p1_link_config_set_peer_password(x400_p1_link_config *cfg, const char *password);
+
 /* Create a link.  Copies *cfg.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
 int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
                      const x400_p1_link_callbacks *cb, const x400_allocator *alloc);
 /* Free the link (an attached association is let go, not freed).  Order:
- * stop the input (x400_driver_free, or x400_driver_close and its `closed`
+ * stop the input (x400_driver_free, or x400_driver_disconnect and its `closed`
  * callback), then x400_p1_link_free, then x400_assoc_free.  Not from inside
  * the link's own event callback.  `cb` of x400_p1_link_new may be NULL, as
  * may its `event` (events dropped, transfers confirmed at once). */
 void x400_p1_link_free(x400_p1_link *l);
 
 /* Attach a fresh association (created by the caller with the same role and
- * presentation mode).  Initiator: the bind (RT-OPEN) is sent when the
- * association's transport connection is up -- call x400_assoc_connect()
- * (or let the driver do it).  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_STATE. */
+ * mode).  Initiator: the bind (RT-OPEN) is sent when the association's
+ * transport connection is up -- call x400_assoc_connect() (or let the
+ * driver do it).  X400_OK; X400_ERR_INVALID_ARG (also, with a diagnostic
+ * in x400_p1_link_diag, an initiator's association whose mode is not the
+ * link's: nothing is attached); X400_ERR_STATE. */
 int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
 
 /* Queue an MTS-APDU for transfer.  It is encoded now (the APDU may be
@@ -226,7 +239,7 @@ int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, si
  * it once per association when bound, at INFO). */
 typedef struct x400_p1_link_info {
     int bound;                     /* 1 once the bind succeeded */
-    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984) */
+    x400_mode mode;                /* NORMAL (1988) or X410 (1984) */
     /* the peer's bind value: MTABindArgument (we are responder) or
      * MTABindResult (initiator) */
     char peer_name[X400_MTA_NAME_MAX + 1];  /* "" unauthenticated */
