@@ -1044,7 +1044,7 @@ START_TEST(undecodable_apdu_quarantined_association_goes_on)
     strcpy(b.name, "MTA-A");
     memcpy(b.password, "pa", 2);
     b.password_len = 2;
-    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_P1_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(ra), bind, blen), X400_OK);
     snprintf(ps, sizeof ps, "%u", e.port[1]);
     ck_assert_int_eq(x400_driver_connect(d, "127.0.0.1", ps, a, &h), X400_OK);
@@ -1071,7 +1071,7 @@ START_TEST(undecodable_apdu_quarantined_association_goes_on)
                          badlen, e.dir), 0);
     /* the report waits for MTA-A in B's queue */
     ck_assert_int_eq(run("'%s' queue -c '%s/b.conf' | grep -q 'MTA-A'", e.bin, e.dir), 0);
-    x400_driver_close(d, h);
+    x400_driver_disconnect(d, h);
     x400_driver_free(d);
     x400i_rtse_assoc_free(ra);
     x400_assoc_free(a);

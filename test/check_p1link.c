@@ -937,7 +937,7 @@ START_TEST(responder_result_credentials_per_peer)
     struct pair p;
     expect_rsp_pw = "forA";
     rsp_result_cred = per_peer_cred;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     ck_assert_str_eq(result_cred_seen, "MTA-A|MTA-B|secretB");   /* called with the defaults */
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
@@ -946,7 +946,7 @@ START_TEST(responder_result_credentials_per_peer)
     /* the default password is no longer what it presents */
     expect_rsp_pw = "secretB";
     rsp_result_cred = per_peer_cred;
-    open_pair(&p, X400_P1_MODE_X410, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_X410, "MTA-A", "secretA");
     pump(&p);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 0);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
@@ -954,7 +954,7 @@ START_TEST(responder_result_credentials_per_peer)
     close_pair(&p);
     /* a refusing hook: MTABindError authentication-error */
     rsp_result_cred = no_cred;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 0);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
