@@ -202,21 +202,49 @@ static void note_bound(x400_p1_link *l, const x400_p1_bind *b)
               in.initiator_turn ? "initiator" : "responder");
 }
 
-static int encode_bind(x400_p1_link *l, x400_p1_bind_pdu pdu, int error, uint8_t *buf,
-                       size_t *len)
+/* The MTABindArgument/-Result with `name` and `password` (own_name and
+ * own_password, or what result_cred chose), or the MTABindError. */
+static int encode_bind_as(x400_p1_link *l, x400_p1_bind_pdu pdu, int error, const char *name,
+                          const uint8_t *password, size_t password_len, uint8_t *buf, size_t *len)
 {
     x400_p1_bind b;
     memset(&b, 0, sizeof b);
     b.pdu = pdu;
     b.error = error;
-    if (pdu != X400_P1_BIND_ERROR && l->cfg.own_name[0]) {
+    if (pdu != X400_P1_BIND_ERROR && name[0]) {
         b.authenticated = 1;
-        memcpy(b.name, l->cfg.own_name, sizeof b.name);
+        snprintf(b.name, sizeof b.name, "%s", name);
         b.cred = X400_CRED_SIMPLE_IA5;
-        memcpy(b.password, l->cfg.own_password, l->cfg.own_password_len);
-        b.password_len = l->cfg.own_password_len;
+        memcpy(b.password, password, password_len);
+        b.password_len = password_len;
     }
     return x400_p1_bind_encode(&b, run_mode(l), buf, BIND_BUF, len, &l->diag);
+}
+
+static int encode_bind(x400_p1_link *l, x400_p1_bind_pdu pdu, int error, uint8_t *buf,
+                       size_t *len)
+{
+    return encode_bind_as(l, pdu, error, l->cfg.own_name, l->cfg.own_password,
+                          l->cfg.own_password_len, buf, len);
+}
+
+/* Responder: the credentials of the MTABindResult for this initiator
+ * (cfg.result_cred; without it own_name/own_password).  0, or < 0 with d
+ * set: the bind is refused. */
+static int result_cred(x400_p1_link *l, const x400_p1_bind *arg, char name[X400_MTA_NAME_MAX + 1],
+                       uint8_t password[X400_PASSWORD_MAX], size_t *password_len, x400_diag *d)
+{
+    memcpy(name, l->cfg.own_name, X400_MTA_NAME_MAX + 1);
+    memcpy(password, l->cfg.own_password, l->cfg.own_password_len);
+    *password_len = l->cfg.own_password_len;
+    if (!l->cfg.result_cred) return 0;
+    if (l->cfg.result_cred(l->cfg.result_cred_user, arg, name, password, password_len) < 0 ||
+        *password_len > X400_PASSWORD_MAX || !memchr(name, 0, X400_MTA_NAME_MAX + 1))
+        return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_REFUSED,
+                              X400_P1_R_CREDENTIALS,
+                              "MTA bind from \"%s\" refused: no bind result credentials for it",
+                              arg->name);
+    return 0;
 }
 
 /* RT-OPEN indication: check the MTABindArgument, answer with the result or
@@ -229,6 +257,9 @@ static int on_open_ind(x400_p1_link *l, const x400i_rtse_ind *ind)
     size_t len;
     int err = X400_BIND_ERR_AUTHENTICATION, rv;
     x400_diag d;
+    char rname[X400_MTA_NAME_MAX + 1];
+    uint8_t rpw[X400_PASSWORD_MAX];
+    size_t rpw_len = 0;
     x400i_diag_clear(&d);
     rv = x400_p1_bind_decode(ind->user_data, ind->user_data_len, run_mode(l),
                              X400_P1_BIND_ARGUMENT, &arg, &d);
@@ -240,6 +271,10 @@ static int on_open_ind(x400_p1_link *l, const x400i_rtse_ind *ind)
                                 X400_P1_R_CREDENTIALS,
                                 "MTA bind from \"%s\" refused: no credential checker configured",
                                 arg.name);
+    }
+    if (rv >= 0) {   /* MTABindResult responder-credentials for this initiator, X.411 12.1.1.1.2 */
+        err = X400_BIND_ERR_AUTHENTICATION;
+        rv = result_cred(l, &arg, rname, rpw, &rpw_len, &d);
     }
     if (rv < 0) {
         x400i_log(&l->cfg.log, X400_LOG_WARNING, X400_LAYER_P1, "MTA bind refused: %s", d.text);
@@ -254,7 +289,8 @@ static int on_open_ind(x400_p1_link *l, const x400i_rtse_ind *ind)
         fail_queue(l, &l->diag);
         return emit(l, &ev);
     }
-    if ((rv = encode_bind(l, X400_P1_BIND_RESULT, 0, buf, &len)) < 0) return rv;
+    rv = encode_bind_as(l, X400_P1_BIND_RESULT, 0, rname, rpw, rpw_len, buf, &len);
+    if (rv < 0) return rv;
     if ((rv = x400i_rtse_open_rsp(rt(l), 1, -1, buf, len)) < 0) return rv;
     x400i_log(&l->cfg.log, X400_LOG_INFO, X400_LAYER_P1, "MTA bind from \"%s\" accepted",
               arg.name);

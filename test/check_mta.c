@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "pair.h"
+#include "data.h"
+#include "rtse_assoc.h"
 #include "x400t.h"
 #include "x400p1/driver.h"
 #include "x400p1/p1link.h"
@@ -327,6 +329,38 @@ static void refused_case(int unknown)
 START_TEST(wrong_password_refused_then_fixed) { refused_case(0); }
 END_TEST
 START_TEST(unknown_peer_refused_then_fixed) { refused_case(1); }
+END_TEST
+
+/* As responder, B shows each peer the password that peer knows it by
+ * (its [peer] our-password, not the [mta] one), and A, as initiator,
+ * checks it against its their-password: a B that shows another password
+ * is refused by A (nothing sent to it), the right one carries the mail. */
+START_TEST(responder_shows_per_peer_password_initiator_checks_it)
+{
+    struct env e;
+    env_init(&e);
+    write_conf(&e, 1, "our-password = pb-for-a\n", 1, NULL);   /* B's [mta] password stays pb */
+    write_conf(&e, 0, NULL, 1, "pb");                            /* A expects the [mta] one: wrong */
+    submit(&e, 0, "rp", 3, 300, 0);
+    start(&e, 1);
+    start(&e, 0);
+    {
+        double end = now_s() + 30;
+        while (now_s() < end && stat_of(&e, 0, "bind_refused") < 2) usleep(100000);
+    }
+    ck_assert_int_ge(stat_of(&e, 0, "bind_refused"), 2);
+    ck_assert_int_eq(run("grep -q 'MTA bind result from \"MTA-B\" refused by us: wrong password' '%s/a.log'",
+                         e.dir), 0);
+    ck_assert_int_eq(inbox(&e, 1, "rp").total, 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 3, 5), 3);
+    /* A learns the password B shows it: everything goes */
+    stop(&e, 0, SIGTERM);
+    write_conf(&e, 0, NULL, 1, "pb-for-a");
+    start(&e, 0);
+    ck_assert(wait_for(&e, 1, "rp", 3, -1, 30));
+    assert_exactly_once(&e, 1, "rp", 3);
+    env_free(&e, 1);
+}
 END_TEST
 
 /* B never comes up: after max-open-retries the originator gets a
@@ -798,6 +832,61 @@ START_TEST(queue_control_by_mtsid)
 }
 END_TEST
 
+/* Wait until side i's queue listing shows `id` as held -- in the listing
+ * of the MTA running now (the snapshot of the last run is stale). */
+static int wait_held(struct env *e, int i, const char *id, double secs)
+{
+    double end = now_s() + secs;
+    if (wait_stat(e, i, "pid", (long)e->pid[i], secs) != (long)e->pid[i]) return 0;
+    usleep(100000); /* the queue view is written just after the counters */
+    do {
+        if (run("'%s' queue -c '%s/%s.conf' | grep -F '%s' | grep -q ' held '", e->bin, e->dir, side_name[i], id) == 0)
+            return 1;
+        usleep(100000);
+    } while (now_s() < end);
+    return 0;
+}
+
+/* Holds are durable: a held APDU stays held across a SIGTERM restart and a
+ * SIGKILL (the spool's `holds` file, written with fsync and rename before
+ * the tool gets its answer); `release` clears it durably too. */
+START_TEST(holds_survive_restart_and_sigkill)
+{
+    struct env e;
+    char ids[8][128];
+    env_init(&e);
+    submit(&e, 0, "hd", 4, 300, 0);
+    start(&e, 0);                       /* B down: all four wait */
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 4, 20), 4);
+    ck_assert_int_eq(queue_ids(&e, 0, ids, 8), 4);
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' | grep -q '^ok: .* held'", e.bin, e.dir, ids[0]), 0);
+    ck_assert_int_eq(stop(&e, 0, SIGTERM), 0);          /* restart */
+    start(&e, 0);
+    ck_assert(wait_held(&e, 0, ids[0], 20));
+    ck_assert_int_eq(run("'%s' hold -c '%s/a.conf' '%s' | grep -q '^ok: .* held'", e.bin, e.dir, ids[1]), 0);
+    stop(&e, 0, SIGKILL);                                /* crash right after the answer */
+    start(&e, 0);
+    start(&e, 1);
+    ck_assert(wait_for(&e, 1, "hd", 2, -1, 30));        /* the two never held */
+    ck_assert(wait_held(&e, 0, ids[0], 10));
+    ck_assert(wait_held(&e, 0, ids[1], 10));
+    usleep(1500000);
+    ck_assert_int_eq(inbox(&e, 1, "hd").distinct, 2);   /* the held ones stay */
+    ck_assert_int_eq(run("'%s' release -c '%s/a.conf' '%s' | grep -q released", e.bin, e.dir, ids[0]), 0);
+    ck_assert(wait_for(&e, 1, "hd", 3, -1, 30));
+    stop(&e, 0, SIGKILL);                                /* the release is durable too */
+    start(&e, 0);
+    ck_assert(wait_held(&e, 0, ids[1], 20));
+    ck_assert_int_eq(run("'%s' queue -c '%s/a.conf' | grep -F '%s' | grep -q ' held '", e.bin, e.dir, ids[0]), 1);
+    usleep(1500000);
+    ck_assert_int_eq(inbox(&e, 1, "hd").distinct, 3);
+    ck_assert_int_eq(run("'%s' release -c '%s/a.conf' '%s' | grep -q released", e.bin, e.dir, ids[1]), 0);
+    ck_assert(wait_for(&e, 1, "hd", 4, -1, 30));
+    assert_conserved(&e, 0, 1, "hd", 4, wait_stat(&e, 0, "queue_len", 0, 10));
+    env_free(&e, 1);
+}
+END_TEST
+
 /* A full disk at the receiver (its files limited to 300 KiB, so the
  * journal's writes fail): it stops accepting transfers and keeps retrying;
  * when space returns it resumes by itself.  Every message is delivered
@@ -828,6 +917,245 @@ START_TEST(full_disk_receiver_resumes_by_itself)
     ck_assert_int_eq(inbox(&e, 0, "").dr, n);
     assert_conserved(&e, 0, 1, "fd", n, wait_stat(&e, 0, "queue_len", 0, 10));
     ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* A bare RTSE initiator (no P1 link, so no encoder in the way): bound,
+ * transfer confirmations, aborts. */
+struct raw_mta {
+    int bound, aborted, confirmed, failed;
+};
+
+static int raw_mta_ind(void *u, const x400i_rtse_ind *ind)
+{
+    struct raw_mta *r = u;
+    if (ind->type == X400I_RTSE_OPEN_CONF && ind->accepted) r->bound = 1;
+    if (ind->type == X400I_RTSE_U_ABORT_IND || ind->type == X400I_RTSE_P_ABORT_IND) r->aborted = 1;
+    if (ind->type == X400I_RTSE_TRANSFER_CONF) {
+        if (ind->result >= 0) r->confirmed++;
+        else r->failed++;
+    }
+    return 0;
+}
+
+/* A message from ALPHA to BRAVO (encoded), content identifier cid. */
+static void alpha_message(const char *local, const char *cid, uint8_t **out, size_t *len)
+{
+    x400_p1_apdu a;
+    x400_p1_recipient r;
+    x400_p1_trace t;
+    x400_diag d;
+    static const uint8_t body[] = "quarantine test";
+    ck_assert_int_eq(x400_p1_apdu_init(&a, X400_P1_MESSAGE, NULL), X400_OK);
+    strcpy(a.env.id.gdi.country, "XX");
+    strcpy(a.env.id.gdi.admd, "ADMD");
+    strcpy(a.env.id.gdi.prmd, "ALPHA");
+    snprintf(a.env.id.local, sizeof a.env.id.local, "%s", local);
+    snprintf(a.env.content_id, sizeof a.env.content_id, "%s", cid);
+    a.env.originator = x400t_orname("C=XX;A=ADMD;P=ALPHA;S=Orig");
+    a.env.content_type.builtin = X400_CT_P2_1988;
+    x400_p1_recipient_init(&r);
+    r.name = x400t_orname("C=XX;A=ADMD;P=BRAVO;S=Rcpt");
+    r.osrn = 1;
+    a.env.n_recip = 1;
+    a.env.recip = &r;
+    x400_p1_trace_init(&t);
+    t.gdi = a.env.id.gdi;
+    t.arrival = 1795250000;
+    t.routing_action = X400_ROUTE_RELAYED;
+    a.env.n_trace = 1;
+    a.env.trace = &t;
+    a.content.p = body;
+    a.content.len = sizeof body - 1;
+    ck_assert_msg(x400_p1_encode_alloc(&a, NULL, out, len, &d) == X400_OK, "%s", d.text);
+    x400_p1_apdu_free(&a);   /* as check_p1link's messages: the arrays stay the caller's */
+}
+
+/* Drive the raw initiator until cond (an expression over r) or secs. */
+#define RAW_RUN(d, r, cond, secs)                                                                 \
+    do {                                                                                          \
+        double end_ = now_s() + (secs);                                                           \
+        while (!(cond) && now_s() < end_) x400_driver_run(d, 20);                                  \
+    } while (0)
+
+/* A peer sends an APDU our strict decoder refuses (a content identifier
+ * that is no PrintableString): B keeps it in quarantine/ (listed by `inbox
+ * --quarantine`), confirms it, non-delivers it to its originator (salvaged),
+ * and the association goes on: the next message is delivered. */
+START_TEST(undecodable_apdu_quarantined_association_goes_on)
+{
+    struct env e;
+    x400_driver *d;
+    x400_driver_config dc;
+    x400_driver_callbacks cb;
+    x400_assoc_config ac;
+    x400_assoc *a;
+    x400i_rtse_assoc *ra;
+    x400i_rtse_callbacks rcb;
+    x400_rtse_config rc;
+    x400_lpi_handle h;
+    x400_p1_bind b;
+    x400_p1_apdu chk;
+    x400_diag dg;
+    struct raw_mta r = { 0, 0, 0, 0 };
+    uint8_t bind[256], *bad, *good, *at;
+    size_t blen, badlen, goodlen;
+    char ps[16];
+    env_init(&e);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    /* the refused APDU: a message whose content-identifier holds '@' */
+    alpha_message("q.1", "QQQQQQ", &bad, &badlen);
+    at = memmem(bad, badlen, "QQQQQQ", 6);
+    ck_assert_ptr_nonnull(at);
+    at[2] = '@';
+    ck_assert_int_lt(x400_p1_decode(bad, badlen, NULL, NULL, &chk, &dg), 0);
+    ck_assert_int_eq(x400_p1_salvage(bad, badlen, NULL, NULL, &chk, &dg), X400_OK);
+    x400_p1_apdu_free(&chk);
+    alpha_message("q.2", "qgood", &good, &goodlen);
+    /* bind as MTA-A over a bare RTSE machine */
+    x400_driver_config_init(&dc);
+    memset(&cb, 0, sizeof cb);
+    ck_assert_int_eq(x400_driver_new(&d, &dc, &cb, NULL), X400_OK);
+    x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+    ck_assert_int_eq(x400_assoc_new(&a, &ac, NULL, NULL), X400_OK);
+    x400_rtse_config_default(&rc);
+    rcb.user = &r;
+    rcb.indication = raw_mta_ind;
+    ck_assert_int_eq(x400i_rtse_assoc_new(&ra, 1, &rc, &rcb, NULL, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_assoc_attach(ra, a), X400_OK);
+    memset(&b, 0, sizeof b);
+    b.pdu = X400_P1_BIND_ARGUMENT;
+    b.authenticated = 1;
+    strcpy(b.name, "MTA-A");
+    memcpy(b.password, "pa", 2);
+    b.password_len = 2;
+    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(ra), bind, blen), X400_OK);
+    snprintf(ps, sizeof ps, "%u", e.port[1]);
+    ck_assert_int_eq(x400_driver_connect(d, "127.0.0.1", ps, a, &h), X400_OK);
+    RAW_RUN(d, r, r.bound || r.aborted, 10);
+    ck_assert_int_eq(r.bound, 1);
+    ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(ra), bad, badlen, X400_RTSE_PRIO_NORMAL, 1),
+                     X400_OK);
+    RAW_RUN(d, r, r.confirmed + r.failed >= 1 || r.aborted, 10);
+    ck_assert_int_eq(r.confirmed, 1);                   /* confirmed: not sent again */
+    ck_assert_int_eq(x400i_rtse_transfer_req(x400i_rtse_assoc_rtse(ra), good, goodlen, X400_RTSE_PRIO_NORMAL, 2),
+                     X400_OK);
+    RAW_RUN(d, r, r.confirmed + r.failed >= 2 || r.aborted, 10);
+    ck_assert_int_eq(r.confirmed, 2);                   /* the same association goes on */
+    ck_assert_int_eq(r.failed + r.aborted, 0);
+    ck_assert(wait_for(&e, 1, "qgood", 1, -1, 10));
+    ck_assert_int_eq(inbox(&e, 1, "QQ").total, 0);      /* never delivered */
+    ck_assert_int_eq(wait_stat(&e, 1, "quarantined", 1, 5), 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "ndr_generated", 1, 5), 1);
+    ck_assert_int_eq(run("'%s' inbox -c '%s/b.conf' --quarantine --tsv | "
+                         "grep -q '^undecodable\tu-[0-9]*-1\tMTA-A\t%zu\t\\[C=XX;A=ADMD;P=ALPHA;L=q.1\\]\t"
+                         "C=XX;A=ADMD;P=ALPHA;S=Orig\t.'", e.bin, e.dir, badlen), 0);
+    ck_assert_int_eq(run("'%s' inbox -c '%s/b.conf' --quarantine | grep -q '^-- 1 quarantined'", e.bin, e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'undecodable APDU from MTA-A (%zu octets) kept as quarantine/u-' '%s/b.log'",
+                         badlen, e.dir), 0);
+    /* the report waits for MTA-A in B's queue */
+    ck_assert_int_eq(run("'%s' queue -c '%s/b.conf' | grep -q 'MTA-A'", e.bin, e.dir), 0);
+    x400_driver_disconnect(d, h);
+    x400_driver_free(d);
+    x400i_rtse_assoc_free(ra);
+    x400_assoc_free(a);
+    free(bad);
+    free(good);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* A receiver that suspends (its disk full: it refuses transfers and
+ * associations, resumes, fills again) for longer than the sender's retry
+ * budgets (no transfer retry, no second association attempt) does not
+ * make the sender give up: its binds are answered busy, and an association
+ * it ends is no failure of the APDUs on it.  When its disk has
+ * room again every message arrives, once, with its delivery report, and no
+ * non-delivery report is produced. */
+START_TEST(suspended_receiver_does_not_burn_retry_budget)
+{
+    struct env e;
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    int n = 40;
+    env_init(&e);
+    write_conf(&e, 0, "transfer-interval = 1\nmax-transfer-retries = 0\nmax-open-retries = 0\n", 1, NULL);
+    submit(&e, 0, "sb", n, 20000, 1);
+    start_limited(&e, 1, 300 * 1024);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);   /* B listens */
+    start(&e, 0);
+    {
+        double end = now_s() + 60;
+        while (now_s() < end && run("grep -qs 'transfers are refused' '%s/b.log'", e.dir) != 0) usleep(100000);
+    }
+    ck_assert_int_eq(run("grep -q 'transfers are refused' '%s/b.log'", e.dir), 0);
+    usleep(3000000);     /* transfers cut, binds refused: more than either budget allows */
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
+    ck_assert_int_eq(run("grep -q 'to MTA-B not confirmed .*queued again' '%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'MTA-B is busy (MTABindError busy): next association attempt in 1 s, not counted' "
+                         "'%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(prlimit(e.pid[1], RLIMIT_FSIZE, &rl, NULL), 0); /* space returns */
+    ck_assert(wait_for(&e, 1, "sb", n, n, 120));
+    assert_exactly_once(&e, 1, "sb", n);
+    ck_assert_int_eq(inbox(&e, 0, "").dr, n);
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
+    ck_assert_int_eq(stat_of(&e, 0, "ndr_generated"), 0);
+    assert_conserved(&e, 0, 1, "sb", n, wait_stat(&e, 0, "queue_len", 0, 10));
+    env_free(&e, 1);
+}
+END_TEST
+
+static int log_lines(struct env *e, int i, const char *pattern)
+{
+    char cmd[1024];
+    FILE *p;
+    int n = -1;
+    snprintf(cmd, sizeof cmd, "grep -c -- '%s' '%s/%s.log'", pattern, e->dir, side_name[i]);
+    p = popen(cmd, "r");
+    if (!p) return -1;
+    if (fscanf(p, "%d", &n) != 1) n = -1;
+    pclose(p);
+    return n;
+}
+
+/* A flood of garbage connections from one address (each sends octets that
+ * are no TPKT, or binds with a wrong password, then closes): at most
+ * garbage-log-lines lines about it per interval, then one summary line with
+ * the count left out; the MTA goes on. */
+START_TEST(garbage_flood_logged_with_a_limit_per_source)
+{
+    struct env e;
+    static const char junk[] = "GET / HTTP/1.0\r\n\r\n\x03\x00\x00\x05\xff";
+    int n = 40, lines, fd;
+    env_init(&e);
+    e.mta_extra[1] = "garbage-log-lines = 3\ngarbage-log-interval = 3\nbind-backoff-max = 0\n"
+                     "log-level = service=info,interface=notice\n";
+    write_conf(&e, 1, NULL, 1, NULL);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    for (int k = 0; k < n; k++) {
+        ck_assert_int_ge(fd = dial_from("127.0.40.1", e.port[1]), 0);
+        ck_assert_int_eq(write(fd, junk, sizeof junk - 1), (ssize_t)(sizeof junk - 1));
+        usleep(20000);
+        close(fd);
+    }
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    lines = log_lines(&e, 1, "127.0.40.1");
+    ck_assert_msg(lines >= 1 && lines <= 3, "%d lines name the source", lines);
+    ck_assert_int_eq(log_lines(&e, 1, "suppressed"), 0);     /* not before the interval ends */
+    usleep(3000000);
+    {
+        double end = now_s() + 5;
+        while (now_s() < end && log_lines(&e, 1, "suppressed") < 1) usleep(100000);
+    }
+    ck_assert_int_eq(run("grep -Eq 'interface notice: protocol garbage from 127\\.0\\.40\\.1: [0-9]+ more "
+                         "suppressed in the last [34] s$' '%s/b.log'", e.dir), 0);
+    ck_assert_int_eq(log_lines(&e, 1, "127.0.40.1"), lines + 1);
+    ck_assert_int_gt(stat_of(&e, 1, "garbage_suppressed"), 0);
+    ck_assert_int_eq(stat_of(&e, 1, "garbage_suppressed") + lines, n);
+    ck_assert_int_eq(waitpid(e.pid[1], NULL, WNOHANG), 0);  /* still running */
     env_free(&e, 1);
 }
 END_TEST
@@ -1238,6 +1566,16 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, sighup_reloads_config_and_reopens_log);
     tcase_add_test(tc, queue_control_by_mtsid);
     tcase_add_test(tc, full_disk_receiver_resumes_by_itself);
+    suite_add_tcase(s, tc);
+    /* the last operator items: durable holds, per-peer bind passwords,
+     * quarantine, suspensions and the retry budget, garbage logging */
+    tc = tcase_create("operator");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, holds_survive_restart_and_sigkill);
+    tcase_add_test(tc, responder_shows_per_peer_password_initiator_checks_it);
+    tcase_add_test(tc, undecodable_apdu_quarantined_association_goes_on);
+    tcase_add_test(tc, suspended_receiver_does_not_burn_retry_budget);
+    tcase_add_test(tc, garbage_flood_logged_with_a_limit_per_source);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_timeout(tc, 240);

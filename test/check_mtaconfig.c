@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -724,6 +726,91 @@ START_TEST(log_line_format)
 }
 END_TEST
 
+/* A syslog daemon's socket: AF_UNIX datagrams at path (re-created). */
+static int syslog_sock(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = { 2, 0 };
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    unlink(path);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    return fd;
+}
+
+/* The next datagram (NUL-terminated) into buf; its length, -1 when none. */
+static long syslog_recv(int fd, char *buf, size_t cap, int wait)
+{
+    ssize_t n = recv(fd, buf, cap - 1, wait ? 0 : MSG_DONTWAIT);
+    if (n < 0) return -1;
+    buf[n] = 0;
+    return (long)n;
+}
+
+/* `log = syslog:SOCKET` (and `syslog`, /dev/log, the same code): one RFC
+ * 3164 datagram per line, priority mail * 8 + severity, tag x400mta[pid],
+ * no time stamp of ours; a dump is one datagram per line; records made while
+ * the daemon is away are dropped and the socket is found again (a daemon
+ * restarted on the same path). */
+START_TEST(log_to_syslog_socket)
+{
+    mta_log lg;
+    char path[512], spec[600], buf[4096], re[256];
+    int fd;
+    static const uint8_t oct[40] = { 1, 2, 3 };
+    snprintf(path, sizeof path, "%s", tpath("log.sock"));
+    snprintf(spec, sizeof spec, "syslog:%s", path);
+    fd = syslog_sock(path);
+    ck_assert_int_eq(mta_log_open(&lg, spec, lv_all, "MTA-A"), 0);
+    ck_assert_ptr_null(lg.f);
+    mta_logf(&lg, MTA_LOG_SERVICE, X400_LOG_INFO, "message %d accepted", 42);
+    mta_logf(&lg, MTA_LOG_INTERFACE, X400_LOG_INFO, "filtered: above notice");
+    mta_logf(&lg, MTA_LOG_INTERFACE, X400_LOG_WARNING, "two\nlines");
+    mta_logf(&lg, MTA_LOG_SERVICE, X400_LOG_ERROR, "bad");
+    mta_log_hex(&lg, "APDU", oct, sizeof oct);
+    /* <22> = mail (2) * 8 + info (6); "Mmm dd hh:mm:ss" local time */
+    snprintf(re, sizeof re, "^<22>[A-Z][a-z]{2} [ 123][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} x400mta\\[%ld\\]: "
+             "MTA-A service info: message 42 accepted$", (long)getpid());
+    ck_assert_int_gt(syslog_recv(fd, buf, sizeof buf, 1), 0);
+    ck_assert_msg(line_matches(buf, re), "%s", buf);
+    ck_assert_int_gt(syslog_recv(fd, buf, sizeof buf, 1), 0);
+    ck_assert_msg(line_matches(buf, "^<20>.* x400mta\\[[0-9]+\\]: MTA-A interface warning: two lines$"), "%s", buf);
+    ck_assert_int_gt(syslog_recv(fd, buf, sizeof buf, 1), 0);
+    ck_assert_msg(line_matches(buf, "^<19>.*: MTA-A service error: bad$"), "%s", buf);
+    ck_assert_int_gt(syslog_recv(fd, buf, sizeof buf, 1), 0);   /* trace: debug severity */
+    ck_assert_msg(line_matches(buf, "^<23>.*: MTA-A apdu trace: APDU \\(40 bytes\\):$"), "%s", buf);
+    ck_assert_int_gt(syslog_recv(fd, buf, sizeof buf, 1), 0);
+    ck_assert_msg(line_matches(buf, "^<23>.*x400mta\\[[0-9]+\\]:   000000 01 02 03 00"), "%s", buf);
+    ck_assert_int_gt(syslog_recv(fd, buf, sizeof buf, 1), 0);
+    ck_assert_msg(line_matches(buf, "^<23>.*:   000020 00 00 00 00 00 00 00 00$"), "%s", buf);
+    ck_assert_int_lt(syslog_recv(fd, buf, sizeof buf, 0), 0);   /* nothing else */
+    /* the daemon goes away: dropped; back on the same path: found again */
+    close(fd);
+    unlink(path);
+    mta_logf(&lg, MTA_LOG_SERVICE, X400_LOG_NOTICE, "lost");
+    fd = syslog_sock(path);
+    mta_logf(&lg, MTA_LOG_SERVICE, X400_LOG_NOTICE, "found again");
+    ck_assert_int_gt(syslog_recv(fd, buf, sizeof buf, 1), 0);
+    ck_assert_msg(line_matches(buf, "^<21>.*: MTA-A service notice: found again$"), "%s", buf);
+    mta_log_close(&lg);
+    ck_assert_int_eq(lg.sfd, -1);
+    close(fd);
+    unlink(path);
+    /* plain "syslog" is /dev/log; a socket path too long is refused */
+    ck_assert_int_eq(mta_log_open(&lg, "syslog", lv_all, "A"), 0);
+    ck_assert_str_eq(lg.sock, "/dev/log");
+    mta_log_close(&lg);
+    memset(spec, 'x', sizeof spec - 1);
+    spec[sizeof spec - 1] = 0;
+    memcpy(spec, "syslog:", 7);
+    ck_assert_int_eq(mta_log_open(&lg, spec, lv_all, "A"), -1);
+}
+END_TEST
+
 /* Rebuild the octets of a dump from its continuation lines. */
 static size_t parse_dump(char **lines, size_t nl, uint8_t *out, size_t cap)
 {
@@ -1005,9 +1092,67 @@ END_TEST
 
 /* ------------------------------------------------------------ admission */
 
+/* Summaries collected by the per-source log limit's tests. */
+struct summaries {
+    char src[8][MTA_GUARD_ADDR_MAX];
+    uint64_t n[8];
+    int count;
+};
+static void collect_summary(void *user, const char *src, uint64_t n, uint64_t start)
+{
+    struct summaries *s = user;
+    (void)start;
+    if (s->count < 8) {
+        snprintf(s->src[s->count], sizeof s->src[0], "%s", src);
+        s->n[s->count] = n;
+    }
+    s->count++;
+}
+
+/* At most max_lines per source per interval, the rest counted; one summary
+ * per source when its interval ends (none when nothing was left out); a
+ * fixed table: the 65th source evicts the one whose interval began first,
+ * and its summary comes out at once. */
+START_TEST(garbage_log_limit_per_source)
+{
+    mta_srclog r;
+    struct summaries s;
+    char src[32];
+    int allowed = 0;
+    memset(&s, 0, sizeof s);
+    mta_srclog_init(&r, 3, 1000);
+    for (int i = 0; i < 10; i++) allowed += mta_srclog_allow(&r, "192.0.2.1", 100 + (uint64_t)i, collect_summary, &s);
+    ck_assert_int_eq(allowed, 3);
+    ck_assert_int_eq(mta_srclog_allow(&r, "192.0.2.2", 200, collect_summary, &s), 1); /* its own budget */
+    mta_srclog_flush(&r, 1099, collect_summary, &s);
+    ck_assert_int_eq(s.count, 0);                       /* the interval is not over */
+    mta_srclog_flush(&r, 1100, collect_summary, &s);
+    ck_assert_int_eq(s.count, 1);                       /* 192.0.2.2 left nothing out: no line */
+    ck_assert_str_eq(s.src[0], "192.0.2.1");
+    ck_assert_uint_eq(s.n[0], 7);
+    ck_assert_uint_eq(r.suppressed, 7);
+    ck_assert_int_eq(mta_srclog_allow(&r, "192.0.2.1", 1101, collect_summary, &s), 1); /* a new interval */
+    /* 64 slots: fill them, each source over its budget */
+    memset(&s, 0, sizeof s);
+    mta_srclog_init(&r, 1, 60000);
+    for (int k = 0; k < MTA_SRCLOG_SLOTS; k++) {
+        snprintf(src, sizeof src, "10.0.0.%d", k);
+        ck_assert_int_eq(mta_srclog_allow(&r, src, 10 + (uint64_t)k, collect_summary, &s), 1);
+        ck_assert_int_eq(mta_srclog_allow(&r, src, 10 + (uint64_t)k, collect_summary, &s), 0);
+    }
+    ck_assert_int_eq(s.count, 0);
+    ck_assert_int_eq(mta_srclog_allow(&r, "10.0.1.1", 500, collect_summary, &s), 1);
+    ck_assert_int_eq(s.count, 1);                       /* the oldest gave way, summarised */
+    ck_assert_str_eq(s.src[0], "10.0.0.0");
+    ck_assert_uint_eq(s.n[0], 1);
+    ck_assert_uint_eq(r.evicted, 1);
+    ck_assert_int_eq(mta_srclog_allow(&r, "10.0.0.0", 501, collect_summary, &s), 1); /* forgotten: afresh */
+}
+END_TEST
+
 START_TEST(guard_per_source_and_backoff)
 {
-    mta_limits lim = { 100, 10, 4, 2, 30, 5 };
+    mta_limits lim = { 100, 10, 4, 2, 30, 5, 5, 60 };
     mta_guard *g;
     char src[MTA_GUARD_ADDR_MAX];
     uint64_t wait = 0, t = 1000;
@@ -1094,7 +1239,9 @@ Suite *x400t_suite_mtaconfig(void)
     tcase_add_test(c, per_peer_stack_settings);
     tcase_add_test(c, guard_per_source_and_backoff);
     tcase_add_test(c, ratelog_once_a_second);
+    tcase_add_test(c, garbage_log_limit_per_source);
     tcase_add_test(l, log_line_format);
+    tcase_add_test(l, log_to_syslog_socket);
     tcase_add_test(l, hex_dump_complete);
     tcase_add_test(l, library_logger_categories);
     tcase_set_timeout(l, 30);

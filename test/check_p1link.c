@@ -121,6 +121,8 @@ static void pair_io(struct pair *p)
 {
     x400t_pair_init(&p->io, &x400t_assoc_slot_end, &p->ini.a, &p->rsp.a);
 }
+/* Set before open_pair: the responder's result_cred hook (NULL: none). */
+static int (*rsp_result_cred)(void *, const x400_p1_bind *, char *, uint8_t *, size_t *);
 
 static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, const char *ini_pw)
 {
@@ -157,6 +159,8 @@ static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, cons
         ci.trace_gdi = *ini_trace_gdi;
         ci.clock = ini_clock;
     }
+    cr.result_cred = rsp_result_cred;
+    cr.result_cred_user = &p->rsp;
     ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
@@ -185,6 +189,7 @@ static void close_pair(struct pair *p)
     rsp_max_pdu = 0;
     ini_trace_gdi = NULL;
     ini_clock = NULL;
+    rsp_result_cred = NULL;
 }
 
 static void pump(struct pair *p)
@@ -937,6 +942,63 @@ START_TEST(responder_password_checked)
 }
 END_TEST
 
+/* result_cred: the password of the initiator's peer entry, or refusal. */
+static char result_cred_seen[3 * X400_MTA_NAME_MAX + X400_PASSWORD_MAX];
+static int per_peer_cred(void *user, const x400_p1_bind *arg, char *name, uint8_t *pw, size_t *len)
+{
+    (void)user;
+    snprintf(result_cred_seen, sizeof result_cred_seen, "%s|%s|%.*s", arg->name, name, (int)*len,
+             (const char *)pw);
+    if (strcmp(arg->name, "MTA-A")) return -1;
+    snprintf(name, X400_MTA_NAME_MAX + 1, "MTA-B-for-A");
+    memcpy(pw, "forA", 4);
+    *len = 4;
+    return 0;
+}
+static int no_cred(void *user, const x400_p1_bind *arg, char *name, uint8_t *pw, size_t *len)
+{
+    (void)user, (void)arg, (void)name, (void)pw, (void)len;
+    return -1;
+}
+
+/* The responder picks its MTABindResult credentials once the initiator is
+ * known (result_cred): the initiator that expects its per-peer password
+ * binds, one that expects the responder's own_password does not; a hook
+ * that refuses makes the bind an authentication-error. */
+START_TEST(responder_result_credentials_per_peer)
+{
+    struct pair p;
+    expect_rsp_pw = "forA";
+    rsp_result_cred = per_peer_cred;
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_str_eq(result_cred_seen, "MTA-A|MTA-B|secretB");   /* called with the defaults */
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+    close_pair(&p);
+    /* the default password is no longer what it presents */
+    expect_rsp_pw = "secretB";
+    rsp_result_cred = per_peer_cred;
+    open_pair(&p, X400_MODE_X410, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 0);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
+    ck_assert_ptr_nonnull(strstr(p.ini.last_diag.text, "wrong password"));
+    close_pair(&p);
+    /* a refusing hook: MTABindError authentication-error */
+    rsp_result_cred = no_cred;
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 0);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
+    ck_assert_int_eq(p.ini.bind_error, X400_BIND_ERR_AUTHENTICATION);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BIND_REFUSED), 1);
+    ck_assert_int_eq(p.rsp.last_diag.reason, X400_P1_R_CREDENTIALS);
+    ck_assert_ptr_nonnull(strstr(p.rsp.last_diag.text, "no bind result credentials"));
+    close_pair(&p);
+}
+END_TEST
+
 /* What was agreed is readable on both sides; the initiator's ExtensionField
  * form is per link. */
 START_TEST(link_info_and_ext_form)
@@ -1661,6 +1723,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, undecodable_apdu_confirmed_link_stays_up);
     tcase_add_test(tc, undecodable_apdu_deferred);
     tcase_add_test(tc, responder_password_checked);
+    tcase_add_test(tc, responder_result_credentials_per_peer);
     tcase_add_test(tc, link_info_and_ext_form);
     tcase_add_test(tc, oversized_apdu_abort_says_why);
     tcase_add_test(tc, report_round_trip_and_10mib);

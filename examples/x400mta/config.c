@@ -375,6 +375,8 @@ void mta_config_defaults(mta_config *cfg)
     cfg->lim.max_unbound_per_source = 8;
     cfg->lim.bind_timeout_s = 30;
     cfg->lim.bind_backoff_max_s = 60;
+    cfg->lim.garbage_log_lines = 5;
+    cfg->lim.garbage_log_interval_s = 60;
 }
 
 /* Peers that did not give our-name / our-password follow the [mta] ones. */
@@ -424,6 +426,8 @@ static const num_key limit_nums[] = {
     { "max-unbound-per-source", 1, 1000000, offsetof(mta_limits, max_unbound_per_source) },
     { "bind-timeout", 1, 3600, offsetof(mta_limits, bind_timeout_s) },
     { "bind-backoff-max", 0, 86400, offsetof(mta_limits, bind_backoff_max_s) },
+    { "garbage-log-lines", 0, 1000000, offsetof(mta_limits, garbage_log_lines) },
+    { "garbage-log-interval", 1, 86400, offsetof(mta_limits, garbage_log_interval_s) },
 };
 
 static int set_limit_key(mta_limits *l, const char *k, const char *v, char *msg, size_t mlen)
@@ -972,6 +976,11 @@ static const char sample_text[] =
     "max-unbound-per-source = 8\n"
     "bind-timeout = 30\n"
     "bind-backoff-max = 60\n"
+    "# Protocol garbage (undecodable PDUs, refused binds and connections) is\n"
+    "# logged per source address at most this many lines per interval (s),\n"
+    "# then one summary line.\n"
+    "garbage-log-lines = 5\n"
+    "garbage-log-interval = 60\n"
     "\n"
     "# One section per peer MTA, named by the MTA name it binds with (peers are\n"
     "# identified by their bind, never by their network address).\n"

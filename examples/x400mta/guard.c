@@ -190,3 +190,62 @@ int mta_ratelog_allow(mta_ratelog *r, uint64_t now, uint64_t *suppressed)
     r->last = now ? now : 1;
     return 1;
 }
+
+/* ------------------------------------------------------------ per-source log limit */
+
+void mta_srclog_init(mta_srclog *r, unsigned max_lines, uint64_t interval_ms)
+{
+    memset(r, 0, sizeof *r);
+    r->max_lines = max_lines;
+    r->interval_ms = interval_ms ? interval_ms : 1;
+}
+
+/* An entry's interval is over: its summary (when lines were left out),
+ * and the entry is free again. */
+static void srclog_close(mta_srclog_ent *e, mta_srclog_emit_fn emit, void *user)
+{
+    if (e->suppressed && emit) emit(user, e->src, e->suppressed, e->start);
+    memset(e, 0, sizeof *e);
+}
+
+int mta_srclog_allow(mta_srclog *r, const char *source, uint64_t now, mta_srclog_emit_fn emit, void *user)
+{
+    mta_srclog_ent *e = NULL, *oldest = NULL;
+    const char *src_ = source ? source : "";
+    now = now ? now : 1; /* 0 marks a free entry */
+    for (size_t i = 0; i < MTA_SRCLOG_SLOTS; i++) {
+        mta_srclog_ent *x = &r->e[i];
+        if (x->start && now - x->start >= r->interval_ms) srclog_close(x, emit, user);
+        if (x->start && !strcmp(x->src, src_)) e = x;
+        else if (!x->start && !oldest) oldest = x;
+    }
+    if (!e) {
+        if (!oldest) { /* full: the entry whose interval began first gives way */
+            oldest = &r->e[0];
+            for (size_t i = 1; i < MTA_SRCLOG_SLOTS; i++)
+                if (r->e[i].start < oldest->start) oldest = &r->e[i];
+            r->evicted++;
+            srclog_close(oldest, emit, user);
+        }
+        e = oldest;
+        size_t n = strnlen(src_, sizeof e->src - 1);
+        memcpy(e->src, src_, n);
+        e->src[n] = 0;
+        e->start = now;
+    }
+    if (e->lines < r->max_lines) {
+        e->lines++;
+        return 1;
+    }
+    e->suppressed++;
+    r->suppressed++;
+    return 0;
+}
+
+void mta_srclog_flush(mta_srclog *r, uint64_t now, mta_srclog_emit_fn emit, void *user)
+{
+    for (size_t i = 0; i < MTA_SRCLOG_SLOTS; i++) {
+        mta_srclog_ent *x = &r->e[i];
+        if (x->start && now - x->start >= r->interval_ms) srclog_close(x, emit, user);
+    }
+}

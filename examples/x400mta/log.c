@@ -13,12 +13,16 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mta.h"
 
@@ -34,6 +38,7 @@ int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *
         return -1;
     }
     memset(lg, 0, sizeof *lg);
+    lg->sfd = -1;
     for (int c = 0; c < 3; c++) lg->level[c] = level ? level[c] : -1;
     if (who) snprintf(lg->who, sizeof lg->who, "%s", who);
     if (!lg->who[0]) memcpy(lg->who, "-", 2);
@@ -41,8 +46,13 @@ int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *
         lg->f = stderr;
         return 0;
     }
-    if (!strcmp(path, "syslog")) { /* syslog(3), facility mail: journald or a syslog daemon */
-        openlog("x400mta", LOG_PID | LOG_NDELAY, LOG_MAIL);
+    if (!strcmp(path, "syslog") || !strncmp(path, "syslog:", 7)) { /* journald or a syslog daemon */
+        const char *sock = path[6] ? path + 7 : "/dev/log";
+        if (!sock[0] || strlen(sock) >= sizeof lg->sock) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(lg->sock, sock, strlen(sock) + 1);
         lg->syslog = 1;
         return 0;
     }
@@ -57,7 +67,8 @@ void mta_log_close(mta_log *lg)
     if (!lg) return;
     if (lg->f) fflush(lg->f);
     if (lg->own && lg->f) fclose(lg->f);
-    if (lg->syslog) closelog();
+    if (lg->sfd >= 0) close(lg->sfd);
+    lg->sfd = -1;
     lg->f = NULL;
     lg->own = 0;
     lg->syslog = 0;
@@ -99,6 +110,51 @@ static int sys_prio(int level)
            : level == X400_LOG_NOTICE ? LOG_NOTICE : level == X400_LOG_INFO ? LOG_INFO : LOG_DEBUG;
 }
 
+/* Connect the syslog socket (AF_UNIX, datagrams).  0 or -1. */
+static int sys_connect(mta_log *lg)
+{
+    struct sockaddr_un sa;
+    if (lg->sfd >= 0) return 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, lg->sock, strlen(lg->sock) + 1);
+    lg->sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (lg->sfd < 0) return -1;
+    if (connect(lg->sfd, (const struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(lg->sfd);
+        lg->sfd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* One line as an RFC 3164 datagram: "<PRI>Mmm dd hh:mm:ss x400mta[pid]: "
+ * (PRI = facility mail * 8 + severity, the time stamp local, as syslog(3)
+ * writes it) and the text.  A failed send (the daemon restarted) closes the
+ * socket and tries once more on a new one; then the line is dropped. */
+static void sys_send(mta_log *lg, const char *text, size_t l)
+{
+    static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    char buf[2048];
+    time_t t = time(NULL);
+    struct tm tm;
+    int h;
+    localtime_r(&t, &tm);
+    h = snprintf(buf, sizeof buf, "<%d>%s %2d %02d:%02d:%02d x400mta[%ld]: ",
+                 LOG_MAIL | sys_prio(lg->cur_level), mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (long)getpid());
+    if (h < 0 || (size_t)h >= sizeof buf) return;
+    if (l > sizeof buf - (size_t)h) l = sizeof buf - (size_t)h; /* a long line is cut, as by syslogd */
+    memcpy(buf + h, text, l);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (sys_connect(lg) < 0) return;
+        if (send(lg->sfd, buf, (size_t)h + l, MSG_NOSIGNAL) >= 0) return;
+        close(lg->sfd);
+        lg->sfd = -1;
+    }
+}
+
 /* A record: to the file, or to syslog one message per line without our
  * time stamp (syslog has its own), at the record's priority. */
 static void emit(mta_log *lg, const char *line, size_t n)
@@ -107,8 +163,9 @@ static void emit(mta_log *lg, const char *line, size_t n)
         while (n) {
             const char *nl = memchr(line, '\n', n);
             size_t l = nl ? (size_t)(nl - line) : n;
-            size_t skip = l > 25 && line[24] == 'Z' && line[25] == ' ' ? 26 : 0; /* "2026-...Z " */
-            syslog(sys_prio(lg->cur_level), "%.*s", (int)(l - skip), line + skip);
+            /* "2026-11-21T10:00:00.123Z " (24 + 1 characters) left out */
+            size_t skip = l > 24 && line[23] == 'Z' && line[24] == ' ' ? 25 : 0;
+            sys_send(lg, line + skip, l - skip);
             line += l + (nl ? 1 : 0);
             n -= l + (nl ? 1 : 0);
         }

@@ -4,7 +4,7 @@
  *   x400mta run    -c FILE [flags]      run the MTA (until SIGTERM/SIGINT)
  *   x400mta submit -c FILE --from OR --to OR [...]   queue a message
  *   x400mta queue  -c FILE              the queue, like mailq
- *   x400mta inbox  -c FILE [--tsv] [--show MTSID]
+ *   x400mta inbox  -c FILE [--tsv] [--show MTSID | --quarantine]
  *   x400mta stats  -c FILE              the running MTA's counters
  *   x400mta check-config -c FILE        validate without starting
  *   x400mta hold|release|retry|delete|bounce -c FILE MTSID   queue control
@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "                      [--content-id ID] [--priority normal|urgent|non-urgent]\n"
             "                      [--no-report] [--file PATH|-] [--size N] [--count N]\n"
             "       x400mta queue  -c FILE\n"
-            "       x400mta inbox  -c FILE [--tsv] [--show MTSID]\n"
+            "       x400mta inbox  -c FILE [--tsv] [--show MTSID | --quarantine]\n"
             "       x400mta stats  -c FILE\n"
             "       x400mta check-config -c FILE     validate, start nothing\n"
             "       x400mta hold|release|retry|delete|bounce -c FILE MTSID   queue control\n"
@@ -410,6 +410,36 @@ out:
     return rc;
 }
 
+/* `inbox --quarantine`: the received APDUs that did not decode (name,
+ * sending MTA, size, MTSID and originator when they could be salvaged, the
+ * decoder's diagnostic). */
+static int list_quarantine(mta_spool *s, int tsv)
+{
+    char **names = NULL, err[512];
+    long n = mta_spool_list(s, MTA_SPOOL_QUARANTINE, &names, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "x400mta: %s\n", err);
+        return 1;
+    }
+    if (!tsv) printf("%-28s %-8s %9s %-44s %s\n", "quarantined", "from", "size", "MTSID", "why");
+    for (long i = 0; i < n; i++) {
+        mta_spool_hdr h;
+        if (mta_spool_read(s, MTA_SPOOL_QUARANTINE, names[i], &h, NULL, NULL, err, sizeof err) < 0) {
+            fprintf(stderr, "x400mta: %s\n", err);
+            continue;
+        }
+        if (tsv)
+            printf("%s\t%s\t%s\t%llu\t%s\t%s\t%s\n", h.kind, names[i], h.peer, (unsigned long long)h.size,
+                   h.mtsid, h.originator, h.outcome);
+        else
+            printf("%-28s %-8s %9llu %-44s %s\n", names[i], h.peer, (unsigned long long)h.size,
+                   h.mtsid[0] ? h.mtsid : "-", h.outcome);
+    }
+    if (!tsv) printf("-- %ld quarantined (spool directory quarantine/)\n", n);
+    mta_spool_names_free(names, n);
+    return 0;
+}
+
 static int cmd_inbox(int argc, char **argv)
 {
     mta_config *cfg = calloc(1, sizeof *cfg);
@@ -418,11 +448,12 @@ static int cmd_inbox(int argc, char **argv)
     char **names = NULL, err[512];
     const char *show = NULL;
     long n;
-    int tsv = 0, rc = 1;
+    int tsv = 0, rc = 1, quarantine = 0;
     if (!cfg || !rest || load(cfg, argc, argv, 2, rest) < 0) goto out;
     for (int i = 2; i < argc; i++) {
         if (!rest[i]) continue;
         if (!strcmp(argv[i], "--tsv")) tsv = 1;
+        else if (!strcmp(argv[i], "--quarantine")) quarantine = 1;
         else if (!strcmp(argv[i], "--show")) show = arg(argc, argv, &i);
         else {
             fprintf(stderr, "x400mta %s: unknown option %s\n", argv[1], argv[i]);
@@ -430,6 +461,11 @@ static int cmd_inbox(int argc, char **argv)
         }
     }
     if (!(s = open_spool(cfg))) goto out;
+    if (quarantine) {
+        rc = list_quarantine(s, tsv);
+        mta_spool_close(s);
+        goto out;
+    }
     if (show) { /* one inbox entry (file name or MTSID): its envelope and content */
         mta_spool_hdr h;
         uint8_t *body = NULL;

@@ -61,7 +61,7 @@ typedef struct qmsg {
     uint32_t msg_failures;      /* ... of them with the association still up */
     uint64_t next_try;          /* monotonic ms */
     struct conn *on;
-    int held;                   /* `x400mta hold`: not sent until released (not kept across a restart) */
+    int held;                   /* `x400mta hold`: not sent until released (spool file `holds`) */
 } qmsg;
 
 typedef struct mta mta;
@@ -103,6 +103,7 @@ typedef struct stats {
     uint64_t durable_delivered, first_durable_ms, last_durable_ms; /* deliveries made durable */
     /* hostile or broken peers */
     uint64_t conn_refused, bind_timeouts, unbound_evicted, bind_backoffs;
+    uint64_t peer_busy;         /* our binds answered busy (not failed attempts) */
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -140,7 +141,8 @@ struct mta {
     size_t nunbound;
     uint64_t last_guard_expire, last_housekeep;
     uint64_t link_due;          /* earliest link timer (monotonic ms), UINT64_MAX: none */
-    mta_ratelog rl_refuse, rl_timeout, rl_evict, rl_backoff;
+    mta_ratelog rl_timeout, rl_evict;
+    mta_srclog garbage;         /* protocol garbage: lines per source and interval */
     unsigned next_conn_id;
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
     stats st;
@@ -830,6 +832,36 @@ static void unbound_close(mta *m, conn *c)
                 (unsigned long long)left_out_);                                                    \
     } while (0)
 
+/* ---------------------------------------------------------------- garbage logging */
+
+/* The end of a source's interval in which lines were left out. */
+static void garbage_summary(void *user, const char *src, uint64_t n, uint64_t start)
+{
+    mta *m = user;
+    uint64_t now = mono_ms();
+    LOG(m, IFC, X400_LOG_NOTICE, "protocol garbage from %s: %llu more suppressed in the last %llu s", src,
+        (unsigned long long)n, (unsigned long long)((now - start + 999) / 1000));
+}
+
+/* May one more line of protocol garbage from `src` be logged?  (At most
+ * garbage-log-lines per source per garbage-log-interval, mta_srclog.) */
+static int garbage_allowed(mta *m, const char *src)
+{
+    return mta_srclog_allow(&m->garbage, src, mono_ms(), garbage_summary, m);
+}
+
+/* An inbound connection closed before its bind because of what the peer
+ * sent (an undecodable TPKT, SPDU, PPDU or APDU: not a plain close, not
+ * our deadline or eviction, not already logged as an abort or a refused
+ * bind): logged at notice, within the source's limit. */
+static void garbage_closed(mta *m, const conn *c, const x400_diag *why)
+{
+    if (c->dead || !why || why->source != X400_SOURCE_PEER || why->code == X400_ERR_CLOSED) return;
+    if (!garbage_allowed(m, c->src)) return;
+    LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u from %s closed before its bind: %s/%s: %s", c->id, c->src,
+        x400_layer_name(why->layer), x400_strerror(why->code), why->text);
+}
+
 /* The bind deadline: inbound connections that did not bind in time. */
 static void guard_tick(mta *m, uint64_t now)
 {
@@ -842,6 +874,7 @@ static void guard_tick(mta *m, uint64_t now)
                     m->cfg->lim.bind_timeout_s);
         unbound_close(m, c);
     }
+    mta_srclog_flush(&m->garbage, now, garbage_summary, m);
     if (now - m->last_guard_expire >= GUARD_EXPIRE_MS) {
         m->last_guard_expire = now;
         mta_guard_expire(m->guard, now);
@@ -856,6 +889,7 @@ static int can_send(const mta *m, const conn *c)
 }
 
 static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev);
+static int check_bind(void *user, const x400_p1_bind *arg, int *bind_error, x400_diag *diag);
 static x400_p1_link *route_recovery(void *user, x400_p1_link *l, const uint8_t *ref, size_t len);
 
 static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mta_peer_config *pc,
@@ -890,6 +924,33 @@ static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mt
     }
 }
 
+/* This MTA's bind credentials towards peer pc: its our-name and
+ * our-password (which the configuration fills from [mta] when not given). */
+static void own_cred_for(const mta *m, const mta_peer_config *pc, char *name, uint8_t *pw, size_t *len)
+{
+    snprintf(name, X400_MTA_NAME_MAX + 1, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
+    /* our-password as given, empty too (without it, the [mta] password:
+     * the configuration keeps the two in step) */
+    if (pc->our_password_len || pc->our_password_set) {
+        memcpy(pw, pc->our_password, pc->our_password_len);
+        *len = pc->our_password_len;
+    } else {
+        memcpy(pw, m->cfg->password, m->cfg->password_len);
+        *len = m->cfg->password_len;
+    }
+}
+
+/* Responder: the MTABindResult shows the bound peer the name and password
+ * it knows us by (its [peer] our-name / our-password). */
+static int result_cred(void *user, const x400_p1_bind *arg, char *name, uint8_t *pw, size_t *len)
+{
+    mta *m = user;
+    int p = peer_index(m, arg->name);
+    if (p < 0) return -1; /* the checker accepted a name we do not know: impossible */
+    own_cred_for(m, &m->cfg->peers[p], name, pw, len);
+    return 0;
+}
+
 static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const mta_peer_config *pc)
 {
     x400_p1_link_config_init(lc, role);
@@ -901,22 +962,21 @@ static void link_config(mta *m, x400_p1_link_config *lc, x400_role role, const m
         lc->rtse = pc->rtse;
         if (pc->extension_form == MTA_EXT_1988) lc->ext_form = X400_P1_EXT_FORM_1988;
         else if (pc->extension_form == MTA_EXT_1992) lc->ext_form = X400_P1_EXT_FORM_1992;
-        snprintf(lc->own_name, sizeof lc->own_name, "%s", pc->our_name[0] ? pc->our_name : m->cfg->name);
-        /* our-password as given, empty too (without it, the [mta] password:
-         * the configuration keeps the two in step) */
-        if (pc->our_password_len || pc->our_password_set) {
-            memcpy(lc->own_password, pc->our_password, pc->our_password_len);
-            lc->own_password_len = pc->our_password_len;
-        } else {
-            memcpy(lc->own_password, m->cfg->password, m->cfg->password_len);
-            lc->own_password_len = m->cfg->password_len;
+        own_cred_for(m, pc, lc->own_name, lc->own_password, &lc->own_password_len);
+        /* the responder's MTABindResult shows their-password (none: not checked) */
+        if (!pc->their_password_none) {
+            lc->peer_password_set = 1;
+            memcpy(lc->peer_password, pc->their_password, pc->their_password_len);
+            lc->peer_password_len = pc->their_password_len;
         }
     } else {
         snprintf(lc->own_name, sizeof lc->own_name, "%s", m->cfg->name);
         memcpy(lc->own_password, m->cfg->password, m->cfg->password_len);
         lc->own_password_len = m->cfg->password_len;
-        lc->check = x400_p1_cred_check_default;
-        lc->check_user = &m->table;
+        lc->check = check_bind;
+        lc->check_user = m;
+        lc->result_cred = result_cred;
+        lc->result_cred_user = m;
         lc->recovery_route = route_recovery;
         lc->recovery_user = m;
     }
@@ -997,10 +1057,55 @@ static void open_assoc(mta *m, int p)
 
 static qmsg *tag_q(uint64_t tag) { return (qmsg *)(uintptr_t)tag; }
 
+/* ---------------------------------------------------------------- retry accounting */
+
+/* Did the transfer fail with its association still up (the APDU's own
+ * failure: counted toward max-transfer-retries)?  Not when the association
+ * is ending or gone -- cut by the peer (a receiver that suspends when its
+ * disk is full closes every association), recovering, or given up by us:
+ * the APDU then goes again on another association and nothing is counted,
+ * so a peer that is up but refusing for a while never burns the budget. */
+static int transfer_failed_on_live_link(const conn *c)
+{
+    return c->link && !c->dead && !c->closing && x400_p1_link_is_bound(c->link) &&
+           !x400_p1_link_is_recovering(c->link);
+}
+
+/* Outbound: the peer answered our bind with MTABindError busy (X.411
+ * 12.1.1.1.3: it is up, but not taking associations now -- its spool is
+ * suspended, say).  Not a failed open: no attempt counted toward
+ * max-open-retries, the next try after open-interval. */
+static void peer_busy(mta *m, int p)
+{
+    const mta_peer_config *pc = &m->cfg->peers[p];
+    m->ps[p].next_open = mono_ms() + (uint64_t)pc->open_interval_s * 1000u;
+    m->st.peer_busy++;
+    LOG(m, IFC, X400_LOG_NOTICE, "%s is busy (MTABindError busy): next association attempt in %u s, "
+        "not counted as a failed attempt", pc->name, pc->open_interval_s);
+}
+
+/* Responder: credentials checked as usual (constant time, the peer
+ * table); a known peer is then told busy while the spool is suspended --
+ * it keeps its mail and its retry budget, and tries again later. */
+static int check_bind(void *user, const x400_p1_bind *arg, int *bind_error, x400_diag *diag)
+{
+    mta *m = user;
+    int rv = x400_p1_cred_check_default(&m->table, arg, bind_error, diag);
+    if (rv < 0 || !m->suspended) return rv;
+    *bind_error = X400_BIND_ERR_BUSY;
+    memset(diag, 0, sizeof *diag);
+    diag->layer = X400_LAYER_P1;
+    diag->source = X400_SOURCE_LOCAL;
+    diag->code = X400_ERR_REFUSED;
+    snprintf(diag->text, sizeof diag->text, "MTA bind from \"%s\" answered busy: the spool is suspended",
+             arg->name);
+    return X400_ERR_REFUSED;
+}
+
 static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 {
     const mta_peer_config *pc = &m->cfg->peers[q->peer];
-    int link_up = c->link && x400_p1_link_is_bound(c->link);
+    int link_up = transfer_failed_on_live_link(c);
     q->on = NULL;
     if (c->inflight) c->inflight--;
     q_set_state(m, q, Q_WAIT);
@@ -1122,15 +1227,22 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
             m->cfg->peers[c->peer].rtse.two_way_alternate ? "two-way alternate" : "monologue");
         break;
     case X400_P1_LINK_EV_BIND_REFUSED:
-        m->st.bind_refused++;
         c->dead = 1;
+        if (ev->bind_error == X400_BIND_ERR_BUSY) { /* busy, either way: no failure */
+            if (c->unbound) unbound_remove(m, c);
+            c->connecting = 0; /* its close is no failed open either (on_closed) */
+            if (c->outbound && c->peer >= 0) peer_busy(m, c->peer);
+            else LOG(m, IFC, X400_LOG_INFO, "assoc #%u: %s", c->id, ev->diag ? ev->diag->text : "busy");
+            break;
+        }
+        m->st.bind_refused++;
         if (c->unbound) { /* a refused inbound bind: its source waits before the next try */
             uint64_t now = mono_ms(), delay = mta_guard_bind_failed(m->guard, c->src, now);
             unbound_remove(m, c);
             if (delay) m->st.bind_backoffs++;
-            LOG_LIMITED(m, &m->rl_backoff, now, X400_LOG_WARNING,
-                        "bind refused from %s: %s; connections from it refused for %llu ms", c->src,
-                        ev->diag ? ev->diag->text : "refused", (unsigned long long)delay);
+            if (garbage_allowed(m, c->src))
+                LOG(m, IFC, X400_LOG_NOTICE, "bind refused from %s: %s; connections from it refused for %llu ms",
+                    c->src, ev->diag ? ev->diag->text : "refused", (unsigned long long)delay);
             break;
         }
         mta_log_diag(&m->lg, X400_LOG_WARNING, "bind refused", ev->diag);
@@ -1166,7 +1278,12 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         break;
     case X400_P1_LINK_EV_ABORTED:
         m->st.aborts++;
-        mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
+        if (!c->unbound) mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
+        else if (garbage_allowed(m, c->src)) { /* garbage before any bind */
+            char ctx[128];
+            snprintf(ctx, sizeof ctx, "assoc #%u from %s aborted before its bind", c->id, c->src);
+            mta_log_diag(&m->lg, X400_LOG_NOTICE, ctx, ev->diag);
+        }
         c->dead = 1;
         break;
     case X400_P1_LINK_EV_NEED_ASSOC:
@@ -1234,19 +1351,19 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     uint64_t now = mono_ms(), wait = 0;
     mta_guard_verdict v;
     (void)d;
-    if (m->stopping || m->suspended) return -1;
+    if (m->stopping) return -1; /* suspended: accepted, its bind answered busy (check_bind) */
     mta_guard_source_of(peer, src);
     v = mta_guard_admit(m->guard, src, now, &wait);
     if (v != MTA_GUARD_OK) {
         m->st.conn_refused++;
+        if (!garbage_allowed(m, src)) return -1;
         if (v == MTA_GUARD_BACKOFF)
-            LOG_LIMITED(m, &m->rl_refuse, now, X400_LOG_NOTICE,
-                        "connection from %s refused: failed binds, %llu ms of back-off left", peer,
-                        (unsigned long long)wait);
+            LOG(m, IFC, X400_LOG_NOTICE, "connection from %s refused: failed binds, %llu ms of back-off left",
+                peer, (unsigned long long)wait);
         else
-            LOG_LIMITED(m, &m->rl_refuse, now, X400_LOG_NOTICE, "connection from %s refused: %s", peer,
-                        v == MTA_GUARD_PER_SOURCE ? "too many unbound connections from that address"
-                                                  : "too many source addresses remembered");
+            LOG(m, IFC, X400_LOG_NOTICE, "connection from %s refused: %s", peer,
+                v == MTA_GUARD_PER_SOURCE ? "too many unbound connections from that address"
+                                          : "too many source addresses remembered");
         return -1;
     }
     /* at most max-unbound waiting for their bind: the oldest gives way */
@@ -1318,6 +1435,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
             c->dead = 1; /* never bound: nothing to recover */
         }
         if (!c->outbound && !c->bound) { /* closed before its bind: nothing to recover either */
+            garbage_closed(m, c, why);
             unbound_remove(m, c);
             c->dead = 1;
         }
@@ -1581,6 +1699,9 @@ static void snapshot(mta *m)
                           (unsigned long long)x400_driver_refused_count(m->drv),
                           (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
                           (unsigned long long)m->st.bind_backoffs);
+    n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\npeer_busy=%llu\ngarbage_suppressed=%llu\n",
+                          (unsigned long long)m->st.quarantined, (unsigned long long)m->st.peer_busy,
+                          (unsigned long long)m->garbage.suppressed);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -1599,6 +1720,69 @@ static void snapshot(mta *m)
         }
     mta_spool_write_snapshot(m->sp, "status", buf, n);
     free(buf);
+}
+
+/* ---------------------------------------------------------------- holds */
+
+/* The held queue files, one name a line, in the spool's durable state file
+ * `holds` (written, fsynced, renamed, directory fsynced), so that a hold
+ * survives a restart or a SIGKILL.  0, or -1 with m->err. */
+static int holds_save(mta *m)
+{
+    size_t cap = 1, n = 0;
+    char *buf;
+    int rv;
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        for (qmsg *q = m->ps[p].head; q; q = q->next)
+            if (q->held) cap += strlen(q->name) + 1;
+    buf = malloc(cap);
+    if (!buf) {
+        snprintf(m->err, sizeof m->err, "out of memory");
+        return -1;
+    }
+    for (size_t p = 0; p < m->cfg->npeers; p++)
+        for (qmsg *q = m->ps[p].head; q; q = q->next)
+            if (q->held) n += (size_t)snprintf(buf + n, cap - n, "%s\n", q->name);
+    rv = mta_spool_write_state(m->sp, "holds", buf, n, m->err, sizeof m->err);
+    free(buf);
+    return rv;
+}
+
+/* After the queue is indexed: the holds of the last run back on their
+ * APDUs (names no longer queued are forgotten at the next save). */
+static void holds_load(mta *m)
+{
+    char *text = mta_spool_read_snapshot(m->sp, "holds");
+    size_t k = 0;
+    if (!text) return;
+    for (char *line = text, *nl; *line; line = nl) {
+        nl = line + strcspn(line, "\n");
+        if (*nl) *nl++ = 0;
+        for (size_t p = 0; p < m->cfg->npeers; p++)
+            for (qmsg *q = m->ps[p].head; q; q = q->next)
+                if (!q->held && !strcmp(q->name, line)) {
+                    q->held = 1;
+                    k++;
+                }
+    }
+    free(text);
+    if (k) LOG(m, SVC, X400_LOG_NOTICE, "%zu APDUs held (holds kept from the last run)", k);
+}
+
+/* `hold` / `release`: the new state made durable before it is answered;
+ * if it cannot be, the APDU keeps its state and the operator is told. */
+static void hold_set(mta *m, qmsg *q, int held, char *out, size_t cap)
+{
+    int was = q->held;
+    q->held = held;
+    if (holds_save(m) < 0) {
+        q->held = was;
+        snprintf(out, cap, "error: %s not %s: %.200s", q->mtsid, held ? "held" : "released", m->err);
+        LOG(m, SVC, X400_LOG_ERROR, "operator: %s %s failed: %s", held ? "hold" : "release", q->mtsid, m->err);
+        return;
+    }
+    if (!held) q->next_try = 0;
+    snprintf(out, cap, "ok: %s %s", q->mtsid, held ? "held" : "released");
 }
 
 /* One queue control request ("verb MTSID"): the answer in out. */
@@ -1633,13 +1817,9 @@ static void control_one(mta *m, char *req, char *out, size_t cap)
         snprintf(out, cap, "error: %s is not in the queue", id);
         return;
     }
-    if (!strcmp(verb, "hold")) {
-        q->held = 1;
-        snprintf(out, cap, "ok: %s held", q->mtsid);
-    } else if (!strcmp(verb, "release")) {
-        q->held = 0;
-        q->next_try = 0;
-        snprintf(out, cap, "ok: %s released", q->mtsid);
+    if (!strcmp(verb, "hold") || !strcmp(verb, "release")) {
+        hold_set(m, q, verb[0] == 'h', out, cap);
+        if (!strncmp(out, "error", 5)) return;
     } else if (!strcmp(verb, "retry")) {
         q->next_try = 0;
         m->ps[q->peer].next_open = 0;
@@ -1731,6 +1911,7 @@ static void load_queue(mta *m)
     }
     if (n > 0) LOG(m, SVC, X400_LOG_NOTICE, "%ld APDUs in the queue", n);
     mta_spool_names_free(names, n);
+    holds_load(m);
 }
 
 /* Suspended: once every association is gone (no link holds the received
@@ -1883,6 +2064,9 @@ static void reload(mta *m)
         }
         free(old);
     }
+    /* the garbage log limit takes the new values (its table stays) */
+    m->garbage.max_lines = nc->lim.garbage_log_lines;
+    m->garbage.interval_ms = (uint64_t)nc->lim.garbage_log_interval_s * 1000u;
     LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: configuration re-read (%zu peers), log reopened", nc->npeers);
 }
 
@@ -1997,6 +2181,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         startup_fail(m, "connection guard: out of memory");
         return start_failed(m);
     }
+    mta_srclog_init(&m->garbage, cfg->lim.garbage_log_lines, (uint64_t)cfg->lim.garbage_log_interval_s * 1000u);
     raise_fd_limit(m);
     set_peer_table(m);
     load_queue(m); /* the durable queue, as left by the last run */

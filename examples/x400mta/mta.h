@@ -103,6 +103,9 @@ typedef struct mta_limits {
     uint32_t bind_timeout_s;       /* from accept to bind; 30 */
     uint32_t bind_backoff_max_s;   /* failed binds: a source is refused for
                                       1, 2, 4 ... up to this many s; 60; 0 off */
+    uint32_t garbage_log_lines;    /* protocol garbage logged per source and
+                                      interval (mta_srclog); 5 */
+    uint32_t garbage_log_interval_s; /* that interval; 60 */
 } mta_limits;
 
 typedef struct mta_config {
@@ -161,14 +164,21 @@ typedef enum mta_log_category {
 typedef struct mta_log {
     FILE *f;                 /* stderr or the log file (NULL with syslog) */
     int own;                 /* f was opened by mta_log_open */
-    int syslog;              /* path "syslog": records go to syslog(3), facility mail */
+    int syslog;              /* path "syslog" or "syslog:SOCKET": records go to a syslog
+                                socket (RFC 3164 datagrams, facility mail) */
+    int sfd;                 /* that socket (-1: not connected yet or any more) */
+    char sock[108];          /* its path: /dev/log, or the one after "syslog:" */
     int cur_level;           /* the level of the record being written */
     int level[3];            /* x400_log_level per category; -1 off */
     char who[X400_MTA_NAME_MAX + 1];
 } mta_log;
 
-/* Open the log (path "" or "-": stderr; "syslog": syslog(3), facility
- * mail, ident x400mta -- journald takes it too).  0 or -1 (errno). */
+/* Open the log (path "" or "-": stderr; "syslog": the local syslog socket
+ * /dev/log, "syslog:SOCKET" another AF_UNIX datagram socket -- one RFC 3164
+ * datagram per line, "<PRI>Mmm dd hh:mm:ss x400mta[pid]: text", facility
+ * mail, the level as the severity; journald takes it too).  A socket that
+ * is missing or refuses is tried again at the next record; records are
+ * dropped meanwhile, as syslog(3) does.  0 or -1 (errno). */
 int mta_log_open(mta_log *lg, const char *path, const int level[3], const char *who);
 void mta_log_close(mta_log *lg);
 /* One line: "2026-11-21T10:00:00.123Z MTA-A service info: text".
@@ -209,7 +219,7 @@ void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const 
  * an empty line) followed by the BER of the P1 APDU (or, in submit/, the
  * content octets):
  *   X400MTA-SPOOL 1
- *   kind: message | report | probe
+ *   kind: message | report | probe | undecodable (quarantine/)
  *   mtsid: [C=XX;A=ADMD;P=ALPHA;L=n1.xyz.1]    (absent in submit/)
  *   content-id: demo-42                          (optional)
  *   originator: C=XX;A=ADMD;P=ALPHA;S=Smith     (message/probe)
@@ -330,6 +340,11 @@ void mta_spool_names_free(char **names, long n);
 
 /* Non-durable snapshots (temp file + rename, no fsync): status and stats. */
 int mta_spool_write_snapshot(mta_spool *s, const char *which, const char *text, size_t len);
+/* A durable state file (e.g. "holds"): written, fsynced, renamed, the
+ * directory fsynced before it returns.  Read with mta_spool_read_snapshot.
+ * 0, or -1 with err. */
+int mta_spool_write_state(mta_spool *s, const char *which, const char *text, size_t len,
+                          char *err, size_t errlen);
 /* Read a snapshot into a malloc'ed NUL-terminated string, or NULL. */
 char *mta_spool_read_snapshot(mta_spool *s, const char *which);
 int mta_spool_remove_snapshot(mta_spool *s, const char *which);
@@ -380,6 +395,35 @@ typedef struct mta_ratelog {
     uint64_t last, suppressed;
 } mta_ratelog;
 int mta_ratelog_allow(mta_ratelog *r, uint64_t now, uint64_t *suppressed);
+
+/* Protocol garbage (undecodable TPKT/SPDU/PPDU/APDU, refused binds,
+ * connections refused by the limits, anything logged at notice or above
+ * for a connection that has not bound) is logged at most max_lines times
+ * per source address per interval; when the interval ends, one summary
+ * line says how many more were left out.  A fixed table of
+ * MTA_SRCLOG_SLOTS sources: a new source takes a free entry or the one
+ * whose interval began first (its summary written at once). */
+#define MTA_SRCLOG_SLOTS 64
+typedef struct mta_srclog_ent {
+    char src[MTA_GUARD_ADDR_MAX];
+    uint64_t start;              /* its interval began (monotonic ms); 0 free */
+    uint32_t lines;              /* logged in this interval */
+    uint64_t suppressed;         /* left out in this interval */
+} mta_srclog_ent;
+typedef struct mta_srclog {
+    mta_srclog_ent e[MTA_SRCLOG_SLOTS];
+    unsigned max_lines;
+    uint64_t interval_ms;
+    uint64_t suppressed, evicted; /* totals (stats) */
+} mta_srclog;
+/* A summary: `n` lines from `src` were left out in the interval that began at `start`. */
+typedef void (*mta_srclog_emit_fn)(void *user, const char *src, uint64_t n, uint64_t start);
+void mta_srclog_init(mta_srclog *r, unsigned max_lines, uint64_t interval_ms);
+/* May a line about `src` be logged now?  1 yes, 0 left out (counted).
+ * Summaries of intervals that ended (or of an evicted entry) go to emit. */
+int mta_srclog_allow(mta_srclog *r, const char *src, uint64_t now, mta_srclog_emit_fn emit, void *user);
+/* The summaries of the intervals that ended by now (call now and then). */
+void mta_srclog_flush(mta_srclog *r, uint64_t now, mta_srclog_emit_fn emit, void *user);
 
 /* ------------------------------------------------------------ run */
 

@@ -254,7 +254,9 @@ fail:
 
 /* ------------------------------------------------------------ header */
 
-static const char *const kinds[] = { "message", "report", "probe" };
+/* "undecodable": a quarantine/ file (received octets that did not decode) */
+static const char *const kinds[] = { "message", "report", "probe", "undecodable" };
+#define NKINDS (sizeof kinds / sizeof kinds[0])
 static const char *const priorities[] = { "normal", "urgent", "non-urgent" };
 
 static int in_set(const char *v, const char *const *set, size_t n)
@@ -278,7 +280,7 @@ static int field_ok(const char *v, size_t cap)
 
 static int hdr_valid(const mta_spool_hdr *h)
 {
-    if (!FIELD_OK(h->kind) || !in_set(h->kind, kinds, 3)) return 0;
+    if (!FIELD_OK(h->kind) || !in_set(h->kind, kinds, NKINDS)) return 0;
     if (!FIELD_OK(h->priority) || (h->priority[0] && !in_set(h->priority, priorities, 3))) return 0;
     if (!FIELD_OK(h->mtsid) || !FIELD_OK(h->content_id) || !FIELD_OK(h->originator) ||
         !FIELD_OK(h->peer) || !FIELD_OK(h->subject) || !FIELD_OK(h->subject_content_id) ||
@@ -406,7 +408,7 @@ static int hdr_parse(const char *p, size_t n, mta_spool_hdr *h, const char **why
         have[k] = 1;
         int bad = 0;
         switch (k) {
-        case K_KIND: bad = SETF(h->kind, v) || !in_set(v, kinds, 3); break;
+        case K_KIND: bad = SETF(h->kind, v) || !in_set(v, kinds, NKINDS); break;
         case K_MTSID: bad = SETF(h->mtsid, v); break;
         case K_CID: bad = SETF(h->content_id, v); break;
         case K_ORIG: bad = SETF(h->originator, v); break;
@@ -1080,6 +1082,23 @@ int mta_spool_write_snapshot(mta_spool *s, const char *which, const char *text, 
     if (!s || !snapshot_name_ok(which) || (len && !text) || len > SNAPSHOT_MAX) { errno = EINVAL; return -1; }
     const char *what;
     return write_atomic(s->dirfd, which, (const uint8_t *)text, len, 0, 0, &what);
+}
+
+/* A durable state file (holds): temp file written and fsynced, renamed,
+ * the directory fsynced -- the rules of submit/. */
+int mta_spool_write_state(mta_spool *s, const char *which, const char *text, size_t len,
+                          char *err, size_t errlen)
+{
+    if (!s || !snapshot_name_ok(which) || (len && !text) || len > SNAPSHOT_MAX) {
+        seterr(err, errlen, "state file %s: invalid arguments", which ? which : "(null)");
+        errno = EINVAL;
+        return -1;
+    }
+    const char *what = "write";
+    if (write_atomic(s->dirfd, which, (const uint8_t *)text, len, 1, 0, &what) != 0 ||
+        (what = "directory fsync", fsync_retry(s->dirfd, 0) != 0))
+        return ioerr(s, err, errlen, what, -1, which, errno);
+    return 0;
 }
 
 char *mta_spool_read_snapshot(mta_spool *s, const char *which)

@@ -147,6 +147,19 @@ typedef struct x400_p1_link_config {
      * default) as the APDU says (x400_p1_apdu.ext_form), or X400_P1_EXT_FORM_1992
      * / _1988 for this peer (an X.411 (1988) MTA such as PP reads both). */
     int ext_form;
+    /* Responder: the credentials presented in MTABindResult, chosen once
+     * the initiator is known -- called after `check` accepted its
+     * MTABindArgument (arg), so each peer can be shown the password it
+     * expects of us.  `name` and `password` arrive holding own_name and
+     * own_password; change them (name: NUL-terminated, empty for an
+     * unauthenticated result; *password_len <= X400_PASSWORD_MAX) and
+     * return 0, or return < 0 to refuse the bind after all (MTABindError
+     * authentication-error, X400_P1_LINK_EV_BIND_REFUSED with diag {P1,
+     * LOCAL, X400_ERR_REFUSED, X400_P1_R_CREDENTIALS}).  NULL: own_name and
+     * own_password for every peer. */
+    int (*result_cred)(void *user, const x400_p1_bind *arg, char name[X400_MTA_NAME_MAX + 1],
+                       uint8_t password[X400_PASSWORD_MAX], size_t *password_len);
+    void *result_cred_user;
     x400_p1_limits limits;         /* decoding limits for received APDUs */
     size_t queue_max;              /* queued outgoing APDUs; default 64 */
     /* Responder: an inbound association asking to recover a broken
