@@ -68,6 +68,7 @@ struct x400_driver {
     uint64_t refused;          /* inbound connections closed at accept */
     uint64_t refused_unlogged; /* ... of them not logged yet (rate limit) */
     double refused_logged_at;
+    uint64_t visits;           /* connections examined by x400_driver_run */
     x400_diag diag;
 };
 
@@ -615,6 +616,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         struct conn *c = &d->conns[i];
         const uint8_t *p;
         if (c->st == C_FREE) continue;
+        d->visits++;
         if (c->st == C_CONNECTING && now >= c->deadline) {
             connect_timed_out(d, c);
             progressed++;
@@ -710,4 +712,5 @@ x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
 size_t x400_driver_conn_count(const x400_driver *d) { return d ? d->nconns : 0; }
 size_t x400_driver_inbound_count(const x400_driver *d) { return d ? d->ninbound : 0; }
 uint64_t x400_driver_refused_count(const x400_driver *d) { return d ? d->refused : 0; }
+uint64_t x400_driver_visit_count(const x400_driver *d) { return d ? d->visits : 0; }
 const x400_diag *x400_driver_diag(const x400_driver *d) { return &d->diag; }

@@ -103,6 +103,9 @@ typedef struct stats {
     uint64_t durable_delivered, first_durable_ms, last_durable_ms; /* deliveries made durable */
     /* hostile or broken peers */
     uint64_t conn_refused, bind_timeouts, unbound_evicted, bind_backoffs;
+    /* connections the loop looked at (one per connection and visit): the
+     * work of the loop, which must follow the activity, not the count held */
+    uint64_t conn_visits;
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -1364,6 +1367,7 @@ static void feed_links(mta *m, uint64_t now)
 {
     for (conn *c = m->conns; c; c = c->next) {
         peerst *p;
+        m->st.conn_visits++;
         if (!can_send(m, c)) continue;
         p = &m->ps[c->peer];
         for (qmsg *q = p->head, *nx; q && c->inflight < LINK_WINDOW; q = nx) {
@@ -1417,6 +1421,7 @@ static void manage_peers(mta *m, uint64_t now)
             continue;
         }
         for (conn *c = m->conns; c; c = c->next) {
+            m->st.conn_visits++;
             if (c->dead || c->peer != (int)p) continue;
             if (c->outbound) outbound++;
             if (c->outbound && !c->bound) opening++;
@@ -1440,6 +1445,7 @@ static void manage_conns(mta *m, uint64_t now)
 {
     for (conn *c = m->conns; c; c = c->next) {
         const mta_peer_config *pc;
+        m->st.conn_visits++;
         if (c->dead || !c->link) continue;
         (void)x400_p1_link_tick(c->link, now);
         if (c->peer < 0) continue;
@@ -1498,6 +1504,7 @@ static void reap(mta *m)
     conn **pp = &m->conns;
     while (*pp) {
         conn *c = *pp;
+        m->st.conn_visits++;
         /* suspended: nothing will be confirmed (the senders keep it) */
         if (c->dead && (m->suspended || !x400_p1_link_confirm_pending(c->link))) {
             int confirming = 0;
@@ -1550,7 +1557,7 @@ static void snapshot(mta *m)
     size_t cap = 1 << 16, n = 0;
     size_t queue_len = 0, open = 0;
     for (size_t p = 0; p < m->cfg->npeers; p++) queue_len += m->ps[p].waiting + m->ps[p].active;
-    for (conn *c = m->conns; c; c = c->next)
+    for (conn *c = m->conns; c; c = c->next, m->st.conn_visits++)
         if (!c->dead && c->bound) open++;
     buf = malloc(cap);
     if (!buf) return;
@@ -1564,7 +1571,7 @@ static void snapshot(mta *m)
                           "commits=%llu\ncheckpoints=%llu\nfirst_durable_ms=%llu\nlast_durable_ms=%llu\n"
                           "conn_objects=%zu\nconns=%zu\ninbound_conns=%zu\nunbound=%zu\nsources=%zu\n"
                           "graveyard=%zu\nconn_refused=%llu\ndriver_refused=%llu\nbind_timeouts=%llu\n"
-                          "unbound_evicted=%llu\nbind_backoffs=%llu\n",
+                          "unbound_evicted=%llu\nbind_backoffs=%llu\nconn_visits=%llu\ndriver_visits=%llu\n",
                           (unsigned long long)m->st.submitted, (unsigned long long)m->st.received,
                           (unsigned long long)m->st.delivered, (unsigned long long)m->st.duplicates,
                           (unsigned long long)m->st.reports_received,
@@ -1580,7 +1587,8 @@ static void snapshot(mta *m)
                           mta_guard_sources(m->guard), m->ngrave, (unsigned long long)m->st.conn_refused,
                           (unsigned long long)x400_driver_refused_count(m->drv),
                           (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
-                          (unsigned long long)m->st.bind_backoffs);
+                          (unsigned long long)m->st.bind_backoffs, (unsigned long long)m->st.conn_visits,
+                          (unsigned long long)x400_driver_visit_count(m->drv));
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -2079,6 +2087,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
             m->link_due = UINT64_MAX;
             for (conn *c = m->conns; c; c = c->next) {
                 uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : UINT64_MAX;
+                m->st.conn_visits++;
                 if (t < m->link_due) m->link_due = t;
             }
         }

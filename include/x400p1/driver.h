@@ -93,6 +93,10 @@ size_t x400_driver_conn_count(const x400_driver *d);
  * table, or the application) since the driver was created. */
 size_t x400_driver_inbound_count(const x400_driver *d);
 uint64_t x400_driver_refused_count(const x400_driver *d);
+/* Connections x400_driver_run examined since the driver was created (its
+ * work per turn, for tests and tuning: with notify_output it grows with the
+ * connections that had I/O or were flagged, not with those held). */
+uint64_t x400_driver_visit_count(const x400_driver *d);
 const x400_diag *x400_driver_diag(const x400_driver *d);
 
 #ifdef __cplusplus
