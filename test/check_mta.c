@@ -1232,7 +1232,7 @@ END_TEST
 /* ---- scale: the loop's work follows the activity, not the associations held ---- */
 
 struct holder {
-    int bound, received, failed;
+    int bound, received, failed, released;
 };
 
 static int holder_ev(void *u, x400_p1_link *l, const x400_p1_link_event *ev)
@@ -1241,6 +1241,7 @@ static int holder_ev(void *u, x400_p1_link *l, const x400_p1_link_event *ev)
     (void)l;
     if (ev->type == X400_P1_LINK_EV_BOUND) h->bound++;
     if (ev->type == X400_P1_LINK_EV_RECEIVED) h->received++;
+    if (ev->type == X400_P1_LINK_EV_RELEASED) h->released++;
     if (ev->type == X400_P1_LINK_EV_BIND_REFUSED || ev->type == X400_P1_LINK_EV_ABORTED) h->failed++;
     return 0;
 }
@@ -1260,7 +1261,7 @@ START_TEST(idle_associations_cost_nothing_per_turn)
 {
     enum { N = 2000, BATCH = 250 };
     struct env e;
-    struct holder h = { 0, 0, 0 };
+    struct holder h = { 0, 0, 0, 0 };
     x400_driver *d;
     x400_driver_config dc;
     x400_driver_callbacks cb;
@@ -1334,12 +1335,19 @@ START_TEST(idle_associations_cost_nothing_per_turn)
     ck_assert_msg(dv0 >= 0 && dv1 - dv0 < N / 20, "the driver visited %ld connections for one message with %d "
                   "held", dv1 - dv0, N);
     ck_assert_int_eq(stat_of(&e, 1, "assoc_open"), N);
+    /* all released at once: side 1 frees every one of them */
+    for (int i = 0; i < N; i++) ck_assert_int_eq(x400_p1_link_close(link[i]), X400_OK);
+    end = now_s() + 60;
+    while (h.released < N && now_s() < end) x400_driver_run(d, 10);
+    ck_assert_int_eq(h.released, N);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 30), 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "graveyard", 0, 10), 0);
+    ck_assert_int_eq(stat_of(&e, 1, "assoc_open"), 0);
     x400_driver_free(d);
     for (int i = 0; i < N; i++) {
         x400_p1_link_free(link[i]);
         x400_assoc_free(assoc[i]);
     }
-    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 30), 0);
     ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
     env_free(&e, 1);
 }
