@@ -85,6 +85,7 @@ typedef struct conn {
     struct conn *s_prev, *s_next; /* its peer's senders (CNT_SENDER) */
     struct conn *w_prev, *w_next; /* m->waiting: inbound, waiting for the peer to recover it */
     int freed;                  /* unlinked by reap, freed after its graveyard pass */
+    struct grave *kept;         /* retired associations it still held at the last check */
     unsigned id;                /* for logs: "assoc #n" */
     int outbound;
     int peer;                   /* -1 until bound (inbound) */
@@ -157,8 +158,8 @@ struct mta {
     size_t nconns;              /* conn objects */
     /* associations the driver let go, freed once no link holds them: each
      * with the conn that had it (the only one that can still hold it) */
-    struct grave { x400_assoc *a; struct conn *owner; } *graveyard;
-    size_t ngrave, capgrave;
+    struct grave { x400_assoc *a; struct conn *owner; struct grave *next; } *graveyard;
+    size_t ngrave;              /* in the graveyard and kept by their owners */
     mta_guard *guard;
     conn *un_head, *un_tail;    /* inbound connections not yet bound, oldest first */
     size_t nunbound;
@@ -893,6 +894,8 @@ static uint64_t deadline_of(const mta *m, const conn *c, uint64_t now)
     return t;
 }
 
+static void graves_unkeep(mta *m, conn *c);
+
 /* The end of a turn's work on the touched connections: counted, timed,
  * their output flagged to the driver; the dead ones wait in m->dying. */
 static void settle(mta *m, uint64_t now)
@@ -903,6 +906,7 @@ static void settle(mta *m, uint64_t now)
         m->touched = c->touch_next;
         c->touched = 0;
         m->st.conn_visits++;
+        graves_unkeep(m, c); /* it may have let go of one */
         account_as(m, c, flags_of(m, c, now));
         if (c->have_h) (void)x400_driver_want_write(m->drv, c->h);
         if (c->dead) {
@@ -964,25 +968,32 @@ static conn *conn_new(mta *m, int outbound, int peer)
 static void retire(mta *m, x400_assoc *a)
 {
     conn *owner;
+    struct grave *g;
     if (!a) return;
     owner = x400_assoc_get_user(a);
-    if (!owner) {   /* retired before (users are set on every live one) */
-        for (size_t i = 0; i < m->ngrave; i++)
-            if (m->graveyard[i].a == a) return;
-    }
+    if (!owner) return; /* retired before: users are set on every live one */
     x400_assoc_set_user(a, NULL);
-    if (m->ngrave == m->capgrave) {
-        size_t n = m->capgrave ? m->capgrave * 2 : 64;
-        struct grave *g = realloc(m->graveyard, n * sizeof *g);
-        if (!g) { /* cannot remember it: leak it rather than free what a link may hold */
-            LOG(m, IFC, X400_LOG_ERROR, "out of memory retiring an association");
-            return;
-        }
-        m->graveyard = g;
-        m->capgrave = n;
+    if (!(g = malloc(sizeof *g))) { /* cannot remember it: leak it rather than free what a link may hold */
+        LOG(m, IFC, X400_LOG_ERROR, "out of memory retiring an association");
+        return;
     }
-    m->graveyard[m->ngrave].a = a;
-    m->graveyard[m->ngrave++].owner = owner;
+    g->a = a;
+    g->owner = owner;
+    g->next = m->graveyard;
+    m->graveyard = g;
+    m->ngrave++;
+}
+
+/* The retired associations c kept go back to the graveyard: checked (and
+ * freed if c no longer holds them) in the next reap. */
+static void graves_unkeep(mta *m, conn *c)
+{
+    while (c->kept) {
+        struct grave *g = c->kept;
+        c->kept = g->next;
+        g->next = m->graveyard;
+        m->graveyard = g;
+    }
 }
 
 /* ---------------------------------------------------------------- admission */
@@ -1729,7 +1740,9 @@ static void manage_conn(mta *m, conn *c, uint64_t now)
 
 /* Free what ended: the dead conns (m->dying) with nothing left to confirm,
  * and the associations the driver has forgotten that no link holds (each
- * checked against the one conn that had it).  O(dying + graveyard). */
+ * checked against the one conn that had it; one it still holds waits in
+ * that conn's `kept` until the conn is touched or freed).  O(dying + the
+ * graves retired or let go since the last turn). */
 static void reap(mta *m)
 {
     conn **pp = &m->dying, *gone = NULL;
@@ -1754,6 +1767,7 @@ static void reap(mta *m)
             }
             unbound_remove(m, c);
             account_as(m, c, 0);
+            graves_unkeep(m, c);
             mta_timers_cancel(&m->timers, &c->tm);
             if (c->prev) c->prev->next = c->next;
             else m->conns = c->next;
@@ -1765,15 +1779,19 @@ static void reap(mta *m)
         }
         pp = &c->dying_next;
     }
-    for (size_t i = 0; i < m->ngrave;) {
-        struct grave *g = &m->graveyard[i];
-        const conn *o = g->owner;
-        if (o && !o->freed && (o->assoc == g->a || (o->link && x400_p1_link_assoc(o->link) == g->a))) {
-            i++;
+    while (m->graveyard) {
+        struct grave *g = m->graveyard;
+        conn *o = g->owner;
+        m->graveyard = g->next;
+        m->st.conn_visits++;
+        if (!o->freed && (o->assoc == g->a || (o->link && x400_p1_link_assoc(o->link) == g->a))) {
+            g->next = o->kept;
+            o->kept = g;
             continue;
         }
         x400_assoc_free(g->a);
-        *g = m->graveyard[--m->ngrave];
+        free(g);
+        m->ngrave--;
     }
     if (!gone) return;
     for (conn **tp = &m->touched; *tp;) /* touched while being freed: forgotten */
@@ -2348,8 +2366,13 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     }
     if (m->sp) snapshot(m);
     x400_driver_free(m->drv);
-    while (m->ngrave) x400_assoc_free(m->graveyard[--m->ngrave].a);
-    free(m->graveyard);
+    for (conn *c = m->conns; c; c = c->next) graves_unkeep(m, c);
+    while (m->graveyard) {
+        struct grave *g = m->graveyard;
+        m->graveyard = g->next;
+        x400_assoc_free(g->a);
+        free(g);
+    }
     mta_timers_free(&m->timers);
     mta_guard_free(m->guard);
     for (size_t p = 0; p < cfg->npeers; p++)
