@@ -1191,11 +1191,15 @@ static void attack_cycle(struct env *e, int cycle)
  * graveyard, the allocator's free lists) within a bound; the next two, the
  * same again (25,000 more connections), grow it by less than 8 MiB: a
  * retained association or link (kilobytes each) would be hundreds of MiB.
- * Measured on 2026-12-04: 18.8 -> 25.2 -> 27.5 MiB, about 90 bytes per
- * connection in cycles 2 and 3, not yet explained (allocator
- * fragmentation or a small reachable record: LeakSanitizer at exit finds
- * nothing unreachable).  ASan's quarantine of freed blocks (256 MiB by default) would
- * hide both, so B runs without it.  Idle CPU is back to its baseline. */
+ * Measured on 2026-12-04: 18.8 -> 25.2 -> 27.5 MiB.  The 2.3 MiB of
+ * cycles 2 and 3 are not per connection but per message received (600):
+ * the received-MTSID set (x400_p1_idset, 1,048,576 ids) allocates its
+ * hash index (8 MiB) and ring (73 B per id) at start, untouched pages are
+ * not resident, and each new MTSID writes one random index page (4 KiB)
+ * -- a set alone, filled 300 ids at a time, grows by 1.1, 2.1, 3.0, 3.7
+ * MiB (ASan: 1.8, 3.0, 4.0, 4.8), up to 8 MiB plus 73 B per id at its
+ * capacity.  ASan's quarantine of freed blocks (256 MiB by default) would
+ * hide a real leak, so B runs without it.  Idle CPU is back to its baseline. */
 START_TEST(long_attacks_memory_back_to_baseline)
 {
     struct env e;
