@@ -1183,6 +1183,14 @@ static void attack_cycle(struct env *e, int cycle)
     }
     ck_assert_int_eq(wait_stat(e, 1, "unbound", 0, 30), 0);
     ck_assert_int_eq(wait_stat(e, 1, "sources", 0, 30), 0);
+    {   /* every connection of the attack freed: the associations between
+         * the two MTAs are left (up to max-associations each way) */
+        double end = now_s() + 30;
+        long n;
+        while ((n = stat_of(e, 1, "conn_objects")) > 8 && now_s() < end) usleep(100000);
+        ck_assert_int_le(n, 8);
+    }
+    ck_assert_int_eq(wait_stat(e, 1, "graveyard", 0, 30), 0);
     sleep(2);
 }
 
