@@ -6,9 +6,15 @@
  *   - Postfix (tools/postfix_bench.sh): the same count and size queued
  *     durably once from smtp-source; ratio ours / Postfix;
  *   - association setup latency: TCP connect to MTA-bind result (library +
- *     driver, both ends in this process), median over 1000.
+ *     driver, both ends in this process), median over 1000;
+ *   - scale: one x400mta holding X400B_MTA_ASSOCS (default 10,000, or what
+ *     RLIMIT_NOFILE allows) bound associations from this process: the
+ *     setup time of the first and of the last 1000, its idle memory per
+ *     association, and the latency of a message while all are bound.
  * Spools and Postfix's queue are on the same filesystem (under build/).
- * X400B_MTA_COUNT / X400B_MTA_BIG override the message counts. */
+ * X400B_MTA_COUNT / X400B_MTA_BIG override the message counts,
+ * X400B_MTA_ASSOCS the associations of the scale figures
+ * (X400B_MTA_ONLY=scale: those alone). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +24,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +32,7 @@
 #include "bench.h"
 #include "pair.h"
 #include "x400p1/driver.h"
+#include "x400p1/orname.h"
 #include "x400p1/p1link.h"
 
 #define REPS 3
@@ -325,6 +333,201 @@ static double file_create_us(int n)
     return t0;
 }
 
+/* ---- scale: one x400mta holding thousands of bound associations ---- */
+
+struct hold {
+    int bound, failed, sent;
+};
+
+static int hold_ev(void *u, x400_p1_link *l, const x400_p1_link_event *ev)
+{
+    struct hold *h = u;
+    (void)l;
+    if (ev->type == X400_P1_LINK_EV_BOUND) h->bound++;
+    if (ev->type == X400_P1_LINK_EV_SENT) h->sent++;
+    if (ev->type == X400_P1_LINK_EV_BIND_REFUSED || ev->type == X400_P1_LINK_EV_ABORTED ||
+        ev->type == X400_P1_LINK_EV_SEND_FAILED)
+        h->failed++;
+    return 0;
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long v = -1;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    if (!(f = fopen(path, "r"))) return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) v = atol(line + 6);
+    fclose(f);
+    return v;
+}
+
+static uint64_t ms_now(void) { return (uint64_t)(x400b_now() * 1000); }
+
+/* One message to MTA-B's local recipient (delivered into its inbox). */
+static int scale_msg(x400_p1_apdu *a, x400_p1_recipient *r, x400_p1_trace *t, int k)
+{
+    static const char orig[] = "C=XX;A=ADMD;P=ALPHA;S=Bench", rcpt[] = "C=XX;A=ADMD;P=BRAVO;S=Sink";
+    static uint8_t content[1024];
+    x400_diag d;
+    if (x400_p1_apdu_init(a, X400_P1_MESSAGE, NULL) < 0) return -1;
+    snprintf(a->env.id.gdi.country, sizeof a->env.id.gdi.country, "XX");
+    snprintf(a->env.id.gdi.admd, sizeof a->env.id.gdi.admd, "ADMD");
+    snprintf(a->env.id.gdi.prmd, sizeof a->env.id.gdi.prmd, "ALPHA");
+    snprintf(a->env.id.local, sizeof a->env.id.local, "scale-%d-%ld", k, (long)getpid());
+    if (x400_orname_parse(orig, strlen(orig), &a->env.originator, &d) < 0) return -1;
+    x400_p1_recipient_init(r);
+    if (x400_orname_parse(rcpt, strlen(rcpt), &r->name, &d) < 0) return -1;
+    r->osrn = 1;
+    a->env.n_recip = 1;
+    a->env.recip = r;
+    a->env.content_type.builtin = X400_CT_P2_1988;
+    x400_p1_trace_init(t);
+    t->gdi = a->env.id.gdi;
+    t->arrival = 1795250000;
+    t->routing_action = X400_ROUTE_RELAYED;
+    a->env.n_trace = 1;
+    a->env.trace = t;
+    memset(content, 'x', sizeof content);
+    a->content.p = content;
+    a->content.len = sizeof content;
+    return 0;
+}
+
+static void scale(void)
+{
+    enum { STEP = 1000 };
+    struct rlimit rl;
+    long n = getenv("X400B_MTA_ASSOCS") ? atol(getenv("X400B_MTA_ASSOCS")) : 10000;
+    unsigned pb = free_port();
+    char conf[1400], ps[16];
+    x400_driver *d = NULL;
+    x400_driver_config dc;
+    x400_driver_callbacks cb = { NULL, NULL, NULL, lat_closed };
+    struct hold h = { 0, 0, 0 };
+    x400_p1_link **link;
+    x400_assoc **assoc;
+    x400_lpi_handle *hc;
+    double first = 0, last = 0, lat[21];
+    long rss0, rss1, made = 0;
+    int nlat = 0;
+    pid_t b;
+    FILE *f;
+    /* this process holds one descriptor per association, x400mta another */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur - 200 < n) n = ((long)rl.rlim_cur - 200) / STEP * STEP;
+    }
+    if (n < 2 * STEP) {
+        printf("bench: mta scale skipped (RLIMIT_NOFILE allows %ld associations)\n", n);
+        return;
+    }
+    link = calloc((size_t)n, sizeof *link);
+    assoc = calloc((size_t)n, sizeof *assoc);
+    hc = calloc((size_t)n, sizeof *hc);
+    sh("rm -rf %s/b %s/b.log", work, work);
+    write_conf("b", pb, free_port());
+    snprintf(conf, sizeof conf, "%s/b.conf", work);
+    if (!link || !assoc || !hc || !(f = fopen(conf, "r+"))) goto out;
+    {   /* the limits for one source holding n associations, after the [mta] lines */
+        char text[8192];
+        size_t len = fread(text, 1, sizeof text - 1, f);
+        char *peer;
+        text[len] = 0;
+        peer = strstr(text, "[peer");
+        if (!peer) { fclose(f); goto out; }
+        rewind(f);
+        fprintf(f, "%.*smax-connections = %ld\nmax-unbound = %ld\nmax-unbound-per-source = %ld\n"
+                "bind-timeout = 600\n%s", (int)(peer - text), text, n + 100, n + 10, n + 10, peer);
+        fclose(f);
+    }
+    b = start("b");
+    usleep(500000);
+    rss0 = rss_kib(b);
+    x400_driver_config_init(&dc);
+    dc.max_conns = (size_t)n;
+    dc.notify_output = 1;
+    cb.user = &h;
+    if (x400_driver_new(&d, &dc, &cb, NULL) < 0) goto stop_b;
+    snprintf(ps, sizeof ps, "%u", pb);
+    for (long k = 0; k < n; k += STEP) {
+        double t0 = x400b_now(), deadline = t0 + 300;
+        for (long i = k; i < k + STEP; i++) {
+            x400_p1_link_config lc;
+            x400_p1_link_callbacks lcb = { &h, hold_ev };
+            x400_assoc_config ac;
+            x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+            x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
+            snprintf(lc.own_name, sizeof lc.own_name, "MTA-A");
+            memcpy(lc.own_password, "pa", 2);
+            lc.own_password_len = 2;
+            if (x400_p1_link_new(&link[i], &lc, &lcb, NULL) < 0 || x400_p1_link_tick(link[i], ms_now()) < 0 ||
+                x400_assoc_new(&assoc[i], &ac, NULL, NULL) < 0 ||
+                x400_driver_connect(d, "127.0.0.1", ps, assoc[i], &hc[i]) < 0 ||
+                x400_p1_link_attach(link[i], assoc[i]) < 0)
+                goto free_links;
+            made = i + 1;
+        }
+        while (h.bound < k + STEP && !h.failed && x400b_now() < deadline) x400_driver_run(d, 10);
+        if (h.bound < k + STEP) {
+            printf("bench: warning: %d of %ld associations bound (%d failed)\n", h.bound, k + STEP, h.failed);
+            goto free_links;
+        }
+        if (k == 0) first = x400b_now() - t0;
+        last = x400b_now() - t0;
+    }
+    for (int i = 0; i < 50; i++) x400_driver_run(d, 10);
+    rss1 = rss_kib(b);
+    /* a message on 21 associations spread over the n, each to EV_SENT:
+     * MTA-B made it durable (journal fdatasync) before confirming */
+    for (int k = 0; k <= 20; k++) {
+        long i = (long)k * (n - 1) / 20;
+        x400_p1_apdu a;
+        x400_p1_recipient r;
+        x400_p1_trace t;
+        int sent0 = h.sent;
+        double t0, end;
+        if (scale_msg(&a, &r, &t, k) < 0) break;
+        t0 = x400b_now();
+        end = t0 + 10;
+        x400_p1_link_tick(link[i], ms_now());
+        if (x400_p1_link_send(link[i], &a, (uint64_t)k, NULL) == X400_OK) {
+            x400_driver_want_write(d, hc[i]);
+            while (h.sent == sent0 && !h.failed && x400b_now() < end) x400_driver_run(d, 1);
+            if (h.sent > sent0) lat[nlat++] = (x400b_now() - t0) * 1000;
+        }
+        a.content.p = NULL;
+        a.env.recip = NULL;
+        a.env.n_recip = 0;
+        a.env.trace = NULL;
+        a.env.n_trace = 0;
+        x400_p1_apdu_free(&a);
+    }
+    printf("bench: mta scale: %ld associations bound to one x400mta\n", n);
+    x400b_report("mta_assoc_setup_first1000_s", first, "s");
+    x400b_report("mta_assoc_setup_last1000_s", last, "s");
+    x400b_report("mta_assoc_setup_last_vs_first", first > 0 ? last / first : 0, "x");
+    if (rss0 > 0 && rss1 > rss0) x400b_report("mta_idle_bytes_per_assoc", (double)(rss1 - rss0) * 1024.0 / (double)n, "B");
+    if (nlat) x400b_report("mta_msg_latency_at_10000_ms", x400b_median(lat, (size_t)nlat), "ms");
+    if (nlat < 21) printf("bench: warning: %d of 21 messages confirmed\n", nlat);
+free_links:
+    x400_driver_free(d);
+    for (long i = 0; i < made; i++) {
+        x400_p1_link_free(link[i]);
+        x400_assoc_free(assoc[i]);
+    }
+stop_b:
+    stop(b);
+out:
+    free(link);
+    free(assoc);
+    free(hc);
+}
+
 void x400b_bench_mta(void);
 void x400b_bench_mta(void)
 {
@@ -343,8 +546,14 @@ void x400b_bench_mta(void)
     signal(SIGPIPE, SIG_IGN);
 
     x400b_report("fs_file_create", file_create_us(1000), "us/file");
+    if (getenv("X400B_MTA_ONLY") && !strcmp(getenv("X400B_MTA_ONLY"), "scale")) { /* that part alone */
+        scale();
+        sh("rm -rf %s", work);
+        return;
+    }
     lat = setup_latency_us(1000);
     x400b_report("mta_assoc_setup_latency_median", lat, "us");
+    scale();
 
     ours = median_mta(count, 1024, &c1);
     x400b_report("mta_durable_1k_msgs", ours, "msgs/s");

@@ -7,8 +7,12 @@
  * the interest set is kept in the kernel and changed only when a
  * connection's wish changes (readable; writable while output is pending),
  * so 10,000 idle associations do not slow down the setup of the next one.
- * The one pass over the connection table per turn is a few loads per entry
- * (finished, deadline, output pending).
+ * In user space a turn looks only at the connections on the dirty list:
+ * those that had readiness in the previous turn, new ones, those still
+ * connecting (their deadline), and those the application flagged with
+ * x400_driver_want_write.  With notify_output off (the default) or with
+ * poll(2), every connection is put on it each turn, as the application did
+ * not promise to flag its output.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,11 +48,13 @@ struct conn {
     x400_diag last_err;        /* why the previous address failed */
     uint32_t serial;           /* of the current socket: stale readiness is ignored */
     uint32_t ev;               /* epoll: the events registered for fd (0: none) */
+    int dirty;                 /* on the dirty list (kept across a reuse of the entry) */
 };
 
 struct x400_driver {
     x400_driver_config cfg;
     x400_driver_callbacks cb;
+    x400_driver_activity_fn activity;
     const x400_allocator *alloc;
     x400_lpi *lpi;
     struct conn *conns;        /* cfg.max_conns entries */
@@ -63,11 +69,16 @@ struct x400_driver {
     struct epoll_event *evs;   /* max_conns + max_listeners */
 #endif
     size_t *free_slots;        /* stack of free entries of conns (O(1) allocation) */
+    /* Entries to look at in the next turn (each at most once, plus those
+     * seen in this turn and flagged again: 2 * max_conns at most). */
+    size_t *dirty;
+    size_t ndirty;
     size_t nfree;
     size_t nconns, ninbound;
     uint64_t refused;          /* inbound connections closed at accept */
     uint64_t refused_unlogged; /* ... of them not logged yet (rate limit) */
     double refused_logged_at;
+    uint64_t visits;           /* connections examined by x400_driver_run */
     x400_diag diag;
 };
 
@@ -146,6 +157,7 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
     d->pfd = x400i_calloc(alloc, npoll, sizeof *d->pfd);
     d->pconn = x400i_calloc(alloc, npoll, sizeof *d->pconn);
     d->free_slots = x400i_calloc(alloc, cfg->max_conns, sizeof *d->free_slots);
+    d->dirty = x400i_calloc(alloc, 2 * cfg->max_conns, sizeof *d->dirty);
 #ifdef X400I_EPOLL
     d->evs = x400i_calloc(alloc, npoll, sizeof *d->evs);
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -159,7 +171,7 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
         return X400_ERR_NOMEM;
     }
 #endif
-    if (!d->conns || !d->listeners || !d->pfd || !d->pconn || !d->free_slots) {
+    if (!d->conns || !d->listeners || !d->pfd || !d->pconn || !d->free_slots || !d->dirty) {
         x400_driver_free(d);
         return X400_ERR_NOMEM;
     }
@@ -173,13 +185,23 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
     return X400_OK;
 }
 
+/* The entry is looked at in the next turn (once however often it is flagged). */
+static void mark_dirty(x400_driver *d, struct conn *c)
+{
+    if (c->dirty) return;
+    c->dirty = 1;
+    d->dirty[d->ndirty++] = (size_t)(c - d->conns);
+}
+
 static void conn_release(x400_driver *d, struct conn *c)
 {
+    int dirty = c->dirty; /* still on the list: skipped there as free */
     if (c->fd >= 0) close(c->fd);
     if (c->ai_list) freeaddrinfo(c->ai_list);
     x400_lpi_close(d->lpi, c->h, NULL, NULL);
     if (!c->outbound) d->ninbound--;
     memset(c, 0, sizeof *c);
+    c->dirty = dirty;
     c->fd = -1;
     c->st = C_FREE;
     d->nconns--;
@@ -199,6 +221,7 @@ void x400_driver_free(x400_driver *d)
     x400i_free(d->alloc, d->pfd);
     x400i_free(d->alloc, d->pconn);
     x400i_free(d->alloc, d->free_slots);
+    x400i_free(d->alloc, d->dirty);
 #ifdef X400I_EPOLL
     if (d->epfd >= 0) close(d->epfd);
     x400i_free(d->alloc, d->evs);
@@ -295,7 +318,11 @@ static struct conn *conn_alloc(x400_driver *d, x400_assoc *a, int outbound, int 
         return NULL;
     }
     c = &d->conns[d->free_slots[d->nfree - 1]];
-    memset(c, 0, sizeof *c);
+    {
+        int dirty = c->dirty;
+        memset(c, 0, sizeof *c);
+        c->dirty = dirty;
+    }
     c->fd = -1;
     c->serial = ++d->serial;
     rv_out[0] = x400_lpi_open(d->lpi, c, &c->h, &d->diag);
@@ -350,6 +377,7 @@ static int try_connect(x400_driver *d, struct conn *c)
             c->serial = ++d->serial;
             c->st = C_CONNECTING;
             c->deadline = now_s() + d->cfg.connect_timeout_ms / 1000.0;
+            mark_dirty(d, c); /* its deadline is watched, its socket registered */
             return 0;
         }
         io_error(d, &c->last_err, errno, "connect to", where);
@@ -481,6 +509,7 @@ static void on_accept(x400_driver *d, int lfd)
             continue;
         }
         c->a = a;
+        mark_dirty(d, c); /* registered for reading in the next turn */
         x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER, "accepted connection from %s",
                   peer);
     }
@@ -568,6 +597,9 @@ static void connect_timed_out(x400_driver *d, struct conn *c)
 static int on_ready(x400_driver *d, struct conn *c, short re)
 {
     int rv, progressed = 0;
+    d->visits++;
+    if (re && d->activity && c->a) d->activity(d->cb.user, d, c->h, c->a);
+    if (c->st == C_FREE) return 1; /* closed by the application */
     if (c->st == C_CONNECTING) {
         if (!re) return 0;
         on_connect_ready(d, c);
@@ -594,27 +626,34 @@ static int on_ready(x400_driver *d, struct conn *c, short re)
 
 int x400_driver_run(x400_driver *d, int timeout_ms)
 {
-    size_t i;
-    int rv, progressed = 0;
+    size_t i, n;
+    int rv, progressed = 0, every = !d || !d->cfg.notify_output;
     double now, next_deadline = -1;
     if (!d) return X400_ERR_INVALID_ARG;
 
-    /* One pass: finished associations with nothing left to send are
-     * closed, connects past their deadline move to the next address,
-     * pending output is written, and each connection says what it waits for. */
+    /* The dirty connections: finished associations with nothing left to
+     * send are closed, connects past their deadline move to the next
+     * address, pending output is written, and each says what it waits for. */
     d->npfd = 0;
 #ifndef X400I_EPOLL
+    every = 1; /* poll(2) is given every socket in every turn */
     for (i = 0; i < d->nlisteners; i++) {
         d->pfd[d->npfd].fd = d->listeners[i];
         d->pfd[d->npfd].events = POLLIN;
         d->pconn[d->npfd++] = NULL;
     }
 #endif
+    if (every)
+        for (i = 0; i < d->cfg.max_conns; i++)
+            if (d->conns[i].st != C_FREE) mark_dirty(d, &d->conns[i]);
     now = now_s();
-    for (i = 0; i < d->cfg.max_conns; i++) {
-        struct conn *c = &d->conns[i];
+    n = d->ndirty;
+    for (i = 0; i < n; i++) {
+        struct conn *c = &d->conns[d->dirty[i]];
         const uint8_t *p;
+        c->dirty = 0;
         if (c->st == C_FREE) continue;
+        d->visits++;
         if (c->st == C_CONNECTING && now >= c->deadline) {
             connect_timed_out(d, c);
             progressed++;
@@ -622,6 +661,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         if (c->st == C_CONNECTING) {
             if (next_deadline < 0 || c->deadline < next_deadline) next_deadline = c->deadline;
             want(d, c, POLLOUT);
+            mark_dirty(d, c); /* its deadline, in the next turn too */
             continue;
         }
         if (c->st != C_OPEN) continue;
@@ -639,6 +679,9 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         }
         want(d, c, (short)(POLLIN | (x400_assoc_pending(c->a, &p) ? POLLOUT : 0)));
     }
+    /* what was flagged meanwhile (callbacks, connecting) is for the next turn */
+    memmove(d->dirty, d->dirty + n, (d->ndirty - n) * sizeof *d->dirty);
+    d->ndirty -= n;
     if (next_deadline >= 0) {
         int until = (int)((next_deadline - now) * 1000) + 1;
         if (until < 0) until = 0;
@@ -665,6 +708,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         if (c->st == C_FREE || c->serial != serial) continue; /* closed meanwhile */
         progressed += on_ready(d, c, (short)((e & EPOLLIN ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0) |
                                              (e & EPOLLHUP ? POLLHUP : 0) | (e & EPOLLERR ? POLLERR : 0)));
+        if (c->st != C_FREE && c->serial == serial) mark_dirty(d, c); /* its wish, next turn */
     }
 #else
     rv = poll(d->pfd, (nfds_t)d->npfd, timeout_ms);
@@ -681,6 +725,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         }
         if (c->st == C_FREE || c->fd != d->pfd[i].fd) continue; /* closed meanwhile */
         progressed += on_ready(d, c, re);
+        if (c->st != C_FREE) mark_dirty(d, c);
     }
 #endif
     return progressed;
@@ -700,6 +745,22 @@ int x400_driver_disconnect(x400_driver *d, x400_lpi_handle conn)
     return X400_OK;
 }
 
+void x400_driver_set_activity(x400_driver *d, x400_driver_activity_fn fn)
+{
+    if (d) d->activity = fn;
+}
+
+int x400_driver_want_write(x400_driver *d, x400_lpi_handle conn)
+{
+    void *obj = NULL;
+    int rv;
+    if (!d) return X400_ERR_INVALID_ARG;
+    rv = x400_lpi_get(d->lpi, conn, &obj, &d->diag);
+    if (rv < 0) return rv;
+    mark_dirty(d, obj);
+    return X400_OK;
+}
+
 x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
 {
     void *obj = NULL;
@@ -714,3 +775,4 @@ const x400_diag *x400_driver_diag(const x400_driver *d)
 {
     return d ? &d->diag : x400i_diag_none();
 }
+uint64_t x400_driver_visit_count(const x400_driver *d) { return d ? d->visits : 0; }

@@ -17,6 +17,7 @@ struct world {
     x400_diag last_close;
     int last_close_had_diag;
     x400_diag connect_err;
+    int activity;
 };
 
 static int cb_accepted(void *u, x400_driver *d, x400_lpi_handle conn, const char *peer,
@@ -287,6 +288,80 @@ START_TEST(max_inbound_keeps_room_for_outbound)
 }
 END_TEST
 
+static void count_activity(void *u, x400_driver *d, x400_lpi_handle conn, x400_assoc *a)
+{
+    (void)d; (void)conn; (void)a;
+    ((struct world *)u)->activity++;
+}
+
+/* notify_output: a run looks only at the connections that had I/O or were
+ * flagged (x400_driver_want_write), so idle ones cost nothing per turn;
+ * output produced outside a run waits for its flag; the activity hook
+ * comes before each read. */
+START_TEST(notify_output_looks_only_at_flagged)
+{
+    enum { K = 6 };
+    struct world sw, cw;
+    x400_driver *srv, *cli;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { NULL, cb_accepted, cb_connected, cb_closed };
+    x400_assoc *ini[K];
+    x400_lpi_handle h[K];
+    char port[16];
+    uint64_t v;
+    int up = 0;
+    memset(&sw, 0, sizeof sw);
+    memset(&cw, 0, sizeof cw);
+    srv = mk_driver(&sw);
+    cb.user = &cw;
+    x400_driver_config_init(&cfg);
+    cfg.max_conns = 8;
+    cfg.notify_output = 1;
+    ck_assert_int_eq(x400_driver_new(&cli, &cfg, &cb, NULL), X400_OK);
+    x400_driver_set_activity(cli, count_activity);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(srv));
+    for (int i = 0; i < K; i++) {
+        x400_assoc_config c;
+        x400_assoc_config_init(&c, X400_ROLE_INITIATOR);
+        ck_assert_int_eq(x400_assoc_new(&ini[i], &c, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_driver_connect(cli, "127.0.0.1", port, ini[i], &h[i]), X400_OK);
+    }
+    for (int t = 0; t < 2000 && up < K; t++) {
+        x400_driver_run(cli, 2);
+        x400_driver_run(srv, 2);
+        up = 0;
+        for (int i = 0; i < K; i++) up += x400_assoc_get_state(ini[i]) == X400_ASSOC_ESTABLISHED;
+    }
+    ck_assert_int_eq(up, K);
+    ck_assert_int_gt(cw.activity, 0);
+    for (int t = 0; t < 5; t++) x400_driver_run(cli, 0); /* the last wishes settled */
+    v = x400_driver_visit_count(cli);
+    for (int t = 0; t < 20; t++) x400_driver_run(cli, 0);
+    ck_assert_uint_eq(x400_driver_visit_count(cli), v); /* idle: nothing looked at */
+    /* a release made outside a run waits for its flag */
+    ck_assert_int_eq(x400_assoc_release(ini[0]), X400_OK);
+    for (int t = 0; t < 20; t++) {
+        x400_driver_run(cli, 2);
+        x400_driver_run(srv, 2);
+    }
+    ck_assert_int_eq(x400_assoc_get_state(sw.accepted[0]), X400_ASSOC_ESTABLISHED);
+    ck_assert_int_eq(x400_driver_want_write(cli, h[0]), X400_OK);
+    for (int t = 0; t < 2000 && cw.closed == 0; t++) {
+        x400_driver_run(cli, 2);
+        x400_driver_run(srv, 2);
+    }
+    ck_assert_int_eq(cw.closed, 1);
+    ck_assert_int_eq(x400_assoc_get_state(ini[0]), X400_ASSOC_CLOSED);
+    ck_assert_int_lt(x400_driver_want_write(cli, h[0]), 0); /* stale handle */
+    ck_assert_uint_lt(x400_driver_visit_count(cli) - v, 3 * 10);
+    x400_driver_free(cli);
+    x400_driver_free(srv);
+    for (int i = 0; i < K; i++) x400_assoc_free(ini[i]);
+    for (int i = 0; i < sw.naccepted; i++) x400_assoc_free(sw.accepted[i]);
+}
+END_TEST
+
 Suite *x400t_suite_driver(void)
 {
     Suite *s = suite_create("driver");
@@ -298,6 +373,7 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, unreachable_and_unresolvable);
     tcase_add_test(tc, peer_vanishes);
     tcase_add_test(tc, max_inbound_keeps_room_for_outbound);
+    tcase_add_test(tc, notify_output_looks_only_at_flagged);
     suite_add_tcase(s, tc);
     return s;
 }

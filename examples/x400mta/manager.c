@@ -44,8 +44,8 @@
 #define CHECKPOINT_MS 5000
 #define SNAPSHOT_MS 250
 #define GUARD_EXPIRE_MS 10000
-#define HOUSEKEEP_MS 20         /* work over every association at most this often, */
-#define HOUSEKEEP_PER_MS 100    /* plus 1 ms per this many associations */
+#define HOUSEKEEP_MS 20         /* per-peer work (opening, retries) at most this often */
+#define BUSY_RECHECK_MS 1000    /* a busy association's idle timer looks again after this */
 
 enum qstate { Q_WAIT = 0, Q_ACTIVE = 1 };
 
@@ -66,9 +66,26 @@ typedef struct qmsg {
 
 typedef struct mta mta;
 
+/* What a connection counts for (account()): per peer and in all. */
+enum { CNT_ALIVE = 1, CNT_OUT = 2, CNT_OPENING = 4, CNT_SENDER = 8, CNT_OPEN = 16, CNT_WAITING = 32 };
+
 typedef struct conn {
-    struct conn *next;
+    struct conn *next, *prev;   /* m->conns: every conn object */
     mta *m;
+    /* Scale (doc/mta.md): a loop turn looks only at the connections that
+     * had events (touched), whose deadline came (tm), that are dying, or
+     * that can send for a peer with APDUs ready -- never at all of them. */
+    mta_timer tm;               /* earliest of link timer, idle release, release answer, recovery grace */
+    struct conn *touch_next;    /* m->touched: to settle at the end of the turn */
+    int touched;
+    struct conn *dying_next;    /* m->dying: dead, to free once nothing is pending */
+    int dying;
+    unsigned counted;           /* CNT_* as last accounted */
+    int cpeer;                  /* the peer it was accounted under */
+    struct conn *s_prev, *s_next; /* its peer's senders (CNT_SENDER) */
+    struct conn *w_prev, *w_next; /* m->waiting: inbound, waiting for the peer to recover it */
+    int freed;                  /* unlinked by reap, freed after its graveyard pass */
+    struct grave *kept;         /* retired associations it still held at the last check */
     unsigned id;                /* for logs: "assoc #n" */
     int outbound;
     int peer;                   /* -1 until bound (inbound) */
@@ -87,11 +104,14 @@ typedef struct conn {
     uint64_t accepted_at;
     int unbound;
     struct conn *un_prev, *un_next;
+    uint64_t recheck;           /* busy when its idle timer came: looked at again then */
 } conn;
 
 typedef struct peerst {
     qmsg *head, *tail;
     size_t waiting, active;
+    size_t n_out, n_opening, n_senders;   /* live outbound conns, of them not bound, conns that can send */
+    struct conn *senders;                 /* CNT_SENDER conns of this peer */
     uint32_t open_failures;
     uint64_t next_open;
 } peerst;
@@ -104,6 +124,9 @@ typedef struct stats {
     /* hostile or broken peers */
     uint64_t conn_refused, bind_timeouts, unbound_evicted, bind_backoffs;
     uint64_t peer_busy;         /* our binds answered busy (not failed attempts) */
+    /* connections the loop looked at (one per connection and visit): the
+     * work of the loop, which must follow the activity, not the count held */
+    uint64_t conn_visits;
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -134,13 +157,17 @@ struct mta {
     peerst ps[MTA_MAX_PEERS];
     conn *conns;
     size_t nconns;              /* conn objects */
-    x400_assoc **graveyard;     /* associations the driver let go, freed once no link holds them */
-    size_t ngrave, capgrave;
+    /* associations the driver let go, freed once no link holds them: each
+     * with the conn that had it (the only one that can still hold it) */
+    struct grave { x400_assoc *a; struct conn *owner; struct grave *next; } *graveyard;
+    size_t ngrave;              /* in the graveyard and kept by their owners */
     mta_guard *guard;
     conn *un_head, *un_tail;    /* inbound connections not yet bound, oldest first */
     size_t nunbound;
     uint64_t last_guard_expire, last_housekeep;
-    uint64_t link_due;          /* earliest link timer (monotonic ms), UINT64_MAX: none */
+    mta_timers timers;          /* conns by deadline */
+    conn *touched, *dying, *waiting;
+    size_t nalive, nopen;       /* conns not dead; of them bound */
     mta_ratelog rl_timeout, rl_evict;
     mta_srclog garbage;         /* protocol garbage: lines per source and interval */
     unsigned next_conn_id;
@@ -749,6 +776,177 @@ static void open_failed(mta *m, int p)
         if (q->state == Q_WAIT) q->attempts++;
 }
 
+/* ---------------------------------------------------------------- scale */
+
+/* c had an event, was given work or changed: settled (accounted, its
+ * deadline set, its output flagged to the driver) at the end of the turn. */
+static void touch(mta *m, conn *c)
+{
+    if (c->touched || c->freed) return;
+    c->touched = 1;
+    c->touch_next = m->touched;
+    m->touched = c;
+}
+
+static int can_send(const mta *m, const conn *c);
+
+static void sender_link(mta *m, conn *c, int on)
+{
+    peerst *p = &m->ps[c->cpeer];
+    if (on) {
+        c->s_prev = NULL;
+        c->s_next = p->senders;
+        if (p->senders) p->senders->s_prev = c;
+        p->senders = c;
+        p->n_senders++;
+        return;
+    }
+    if (c->s_prev) c->s_prev->s_next = c->s_next;
+    else p->senders = c->s_next;
+    if (c->s_next) c->s_next->s_prev = c->s_prev;
+    c->s_prev = c->s_next = NULL;
+    p->n_senders--;
+}
+
+static void waiting_link(mta *m, conn *c, int on)
+{
+    if (on) {
+        c->w_prev = NULL;
+        c->w_next = m->waiting;
+        if (m->waiting) m->waiting->w_prev = c;
+        m->waiting = c;
+        return;
+    }
+    if (c->w_prev) c->w_prev->w_next = c->w_next;
+    else m->waiting = c->w_next;
+    if (c->w_next) c->w_next->w_prev = c->w_prev;
+    c->w_prev = c->w_next = NULL;
+}
+
+#define CNT_PEER (CNT_OUT | CNT_OPENING | CNT_SENDER)
+
+static void peer_count(mta *m, conn *c, unsigned f, int add)
+{
+    peerst *p = &m->ps[c->cpeer];
+    if (f & CNT_OUT) p->n_out += add ? 1 : (size_t)-1;
+    if (f & CNT_OPENING) p->n_opening += add ? 1 : (size_t)-1;
+    if (f & CNT_SENDER) sender_link(m, c, add);
+}
+
+/* The counters and lists say what c is now (f = CNT_*; 0: forget it). */
+static void account_as(mta *m, conn *c, unsigned f)
+{
+    unsigned was = c->counted;
+    if ((was & CNT_PEER) != (f & CNT_PEER) || ((was & CNT_PEER) && c->cpeer != c->peer)) {
+        if (was & CNT_PEER) peer_count(m, c, was & CNT_PEER, 0);
+        c->cpeer = c->peer;
+        if (f & CNT_PEER) peer_count(m, c, f & CNT_PEER, 1);
+    }
+    if ((was ^ f) & CNT_ALIVE) m->nalive += f & CNT_ALIVE ? 1 : (size_t)-1;
+    if ((was ^ f) & CNT_OPEN) m->nopen += f & CNT_OPEN ? 1 : (size_t)-1;
+    if ((was ^ f) & CNT_WAITING) waiting_link(m, c, !!(f & CNT_WAITING));
+    c->counted = f;
+}
+
+/* What c counts for now; an inbound link waiting to be recovered by its
+ * peer is noted (waiting_since). */
+static unsigned flags_of(mta *m, conn *c, uint64_t now)
+{
+    unsigned f = CNT_ALIVE;
+    uint8_t b[X400_P1_LINK_REF_MAX];
+    size_t n;
+    if (c->dead || c->freed) return 0;
+    if (c->bound) f |= CNT_OPEN;
+    if (c->outbound && c->peer >= 0) f |= CNT_OUT | (c->bound ? 0 : CNT_OPENING);
+    if (can_send(m, c)) f |= CNT_SENDER;
+    if (!c->outbound && c->peer >= 0 && c->link &&
+        x400_p1_link_waiting_ref(c->link, b, sizeof b, &n) == X400_OK) {
+        f |= CNT_WAITING;
+        if (!c->waiting_since) c->waiting_since = now;
+    } else {
+        c->waiting_since = 0;
+    }
+    return f;
+}
+
+/* How long an inbound association holding our APDUs waits for its peer to
+ * recover it (manage_conn). */
+static uint64_t recovery_grace_ms(const mta_peer_config *pc)
+{
+    uint64_t grace = (uint64_t)pc->rtse.recovery_timeout_s * 1000u;
+    return grace > 5000 ? 5000 : grace;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* When manage_conn must look at c next: its link's timer, the idle
+ * release, the release answer, the recovery grace, a busy recheck. */
+static uint64_t deadline_of(const mta *m, const conn *c, uint64_t now)
+{
+    uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : MTA_TIMER_NONE;
+    const mta_peer_config *pc;
+    if (!c->link || c->peer < 0) return t;
+    pc = &m->cfg->peers[c->peer];
+    if (c->recheck) t = min_u64(t, c->recheck);
+    if (!c->outbound && c->waiting_since && c->inflight)
+        t = min_u64(t, c->waiting_since + recovery_grace_ms(pc) + 1);
+    if (c->closing) t = min_u64(t, c->close_deadline + 1);
+    else if (c->outbound && c->bound)
+        t = min_u64(t, m->stopping ? now : c->idle_since + (uint64_t)pc->lifetime_s * 1000u + 1);
+    return t;
+}
+
+static void graves_unkeep(mta *m, conn *c);
+
+/* The end of a turn's work on the touched connections: counted, timed,
+ * their output flagged to the driver; the dead ones wait in m->dying. */
+static void settle(mta *m, uint64_t now)
+{
+    conn *retry = NULL;
+    while (m->touched) {
+        conn *c = m->touched;
+        m->touched = c->touch_next;
+        c->touched = 0;
+        m->st.conn_visits++;
+        graves_unkeep(m, c); /* it may have let go of one */
+        account_as(m, c, flags_of(m, c, now));
+        if (c->have_h) (void)x400_driver_want_write(m->drv, c->h);
+        if (c->dead) {
+            mta_timers_cancel(&m->timers, &c->tm);
+            if (!c->dying) {
+                c->dying = 1;
+                c->dying_next = m->dying;
+                m->dying = c;
+            }
+            continue;
+        }
+        if (mta_timers_set(&m->timers, &c->tm, deadline_of(m, c, now)) < 0) {
+            LOG(m, IFC, X400_LOG_ERROR, "assoc #%u: out of memory for its timer: tried again", c->id);
+            c->touch_next = retry;
+            retry = c;
+        }
+    }
+    while (retry) { /* next turn */
+        conn *c = retry;
+        retry = c->touch_next;
+        touch(m, c);
+    }
+}
+
+static void manage_conn(mta *m, conn *c, uint64_t now);
+
+/* The connections whose deadline came. */
+static void run_timers(mta *m, uint64_t now)
+{
+    mta_timer *t;
+    while ((t = mta_timers_pop_due(&m->timers, now)) != NULL) {
+        conn *c = (conn *)(void *)((char *)t - offsetof(conn, tm));
+        m->st.conn_visits++;
+        manage_conn(m, c, now);
+        touch(m, c);
+    }
+}
+
 static conn *conn_new(mta *m, int outbound, int peer)
 {
     conn *c = calloc(1, sizeof *c);
@@ -759,8 +957,11 @@ static conn *conn_new(mta *m, int outbound, int peer)
     c->outbound = outbound;
     c->peer = peer;
     c->idle_since = mono_ms();
+    c->cpeer = -1;
     c->next = m->conns;
+    if (m->conns) m->conns->prev = c;
     m->conns = c;
+    touch(m, c);
     return c;
 }
 
@@ -768,23 +969,33 @@ static conn *conn_new(mta *m, int outbound, int peer)
  * holds it. */
 static void retire(mta *m, x400_assoc *a)
 {
+    conn *owner;
+    struct grave *g;
     if (!a) return;
-    if (!x400_assoc_get_user(a)) {   /* retired before (users are set on every live one) */
-        for (size_t i = 0; i < m->ngrave; i++)
-            if (m->graveyard[i] == a) return;
-    }
+    owner = x400_assoc_get_user(a);
+    if (!owner) return; /* retired before: users are set on every live one */
     x400_assoc_set_user(a, NULL);
-    if (m->ngrave == m->capgrave) {
-        size_t n = m->capgrave ? m->capgrave * 2 : 64;
-        x400_assoc **g = realloc(m->graveyard, n * sizeof *g);
-        if (!g) { /* cannot remember it: leak it rather than free what a link may hold */
-            LOG(m, IFC, X400_LOG_ERROR, "out of memory retiring an association");
-            return;
-        }
-        m->graveyard = g;
-        m->capgrave = n;
+    if (!(g = malloc(sizeof *g))) { /* cannot remember it: leak it rather than free what a link may hold */
+        LOG(m, IFC, X400_LOG_ERROR, "out of memory retiring an association");
+        return;
     }
-    m->graveyard[m->ngrave++] = a;
+    g->a = a;
+    g->owner = owner;
+    g->next = m->graveyard;
+    m->graveyard = g;
+    m->ngrave++;
+}
+
+/* The retired associations c kept go back to the graveyard: checked (and
+ * freed if c no longer holds them) in the next reap. */
+static void graves_unkeep(mta *m, conn *c)
+{
+    while (c->kept) {
+        struct grave *g = c->kept;
+        c->kept = g->next;
+        g->next = m->graveyard;
+        m->graveyard = g;
+    }
 }
 
 /* ---------------------------------------------------------------- admission */
@@ -820,6 +1031,7 @@ static void unbound_close(mta *m, conn *c)
 {
     unbound_remove(m, c);
     c->dead = 1;
+    touch(m, c);
     if (c->have_h) x400_driver_disconnect(m->drv, c->h); /* -> on_closed: retired */
 }
 
@@ -1207,6 +1419,7 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
     mta *m = c->m;
     qmsg *q;
     (void)l;
+    touch(m, c);
     switch (ev->type) {
     case X400_P1_LINK_EV_BOUND:
         c->bound = 1;
@@ -1310,19 +1523,22 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
 static x400_p1_link *route_recovery(void *user, x400_p1_link *l, const uint8_t *ref, size_t len)
 {
     mta *m = user;
-    conn *fresh = NULL;
-    for (conn *c = m->conns; c; c = c->next)
-        if (c->link == l) fresh = c;
-    for (conn *c = m->conns; c; c = c->next) {
+    conn *fresh = x400_p1_link_assoc(l) ? x400_assoc_get_user(x400_p1_link_assoc(l)) : NULL;
+    if (fresh && fresh->link != l) fresh = NULL;
+    /* the inbound links waiting for their peer (settle keeps the list) */
+    for (conn *c = m->waiting; c; c = c->w_next) {
         uint8_t b[X400_P1_LINK_REF_MAX];
         size_t n;
+        m->st.conn_visits++;
         if (c->outbound || c->dead || c->link == l) continue;
         if (x400_p1_link_waiting_ref(c->link, b, sizeof b, &n) == X400_OK && n == len &&
             !memcmp(b, ref, n)) {
             LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s recovers its connection (RTSE)", c->id,
                 peer_name(m, c->peer));
             m->st.recoveries++;
+            touch(m, c);
             if (fresh) {
+                touch(m, fresh);
                 c->assoc = fresh->assoc;
                 c->h = fresh->h;
                 c->have_h = fresh->have_h;
@@ -1441,7 +1657,25 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
         }
         c->have_h = 0;
     }
+    if (c && !c->freed) { /* its link may wait for recovery now: route_recovery must find it */
+        touch(m, c);
+        account_as(m, c, flags_of(m, c, mono_ms()));
+    }
     retire(m, a);
+}
+
+/* The driver is about to read c's socket: its link's clock is brought up
+ * to date first (links are ticked only when their timer is due), so that
+ * what the input starts (a transfer, a recovery) is timed from now. */
+static void on_activity(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc *a)
+{
+    mta *m = user;
+    conn *c = x400_assoc_get_user(a);
+    (void)d;
+    (void)h;
+    if (!c || c->freed) return;
+    if (c->link) (void)x400_p1_link_tick(c->link, mono_ms());
+    touch(m, c);
 }
 
 /* ---------------------------------------------------------------- the turn */
@@ -1478,41 +1712,54 @@ static int any_ready(const mta *m, uint64_t now)
     return 0;
 }
 
+/* The peers' ready APDUs onto the links that can send them: for each peer
+ * with APDUs waiting, its senders in turn until one finds nothing ready
+ * (then none would): a turn visits the links it feeds, not all of them. */
 static void feed_links(mta *m, uint64_t now)
 {
-    for (conn *c = m->conns; c; c = c->next) {
-        peerst *p;
-        if (!can_send(m, c)) continue;
-        p = &m->ps[c->peer];
-        for (qmsg *q = p->head, *nx; q && c->inflight < LINK_WINDOW; q = nx) {
-            mta_spool_hdr h;
-            uint8_t *body = NULL;
-            size_t len = 0;
-            x400_diag d;
-            nx = q->next; /* q may be given up below */
-            if (q->state != Q_WAIT || q->next_try > now || q->held) continue;
-            if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) < 0) {
-                LOG(m, SVC, X400_LOG_ERROR, "queue file %s unreadable: %s", q->name, m->err);
-                q->next_try = now + 60000;
-                continue;
-            }
-            mta_log_hex(&m->lg, "sending APDU", body, len);
-            if (x400_p1_link_send_encoded(c->link, body, len, q->prio, (uint64_t)(uintptr_t)q, &d) < 0) {
-                free(body);
-                if (d.code == X400_ERR_FULL) break;
-                if (d.code == X400_ERR_TOO_LONG) {
-                    /* above this association's transfer bound: it will never go */
-                    give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, d.text);
+    for (size_t pi = 0; pi < m->cfg->npeers; pi++) {
+        peerst *p = &m->ps[pi];
+        conn *c, *nc;
+        if (!p->waiting) continue;
+        for (c = p->senders; c; c = nc) {
+            size_t ready = 0;
+            nc = c->s_next;
+            m->st.conn_visits++;
+            if (!can_send(m, c) || c->inflight >= LINK_WINDOW) continue;
+            (void)x400_p1_link_tick(c->link, now); /* what it starts is timed from now */
+            touch(m, c);
+            for (qmsg *q = p->head, *nx; q && c->inflight < LINK_WINDOW; q = nx) {
+                mta_spool_hdr h;
+                uint8_t *body = NULL;
+                size_t len = 0;
+                x400_diag d;
+                nx = q->next; /* q may be given up below */
+                if (q->state != Q_WAIT || q->next_try > now || q->held) continue;
+                ready++;
+                if (mta_spool_read(m->sp, MTA_SPOOL_QUEUE, q->name, &h, &body, &len, m->err, sizeof m->err) < 0) {
+                    LOG(m, SVC, X400_LOG_ERROR, "queue file %s unreadable: %s", q->name, m->err);
+                    q->next_try = now + 60000;
                     continue;
                 }
-                mta_log_diag(&m->lg, X400_LOG_ERROR, "send", &d);
-                q->next_try = now + 60000;
-                continue;
+                mta_log_hex(&m->lg, "sending APDU", body, len);
+                if (x400_p1_link_send_encoded(c->link, body, len, q->prio, (uint64_t)(uintptr_t)q, &d) < 0) {
+                    free(body);
+                    if (d.code == X400_ERR_FULL) break;
+                    if (d.code == X400_ERR_TOO_LONG) {
+                        /* above this association's transfer bound: it will never go */
+                        give_up(m, q, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_CONTENT_TOO_LONG, d.text);
+                        continue;
+                    }
+                    mta_log_diag(&m->lg, X400_LOG_ERROR, "send", &d);
+                    q->next_try = now + 60000;
+                    continue;
+                }
+                free(body);
+                q_set_state(m, q, Q_ACTIVE);
+                q->on = c;
+                c->inflight++;
             }
-            free(body);
-            q_set_state(m, q, Q_ACTIVE);
-            q->on = c;
-            c->inflight++;
+            if (!ready) break; /* nothing ready for this peer: no other link needs a look */
         }
     }
 }
@@ -1534,12 +1781,10 @@ static void manage_peers(mta *m, uint64_t now)
             ps->open_failures = 0;
             continue;
         }
-        for (conn *c = m->conns; c; c = c->next) {
-            if (c->dead || c->peer != (int)p) continue;
-            if (c->outbound) outbound++;
-            if (c->outbound && !c->bound) opening++;
-            if (can_send(m, c)) senders++;
-        }
+        /* counted by settle(): no walk over the associations */
+        outbound = ps->n_out;
+        opening = ps->n_opening;
+        senders = ps->n_senders;
         for (qmsg *q = ps->head; q; q = q->next)
             if (q->state == Q_WAIT && q->next_try <= now && !q->held) ready++;
         if (!ready || m->stopping || opening || outbound >= pc->max_assocs || now < ps->next_open) continue;
@@ -1554,111 +1799,126 @@ static void manage_peers(mta *m, uint64_t now)
         }
 }
 
-static void manage_conns(mta *m, uint64_t now)
+/* One association whose deadline came (run_timers): its link ticked, the
+ * recovery grace, the release answer, the idle release. */
+static void manage_conn(mta *m, conn *c, uint64_t now)
 {
-    for (conn *c = m->conns; c; c = c->next) {
-        const mta_peer_config *pc;
-        if (c->dead || !c->link) continue;
-        (void)x400_p1_link_tick(c->link, now);
-        if (c->peer < 0) continue;
-        pc = &m->cfg->peers[c->peer];
-        if (!c->outbound) {
-            /* An inbound association broke and its RTSE waits for the peer
-             * to recover it -- but only the peer can, and a restarted peer
-             * never will.  When it holds our APDUs, give it a few of the
-             * peer's retry intervals, then let them go on another one. */
-            uint8_t b[X400_P1_LINK_REF_MAX];
-            size_t n;
-            uint64_t grace = (uint64_t)pc->rtse.recovery_timeout_s * 1000u;
-            if (grace > 5000) grace = 5000;
-            if (x400_p1_link_waiting_ref(c->link, b, sizeof b, &n) != X400_OK) {
-                c->waiting_since = 0;
-            } else if (!c->waiting_since) {
-                c->waiting_since = now;
-            } else if (c->inflight && now - c->waiting_since > grace) {
-                LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s did not recover it within %llu ms: "
-                    "its %zu APDUs go on another association", c->id, pc->name,
-                    (unsigned long long)grace, c->inflight);
-                c->dead = 1;
-                continue;
-            }
+    const mta_peer_config *pc;
+    if (c->dead || !c->link) return;
+    (void)x400_p1_link_tick(c->link, now);
+    if (c->peer < 0) return;
+    pc = &m->cfg->peers[c->peer];
+    c->recheck = 0;
+    if (!c->outbound) {
+        /* An inbound association broke and its RTSE waits for the peer
+         * to recover it -- but only the peer can, and a restarted peer
+         * never will.  When it holds our APDUs, give it a few of the
+         * peer's retry intervals, then let them go on another one. */
+        uint8_t b[X400_P1_LINK_REF_MAX];
+        size_t n;
+        uint64_t grace = recovery_grace_ms(pc);
+        if (x400_p1_link_waiting_ref(c->link, b, sizeof b, &n) != X400_OK) {
+            c->waiting_since = 0;
+        } else if (!c->waiting_since) {
+            c->waiting_since = now;
+        } else if (c->inflight && now - c->waiting_since > grace) {
+            LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s did not recover it within %llu ms: "
+                "its %zu APDUs go on another association", c->id, pc->name,
+                (unsigned long long)grace, c->inflight);
+            c->dead = 1;
+            return;
         }
-        if (c->closing) {
-            if (now > c->close_deadline) {
-                LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: no release answer within %u s: aborted", c->id,
-                    pc->disconnect_s);
-                if (c->have_h) x400_driver_disconnect(m->drv, c->h);
-                c->dead = 1;
-            }
-            continue;
+    }
+    if (c->closing) {
+        if (now > c->close_deadline) {
+            LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: no release answer within %u s: aborted", c->id,
+                pc->disconnect_s);
+            if (c->have_h) x400_driver_disconnect(m->drv, c->h);
+            c->dead = 1;
         }
-        if (!c->bound || !x400_p1_link_is_bound(c->link)) continue;
-        if (c->inflight || x400_p1_link_queued(c->link) || x400_p1_link_confirm_pending(c->link) ||
-            (c->outbound && m->ps[c->peer].waiting))
-            c->idle_since = now;
-        /* only the association-initiator may release (RT-CLOSE, X.228) */
-        if (c->outbound && (m->stopping || now - c->idle_since > (uint64_t)pc->lifetime_s * 1000u) &&
-            !c->inflight) {
-            LOG(m, IFC, X400_LOG_INFO, "assoc #%u with %s: %s, releasing", c->id, pc->name,
-                m->stopping ? "shutting down" : "idle for the association lifetime");
-            if (x400_p1_link_close(c->link) == X400_OK) {
-                c->closing = 1;
-                c->close_deadline = now + (uint64_t)pc->disconnect_s * 1000u;
-            }
+        return;
+    }
+    if (!c->bound || !x400_p1_link_is_bound(c->link)) return;
+    if (c->inflight || x400_p1_link_queued(c->link) || x400_p1_link_confirm_pending(c->link) ||
+        (c->outbound && m->ps[c->peer].waiting)) {
+        c->idle_since = now;
+        if (c->outbound) c->recheck = now + BUSY_RECHECK_MS; /* idle then? */
+    }
+    /* only the association-initiator may release (RT-CLOSE, X.228) */
+    if (c->outbound && (m->stopping || now - c->idle_since > (uint64_t)pc->lifetime_s * 1000u) &&
+        !c->inflight) {
+        LOG(m, IFC, X400_LOG_INFO, "assoc #%u with %s: %s, releasing", c->id, pc->name,
+            m->stopping ? "shutting down" : "idle for the association lifetime");
+        if (x400_p1_link_close(c->link) == X400_OK) {
+            c->closing = 1;
+            c->close_deadline = now + (uint64_t)pc->disconnect_s * 1000u;
         }
     }
 }
 
-/* Free what ended: links whose association is gone, and associations the
- * driver has forgotten and no link holds. */
+/* Free what ended: the dead conns (m->dying) with nothing left to confirm,
+ * and the associations the driver has forgotten that no link holds (each
+ * checked against the one conn that had it; one it still holds waits in
+ * that conn's `kept` until the conn is touched or freed).  O(dying + the
+ * graves retired or let go since the last turn). */
 static void reap(mta *m)
 {
-    conn **pp = &m->conns;
+    conn **pp = &m->dying, *gone = NULL;
     while (*pp) {
         conn *c = *pp;
+        m->st.conn_visits++;
         /* suspended: nothing will be confirmed (the senders keep it) */
-        if (c->dead && (m->suspended || !x400_p1_link_confirm_pending(c->link))) {
-            int confirming = 0;
-            for (size_t i = 0; i < m->pd.nconfirm; i++)
-                if (m->pd.confirm[i] == c) confirming = 1;
-            if (!confirming) {
-                if (c->have_h) x400_driver_disconnect(m->drv, c->h); /* -> on_closed: retired */
-                if (c->assoc && !c->have_h) retire(m, c->assoc);
-                /* APDUs still handed to this link go back to the queue */
+        if ((m->suspended || !x400_p1_link_confirm_pending(c->link)) && !c->confirm) {
+            *pp = c->dying_next;
+            c->dying = 0;
+            c->freed = 1;  /* touched no more; its struct outlives the graveyard pass below */
+            if (c->have_h) x400_driver_disconnect(m->drv, c->h); /* -> on_closed: retired */
+            if (c->assoc && !c->have_h && x400_assoc_get_user(c->assoc)) retire(m, c->assoc);
+            /* APDUs still handed to this link go back to the queue */
+            if (c->inflight)
                 for (size_t p = 0; p < m->cfg->npeers; p++)
                     for (qmsg *q = m->ps[p].head; q; q = q->next)
                         if (q->on == c) give_back(m, c, q, NULL);
-                if (c->link) {
-                    x400_p1_link_free(c->link);
-                    c->link = NULL;
-                }
-                unbound_remove(m, c);
-                *pp = c->next;
-                free(c);
-                m->nconns--;
-                continue;
+            if (c->link) {
+                x400_p1_link_free(c->link);
+                c->link = NULL;
             }
-        }
-        pp = &c->next;
-    }
-    if (!m->ngrave) return;
-    /* one pass over the links marks the retired associations still held
-     * (a retired one has no user: the mark is its user for this pass), one
-     * pass over the graveyard frees the others: O(conns + graves) */
-    for (conn *c = m->conns; c; c = c->next) {
-        x400_assoc *held[2] = { c->assoc, c->link ? x400_p1_link_assoc(c->link) : NULL };
-        for (int k = 0; k < 2; k++)
-            if (held[k] && !x400_assoc_get_user(held[k])) x400_assoc_set_user(held[k], &m->graveyard);
-    }
-    for (size_t i = 0; i < m->ngrave;) {
-        x400_assoc *a = m->graveyard[i];
-        if (x400_assoc_get_user(a) == (void *)&m->graveyard) {
-            x400_assoc_set_user(a, NULL);
-            i++;
+            unbound_remove(m, c);
+            account_as(m, c, 0);
+            graves_unkeep(m, c);
+            mta_timers_cancel(&m->timers, &c->tm);
+            if (c->prev) c->prev->next = c->next;
+            else m->conns = c->next;
+            if (c->next) c->next->prev = c->prev;
+            c->dying_next = gone;
+            gone = c;
+            m->nconns--;
             continue;
         }
-        x400_assoc_free(a);
-        m->graveyard[i] = m->graveyard[--m->ngrave];
+        pp = &c->dying_next;
+    }
+    while (m->graveyard) {
+        struct grave *g = m->graveyard;
+        conn *o = g->owner;
+        m->graveyard = g->next;
+        m->st.conn_visits++;
+        if (!o->freed && (o->assoc == g->a || (o->link && x400_p1_link_assoc(o->link) == g->a))) {
+            g->next = o->kept;
+            o->kept = g;
+            continue;
+        }
+        x400_assoc_free(g->a);
+        free(g);
+        m->ngrave--;
+    }
+    if (!gone) return;
+    for (conn **tp = &m->touched; *tp;) /* touched while being freed: forgotten */
+        if ((*tp)->freed) *tp = (*tp)->touch_next;
+        else tp = &(*tp)->touch_next;
+    while (gone) {
+        conn *c = gone;
+        gone = c->dying_next;
+        free(c);
     }
 }
 
@@ -1666,10 +1926,8 @@ static void snapshot(mta *m)
 {
     char *buf;
     size_t cap = 1 << 16, n = 0;
-    size_t queue_len = 0, open = 0;
+    size_t queue_len = 0, open = m->nopen;
     for (size_t p = 0; p < m->cfg->npeers; p++) queue_len += m->ps[p].waiting + m->ps[p].active;
-    for (conn *c = m->conns; c; c = c->next)
-        if (!c->dead && c->bound) open++;
     buf = malloc(cap);
     if (!buf) return;
     n += (size_t)snprintf(buf + n, cap - n, "snapshot_ms=%llu\npid=%ld\n", (unsigned long long)wall_ms(),
@@ -1682,7 +1940,7 @@ static void snapshot(mta *m)
                           "commits=%llu\ncheckpoints=%llu\nfirst_durable_ms=%llu\nlast_durable_ms=%llu\n"
                           "conn_objects=%zu\nconns=%zu\ninbound_conns=%zu\nunbound=%zu\nsources=%zu\n"
                           "graveyard=%zu\nconn_refused=%llu\ndriver_refused=%llu\nbind_timeouts=%llu\n"
-                          "unbound_evicted=%llu\nbind_backoffs=%llu\n",
+                          "unbound_evicted=%llu\nbind_backoffs=%llu\nconn_visits=%llu\ndriver_visits=%llu\n",
                           (unsigned long long)m->st.submitted, (unsigned long long)m->st.received,
                           (unsigned long long)m->st.delivered, (unsigned long long)m->st.duplicates,
                           (unsigned long long)m->st.reports_received,
@@ -1698,7 +1956,8 @@ static void snapshot(mta *m)
                           mta_guard_sources(m->guard), m->ngrave, (unsigned long long)m->st.conn_refused,
                           (unsigned long long)x400_driver_refused_count(m->drv),
                           (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
-                          (unsigned long long)m->st.bind_backoffs);
+                          (unsigned long long)m->st.bind_backoffs, (unsigned long long)m->st.conn_visits,
+                          (unsigned long long)x400_driver_visit_count(m->drv));
     n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\npeer_busy=%llu\ngarbage_suppressed=%llu\n",
                           (unsigned long long)m->st.quarantined, (unsigned long long)m->st.peer_busy,
                           (unsigned long long)m->garbage.suppressed);
@@ -1886,6 +2145,7 @@ static void suspend(mta *m, const char *what)
     for (conn *c = m->conns; c; c = c->next) {
         c->closing_for_suspend = !c->dead;
         c->dead = 1;
+        touch(m, c);
     }
     for (conn *c = m->conns; c; c = c->next)
         if (c->closing_for_suspend && c->have_h) x400_driver_disconnect(m->drv, c->h);
@@ -1966,7 +2226,11 @@ static int commit(mta *m)
     for (size_t i = 0; i < m->pd.nconfirm; i++) {
         conn *c = m->pd.confirm[i];
         c->confirm = 0;
-        if (c->link) (void)x400_p1_link_confirm(c->link);
+        touch(m, c);
+        if (c->link) {
+            (void)x400_p1_link_tick(c->link, mono_ms());
+            (void)x400_p1_link_confirm(c->link);
+        }
     }
     m->pd.nconfirm = 0;
     return rv;
@@ -2044,6 +2308,7 @@ static void reload(mta *m)
             }
         }
     }
+    for (conn *c = m->conns; c; c = c->next) account_as(m, c, 0); /* counted again below */
     memset(nps, 0, sizeof nps);
     for (size_t i = 0; i < oc->npeers; i++)
         if (map[i] >= 0) nps[map[i]] = m->ps[i];
@@ -2067,6 +2332,10 @@ static void reload(mta *m)
     /* the garbage log limit takes the new values (its table stays) */
     m->garbage.max_lines = nc->lim.garbage_log_lines;
     m->garbage.interval_ms = (uint64_t)nc->lim.garbage_log_interval_s * 1000u;
+    for (conn *c = m->conns; c; c = c->next) { /* under the new peer indexes and settings */
+        account_as(m, c, flags_of(m, c, mono_ms()));
+        touch(m, c);
+    }
     LOG(m, SVC, X400_LOG_NOTICE, "SIGHUP: configuration re-read (%zu peers), log reopened", nc->npeers);
 }
 
@@ -2193,7 +2462,9 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     dcb.accepted = on_accepted;
     dcb.connected = on_connected;
     dcb.closed = on_closed;
+    dc.notify_output = 1; /* settle() flags what the loop gave work */
     if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return start_failed(m);
+    x400_driver_set_activity(m->drv, on_activity);
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -2218,36 +2489,30 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
             LOG(m, SVC, X400_LOG_NOTICE, "signal %d: releasing associations and stopping", (int)got_signal);
             m->stopping = 1;
             stop_at = now + 3000;
+            for (conn *c = m->conns; c; c = c->next) touch(m, c); /* outbound ones: released now */
         }
-        if (m->stopping) {
-            int busy = 0;
-            for (conn *c = m->conns; c; c = c->next)
-                if (!c->dead) busy = 1;
-            if (!busy || now > stop_at) break;
-        }
+        settle(m, now); /* what the driver's events touched */
+        if (m->stopping && (!m->nalive || now > stop_at)) break;
         if (m->suspended) try_resume(m, now);
         if (!m->stopping && !m->suspended && now - m->last_pickup >= 50) {
             m->last_pickup = now;
             pickup(m);
             control(m);
         }
-        /* Work over every association (timers, idle release, reaping,
-         * opening) runs at most every HOUSEKEEP_MS, and less often the more
-         * associations there are (120 ms at 10,000): a turn per event must
-         * not walk them all, and the time spent walking stays a fixed share
-         * of the loop (link timers are of seconds).  A suspended MTA (its
-         * spool cannot commit) opens nothing and feeds no link. */
-        housekeep = m->stopping ||
-                    now - m->last_housekeep >= HOUSEKEEP_MS + m->nconns / HOUSEKEEP_PER_MS;
+        /* Per-peer work (opening, retries, the bind deadline) at most every
+         * HOUSEKEEP_MS; per-association work only for those whose deadline
+         * came (run_timers) or that had events or work (settle): a turn
+         * costs what happened, not the associations held (doc/mta.md,
+         * "Scale").  A suspended MTA (its spool cannot commit) opens
+         * nothing and feeds no link. */
+        housekeep = m->stopping || now - m->last_housekeep >= HOUSEKEEP_MS;
         if (housekeep) {
             m->last_housekeep = now;
             if (!m->suspended) manage_peers(m, now);
-        }
-        if (!m->suspended && any_ready(m, now)) feed_links(m, now);
-        if (housekeep) {
-            manage_conns(m, now);
             guard_tick(m, now);
         }
+        run_timers(m, now);
+        if (!m->suspended && any_ready(m, now)) feed_links(m, now);
         (void)commit(m);
         if (!m->suspended && (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
                               (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS))) {
@@ -2259,23 +2524,24 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
             m->last_snapshot = now;
             snapshot(m);
         }
-        if (housekeep) {
-            reap(m);
-            m->link_due = UINT64_MAX;
-            for (conn *c = m->conns; c; c = c->next) {
-                uint64_t t = c->link ? x400_p1_link_next_timeout(c->link) : UINT64_MAX;
-                if (t < m->link_due) m->link_due = t;
-            }
+        settle(m, now);
+        reap(m);
+        {
+            uint64_t due = mta_timers_next(&m->timers);
+            if (m->touched || due <= now) timeout = 0;
+            else if (due != MTA_TIMER_NONE && due - now < (uint64_t)timeout) timeout = (int)(due - now);
         }
-        if (m->link_due != UINT64_MAX && m->link_due > now && m->link_due - now < (uint64_t)timeout)
-            timeout = (int)(m->link_due - now);
         if (x400_driver_run(m->drv, timeout) < 0) {
             mta_log_diag(&m->lg, X400_LOG_ERROR, "driver", x400_driver_diag(m->drv));
         }
     }
     /* shutdown: what was received is made durable, then checkpointed */
     if (commit(m) < 0) status = 1;
-    for (conn *c = m->conns; c; c = c->next) c->dead = 1;
+    for (conn *c = m->conns; c; c = c->next) {
+        c->dead = 1;
+        touch(m, c);
+    }
+    settle(m, mono_ms());
     reap(m);
     reap(m);
     if (m->suspended || mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) {
@@ -2285,8 +2551,14 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     }
     if (m->sp) snapshot(m);
     x400_driver_free(m->drv);
-    while (m->ngrave) x400_assoc_free(m->graveyard[--m->ngrave]);
-    free(m->graveyard);
+    for (conn *c = m->conns; c; c = c->next) graves_unkeep(m, c);
+    while (m->graveyard) {
+        struct grave *g = m->graveyard;
+        m->graveyard = g->next;
+        x400_assoc_free(g->a);
+        free(g);
+    }
+    mta_timers_free(&m->timers);
     mta_guard_free(m->guard);
     for (size_t p = 0; p < cfg->npeers; p++)
         while (m->ps[p].head) {

@@ -425,6 +425,32 @@ int mta_srclog_allow(mta_srclog *r, const char *src, uint64_t now, mta_srclog_em
 /* The summaries of the intervals that ended by now (call now and then). */
 void mta_srclog_flush(mta_srclog *r, uint64_t now, mta_srclog_emit_fn emit, void *user);
 
+/* ------------------------------------------------------------ timers */
+
+/* Deadlines (timers.c): a binary min-heap of entries embedded in the
+ * objects they time; each entry knows its position, so arming, moving and
+ * cancelling are O(log n) and the earliest deadline is O(1).  Times in
+ * monotonic ms. */
+#define MTA_TIMER_NONE UINT64_MAX
+typedef struct mta_timer {
+    uint64_t due;
+    size_t pos;                /* 1 + index in the heap; 0: not armed */
+} mta_timer;
+typedef struct mta_timers {
+    mta_timer **h;
+    size_t n, cap;
+} mta_timers;                  /* zero-initialised: empty */
+/* Arm `e` for `due`, or move it if armed (MTA_TIMER_NONE cancels).
+ * 0, or -1 (no memory: `e` is left as it was). */
+int mta_timers_set(mta_timers *t, mta_timer *e, uint64_t due);
+void mta_timers_cancel(mta_timers *t, mta_timer *e);
+/* The earliest deadline, or MTA_TIMER_NONE. */
+uint64_t mta_timers_next(const mta_timers *t);
+/* The earliest entry if it is due at `now` (it is disarmed), else NULL. */
+mta_timer *mta_timers_pop_due(mta_timers *t, uint64_t now);
+/* Disarm everything and free the heap (the entries stay the caller's). */
+void mta_timers_free(mta_timers *t);
+
 /* ------------------------------------------------------------ run */
 
 /* Run the MTA until SIGINT/SIGTERM (manager.c).  Exit status. */

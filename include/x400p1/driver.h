@@ -55,6 +55,13 @@ typedef struct x400_driver_config {
      * at most once a second, with the count left out). */
     size_t max_inbound;
     x400_logger log;
+    /* 0 (default): every x400_driver_run looks at every connection for
+     * output to write and finished associations.  1: the application calls
+     * x400_driver_want_write for each connection whose association it gave
+     * work outside x400_driver_run (a send, a confirm, a tick, a release):
+     * a run then looks only at those and the ones that had I/O, so its cost
+     * follows the activity, not the connections held (epoll only). */
+    int notify_output;
 } x400_driver_config;
 
 void x400_driver_config_init(x400_driver_config *cfg);
@@ -82,6 +89,23 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
  * Returns the number of connections that made progress, or an error. */
 int x400_driver_run(x400_driver *d, int timeout_ms);
 
+/* With notify_output: the association of `conn` may have output to write
+ * or may have finished (after x400_p1_link_send, _confirm, _tick, _close,
+ * x400_assoc_release ... called outside x400_driver_run): the next run
+ * writes it, or closes the connection.  Harmless without notify_output.
+ * X400_OK or a stale-handle error. */
+int x400_driver_want_write(x400_driver *d, x400_lpi_handle conn);
+
+/* Optional: `fn` is called (with the callbacks' user) when the socket of
+ * `conn` is ready and the driver is about to read it or finish its connect
+ * -- the association may then produce events and start timers.  An
+ * application that ticks its links only when their timers are due
+ * (x400_p1_link_tick) brings the link's clock up to date there, so that
+ * what the input starts is timed from now.  NULL: none (the default). */
+typedef void (*x400_driver_activity_fn)(void *user, x400_driver *d, x400_lpi_handle conn,
+                                        x400_assoc *a);
+void x400_driver_set_activity(x400_driver *d, x400_driver_activity_fn fn);
+
 /* Close a connection now (the association sees its transport closed). */
 int x400_driver_disconnect(x400_driver *d, x400_lpi_handle conn);
 
@@ -93,6 +117,10 @@ size_t x400_driver_conn_count(const x400_driver *d);
  * table, or the application) since the driver was created. */
 size_t x400_driver_inbound_count(const x400_driver *d);
 uint64_t x400_driver_refused_count(const x400_driver *d);
+/* Connections x400_driver_run examined since the driver was created (its
+ * work per turn, for tests and tuning: with notify_output it grows with the
+ * connections that had I/O or were flagged, not with those held). */
+uint64_t x400_driver_visit_count(const x400_driver *d);
 const x400_diag *x400_driver_diag(const x400_driver *d);
 
 #ifdef __cplusplus
