@@ -53,6 +53,8 @@ typedef struct cell { uint8_t act; uint8_t next[O_COUNT]; } cell;
 #define ABORTED TO(ABORTED, CLOSED)
 /* a lower service failed (connection lost): recovery, or closed without it */
 #define LOST TO(LOST_I, RECOVERING), TO(LOST_R, WAIT_RECOVERY), ABORTED
+#define LOST_AS_INITIATOR TO(LOST_I, RECOVERING), ABORTED
+#define LOST_AS_RESPONDER TO(LOST_R, WAIT_RECOVERY), ABORTED
 
 /* One row per state.  An empty cell is an invalid intersection: a user
  * request is refused (X400_ERR_STATE, no effect), an event from below is a
@@ -64,7 +66,7 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
         [EV_OPEN_REQ] = C(OPEN_REQ, TO(DONE, WAIT_OPEN_CONF), ABORTED),
         /* RTORQ open: RT-OPEN ind; RTORQ recover after a restore: back */
         [EVL(CONNECT)] = C(CONNECT, TO(DONE, WAIT_OPEN_RSP), TO(RECOVERED, OPEN), TO(REFUSED, CLOSED),
-                           TO(BUSY, IDLE), LOST),
+                           TO(BUSY, IDLE), LOST_AS_RESPONDER),
         [EVL(P_ABORT)] = C(IGNORE, TO(DONE, IDLE)),
         [EV_T_RECOVERY] = C(T_RECOVERY, ABORTED),
     },
@@ -75,7 +77,7 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
         [EVL(P_ABORT)] = C(PROVIDER_ABORT, ABORTED),
     },
     [S(WAIT_OPEN_RSP)] = {
-        [EV_OPEN_RSP] = C(OPEN_RSP, TO(DONE, OPEN), LOST),
+        [EV_OPEN_RSP] = C(OPEN_RSP, TO(DONE, OPEN), LOST_AS_RESPONDER),
         [EV_U_ABORT_REQ] = C(U_ABORT_REQ, ABORTED),
         [EVL(U_ABORT)] = C(PEER_ABORT, ABORTED),
         [EVL(P_ABORT)] = C(PROVIDER_ABORT, ABORTED),
@@ -139,7 +141,7 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
     [S(RECOVERING)] = {
         /* RTOAC recover: open again, the interrupted transfer resumes */
         [EVL(CONNECT_CONF)] = C(CONNECT_CONF, TO(DONE, OPEN), TO(RESUMED, SENDING), TO(ENDED, WAIT_END_CONF),
-                                LOST),
+                                LOST_AS_INITIATOR),
         [EVL(U_ABORT)] = C(RECOVERY_REFUSED, ABORTED),
         [EVL(P_ABORT)] = C(PROVIDER_ABORT, TO(DONE, RECOVERING)),
         [EV_U_ABORT_REQ] = C(U_ABORT_REQ, ABORTED),
@@ -151,7 +153,7 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
         /* RTORQ recover of the lost connection: open again (a responder
          * that was sending resumes); anything else: RTORJ, still waiting */
         [EVL(CONNECT)] = C(CONNECT, TO(RECOVERED, OPEN), TO(RESUMED, SENDING), TO(ENDED, WAIT_END_CONF),
-                           TO(REFUSED, WAIT_RECOVERY), TO(BUSY, WAIT_RECOVERY), LOST),
+                           TO(REFUSED, WAIT_RECOVERY), TO(BUSY, WAIT_RECOVERY), LOST_AS_RESPONDER),
         [EVL(P_ABORT)] = C(IGNORE, TO(DONE, WAIT_RECOVERY)),
         [EV_U_ABORT_REQ] = C(U_ABORT_REQ, ABORTED),
         [EV_T_RECOVERY] = C(T_RECOVERY, ABORTED),
