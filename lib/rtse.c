@@ -386,7 +386,8 @@ static int refuse_rtorq(x400i_rtse *r, int rj, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    x400i_rt_diag(r, X400_SOURCE_PEER, code, rj, "%s: RTORJ %s sent", text, rj < 0 ? "without reason" : x400i_rt_refuse_reason_name(rj));
+    x400i_rt_diag(r, X400_SOURCE_PEER, code, rj, "%s: RTORJ %s sent", text,
+                  rj < 0 ? "without reason" : x400i_rt_refuse_reason_name(rj));
     d = r->diag;
     if (x400i_rt_build_rtorj(r, rj, NULL, 0) == 0) (void)r->lo.connect_rsp(r->lo.user, 0, r->out.p, r->out.len);
     r->diag = d;
@@ -518,8 +519,10 @@ static int act_connect(x400i_rtse *r, const evargs *a)
     }
     if (r->state != X400I_RTSE_ST_IDLE || r->restored) {
         x400i_rt_free_apdu(ap);
-        x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_REFUSED, RJ_BUSY, "RTORQ open while waiting for a recovery: RTORJ rtsBusy");
-        if (x400i_rt_build_rtorj(r, RJ_BUSY, NULL, 0) == 0) (void)r->lo.connect_rsp(r->lo.user, 0, r->out.p, r->out.len);
+        x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_REFUSED, RJ_BUSY,
+                      "RTORQ open while waiting for a recovery: RTORJ rtsBusy");
+        if (x400i_rt_build_rtorj(r, RJ_BUSY, NULL, 0) == 0)
+            (void)r->lo.connect_rsp(r->lo.user, 0, r->out.p, r->out.len);
         x400i_rt_enter(r, O_BUSY);
         return X400_ERR_REFUSED;
     }
@@ -700,7 +703,8 @@ static int act_turn_please_req(x400i_rtse *r, const evargs *a)
     int rc;
     if (!r->twa) return x400i_rt_refuse(r, "the dialogue mode is monologue");
     if (r->turn) return x400i_rt_refuse(r, "the turn is already held");
-    if (a->priority < 0) return x400i_rt_diag(r, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0, "negative priority"), REFUSE;
+    if (a->priority < 0)
+        return x400i_rt_diag(r, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0, "negative priority"), REFUSE;
     memset(&ap, 0, sizeof ap);
     ap.present = RTSE_apdus_PR_rttp_apdu;
     ap.choice.rttp_apdu = a->priority;
@@ -732,7 +736,8 @@ static int act_token_please(x400i_rtse *r, const evargs *a)
     long prio;
     if (!r->twa) return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "RT-TURN-PLEASE in monologue");
     if (!r->turn)
-        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "RT-TURN-PLEASE to the side without the turn");
+        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL,
+                                   "RT-TURN-PLEASE to the side without the turn");
     if ((rc = x400i_rt_decode(r, a->l->apdu, a->l->apdu_len, &ap, "P-TOKEN-PLEASE")) < 0)
         return x400i_rt_abort(r, AR_PROTOCOL, 0, rc);
     if (ap->present != RTSE_apdus_PR_rttp_apdu) {
@@ -754,7 +759,8 @@ static int act_control_give(x400i_rtse *r, const evargs *a)
     x400i_rtse_ind ind;
     (void)a;
     if (!r->twa) return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "RT-TURN-GIVE in monologue");
-    if (r->turn) return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "RT-TURN-GIVE to the holder of the turn");
+    if (r->turn) return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL,
+                                            "RT-TURN-GIVE to the holder of the turn");
     r->turn = 1;
     x400i_rt_ind_init(&ind, X400I_RTSE_TURN_GIVE_IND);
     x400i_rt_indicate(r, &ind);
@@ -955,7 +961,8 @@ static int invalid(x400i_rtse *r, int ev)
         return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_CLOSED, 0, "%s after the RT-association ended",
                              ev_names[ev]);
     return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "%s not allowed in state %s%s", ev_names[ev],
-                               st_names[r->state], ev == EVL(DATA) ? " (RTTR out of turn or outside a transfer)" : "");
+                               st_names[r->state],
+                                       ev == EVL(DATA) ? " (RTTR out of turn or outside a transfer)" : "");
 }
 
 /* The action of a cell; the user's callback failing aborts. */
@@ -1234,7 +1241,10 @@ int x400i_rtse_timer_fire(x400i_rtse *r, int ev)
     return dispatch(r, ev, &a);
 }
 
-int x400i_rtse_transfer_deferred(const x400i_rtse *r) { return r ? r->end_deferred || (r->rx.active && r->rx.user_holds) : 0; }
+int x400i_rtse_transfer_deferred(const x400i_rtse *r)
+{
+    return r ? r->end_deferred || (r->rx.active && r->rx.user_holds) : 0;
+}
 
 const x400i_rtse_ref *x400i_rtse_waiting_ref(const x400i_rtse *r)
 {

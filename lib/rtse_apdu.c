@@ -141,20 +141,21 @@ int x400i_rt_decode(x400i_rtse *r, const uint8_t *p, size_t n, RTSE_apdus_t **ou
     asn_dec_rval_t rv;
     *out = NULL;
     if (n > CTRL_MAX)
-        return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_LIMIT, 0, "%s of %zu octets exceeds the bound of %u", what, n,
-                    CTRL_MAX);
+        return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_LIMIT, 0, "%s of %zu octets exceeds the bound of %u",
+                             what, n, CTRL_MAX);
     if (n == 0) return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "%s: no RTSE APDU", what);
     if (!x400i_rt_ber_wellformed(p, n))
-        return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "%s: RTSE APDU does not decode (malformed BER, %zu octets)",
-                    what, n);
+        return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0,
+                             "%s: RTSE APDU does not decode (malformed BER, %zu octets)", what, n);
     memset(&ctx, 0, sizeof ctx);
     ctx.max_stack_size = 32768;
     rv = ber_decode(&ctx, &asn_DEF_RTSE_apdus, (void **)out, p, n);
     if (rv.code != RC_OK || rv.consumed != n) {
         if (*out) ASN_STRUCT_FREE(asn_DEF_RTSE_apdus, *out);
         *out = NULL;
-        return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "%s: RTSE APDU does not decode (%s at octet %zu of %zu)",
-                    what, rv.code == RC_WMORE ? "truncated" : "malformed", rv.consumed, n);
+        return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0,
+                             "%s: RTSE APDU does not decode (%s at octet %zu of %zu)", what,
+                             rv.code == RC_WMORE ? "truncated" : "malformed", rv.consumed, n);
     }
     return 0;
 }
@@ -227,7 +228,8 @@ int x400i_rtse_rtorq_recover_ref(const uint8_t *apdu, size_t len, x400i_rtse_ref
         return X400_ERR_PARSE;
     }
     if (a->choice.rtorq_apdu.connectionDataRQ.present != ConnectionData_PR_recover) rc = 0;
-    else rc = x400i_rt_sci_to_ref(&a->choice.rtorq_apdu.connectionDataRQ.choice.recover, ref) == 0 ? 1 : X400_ERR_PARSE;
+    else
+        rc = x400i_rt_sci_to_ref(&a->choice.rtorq_apdu.connectionDataRQ.choice.recover, ref) == 0 ? 1 : X400_ERR_PARSE;
     x400i_rt_free_apdu(a);
     return rc;
 }

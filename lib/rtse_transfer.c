@@ -151,7 +151,8 @@ static int uw_header(x400i_rtse *r)
     int outer, k;
     if (u->hdr_have < 1) return 0;
     if (u->hdr[0] != 0x28) {
-        x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "APDV starts with tag 0x%02x, not EXTERNAL (0x28)", u->hdr[0]);
+        x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "APDV starts with tag 0x%02x, not EXTERNAL (0x28)",
+                      u->hdr[0]);
         return -1;
     }
     off = 1;
@@ -283,7 +284,8 @@ static int uw_finish(x400i_rtse *r)
         if (u->hold[i]) goto bad;
     if (u->hold_len == u->hold_need) return 0;
 bad:
-    x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "APDV with indefinite length does not end with end-of-contents");
+    x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0,
+                  "APDV with indefinite length does not end with end-of-contents");
     return -1;
 }
 
@@ -334,10 +336,12 @@ int x400i_rt_act_transfer_req(x400i_rtse *r, const evargs *a)
     if (r->rx.active && !r->rx.completed)
         return x400i_rt_refuse(r, "an interrupted incoming transfer awaits resumption");
     if ((uint64_t)a->len > r->cfg.max_apdu_size)
-        return x400i_rt_diag(r, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0, "APDU of %zu octets above the bound", a->len),
+        return x400i_rt_diag(r, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0, "APDU of %zu octets above the bound",
+                             a->len),
                REFUSE;
     if (r->cp_kib && (uint64_t)a->len / ((uint64_t)r->cp_kib * 1024u) >= SERIAL_LIMIT)
-        return x400i_rt_diag(r, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0, "APDU needs more checkpoints than serial numbers"),
+        return x400i_rt_diag(r, X400_SOURCE_LOCAL, X400_ERR_TOO_LONG, 0,
+                             "APDU needs more checkpoints than serial numbers"),
                REFUSE;
     x400i_rt_enter(r, O_DONE);
     memset(t, 0, sizeof *t);
@@ -369,7 +373,8 @@ int x400i_rt_act_minor_conf(x400i_rtse *r, const evargs *a)
     unsigned i = 0;
     while (i < t->nring && t->ring[i].serial <= a->l->serial) i++;
     if (i == 0)
-        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "P-SYNC-MINOR confirm of serial %u not outstanding",
+        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL,
+                                   "P-SYNC-MINOR confirm of serial %u not outstanding",
                           a->l->serial);
     t->conf_serial = t->ring[i - 1].serial;
     t->conf_off = t->ring[i - 1].off;
@@ -400,7 +405,8 @@ int x400i_rt_act_act_start(x400i_rtse *r, const evargs *a)
         return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL,
                           "P-ACTIVITY-START while an interrupted transfer awaits resumption");
     if (a->l->id_len == 0 || a->l->id_len > 6)
-        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "activity identifier of %zu octets", a->l->id_len);
+        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "activity identifier of %zu octets",
+                                   a->l->id_len);
     x400i_rt_enter(r, O_DONE);
     rx_start(r, a->l->id, a->l->id_len); /* a completed one is confirmed: replaced */
     if (r->cp_kib) x400i_rt_persist(r);
@@ -415,7 +421,8 @@ int x400i_rt_act_act_resume(x400i_rtse *r, const evargs *a)
         return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL,
                           "P-ACTIVITY-RESUME from the peer while this side holds the turn");
     if (l->id_len == 0 || l->id_len > 6)
-        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "activity identifier of %zu octets", l->id_len);
+        return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "activity identifier of %zu octets",
+                                   l->id_len);
     x400i_rt_enter(r, O_DONE);
     if (!x->active || x->id_len != l->old_id_len || memcmp(x->id, l->old_id, l->old_id_len) != 0) {
         if (l->serial == 0 && !(x->active && !x->completed)) {
@@ -466,7 +473,8 @@ int x400i_rt_act_data(x400i_rtse *r, const evargs *a)
         if ((rc = x400i_rt_decode(r, p, n, &ap, "P-DATA")) < 0) return x400i_rt_abort(r, AR_PROTOCOL, 0, rc);
         if (ap->present != RTSE_apdus_PR_rttr_apdu) {
             x400i_rt_free_apdu(ap);
-            return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL, "P-DATA inside an activity carries no RTTR");
+            return x400i_rt_peer_error(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL,
+                                       "P-DATA inside an activity carries no RTTR");
         }
         v = ap->choice.rttr_apdu.buf;
         len = (uint64_t)ap->choice.rttr_apdu.size;
