@@ -393,3 +393,301 @@ int x400i_acse_check(int state, int ev, int *next, x400_diag *d)
                           "ACSE state check failure: state %s does not accept %s",
                           x400i_acse_state_name(state), x400i_acse_event_name(ev));
 }
+
+/* ---- the ACSE protocol actions over presentation (X.227 clause 7) ---- */
+
+int x400i_acpm_init(x400i_acpm *m, x400i_pres *pres, const x400_assoc_config *cfg,
+                    const x400i_pctx *ctx, size_t nctx, x400_diag *diag, const x400_allocator *alloc)
+{
+    memset(m, 0, sizeof *m);
+    m->pres = pres;
+    m->cfg = cfg;
+    m->ctx = ctx;
+    m->nctx = nctx;
+    m->diag = diag;
+    m->alloc = alloc;
+    m->state = X400I_ACSE_ST_IDLE;
+    x400i_buf_init(&m->out, alloc, X400I_ACSE_MAX);
+    if (x400i_oidv_from_arcs(&m->app_ctx, cfg->application_context.arc, cfg->application_context.n) < 0)
+        return X400_ERR_INVALID_ARG;
+    return X400_OK;
+}
+
+void x400i_acpm_free(x400i_acpm *m)
+{
+    if (m) x400i_buf_free(&m->out);
+}
+
+static int acse_ctx(const x400i_acpm *m)
+{
+    return x400i_pres_context_id(m->pres, &x400i_oid_acse);
+}
+
+/* The presentation machine refused a request: its diagnostic is the one. */
+static int pres_err(x400i_acpm *m, int rv)
+{
+    const x400_diag *pd = x400i_pres_diag(m->pres);
+    if (pd->code) *m->diag = *pd;
+    return rv;
+}
+
+static int step(x400i_acpm *m, int ev)
+{
+    int next = X400I_ACSE_ST_IDLE;
+    int rv = x400i_acse_check(m->state, ev, &next, m->diag);
+    return rv < 0 ? rv : next;
+}
+
+/* Encode `ap` into m->out and describe it as one PDV on context `ctx`. */
+static int apdu_pdv(x400i_acpm *m, const x400i_acse_apdu *ap, x400i_pdv *pdv, int ctx)
+{
+    int rv;
+    x400i_buf_reset(&m->out);
+    rv = x400i_acse_encode(&m->out, ap);
+    if (rv < 0)
+        return x400i_diag_set(m->diag, L, X400_SOURCE_LOCAL, rv, 0, "ACSE: cannot encode %s: %s",
+                              x400i_acse_apdu_name(ap->type), x400_strerror(rv));
+    pdv->ctx = ctx;
+    pdv->encoding = X400I_PDV_SINGLE;
+    pdv->v = m->out.p;
+    pdv->len = m->out.len;
+    return X400_OK;
+}
+
+/* user-information: one EXTERNAL {BER, user_info_context, single-ASN1-type ui} */
+static void put_ui(const x400i_acpm *m, x400i_acse_apdu *ap, const uint8_t *ui, size_t len)
+{
+    if (!len) return;
+    ap->nui = 1;
+    ap->ui[0].has_direct = 1;
+    ap->ui[0].direct = x400i_oid_ber;
+    ap->ui[0].indirect = m->cfg->user_info_context;
+    ap->ui[0].encoding = X400I_PDV_SINGLE;
+    ap->ui[0].v = ui;
+    ap->ui[0].len = len;
+}
+
+static void view_part(x400i_view *v, const x400_ae_part *p)
+{
+    v->p = p->tlv;
+    v->len = p->len;
+}
+
+int x400i_acpm_associate_req(x400i_acpm *m, const uint8_t *ui, size_t ui_len)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int next, rv, ctx = -1;
+    next = step(m, X400I_ACSE_EV_ASSOC_REQ);
+    if (next < 0) return next;
+    for (size_t i = 0; i < m->nctx; i++)
+        if (x400i_oidv_eq(&m->ctx[i].as, &x400i_oid_acse)) ctx = m->ctx[i].id;
+    if (ctx < 0)
+        return x400i_diag_set(m->diag, L, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0,
+                              "ACSE: no presentation context for id-as-acse (2.2.1.0.1) configured");
+    x400i_acse_init(&ap, X400I_ACSE_AARQ);    /* AARQ, X.227 7.1.4.1 */
+    ap.app_ctx = m->app_ctx;
+    view_part(&ap.called_ap_title, &m->cfg->called_ap_title);
+    view_part(&ap.called_ae_qual, &m->cfg->called_ae_qualifier);
+    view_part(&ap.calling_ap_title, &m->cfg->calling_ap_title);
+    view_part(&ap.calling_ae_qual, &m->cfg->calling_ae_qualifier);
+    put_ui(m, &ap, ui, ui_len);
+    rv = apdu_pdv(m, &ap, &pdv, ctx);
+    if (rv < 0) return rv;
+    rv = x400i_pres_connect_req(m->pres, &pdv, 1, NULL, 0);
+    if (rv < 0) return pres_err(m, rv);
+    m->state = next;
+    return X400_OK;
+}
+
+int x400i_acpm_associate_rsp(x400i_acpm *m, int accept, const uint8_t *ui, size_t ui_len)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int next, rv;
+    next = step(m, accept ? X400I_ACSE_EV_ASSOC_RSP_POS : X400I_ACSE_EV_ASSOC_RSP_NEG);
+    if (next < 0) return next;
+    x400i_acse_init(&ap, X400I_ACSE_AARE);    /* AARE, X.227 7.1.4.2 */
+    ap.app_ctx = m->app_ctx;
+    ap.result = accept ? 0 : 1;
+    ap.diag_source = 1;
+    ap.diag = accept ? 0 : 1;              /* null / no-reason-given */
+    view_part(&ap.responding_ap_title, &m->cfg->responding_ap_title);
+    view_part(&ap.responding_ae_qual, &m->cfg->responding_ae_qualifier);
+    put_ui(m, &ap, ui, ui_len);
+    rv = apdu_pdv(m, &ap, &pdv, acse_ctx(m));
+    if (rv < 0) return rv;
+    rv = x400i_pres_connect_rsp(m->pres, accept, -1, &pdv, 1, NULL, 0);
+    if (rv < 0) return pres_err(m, rv);
+    m->state = next;
+    return X400_OK;
+}
+
+/* RLRQ / RLRE (reason normal) in P-RELEASE request / response, X.227 7.2 */
+static int release(x400i_acpm *m, int rsp)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int next, rv;
+    next = step(m, rsp ? X400I_ACSE_EV_RELEASE_RSP : X400I_ACSE_EV_RELEASE_REQ);
+    if (next < 0) return next;
+    x400i_acse_init(&ap, rsp ? X400I_ACSE_RLRE : X400I_ACSE_RLRQ);
+    ap.reason = 0;                             /* normal */
+    rv = apdu_pdv(m, &ap, &pdv, acse_ctx(m));
+    if (rv < 0) return rv;
+    rv = rsp ? x400i_pres_release_rsp(m->pres, &pdv, 1) : x400i_pres_release_req(m->pres, &pdv, 1);
+    if (rv < 0) return pres_err(m, rv);
+    m->state = next;
+    return X400_OK;
+}
+
+int x400i_acpm_release_req(x400i_acpm *m) { return release(m, 0); }
+int x400i_acpm_release_rsp(x400i_acpm *m) { return release(m, 1); }
+
+/* ABRT with `source` in ARU, or a bare ARU when none can be built. */
+static int send_abrt(x400i_acpm *m, int source, int valid, const uint8_t *ui, size_t ui_len)
+{
+    x400i_acse_apdu ap;
+    x400i_pdv pdv;
+    int ctx = acse_ctx(m);
+    x400i_acse_init(&ap, X400I_ACSE_ABRT);     /* ABRT, X.227 7.3 */
+    ap.abort_source = source;
+    put_ui(m, &ap, ui, ui_len);
+    m->state = X400I_ACSE_ST_IDLE;
+    if (valid && ctx > 0 && apdu_pdv(m, &ap, &pdv, ctx) >= 0)
+        return x400i_pres_u_abort_req(m->pres, &pdv, 1, NULL, 0);
+    return x400i_pres_u_abort_req(m->pres, NULL, 0, NULL, 0);
+}
+
+int x400i_acpm_abort_req(x400i_acpm *m, const uint8_t *ui, size_t ui_len)
+{
+    int next = step(m, X400I_ACSE_EV_ABORT_REQ);
+    return send_abrt(m, 0 /* acse-service-user */, next >= 0, ui, ui_len);
+}
+
+void x400i_acpm_provider_abort(x400i_acpm *m)
+{
+    x400_diag keep = *m->diag;
+    (void)send_abrt(m, 1 /* acse-service-provider */, 1, NULL, 0);
+    *m->diag = keep;
+}
+
+/* Find and decode the ACSE APDU among the PDVs of a presentation primitive. */
+static int apdu_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap, int want,
+                   const char *prim)
+{
+    int ctx = acse_ctx(m), rv;
+    for (size_t i = 0; i < pi->npdv; i++) {
+        if (pi->pdv[i].ctx != ctx) continue;
+        if (pi->pdv[i].encoding != X400I_PDV_SINGLE) break;
+        rv = x400i_acse_decode(pi->pdv[i].v, pi->pdv[i].len, ap, m->alloc, m->diag);
+        if (rv < 0) return rv;
+        if (want && ap->type != want)
+            return x400i_diag_set(m->diag, L, X400_SOURCE_PEER, X400_ERR_PROTOCOL, 0,
+                                  "ACSE: %s carries %s where %s was expected", prim,
+                                  x400i_acse_apdu_name(ap->type), x400i_acse_apdu_name(want));
+        return X400_OK;
+    }
+    x400i_acse_init(ap, 0);
+    return x400i_diag_set(m->diag, L, X400_SOURCE_PEER, X400_ERR_PROTOCOL, 0,
+                          "ACSE: %s without %s on the ACSE presentation context", prim,
+                          x400i_acse_apdu_name(want));
+}
+
+int x400i_acpm_aarq_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap)
+{
+    int rv = apdu_in(m, pi, ap, X400I_ACSE_AARQ, "P-CONNECT indication");
+    if (rv >= 0) rv = step(m, X400I_ACSE_EV_AARQ);
+    if (rv < 0) {
+        /* unreadable: CPR with provider reason user-data-not-readable */
+        x400_diag keep = *m->diag;
+        (void)x400i_pres_connect_rsp(m->pres, 0, 6, NULL, 0, NULL, 0);
+        *m->diag = keep;
+        return rv;
+    }
+    m->state = rv;
+    if (!x400i_oidv_eq(&ap->app_ctx, &m->app_ctx)) {
+        /* AARE- (rejected-permanent, application-context-name-not-supported) in CPR */
+        x400i_acse_apdu re;
+        x400i_pdv pdv;
+        char txt[64];
+        x400i_oid_to_text(ap->app_ctx.v, ap->app_ctx.len, txt, sizeof txt);
+        x400i_acse_init(&re, X400I_ACSE_AARE);
+        re.app_ctx = ap->app_ctx;
+        re.result = 1;
+        re.diag_source = 1;
+        re.diag = 2;
+        m->state = X400I_ACSE_ST_IDLE;
+        if (apdu_pdv(m, &re, &pdv, acse_ctx(m)) >= 0)
+            (void)x400i_pres_connect_rsp(m->pres, 0, -1, &pdv, 1, NULL, 0);
+        x400i_diag_set(m->diag, L, X400_SOURCE_PEER, X400_ERR_REFUSED, 2,
+                       "ACSE: application context %s not supported (AARE- sent)", txt);
+        return X400_ERR_REFUSED;
+    }
+    return X400_OK;
+}
+
+int x400i_acpm_aare_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap,
+                       int *accepted)
+{
+    int rv;
+    x400i_acse_init(ap, 0);
+    *accepted = pi->accepted;
+    if (!pi->accepted && !pi->npdv) {     /* CPR without AARE */
+        m->state = X400I_ACSE_ST_IDLE;
+        return 0;
+    }
+    rv = apdu_in(m, pi, ap, X400I_ACSE_AARE, pi->accepted ? "CPA-PPDU" : "CPR-PPDU");
+    if (rv >= 0)
+        rv = step(m, ap->result == 0 && pi->accepted ? X400I_ACSE_EV_AARE_POS : X400I_ACSE_EV_AARE_NEG);
+    if (rv < 0) return rv;
+    m->state = rv;
+    if (pi->accepted && ap->result != 0) {
+        /* AARE- inside a CPA: the association is refused; drop the
+         * presentation connection with ARU */
+        *accepted = 0;
+        (void)x400i_pres_u_abort_req(m->pres, NULL, 0, NULL, 0);
+    }
+    if (!*accepted)
+        x400i_diag_set(m->diag, L, X400_SOURCE_PEER, X400_ERR_REFUSED, (int)ap->diag,
+                       "ACSE: association rejected (AARE result %ld, %s diagnostic %ld)", ap->result,
+                       ap->diag_source == 1 ? "service-user" : "service-provider", ap->diag);
+    return 1;
+}
+
+int x400i_acpm_release_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap, int conf)
+{
+    int rv = apdu_in(m, pi, ap, conf ? X400I_ACSE_RLRE : X400I_ACSE_RLRQ,
+                     conf ? "P-RELEASE confirm" : "P-RELEASE indication");
+    if (rv >= 0) rv = step(m, conf ? X400I_ACSE_EV_RLRE : X400I_ACSE_EV_RLRQ);
+    if (rv < 0) return rv;
+    m->state = rv;
+    return X400_OK;
+}
+
+int x400i_acpm_abrt_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap)
+{
+    int have = 0;
+    x400i_acse_init(ap, 0);
+    m->state = X400I_ACSE_ST_IDLE;
+    if (pi->npdv && apdu_in(m, pi, ap, X400I_ACSE_ABRT, "ARU-PPDU") >= 0) {
+        have = 1;
+        x400i_diag_set(m->diag, L, X400_SOURCE_PEER, X400_ERR_ABORTED, (int)ap->abort_source,
+                       "A-ABORT from peer (ABRT, source %s)",
+                       ap->abort_source ? "acse-service-provider" : "acse-service-user");
+    } else {
+        x400i_diag_set(m->diag, X400_LAYER_PRESENTATION, X400_SOURCE_PEER, X400_ERR_ABORTED, 0,
+                       "P-U-ABORT from peer");
+    }
+    return have;
+}
+
+void x400i_acse_user_apdu(const x400i_acse_apdu *ap, const uint8_t **ui, size_t *ui_len)
+{
+    for (size_t i = 0; i < ap->nui; i++)
+        if (ap->ui[i].encoding == X400I_PDV_SINGLE) {
+            *ui = ap->ui[i].v;
+            *ui_len = ap->ui[i].len;
+            return;
+        }
+}

@@ -92,4 +92,68 @@ int x400i_acse_check(int state, int ev, int *next, x400_diag *d);
 const char *x400i_acse_state_name(int state);
 const char *x400i_acse_event_name(int ev);
 
+/* ---- the ACSE protocol actions over presentation (X.227 clause 7) ----
+ * Which APDU rides on which presentation primitive, built from the
+ * association's configuration, state-checked by the table above.  The
+ * association (lib/assoc.c) owns one x400i_acpm next to its presentation
+ * machine and only routes: requests of the upper layer come here, and so
+ * do the P-CONNECT / P-RELEASE / P-U-ABORT indications and confirms; the
+ * summary state and the events stay with the association.  Failures set
+ * *diag (the association's diagnostic). */
+typedef struct x400i_acpm {
+    x400i_pres *pres;                   /* not owned */
+    const x400_assoc_config *cfg;       /* AP titles, AE qualifiers, user_info_context */
+    const x400i_pctx *ctx; size_t nctx; /* the configured presentation contexts */
+    x400i_oidv app_ctx;                 /* application-context-name */
+    int state;                          /* x400i_acse_st */
+    x400i_buf out;                      /* the APDU being encoded */
+    x400_diag *diag;
+    const x400_allocator *alloc;
+} x400i_acpm;
+
+/* X400_OK, X400_ERR_INVALID_ARG (application context not encodable). */
+int x400i_acpm_init(x400i_acpm *m, x400i_pres *pres, const x400_assoc_config *cfg,
+                    const x400i_pctx *ctx, size_t nctx, x400_diag *diag, const x400_allocator *alloc);
+void x400i_acpm_free(x400i_acpm *m);
+
+/* A-ASSOCIATE request: AARQ {application-context-name, AP titles / AE
+ * qualifiers, user-information = EXTERNAL {BER, user_info_context, ui}} in
+ * P-CONNECT request (X.227 7.1.4.1). */
+int x400i_acpm_associate_req(x400i_acpm *m, const uint8_t *ui, size_t ui_len);
+/* A-ASSOCIATE response: AARE+ (accepted) in CPA, or AARE- (rejected-
+ * permanent, service-user no-reason-given) in CPR (X.227 7.1.4.2). */
+int x400i_acpm_associate_rsp(x400i_acpm *m, int accept, const uint8_t *ui, size_t ui_len);
+/* A-RELEASE request / response: RLRQ / RLRE (reason normal) in P-RELEASE
+ * (X.227 7.2). */
+int x400i_acpm_release_req(x400i_acpm *m);
+int x400i_acpm_release_rsp(x400i_acpm *m);
+/* A-ABORT request: ABRT (source service-user, user-information ui) in
+ * P-U-ABORT (X.227 7.3); a bare ARU when no ABRT can be built. */
+int x400i_acpm_abort_req(x400i_acpm *m, const uint8_t *ui, size_t ui_len);
+/* An ACSE protocol error after the presentation connection exists: ABRT
+ * (source service-provider) in ARU; *diag is kept (X.227 7.3.3.2). */
+void x400i_acpm_provider_abort(x400i_acpm *m);
+
+/* P-CONNECT indication: the AARQ, decoded into *ap (release it in every
+ * case).  X400_OK: A-ASSOCIATE indication, answer with associate_rsp.
+ * X400_ERR_REFUSED: application context not supported, AARE- sent in CPR.
+ * Other negative: unreadable, CPR (user-data-not-readable) sent. */
+int x400i_acpm_aarq_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap);
+/* P-CONNECT confirm: the AARE of the CPA / CPR into *ap.  1: decoded (an
+ * AARE- inside a CPA drops the presentation connection with ARU and sets
+ * *accepted to 0); 0: a CPR without AARE; negative: bad or unexpected
+ * AARE (*diag set; the caller aborts with provider_abort when the CPA had
+ * accepted).  A refusal sets *diag. */
+int x400i_acpm_aare_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap,
+                       int *accepted);
+/* P-RELEASE indication (RLRQ) / confirm (RLRE) into *ap.  X400_OK or a
+ * negative error (*diag set). */
+int x400i_acpm_release_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap, int conf);
+/* P-U-ABORT indication: the ABRT, if readable, into *ap (1) and *diag says
+ * A-ABORT from the peer; else 0 and *diag says P-U-ABORT.  State idle. */
+int x400i_acpm_abrt_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu *ap);
+/* The upper layer's APDU: the first single-ASN1-type EXTERNAL of the
+ * user-information (NULL, 0 when none). */
+void x400i_acse_user_apdu(const x400i_acse_apdu *ap, const uint8_t **ui, size_t *ui_len);
+
 #endif

@@ -20,15 +20,13 @@ struct x400_assoc {
     x400i_tp *tp;
     x400i_ses *ses;
     x400i_pres *pres;
-    int acse_state;             /* x400i_acse_st */
+    x400i_acpm acpm;            /* ACSE protocol actions (lib/acse.c) */
     x400_assoc_state state;
     x400_diag diag;
     void *user;
     int connect_called;
     int input_err;      /* error detected by a layer during this recv call */
-    x400i_oidv app_ctx;
     x400i_pctx pctx[X400I_PCTX_MAX];
-    x400i_buf abuf;     /* ACSE APDU being encoded */
 };
 
 static const char *const state_names[] = {
@@ -110,7 +108,7 @@ void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
     cfg->max_tsdu = 16u << 20;
     cfg->max_output = 64u << 20;
     cfg->log.max_level = X400_LOG_INFO;
-    cfg->pmode = X400_PMODE_NORMAL;
+    cfg->mode = X400_MODE_NORMAL;
     for (int i = 0; i < 3; i++) {
         cfg->contexts[i].id = 2 * i + 1;
         (void)x400_oid_parse(ctx_as[i], &cfg->contexts[i].abstract_syntax);
@@ -153,7 +151,6 @@ static int established(x400_assoc *a)
 
 static int up_ind(x400_assoc *a, x400i_au_ind *ind)
 {
-    ind->mode = x400i_pres_mode(a->pres);
     return a->up.indication ? a->up.indication(a->up.user, a, ind) : 0;
 }
 
@@ -247,47 +244,8 @@ int x400i_assoc_inject_ses_ind(x400_assoc *a, const x400i_ses_ind *ind)
     return ses_indication(a, ind);
 }
 
-/* ---- ACSE over presentation (X.227 clause 7) ---- */
-
-static int acse_ctx(const x400_assoc *a)
-{
-    return x400i_pres_context_id(a->pres, &x400i_oid_acse);
-}
-
-/* Encode `ap` into a->abuf and describe it as one PDV on the ACSE context. */
-static int acse_pdv(x400_assoc *a, const x400i_acse_apdu *ap, x400i_pdv *pdv, int ctx)
-{
-    int rv;
-    x400i_buf_reset(&a->abuf);
-    rv = x400i_acse_encode(&a->abuf, ap);
-    if (rv < 0)
-        return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, rv, 0,
-                              "ACSE: cannot encode %s: %s", x400i_acse_apdu_name(ap->type),
-                              x400_strerror(rv));
-    pdv->ctx = ctx;
-    pdv->encoding = X400I_PDV_SINGLE;
-    pdv->v = a->abuf.p;
-    pdv->len = a->abuf.len;
-    return X400_OK;
-}
-
-static void acse_ui(const x400_assoc *a, x400i_acse_apdu *ap, const uint8_t *ui, size_t len)
-{
-    if (!len) return;
-    ap->nui = 1;
-    ap->ui[0].has_direct = 1;
-    ap->ui[0].direct = x400i_oid_ber;
-    ap->ui[0].indirect = a->cfg.user_info_context;
-    ap->ui[0].encoding = X400I_PDV_SINGLE;
-    ap->ui[0].v = ui;
-    ap->ui[0].len = len;
-}
-
-static void view_part(x400i_view *v, const x400_ae_part *p)
-{
-    v->p = p->tlv;
-    v->len = p->len;
-}
+/* ---- requests of the upper layer: ACSE (lib/acse.c) or, in X.410-1984
+ * mode, presentation alone ---- */
 
 static int layer_err(x400_assoc *a, int rv)
 {
@@ -296,70 +254,26 @@ static int layer_err(x400_assoc *a, int rv)
     return rv;
 }
 
-static int acse_step(x400_assoc *a, int ev)
-{
-    int next;
-    int rv = x400i_acse_check(a->acse_state, ev, &next, &a->diag);
-    return rv < 0 ? rv : next;
-}
-
 int x400i_assoc_associate_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
 {
-    x400i_acse_apdu ap;
-    x400i_pdv pdv;
-    int next, rv, ctx = -1;
+    int rv;
     if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
-    if (a->cfg.pmode == X400_PMODE_X410_1984) {
+    if (a->cfg.mode == X400_MODE_X410) {
         rv = x400i_pres_connect_req(a->pres, NULL, 0, ui, ui_len);
         return rv < 0 ? layer_err(a, rv) : X400_OK;
     }
-    next = acse_step(a, X400I_ACSE_EV_ASSOC_REQ);
-    if (next < 0) return next;
-    for (size_t i = 0; i < a->cfg.ncontexts; i++)
-        if (x400i_oidv_eq(&a->pctx[i].as, &x400i_oid_acse)) ctx = a->pctx[i].id;
-    if (ctx < 0)
-        return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0,
-                              "ACSE: no presentation context for id-as-acse (2.2.1.0.1) configured");
-    x400i_acse_init(&ap, X400I_ACSE_AARQ);    /* AARQ, X.227 7.1.4.1 */
-    ap.app_ctx = a->app_ctx;
-    view_part(&ap.called_ap_title, &a->cfg.called_ap_title);
-    view_part(&ap.called_ae_qual, &a->cfg.called_ae_qualifier);
-    view_part(&ap.calling_ap_title, &a->cfg.calling_ap_title);
-    view_part(&ap.calling_ae_qual, &a->cfg.calling_ae_qualifier);
-    acse_ui(a, &ap, ui, ui_len);
-    rv = acse_pdv(a, &ap, &pdv, ctx);
-    if (rv < 0) return rv;
-    rv = x400i_pres_connect_req(a->pres, &pdv, 1, NULL, 0);
-    if (rv < 0) return layer_err(a, rv);
-    a->acse_state = next;
-    return X400_OK;
+    return x400i_acpm_associate_req(&a->acpm, ui, ui_len);
 }
 
 int x400i_assoc_associate_rsp(x400_assoc *a, int accept, const uint8_t *ui, size_t ui_len)
 {
-    x400i_acse_apdu ap;
-    x400i_pdv pdv;
-    int next, rv;
+    int rv;
     if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
     if (!x400i_pres_mode(a->pres)) {
         rv = x400i_pres_connect_rsp(a->pres, accept, -1, NULL, 0, ui, ui_len);
         if (rv < 0) return layer_err(a, rv);
-    } else {
-        next = acse_step(a, accept ? X400I_ACSE_EV_ASSOC_RSP_POS : X400I_ACSE_EV_ASSOC_RSP_NEG);
-        if (next < 0) return next;
-        x400i_acse_init(&ap, X400I_ACSE_AARE);    /* AARE, X.227 7.1.4.2 */
-        ap.app_ctx = a->app_ctx;
-        ap.result = accept ? 0 : 1;
-        ap.diag_source = 1;
-        ap.diag = accept ? 0 : 1;              /* null / no-reason-given */
-        view_part(&ap.responding_ap_title, &a->cfg.responding_ap_title);
-        view_part(&ap.responding_ae_qual, &a->cfg.responding_ae_qualifier);
-        acse_ui(a, &ap, ui, ui_len);
-        rv = acse_pdv(a, &ap, &pdv, acse_ctx(a));
-        if (rv < 0) return rv;
-        rv = x400i_pres_connect_rsp(a->pres, accept, -1, &pdv, 1, NULL, 0);
-        if (rv < 0) return layer_err(a, rv);
-        a->acse_state = next;
+    } else if ((rv = x400i_acpm_associate_rsp(&a->acpm, accept, ui, ui_len)) < 0) {
+        return rv;
     }
     if (accept) return established(a);
     x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_REFUSED, 0,
@@ -378,57 +292,35 @@ int x400i_assoc_data_req(x400_assoc *a, const x400i_pdv *pdv, size_t n)
 
 int x400i_assoc_release_req(x400_assoc *a)
 {
-    x400i_acse_apdu ap;
-    x400i_pdv pdv;
-    int next, rv;
+    int rv;
     if (!a) return X400_ERR_INVALID_ARG;
     if (!x400i_pres_mode(a->pres)) {
         rv = x400i_pres_release_req(a->pres, NULL, 0);
         if (rv < 0) return layer_err(a, rv);
-        a->state = X400_ASSOC_RELEASING;
-        return X400_OK;
+    } else if ((rv = x400i_acpm_release_req(&a->acpm)) < 0) {
+        return rv;
     }
-    next = acse_step(a, X400I_ACSE_EV_RELEASE_REQ);
-    if (next < 0) return next;
-    x400i_acse_init(&ap, X400I_ACSE_RLRQ);     /* RLRQ, X.227 7.2 */
-    ap.reason = 0;                             /* normal */
-    rv = acse_pdv(a, &ap, &pdv, acse_ctx(a));
-    if (rv < 0) return rv;
-    rv = x400i_pres_release_req(a->pres, &pdv, 1);
-    if (rv < 0) return layer_err(a, rv);
-    a->acse_state = next;
     a->state = X400_ASSOC_RELEASING;
     return X400_OK;
 }
 
 int x400i_assoc_release_rsp(x400_assoc *a)
 {
-    x400i_acse_apdu ap;
-    x400i_pdv pdv;
-    int next, rv;
+    int rv;
     if (!a) return X400_ERR_INVALID_ARG;
     if (!x400i_pres_mode(a->pres)) {
         rv = x400i_pres_release_rsp(a->pres, NULL, 0);
-    } else {
-        next = acse_step(a, X400I_ACSE_EV_RELEASE_RSP);
-        if (next < 0) return next;
-        x400i_acse_init(&ap, X400I_ACSE_RLRE);     /* RLRE, X.227 7.2 */
-        ap.reason = 0;
-        rv = acse_pdv(a, &ap, &pdv, acse_ctx(a));
-        if (rv < 0) return rv;
-        rv = x400i_pres_release_rsp(a->pres, &pdv, 1);
-        if (rv >= 0) a->acse_state = next;
+        if (rv < 0) return layer_err(a, rv);
+    } else if ((rv = x400i_acpm_release_rsp(&a->acpm)) < 0) {
+        return rv;
     }
-    if (rv < 0) return layer_err(a, rv);
     set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
     return X400_OK;
 }
 
 int x400i_assoc_abort_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
 {
-    x400i_acse_apdu ap;
-    x400i_pdv pdv;
-    int rv, next;
+    int rv;
     x400_pstate pst;
     if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
     if (finished(a)) return X400_OK;
@@ -439,15 +331,7 @@ int x400i_assoc_abort_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
     } else if (!x400i_pres_mode(a->pres)) {
         rv = x400i_pres_u_abort_req(a->pres, NULL, 0, ui, ui_len);
     } else {
-        x400i_acse_init(&ap, X400I_ACSE_ABRT);     /* ABRT, X.227 7.3 */
-        ap.abort_source = 0;                       /* acse-service-user */
-        acse_ui(a, &ap, ui, ui_len);
-        next = acse_step(a, X400I_ACSE_EV_ABORT_REQ);
-        a->acse_state = X400I_ACSE_ST_IDLE;
-        if (next >= 0 && acse_ctx(a) > 0 && acse_pdv(a, &ap, &pdv, acse_ctx(a)) >= 0)
-            rv = x400i_pres_u_abort_req(a->pres, &pdv, 1, NULL, 0);
-        else
-            rv = x400i_pres_u_abort_req(a->pres, NULL, 0, NULL, 0);
+        rv = x400i_acpm_abort_req(&a->acpm, ui, ui_len);
     }
     x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_ABORTED, 0,
                    "A-ABORT requested locally");
@@ -456,56 +340,20 @@ int x400i_assoc_abort_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
     return rv < 0 ? rv : X400_OK;
 }
 
-/* The first EXTERNAL of user-information, as the upper layer's APDU. */
+/* ---- presentation -> upper layer: ACSE indications (lib/acse.c) ---- */
+
 static void ui_of(const x400i_acse_apdu *ap, x400i_au_ind *ind)
 {
-    for (size_t i = 0; i < ap->nui; i++)
-        if (ap->ui[i].encoding == X400I_PDV_SINGLE) {
-            ind->ui = ap->ui[i].v;
-            ind->ui_len = ap->ui[i].len;
-            return;
-        }
-}
-
-/* Find and decode the ACSE APDU among the PDVs of a presentation primitive. */
-static int acse_in(x400_assoc *a, const x400i_pres_ind *pi, x400i_acse_apdu *ap, int want,
-                   const char *prim)
-{
-    int ctx = acse_ctx(a), rv;
-    for (size_t i = 0; i < pi->npdv; i++) {
-        if (pi->pdv[i].ctx != ctx) continue;
-        if (pi->pdv[i].encoding != X400I_PDV_SINGLE) break;
-        rv = x400i_acse_decode(pi->pdv[i].v, pi->pdv[i].len, ap, a->alloc, &a->diag);
-        if (rv < 0) return rv;
-        if (want && ap->type != want)
-            return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_PROTOCOL, 0,
-                                  "ACSE: %s carries %s where %s was expected", prim,
-                                  x400i_acse_apdu_name(ap->type), x400i_acse_apdu_name(want));
-        return X400_OK;
-    }
-    x400i_acse_init(ap, 0);
-    return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_PROTOCOL, 0,
-                          "ACSE: %s without %s on the ACSE presentation context", prim,
-                          x400i_acse_apdu_name(want));
+    ind->acse = ap;
+    x400i_acse_user_apdu(ap, &ind->ui, &ind->ui_len);
 }
 
 /* An ACSE protocol error after the presentation connection exists: ABRT
  * (source service-provider) in ARU, then the provider abort upward. */
 static int acse_abort(x400_assoc *a)
 {
-    x400i_acse_apdu ap;
-    x400i_pdv pdv;
-    x400_diag keep = a->diag;
     x400i_au_ind ui;
-    int ctx = acse_ctx(a);
-    x400i_acse_init(&ap, X400I_ACSE_ABRT);
-    ap.abort_source = 1;
-    a->acse_state = X400I_ACSE_ST_IDLE;
-    if (ctx > 0 && acse_pdv(a, &ap, &pdv, ctx) >= 0)
-        (void)x400i_pres_u_abort_req(a->pres, &pdv, 1, NULL, 0);
-    else
-        (void)x400i_pres_u_abort_req(a->pres, NULL, 0, NULL, 0);
-    a->diag = keep;
+    x400i_acpm_provider_abort(&a->acpm);
     memset(&ui, 0, sizeof ui);
     ui.type = X400I_AU_P_ABORT_IND;
     ui.ev = X400_PEV_P_ABORT_IND;
@@ -537,39 +385,17 @@ static int on_connect_ind(x400_assoc *a, const x400i_pres_ind *pi)
         }
         return up_ind(a, &ui);
     }
-    rv = acse_in(a, pi, &ap, X400I_ACSE_AARQ, "P-CONNECT indication");
-    if (rv >= 0) rv = acse_step(a, X400I_ACSE_EV_AARQ);
-    if (rv < 0) {
-        /* unreadable: CPR with provider reason user-data-not-readable */
-        x400_diag keep = a->diag;
+    rv = x400i_acpm_aarq_in(&a->acpm, pi, &ap);
+    if (rv == X400_ERR_REFUSED) {
         x400i_acse_release(&ap);
-        (void)x400i_pres_connect_rsp(a->pres, 0, 6, NULL, 0, NULL, 0);
-        a->diag = keep;
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-        return rv;
-    }
-    a->acse_state = rv;
-    if (!x400i_oidv_eq(&ap.app_ctx, &a->app_ctx)) {
-        /* AARE- (rejected-permanent, application-context-name-not-supported) in CPR */
-        x400i_acse_apdu re;
-        x400i_pdv pdv;
-        char txt[64];
-        x400i_oid_to_text(ap.app_ctx.v, ap.app_ctx.len, txt, sizeof txt);
-        x400i_acse_init(&re, X400I_ACSE_AARE);
-        re.app_ctx = ap.app_ctx;
-        re.result = 1;
-        re.diag_source = 1;
-        re.diag = 2;
-        a->acse_state = X400I_ACSE_ST_IDLE;
-        if (acse_pdv(a, &re, &pdv, acse_ctx(a)) >= 0)
-            (void)x400i_pres_connect_rsp(a->pres, 0, -1, &pdv, 1, NULL, 0);
-        x400i_acse_release(&ap);
-        x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_REFUSED, 2,
-                       "ACSE: application context %s not supported (AARE- sent)", txt);
         set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
         return X400_OK;
     }
-    ui.acse = &ap;
+    if (rv < 0) {
+        x400i_acse_release(&ap);
+        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        return rv;
+    }
     ui_of(&ap, &ui);
     if (a->up.indication)
         rv = up_ind(a, &ui);
@@ -594,47 +420,27 @@ static int on_connect_conf(x400_assoc *a, const x400i_pres_ind *pi)
     if (!x400i_pres_mode(a->pres)) {
         ui.ui = pi->raw;
         ui.ui_len = pi->raw_len;
-    } else if (pi->accepted || pi->npdv) {
-        rv = acse_in(a, pi, &ap, X400I_ACSE_AARE, pi->accepted ? "CPA-PPDU" : "CPR-PPDU");
-        have = 1;
-        if (rv >= 0)
-            rv = acse_step(a, ap.result == 0 && pi->accepted ? X400I_ACSE_EV_AARE_POS
-                                                             : X400I_ACSE_EV_AARE_NEG);
+    } else {
+        rv = x400i_acpm_aare_in(&a->acpm, pi, &ap, &ui.accepted);
         if (rv < 0) {
             x400i_acse_release(&ap);
             if (pi->accepted) return acse_abort(a);
             set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
             return X400_OK;
         }
-        a->acse_state = rv;
-        ui.acse = &ap;
-        ui_of(&ap, &ui);
-        if (pi->accepted && ap.result != 0) {
-            /* AARE- inside a CPA: the association is refused; drop the
-             * presentation connection with ARU */
-            ui.accepted = 0;
-            (void)x400i_pres_u_abort_req(a->pres, NULL, 0, NULL, 0);
-        }
-    } else {
-        a->acse_state = X400I_ACSE_ST_IDLE;
+        have = rv;
+        if (have) ui_of(&ap, &ui);
     }
     if (!ui.accepted) {
-        if (have)
-            x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_REFUSED,
-                           (int)ap.diag,
-                           "ACSE: association rejected (AARE result %ld, %s diagnostic %ld)",
-                           ap.result, ap.diag_source == 1 ? "service-user" : "service-provider",
-                           ap.diag);
-        else if (pi->diag)
-            a->diag = *pi->diag;
+        if (!have && pi->diag) a->diag = *pi->diag;
         ui.diag = &a->diag;
         rv = up_ind(a, &ui);
-        if (have) x400i_acse_release(&ap);
+        x400i_acse_release(&ap);
         set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
         return rv < 0 ? rv : X400_OK;
     }
     rv = up_ind(a, &ui);
-    if (have) x400i_acse_release(&ap);
+    x400i_acse_release(&ap);
     if (rv < 0) return rv;
     return established(a);
 }
@@ -643,18 +449,14 @@ static int on_release(x400_assoc *a, const x400i_pres_ind *pi, int conf)
 {
     x400i_au_ind ui;
     x400i_acse_apdu ap;
-    int rv, have = 0;
+    int rv;
     memset(&ui, 0, sizeof ui);
     ui.type = conf ? X400I_AU_RELEASE_CONF : X400I_AU_RELEASE_IND;
     ui.ev = pi->ev;
     ui.ses = pi->ses;
     x400i_acse_init(&ap, 0);
     if (x400i_pres_mode(a->pres)) {
-        rv = acse_in(a, pi, &ap, conf ? X400I_ACSE_RLRE : X400I_ACSE_RLRQ,
-                     conf ? "P-RELEASE confirm" : "P-RELEASE indication");
-        have = 1;
-        if (rv >= 0) rv = acse_step(a, conf ? X400I_ACSE_EV_RLRE : X400I_ACSE_EV_RLRQ);
-        if (rv < 0) {
+        if (x400i_acpm_release_in(&a->acpm, pi, &ap, conf) < 0) {
             x400i_acse_release(&ap);
             if (conf) {     /* released anyway: the session connection is gone */
                 set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
@@ -662,8 +464,6 @@ static int on_release(x400_assoc *a, const x400i_pres_ind *pi, int conf)
             }
             return acse_abort(a);
         }
-        a->acse_state = rv;
-        ui.acse = &ap;
         ui_of(&ap, &ui);
     }
     if (!conf) a->state = X400_ASSOC_RELEASING;
@@ -671,7 +471,7 @@ static int on_release(x400_assoc *a, const x400i_pres_ind *pi, int conf)
         rv = up_ind(a, &ui);
     else
         rv = conf ? 0 : x400i_assoc_release_rsp(a);
-    if (have) x400i_acse_release(&ap);
+    x400i_acse_release(&ap);
     if (conf) set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
     return rv;
 }
@@ -680,11 +480,11 @@ static int on_abort(x400_assoc *a, const x400i_pres_ind *pi)
 {
     x400i_au_ind ui;
     x400i_acse_apdu ap;
-    int have = 0;
     memset(&ui, 0, sizeof ui);
     ui.ev = pi->ev;
     ui.ses = pi->ses;
     x400i_acse_init(&ap, 0);
+    a->acpm.state = X400I_ACSE_ST_IDLE;
     if (pi->ev == X400_PEV_U_ABORT_IND) {
         ui.type = X400I_AU_ABORT_IND;
         if (!x400i_pres_mode(a->pres)) {
@@ -692,26 +492,16 @@ static int on_abort(x400_assoc *a, const x400i_pres_ind *pi)
             ui.ui_len = pi->raw_len;
             x400i_diag_set(&a->diag, X400_LAYER_PRESENTATION, X400_SOURCE_PEER, X400_ERR_ABORTED, 0,
                            "P-U-ABORT from peer");
-        } else if (pi->npdv && acse_in(a, pi, &ap, X400I_ACSE_ABRT, "ARU-PPDU") >= 0) {
-            have = 1;
-            ui.acse = &ap;
+        } else if (x400i_acpm_abrt_in(&a->acpm, pi, &ap) == 1) {
             ui_of(&ap, &ui);
-            x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_PEER, X400_ERR_ABORTED,
-                           (int)ap.abort_source, "A-ABORT from peer (ABRT, source %s)",
-                           ap.abort_source ? "acse-service-provider" : "acse-service-user");
-        } else {
-            have = 1;   /* acse_in may have decoded part of it */
-            x400i_diag_set(&a->diag, X400_LAYER_PRESENTATION, X400_SOURCE_PEER, X400_ERR_ABORTED, 0,
-                           "P-U-ABORT from peer");
         }
     } else {
         ui.type = X400I_AU_P_ABORT_IND;
         if (pi->diag && pi->diag->code && !finished(a)) a->diag = *pi->diag;
     }
-    a->acse_state = X400I_ACSE_ST_IDLE;
     ui.diag = &a->diag;
     if (!finished(a)) (void)up_ind(a, &ui);
-    if (have) x400i_acse_release(&ap);
+    x400i_acse_release(&ap);
     set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     return X400_OK;
 }
@@ -788,7 +578,7 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
         cfg->responding_psel.len > X400_SELECTOR_MAX ||
         cfg->calling_ref_len > sizeof cfg->calling_ref || cfg->common_ref_len > sizeof cfg->common_ref ||
         cfg->ncontexts > X400_PCTX_MAX ||
-        (cfg->pmode != X400_PMODE_NORMAL && cfg->pmode != X400_PMODE_X410_1984))
+        (cfg->mode != X400_MODE_NORMAL && cfg->mode != X400_MODE_X410))
         return X400_ERR_INVALID_ARG;
     alloc = x400i_alloc_or_default(alloc);
     a = x400i_calloc(alloc, 1, sizeof *a);
@@ -797,10 +587,6 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     a->alloc = alloc;
     if (cb) a->cb = *cb;
     initiator = cfg->role == X400_ROLE_INITIATOR;
-    x400i_buf_init(&a->abuf, alloc, X400I_ACSE_MAX);
-
-    if (x400i_oidv_from_arcs(&a->app_ctx, cfg->application_context.arc, cfg->application_context.n) < 0)
-        goto bad;
     for (size_t i = 0; i < cfg->ncontexts; i++) {
         const x400_pcontext *c = &cfg->contexts[i];
         memset(&a->pctx[i], 0, sizeof a->pctx[i]);
@@ -847,7 +633,7 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     scb.disconnect_transport = ses_disconnect_transport;
 
     memset(&pc, 0, sizeof pc);
-    pc.mode = cfg->pmode == X400_PMODE_NORMAL;
+    pc.mode = cfg->mode == X400_MODE_NORMAL;
     pc.calling_sel = cfg->calling_psel.len ? &a->cfg.calling_psel : NULL;
     pc.called_sel = cfg->called_psel.len ? &a->cfg.called_psel : NULL;
     pc.responding_sel = cfg->responding_psel.len ? &a->cfg.responding_psel : NULL;
@@ -860,6 +646,8 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     rv = x400i_tp_new(&a->tp, initiator, &tc, &tcb, alloc, &a->cfg.log);
     if (rv >= 0) rv = x400i_ses_new(&a->ses, initiator, &sc, &scb, alloc, &a->cfg.log);
     if (rv >= 0) rv = x400i_pres_new(&a->pres, initiator, &pc, a->ses, &pcb, alloc, &a->cfg.log);
+    if (rv >= 0)
+        rv = x400i_acpm_init(&a->acpm, a->pres, &a->cfg, a->pctx, cfg->ncontexts, &a->diag, alloc);
     if (rv < 0) {
         x400_assoc_free(a);
         return rv;
@@ -877,7 +665,7 @@ void x400_assoc_free(x400_assoc *a)
     if (a->pres) x400i_pres_free(a->pres);
     if (a->ses) x400i_ses_free(a->ses);
     if (a->tp) x400i_tp_free(a->tp);
-    x400i_buf_free(&a->abuf);
+    x400i_acpm_free(&a->acpm);
     x400i_free(a->alloc, a);
 }
 
@@ -964,10 +752,10 @@ x400_assoc_state x400_assoc_get_state(const x400_assoc *a)
     return a ? a->state : X400_ASSOC_ABORTED;
 }
 
-x400_pmode x400_assoc_get_pmode(const x400_assoc *a)
+x400_mode x400_assoc_get_mode(const x400_assoc *a)
 {
-    if (!a) return X400_PMODE_NORMAL;
-    return x400i_pres_mode(a->pres) ? X400_PMODE_NORMAL : X400_PMODE_X410_1984;
+    if (!a) return X400_MODE_NORMAL;
+    return x400i_pres_mode(a->pres) ? X400_MODE_NORMAL : X400_MODE_X410;
 }
 
 const x400_diag *x400_assoc_diag(const x400_assoc *a) { return &a->diag; }
@@ -991,7 +779,7 @@ int x400i_assoc_context_id(const x400_assoc *a, const uint32_t *arcs, size_t n)
 x400i_pres *x400i_assoc_presentation(x400_assoc *a) { return a->pres; }
 x400i_ses *x400i_assoc_session(x400_assoc *a) { return a->ses; }
 x400i_tp *x400i_assoc_transport(x400_assoc *a) { return a->tp; }
-int x400i_assoc_acse_state(const x400_assoc *a) { return a->acse_state; }
+int x400i_assoc_acse_state(const x400_assoc *a) { return a->acpm.state; }
 
 /* An upper layer's error while handling this recv call's input: reported by
  * x400_assoc_recv when it ended the association (the upper layer has

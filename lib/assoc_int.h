@@ -83,7 +83,6 @@ typedef struct x400i_au_ind {
     x400i_au_type type;
     x400_pevent ev;                 /* the presentation event underneath */
     const x400i_ses_ind *ses;       /* session primitive fields, or NULL */
-    int mode;                       /* 1 normal, 0 X.410-1984 */
     int accepted;                   /* ASSOCIATE_CONF */
     const x400i_pdv *pdv;           /* DATA_IND, SESSION_IND user data */
     size_t npdv;

@@ -22,10 +22,10 @@ static int lerr(x400_diag *d, int code, const char *fmt, ...)
     return code;
 }
 
-int x400_p1_bind_encode(const x400_p1_bind *b, x400_p1_mode mode, uint8_t *buf, size_t cap,
+int x400_p1_bind_encode(const x400_p1_bind *b, x400_mode mode, uint8_t *buf, size_t cap,
                         size_t *len, x400_diag *d)
 {
-    if (!b || !buf || !len || (mode != X400_P1_MODE_NORMAL && mode != X400_P1_MODE_X410))
+    if (!b || !buf || !len || (mode != X400_MODE_NORMAL && mode != X400_MODE_X410))
         return lerr(d, X400_ERR_INVALID_ARG, "MTA-bind encode: bad argument");
     x400i_bw w;
     x400i_bw_init_fixed(&w, buf, cap, d);
@@ -88,7 +88,7 @@ int x400_p1_bind_encode(const x400_p1_bind *b, x400_p1_mode mode, uint8_t *buf, 
     default:
         return lerr(d, X400_ERR_INVALID_ARG, "MTA-bind encode: unknown PDU %d", (int)b->pdu);
     }
-    if (mode == X400_P1_MODE_NORMAL)   /* ROS bind-invoke/-result/-error, X.880 */
+    if (mode == X400_MODE_NORMAL)   /* ROS bind-invoke/-result/-error, X.880 */
         x400i_bw_wrap(&w, m, CTX, 16 + (uint32_t)b->pdu);
     if (w.err) return w.err;
     *len = x400i_bw_len(&w);
@@ -165,14 +165,14 @@ static int dec_value(const x400i_p1tlv *t, x400_p1_bind *b, x400_diag *d)
     return X400_OK;
 }
 
-int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_p1_mode mode, int expect,
+int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_mode mode, int expect,
                         x400_p1_bind *out, x400_diag *d)
 {
     x400_p1_limits lim;
     x400i_p1tlv t, in;
     int rc;
-    if (!out || (!buf && len) || (mode != X400_P1_MODE_NORMAL && mode != X400_P1_MODE_X410) ||
-        expect < -1 || expect > 2 || (mode == X400_P1_MODE_X410 && expect < 0))
+    if (!out || (!buf && len) || (mode != X400_MODE_NORMAL && mode != X400_MODE_X410) ||
+        expect < -1 || expect > 2 || (mode == X400_MODE_X410 && expect < 0))
         return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0, "MTA-bind decode: bad argument");
     memset(out, 0, sizeof *out);
     x400_p1_limits_init(&lim);
@@ -181,7 +181,7 @@ int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_p1_mode mode, int e
     lim.max_elements = 4096;
     if ((rc = x400i_p1ber_prescan(buf, len, &lim, d))) return rc;
     if ((rc = x400i_p1ber_read(buf, len, &t, lim.max_depth, d))) return rc;
-    if (mode == X400_P1_MODE_NORMAL) {
+    if (mode == X400_MODE_NORMAL) {
         size_t off = 0;
         if (t.cls != CTX || t.num < 16 || t.num > 18 || !t.cons)
             return perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "ROS: tag %u is none of bind-invoke [16], bind-result [17], bind-error [18]", (unsigned)t.num);

@@ -59,7 +59,7 @@ void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->role = role;
-    cfg->mode = X400_P1_MODE_NORMAL;
+    cfg->mode = X400_MODE_NORMAL;
     x400_rtse_config_default(&cfg->rtse);
     x400_p1_limits_init(&cfg->limits);
     cfg->queue_max = 64;
@@ -160,9 +160,9 @@ static int pump(x400_p1_link *l)
 /* The mode the association runs: the configured one on the initiator, the
  * connection's on the responder (a 1984 caller binds with MTABindArgument
  * directly in RTORQ open, a 1988 one with a ROS bind-invoke). */
-static x400_p1_mode run_mode(x400_p1_link *l)
+static x400_mode run_mode(x400_p1_link *l)
 {
-    return x400i_rtse_x410(rt(l)) ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
+    return x400i_rtse_x410(rt(l)) ? X400_MODE_X410 : X400_MODE_NORMAL;
 }
 
 static const char *cred_name(int auth, x400_p1_cred c)
@@ -192,7 +192,7 @@ static void note_bound(x400_p1_link *l, const x400_p1_bind *b)
               "bound with \"%s\" (%s): %s, session version %d, TPDU %u, checkpoint %u KiB, "
               "window %u, %s, initial turn %s",
               in.peer_name, cred_name(in.peer_authenticated, in.peer_cred),
-              in.mode == X400_P1_MODE_X410 ? "X.410-1984 mode" : "normal mode (1988)",
+              in.mode == X400_MODE_X410 ? "X.410-1984 mode" : "normal mode (1988)",
               in.session_version, (unsigned)in.tpdu_size, (unsigned)in.checkpoint_kib,
               (unsigned)in.window, in.two_way_alternate ? "two-way alternate" : "monologue",
               in.initiator_turn ? "initiator" : "responder");
@@ -539,7 +539,7 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     if (!out || !cfg) return X400_ERR_INVALID_ARG;
     *out = NULL;
     if ((cfg->role != X400_ROLE_INITIATOR && cfg->role != X400_ROLE_RESPONDER) ||
-        (cfg->mode != X400_P1_MODE_NORMAL && cfg->mode != X400_P1_MODE_X410) ||
+        (cfg->mode != X400_MODE_NORMAL && cfg->mode != X400_MODE_X410) ||
         cfg->own_password_len > X400_PASSWORD_MAX || cfg->queue_max > X400_P1_LINK_QUEUE_MAX ||
         memchr(cfg->own_name, 0, sizeof cfg->own_name) == NULL)
         return X400_ERR_INVALID_ARG;
@@ -549,7 +549,7 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     l->cfg = *cfg;
     if (!l->cfg.queue_max) l->cfg.queue_max = 64;
     if (!l->cfg.limits.max_pdu) x400_p1_limits_init(&l->cfg.limits);
-    l->cfg.rtse.x410_mode = cfg->mode == X400_P1_MODE_X410;
+    l->cfg.rtse.x410_mode = cfg->mode == X400_MODE_X410;
     l->alloc = alloc;
     if (cb) l->cb = *cb;
     x400i_buf_init(&l->rx, alloc, l->cfg.limits.max_pdu);
@@ -591,6 +591,13 @@ int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a)
     if (l->closed)
         return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
                               "attach: the link has ended");
+    /* one mode for the link, its RTSE and the association it opens (a
+     * responder runs the mode of each connection's CP instead) */
+    if (l->cfg.role == X400_ROLE_INITIATOR && x400_assoc_get_mode(a) != l->cfg.mode)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0,
+                              "attach: the association runs %s but the link %s",
+                              x400_assoc_get_mode(a) == X400_MODE_X410 ? "X.410-1984 mode" : "normal mode",
+                              l->cfg.mode == X400_MODE_X410 ? "X.410-1984 mode" : "normal mode");
     if ((rv = x400i_rtse_assoc_attach(l->ra, a)) < 0) return rv;
     if (l->cfg.role != X400_ROLE_INITIATOR || l->opened) return X400_OK;
     /* RT-OPEN request carrying the MTABindArgument (sent on T-CONNECT conf) */
@@ -779,7 +786,7 @@ int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out)
     out->initiator_turn = l->initiator_turn;
     r = x400i_rtse_assoc_rtse(l->ra);
     /* the mode the association runs (a responder learns it from the CP) */
-    out->mode = x400i_rtse_x410(r) ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
+    out->mode = x400i_rtse_x410(r) ? X400_MODE_X410 : X400_MODE_NORMAL;
     out->checkpoint_kib = x400i_rtse_checkpoint_kib(r);
     out->window = x400i_rtse_window(r);
     out->two_way_alternate = x400i_rtse_twa(r);

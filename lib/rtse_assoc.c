@@ -51,7 +51,7 @@ static int apdu_pdv(x400_assoc *a, const uint8_t *apdu, size_t len, x400i_pdv *p
     pdv->v = apdu;
     pdv->len = len;
     pdv->ctx = 0;
-    if (x400i_pres_mode(x400i_assoc_presentation(a))) {
+    if (x400_assoc_get_mode(a) == X400_MODE_NORMAL) {
         pdv->ctx = rtse_ctx(a);
         if (pdv->ctx < 0) return -1;
     }
@@ -280,7 +280,8 @@ static void one_apdu(x400_assoc *a, const x400i_au_ind *ind, x400i_rtse_lind *l)
     l->apdu = NULL;
     l->apdu_len = 0;
     if (ind->npdv != 1) return;
-    if (ind->mode && (ind->pdv[0].encoding != X400I_PDV_SINGLE || ind->pdv[0].ctx != rtse_ctx(a)))
+    if (x400_assoc_get_mode(a) == X400_MODE_NORMAL &&
+        (ind->pdv[0].encoding != X400I_PDV_SINGLE || ind->pdv[0].ctx != rtse_ctx(a)))
         return;
     l->apdu = ind->pdv[0].v;
     l->apdu_len = ind->pdv[0].len;
@@ -311,7 +312,7 @@ static int au_indication(void *user, x400_assoc *a, const x400i_au_ind *ind)
         ra->used = 1;
         l.type = X400I_RTSE_LIND_CONNECT;
         /* the mode this connection runs (CP mode selector), never the configured one */
-        l.mode = ind->mode ? X400I_RTSE_MODE_NORMAL : X400I_RTSE_MODE_X410;
+        l.mode = x400_assoc_get_mode(a) == X400_MODE_X410 ? X400I_RTSE_MODE_X410 : X400I_RTSE_MODE_NORMAL;
         l.apdu = ind->ui;
         l.apdu_len = ind->ui_len;
         l.turn = si ? (si->tokens & X400I_TOKEN_DATA) != 0

@@ -555,7 +555,7 @@ START_TEST(transport_lost_is_provider_abort)
 END_TEST
 
 /* One listener for both modes: a responder configured for one mode runs
- * the mode of the CP it receives (x400_assoc_get_pmode), and its upper
+ * the mode of the CP it receives (x400_assoc_get_mode), and its upper
  * layer gets the RTORQ either way (AARQ user information in normal mode,
  * the CP's X.410 parameters in X.410-1984 mode). */
 START_TEST(responder_runs_the_callers_mode)
@@ -567,18 +567,18 @@ START_TEST(responder_runs_the_callers_mode)
         memset(&p, 0, sizeof p);
         x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
         x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-        ci.pmode = x410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
-        cr.pmode = x410 ? X400_PMODE_NORMAL : X400_PMODE_X410_1984;
+        ci.mode = x410 ? X400_MODE_X410 : X400_MODE_NORMAL;
+        cr.mode = x410 ? X400_MODE_NORMAL : X400_MODE_X410;
         pair_open(&p, &ci, &cr);
         p.ini.connect_ud = RTORQ;
         p.ini.connect_ud_len = sizeof RTORQ;
-        ck_assert_int_eq(x400_assoc_get_pmode(p.rsp.a), cr.pmode);   /* nothing received yet */
+        ck_assert_int_eq(x400_assoc_get_mode(p.rsp.a), cr.mode);   /* nothing received yet */
         OK(x400_assoc_connect(p.ini.a));
         pump(&p);
         ck_assert_int_eq(x400_assoc_get_state(p.ini.a), X400_ASSOC_ESTABLISHED);
         ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ESTABLISHED);
-        ck_assert_int_eq(x400_assoc_get_pmode(p.rsp.a), ci.pmode);
-        ck_assert_int_eq(x400_assoc_get_pmode(p.ini.a), ci.pmode);
+        ck_assert_int_eq(x400_assoc_get_mode(p.rsp.a), ci.mode);
+        ck_assert_int_eq(x400_assoc_get_mode(p.ini.a), ci.mode);
         for (k = 0; k < p.rsp.n && p.rsp.au[k] != X400I_AU_ASSOCIATE_IND; k++) {}
         ck_assert_int_lt(k, p.rsp.n);
         ck_assert_uint_eq(p.rsp.udlen[k], sizeof RTORQ);

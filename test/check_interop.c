@@ -537,7 +537,7 @@ static void new_initiator_assoc(struct run *r, const struct vinfo *v, const x400
 {
     x400_assoc_config ac;
     x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
-    ac.pmode = v->x410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
+    ac.mode = v->x410 ? X400_MODE_X410 : X400_MODE_NORMAL;
     /* PP picks its stack by called TSAP: "592" 1988 normal mode, "591" X.410 */
     x400_selector_set(&ac.called_tsel, v->x410 ? "591" : "592");
     cn_refs(vec, &ac);
@@ -556,7 +556,7 @@ static void initiator_start(struct run *r, const struct vinfo *v, const x400t_wi
     r->record = record;
     x400t_wire_init(&r->wire);
     x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
-    lc.mode = v->x410 ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
+    lc.mode = v->x410 ? X400_MODE_X410 : X400_MODE_NORMAL;
     lc.rtse.two_way_alternate = v->twa;
     snprintf(lc.own_name, sizeof lc.own_name, "%s", v->ini_name);
     memcpy(lc.own_password, v->ini_pw, lc.own_password_len = strlen(v->ini_pw));

@@ -127,7 +127,7 @@ START_TEST(sample_round_trips)
     ck_assert_uint_eq(c->their_password_len, 3);
     ck_assert_uint_eq(c->their_password[1], 0xff);
     ck_assert_int_eq(c->family, MTA_FAMILY_IPV6);
-    ck_assert_int_eq(c->mode, X400_P1_MODE_X410);
+    ck_assert_int_eq(c->mode, X400_MODE_X410);
     ck_assert_int_eq(c->rtse.x410_mode, 1);
     ck_assert_int_eq(c->rtse.two_way_alternate, 0);
     ck_assert_str_eq(c->routes[0], "C=ZZ;A= ");
@@ -157,7 +157,7 @@ START_TEST(defaults_documented)
     mta_peer_defaults(&p);
     ck_assert_str_eq(p.port, "102");
     ck_assert_int_eq(p.family, MTA_FAMILY_ANY);
-    ck_assert_int_eq(p.mode, X400_P1_MODE_NORMAL);
+    ck_assert_int_eq(p.mode, X400_MODE_NORMAL);
     ck_assert_uint_eq(p.rtse.checkpoint_size_kib, 30);
     ck_assert_uint_eq(p.rtse.window_size, 5);
     ck_assert_uint_eq(p.rtse.recovery_timeout_s, 60);
@@ -271,7 +271,7 @@ START_TEST(every_key_parsed)
     ck_assert_uint_eq(p->ssel.len, 4);
     ck_assert(!memcmp(p->ssel.value, "SSEL", 4));
     ck_assert_uint_eq(p->psel.len, 0);
-    ck_assert_int_eq(p->mode, X400_P1_MODE_X410);
+    ck_assert_int_eq(p->mode, X400_MODE_X410);
     ck_assert_int_eq(p->rtse.x410_mode, 1);
     ck_assert_int_eq(p->rtse.two_way_alternate, 0);
     ck_assert_int_eq(p->rtse.initial_turn_local, 0);
@@ -558,7 +558,7 @@ START_TEST(check_finds_missing_and_inconsistent)
     ck_assert_int_eq(mta_config_check(&cfg, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "[peer C] RTSE"), "%s", err);
     cfg.peers[1].rtse.window_size = 5;
-    cfg.peers[1].mode = X400_P1_MODE_X410; /* rtse.x410_mode left 0 */
+    cfg.peers[1].mode = X400_MODE_X410; /* rtse.x410_mode left 0 */
     ck_assert_int_eq(mta_config_check(&cfg, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "disagree"), "%s", err);
     cfg.peers[1].rtse.x410_mode = 1;
@@ -988,12 +988,12 @@ START_TEST(per_peer_stack_settings)
     ck_assert_uint_eq(a->psel.len, 0);
     ck_assert_uint_eq(a->session_versions, 3);
     ck_assert_int_eq(a->extension_form, MTA_EXT_1988);
-    ck_assert_int_eq(a->mode, X400_P1_MODE_NORMAL);
+    ck_assert_int_eq(a->mode, X400_MODE_NORMAL);
     ck_assert(b->tsel.len == 3 && !memcmp(b->tsel.value, "591", 3));
     ck_assert_uint_eq(b->calling_tsel.len, 0);
     ck_assert_uint_eq(b->session_versions, 1);
     ck_assert_int_eq(b->extension_form, MTA_EXT_1992);
-    ck_assert_int_eq(b->mode, X400_P1_MODE_X410);
+    ck_assert_int_eq(b->mode, X400_MODE_X410);
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
         snprintf(bad, sizeof bad, "[peer X]\ntheir-password = x\n%s", bads[i].line);
         mta_config_defaults(&cfg);

@@ -1077,8 +1077,8 @@ START_TEST(bind_values_both_modes)
         b.cred = X400_CRED_SIMPLE_IA5;
         memcpy(b.password, "secret", 6);
         b.password_len = 6;
-        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_p1_mode)mode, buf, sizeof buf, &n, &d), 0);
-        if (mode == X400_P1_MODE_NORMAL) {
+        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_mode)mode, buf, sizeof buf, &n, &d), 0);
+        if (mode == X400_MODE_NORMAL) {
             ck_assert_uint_eq(buf[0], 0xB0);   /* ROS bind-invoke [16] */
             ROS_MTABind_t *r = NULL;
             asn_dec_rval_t rv = ber_decode(NULL, &asn_DEF_ROS_MTABind, (void **)&r, buf, n);
@@ -1092,7 +1092,7 @@ START_TEST(bind_values_both_modes)
             ck_assert(rv.code == RC_OK && rv.consumed == n);
             ASN_STRUCT_FREE(asn_DEF_MTABindArgument, a);
         }
-        ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_p1_mode)mode, X400_P1_BIND_ARGUMENT, &out, &d), 0);
+        ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_mode)mode, X400_P1_BIND_ARGUMENT, &out, &d), 0);
         ck_assert_int_eq(out.pdu, X400_P1_BIND_ARGUMENT);
         ck_assert(out.authenticated);
         ck_assert_str_eq(out.name, "MTA-A");
@@ -1104,26 +1104,26 @@ START_TEST(bind_values_both_modes)
         b.cred = X400_CRED_SIMPLE_OCTETS;
         b.password[0] = 0xFF;
         strcpy(b.name, "MTA-B");
-        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_p1_mode)mode, buf, sizeof buf, &n, &d), 0);
-        if (mode == X400_P1_MODE_X410) {
+        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_mode)mode, buf, sizeof buf, &n, &d), 0);
+        if (mode == X400_MODE_X410) {
             MTABindResult_t *a = NULL;
             asn_dec_rval_t rv = ber_decode(NULL, &asn_DEF_MTABindResult, (void **)&a, buf, n);
             ck_assert(rv.code == RC_OK && rv.consumed == n);
             ASN_STRUCT_FREE(asn_DEF_MTABindResult, a);
         }
-        ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_p1_mode)mode, X400_P1_BIND_RESULT, &out, &d), 0);
+        ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_mode)mode, X400_P1_BIND_RESULT, &out, &d), 0);
         ck_assert_int_eq(out.pdu, X400_P1_BIND_RESULT);
         ck_assert_int_eq(out.cred, X400_CRED_SIMPLE_OCTETS);
         ck_assert_uint_eq(out.password[0], 0xFF);
         ck_assert_str_eq(out.name, "MTA-B");
         /* an IA5 password with a non-IA5 octet is refused by the encoder */
         b.cred = X400_CRED_SIMPLE_IA5;
-        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_p1_mode)mode, buf, sizeof buf, &n, &d), X400_ERR_INVALID_ARG);
+        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_mode)mode, buf, sizeof buf, &n, &d), X400_ERR_INVALID_ARG);
         /* unauthenticated */
         memset(&b, 0, sizeof b);
         b.pdu = X400_P1_BIND_ARGUMENT;
-        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_p1_mode)mode, buf, sizeof buf, &n, &d), 0);
-        ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_p1_mode)mode, 0, &out, &d), 0);
+        ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_mode)mode, buf, sizeof buf, &n, &d), 0);
+        ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_mode)mode, 0, &out, &d), 0);
         ck_assert(!out.authenticated);
         /* every error value */
         int errs[] = { X400_BIND_ERR_BUSY, X400_BIND_ERR_AUTHENTICATION, X400_BIND_ERR_DIALOGUE_MODE, X400_BIND_ERR_SECURITY_CONTEXT };
@@ -1131,8 +1131,8 @@ START_TEST(bind_values_both_modes)
             memset(&b, 0, sizeof b);
             b.pdu = X400_P1_BIND_ERROR;
             b.error = errs[i];
-            ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_p1_mode)mode, buf, sizeof buf, &n, &d), 0);
-            if (mode == X400_P1_MODE_NORMAL) {
+            ck_assert_int_eq(x400_p1_bind_encode(&b, (x400_mode)mode, buf, sizeof buf, &n, &d), 0);
+            if (mode == X400_MODE_NORMAL) {
                 ck_assert_uint_eq(buf[0], 0xB2);
                 ROS_MTABind_t *r = NULL;
                 asn_dec_rval_t rv = ber_decode(NULL, &asn_DEF_ROS_MTABind, (void **)&r, buf, n);
@@ -1142,7 +1142,7 @@ START_TEST(bind_values_both_modes)
             } else {
                 ck_assert_uint_eq(buf[0], 0x02);
             }
-            ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_p1_mode)mode, mode ? 2 : -1, &out, &d), 0);
+            ck_assert_int_eq(x400_p1_bind_decode(buf, n, (x400_mode)mode, mode ? 2 : -1, &out, &d), 0);
             ck_assert_int_eq(out.pdu, X400_P1_BIND_ERROR);
             ck_assert_int_eq(out.error, errs[i]);
         }
@@ -1150,19 +1150,19 @@ START_TEST(bind_values_both_modes)
     /* normal mode: the wrong PDU where another is expected */
     memset(&b, 0, sizeof b);
     b.pdu = X400_P1_BIND_RESULT;
-    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_P1_MODE_NORMAL, buf, sizeof buf, &n, &d), 0);
-    ck_assert_int_eq(x400_p1_bind_decode(buf, n, X400_P1_MODE_NORMAL, X400_P1_BIND_ARGUMENT, &out, &d), X400_ERR_PARSE);
+    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_MODE_NORMAL, buf, sizeof buf, &n, &d), 0);
+    ck_assert_int_eq(x400_p1_bind_decode(buf, n, X400_MODE_NORMAL, X400_P1_BIND_ARGUMENT, &out, &d), X400_ERR_PARSE);
     ck_assert_int_eq(d.reason, X400_P1_R_APDU);
     /* the real-MTA bind-invoke of wire.md, indefinite lengths:
      * B0 80 A1 80 80 05 'M' 'T' 'A' '-' 'A' A1 80 16 03 'p' 'w' 'd' 00 00 00 00 00 00 */
     static const uint8_t real[] = { 0xB0, 0x80, 0xA1, 0x80, 0x80, 0x05, 'M', 'T', 'A', '-', 'A',
         0xA1, 0x80, 0x16, 0x03, 'p', 'w', 'd', 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
-    ck_assert_int_eq(x400_p1_bind_decode(real, sizeof real, X400_P1_MODE_NORMAL, -1, &out, &d), 0);
+    ck_assert_int_eq(x400_p1_bind_decode(real, sizeof real, X400_MODE_NORMAL, -1, &out, &d), 0);
     ck_assert_str_eq(out.name, "MTA-A");
     ck_assert_uint_eq(out.password_len, 3);
     /* every truncation refused */
     for (size_t k = 0; k < sizeof real; k++)
-        ck_assert_int_ne(x400_p1_bind_decode(real, k, X400_P1_MODE_NORMAL, -1, &out, &d), 0);
+        ck_assert_int_ne(x400_p1_bind_decode(real, k, X400_MODE_NORMAL, -1, &out, &d), 0);
 }
 END_TEST
 
@@ -1204,14 +1204,14 @@ START_TEST(bind_credentials)
     ck_assert_int_eq(x400_p1_cred_check_default(&tab, &arg, &be, &d), 0);
     /* strong credentials: decoded, then refused */
     static const uint8_t strong[] = { 0xB0, 0x0E, 0xA1, 0x0C, 0x80, 0x01, 'S', 0xA1, 0x07, 0xA0, 0x05, 0xA1, 0x03, 0x02, 0x01, 0x01 };
-    ck_assert_int_eq(x400_p1_bind_decode(strong, sizeof strong, X400_P1_MODE_NORMAL, 0, &arg, &d), 0);
+    ck_assert_int_eq(x400_p1_bind_decode(strong, sizeof strong, X400_MODE_NORMAL, 0, &arg, &d), 0);
     ck_assert_int_eq(arg.cred, X400_CRED_STRONG);
     ck_assert_uint_eq(arg.strong.len, 5);
     ck_assert_int_eq(x400_p1_cred_check_default(&tab, &arg, &be, &d), X400_ERR_UNSUPPORTED);
     ck_assert_int_eq(be, X400_BIND_ERR_AUTHENTICATION);
     /* a security context: unacceptable-security-context */
     static const uint8_t sc[] = { 0xB0, 0x12, 0xA1, 0x10, 0x80, 0x01, 'S', 0xA1, 0x03, 0x16, 0x01, 'p', 0xA2, 0x06, 0x31, 0x04, 0x06, 0x02, 0x2A, 0x03 };
-    ck_assert_int_eq(x400_p1_bind_decode(sc, sizeof sc, X400_P1_MODE_NORMAL, 0, &arg, &d), 0);
+    ck_assert_int_eq(x400_p1_bind_decode(sc, sizeof sc, X400_MODE_NORMAL, 0, &arg, &d), 0);
     ck_assert_uint_gt(arg.security_context.len, 0);
     ck_assert_int_eq(x400_p1_cred_check_default(&tab, &arg, &be, &d), X400_ERR_UNSUPPORTED);
     ck_assert_int_eq(be, X400_BIND_ERR_SECURITY_CONTEXT);
@@ -1396,7 +1396,7 @@ START_TEST(tshark_decodes_p1)
         memcpy(bv.password, "secret", 6);
         bv.password_len = 6;
         bv.error = X400_BIND_ERR_AUTHENTICATION;
-        ck_assert_int_eq(x400_p1_bind_encode(&bv, X400_P1_MODE_NORMAL, bb, sizeof bb, &bn, NULL), 0);
+        ck_assert_int_eq(x400_p1_bind_encode(&bv, X400_MODE_NORMAL, bb, sizeof bb, &bn, NULL), 0);
         rn2 = rtse_bind(rt, bb, bn, which, 0);
         uint8_t *t = wrap_pdv(rt, rn2, 3, &tl);
         x400t_wire_add_tsdu(&w, which == 0, t, tl);

@@ -101,7 +101,7 @@ static const char *expect_rsp_pw;
 static int ini_ext_form = -1;
 static size_t rsp_max_pdu;   /* 0: default limits */
 
-static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, const char *ini_pw)
+static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, const char *ini_pw)
 {
     x400_p1_link_config ci, cr;
     x400_assoc_config ai, ar;
@@ -135,7 +135,7 @@ static void open_pair(struct pair *p, x400_p1_mode mode, const char *ini_name, c
     ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
-    ai.pmode = ar.pmode = mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
+    ai.mode = ar.mode = mode;
     ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_attach(p->rsp.l, p->rsp.a), X400_OK);
@@ -240,7 +240,7 @@ static uint64_t sum(const struct msg *m)
     return s;
 }
 
-static void bind_and_transfer(x400_p1_mode mode)
+static void bind_and_transfer(x400_mode mode)
 {
     struct pair p;
     struct msg m;
@@ -292,7 +292,7 @@ static void bind_and_transfer(x400_p1_mode mode)
 /* Group commit: the receiver defers the confirmation until "durable"; the
  * sender sees SENT only after x400_p1_link_confirm, and nothing else moves
  * on the link meanwhile. */
-static void deferred(x400_p1_mode mode)
+static void deferred(x400_mode mode)
 {
     struct pair p;
     struct msg m1, m2;
@@ -345,9 +345,9 @@ static void deferred(x400_p1_mode mode)
     close_pair(&p);
 }
 
-START_TEST(deferred_confirmation_normal) { deferred(X400_P1_MODE_NORMAL); }
+START_TEST(deferred_confirmation_normal) { deferred(X400_MODE_NORMAL); }
 END_TEST
-START_TEST(deferred_confirmation_x410) { deferred(X400_P1_MODE_X410); }
+START_TEST(deferred_confirmation_x410) { deferred(X400_MODE_X410); }
 END_TEST
 
 /* An APDU read back from a spool goes as it is; garbage is refused. */
@@ -364,7 +364,7 @@ START_TEST(send_encoded_apdu)
     uint8_t *buf = NULL, junk[3] = { 0x30, 0x05, 0x01 };
     size_t len = 0;
     x400_diag d;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     mk(&m, X400_P1_MESSAGE, "E.1", 2, 7777);
     ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &buf, &len, NULL), X400_OK);
@@ -406,7 +406,7 @@ START_TEST(apdu_above_bound_refused_queue_moves)
     struct msg big, small;
     x400_diag d;
     OPEN_MAX_APDU = 20000;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     OPEN_MAX_APDU = 0;
     pump(&p);
     mk(&big, X400_P1_MESSAGE, "B.1", 1, 50000);
@@ -575,12 +575,12 @@ START_TEST(recovery_routed_to_waiting_link)
 }
 END_TEST
 
-START_TEST(bind_and_transfer_normal) { bind_and_transfer(X400_P1_MODE_NORMAL); }
+START_TEST(bind_and_transfer_normal) { bind_and_transfer(X400_MODE_NORMAL); }
 END_TEST
-START_TEST(bind_and_transfer_x410) { bind_and_transfer(X400_P1_MODE_X410); }
+START_TEST(bind_and_transfer_x410) { bind_and_transfer(X400_MODE_X410); }
 END_TEST
 
-static void refused(x400_p1_mode mode, const char *name, const char *pw)
+static void refused(x400_mode mode, const char *name, const char *pw)
 {
     struct pair p;
     struct msg m;
@@ -603,15 +603,15 @@ static void refused(x400_p1_mode mode, const char *name, const char *pw)
 
 START_TEST(bind_refused_wrong_password)
 {
-    refused(X400_P1_MODE_NORMAL, "MTA-A", "wrong");
-    refused(X400_P1_MODE_X410, "MTA-A", "wrong");
+    refused(X400_MODE_NORMAL, "MTA-A", "wrong");
+    refused(X400_MODE_X410, "MTA-A", "wrong");
 }
 END_TEST
 
 START_TEST(bind_refused_unknown_peer)
 {
-    refused(X400_P1_MODE_NORMAL, "MTA-X", "secretA");
-    refused(X400_P1_MODE_X410, "MTA-X", "secretA");
+    refused(X400_MODE_NORMAL, "MTA-X", "secretA");
+    refused(X400_MODE_X410, "MTA-X", "secretA");
 }
 END_TEST
 
@@ -634,11 +634,11 @@ START_TEST(bind_refused_each_reason)
             int reason = reasons[i];
             x400_p1_link_config cr;
             x400_p1_link_callbacks cbr;
-            open_pair(&p, mode ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+            open_pair(&p, mode ? X400_MODE_X410 : X400_MODE_NORMAL, "MTA-A", "secretA");
             /* swap in a responder link whose policy refuses with `reason` */
             x400_p1_link_free(p.rsp.l);
             x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
-            cr.mode = mode ? X400_P1_MODE_X410 : X400_P1_MODE_NORMAL;
+            cr.mode = mode ? X400_MODE_X410 : X400_MODE_NORMAL;
             cr.check = refuse_with;
             cr.check_user = &reason;
             cbr.user = &p.rsp;
@@ -661,7 +661,7 @@ START_TEST(duplicate_mtsid_delivered_once)
 {
     struct pair p;
     struct msg m;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     mk(&m, X400_P1_MESSAGE, "DUP.1", 1, 50);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
@@ -689,7 +689,7 @@ START_TEST(report_round_trip_and_10mib)
     x400_p1_outcome out = { 0, 1, 1795250100, 0, -1, NULL };
     x400_mtsid rid;
     x400_diag d;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     mk(&m, X400_P1_MESSAGE, "BIG.1", 1, 10u << 20);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
@@ -724,7 +724,7 @@ START_TEST(wire_bind_message_probe_report)
     x400_mtsid rid;
     x400_diag d;
     char err[4000], *f;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     p.record = 1;
     pump(&p);
     /* content: a minimal valid P2 IPM (ipm [0] IMPLICIT IPM { heading {
@@ -804,7 +804,7 @@ static void undecodable(int defer)
     size_t blen, glen;
     struct raw_peer rp = { 0, 0, 0 };
     static const uint8_t junk[] = { 0x04, 0x05, 'h', 'e', 'l', 'l', 'o' };
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     p.rsp.defer = defer;
     /* replace the initiator's link by a bare RTSE machine on its association */
     x400_p1_link_free(p.ini.l);
@@ -820,7 +820,7 @@ static void undecodable(int defer)
     strcpy(b.name, "MTA-A");
     memcpy(b.password, "secretA", 7);
     b.password_len = 7;
-    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_P1_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_bind_encode(&b, X400_MODE_NORMAL, bind, sizeof bind, &blen, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(raw), bind, blen), X400_OK);
     pump(&p);
     ck_assert_int_eq(rp.state, 1);
@@ -879,14 +879,14 @@ START_TEST(responder_password_checked)
     struct pair p;
     /* right password: bound */
     expect_rsp_pw = "secretB";
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
     ck_assert(x400_p1_link_is_bound(p.ini.l));
     close_pair(&p);
     /* wrong password: refused by us, the association ends */
     expect_rsp_pw = "secretX";
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 0);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BIND_REFUSED), 1);
@@ -915,7 +915,7 @@ START_TEST(link_info_and_ext_form)
     static const uint8_t it88[] = { 0xa0, 0x03, 0x02, 0x01, 0x26 };
     int found = 0;
     ini_ext_form = X400_P1_EXT_FORM_1988;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &ii), X400_OK);
     ck_assert_int_eq(ii.bound, 0);
     pump(&p);
@@ -923,7 +923,7 @@ START_TEST(link_info_and_ext_form)
     ck_assert_int_eq(x400_p1_link_get_info(p.rsp.l, &ri), X400_OK);
     ck_assert_int_eq(ii.bound, 1);
     ck_assert_int_eq(ri.bound, 1);
-    ck_assert_int_eq(ii.mode, X400_P1_MODE_NORMAL);
+    ck_assert_int_eq(ii.mode, X400_MODE_NORMAL);
     ck_assert_str_eq(ii.peer_name, "MTA-B");
     ck_assert_str_eq(ri.peer_name, "MTA-A");
     ck_assert_int_eq(ii.peer_authenticated, 1);
@@ -966,7 +966,7 @@ START_TEST(oversized_apdu_abort_says_why)
     struct msg m;
     int worst = 0;
     rsp_max_pdu = 2000;
-    open_pair(&p, X400_P1_MODE_NORMAL, "MTA-A", "secretA");
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
     pump(&p);
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
     mk(&m, X400_P1_MESSAGE, "H.1", 1, 5000);
@@ -1088,7 +1088,7 @@ END_TEST
  * responder link configured for `cfg_mode`, every TPKT split at `split`:
  * bound as `name`, and the RTOAC's open value is our MTABindResult in the
  * mode of the connection (`run_mode`). */
-static void pp_bind(const x400t_ppvec *v, size_t split, x400_p1_mode cfg_mode, x400_p1_mode run_mode,
+static void pp_bind(const x400t_ppvec *v, size_t split, x400_mode cfg_mode, x400_mode run_mode,
                     const char *name, const char *pw)
 {
     struct side s;
@@ -1109,7 +1109,7 @@ static void pp_bind(const x400t_ppvec *v, size_t split, x400_p1_mode cfg_mode, x
     cr.check_user = &tab;
     ck_assert_int_eq(x400_p1_link_new(&s.l, &cr, &cb, NULL), X400_OK);
     x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
-    ar.pmode = cfg_mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL;
+    ar.mode = cfg_mode == X400_MODE_X410 ? X400_MODE_X410 : X400_MODE_NORMAL;
     ck_assert_int_eq(x400_assoc_new(&s.a, &ar, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_attach(s.l, s.a), X400_OK);
     for (size_t k = 0; k < v->n && fed < 2; k++) {
@@ -1130,8 +1130,8 @@ static void pp_bind(const x400t_ppvec *v, size_t split, x400_p1_mode cfg_mode, x
     }
     ck_assert_msg(count_ev(&s, X400_P1_LINK_EV_BOUND) == 1, "not bound: %s", s.last_diag.text);
     ck_assert_str_eq(s.peer, name);
-    ck_assert_int_eq(x400_assoc_get_pmode(s.a),
-                     run_mode == X400_P1_MODE_X410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL);
+    ck_assert_int_eq(x400_assoc_get_mode(s.a),
+                     run_mode == X400_MODE_X410 ? X400_MODE_X410 : X400_MODE_NORMAL);
     {
         /* our answer: AC + CPA whose RTOAC carries our MTABindResult */
         size_t ul = 0, last = 0;
@@ -1145,15 +1145,15 @@ static void pp_bind(const x400t_ppvec *v, size_t split, x400_p1_mode cfg_mode, x
         ud = x400t_tpkt_user_data(out + last, out_len - last, &ul);
         ck_assert_ptr_nonnull(ud);
         ck_assert_int_eq(x400i_ppdu_decode(X400I_PPDU_CPA, ud, ul, &pp, NULL, 65536, &d), X400_OK);
-        ck_assert_int_eq(pp.mode, run_mode == X400_P1_MODE_NORMAL);
-        if (run_mode == X400_P1_MODE_X410) {
+        ck_assert_int_eq(pp.mode, run_mode == X400_MODE_NORMAL);
+        if (run_mode == X400_MODE_X410) {
             rv = ber_decode(NULL, &asn_DEF_RTSE_apdus, (void **)&ap, pp.x410.p, pp.x410.len);
             ck_assert_int_eq(rv.code, RC_OK);
             ck_assert_int_eq(ap->present, RTSE_apdus_PR_rtoac_apdu);
             ck_assert_int_eq(ap->choice.rtoac_apdu.connectionDataAC.present, ConnectionData_PR_open);
             ck_assert_int_eq(x400_p1_bind_decode(ap->choice.rtoac_apdu.connectionDataAC.choice.open.buf,
                                                  (size_t)ap->choice.rtoac_apdu.connectionDataAC.choice.open.size,
-                                                 X400_P1_MODE_X410, X400_P1_BIND_RESULT, &br, &d), X400_OK);
+                                                 X400_MODE_X410, X400_P1_BIND_RESULT, &br, &d), X400_OK);
             ck_assert_str_eq(br.name, "MTA-B");
             ASN_STRUCT_FREE(asn_DEF_RTSE_apdus, ap);
         }
@@ -1174,11 +1174,56 @@ START_TEST(bind_decoded_for_the_connection_mode)
     x400t_ppvec_load(&v84, "pp-init-1984-twa-bind.txt");
     x400t_ppvec_load(&v88, "pp-pp-1988-twa.txt");
     for (size_t split = 0; split < v84.t[2].len; split++)
-        pp_bind(&v84, split, X400_P1_MODE_NORMAL, X400_P1_MODE_X410, "PPX", "ppx-pw");
+        pp_bind(&v84, split, X400_MODE_NORMAL, X400_MODE_X410, "PPX", "ppx-pw");
     for (size_t split = 0; split < v88.t[2].len; split++)
-        pp_bind(&v88, split, X400_P1_MODE_X410, X400_P1_MODE_NORMAL, "PPA", "ppa-pw");
+        pp_bind(&v88, split, X400_MODE_X410, X400_MODE_NORMAL, "PPA", "ppa-pw");
     x400t_ppvec_free(&v84);
     x400t_ppvec_free(&v88);
+}
+END_TEST
+
+/* One mode for link and association: an initiator's link refuses an
+ * association of the other mode (before anything is sent), with a
+ * diagnostic, and takes one of its own; a responder's takes either (it runs
+ * the mode of the CP it receives). */
+START_TEST(attach_refuses_association_of_other_mode)
+{
+    for (int m = 0; m < 2; m++) {
+        x400_mode mode = m ? X400_MODE_X410 : X400_MODE_NORMAL;
+        x400_mode other = m ? X400_MODE_NORMAL : X400_MODE_X410;
+        x400_p1_link_config ci, cr;
+        x400_assoc_config ai;
+        x400_p1_link *li, *lr;
+        x400_assoc *wrong, *right, *ar;
+        x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
+        x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+        ci.mode = cr.mode = mode;
+        snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
+        ck_assert_int_eq(x400_p1_link_new(&li, &ci, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_new(&lr, &cr, NULL, NULL), X400_OK);
+        x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
+        ai.mode = other;
+        ck_assert_int_eq(x400_assoc_new(&wrong, &ai, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_attach(li, wrong), X400_ERR_INVALID_ARG);
+        ck_assert_int_eq(x400_p1_link_diag(li)->code, X400_ERR_INVALID_ARG);
+        ck_assert_int_eq(x400_p1_link_diag(li)->source, X400_SOURCE_LOCAL);
+        ck_assert_ptr_nonnull(strstr(x400_p1_link_diag(li)->text, m ? "association runs normal mode but the link X.410-1984 mode"
+                                                                   : "association runs X.410-1984 mode but the link normal mode"));
+        ck_assert_ptr_null(x400_p1_link_assoc(li));
+        ai.mode = mode;
+        ck_assert_int_eq(x400_assoc_new(&right, &ai, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_attach(li, right), X400_OK);
+        ck_assert_ptr_eq(x400_p1_link_assoc(li), right);
+        x400_assoc_config_init(&ai, X400_ROLE_RESPONDER);
+        ai.mode = other;
+        ck_assert_int_eq(x400_assoc_new(&ar, &ai, NULL, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_attach(lr, ar), X400_OK);
+        x400_p1_link_free(li);
+        x400_p1_link_free(lr);
+        x400_assoc_free(wrong);
+        x400_assoc_free(right);
+        x400_assoc_free(ar);
+    }
 }
 END_TEST
 
@@ -1196,6 +1241,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, recovery_routed_to_waiting_link);
     tcase_add_test(tc, recovery_refused_gives_apdu_back_unbound);
     tcase_add_test(tc, bind_decoded_for_the_connection_mode);
+    tcase_add_test(tc, attach_refuses_association_of_other_mode);
     tcase_add_test(tc, bind_refused_wrong_password);
     tcase_add_test(tc, bind_refused_unknown_peer);
     tcase_add_test(tc, bind_refused_each_reason);

@@ -98,7 +98,7 @@ static void open_link(struct link *l, int x410)
     l->ini.x410 = l->rsp.x410 = x410;
     x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-    if (x410) ci.pmode = X400_PMODE_X410_1984;
+    if (x410) ci.mode = X400_MODE_X410;
     ck_assert_int_eq(x400_assoc_new(&l->ini.a, &ci, &cbi, NULL), 0);
     ck_assert_int_eq(x400_assoc_new(&l->rsp.a, &cr, &cbr, NULL), 0);
     x400i_assoc_set_upper(l->ini.a, &ui);

@@ -100,7 +100,7 @@ static void new_assoc(struct h *h, struct end *e, int initiator)
 {
     x400_assoc_config c;
     x400_assoc_config_init(&c, initiator ? X400_ROLE_INITIATOR : X400_ROLE_RESPONDER);
-    if (initiator ? h->x410 : h->r_x410) c.pmode = X400_PMODE_X410_1984;
+    if (initiator ? h->x410 : h->r_x410) c.mode = X400_MODE_X410;
     if (initiator) {
         memcpy(c.calling_ref, "MTA-A", 5);
         c.calling_ref_len = 5;
@@ -597,11 +597,11 @@ START_TEST(mode_learned_from_connection)
         struct h h;
         uint8_t *m = x400t_pattern(5000, 21);
         h_init_modes(&h, x410, !x410, 1, 1);
-        ck_assert_int_eq(x400_assoc_get_pmode(h.r.a), x410 ? X400_PMODE_NORMAL : X400_PMODE_X410_1984);
+        ck_assert_int_eq(x400_assoc_get_mode(h.r.a), x410 ? X400_MODE_NORMAL : X400_MODE_X410);
         open_ok(&h);
         ck_assert_int_eq(x400i_rtse_x410(RT(h.r)), x410);
-        ck_assert_int_eq(x400_assoc_get_pmode(h.r.a), x410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL);
-        ck_assert_int_eq(x400_assoc_get_pmode(h.i.a), x410 ? X400_PMODE_X410_1984 : X400_PMODE_NORMAL);
+        ck_assert_int_eq(x400_assoc_get_mode(h.r.a), x410 ? X400_MODE_X410 : X400_MODE_NORMAL);
+        ck_assert_int_eq(x400_assoc_get_mode(h.i.a), x410 ? X400_MODE_X410 : X400_MODE_NORMAL);
         transfer(&h, m, 5000, 1);
         /* and back: the responder sends in the mode it learnt */
         ck_assert_int_eq(x400i_rtse_turn_give_req(RT(h.i)), X400_OK);
@@ -807,7 +807,7 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
     ck_assert_int_eq(x400i_rtse_assoc_new(&e.ra, 1, &c, &cb, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(e.ra), 1000000);
     x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
-    ac.pmode = X400_PMODE_X410_1984;
+    ac.mode = X400_MODE_X410;
     ck_assert_int_eq(x400_assoc_new(&e.a, &ac, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_attach(e.ra, e.a), X400_OK);
     ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(e.ra), BIND_ARG, sizeof BIND_ARG), X400_OK);

@@ -349,7 +349,7 @@ void mta_peer_defaults(mta_peer_config *p)
     memset(p, 0, sizeof *p);
     memcpy(p->port, "102", 4);
     p->family = MTA_FAMILY_ANY;
-    p->mode = X400_P1_MODE_NORMAL;
+    p->mode = X400_MODE_NORMAL;
     x400_rtse_config_default(&p->rtse);
     p->lifetime_s = 300;
     p->disconnect_s = 120;
@@ -562,10 +562,10 @@ static int set_peer_key(mta_peer_config *p, const char *k, const char *v, char *
         else if (!strcmp(v, "1992")) p->extension_form = MTA_EXT_1992;
         else return fail(msg, mlen, "bad extension-form \"%s\": 1988 or 1992", v);
     } else if (!strcmp(k, "mode")) {
-        if (!strcmp(v, "1988")) p->mode = X400_P1_MODE_NORMAL;
-        else if (!strcmp(v, "1984")) p->mode = X400_P1_MODE_X410;
+        if (!strcmp(v, "1988")) p->mode = X400_MODE_NORMAL;
+        else if (!strcmp(v, "1984")) p->mode = X400_MODE_X410;
         else return fail(msg, mlen, "bad mode \"%s\": 1988 or 1984", v);
-        p->rtse.x410_mode = p->mode == X400_P1_MODE_X410;
+        p->rtse.x410_mode = p->mode == X400_MODE_X410;
     } else if (!strcmp(k, "dialogue")) {
         if (!strcmp(v, "twa")) p->rtse.two_way_alternate = 1;
         else if (!strcmp(v, "monologue")) p->rtse.two_way_alternate = 0;
@@ -808,7 +808,7 @@ int mta_config_check(const mta_config *cfg, char *err, size_t errlen)
         if (x400_rtse_config_check(&p->rtse) != X400_OK)
             return fail(err, errlen, "[peer %s] RTSE settings out of range (checkpoint-size 0..%u, "
                         "window 1..%u)", p->name, X400_RTSE_MAX_CHECKPOINT_KIB, X400_RTSE_MAX_WINDOW);
-        if ((p->mode == X400_P1_MODE_X410) != (p->rtse.x410_mode != 0))
+        if ((p->mode == X400_MODE_X410) != (p->rtse.x410_mode != 0))
             return fail(err, errlen, "[peer %s] mode and RTSE X.410 mode disagree", p->name);
         if (p->max_assocs < 1) return fail(err, errlen, "[peer %s] max-associations must be at least 1", p->name);
         if (p->threshold < 1) return fail(err, errlen, "[peer %s] threshold must be at least 1", p->name);

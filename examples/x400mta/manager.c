@@ -863,7 +863,7 @@ static void assoc_config(mta *m, x400_assoc_config *ac, x400_role role, const mt
 {
     x400_assoc_config_init(ac, role);
     ac->log = m->liblog;
-    if (pc && pc->mode == X400_P1_MODE_X410) ac->pmode = X400_PMODE_X410_1984;
+    if (pc && pc->mode == X400_MODE_X410) ac->mode = X400_MODE_X410;
     if (pc) {
         ac->called_tsel = pc->tsel;
         ac->called_ssel = pc->ssel;
@@ -967,7 +967,7 @@ static int conn_connect(mta *m, conn *c)
     }
     c->connecting = 1;
     LOG(m, IFC, X400_LOG_INFO, "assoc #%u: connecting to %s at %s port %s (%s)", c->id, pc->name,
-        pc->host, pc->port, pc->mode == X400_P1_MODE_X410 ? "X.410-1984 mode" : "1988 normal mode");
+        pc->host, pc->port, pc->mode == X400_MODE_X410 ? "X.410-1984 mode" : "1988 normal mode");
     return 0;
 }
 

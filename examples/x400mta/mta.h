@@ -69,7 +69,7 @@ typedef struct mta_peer_config {
      * ([0] { INTEGER }, as PP/ISODE) or _1992 ([0] IMPLICIT INTEGER) */
     int extension_form;
     /* link settings (doc/mta-config.md maps each to the Exchange MTA's) */
-    x400_p1_mode mode;                         /* "1988" (default) or "1984" */
+    x400_mode mode;                         /* "1988" (default) or "1984" */
     x400_rtse_config rtse;                     /* checkpoint size, window, recovery
                                                   timeout, dialogue mode (TWA or
                                                   monologue), initial turn,

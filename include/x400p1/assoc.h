@@ -48,12 +48,6 @@ typedef struct x400_selector {
 int x400_selector_set(x400_selector *sel, const char *text);
 
 
-/* Presentation mode (X.226 mode-selector). */
-typedef enum x400_pmode {
-    X400_PMODE_X410_1984 = 0,  /* CP/CPA carry the RTORQ/RTOAC; no ACSE */
-    X400_PMODE_NORMAL = 1      /* 1988: contexts, ACSE, fully-encoded data */
-} x400_pmode;
-
 /* One presentation context proposed (initiator) or supported (responder);
  * the transfer syntax is always BER (2.1.1). */
 #define X400_PCTX_MAX 16
@@ -109,10 +103,12 @@ typedef struct x400_assoc_config {
                                       common reference is a UTCTime): set both
                                       when checkpointing is used. */
 
+    x400_mode mode;                /* default X400_MODE_NORMAL; the initiator's
+                                      mode, which its x400_p1_link must share
+                                      (a responder runs the mode of the CP it
+                                      receives: x400_assoc_get_mode) */
+
     /* Presentation: X.226. */
-    x400_pmode pmode;              /* default X400_PMODE_NORMAL; the initiator's
-                                      mode (a responder runs the mode of the
-                                      CP it receives: x400_assoc_get_pmode) */
     x400_selector calling_psel;    /* default: absent (len 0), as real MTAs */
     x400_selector called_psel;
     x400_selector responding_psel;
@@ -209,12 +205,12 @@ void x400_assoc_sent(x400_assoc *a, size_t n);
 void x400_assoc_transport_closed(x400_assoc *a);
 
 x400_assoc_state x400_assoc_get_state(const x400_assoc *a);
-/* The presentation mode the association runs.  Initiator: the configured
- * pmode.  Responder: learnt from the peer's CP (its mode selector: X.410
+/* The mode the association runs.  Initiator: the configured
+ * mode.  Responder: learnt from the peer's CP (its mode selector: X.410
  * parameters and no ACSE in X.410-1984 mode), whatever was configured, so
- * that one listener serves 1988 and 1984 callers; the configured pmode
+ * that one listener serves 1988 and 1984 callers; the configured mode
  * until the CP arrived. */
-x400_pmode x400_assoc_get_pmode(const x400_assoc *a);
+x400_mode x400_assoc_get_mode(const x400_assoc *a);
 /* Last failure detail; never NULL. */
 const x400_diag *x400_assoc_diag(const x400_assoc *a);
 

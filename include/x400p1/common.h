@@ -75,6 +75,19 @@ const char *x400_strerror(int code);
 /* Non-zero if `code` is fatal (code <= X400_ERR_FATAL). */
 int x400_is_fatal(int code);
 
+/* ---- Mode ------------------------------------------------------------ */
+
+/* The one mode an association, its RTSE and its P1 link run (one value
+ * everywhere; x400_p1_link_attach refuses an initiator's association whose
+ * mode differs from the link's):
+ *   X400_MODE_NORMAL  1988 normal mode: presentation contexts, ACSE (AARQ /
+ *                     AARE carry the RTORQ / RTOAC), fully-encoded data; P1
+ *                     bind values inside ROS bind-invoke/-result/-error.
+ *   X400_MODE_X410    X.410-1984 mode: the CP-type / CPA / CPR carry the
+ *                     RTORQ / RTOAC / RTORJ (X.226 mode-selector 0), no ACSE,
+ *                     RTSE APDUs as session user data; bind values bare. */
+typedef enum x400_mode { X400_MODE_NORMAL = 0, X400_MODE_X410 = 1 } x400_mode;
+
 /* ---- Object identifiers --------------------------------------------- */
 
 #define X400_OID_ARCS_MAX 20

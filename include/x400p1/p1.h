@@ -469,8 +469,8 @@ int x400_p1_report_matches(const x400_p1_apdu *rep, const x400_mtsid *subject);
  *   NORMAL (1988): a ROS bind-invoke [16] / bind-result [17] /
  *                  bind-error [18] around the value, as real MTAs send;
  *   X410 (1984):   the value itself (MTABindArgument in RTORQ open,
- *                  MTABindResult in RTOAC, MTABindError in RTORJ). */
-typedef enum x400_p1_mode { X400_P1_MODE_NORMAL = 0, X400_P1_MODE_X410 = 1 } x400_p1_mode;
+ *                  MTABindResult in RTOAC, MTABindError in RTORJ).
+ * (x400_mode, x400p1/common.h) */
 
 typedef enum x400_p1_bind_pdu {
     X400_P1_BIND_ARGUMENT = 0,
@@ -514,7 +514,7 @@ typedef struct x400_p1_bind {
  * X400_ERR_BUFFER_TOO_SMALL, X400_ERR_INVALID_ARG (empty/over-long name,
  * bad characters, password > 62, error outside 0..256, a security context
  * in a result), X400_ERR_TOO_LONG. */
-int x400_p1_bind_encode(const x400_p1_bind *b, x400_p1_mode mode,
+int x400_p1_bind_encode(const x400_p1_bind *b, x400_mode mode,
                         uint8_t *buf, size_t cap, size_t *len,
                         x400_diag *diag);
 
@@ -524,7 +524,7 @@ int x400_p1_bind_encode(const x400_p1_bind *b, x400_p1_mode mode,
  * decoded (kept as views into buf); x400_p1_bind_verify() refuses them.
  * X400_OK; X400_ERR_PARSE (reason R_SYNTAX/R_VALUE/R_APDU/...);
  * X400_ERR_LIMIT (nesting, size); X400_ERR_INVALID_ARG. */
-int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_p1_mode mode,
+int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_mode mode,
                         int expect, x400_p1_bind *out, x400_diag *diag);
 
 /* A peer MTA the responder knows: its name and simple password. */

@@ -95,10 +95,11 @@ typedef struct x400_p1_link_callbacks {
 
 typedef struct x400_p1_link_config {
     x400_role role;
-    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984): the
-                                      initiator's, matching its association's
-                                      pmode; a responder runs (and decodes the
-                                      bind for) the mode of each connection */
+    x400_mode mode;                /* NORMAL (1988) or X410 (1984): the
+                                      initiator's, equal to its association's
+                                      mode (x400_p1_link_attach refuses any
+                                      other); a responder runs (and decodes
+                                      the bind for) the mode of each connection */
     x400_rtse_config rtse;         /* x410_mode is set from `mode` */
     /* This MTA's bind: the initiator sends it in MTABindArgument, the
      * responder in MTABindResult.  Empty name: unauthenticated. */
@@ -158,9 +159,11 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
 void x400_p1_link_free(x400_p1_link *l);
 
 /* Attach a fresh association (created by the caller with the same role and
- * presentation mode).  Initiator: the bind (RT-OPEN) is sent when the
- * association's transport connection is up -- call x400_assoc_connect()
- * (or let the driver do it).  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_STATE. */
+ * mode).  Initiator: the bind (RT-OPEN) is sent when the association's
+ * transport connection is up -- call x400_assoc_connect() (or let the
+ * driver do it).  X400_OK; X400_ERR_INVALID_ARG (also, with a diagnostic
+ * in x400_p1_link_diag, an initiator's association whose mode is not the
+ * link's: nothing is attached); X400_ERR_STATE. */
 int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
 
 /* Queue an MTS-APDU for transfer.  It is encoded now (the APDU may be
@@ -213,7 +216,7 @@ int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, si
  * it once per association when bound, at INFO). */
 typedef struct x400_p1_link_info {
     int bound;                     /* 1 once the bind succeeded */
-    x400_p1_mode mode;             /* NORMAL (1988) or X410 (1984) */
+    x400_mode mode;                /* NORMAL (1988) or X410 (1984) */
     /* the peer's bind value: MTABindArgument (we are responder) or
      * MTABindResult (initiator) */
     char peer_name[X400_MTA_NAME_MAX + 1];  /* "" unauthenticated */

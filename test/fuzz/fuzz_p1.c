@@ -47,7 +47,7 @@ static void apdu(const uint8_t *p, size_t n)
     x400_p1_apdu_free(&a);
 }
 
-static void bind(const uint8_t *p, size_t n, x400_p1_mode mode, int expect)
+static void bind(const uint8_t *p, size_t n, x400_mode mode, int expect)
 {
     x400_p1_bind b, c;
     x400_diag d;
@@ -82,9 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     switch (data[0] % 4) {
     case 0: apdu(data + 1, size - 1); break;
-    case 1: bind(data + 1, size - 1, X400_P1_MODE_NORMAL, -1); break;
+    case 1: bind(data + 1, size - 1, X400_MODE_NORMAL, -1); break;
     case 2:
-        if (size >= 2) bind(data + 2, size - 2, X400_P1_MODE_X410, data[1] % 3);
+        if (size >= 2) bind(data + 2, size - 2, X400_MODE_X410, data[1] % 3);
         break;
     default: text(data + 1, size - 1); break;
     }
