@@ -6,6 +6,7 @@
 #                     (SAN=thread: TSan), the man pages and the doc links
 #   make check-long   the long fault runs (SIGKILL rounds, cut sweeps)
 #   make demo         two example MTAs exchanging mail, with faults
+#                     (tools/mta_demo.c drives them, tools/demo.sh)
 #   make bench        optimised benchmarks, `bench: NAME VALUE UNIT` lines
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make install      PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, SBINDIR,
@@ -140,20 +141,28 @@ deps-fuzz:
 # asn1c writes a module-dependent file list, so generation is one stamped
 # step and compilation of the generated tree is a script (parallel, quiet;
 # V=1 prints its command lines).
+# The P1 modules are the tests' and the bench's oracle: no lib/ file uses
+# them, so they are built into asn1-p1.o, linked there only (doc/asn1.md).
+ASN1_ORACLE := p1-upper-bounds.asn1 p1-mts.asn1 p1-mta.asn1 ros.asn1
 $(B)/asn1/stamp: $(ASN1_SRC) tools/asn1gen.sh
 	$(call say,ASN1C,$(ASN1_SRC))
-	$(Q)sh tools/asn1gen.sh $(ASN1_GEN) $(ASN1_SRC)
+	$(Q)ASN1_ORACLE="$(ASN1_ORACLE)" sh tools/asn1gen.sh $(ASN1_GEN) $(ASN1_SRC)
 	@touch $@
 
 ifneq ($(ASN1_SRC),)
 ASN1_OBJ = $(B)/$(1)/asn1.o
+ASN1_P1_OBJ = $(B)/$(1)/asn1-p1.o
+ASN1_FLAGS = "$(strip $(CFLAGS_ASN1) $(if $(filter rel bench,$*),$(REL_FLAGS) $(SECTIONS),$(if $(filter fuzz,$*),$(FUZZ_FLAGS),$(VFLAGS))) $(USER_CC) $(CFLAGS_ASN1_LAST))"
 # FORCE: the script itself decides what to rebuild (per-file mtimes, a
 # change of CC/flags, changed generated headers) and leaves asn1.o alone
 # when nothing changed.
 $(B)/%/asn1.o: $(B)/asn1/stamp tools/asn1build.sh FORCE
-	@V=$(V) sh tools/asn1build.sh "$(CC)" "$(strip $(CFLAGS_ASN1) $(if $(filter rel bench,$*),$(REL_FLAGS) $(SECTIONS),$(if $(filter fuzz,$*),$(FUZZ_FLAGS),$(VFLAGS))) $(USER_CC) $(CFLAGS_ASN1_LAST))" $(ASN1_GEN) $(ASN1_RT) $(B)/$*/asn1 $@ $(NPROC)
+	@V=$(V) sh tools/asn1build.sh "$(CC)" $(ASN1_FLAGS) $(ASN1_GEN) $(ASN1_RT) $(B)/$*/asn1 $@ $(NPROC) lib.list runtime.list
+$(B)/%/asn1-p1.o: $(B)/asn1/stamp tools/asn1build.sh FORCE
+	@V=$(V) sh tools/asn1build.sh "$(CC)" $(ASN1_FLAGS) $(ASN1_GEN) $(ASN1_RT) $(B)/$*/asn1-p1 $@ $(NPROC) oracle.list runtime-oracle.list
 else
 ASN1_OBJ =
+ASN1_P1_OBJ =
 endif
 
 # ---------------------------------------------------------------- library
@@ -194,20 +203,22 @@ $(TB):
 # The example MTA's modules other than its event loop and main are unit
 # tested in the runner too (spool, configuration, logging).
 MTA_MODS := $(filter-out examples/x400mta/main.c examples/x400mta/manager.c,$(sort $(wildcard examples/x400mta/*.c)))
-$(TB)/check_runner: test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(wildcard test/*.h examples/x400mta/*.h) $(TB)/suites.inc $(B)/$(VAR)/all.o
+# What the tests link: the library's objects and the asn1c oracle.
+TEST_OBJ := $(B)/$(VAR)/all.o $(call ASN1_P1_OBJ,$(VAR))
+$(TB)/check_runner: test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(wildcard test/*.h examples/x400mta/*.h) $(TB)/suites.inc $(TEST_OBJ)
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(TB) -Itest -Iexamples/x400mta $(CHECK_CFLAGS) $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) \
-	  test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) $(CHECK_LIBS)
-$(TB)/helper_%: test/helper_%.c $(B)/$(VAR)/all.o $(wildcard test/*.h) | $(TB)
+	  test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(TEST_OBJ) -o $@ $(LDFLAGS) $(CHECK_LIBS)
+$(TB)/helper_%: test/helper_%.c $(TEST_OBJ) $(wildcard test/*.h) | $(TB)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) -lpthread -lm
-$(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(B)/$(VAR)/all.o | $(TB)
+	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< $(TEST_OBJ) -o $@ $(LDFLAGS) -lpthread -lm
+$(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(TEST_OBJ) | $(TB)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< test/fuzz/replay_main.c $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) -lpthread -lm
+	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< test/fuzz/replay_main.c $(TEST_OBJ) -o $@ $(LDFLAGS) -lpthread -lm
 
 TEST_BINS := $(TB)/check_runner $(patsubst test/%.c,$(TB)/%,$(TEST_HELP)) \
              $(patsubst %,$(TB)/replay_%,$(FUZZ_T)) $(patsubst %,$(TB)/examples/%,$(EX_DIRS)) \
-             $(patsubst examples/%.c,$(TB)/examples/%,$(EX_SRC))
+             $(patsubst examples/%.c,$(TB)/examples/%,$(EX_SRC)) $(TB)/tools/mta_demo
 $(TB)/examples/%: examples/%.c $(B)/$(VAR)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(TB)/examples
 	$(call say,CCLD,$@)
@@ -242,11 +253,13 @@ $(BB)/benches.inc: FORCE
 	@mkdir -p $(BB)
 	@for f in $(BENCH_SRC); do m=$${f#bench/bench_}; echo "X400B_BENCH($${m%.c})"; done > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
-$(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(wildcard bench/*.h) $(BB)/benches.inc $(BB)/all.o
+# The benches share the tests' two-endpoint harness (test/pair.h; no Check).
+BENCH_SUPP := test/support_pair.c
+$(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(BENCH_SUPP) $(wildcard bench/*.h) test/pair.h test/wire.h $(BB)/benches.inc $(BB)/all.o $(call ASN1_P1_OBJ,bench)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(BB) -Ibench $(CFLAGS_OWN) -O2 -DNDEBUG $(USER_CC) \
+	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(BB) -Ibench -Itest $(CFLAGS_OWN) -O2 -DNDEBUG $(USER_CC) \
 	  $(shell pkg-config --cflags glib-2.0 2>/dev/null) \
-	  bench/bench_main.c $(BENCH_SRC) $(BB)/all.o -o $@ $(LDFLAGS) \
+	  bench/bench_main.c $(BENCH_SRC) $(BENCH_SUPP) $(BB)/all.o $(call ASN1_P1_OBJ,bench) -o $@ $(LDFLAGS) \
 	  -luuid $(shell pkg-config --libs glib-2.0 2>/dev/null) -lpthread -lm
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BB)/bench $(EX_BINS)
@@ -261,7 +274,7 @@ $(FB)/lib/%.o: lib/%.c $(LIB_HDR) $(if $(ASN1_SRC),$(B)/asn1/stamp)
 	$(Q)clang $(CPPFLAGS_OWN) $(CFLAGS_OWN) $(FUZZ_FLAGS) $(USER_CC) -c $< -o $@
 $(FB)/all.o: $(patsubst lib/%.c,$(FB)/lib/%.o,$(LIB_SRC)) $(call ASN1_OBJ,fuzz)
 	$(Q)$(LD) -r -o $@ $^
-$(FB)/fuzz_%: test/fuzz/fuzz_%.c $(FB)/all.o
+$(FB)/fuzz_%: test/fuzz/fuzz_%.c $(FB)/all.o $(call ASN1_P1_OBJ,fuzz)
 	$(call say,CCLD,$@)
 	$(Q)clang $(CPPFLAGS_OWN) -Itest $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $(USER_CC) $^ -o $@ $(LDFLAGS) -lpthread -lm
 fuzz: deps deps-fuzz
@@ -300,9 +313,24 @@ $(B)/x400mta.conf: $(EB)/x400mta
 	$(call say,GEN,$@)
 	$(Q)$(EB)/x400mta sample-config > $@
 
+# The two-MTA demo driver (tools/mta_demo.c, not an example to study: it
+# injects faults around two x400mta processes); it shares the scratch
+# directory helpers of the test harness (test/support_pair.c).
+# check_mtademo runs the sanitized build, $(TB)/tools/mta_demo.
+DEMO_SRC := tools/mta_demo.c test/support_pair.c
+DEMO_DEP := $(DEMO_SRC) test/pair.h test/wire.h $(PUB_HDR)
+$(B)/tools/mta_demo: $(DEMO_DEP) $(B)/libx400p1.a
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -Iinclude -Itest $(CFLAGS_OWN) -O2 $(USER_CC) $(DEMO_SRC) $(B)/libx400p1.a -o $@ $(LDFLAGS) -lpthread -lm
+$(TB)/tools/mta_demo: $(DEMO_DEP) $(B)/$(VAR)/libx400p1.a
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) -Iinclude -Itest $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $(DEMO_SRC) $(B)/$(VAR)/libx400p1.a -o $@ $(LDFLAGS) -lpthread -lm
+
 demo: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) examples
-	@sh examples/demo.sh $(abspath $(EB))
+	@$(MAKE) --no-print-directory -j$(NPROC) examples $(B)/tools/mta_demo
+	@sh tools/demo.sh $(abspath $(B)/tools) $(abspath $(EB))
 
 # ---------------------------------------------------------------- install
 # The .pc names the installation directories relative to ${prefix} where
@@ -352,9 +380,9 @@ clean:
 # files and journal) link them in; everything else about them (corpus in
 # test/fuzz/corpus/<t>/, replayed by `make check`) is as for the others.
 MTA_FUZZ := mtaconfig mtaspool
-$(patsubst %,$(TB)/replay_%,$(MTA_FUZZ)): $(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(MTA_MODS) examples/x400mta/mta.h $(B)/$(VAR)/all.o | $(TB)
+$(patsubst %,$(TB)/replay_%,$(MTA_FUZZ)): $(TB)/replay_%: test/fuzz/fuzz_%.c test/fuzz/replay_main.c $(MTA_MODS) examples/x400mta/mta.h $(TEST_OBJ) | $(TB)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< test/fuzz/replay_main.c $(MTA_MODS) $(B)/$(VAR)/all.o -o $@ $(LDFLAGS) -lpthread -lm
-$(patsubst %,$(FB)/fuzz_%,$(MTA_FUZZ)): $(FB)/fuzz_%: test/fuzz/fuzz_%.c $(MTA_MODS) $(FB)/all.o
+	$(Q)$(CC) $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) $< test/fuzz/replay_main.c $(MTA_MODS) $(TEST_OBJ) -o $@ $(LDFLAGS) -lpthread -lm
+$(patsubst %,$(FB)/fuzz_%,$(MTA_FUZZ)): $(FB)/fuzz_%: test/fuzz/fuzz_%.c $(MTA_MODS) $(FB)/all.o $(call ASN1_P1_OBJ,fuzz)
 	$(call say,CCLD,$@)
-	$(Q)clang $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $(USER_CC) $< $(MTA_MODS) $(FB)/all.o -o $@ $(LDFLAGS) -lpthread -lm
+	$(Q)clang $(CPPFLAGS_OWN) -Itest -Iexamples/x400mta $(CFLAGS_OWN) -O1 -g -fsanitize=fuzzer,address,undefined $(USER_CC) $< $(MTA_MODS) $(FB)/all.o $(call ASN1_P1_OBJ,fuzz) -o $@ $(LDFLAGS) -lpthread -lm

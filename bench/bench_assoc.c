@@ -8,6 +8,7 @@
 
 #include "assoc_int.h"
 #include "bench.h"
+#include "pair.h"
 
 /* Counting allocator: live bytes, with a size header per block. */
 struct counter { size_t live, peak; };
@@ -66,23 +67,16 @@ static int send_pdv(x400_assoc *a, const uint8_t *buf, size_t n)
     return x400i_assoc_data_req(a, &pdv, 1);
 }
 
-static void move(x400_assoc *from, x400_assoc *to)
-{
-    const uint8_t *b;
-    size_t n;
-    while ((n = x400_assoc_pending(from, &b)) > 0) {
-        if (x400_assoc_recv(to, b, n) < 0) { fprintf(stderr, "bench assoc: recv failed\n"); exit(1); }
-        x400_assoc_sent(from, n);
-    }
-}
-
 static void pump(struct pair *p)
 {
-    const uint8_t *b;
-    do {
-        move(p->ini, p->rsp);
-        move(p->rsp, p->ini);
-    } while (x400_assoc_pending(p->ini, &b) || x400_assoc_pending(p->rsp, &b));
+    x400t_pair io;
+    x400t_pair_init(&io, &x400t_assoc_end, p->ini, p->rsp);
+    io.direct = 1;
+    if (x400t_pair_pump(&io) < 0 || io.refused) {
+        fprintf(stderr, "bench assoc: %s\n", io.refused ? "recv failed" : io.err);
+        exit(1);
+    }
+    x400t_pair_free(&io);
 }
 
 static void open_pair(struct pair *p, const x400_allocator *al)

@@ -148,7 +148,7 @@ void x400b_bench_lpi(void)
     b.keys = calloc(NCONN, sizeof *b.keys);
     b.order = calloc(NLOOK, sizeof *b.order);
     if (!b.conns || !b.handles || !b.keys || !b.order ||
-        x400_lpi_create(1, NCONN, NULL, &b.t) != X400_OK) {
+        x400_lpi_new(&b.t, 1, NCONN, NULL) != X400_OK) {
         fprintf(stderr, "bench lpi: setup failed\n");
         exit(1);
     }
@@ -200,7 +200,7 @@ void x400b_bench_lpi(void)
     g_hash_table_destroy(b.ht);
     g_hash_table_destroy(b.ht_text);
     g_hash_table_destroy(b.ht_handle);
-    x400_lpi_destroy(b.t);
+    x400_lpi_free(b.t);
     free(b.conns);
     free(b.handles);
     free(b.keys);

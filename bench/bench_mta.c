@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "pair.h"
 #include "x400p1/driver.h"
 #include "x400p1/p1link.h"
 
@@ -41,21 +42,6 @@ static int sh(const char *fmt, ...)
     return system(cmd);
 }
 
-static unsigned free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    unsigned p = 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        p = ntohs(sa.sin_port);
-    if (fd >= 0) close(fd);
-    return p;
-}
 
 static void write_conf(const char *side, unsigned own, unsigned peer)
 {
@@ -129,7 +115,7 @@ struct run {
  * starts; timed from B's first delivery to its last. */
 static int one_run(struct run *r)
 {
-    unsigned pa = free_port(), pb = free_port();
+    unsigned pa = x400t_free_port(), pb = x400t_free_port();
     pid_t a, b;
     double t0, t1, deadline;
     long d = 0;
@@ -300,7 +286,7 @@ static double setup_latency_us(int n)
             x400_driver_run(ds, 0);
         }
         if (st.bound == 1) v[got++] = (x400b_now() - t0) * 1e6;
-        x400_driver_close(dc, h);
+        x400_driver_disconnect(dc, h);
         for (int k = 0; k < 50; k++) x400_driver_run(ds, 0);
         x400_p1_link_free(l);
         x400_assoc_free(a);

@@ -115,7 +115,7 @@ void x400b_bench_mtsid(void)
     strcpy(cfg.gdi.admd, " ");
     strcpy(cfg.gdi.prmd, "SMHS");
     cfg.flags = X400_MTSID_CREATE;
-    if (x400_mtsid_open(&cfg, &b.a, &d) != X400_OK) {
+    if (x400_mtsid_new(&b.a, &cfg, &d) != X400_OK) {
         fprintf(stderr, "bench_mtsid: open: %s\n", d.text);
         rmdir(dir);
         return;
@@ -123,7 +123,7 @@ void x400b_bench_mtsid(void)
     r1 = x400b_median_rate(mt_rate, &b);
     b.threads = 2;
     r2 = x400b_median_rate(mt_rate, &b);
-    x400_mtsid_close(b.a);
+    x400_mtsid_free(b.a);
     rt = x400b_median_rate(uuid_time_rate, NULL);
     rr = x400b_median_rate(uuid_random_rate, NULL);
 

@@ -95,9 +95,9 @@ static x400_p1_link *new_link(struct mta *m, x400_role role, const char *pw)
     static const x400_p1_peer peers[] = { { "MTA-A", (const uint8_t *)"secret-a", 8, 1 } };
     static x400_p1_peer_table table = { peers, 1 };
     x400_p1_link_config_init(&c, role);
-    snprintf(c.own_name, sizeof c.own_name, "%s", m->name);
-    c.own_password_len = strlen(pw);
-    memcpy(c.own_password, pw, c.own_password_len);
+    if (x400_p1_link_config_set_own_name(&c, m->name) < 0 ||
+        x400_p1_link_config_set_own_password(&c, pw) < 0)
+        exit(1);
     if (role == X400_ROLE_RESPONDER) {
         c.check = x400_p1_cred_check_default;
         c.check_user = &table;
@@ -148,9 +148,7 @@ int main(void)
     /* A builds a message: MTSID, originator, two recipients, trace, content */
     x400_p1_apdu_init(&A.sent_msg, X400_P1_MESSAGE, NULL);
     x400_p1_envelope *e = &A.sent_msg.env;
-    strcpy(e->id.gdi.country, "GB");
-    strcpy(e->id.gdi.admd, " ");
-    strcpy(e->id.gdi.prmd, "SMHS");
+    x400_gdi_parse("C=GB;A= ;P=SMHS", 15, &e->id.gdi, NULL);
     strcpy(e->id.local, "MTAA.1");     /* in a real MTA: x400_mtsid_next() */
     x400_orname_parse("C=GB;A= ;P=SMHS;O=Org;S=Smith;G=Ann", 36, &e->originator, NULL);
     for (int i = 0; i < 2; i++) {

@@ -52,7 +52,7 @@ static x400_mtsid_alloc *open_alloc(const char *path, x400_diag *d)
     strcpy(cfg.gdi.admd, " ");
     strcpy(cfg.gdi.prmd, "SMHS");
     cfg.flags = X400_MTSID_CREATE;
-    if (x400_mtsid_open(&cfg, &a, d) < 0) return NULL;
+    if (x400_mtsid_new(&a, &cfg, d) < 0) return NULL;
     return a;
 }
 
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
         show("first:", &w[i].first);
         show("last:", &w[i].last);
     }
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
 
     printf("\n2. Restart: the run number was made durable before the first id\n");
     if (!(a = open_alloc(path, &d))) { fprintf(stderr, "reopen: %s\n", d.text); return 1; }
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     printf("  run before restart %llu, after restart %llu\n",
            (unsigned long long)run1, (unsigned long long)run2);
     show("first after restart:", &after);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     if (run2 <= run1) { fprintf(stderr, "run did not advance\n"); return 1; }
 
     printf("\n3. Connection handles (LPI): a stale handle never reaches another connection\n");
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
         char ot[X400_LPI_TEXT_MAX], ft[X400_LPI_TEXT_MAX];
         int conn_a = 1, conn_b = 2;
         void *obj;
-        x400_lpi_create(1, 4, NULL, &t);
+        x400_lpi_new(&t, 1, 4, NULL);
         x400_lpi_open(t, &conn_a, &old, NULL);
         x400_lpi_close(t, old, NULL, NULL);          /* connection lost */
         x400_lpi_open(t, &conn_b, &fresh, NULL);     /* slot reused */
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         printf("  get(%s) refused: %s\n", ot, d.text);
         x400_lpi_get(t, fresh, &obj, NULL);
         printf("  get(%s) -> connection %d\n", ft, *(int *)obj);
-        x400_lpi_destroy(t);
+        x400_lpi_free(t);
     }
     printf("\nprimitives demo: OK\n");
     return 0;

@@ -758,7 +758,10 @@ x400_mode x400_assoc_get_mode(const x400_assoc *a)
     return x400i_pres_mode(a->pres) ? X400_MODE_NORMAL : X400_MODE_X410;
 }
 
-const x400_diag *x400_assoc_diag(const x400_assoc *a) { return &a->diag; }
+const x400_diag *x400_assoc_diag(const x400_assoc *a)
+{
+    return a ? &a->diag : x400i_diag_none();
+}
 
 void x400_assoc_set_user(x400_assoc *a, void *user) { if (a) a->user = user; }
 void *x400_assoc_get_user(const x400_assoc *a) { return a ? a->user : NULL; }
@@ -787,4 +790,17 @@ int x400i_assoc_acse_state(const x400_assoc *a) { return a->acpm.state; }
 void x400i_assoc_input_error(x400_assoc *a, int err)
 {
     if (a && err < 0 && finished(a) && !a->input_err) a->input_err = err;
+}
+
+/* ---- what the association wants from its I/O (nghttp2's want_read/want_write) ---- */
+
+int x400_assoc_want_write(const x400_assoc *a)
+{
+    const uint8_t *p;
+    return a && x400_assoc_pending(a, &p) > 0;
+}
+
+int x400_assoc_want_close(const x400_assoc *a)
+{
+    return a && finished(a) && !x400_assoc_want_write(a);
 }

@@ -92,6 +92,16 @@ static const x400_allocator default_allocator = {
     NULL, std_malloc, std_free, std_calloc, std_realloc
 };
 
+uint32_t x400i_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 const x400_allocator *x400_default_allocator(void) { return &default_allocator; }
 
 const x400_allocator *x400i_alloc_or_default(const x400_allocator *a)
@@ -188,6 +198,12 @@ int x400i_diag_set(x400_diag *d, x400_layer layer, x400_source source,
 void x400i_diag_clear(x400_diag *d)
 {
     if (d) memset(d, 0, sizeof *d);
+}
+
+const x400_diag *x400i_diag_none(void)
+{
+    static const x400_diag none;
+    return &none;
 }
 
 int x400_diag_format(const x400_diag *d, char *buf, size_t len)

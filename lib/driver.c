@@ -164,7 +164,7 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
         return X400_ERR_NOMEM;
     }
     for (size_t i = cfg->max_conns; i-- > 0;) d->free_slots[d->nfree++] = i;
-    rv = x400_lpi_create(cfg->table_id, (uint32_t)cfg->max_conns, alloc, &d->lpi);
+    rv = x400_lpi_new(&d->lpi, cfg->table_id, (uint32_t)cfg->max_conns, alloc);
     if (rv < 0) {
         x400_driver_free(d);
         return rv;
@@ -193,7 +193,7 @@ void x400_driver_free(x400_driver *d)
         for (size_t i = 0; i < d->cfg.max_conns; i++)
             if (d->conns[i].st != C_FREE) conn_release(d, &d->conns[i]);
     for (size_t i = 0; i < d->nlisteners; i++) close(d->listeners[i]);
-    x400_lpi_destroy(d->lpi);
+    x400_lpi_free(d->lpi);
     x400i_free(d->alloc, d->conns);
     x400i_free(d->alloc, d->listeners);
     x400i_free(d->alloc, d->pfd);
@@ -686,7 +686,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
     return progressed;
 }
 
-int x400_driver_close(x400_driver *d, x400_lpi_handle conn)
+int x400_driver_disconnect(x400_driver *d, x400_lpi_handle conn)
 {
     struct conn *c;
     void *obj = NULL;
@@ -710,4 +710,7 @@ x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
 size_t x400_driver_conn_count(const x400_driver *d) { return d ? d->nconns : 0; }
 size_t x400_driver_inbound_count(const x400_driver *d) { return d ? d->ninbound : 0; }
 uint64_t x400_driver_refused_count(const x400_driver *d) { return d ? d->refused : 0; }
-const x400_diag *x400_driver_diag(const x400_driver *d) { return &d->diag; }
+const x400_diag *x400_driver_diag(const x400_driver *d)
+{
+    return d ? &d->diag : x400i_diag_none();
+}

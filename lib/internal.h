@@ -40,6 +40,9 @@ int x400i_diag_set(x400_diag *d, x400_layer layer, x400_source source,
 int x400i_diag_vset(x400_diag *d, x400_layer layer, x400_source source,
                     int code, int reason, const char *fmt, va_list ap) X400I_PRINTF(6, 0);
 void x400i_diag_clear(x400_diag *d);
+/* The neutral diagnostic (all zero: no failure) that the x400_<obj>_diag()
+ * getters return for a NULL object. */
+const x400_diag *x400i_diag_none(void);
 
 /* ---- logging ---- */
 bool x400i_log_enabled(const x400_logger *lg, x400_log_level level);
@@ -48,6 +51,13 @@ void x400i_log(const x400_logger *lg, x400_log_level level, x400_layer layer,
 /* Log `len` bytes as hex at TRACE level, prefixed by `what`. */
 void x400i_log_hex(const x400_logger *lg, x400_layer layer, const char *what,
                    const uint8_t *p, size_t len);
+
+/* ---- CRC-32 ----
+ * The IEEE 802.3 / zlib CRC-32 (reflected polynomial 0xEDB88320, initial
+ * value and final xor 0xFFFFFFFF; "123456789" -> 0xCBF43926): the check
+ * value of every record the library writes to disk (MTS identifier state,
+ * P1 identifier set, RTSE records).  Bitwise; the records are small. */
+uint32_t x400i_crc32(const uint8_t *p, size_t n);
 
 /* ---- bounds-checked reader over caller memory ---- */
 typedef struct x400i_rd {

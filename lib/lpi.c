@@ -184,8 +184,8 @@ int x400_lpi_parse(const char *text, size_t len, x400_lpi_handle *h, x400_diag *
 
 /* ---- creation ---- */
 
-int x400_lpi_create(uint32_t table_id, uint32_t capacity,
-                    const x400_allocator *alloc, x400_lpi **out)
+int x400_lpi_new(x400_lpi **out, uint32_t table_id, uint32_t capacity,
+                 const x400_allocator *alloc)
 {
     x400_lpi *t;
     unsigned char *block;
@@ -226,7 +226,7 @@ int x400_lpi_create(uint32_t table_id, uint32_t capacity,
     return X400_OK;
 }
 
-void x400_lpi_destroy(x400_lpi *t)
+void x400_lpi_free(x400_lpi *t)
 {
     if (!t) return;
     pthread_mutex_destroy(&t->lock);

@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "x400p1/mtsid.h"
+#include "x400p1/orname.h"
 
 /* Internal hooks for the test suite (not in the public header). */
 int x400i_mtsid_encode_local(char *out, size_t len, const char *node,
@@ -78,7 +79,8 @@ struct x400_mtsid_alloc {
     void (*refill_hook)(void *);
     void *refill_hook_user;
     char *path, *tmp_path, *lock_path, *dir_path;
-    int lock_fd;
+    int lock_fd;             /* -1 in memory (X400_MTSID_MEMORY) */
+    int memory;              /* X400_MTSID_MEMORY: no state file, no lock */
 
     /* Slow path, under `mu`. */
     pthread_mutex_t mu;
@@ -137,18 +139,6 @@ static void put_u32be(uint8_t *p, uint32_t v)
 static uint32_t get_u32be(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* CRC-32 of IEEE 802.3 (reflected polynomial 0xEDB88320, init and final
- * xor 0xFFFFFFFF); bitwise, the state file is 28 bytes. */
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
 }
 
 /* Write exactly X400_MTSID_DIGITS base-32 digits of v (v < 2^50). */
@@ -234,6 +224,55 @@ static int check_local(const char *local, size_t cap, x400_diag *d)
                                   "local identifier: character 0x%02x at %zu is not printable IA5",
                                   (unsigned)(unsigned char)local[i], i);
     return X400_OK;
+}
+
+/* The GDI in the O/R name text form ("C=GB;A= ;P=SMHS"): one parser and
+ * one formatter for both (lib/orname.c), so the escapes are the same. */
+int x400_gdi_parse(const char *text, size_t len, x400_gdi *out, x400_diag *d)
+{
+    x400_orname n, only;
+    int rv;
+    if (!out || (!text && len))
+        return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_INVALID_ARG, 0, "GDI text: NULL argument");
+    if ((rv = x400_orname_parse(text, len, &n, d)) < 0) return rv;
+    x400_orname_init(&only);
+    memcpy(only.country, n.country, sizeof only.country);
+    memcpy(only.admd, n.admd, sizeof only.admd);
+    memcpy(only.prmd, n.prmd, sizeof only.prmd);
+    only.admd_present = n.admd_present;
+    only.admd_numeric = n.admd_numeric;
+    only.prmd_numeric = n.prmd_numeric;
+    if (!x400_orname_equal(&n, &only))
+        return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_PARSE, 0,
+                              "GDI text: only C, A (or A#) and P (or P#) allowed");
+    if (!n.country[0] || !n.admd_present)
+        return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_PARSE, 0,
+                              "GDI text: %s missing (\"A= \" is the usual \"no ADMD\")",
+                              n.country[0] ? "A" : "C");
+    memset(out, 0, sizeof *out);
+    memcpy(out->country, n.country, sizeof out->country);
+    memcpy(out->admd, n.admd, sizeof out->admd);
+    memcpy(out->prmd, n.prmd, sizeof out->prmd);
+    out->admd_numeric = n.admd_numeric;
+    out->prmd_numeric = n.prmd_numeric;
+    return x400_gdi_validate(out, d);
+}
+
+int x400_gdi_format(const x400_gdi *gdi, char *buf, size_t len)
+{
+    x400_orname n;
+    int rv;
+    if (!gdi || !buf) return X400_ERR_INVALID_ARG;
+    if (len) buf[0] = 0;
+    if ((rv = x400_gdi_validate(gdi, NULL)) < 0) return rv;
+    x400_orname_init(&n);
+    memcpy(n.country, gdi->country, sizeof n.country);
+    memcpy(n.admd, gdi->admd, sizeof n.admd);
+    memcpy(n.prmd, gdi->prmd, sizeof n.prmd);
+    n.admd_present = 1;
+    n.admd_numeric = gdi->admd_numeric;
+    n.prmd_numeric = gdi->prmd_numeric;
+    return x400_orname_format(&n, buf, len);
 }
 
 int x400_mtsid_format(const x400_mtsid *id, char *buf, size_t len)
@@ -406,7 +445,7 @@ static int write_state(x400_mtsid_alloc *a, uint64_t run, x400_diag *d)
     b[ST_OFF_NODELEN] = (uint8_t)a->node_len;
     memcpy(b + ST_OFF_NODE, a->node, a->node_len);
     put_u64be(b + ST_OFF_RUN, run);
-    put_u32be(b + ST_OFF_CRC, crc32_ieee(b, ST_OFF_CRC));
+    put_u32be(b + ST_OFF_CRC, x400i_crc32(b, ST_OFF_CRC));
 
     fd = open(a->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return io_err(d, X400_MTSID_R_WRITE_IO, errno, "cannot create", a->tmp_path);
@@ -487,11 +526,11 @@ static int read_state(x400_mtsid_alloc *a, unsigned flags, uint64_t *stored, x40
     if (n > ST_SIZE)
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_CORRUPT, X400_MTSID_R_LONG,
                               "state file %s has trailing bytes (more than %d)", a->path, ST_SIZE);
-    if (get_u32be(b + ST_OFF_CRC) != crc32_ieee(b, ST_OFF_CRC))
+    if (get_u32be(b + ST_OFF_CRC) != x400i_crc32(b, ST_OFF_CRC))
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_CORRUPT, X400_MTSID_R_CHECKSUM,
                               "state file %s: CRC-32 mismatch (stored %08x, computed %08x)",
                               a->path, (unsigned)get_u32be(b + ST_OFF_CRC),
-                              (unsigned)crc32_ieee(b, ST_OFF_CRC));
+                              (unsigned)x400i_crc32(b, ST_OFF_CRC));
     nl = b[ST_OFF_NODELEN];
     run = get_u64be(b + ST_OFF_RUN);
     if (nl < 1 || nl > X400_MTSID_NODE_MAX || b[ST_OFF_RESERVED] != 0 ||
@@ -538,7 +577,8 @@ static int start_run(x400_mtsid_alloc *a, uint64_t *run_out, x400_diag *d)
                       (long long)now, (unsigned long long)a->stored_run,
                       (unsigned long long)run);
     }
-    if ((rv = write_state(a, run, d)) < 0) return rv;
+    /* In memory nothing is made durable: see X400_MTSID_MEMORY. */
+    if (!a->memory && (rv = write_state(a, run, d)) < 0) return rv;
     a->stored_run = run;
     x400i_log(&a->logger, X400_LOG_INFO, L_MTSID, "node %s: run %llu durable in %s",
               a->node, (unsigned long long)run, a->path);
@@ -590,22 +630,29 @@ static int check_config(const x400_mtsid_config *cfg, x400_diag *d)
             return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_INVALID_ARG, X400_MTSID_R_CONFIG,
                                   "node id \"%s\": character 0x%02x not in [A-Za-z0-9]",
                                   cfg->node_id, (unsigned)(unsigned char)cfg->node_id[i]);
-    if (!cfg->state_path || !cfg->state_path[0])
+    if (cfg->flags & X400_MTSID_MEMORY) {
+        if (cfg->state_path || (cfg->flags & X400_MTSID_CREATE))
+            return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_INVALID_ARG, X400_MTSID_R_CONFIG,
+                                  "X400_MTSID_MEMORY takes no state file (state_path %s%s)",
+                                  cfg->state_path ? cfg->state_path : "NULL",
+                                  (cfg->flags & X400_MTSID_CREATE) ? ", X400_MTSID_CREATE" : "");
+    } else if (!cfg->state_path || !cfg->state_path[0])
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_INVALID_ARG, X400_MTSID_R_CONFIG,
                               "no state file path");
-    if (cfg->state_path[strlen(cfg->state_path) - 1] == '/')
+    else if (cfg->state_path[strlen(cfg->state_path) - 1] == '/')
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_INVALID_ARG, X400_MTSID_R_CONFIG,
                               "state file path %s names a directory", cfg->state_path);
     if (cfg->counter_limit > X400_MTSID_COUNTER_SPACE)
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_INVALID_ARG, X400_MTSID_R_CONFIG,
                               "counter_limit above 2^50");
-    if (cfg->flags & ~X400_MTSID_CREATE)
+    if (cfg->flags & ~(X400_MTSID_CREATE | X400_MTSID_MEMORY))
         return x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_INVALID_ARG, X400_MTSID_R_CONFIG,
-                              "unknown flags 0x%x", cfg->flags & ~X400_MTSID_CREATE);
+                              "unknown flags 0x%x",
+                              cfg->flags & ~(X400_MTSID_CREATE | X400_MTSID_MEMORY));
     return x400_gdi_validate(&cfg->gdi, d);
 }
 
-int x400_mtsid_open(const x400_mtsid_config *cfg, x400_mtsid_alloc **out, x400_diag *d)
+int x400_mtsid_new(x400_mtsid_alloc **out, const x400_mtsid_config *cfg, x400_diag *d)
 {
     const x400_allocator *al;
     x400_mtsid_alloc *a;
@@ -634,6 +681,14 @@ int x400_mtsid_open(const x400_mtsid_config *cfg, x400_mtsid_alloc **out, x400_d
     a->block = cfg->block ? cfg->block : DEFAULT_BLOCK;
     a->limit = cfg->counter_limit ? cfg->counter_limit : X400_MTSID_COUNTER_SPACE;
 
+    if (cfg->flags & X400_MTSID_MEMORY) {
+        a->memory = 1;
+        if (!(a->path = dup_suffix(al, "(memory)", 8, ""))) goto nomem;
+        x400i_log(&a->logger, X400_LOG_NOTICE, L_MTSID,
+                  "node %s: identifiers allocated in memory, not crash-safe "
+                  "(they may repeat after a restart)", a->node);
+        goto locked;
+    }
     pl = strlen(cfg->state_path);
     a->path = dup_suffix(al, cfg->state_path, pl, "");
     a->tmp_path = dup_suffix(al, cfg->state_path, pl, ".tmp");
@@ -665,6 +720,7 @@ int x400_mtsid_open(const x400_mtsid_config *cfg, x400_mtsid_alloc **out, x400_d
         goto fail;
     }
     if ((rv = read_state(a, cfg->flags, &a->stored_run, d)) < 0) goto fail;
+locked:
     if ((rv = start_run(a, &run, d)) < 0) goto fail;
     if (pthread_mutex_init(&a->mu, NULL) != 0) {
         rv = x400i_diag_set(d, L_MTSID, S_LOCAL, X400_ERR_NOMEM, 0, "pthread_mutex_init failed");
@@ -685,11 +741,11 @@ fail:
     return rv;
 }
 
-void x400_mtsid_close(x400_mtsid_alloc *a)
+void x400_mtsid_free(x400_mtsid_alloc *a)
 {
     if (!a) return;
     pthread_mutex_destroy(&a->mu);
-    close(a->lock_fd); /* releases the flock */
+    if (a->lock_fd >= 0) close(a->lock_fd); /* releases the flock */
     free_alloc(a);
 }
 
@@ -805,5 +861,5 @@ int x400_mtsid_next(x400_mtsid_cursor *c, x400_mtsid *out)
 
 const x400_diag *x400_mtsid_cursor_diag(const x400_mtsid_cursor *c)
 {
-    return c ? &c->diag : NULL;
+    return c ? &c->diag : x400i_diag_none();
 }

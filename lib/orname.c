@@ -1,16 +1,17 @@
 /* O/R names: validation, text form, and the BER of ORName
  * (X.411 12.2.1.1.1.7 ORName, 18.5 ORAddress attributes). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "x400p1/orname.h"
 
-#define APP X400I_P1BER_APP
-#define CTX X400I_P1BER_CTX
-#define UNIV X400I_P1BER_UNIV
-#define CONS X400I_P1BER_CONS
+#define APP X400I_BER_APPLICATION
+#define CTX X400I_BER_CONTEXT
+#define UNIV X400I_BER_UNIVERSAL
+#define CONS X400I_BER_CONSTRUCTED
 
 static int oerr(x400_diag *d, int code, const char *fmt, ...) X400I_PRINTF(3, 4);
 static int oerr(x400_diag *d, int code, const char *fmt, ...)
@@ -268,6 +269,42 @@ static int tunescape(const char *t, size_t len, size_t *i, int stop_eq, char *ou
     return (int)n;
 }
 
+/* The single-valued string attributes of the text form: key, field and
+ * its size (X.411 Annex A bound + NUL); numeric_flag: offset of the
+ * NumericString flag set by the "#" form of the key (0: none). */
+struct text_field {
+    const char *key;
+    size_t off, cap, numeric_flag;
+};
+#define TF(k, f) { k, offsetof(x400_orname, f), sizeof ((x400_orname *)0)->f, 0 }
+#define TFN(k, f, nf) { k, offsetof(x400_orname, f), sizeof ((x400_orname *)0)->f, \
+                        offsetof(x400_orname, nf) }
+static const struct text_field text_fields[] = {
+    TF("C", country), TFN("P", prmd, prmd_numeric), TFN("P#", prmd, prmd_numeric),
+    TF("O", org), TF("S", pn.surname), TF("G", pn.given), TF("I", pn.initials),
+    TF("Q", pn.generation), TF("CN", common_name), TF("X121", x121),
+    TF("T-ID", terminal_id), TF("UA-ID", numeric_uid), TF("TCN", t_common_name),
+    TF("TO", t_org), TF("TS", t_pn.surname), TF("TG", t_pn.given),
+    TF("TI", t_pn.initials), TF("TQ", t_pn.generation),
+};
+
+static const struct text_field *text_field_of(const char *key)
+{
+    for (size_t i = 0; i < sizeof text_fields / sizeof text_fields[0]; i++)
+        if (strcmp(text_fields[i].key, key) == 0) return &text_fields[i];
+    return NULL;
+}
+
+static char *field_at(x400_orname *n, const struct text_field *f)
+{
+    return (char *)n + f->off;
+}
+
+static unsigned char *numeric_flag_at(x400_orname *n, const struct text_field *f)
+{
+    return (unsigned char *)n + f->numeric_flag;
+}
+
 static int setv(char *dst, size_t cap, const char *v, size_t vl, const char *key, x400_diag *d)
 {
     if (dst[0]) return oerr(d, X400_ERR_PARSE, "O/R name text: %s repeated", key);
@@ -328,38 +365,24 @@ int x400_orname_parse(const char *text, size_t len, x400_orname *out, x400_diag 
             int vl = tunescape(text, len, &i, 0, v, sizeof v, d);
             if (vl < 0) return vl;
             size_t n = (size_t)vl;
-            if (strcmp(key, "C") == 0) rc = setv(out->country, sizeof out->country, v, n, key, d);
-            else if (strcmp(key, "A") == 0 || strcmp(key, "A#") == 0) {
+            const struct text_field *f = text_field_of(key);
+            if (f) {
+                rc = setv(field_at(out, f), f->cap, v, n, key, d);
+                if (f->numeric_flag && !rc) *numeric_flag_at(out, f) = key[1] == '#';
+            } else if (strcmp(key, "A") == 0 || strcmp(key, "A#") == 0) {
                 if (out->admd_present) return oerr(d, X400_ERR_PARSE, "O/R name text: A repeated");
                 if (n > X400_ORNAME_DOMAIN_MAX) return oerr(d, X400_ERR_TOO_LONG, "O/R name text: ADMD longer than 16");
                 memcpy(out->admd, v, n + 1);
                 out->admd_present = 1;
                 out->admd_numeric = key[1] == '#';
                 rc = X400_OK;
-            } else if (strcmp(key, "P") == 0 || strcmp(key, "P#") == 0) {
-                rc = setv(out->prmd, sizeof out->prmd, v, n, key, d);
-                out->prmd_numeric = key[1] == '#';
-            } else if (strcmp(key, "O") == 0) rc = setv(out->org, sizeof out->org, v, n, key, d);
-            else if (strcmp(key, "OU") == 0 || strcmp(key, "TOU") == 0) {
+            } else if (strcmp(key, "OU") == 0 || strcmp(key, "TOU") == 0) {
                 int t = key[0] == 'T';
                 unsigned *cnt = t ? &out->n_t_ou : &out->n_ou;
                 if (*cnt >= X400_ORNAME_OUS) return oerr(d, X400_ERR_TOO_LONG, "O/R name text: more than %d %s", X400_ORNAME_OUS, key);
                 rc = setv(t ? out->t_ou[*cnt] : out->ou[*cnt], X400_ORNAME_OU_MAX + 1, v, n, key, d);
                 if (!rc) (*cnt)++;
-            } else if (strcmp(key, "S") == 0) rc = setv(out->pn.surname, sizeof out->pn.surname, v, n, key, d);
-            else if (strcmp(key, "G") == 0) rc = setv(out->pn.given, sizeof out->pn.given, v, n, key, d);
-            else if (strcmp(key, "I") == 0) rc = setv(out->pn.initials, sizeof out->pn.initials, v, n, key, d);
-            else if (strcmp(key, "Q") == 0) rc = setv(out->pn.generation, sizeof out->pn.generation, v, n, key, d);
-            else if (strcmp(key, "CN") == 0) rc = setv(out->common_name, sizeof out->common_name, v, n, key, d);
-            else if (strcmp(key, "X121") == 0) rc = setv(out->x121, sizeof out->x121, v, n, key, d);
-            else if (strcmp(key, "T-ID") == 0) rc = setv(out->terminal_id, sizeof out->terminal_id, v, n, key, d);
-            else if (strcmp(key, "UA-ID") == 0) rc = setv(out->numeric_uid, sizeof out->numeric_uid, v, n, key, d);
-            else if (strcmp(key, "TCN") == 0) rc = setv(out->t_common_name, sizeof out->t_common_name, v, n, key, d);
-            else if (strcmp(key, "TO") == 0) rc = setv(out->t_org, sizeof out->t_org, v, n, key, d);
-            else if (strcmp(key, "TS") == 0) rc = setv(out->t_pn.surname, sizeof out->t_pn.surname, v, n, key, d);
-            else if (strcmp(key, "TG") == 0) rc = setv(out->t_pn.given, sizeof out->t_pn.given, v, n, key, d);
-            else if (strcmp(key, "TI") == 0) rc = setv(out->t_pn.initials, sizeof out->t_pn.initials, v, n, key, d);
-            else if (strcmp(key, "TQ") == 0) rc = setv(out->t_pn.generation, sizeof out->t_pn.generation, v, n, key, d);
+            }
             else if (strcmp(key, "DIR") == 0 || (key[0] == 'E' && key[1] == 'A' && key[2] >= '0' && key[2] <= '9')) {
                 uint8_t raw[X400_ORNAME_RAW_MAX];
                 size_t rl = 0;
@@ -379,6 +402,57 @@ int x400_orname_parse(const char *text, size_t len, x400_orname *out, x400_diag 
         if (i < len) i++;   /* the ';' */
     }
     return x400_orname_validate(out, d);
+}
+
+/* Copy `value` (NULL: "") into dst[cap]: X400_ERR_LIMIT when it does not
+ * fit (dst unchanged). */
+static int put_value(char *dst, size_t cap, const char *value)
+{
+    size_t n = value ? strlen(value) : 0;
+    if (n >= cap) return X400_ERR_LIMIT;
+    memcpy(dst, value ? value : "", n + 1);
+    return X400_OK;
+}
+
+int x400_orname_set(x400_orname *n, const char *key, const char *value)
+{
+    const struct text_field *f;
+    int rc;
+    if (!n || !key) return X400_ERR_INVALID_ARG;
+    if ((f = text_field_of(key))) {
+        if ((rc = put_value(field_at(n, f), f->cap, value)) == X400_OK && f->numeric_flag)
+            *numeric_flag_at(n, f) = key[1] == '#';
+        return rc;
+    }
+    if (strcmp(key, "A") == 0 || strcmp(key, "A#") == 0) {
+        if ((rc = put_value(n->admd, sizeof n->admd, value)) < 0) return rc;
+        n->admd_present = value != NULL;
+        n->admd_numeric = value && key[1] == '#';
+        return X400_OK;
+    }
+    if (strcmp(key, "OU") == 0 || strcmp(key, "TOU") == 0) {
+        int t = key[0] == 'T';
+        unsigned *cnt = t ? &n->n_t_ou : &n->n_ou;
+        char (*ou)[X400_ORNAME_OU_MAX + 1] = t ? n->t_ou : n->ou;
+        if (!value) {
+            memset(ou, 0, sizeof n->ou);
+            *cnt = 0;
+            return X400_OK;
+        }
+        if (*cnt >= X400_ORNAME_OUS) return X400_ERR_LIMIT;
+        if ((rc = put_value(ou[*cnt], sizeof ou[0], value)) == X400_OK) (*cnt)++;
+        return rc;
+    }
+    if (strncmp(key, "DDA:", 4) == 0 && key[4] && value) {
+        x400_dda *dd = &n->dda[n->n_dda];
+        if (n->n_dda >= X400_ORNAME_DDAS || strlen(key + 4) >= sizeof dd->type)
+            return X400_ERR_LIMIT;
+        if ((rc = put_value(dd->value, sizeof dd->value, value)) < 0) return rc;
+        memcpy(dd->type, key + 4, strlen(key + 4) + 1);
+        n->n_dda++;
+        return X400_OK;
+    }
+    return X400_ERR_INVALID_ARG;
 }
 
 int x400_orname_equal(const x400_orname *a, const x400_orname *b)
@@ -469,7 +543,7 @@ void x400i_orname_encode(x400i_bw *w, const x400_orname *n, uint8_t cls, uint32_
         struct { size_t off, len; } el[5 + X400_ORNAME_OPAQUE_MAX];
         size_t ne = 0;
         x400i_bw s;
-        x400i_bw_init_fixed(&s, scratch, sizeof scratch, w->diag);
+        x400i_bw_init_fixed(&s, scratch, sizeof scratch, X400_LAYER_P1, w->diag);
         for (int k = 0; k < 5 + (int)n->n_opaque; k++) {
             size_t before = x400i_bw_len(&s);
             switch (k) {
@@ -540,83 +614,83 @@ void x400i_orname_encode(x400i_bw *w, const x400_orname *n, uint8_t cls, uint32_
     x400i_bw_wrap(w, m, cls, num);
 }
 
-int x400i_country_decode(const x400i_p1tlv *t, char out[4], x400_diag *d)
+int x400i_country_decode(const x400i_tlv *t, char out[4], x400_diag *d)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
-    int rc = x400i_p1ber_child(t, &off, &c, d);
+    int rc = x400i_p1_child(t, &off, &c, d);
     if (rc < 0) return rc;
     if (rc == 0 || off != t->vlen) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "CountryName: not one choice");
-    if (x400i_p1tlv_is(&c, UNIV, X400I_U_NUMERIC)) return x400i_p1ber_str(&c, X400I_U_NUMERIC, 3, 3, out, 4, "CountryName x121-dcc-code", d);
-    if (x400i_p1tlv_is(&c, UNIV, X400I_U_PRINTABLE)) {
-        rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 2, 2, out, 4, "CountryName iso-3166-alpha2-code", d);
+    if (x400i_tlv_is(&c, UNIV, X400I_U_NUMERIC)) return x400i_p1_str(&c, X400I_U_NUMERIC, 3, 3, out, 4, "CountryName x121-dcc-code", d);
+    if (x400i_tlv_is(&c, UNIV, X400I_U_PRINTABLE)) {
+        rc = x400i_p1_str(&c, X400I_U_PRINTABLE, 2, 2, out, 4, "CountryName iso-3166-alpha2-code", d);
         if (!rc && out[0] >= '0' && out[0] <= '9') return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "CountryName: digits in an alpha-2 code");
         return rc;
     }
-    return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "CountryName: unexpected tag %u", (unsigned)c.num);
+    return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "CountryName: unexpected tag %u", (unsigned)c.tag);
 }
 
-int x400i_admd_decode(const x400i_p1tlv *t, char *out, unsigned char *numeric, x400_diag *d)
+int x400i_admd_decode(const x400i_tlv *t, char *out, unsigned char *numeric, x400_diag *d)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
-    int rc = x400i_p1ber_child(t, &off, &c, d);
+    int rc = x400i_p1_child(t, &off, &c, d);
     if (rc < 0) return rc;
     if (rc == 0 || off != t->vlen) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "AdministrationDomainName: not one choice");
-    if (x400i_p1tlv_is(&c, UNIV, X400I_U_NUMERIC)) { *numeric = 1; return x400i_p1ber_str(&c, X400I_U_NUMERIC, 0, 16, out, 17, "AdministrationDomainName", d); }
-    if (x400i_p1tlv_is(&c, UNIV, X400I_U_PRINTABLE)) { *numeric = 0; return x400i_p1ber_str(&c, X400I_U_PRINTABLE, 0, 16, out, 17, "AdministrationDomainName", d); }
-    return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "AdministrationDomainName: unexpected tag %u", (unsigned)c.num);
+    if (x400i_tlv_is(&c, UNIV, X400I_U_NUMERIC)) { *numeric = 1; return x400i_p1_str(&c, X400I_U_NUMERIC, 0, 16, out, 17, "AdministrationDomainName", d); }
+    if (x400i_tlv_is(&c, UNIV, X400I_U_PRINTABLE)) { *numeric = 0; return x400i_p1_str(&c, X400I_U_PRINTABLE, 0, 16, out, 17, "AdministrationDomainName", d); }
+    return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "AdministrationDomainName: unexpected tag %u", (unsigned)c.tag);
 }
 
-static int pdn_decode(const x400i_p1tlv *t, char *out, unsigned char *numeric, const char *what, x400_diag *d)
+static int pdn_decode(const x400i_tlv *t, char *out, unsigned char *numeric, const char *what, x400_diag *d)
 {
-    if (x400i_p1tlv_is(t, UNIV, X400I_U_NUMERIC)) { *numeric = 1; return x400i_p1ber_str(t, X400I_U_NUMERIC, 1, 16, out, 17, what, d); }
-    if (x400i_p1tlv_is(t, UNIV, X400I_U_PRINTABLE)) { *numeric = 0; return x400i_p1ber_str(t, X400I_U_PRINTABLE, 1, 16, out, 17, what, d); }
-    return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: unexpected tag %u", what, (unsigned)t->num);
+    if (x400i_tlv_is(t, UNIV, X400I_U_NUMERIC)) { *numeric = 1; return x400i_p1_str(t, X400I_U_NUMERIC, 1, 16, out, 17, what, d); }
+    if (x400i_tlv_is(t, UNIV, X400I_U_PRINTABLE)) { *numeric = 0; return x400i_p1_str(t, X400I_U_PRINTABLE, 1, 16, out, 17, what, d); }
+    return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: unexpected tag %u", what, (unsigned)t->tag);
 }
 
-static int one_child(const x400i_p1tlv *t, x400i_p1tlv *c, const char *what, x400_diag *d)
+static int one_child(const x400i_tlv *t, x400i_tlv *c, const char *what, x400_diag *d)
 {
     size_t off = 0;
-    int rc = x400i_p1ber_child(t, &off, c, d);
+    int rc = x400i_p1_child(t, &off, c, d);
     if (rc < 0) return rc;
     if (rc == 0 || off != t->vlen) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: expected exactly one element", what);
     return X400_OK;
 }
 
-static int pn_decode(const x400i_p1tlv *t, x400_personal_name *pn, unsigned st, const char *what, x400_diag *d)
+static int pn_decode(const x400i_tlv *t, x400_personal_name *pn, unsigned st, const char *what, x400_diag *d)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     int rc;
-    while ((rc = x400i_p1ber_child(t, &off, &c, d)) == 1) {
+    while ((rc = x400i_p1_child(t, &off, &c, d)) == 1) {
         char *dst;
         size_t cap;
-        if (c.cls != CTX || c.num > 3) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element", what);
-        switch (c.num) {
+        if (c.cls != CTX || c.tag > 3) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element", what);
+        switch (c.tag) {
         case 0: dst = pn->surname; cap = sizeof pn->surname; break;
         case 1: dst = pn->given; cap = sizeof pn->given; break;
         case 2: dst = pn->initials; cap = sizeof pn->initials; break;
         default: dst = pn->generation; cap = sizeof pn->generation; break;
         }
         if (dst[0]) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: element repeated", what);
-        if ((rc = x400i_p1ber_str(&c, st, 1, cap - 1, dst, cap, what, d))) return rc;
+        if ((rc = x400i_p1_str(&c, st, 1, cap - 1, dst, cap, what, d))) return rc;
     }
     if (rc < 0) return rc;
     if (!pn->surname[0]) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_MISSING, "%s: no surname", what);
     return X400_OK;
 }
 
-static int ous_decode(const x400i_p1tlv *t, char ou[][X400_ORNAME_OU_MAX + 1], unsigned *n, unsigned st,
+static int ous_decode(const x400i_tlv *t, char ou[][X400_ORNAME_OU_MAX + 1], unsigned *n, unsigned st,
                       const char *what, x400_diag *d)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     int rc;
-    while ((rc = x400i_p1ber_child(t, &off, &c, d)) == 1) {
+    while ((rc = x400i_p1_child(t, &off, &c, d)) == 1) {
         if (*n >= X400_ORNAME_OUS) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: more than 4", what);
-        if (!x400i_p1tlv_is(&c, UNIV, st)) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element", what);
-        if ((rc = x400i_p1ber_str(&c, st, 1, X400_ORNAME_OU_MAX, ou[*n], X400_ORNAME_OU_MAX + 1, what, d))) return rc;
+        if (!x400i_tlv_is(&c, UNIV, st)) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element", what);
+        if ((rc = x400i_p1_str(&c, st, 1, X400_ORNAME_OU_MAX, ou[*n], X400_ORNAME_OU_MAX + 1, what, d))) return rc;
         (*n)++;
     }
     if (rc < 0) return rc;
@@ -624,31 +698,31 @@ static int ous_decode(const x400i_p1tlv *t, char ou[][X400_ORNAME_OU_MAX + 1], u
     return X400_OK;
 }
 
-static int std_decode(const x400i_p1tlv *t, x400_orname *n, x400_diag *d)
+static int std_decode(const x400i_tlv *t, x400_orname *n, x400_diag *d)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     int rc, last = -1;
-    while ((rc = x400i_p1ber_child(t, &off, &c, d)) == 1) {
+    while ((rc = x400i_p1_child(t, &off, &c, d)) == 1) {
         /* order: C(APP1) A(APP2) [0]..[6] */
-        int pos = c.cls == APP && c.num == 1 ? 0 : c.cls == APP && c.num == 2 ? 1 :
-                  c.cls == CTX && c.num <= 6 ? 2 + (int)c.num : -1;
-        if (pos < 0) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "BuiltInStandardAttributes: unexpected tag [%s %u]", c.cls == APP ? "APPLICATION" : c.cls == CTX ? "" : "UNIVERSAL", (unsigned)c.num);
+        int pos = c.cls == APP && c.tag == 1 ? 0 : c.cls == APP && c.tag == 2 ? 1 :
+                  c.cls == CTX && c.tag <= 6 ? 2 + (int)c.tag : -1;
+        if (pos < 0) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "BuiltInStandardAttributes: unexpected tag [%s %u]", c.cls == APP ? "APPLICATION" : c.cls == CTX ? "" : "UNIVERSAL", (unsigned)c.tag);
         if (pos <= last) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "BuiltInStandardAttributes: element out of order or repeated");
         last = pos;
         switch (pos) {
         case 0: rc = x400i_country_decode(&c, n->country, d); break;
         case 1: rc = x400i_admd_decode(&c, n->admd, &n->admd_numeric, d); n->admd_present = 1; break;
-        case 2: rc = x400i_p1ber_str(&c, X400I_U_NUMERIC, 1, 16, n->x121, sizeof n->x121, "network-address", d); break;
-        case 3: rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 24, n->terminal_id, sizeof n->terminal_id, "terminal-identifier", d); break;
+        case 2: rc = x400i_p1_str(&c, X400I_U_NUMERIC, 1, 16, n->x121, sizeof n->x121, "network-address", d); break;
+        case 3: rc = x400i_p1_str(&c, X400I_U_PRINTABLE, 1, 24, n->terminal_id, sizeof n->terminal_id, "terminal-identifier", d); break;
         case 4: {
-            x400i_p1tlv in;
+            x400i_tlv in;
             if (!(rc = one_child(&c, &in, "private-domain-name", d)))
                 rc = pdn_decode(&in, n->prmd, &n->prmd_numeric, "private-domain-name", d);
             break;
         }
-        case 5: rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 64, n->org, sizeof n->org, "organization-name", d); break;
-        case 6: rc = x400i_p1ber_str(&c, X400I_U_NUMERIC, 1, 32, n->numeric_uid, sizeof n->numeric_uid, "numeric-user-identifier", d); break;
+        case 5: rc = x400i_p1_str(&c, X400I_U_PRINTABLE, 1, 64, n->org, sizeof n->org, "organization-name", d); break;
+        case 6: rc = x400i_p1_str(&c, X400I_U_NUMERIC, 1, 32, n->numeric_uid, sizeof n->numeric_uid, "numeric-user-identifier", d); break;
         case 7: rc = pn_decode(&c, &n->pn, X400I_U_PRINTABLE, "personal-name", d); break;
         default: rc = ous_decode(&c, n->ou, &n->n_ou, X400I_U_PRINTABLE, "organizational-unit-names", d); break;
         }
@@ -657,36 +731,36 @@ static int std_decode(const x400i_p1tlv *t, x400_orname *n, x400_diag *d)
     return rc < 0 ? rc : X400_OK;
 }
 
-static int ext_attr_decode(const x400i_p1tlv *t, x400_orname *n, x400_diag *d)
+static int ext_attr_decode(const x400i_tlv *t, x400_orname *n, x400_diag *d)
 {
-    x400i_p1tlv ty, val, in;
+    x400i_tlv ty, val, in;
     size_t off = 0;
     int64_t type;
     int rc;
-    if (!x400i_p1tlv_is(t, UNIV, X400I_U_SEQUENCE)) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ExtensionAttribute: not a SEQUENCE");
-    if ((rc = x400i_p1ber_child(t, &off, &ty, d)) != 1 || !x400i_p1tlv_is(&ty, CTX, 0) ||
-        (rc = x400i_p1ber_child(t, &off, &val, d)) != 1 || !x400i_p1tlv_is(&val, CTX, 1) || off != t->vlen)
+    if (!x400i_tlv_is(t, UNIV, X400I_U_SEQUENCE)) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ExtensionAttribute: not a SEQUENCE");
+    if ((rc = x400i_p1_child(t, &off, &ty, d)) != 1 || !x400i_tlv_is(&ty, CTX, 0) ||
+        (rc = x400i_p1_child(t, &off, &val, d)) != 1 || !x400i_tlv_is(&val, CTX, 1) || off != t->vlen)
         return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionAttribute: expected [0] type, [1] value");
-    if ((rc = x400i_p1ber_int(&ty, 0, 256, &type, "extension-attribute-type", d))) return rc;
+    if ((rc = x400i_p1_int(&ty, 0, 256, &type, "extension-attribute-type", d))) return rc;
     if ((rc = one_child(&val, &in, "extension-attribute-value", d))) return rc;
     switch (type) {
     case X400_EA_COMMON_NAME:
-        if (n->common_name[0] || !x400i_p1tlv_is(&in, UNIV, X400I_U_PRINTABLE)) goto bad;
-        return x400i_p1ber_str(&in, X400I_U_PRINTABLE, 1, 64, n->common_name, sizeof n->common_name, "common-name", d);
+        if (n->common_name[0] || !x400i_tlv_is(&in, UNIV, X400I_U_PRINTABLE)) goto bad;
+        return x400i_p1_str(&in, X400I_U_PRINTABLE, 1, 64, n->common_name, sizeof n->common_name, "common-name", d);
     case X400_EA_TELETEX_COMMON_NAME:
-        if (n->t_common_name[0] || !x400i_p1tlv_is(&in, UNIV, X400I_U_TELETEX)) goto bad;
-        return x400i_p1ber_str(&in, X400I_U_TELETEX, 1, 64, n->t_common_name, sizeof n->t_common_name, "teletex-common-name", d);
+        if (n->t_common_name[0] || !x400i_tlv_is(&in, UNIV, X400I_U_TELETEX)) goto bad;
+        return x400i_p1_str(&in, X400I_U_TELETEX, 1, 64, n->t_common_name, sizeof n->t_common_name, "teletex-common-name", d);
     case X400_EA_TELETEX_ORGANIZATION_NAME:
-        if (n->t_org[0] || !x400i_p1tlv_is(&in, UNIV, X400I_U_TELETEX)) goto bad;
-        return x400i_p1ber_str(&in, X400I_U_TELETEX, 1, 64, n->t_org, sizeof n->t_org, "teletex-organization-name", d);
+        if (n->t_org[0] || !x400i_tlv_is(&in, UNIV, X400I_U_TELETEX)) goto bad;
+        return x400i_p1_str(&in, X400I_U_TELETEX, 1, 64, n->t_org, sizeof n->t_org, "teletex-organization-name", d);
     case X400_EA_TELETEX_PERSONAL_NAME:
-        if (n->t_pn.surname[0] || !x400i_p1tlv_is(&in, UNIV, X400I_U_SET)) goto bad;
+        if (n->t_pn.surname[0] || !x400i_tlv_is(&in, UNIV, X400I_U_SET)) goto bad;
         return pn_decode(&in, &n->t_pn, X400I_U_TELETEX, "teletex-personal-name", d);
     case X400_EA_TELETEX_ORGANIZATIONAL_UNIT_NAMES:
-        if (n->n_t_ou || !x400i_p1tlv_is(&in, UNIV, X400I_U_SEQUENCE)) goto bad;
+        if (n->n_t_ou || !x400i_tlv_is(&in, UNIV, X400I_U_SEQUENCE)) goto bad;
         return ous_decode(&in, n->t_ou, &n->n_t_ou, X400I_U_TELETEX, "teletex-organizational-unit-names", d);
     default:
-        rc = x400_orname_add_opaque(n, (unsigned)type, in.raw, in.rawlen);
+        rc = x400_orname_add_opaque(n, (unsigned)type, in.raw, in.total);
         if (rc == X400_ERR_FULL) return x400i_p1_err(d, X400_ERR_LIMIT, X400_P1_R_ORNAME, "O/R name: opaque extension attributes exceed %d entries / %d octets", X400_ORNAME_OPAQUE_MAX, X400_ORNAME_RAW_MAX);
         if (rc) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "O/R name: extension attribute %d repeated", (int)type);
         return X400_OK;
@@ -695,56 +769,56 @@ bad:
     return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "O/R name: extension attribute %d repeated or of the wrong type", (int)type);
 }
 
-int x400i_orname_decode(x400i_dec *dc, const x400i_p1tlv *t, x400_orname *n)
+int x400i_orname_decode(x400i_dec *dc, const x400i_tlv *t, x400_orname *n)
 {
     x400_diag *d = dc->diag;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     int rc, stage = 0;
     x400_orname_init(n);
-    if (!t->cons) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "ORName: primitive");
-    while ((rc = x400i_p1ber_child(t, &off, &c, d)) == 1) {
-        if (stage == 0 && x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE)) {
+    if (!t->constructed) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "ORName: primitive");
+    while ((rc = x400i_p1_child(t, &off, &c, d)) == 1) {
+        if (stage == 0 && x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE)) {
             if ((rc = std_decode(&c, n, d))) return rc;
             stage = 1;
-        } else if (stage == 1 && x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE)) {
-            x400i_p1tlv a;
+        } else if (stage == 1 && x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE)) {
+            x400i_tlv a;
             size_t ao = 0;
-            while ((rc = x400i_p1ber_child(&c, &ao, &a, d)) == 1) {
-                x400i_p1tlv ty, va;
+            while ((rc = x400i_p1_child(&c, &ao, &a, d)) == 1) {
+                x400i_tlv ty, va;
                 size_t o2 = 0;
                 if (n->n_dda >= X400_ORNAME_DDAS) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "O/R name: more than 4 domain-defined attributes");
-                if (!x400i_p1tlv_is(&a, UNIV, X400I_U_SEQUENCE) || x400i_p1ber_child(&a, &o2, &ty, d) != 1 ||
-                    x400i_p1ber_child(&a, &o2, &va, d) != 1 || o2 != a.vlen ||
-                    !x400i_p1tlv_is(&ty, UNIV, X400I_U_PRINTABLE) || !x400i_p1tlv_is(&va, UNIV, X400I_U_PRINTABLE))
+                if (!x400i_tlv_is(&a, UNIV, X400I_U_SEQUENCE) || x400i_p1_child(&a, &o2, &ty, d) != 1 ||
+                    x400i_p1_child(&a, &o2, &va, d) != 1 || o2 != a.vlen ||
+                    !x400i_tlv_is(&ty, UNIV, X400I_U_PRINTABLE) || !x400i_tlv_is(&va, UNIV, X400I_U_PRINTABLE))
                     return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "BuiltInDomainDefinedAttribute: malformed");
                 x400_dda *dd = &n->dda[n->n_dda++];
-                if ((rc = x400i_p1ber_str(&ty, X400I_U_PRINTABLE, 1, 8, dd->type, sizeof dd->type, "DDA type", d)) ||
-                    (rc = x400i_p1ber_str(&va, X400I_U_PRINTABLE, 1, 128, dd->value, sizeof dd->value, "DDA value", d)))
+                if ((rc = x400i_p1_str(&ty, X400I_U_PRINTABLE, 1, 8, dd->type, sizeof dd->type, "DDA type", d)) ||
+                    (rc = x400i_p1_str(&va, X400I_U_PRINTABLE, 1, 128, dd->value, sizeof dd->value, "DDA value", d)))
                     return rc;
             }
             if (rc < 0) return rc;
             if (n->n_dda == 0) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "BuiltInDomainDefinedAttributes: empty");
             stage = 2;
-        } else if (stage >= 1 && stage <= 2 && x400i_p1tlv_is(&c, UNIV, X400I_U_SET)) {
-            x400i_p1tlv a;
+        } else if (stage >= 1 && stage <= 2 && x400i_tlv_is(&c, UNIV, X400I_U_SET)) {
+            x400i_tlv a;
             size_t ao = 0;
             int cnt = 0;
-            while ((rc = x400i_p1ber_child(&c, &ao, &a, d)) == 1) {
+            while ((rc = x400i_p1_child(&c, &ao, &a, d)) == 1) {
                 if ((rc = ext_attr_decode(&a, n, d))) return rc;
                 cnt++;
             }
             if (rc < 0) return rc;
             if (cnt == 0) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "ExtensionAttributes: empty");
             stage = 3;
-        } else if (stage >= 1 && stage <= 3 && x400i_p1tlv_is(&c, CTX, 0)) {
-            x400i_p1tlv in;
+        } else if (stage >= 1 && stage <= 3 && x400i_tlv_is(&c, CTX, 0)) {
+            x400i_tlv in;
             if ((rc = one_child(&c, &in, "directory-name", d))) return rc;
-            if (x400_orname_set_directory_name(n, in.raw, in.rawlen))
+            if (x400_orname_set_directory_name(n, in.raw, in.total))
                 return x400i_p1_err(d, X400_ERR_LIMIT, X400_P1_R_ORNAME, "O/R name: directory name longer than the %d octets kept", X400_ORNAME_RAW_MAX);
             stage = 4;
         } else {
-            return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "ORName: unexpected element (tag %u) or order", (unsigned)c.num);
+            return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_ORNAME, "ORName: unexpected element (tag %u) or order", (unsigned)c.tag);
         }
     }
     if (rc < 0) return rc;

@@ -1,6 +1,6 @@
 /* P1 MTS-APDU codec (X.411 12.2 MTA abstract service, X.419 transfer):
  * Message, Probe and Report transfer envelopes to and from plain C values.
- * Encoding goes through the reverse writer (lib/p1_ber.c): canonical SET
+ * Encoding goes through the reverse writer (lib/ber.c): canonical SET
  * order, definite lengths.  Decoding runs the bounded pre-scan first,
  * counts every list before allocating it, and copies what it keeps into the
  * APDU's arena.  Extensions other than internal-trace-information (38) stay
@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "x400p1/p1.h"
 
-#define APP X400I_P1BER_APP
-#define CTX X400I_P1BER_CTX
-#define UNIV X400I_P1BER_UNIV
+#define APP X400I_BER_APPLICATION
+#define CTX X400I_BER_CONTEXT
+#define UNIV X400I_BER_UNIVERSAL
 
 /* ------------------------------------------------------------ small API */
 
@@ -441,7 +441,7 @@ int x400_p1_encode(const x400_p1_apdu *a, uint8_t *buf, size_t cap, size_t *len,
     if (!a || (!buf && cap) || !len)
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "P1 encode: NULL argument");
     x400i_bw w;
-    x400i_bw_init_fixed(&w, buf, cap, diag);
+    x400i_bw_init_fixed(&w, buf, cap, X400_LAYER_P1, diag);
     int rc = encode_into(a, &w);
     if (rc) return rc;
     *len = x400i_bw_len(&w);
@@ -457,7 +457,7 @@ int x400_p1_encode_alloc(const x400_p1_apdu *a, const x400_allocator *alloc, uin
     x400i_bw w;
     size_t hint = 1024 + (a->kind == X400_P1_MESSAGE ? a->content.len : 0) +
                   (size_t)(a->kind == X400_P1_REPORT ? a->report.n_recip : a->env.n_recip) * 160;
-    int rc = x400i_bw_init_alloc(&w, alloc, hint, diag);
+    int rc = x400i_bw_init_alloc(&w, alloc, hint, X400_LAYER_P1, diag);
     if (rc) return rc;
     rc = encode_into(a, &w);
     if (rc) {
@@ -474,53 +474,53 @@ int x400_p1_encode_alloc(const x400_p1_apdu *a, const x400_allocator *alloc, uin
 
 int x400_p1_ext_info(x400_bytes ext, x400_p1_ext_view *out, x400_diag *d)
 {
-    x400i_p1tlv t, c, in;
+    x400i_tlv t, c, in;
     size_t off = 0;
     int rc;
     if (!out || !ext.p) return X400_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
     out->standard = -1;
-    if ((rc = x400i_p1ber_read(ext.p, ext.len, &t, 64, d))) return rc;
-    if (t.rawlen != ext.len || !x400i_p1tlv_is(&t, UNIV, X400I_U_SEQUENCE))
+    if ((rc = x400i_ber_read(ext.p, ext.len, &t, 64, X400_LAYER_P1, d))) return rc;
+    if (t.total != ext.len || !x400i_tlv_is(&t, UNIV, X400I_U_SEQUENCE))
         return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: not one SEQUENCE");
-    if ((rc = x400i_p1ber_child(&t, &off, &c, d)) != 1)
+    if ((rc = x400i_p1_child(&t, &off, &c, d)) != 1)
         return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_MISSING, "ExtensionField: no type");
-    if (x400i_p1tlv_is(&c, CTX, 0) && c.cons) {
+    if (x400i_tlv_is(&c, CTX, 0) && c.constructed) {
         /* Leniency: the X.411 (1988) form, [0] EXPLICIT around the untagged
          * CHOICE { INTEGER, OBJECT IDENTIFIER } -- what PP/ISODE sends
          * (a0 03 02 01 17).  Exactly one element inside. */
         size_t o2 = 0;
         out->form = X400_P1_EXT_FORM_1988;
-        if ((rc = x400i_p1ber_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
+        if ((rc = x400i_p1_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
             return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: [0] type is not one element");
-        if (x400i_p1tlv_is(&in, UNIV, X400I_U_INTEGER)) {
+        if (x400i_tlv_is(&in, UNIV, X400I_U_INTEGER)) {
             int64_t v;
-            if ((rc = x400i_p1ber_int(&in, 0, 256, &v, "standard-extension", d))) return rc;
+            if ((rc = x400i_p1_int(&in, 0, 256, &v, "standard-extension", d))) return rc;
             out->standard = (int)v;
-        } else if (x400i_p1tlv_is(&in, UNIV, X400I_U_OID)) {
-            if ((rc = x400i_p1ber_oid(&in, &out->private_type, "private-extension", d))) return rc;
+        } else if (x400i_tlv_is(&in, UNIV, X400I_U_OID)) {
+            if ((rc = x400i_p1_oid(&in, &out->private_type, "private-extension", d))) return rc;
         } else {
             return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: [0] type is neither INTEGER nor OBJECT IDENTIFIER");
         }
-    } else if (x400i_p1tlv_is(&c, CTX, 0)) {
+    } else if (x400i_tlv_is(&c, CTX, 0)) {
         int64_t v;
-        if ((rc = x400i_p1ber_int(&c, 0, 256, &v, "standard-extension", d))) return rc;
+        if ((rc = x400i_p1_int(&c, 0, 256, &v, "standard-extension", d))) return rc;
         out->standard = (int)v;
-    } else if (x400i_p1tlv_is(&c, CTX, 3)) {
-        if ((rc = x400i_p1ber_oid(&c, &out->private_type, "private-extension", d))) return rc;
+    } else if (x400i_tlv_is(&c, CTX, 3)) {
+        if ((rc = x400i_p1_oid(&c, &out->private_type, "private-extension", d))) return rc;
     } else {
         return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: bad type tag");
     }
     int last = 0;
-    while ((rc = x400i_p1ber_child(&t, &off, &c, d)) == 1) {
-        if (x400i_p1tlv_is(&c, CTX, 1) && last < 1) {
-            if ((rc = x400i_p1ber_bits(&c, &out->criticality, "criticality", d))) return rc;
+    while ((rc = x400i_p1_child(&t, &off, &c, d)) == 1) {
+        if (x400i_tlv_is(&c, CTX, 1) && last < 1) {
+            if ((rc = x400i_p1_bits(&c, &out->criticality, "criticality", d))) return rc;
             last = 1;
-        } else if (x400i_p1tlv_is(&c, CTX, 2) && last < 2) {
+        } else if (x400i_tlv_is(&c, CTX, 2) && last < 2) {
             size_t o2 = 0;
-            if ((rc = x400i_p1ber_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
+            if ((rc = x400i_p1_child(&c, &o2, &in, d)) != 1 || o2 != c.vlen)
                 return rc < 0 ? rc : x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "ExtensionField: value is not one element");
-            out->value = (x400_bytes){ in.raw, in.rawlen };
+            out->value = (x400_bytes){ in.raw, in.total };
             last = 2;
         } else {
             return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ExtensionField: unexpected element");
@@ -533,11 +533,11 @@ int x400_p1_ext_build(const x400_p1_ext_view *v, uint8_t *buf, size_t cap, size_
 {
     if (!v || !buf || !len || v->standard > 256 || (v->standard < 0 && v->private_type.n < 2))
         return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "ExtensionField: bad type");
-    x400i_p1tlv t;
-    if (v->value.len && (x400i_p1ber_read(v->value.p, v->value.len, &t, 64, NULL) || t.rawlen != v->value.len))
+    x400i_tlv t;
+    if (v->value.len && (x400i_ber_read(v->value.p, v->value.len, &t, 64, X400_LAYER_P1, NULL) || t.total != v->value.len))
         return x400i_diag_set(d, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, X400_P1_R_ENCODE, "ExtensionField: value is not one BER element");
     x400i_bw w;
-    x400i_bw_init_fixed(&w, buf, cap, d);
+    x400i_bw_init_fixed(&w, buf, cap, X400_LAYER_P1, d);
     size_t m = x400i_bw_len(&w);
     if (v->value.len) {
         size_t mv = x400i_bw_len(&w);
@@ -564,27 +564,27 @@ static void *aalloc(x400i_dec *dc, size_t n, int *rc)
     return p;
 }
 
-static int one_child(x400i_dec *dc, const x400i_p1tlv *t, x400i_p1tlv *c, const char *what)
+static int one_child(x400i_dec *dc, const x400i_tlv *t, x400i_tlv *c, const char *what)
 {
     size_t off = 0;
-    int rc = x400i_p1ber_child(t, &off, c, dc->diag);
+    int rc = x400i_p1_child(t, &off, c, dc->diag);
     if (rc < 0) return rc;
     if (rc == 0 || off != t->vlen) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: expected exactly one element", what);
     return X400_OK;
 }
 
-int x400i_gdi_decode(const x400i_p1tlv *t, x400_gdi *g, x400_diag *d)
+int x400i_gdi_decode(const x400i_tlv *t, x400_gdi *g, x400_diag *d)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     int rc, i = 0;
     memset(g, 0, sizeof *g);
-    if (!t->cons) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "GlobalDomainIdentifier: primitive");
-    while ((rc = x400i_p1ber_child(t, &off, &c, d)) == 1) {
-        if (i == 0 && x400i_p1tlv_is(&c, APP, 1)) rc = x400i_country_decode(&c, g->country, d);
-        else if (i == 1 && x400i_p1tlv_is(&c, APP, 2)) rc = x400i_admd_decode(&c, g->admd, &g->admd_numeric, d);
-        else if (i == 2 && x400i_p1tlv_is(&c, UNIV, X400I_U_NUMERIC)) { g->prmd_numeric = 1; rc = x400i_p1ber_str(&c, X400I_U_NUMERIC, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d); }
-        else if (i == 2 && x400i_p1tlv_is(&c, UNIV, X400I_U_PRINTABLE)) rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d);
+    if (!t->constructed) return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_VALUE, "GlobalDomainIdentifier: primitive");
+    while ((rc = x400i_p1_child(t, &off, &c, d)) == 1) {
+        if (i == 0 && x400i_tlv_is(&c, APP, 1)) rc = x400i_country_decode(&c, g->country, d);
+        else if (i == 1 && x400i_tlv_is(&c, APP, 2)) rc = x400i_admd_decode(&c, g->admd, &g->admd_numeric, d);
+        else if (i == 2 && x400i_tlv_is(&c, UNIV, X400I_U_NUMERIC)) { g->prmd_numeric = 1; rc = x400i_p1_str(&c, X400I_U_NUMERIC, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d); }
+        else if (i == 2 && x400i_tlv_is(&c, UNIV, X400I_U_PRINTABLE)) rc = x400i_p1_str(&c, X400I_U_PRINTABLE, 1, 16, g->prmd, sizeof g->prmd, "private-domain-identifier", d);
         else return x400i_p1_err(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "GlobalDomainIdentifier: unexpected element %d", i);
         if (rc) return rc;
         i++;
@@ -594,45 +594,45 @@ int x400i_gdi_decode(const x400i_p1tlv *t, x400_gdi *g, x400_diag *d)
     return X400_OK;
 }
 
-static int dec_mtsid(x400i_dec *dc, const x400i_p1tlv *t, x400_mtsid *id, const char *what)
+static int dec_mtsid(x400i_dec *dc, const x400i_tlv *t, x400_mtsid *id, const char *what)
 {
-    x400i_p1tlv g, l;
+    x400i_tlv g, l;
     size_t off = 0;
     int rc;
-    if ((rc = x400i_p1ber_child(t, &off, &g, dc->diag)) != 1 || !x400i_p1tlv_is(&g, APP, 3) ||
-        (rc = x400i_p1ber_child(t, &off, &l, dc->diag)) != 1 || !x400i_p1tlv_is(&l, UNIV, X400I_U_IA5) || off != t->vlen)
+    if ((rc = x400i_p1_child(t, &off, &g, dc->diag)) != 1 || !x400i_tlv_is(&g, APP, 3) ||
+        (rc = x400i_p1_child(t, &off, &l, dc->diag)) != 1 || !x400i_tlv_is(&l, UNIV, X400I_U_IA5) || off != t->vlen)
         return rc < 0 ? rc : PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: malformed MTSIdentifier", what);
     if ((rc = x400i_gdi_decode(&g, &id->gdi, dc->diag))) return rc;
-    return x400i_p1ber_str(&l, X400I_U_IA5, 1, 32, id->local, sizeof id->local, "local-identifier", dc->diag);
+    return x400i_p1_str(&l, X400I_U_IA5, 1, 32, id->local, sizeof id->local, "local-identifier", dc->diag);
 }
 
-static int dec_eits(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_eits *e)
+static int dec_eits(x400i_dec *dc, const x400i_tlv *t, x400_p1_eits *e)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0, nb_start = 0, nb_end = 0;
     int rc, seen = 0;
     memset(e, 0, sizeof *e);
     e->present = 1;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        if (c.cls != CTX || c.num > 4 || c.num == 3 || (seen & (1 << c.num)))
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        if (c.cls != CTX || c.tag > 4 || c.tag == 3 || (seen & (1 << c.tag)))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: unexpected or repeated element");
-        seen |= 1 << c.num;
-        if (c.num == 0) {
-            if ((rc = x400i_p1ber_bits(&c, &e->builtin, "built-in-encoded-information-types", dc->diag))) return rc;
-        } else if (c.num == 4) {
-            x400i_p1tlv o;
+        seen |= 1 << c.tag;
+        if (c.tag == 0) {
+            if ((rc = x400i_p1_bits(&c, &e->builtin, "built-in-encoded-information-types", dc->diag))) return rc;
+        } else if (c.tag == 4) {
+            x400i_tlv o;
             size_t oo = 0;
-            while ((rc = x400i_p1ber_child(&c, &oo, &o, dc->diag)) == 1) {
-                if (e->n_extended >= X400_EIT_EXTENDED_MAX || !x400i_p1tlv_is(&o, UNIV, X400I_U_OID))
+            while ((rc = x400i_p1_child(&c, &oo, &o, dc->diag)) == 1) {
+                if (e->n_extended >= X400_EIT_EXTENDED_MAX || !x400i_tlv_is(&o, UNIV, X400I_U_OID))
                     return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "extended-encoded-information-types: more than %d or not OIDs", X400_EIT_EXTENDED_MAX);
-                if ((rc = x400i_p1ber_oid(&o, &e->extended[e->n_extended++], "extended EIT", dc->diag))) return rc;
+                if ((rc = x400i_p1_oid(&o, &e->extended[e->n_extended++], "extended EIT", dc->diag))) return rc;
             }
             if (rc < 0) return rc;
         } else {  /* [1] g3 / [2] teletex non-basic parameters: opaque, must be adjacent */
             size_t s = (size_t)(c.raw - t->v);
             if (nb_end && s != nb_end) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: non-basic parameters not adjacent");
             if (!nb_end) nb_start = s;
-            nb_end = s + c.rawlen;
+            nb_end = s + c.total;
         }
     }
     if (rc < 0) return rc;
@@ -646,47 +646,47 @@ static int dec_eits(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_eits *e)
     return X400_OK;
 }
 
-static int dec_content_type(x400i_dec *dc, const x400i_p1tlv *c, x400_p1_content_type *ct)
+static int dec_content_type(x400i_dec *dc, const x400i_tlv *c, x400_p1_content_type *ct)
 {
-    if (x400i_p1tlv_is(c, APP, 6)) {
+    if (x400i_tlv_is(c, APP, 6)) {
         int64_t v;
-        int rc = x400i_p1ber_int(c, 0, 32767, &v, "content-type built-in", NULL);
+        int rc = x400i_p1_int(c, 0, 32767, &v, "content-type built-in", NULL);
         if (rc) return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "content-type: built-in value not an INTEGER in 0..32767");
         ct->builtin = (int)v;
         return X400_OK;
     }
     ct->builtin = -1;
-    if (x400i_p1ber_oid(c, &ct->oid, "content-type", NULL))
+    if (x400i_p1_oid(c, &ct->oid, "content-type", NULL))
         return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "content-type: malformed OBJECT IDENTIFIER");
     return X400_OK;
 }
 
-static int dec_time(x400i_dec *dc, const x400i_p1tlv *c, int64_t *out, const char *what)
+static int dec_time(x400i_dec *dc, const x400i_tlv *c, int64_t *out, const char *what)
 {
-    return x400i_p1ber_time(c, out, what, dc->diag);
+    return x400i_p1_time(c, out, what, dc->diag);
 }
 
 /* AdditionalActions components shared by both trace element kinds. */
-static int dec_supplied(x400i_dec *dc, const x400i_p1tlv *t, int64_t *arrival, int *routing,
+static int dec_supplied(x400i_dec *dc, const x400i_tlv *t, int64_t *arrival, int *routing,
                         int64_t *deferred, x400_p1_eits *conv, uint32_t *other,
                         x400_gdi *att_dom, int *att_kind, char *att_mta, int internal)
 {
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     int rc;
     unsigned seen = 0;
     int64_t v;
     *deferred = X400_TIME_NONE;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
         unsigned bit;
-        if (x400i_p1tlv_is(&c, CTX, 0)) { bit = 1; rc = dec_time(dc, &c, arrival, "arrival-time"); }
-        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 2; rc = dec_time(dc, &c, deferred, "deferred-time"); }
-        else if (x400i_p1tlv_is(&c, CTX, 2)) { bit = 4; rc = x400i_p1ber_int(&c, 0, 1, &v, "routing-action", dc->diag); *routing = (int)v; }
-        else if (x400i_p1tlv_is(&c, CTX, 3)) { bit = 8; rc = x400i_p1ber_bits(&c, other, "other-actions", dc->diag); }
-        else if (x400i_p1tlv_is(&c, APP, 5)) { bit = 16; rc = dec_eits(dc, &c, conv); }
-        else if (x400i_p1tlv_is(&c, APP, 3)) { bit = 32; rc = x400i_gdi_decode(&c, att_dom, dc->diag); *att_kind = X400_ATTEMPTED_DOMAIN; }
-        else if (internal && x400i_p1tlv_is(&c, UNIV, X400I_U_IA5)) { bit = 32; rc = x400i_p1ber_str(&c, X400I_U_IA5, 1, 32, att_mta, X400_MTA_NAME_MAX + 1, "attempted mta", dc->diag); *att_kind = X400_ATTEMPTED_MTA; }
-        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (tag %u)", internal ? "MTASuppliedInformation" : "DomainSuppliedInformation", (unsigned)c.num);
+        if (x400i_tlv_is(&c, CTX, 0)) { bit = 1; rc = dec_time(dc, &c, arrival, "arrival-time"); }
+        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 2; rc = dec_time(dc, &c, deferred, "deferred-time"); }
+        else if (x400i_tlv_is(&c, CTX, 2)) { bit = 4; rc = x400i_p1_int(&c, 0, 1, &v, "routing-action", dc->diag); *routing = (int)v; }
+        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 8; rc = x400i_p1_bits(&c, other, "other-actions", dc->diag); }
+        else if (x400i_tlv_is(&c, APP, 5)) { bit = 16; rc = dec_eits(dc, &c, conv); }
+        else if (x400i_tlv_is(&c, APP, 3)) { bit = 32; rc = x400i_gdi_decode(&c, att_dom, dc->diag); *att_kind = X400_ATTEMPTED_DOMAIN; }
+        else if (internal && x400i_tlv_is(&c, UNIV, X400I_U_IA5)) { bit = 32; rc = x400i_p1_str(&c, X400I_U_IA5, 1, 32, att_mta, X400_MTA_NAME_MAX + 1, "attempted mta", dc->diag); *att_kind = X400_ATTEMPTED_MTA; }
+        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (tag %u)", internal ? "MTASuppliedInformation" : "DomainSuppliedInformation", (unsigned)c.tag);
         if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "supplied information: element repeated");
         seen |= bit;
         if (rc) return rc;
@@ -696,23 +696,23 @@ static int dec_supplied(x400i_dec *dc, const x400i_p1tlv *t, int64_t *arrival, i
     return X400_OK;
 }
 
-static int dec_trace(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400_p1_trace **out)
+static int dec_trace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_p1_trace **out)
 {
-    int rc = x400i_p1ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "trace-information", dc->diag);
+    int rc = x400i_p1_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "trace-information", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "trace-information: empty");
     x400_p1_trace *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400i_p1tlv g, s;
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_tlv g, s;
         size_t o2 = 0;
         x400_p1_trace_init(&a[i]);
-        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1ber_child(&c, &o2, &g, dc->diag) != 1 ||
-            x400i_p1ber_child(&c, &o2, &s, dc->diag) != 1 || o2 != c.vlen ||
-            !x400i_p1tlv_is(&g, APP, 3) || !x400i_p1tlv_is(&s, UNIV, X400I_U_SET))
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1_child(&c, &o2, &g, dc->diag) != 1 ||
+            x400i_p1_child(&c, &o2, &s, dc->diag) != 1 || o2 != c.vlen ||
+            !x400i_tlv_is(&g, APP, 3) || !x400i_tlv_is(&s, UNIV, X400I_U_SET))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "TraceInformationElement %u: malformed", i);
         if ((rc = x400i_gdi_decode(&g, &a[i].gdi, dc->diag))) return rc;
         int kind = 0;
@@ -729,27 +729,27 @@ static int dec_trace(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x40
     return X400_OK;
 }
 
-static int dec_itrace(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400_p1_itrace **out)
+static int dec_itrace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_p1_itrace **out)
 {
-    int rc = x400i_p1ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "internal-trace-information", dc->diag);
+    int rc = x400i_p1_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "internal-trace-information", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "internal-trace-information: empty");
     x400_p1_itrace *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400i_p1tlv g, m, s;
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_tlv g, m, s;
         size_t o2 = 0;
         x400_p1_itrace_init(&a[i]);
-        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1ber_child(&c, &o2, &g, dc->diag) != 1 ||
-            x400i_p1ber_child(&c, &o2, &m, dc->diag) != 1 || x400i_p1ber_child(&c, &o2, &s, dc->diag) != 1 ||
-            o2 != c.vlen || !x400i_p1tlv_is(&g, APP, 3) || !x400i_p1tlv_is(&m, UNIV, X400I_U_IA5) ||
-            !x400i_p1tlv_is(&s, UNIV, X400I_U_SET))
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1_child(&c, &o2, &g, dc->diag) != 1 ||
+            x400i_p1_child(&c, &o2, &m, dc->diag) != 1 || x400i_p1_child(&c, &o2, &s, dc->diag) != 1 ||
+            o2 != c.vlen || !x400i_tlv_is(&g, APP, 3) || !x400i_tlv_is(&m, UNIV, X400I_U_IA5) ||
+            !x400i_tlv_is(&s, UNIV, X400I_U_SET))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "InternalTraceInformationElement %u: malformed", i);
         if ((rc = x400i_gdi_decode(&g, &a[i].gdi, dc->diag)) ||
-            (rc = x400i_p1ber_str(&m, X400I_U_IA5, 1, 32, a[i].mta, sizeof a[i].mta, "mta-name", dc->diag)) ||
+            (rc = x400i_p1_str(&m, X400I_U_IA5, 1, 32, a[i].mta, sizeof a[i].mta, "mta-name", dc->diag)) ||
             (rc = dec_supplied(dc, &s, &a[i].arrival, &a[i].routing_action, &a[i].deferred, &a[i].converted,
                                &a[i].other_actions, &a[i].attempted_domain, &a[i].attempted, a[i].attempted_mta, 1)))
             return rc;
@@ -763,20 +763,20 @@ static int dec_itrace(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x4
 
 /* Extensions SET OF ExtensionField: copy each field's TLV; decode
  * internal-trace-information when `n_it` is given. */
-static int dec_exts(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400_bytes **out,
+static int dec_exts(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_bytes **out,
                     unsigned *n_it, const x400_p1_itrace **it)
 {
-    int rc = x400i_p1ber_count(t, dc->lim->max_extensions, X400_P1_R_EXTENSIONS, "extensions", dc->diag);
+    int rc = x400i_p1_count(t, dc->lim->max_extensions, X400_P1_R_EXTENSIONS, "extensions", dc->diag);
     if (rc < 0) return rc;
     size_t cnt = (size_t)rc;
     x400_bytes *a = cnt ? aalloc(dc, cnt * sizeof *a, &rc) : NULL;
     if (cnt && !a) return rc;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
         x400_p1_ext_view v;
-        if ((rc = x400_p1_ext_info((x400_bytes){ c.raw, c.rawlen }, &v, dc->diag))) return rc;
+        if ((rc = x400_p1_ext_info((x400_bytes){ c.raw, c.total }, &v, dc->diag))) return rc;
         /* the APDU's form: that of the internal trace (the extension the
          * encoder writes itself), else that of the first extension */
         if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
@@ -787,18 +787,18 @@ static int dec_exts(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400
         }
         dc->ext_forms |= 1 << v.form;
         if (n_it && v.standard == X400_EXT_INTERNAL_TRACE) {
-            x400i_p1tlv vt;
+            x400i_tlv vt;
             if (*n_it) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "internal-trace-information extension repeated");
-            if (!v.value.p || x400i_p1ber_read(v.value.p, v.value.len, &vt, 256, dc->diag) ||
-                !x400i_p1tlv_is(&vt, UNIV, X400I_U_SEQUENCE))
+            if (!v.value.p || x400i_ber_read(v.value.p, v.value.len, &vt, 256, X400_LAYER_P1, dc->diag) ||
+                !x400i_tlv_is(&vt, UNIV, X400I_U_SEQUENCE))
                 return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "internal-trace-information: not a SEQUENCE");
             if ((rc = dec_itrace(dc, &vt, n_it, it))) return rc;
             continue;
         }
-        uint8_t *p = aalloc(dc, c.rawlen, &rc);
+        uint8_t *p = aalloc(dc, c.total, &rc);
         if (!p) return rc;
-        memcpy(p, c.raw, c.rawlen);
-        a[i++] = (x400_bytes){ p, c.rawlen };
+        memcpy(p, c.raw, c.total);
+        a[i++] = (x400_bytes){ p, c.total };
     }
     if (rc < 0) return rc;
     *n = i;
@@ -806,46 +806,46 @@ static int dec_exts(x400i_dec *dc, const x400i_p1tlv *t, unsigned *n, const x400
     return X400_OK;
 }
 
-static int dec_bilateral(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope *e)
+static int dec_bilateral(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
 {
-    int rc = x400i_p1ber_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "per-domain-bilateral-information", dc->diag);
+    int rc = x400i_p1_count(t, dc->lim->max_trace, X400_P1_R_TRACE, "per-domain-bilateral-information", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "per-domain-bilateral-information: empty");
     x400_p1_bilateral *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400i_p1tlv cn, dom, info;
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        x400i_tlv cn, dom, info;
         size_t o2 = 0;
-        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1ber_child(&c, &o2, &cn, dc->diag) != 1 ||
-            x400i_p1ber_child(&c, &o2, &dom, dc->diag) != 1 || x400i_p1ber_child(&c, &o2, &info, dc->diag) != 1 ||
-            o2 != c.vlen || !x400i_p1tlv_is(&cn, APP, 1))
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SEQUENCE) || x400i_p1_child(&c, &o2, &cn, dc->diag) != 1 ||
+            x400i_p1_child(&c, &o2, &dom, dc->diag) != 1 || x400i_p1_child(&c, &o2, &info, dc->diag) != 1 ||
+            o2 != c.vlen || !x400i_tlv_is(&cn, APP, 1))
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: malformed", i);
         if ((rc = x400i_country_decode(&cn, a[i].domain.country, dc->diag))) return rc;
-        if (x400i_p1tlv_is(&dom, APP, 2)) {
+        if (x400i_tlv_is(&dom, APP, 2)) {
             rc = x400i_admd_decode(&dom, a[i].domain.admd, &a[i].domain.admd_numeric, dc->diag);
-        } else if (x400i_p1tlv_is(&dom, UNIV, X400I_U_SEQUENCE)) {
-            x400i_p1tlv ad, pd, in;
+        } else if (x400i_tlv_is(&dom, UNIV, X400I_U_SEQUENCE)) {
+            x400i_tlv ad, pd, in;
             size_t o3 = 0;
-            if (x400i_p1ber_child(&dom, &o3, &ad, dc->diag) != 1 || x400i_p1ber_child(&dom, &o3, &pd, dc->diag) != 1 ||
-                o3 != dom.vlen || !x400i_p1tlv_is(&ad, CTX, 0) || !x400i_p1tlv_is(&pd, CTX, 1))
+            if (x400i_p1_child(&dom, &o3, &ad, dc->diag) != 1 || x400i_p1_child(&dom, &o3, &pd, dc->diag) != 1 ||
+                o3 != dom.vlen || !x400i_tlv_is(&ad, CTX, 0) || !x400i_tlv_is(&pd, CTX, 1))
                 return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: bad private-domain", i);
             if ((rc = x400i_admd_decode(&ad, a[i].domain.admd, &a[i].domain.admd_numeric, dc->diag))) return rc;
             if ((rc = one_child(dc, &pd, &in, "private-domain-identifier"))) return rc;
-            if (x400i_p1tlv_is(&in, UNIV, X400I_U_NUMERIC)) a[i].domain.prmd_numeric = 1;
-            else if (!x400i_p1tlv_is(&in, UNIV, X400I_U_PRINTABLE)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "private-domain-identifier: bad choice");
-            rc = x400i_p1ber_str(&in, a[i].domain.prmd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, 1, 16,
+            if (x400i_tlv_is(&in, UNIV, X400I_U_NUMERIC)) a[i].domain.prmd_numeric = 1;
+            else if (!x400i_tlv_is(&in, UNIV, X400I_U_PRINTABLE)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "private-domain-identifier: bad choice");
+            rc = x400i_p1_str(&in, a[i].domain.prmd_numeric ? X400I_U_NUMERIC : X400I_U_PRINTABLE, 1, 16,
                                a[i].domain.prmd, sizeof a[i].domain.prmd, "private-domain-identifier", dc->diag);
         } else {
             return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "PerDomainBilateralInformation %u: bad domain", i);
         }
         if (rc) return rc;
-        uint8_t *p = aalloc(dc, info.rawlen, &rc);
+        uint8_t *p = aalloc(dc, info.total, &rc);
         if (!p) return rc;
-        memcpy(p, info.raw, info.rawlen);
-        a[i].info = (x400_bytes){ p, info.rawlen };
+        memcpy(p, info.raw, info.total);
+        a[i].info = (x400_bytes){ p, info.total };
         i++;
     }
     if (rc < 0) return rc;
@@ -854,38 +854,125 @@ static int dec_bilateral(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope *
     return X400_OK;
 }
 
-static int dec_recipients(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope *e)
+/* ------------------------------------------------------------ SET tables
+ * Every SET of the transfer envelopes and report contents is decoded by
+ * one walker over a `static const` table of its elements (tag, mandatory,
+ * handler), X.411 12.2.  The walker refuses an element no row names or one
+ * seen twice (X.680 27.x: a SET's components are distinct) and, at the
+ * end, names the first mandatory element missing.  SEQUENCEs whose
+ * components are all distinctly tagged (per-recipient report-type) are
+ * read with it too, in any order: a leniency (doc/p1.md). */
+
+typedef int (*p1_field_fn)(x400i_dec *dc, const x400i_tlv *c, void *obj);
+
+typedef struct p1_field {
+    uint8_t cls;              /* tag class bits */
+    uint8_t cls2;             /* an alternative tag (untagged CHOICE), NO_ALT: none */
+    uint16_t tag, tag2;
+    uint8_t mandatory;
+    int missing_reason;       /* reason when absent */
+    const char *name;         /* in the "missing" diagnostic */
+    p1_field_fn dec;
+} p1_field;
+
+typedef struct p1_set {
+    const char *what;         /* the SET's name in diagnostics */
+    const p1_field *f;
+    unsigned n;               /* rows, at most 32 */
+    int univ_reason;          /* reason for an unknown UNIVERSAL element */
+} p1_set;
+
+#define NO_ALT 0xFF
+#define NO_INDEX UINT32_MAX
+#define SET_OF(what, rows, univ) { what, rows, X400I_ARRAY_LEN(rows), univ }
+/* A mandatory / an optional row; OPT2: with an alternative tag. */
+#define MAND(c, t, name, fn) { c, NO_ALT, t, 0, 1, X400_P1_R_MISSING, name, fn }
+#define OPT(c, t, fn) { c, NO_ALT, t, 0, 0, 0, NULL, fn }
+
+static const char *set_name(const p1_set *s, uint32_t idx, char *buf, size_t cap)
 {
-    int rc = x400i_p1ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "per-recipient-fields", dc->diag);
+    if (idx == NO_INDEX) return s->what;
+    snprintf(buf, cap, "%s %u", s->what, (unsigned)idx);
+    return buf;
+}
+
+/* Decode the elements of the constructed value t into obj by table s;
+ * idx (or NO_INDEX) numbers the value in diagnostics ("recipient 2"). */
+static int dec_set(x400i_dec *dc, const x400i_tlv *t, const p1_set *s, void *obj, uint32_t idx)
+{
+    x400i_tlv c;
+    size_t off = 0;
+    uint32_t seen = 0;
+    char nb[64];
+    int rc;
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        unsigned i = 0;
+        while (i < s->n && !((c.tag == s->f[i].tag && c.cls == s->f[i].cls) ||
+                             (c.tag == s->f[i].tag2 && c.cls == s->f[i].cls2)))
+            i++;
+        if (i == s->n) {
+            if (c.cls == UNIV && s->univ_reason)
+                return PERR(dc, X400_ERR_PARSE, s->univ_reason, "%s: element of the wrong type (universal tag %u)",
+                            set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (class %u tag %u)",
+                        set_name(s, idx, nb, sizeof nb), (unsigned)c.cls >> 6, (unsigned)c.tag);
+        }
+        if (seen & (1u << i))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: element repeated (tag %u)",
+                        set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
+        seen |= 1u << i;
+        if ((rc = s->f[i].dec(dc, &c, obj))) return rc;
+    }
+    if (rc < 0) return rc;
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->f[i].mandatory && !(seen & (1u << i)))
+            return PERR(dc, X400_ERR_PARSE, s->f[i].missing_reason, "%s: %s missing",
+                        set_name(s, idx, nb, sizeof nb), s->f[i].name);
+    return X400_OK;
+}
+
+/* ---- PerRecipientMessageTransferFields / PerRecipientProbeTransferFields */
+static int r_name(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &((x400_p1_recipient *)o)->name); }
+static int r_osrn(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 1, 32767, &v, "originally-specified-recipient-number", dc->diag);
+    ((x400_p1_recipient *)o)->osrn = (uint32_t)v;
+    return rc;
+}
+static int r_ind(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_p1_bits(c, &((x400_p1_recipient *)o)->indicators, "per-recipient-indicators", dc->diag); }
+static int r_conv(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 256, &v, "explicit-conversion", dc->diag);
+    ((x400_p1_recipient *)o)->explicit_conversion = (int)v;
+    return rc;
+}
+static int r_ext(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400_p1_recipient *r = o;
+    return dec_exts(dc, c, &r->n_ext, &r->ext, NULL, NULL);
+}
+static const p1_field recipient_rows[] = {
+    MAND(APP, 0, "recipient-name", r_name), MAND(CTX, 0, "originally-specified-recipient-number", r_osrn),
+    MAND(CTX, 1, "per-recipient-indicators", r_ind), OPT(CTX, 2, r_conv), OPT(CTX, 3, r_ext),
+};
+static const p1_set recipient_set = SET_OF("recipient", recipient_rows, 0);
+
+static int dec_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
+{
+    int rc = x400i_p1_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "per-recipient-fields", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "per-recipient-fields: no recipient");
     x400_p1_recipient *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400_p1_recipient *r = &a[i];
-        x400i_p1tlv f;
-        size_t o2 = 0;
-        unsigned seen = 0;
-        int64_t v;
-        x400_p1_recipient_init(r);
-        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "recipient %u: not a SET", i);
-        while ((rc = x400i_p1ber_child(&c, &o2, &f, dc->diag)) == 1) {
-            unsigned bit;
-            if (x400i_p1tlv_is(&f, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &f, &r->name); }
-            else if (x400i_p1tlv_is(&f, CTX, 0)) { bit = 2; rc = x400i_p1ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); r->osrn = (uint32_t)v; }
-            else if (x400i_p1tlv_is(&f, CTX, 1)) { bit = 4; rc = x400i_p1ber_bits(&f, &r->indicators, "per-recipient-indicators", dc->diag); }
-            else if (x400i_p1tlv_is(&f, CTX, 2)) { bit = 8; rc = x400i_p1ber_int(&f, 0, 256, &v, "explicit-conversion", dc->diag); r->explicit_conversion = (int)v; }
-            else if (x400i_p1tlv_is(&f, CTX, 3)) { bit = 16; rc = dec_exts(dc, &f, &r->n_ext, &r->ext, NULL, NULL); }
-            else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: unexpected element (tag %u)", i, (unsigned)f.num);
-            if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "recipient %u: element repeated", i);
-            seen |= bit;
-            if (rc) return rc;
-        }
-        if (rc < 0) return rc;
-        if ((seen & 7) != 7) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "recipient %u: name, number or indicators missing", i);
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        x400_p1_recipient_init(&a[i]);
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "recipient %u: not a SET", i);
+        if ((rc = dec_set(dc, &c, &recipient_set, &a[i], i))) return rc;
         i++;
     }
     if (rc < 0) return rc;
@@ -894,77 +981,94 @@ static int dec_recipients(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope 
     return X400_OK;
 }
 
-static int dec_envelope(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_envelope *e, int probe)
+/* ---- MessageTransferEnvelope / ProbeTransferEnvelope */
+#define ENV(o) ((x400_p1_envelope *)(o))
+static int e_mid(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &ENV(o)->id, "message-identifier"); }
+static int e_pid(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &ENV(o)->id, "probe-identifier"); }
+static int e_orig(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &ENV(o)->originator); }
+static int e_eits(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_eits(dc, c, &ENV(o)->original_eits); }
+static int e_ctype(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_content_type(dc, c, &ENV(o)->content_type); }
+static int e_cid(x400i_dec *dc, const x400i_tlv *c, void *o)
 {
-    x400i_p1tlv c;
-    size_t off = 0;
-    int rc;
-    uint32_t seen = 0;
+    return x400i_p1_str(c, X400I_U_PRINTABLE, 1, 16, ENV(o)->content_id, sizeof ENV(o)->content_id, "content-identifier", dc->diag);
+}
+static int e_prio(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
     int64_t v;
-    if (!t->cons) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "transfer envelope: primitive");
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        unsigned bit;
-        if (x400i_p1tlv_is(&c, APP, 4)) { bit = 0; rc = dec_mtsid(dc, &c, &e->id, probe ? "probe-identifier" : "message-identifier"); }
-        else if (x400i_p1tlv_is(&c, APP, 0)) { bit = 1; rc = x400i_orname_decode(dc, &c, &e->originator); }
-        else if (x400i_p1tlv_is(&c, APP, 5)) { bit = 2; rc = dec_eits(dc, &c, &e->original_eits); }
-        else if (x400i_p1tlv_is(&c, APP, 6) || x400i_p1tlv_is(&c, UNIV, X400I_U_OID)) { bit = 3; rc = dec_content_type(dc, &c, &e->content_type); }
-        else if (x400i_p1tlv_is(&c, APP, 10)) { bit = 4; rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 16, e->content_id, sizeof e->content_id, "content-identifier", dc->diag); }
-        else if (!probe && x400i_p1tlv_is(&c, APP, 7)) { bit = 5; rc = x400i_p1ber_int(&c, 0, 2, &v, "priority", dc->diag); e->priority = (int)v; }
-        else if (x400i_p1tlv_is(&c, APP, 8)) { bit = 6; rc = x400i_p1ber_bits(&c, &e->per_message_indicators, "per-message-indicators", dc->diag); }
-        else if (!probe && x400i_p1tlv_is(&c, CTX, 0)) { bit = 7; rc = dec_time(dc, &c, &e->deferred_delivery, "deferred-delivery-time"); }
-        else if (probe && x400i_p1tlv_is(&c, CTX, 0)) { bit = 7; rc = x400i_p1ber_int(&c, 0, 2147483647, &v, "content-length", dc->diag); e->content_length = v; }
-        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_bilateral(dc, &c, e); }
-        else if (x400i_p1tlv_is(&c, APP, 9)) { bit = 9; rc = dec_trace(dc, &c, &e->n_trace, &e->trace); }
-        else if (x400i_p1tlv_is(&c, CTX, 3)) { bit = 10; rc = dec_exts(dc, &c, &e->n_ext, &e->ext, &e->n_itrace, &e->itrace); }
-        else if (x400i_p1tlv_is(&c, CTX, 2)) { bit = 11; rc = dec_recipients(dc, &c, e); }
-        else {
-            if (c.cls == UNIV)
-                return PERR(dc, X400_ERR_PARSE, X400_P1_R_CONTENT_TYPE, "transfer envelope: content-type of the wrong type (universal tag %u)", (unsigned)c.num);
-            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "transfer envelope: unexpected element (class %u tag %u)", (unsigned)c.cls >> 6, (unsigned)c.num);
-        }
-        if (seen & (1u << bit)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "transfer envelope: element repeated (tag %u)", (unsigned)c.num);
-        seen |= 1u << bit;
-        if (rc) return rc;
-    }
-    if (rc < 0) return rc;
-    static const struct { unsigned bit; const char *name; } req[] = {
-        { 0, "message-/probe-identifier" }, { 1, "originator-name" }, { 3, "content-type" },
-        { 9, "trace-information" }, { 11, "per-recipient-fields" } };
-    for (size_t i = 0; i < X400I_ARRAY_LEN(req); i++)
-        if (!(seen & (1u << req[i].bit)))
-            return PERR(dc, X400_ERR_PARSE, req[i].bit == 3 ? X400_P1_R_CONTENT_TYPE : X400_P1_R_MISSING,
-                        "transfer envelope: %s missing", req[i].name);
-    return X400_OK;
+    int rc = x400i_p1_int(c, 0, 2, &v, "priority", dc->diag);
+    ENV(o)->priority = (int)v;
+    return rc;
+}
+static int e_pmi(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_p1_bits(c, &ENV(o)->per_message_indicators, "per-message-indicators", dc->diag); }
+static int e_defer(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, &ENV(o)->deferred_delivery, "deferred-delivery-time"); }
+static int e_clen(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 2147483647, &v, "content-length", dc->diag);
+    ENV(o)->content_length = v;
+    return rc;
+}
+static int e_bilat(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_bilateral(dc, c, ENV(o)); }
+static int e_trace(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_trace(dc, c, &ENV(o)->n_trace, &ENV(o)->trace); }
+static int e_ext(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400_p1_envelope *e = o;
+    return dec_exts(dc, c, &e->n_ext, &e->ext, &e->n_itrace, &e->itrace);
+}
+static int e_recip(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_recipients(dc, c, ENV(o)); }
+/* content-type: [APPLICATION 6] built-in or an OBJECT IDENTIFIER (X.411 12.2.1.1.1.3) */
+#define CONTENT_TYPE(fn) { APP, UNIV, 6, X400I_U_OID, 1, X400_P1_R_CONTENT_TYPE, "content-type", fn }
+static const p1_field message_env_rows[] = {
+    MAND(APP, 4, "message-/probe-identifier", e_mid), MAND(APP, 0, "originator-name", e_orig),
+    OPT(APP, 5, e_eits), CONTENT_TYPE(e_ctype), OPT(APP, 10, e_cid), OPT(APP, 7, e_prio),
+    OPT(APP, 8, e_pmi), OPT(CTX, 0, e_defer), OPT(CTX, 1, e_bilat),
+    MAND(APP, 9, "trace-information", e_trace), OPT(CTX, 3, e_ext),
+    MAND(CTX, 2, "per-recipient-fields", e_recip),
+};
+static const p1_field probe_env_rows[] = {
+    MAND(APP, 4, "message-/probe-identifier", e_pid), MAND(APP, 0, "originator-name", e_orig),
+    OPT(APP, 5, e_eits), CONTENT_TYPE(e_ctype), OPT(APP, 10, e_cid),
+    OPT(APP, 8, e_pmi), OPT(CTX, 0, e_clen), OPT(CTX, 1, e_bilat),
+    MAND(APP, 9, "trace-information", e_trace), OPT(CTX, 3, e_ext),
+    MAND(CTX, 2, "per-recipient-fields", e_recip),
+};
+static const p1_set message_env_set = SET_OF("transfer envelope", message_env_rows, X400_P1_R_CONTENT_TYPE);
+static const p1_set probe_env_set = SET_OF("transfer envelope", probe_env_rows, X400_P1_R_CONTENT_TYPE);
+
+static int dec_envelope(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e, int probe)
+{
+    if (!t->constructed) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "transfer envelope: primitive");
+    return dec_set(dc, t, probe ? &probe_env_set : &message_env_set, e, NO_INDEX);
 }
 
 /* Content ::= OCTET STRING, primitive or constructed (X.690 8.7). */
-static int octets_len(x400i_dec *dc, const x400i_p1tlv *t, size_t *n, unsigned depth)
+static int octets_len(x400i_dec *dc, const x400i_tlv *t, size_t *n, unsigned depth)
 {
-    if (!t->cons) { *n += t->vlen; return X400_OK; }
+    if (!t->constructed) { *n += t->vlen; return X400_OK; }
     if (depth == 0) return PERR(dc, X400_ERR_LIMIT, X400_P1_R_DEPTH, "content: constructed OCTET STRING nested too deep");
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     int rc;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_OCTETSTRING)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "content: segment is not an OCTET STRING");
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_OCTETSTRING)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "content: segment is not an OCTET STRING");
         if ((rc = octets_len(dc, &c, n, depth - 1))) return rc;
     }
     return rc < 0 ? rc : X400_OK;
 }
 
-static void octets_copy(const x400i_p1tlv *t, uint8_t *out, size_t *o)
+static void octets_copy(const x400i_tlv *t, uint8_t *out, size_t *o)
 {
-    if (!t->cons) {
+    if (!t->constructed) {
         if (t->vlen) memcpy(out + *o, t->v, t->vlen);
         *o += t->vlen;
         return;
     }
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
-    while (x400i_p1ber_child(t, &off, &c, NULL) == 1) octets_copy(&c, out, o);
+    while (x400i_p1_child(t, &off, &c, NULL) == 1) octets_copy(&c, out, o);
 }
 
-static int dec_octets(x400i_dec *dc, const x400i_p1tlv *t, x400_bytes *out, const char *what)
+static int dec_octets(x400i_dec *dc, const x400i_tlv *t, x400_bytes *out, const char *what)
 {
     size_t n = 0, o = 0;
     int rc = octets_len(dc, t, &n, 8);
@@ -978,77 +1082,109 @@ static int dec_octets(x400i_dec *dc, const x400i_p1tlv *t, x400_bytes *out, cons
     return X400_OK;
 }
 
-static int dec_report_recipients(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_report *r)
+/* A whole element copied into the arena (an opaque value relayed as is). */
+static int dec_raw(x400i_dec *dc, const x400i_tlv *t, x400_bytes *out)
 {
-    int rc = x400i_p1ber_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "report per-recipient-fields", dc->diag);
+    int rc = X400_OK;
+    uint8_t *p = aalloc(dc, t->total, &rc);
+    if (!p) return rc;
+    memcpy(p, t->raw, t->total);
+    *out = (x400_bytes){ p, t->total };
+    return X400_OK;
+}
+
+/* ---- PerRecipientReportTransferFields */
+#define RR(o) ((x400_p1_report_recipient *)(o))
+static int rt_time(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, &RR(o)->delivery_time, "message-delivery-time"); }
+static int rt_user(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 256, &v, "type-of-MTS-user", dc->diag);
+    RR(o)->type_of_user = (int)v;
+    return rc;
+}
+static int rt_reason(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 32767, &v, "non-delivery-reason-code", dc->diag);
+    RR(o)->reason = (int)v;
+    return rc;
+}
+static int rt_diag(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 32767, &v, "non-delivery-diagnostic-code", dc->diag);
+    RR(o)->diagnostic = (int)v;
+    return rc;
+}
+/* ReportType ::= CHOICE { delivery [0] SEQUENCE, non-delivery [1] SEQUENCE } */
+static const p1_field delivery_rows[] = { MAND(CTX, 0, "delivery time", rt_time), OPT(CTX, 1, rt_user) };
+static const p1_field non_delivery_rows[] = { MAND(CTX, 0, "reason code", rt_reason), OPT(CTX, 1, rt_diag) };
+static const p1_set delivery_set = SET_OF("report-type", delivery_rows, 0);
+static const p1_set non_delivery_set = SET_OF("report-type", non_delivery_rows, 0);
+
+static int lt_arrival(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, &RR(o)->arrival, "arrival-time"); }
+static int lt_conv(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_eits(dc, c, &RR(o)->converted); }
+static int lt_type(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400i_tlv k;
+    int rc = one_child(dc, c, &k, "report-type");
+    if (rc) return rc;
+    RR(o)->delivered = x400i_tlv_is(&k, CTX, 0);
+    if (!RR(o)->delivered && !x400i_tlv_is(&k, CTX, 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report-type: bad choice");
+    return dec_set(dc, &k, RR(o)->delivered ? &delivery_set : &non_delivery_set, o, NO_INDEX);
+}
+/* LastTraceInformation ::= SET */
+static const p1_field last_trace_rows[] = {
+    MAND(CTX, 0, "arrival-time", lt_arrival), OPT(APP, 5, lt_conv), MAND(CTX, 1, "report-type", lt_type),
+};
+static const p1_set last_trace_set = SET_OF("last-trace-information", last_trace_rows, 0);
+
+static int rr_actual(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &RR(o)->actual); }
+static int rr_osrn(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 1, 32767, &v, "originally-specified-recipient-number", dc->diag);
+    RR(o)->osrn = (uint32_t)v;
+    return rc;
+}
+static int rr_ind(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_p1_bits(c, &RR(o)->indicators, "per-recipient-indicators", dc->diag); }
+static int rr_last(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    if (!c->constructed) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "last-trace-information: primitive");
+    return dec_set(dc, c, &last_trace_set, o, NO_INDEX);
+}
+static int rr_intended(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    RR(o)->has_intended = 1;
+    return x400i_orname_decode(dc, c, &RR(o)->intended);
+}
+static int rr_suppl(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    return x400i_p1_str(c, X400I_U_PRINTABLE, 1, 256, RR(o)->supplementary, sizeof RR(o)->supplementary, "supplementary-information", dc->diag);
+}
+static int rr_ext(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_exts(dc, c, &RR(o)->n_ext, &RR(o)->ext, NULL, NULL); }
+static const p1_field report_recipient_rows[] = {
+    MAND(CTX, 0, "actual-recipient-name", rr_actual), MAND(CTX, 1, "originally-specified-recipient-number", rr_osrn),
+    MAND(CTX, 2, "per-recipient-indicators", rr_ind), MAND(CTX, 3, "last-trace-information", rr_last),
+    OPT(CTX, 4, rr_intended), OPT(CTX, 5, rr_suppl), OPT(CTX, 6, rr_ext),
+};
+static const p1_set report_recipient_set = SET_OF("report recipient", report_recipient_rows, 0);
+
+static int dec_report_recipients(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
+{
+    int rc = x400i_p1_count(t, dc->lim->max_recipients, X400_P1_R_RECIPIENTS, "report per-recipient-fields", dc->diag);
     if (rc < 0) return rc;
     if (rc == 0) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report per-recipient-fields: empty");
     x400_p1_report_recipient *a = aalloc(dc, (size_t)rc * sizeof *a, &rc);
     if (!a) return rc;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     unsigned i = 0;
-    while ((rc = x400i_p1ber_child(t, &off, &c, dc->diag)) == 1) {
-        x400_p1_report_recipient *p = &a[i];
-        x400i_p1tlv f;
-        size_t o2 = 0;
-        unsigned seen = 0;
-        int64_t v;
-        x400_p1_report_recipient_init(p);
-        if (!x400i_p1tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report recipient %u: not a SET", i);
-        while ((rc = x400i_p1ber_child(&c, &o2, &f, dc->diag)) == 1) {
-            if (f.cls != CTX || f.num > 6 || (seen & (1u << f.num)))
-                return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report recipient %u: unexpected or repeated element", i);
-            seen |= 1u << f.num;
-            switch (f.num) {
-            case 0: rc = x400i_orname_decode(dc, &f, &p->actual); break;
-            case 1: rc = x400i_p1ber_int(&f, 1, 32767, &v, "originally-specified-recipient-number", dc->diag); p->osrn = (uint32_t)v; break;
-            case 2: rc = x400i_p1ber_bits(&f, &p->indicators, "per-recipient-indicators", dc->diag); break;
-            case 3: {   /* LastTraceInformation */
-                x400i_p1tlv l;
-                size_t o3 = 0;
-                unsigned ls = 0;
-                if (!f.cons) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "last-trace-information: primitive");
-                while ((rc = x400i_p1ber_child(&f, &o3, &l, dc->diag)) == 1) {
-                    unsigned bit;
-                    if (x400i_p1tlv_is(&l, CTX, 0)) { bit = 1; rc = dec_time(dc, &l, &p->arrival, "arrival-time"); }
-                    else if (x400i_p1tlv_is(&l, APP, 5)) { bit = 2; rc = dec_eits(dc, &l, &p->converted); }
-                    else if (x400i_p1tlv_is(&l, CTX, 1)) {
-                        x400i_p1tlv k, m;
-                        bit = 4;
-                        if ((rc = one_child(dc, &l, &k, "report-type"))) return rc;
-                        size_t o4 = 0;
-                        unsigned ks = 0;
-                        if (x400i_p1tlv_is(&k, CTX, 0)) p->delivered = 1;
-                        else if (!x400i_p1tlv_is(&k, CTX, 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report-type: bad choice");
-                        while ((rc = x400i_p1ber_child(&k, &o4, &m, dc->diag)) == 1) {
-                            if (m.cls != CTX || m.num > 1 || (ks & (1u << m.num))) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "report-type: unexpected element");
-                            ks |= 1u << m.num;
-                            if (p->delivered && m.num == 0) rc = dec_time(dc, &m, &p->delivery_time, "message-delivery-time");
-                            else if (p->delivered) { rc = x400i_p1ber_int(&m, 0, 256, &v, "type-of-MTS-user", dc->diag); p->type_of_user = (int)v; }
-                            else if (m.num == 0) { rc = x400i_p1ber_int(&m, 0, 32767, &v, "non-delivery-reason-code", dc->diag); p->reason = (int)v; }
-                            else { rc = x400i_p1ber_int(&m, 0, 32767, &v, "non-delivery-diagnostic-code", dc->diag); p->diagnostic = (int)v; }
-                            if (rc) return rc;
-                        }
-                        if (rc < 0) return rc;
-                        if (!(ks & 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "report-type: %s missing", p->delivered ? "delivery time" : "reason code");
-                    } else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "last-trace-information: unexpected element");
-                    if (ls & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "last-trace-information: element repeated");
-                    ls |= bit;
-                    if (rc) return rc;
-                }
-                if (rc < 0) return rc;
-                if ((ls & 5) != 5) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "last-trace-information: arrival-time or report-type missing");
-                break;
-            }
-            case 4: rc = x400i_orname_decode(dc, &f, &p->intended); p->has_intended = 1; break;
-            case 5: rc = x400i_p1ber_str(&f, X400I_U_PRINTABLE, 1, 256, p->supplementary, sizeof p->supplementary, "supplementary-information", dc->diag); break;
-            default: rc = dec_exts(dc, &f, &p->n_ext, &p->ext, NULL, NULL); break;
-            }
-            if (rc) return rc;
-        }
-        if (rc < 0) return rc;
-        if ((seen & 15) != 15) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "report recipient %u: mandatory element missing", i);
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        x400_p1_report_recipient_init(&a[i]);
+        if (!x400i_tlv_is(&c, UNIV, X400I_U_SET)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "report recipient %u: not a SET", i);
+        if ((rc = dec_set(dc, &c, &report_recipient_set, &a[i], i))) return rc;
         i++;
     }
     if (rc < 0) return rc;
@@ -1057,59 +1193,68 @@ static int dec_report_recipients(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_re
     return X400_OK;
 }
 
-static int dec_report(x400i_dec *dc, const x400i_p1tlv *t, x400_p1_report *r)
+/* ---- ReportTransferEnvelope, ReportTransferContent */
+#define REP(o) ((x400_p1_report *)(o))
+static int re_id(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &REP(o)->id, "report-identifier"); }
+static int re_dest(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_orname_decode(dc, c, &REP(o)->destination); }
+static int re_trace(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_trace(dc, c, &REP(o)->n_trace, &REP(o)->trace); }
+static int re_ext(x400i_dec *dc, const x400i_tlv *c, void *o)
 {
-    x400i_p1tlv env, con, c;
+    x400_p1_report *r = o;
+    return dec_exts(dc, c, &r->n_ext, &r->ext, &r->n_itrace, &r->itrace);
+}
+static const p1_field report_env_rows[] = {
+    MAND(APP, 4, "report-identifier", re_id), MAND(APP, 0, "report-destination-name", re_dest),
+    MAND(APP, 9, "trace-information", re_trace), OPT(CTX, 1, re_ext),
+};
+static const p1_set report_env_set = SET_OF("ReportTransferEnvelope", report_env_rows, 0);
+
+static int rc_subject(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_mtsid(dc, c, &REP(o)->subject, "subject-identifier"); }
+static int rc_strace(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    REP(o)->has_subject_trace = 1;
+    return dec_trace(dc, c, &REP(o)->n_subject_trace, &REP(o)->subject_trace);
+}
+static int rc_eits(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_eits(dc, c, &REP(o)->original_eits); }
+static int rc_ctype(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    REP(o)->has_content_type = 1;
+    return dec_content_type(dc, c, &REP(o)->content_type);
+}
+static int rc_cid(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    return x400i_p1_str(c, X400I_U_PRINTABLE, 1, 16, REP(o)->content_id, sizeof REP(o)->content_id, "content-identifier", dc->diag);
+}
+static int rc_returned(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    REP(o)->has_returned_content = 1;
+    return dec_octets(dc, c, &REP(o)->returned_content, "returned-content");
+}
+static int rc_addinfo(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400i_tlv in;
+    int rc = one_child(dc, c, &in, "additional-information");
+    return rc ? rc : dec_raw(dc, &in, &REP(o)->additional_info);
+}
+static int rc_ext(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_exts(dc, c, &REP(o)->n_content_ext, &REP(o)->content_ext, NULL, NULL); }
+static int rc_recip(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_report_recipients(dc, c, REP(o)); }
+static const p1_field report_content_rows[] = {
+    MAND(APP, 4, "subject-identifier", rc_subject), OPT(APP, 9, rc_strace), OPT(APP, 5, rc_eits),
+    { APP, UNIV, 6, X400I_U_OID, 0, 0, NULL, rc_ctype }, OPT(APP, 10, rc_cid), OPT(CTX, 1, rc_returned),
+    OPT(CTX, 2, rc_addinfo), OPT(CTX, 3, rc_ext), MAND(CTX, 0, "per-recipient-fields", rc_recip),
+};
+static const p1_set report_content_set = SET_OF("ReportTransferContent", report_content_rows, 0);
+
+static int dec_report(x400i_dec *dc, const x400i_tlv *t, x400_p1_report *r)
+{
+    x400i_tlv env, con;
     size_t off = 0;
     int rc;
-    unsigned seen = 0;
-    if ((rc = x400i_p1ber_child(t, &off, &env, dc->diag)) != 1 || (rc = x400i_p1ber_child(t, &off, &con, dc->diag)) != 1 ||
-        off != t->vlen || !x400i_p1tlv_is(&env, UNIV, X400I_U_SET) || !x400i_p1tlv_is(&con, UNIV, X400I_U_SET))
+    if ((rc = x400i_p1_child(t, &off, &env, dc->diag)) != 1 || (rc = x400i_p1_child(t, &off, &con, dc->diag)) != 1 ||
+        off != t->vlen || !x400i_tlv_is(&env, UNIV, X400I_U_SET) || !x400i_tlv_is(&con, UNIV, X400I_U_SET))
         return rc < 0 ? rc : PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "Report: expected envelope SET and content SET");
-    off = 0;
-    while ((rc = x400i_p1ber_child(&env, &off, &c, dc->diag)) == 1) {
-        unsigned bit;
-        if (x400i_p1tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->id, "report-identifier"); }
-        else if (x400i_p1tlv_is(&c, APP, 0)) { bit = 2; rc = x400i_orname_decode(dc, &c, &r->destination); }
-        else if (x400i_p1tlv_is(&c, APP, 9)) { bit = 4; rc = dec_trace(dc, &c, &r->n_trace, &r->trace); }
-        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 8; rc = dec_exts(dc, &c, &r->n_ext, &r->ext, &r->n_itrace, &r->itrace); }
-        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: unexpected element (tag %u)", (unsigned)c.num);
-        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferEnvelope: element repeated");
-        seen |= bit;
-        if (rc) return rc;
-    }
-    if (rc < 0) return rc;
-    if ((seen & 7) != 7) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "ReportTransferEnvelope: identifier, destination or trace missing");
-    off = 0;
-    seen = 0;
-    while ((rc = x400i_p1ber_child(&con, &off, &c, dc->diag)) == 1) {
-        unsigned bit;
-        if (x400i_p1tlv_is(&c, APP, 4)) { bit = 1; rc = dec_mtsid(dc, &c, &r->subject, "subject-identifier"); }
-        else if (x400i_p1tlv_is(&c, APP, 9)) { bit = 2; rc = dec_trace(dc, &c, &r->n_subject_trace, &r->subject_trace); r->has_subject_trace = 1; }
-        else if (x400i_p1tlv_is(&c, APP, 5)) { bit = 4; rc = dec_eits(dc, &c, &r->original_eits); }
-        else if (x400i_p1tlv_is(&c, APP, 6) || x400i_p1tlv_is(&c, UNIV, X400I_U_OID)) { bit = 8; rc = dec_content_type(dc, &c, &r->content_type); r->has_content_type = 1; }
-        else if (x400i_p1tlv_is(&c, APP, 10)) { bit = 16; rc = x400i_p1ber_str(&c, X400I_U_PRINTABLE, 1, 16, r->content_id, sizeof r->content_id, "content-identifier", dc->diag); }
-        else if (x400i_p1tlv_is(&c, CTX, 1)) { bit = 32; rc = dec_octets(dc, &c, &r->returned_content, "returned-content"); r->has_returned_content = 1; }
-        else if (x400i_p1tlv_is(&c, CTX, 2)) {
-            x400i_p1tlv in;
-            bit = 64;
-            if (!(rc = one_child(dc, &c, &in, "additional-information"))) {
-                uint8_t *p = aalloc(dc, in.rawlen, &rc);
-                if (!p) return rc;
-                memcpy(p, in.raw, in.rawlen);
-                r->additional_info = (x400_bytes){ p, in.rawlen };
-            }
-        }
-        else if (x400i_p1tlv_is(&c, CTX, 3)) { bit = 128; rc = dec_exts(dc, &c, &r->n_content_ext, &r->content_ext, NULL, NULL); }
-        else if (x400i_p1tlv_is(&c, CTX, 0)) { bit = 256; rc = dec_report_recipients(dc, &c, r); }
-        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: unexpected element (tag %u)", (unsigned)c.num);
-        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "ReportTransferContent: element repeated");
-        seen |= bit;
-        if (rc) return rc;
-    }
-    if (rc < 0) return rc;
-    if ((seen & 257) != 257) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "ReportTransferContent: subject-identifier or per-recipient-fields missing");
-    return X400_OK;
+    if ((rc = dec_set(dc, &env, &report_env_set, r, NO_INDEX))) return rc;
+    return dec_set(dc, &con, &report_content_set, r, NO_INDEX);
 }
 
 int x400_p1_prescan(const uint8_t *buf, size_t len, const x400_p1_limits *lim, x400_diag *diag)
@@ -1117,14 +1262,14 @@ int x400_p1_prescan(const uint8_t *buf, size_t len, const x400_p1_limits *lim, x
     x400_p1_limits def;
     if (!lim) { x400_p1_limits_init(&def); lim = &def; }
     if (!buf && len) return X400_ERR_INVALID_ARG;
-    return x400i_p1ber_prescan(buf, len, lim, diag);
+    return x400i_p1_prescan(buf, len, lim, diag);
 }
 
 int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
                    const x400_allocator *alloc, x400_p1_apdu *out, x400_diag *diag)
 {
     x400_p1_limits def;
-    x400i_p1tlv t;
+    x400i_tlv t;
     size_t off = 0;
     int rc;
     if (!out || (!buf && len))
@@ -1132,19 +1277,19 @@ int x400_p1_decode(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
     memset(out, 0, sizeof *out);
     if (!lim) { x400_p1_limits_init(&def); lim = &def; }
     /* 1. bounded pre-scan: nothing is allocated before it passes */
-    if ((rc = x400i_p1ber_prescan(buf, len, lim, diag))) return rc;
-    if ((rc = x400i_p1ber_read(buf, len, &t, lim->max_depth, diag))) return rc;
-    if (t.cls != CTX || t.num > 2 || !t.cons)
+    if ((rc = x400i_p1_prescan(buf, len, lim, diag))) return rc;
+    if ((rc = x400i_ber_read(buf, len, &t, lim->max_depth, X400_LAYER_P1, diag))) return rc;
+    if (t.cls != CTX || t.tag > 2 || !t.constructed)
         return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "MTS-APDU: tag [%s%u] is none of message [0], report [1], probe [2]",
-                            t.cls == CTX ? "" : t.cls == APP ? "APPLICATION " : t.cls == UNIV ? "UNIVERSAL " : "PRIVATE ", (unsigned)t.num);
-    if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.num, alloc)))
+                            t.cls == CTX ? "" : t.cls == APP ? "APPLICATION " : t.cls == UNIV ? "UNIVERSAL " : "PRIVATE ", (unsigned)t.tag);
+    if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.tag, alloc)))
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rc, 0, "P1 decode: out of memory");
     x400i_dec dc = { diag, lim, out->mem, 0, X400_P1_EXT_FORM_1992 };
     switch (out->kind) {
     case X400_P1_MESSAGE: {
-        x400i_p1tlv env, content;
-        if ((rc = x400i_p1ber_child(&t, &off, &env, diag)) != 1 || (rc = x400i_p1ber_child(&t, &off, &content, diag)) != 1 ||
-            off != t.vlen || !x400i_p1tlv_is(&env, UNIV, X400I_U_SET) || !x400i_p1tlv_is(&content, UNIV, X400I_U_OCTETSTRING)) {
+        x400i_tlv env, content;
+        if ((rc = x400i_p1_child(&t, &off, &env, diag)) != 1 || (rc = x400i_p1_child(&t, &off, &content, diag)) != 1 ||
+            off != t.vlen || !x400i_tlv_is(&env, UNIV, X400I_U_SET) || !x400i_tlv_is(&content, UNIV, X400I_U_OCTETSTRING)) {
             rc = rc < 0 ? rc : x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "Message: expected envelope SET and content OCTET STRING");
             break;
         }
@@ -1180,7 +1325,7 @@ int x400_p1_salvage(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
                     const x400_allocator *alloc, x400_p1_apdu *out, x400_diag *diag)
 {
     x400_p1_limits def;
-    x400i_p1tlv t, env, c;
+    x400i_tlv t, env, c;
     x400_diag ign;
     size_t off = 0;
     int rc, have_id = 0, have_orig = 0;
@@ -1188,31 +1333,31 @@ int x400_p1_salvage(const uint8_t *buf, size_t len, const x400_p1_limits *lim,
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0, "P1 salvage: NULL argument");
     memset(out, 0, sizeof *out);
     if (!lim) { x400_p1_limits_init(&def); lim = &def; }
-    if ((rc = x400i_p1ber_prescan(buf, len, lim, diag))) return rc;
-    if ((rc = x400i_p1ber_read(buf, len, &t, lim->max_depth, diag))) return rc;
-    if (t.cls != CTX || !t.cons || (t.num != X400_P1_MESSAGE && t.num != X400_P1_PROBE))
+    if ((rc = x400i_p1_prescan(buf, len, lim, diag))) return rc;
+    if ((rc = x400i_ber_read(buf, len, &t, lim->max_depth, X400_LAYER_P1, diag))) return rc;
+    if (t.cls != CTX || !t.constructed || (t.tag != X400_P1_MESSAGE && t.tag != X400_P1_PROBE))
         return x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "P1 salvage: not a message or probe");
     env = t;
-    if (t.num == X400_P1_MESSAGE &&
-        ((rc = x400i_p1ber_child(&t, &off, &env, diag)) != 1 || !x400i_p1tlv_is(&env, UNIV, X400I_U_SET)))
+    if (t.tag == X400_P1_MESSAGE &&
+        ((rc = x400i_p1_child(&t, &off, &env, diag)) != 1 || !x400i_tlv_is(&env, UNIV, X400I_U_SET)))
         return rc < 0 ? rc : x400i_p1_err(diag, X400_ERR_PARSE, X400_P1_R_APDU, "P1 salvage: no envelope");
-    if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.num, alloc)))
+    if ((rc = x400_p1_apdu_init(out, (x400_p1_kind)t.tag, alloc)))
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rc, 0, "P1 salvage: out of memory");
     /* each member on its own: what does not decode is left out */
     x400i_dec dc = { &ign, lim, out->mem, 0, X400_P1_EXT_FORM_1992 };
     x400_p1_envelope *e = &out->env;
     off = 0;
-    while (x400i_p1ber_child(&env, &off, &c, &ign) == 1) {
-        if (x400i_p1tlv_is(&c, APP, 4) && !have_id)
+    while (x400i_p1_child(&env, &off, &c, &ign) == 1) {
+        if (x400i_tlv_is(&c, APP, 4) && !have_id)
             have_id = dec_mtsid(&dc, &c, &e->id, "identifier") == X400_OK;
-        else if (x400i_p1tlv_is(&c, APP, 0) && !have_orig)
+        else if (x400i_tlv_is(&c, APP, 0) && !have_orig)
             have_orig = x400i_orname_decode(&dc, &c, &e->originator) == X400_OK;
-        else if ((x400i_p1tlv_is(&c, APP, 6) || x400i_p1tlv_is(&c, UNIV, X400I_U_OID)) &&
+        else if ((x400i_tlv_is(&c, APP, 6) || x400i_tlv_is(&c, UNIV, X400I_U_OID)) &&
                  dec_content_type(&dc, &c, &e->content_type) != X400_OK)
             memset(&e->content_type, 0, sizeof e->content_type);
-        else if (x400i_p1tlv_is(&c, APP, 9) && !e->n_trace && dec_trace(&dc, &c, &e->n_trace, &e->trace) != X400_OK)
+        else if (x400i_tlv_is(&c, APP, 9) && !e->n_trace && dec_trace(&dc, &c, &e->n_trace, &e->trace) != X400_OK)
             e->n_trace = 0;
-        else if (x400i_p1tlv_is(&c, CTX, 2) && !e->n_recip && dec_recipients(&dc, &c, e) != X400_OK)
+        else if (x400i_tlv_is(&c, CTX, 2) && !e->n_recip && dec_recipients(&dc, &c, e) != X400_OK)
             e->n_recip = 0;
     }
     if (!have_id || !have_orig || !e->n_recip) {

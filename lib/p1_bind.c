@@ -5,12 +5,12 @@
  * default credential checker. */
 #include <string.h>
 
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "x400p1/p1.h"
 
-#define APP X400I_P1BER_APP
-#define CTX X400I_P1BER_CTX
-#define UNIV X400I_P1BER_UNIV
+#define APP X400I_BER_APPLICATION
+#define CTX X400I_BER_CONTEXT
+#define UNIV X400I_BER_UNIVERSAL
 
 static int lerr(x400_diag *d, int code, const char *fmt, ...) X400I_PRINTF(3, 4);
 static int lerr(x400_diag *d, int code, const char *fmt, ...)
@@ -28,7 +28,7 @@ int x400_p1_bind_encode(const x400_p1_bind *b, x400_mode mode, uint8_t *buf, siz
     if (!b || !buf || !len || (mode != X400_MODE_NORMAL && mode != X400_MODE_X410))
         return lerr(d, X400_ERR_INVALID_ARG, "MTA-bind encode: bad argument");
     x400i_bw w;
-    x400i_bw_init_fixed(&w, buf, cap, d);
+    x400i_bw_init_fixed(&w, buf, cap, X400_LAYER_P1, d);
     size_t m = x400i_bw_len(&w);
     switch (b->pdu) {
     case X400_P1_BIND_ERROR:
@@ -49,9 +49,9 @@ int x400_p1_bind_encode(const x400_p1_bind *b, x400_mode mode, uint8_t *buf, siz
         size_t ms = x400i_bw_len(&w);
         if (b->security_context.len) {
             /* [2] SecurityContext: the caller's BER of the SET OF, retagged */
-            x400i_p1tlv t;
-            if (x400i_p1ber_read(b->security_context.p, b->security_context.len, &t, 64, NULL) ||
-                t.rawlen != b->security_context.len || !t.cons)
+            x400i_tlv t;
+            if (x400i_ber_read(b->security_context.p, b->security_context.len, &t, 64, X400_LAYER_P1, NULL) ||
+                t.total != b->security_context.len || !t.constructed)
                 return lerr(d, X400_ERR_INVALID_ARG, "security-context: not one constructed BER value");
             size_t mc = x400i_bw_len(&w);
             x400i_bw_bytes(&w, t.v, t.vlen);
@@ -106,45 +106,45 @@ static int perr(x400_diag *d, int code, int reason, const char *fmt, ...)
     return code;
 }
 
-static int dec_value(const x400i_p1tlv *t, x400_p1_bind *b, x400_diag *d)
+static int dec_value(const x400i_tlv *t, x400_p1_bind *b, x400_diag *d)
 {
     const char *what = b->pdu == X400_P1_BIND_ARGUMENT ? "MTABindArgument" : "MTABindResult";
     int rc;
     if (b->pdu == X400_P1_BIND_ERROR) {
         int64_t v;
-        if (!x400i_p1tlv_is(t, UNIV, X400I_U_INTEGER)) return perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "MTABindError: not an INTEGER");
-        if ((rc = x400i_p1ber_int(t, 0, 256, &v, "MTABindError", d))) return rc;
+        if (!x400i_tlv_is(t, UNIV, X400I_U_INTEGER)) return perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "MTABindError: not an INTEGER");
+        if ((rc = x400i_p1_int(t, 0, 256, &v, "MTABindError", d))) return rc;
         b->error = (int)v;
         return X400_OK;
     }
-    if (x400i_p1tlv_is(t, UNIV, X400I_U_NULL)) {
-        if (t->cons || t->vlen) return perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: bad NULL", what);
+    if (x400i_tlv_is(t, UNIV, X400I_U_NULL)) {
+        if (t->constructed || t->vlen) return perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "%s: bad NULL", what);
         b->authenticated = 0;
         return X400_OK;
     }
-    if (!x400i_p1tlv_is(t, CTX, 1) || !t->cons) return perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "%s: neither unauthenticated nor authenticated [1]", what);
+    if (!x400i_tlv_is(t, CTX, 1) || !t->constructed) return perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "%s: neither unauthenticated nor authenticated [1]", what);
     b->authenticated = 1;
-    x400i_p1tlv c;
+    x400i_tlv c;
     size_t off = 0;
     unsigned seen = 0;
-    while ((rc = x400i_p1ber_child(t, &off, &c, d)) == 1) {
-        if (c.cls != CTX || c.num > 2 || (seen & (1u << c.num)) ||
-            (c.num == 2 && b->pdu == X400_P1_BIND_RESULT))
-            return perr(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected or repeated element [%u]", what, (unsigned)c.num);
-        seen |= 1u << c.num;
-        if (c.num == 0) {
-            if ((rc = x400i_p1ber_str(&c, X400I_U_IA5, 1, X400_MTA_NAME_MAX, b->name, sizeof b->name, "MTAName", d))) return rc;
-        } else if (c.num == 2) {
-            if (!c.cons) return perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "security-context: primitive");
-            b->security_context = (x400_bytes){ c.raw, c.rawlen };
+    while ((rc = x400i_p1_child(t, &off, &c, d)) == 1) {
+        if (c.cls != CTX || c.tag > 2 || (seen & (1u << c.tag)) ||
+            (c.tag == 2 && b->pdu == X400_P1_BIND_RESULT))
+            return perr(d, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected or repeated element [%u]", what, (unsigned)c.tag);
+        seen |= 1u << c.tag;
+        if (c.tag == 0) {
+            if ((rc = x400i_p1_str(&c, X400I_U_IA5, 1, X400_MTA_NAME_MAX, b->name, sizeof b->name, "MTAName", d))) return rc;
+        } else if (c.tag == 2) {
+            if (!c.constructed) return perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "security-context: primitive");
+            b->security_context = (x400_bytes){ c.raw, c.total };
         } else {
-            x400i_p1tlv k;
+            x400i_tlv k;
             size_t o2 = 0;
-            if ((rc = x400i_p1ber_child(&c, &o2, &k, d)) != 1 || o2 != c.vlen)
+            if ((rc = x400i_p1_child(&c, &o2, &k, d)) != 1 || o2 != c.vlen)
                 return rc < 0 ? rc : perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "Credentials: not one choice");
-            if (x400i_p1tlv_is(&k, UNIV, X400I_U_IA5) || x400i_p1tlv_is(&k, UNIV, X400I_U_OCTETSTRING)) {
-                int ia5 = k.num == X400I_U_IA5;
-                if (k.cons || k.vlen > X400_PASSWORD_MAX)
+            if (x400i_tlv_is(&k, UNIV, X400I_U_IA5) || x400i_tlv_is(&k, UNIV, X400I_U_OCTETSTRING)) {
+                int ia5 = k.tag == X400I_U_IA5;
+                if (k.constructed || k.vlen > X400_PASSWORD_MAX)
                     return perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "Password: constructed or longer than 62");
                 if (ia5)
                     for (size_t i = 0; i < k.vlen; i++)
@@ -152,11 +152,11 @@ static int dec_value(const x400i_p1tlv *t, x400_p1_bind *b, x400_diag *d)
                 b->cred = ia5 ? X400_CRED_SIMPLE_IA5 : X400_CRED_SIMPLE_OCTETS;
                 memcpy(b->password, k.v, k.vlen);
                 b->password_len = k.vlen;
-            } else if ((x400i_p1tlv_is(&k, CTX, 0) || x400i_p1tlv_is(&k, CTX, 1)) && k.cons) {
-                b->cred = k.num == 0 ? X400_CRED_STRONG : X400_CRED_PROTECTED;
+            } else if ((x400i_tlv_is(&k, CTX, 0) || x400i_tlv_is(&k, CTX, 1)) && k.constructed) {
+                b->cred = k.tag == 0 ? X400_CRED_STRONG : X400_CRED_PROTECTED;
                 b->strong = (x400_bytes){ k.v, k.vlen };
             } else {
-                return perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "Credentials: unknown choice (tag %u)", (unsigned)k.num);
+                return perr(d, X400_ERR_PARSE, X400_P1_R_VALUE, "Credentials: unknown choice (tag %u)", (unsigned)k.tag);
             }
         }
     }
@@ -169,7 +169,7 @@ int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_mode mode, int expe
                         x400_p1_bind *out, x400_diag *d)
 {
     x400_p1_limits lim;
-    x400i_p1tlv t, in;
+    x400i_tlv t, in;
     int rc;
     if (!out || (!buf && len) || (mode != X400_MODE_NORMAL && mode != X400_MODE_X410) ||
         expect < -1 || expect > 2 || (mode == X400_MODE_X410 && expect < 0))
@@ -179,14 +179,14 @@ int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_mode mode, int expe
     lim.max_pdu = 65536;
     lim.max_depth = 32;
     lim.max_elements = 4096;
-    if ((rc = x400i_p1ber_prescan(buf, len, &lim, d))) return rc;
-    if ((rc = x400i_p1ber_read(buf, len, &t, lim.max_depth, d))) return rc;
+    if ((rc = x400i_p1_prescan(buf, len, &lim, d))) return rc;
+    if ((rc = x400i_ber_read(buf, len, &t, lim.max_depth, X400_LAYER_P1, d))) return rc;
     if (mode == X400_MODE_NORMAL) {
         size_t off = 0;
-        if (t.cls != CTX || t.num < 16 || t.num > 18 || !t.cons)
-            return perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "ROS: tag %u is none of bind-invoke [16], bind-result [17], bind-error [18]", (unsigned)t.num);
-        out->pdu = (x400_p1_bind_pdu)(t.num - 16);
-        if ((rc = x400i_p1ber_child(&t, &off, &in, d)) != 1 || off != t.vlen)
+        if (t.cls != CTX || t.tag < 16 || t.tag > 18 || !t.constructed)
+            return perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "ROS: tag %u is none of bind-invoke [16], bind-result [17], bind-error [18]", (unsigned)t.tag);
+        out->pdu = (x400_p1_bind_pdu)(t.tag - 16);
+        if ((rc = x400i_p1_child(&t, &off, &in, d)) != 1 || off != t.vlen)
             return rc < 0 ? rc : perr(d, X400_ERR_PARSE, X400_P1_R_APDU, "ROS bind PDU: not exactly one value");
     } else {
         out->pdu = (x400_p1_bind_pdu)expect;

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "x400p1/p1.h"
 
 #define ENTRY_BYTES 72   /* country 4, admd 17, prmd 17, flags 1, local 33 */
@@ -45,7 +45,7 @@ static int valid_id(const x400_mtsid *id)
     return x400i_charset_ok(X400I_U_IA5, id->local, n);
 }
 
-int x400_p1_idset_create(size_t capacity, const x400_allocator *alloc, x400_p1_idset **out)
+int x400_p1_idset_new(x400_p1_idset **out, size_t capacity, const x400_allocator *alloc)
 {
     if (!out || capacity < 1 || capacity > (1u << 24)) return X400_ERR_INVALID_ARG;
     const x400_allocator *a = x400i_alloc_or_default(alloc);
@@ -141,16 +141,6 @@ size_t x400_p1_idset_capacity(const x400_p1_idset *s) { return s ? s->cap : 0; }
 
 /* ---- persistence ---- */
 
-static uint32_t crc32_of(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-    }
-    return ~c;
-}
-
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
@@ -177,7 +167,7 @@ int x400_p1_idset_save(const x400_p1_idset *s, uint8_t **blob, size_t *len)
         e[38] = (uint8_t)((id->gdi.admd_numeric ? 1 : 0) | (id->gdi.prmd_numeric ? 2 : 0));
         memcpy(e + 39, id->local, 33);
     }
-    put32(b + n - 4, crc32_of(b, n - 4));
+    put32(b + n - 4, x400i_crc32(b, n - 4));
     *blob = b;
     *len = n;
     return X400_OK;
@@ -194,7 +184,7 @@ int x400_p1_idset_load(x400_p1_idset *s, const uint8_t *b, size_t len, x400_diag
     if (len < 16 || memcmp(b, MAGIC, 8) != 0) return corrupt(d, "bad magic or too short");
     size_t n = get32(b + 8);
     if (n > (len - 16) / ENTRY_BYTES || len != 16 + n * ENTRY_BYTES) return corrupt(d, "length does not match the entry count");
-    if (get32(b + len - 4) != crc32_of(b, len - 4)) return corrupt(d, "CRC-32 mismatch");
+    if (get32(b + len - 4) != x400i_crc32(b, len - 4)) return corrupt(d, "CRC-32 mismatch");
     /* validate everything before touching the set */
     for (size_t i = 0; i < n; i++) {
         const uint8_t *e = b + 12 + i * ENTRY_BYTES;

@@ -45,6 +45,9 @@ struct x400_p1_link {
     int peer_auth;
     x400_p1_cred peer_cred;
     int initiator_turn;
+    int restored;        /* responder: x400_p1_link_restore loaded a record */
+    int conn_wanted;     /* cfg.assoc_own: RTSE needs a new association */
+    uint64_t now_ms;     /* the last time passed to x400_p1_link_tick */
 };
 
 static x400i_rtse *rt(x400_p1_link *l) { return x400i_rtse_assoc_rtse(l->ra); }
@@ -65,6 +68,7 @@ void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role)
     cfg->queue_max = 64;
     cfg->ext_form = -1;
     cfg->log.max_level = X400_LOG_INFO;
+    x400_assoc_config_init(&cfg->assoc, role);
 }
 
 /* ---- the outgoing queue ---- */
@@ -476,6 +480,12 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
         ev.type = X400_P1_LINK_EV_PERSIST;
         ev.record = ind->record;
         ev.record_len = ind->record_len;
+        /* with the APDU octets secured so far: a restarted responder needs
+         * both (x400_p1_link_restore) */
+        if (ind->record_len) {
+            ev.raw = l->rx.p;
+            ev.raw_len = l->rx.len;
+        }
         return emit(l, &ev);
     case X400I_RTSE_RECOVERING_IND:
     case X400I_RTSE_RECOVERED_IND:
@@ -483,7 +493,11 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
                   ind->type == X400I_RTSE_RECOVERING_IND ? "recovering the connection"
                                                          : "connection recovered",
                   ind->diag ? ": " : "", ind->diag ? ind->diag->text : "");
-        return ind->type == X400I_RTSE_RECOVERED_IND ? pump(l) : 0;
+        if (ind->type != X400I_RTSE_RECOVERED_IND) return 0;
+        /* a restored responder: the peer bound the interrupted connection
+         * with the previous process; recovering it is that bind's sequel */
+        if (l->restored && !l->bound && !l->closed) l->bound = 1;
+        return pump(l);
     }
     return 0;
 }
@@ -522,6 +536,13 @@ static int need_assoc(void *u, x400i_rtse_assoc *ra)
     x400_p1_link *l = u;
     x400_p1_link_event ev;
     (void)ra;
+    if (l->cfg.assoc_own) {
+        /* called from inside the layers below (a lost connection's input,
+         * a tick): the association is made at the next safe point
+         * (x400_p1_link_want_connect); the RTORQ waits for it */
+        l->conn_wanted = 1;
+        return 0;
+    }
     memset(&ev, 0, sizeof ev);
     ev.type = X400_P1_LINK_EV_NEED_ASSOC;
     return emit(l, &ev);
@@ -541,6 +562,7 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     if ((cfg->role != X400_ROLE_INITIATOR && cfg->role != X400_ROLE_RESPONDER) ||
         (cfg->mode != X400_MODE_NORMAL && cfg->mode != X400_MODE_X410) ||
         cfg->own_password_len > X400_PASSWORD_MAX || cfg->queue_max > X400_P1_LINK_QUEUE_MAX ||
+        (cfg->assoc_own && cfg->role != X400_ROLE_INITIATOR) ||
         memchr(cfg->own_name, 0, sizeof cfg->own_name) == NULL)
         return X400_ERR_INVALID_ARG;
     alloc = x400i_alloc_or_default(alloc);
@@ -550,6 +572,12 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     if (!l->cfg.queue_max) l->cfg.queue_max = 64;
     if (!l->cfg.limits.max_pdu) x400_p1_limits_init(&l->cfg.limits);
     l->cfg.rtse.x410_mode = cfg->mode == X400_MODE_X410;
+    if (l->cfg.assoc_own) {
+        /* the link's associations run its role and mode */
+        l->cfg.assoc.role = cfg->role;
+        l->cfg.assoc.mode = cfg->mode;
+        l->conn_wanted = 1; /* the first connection */
+    }
     l->alloc = alloc;
     if (cb) l->cb = *cb;
     x400i_buf_init(&l->rx, alloc, l->cfg.limits.max_pdu);
@@ -607,6 +635,32 @@ int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a)
     return X400_OK;
 }
 
+int x400_p1_link_want_connect(x400_p1_link *l, x400_assoc **out)
+{
+    x400_assoc_config ac;
+    x400_assoc *a;
+    int rv;
+    if (!l || !out || !l->cfg.assoc_own) return X400_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!l->conn_wanted || l->closed) return 0;
+    ac = l->cfg.assoc;
+    if (l->cfg.assoc_prepare && l->cfg.assoc_prepare(l->cfg.assoc_user, l, &ac) < 0) return 0;
+    ac.role = l->cfg.assoc.role;
+    ac.mode = l->cfg.assoc.mode;
+    if ((rv = x400_assoc_new(&a, &ac, NULL, l->alloc)) < 0)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rv, 0,
+                              "no association made for the link (%s)", x400_strerror(rv));
+    /* the first: RT-OPEN with the bind; a recovery: the RTORQ RTSE holds */
+    rv = l->opened ? x400i_rtse_assoc_attach(l->ra, a) : x400_p1_link_attach(l, a);
+    if (rv < 0) {
+        x400_assoc_free(a);
+        return rv;
+    }
+    l->conn_wanted = 0;
+    *out = a;
+    return 1;
+}
+
 static x400_rtse_priority rtse_prio(const x400_p1_apdu *a)
 {
     if (a->kind != X400_P1_MESSAGE) return X400_RTSE_PRIO_NORMAL;
@@ -651,19 +705,64 @@ static int queued(x400_p1_link *l, struct qent *e, x400_rtse_priority prio, uint
     return X400_OK;
 }
 
+/* The current time for a trace element: the user's clock, else the last
+ * tick (wall-clock milliseconds then, p1link.h). */
+static int64_t trace_now(const x400_p1_link *l)
+{
+    return l->cfg.clock ? l->cfg.clock(l->cfg.clock_user) : (int64_t)(l->now_ms / 1000u);
+}
+
+/* What every caller did by hand, done on a shallow copy `c` of the APDU
+ * (the caller's APDU is not touched): this MTA's trace element when the
+ * trace is empty (TraceInformationElement, X.411 12.2.1.1.1.10: each
+ * domain adds one), and recipient numbers 1..n when every one is 0.
+ * *recip is the renumbered copy of the recipients (freed by the caller),
+ * or NULL. */
+static int fill_in(x400_p1_link *l, x400_p1_apdu *c, x400_p1_trace *t, x400_p1_recipient **recip,
+                   x400_diag *diag)
+{
+    unsigned *n_trace = c->kind == X400_P1_REPORT ? &c->report.n_trace : &c->env.n_trace;
+    const x400_p1_trace **trace = c->kind == X400_P1_REPORT ? &c->report.trace : &c->env.trace;
+    unsigned i;
+    *recip = NULL;
+    if (l->cfg.ext_form == X400_P1_EXT_FORM_1992 || l->cfg.ext_form == X400_P1_EXT_FORM_1988)
+        c->ext_form = (x400_p1_ext_form)l->cfg.ext_form;
+    if (*n_trace == 0 && l->cfg.trace_gdi.country[0]) {
+        x400_p1_trace_init(t);
+        t->gdi = l->cfg.trace_gdi;
+        t->arrival = trace_now(l);
+        t->routing_action = X400_ROUTE_RELAYED;
+        *n_trace = 1;
+        *trace = t;
+    }
+    if (c->kind == X400_P1_REPORT || !c->env.n_recip || !c->env.recip) return X400_OK;
+    for (i = 0; i < c->env.n_recip; i++)
+        if (c->env.recip[i].osrn != 0) return X400_OK; /* the caller numbered them */
+    *recip = x400i_calloc(l->alloc, c->env.n_recip, sizeof **recip);
+    if (!*recip)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
+                              "send: %u recipients", c->env.n_recip);
+    for (i = 0; i < c->env.n_recip; i++) {
+        (*recip)[i] = c->env.recip[i];
+        (*recip)[i].osrn = i + 1;
+    }
+    c->env.recip = *recip;
+    return X400_OK;
+}
+
 int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag, x400_diag *diag)
 {
     struct qent *e;
+    x400_p1_apdu c;
+    x400_p1_trace t;
+    x400_p1_recipient *recip;
     int rv;
     if (!l || !apdu) return X400_ERR_INVALID_ARG;
     if ((rv = slot(l, &e, diag)) < 0) return rv;
-    if (l->cfg.ext_form == X400_P1_EXT_FORM_1992 || l->cfg.ext_form == X400_P1_EXT_FORM_1988) {
-        x400_p1_apdu c = *apdu;   /* shallow: only the form differs */
-        c.ext_form = (x400_p1_ext_form)l->cfg.ext_form;
-        rv = x400_p1_encode_alloc(&c, l->alloc, &e->buf, &e->len, diag);
-    } else {
-        rv = x400_p1_encode_alloc(apdu, l->alloc, &e->buf, &e->len, diag);
-    }
+    c = *apdu; /* shallow: only what the link fills in differs */
+    if ((rv = fill_in(l, &c, &t, &recip, diag)) < 0) return rv;
+    rv = x400_p1_encode_alloc(&c, l->alloc, &e->buf, &e->len, diag);
+    x400i_free(l->alloc, recip);
     if (rv < 0) return rv;
     if ((rv = within_bound(l, e->len, diag)) < 0) {
         x400i_free(l->alloc, e->buf);
@@ -718,12 +817,52 @@ int x400_p1_link_close(x400_p1_link *l)
 
 int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms)
 {
-    return l ? x400i_rtse_tick(rt(l), now_ms) : X400_ERR_INVALID_ARG;
+    if (!l) return X400_ERR_INVALID_ARG;
+    l->now_ms = now_ms;
+    return x400i_rtse_tick(rt(l), now_ms);
+}
+
+int x400_p1_link_restore(x400_p1_link *l, const uint8_t *rec, size_t rec_len,
+                         const uint8_t *octets, size_t octets_len)
+{
+    x400_rtse_record_info info;
+    int rv;
+    if (!l || !rec || (octets_len && !octets)) return X400_ERR_INVALID_ARG;
+    if (l->cfg.role != X400_ROLE_RESPONDER || l->closed || l->bound || l->restored ||
+        x400i_rtse_assoc_current(l->ra) || x400i_rtse_state(rt(l)) != X400I_RTSE_ST_IDLE)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                              "restore: only into a new responder link, before any association");
+    if ((rv = x400_rtse_record_info_get(rec, rec_len, &info)) < 0)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rv, 0,
+                              "restore: recovery record rejected (%s)", x400_strerror(rv));
+    /* a RECEIVING record resumes after its delivered octets: the link needs
+     * them to complete the APDU; a COMPLETED one delivers nothing again */
+    if (info.state == X400_RTSE_RECORD_COMPLETED) octets_len = 0;
+    else if ((uint64_t)octets_len != info.delivered)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_INVALID_ARG, 0,
+                              "restore: %zu APDU octets given, the record says %llu were received",
+                              octets_len, (unsigned long long)info.delivered);
+    x400i_buf_reset(&l->rx);
+    if (octets_len && (rv = x400i_buf_append(&l->rx, octets, octets_len)) < 0)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, rv, 0,
+                              "restore: %zu APDU octets", octets_len);
+    if ((rv = x400i_rtse_restore(rt(l), rec, rec_len)) < 0) {
+        x400i_buf_reset(&l->rx);
+        l->diag = *x400i_rtse_diag(rt(l));
+        return rv;
+    }
+    l->restored = 1;
+    x400i_log(&l->cfg.log, X400_LOG_NOTICE, X400_LAYER_P1,
+              "restored: waiting for the peer to recover its connection (%llu octets of the "
+              "interrupted transfer kept)", (unsigned long long)info.delivered);
+    return X400_OK;
 }
 
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l)
 {
-    return l ? x400i_rtse_next_timeout(x400i_rtse_assoc_rtse(l->ra)) : UINT64_MAX;
+    if (!l) return UINT64_MAX;
+    if (l->conn_wanted && !l->closed) return 0; /* x400_p1_link_want_connect */
+    return x400i_rtse_next_timeout(x400i_rtse_assoc_rtse(l->ra));
 }
 
 int x400_p1_link_confirm(x400_p1_link *l)
@@ -765,13 +904,27 @@ int x400_p1_link_is_recovering(const x400_p1_link *l)
     return st == X400I_RTSE_ST_RECOVERING || st == X400I_RTSE_ST_WAIT_RECOVERY;
 }
 
+int x400_p1_link_want_write(const x400_p1_link *l)
+{
+    return l && x400_assoc_want_write(x400i_rtse_assoc_current(l->ra));
+}
+
+int x400_p1_link_want_close(const x400_p1_link *l)
+{
+    return l && l->closed && !x400_p1_link_is_recovering(l) &&
+           !x400_assoc_want_write(x400i_rtse_assoc_current(l->ra));
+}
+
 int x400_p1_link_is_bound(const x400_p1_link *l) { return l && l->bound && !l->closed; }
 size_t x400_p1_link_queued(const x400_p1_link *l) { return l ? l->qcount : 0; }
 x400_assoc *x400_p1_link_assoc(const x400_p1_link *l)
 {
     return l ? x400i_rtse_assoc_current(l->ra) : NULL;
 }
-const x400_diag *x400_p1_link_diag(const x400_p1_link *l) { return &l->diag; }
+const x400_diag *x400_p1_link_diag(const x400_p1_link *l)
+{
+    return l ? &l->diag : x400i_diag_none();
+}
 
 int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out)
 {
@@ -790,6 +943,7 @@ int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out)
     out->checkpoint_kib = x400i_rtse_checkpoint_kib(r);
     out->window = x400i_rtse_window(r);
     out->two_way_alternate = x400i_rtse_twa(r);
+    out->octets_sent = x400i_rtse_bytes_sent(r);
     if ((a = x400i_rtse_assoc_current(l->ra)) != NULL) {
         out->session_version = x400i_ses_version(x400i_assoc_session(a));
         out->tpdu_size = x400i_tp_tpdu_size(x400i_assoc_transport(a));

@@ -935,7 +935,12 @@ int x400i_tp_disconnect(x400i_tp *tp, int reason)
 
 void x400i_tp_transport_closed(x400i_tp *tp)
 {
-    if (tp) (void)step(tp, EV_TCP_CLOSED, &(tp_ev){ NULL, 0, NULL, 0, 0 });
+    if (!tp) return;
+    (void)step(tp, EV_TCP_CLOSED, &(tp_ev){ NULL, 0, NULL, 0, 0 });
+    /* the TCP connection is gone: nothing queued can be written any more
+     * (so want_write is 0 and want_close 1 for the association above) */
+    x400i_buf_reset(&tp->out);
+    tp->out_off = 0;
 }
 
 /* TPKT header, RFC 1006 section 6: version 3, reserved 0, length. */

@@ -5,6 +5,7 @@
 
 #include "assoc_int.h"
 #include "internal.h"
+#include "pair.h"
 #include "support_strictpeer.h"
 #include "wire.h"
 #include "x400t.h"
@@ -100,11 +101,17 @@ static int on_event(void *u, x400_assoc *a, const x400_assoc_event *ev)
 struct pair {
     struct side ini, rsp;
     x400t_wire wire;
-    size_t split;     /* >0: every delivery split into two pieces at this offset */
-    size_t chunk;     /* >0: deliver in pieces of at most this many bytes */
-    size_t moved;
+    x400t_pair io;        /* the pump (pair.h): io.split, io.chunk, io.moved */
     x400t_strict strict;  /* every TSDU either end emits passes the strict peer */
 };
+
+static int strict_round(void *u, char *err, size_t errlen)
+{
+    struct pair *p = u;
+    if (x400t_strict_wire(&p->strict, &p->wire) == 0) return 0;
+    snprintf(err, errlen, "strict peer: %s", p->strict.err);
+    return -1;
+}
 
 static void pair_open(struct pair *p, const x400_assoc_config *ci, const x400_assoc_config *cr)
 {
@@ -121,6 +128,16 @@ static void pair_open(struct pair *p, const x400_assoc_config *ci, const x400_as
     x400i_assoc_set_upper(p->rsp.a, &ur);
     x400t_wire_init(&p->wire);
     x400t_strict_init(&p->strict);
+    {   /* io.split and io.chunk may be set before */
+        size_t split = p->io.split, chunk = p->io.chunk;
+        x400t_pair_init(&p->io, &x400t_assoc_end, p->ini.a, p->rsp.a);
+        p->io.split = split;
+        p->io.chunk = chunk;
+    }
+    p->io.wire = &p->wire;
+    p->io.take = 1 << 16;
+    p->io.after_round = strict_round;
+    p->io.user = p;
 }
 
 static void pair_close(struct pair *p)
@@ -129,52 +146,14 @@ static void pair_close(struct pair *p)
     x400_assoc_free(p->rsp.a);
     x400t_wire_free(&p->wire);
     x400t_strict_free(&p->strict);
+    x400t_pair_free(&p->io);
 }
 
-static void deliver(struct pair *p, x400_assoc *to, const uint8_t *b, size_t n)
-{
-    size_t off = 0;
-    while (off < n) {
-        size_t piece = n - off;
-        if (p->chunk && piece > p->chunk) piece = p->chunk;
-        if (p->split && off == 0 && p->split < n) piece = p->split;
-        int rv = x400_assoc_recv(to, b + off, piece);
-        if (rv < 0) return;  /* the receiver aborted; tests check the state */
-        ck_assert_int_eq(rv, (int)piece);
-        off += piece;
-    }
-}
-
-/* Move bytes both ways until nothing is pending. */
+/* Move bytes both ways until nothing is pending; a receiver that aborts
+ * takes nothing more (the tests check the states). */
 static void pump(struct pair *p)
 {
-    for (int guard = 0; guard < 10000; guard++) {
-        const uint8_t *b;
-        size_t n;
-        uint8_t copy[1 << 16];
-        int moved = 0;
-        while ((n = x400_assoc_pending(p->ini.a, &b)) > 0) {
-            if (n > sizeof copy) n = sizeof copy;
-            memcpy(copy, b, n);
-            x400_assoc_sent(p->ini.a, n);
-            x400t_wire_add(&p->wire, 1, copy, n);
-            deliver(p, p->rsp.a, copy, n);
-            p->moved += n;
-            moved = 1;
-        }
-        while ((n = x400_assoc_pending(p->rsp.a, &b)) > 0) {
-            if (n > sizeof copy) n = sizeof copy;
-            memcpy(copy, b, n);
-            x400_assoc_sent(p->rsp.a, n);
-            x400t_wire_add(&p->wire, 0, copy, n);
-            deliver(p, p->ini.a, copy, n);
-            p->moved += n;
-            moved = 1;
-        }
-        ck_assert_msg(x400t_strict_wire(&p->strict, &p->wire) == 0, "strict peer: %s", p->strict.err);
-        if (!moved) return;
-    }
-    ck_abort_msg("pump did not settle");
+    ck_assert_msg(x400t_pair_pump(&p->io) == 0, "%s", p->io.err);
 }
 
 #define SES(s) x400i_assoc_session((s).a)
@@ -330,7 +309,7 @@ START_TEST(full_exchange_byte_at_a_time)
 {
     struct pair p;
     memset(&p, 0, sizeof p);
-    p.chunk = 1;
+    p.io.chunk = 1;
     pair_open(&p, NULL, NULL);
     full_exchange(&p);
     pair_close(&p);
@@ -352,7 +331,7 @@ START_TEST(full_exchange_split_every_offset)
     ck_assert_uint_gt(longest, 20);
     for (size_t k = 1; k < longest; k++) {
         memset(&p, 0, sizeof p);
-        p.split = k;
+        p.io.split = k;
         pair_open(&p, NULL, NULL);
         full_exchange(&p);
         pair_close(&p);

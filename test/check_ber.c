@@ -165,6 +165,93 @@ START_TEST(writer_and_values)
 }
 END_TEST
 
+/* The length and identifier codecs (the plain functions the streaming
+ * RTSE reader uses): every encoding read back, "more octets needed" at
+ * every split offset, the invalid forms refused. */
+START_TEST(length_and_identifier_codecs)
+{
+    static const size_t lens[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, 16777216, 4294967295u };
+    static const uint32_t tags[] = { 0, 1, 30, 31, 127, 128, 16383, 16384, 268435455u };
+    uint8_t o[X400I_BER_ID_MAX + X400I_BER_LEN_MAX];
+    size_t off, len, n;
+    uint32_t tag;
+    uint8_t first;
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        n = x400i_ber_put_len(o, lens[i]);
+        ck_assert_uint_eq(n, lens[i] < 128 ? 1 : lens[i] < 256 ? 2 : lens[i] < 65536 ? 3 : lens[i] < 16777216 ? 4 : 5);
+        for (size_t k = 0; k < n; k++) {
+            off = 0;
+            ck_assert_int_eq(x400i_ber_get_len(o, k, &off, &len), 0);
+            ck_assert_uint_eq(off, 0);
+        }
+        off = 0;
+        ck_assert_int_eq(x400i_ber_get_len(o, n, &off, &len), 1);
+        ck_assert_uint_eq(off, n);
+        ck_assert_uint_eq(len, lens[i]);
+    }
+    off = 0;
+    ck_assert_int_eq(x400i_ber_get_len((const uint8_t *)"\x80", 1, &off, &len), 2);   /* indefinite */
+    ck_assert_uint_eq(off, 1);
+    off = 0;
+    ck_assert_int_eq(x400i_ber_get_len((const uint8_t *)"\x85\0\0\0\0\1", 6, &off, &len), -1);
+    off = 0;
+    ck_assert_int_eq(x400i_ber_get_len((const uint8_t *)"\xff", 1, &off, &len), -1);
+    off = 0;   /* leading zero octets: BER, accepted */
+    ck_assert_int_eq(x400i_ber_get_len((const uint8_t *)"\x82\x00\x05", 3, &off, &len), 1);
+    ck_assert_uint_eq(len, 5);
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+        n = x400i_ber_put_id(o, X400I_BER_CONTEXT | X400I_BER_CONSTRUCTED, tags[i]);
+        for (size_t k = 0; k < n; k++) {
+            off = 0;
+            ck_assert_int_eq(x400i_ber_get_id(o, k, &off, &first, &tag), 0);
+        }
+        off = 0;
+        ck_assert_int_eq(x400i_ber_get_id(o, n, &off, &first, &tag), 1);
+        ck_assert_uint_eq(off, n);
+        ck_assert_uint_eq(tag, tags[i]);
+        ck_assert_uint_eq(first & 0xE0, X400I_BER_CONTEXT | X400I_BER_CONSTRUCTED);
+    }
+    off = 0;   /* [5] in the high-tag form (X.690 8.1.2.2) */
+    ck_assert_int_eq(x400i_ber_get_id((const uint8_t *)"\x9f\x05", 2, &off, &first, &tag), -1);
+    off = 0;   /* leading 0x80 (8.1.2.4.2) */
+    ck_assert_int_eq(x400i_ber_get_id((const uint8_t *)"\x9f\x80\x7f", 3, &off, &first, &tag), -1);
+    off = 0;   /* 5 octets: above 2^28 */
+    ck_assert_int_eq(x400i_ber_get_id((const uint8_t *)"\x9f\x81\x80\x80\x80\x00", 6, &off, &first, &tag), -1);
+}
+END_TEST
+
+/* The one pre-scan: well-formedness, depth and element bounds, the used
+ * length of a TLV followed by more octets. */
+START_TEST(prescan_bounds)
+{
+    static const uint8_t ok[] = { 0x30, 0x80, 0x31, 0x03, 0x02, 0x01, 0x05, 0x00, 0x00 };
+    static const uint8_t stray_eoc[] = { 0x30, 0x04, 0x00, 0x00, 0x05, 0x00 };
+    static const uint8_t over[] = { 0x30, 0x03, 0x04, 0x02, 0x00 };
+    x400_diag d;
+    size_t used = 0;
+    ck_assert_int_eq(x400i_ber_prescan(ok, sizeof ok, 8, 100, NULL, X400_LAYER_RTSE, &d), 0);
+    ck_assert_int_eq(x400i_ber_prescan(ok, sizeof ok, 1, 100, NULL, X400_LAYER_RTSE, &d), X400_ERR_LIMIT);
+    ck_assert_int_eq(d.layer, X400_LAYER_RTSE);
+    ck_assert_int_eq(x400i_ber_prescan(ok, sizeof ok, 8, 2, NULL, X400_LAYER_P1, &d), X400_ERR_LIMIT);
+    ck_assert_int_eq(d.reason, X400_P1_R_ELEMENTS);
+    ck_assert_int_eq(x400i_ber_prescan(stray_eoc, sizeof stray_eoc, 8, 100, NULL, 0, &d), X400_ERR_PARSE);
+    ck_assert_int_eq(x400i_ber_prescan(over, sizeof over, 8, 100, NULL, 0, &d), X400_ERR_PARSE);
+    {
+        uint8_t two[sizeof ok + 2];
+        memcpy(two, ok, sizeof ok);
+        two[sizeof ok] = 0x05;
+        two[sizeof ok + 1] = 0x00;
+        ck_assert_int_eq(x400i_ber_prescan(two, sizeof two, 8, 100, NULL, 0, &d), X400_ERR_PARSE);
+        ck_assert_int_eq(x400i_ber_prescan(two, sizeof two, 8, 100, &used, 0, &d), 0);
+        ck_assert_uint_eq(used, sizeof ok);
+    }
+    for (size_t n = 0; n < sizeof ok; n++)   /* every truncation */
+        ck_assert_int_eq(x400i_ber_prescan(ok, n, 8, 100, &used, 0, NULL), X400_ERR_PARSE);
+    ck_assert(x400i_ber_is_one_tlv(ok, sizeof ok));
+    ck_assert(!x400i_ber_is_one_tlv(ok, sizeof ok - 1));
+}
+END_TEST
+
 Suite *x400t_suite_ber(void)
 {
     Suite *s = suite_create("ber");
@@ -176,6 +263,8 @@ Suite *x400t_suite_ber(void)
     tcase_add_test(tc, normalise_lengths);
     tcase_add_test(tc, deep_nesting);
     tcase_add_test(tc, writer_and_values);
+    tcase_add_test(tc, length_and_identifier_codecs);
+    tcase_add_test(tc, prescan_bounds);
     suite_add_tcase(s, tc);
     return s;
 }

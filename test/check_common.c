@@ -123,6 +123,18 @@ START_TEST(logging_levels_and_hex)
 }
 END_TEST
 
+/* The one CRC-32 of the library (lib/common.c): the IEEE 802.3 / zlib
+ * variant every on-disk record uses; check values from zlib's crc32(). */
+START_TEST(crc32_check_values)
+{
+    ck_assert_uint_eq(x400i_crc32((const uint8_t *)"123456789", 9), 0xCBF43926u);
+    ck_assert_uint_eq(x400i_crc32((const uint8_t *)"a", 1), 0xE8B7BE43u);
+    ck_assert_uint_eq(x400i_crc32(NULL, 0), 0u);
+    /* an empty received-identifier set blob: magic and count 0 */
+    ck_assert_uint_eq(x400i_crc32((const uint8_t *)"X4IDSET1\0\0\0\0", 12), 0xFE04D94Eu);
+}
+END_TEST
+
 Suite *x400t_suite_common(void)
 {
     Suite *s = suite_create("common");
@@ -132,6 +144,7 @@ Suite *x400t_suite_common(void)
     tcase_add_test(tc, allocator_and_buffer);
     tcase_add_test(tc, diag_format);
     tcase_add_test(tc, logging_levels_and_hex);
+    tcase_add_test(tc, crc32_check_values);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -118,7 +118,7 @@ static void roundtrip(const char *listen_host, const char *host)
     ck_assert_int_eq(cw.closed, 1);
     ck_assert_int_eq(cw.last_close_had_diag, 0);   /* orderly */
     ck_assert_ptr_null(x400_driver_assoc(cli, h));
-    ck_assert_int_eq(x400_driver_close(cli, h), X400_ERR_STALE_HANDLE);
+    ck_assert_int_eq(x400_driver_disconnect(cli, h), X400_ERR_STALE_HANDLE);
     ck_assert_ptr_nonnull(strstr(x400_driver_diag(cli)->text, "stale"));
     (void)obj;
     ck_assert_uint_eq(x400_driver_conn_count(cli), 0);

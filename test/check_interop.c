@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "interop.h"
+#include "pair.h"
 #include "wire.h"
 /* The strict X.225 peer comes with the session work (wip/session); until
  * it is merged the conversations are checked by tshark alone. */
@@ -152,16 +153,7 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
 /* Our output: into r->out and (when recording) the wire. */
 static void drain(struct run *r, x400_assoc *a, int we_initiate)
 {
-    const uint8_t *p;
-    size_t n;
-    while ((n = x400_assoc_pending(a, &p)) > 0) {
-        r->out = realloc(r->out, r->outlen + n);
-        ck_assert_ptr_nonnull(r->out);
-        memcpy(r->out + r->outlen, p, n);
-        r->outlen += n;
-        if (r->record) x400t_wire_add(&r->wire, we_initiate, p, n);
-        x400_assoc_sent(a, n);
-    }
+    x400t_take(&x400t_assoc_end, a, &r->out, &r->outlen, r->record ? &r->wire : NULL, we_initiate);
 }
 
 /* Feed `len` octets of the peer, as `how` says (FEED_SPLIT: at `split`,

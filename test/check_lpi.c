@@ -20,7 +20,7 @@ int x400i_lpi_test_set_generation(x400_lpi *t, uint32_t slot, uint64_t gen);
 static x400_lpi *mk(uint32_t id, uint32_t cap)
 {
     x400_lpi *t = NULL;
-    ck_assert_int_eq(x400_lpi_create(id, cap, NULL, &t), X400_OK);
+    ck_assert_int_eq(x400_lpi_new(&t, id, cap, NULL), X400_OK);
     ck_assert_ptr_nonnull(t);
     return t;
 }
@@ -123,8 +123,8 @@ START_TEST(open_get_close_basics)
     ck_assert_uint_eq(x400_lpi_id(NULL), 0);
     ck_assert_uint_eq(x400_lpi_capacity(NULL), 0);
     ck_assert_uint_eq(x400_lpi_count(t), 2);
-    x400_lpi_destroy(t);
-    x400_lpi_destroy(NULL);
+    x400_lpi_free(t);
+    x400_lpi_free(NULL);
 }
 END_TEST
 
@@ -210,9 +210,9 @@ START_TEST(stale_handles_are_refused_and_named)
     ck_assert_ptr_eq(must_get(t, hb), &b);
     ck_assert_ptr_eq(must_get(t, hc), &c);
     ck_assert_ptr_eq(must_get(t, hd), &d);
-    x400_lpi_destroy(t);
-    x400_lpi_destroy(t2);
-    x400_lpi_destroy(t0);
+    x400_lpi_free(t);
+    x400_lpi_free(t2);
+    x400_lpi_free(t0);
 }
 END_TEST
 
@@ -242,7 +242,7 @@ START_TEST(full_table)
     ck_assert_ptr_eq(must_get(t, h[4]), &objs[4]);
     expect_stale(t, h[2], X400_LPI_REASON_REUSED,
                  "LPI 7-2-1 is stale: slot 2 now at generation 3 (live, reopened 1 time since)");
-    x400_lpi_destroy(t);
+    x400_lpi_free(t);
 }
 END_TEST
 
@@ -270,7 +270,7 @@ START_TEST(capacity_one)
         ck_assert_ptr_eq(must_get(t, h2), (i & 1) ? (void *)&a : (void *)&b);
     }
     ck_assert_uint_eq(h2.generation, 2003);
-    x400_lpi_destroy(t);
+    x400_lpi_free(t);
 }
 END_TEST
 
@@ -308,7 +308,7 @@ START_TEST(large_capacity)
     for (uint32_t i = 0; i < cap; i++) ck_assert_ptr_eq(must_get(t, h[i]), &objs[i]);
     ck_assert_int_eq(x400_lpi_close_all(t, NULL, NULL), (long)cap);
     ck_assert_uint_eq(x400_lpi_count(t), 0);
-    x400_lpi_destroy(t);
+    x400_lpi_free(t);
     free(objs);
     free(h);
     free(seen);
@@ -324,21 +324,21 @@ START_TEST(create_arguments_and_allocation_failure)
     x400_allocator bad = { NULL, NULL, x400t_c_free, x400t_c_calloc, x400t_c_realloc };
     x400_lpi *t = (x400_lpi *)&c;
     memset(&c, 0, sizeof c);
-    ck_assert_int_eq(x400_lpi_create(1, 0, &a, &t), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_lpi_new(&t, 1, 0, &a), X400_ERR_INVALID_ARG);
     ck_assert_ptr_null(t);
-    ck_assert_int_eq(x400_lpi_create(1, X400_LPI_MAX_CAPACITY + 1u, &a, &t),
+    ck_assert_int_eq(x400_lpi_new(&t, 1, X400_LPI_MAX_CAPACITY + 1u, &a),
                      X400_ERR_INVALID_ARG);
-    ck_assert_int_eq(x400_lpi_create(1, 4, &bad, &t), X400_ERR_INVALID_ARG);
-    ck_assert_int_eq(x400_lpi_create(1, 4, &a, NULL), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_lpi_new(&t, 1, 4, &bad), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_lpi_new(NULL, 1, 4, &a), X400_ERR_INVALID_ARG);
     ck_assert_uint_eq(c.calls, 0);
     /* every allocation of create() can fail, without leaking */
     for (size_t n = 1;; n++) {
         memset(&c, 0, sizeof c);
         c.fail_at = n;
-        int rv = x400_lpi_create(1, 100, &a, &t);
+        int rv = x400_lpi_new(&t, 1, 100, &a);
         if (rv == X400_OK) {
             ck_assert_uint_eq(n, 3); /* two allocations */
-            x400_lpi_destroy(t);
+            x400_lpi_free(t);
             ck_assert_uint_eq(c.live, 0);
             break;
         }
@@ -349,7 +349,7 @@ START_TEST(create_arguments_and_allocation_failure)
     /* the largest capacity asks for exactly 20 bytes a slot, no overflow */
     memset(&c, 0, sizeof c);
     c.limit = (size_t)1 << 30;
-    ck_assert_int_eq(x400_lpi_create(1, X400_LPI_MAX_CAPACITY, &a, &t), X400_ERR_NOMEM);
+    ck_assert_int_eq(x400_lpi_new(&t, 1, X400_LPI_MAX_CAPACITY, &a), X400_ERR_NOMEM);
     if (sizeof(size_t) > 4)
         ck_assert_uint_eq(c.last_size, (size_t)X400_LPI_MAX_CAPACITY * 20u);
     ck_assert_uint_eq(c.live, 0);
@@ -381,7 +381,7 @@ START_TEST(no_allocation_after_creation)
     struct visit v = { NULL, 0, 0, 0 };
     uintptr_t expect = 0;
     memset(&c, 0, sizeof c);
-    ck_assert_int_eq(x400_lpi_create(5, 64, &a, &t), X400_OK);
+    ck_assert_int_eq(x400_lpi_new(&t, 5, 64, &a), X400_OK);
     ck_assert_uint_eq(c.live, 2);
     c.forbid = 1; /* from here on, any allocation attempt fails and is counted */
     for (int round = 0; round < 50; round++) {
@@ -413,7 +413,7 @@ START_TEST(no_allocation_after_creation)
     }
     ck_assert_uint_eq(c.forbidden, 0);
     ck_assert_uint_eq(c.live, 2);
-    x400_lpi_destroy(t);
+    x400_lpi_free(t);
     ck_assert_uint_eq(c.forbidden, 0);
     ck_assert_uint_eq(c.live, 0);
 }
@@ -460,7 +460,7 @@ START_TEST(generation_end_retires_slot)
                  "LPI 1-0-1 is stale: slot 0 now at generation 18446744073709551614 "
                  "(retired, reopened 9223372036854775806 times since)");
     ck_assert_int_eq(x400_lpi_close_all(t, NULL, NULL), 0);
-    x400_lpi_destroy(t);
+    x400_lpi_free(t);
 }
 END_TEST
 
@@ -794,7 +794,7 @@ static void hammer_run(uint32_t cap)
     ck_assert_uint_eq(cv.n, live);
     ck_assert_int_eq(cv.bad, 0);
     ck_assert_uint_eq(x400_lpi_count(hm->t), 0);
-    x400_lpi_destroy(hm->t);
+    x400_lpi_free(hm->t);
     for (int i = 0; i < NW; i++) free(w[i].objs);
     free(hm);
 }
@@ -846,7 +846,7 @@ START_TEST(concurrent_double_close)
     /* every slot went back to the free queue exactly once */
     for (size_t i = 0; i < n; i++) must_open(t, &objs[i]);
     ck_assert_int_eq(x400_lpi_open(t, &objs[0], h, NULL), X400_ERR_FULL);
-    x400_lpi_destroy(t);
+    x400_lpi_free(t);
     free(h);
     free(objs);
     free(got0);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pair.h"
 #include "x400t.h"
 #include "x400p1/driver.h"
 #include "x400p1/p1link.h"
@@ -43,21 +44,7 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static unsigned free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    unsigned p = 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        p = ntohs(sa.sin_port);
-    if (fd >= 0) close(fd);
-    return p;
-}
+static unsigned free_port(void) { return x400t_free_port(); }
 
 static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...)
@@ -944,7 +931,7 @@ static int hammer_binds(unsigned port, double secs, int *refused_binds)
         attempts++;
         for (int i = 0; i < 400 && h.closed == closed0 && h.refused_binds == refused0; i++)
             x400_driver_run(d, 5);
-        if (h.closed == closed0) x400_driver_close(d, hc);
+        if (h.closed == closed0) x400_driver_disconnect(d, hc);
         x400_p1_link_free(l);
         x400_assoc_free(a);
     }

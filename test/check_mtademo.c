@@ -1,4 +1,4 @@
-/* The two-MTA demo end to end: examples/mta_demo runs two x400mta
+/* The two-MTA demo end to end: tools/mta_demo runs two x400mta
  * processes (the sanitized builds under <bindir>/examples/) through its
  * proxies, cuts the connections and kills one MTA, and must still see every
  * message delivered exactly once and every delivery report back.  A second
@@ -56,7 +56,7 @@ static void expect_row(const char *out, const char *label, long a2b, long b2a)
 static void demo_cmd(char *cmd, size_t cap, const char *args)
 {
     const char *b = x400t_bindir();
-    snprintf(cmd, cap, "'%s/examples/mta_demo' --bin '%s/examples' --quiet %s 2>&1", b, b, args);
+    snprintf(cmd, cap, "'%s/tools/mta_demo' --bin '%s/examples' --quiet %s 2>&1", b, b, args);
 }
 
 /* The proxy ports the demo printed for tshark ("-d tcp.port==N,tpkt"). */
@@ -234,7 +234,7 @@ START_TEST(bad_options)
     out = run(cmd, &st);
     ck_assert_int_eq(st, 2);
     free(out);
-    snprintf(cmd, sizeof cmd, "'%s/examples/mta_demo' --bin /nonexistent --quiet 2>&1", x400t_bindir());
+    snprintf(cmd, sizeof cmd, "'%s/tools/mta_demo' --bin /nonexistent --quiet 2>&1", x400t_bindir());
     out = run(cmd, &st);
     ck_assert_int_eq(st, 1);
     ck_assert_msg(strstr(out, "/nonexistent/x400mta") != NULL, "%s", out);

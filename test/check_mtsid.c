@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "x400p1/mtsid.h"
 #include "alloc.h"
+#include "pair.h"
 #include "x400t.h"
 
 extern char **environ;
@@ -30,27 +31,6 @@ void x400i_mtsid_set_refill_hook(x400_mtsid_alloc *a, void (*fn)(void *), void *
 
 /* ---- test plumbing ---- */
 
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *dp = opendir(path);
-        struct dirent *e;
-        if (dp) {
-            while ((e = readdir(dp)) != NULL) {
-                char sub[1024];
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(dp);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 struct tdir { char dir[256]; char state[300]; };
 
@@ -70,7 +50,7 @@ static void tdir_make_fast(struct tdir *t)
     tdir_make_in(t, access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR"));
 }
 
-static void tdir_free(struct tdir *t) { rm_tree(t->dir); }
+static void tdir_free(struct tdir *t) { ck_assert_int_eq(x400t_rm_tree(t->dir), 0); }
 
 static size_t read_bytes(const char *path, uint8_t *buf, size_t cap)
 {
@@ -183,7 +163,7 @@ static x400_mtsid_alloc *open_ok(const x400_mtsid_config *cfg)
 {
     x400_mtsid_alloc *a = NULL;
     x400_diag d;
-    int rv = x400_mtsid_open(cfg, &a, &d);
+    int rv = x400_mtsid_new(&a, cfg, &d);
     ck_assert_msg(rv == X400_OK, "open: %d %s", rv, d.text);
     ck_assert_ptr_nonnull(a);
     return a;
@@ -367,33 +347,33 @@ START_TEST(node_id_required)
     x400_diag d;
     tdir_make(&t);
     cfg_setup(&cfg, t.state, NULL, NULL);
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
     ck_assert_ptr_null(a);
     ck_assert_int_eq(d.layer, X400_LAYER_MTSID);
     ck_assert_int_eq(d.reason, X400_MTSID_R_CONFIG);
     ck_assert_ptr_nonnull(strstr(d.text, "node id"));
     cfg.node_id = "";
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
     cfg.node_id = "ABCDEFGHI";
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_TOO_LONG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_TOO_LONG);
     cfg.node_id = "a.b";
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
     cfg.node_id = "a-b";
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
     cfg.node_id = "N1";
     cfg.state_path = NULL;
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
     cfg.state_path = t.state;
     strcpy(cfg.gdi.country, "XYZ");
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
     ck_assert_int_eq(d.reason, X400_MTSID_R_CONFIG);
     strcpy(cfg.gdi.country, "GB");
     cfg.counter_limit = X400_MTSID_COUNTER_SPACE + 1;
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
     cfg.counter_limit = 0;
     cfg.flags = 0x80;
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_INVALID_ARG);
-    ck_assert_int_eq(x400_mtsid_open(NULL, &a, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_mtsid_new(&a, NULL, &d), X400_ERR_INVALID_ARG);
     /* nothing was created by the refused opens */
     ck_assert_int_ne(access(t.state, F_OK), 0);
     tdir_free(&t);
@@ -410,7 +390,7 @@ START_TEST(missing_state_needs_create)
     tdir_make(&t);
     cfg_setup(&cfg, t.state, "N1", &clk);
     cfg.flags = 0;
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_NOT_FOUND);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_NOT_FOUND);
     ck_assert_int_eq(d.reason, X400_MTSID_R_MISSING);
     ck_assert_ptr_nonnull(strstr(d.text, t.state));
     ck_assert_ptr_nonnull(strstr(d.text, "X400_MTSID_CREATE"));
@@ -419,15 +399,15 @@ START_TEST(missing_state_needs_create)
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), 1700000000);
     ck_assert_uint_eq(state_run(t.state), 1700000000);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     /* the file now exists: CREATE is no longer needed */
     cfg.flags = 0;
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), 1700000001);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     /* deleting it is not a silent fresh start */
     unlink(t.state);
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_NOT_FOUND);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_NOT_FOUND);
     tdir_free(&t);
 }
 END_TEST
@@ -458,21 +438,21 @@ START_TEST(runs_durable_before_first_id)
         ck_assert_uint_eq(run, prev);
         ck_assert_uint_eq(ctr, 0);
         ck_assert_str_eq(id.gdi.prmd, "SMHS");
-        x400_mtsid_close(a);
+        x400_mtsid_free(a);
     }
     clk.now = 90000;   /* the clock moved on: the run follows it */
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), 90000);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     /* out-of-range clocks are ignored, the state file still counts */
     clk.now = -5;
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), 90001);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     clk.now = INT64_MAX;
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), 90002);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     tdir_free(&t);
 }
 END_TEST
@@ -490,7 +470,7 @@ static void issue(const x400_mtsid_config *cfg, int n, struct key *keys, size_t 
                                &keys[*nk].run, &keys[*nk].ctr));
         (*nk)++;
     }
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
 }
 
 static size_t count_dups(struct key *k, size_t n)
@@ -591,11 +571,11 @@ START_TEST(counter_exhaustion_starts_durable_run)
     ck_assert_uint_ge(x400_mtsid_current_run(a), 777 + 19);
     ck_assert_uint_eq(state_run(t.state), x400_mtsid_current_run(a));
     ck_assert_uint_eq(count_dups(k, nk), 0);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     /* the next open continues after the last run */
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), k[nk - 1].run + 1);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     tdir_free(&t);
 }
 END_TEST
@@ -649,11 +629,11 @@ START_TEST(max_field_lengths)
     ck_assert_int_eq(x400_mtsid_cursor_diag(&c)->reason, X400_MTSID_R_RUN_SPACE);
     ck_assert_int_eq(x400_mtsid_next(&c, &id), X400_ERR_LIMIT);
     ck_assert_int_eq(x400_mtsid_cursor_diag(&c)->reason, X400_MTSID_R_FAILED);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     /* reopening cannot start a run either */
     {
         x400_diag d;
-        ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_LIMIT);
+        ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_LIMIT);
         ck_assert_int_eq(d.reason, X400_MTSID_R_RUN_SPACE);
     }
     tdir_free(&t);
@@ -681,7 +661,7 @@ START_TEST(odometer_matches_encoder)
         x400i_mtsid_encode_local(want, sizeof want, "Zz9", 1234567, v);
         ck_assert_str_eq(id.local, want);
     }
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     tdir_free(&t);
 }
 END_TEST
@@ -698,7 +678,7 @@ static void expect_open_fails(const x400_mtsid_config *cfg, const char *path, in
     struct stat st;
     bool reg = stat(path, &st) == 0 && S_ISREG(st.st_mode);
     if (reg) nb = read_bytes(path, before, sizeof before);
-    ck_assert_int_eq(x400_mtsid_open(cfg, &a, &d), code);
+    ck_assert_int_eq(x400_mtsid_new(&a, cfg, &d), code);
     ck_assert_ptr_null(a);
     ck_assert_int_eq(d.code, code);
     ck_assert_int_eq(d.layer, X400_LAYER_MTSID);
@@ -730,7 +710,7 @@ START_TEST(bad_state_files)
     write_bytes(t.state, good, 32);
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), 1700000000);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
 
     for (size_t len = 0; len < 32; len++) {        /* truncated at every length */
         write_bytes(t.state, good, len);
@@ -762,7 +742,7 @@ START_TEST(bad_state_files)
         b[i / 8] ^= (uint8_t)(1u << (i % 8));
         write_bytes(t.state, b, 32);
         a = NULL;
-        int rv = x400_mtsid_open(&cfg, &a, &d);
+        int rv = x400_mtsid_new(&a, &cfg, &d);
         ck_assert_msg(rv == (i / 8 == 8 || i / 8 == 9 ? X400_ERR_UNSUPPORTED : X400_ERR_CORRUPT),
                       "bit %d: %d", i, rv);
         ck_assert_ptr_null(a);
@@ -821,7 +801,7 @@ START_TEST(bad_state_files)
     write_bytes(t.state, good, 32);
     a = open_ok(&cfg);
     ck_assert_uint_eq(x400_mtsid_current_run(a), 1700000000);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     tdir_free(&t);
 }
 END_TEST
@@ -853,10 +833,10 @@ START_TEST(run_start_failure_is_sticky)
     ck_assert_int_eq(x400_mtsid_next(&c, &id), X400_ERR_IO);
     ck_assert_int_eq(x400_mtsid_cursor_diag(&c)->reason, X400_MTSID_R_FAILED);
     ck_assert_uint_eq(state_run(t.state), 4000);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     a = open_ok(&cfg);                              /* reopen recovers */
     ck_assert_uint_eq(x400_mtsid_current_run(a), 4001);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     ck_assert_int_eq(x400_mtsid_next(NULL, &id), X400_ERR_INVALID_ARG);
     tdir_free(&t);
 }
@@ -873,13 +853,13 @@ START_TEST(lock_in_process)
     tdir_make(&t);
     cfg_setup(&cfg, t.state, "N1", NULL);
     a = open_ok(&cfg);
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &b, &d), X400_ERR_DUPLICATE);
+    ck_assert_int_eq(x400_mtsid_new(&b, &cfg, &d), X400_ERR_DUPLICATE);
     ck_assert_int_eq(d.reason, X400_MTSID_R_LOCKED);
     ck_assert_ptr_nonnull(strstr(d.text, t.state));
     ck_assert_ptr_nonnull(strstr(d.text, "in use"));
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     b = open_ok(&cfg);
-    x400_mtsid_close(b);
+    x400_mtsid_free(b);
     tdir_free(&t);
 }
 END_TEST
@@ -916,7 +896,7 @@ START_TEST(lock_across_processes)
         line[got] = '\0';
     }
     ck_assert_msg(sscanf(line, "ready %llu", &held_run) == 1, "child said \"%s\"", line);
-    ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_DUPLICATE);
+    ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_DUPLICATE);
     ck_assert_int_eq(d.reason, X400_MTSID_R_LOCKED);
     ck_assert_uint_eq(state_run(t.state), held_run);   /* untouched by the refusal */
     kill(pid, SIGKILL);
@@ -924,7 +904,7 @@ START_TEST(lock_across_processes)
     close(pfd[0]);
     a = open_ok(&cfg);                                  /* the kernel released it */
     ck_assert_uint_gt(x400_mtsid_current_run(a), held_run);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     tdir_free(&t);
 }
 END_TEST
@@ -947,17 +927,17 @@ START_TEST(caller_allocator)
     total = cnt.calls;
     ck_assert_int_gt(total, 0);
     ck_assert_int_eq(cnt.live, total);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     ck_assert_int_eq(cnt.live, 0);
     for (long k = 1; k <= total; k++) {
         cnt.calls = 0;
         cnt.fail_at = k;
-        ck_assert_int_eq(x400_mtsid_open(&cfg, &a, &d), X400_ERR_NOMEM);
+        ck_assert_int_eq(x400_mtsid_new(&a, &cfg, &d), X400_ERR_NOMEM);
         ck_assert_int_eq(cnt.live, 0);
     }
     cnt.fail_at = 0;
     a = open_ok(&cfg);   /* no lock was leaked by the failures */
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     ck_assert_int_eq(cnt.live, 0);
     tdir_free(&t);
 }
@@ -1022,7 +1002,7 @@ static void run_threads(int nthreads, size_t per, uint64_t limit, uint32_t block
         ck_assert_int_eq(w[i].bad, 0);
     }
     if (min_runs) *min_runs = x400_mtsid_current_run(a) - run0 + 1;
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     qsort(keys, total, sizeof *keys, cmp_u64);
     for (size_t i = 1; i < total; i++)
         if (keys[i] == keys[i - 1]) dups++;
@@ -1095,7 +1075,7 @@ START_TEST(run_change_between_read_and_reserve)
         ck_assert_uint_gt(k[nk].run, before);   /* the block is in the new run */
         nk++;
     }
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     ck_assert_uint_eq(count_dups(k, nk), 0);
     tdir_free(&t);
 }
@@ -1233,7 +1213,7 @@ START_TEST(sigkill_children)
     cfg.flags = 0;
     a = open_ok(&cfg);
     ck_assert_uint_gt(x400_mtsid_current_run(a), kv.k[kv.n - 1].run);
-    x400_mtsid_close(a);
+    x400_mtsid_free(a);
     free(kv.k);
     tdir_free(&t);
 }

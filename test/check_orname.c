@@ -9,7 +9,7 @@
 #include <ORName.h>
 
 #include "internal.h"
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "x400p1/orname.h"
 #include "x400t.h"
 
@@ -38,8 +38,8 @@ static void ber_roundtrip(const x400_orname *n)
     uint8_t buf[4096];
     x400i_bw w;
     x400_diag d;
-    x400i_bw_init_fixed(&w, buf, sizeof buf, &d);
-    x400i_orname_encode(&w, n, X400I_P1BER_APP, 0);
+    x400i_bw_init_fixed(&w, buf, sizeof buf, X400_LAYER_P1, &d);
+    x400i_orname_encode(&w, n, X400I_BER_APPLICATION, 0);
     ck_assert_int_eq(w.err, 0);
     const uint8_t *b = buf + w.pos;
     size_t len = x400i_bw_len(&w);
@@ -47,8 +47,8 @@ static void ber_roundtrip(const x400_orname *n)
     asn_dec_rval_t r = ber_decode(NULL, &asn_DEF_ORName, (void **)&p, b, len);
     ck_assert_msg(r.code == RC_OK && r.consumed == len, "asn1c ORName: %d", (int)r.code);
     ASN_STRUCT_FREE(asn_DEF_ORName, p);
-    x400i_p1tlv t;
-    ck_assert_int_eq(x400i_p1ber_read(b, len, &t, 64, &d), 0);
+    x400i_tlv t;
+    ck_assert_int_eq(x400i_ber_read(b, len, &t, 64, X400_LAYER_P1, &d), 0);
     x400_orname back;
     x400i_dec dc = { .diag = &d };
     ck_assert_msg(x400i_orname_decode(&dc, &t, &back) == 0, "%s", d.text);
@@ -230,26 +230,26 @@ START_TEST(ber_decode_cases)
     x400_diag d;
     x400_orname n;
     x400i_dec dc = { .diag = &d };
-    x400i_p1tlv t;
+    x400i_tlv t;
     /* 60 { 30 { 61 {13 "GB"} 62 {13 " "} 83 "O" } 31 { 30 { 80 01 04, A1 { 31 { 80 01 C8 } } } } } */
     static const uint8_t good[] = { 0x60, 0x1E, 0x30, 0x0E, 0x61, 0x04, 0x13, 0x02, 'G', 'B', 0x62, 0x03, 0x13, 0x01, ' ',
         0x83, 0x01, 'O', 0x31, 0x0C, 0x30, 0x0A, 0x80, 0x01, 0x04, 0xA1, 0x05, 0x31, 0x03, 0x80, 0x01, 0xC8 };
-    ck_assert_int_eq(x400i_p1ber_read(good, sizeof good, &t, 64, &d), 0);
+    ck_assert_int_eq(x400i_ber_read(good, sizeof good, &t, 64, X400_LAYER_P1, &d), 0);
     ck_assert_msg(x400i_orname_decode(&dc, &t, &n) == 0, "%s", d.text);
     ck_assert_str_eq(n.org, "O");
     ck_assert_str_eq(n.t_pn.surname, "\xC8");
     /* ADMD before country: out of order */
     static const uint8_t order[] = { 0x60, 0x0D, 0x30, 0x0B, 0x62, 0x03, 0x13, 0x01, ' ', 0x61, 0x04, 0x13, 0x02, 'G', 'B' };
-    ck_assert_int_eq(x400i_p1ber_read(order, sizeof order, &t, 64, &d), 0);
+    ck_assert_int_eq(x400i_ber_read(order, sizeof order, &t, 64, X400_LAYER_P1, &d), 0);
     ck_assert_int_eq(x400i_orname_decode(&dc, &t, &n), X400_ERR_PARSE);
     /* organisation with a '@' */
     static const uint8_t at[] = { 0x60, 0x05, 0x30, 0x03, 0x83, 0x01, '@' };
-    ck_assert_int_eq(x400i_p1ber_read(at, sizeof at, &t, 64, &d), 0);
+    ck_assert_int_eq(x400i_ber_read(at, sizeof at, &t, 64, X400_LAYER_P1, &d), 0);
     ck_assert_int_eq(x400i_orname_decode(&dc, &t, &n), X400_ERR_PARSE);
     ck_assert_int_eq(d.reason, X400_P1_R_VALUE);
     /* no standard attributes at all */
     static const uint8_t none[] = { 0x60, 0x00 };
-    ck_assert_int_eq(x400i_p1ber_read(none, sizeof none, &t, 64, &d), 0);
+    ck_assert_int_eq(x400i_ber_read(none, sizeof none, &t, 64, X400_LAYER_P1, &d), 0);
     ck_assert_int_eq(x400i_orname_decode(&dc, &t, &n), X400_ERR_PARSE);
     ck_assert_int_eq(d.reason, X400_P1_R_MISSING);
 }

@@ -18,7 +18,7 @@
 
 #include "alloc.h"
 #include "internal.h"
-#include "p1_ber.h"
+#include "p1_int.h"
 #include "wire.h"
 #include "x400p1/p1.h"
 #include "data.h"
@@ -521,8 +521,19 @@ START_TEST(duplicate_set)
     x400_diag d;
     uint8_t *blob;
     size_t bl;
-    ck_assert_int_eq(x400_p1_idset_create(0, NULL, &s), X400_ERR_INVALID_ARG);
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &s), 0);
+    ck_assert_int_eq(x400_p1_idset_new(&s, 0, NULL), X400_ERR_INVALID_ARG);
+    ck_assert_int_eq(x400_p1_idset_new(&s, 100, NULL), 0);
+    {   /* the on-disk format, byte for byte: magic, count 0, CRC-32 (zlib's) */
+        static const uint8_t empty[] = { 'X', '4', 'I', 'D', 'S', 'E', 'T', '1', 0, 0, 0, 0,
+                                         0xFE, 0x04, 0xD9, 0x4E };
+        uint8_t *eb;
+        size_t ebl;
+        ck_assert_int_eq(x400_p1_idset_save(s, &eb, &ebl), 0);
+        ck_assert_uint_eq(ebl, sizeof empty);
+        ck_assert_mem_eq(eb, empty, sizeof empty);
+        ck_assert_int_eq(x400_p1_idset_load(s, empty, sizeof empty, NULL), 0);
+        free(eb);
+    }
     x400_mtsid bad;
     memset(&bad, 0, sizeof bad);
     ck_assert_int_eq(x400_p1_idset_insert(s, &bad), X400_ERR_INVALID_ARG);
@@ -553,7 +564,7 @@ START_TEST(duplicate_set)
     }
     /* persist and restore (blob and file) */
     ck_assert_int_eq(x400_p1_idset_save(s, &blob, &bl), 0);
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &s2), 0);
+    ck_assert_int_eq(x400_p1_idset_new(&s2, 100, NULL), 0);
     ck_assert_int_eq(x400_p1_idset_load(s2, blob, bl, &d), 0);
     for (unsigned i = 0; i < 250; i++) {
         x400_mtsid id = id_n(i);
@@ -577,7 +588,7 @@ START_TEST(duplicate_set)
     ck_assert_int_eq(x400_p1_idset_load_file(s2, path, &d), X400_ERR_NOT_FOUND);
     ck_assert_int_eq(x400_p1_idset_save_file(s, path, &d), 0);
     x400_p1_idset *s3;
-    ck_assert_int_eq(x400_p1_idset_create(10, NULL, &s3), 0);   /* smaller: keeps the newest 10 */
+    ck_assert_int_eq(x400_p1_idset_new(&s3, 10, NULL), 0);   /* smaller: keeps the newest 10 */
     ck_assert_int_eq(x400_p1_idset_load_file(s3, path, &d), 0);
     ck_assert_uint_eq(x400_p1_idset_count(s3), 10);
     x400_mtsid newest = id_n(249), older = id_n(239);
@@ -596,7 +607,7 @@ START_TEST(duplicate_set_churn)
     /* many evictions through a small table: the index stays exact */
     x400_p1_idset *s;
     unsigned cap = 37, n = X400T_TSAN ? 3000 : 20000;
-    ck_assert_int_eq(x400_p1_idset_create(cap, NULL, &s), 0);
+    ck_assert_int_eq(x400_p1_idset_new(&s, cap, NULL), 0);
     for (unsigned i = 0; i < n; i++) {
         x400_mtsid id = id_n(i);
         ck_assert_int_eq(x400_p1_idset_insert(s, &id), 0);
@@ -758,22 +769,22 @@ static uint8_t *with_recipients(size_t n, size_t *outlen)
     f.recip[0].name = x400t_orname("C=FR;A=X;S=Y");
     b = enc(&f.a, &bl);
     /* locate the [2] list: A2 len 31 ... within the envelope */
-    x400i_p1tlv top, msg_env, c;
-    ck_assert_int_eq(x400i_p1ber_read(b, bl, &top, 64, NULL), 0);
+    x400i_tlv top, msg_env, c;
+    ck_assert_int_eq(x400i_ber_read(b, bl, &top, 64, X400_LAYER_P1, NULL), 0);
     size_t off = 0;
-    ck_assert_int_eq(x400i_p1ber_child(&top, &off, &msg_env, NULL), 1);
+    ck_assert_int_eq(x400i_p1_child(&top, &off, &msg_env, NULL), 1);
     off = 0;
     const uint8_t *lst = NULL;
-    x400i_p1tlv list = { 0 };
-    while (x400i_p1ber_child(&msg_env, &off, &c, NULL) == 1)
-        if (c.cls == X400I_P1BER_CTX && c.num == 2) { list = c; lst = c.raw; }
+    x400i_tlv list = { 0 };
+    while (x400i_p1_child(&msg_env, &off, &c, NULL) == 1)
+        if (c.cls == X400I_BER_CONTEXT && c.tag == 2) { list = c; lst = c.raw; }
     ck_assert_ptr_nonnull(lst);
-    x400i_p1tlv r0;
+    x400i_tlv r0;
     size_t o2 = 0;
-    ck_assert_int_eq(x400i_p1ber_child(&list, &o2, &r0, NULL), 1);
-    size_t body = r0.rawlen * n;
-    size_t before = (size_t)(lst - msg_env.v), after = msg_env.vlen - before - list.rawlen;
-    size_t content_tail = (size_t)(b + bl - (msg_env.raw + msg_env.rawlen));
+    ck_assert_int_eq(x400i_p1_child(&list, &o2, &r0, NULL), 1);
+    size_t body = r0.total * n;
+    size_t before = (size_t)(lst - msg_env.v), after = msg_env.vlen - before - list.total;
+    size_t content_tail = (size_t)(b + bl - (msg_env.raw + msg_env.total));
     uint8_t lenbuf[8], el[8];
     size_t ll = put_len(lenbuf, body);
     size_t envlen = before + 1 + ll + body + after;
@@ -787,9 +798,9 @@ static uint8_t *with_recipients(size_t n, size_t *outlen)
     memcpy(p, msg_env.v, before); p += before;
     *p++ = 0xA2;
     memcpy(p, lenbuf, ll); p += ll;
-    for (size_t i = 0; i < n; i++) { memcpy(p, r0.raw, r0.rawlen); p += r0.rawlen; }
-    memcpy(p, list.raw + list.rawlen, after); p += after;
-    memcpy(p, msg_env.raw + msg_env.rawlen, content_tail); p += content_tail;
+    for (size_t i = 0; i < n; i++) { memcpy(p, r0.raw, r0.total); p += r0.total; }
+    memcpy(p, list.raw + list.total, after); p += after;
+    memcpy(p, msg_env.raw + msg_env.total, content_tail); p += content_tail;
     *outlen = (size_t)(p - o);
     free(b);
     x400_p1_apdu_free(&f.a);
@@ -951,26 +962,130 @@ START_TEST(bad_missing_and_repeated)
 }
 END_TEST
 
+/* Copy the definite-length value p[0..n) to out without the element at
+ * offset `at`, shortening every enclosing length; returns the octets. */
+static size_t drop_elem(const uint8_t *p, size_t n, size_t at, uint8_t *out)
+{
+    x400i_tlv t;
+    size_t off = 0, tl = 0, o;
+    ck_assert_int_eq(x400i_ber_read(p, n, &t, 64, X400_LAYER_P1, NULL), 0);
+    if (at == 0) return 0;
+    uint8_t *tmp = malloc(t.vlen + 1);
+    while (off < t.vlen) {
+        x400i_tlv c;
+        size_t start = t.hdr + off;
+        ck_assert_int_eq(x400i_ber_read(t.v + off, t.vlen - off, &c, 64, X400_LAYER_P1, NULL), 0);
+        if (at >= start && at < start + c.total) {
+            tl += drop_elem(t.v + off, c.total, at - start, tmp + tl);
+        } else {
+            memcpy(tmp + tl, t.v + off, c.total);
+            tl += c.total;
+        }
+        off += c.total;
+    }
+    memcpy(out, p, t.idlen);
+    o = t.idlen + x400i_ber_put_len(out + t.idlen, tl);
+    memcpy(out + o, tmp, tl);
+    free(tmp);
+    return o + tl;
+}
+
+/* Offset of the element reached from the top by identifier octets ids[]
+ * (each its first occurrence, or its second when `second` has that bit). */
+static size_t find_elem(const uint8_t *b, size_t n, const uint8_t *ids, size_t k, unsigned second)
+{
+    x400i_tlv t;
+    ck_assert_int_eq(x400i_ber_read(b, n, &t, 64, X400_LAYER_P1, NULL), 0);
+    ck_assert_uint_eq(b[0], ids[0]);
+    for (size_t i = 1; i < k; i++) {
+        x400i_tlv c;
+        size_t off = 0;
+        int skip = (second >> i) & 1, found = 0;
+        while (!found && x400i_ber_child(&t, &off, &c, X400_LAYER_P1, NULL) == 1)
+            if (c.raw[0] == ids[i] && !skip--) found = 1;
+        ck_assert_msg(found, "element %zu (%02x) not found", i, ids[i]);
+        t = c;
+    }
+    return (size_t)(t.raw - b);
+}
+
+/* Each mandatory element of every SET the decoder walks, left out: the
+ * diagnostic names it (reason MISSING, CONTENT_TYPE for content-type). */
+START_TEST(missing_elements_named)
+{
+    static const struct { int report; uint8_t ids[8]; size_t k; unsigned second; int reason; const char *text; } cases[] = {
+        { 0, { 0xA0, 0x31, 0x64 }, 3, 0, X400_P1_R_MISSING, "transfer envelope: message-/probe-identifier missing" },
+        { 0, { 0xA0, 0x31, 0x60 }, 3, 0, X400_P1_R_MISSING, "transfer envelope: originator-name missing" },
+        { 0, { 0xA0, 0x31, 0x46 }, 3, 0, X400_P1_R_CONTENT_TYPE, "transfer envelope: content-type missing" },
+        { 0, { 0xA0, 0x31, 0x69 }, 3, 0, X400_P1_R_MISSING, "transfer envelope: trace-information missing" },
+        { 0, { 0xA0, 0x31, 0xA2 }, 3, 0, X400_P1_R_MISSING, "transfer envelope: per-recipient-fields missing" },
+        { 0, { 0xA0, 0x31, 0xA2, 0x31, 0x60 }, 5, 0, X400_P1_R_MISSING, "recipient 0: recipient-name missing" },
+        { 0, { 0xA0, 0x31, 0xA2, 0x31, 0x80 }, 5, 0, X400_P1_R_MISSING, "recipient 0: originally-specified-recipient-number missing" },
+        { 0, { 0xA0, 0x31, 0xA2, 0x31, 0x81 }, 5, 0, X400_P1_R_MISSING, "recipient 0: per-recipient-indicators missing" },
+        { 1, { 0xA1, 0x31, 0x64 }, 3, 0, X400_P1_R_MISSING, "ReportTransferEnvelope: report-identifier missing" },
+        { 1, { 0xA1, 0x31, 0x60 }, 3, 0, X400_P1_R_MISSING, "ReportTransferEnvelope: report-destination-name missing" },
+        { 1, { 0xA1, 0x31, 0x69 }, 3, 0, X400_P1_R_MISSING, "ReportTransferEnvelope: trace-information missing" },
+        { 1, { 0xA1, 0x31, 0x64 }, 3, 2, X400_P1_R_MISSING, "ReportTransferContent: subject-identifier missing" },
+        { 1, { 0xA1, 0x31, 0xA0 }, 3, 2, X400_P1_R_MISSING, "ReportTransferContent: per-recipient-fields missing" },
+        { 1, { 0xA1, 0x31, 0xA0, 0x31, 0xA0 }, 5, 2, X400_P1_R_MISSING, "report recipient 0: actual-recipient-name missing" },
+        { 1, { 0xA1, 0x31, 0xA0, 0x31, 0x81 }, 5, 2, X400_P1_R_MISSING, "report recipient 0: originally-specified-recipient-number missing" },
+        { 1, { 0xA1, 0x31, 0xA0, 0x31, 0x82 }, 5, 2, X400_P1_R_MISSING, "report recipient 0: per-recipient-indicators missing" },
+        { 1, { 0xA1, 0x31, 0xA0, 0x31, 0xA3 }, 5, 2, X400_P1_R_MISSING, "report recipient 0: last-trace-information missing" },
+        { 1, { 0xA1, 0x31, 0xA0, 0x31, 0xA3, 0x80 }, 6, 2, X400_P1_R_MISSING, "last-trace-information: arrival-time missing" },
+        { 1, { 0xA1, 0x31, 0xA0, 0x31, 0xA3, 0xA1 }, 6, 2, X400_P1_R_MISSING, "last-trace-information: report-type missing" },
+        { 1, { 0xA1, 0x31, 0xA0, 0x31, 0xA3, 0xA1, 0xA0, 0x80 }, 8, 2, X400_P1_R_MISSING, "report-type: delivery time missing" },
+    };
+    fixture f;
+    x400_p1_apdu rep;
+    x400_mtsid rid;
+    x400_diag d;
+    size_t n[2];
+    uint8_t *b[2];
+    build_message(&f, X400_P1_MESSAGE, 1, 8);
+    b[0] = enc(&f.a, &n[0]);
+    rid.gdi = gdi_of("FR", "ATLAS", "");
+    strcpy(rid.local, "rep-1");
+    x400_p1_outcome oc[1] = { { 0, 1, T0 + 500, 0, -1, NULL } };
+    ck_assert_int_eq(x400_p1_report_build(&rep, &f.a, &rid, &rid.gdi, T0 + 100, T0 + 600, oc, 1, NULL, &d), 0);
+    b[1] = enc(&rep, &n[1]);
+    for (size_t i = 0; i < X400I_ARRAY_LEN(cases); i++) {
+        const uint8_t *in = b[cases[i].report];
+        size_t len = n[cases[i].report];
+        uint8_t *m = malloc(len);
+        size_t at = find_elem(in, len, cases[i].ids, cases[i].k, cases[i].second);
+        size_t ml = drop_elem(in, len, at, m);
+        ck_assert_int_eq(decode_err(m, ml, NULL, &d), X400_ERR_PARSE);
+        ck_assert_int_eq(d.reason, cases[i].reason);
+        ck_assert_msg(strcmp(d.text, cases[i].text) == 0, "case %zu: \"%s\", want \"%s\"", i, d.text, cases[i].text);
+        free(m);
+    }
+    free(b[0]);
+    free(b[1]);
+    x400_p1_apdu_free(&rep);
+    x400_p1_apdu_free(&f.a);
+}
+END_TEST
+
 /* Indefinite lengths (as real MTAs send) decode to the same value. */
 static size_t to_indefinite(const uint8_t *in, size_t n, uint8_t *out)
 {
     size_t o = 0, i = 0;
     while (i < n) {
-        x400i_p1tlv t;
-        ck_assert_int_eq(x400i_p1ber_read(in + i, n - i, &t, 64, NULL), 0);
-        size_t hl = t.rawlen - t.vlen;
-        if (t.cons) {
+        x400i_tlv t;
+        ck_assert_int_eq(x400i_ber_read(in + i, n - i, &t, 64, X400_LAYER_P1, NULL), 0);
+        size_t hl = t.total - t.vlen;
+        if (t.constructed) {
             memcpy(out + o, in + i, 1);  /* single-octet tags only here */
             out[o + 1] = 0x80;
             o += 2;
             o += to_indefinite(t.v, t.vlen, out + o);
             out[o++] = 0; out[o++] = 0;
         } else {
-            memcpy(out + o, in + i, t.rawlen);
-            o += t.rawlen;
+            memcpy(out + o, in + i, t.total);
+            o += t.total;
         }
         (void)hl;
-        i += t.rawlen;
+        i += t.total;
     }
     return o;
 }
@@ -1767,6 +1882,7 @@ Suite *x400t_suite_p1(void)
     tcase_add_test(bad, bad_deep_ornames);
     tcase_add_test(bad, bad_content_types);
     tcase_add_test(bad, bad_missing_and_repeated);
+    tcase_add_test(bad, missing_elements_named);
     suite_add_tcase(s, bad);
     TCase *bind = tcase_create("bind");
     tcase_add_test(bind, bind_values_both_modes);

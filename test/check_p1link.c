@@ -6,6 +6,7 @@
 
 #include <RTSE-apdus.h>
 
+#include "pair.h"
 #include "ppvec.h"
 #include "rtse_assoc.h"
 #include "wire.h"
@@ -34,6 +35,9 @@ struct side {
     size_t last_raw_len;
     uint8_t undecodable[64];/* the last UNDECODABLE APDU's octets */
     size_t undecodable_len;
+    unsigned last_ntrace;   /* the last RECEIVED APDU's trace (first element) */
+    x400_p1_trace last_trace;
+    uint32_t last_osrn[4];  /* ... and its first recipients' numbers */
 };
 
 static int count_ev(const struct side *s, int t)
@@ -58,6 +62,13 @@ static int on_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         s->last_content = e->apdu->content.len;
         for (size_t i = 0; i < e->apdu->content.len; i++) s->content_sum += e->apdu->content.p[i];
         snprintf(s->last_local, sizeof s->last_local, "%s", x400_p1_apdu_id(e->apdu)->local);
+        s->last_ntrace = e->apdu->kind == X400_P1_REPORT ? e->apdu->report.n_trace : e->apdu->env.n_trace;
+        if (s->last_ntrace)
+            s->last_trace = e->apdu->kind == X400_P1_REPORT ? e->apdu->report.trace[0] : e->apdu->env.trace[0];
+        for (unsigned i = 0; i < 4; i++)
+            s->last_osrn[i] = e->apdu->kind == X400_P1_REPORT
+                                  ? (i < e->apdu->report.n_recip ? e->apdu->report.recip[i].osrn : 0)
+                                  : (i < e->apdu->env.n_recip ? e->apdu->env.recip[i].osrn : 0);
         free(s->last_raw);
         s->last_raw = malloc(e->raw_len);
         memcpy(s->last_raw, e->raw, e->raw_len);
@@ -86,6 +97,7 @@ struct pair {
     x400_p1_idset *seen;
     x400t_wire wire;
     int record;
+    x400t_pair io;          /* the pump (pair.h) between ini.a and rsp.a */
 };
 
 static const x400_p1_peer peers[] = {
@@ -100,6 +112,15 @@ static uint64_t OPEN_MAX_APDU;
 static const char *expect_rsp_pw;
 static int ini_ext_form = -1;
 static size_t rsp_max_pdu;   /* 0: default limits */
+static const x400_gdi *ini_trace_gdi;       /* NULL: no trace_gdi */
+static int64_t (*ini_clock)(void *user);    /* with ini_trace_gdi */
+
+/* The pump between whatever associations ini.a and rsp.a are (a recovery
+ * replaces them). */
+static void pair_io(struct pair *p)
+{
+    x400t_pair_init(&p->io, &x400t_assoc_slot_end, &p->ini.a, &p->rsp.a);
+}
 
 static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, const char *ini_pw)
 {
@@ -109,7 +130,8 @@ static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, cons
     memset(&p->ini, 0, sizeof p->ini);
     memset(&p->rsp, 0, sizeof p->rsp);
     x400t_wire_init(&p->wire);
-    ck_assert_int_eq(x400_p1_idset_create(1000, NULL, &p->seen), X400_OK);
+    pair_io(p);
+    ck_assert_int_eq(x400_p1_idset_new(&p->seen, 1000, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.mode = cr.mode = mode;
@@ -131,6 +153,10 @@ static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, cons
     }
     ci.ext_form = ini_ext_form;
     if (rsp_max_pdu) cr.limits.max_pdu = rsp_max_pdu;
+    if (ini_trace_gdi) {
+        ci.trace_gdi = *ini_trace_gdi;
+        ci.clock = ini_clock;
+    }
     ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
@@ -151,35 +177,20 @@ static void close_pair(struct pair *p)
     x400_assoc_free(p->rsp.a);
     x400_p1_idset_free(p->seen);
     x400t_wire_free(&p->wire);
+    x400t_pair_free(&p->io);
     free(p->ini.last_raw);
     free(p->rsp.last_raw);
     expect_rsp_pw = NULL;
     ini_ext_form = -1;
     rsp_max_pdu = 0;
-}
-
-static int move(struct pair *p, x400_assoc *from, x400_assoc *to, int dir)
-{
-    const uint8_t *b;
-    size_t n;
-    int moved = 0;
-    while ((n = x400_assoc_pending(from, &b)) > 0) {
-        uint8_t *copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(from, n);
-        if (p->record) x400t_wire_add(&p->wire, dir, copy, n);
-        (void)x400_assoc_recv(to, copy, n);
-        free(copy);
-        moved = 1;
-    }
-    return moved;
+    ini_trace_gdi = NULL;
+    ini_clock = NULL;
 }
 
 static void pump(struct pair *p)
 {
-    for (int i = 0; i < 100000; i++)
-        if (!move(p, p->ini.a, p->rsp.a, 1) && !move(p, p->rsp.a, p->ini.a, 0)) return;
-    ck_abort_msg("pump did not settle");
+    p->io.wire = p->record ? &p->wire : NULL;
+    ck_assert_msg(x400t_pair_pump(&p->io) == 0, "%s", p->io.err);
 }
 
 /* A message (or probe) with `nrecip` recipients and `clen` octets. */
@@ -446,8 +457,8 @@ struct rec {
     struct side fresh_side;
     x400_assoc *old[8];
     int nold, routed, need;
-    uint64_t cut_after, moved;
     int refuse;             /* the fresh responder link routes nothing: RTORJ cannotRecover */
+    int x410;               /* the initiator's new association runs X.410-1984 mode */
 };
 static struct rec *REC;
 
@@ -463,34 +474,45 @@ static x400_p1_link *rec_route(void *u, x400_p1_link *l, const uint8_t *ref, siz
     return r->p->rsp.l;
 }
 
+/* The responder's side of a new connection: a new association on a fresh
+ * link (the MTA cannot know yet what it is for), whose recovery_route
+ * names the waiting link. */
+static void fresh_responder(struct rec *r)
+{
+    x400_assoc_config ar;
+    x400_p1_link_config cr;
+    x400_p1_link_callbacks cb = { &r->fresh_side, on_ev };
+    struct pair *p = r->p;
+    r->old[r->nold++] = p->rsp.a;
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    cr.rtse.checkpoint_size_kib = 4;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.recovery_route = r->refuse ? NULL : rec_route;
+    cr.recovery_user = r;
+    ck_assert_int_eq(x400_p1_link_new(&r->fresh, &cr, &cb, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(r->fresh, p->rsp.a), X400_OK);
+}
+
 static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
 {
     struct side *s = u;
     if (e->type == X400_P1_LINK_EV_NEED_ASSOC && REC) {
         /* a new pair of associations: the initiator's on its link, the
          * responder's on a fresh link */
-        x400_assoc_config ai, ar;
-        x400_p1_link_config cr;
-        x400_p1_link_callbacks cb = { &REC->fresh_side, on_ev };
+        x400_assoc_config ai;
         struct pair *p = REC->p;
         REC->need++;
         REC->old[REC->nold++] = p->ini.a;
-        REC->old[REC->nold++] = p->rsp.a;
         x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
-        x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+        if (REC->x410) ai.mode = X400_MODE_X410;
         memcpy(ai.calling_ref, "MTA-A/2", 7);
         ai.calling_ref_len = 7;
         ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
-        ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
-        x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
-        cr.rtse.checkpoint_size_kib = 4;
-        snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
-        cr.check = x400_p1_cred_check_default;
-        cr.check_user = &peer_table;
-        cr.recovery_route = REC->refuse ? NULL : rec_route;
-        cr.recovery_user = REC;
-        ck_assert_int_eq(x400_p1_link_new(&REC->fresh, &cr, &cb, NULL), X400_OK);
-        ck_assert_int_eq(x400_p1_link_attach(REC->fresh, p->rsp.a), X400_OK);
+        fresh_responder(REC);
         ck_assert_int_eq(x400_p1_link_attach(l, p->ini.a), X400_OK);
         ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
         return 0;
@@ -498,21 +520,21 @@ static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
     return on_ev(s, l, e);
 }
 
-START_TEST(recovery_routed_to_waiting_link)
+/* A bound pair of links for the recovery cases: the callbacks go through
+ * rec_ev (a recovery makes new associations), the initiator's calling
+ * reference is "MTA-A/1"; r->refuse: the fresh responder routes nothing. */
+static void rec_open(struct pair *p, struct rec *r, int refuse)
 {
-    struct pair p;
-    struct msg m;
-    struct rec r;
     x400_assoc_config ai, ar;
     x400_p1_link_config ci, cr;
-    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, rec_ev };
-    const uint8_t *b;
-    size_t n;
-    memset(&p, 0, sizeof p);
-    memset(&r, 0, sizeof r);
-    r.p = &p;
-    REC = &r;
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    x400_p1_link_callbacks cbi = { &p->ini, rec_ev }, cbr = { &p->rsp, rec_ev };
+    memset(p, 0, sizeof *p);
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->refuse = refuse;
+    REC = r;
+    pair_io(p);
+    ck_assert_int_eq(x400_p1_idset_new(&p->seen, 100, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
@@ -523,37 +545,48 @@ START_TEST(recovery_routed_to_waiting_link)
     snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
     cr.check = x400_p1_cred_check_default;
     cr.check_user = &peer_table;
-    cr.seen = p.seen;
-    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    cr.seen = p->seen;
+    ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cbr, NULL), X400_OK);
     x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
     memcpy(ai.calling_ref, "MTA-A/1", 7);
     ai.calling_ref_len = 7;
-    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
-    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
-    pump(&p);
+    ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p->rsp.l, p->rsp.a), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p->ini.l, p->ini.a), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
+    pump(p);
+}
+
+/* The initiator's octets go to the responder 1000 at a time, the
+ * responder's answers back after each piece, until `at` octets have
+ * crossed; then the connection breaks (both ends told, the responder
+ * first). */
+static void cut_after(struct pair *p, size_t at)
+{
+    p->io.take = 1000;
+    p->io.interleave = 1;
+    x400t_pair_cut_after(&p->io, at);
+    ck_assert_msg(x400t_pair_move(&p->io, 0) >= 0, "%s", p->io.err);
+    if (p->io.cut_armed) x400t_pair_cut(&p->io);   /* it ran out before `at` */
+    p->io.take = 0;
+    p->io.interleave = 0;
+}
+
+START_TEST(recovery_routed_to_waiting_link)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    size_t n;
+    rec_open(&p, &r, 0);
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
     mk(&m, X400_P1_MESSAGE, "REC.1", 1, 200000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    /* move 60000 octets towards the responder, then the connection breaks */
-    while (r.moved < 60000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
-        uint8_t *copy;
-        if (n > 1000) n = 1000;
-        copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(p.ini.a, n);
-        (void)x400_assoc_recv(p.rsp.a, copy, n);
-        free(copy);
-        r.moved += n;
-        move(&p, p.rsp.a, p.ini.a, 0);
-    }
+    cut_after(&p, 60000);   /* then the connection breaks */
     ck_assert_uint_eq(p.rsp.received, 0);
-    x400_assoc_transport_closed(p.rsp.a);
-    x400_assoc_transport_closed(p.ini.a);
     ck_assert_uint_eq(x400_p1_link_waiting_ref(p.rsp.l, (uint8_t[X400_P1_LINK_REF_MAX]){ 0 },
                                                X400_P1_LINK_REF_MAX, &n), X400_OK);
     /* the initiator's RTSE retries after its interval: let time pass */
@@ -971,21 +1004,8 @@ START_TEST(oversized_apdu_abort_says_why)
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
     mk(&m, X400_P1_MESSAGE, "H.1", 1, 5000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    for (int moved = 1, i = 0; moved && i < 10000; i++) {
-        const uint8_t *b;
-        size_t n;
-        moved = 0;
-        while ((n = x400_assoc_pending(p.ini.a, &b)) > 0) {
-            uint8_t *copy = malloc(n);
-            memcpy(copy, b, n);
-            x400_assoc_sent(p.ini.a, n);
-            int rc = x400_assoc_recv(p.rsp.a, copy, n);
-            if (rc < worst && worst == 0) worst = rc;
-            free(copy);
-            moved = 1;
-        }
-        moved |= move(&p, p.rsp.a, p.ini.a, 0);
-    }
+    pump(&p);
+    worst = p.io.first_refusal;
     ck_assert_int_eq(worst, X400_ERR_LIMIT);
     ck_assert_uint_eq(p.rsp.received, 0);
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_ABORTED), 1);
@@ -1011,55 +1031,11 @@ START_TEST(recovery_refused_gives_apdu_back_unbound)
     struct pair p;
     struct msg m;
     struct rec r;
-    x400_assoc_config ai, ar;
-    x400_p1_link_config ci, cr;
-    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, rec_ev };
-    const uint8_t *b;
-    size_t n;
-    memset(&p, 0, sizeof p);
-    memset(&r, 0, sizeof r);
-    r.p = &p;
-    r.refuse = 1;
-    REC = &r;
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
-    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
-    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
-    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
-    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
-    memcpy(ci.own_password, "secretA", 7);
-    ci.own_password_len = 7;
-    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
-    cr.check = x400_p1_cred_check_default;
-    cr.check_user = &peer_table;
-    cr.seen = p.seen;
-    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
-    x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
-    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
-    memcpy(ai.calling_ref, "MTA-A/1", 7);
-    ai.calling_ref_len = 7;
-    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
-    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
-    pump(&p);
+    rec_open(&p, &r, 1);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
     mk(&m, X400_P1_MESSAGE, "REF.1", 1, 200000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    while (r.moved < 60000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
-        uint8_t *copy;
-        if (n > 1000) n = 1000;
-        copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(p.ini.a, n);
-        (void)x400_assoc_recv(p.rsp.a, copy, n);
-        free(copy);
-        r.moved += n;
-        move(&p, p.rsp.a, p.ini.a, 0);
-    }
-    x400_assoc_transport_closed(p.rsp.a);
-    x400_assoc_transport_closed(p.ini.a);
+    cut_after(&p, 60000);
     for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, 3000u * (unsigned)(i + 1));
     ck_assert_int_eq(r.need, 1);
     pump(&p);                                     /* RTORQ recover -> RTORJ cannotRecover */
@@ -1113,20 +1089,11 @@ static void pp_bind(const x400t_ppvec *v, size_t split, x400_mode cfg_mode, x400
     ck_assert_int_eq(x400_assoc_new(&s.a, &ar, NULL, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_attach(s.l, s.a), X400_OK);
     for (size_t k = 0; k < v->n && fed < 2; k++) {
-        const uint8_t *q = v->t[k].p;
-        size_t n = v->t[k].len, sp = split && split < n ? split : n;
-        const uint8_t *o;
-        size_t on;
         if (!v->t[k].from_initiator) continue;
         fed++;                                     /* CR, then CN + CP */
-        ck_assert_int_eq(x400_assoc_recv(s.a, q, sp), (int)sp);
-        if (sp < n) ck_assert_int_eq(x400_assoc_recv(s.a, q + sp, n - sp), (int)(n - sp));
-        while ((on = x400_assoc_pending(s.a, &o)) > 0) {
-            out = realloc(out, out_len + on);
-            memcpy(out + out_len, o, on);
-            out_len += on;
-            x400_assoc_sent(s.a, on);
-        }
+        ck_assert_int_eq(x400t_feed(&x400t_assoc_end, s.a, v->t[k].p, v->t[k].len, split, 0),
+                         (int)v->t[k].len);
+        x400t_take(&x400t_assoc_end, s.a, &out, &out_len, NULL, 0);
     }
     ck_assert_msg(count_ev(&s, X400_P1_LINK_EV_BOUND) == 1, "not bound: %s", s.last_diag.text);
     ck_assert_str_eq(s.peer, name);
@@ -1179,6 +1146,449 @@ START_TEST(bind_decoded_for_the_connection_mode)
         pp_bind(&v88, split, X400_MODE_X410, X400_MODE_NORMAL, "PPA", "ppa-pw");
     x400t_ppvec_free(&v84);
     x400t_ppvec_free(&v88);
+}
+END_TEST
+
+/* want_write / want_close (as nghttp2's want_write): output pending, and
+ * finished with nothing left to send -- for the link and the association. */
+START_TEST(want_write_and_want_close)
+{
+    struct pair p;
+    ck_assert_int_eq(x400_assoc_want_write(NULL), 0);
+    ck_assert_int_eq(x400_assoc_want_close(NULL), 0);
+    ck_assert_int_eq(x400_p1_link_want_write(NULL), 0);
+    ck_assert_int_eq(x400_p1_link_want_close(NULL), 0);
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
+    /* the CR is queued at the initiator; the responder has nothing yet */
+    ck_assert_int_eq(x400_assoc_want_write(p.ini.a), 1);
+    ck_assert_int_eq(x400_p1_link_want_write(p.ini.l), 1);
+    ck_assert_int_eq(x400_p1_link_want_write(p.rsp.l), 0);
+    ck_assert_int_eq(x400_p1_link_want_close(p.ini.l) + x400_p1_link_want_close(p.rsp.l), 0);
+    ck_assert_int_eq(x400_assoc_want_close(p.ini.a) + x400_assoc_want_close(p.rsp.a), 0);
+    pump(&p);
+    ck_assert(x400_p1_link_is_bound(p.ini.l));
+    ck_assert_int_eq(x400_p1_link_want_write(p.ini.l) + x400_p1_link_want_write(p.rsp.l), 0);
+    ck_assert_int_eq(x400_p1_link_want_close(p.ini.l) + x400_p1_link_want_close(p.rsp.l), 0);
+    ck_assert_int_eq(x400_p1_link_close(p.ini.l), X400_OK);
+    ck_assert_int_eq(x400_p1_link_want_write(p.ini.l), 1);          /* the FN */
+    move(&p, p.ini.a, p.rsp.a, 1);
+    /* the responder's link has ended (released); the DN is its association's
+     * to send: the connection closes when the association says so */
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_RELEASED), 1);
+    ck_assert_int_eq(x400_p1_link_want_close(p.rsp.l), 1);
+    ck_assert_int_eq(x400_assoc_want_write(p.rsp.a), 1);
+    ck_assert_int_eq(x400_assoc_want_close(p.rsp.a), 0);
+    ck_assert_int_eq(x400_p1_link_want_close(p.ini.l), 0);          /* waits for the DN */
+    move(&p, p.rsp.a, p.ini.a, 0);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_RELEASED), 1);
+    ck_assert_int_eq(x400_p1_link_want_close(p.rsp.l), 1);
+    ck_assert_int_eq(x400_p1_link_want_close(p.ini.l), 1);
+    ck_assert_int_eq(x400_assoc_want_close(p.rsp.a), 1);
+    ck_assert_int_eq(x400_assoc_want_close(p.ini.a), 1);
+    ck_assert_int_eq(x400_assoc_want_write(p.ini.a) + x400_assoc_want_write(p.rsp.a), 0);
+    close_pair(&p);
+}
+END_TEST
+
+/* The link fills in what every caller did by hand: this MTA's trace
+ * element in an empty trace, recipient numbers 1..n when all are 0; what
+ * the caller filled is sent as it was. */
+static int64_t fixed_clock(void *user)
+{
+    (void)user;
+    return 1795260000;
+}
+
+START_TEST(trace_and_recipient_numbers_filled_in)
+{
+    static const x400_gdi ours = { "XX", "ADMD", "ALPHA", 0, 0 };
+    struct pair p;
+    struct msg m;
+    x400_p1_apdu rep;
+    x400_p1_outcome out = { 0, 1, 1795255000, 0, -1, NULL };
+    x400_mtsid rid;
+    ini_trace_gdi = &ours;
+    ini_clock = fixed_clock;
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
+    pump(&p);
+    /* a message with neither trace nor numbers */
+    mk(&m, X400_P1_MESSAGE, "T.1", 3, 100);
+    m.a.env.n_trace = 0;
+    m.a.env.trace = NULL;
+    for (int i = 0; i < 3; i++) m.r[i].osrn = 0;
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    ck_assert_uint_eq(m.a.env.n_trace, 0);                 /* the caller's APDU is untouched */
+    ck_assert_uint_eq(m.r[2].osrn, 0);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_uint_eq(p.rsp.last_ntrace, 1);
+    ck_assert_str_eq(p.rsp.last_trace.gdi.country, "XX");
+    ck_assert_str_eq(p.rsp.last_trace.gdi.admd, "ADMD");
+    ck_assert_str_eq(p.rsp.last_trace.gdi.prmd, "ALPHA");
+    ck_assert_int_eq(p.rsp.last_trace.arrival, 1795260000);
+    ck_assert_int_eq(p.rsp.last_trace.routing_action, X400_ROUTE_RELAYED);
+    ck_assert_uint_eq(p.rsp.last_osrn[0], 1);
+    ck_assert_uint_eq(p.rsp.last_osrn[1], 2);
+    ck_assert_uint_eq(p.rsp.last_osrn[2], 3);
+    /* a probe likewise */
+    mk_free(&m);
+    mk(&m, X400_P1_PROBE, "T.2", 2, 10);
+    m.a.env.n_trace = 0;
+    m.r[0].osrn = m.r[1].osrn = 0;
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 2, NULL), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(p.rsp.last_kind, X400_P1_PROBE);
+    ck_assert_uint_eq(p.rsp.last_ntrace, 1);
+    ck_assert_str_eq(p.rsp.last_trace.gdi.admd, "ADMD");
+    ck_assert_uint_eq(p.rsp.last_osrn[0], 1);
+    ck_assert_uint_eq(p.rsp.last_osrn[1], 2);
+    /* a report with an empty trace; its recipient numbers are the subject's */
+    mk_free(&m);
+    mk(&m, X400_P1_MESSAGE, "T.3", 2, 10);
+    m.r[0].osrn = 7;
+    m.r[1].osrn = 9;
+    rid = m.a.env.id;
+    snprintf(rid.local, sizeof rid.local, "R.3");
+    ck_assert_int_eq(x400_p1_report_build(&rep, &m.a, &rid, &m.a.env.id.gdi, 1795250000, 1795250001,
+                                          &out, 1, NULL, NULL), X400_OK);
+    rep.report.n_trace = 0;
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &rep, 3, NULL), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(p.rsp.last_kind, X400_P1_REPORT);
+    ck_assert_uint_eq(p.rsp.last_ntrace, 1);
+    ck_assert_str_eq(p.rsp.last_trace.gdi.country, "XX");
+    ck_assert_int_eq(p.rsp.last_trace.arrival, 1795260000);
+    ck_assert_uint_eq(p.rsp.last_osrn[0], 7);
+    x400_p1_apdu_free(&rep);
+    /* what the caller filled goes as it was */
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 4, NULL), X400_OK);
+    pump(&p);
+    ck_assert_str_eq(p.rsp.last_local, "T.3");
+    ck_assert_uint_eq(p.rsp.last_ntrace, 1);
+    ck_assert_str_eq(p.rsp.last_trace.gdi.country, "GB");
+    ck_assert_str_eq(p.rsp.last_trace.gdi.prmd, "SMHS");
+    ck_assert_int_eq(p.rsp.last_trace.arrival, 1795250000);
+    ck_assert_uint_eq(p.rsp.last_osrn[0], 7);
+    ck_assert_uint_eq(p.rsp.last_osrn[1], 9);
+    ck_assert_uint_eq(p.ini.sent, 4);
+    mk_free(&m);
+    close_pair(&p);
+    /* no clock: the time of the last tick (wall-clock milliseconds) */
+    ini_trace_gdi = &ours;
+    open_pair(&p, X400_MODE_X410, "MTA-A", "secretA");
+    ck_assert_int_eq(x400_p1_link_tick(p.ini.l, 1795270123456ull), X400_OK);
+    pump(&p);
+    mk(&m, X400_P1_MESSAGE, "T.4", 1, 10);
+    m.a.env.n_trace = 0;
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 5, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_int_eq(p.rsp.last_trace.arrival, 1795270123);
+    ck_assert_str_eq(p.rsp.last_trace.gdi.prmd, "ALPHA");
+    ck_assert_uint_eq(p.rsp.last_osrn[0], 1);              /* mk numbered it */
+    mk_free(&m);
+    close_pair(&p);
+    /* without trace_gdi an empty trace is the caller's error, as before */
+    open_pair(&p, X400_MODE_NORMAL, "MTA-A", "secretA");
+    mk(&m, X400_P1_MESSAGE, "T.5", 1, 10);
+    m.a.env.n_trace = 0;
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 6, NULL), X400_ERR_INVALID_ARG);
+    mk_free(&m);
+    close_pair(&p);
+}
+END_TEST
+
+/* A responder restarted from its record: the previous process stored every
+ * PERSIST record with the APDU octets (as an MTA's spool would); the new
+ * link restored from them takes the initiator's recovery, receives only the
+ * rest of a cut 1 MiB transfer (resent octets <= window x checkpoint) and
+ * delivers the APDU once. */
+struct store {
+    uint8_t rec[X400_RTSE_RECORD_MAX];
+    size_t rec_len;
+    uint8_t *oct;
+    size_t oct_len;
+    unsigned persists;
+};
+static struct store *STORE;
+
+static int store_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
+{
+    if (e->type == X400_P1_LINK_EV_PERSIST && STORE) {
+        STORE->persists++;
+        ck_assert_uint_le(e->record_len, sizeof STORE->rec);
+        memcpy(STORE->rec, e->record, e->record_len);
+        STORE->rec_len = e->record_len;
+        /* only what is new is written: the octets grow within a transfer */
+        if (e->raw_len < STORE->oct_len) STORE->oct_len = e->raw_len;
+        STORE->oct = realloc(STORE->oct, e->raw_len ? e->raw_len : 1);
+        if (e->raw_len > STORE->oct_len)
+            memcpy(STORE->oct + STORE->oct_len, e->raw + STORE->oct_len, e->raw_len - STORE->oct_len);
+        STORE->oct_len = e->raw_len;
+    }
+    return rec_ev(u, l, e);
+}
+
+#define T0 1795250000000ull   /* wall-clock milliseconds: records outlive a process */
+
+static void restarted_responder(x400_mode mode)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    struct store st;
+    struct side old_rsp;
+    x400_assoc_config ai, ar;
+    x400_p1_link_config ci, cr;
+    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, store_ev };
+    x400_p1_link_info info;
+    x400_rtse_record_info ri;
+    uint8_t *enc = NULL, bad[X400_RTSE_RECORD_MAX];
+    size_t enc_len = 0, n;
+    const uint8_t *b;
+    memset(&p, 0, sizeof p);
+    memset(&r, 0, sizeof r);
+    memset(&st, 0, sizeof st);
+    r.p = &p;
+    r.x410 = mode == X400_MODE_X410;
+    REC = &r;
+    STORE = &st;
+    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    ci.mode = mode;
+    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
+    memcpy(ci.own_password, "secretA", 7);
+    ci.own_password_len = 7;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.seen = p.seen;
+    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p.ini.l, T0), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p.rsp.l, T0), X400_OK);
+    x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ai.mode = mode;
+    memcpy(ai.calling_ref, "MTA-A/1", 7);
+    ai.calling_ref_len = 7;
+    memcpy(ai.common_ref, "261204190000Z", 13);
+    ai.common_ref_len = 13;
+    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+    mk(&m, X400_P1_MESSAGE, "RST.1", 2, 1u << 20);
+    ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &enc, &enc_len, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    /* about 600000 octets reach the responder, then the connection breaks */
+    while (r.moved < 600000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
+        uint8_t *copy;
+        if (n > 1500) n = 1500;
+        copy = malloc(n);
+        memcpy(copy, b, n);
+        x400_assoc_sent(p.ini.a, n);
+        (void)x400_assoc_recv(p.rsp.a, copy, n);
+        free(copy);
+        r.moved += n;
+        move(&p, p.rsp.a, p.ini.a, 0);
+    }
+    x400_assoc_transport_closed(p.rsp.a);
+    x400_assoc_transport_closed(p.ini.a);
+    ck_assert_uint_eq(p.rsp.received, 0);
+    ck_assert_uint_gt(st.persists, 10);
+    ck_assert_int_eq(x400_rtse_record_info_get(st.rec, st.rec_len, &ri), X400_OK);
+    ck_assert_int_eq(ri.state, X400_RTSE_RECORD_RECEIVING);
+    ck_assert_uint_eq(ri.delivered, st.oct_len);
+    ck_assert_uint_gt(ri.delivered, 400000);
+    ck_assert_mem_eq(st.oct, enc, st.oct_len);            /* the octets are the APDU's */
+    /* the responder's process ends; a new one starts from what was stored */
+    old_rsp = p.rsp;
+    x400_p1_link_free(p.rsp.l);
+    memset(&p.rsp, 0, sizeof p.rsp);
+    p.rsp.a = old_rsp.a;   /* freed with the others by rec_ev's list */
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p.rsp.l, T0 + 1000), X400_OK);
+    /* what does not match the record is refused, and changes nothing */
+    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len - 1),
+                     X400_ERR_INVALID_ARG);
+    memcpy(bad, st.rec, st.rec_len);
+    bad[st.rec_len / 2] ^= 1;
+    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, bad, st.rec_len, st.oct, st.oct_len),
+                     X400_ERR_CORRUPT);
+    ck_assert_int_eq(x400_p1_link_waiting_ref(p.rsp.l, bad, sizeof bad, &n), X400_ERR_NOT_FOUND);
+    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len), X400_OK);
+    ck_assert_int_eq(x400_p1_link_waiting_ref(p.rsp.l, bad, sizeof bad, &n), X400_OK);
+    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len),
+                     X400_ERR_STATE);
+    /* the initiator's RTSE reconnects; the fresh inbound link routes it */
+    for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, T0 + 3000u * (unsigned)(i + 1));
+    ck_assert_int_eq(r.need, 1);
+    pump(&p);
+    ck_assert_int_eq(r.routed, 1);
+    ck_assert_uint_eq(p.rsp.received, 1);                 /* once, on the restored link */
+    ck_assert_uint_eq(old_rsp.received, 0);
+    ck_assert_uint_eq(r.fresh_side.received, 0);
+    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
+    ck_assert_uint_eq(p.rsp.last_raw_len, enc_len);
+    ck_assert_mem_eq(p.rsp.last_raw, enc, enc_len);
+    ck_assert_uint_eq(p.ini.sent, 1);
+    ck_assert_uint_eq(p.ini.failed, 0);
+    ck_assert(x400_p1_link_is_bound(p.rsp.l));
+    /* not resent from octet 0: at most window x checkpoint again (the
+     * APDV adds the EXTERNAL header, at most 16 octets) */
+    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &info), X400_OK);
+    ck_assert_uint_ge(info.octets_sent, enc_len);
+    ck_assert_uint_le(info.octets_sent, enc_len + 16 + 5u * 4u * 1024u);
+    /* the link goes on: another transfer, and the record of this one goes */
+    mk_free(&m);
+    mk(&m, X400_P1_MESSAGE, "RST.2", 1, 5000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 2, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 2);
+    ck_assert_str_eq(p.rsp.last_local, "RST.2");
+    REC = NULL;
+    STORE = NULL;
+    free(st.oct);
+    free(enc);
+    free(old_rsp.last_raw);
+    x400_p1_link_free(r.fresh);
+    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
+    mk_free(&m);
+    close_pair(&p);
+}
+
+START_TEST(restarted_responder_resumes_from_its_record)
+{
+    restarted_responder(X400_MODE_NORMAL);
+    restarted_responder(X400_MODE_X410);
+}
+END_TEST
+
+/* The link makes its own associations (assoc_own): the caller only
+ * provides each one's connection.  A connection lost mid-transfer is
+ * recovered without NEED_ASSOC: the link makes the new association at the
+ * next safe point (want_connect) -- not inside the lost one's input call,
+ * where a caller building one used to re-enter the adapter on the stack. */
+static int prepared;
+static int prepare_ref(void *user, x400_p1_link *l, x400_assoc_config *ac)
+{
+    int n;
+    ck_assert_ptr_eq(user, &prepared);
+    ck_assert_ptr_nonnull(l);
+    n = snprintf((char *)ac->calling_ref, sizeof ac->calling_ref, "MTA-A/%d", ++prepared);
+    ac->calling_ref_len = (size_t)n;
+    return 0;
+}
+
+START_TEST(link_makes_its_associations_and_recovers_without_need_assoc)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    x400_assoc_config ar;
+    x400_p1_link_config ci, cr;
+    x400_p1_link_callbacks cbi = { &p.ini, on_ev }, cbr = { &p.rsp, on_ev };
+    x400_assoc *a1 = NULL, *a2 = NULL, *none = (x400_assoc *)&p;
+    const uint8_t *b;
+    size_t n;
+    memset(&p, 0, sizeof p);
+    memset(&r, 0, sizeof r);
+    r.p = &p;
+    REC = &r;
+    prepared = 0;
+    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
+    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
+    memcpy(ci.own_password, "secretA", 7);
+    ci.own_password_len = 7;
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.seen = p.seen;
+    /* only an initiator makes associations */
+    cr.assoc_own = 1;
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_ERR_INVALID_ARG);
+    cr.assoc_own = 0;
+    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_want_connect(p.rsp.l, &a1), X400_ERR_INVALID_ARG);
+    ci.assoc_own = 1;
+    ci.assoc_prepare = prepare_ref;
+    ci.assoc_user = &prepared;
+    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p.ini.l, 1000), X400_OK);
+    ck_assert_uint_eq(x400_p1_link_next_timeout(p.ini.l), 0);  /* a connection is wanted */
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &a1), 1);
+    ck_assert_ptr_nonnull(a1);
+    ck_assert_ptr_eq(x400_p1_link_assoc(p.ini.l), a1);
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &none), 0);   /* handed out once */
+    ck_assert_ptr_null(none);
+    ck_assert_uint_gt(x400_p1_link_next_timeout(p.ini.l), 0);
+    ck_assert_int_eq(prepared, 1);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
+    /* the caller provides the connection: here, memory */
+    p.ini.a = a1;
+    ck_assert_int_eq(x400_assoc_connect(a1), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_BOUND), 1);
+    ck_assert_str_eq(p.rsp.peer, "MTA-A");
+    mk(&m, X400_P1_MESSAGE, "OWN.1", 1, 200000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    while (r.moved < 60000 && (n = x400_assoc_pending(a1, &b)) > 0) {
+        uint8_t *copy;
+        if (n > 1000) n = 1000;
+        copy = malloc(n);
+        memcpy(copy, b, n);
+        x400_assoc_sent(a1, n);
+        (void)x400_assoc_recv(p.rsp.a, copy, n);
+        free(copy);
+        r.moved += n;
+        move(&p, p.rsp.a, a1, 0);
+    }
+    x400_assoc_transport_closed(p.rsp.a);
+    x400_assoc_transport_closed(a1);
+    /* no NEED_ASSOC: the link asks for a connection through want_connect */
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_NEED_ASSOC), 0);
+    ck_assert(x400_p1_link_is_recovering(p.ini.l));
+    ck_assert_uint_eq(x400_p1_link_next_timeout(p.ini.l), 0);
+    ck_assert_int_eq(x400_assoc_want_close(a1), 1);   /* the caller closes and frees it */
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &a2), 1);
+    ck_assert_ptr_nonnull(a2);
+    ck_assert_ptr_ne(a2, a1);
+    ck_assert_int_eq(prepared, 2);
+    x400_assoc_free(a1);
+    fresh_responder(&r);
+    p.ini.a = a2;
+    ck_assert_int_eq(x400_assoc_connect(a2), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(r.routed, 1);
+    ck_assert_uint_eq(p.rsp.received, 1);
+    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
+    ck_assert_uint_eq(r.fresh_side.received, 0);
+    ck_assert_uint_eq(p.ini.sent, 1);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_NEED_ASSOC), 0);
+    /* release: the link is done, the caller closes and frees */
+    ck_assert_int_eq(x400_p1_link_close(p.ini.l), X400_OK);
+    pump(&p);
+    ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_RELEASED), 1);
+    ck_assert_int_eq(x400_p1_link_want_close(p.ini.l), 1);
+    ck_assert_int_eq(x400_assoc_want_close(a2), 1);
+    ck_assert_int_eq(x400_p1_link_want_connect(p.ini.l, &none), 0);
+    REC = NULL;
+    x400_p1_link_free(r.fresh);
+    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
+    mk_free(&m);
+    close_pair(&p);   /* frees a2 (p.ini.a) and the routed responder association */
 }
 END_TEST
 
@@ -1253,6 +1663,10 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, oversized_apdu_abort_says_why);
     tcase_add_test(tc, report_round_trip_and_10mib);
     tcase_add_test(tc, wire_bind_message_probe_report);
+    tcase_add_test(tc, want_write_and_want_close);
+    tcase_add_test(tc, trace_and_recipient_numbers_filled_in);
+    tcase_add_test(tc, restarted_responder_resumes_from_its_record);
+    tcase_add_test(tc, link_makes_its_associations_and_recovers_without_need_assoc);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,6 +18,7 @@
 
 #include <x400p1/common.h>
 
+#include "pair.h"
 #include "x400t.h"
 
 /* Run a shell command; its stdout+stderr into a malloc'd string.  Returns
@@ -45,20 +46,9 @@ static int run(const char *cmd, char **out)
 }
 
 /* A scratch directory under TMPDIR, removed by rm_tree. */
-static void mk_tmp(char *dir, size_t cap)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, cap, "%s/x400t-pkg-XXXXXX", t && *t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
+static void mk_tmp(char *dir, size_t cap) { ck_assert_int_eq(x400t_scratch_dir(dir, cap, "x400t-pkg"), 0); }
 
-static void rm_tree(const char *dir)
-{
-    char cmd[1200], *o;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' 2>&1", dir);
-    ck_assert_int_eq(run(cmd, &o), 0);
-    free(o);
-}
+static void rm_tree(const char *dir) { ck_assert_int_eq(x400t_rm_tree(dir), 0); }
 
 static void write_file(const char *dir, const char *name, const char *text)
 {

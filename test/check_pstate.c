@@ -7,6 +7,7 @@
 #include "acse.h"
 #include "assoc_int.h"
 #include "internal.h"
+#include "pair.h"
 #include "x400p1/pstate.h"
 #include "x400t.h"
 
@@ -115,27 +116,11 @@ static int rec_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
     return 0;
 }
 
-struct duo { struct rec ini, rsp; };
-
-static void move(x400_assoc *from, x400_assoc *to)
-{
-    const uint8_t *b;
-    size_t n;
-    uint8_t copy[8192];
-    while ((n = x400_assoc_pending(from, &b)) > 0) {
-        if (n > sizeof copy) n = sizeof copy;
-        memcpy(copy, b, n);
-        x400_assoc_sent(from, n);
-        if (to) (void)x400_assoc_recv(to, copy, n);
-    }
-}
+struct duo { struct rec ini, rsp; x400t_pair io; };
 
 static void pump(struct duo *d)
 {
-    for (int i = 0; i < 20; i++) {
-        move(d->ini.a, d->rsp.a);
-        move(d->rsp.a, d->ini.a);
-    }
+    ck_assert_msg(x400t_pair_pump(&d->io) == 0, "%s", d->io.err);
 }
 
 static void duo_open(struct duo *d)
@@ -149,12 +134,15 @@ static void duo_open(struct duo *d)
     ck_assert_int_eq(x400_assoc_new(&d->rsp.a, &cr, NULL, NULL), 0);
     x400i_assoc_set_upper(d->ini.a, &ui);
     x400i_assoc_set_upper(d->rsp.a, &ur);
+    x400t_pair_init(&d->io, &x400t_assoc_end, d->ini.a, d->rsp.a);
+    d->io.take = 8192;
 }
 
 static void duo_close(struct duo *d)
 {
     x400_assoc_free(d->ini.a);
     x400_assoc_free(d->rsp.a);
+    x400t_pair_free(&d->io);
 }
 
 /* Bring one association of a fresh pair into presentation state `st`. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pair.h"
 #include "ppvec.h"
 #include "rtse_assoc.h"
 #include "wire.h"
@@ -39,14 +40,11 @@ struct h {
     int needs;             /* need_assoc calls */
     x400_logger ilog;      /* the initiator's RTSE logger */
     int refused_logs;      /* its messages saying a recovery was refused */
-    x400t_wire *wire;
-    size_t split;   /* >0: every delivery split in two at this offset */
-    size_t chunk;   /* >0: deliver at most this many bytes per recv */
+    /* the pump (pair.h) between i.a and r.a: io.wire, io.split, io.chunk;
+     * the cut: the byte stream breaks when the initiator's output crosses
+     * io.cut_at (io.cut_armed), both sides then see the transport close */
+    x400t_pair io;
     uint64_t now;
-    /* cut: the byte stream breaks when the initiator's output since
-     * cut_start crosses cut_at; both sides then see the transport close */
-    int cut_armed, cuts;
-    uint64_t cut_at, counted;
     x400_assoc *old[16];   /* associations let go of, freed at the end */
     int nold;
 };
@@ -163,6 +161,8 @@ static void h_init_modes(struct h *h, int x410, int r_x410, uint32_t cp_kib, int
     ck_assert_int_eq(x400i_rtse_assoc_new(&h->r.ra, 0, &c, &cbr, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->i.ra), h->now);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(h->r.ra), h->now);
+    x400t_pair_init(&h->io, &x400t_assoc_slot_end, &h->i.a, &h->r.a);
+    h->io.take = 1 << 16;
     new_assoc(h, &h->r, 0);
     new_assoc(h, &h->i, 1);
 }
@@ -187,54 +187,12 @@ static void h_free(struct h *h)
         free(es[k]->rx);
         free(es[k]->done);
     }
-}
-
-static void deliver(struct h *h, x400_assoc *to, const uint8_t *b, size_t n)
-{
-    size_t off = 0;
-    while (off < n) {
-        size_t piece = n - off;
-        if (h->chunk && piece > h->chunk) piece = h->chunk;
-        if (h->split && off == 0 && h->split < n) piece = h->split;
-        int rv = x400_assoc_recv(to, b + off, piece);
-        if (rv < 0) return; /* the receiver aborted: the tests check states */
-        ck_assert_int_eq(rv, (int)piece);
-        off += piece;
-    }
+    x400t_pair_free(&h->io);
 }
 
 static void pump(struct h *h)
 {
-    static uint8_t copy[1 << 16];
-    for (int guard = 0; guard < 1000000; guard++) {
-        const uint8_t *b;
-        size_t n;
-        int moved = 0;
-        for (int k = 0; k < 2; k++) {
-            struct end *from = k ? &h->r : &h->i, *to = k ? &h->i : &h->r;
-            while (from->a && (n = x400_assoc_pending(from->a, &b)) > 0) {
-                if (n > sizeof copy) n = sizeof copy;
-                memcpy(copy, b, n);
-                x400_assoc_sent(from->a, n);
-                if (!k && h->cut_armed) {
-                    if (h->counted + n > h->cut_at) { /* lost with the connection */
-                        h->cut_armed = 0;
-                        h->cuts++;
-                        x400_assoc_transport_closed(h->r.a);  /* the receiver learns first */
-                        x400_assoc_transport_closed(h->i.a);  /* the sender reconnects */
-                        moved = 1;
-                        break;
-                    }
-                    h->counted += n;
-                }
-                if (h->wire) x400t_wire_add(h->wire, !k, copy, n);
-                if (to->a) deliver(h, to->a, copy, n);
-                moved = 1;
-            }
-        }
-        if (!moved) return;
-    }
-    ck_abort_msg("pump did not settle");
+    ck_assert_msg(x400t_pair_pump(&h->io) == 0, "%s", h->io.err);
 }
 
 #define RT(e) x400i_rtse_assoc_rtse((e).ra)
@@ -338,8 +296,8 @@ START_TEST(byte_split)
             struct h h;
             uint8_t *m = x400t_pattern(3000, (uint32_t)k);
             h_init(&h, x410, 1);
-            if (k < X400I_ARRAY_LEN(splits)) h.split = splits[k];
-            else h.chunk = 1;
+            if (k < X400I_ARRAY_LEN(splits)) h.io.split = splits[k];
+            else h.io.chunk = 1;
             open_ok(&h);
             transfer(&h, m, 3000, 7);
             close_ok(&h);
@@ -407,7 +365,7 @@ static void tshark_case(const char *name, size_t content_len, uint32_t cp_kib)
     static const char *const opts[2] = { "-o rtse.reassemble:TRUE", "-o rtse.reassemble:FALSE" };
     x400t_wire_init(&w);
     h_init(&h, 0, cp_kib);
-    h.wire = &w;  /* everything, from the CR/CC and CP/AARQ on */
+    h.io.wire = &w;  /* everything, from the CR/CC and CP/AARQ on */
     open_ok(&h);
     transfer(&h, m, n, 1);
     close_ok(&h);
@@ -446,11 +404,11 @@ static void recovery_case(int x410, uint64_t cut_at)
     h_init(&h, x410, 4);
     open_ok(&h);
     first_i = h.i.a;
-    h.cut_at = cut_at;
-    h.cut_armed = 1;
+    h.io.cut_at = cut_at;
+    h.io.cut_armed = 1;
     ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, n, X400_RTSE_PRIO_NORMAL, 1), X400_OK);
     pump(&h);
-    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_int_eq(h.io.cuts, 1);
     ck_assert_ptr_ne(h.i.a, first_i);   /* a new association carried the rest */
     ck_assert_int_eq(x400_assoc_get_state(first_i), X400_ASSOC_ABORTED);
     ck_assert_msg(h.i.nind[X400I_RTSE_TRANSFER_CONF] == 1 && h.i.result == X400_OK,
@@ -622,36 +580,21 @@ END_TEST
 /* Everything `a` has to send, appended to *buf. */
 static void take_output(x400_assoc *a, uint8_t **buf, size_t *len)
 {
-    const uint8_t *p;
-    size_t n;
-    while ((n = x400_assoc_pending(a, &p)) > 0) {
-        *buf = realloc(*buf, *len + n);
-        ck_assert_ptr_nonnull(*buf);
-        memcpy(*buf + *len, p, n);
-        *len += n;
-        x400_assoc_sent(a, n);
-    }
+    x400t_take(&x400t_assoc_end, a, buf, len, NULL, 0);
 }
 
 /* Feed one TPKT, in two pieces when 0 < split < n. */
 static void feed(x400_assoc *a, const uint8_t *p, size_t n, size_t split)
 {
-    if (split && split < n) {
-        ck_assert_int_eq(x400_assoc_recv(a, p, split), (int)split);
-        p += split;
-        n -= split;
-    }
-    ck_assert_msg(x400_assoc_recv(a, p, n) == (int)n, "input refused: %s", x400_assoc_diag(a)->text);
+    ck_assert_msg(x400t_feed(&x400t_assoc_end, a, p, n, split, 0) == (int)n, "input refused: %s",
+                  x400_assoc_diag(a)->text);
 }
 
 /* The same for input that may end the association (a refusal, an abort):
  * then the input call may report why, and nothing more is taken. */
 static void feed_last(x400_assoc *a, const uint8_t *p, size_t n, size_t split)
 {
-    size_t first = split && split < n ? split : n;
-    int rv = x400_assoc_recv(a, p, first);
-    if (rv >= 0 && first < n) rv = x400_assoc_recv(a, p + first, n - first);
-    if (rv < 0) {
+    if (x400t_feed(&x400t_assoc_end, a, p, n, split, 0) < 0) {
         x400_assoc_state st = x400_assoc_get_state(a);
         ck_assert_msg(st == X400_ASSOC_CLOSED || st == X400_ASSOC_ABORTED, "input refused: %s",
                       x400_assoc_diag(a)->text);
@@ -964,11 +907,11 @@ static void pp_recovery_refused(const x400t_ppvec *v, size_t split, int x410, co
     h_init(&h, x410, 1);
     open_ok(&h);
     h.pp = v;
-    h.cut_at = 5000;
-    h.cut_armed = 1;
+    h.io.cut_at = 5000;
+    h.io.cut_armed = 1;
     ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, 100000, X400_RTSE_PRIO_NORMAL, 3), X400_OK);
     pump(&h);   /* cut; the initiator reconnects (its CR goes nowhere) */
-    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_int_eq(h.io.cuts, 1);
     ck_assert_int_eq(h.needs, 1);
     ck_assert_int_eq(x400i_rtse_state(RT(h.i)), X400I_RTSE_ST_RECOVERING);
     for (size_t k = 0; k < v->n; k++) {
@@ -992,15 +935,20 @@ static void pp_recovery_refused(const x400t_ppvec *v, size_t split, int x410, co
     h_free(&h);
 }
 
+/* pp_recovery_refused with PP's TPKTs split at every offset. */
+static void refused_at_every_split(const x400t_ppvec *v, int x410, const char *want)
+{
+    size_t max = 0;
+    for (size_t k = 0; k < v->n; k++)
+        if (!v->t[k].from_initiator && v->t[k].len > max) max = v->t[k].len;
+    for (size_t split = 0; split < max; split++) pp_recovery_refused(v, split, x410, want);
+}
+
 START_TEST(pp_1984_recovery_refused_by_abort)
 {
     x400t_ppvec v;
-    size_t max = 0;
     x400t_ppvec_load(&v, "pp-resp-1984-twa-recover-refused.txt");
-    for (size_t k = 0; k < v.n; k++)
-        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
-    for (size_t split = 0; split < max; split++)
-        pp_recovery_refused(&v, split, 1, "recovery refused by the peer (abort, RTAB protocolError)");
+    refused_at_every_split(&v, 1, "recovery refused by the peer (abort, RTAB protocolError)");
     x400t_ppvec_free(&v);
 }
 END_TEST
@@ -1012,13 +960,9 @@ END_TEST
 START_TEST(pp_1988_recovery_refused_by_rf)
 {
     x400t_ppvec v;
-    size_t max = 0, k;
+    size_t k;
     x400t_ppvec_load(&v, "pp-resp-1988-twa-recover-refused.txt");
-    for (k = 0; k < v.n; k++)
-        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
-    for (size_t split = 0; split < max; split++)
-        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
-    max = 0;
+    refused_at_every_split(&v, 0, "recovery refused by the peer (RTORJ without reason)");
     for (k = 0; k < v.n; k++)
         if (!v.t[k].from_initiator && spdu_of(v.t[k].p, v.t[k].len) == 0x0c) break;
     ck_assert_uint_lt(k, v.n);
@@ -1035,10 +979,7 @@ START_TEST(pp_1988_recovery_refused_by_rf)
         t[3] = (uint8_t)n;
         v.t[k].len = n;
     }
-    for (k = 0; k < v.n; k++)
-        if (!v.t[k].from_initiator && v.t[k].len > max) max = v.t[k].len;
-    for (size_t split = 0; split < max; split++)
-        pp_recovery_refused(&v, split, 0, "recovery refused by the peer (RTORJ without reason)");
+    refused_at_every_split(&v, 0, "recovery refused by the peer (RTORJ without reason)");
     x400t_ppvec_free(&v);
 }
 END_TEST
@@ -1052,15 +993,15 @@ START_TEST(recovery_refused_by_rtorj)
     x400i_rtse_callbacks cbr = { &h.r, u_ind };
     h_init(&h, 0, 1);
     open_ok(&h);
-    h.cut_at = 5000;
-    h.cut_armed = 1;
+    h.io.cut_at = 5000;
+    h.io.cut_armed = 1;
     ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, 100000, X400_RTSE_PRIO_NORMAL, 3), X400_OK);
     /* the responder's process restarted without its record: it knows
      * nothing of the connection to recover */
     x400i_rtse_assoc_free(h.r.ra);
     ck_assert_int_eq(x400i_rtse_assoc_new(&h.r.ra, 0, NULL, &cbr, NULL, NULL, NULL), X400_OK);
     pump(&h);
-    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_int_eq(h.io.cuts, 1);
     ck_assert_int_eq(h.needs, 1);
     ck_assert_int_eq(h.i.nind[X400I_RTSE_P_ABORT_IND], 1);
     ck_assert_int_eq(h.i.nind[X400I_RTSE_TRANSFER_CONF], 1);

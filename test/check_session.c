@@ -746,6 +746,26 @@ static x400i_spdu queued_spdu(const end *e, int k)
     return o[0];
 }
 
+/* Default configurations, the initiator's with the MTA's references
+ * (calling "MTAX", common UTCTime), as PP's CN carries them. */
+static void mta_refs(x400i_ses_config *ci, x400i_ses_config *cr)
+{
+    memset(ci, 0, sizeof *ci);
+    memset(cr, 0, sizeof *cr);
+    ci->calling_ref = MTA_REF;
+    ci->calling_ref_len = 4;
+    ci->common_ref = UTC;
+    ci->common_ref_len = 13;
+}
+
+/* A pair whose initiator's CN has reached the responder. */
+static void connect_with_refs(pair *p, const x400i_ses_config *ci, const x400i_ses_config *cr)
+{
+    pair_init(p, ci, cr);
+    ck_assert_int_eq(x400i_ses_connect_req(p->i.s, NULL, 0), 0);
+    pump(p);
+}
+
 /* AC, X.225 8.3.4: the Connection Identifier holds the Called SS-user
  * Reference, here the initiator's reference echoed, as PP's AC does
  * (test/interop/pp-resp-1988-twa-message.txt frame 26); no Calling SS-user
@@ -755,17 +775,10 @@ START_TEST(ac_echoes_reference_as_called)
     pair p;
     x400i_ses_config ci, cr;
     x400i_spdu ac;
-    memset(&ci, 0, sizeof ci);
-    memset(&cr, 0, sizeof cr);
-    ci.calling_ref = MTA_REF;
-    ci.calling_ref_len = 4;
-    ci.common_ref = UTC;
-    ci.common_ref_len = 13;
+    mta_refs(&ci, &cr);
     cr.calling_ref = (const uint8_t *)"RESP";
     cr.calling_ref_len = 4;
-    pair_init(&p, &ci, &cr);
-    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
-    pump(&p);
+    connect_with_refs(&p, &ci, &cr);
     ck_assert_int_eq(x400i_ses_connect_rsp(p.r.s, 1, 0, 0, NULL, 0), 0);
     ac = queued_spdu(&p.r, 0);
     ck_assert_int_eq(ac.type, X400I_SPDU_AC);
@@ -791,15 +804,8 @@ START_TEST(rf_carries_connection_identifier)
     pair p;
     x400i_ses_config ci, cr;
     x400i_spdu rf;
-    memset(&ci, 0, sizeof ci);
-    memset(&cr, 0, sizeof cr);
-    ci.calling_ref = MTA_REF;
-    ci.calling_ref_len = 4;
-    ci.common_ref = UTC;
-    ci.common_ref_len = 13;
-    pair_init(&p, &ci, &cr);
-    ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
-    pump(&p);
+    mta_refs(&ci, &cr);
+    connect_with_refs(&p, &ci, &cr);
     ck_assert_int_eq(x400i_ses_connect_rsp(p.r.s, 0, 2, 0, (const uint8_t *)"cpr", 3), 0);
     rf = queued_spdu(&p.r, 0);
     ck_assert_int_eq(rf.type, X400I_SPDU_RF);

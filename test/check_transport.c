@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "transport.h"
+#include "pair.h"
 #include "wire.h"
 #include "alloc.h"
 #include "x400t.h"
@@ -113,31 +114,51 @@ static void ep_free(ep *e)
     memset(e, 0, sizeof *e);
 }
 
+/* A transport endpoint as an end of the harness (pair.h). */
+static size_t tp_pending(void *e, const uint8_t **p) { return x400i_tp_pending(((ep *)e)->tp, p); }
+static void tp_sent(void *e, size_t n) { x400i_tp_sent(((ep *)e)->tp, n); }
+static int tp_input(void *e, const uint8_t *p, size_t n) { return x400i_tp_input(((ep *)e)->tp, p, n); }
+static const x400t_end_ops tp_end = { tp_pending, tp_sent, tp_input, NULL };
+
+/* The streams captured per direction: [0] from the initiator. */
+static void tap_streams(void *u, int from, const uint8_t *p, size_t n)
+{
+    bytes **cap = u;
+    if (cap[from]) bytes_add(cap[from], p, n);
+}
+
+/* A pair between the initiator i and the responder r, capturing the
+ * stream i sends into s_ir and r's into s_ri (each may be NULL),
+ * recording into w (may be NULL). */
+static void io_init(x400t_pair *io, ep *i, ep *r, bytes **cap, x400t_wire *w)
+{
+    x400t_pair_init(io, &tp_end, i, r);
+    io->wire = w;
+    io->tap = tap_streams;
+    io->user = cap;
+}
+
 /* Move everything `from` has pending into `to`.  Returns the first
  * negative input result, else 0.  Captures the stream and records it. */
 static int xfer(ep *from, ep *to, bytes *cap, x400t_wire *w)
 {
-    const uint8_t *p;
-    size_t n;
-    int rv = 0;
-    while ((n = x400i_tp_pending(from->tp, &p)) > 0) {
-        int r;
-        if (cap) bytes_add(cap, p, n);
-        if (w) x400t_wire_add(w, from->initiator, p, n);
-        r = x400i_tp_input(to->tp, p, n);
-        if (r < 0 && rv == 0) rv = r;
-        if (r >= 0) ck_assert_int_eq(r, (int)n);
-        x400i_tp_sent(from->tp, n);
-    }
-    return rv;
+    x400t_pair io;
+    int k = !from->initiator;
+    bytes *caps[2] = { k ? NULL : cap, k ? cap : NULL };
+    io_init(&io, k ? to : from, k ? from : to, caps, w);
+    ck_assert_msg(x400t_pair_move(&io, k) >= 0, "%s", io.err);
+    x400t_pair_free(&io);
+    return io.refused ? io.first_refusal : 0;
 }
 
 static void pump(ep *i, ep *r, bytes *s_ir, bytes *s_ri, x400t_wire *w)
 {
-    while (x400i_tp_pending(i->tp, NULL) || x400i_tp_pending(r->tp, NULL)) {
-        ck_assert_int_eq(xfer(i, r, s_ir, w), 0);
-        ck_assert_int_eq(xfer(r, i, s_ri, w), 0);
-    }
+    x400t_pair io;
+    bytes *caps[2] = { s_ir, s_ri };
+    io_init(&io, i, r, caps, w);
+    ck_assert_msg(x400t_pair_pump(&io) == 0, "%s", io.err);
+    ck_assert_uint_eq(io.refused, 0);
+    x400t_pair_free(&io);
 }
 
 static const x400i_tp_config cfg_default; /* all zero: defaults */

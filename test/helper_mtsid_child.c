@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 
     if (strcmp(argv[1], "hold") == 0) {
         char line[64];
-        if ((rv = x400_mtsid_open(&cfg, &a, &d)) < 0) return fail("open", rv, &d);
+        if ((rv = x400_mtsid_new(&a, &cfg, &d)) < 0) return fail("open", rv, &d);
         snprintf(line, sizeof line, "ready %llu\n",
                  (unsigned long long)x400_mtsid_current_run(a));
         if (write_all(1, line, strlen(line)) != 0) return 4;
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
         long count = strtol(argv[4], NULL, 10);
         cfg.counter_limit = strtoull(argv[5], NULL, 10);
         cfg.block = (uint32_t)strtoul(argv[6], NULL, 10);
-        if ((rv = x400_mtsid_open(&cfg, &a, &d)) < 0) return fail("open", rv, &d);
+        if ((rv = x400_mtsid_new(&a, &cfg, &d)) < 0) return fail("open", rv, &d);
         x400_mtsid_cursor_init(&c, a);
         for (long i = 0; i < count; i++) {
             size_t n;
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
             }
         }
         if (used && write_all(1, buf, used) != 0) return 4;
-        x400_mtsid_close(a);
+        x400_mtsid_free(a);
         return 0;
     }
     fprintf(stderr, "helper_mtsid_child: bad arguments\n");

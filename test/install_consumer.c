@@ -23,14 +23,14 @@ int main(int argc, char **argv)
     int rv, payload = 42;
     (void)argc; (void)argv;
 
-    if ((rv = x400_lpi_create(1, 4, NULL, &t)) < 0) return fail("lpi create", rv);
+    if ((rv = x400_lpi_new(&t, 1, 4, NULL)) < 0) return fail("lpi create", rv);
     if ((rv = x400_lpi_open(t, &payload, &h, NULL)) < 0) return fail("lpi open", rv);
     if ((rv = x400_lpi_get(t, h, &obj, NULL)) < 0 || obj != &payload) return fail("lpi get", rv);
     x400_lpi_format(h, text, sizeof text);
     x400_lpi_close(t, h, NULL, NULL);
     if (x400_lpi_get(t, h, &obj, &d) != X400_ERR_STALE_HANDLE) return fail("stale get", X400_ERR_INTERNAL);
     printf("install_consumer: LPI %s refused after close: %s\n", text, d.text);
-    x400_lpi_destroy(t);
+    x400_lpi_free(t);
     if (strcmp(x400_version(), X400P1_VERSION) != 0) {
         fprintf(stderr, "install_consumer: library %s, headers %s\n", x400_version(), X400P1_VERSION);
         return 1;

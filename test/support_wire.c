@@ -1,4 +1,5 @@
-/* tshark-based wire check used by the Check suites (see wire.h). */
+/* tshark-based wire check used by the Check suites (see wire.h); the
+ * recording itself (x400t_wire_add, ...) is in support_pair.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,83 +8,6 @@
 
 #include "wire.h"
 #include "x400t.h"
-
-void x400t_wire_init(x400t_wire *w) { memset(w, 0, sizeof *w); }
-
-void x400t_wire_free(x400t_wire *w)
-{
-    for (size_t i = 0; i < w->n; i++) free(w->rec[i].p);
-    free(w->rec);
-    memset(w, 0, sizeof *w);
-}
-
-static void push(x400t_wire *w, int dir, const uint8_t *p, size_t len)
-{
-    if (w->n == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 64;
-        w->rec = realloc(w->rec, w->cap * sizeof *w->rec);
-        if (!w->rec) abort();
-    }
-    w->rec[w->n].from_initiator = dir;
-    w->rec[w->n].p = malloc(len ? len : 1);
-    if (!w->rec[w->n].p) abort();
-    memcpy(w->rec[w->n].p, p, len);
-    w->rec[w->n].len = len;
-    w->n++;
-}
-
-/* Bytes of an incomplete TPKT are kept in a record marked with direction
- * dir + 2 until a later call completes them; only complete TPKTs are
- * written to the capture. */
-void x400t_wire_add(x400t_wire *w, int dir, const uint8_t *p, size_t len)
-{
-    static const uint8_t none[1] = { 0 };
-    size_t i, have = 0;
-    uint8_t *pend = NULL;
-    /* find a pending record for this direction (marked by from_initiator+2) */
-    for (i = 0; i < w->n; i++)
-        if (w->rec[i].from_initiator == dir + 2) break;
-    if (i < w->n) {
-        pend = w->rec[i].p;
-        have = w->rec[i].len;
-        memmove(&w->rec[i], &w->rec[i + 1], (w->n - i - 1) * sizeof *w->rec);
-        w->n--;
-    }
-    pend = realloc(pend, have + len + 1);
-    if (!pend) abort();
-    memcpy(pend + have, len ? p : none, len);
-    have += len;
-    size_t off = 0;
-    while (have - off >= 4) {
-        size_t tl = (size_t)pend[off + 2] << 8 | pend[off + 3];
-        if (tl < 4) tl = have - off; /* garbage: record the rest as is */
-        if (have - off < tl) break;
-        push(w, dir, pend + off, tl);
-        off += tl;
-    }
-    if (have > off) {
-        push(w, dir + 2, pend + off, have - off);
-    }
-    free(pend);
-}
-
-void x400t_wire_add_tsdu(x400t_wire *w, int dir, const uint8_t *tsdu, size_t len)
-{
-    /* Split into DT TPDUs of at most 65531 - 7 bytes of data. */
-    size_t off = 0;
-    do {
-        size_t chunk = len - off > 65524 ? 65524 : len - off;
-        size_t tl = chunk + 7;
-        uint8_t *b = malloc(tl);
-        if (!b) abort();
-        b[0] = 3; b[1] = 0; b[2] = (uint8_t)(tl >> 8); b[3] = (uint8_t)tl;
-        b[4] = 2; b[5] = 0xf0; b[6] = (off + chunk == len) ? 0x80 : 0x00;
-        memcpy(b + 7, tsdu + off, chunk);
-        push(w, dir, b, tl);
-        free(b);
-        off += chunk;
-    } while (off < len);
-}
 
 static int write_pcap(const x400t_wire *w, const char *name, char *pcap, size_t plen)
 {

@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 /* A recording of one connection: each record is one complete TPKT as it
- * crossed the wire, with its direction. */
+ * crossed the wire, with its direction.  The recording functions are in
+ * support_pair.c (the pump of pair.h records into one), the tshark ones
+ * in support_wire.c. */
 typedef struct x400t_wire {
     size_t n, cap;
     struct x400t_wire_rec { int from_initiator; uint8_t *p; size_t len; } *rec;

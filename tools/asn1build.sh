@@ -1,12 +1,15 @@
 #!/bin/sh
-# Compile the generated ASN.1 tree plus the asn1c runtime files it needs
-# (GENDIR/runtime.list, written by asn1gen.sh) into one relocatable object;
-# symbols are hidden later together with the rest of lib/.
-#   tools/asn1build.sh CC CFLAGS GENDIR RTDIR OBJDIR OUT.o JOBS
+# Compile a part of the generated ASN.1 tree plus the asn1c runtime files
+# it needs into one relocatable object; symbols are hidden later together
+# with the rest of lib/.
+#   tools/asn1build.sh CC CFLAGS GENDIR RTDIR OBJDIR OUT.o JOBS GENLIST RTLIST
+# GENLIST / RTLIST name lists in GENDIR written by asn1gen.sh: lib.list and
+# runtime.list for the library's part, oracle.list and runtime-oracle.list
+# for the part only the tests and the bench link.
 # Incremental: an object is rebuilt when its source is newer, when any
 # generated header changed (GENDIR/.headers) or when CC/CFLAGS changed.
 set -eu
-cc=$1; cflags=$2; gen=$3; rt=$4; objdir=$5; out=$6; jobs=$7
+cc=$1; cflags=$2; gen=$3; rt=$4; objdir=$5; out=$6; jobs=$7; genlist=$8; rtlist=$9
 mkdir -p "$objdir"
 if [ "$(cat "$objdir/flags" 2>/dev/null)" != "$cc $cflags" ]; then
     rm -rf "$objdir/gen" "$objdir/rt"
@@ -19,8 +22,8 @@ fi
 # Sources: "<kind> <path>" lines.
 list="$objdir/sources"
 {
-  for f in "$gen"/*.c; do echo "gen $f"; done
-  while read -r c; do echo "rt $rt/$c"; done < "$gen/runtime.list"
+  while read -r c; do echo "gen $gen/$c"; done < "$gen/$genlist"
+  while read -r c; do echo "rt $rt/$c"; done < "$gen/$rtlist"
 } > "$list"
 # Drop objects whose source is gone.
 for o in "$objdir"/gen/*.o; do

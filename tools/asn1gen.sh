@@ -1,9 +1,14 @@
 #!/bin/sh
 # Generate C from the project's ASN.1 modules with asn1c 0.9.28.
-#   tools/asn1gen.sh OUTDIR module.asn1...
+#   ASN1_ORACLE="p1-mts.asn1 ..." tools/asn1gen.sh OUTDIR module.asn1...
 # Writes the generated type files into OUTDIR, keeping the files (and
 # mtimes) that did not change so per-variant compilation stays incremental,
-# plus OUTDIR/runtime.list: the asn1c runtime .c files those types need.
+# and four lists of .c files, one per line:
+#   lib.list / runtime.list: the generated files of the modules the library
+#     uses and the asn1c runtime files they need (built into libx400p1.a);
+#   oracle.list / runtime-oracle.list: the generated files of the modules
+#     named (by file name) in ASN1_ORACLE and the runtime files only they
+#     need (built into the tests and the bench only: asn1c is their oracle).
 # See doc/asn1.md for the flags and the workarounds in the modules.
 set -eu
 out=$1; shift
@@ -27,11 +32,25 @@ if ! (cd "$tmp" && asn1c -R -fcompound-names -fno-include-deps "$@") >"$log" 2>&
 fi
 rm -f "$tmp/converter-sample.c" "$tmp/Makefile.am.sample"
 
-# Runtime files: the skeleton headers the generated code includes, closed
-# over asn1c's own file-dependencies table, plus its COMMON-FILES.  Unused
-# types (REAL/NativeReal, which would need -lm, BMPString, UTF8String, ...)
-# are left out.  PER and XER support stays: constr_*.c reference it.
-cat "$tmp"/*.h "$tmp"/*.c | sed -n 's/^#include <\([^>]*\.h\)>.*/\1/p' | sort -u |
+# A generated file's module is in its header comment:
+#  * From ASN.1 module "X" / * 	found in "/path/m.asn1"
+: > "$tmp/lib.list"; : > "$tmp/oracle.list"
+for f in "$tmp"/*.c; do
+    b=${f##*/}
+    m=$(grep -m1 'found in "' "$f" | sed 's/.*found in "\(.*\)".*/\1/')
+    case " ${ASN1_ORACLE:-} " in
+        *" ${m##*/} "*) echo "$b" >> "$tmp/oracle.list" ;;
+        *) echo "$b" >> "$tmp/lib.list" ;;
+    esac
+done
+# runtime_of LIST: the runtime .c files the listed generated files (and
+# their headers) need: the skeleton headers they include, closed over
+# asn1c's own file-dependencies table, plus its COMMON-FILES.  Unused types
+# (REAL/NativeReal, which would need -lm, BMPString, UTF8String, ...) are
+# left out.  PER and XER support stays: constr_*.c reference it.
+runtime_of() {
+sed 's/\.c$//' "$1" | while read -r t; do cat "$tmp/$t.c"; [ ! -e "$tmp/$t.h" ] || cat "$tmp/$t.h"; done |
+sed -n 's/^#include <\([^>]*\.h\)>.*/\1/p' | sort -u |
 awk -v deps="$rt/file-dependencies" -v rt="$rt" '
     BEGIN {
         while ((getline line < deps) > 0) {
@@ -59,7 +78,12 @@ awk -v deps="$rt/file-dependencies" -v rt="$rt" '
             }
         }
         for (c in need) print c
-    }' | sort > "$tmp/runtime.list"
+    }' | sort
+}
+runtime_of "$tmp/lib.list" > "$tmp/runtime.list"
+cat "$tmp/lib.list" "$tmp/oracle.list" > "$tmp/all.list"
+runtime_of "$tmp/all.list" | comm -23 - "$tmp/runtime.list" > "$tmp/runtime-oracle.list"
+rm -f "$tmp/all.list"
 
 # Sync into OUTDIR: unchanged files keep their mtime; files asn1c no
 # longer writes are removed.
@@ -73,7 +97,7 @@ done
 while read -r b; do
     if ! cmp -s "$tmp/$b" "$out/$b"; then
         mv -f "$tmp/$b" "$out/$b"
-        case "$b" in *.h|runtime.list) hdr=1 ;; esac
+        case "$b" in *.h|*.list) hdr=1 ;; esac
     fi
 done < "$tmp.names"
 rm -rf "$tmp" "$tmp.names"

@@ -818,7 +818,7 @@ static void unbound_close(mta *m, conn *c)
 {
     unbound_remove(m, c);
     c->dead = 1;
-    if (c->have_h) x400_driver_close(m->drv, c->h); /* -> on_closed: retired */
+    if (c->have_h) x400_driver_disconnect(m->drv, c->h); /* -> on_closed: retired */
 }
 
 /* Log a refusal or a closure at most once a second per kind. */
@@ -962,7 +962,7 @@ static int conn_connect(mta *m, conn *c)
     /* no driver event can come before the next x400_driver_run */
     if ((rv = x400_p1_link_attach(c->link, a)) < 0) {
         mta_log_diag(&m->lg, X400_LOG_ERROR, "attach", x400_p1_link_diag(c->link));
-        x400_driver_close(m->drv, c->h); /* -> on_closed: retired */
+        x400_driver_disconnect(m->drv, c->h); /* -> on_closed: retired */
         return rv;
     }
     c->connecting = 1;
@@ -1469,7 +1469,7 @@ static void manage_conns(mta *m, uint64_t now)
             if (now > c->close_deadline) {
                 LOG(m, IFC, X400_LOG_WARNING, "assoc #%u: no release answer within %u s: aborted", c->id,
                     pc->disconnect_s);
-                if (c->have_h) x400_driver_close(m->drv, c->h);
+                if (c->have_h) x400_driver_disconnect(m->drv, c->h);
                 c->dead = 1;
             }
             continue;
@@ -1504,7 +1504,7 @@ static void reap(mta *m)
             for (size_t i = 0; i < m->pd.nconfirm; i++)
                 if (m->pd.confirm[i] == c) confirming = 1;
             if (!confirming) {
-                if (c->have_h) x400_driver_close(m->drv, c->h); /* -> on_closed: retired */
+                if (c->have_h) x400_driver_disconnect(m->drv, c->h); /* -> on_closed: retired */
                 if (c->assoc && !c->have_h) retire(m, c->assoc);
                 /* APDUs still handed to this link go back to the queue */
                 for (size_t p = 0; p < m->cfg->npeers; p++)
@@ -1708,7 +1708,7 @@ static void suspend(mta *m, const char *what)
         c->dead = 1;
     }
     for (conn *c = m->conns; c; c = c->next)
-        if (c->closing_for_suspend && c->have_h) x400_driver_close(m->drv, c->h);
+        if (c->closing_for_suspend && c->have_h) x400_driver_disconnect(m->drv, c->h);
 }
 
 /* The durable queue as the spool has it: indexed afresh. */
@@ -1746,7 +1746,7 @@ static void try_resume(mta *m, uint64_t now)
     m->sp = NULL;
     if (m->seen) x400_p1_idset_free(m->seen);
     m->seen = NULL;
-    if (x400_p1_idset_create(1u << 20, NULL, &seen) < 0) return;
+    if (x400_p1_idset_new(&seen, 1u << 20, NULL) < 0) return;
     if (mta_spool_open(&m->sp, m->cfg->spool, 1, seen, m->err, sizeof m->err) < 0) {
         m->sp = NULL;
         x400_p1_idset_free(seen);
@@ -1932,7 +1932,7 @@ static int start_failed(mta *m)
 {
     if (m->guard) mta_guard_free(m->guard);
     if (m->drv) x400_driver_free(m->drv);
-    if (m->ids) x400_mtsid_close(m->ids);
+    if (m->ids) x400_mtsid_free(m->ids);
     if (m->sp) mta_spool_close(m->sp);
     if (m->seen) x400_p1_idset_free(m->seen);
     mta_log_close(&m->lg);
@@ -1973,7 +1973,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         return start_failed(m);
     }
     m->liblog = mta_log_library(&m->lg);
-    if (x400_p1_idset_create(1u << 20, NULL, &m->seen) < 0) return start_failed(m);
+    if (x400_p1_idset_new(&m->seen, 1u << 20, NULL) < 0) return start_failed(m);
     if (mta_spool_open(&m->sp, cfg->spool, 1, m->seen, m->err, sizeof m->err) < 0) {
         startup_fail(m, "spool: %s", m->err);
         return start_failed(m);
@@ -1984,7 +1984,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     ic.gdi = cfg->gdi;
     ic.flags = X400_MTSID_CREATE;
     ic.logger = &m->liblog;
-    if (x400_mtsid_open(&ic, &m->ids, &d) < 0 || x400_mtsid_cursor_init(&m->cur, m->ids) < 0) {
+    if (x400_mtsid_new(&m->ids, &ic, &d) < 0 || x400_mtsid_cursor_init(&m->cur, m->ids) < 0) {
         startup_fail(m, "MTSID allocator (%s): %s", path, d.text);
         return start_failed(m);
     }
@@ -2109,7 +2109,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
             q_unlink(m, q);
             free(q);
         }
-    x400_mtsid_close(m->ids);
+    x400_mtsid_free(m->ids);
     if (m->sp) mta_spool_close(m->sp);
     if (m->seen) x400_p1_idset_free(m->seen);
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s stopped", cfg->name);

@@ -135,6 +135,13 @@ typedef struct x400_assoc_config {
 /* Fill *cfg with defaults for `role`.  Call before changing fields. */
 void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role);
 
+/* String setters for the Connection Identifier (calling_ref, common_ref):
+ * X400_OK; X400_ERR_LIMIT above 64 octets (the field is left unchanged,
+ * never truncated); X400_ERR_INVALID_ARG (cfg NULL).  NULL or "": absent.
+ * Selectors: x400_selector_set(). */
+int x400_assoc_config_set_calling_ref(x400_assoc_config *cfg, const char *ref);
+int x400_assoc_config_set_common_ref(x400_assoc_config *cfg, const char *ref);
+
 typedef enum x400_assoc_state {
     X400_ASSOC_IDLE = 0,       /* created, nothing sent/received */
     X400_ASSOC_CONNECTING,     /* transport/session establishment under way */
@@ -205,6 +212,18 @@ void x400_assoc_sent(x400_assoc *a, size_t n);
 void x400_assoc_transport_closed(x400_assoc *a);
 
 x400_assoc_state x400_assoc_get_state(const x400_assoc *a);
+/* What the association wants from the loop that moves its bytes, as
+ * nghttp2_session_want_write / want_read do, so that a driver or a user's
+ * loop need not derive it from states:
+ *   want_write  1 while output is pending (x400_assoc_pending > 0): poll
+ *               for writability;
+ *   want_close  1 once the association has ended (released, refused or
+ *               aborted: x400_assoc_get_state CLOSED / ABORTED) and nothing
+ *               is left to send: close the TCP connection (the association
+ *               may then be freed).
+ * NULL: 0. */
+int x400_assoc_want_write(const x400_assoc *a);
+int x400_assoc_want_close(const x400_assoc *a);
 /* The mode the association runs.  Initiator: the configured
  * mode.  Responder: learnt from the peer's CP (its mode selector: X.410
  * parameters and no ACSE in X.410-1984 mode), whatever was configured, so

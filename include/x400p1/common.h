@@ -8,8 +8,22 @@
  * Memory:   every object is created with an optional caller-supplied
  *           allocator (NULL selects malloc/free).  No module keeps mutable
  *           static state; all tables in lib/ are `static const`.
- * Detail:   protocol-level detail about a failure is kept in an x400_diag
- *           (layer, source, reason, text) owned by the object that failed.
+ * Names:    one life cycle for every object: `int x400_<obj>_new(&out,
+ *           ...)` (the out-parameter first; *out NULL on failure) and
+ *           `void x400_<obj>_free(obj)` (NULL ignored).  Value types are
+ *           filled by `x400_<type>_init` / `_config_init`.  Other functions
+ *           take the object first and put results after their inputs;
+ *           fixed-size text fields have `_set_<field>(obj, const char *)`
+ *           setters that refuse (X400_ERR_LIMIT), never truncate.
+ * Detail:   protocol-level detail about a failure is an x400_diag (layer,
+ *           source, reason, text).  An object keeps its last one, read
+ *           with its one getter `x400_<obj>_diag(obj)`.  Functions that have
+ *           no object to keep it in -- constructors (the object does not
+ *           exist when they fail), parsers and validators, and the LPI
+ *           calls that run concurrently -- take an optional `x400_diag *diag`
+ *           as their last parameter instead (NULL: not wanted).
+ * Getters:  every getter accepts NULL and then returns a neutral value (0,
+ *           NULL, "unknown", or for `_diag` an all-zero diag: never NULL).
  * Logging:  no module prints; an optional x400_logger receives every message.
  */
 #ifndef X400P1_COMMON_H

@@ -83,7 +83,7 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
 int x400_driver_run(x400_driver *d, int timeout_ms);
 
 /* Close a connection now (the association sees its transport closed). */
-int x400_driver_close(x400_driver *d, x400_lpi_handle conn);
+int x400_driver_disconnect(x400_driver *d, x400_lpi_handle conn);
 
 /* The association of a live connection, or NULL (stale handle). */
 x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn);

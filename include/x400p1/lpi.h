@@ -9,7 +9,7 @@
  *
  * Model
  *   A table has a caller-chosen 32-bit id and a fixed capacity of slots,
- *   both set at creation.  All memory is allocated by x400_lpi_create();
+ *   both set at creation.  All memory is allocated by x400_lpi_new();
  *   nothing is allocated afterwards, so open/get/close cannot fail for lack
  *   of memory.  There is no global state: any number of tables coexist.
  *
@@ -46,7 +46,7 @@
  *   a mutex inside the table (held for a few instructions: O(1)), so they
  *   are safe against each other from any threads; a handle closed twice
  *   concurrently is closed exactly once and the other call gets
- *   X400_ERR_STALE_HANDLE.  x400_lpi_create()/x400_lpi_destroy() must not
+ *   X400_ERR_STALE_HANDLE.  x400_lpi_new()/x400_lpi_free() must not
  *   race with any other call on the same table.
  *
  * Diagnostics
@@ -80,7 +80,7 @@ typedef struct x400_lpi_handle {
 /* The table (opaque). */
 typedef struct x400_lpi x400_lpi;
 
-/* Largest capacity accepted by x400_lpi_create(). */
+/* Largest capacity accepted by x400_lpi_new(). */
 #define X400_LPI_MAX_CAPACITY 0xfffffffeu
 
 /* Buffer size that always holds x400_lpi_format()'s output:
@@ -102,20 +102,20 @@ typedef enum x400_lpi_reason {
 /* Create a table with id `table_id` (any value; keep ids unique among the
  * tables whose handles can meet, since the id is what tells them apart) and
  * `capacity` slots (1 .. X400_LPI_MAX_CAPACITY).  `alloc` may be NULL (the
- * default allocator); it is used only here and in x400_lpi_destroy(), and
+ * default allocator); it is used only here and in x400_lpi_free(), and
  * must stay valid until then.  Memory: 20 bytes per slot (16 for the
  * generation and object, 4 for the free queue) plus a fixed header.
  * Returns X400_OK and *out, X400_ERR_INVALID_ARG (out NULL, capacity 0 or
  * too large, incomplete allocator) or X400_ERR_NOMEM; *out is NULL on
  * failure.  Thread-safety: touches only the new table. */
-int x400_lpi_create(uint32_t table_id, uint32_t capacity,
-                    const x400_allocator *alloc, x400_lpi **out);
+int x400_lpi_new(x400_lpi **out, uint32_t table_id, uint32_t capacity,
+                 const x400_allocator *alloc);
 
 /* Free the table.  Live handles are forgotten (their objects are not
  * touched: they belong to the caller); use x400_lpi_close_all() first to
  * visit them.  NULL is ignored.  No other call on `t` may run concurrently
  * or follow. */
-void x400_lpi_destroy(x400_lpi *t);
+void x400_lpi_free(x400_lpi *t);
 
 /* Register `obj` (non-NULL, owned by the caller, not dereferenced) in a free
  * slot and return its new handle in *h.  O(1), never allocates.

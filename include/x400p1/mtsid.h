@@ -83,6 +83,20 @@ typedef struct x400_mtsid {
  * Thread-safe (touches only its arguments). */
 int x400_gdi_validate(const x400_gdi *gdi, x400_diag *diag);
 
+/* The GDI in the O/R name text form (orname.h): "C=GB;A= ;P=SMHS", with
+ * "A#=" / "P#=" for the NumericString choice; C and A required (A= " " is
+ * the usual "no ADMD"), P optional, nothing else, any order.  `text` need
+ * not be NUL-terminated.  X400_OK and *out; X400_ERR_PARSE (syntax, another
+ * attribute, C or A missing), X400_ERR_TOO_LONG, or the
+ * x400_gdi_validate() error (detail in *diag, may be NULL).  Thread-safe. */
+int x400_gdi_parse(const char *text, size_t len, x400_gdi *out, x400_diag *diag);
+
+/* Write that text form ("C=GB;A= ;P=SMHS", P left out when absent) into
+ * buf[len].  The length written (excluding the NUL);
+ * X400_ERR_BUFFER_TOO_SMALL (buf holds "" if len > 0), the
+ * x400_gdi_validate() error, X400_ERR_INVALID_ARG.  Thread-safe. */
+int x400_gdi_format(const x400_gdi *gdi, char *buf, size_t len);
+
 /* Write the text form of an MTSIdentifier:
  *     "[C=<country>;A=<admd>;P=<prmd>;L=<local>]"
  * "A#=" / "P#=" instead of "A=" / "P=" mark the NumericString choice; the
@@ -120,15 +134,24 @@ typedef int64_t (*x400_mtsid_time_fn)(void *user);
  * misplaced file never silently becomes a fresh start. */
 #define X400_MTSID_CREATE 0x1u
 
+/* For a test harness: no state file (state_path NULL, X400_MTSID_CREATE
+ * unset), no lock, nothing written.  NOT CRASH-SAFE: the run number is
+ * only the clock's seconds, so identifiers may repeat after a restart
+ * within the same second, with the clock set back, or when two processes
+ * use the same node id at once.  Never use it where identifiers reach a
+ * real MTS; an MTA uses the state file. */
+#define X400_MTSID_MEMORY 0x2u
+
 typedef struct x400_mtsid_config {
-    const char *state_path;      /* required; "<path>.lock" and "<path>.tmp"
-                                    are used next to it */
+    const char *state_path;      /* required ("<path>.lock" and "<path>.tmp"
+                                    are used next to it); NULL with
+                                    X400_MTSID_MEMORY */
     const char *node_id;         /* required: 1..8 of [A-Za-z0-9], distinct
                                     for every MTA of the domain */
     x400_gdi gdi;                /* this MTA's domain (x400_gdi_validate) */
-    unsigned flags;              /* X400_MTSID_CREATE */
+    unsigned flags;              /* X400_MTSID_CREATE or X400_MTSID_MEMORY */
     const x400_allocator *alloc; /* NULL: malloc/free */
-    const x400_logger *logger;   /* NULL: silent; copied by open */
+    const x400_logger *logger;   /* NULL: silent; copied by x400_mtsid_new */
     x400_mtsid_time_fn time_fn;  /* NULL: CLOCK_REALTIME seconds */
     void *time_user;
     uint32_t block;              /* counter values a cursor reserves at a
@@ -155,15 +178,15 @@ typedef enum x400_mtsid_reason {
     X400_MTSID_R_FIELD,      /* a field out of range despite a good CRC */
     X400_MTSID_R_NODE,       /* the state file belongs to another node id */
     X400_MTSID_R_RUN_SPACE,  /* run numbers exhausted (> X400_MTSID_RUN_MAX) */
-    X400_MTSID_R_FAILED      /* an earlier run start failed: reopen */
+    X400_MTSID_R_FAILED      /* an earlier run start failed: free and create again */
 } x400_mtsid_reason;
 
 /* Fill *cfg with defaults (all zero/NULL).  Set state_path, node_id, gdi. */
 void x400_mtsid_config_init(x400_mtsid_config *cfg);
 
-/* Open the state file, take its exclusive lock (held until close), start a
- * new run and make it durable before returning.  The run number is
- * max(stored run + 1, clock seconds).
+/* Open the state file, take its exclusive lock (held until
+ * x400_mtsid_free), start a new run and make it durable before returning.
+ * The run number is max(stored run + 1, clock seconds).
  * Returns X400_OK and *out, or (with *diag filled, layer X400_LAYER_MTSID,
  * reason an x400_mtsid_reason, the path and errno text in diag->text):
  *   X400_ERR_INVALID_ARG  NULL argument, no node id / bad node id / bad
@@ -178,20 +201,21 @@ void x400_mtsid_config_init(x400_mtsid_config *cfg);
  *                         R_NODE;
  *   X400_ERR_UNSUPPORTED  R_VERSION;
  *   X400_ERR_LIMIT        R_RUN_SPACE.
- * The state file is never modified by a failing open.  The config and its
- * strings may be freed after the call.  `diag` may be NULL. */
-int x400_mtsid_open(const x400_mtsid_config *cfg, x400_mtsid_alloc **out,
-                    x400_diag *diag);
+ * The state file is never modified by a failing x400_mtsid_new.  The
+ * config and its strings may be freed after the call.  `diag` may be NULL. */
+int x400_mtsid_new(x400_mtsid_alloc **out, const x400_mtsid_config *cfg,
+                   x400_diag *diag);
 
 /* Release the lock and free the allocator.  Every cursor on it becomes
  * invalid.  Must not run concurrently with x400_mtsid_next() on its
  * cursors.  NULL is ignored. */
-void x400_mtsid_close(x400_mtsid_alloc *a);
+void x400_mtsid_free(x400_mtsid_alloc *a);
 
 /* The current run number (the latest durable one).  Thread-safe. */
 uint64_t x400_mtsid_current_run(const x400_mtsid_alloc *a);
 
-/* The GDI the allocator stamps on every identifier.  Valid until close. */
+/* The GDI the allocator stamps on every identifier.  Valid until
+ * x400_mtsid_free. */
 const x400_gdi *x400_mtsid_gdi(const x400_mtsid_alloc *a);
 
 /* A caller-owned cursor: one per thread (or per single-threaded user).
@@ -221,12 +245,13 @@ int x400_mtsid_cursor_init(x400_mtsid_cursor *c, x400_mtsid_alloc *a);
  * Returns X400_OK, or (detail in x400_mtsid_cursor_diag()):
  *   X400_ERR_IO / X400_ERR_LIMIT   the new run could not be made durable /
  *                                  run numbers are exhausted.  The failure is
- *                                  sticky (R_FAILED afterwards): close and
- *                                  open again;
+ *                                  sticky (R_FAILED afterwards): free
+ *                                  the allocator and create it again;
  *   X400_ERR_INVALID_ARG           NULL or unbound cursor. */
 int x400_mtsid_next(x400_mtsid_cursor *c, x400_mtsid *out);
 
-/* Detail of the cursor's last failure.  Never NULL for a non-NULL cursor. */
+/* Detail of the cursor's last failure; never NULL (a neutral all-zero diag
+ * for a NULL cursor). */
 const x400_diag *x400_mtsid_cursor_diag(const x400_mtsid_cursor *c);
 
 #ifdef __cplusplus

@@ -151,6 +151,20 @@ int x400_orname_parse(const char *text, size_t len, x400_orname *out,
  * always enough.  Thread-safe. */
 int x400_orname_format(const x400_orname *n, char *buf, size_t len);
 
+/* Set one attribute, named by its key in the text form (see above), to
+ * `value` taken literally (no escapes; the character set is checked by
+ * x400_orname_validate, as for every field):
+ *   C P P# O S G I Q CN X121 T-ID UA-ID TCN TO TS TG TI TQ
+ *            replace the value; NULL or "" removes the attribute;
+ *   A A#     the ADMD: present with `value` ("" and " " included), NULL
+ *            absent;
+ *   OU TOU   append one organisational unit; NULL removes them all;
+ *   DDA:<type>  append a domain-defined attribute.
+ * X400_OK; X400_ERR_LIMIT when the value (or the count) is above its
+ * upper bound -- the name is left unchanged, never truncated;
+ * X400_ERR_INVALID_ARG (NULL n or key, unknown key).  Thread-safe. */
+int x400_orname_set(x400_orname *n, const char *key, const char *value);
+
 /* 1 when the two names have the same attributes (byte-exact values, opaque
  * values compared by content), else 0.  Thread-safe. */
 int x400_orname_equal(const x400_orname *a, const x400_orname *b);

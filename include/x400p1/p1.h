@@ -572,8 +572,8 @@ int x400_p1_secret_equal(const uint8_t *a, size_t alen, const uint8_t *b,
 typedef struct x400_p1_idset x400_p1_idset;
 
 /* capacity 1..2^24.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
-int x400_p1_idset_create(size_t capacity, const x400_allocator *alloc,
-                         x400_p1_idset **out);
+int x400_p1_idset_new(x400_p1_idset **out, size_t capacity,
+                      const x400_allocator *alloc);
 void x400_p1_idset_free(x400_p1_idset *s);
 /* X400_OK (inserted), X400_ERR_DUPLICATE (already present: a duplicate),
  * X400_ERR_INVALID_ARG. */

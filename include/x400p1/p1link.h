@@ -17,10 +17,20 @@
  *     again; the caller gets X400_P1_LINK_EV_DUPLICATE with a diagnostic
  *     and the association stays up.
  *
- * The link does not own associations or sockets: the caller creates an
- * x400_assoc (same role and mode), attaches it, connects it (initiator),
- * and moves its bytes (or lets the POSIX driver do it).  When recovery
- * needs a new connection the link asks with X400_P1_LINK_EV_NEED_ASSOC.
+ * The link never touches sockets.  Associations, two ways:
+ *   - the link makes them (initiator, cfg.assoc_own): it creates and
+ *     attaches each association it needs -- the first and one per RTSE
+ *     recovery -- from cfg.assoc, never from inside a call of the layers
+ *     below, and x400_p1_link_want_connect() hands each to the caller, who
+ *     only provides its connection (x400_driver_connect, or
+ *     x400_assoc_connect and its own socket) and frees it once that
+ *     connection has closed;
+ *   - the caller makes them: it creates an x400_assoc (same role and mode),
+ *     attaches it, connects it (initiator), and when recovery needs a new
+ *     connection the link asks with X400_P1_LINK_EV_NEED_ASSOC, from inside
+ *     the input call of the association that was lost (the older way; a
+ *     responder's inbound associations are always attached by the caller).
+ * Bytes move through x400_assoc_recv/pending/sent (or the POSIX driver).
  * Time is passed in: x400_p1_link_tick(now_ms).
  *
  * Threads: one link and its associations from one thread at a time.
@@ -49,9 +59,16 @@ typedef enum x400_p1_link_event_type {
                                       (tag, diag); it is the caller's again */
     X400_P1_LINK_EV_RELEASED,      /* orderly close completed */
     X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
-    X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new association */
+    X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new
+                                      association (not with cfg.assoc_own:
+                                      x400_p1_link_want_connect then) */
     X400_P1_LINK_EV_PERSIST,       /* receiver: store this RTSE recovery record
-                                      (record_len 0: erase it) */
+                                      (record_len 0: erase it) and the APDU
+                                      octets received so far (raw, raw_len:
+                                      all of them, growing within one
+                                      transfer; 0 with a COMPLETED record);
+                                      x400_p1_link_restore gives both back
+                                      after a restart */
     X400_P1_LINK_EV_UNDECODABLE    /* an APDU RTSE received completely that is
                                       not an acceptable MTS-APDU (raw, diag:
                                       the decoder's diagnostic).  It is
@@ -66,7 +83,8 @@ typedef struct x400_p1_link_event {
     const char *peer_name;         /* BOUND */
     int bind_error;                /* BIND_REFUSED: X400_BIND_ERR_*, or -1 */
     const x400_p1_apdu *apdu;      /* RECEIVED, DUPLICATE: valid during the callback */
-    const uint8_t *raw;            /* RECEIVED, UNDECODABLE: the encoded APDU */
+    const uint8_t *raw;            /* RECEIVED, UNDECODABLE: the encoded APDU;
+                                      PERSIST: its octets received so far */
     size_t raw_len;
     uint64_t tag;                  /* SENT, SEND_FAILED: the caller's tag */
     const uint8_t *record;         /* PERSIST */
@@ -141,18 +159,52 @@ typedef struct x400_p1_link_config {
     x400_p1_link *(*recovery_route)(void *user, x400_p1_link *l, const uint8_t *ref,
                                     size_t ref_len);
     void *recovery_user;
+    /* This MTA's trace (X.411 12.2.1.1.1.10): when trace_gdi is set
+     * (its country not empty), x400_p1_link_send gives a message, probe or
+     * report whose trace is empty one TraceInformationElement {trace_gdi,
+     * arrival = now, action relayed}; a trace the caller filled is sent as
+     * it is.  `clock` returns now in seconds since 1970 (UTC); NULL: the
+     * time last passed to x400_p1_link_tick, which must then be wall-clock
+     * milliseconds.  (x400_p1_link_send_encoded sends its octets as they
+     * are.) */
+    x400_gdi trace_gdi;
+    int64_t (*clock)(void *user);
+    void *clock_user;
+    /* Initiator: the link makes its associations from `assoc` (its role and
+     * mode are set from the link's): the first one and one for each RTSE
+     * recovery, at a safe point (x400_p1_link_want_connect, x400_p1_link_tick),
+     * never from inside a call of the layers below; no NEED_ASSOC event.
+     * assoc_prepare (may be NULL) edits a copy of `assoc` just before each
+     * is created, e.g. to give each connection a unique calling/common
+     * reference (RTSE recovery names the broken connection by them); < 0:
+     * none is made now (asked again at the next safe point). */
+    int assoc_own;
+    x400_assoc_config assoc;
+    int (*assoc_prepare)(void *user, x400_p1_link *l, x400_assoc_config *ac);
+    void *assoc_user;
     x400_logger log;
 } x400_p1_link_config;
 
 /* Defaults: normal mode, x400_rtse_config_default(), X.411 limits, queue 64,
- * ext_form -1, responder credentials not checked. */
+ * ext_form -1, responder credentials not checked, no trace_gdi, the caller
+ * makes the associations (assoc_own 0; assoc: x400_assoc_config_init). */
 void x400_p1_link_config_init(x400_p1_link_config *cfg, x400_role role);
+
+/* String setters for the bind fields (use them instead of strcpy/memcpy):
+ * own_name (NULL or "": unauthenticated), own_password (NULL or "": none),
+ * peer_password (NULL: the responder's password is not checked, else it
+ * must match; see peer_password_set).  X400_OK; X400_ERR_LIMIT when the
+ * value is longer than X400_MTA_NAME_MAX / X400_PASSWORD_MAX (the field is
+ * left unchanged, never truncated); X400_ERR_INVALID_ARG (cfg NULL). */
+int x400_p1_link_config_set_own_name(x400_p1_link_config *cfg, const char *name);
+int x400_p1_link_config_set_own_password(x400_p1_link_config *cfg, const char *password);
+int x400_p1_link_config_set_peer_password(x400_p1_link_config *cfg, const char *password);
 
 /* Create a link.  Copies *cfg.  X400_OK, X400_ERR_INVALID_ARG, X400_ERR_NOMEM. */
 int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
                      const x400_p1_link_callbacks *cb, const x400_allocator *alloc);
 /* Free the link (an attached association is let go, not freed).  Order:
- * stop the input (x400_driver_free, or x400_driver_close and its `closed`
+ * stop the input (x400_driver_free, or x400_driver_disconnect and its `closed`
  * callback), then x400_p1_link_free, then x400_assoc_free.  Not from inside
  * the link's own event callback.  `cb` of x400_p1_link_new may be NULL, as
  * may its `event` (events dropped, transfers confirmed at once). */
@@ -166,9 +218,28 @@ void x400_p1_link_free(x400_p1_link *l);
  * link's: nothing is attached); X400_ERR_STATE. */
 int x400_p1_link_attach(x400_p1_link *l, x400_assoc *a);
 
+/* cfg.assoc_own: the association the link made that needs a transport
+ * connection, handed to the caller once: 1 and *out set (the caller now
+ * connects it -- x400_driver_connect(d, host, port, *out, &h), or its own
+ * socket and x400_assoc_connect -- moves its bytes, and frees it after its
+ * connection has closed, x400_assoc_want_close); 0 when no connection is
+ * wanted now.  The link makes the association here (a safe point) when it
+ * needs one: at first, and after a connection was lost mid-transfer (RTSE
+ * recovery; x400_p1_link_next_timeout is then 0 until this is called).
+ * An association handed out that never connects ends with
+ * x400_assoc_transport_closed (or the driver's closed callback): RTSE
+ * retries with a new one until its recovery timeout.  X400_ERR_INVALID_ARG
+ * (no assoc_own), X400_ERR_NOMEM, or what x400_assoc_new returned. */
+int x400_p1_link_want_connect(x400_p1_link *l, x400_assoc **out);
+
 /* Queue an MTS-APDU for transfer.  It is encoded now (the APDU may be
  * freed after the call) and sent when the link is bound and holds the
- * turn; `tag` comes back with SENT or SEND_FAILED.  X400_OK;
+ * turn; `tag` comes back with SENT or SEND_FAILED.  What the link fills in
+ * (the APDU itself is not changed): the trace element of cfg.trace_gdi
+ * when the trace is empty (see x400_p1_link_config), and, in a message or
+ * probe whose recipients all have originally-specified-recipient-number 0,
+ * the numbers 1..n in recipient order (X.411 OriginallySpecifiedRecipient-
+ * Number, 1..ub-recipients); numbers the caller set are sent as they are.  X400_OK;
  * X400_ERR_FULL (queue_max reached); X400_ERR_INVALID_ARG / _TOO_LONG (the
  * APDU does not encode, or is above the transfer bound rtse.max_apdu_size;
  * diag: refused now, never queued, so it cannot hold up the APDUs queued
@@ -184,6 +255,26 @@ int x400_p1_link_send(x400_p1_link *l, const x400_p1_apdu *apdu, uint64_t tag,
 int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
                               x400_rtse_priority prio, uint64_t tag, x400_diag *diag);
 
+/* Responder restarted: give it the last PERSIST record of the previous
+ * process (rec, rec_len) and the APDU octets stored with it (octets,
+ * octets_len: exactly the record's delivered count for a RECEIVING record;
+ * ignored for a COMPLETED one).  The link then waits for the peer to
+ * recover that connection (x400_p1_link_waiting_ref says which; route the
+ * inbound recovery request to it with recovery_route), receives the rest of
+ * the interrupted transfer from the last confirmed checkpoint and delivers
+ * the APDU once (a COMPLETED record: the resumed transfer is confirmed and
+ * nothing is delivered again).  The recovered link counts as bound with the
+ * peer that bound the interrupted connection (peer_name unknown: "").
+ * Call after x400_p1_link_tick (the record's expiry is checked against that
+ * time, so the clock must be wall-clock milliseconds across restarts) and
+ * before anything is attached.  X400_OK; X400_ERR_CORRUPT /
+ * X400_ERR_UNSUPPORTED (bad record); X400_ERR_TIMEOUT (expired: nothing to
+ * resume, the sender transfers again from the start); X400_ERR_INVALID_ARG
+ * (octets_len does not match the record); X400_ERR_STATE (an initiator, or
+ * the link has been used). */
+int x400_p1_link_restore(x400_p1_link *l, const uint8_t *rec, size_t rec_len,
+                         const uint8_t *octets, size_t octets_len);
+
 /* Orderly close (RT-CLOSE, then release) once the queue is empty. */
 int x400_p1_link_close(x400_p1_link *l);
 
@@ -194,7 +285,8 @@ int x400_p1_link_close(x400_p1_link *l);
  * then whenever next_timeout has come (ticking early is harmless). */
 int x400_p1_link_tick(x400_p1_link *l, uint64_t now_ms);
 /* The absolute time, in milliseconds on the clock passed to tick, of the
- * link's next deadline; UINT64_MAX when no timer is running. */
+ * link's next deadline; UINT64_MAX when no timer is running; 0 while an
+ * association of cfg.assoc_own waits to be made (x400_p1_link_want_connect). */
 uint64_t x400_p1_link_next_timeout(const x400_p1_link *l);
 
 /* Confirm the transfer whose RECEIVED/DUPLICATE event returned
@@ -229,10 +321,26 @@ typedef struct x400_p1_link_info {
     uint32_t window;               /* RTSE windowSize */
     int two_way_alternate;         /* RTSE dialogueMode: 1 TWA, 0 monologue */
     int initiator_turn;            /* initial turn: 1 the initiator's */
+    uint64_t octets_sent;          /* APDU octets RTSE handed down on this link,
+                                      those sent again after a recovery included */
 } x400_p1_link_info;
 
 /* Fill *out.  X400_OK or X400_ERR_INVALID_ARG. */
 int x400_p1_link_get_info(const x400_p1_link *l, x400_p1_link_info *out);
+
+/* What the link wants from the loop that moves its bytes (as nghttp2's
+ * want_write / want_read):
+ *   want_write  1 while its attached association has output pending;
+ *   want_close  1 once the link has ended (released, aborted, bind refused;
+ *               not while RTSE recovers a lost connection) and an association
+ *               still attached has nothing left to send: the link will do
+ *               nothing more (free it).  An association the link has let go
+ *               of may still hold its last PDU (the DN answering a
+ *               release): x400_assoc_want_write / x400_assoc_want_close say
+ *               when its connection may close.
+ * NULL: 0. */
+int x400_p1_link_want_write(const x400_p1_link *l);
+int x400_p1_link_want_close(const x400_p1_link *l);
 
 int x400_p1_link_is_bound(const x400_p1_link *l);
 /* 1 while RTSE recovers a lost connection (initiator: reconnecting;

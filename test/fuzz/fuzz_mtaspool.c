@@ -87,7 +87,7 @@ static void journal(const uint8_t *p, size_t n)
     mta_spool *s;
     x400_p1_idset *seen;
     char err[512];
-    if (x400_p1_idset_create(4096, NULL, &seen) != X400_OK) abort();
+    if (x400_p1_idset_new(&seen, 4096, NULL) != X400_OK) abort();
     put("journal", p, n);
     if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) == 0) {
         mta_spool_close(s);

@@ -1,6 +1,6 @@
 /* Fuzz target: the state files an MTA reads back at start -- the
  * received-MTSID set (`seen`, x400_p1_idset_load) and the MTSID
- * allocator's state (`mtsid`, x400_mtsid_open).
+ * allocator's state (`mtsid`, x400_mtsid_new).
  *
  * Input: byte 0 selects the file, the rest is its content.
  *   even: the received-MTSID set.  What loads is saved and loaded again:
@@ -28,9 +28,9 @@ static void idset(const uint8_t *p, size_t n)
     uint8_t *blob = NULL;
     size_t len = 0;
     x400_diag d;
-    if (x400_p1_idset_create(4096, NULL, &a) != X400_OK) abort();
+    if (x400_p1_idset_new(&a, 4096, NULL) != X400_OK) abort();
     if (x400_p1_idset_load(a, p, n, &d) == X400_OK) {
-        if (x400_p1_idset_create(4096, NULL, &b) != X400_OK) abort();
+        if (x400_p1_idset_new(&b, 4096, NULL) != X400_OK) abort();
         if (x400_p1_idset_save(a, &blob, &len) != X400_OK) abort();
         if (x400_p1_idset_load(b, blob, len, &d) != X400_OK) abort();
         if (x400_p1_idset_count(a) != x400_p1_idset_count(b)) abort();
@@ -66,11 +66,11 @@ static void mtsid_state(const uint8_t *p, size_t n)
     c.node_id = "fz1";
     memcpy(c.gdi.country, "XX", 3);
     memcpy(c.gdi.admd, "ADMD", 5);
-    if (x400_mtsid_open(&c, &al, &d) == X400_OK) {
+    if (x400_mtsid_new(&al, &c, &d) == X400_OK) {
         if (x400_mtsid_cursor_init(&cur, al) == X400_OK && x400_mtsid_next(&cur, &id) != X400_OK &&
             !x400_mtsid_cursor_diag(&cur)->text[0])
             abort();
-        x400_mtsid_close(al);
+        x400_mtsid_free(al);
     }
     unlink(path);
     unlink(lock);

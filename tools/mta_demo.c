@@ -29,8 +29,10 @@
  * Exit status 0 only when every message was delivered exactly once in both
  * directions and every delivery report came back exactly once.
  *
- * Uses only POSIX and the x400p1 public headers (for the version); the MTA
- * itself is examples/x400mta/.
+ * Uses only POSIX, the x400p1 public headers (for the version) and the
+ * scratch-directory helpers of the test harness (test/pair.h); the MTA
+ * itself is examples/x400mta/.  `make demo` builds it as
+ * build/tools/mta_demo and runs it through tools/demo.sh.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +58,8 @@
 #include <arpa/inet.h>
 
 #include <x400p1/common.h>
+
+#include "pair.h"      /* scratch directory, rm_tree, free port (test/support_pair.c) */
 
 #define MAX_MESSAGES 9999      /* content-ids "a2b-24-9999" fit ub-content-id-length 16 */
 #define SIZE_CLASSES 25        /* log-spaced message sizes */
@@ -799,27 +803,11 @@ static void stop_everything(void)
     }
 }
 
-static void rm_tree(const char *path)
-{
-    struct argv_b a = { .n = 0 };
-    pid_t pid;
-    int st;
-    av_add(&a, "/bin/rm");
-    av_add(&a, "-rf");
-    av_add(&a, "--");
-    av_add(&a, "%s", path);
-    pid = spawn(&a, -1, "/dev/null", "/dev/null", 0);
-    if (pid > 0)
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-    av_free(&a);
-}
-
 /* atexit: nothing this demo started outlives it. */
 static void cleanup(void)
 {
     stop_everything();
-    if (D.dir_made && !D.o.keep) rm_tree(D.dir);
+    if (D.dir_made && !D.o.keep) (void)x400t_rm_tree(D.dir);
 }
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -880,17 +868,6 @@ static void write_config(const struct mta *m, const struct mta *peer, const char
              m->spool, peer->name, p2, peer_host, (unsigned)peer_port,
              peer->letter == 'a' ? "ALPHA" : "BRAVO");
     if (write_file(m->cfg, text) != 0) fail("cannot write %s: %s", m->cfg, strerror(errno));
-}
-
-/* A free loopback port for an MTA to listen on: bound by the kernel, then
- * released for the MTA (which binds it with SO_REUSEADDR). */
-static uint16_t free_port(void)
-{
-    uint16_t p = 0;
-    int fd = listen_loopback(&p);
-    if (fd < 0) fail("no free loopback port: %s", strerror(errno));
-    close(fd);
-    return p;
 }
 
 static void plan(struct dir *d, const struct opts *o)
@@ -1140,7 +1117,8 @@ static void usage(FILE *f)
             "  --keep            keep the temporary directory (configs, spools, logs)\n"
             "  --pcap FILE       record the proxied connections (decode: tshark -d tcp.port==P,tpkt)\n"
             "  --quiet           no progress, only the summary\n"
-            "  --bin DIR         where x400mta is (default: this program's directory)\n");
+            "  --bin DIR         where x400mta is (default: ../examples from this program's\n"
+            "                    directory, as in build/tools/ and build/examples/)\n");
 }
 
 static long num_arg(int argc, char **argv, int *i, long lo, long hi)
@@ -1193,25 +1171,24 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 
 static void setup(const char *argv0)
 {
-    const char *tmp = getenv("TMPDIR");
     struct stat st;
     char path[PATH_MAX];
     /* the x400mta binary */
     if (D.o.bin) {
         if (snprintf(D.bin, sizeof D.bin, "%s", D.o.bin) >= (int)sizeof D.bin) fail("--bin: path too long");
     }
-    else {
+    else {   /* build/tools/mta_demo finds build/examples/x400mta */
         const char *sl = strrchr(argv0, '/');
-        if (sl && (size_t)(sl - argv0) < sizeof D.bin) snprintf(D.bin, sizeof D.bin, "%.*s", (int)(sl - argv0), argv0);
-        else snprintf(D.bin, sizeof D.bin, ".");
+        if (sl && (size_t)(sl - argv0) < sizeof D.bin - 12)
+            snprintf(D.bin, sizeof D.bin, "%.*s/../examples", (int)(sl - argv0), argv0);
+        else snprintf(D.bin, sizeof D.bin, "../examples");
     }
     snprintf(path, sizeof path, "%s/x400mta", D.bin);
     if (stat(path, &st) != 0 || access(path, X_OK) != 0)
         fail("%s: not found or not executable (use --bin DIR)", path);
     /* the temporary directory */
-    if (snprintf(D.dir, sizeof D.dir, "%s/mta_demo.XXXXXX", tmp && *tmp ? tmp : "/tmp") >= (int)sizeof D.dir)
-        fail("TMPDIR is too long");
-    if (!mkdtemp(D.dir)) fail("mkdtemp %s: %s", D.dir, strerror(errno));
+    if (x400t_scratch_dir(D.dir, sizeof D.dir, "mta_demo") != 0)
+        fail("no temporary directory under $TMPDIR: %s", strerror(errno));
     D.dir_made = 1;
     snprintf(D.toollog, sizeof D.toollog, "%s/tools.log", D.dir);
     for (int i = 0; i < 2; i++) {
@@ -1222,7 +1199,10 @@ static void setup(const char *argv0)
         snprintf(m->log, sizeof m->log, "%s/mta-%c.log", D.dir, m->letter);
         snprintf(m->out, sizeof m->out, "%s/mta-%c.out", D.dir, m->letter);
         snprintf(m->spool, sizeof m->spool, "%s/spool-%c", D.dir, m->letter);
-        m->port = free_port();
+        /* a free loopback port, released for the MTA (which binds it with
+         * SO_REUSEADDR) */
+        m->port = (uint16_t)x400t_free_port();
+        if (!m->port) fail("no free loopback port: %s", strerror(errno));
     }
     /* the proxies: listening before any MTA starts, never released */
     D.px.rng = (uint32_t)(wall_ms() ^ (uint64_t)getpid() << 16) | 1u;

@@ -1,0 +1,119 @@
+/* The two-endpoint harness shared by the Check suites and the benches:
+ * two protocol endpoints in one process, the octets one has to send moved
+ * into the other until nothing moves (a pump), optionally
+ *   - split: each delivery in two pieces at an offset (a test runs its
+ *     exchange once per offset: every input split at every offset),
+ *   - chunked: deliveries of at most N octets, or taken N at a time,
+ *   - cut: the connection lost once the initiator has sent N octets (the
+ *     piece crossing N is lost with it, both ends are told, the responder
+ *     first, as a receiver learns of a broken TCP connection first),
+ *   - recorded: every octet into an x400t_wire (wire.h), which
+ *     x400t_wire_check() hands to tshark as a pcapng.
+ * No Check calls here (the benches link it): failures are returned, with
+ * the reason in pair->err.  Scratch directories and free ports for the
+ * end-to-end suites are at the end. */
+#ifndef X400T_PAIR_H
+#define X400T_PAIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+/* One endpoint kind, as the pump sees it: a sans-I/O object with output
+ * pending and an input function. */
+typedef struct x400t_end_ops {
+    /* Octets waiting to be sent (*p valid until sent() or the next call). */
+    size_t (*pending)(void *end, const uint8_t **p);
+    /* The first n pending octets are gone. */
+    void (*sent)(void *end, size_t n);
+    /* Input: n (all taken), or < 0 when the end refused it (it aborted). */
+    int (*recv)(void *end, const uint8_t *p, size_t n);
+    /* The connection is lost (NULL: nothing to tell). */
+    void (*lost)(void *end);
+} x400t_end_ops;
+
+/* An x400_assoc (include/x400p1/assoc.h) as an end. */
+extern const x400t_end_ops x400t_assoc_end;
+/* An x400_assoc ** as an end: the association it points to at each call
+ * (a test that replaces its associations, e.g. on RTSE recovery; NULL:
+ * nothing to send, input dropped). */
+extern const x400t_end_ops x400t_assoc_slot_end;
+
+typedef struct x400t_pair {
+    const x400t_end_ops *ops;
+    void *end[2];           /* [0] the initiator, [1] the responder; NULL: none
+                             * (what is sent to it is dropped) */
+    size_t split;           /* > 0: each delivery in two pieces, the first `split` octets */
+    size_t chunk;           /* > 0: deliveries of at most `chunk` octets */
+    size_t take;            /* > 0: at most `take` octets taken from pending() at once
+                             * (and the other end answers in between: see x400t_pair_pump) */
+    int interleave;         /* 1: after each piece from the initiator, the responder's
+                             * output goes back before the next piece */
+    int direct;             /* 1: delivered from the sender's pending buffer, sent()
+                             * after (no copy: for benches whose receiver never makes
+                             * the sender emit) */
+    x400t_wire *wire;       /* non-NULL: every octet moved is recorded */
+    int cut_armed;          /* 1: cut when the initiator's octets pass cut_at */
+    size_t cut_at, counted; /* counted: the initiator's octets delivered while armed */
+    int cuts;               /* cuts made */
+    size_t moved;           /* octets delivered, both ways */
+    size_t refused;         /* deliveries an end refused (recv < 0) */
+    int first_refusal;      /* the first such recv result */
+    int last_refusal;       /* the last one */
+    int max_rounds;         /* > 0: stop after this many rounds, settled or not */
+    int guard;              /* rounds before "did not settle" (0: 1000000) */
+    /* After every round (may be NULL): < 0 stops the pump with the reason
+     * written to err. */
+    int (*after_round)(void *user, char *err, size_t errlen);
+    /* Every piece taken from end[from] and not lost to a cut, before it is
+     * delivered (may be NULL): e.g. a capture of each direction's stream. */
+    void (*tap)(void *user, int from, const uint8_t *p, size_t n);
+    void *user;             /* of after_round and tap */
+    char err[600];
+    uint8_t *buf;           /* copy of what is being delivered */
+    size_t cap;
+} x400t_pair;
+
+/* Zero everything, set the ends; x400t_pair_free() releases the copy buffer. */
+void x400t_pair_init(x400t_pair *p, const x400t_end_ops *ops, void *initiator, void *responder);
+void x400t_pair_free(x400t_pair *p);
+
+/* Move what end[from] (0 or 1) has pending to the other end.  Returns the
+ * octets taken (0: nothing pending), or -1 (err: a short input). */
+long x400t_pair_move(x400t_pair *p, int from);
+
+/* Move both ways until nothing moves (or max_rounds rounds).  0, or -1
+ * (err: did not settle, a short input, after_round failed). */
+int x400t_pair_pump(x400t_pair *p);
+
+/* Arm a cut after `at` more octets from the initiator. */
+void x400t_pair_cut_after(x400t_pair *p, size_t at);
+/* Cut now: both ends are told the connection is lost, the responder first. */
+void x400t_pair_cut(x400t_pair *p);
+
+/* Feed n octets to one end in two pieces at `split` (0 or >= n: one
+ * piece), then in pieces of at most `chunk` (0: no limit).  n (all
+ * taken), a recv result < 0 when the end refused a piece (nothing more is
+ * fed), or the octets taken (< n) when it took only part of a piece. */
+int x400t_feed(const x400t_end_ops *ops, void *end, const uint8_t *b, size_t n, size_t split,
+               size_t chunk);
+
+/* Take everything `end` has pending: appended to *buf (a realloc'd
+ * buffer of *len octets; buf NULL: dropped) and, when w is not NULL,
+ * recorded as sent by the initiator or not.  The octets taken. */
+size_t x400t_take(const x400t_end_ops *ops, void *end, uint8_t **buf, size_t *len, x400t_wire *w,
+                  int from_initiator);
+
+/* ---- scratch directories and ports (end-to-end suites, benches, demo) ---- */
+
+/* A fresh directory $TMPDIR/<prefix>-XXXXXX (TMPDIR unset or empty: /tmp)
+ * into out; 0, or -1 (errno). */
+int x400t_scratch_dir(char *out, size_t cap, const char *prefix);
+/* Remove path and everything under it (no symlink followed); 0, or -1. */
+int x400t_rm_tree(const char *path);
+/* A loopback TCP port free a moment ago (bound by the kernel, released);
+ * 0 if none. */
+unsigned x400t_free_port(void);
+
+#endif
