@@ -1171,7 +1171,7 @@ START_TEST(want_write_and_want_close)
     ck_assert_int_eq(x400_p1_link_want_close(p.ini.l) + x400_p1_link_want_close(p.rsp.l), 0);
     ck_assert_int_eq(x400_p1_link_close(p.ini.l), X400_OK);
     ck_assert_int_eq(x400_p1_link_want_write(p.ini.l), 1);          /* the FN */
-    move(&p, p.ini.a, p.rsp.a, 1);
+    (void)x400t_pair_move(&p.io, 0);
     /* the responder's link has ended (released); the DN is its association's
      * to send: the connection closes when the association says so */
     ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_RELEASED), 1);
@@ -1179,7 +1179,7 @@ START_TEST(want_write_and_want_close)
     ck_assert_int_eq(x400_assoc_want_write(p.rsp.a), 1);
     ck_assert_int_eq(x400_assoc_want_close(p.rsp.a), 0);
     ck_assert_int_eq(x400_p1_link_want_close(p.ini.l), 0);          /* waits for the DN */
-    move(&p, p.rsp.a, p.ini.a, 0);
+    (void)x400t_pair_move(&p.io, 1);
     pump(&p);
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_RELEASED), 1);
     ck_assert_int_eq(x400_p1_link_want_close(p.rsp.l), 1);
@@ -1345,7 +1345,7 @@ static void restarted_responder(x400_mode mode)
     x400_p1_link_info info;
     x400_rtse_record_info ri;
     uint8_t *enc = NULL, bad[X400_RTSE_RECORD_MAX];
-    size_t enc_len = 0, n;
+    size_t enc_len = 0, n, moved = 0;
     const uint8_t *b;
     memset(&p, 0, sizeof p);
     memset(&r, 0, sizeof r);
@@ -1354,7 +1354,8 @@ static void restarted_responder(x400_mode mode)
     r.x410 = mode == X400_MODE_X410;
     REC = &r;
     STORE = &st;
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    pair_io(&p);
+    ck_assert_int_eq(x400_p1_idset_new(&p.seen, 100, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
@@ -1388,7 +1389,7 @@ static void restarted_responder(x400_mode mode)
     ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &enc, &enc_len, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
     /* about 600000 octets reach the responder, then the connection breaks */
-    while (r.moved < 600000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
+    while (moved < 600000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
         uint8_t *copy;
         if (n > 1500) n = 1500;
         copy = malloc(n);
@@ -1396,8 +1397,8 @@ static void restarted_responder(x400_mode mode)
         x400_assoc_sent(p.ini.a, n);
         (void)x400_assoc_recv(p.rsp.a, copy, n);
         free(copy);
-        r.moved += n;
-        move(&p, p.rsp.a, p.ini.a, 0);
+        moved += n;
+        (void)x400t_pair_move(&p.io, 1);
     }
     x400_assoc_transport_closed(p.rsp.a);
     x400_assoc_transport_closed(p.ini.a);
@@ -1497,13 +1498,14 @@ START_TEST(link_makes_its_associations_and_recovers_without_need_assoc)
     x400_p1_link_callbacks cbi = { &p.ini, on_ev }, cbr = { &p.rsp, on_ev };
     x400_assoc *a1 = NULL, *a2 = NULL, *none = (x400_assoc *)&p;
     const uint8_t *b;
-    size_t n;
+    size_t n, moved = 0;
     memset(&p, 0, sizeof p);
     memset(&r, 0, sizeof r);
     r.p = &p;
     REC = &r;
     prepared = 0;
-    ck_assert_int_eq(x400_p1_idset_create(100, NULL, &p.seen), X400_OK);
+    pair_io(&p);
+    ck_assert_int_eq(x400_p1_idset_new(&p.seen, 100, NULL), X400_OK);
     x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
     x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
     ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
@@ -1544,7 +1546,7 @@ START_TEST(link_makes_its_associations_and_recovers_without_need_assoc)
     ck_assert_str_eq(p.rsp.peer, "MTA-A");
     mk(&m, X400_P1_MESSAGE, "OWN.1", 1, 200000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    while (r.moved < 60000 && (n = x400_assoc_pending(a1, &b)) > 0) {
+    while (moved < 60000 && (n = x400_assoc_pending(a1, &b)) > 0) {
         uint8_t *copy;
         if (n > 1000) n = 1000;
         copy = malloc(n);
@@ -1552,8 +1554,8 @@ START_TEST(link_makes_its_associations_and_recovers_without_need_assoc)
         x400_assoc_sent(a1, n);
         (void)x400_assoc_recv(p.rsp.a, copy, n);
         free(copy);
-        r.moved += n;
-        move(&p, p.rsp.a, a1, 0);
+        moved += n;
+        (void)x400t_pair_move(&p.io, 1);
     }
     x400_assoc_transport_closed(p.rsp.a);
     x400_assoc_transport_closed(a1);
