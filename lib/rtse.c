@@ -14,6 +14,7 @@
 #include <RTORJapdu.h>
 #include <RTORQapdu.h>
 
+#include "ber.h"
 #include "rtse_int.h"
 
 /* ---- events, states and the state table ---------------------------------- */
@@ -594,7 +595,7 @@ static int act_recovery_refused(x400i_rtse *r, const evargs *a)
     asn_dec_rval_t rv;
     long reason = -1;
     const x400i_rtse_lind *l = a->l;
-    if (l->apdu_len && l->apdu_len <= CTRL_MAX && x400i_rt_ber_wellformed(l->apdu, l->apdu_len)) {
+    if (l->apdu_len && l->apdu_len <= CTRL_MAX && x400i_ber_is_one_tlv(l->apdu, l->apdu_len)) {
         rv = ber_decode(NULL, &asn_DEF_RTSE_apdus, (void **)&ap, l->apdu, l->apdu_len);
         if (rv.code == RC_OK && ap->present == RTSE_apdus_PR_rtab_apdu && ap->choice.rtab_apdu.abortReason)
             reason = *ap->choice.rtab_apdu.abortReason;

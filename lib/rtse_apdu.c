@@ -20,6 +20,7 @@
 #include <RTORJapdu.h>
 #include <RTORQapdu.h>
 
+#include "ber.h"
 #include "rtse_int.h"
 
 const char *x400i_rtse_abort_reason_name(int reason)
@@ -35,88 +36,6 @@ const char *x400i_rt_refuse_reason_name(int reason)
     static const char *const n[] = { "rtsBusy", "cannotRecover", "validationFailure",
                                      "unacceptableDialogueMode" };
     return reason >= 0 && reason < (int)X400I_ARRAY_LEN(n) ? n[reason] : "unknown";
-}
-
-/* ---- BER ------------------------------------------------------------------ */
-size_t x400i_rt_put_len(uint8_t *o, uint64_t len)
-{
-    if (len < 128) { o[0] = (uint8_t)len; return 1; }
-    size_t n = 0;
-    for (uint64_t v = len; v; v >>= 8) n++;
-    o[0] = (uint8_t)(0x80 | n);
-    for (size_t i = 0; i < n; i++) o[1 + i] = (uint8_t)(len >> (8 * (n - 1 - i)));
-    return 1 + n;
-}
-
-/* Read a BER length at p[*off] (of n): 1 = definite (*len), 2 = indefinite,
- * 0 = need more octets, -1 = invalid. */
-int x400i_rt_get_len(const uint8_t *p, size_t n, size_t *off, uint64_t *len)
-{
-    if (*off >= n) return 0;
-    uint8_t b = p[(*off)++];
-    if (b < 0x80) { *len = b; return 1; }
-    if (b == 0x80) return 2;
-    unsigned k = b & 0x7fu;
-    if (k > 8) return -1;
-    if (n - *off < k) return 0;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < k; i++) v = v << 8 | p[(*off)++];
-    *len = v;
-    return 1;
-}
-
-/* Structural BER check before asn1c sees the octets: every length fits in
- * its parent, indefinite lengths only on constructed values and closed by
- * end-of-contents, depth bounded.  asn1c 0.9.28 loops forever on some
- * malformed inputs (found by fuzz_rtse: a SET whose length runs past the
- * buffer around an indefinite CHOICE), so it only gets well-formed TLVs.
- * Returns the octets of the TLV at p, or -1. */
-static long ber_tlv_check(const uint8_t *p, size_t n, int depth)
-{
-    size_t off = 0, len;
-    uint8_t t, b;
-    if (depth > 24 || n < 2) return -1;
-    t = p[off++];
-    if ((t & 0x1f) == 0x1f) {
-        int k = 0;
-        do {
-            if (off >= n || ++k > 4) return -1;
-        } while (p[off++] & 0x80);
-    }
-    if (off >= n) return -1;
-    b = p[off++];
-    if (b == 0x80) {
-        if (!(t & 0x20)) return -1;
-        for (;;) {
-            long sub;
-            if (n - off >= 2 && p[off] == 0 && p[off + 1] == 0) return (long)(off + 2);
-            if ((sub = ber_tlv_check(p + off, n - off, depth + 1)) < 0) return -1;
-            off += (size_t)sub;
-        }
-    }
-    if (b < 0x80) len = b;
-    else {
-        unsigned k = b & 0x7fu;
-        if (k == 0 || k > 4 || n - off < k) return -1;
-        len = 0;
-        for (unsigned i = 0; i < k; i++) len = len << 8 | p[off++];
-    }
-    if (len > n - off) return -1;
-    if (t & 0x20) {
-        size_t end = off + len;
-        while (off < end) {
-            long sub = ber_tlv_check(p + off, end - off, depth + 1);
-            if (sub < 0 || (p[off] == 0 && sub == 2)) return -1;
-            off += (size_t)sub;
-        }
-        return (long)end;
-    }
-    return (long)(off + len);
-}
-
-int x400i_rt_ber_wellformed(const uint8_t *p, size_t n)
-{
-    return n >= 2 && ber_tlv_check(p, n, 0) == (long)n;
 }
 
 static int consume_cb(const void *buf, size_t size, void *key)
@@ -144,7 +63,7 @@ int x400i_rt_decode(x400i_rtse *r, const uint8_t *p, size_t n, RTSE_apdus_t **ou
         return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_LIMIT, 0, "%s of %zu octets exceeds the bound of %u",
                              what, n, CTRL_MAX);
     if (n == 0) return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0, "%s: no RTSE APDU", what);
-    if (!x400i_rt_ber_wellformed(p, n))
+    if (!x400i_ber_is_one_tlv(p, n))
         return x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PARSE, 0,
                              "%s: RTSE APDU does not decode (malformed BER, %zu octets)", what, n);
     memset(&ctx, 0, sizeof ctx);
@@ -221,7 +140,7 @@ int x400i_rtse_rtorq_recover_ref(const uint8_t *apdu, size_t len, x400i_rtse_ref
     RTSE_apdus_t *a = NULL;
     asn_dec_rval_t rv;
     int rc;
-    if (!apdu || len == 0 || len > CTRL_MAX || !x400i_rt_ber_wellformed(apdu, len)) return X400_ERR_PARSE;
+    if (!apdu || len == 0 || len > CTRL_MAX || !x400i_ber_is_one_tlv(apdu, len)) return X400_ERR_PARSE;
     rv = ber_decode(NULL, &asn_DEF_RTSE_apdus, (void **)&a, apdu, len);
     if (rv.code != RC_OK || rv.consumed != len || a->present != RTSE_apdus_PR_rtorq_apdu) {
         x400i_rt_free_apdu(a);

@@ -25,6 +25,7 @@
 #include <RTSE-apdus.h>
 #include <SessionConnectionIdentifier.h>
 
+#include "ber.h"
 #include "rtse.h"
 
 #define CTRL_MAX 65536u        /* bound on a control APDU (RTORQ, RTAB, ...) */
@@ -68,7 +69,7 @@ typedef struct tx_state {
     size_t len;
     uint64_t tid;
     x400_rtse_priority prio;
-    uint8_t hdr[16];
+    uint8_t hdr[2 * X400I_BER_LEN_MAX + 6]; /* EXTERNAL, indirect-reference, [0] */
     size_t hdr_len;
     uint64_t total;          /* APDV octets (hdr + apdu) */
     uint64_t off;            /* next APDV offset to send */
@@ -216,10 +217,7 @@ int x400i_rt_act_t_record(x400i_rtse *r, const evargs *a);
 void x400i_rt_persist(x400i_rtse *r);
 void x400i_rt_persist_erase(x400i_rtse *r);
 
-/* ---- APDUs (lib/rtse_apdu.c) ----------------------------------------------- */
-size_t x400i_rt_put_len(uint8_t *o, uint64_t len);
-int x400i_rt_get_len(const uint8_t *p, size_t n, size_t *off, uint64_t *len);
-int x400i_rt_ber_wellformed(const uint8_t *p, size_t n);
+/* ---- APDUs (lib/rtse_apdu.c; lengths and the structural check: lib/ber.h) -- */
 /* DER of *a into r->out; < 0 with diag. */
 int x400i_rt_encode(x400i_rtse *r, RTSE_apdus_t *a);
 /* Decode a complete control APDU; *out must be freed with x400i_rt_free_apdu(). */

@@ -10,16 +10,6 @@
 
 static const uint8_t rec_magic[4] = { 'X', 'R', 'T', 'R' };
 
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 typedef struct wr { uint8_t *p; size_t n, cap; int bad; } wr;
 static void w_bytes(wr *w, const void *p, size_t n)
 {
@@ -95,7 +85,7 @@ static size_t rec_build(const x400i_rtse *r, uint8_t *buf, size_t cap)
         w_u(&w, x->ring[i].off, 8);
     }
     if (w.bad) return 0;
-    w_u(&w, crc32(buf, w.n), 4);
+    w_u(&w, x400i_crc32(buf, w.n), 4);
     return w.bad ? 0 : w.n;
 }
 
@@ -112,7 +102,7 @@ static int rec_parse(const uint8_t *p, size_t n, rx_state *x, x400i_rtse_ref *re
     x400i_rd_init(&rd, p, n);
     {
         uint32_t want = (uint32_t)p[n - 4] << 24 | (uint32_t)p[n - 3] << 16 | (uint32_t)p[n - 2] << 8 | p[n - 1];
-        if (crc32(p, n - 4) != want) return X400_ERR_CORRUPT;
+        if (x400i_crc32(p, n - 4) != want) return X400_ERR_CORRUPT;
     }
     rd.len = n - 4;
     rd.off = 4;

@@ -23,16 +23,16 @@ static void new_activity_id(x400i_rtse *r, uint8_t id[6], size_t *len)
 static size_t build_apdv_header(const x400i_rtse *r, uint8_t *h, uint64_t content)
 {
     /* EXTERNAL { indirect-reference ctx, encoding single-ASN1-type [0] } */
-    uint8_t inner[12];
+    uint8_t inner[4 + X400I_BER_LEN_MAX];
     size_t n = 0, in = 0;
     if (r->x410) return 0;
     inner[in++] = 0x02;
     inner[in++] = 0x01;
     inner[in++] = (uint8_t)r->cfg.transfer_context_id;
     inner[in++] = 0xa0;
-    in += x400i_rt_put_len(inner + in, content);
+    in += x400i_ber_put_len(inner + in, (size_t)content);
     h[n++] = 0x28;
-    n += x400i_rt_put_len(h + n, in + content);
+    n += x400i_ber_put_len(h + n, (size_t)(in + content));
     memcpy(h + n, inner, in);
     return n + in;
 }
@@ -40,7 +40,7 @@ static size_t build_apdv_header(const x400i_rtse *r, uint8_t *h, uint64_t conten
 static int send_piece(x400i_rtse *r, uint64_t from, uint64_t to)
 {
     tx_state *t = &r->tx;
-    uint8_t th[10];
+    uint8_t th[1 + X400I_BER_LEN_MAX];
     size_t thn = 0, need;
     int rc;
     if (!r->x410) {
@@ -48,7 +48,7 @@ static int send_piece(x400i_rtse *r, uint64_t from, uint64_t to)
          * octets themselves are the session user data (X.410 (1984), as
          * ISODE's RTS over session sends them) */
         th[thn++] = 0x04;
-        thn += x400i_rt_put_len(th + thn, to - from);
+        thn += x400i_ber_put_len(th + thn, (size_t)(to - from));
     }
     need = thn + (size_t)(to - from);
     x400i_buf_reset(&r->out);
@@ -147,7 +147,7 @@ static int uw_header(x400i_rtse *r)
 {
     unwrap *u = &r->rx.uw;
     size_t off = 0;
-    uint64_t len;
+    size_t len;
     int outer, k;
     if (u->hdr_have < 1) return 0;
     if (u->hdr[0] != 0x28) {
@@ -156,24 +156,24 @@ static int uw_header(x400i_rtse *r)
         return -1;
     }
     off = 1;
-    if ((outer = x400i_rt_get_len(u->hdr, u->hdr_have, &off, &len)) <= 0) goto more_or_bad;
+    if ((outer = x400i_ber_get_len(u->hdr, u->hdr_have, &off, &len)) <= 0) goto more_or_bad;
     for (;;) {
         uint8_t tag;
         if (off >= u->hdr_have) goto need;
         tag = u->hdr[off];
         if (tag == 0x06 || tag == 0x02 || tag == 0x07) { /* references, descriptor */
             size_t o2 = off + 1;
-            uint64_t l2;
-            k = x400i_rt_get_len(u->hdr, u->hdr_have, &o2, &l2);
+            size_t l2;
+            k = x400i_ber_get_len(u->hdr, u->hdr_have, &o2, &l2);
             if (k == 0) goto need;
             if (k != 1 || l2 > HDR_MAX) goto bad;
             if (u->hdr_have - o2 < l2) goto need;
-            off = o2 + (size_t)l2;
+            off = o2 + l2;
             continue;
         }
         if (tag == 0xa0 || tag == 0x81) { /* single-ASN1-type [0] / octet-aligned [1] */
             size_t o2 = off + 1;
-            k = x400i_rt_get_len(u->hdr, u->hdr_have, &o2, &len);
+            k = x400i_ber_get_len(u->hdr, u->hdr_have, &o2, &len);
             if (k == 0) goto need;
             if (k < 0 || (k == 2 && tag == 0x81)) goto bad;
             u->hdr_len = o2;
@@ -459,7 +459,7 @@ int x400i_rt_act_data(x400i_rtse *r, const evargs *a)
 {
     rx_state *x = &r->rx;
     const uint8_t *p = a->l->apdu, *v = NULL;
-    size_t n = a->l->apdu_len, off = 1;
+    size_t n = a->l->apdu_len, off = 1, tl;
     uint64_t len;
     RTSE_apdus_t *ap = NULL;
     int rc = 0;
@@ -467,8 +467,9 @@ int x400i_rt_act_data(x400i_rtse *r, const evargs *a)
         /* X.410-1984 mode: the session user data is the APDV itself */
         v = p;
         len = n;
-    } else if (n >= 2 && p[0] == 0x04 && x400i_rt_get_len(p, n, &off, &len) == 1 && len == n - off) {
+    } else if (n >= 2 && p[0] == 0x04 && x400i_ber_get_len(p, n, &off, &tl) == 1 && tl == n - off) {
         v = p + off; /* fast path: primitive OCTET STRING, definite length */
+        len = tl;
     } else {
         if ((rc = x400i_rt_decode(r, p, n, &ap, "P-DATA")) < 0) return x400i_rt_abort(r, AR_PROTOCOL, 0, rc);
         if (ap->present != RTSE_apdus_PR_rttr_apdu) {

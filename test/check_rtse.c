@@ -741,16 +741,6 @@ END_TEST
 
 /* ---- records -------------------------------------------------------------------- */
 
-static uint32_t crc(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 START_TEST(records)
 {
     x400t_rl h;
@@ -780,7 +770,7 @@ START_TEST(records)
     }
     /* another version, with a valid checksum */
     rec[4] = 2;
-    c = crc(rec, n - 4);
+    c = x400i_crc32(rec, n - 4);
     rec[n - 4] = (uint8_t)(c >> 24);
     rec[n - 3] = (uint8_t)(c >> 16);
     rec[n - 2] = (uint8_t)(c >> 8);
