@@ -14,6 +14,7 @@
 #include <RTSE-apdus.h>
 
 #include "rtse.h"
+#include "rtse_int.h"
 #include "support_rtse_lower.h"
 #include "wire.h"
 #include "data.h"
@@ -740,16 +741,6 @@ END_TEST
 
 /* ---- records -------------------------------------------------------------------- */
 
-static uint32_t crc(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 START_TEST(records)
 {
     x400t_rl h;
@@ -779,7 +770,7 @@ START_TEST(records)
     }
     /* another version, with a valid checksum */
     rec[4] = 2;
-    c = crc(rec, n - 4);
+    c = x400i_crc32(rec, n - 4);
     rec[n - 4] = (uint8_t)(c >> 24);
     rec[n - 3] = (uint8_t)(c >> 16);
     rec[n - 2] = (uint8_t)(c >> 8);
@@ -830,6 +821,422 @@ START_TEST(config_and_table)
     }
     ck_assert_str_eq(x400i_rtse_state_name(99), "?");
     ck_assert_ptr_null(x400i_rtse_abort_reason_name(8));
+}
+END_TEST
+
+/* ---- the state table, walked --------------------------------------------------- */
+/* One RTPM over a lower interface that records and answers at once (every
+ * service fails in the `fail` mode), user callbacks that fail in the
+ * `cb_fail` mode.  Each scenario brings a fresh machine into a state; each
+ * firing is one event with its arguments.  For every scenario x firing x
+ * mode: a cell with an action ends in one of the states the cell declares,
+ * an empty cell refuses a request (no effect), closes on an event from
+ * below (protocol error) and ignores a timer; no action names an outcome
+ * its cell does not declare.  Then every cell with an action was run and
+ * every state a cell declares was reached. */
+typedef struct wk {
+    x400i_rtse *rt;
+    int fail, cb_fail, defer;
+    uint32_t serial;
+    uint8_t connect_apdu[512];  /* the last connect_req / connect_rsp APDU */
+    size_t connect_len;
+    uint8_t rsp_apdu[512];
+    size_t rsp_len;
+    uint8_t record[X400_RTSE_RECORD_MAX];
+    size_t record_len;
+} wk;
+
+static const x400i_rtse_ref wk_ref = { .calling = "CALLING", .calling_len = 7, .common = "261204190000Z",
+                                       .common_len = 13 };
+/* captured from machines of the walk itself */
+static uint8_t wk_rtorq[512], wk_rtorq_recover[512], wk_rtorq_other[512], wk_rtoac[512];
+static size_t wk_rtorq_len, wk_rtorq_recover_len, wk_rtorq_other_len, wk_rtoac_len;
+static uint8_t wk_big[3600]; /* three checkpoints of 1 KiB and a last piece */
+static uint8_t wk_long[8192];
+
+static int wk_rc(void *u) { return ((wk *)u)->fail ? -1 : 0; }
+static int wk_connect_req(void *u, int turn, const uint8_t *p, size_t n)
+{
+    wk *w = u;
+    (void)turn;
+    ck_assert_uint_le(n, sizeof w->connect_apdu);
+    memcpy(w->connect_apdu, p, n);
+    w->connect_len = n;
+    return wk_rc(u);
+}
+static int wk_connect_rsp(void *u, int accept, const uint8_t *p, size_t n)
+{
+    wk *w = u;
+    (void)accept;
+    ck_assert_uint_le(n, sizeof w->rsp_apdu);
+    memcpy(w->rsp_apdu, p, n);
+    w->rsp_len = n;
+    return wk_rc(u);
+}
+static int wk_apdu(void *u, const uint8_t *p, size_t n) { (void)p; (void)n; return wk_rc(u); }
+static int wk_serial_req(void *u, uint32_t *serial) { *serial = ++((wk *)u)->serial; return wk_rc(u); }
+static int wk_serial_rsp(void *u, uint32_t serial) { (void)serial; return wk_rc(u); }
+static int wk_resume(void *u, const uint8_t *id, size_t id_len, const uint8_t *old_id, size_t old_id_len,
+                     uint32_t serial, const x400i_rtse_ref *old_conn)
+{
+    (void)id, (void)id_len, (void)old_id, (void)old_id_len, (void)serial, (void)old_conn;
+    return wk_rc(u);
+}
+static int wk_ind(void *u, const x400i_rtse_ind *ind)
+{
+    wk *w = u;
+    if (ind->type == X400I_RTSE_PERSIST) {
+        if (ind->record_len) memcpy(w->record, ind->record, ind->record_len);
+        w->record_len = ind->record_len;
+    }
+    if (w->cb_fail) return -1;
+    return ind->type == X400I_RTSE_TRANSFER_IND && w->defer ? X400I_RTSE_DEFER : 0;
+}
+
+static void wk_new(wk *w, int initiator, uint32_t cp)
+{
+    x400_rtse_config c = cfg_of(cp, 3, 1, 0);
+    x400i_rtse_lower lo = { .connect_req = wk_connect_req, .connect_rsp = wk_connect_rsp, .data_req = wk_apdu,
+                            .minor_sync_req = wk_serial_req, .minor_sync_rsp = wk_serial_rsp,
+                            .activity_start_req = (int (*)(void *, const uint8_t *, size_t))wk_apdu,
+                            .activity_resume_req = wk_resume, .activity_discard_rsp = wk_rc,
+                            .activity_interrupt_rsp = wk_rc, .activity_end_req = wk_serial_req,
+                            .activity_end_rsp = wk_rc, .token_please_req = wk_apdu, .control_give_req = wk_rc,
+                            .release_req = wk_rc, .release_rsp = wk_rc, .u_abort_req = wk_apdu };
+    x400i_rtse_callbacks cb = { .indication = wk_ind };
+    memset(w, 0, sizeof *w);
+    lo.user = w;
+    cb.user = w;
+    ck_assert_int_eq(x400i_rtse_new(&w->rt, initiator, &c, &lo, &cb, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400i_rtse_tick(w->rt, 1000), X400_OK);
+}
+
+static int wk_lind(wk *w, x400i_rtse_lind_type t, const uint8_t *apdu, size_t n, uint32_t serial)
+{
+    x400i_rtse_lind l;
+    memset(&l, 0, sizeof l);
+    l.type = t;
+    l.apdu = apdu;
+    l.apdu_len = n;
+    l.serial = serial;
+    l.ref = &wk_ref;
+    l.accepted = 1;
+    l.turn = t == X400I_RTSE_LIND_CONNECT_CONF || x400i_rtse_has_turn(w->rt);
+    l.id = (const uint8_t *)"\x01";
+    l.id_len = 1;
+    return x400i_rtse_lower_input(w->rt, &l);
+}
+#define WK_OK(x) ck_assert_int_eq((x), X400_OK)
+#define WK_IN(w, t, ...) WK_OK(wk_lind((w), X400I_RTSE_LIND_##t, __VA_ARGS__))
+
+/* ---- scenarios ---- */
+static void sc_init_idle(wk *w) { wk_new(w, 1, 1); }
+static void sc_resp_idle(wk *w) { wk_new(w, 0, 1); }
+static void sc_init_wait_conf(wk *w) { sc_init_idle(w); WK_OK(x400i_rtse_open_req(w->rt, NULL, 0)); }
+static void sc_resp_wait_rsp(wk *w) { sc_resp_idle(w); WK_IN(w, CONNECT, wk_rtorq, wk_rtorq_len, 0); }
+static void sc_init_open(wk *w) { sc_init_wait_conf(w); WK_IN(w, CONNECT_CONF, wk_rtoac, wk_rtoac_len, 0); }
+static void sc_init_open_nocp(wk *w)
+{
+    wk_new(w, 1, 0);
+    WK_OK(x400i_rtse_open_req(w->rt, NULL, 0));
+    WK_IN(w, CONNECT_CONF, (const uint8_t *)"\xb1\x06\xa2\x04\xa0\x02\x05\x00", 8, 0); /* RTOAC without checkpointing */
+}
+static void sc_resp_open(wk *w) { sc_resp_wait_rsp(w); WK_OK(x400i_rtse_open_rsp(w->rt, 1, -1, NULL, 0)); }
+static void sc_resp_open_nocp(wk *w)
+{
+    wk_new(w, 0, 0);
+    WK_IN(w, CONNECT, wk_rtorq, wk_rtorq_len, 0);
+    WK_OK(x400i_rtse_open_rsp(w->rt, 1, -1, NULL, 0));
+}
+static void sc_resp_receiving(wk *w) { sc_resp_open(w); WK_IN(w, ACT_START, NULL, 0, 0); }
+static void sc_resp_receiving_nocp(wk *w) { sc_resp_open_nocp(w); WK_IN(w, ACT_START, NULL, 0, 0); }
+/* an APDV of 11 octets: EXTERNAL {indirect-reference 5, single-ASN1-type NULL} */
+#define WK_APDV (const uint8_t *)"\x04\x09\x28\x07\x02\x01\x05\xa0\x02\x05\x00", 11
+static void sc_resp_receiving_all(wk *w) { sc_resp_receiving(w); WK_IN(w, DATA, WK_APDV, 0); }
+static void sc_resp_received_nocp(wk *w)
+{
+    sc_resp_receiving_nocp(w);
+    w->defer = 1;
+    WK_IN(w, DATA, WK_APDV, 0);
+    WK_IN(w, ACT_END, NULL, 0, 0);
+    w->defer = 0;
+}
+static void sc_resp_received(wk *w) /* a completed incoming APDU, confirmation deferred */
+{
+    sc_resp_receiving(w);
+    w->defer = 1;
+    WK_IN(w, DATA, WK_APDV, 0);
+    WK_IN(w, ACT_END, NULL, 0, 0);
+    w->defer = 0;
+}
+static void sc_resp_confirmed(wk *w) { sc_resp_received(w); WK_OK(x400i_rtse_transfer_accept(w->rt)); }
+static void sc_init_noturn(wk *w) { sc_init_open(w); WK_OK(x400i_rtse_turn_give_req(w->rt)); }
+static void sc_init_receiving(wk *w) { sc_init_noturn(w); WK_IN(w, ACT_START, NULL, 0, 0); }
+static void sc_init_receiving_all(wk *w) { sc_init_receiving(w); WK_IN(w, DATA, WK_APDV, 0); }
+static void sc_init_received(wk *w)
+{
+    sc_init_receiving(w);
+    w->defer = 1;
+    WK_IN(w, DATA, WK_APDV, 0);
+    WK_IN(w, ACT_END, NULL, 0, 0);
+    w->defer = 0;
+}
+static void sc_resp_turn(wk *w) { sc_resp_open(w); WK_IN(w, CONTROL_GIVE, NULL, 0, 0); }
+static void sc_init_sending(wk *w)
+{
+    sc_init_open(w);
+    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, sizeof wk_big, X400_RTSE_PRIO_NORMAL, 1));
+}
+static void sc_init_sending_long(wk *w)
+{
+    sc_init_open(w);
+    WK_OK(x400i_rtse_transfer_req(w->rt, wk_long, sizeof wk_long, X400_RTSE_PRIO_NORMAL, 1));
+}
+static void sc_resp_sending(wk *w)
+{
+    sc_resp_turn(w);
+    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, sizeof wk_big, X400_RTSE_PRIO_NORMAL, 1));
+}
+static void sc_init_end_conf(wk *w)
+{
+    sc_init_open(w);
+    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, 10, X400_RTSE_PRIO_NORMAL, 1));
+}
+static void sc_resp_end_conf(wk *w)
+{
+    sc_resp_turn(w);
+    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, 10, X400_RTSE_PRIO_NORMAL, 1));
+}
+/* three checkpoints unconfirmed (the window), the last piece waits */
+static void sc_init_end_conf_ring(wk *w) { sc_init_sending(w); WK_IN(w, MINOR_SYNC_CONF, NULL, 0, 1); }
+static void sc_init_recovering_end(wk *w) { sc_init_end_conf(w); WK_IN(w, P_ABORT, NULL, 0, 0); }
+static void sc_resp_wait_recovery_end(wk *w) { sc_resp_end_conf(w); WK_IN(w, P_ABORT, NULL, 0, 0); }
+static void sc_init_close_conf(wk *w) { sc_init_open(w); WK_OK(x400i_rtse_close_req(w->rt)); }
+static void sc_resp_close_rsp(wk *w) { sc_resp_open(w); WK_IN(w, RELEASE, NULL, 0, 0); }
+static void sc_init_recovering(wk *w) { sc_init_sending(w); WK_IN(w, P_ABORT, NULL, 0, 0); }
+static void sc_init_recovering_rx(wk *w) { sc_init_receiving(w); WK_IN(w, P_ABORT, NULL, 0, 0); }
+static void sc_resp_wait_recovery(wk *w)
+{
+    sc_resp_receiving(w);
+    WK_IN(w, DATA, (const uint8_t *)"\x04\x03\x28\x80\x02", 5, 0);
+    WK_IN(w, MINOR_SYNC, NULL, 0, 1);
+    WK_IN(w, P_ABORT, NULL, 0, 0);
+}
+static void sc_resp_wait_recovery_tx(wk *w) { sc_resp_sending(w); WK_IN(w, P_ABORT, NULL, 0, 0); }
+static void sc_resp_restored(wk *w)
+{
+    uint8_t rec[X400_RTSE_RECORD_MAX];
+    size_t n;
+    sc_resp_wait_recovery(w);
+    n = w->record_len;
+    memcpy(rec, w->record, n);
+    x400i_rtse_free(w->rt);
+    sc_resp_idle(w);
+    WK_OK(x400i_rtse_restore(w->rt, rec, n));
+}
+static void sc_init_closed(wk *w) { sc_init_open(w); WK_OK(x400i_rtse_u_abort_req(w->rt, NULL, 0)); }
+
+typedef struct wk_scen { const char *name; void (*setup)(wk *w); int state; } wk_scen;
+#define SC(f, st) { #f, f, X400I_RTSE_ST_##st }
+static const wk_scen wk_scens[] = {
+    SC(sc_init_idle, IDLE), SC(sc_resp_idle, IDLE), SC(sc_resp_restored, IDLE),
+    SC(sc_init_wait_conf, WAIT_OPEN_CONF), SC(sc_resp_wait_rsp, WAIT_OPEN_RSP),
+    SC(sc_init_open, OPEN), SC(sc_init_open_nocp, OPEN), SC(sc_resp_open, OPEN), SC(sc_resp_open_nocp, OPEN),
+    SC(sc_resp_received, OPEN), SC(sc_resp_received_nocp, OPEN),
+    SC(sc_resp_confirmed, OPEN), SC(sc_init_noturn, OPEN), SC(sc_init_received, OPEN), SC(sc_resp_turn, OPEN),
+    SC(sc_init_sending, SENDING), SC(sc_init_sending_long, SENDING), SC(sc_resp_sending, SENDING),
+    SC(sc_init_end_conf, WAIT_END_CONF), SC(sc_resp_end_conf, WAIT_END_CONF), SC(sc_init_end_conf_ring, WAIT_END_CONF),
+    SC(sc_resp_receiving, RECEIVING), SC(sc_init_receiving, RECEIVING), SC(sc_resp_receiving_nocp, RECEIVING),
+    SC(sc_resp_receiving_all, RECEIVING), SC(sc_init_receiving_all, RECEIVING),
+    SC(sc_init_close_conf, WAIT_CLOSE_CONF), SC(sc_resp_close_rsp, WAIT_CLOSE_RSP),
+    SC(sc_init_recovering, RECOVERING), SC(sc_init_recovering_rx, RECOVERING), SC(sc_init_recovering_end, RECOVERING),
+    SC(sc_resp_wait_recovery, WAIT_RECOVERY), SC(sc_resp_wait_recovery_tx, WAIT_RECOVERY),
+    SC(sc_resp_wait_recovery_end, WAIT_RECOVERY),
+    SC(sc_init_closed, CLOSED),
+};
+
+/* ---- firings: one event with its arguments ---- */
+enum { F_OPEN_REQ, F_OPEN_ACCEPT, F_OPEN_REFUSE, F_TRANSFER_SMALL, F_TRANSFER_BIG, F_TURN_PLEASE, F_TURN_GIVE,
+       F_CLOSE_REQ, F_CLOSE_RSP, F_U_ABORT, F_ACCEPT, F_CONNECT, F_CONNECT_RECOVER, F_CONNECT_OTHER,
+       F_CONNECT_BAD, F_CONF_ACCEPT, F_CONF_REFUSE, F_DATA, F_DATA_BAD, F_MINOR, F_MINOR_CONF, F_MINOR_CONF_BAD, F_ACT_START, F_RESUME_NEW,
+       F_RESUME_OLD, F_INTERRUPT, F_DISCARD, F_END, F_END_CONF, F_TOKEN_PLEASE, F_CONTROL_GIVE, F_RELEASE,
+       F_RELEASE_CONF, F_RTAB, F_ABORT_BARE, F_P_ABORT, F_T_TRANSFER, F_T_RECOVERY, F_T_RETRY, F_T_RECORD,
+       F_COUNT };
+
+static int wk_fire(wk *w, int f, int *ev)
+{
+    x400i_rtse_lind l;
+    memset(&l, 0, sizeof l);
+    switch (f) {
+    case F_OPEN_REQ: *ev = EV_OPEN_REQ; return x400i_rtse_open_req(w->rt, (const uint8_t *)"\x05\x00", 2);
+    case F_OPEN_ACCEPT: *ev = EV_OPEN_RSP; return x400i_rtse_open_rsp(w->rt, 1, -1, NULL, 0);
+    case F_OPEN_REFUSE: *ev = EV_OPEN_RSP; return x400i_rtse_open_rsp(w->rt, 0, 0, NULL, 0);
+    case F_TRANSFER_SMALL: *ev = EV_TRANSFER_REQ; return x400i_rtse_transfer_req(w->rt, wk_big, 10, 0, 2);
+    case F_TRANSFER_BIG: *ev = EV_TRANSFER_REQ; return x400i_rtse_transfer_req(w->rt, wk_big, sizeof wk_big, 0, 2);
+    case F_TURN_PLEASE: *ev = EV_TURN_PLEASE_REQ; return x400i_rtse_turn_please_req(w->rt, 1);
+    case F_TURN_GIVE: *ev = EV_TURN_GIVE_REQ; return x400i_rtse_turn_give_req(w->rt);
+    case F_CLOSE_REQ: *ev = EV_CLOSE_REQ; return x400i_rtse_close_req(w->rt);
+    case F_CLOSE_RSP: *ev = EV_CLOSE_RSP; return x400i_rtse_close_rsp(w->rt);
+    case F_U_ABORT: *ev = EV_U_ABORT_REQ; return x400i_rtse_u_abort_req(w->rt, NULL, 0);
+    case F_ACCEPT: *ev = EV_TRANSFER_ACCEPT; return x400i_rtse_transfer_accept(w->rt);
+    case F_T_TRANSFER: *ev = EV_T_TRANSFER; return x400i_rtse_timer_fire(w->rt, *ev);
+    case F_T_RECOVERY: *ev = EV_T_RECOVERY; return x400i_rtse_timer_fire(w->rt, *ev);
+    case F_T_RETRY: *ev = EV_T_RETRY; return x400i_rtse_timer_fire(w->rt, *ev);
+    case F_T_RECORD: *ev = EV_T_RECORD; return x400i_rtse_timer_fire(w->rt, *ev);
+    default: break;
+    }
+    {
+        static const struct { x400i_rtse_lind_type t; const char *apdu; size_t n; uint32_t serial; } low[F_COUNT] = {
+            [F_CONNECT] = { X400I_RTSE_LIND_CONNECT, NULL, 0, 0 },
+            [F_CONNECT_RECOVER] = { X400I_RTSE_LIND_CONNECT, NULL, 0, 0 },
+            [F_CONNECT_OTHER] = { X400I_RTSE_LIND_CONNECT, NULL, 0, 0 },
+            [F_CONNECT_BAD] = { X400I_RTSE_LIND_CONNECT, "\x02\x01\x01", 3, 0 },
+            [F_CONF_ACCEPT] = { X400I_RTSE_LIND_CONNECT_CONF, NULL, 0, 0 },
+            [F_CONF_REFUSE] = { X400I_RTSE_LIND_CONNECT_CONF, NULL, 0, 0 },
+            [F_DATA] = { X400I_RTSE_LIND_DATA, "\x04\x03\x28\x80\x02", 5, 0 },
+            [F_MINOR] = { X400I_RTSE_LIND_MINOR_SYNC, NULL, 0, 2 },
+            [F_DATA_BAD] = { X400I_RTSE_LIND_DATA, "\x02\x01\x01", 3, 0 },
+            [F_MINOR_CONF] = { X400I_RTSE_LIND_MINOR_SYNC_CONF, NULL, 0, 2 },
+            [F_MINOR_CONF_BAD] = { X400I_RTSE_LIND_MINOR_SYNC_CONF, NULL, 0, 0 },
+            [F_ACT_START] = { X400I_RTSE_LIND_ACT_START, NULL, 0, 0 },
+            [F_RESUME_NEW] = { X400I_RTSE_LIND_ACT_RESUME, NULL, 0, 0 },
+            [F_RESUME_OLD] = { X400I_RTSE_LIND_ACT_RESUME, NULL, 0, 1 },
+            [F_INTERRUPT] = { X400I_RTSE_LIND_ACT_INTERRUPT, NULL, 0, 0 },
+            [F_DISCARD] = { X400I_RTSE_LIND_ACT_DISCARD, NULL, 0, 0 },
+            [F_END] = { X400I_RTSE_LIND_ACT_END, NULL, 0, 0 },
+            [F_END_CONF] = { X400I_RTSE_LIND_ACT_END_CONF, NULL, 0, 0 },
+            [F_TOKEN_PLEASE] = { X400I_RTSE_LIND_TOKEN_PLEASE, "\x02\x01\x01", 3, 0 },
+            [F_CONTROL_GIVE] = { X400I_RTSE_LIND_CONTROL_GIVE, NULL, 0, 0 },
+            [F_RELEASE] = { X400I_RTSE_LIND_RELEASE, NULL, 0, 0 },
+            [F_RELEASE_CONF] = { X400I_RTSE_LIND_RELEASE_CONF, NULL, 0, 0 },
+            [F_RTAB] = { X400I_RTSE_LIND_U_ABORT, "\xb6\x03\x80\x01\x06", 5, 0 },
+            [F_ABORT_BARE] = { X400I_RTSE_LIND_U_ABORT, NULL, 0, 0 },
+            [F_P_ABORT] = { X400I_RTSE_LIND_P_ABORT, NULL, 0, 0 },
+        };
+        const uint8_t *apdu = (const uint8_t *)low[f].apdu;
+        size_t n = low[f].n;
+        l.type = low[f].t;
+        if (f == F_CONNECT) apdu = wk_rtorq, n = wk_rtorq_len;
+        if (f == F_CONNECT_RECOVER) apdu = wk_rtorq_recover, n = wk_rtorq_recover_len;
+        if (f == F_CONNECT_OTHER) apdu = wk_rtorq_other, n = wk_rtorq_other_len;
+        if (f == F_CONF_ACCEPT) apdu = wk_rtoac, n = wk_rtoac_len;
+        l.apdu = apdu;
+        l.apdu_len = n;
+        l.serial = low[f].serial;
+        l.accepted = f != F_CONF_REFUSE;
+        l.ref = &wk_ref;
+        /* the turn stays where it was; a connect confirm gives it to the initiator */
+        l.turn = f == F_CONF_ACCEPT || x400i_rtse_has_turn(w->rt);
+        l.id = (const uint8_t *)(f == F_RESUME_NEW ? "\x02" : "\x01");
+        l.id_len = 1;
+        l.old_id = (const uint8_t *)(f == F_RESUME_NEW ? "\x09" : "\x01");
+        l.old_id_len = 1;
+        *ev = EV_L_FIRST + (int)l.type;
+        return x400i_rtse_lower_input(w->rt, &l);
+    }
+}
+
+/* The APDUs the firings carry, made by machines of the walk. */
+static void wk_capture(void)
+{
+    wk w;
+    memset(wk_big, 0x5a, sizeof wk_big);
+    sc_init_wait_conf(&w);
+    memcpy(wk_rtorq, w.connect_apdu, wk_rtorq_len = w.connect_len);
+    x400i_rtse_free(w.rt);
+    sc_resp_open(&w);
+    memcpy(wk_rtoac, w.rsp_apdu, wk_rtoac_len = w.rsp_len);
+    x400i_rtse_free(w.rt);
+    sc_init_recovering(&w);
+    memcpy(wk_rtorq_recover, w.connect_apdu, wk_rtorq_recover_len = w.connect_len);
+    x400i_rtse_free(w.rt);
+    /* a recovery of another connection: the same RTORQ with another calling reference */
+    ck_assert_int_eq(x400i_rtse_rtorq_recover_ref(wk_rtorq_recover, wk_rtorq_recover_len, &(x400i_rtse_ref){ 0 }), 1);
+    memcpy(wk_rtorq_other, wk_rtorq_recover, wk_rtorq_other_len = wk_rtorq_recover_len);
+    {
+        size_t i = 0;
+        while (i + wk_ref.calling_len <= wk_rtorq_other_len &&
+               memcmp(wk_rtorq_other + i, wk_ref.calling, wk_ref.calling_len) != 0)
+            i++;
+        ck_assert_uint_lt(i + wk_ref.calling_len, wk_rtorq_other_len + 1);
+        wk_rtorq_other[i] = 'X';
+    }
+}
+
+START_TEST(table_walk)
+{
+    static unsigned char seen[X400I_RTSE_ST_COUNT][EV_COUNT][X400I_RTSE_ST_COUNT];
+    static unsigned char ran[X400I_RTSE_ST_COUNT][EV_COUNT];
+    int have_state[X400I_RTSE_ST_COUNT] = { 0 }, missing = 0;
+    memset(seen, 0, sizeof seen);
+    memset(ran, 0, sizeof ran);
+    ck_assert_int_eq(x400i_rtse_event_count(), EV_COUNT);
+    ck_assert_int_eq(x400i_rtse_outcome_count(), O_COUNT);
+    wk_capture();
+    for (size_t s = 0; s < X400I_ARRAY_LEN(wk_scens); s++)
+        for (int f = 0; f < F_COUNT; f++)
+            for (int mode = 0; mode < 3; mode++) {
+                wk w;
+                int ev = -1, st, rc, after, n, declared = 0;
+                wk_scens[s].setup(&w);
+                st = x400i_rtse_state(w.rt);
+                ck_assert_msg(st == wk_scens[s].state, "%s reached %s", wk_scens[s].name, x400i_rtse_state_name(st));
+                have_state[st] = 1;
+                w.fail = mode == 1;
+                w.cb_fail = mode == 2;
+                rc = wk_fire(&w, f, &ev);
+                after = x400i_rtse_state(w.rt);
+                ck_assert_msg(x400i_rtse_undeclared(w.rt) == 0, "%s, %s (mode %d): an outcome the cell lacks",
+                              wk_scens[s].name, x400i_rtse_event_name(ev), mode);
+                if (x400i_rtse_table_entry(st, ev, &n) && IS_USER_EV(ev) && rc < 0 && after == st) {
+                    /* the action refused the request (its predicate failed): no effect */
+                    ck_assert_msg(rc == X400_ERR_STATE || rc == X400_ERR_INVALID_ARG, "%s, %s: %d",
+                                  wk_scens[s].name, x400i_rtse_event_name(ev), rc);
+                    ran[st][ev] = 1;
+                } else if (x400i_rtse_table_entry(st, ev, &n)) {
+                    for (int o = 0; o < O_COUNT; o++) declared |= x400i_rtse_table_next(st, ev, o) == after;
+                    ck_assert_msg(declared, "%s, %s (mode %d): in %s, not a state of the cell", wk_scens[s].name,
+                                  x400i_rtse_event_name(ev), mode, x400i_rtse_state_name(after));
+                    seen[st][ev][after] = 1;
+                    ran[st][ev] = 1;
+                } else if (ev == EV_TRANSFER_ACCEPT || IS_TIMER_EV(ev)) {
+                    ck_assert_int_eq(rc, X400_OK); /* nothing deferred / a timer that does not apply */
+                    ck_assert_int_eq(after, st);
+                } else if (IS_USER_EV(ev)) {
+                    ck_assert_msg(rc == X400_ERR_STATE || rc == X400_ERR_INVALID_ARG, "%s, %s: %d", wk_scens[s].name,
+                                  x400i_rtse_event_name(ev), rc);
+                    ck_assert_int_eq(after, st);
+                } else if (st == X400I_RTSE_ST_CLOSED) {
+                    ck_assert_int_eq(rc, X400_ERR_CLOSED);
+                    ck_assert_int_eq(after, st);
+                } else {
+                    ck_assert_int_eq(rc, X400_ERR_PROTOCOL);
+                    ck_assert_int_eq(after, X400I_RTSE_ST_CLOSED);
+                    ck_diag(x400i_rtse_diag(w.rt)->text, "not allowed in state");
+                }
+                x400i_rtse_free(w.rt);
+            }
+    for (int st = 0; st < X400I_RTSE_ST_COUNT; st++) {
+        ck_assert_msg(have_state[st], "no scenario reaches %s", x400i_rtse_state_name(st));
+        for (int ev = 0; ev < EV_COUNT; ev++) {
+            int n;
+            if (!x400i_rtse_table_entry(st, ev, &n)) continue;
+            if (!ran[st][ev]) {
+                fprintf(stderr, "table walk: %s x %s never ran\n", x400i_rtse_state_name(st), x400i_rtse_event_name(ev));
+                missing++;
+                continue;
+            }
+            for (int o = 0; o < O_COUNT; o++) {
+                int to = x400i_rtse_table_next(st, ev, o);
+                if (to >= 0 && !seen[st][ev][to]) {
+                    fprintf(stderr, "table walk: %s x %s -> %s declared, never reached\n", x400i_rtse_state_name(st),
+                            x400i_rtse_event_name(ev), x400i_rtse_state_name(to));
+                    missing++;
+                }
+            }
+        }
+    }
+    ck_assert_int_eq(missing, 0);
 }
 END_TEST
 
@@ -954,6 +1361,7 @@ Suite *x400t_suite_rtse(void)
     tcase_add_test(tc, bad_rtoac_and_callbacks);
     tcase_add_test(tc, records);
     tcase_add_test(tc, config_and_table);
+    tcase_add_test(tc, table_walk);
     tcase_add_test(tc, tshark_normal_mode);
     suite_add_tcase(s, tc);
     tc = tcase_create("recovery");   /* long fault runs: make check-long */
