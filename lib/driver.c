@@ -610,8 +610,10 @@ static int on_ready(x400_driver *d, struct conn *c, short re)
         progressed = 1;
         rv = on_readable(d, c);
         if (rv < 0) {
-            x400_assoc_transport_closed(c->a);
+            /* what the association queued last (a refusal, an abort) goes
+             * out first: closing the transport drops what is queued */
             (void)flush_out(d, c);
+            x400_assoc_transport_closed(c->a);
             conn_close(d, c, c->last_err.code ? &c->last_err : x400_assoc_diag(c->a));
             return 1;
         }
