@@ -1717,6 +1717,7 @@ Suite *x400t_suite_mta(void)
     /* the last operator items: durable holds, per-peer bind passwords,
      * quarantine, suspensions and the retry budget, garbage logging */
     tc = tcase_create("operator");
+    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, holds_survive_restart_and_sigkill);
     tcase_add_test(tc, responder_shows_per_peer_password_initiator_checks_it);
@@ -1725,6 +1726,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, garbage_flood_logged_with_a_limit_per_source);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
+    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, connections_closed_before_bind_are_freed);
     tcase_add_test(tc, bind_deadline_and_unbound_limits);
@@ -1734,6 +1736,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, mode_1984_with_limits_and_selectors);
     suite_add_tcase(s, tc);
     tc = tcase_create("scale");
+    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, idle_associations_cost_nothing_per_turn);
     suite_add_tcase(s, tc);

@@ -16,6 +16,10 @@
  * leaves test cases with this tag out, `make check-long` (X400T_LONG=1)
  * runs only them.  tcase_set_tags(tc, X400T_LONG_TAG). */
 #define X400T_LONG_TAG "long"
+/* Test cases of a long suite that the runner runs as a job of their own
+ * (printed "<suite>+"), beside the rest of the suite, so the two halves
+ * share the workers.  tcase_set_tags(tc, X400T_HALF_TAG). */
+#define X400T_HALF_TAG "half"
 
 #ifndef X400T_TSAN
 #define X400T_TSAN 0
