@@ -1512,8 +1512,16 @@ static void attack_cycle(struct env *e, int cycle)
 /* make check-long: the attack cycle three times.  Memory: the first cycle
  * may grow what is sized by the peak (the driver's slot table, the
  * graveyard, the allocator's free lists) within a bound; the next two, the
- * same again (25,000 more connections), grow it by less than 8 MiB: a
- * retained association or link (kilobytes each) would be hundreds of MiB.
+ * same again (25,000 more connections), grow it by less than 24 MiB: a
+ * retained association or link (14 KB each: the leak this test was written
+ * for) would be 350 MiB, and anything above 1 KB per connection fails.
+ * The exact check is the object counts above (every connection freed,
+ * nothing in the graveyard) and LeakSanitizer at exit; resident memory is
+ * the coarse one, and it follows the peak of live connections, which
+ * rises when B shares a busy CPU: cycles 2 and 3 grew 2.3 MiB on an idle
+ * machine, 9.2 MiB in CI beside the RTSE cut sweeps and 18.4 MiB with
+ * three test workers on two cores, every connection object freed each
+ * time (2026-12-04).
  * Measured on 2026-12-04: 18.8 -> 25.2 -> 27.5 MiB.  The 2.3 MiB of
  * cycles 2 and 3 are not per connection but per message received (600):
  * the received-MTSID set (x400_p1_idset, 1,048,576 ids) allocates its
@@ -1549,7 +1557,7 @@ START_TEST(long_attacks_memory_back_to_baseline)
     fprintf(stderr, "long attacks: B rss %ld -> %ld -> %ld KiB, idle cpu %.2f -> %.2f s per 3 s\n", rss0,
             rss1, rss2, cpu0, cpu2);
     ck_assert_msg(rss1 <= rss0 + 16384, "first cycle: rss %ld -> %ld KiB", rss0, rss1);
-    ck_assert_msg(rss2 <= rss1 + 8192, "cycles 2 and 3 grew: rss %ld -> %ld KiB", rss1, rss2);
+    ck_assert_msg(rss2 <= rss1 + 24576, "cycles 2 and 3 grew: rss %ld -> %ld KiB", rss1, rss2);
     ck_assert_msg(cpu2 <= cpu0 * 1.5 + 0.15, "idle cpu %.2f -> %.2f", cpu0, cpu2);
     ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
     env_free(&e, 1);
