@@ -1665,9 +1665,13 @@ START_TEST(idle_associations_cost_nothing_per_turn)
     for (int i = 0; i < 50; i++) x400_driver_run(d, 10); /* two more snapshots of idle */
     v1 = stat_of(&e, 1, "conn_visits");
     dv1 = stat_of(&e, 1, "driver_visits");
-    ck_assert_msg(v0 >= 0 && v1 - v0 < N / 20, "the loop visited %ld connections for one message with %d held",
+    /* O(active), not O(held): a single walk of the held associations
+     * would be N visits (it was 620,000 here before); the few dozen of
+     * the exchange grow with the time it takes (115 by the driver under
+     * ThreadSanitizer), so the bound is N / 4 */
+    ck_assert_msg(v0 >= 0 && v1 - v0 < N / 4, "the loop visited %ld connections for one message with %d held",
                   v1 - v0, N);
-    ck_assert_msg(dv0 >= 0 && dv1 - dv0 < N / 20, "the driver visited %ld connections for one message with %d "
+    ck_assert_msg(dv0 >= 0 && dv1 - dv0 < N / 4, "the driver visited %ld connections for one message with %d "
                   "held", dv1 - dv0, N);
     ck_assert_int_eq(stat_of(&e, 1, "assoc_open"), N);
     /* half released at once: side 1 frees every one of them */
