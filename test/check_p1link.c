@@ -580,6 +580,17 @@ static void cut_after(struct pair *p, size_t at)
     p->io.interleave = 0;
 }
 
+/* The end of a recovery case: the fresh link, the associations recovery
+ * replaced, the message and the pair. */
+static void rec_close(struct pair *p, struct rec *r, struct msg *m)
+{
+    REC = NULL;
+    x400_p1_link_free(r->fresh);
+    for (int i = 0; i < r->nold; i++) x400_assoc_free(r->old[i]);
+    mk_free(m);
+    close_pair(p);
+}
+
 START_TEST(recovery_routed_to_waiting_link)
 {
     struct pair p;
@@ -605,11 +616,7 @@ START_TEST(recovery_routed_to_waiting_link)
     ck_assert_uint_eq(p.ini.sent, 1);
     ck_assert_ptr_null(x400_p1_link_assoc(r.fresh)); /* the fresh link let it go */
     ck_assert_ptr_eq(x400_p1_link_assoc(p.rsp.l), p.rsp.a);
-    REC = NULL;
-    x400_p1_link_free(r.fresh);
-    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
-    mk_free(&m);
-    close_pair(&p);
+    rec_close(&p, &r, &m);
 }
 END_TEST
 
@@ -1112,11 +1119,7 @@ START_TEST(recovery_refused_gives_apdu_back_unbound)
                   x400_p1_link_diag(p.ini.l)->text);
     for (int i = 0; i < 40; i++) x400_p1_link_tick(p.ini.l, 100000u + 3000u * (unsigned)i);
     ck_assert_int_eq(r.need, 1);                  /* never asked again */
-    REC = NULL;
-    x400_p1_link_free(r.fresh);
-    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
-    mk_free(&m);
-    close_pair(&p);
+    rec_close(&p, &r, &m);
 }
 END_TEST
 
@@ -1407,8 +1410,7 @@ static void restarted_responder(x400_mode mode)
     x400_p1_link_info info;
     x400_rtse_record_info ri;
     uint8_t *enc = NULL, bad[X400_RTSE_RECORD_MAX];
-    size_t enc_len = 0, n, moved = 0;
-    const uint8_t *b;
+    size_t enc_len = 0, n;
     memset(&p, 0, sizeof p);
     memset(&r, 0, sizeof r);
     memset(&st, 0, sizeof st);
@@ -1451,19 +1453,7 @@ static void restarted_responder(x400_mode mode)
     ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &enc, &enc_len, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
     /* about 600000 octets reach the responder, then the connection breaks */
-    while (moved < 600000 && (n = x400_assoc_pending(p.ini.a, &b)) > 0) {
-        uint8_t *copy;
-        if (n > 1500) n = 1500;
-        copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(p.ini.a, n);
-        (void)x400_assoc_recv(p.rsp.a, copy, n);
-        free(copy);
-        moved += n;
-        (void)x400t_pair_move(&p.io, 1);
-    }
-    x400_assoc_transport_closed(p.rsp.a);
-    x400_assoc_transport_closed(p.ini.a);
+    cut_after(&p, 600000);   /* about 600000 octets reach the responder */
     ck_assert_uint_eq(p.rsp.received, 0);
     ck_assert_uint_gt(st.persists, 10);
     ck_assert_int_eq(x400_rtse_record_info_get(st.rec, st.rec_len, &ri), X400_OK);
@@ -1559,8 +1549,6 @@ START_TEST(link_makes_its_associations_and_recovers_without_need_assoc)
     x400_p1_link_config ci, cr;
     x400_p1_link_callbacks cbi = { &p.ini, on_ev }, cbr = { &p.rsp, on_ev };
     x400_assoc *a1 = NULL, *a2 = NULL, *none = (x400_assoc *)&p;
-    const uint8_t *b;
-    size_t n, moved = 0;
     memset(&p, 0, sizeof p);
     memset(&r, 0, sizeof r);
     r.p = &p;
@@ -1608,19 +1596,7 @@ START_TEST(link_makes_its_associations_and_recovers_without_need_assoc)
     ck_assert_str_eq(p.rsp.peer, "MTA-A");
     mk(&m, X400_P1_MESSAGE, "OWN.1", 1, 200000);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    while (moved < 60000 && (n = x400_assoc_pending(a1, &b)) > 0) {
-        uint8_t *copy;
-        if (n > 1000) n = 1000;
-        copy = malloc(n);
-        memcpy(copy, b, n);
-        x400_assoc_sent(a1, n);
-        (void)x400_assoc_recv(p.rsp.a, copy, n);
-        free(copy);
-        moved += n;
-        (void)x400t_pair_move(&p.io, 1);
-    }
-    x400_assoc_transport_closed(p.rsp.a);
-    x400_assoc_transport_closed(a1);
+    cut_after(&p, 60000);
     /* no NEED_ASSOC: the link asks for a connection through want_connect */
     ck_assert_int_eq(count_ev(&p.ini, X400_P1_LINK_EV_NEED_ASSOC), 0);
     ck_assert(x400_p1_link_is_recovering(p.ini.l));
