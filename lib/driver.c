@@ -532,12 +532,6 @@ static int flush_out(x400_driver *d, struct conn *c)
     return 0;
 }
 
-static int assoc_finished(const x400_assoc *a)
-{
-    x400_assoc_state st = x400_assoc_get_state(a);
-    return st == X400_ASSOC_CLOSED || st == X400_ASSOC_ABORTED;
-}
-
 /* Read what is there; returns < 0 when the connection must be closed. */
 static int on_readable(x400_driver *d, struct conn *c)
 {
@@ -652,7 +646,6 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
     n = d->ndirty;
     for (i = 0; i < n; i++) {
         struct conn *c = &d->conns[d->dirty[i]];
-        const uint8_t *p;
         c->dirty = 0;
         if (c->st == C_FREE) continue;
         d->visits++;
@@ -667,19 +660,19 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
             continue;
         }
         if (c->st != C_OPEN) continue;
-        if (c->a && assoc_finished(c->a) && !x400_assoc_pending(c->a, &p)) {
+        if (x400_assoc_want_close(c->a)) {
             x400_assoc_state st = x400_assoc_get_state(c->a);
             conn_close(d, c, st == X400_ASSOC_ABORTED ? x400_assoc_diag(c->a) : NULL);
             progressed++;
             continue;
         }
-        if (x400_assoc_pending(c->a, &p) && flush_out(d, c) < 0) {
+        if (x400_assoc_want_write(c->a) && flush_out(d, c) < 0) {
             x400_assoc_transport_closed(c->a);
             conn_close(d, c, &c->last_err);
             progressed++;
             continue;
         }
-        want(d, c, (short)(POLLIN | (x400_assoc_pending(c->a, &p) ? POLLOUT : 0)));
+        want(d, c, (short)(POLLIN | (x400_assoc_want_write(c->a) ? POLLOUT : 0)));
     }
     /* what was flagged meanwhile (callbacks, connecting) is for the next turn */
     memmove(d->dirty, d->dirty + n, (d->ndirty - n) * sizeof *d->dirty);
