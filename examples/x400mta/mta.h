@@ -316,6 +316,20 @@ size_t mta_spool_staged(const mta_spool *s);
  * submission that could not be staged whole leaves nothing behind. */
 void mta_spool_unstage(mta_spool *s, size_t mark);
 int mta_spool_commit(mta_spool *s, char *err, size_t errlen);
+/* mta_spool_commit in two steps, so that the acknowledgements go out
+ * between them: commit_durable appends the batch and fdatasyncs the journal
+ * (what it returns may be acknowledged), apply then writes the files and
+ * does the unlinks.  Until apply the batch's files may be missing; staging,
+ * a commit or a checkpoint applies it first (staging then fails with EIO
+ * when that fails).  apply: 0 / -1 with err (sticky, as a failed commit). */
+int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen);
+int mta_spool_apply(mta_spool *s, char *err, size_t errlen);
+/* The queue file of a transfer the peer confirmed: removed like
+ * stage_unlink(QUEUE), but a batch of nothing else is appended to the
+ * journal without an fdatasync (the next one, or a checkpoint, covers it):
+ * lost in a crash, the file comes back, is sent again and the peer
+ * suppresses it as a duplicate.  Errors as stage_unlink. */
+int mta_spool_stage_transferred(mta_spool *s, const char *name);
 /* Checkpoint: syncfs, save `seen`, empty the journal.  Called by the MTA
  * when the journal passes a size or age, and on shutdown.  A staged batch
  * is committed first.  `seen` must hold no identifier that is neither

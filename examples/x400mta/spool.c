@@ -65,6 +65,7 @@ typedef struct item {
     char name[MTA_SPOOL_NAME_MAX + 1];
     size_t payload_off;    /* FILE: the file's bytes in rec */
     size_t payload_len;
+    uint8_t lazy;          /* UNLINK of a transferred queue file: needs no fdatasync of its own */
 } item;
 
 struct mta_spool {
@@ -75,6 +76,7 @@ struct mta_spool {
     int jfd;               /* journal, -1 without the lock */
     uint64_t jbytes;       /* journal length */
     int failed;            /* sticky: a commit or checkpoint failed */
+    int journalled;        /* the batch is in the journal, its files not yet applied */
     uint32_t counter;      /* submission names */
     uint64_t rnd;          /* submission names: xorshift state */
     item *items;           /* the pending batch */
@@ -471,6 +473,13 @@ static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint
     size_t nl = strlen(name);
     size_t body = 4 + nl + payload_len;
     size_t reclen = REC_HDR + body;
+    /* a durable batch not yet applied goes first (a callback of the
+     * confirmations sent between commit_durable and apply may stage) */
+    if (s->journalled && mta_spool_apply(s, NULL, 0) != 0) {
+        free(rec);
+        errno = EIO;
+        return -1;
+    }
     /* the end marker always fits (room is kept for it) */
     if ((type != REC_COMMIT && s->nitems == MTA_SPOOL_BATCH_ITEMS) ||
         (type != REC_COMMIT && s->batch_bytes + reclen + REC_HDR + 4 > MTA_SPOOL_BATCH_MAX)) {
@@ -502,6 +511,7 @@ static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint
     memcpy(it->name, name, nl + 1);
     it->payload_off = REC_HDR + 4 + nl;
     it->payload_len = payload_len;
+    it->lazy = 0;
     s->batch_bytes += reclen;
     return 0;
 }
@@ -543,11 +553,18 @@ int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name)
     return batch_add(s, REC_UNLINK, (int)dir, name, rec, 0);
 }
 
-size_t mta_spool_staged(const mta_spool *s) { return s ? s->nitems : 0; }
+int mta_spool_stage_transferred(mta_spool *s, const char *name)
+{
+    if (mta_spool_stage_unlink(s, MTA_SPOOL_QUEUE, name) != 0) return -1;
+    s->items[s->nitems - 1].lazy = 1;
+    return 0;
+}
+
+size_t mta_spool_staged(const mta_spool *s) { return s && !s->journalled ? s->nitems : 0; }
 
 void mta_spool_unstage(mta_spool *s, size_t mark)
 {
-    if (!s) return;
+    if (!s || s->journalled) return;
     while (s->nitems > mark) {
         item *it = &s->items[--s->nitems];
         s->batch_bytes -= it->reclen;
@@ -585,18 +602,29 @@ static int journal_append(mta_spool *s)
     return 0;
 }
 
-int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
+/* Does the batch hold anything that must be on disk before it is
+ * acknowledged?  Everything but the removals of transferred queue files. */
+static int batch_needs_sync(const mta_spool *s)
+{
+    for (size_t i = 0; i < s->nitems; i++)
+        if (!s->items[i].lazy) return 1;
+    return 0;
+}
+
+int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
 {
     if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
     if (s->jfd < 0) {
         seterr(err, errlen, "commit: %s: opened without the lock (the journal is the MTA's)", s->dir);
         return -1;
     }
+    if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
     }
     if (s->nitems == 0) return 0;
+    int sync = batch_needs_sync(s);
     {   /* the batch's end marker: a batch torn by a crash is replayed not at
          * all, never in part (a received MTSID without its message would
          * turn the sender's retransmission into a "duplicate" -- a loss) */
@@ -607,7 +635,11 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
         }
     }
     s->failed = 1; /* until the end of this function */
-    /* 1. the journal: one append, one fdatasync */
+    /* the journal: one append, one fdatasync (it also covers any batch
+     * appended without one before it).  A batch of removals of transferred
+     * queue files only is appended without an fdatasync: lost in a crash,
+     * the files come back and are sent again, and the peer recognises them
+     * as duplicates; the next fdatasync or checkpoint makes it durable. */
     if (journal_append(s) != 0) {
         int e = errno;
         /* drop a partial append so later records are not hidden behind it;
@@ -615,26 +647,56 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
         if (ftruncate(s->jfd, (off_t)s->jbytes) != 0) {}
         return ioerr(s, err, errlen, "journal write", -1, "journal", e);
     }
-    if (fsync_retry(s->jfd, 1) != 0)
+    if (sync && fsync_retry(s->jfd, 1) != 0)
         return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
     s->jbytes += s->batch_bytes;
-    /* 2. the files (the journal covers them until the next checkpoint) */
-    for (size_t i = 0; i < s->nitems; i++) {
-        item *it = &s->items[i];
+    s->journalled = 1;
+    s->failed = 0;
+    return (int)s->nitems - 1; /* not counting the end marker */
+}
+
+/* A journalled batch's files, then its unlinks.  0 or -1 with err. */
+static int apply_items(const mta_spool *s, const item *items, size_t n, char *err, size_t errlen)
+{
+    /* 1. the files (the journal covers them until the next checkpoint) */
+    for (size_t i = 0; i < n; i++) {
+        const item *it = &items[i];
         if (it->type != REC_FILE) continue;
         const char *what = "";
         if (write_atomic(s->subfd[it->dir], it->name, it->rec + it->payload_off, it->payload_len, 0, 0, &what) != 0)
             return ioerr(s, err, errlen, what, it->dir, it->name, errno);
     }
-    /* 3. the unlinks */
-    for (size_t i = 0; i < s->nitems; i++) {
-        item *it = &s->items[i];
+    /* 2. the unlinks */
+    for (size_t i = 0; i < n; i++) {
+        const item *it = &items[i];
         if (it->type == REC_UNLINK && unlinkat(s->subfd[it->dir], it->name, 0) != 0 && errno != ENOENT)
             return ioerr(s, err, errlen, "unlink", it->dir, it->name, errno);
     }
-    int n = (int)s->nitems - 1; /* not counting the end marker */
+    return 0;
+}
+
+int mta_spool_apply(mta_spool *s, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "apply: no spool"); return -1; }
+    if (!s->journalled) return 0;
+    if (s->failed) {
+        seterr(err, errlen, "apply: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
+        return -1;
+    }
+    /* A failure leaves the spool failed (sticky) with the batch dropped:
+     * the journal holds it, and the reopen's replay applies it. */
+    s->failed = 1;
+    s->journalled = 0;
+    int rc = apply_items(s, s->items, s->nitems, err, errlen);
     batch_clear(s);
-    s->failed = 0;
+    if (rc == 0) s->failed = 0;
+    return rc;
+}
+
+int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
+{
+    int n = mta_spool_commit_durable(s, err, errlen);
+    if (n > 0 && mta_spool_apply(s, err, errlen) != 0) return -1;
     return n;
 }
 
@@ -647,7 +709,7 @@ int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, siz
     }
     /* What is staged is not durable: commit it first, so that `seen` never
      * reaches the disk ahead of the messages it names. */
-    if (s->nitems && mta_spool_commit(s, err, errlen) < 0) return -1;
+    if ((s->nitems || s->journalled) && mta_spool_commit(s, err, errlen) < 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "checkpoint: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
