@@ -2254,7 +2254,7 @@ static int commit(mta *m)
         }
     }
     m->pd.nconfirm = 0;
-    if (rv > 0 && mta_spool_apply(m->sp, m->err, sizeof m->err) < 0) {
+    if (rv > 0 && mta_spool_apply_async(m->sp, m->err, sizeof m->err) < 0) {
         suspend(m, "spool commit");
         return -1;
     }

@@ -324,6 +324,12 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen);
  * when that fails).  apply: 0 / -1 with err (sticky, as a failed commit). */
 int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen);
 int mta_spool_apply(mta_spool *s, char *err, size_t errlen);
+/* apply on the spool's writer thread (started at the first call): returns
+ * at once, the MTA goes on while the files are created and unlinked.
+ * Reading, listing or removing what that batch touches, the next apply,
+ * a checkpoint and close wait for it; its failure fails the next commit
+ * (sticky).  0 / -1 with err. */
+int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen);
 /* The queue file of a transfer the peer confirmed: removed like
  * stage_unlink(QUEUE), but a batch of nothing else is appended to the
  * journal without an fdatasync (the next one, or a checkpoint, covers it):
@@ -336,6 +342,8 @@ int mta_spool_stage_transferred(mta_spool *s, const char *name);
  * staged nor committed.  0 / -1 with err. */
 int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, size_t errlen);
 uint64_t mta_spool_journal_bytes(const mta_spool *s);
+/* The journal fdatasyncs of the commits since open. */
+uint64_t mta_spool_journal_syncs(const mta_spool *s);
 
 /* Remove a file now (queue: after the peer's confirmation; not synced --
  * a file that reappears after a crash is sent again and recognised by the

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,20 @@ struct mta_spool {
     uint64_t jbytes;       /* journal length */
     int failed;            /* sticky: a commit or checkpoint failed */
     int journalled;        /* the batch is in the journal, its files not yet applied */
+    uint64_t jsyncs;       /* journal fdatasyncs of commits */
+    /* The writer thread (mta_spool_apply_async): it applies one journalled
+     * batch (witems) while the MTA goes on; everything that could see that
+     * batch's files waits for it first (wait_writer). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int have_writer;       /* the thread exists */
+    int wbusy;             /* witems handed to it, not yet applied (under mu) */
+    int wstop;             /* close: the thread ends (under mu) */
+    int wfailed;           /* applying witems failed, werr says why (under mu) */
+    char werr[MTA_PATH_MAX + 128];
+    item *witems;          /* the batch being applied (the thread's while wbusy) */
+    size_t nwitems, capwitems;
+    pthread_t writer;
     uint32_t counter;      /* submission names */
     uint64_t rnd;          /* submission names: xorshift state */
     item *items;           /* the pending batch */
@@ -573,6 +588,7 @@ void mta_spool_unstage(mta_spool *s, size_t mark)
 }
 
 uint64_t mta_spool_journal_bytes(const mta_spool *s) { return s ? s->jbytes : 0; }
+uint64_t mta_spool_journal_syncs(const mta_spool *s) { return s ? s->jsyncs : 0; }
 
 /* Append the batch to the journal: writev in chunks, short writes resumed.
  * 0 or -1 (errno). */
@@ -602,6 +618,8 @@ static int journal_append(mta_spool *s)
     return 0;
 }
 
+static int wait_writer(mta_spool *s, int block, char *err, size_t errlen);
+
 /* Does the batch hold anything that must be on disk before it is
  * acknowledged?  Everything but the removals of transferred queue files. */
 static int batch_needs_sync(const mta_spool *s)
@@ -619,6 +637,7 @@ int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
         return -1;
     }
     if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
+    if (!s->failed && wait_writer(s, 0, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
@@ -649,6 +668,7 @@ int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
     }
     if (sync && fsync_retry(s->jfd, 1) != 0)
         return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
+    s->jsyncs += (uint64_t)sync;
     s->jbytes += s->batch_bytes;
     s->journalled = 1;
     s->failed = 0;
@@ -679,6 +699,11 @@ int mta_spool_apply(mta_spool *s, char *err, size_t errlen)
 {
     if (!s) { seterr(err, errlen, "apply: no spool"); return -1; }
     if (!s->journalled) return 0;
+    if (!s->failed && wait_writer(s, 1, err, errlen) != 0) {
+        s->journalled = 0;
+        batch_clear(s);
+        return -1;
+    }
     if (s->failed) {
         seterr(err, errlen, "apply: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
@@ -691,6 +716,93 @@ int mta_spool_apply(mta_spool *s, char *err, size_t errlen)
     batch_clear(s);
     if (rc == 0) s->failed = 0;
     return rc;
+}
+
+/* ------------------------------------------------------------ writer thread */
+
+static void *writer_main(void *arg)
+{
+    mta_spool *s = arg;
+    char e[sizeof s->werr];
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->wbusy && !s->wstop) pthread_cond_wait(&s->cv, &s->mu);
+        if (!s->wbusy) break; /* stopped with nothing left */
+        pthread_mutex_unlock(&s->mu);
+        e[0] = 0;
+        int rc = apply_items(s, s->witems, s->nwitems, e, sizeof e);
+        pthread_mutex_lock(&s->mu);
+        if (rc != 0) {
+            s->wfailed = 1;
+            memcpy(s->werr, e, sizeof e);
+        }
+        s->wbusy = 0;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Wait for the writer thread's batch (block: 1) or only look whether it
+ * failed (0); a failure makes the spool failed.  0, or -1 with err. */
+static int wait_writer(mta_spool *s, int block, char *err, size_t errlen)
+{
+    if (!s->have_writer) return 0;
+    pthread_mutex_lock(&s->mu);
+    while (block && s->wbusy) pthread_cond_wait(&s->cv, &s->mu);
+    int busy = s->wbusy, failed = s->wfailed;
+    if (failed) seterr(err, errlen, "%s", s->werr);
+    s->wfailed = 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!busy) {
+        for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
+        s->nwitems = 0;
+    }
+    if (failed) s->failed = 1;
+    return failed ? -1 : 0;
+}
+
+/* Could the writer thread's batch hold dir/name (name NULL: anything in
+ * dir)?  Only the MTA's thread writes witems, and only while it is idle. */
+static int writer_touches(const mta_spool *s, int dir, const char *name)
+{
+    for (size_t i = 0; i < s->nwitems; i++)
+        if (s->witems[i].dir == dir && (s->witems[i].type == REC_FILE || s->witems[i].type == REC_UNLINK) &&
+            (!name || !strcmp(s->witems[i].name, name)))
+            return 1;
+    return 0;
+}
+
+int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "apply: no spool"); return -1; }
+    if (!s->journalled) return 0;
+    if (s->failed) return mta_spool_apply(s, err, errlen); /* says why */
+    if (wait_writer(s, 1, err, errlen) != 0) {
+        s->journalled = 0; /* the journal holds it: the reopen applies it */
+        batch_clear(s);
+        return -1;
+    }
+    if (!s->have_writer) {
+        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return mta_spool_apply(s, err, errlen);
+        s->have_writer = 1;
+    }
+    /* the batch becomes the thread's; its empty array ours */
+    item *t = s->witems;
+    size_t tc = s->capwitems;
+    s->witems = s->items;
+    s->nwitems = s->nitems;
+    s->capwitems = s->capitems;
+    s->items = t;
+    s->capitems = tc;
+    s->nitems = 0;
+    s->batch_bytes = 0;
+    s->journalled = 0;
+    pthread_mutex_lock(&s->mu);
+    s->wbusy = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
 }
 
 int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
@@ -710,6 +822,7 @@ int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, siz
     /* What is staged is not durable: commit it first, so that `seen` never
      * reaches the disk ahead of the messages it names. */
     if ((s->nitems || s->journalled) && mta_spool_commit(s, err, errlen) < 0) return -1;
+    if (!s->failed && wait_writer(s, 1, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "checkpoint: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
@@ -874,6 +987,8 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     if (!s) { seterr(err, errlen, "spool: %s: out of memory", dir); return -1; }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->dirfd = s->lockfd = s->jfd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < MTA_SPOOL_NDIR; i++) s->subfd[i] = -1;
     crc_init(s->crctab);
 
@@ -959,6 +1074,18 @@ fail:
 void mta_spool_close(mta_spool *s)
 {
     if (!s) return;
+    if (s->have_writer) { /* its batch applied first */
+        pthread_mutex_lock(&s->mu);
+        s->wstop = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->writer, NULL);
+        s->have_writer = 0;
+    }
+    for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
+    free(s->witems);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
     batch_clear(s);
     free(s->items);
     for (int i = 0; i < MTA_SPOOL_NDIR; i++)
@@ -1027,6 +1154,7 @@ int mta_spool_submit(mta_spool *s, const mta_spool_hdr *h, const uint8_t *conten
 int mta_spool_remove(mta_spool *s, mta_spool_dir dir, const char *name)
 {
     if (!s || !dir_ok((int)dir) || !name_ok(name)) { errno = EINVAL; return -1; }
+    if (writer_touches(s, (int)dir, name)) (void)wait_writer(s, 1, NULL, 0);
     if (unlinkat(s->subfd[dir], name, 0) != 0 && errno != ENOENT) return -1;
     return 0;
 }
@@ -1040,6 +1168,7 @@ int mta_spool_read(mta_spool *s, mta_spool_dir dir, const char *name, mta_spool_
         seterr(err, errlen, "read: bad arguments");
         return -1;
     }
+    if (writer_touches(s, (int)dir, name)) (void)wait_writer(s, 1, NULL, 0);
     int fd = openat(s->subfd[dir], name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return ioerr(s, err, errlen, "open", (int)dir, name, errno);
     struct stat st;
@@ -1093,6 +1222,7 @@ long mta_spool_list(mta_spool *s, mta_spool_dir dir, char ***names, char *err, s
 {
     if (names) *names = NULL;
     if (!s || !names || !dir_ok((int)dir)) { seterr(err, errlen, "list: bad arguments"); return -1; }
+    if (writer_touches(s, (int)dir, NULL)) (void)wait_writer(s, 1, NULL, 0);
     int fd = openat(s->subfd[dir], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return ioerr(s, err, errlen, "open", -1, dir_names[dir], errno);
     DIR *dp = fdopendir(fd);
