@@ -205,7 +205,8 @@ void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const 
  *   journal   write-ahead journal: what the MTA accepts is appended here and
  *             fdatasync'ed (group commit: one fdatasync for all APDUs
  *             accepted in a loop turn) BEFORE any acknowledgement; the
- *             queue/inbox files are written after it and made durable in bulk
+ *             queue/inbox files are written after it (after the
+ *             acknowledgements, on the writer thread) and made durable in bulk
  *             at a checkpoint (syncfs), after which the journal is emptied.
  *             On open the journal is replayed (files missing are rebuilt).
  *   seen      received MTSIdentifiers (x400_p1_idset_save_file), rewritten

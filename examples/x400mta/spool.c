@@ -6,9 +6,12 @@
  *             into place and fsyncs the directory before it returns.
  *   journal   the MTA's write-ahead log.  A commit serialises every staged
  *             item as one record, appends the whole batch with writev and
- *             makes it durable with ONE fdatasync; only then are the
+ *             makes it durable with ONE fdatasync (none for a batch of
+ *             transferred queue files' removals only); only then are the
  *             queue/inbox files written (temp + rename, no fsync) and the
- *             submit/ files taken over unlinked.  A checkpoint makes those
+ *             submit/ files taken over unlinked -- by the MTA on the
+ *             writer thread, after it confirmed the batch's transfers
+ *             (mta_spool_commit_durable, mta_spool_apply_async).  A checkpoint makes those
  *             files durable in bulk (syncfs), saves the received-identifier
  *             set, and only then empties the journal.
  *   open      replays the journal: missing or damaged files are rebuilt
