@@ -1225,6 +1225,10 @@ START_TEST(async_apply_failure_sticky)
     stage_seen_n(s, 1);
     ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), 2);
     ck_assert_int_eq(mta_spool_apply_async(s, err, sizeof err), 0);
+    {   /* a read waits for the thread; the reason is kept for the commit */
+        mta_spool_hdr h;
+        ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_INBOX, "x1", &h, NULL, NULL, err, sizeof err), -1);
+    }
     err[0] = 0;
     ck_assert_int_eq(mta_spool_checkpoint(s, seen, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "/inbox/x1") && strstr(err, strerror(EISDIR)), "%s", err);

@@ -640,7 +640,7 @@ int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
         return -1;
     }
     if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
-    if (!s->failed && wait_writer(s, 0, err, errlen) != 0) return -1;
+    if (wait_writer(s, 0, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
@@ -702,7 +702,7 @@ int mta_spool_apply(mta_spool *s, char *err, size_t errlen)
 {
     if (!s) { seterr(err, errlen, "apply: no spool"); return -1; }
     if (!s->journalled) return 0;
-    if (!s->failed && wait_writer(s, 1, err, errlen) != 0) {
+    if (wait_writer(s, 1, err, errlen) != 0) {
         s->journalled = 0;
         batch_clear(s);
         return -1;
@@ -747,15 +747,18 @@ static void *writer_main(void *arg)
 }
 
 /* Wait for the writer thread's batch (block: 1) or only look whether it
- * failed (0); a failure makes the spool failed.  0, or -1 with err. */
+ * failed (0); a failure makes the spool failed, its reason kept until a
+ * caller with an err buffer gets it.  0, or -1 with err. */
 static int wait_writer(mta_spool *s, int block, char *err, size_t errlen)
 {
     if (!s->have_writer) return 0;
     pthread_mutex_lock(&s->mu);
     while (block && s->wbusy) pthread_cond_wait(&s->cv, &s->mu);
     int busy = s->wbusy, failed = s->wfailed;
-    if (failed) seterr(err, errlen, "%s", s->werr);
-    s->wfailed = 0;
+    if (failed && err && errlen) { /* reported once, where it can be */
+        seterr(err, errlen, "%s", s->werr);
+        s->wfailed = 0;
+    }
     pthread_mutex_unlock(&s->mu);
     if (!busy) {
         for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
@@ -825,7 +828,7 @@ int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, siz
     /* What is staged is not durable: commit it first, so that `seen` never
      * reaches the disk ahead of the messages it names. */
     if ((s->nitems || s->journalled) && mta_spool_commit(s, err, errlen) < 0) return -1;
-    if (!s->failed && wait_writer(s, 1, err, errlen) != 0) return -1;
+    if (wait_writer(s, 1, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "checkpoint: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
