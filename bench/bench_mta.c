@@ -401,7 +401,7 @@ static void scale(void)
     enum { STEP = 1000 };
     struct rlimit rl;
     long n = getenv("X400B_MTA_ASSOCS") ? atol(getenv("X400B_MTA_ASSOCS")) : 10000;
-    unsigned pb = free_port();
+    unsigned pb = x400t_free_port();
     char conf[1400], ps[16];
     x400_driver *d = NULL;
     x400_driver_config dc;
@@ -430,7 +430,7 @@ static void scale(void)
     assoc = calloc((size_t)n, sizeof *assoc);
     hc = calloc((size_t)n, sizeof *hc);
     sh("rm -rf %s/b %s/b.log", work, work);
-    write_conf("b", pb, free_port());
+    write_conf("b", pb, x400t_free_port());
     snprintf(conf, sizeof conf, "%s/b.conf", work);
     if (!link || !assoc || !hc || !(f = fopen(conf, "r+"))) goto out;
     {   /* the limits for one source holding n associations, after the [mta] lines */
