@@ -167,15 +167,13 @@ static pid_t perf_attach(pid_t pid, const char *file)
     return p;
 }
 
-/* Stop perf (it writes its counts on SIGINT) and add them to c. */
-static int perf_stop(pid_t p, const char *file, struct cost *c)
+/* Add the counts of a `perf stat -x,` output file to c: 0, or -1 when
+ * one of the four is missing. */
+static int perf_read(const char *file, struct cost *c)
 {
     char line[512];
-    int st, got = 0;
+    int got = 0;
     FILE *f;
-    if (p <= 0) return -1;
-    kill(p, SIGINT);
-    waitpid(p, &st, 0);
     if (!(f = fopen(file, "r"))) return -1;
     while (fgets(line, sizeof line, f)) {   /* VALUE,UNIT,EVENT,... */
         char *u = strchr(line, ','), *ev = u ? strchr(u + 1, ',') : NULL, *end;
@@ -194,13 +192,22 @@ static int perf_stop(pid_t p, const char *file, struct cost *c)
     return got == 4 ? 0 : -1;
 }
 
-/* write_bytes - cancelled_write_bytes of /proc/PID/io, or -1 */
-static double io_bytes(pid_t pid)
+/* Stop perf (it writes its counts on SIGINT) and add them to c. */
+static int perf_stop(pid_t p, const char *file, struct cost *c)
 {
-    char path[64], line[128];
+    int st;
+    if (p <= 0) return -1;
+    kill(p, SIGINT);
+    waitpid(p, &st, 0);
+    return perf_read(file, c);
+}
+
+/* write_bytes - cancelled_write_bytes of a /proc/PID/io text, or -1 */
+static double io_file_bytes(const char *path)
+{
+    char line[128];
     double w = -1, c = 0;
     FILE *f;
-    snprintf(path, sizeof path, "/proc/%ld/io", (long)pid);
     if (!(f = fopen(path, "r"))) return -1;
     while (fgets(line, sizeof line, f)) {
         if (!strncmp(line, "write_bytes:", 12)) w = atof(line + 12);
@@ -210,10 +217,18 @@ static double io_bytes(pid_t pid)
     return w < 0 ? -1 : w - c;
 }
 
+static double io_bytes(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/io", (long)pid);
+    return io_file_bytes(path);
+}
+
 struct run {
     long count, size;
     double rate, commits_per_msg, elapsed;
-    struct cost *cost;   /* non-NULL: a counting run, [0] the sender, [1] the receiver */
+    struct cost *cost;   /* non-NULL: a counting run, [0] the sender, [1] the receiver,
+                          * [2] the submission into the sender's queue */
 };
 
 /* MTA-B for a counting run: perf is attached to the child before it
@@ -258,10 +273,23 @@ static int one_run(struct run *r)
     sh("rm -rf %s/a %s/b %s/*.log", work, work, work);
     write_conf("a", pa, pb);
     write_conf("b", pb, pa);
-    if (sh("%s/x400mta submit -c %s/a.conf --from 'C=XX;A=ADMD;P=ALPHA;S=Bench' "
-           "--to 'C=XX;A=ADMD;P=BRAVO;S=Sink' --content-id b --no-report --size %ld --count %ld >/dev/null",
-           exdir, work, r->size, r->count))
+    /* a counting run counts the submission too: perf stat over a shell
+     * that reaps `x400mta submit` and then reads its own /proc/PID/io */
+    snprintf(fa, sizeof fa, "%s/s.perf", work);
+    snprintf(fb, sizeof fb, "%s/s.io", work);
+    if (r->cost && sh("perf stat -x, -o %s -e %s -- sh -c '\"$@\" >/dev/null; rc=$?; cat /proc/$$/io >&3; exit $rc' "
+                      "sh %s/x400mta submit -c %s/a.conf --from 'C=XX;A=ADMD;P=ALPHA;S=Bench' "
+                      "--to 'C=XX;A=ADMD;P=BRAVO;S=Sink' --content-id b --no-report --size %ld --count %ld 3>%s",
+                      fa, perf_events, exdir, work, r->size, r->count, fb))
         return -1;
+    if (r->cost) {
+        r->cost[2].v[C_BYTES] = io_file_bytes(fb);
+        r->cost[2].ok = perf_read(fa, &r->cost[2]) == 0 && r->cost[2].v[C_BYTES] >= 0;
+    } else if (sh("%s/x400mta submit -c %s/a.conf --from 'C=XX;A=ADMD;P=ALPHA;S=Bench' "
+                  "--to 'C=XX;A=ADMD;P=BRAVO;S=Sink' --content-id b --no-report --size %ld --count %ld >/dev/null",
+                  exdir, work, r->size, r->count)) {
+        return -1;
+    }
     a = start("a");
     deadline = x400b_now() + 120;
     while (stat_of("a", "queue_len") < r->count && x400b_now() < deadline) usleep(20000);
@@ -293,7 +321,7 @@ static int one_run(struct run *r)
     }
     stop(a);
     stop(b);
-    if (r->cost) return d >= r->count && r->cost[0].ok && r->cost[1].ok ? 0 : -1;
+    if (r->cost) return d >= r->count && r->cost[0].ok && r->cost[1].ok && r->cost[2].ok ? 0 : -1;
     if (d < r->count || t0 <= 0 || t1 <= t0) return -1;
     r->elapsed = t1 - t0;
     r->rate = (double)(r->count - 1) / (t1 - t0);
@@ -331,7 +359,7 @@ static void report_costs(const char *who, const char *label, const char *side, c
 
 static void mta_costs(long count, long size, const char *label)
 {
-    struct cost cn[2], c1[2];
+    struct cost cn[3], c1[3];
     struct run rn = { count, size, 0, 0, 0, cn }, r1 = { 1, size, 0, 0, 0, c1 };
     const char *why = perf_missing();
     if (*why) {
@@ -344,6 +372,7 @@ static void mta_costs(long count, long size, const char *label)
         printf("bench: warning: mta_%s counting runs failed\n", label);
         return;
     }
+    report_costs("mta", label, "submit", &cn[2], &c1[2], count);
     report_costs("mta", label, "sender", &cn[0], &c1[0], count);
     report_costs("mta", label, "receiver", &cn[1], &c1[1], count);
 }
