@@ -119,18 +119,20 @@ static void stop(pid_t pid)
 /* ---- per-message costs (a counting run, not timed) ----
  * perf stat counts, per process, every system call (raw_syscalls:sys_enter),
  * fdatasync and fsync calls and the inodes allocated on ext4
- * (ext4:ext4_allocate_inode: files and directories created); /proc/PID/io
+ * (ext4:ext4_allocate_inode: files and directories created) and the CPU
+ * time (task-clock, user + system); /proc/PID/io
  * gives the bytes sent towards storage (write_bytes - cancelled_write_bytes:
  * pages dirtied in the page cache for a file, less those truncated before
  * writeback). */
 static const char perf_events[] =
-    "raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,ext4:ext4_allocate_inode";
+    "raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,ext4:ext4_allocate_inode,"
+    "task-clock";
 
-enum { C_SYSCALLS, C_FDATASYNCS, C_FSYNCS, C_INODES, C_BYTES, C_N };
-static const char *const cost_name[C_N] = { "syscalls", "fdatasyncs", "fsyncs", "files_created",
+enum { C_SYSCALLS, C_FDATASYNCS, C_FSYNCS, C_INODES, C_CPU, C_BYTES, C_N };
+static const char *const cost_name[C_N] = { "syscalls", "fdatasyncs", "fsyncs", "files_created", "cpu_us",
                                             "bytes_written" };
 static const char *const cost_unit[C_N] = { "syscalls/msg", "fdatasync/msg", "fsync/msg", "inodes/msg",
-                                            "B/msg" };
+                                            "us/msg", "B/msg" };
 
 struct cost {
     double v[C_N];
@@ -168,7 +170,7 @@ static pid_t perf_attach(pid_t pid, const char *file)
 }
 
 /* Add the counts of a `perf stat -x,` output file to c: 0, or -1 when
- * one of the four is missing. */
+ * one of the five is missing (task-clock in ms, kept in us). */
 static int perf_read(const char *file, struct cost *c)
 {
     char line[512];
@@ -184,12 +186,13 @@ static int perf_read(const char *file, struct cost *c)
         else if (!strncmp(ev, "syscalls:sys_enter_fdatasync,", 29)) k = C_FDATASYNCS;
         else if (!strncmp(ev, "syscalls:sys_enter_fsync,", 25)) k = C_FSYNCS;
         else if (!strncmp(ev, "ext4:ext4_allocate_inode,", 25)) k = C_INODES;
+        else if (!strncmp(ev, "task-clock,", 11)) k = C_CPU;
         if (k < 0) continue;
-        c->v[k] += strtod(line, &end);
+        c->v[k] += strtod(line, &end) * (k == C_CPU ? 1000.0 : 1.0);
         if (end != line) got++;
     }
     fclose(f);
-    return got == 4 ? 0 : -1;
+    return got == 5 ? 0 : -1;
 }
 
 /* Stop perf (it writes its counts on SIGINT) and add them to c. */
@@ -396,9 +399,10 @@ static int postfix_cost_run(long count, long size, struct cost c[2])
             printf("bench: %s", line);
             skipped = 1;
         }
-        if (x && sscanf(strstr(line, "syscalls="), "syscalls=%lf fdatasyncs=%lf fsyncs=%lf inodes=%lf write_bytes=%lf",
-                        &x->v[C_SYSCALLS], &x->v[C_FDATASYNCS], &x->v[C_FSYNCS], &x->v[C_INODES],
-                        &x->v[C_BYTES]) == 5)
+        if (x && sscanf(strstr(line, "syscalls="),
+                        "syscalls=%lf fdatasyncs=%lf fsyncs=%lf inodes=%lf cpu_us=%lf write_bytes=%lf",
+                        &x->v[C_SYSCALLS], &x->v[C_FDATASYNCS], &x->v[C_FSYNCS], &x->v[C_INODES], &x->v[C_CPU],
+                        &x->v[C_BYTES]) == 6)
             got++;
     }
     if (pclose(p) != 0) return -1;
@@ -829,6 +833,32 @@ static double disk_write_bps(long mib, long every)
     return n == REPS ? x400b_median(v, (size_t)n) : 0;
 }
 
+/* What one small durable commit costs on the spools' file system: append
+ * 1 KiB to a file and fdatasync it, n times; the median latency in us.
+ * A journal's group commit pays this once per batch, so a receiver that
+ * holds k transfers waiting for their confirmation moves at most
+ * k / latency messages per second. */
+static double disk_fdatasync_us(int n)
+{
+    char path[1300];
+    uint8_t buf[1024];
+    double *v = calloc((size_t)n, sizeof *v), med = 0;
+    int fd, got = 0;
+    snprintf(path, sizeof path, "%s/disk-append", work);
+    memset(buf, 'j', sizeof buf);
+    fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_APPEND, 0600);
+    for (int i = 0; v && fd >= 0 && i < n; i++) {
+        double t0 = x400b_now();
+        if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fdatasync(fd) != 0) break;
+        v[got++] = (x400b_now() - t0) * 1e6;
+    }
+    if (fd >= 0) close(fd);
+    unlink(path);
+    if (got == n) med = x400b_median(v, (size_t)got);
+    free(v);
+    return med;
+}
+
 /* ---- loopback round trip: 64-octet ping-pong over TCP (TCP_NODELAY) ---- */
 
 static int tcp_pair(int *cli, int *srv)
@@ -1159,7 +1189,10 @@ void x400b_bench_mta(void)
     sh("rm -rf %s && mkdir -p %s", work, work);
     signal(SIGPIPE, SIG_IGN);
 
-    if (want("1k") || want("1m")) x400b_report("fs_file_create", file_create_us(1000), "us/file");
+    if (want("1k") || want("1m")) {
+        x400b_report("fs_file_create", file_create_us(1000), "us/file");
+        x400b_report("disk_fdatasync_1k_append_us", disk_fdatasync_us(200), "us");
+    }
     if (want("setup")) setup_figures();
     if (want("scale")) scale();
     if (want("1k")) {

@@ -21,7 +21,7 @@
 #   postfix: drained in T2 s = R2 msgs/s     (from the same start until the
 #            queue is empty: every message delivered to discard and removed)
 #   postfix: discarded N msgs (maillog)      (must equal COUNT, else exit 1)
-#   postfix: cost receiver syscalls=N fdatasyncs=N fsyncs=N inodes=N write_bytes=N
+#   postfix: cost receiver syscalls=N fdatasyncs=N fsyncs=N inodes=N cpu_us=N write_bytes=N
 #   postfix: cost sender ...            (only with PFB_COST=1, below)
 # PFB_COST=1: a counting run (its times are not to be used): Postfix runs in
 #          the foreground (postfix start-fg) under `perf stat`, which follows
@@ -30,7 +30,8 @@
 #          included (the caller subtracts a run of COUNT=1 for the cost per
 #          message): every system call (raw_syscalls:sys_enter), fdatasync
 #          and fsync calls, inodes allocated on ext4 (ext4:ext4_allocate_inode:
-#          files and directories created) and the bytes the processes sent
+#          files and directories created), CPU time (task-clock, user +
+#          system, in us) and the bytes the processes sent
 #          towards storage (/proc/PID/io write_bytes - cancelled_write_bytes,
 #          summed over Postfix's process group just before it stops: the
 #          master's own figure includes every child it has reaped).  Without
@@ -57,7 +58,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 0
 fi
 cost=${PFB_COST:-}
-events=raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,ext4:ext4_allocate_inode
+events=raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,ext4:ext4_allocate_inode,task-clock
 if [ -n "$cost" ]; then
     if ! command -v perf >/dev/null 2>&1; then
         echo "postfix: cost skipped (perf missing; sh tools/deps.sh bench)"; cost=""
@@ -306,8 +307,9 @@ perfline() {   # perf stat -x, lines: VALUE,UNIT,EVENT,...
     awk -F, -v who="$1" -v wb="$2" '
         $3 == "raw_syscalls:sys_enter" { s = $1 } $3 == "syscalls:sys_enter_fdatasync" { d = $1 }
         $3 == "syscalls:sys_enter_fsync" { f = $1 } $3 == "ext4:ext4_allocate_inode" { n = $1 }
-        END { printf "postfix: cost %s syscalls=%s fdatasyncs=%s fsyncs=%s inodes=%s write_bytes=%s\n",
-                     who, s + 0, d + 0, f + 0, n + 0, wb }' "$3"
+        $3 == "task-clock" { c = $1 * 1000 }
+        END { printf "postfix: cost %s syscalls=%s fdatasyncs=%s fsyncs=%s inodes=%s cpu_us=%.0f write_bytes=%s\n",
+                     who, s + 0, d + 0, f + 0, n + 0, c, wb }' "$3"
 }
 perfline receiver "$wbytes" "$work/receiver.perf"
 perfline sender "$(netbytes "$work/sender.io")" "$work/sender.perf"
