@@ -1131,7 +1131,7 @@ static int want(const char *part)
 {
     const char *only = getenv("X400B_MTA_ONLY");
     size_t n = strlen(part);
-    for (const char *p = only; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) 
+    for (const char *p = only; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
         if (!strncmp(p, part, n) && (p[n] == ',' || !p[n])) return 1;
     return !only;
 }
