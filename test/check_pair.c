@@ -61,7 +61,7 @@ static void t_lost(void *e)
     t->lost = ++*t->lost_seq;
 }
 
-static const x400t_end_ops t_ops = { t_pending, t_sent, t_recv, t_lost };
+static const x400t_end_ops t_ops = { t_pending, t_sent, t_recv, t_lost, 0 };
 
 static void t_queue(struct tend *t, const uint8_t *p, size_t n)
 {

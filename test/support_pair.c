@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pair.h"
+#include "session.h"
 #include "x400p1/assoc.h"
 
 /* ---- ends ---------------------------------------------------------------- */
@@ -22,7 +23,7 @@ static void assoc_sent(void *end, size_t n) { x400_assoc_sent(end, n); }
 static int assoc_recv(void *end, const uint8_t *p, size_t n) { return x400_assoc_recv(end, p, n); }
 static void assoc_lost(void *end) { x400_assoc_transport_closed(end); }
 
-const x400t_end_ops x400t_assoc_end = { assoc_pending, assoc_sent, assoc_recv, assoc_lost };
+const x400t_end_ops x400t_assoc_end = { assoc_pending, assoc_sent, assoc_recv, assoc_lost, 0 };
 
 /* The same through an x400_assoc ** that the test repoints (NULL: none). */
 static size_t slot_pending(void *end, const uint8_t **p)
@@ -42,9 +43,94 @@ static void slot_lost(void *end)
     if (a) x400_assoc_transport_closed(a);
 }
 
-const x400t_end_ops x400t_assoc_slot_end = { slot_pending, slot_sent, slot_recv, slot_lost };
+const x400t_end_ops x400t_assoc_slot_end = { slot_pending, slot_sent, slot_recv, slot_lost, 0 };
+
+/* A session machine: its TSDUs in a queue of separately allocated
+ * octets, so that a push while q[0] is being delivered (the receiver
+ * answering) moves no octets; a flush then (the receiver replacing the
+ * connection) keeps the lent TSDU until sent(). */
+int x400t_ses_end_push(x400t_ses_end *e, const uint8_t *p, size_t n)
+{
+    uint8_t *c;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 16;
+        x400t_tsdu *q = realloc(e->q, cap * sizeof *q);
+        if (!q) return -1;
+        e->q = q;
+        e->cap = cap;
+    }
+    c = malloc(n ? n : 1);
+    if (!c) return -1;
+    if (n) memcpy(c, p, n);
+    e->q[e->n].p = c;
+    e->q[e->n].len = n;
+    e->n++;
+    return 0;
+}
+
+void x400t_ses_end_flush(x400t_ses_end *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        if (e->q[i].p == e->lent) e->lent_dropped = 1;
+        else free(e->q[i].p);
+    }
+    e->n = 0;
+}
+
+void x400t_ses_end_free(x400t_ses_end *e)
+{
+    x400t_ses_end_flush(e);
+    if (e->lent_dropped) free(e->lent);
+    free(e->q);
+    memset(e, 0, sizeof *e);
+}
+
+static size_t ses_pending(void *end, const uint8_t **p)
+{
+    x400t_ses_end *e = end;
+    if (!e->n) return 0;
+    if (e->lent_dropped) free(e->lent);
+    e->lent = e->q[0].p;
+    *p = e->lent;
+    e->lent_dropped = 0;
+    return e->q[0].len;
+}
+static void ses_sent(void *end, size_t n)
+{
+    x400t_ses_end *e = end;
+    (void)n;                    /* whole: x400t_pair_move takes no part of a TSDU */
+    if (e->lent_dropped) {
+        free(e->lent);
+    } else if (e->n && e->q[0].p == e->lent) {
+        free(e->q[0].p);
+        memmove(e->q, e->q + 1, (e->n - 1) * sizeof *e->q);
+        e->n--;
+    }
+    e->lent = NULL;
+    e->lent_dropped = 0;
+}
+static int ses_recv(void *end, const uint8_t *p, size_t n)
+{
+    x400t_ses_end *e = end;
+    int rc = e->s ? x400i_ses_input(e->s, p, n) : 0;
+    return rc < 0 ? rc : (int)n;
+}
+static void ses_lost(void *end)
+{
+    x400t_ses_end *e = end;
+    x400t_ses_end_flush(e);
+    if (e->s) x400i_ses_transport_lost(e->s);
+}
+
+const x400t_end_ops x400t_session_end = { ses_pending, ses_sent, ses_recv, ses_lost, 1 };
 
 /* ---- the pump -------------------------------------------------------------- */
+
+static void record(x400t_wire *w, const x400t_end_ops *ops, int from_initiator, const uint8_t *d, size_t n)
+{
+    if (ops->tsdu) x400t_wire_add_tsdu(w, from_initiator, d, n);
+    else x400t_wire_add(w, from_initiator, d, n);
+}
 
 void x400t_pair_init(x400t_pair *p, const x400t_end_ops *ops, void *initiator, void *responder)
 {
@@ -99,6 +185,10 @@ long x400t_pair_move(x400t_pair *p, int from)
     const uint8_t *b;
     size_t n;
     long total = 0;
+    if (p->ops->tsdu && (p->split || p->chunk || p->take)) {
+        snprintf(p->err, sizeof p->err, "a TSDU end is moved whole: split, chunk and take must be 0");
+        return -1;
+    }
     while (p->end[from] && (n = p->ops->pending(p->end[from], &b)) > 0) {
         void *to;
         const uint8_t *d = b;
@@ -124,8 +214,12 @@ long x400t_pair_move(x400t_pair *p, int from)
             }
             p->counted += n;
         }
+        if (p->drop[from]) {        /* a peer that never answers */
+            if (p->direct) p->ops->sent(p->end[from], n);
+            continue;
+        }
         if (p->tap) p->tap(p->user, from, d, n);
-        if (p->wire) x400t_wire_add(p->wire, from == 0, d, n);
+        if (p->wire) record(p->wire, p->ops, from == 0, d, n);
         to = p->end[!from];
         if (to) {
             int rv = x400t_feed(p->ops, to, d, n, p->split, p->chunk);
@@ -174,7 +268,7 @@ size_t x400t_take(const x400t_end_ops *ops, void *end, uint8_t **buf, size_t *le
             *buf = nb;
             *len += n;
         }
-        if (w) x400t_wire_add(w, from_initiator, b, n);
+        if (w) record(w, ops, from_initiator, b, n);
         ops->sent(end, n);
         total += n;
     }
