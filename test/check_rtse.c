@@ -150,9 +150,7 @@ START_TEST(no_checkpointing)
     /* a connection lost mid-transfer cannot be recovered: both abort */
     {
         uint8_t *d = x400t_pattern(300000, 6);
-        h.count_from = &h.a;
-        h.cut_at = 100000;
-        h.cut_armed = 1;
+        x400t_pair_cut_after(&h.io, 100000);
         ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, 300000, X400_RTSE_PRIO_NORMAL, 1), 0);
         x400t_rl_pump(&h);
         ck_assert_int_eq(h.a.last_result, X400_ERR_ABORTED);
@@ -241,13 +239,11 @@ static uint64_t cut_run(const x400_rtse_config *c, const uint8_t *d, size_t n, u
     uint64_t resent;
     x400t_rl_init(&h, c, c);
     x400t_rl_open(&h);
-    h.count_from = &h.a;
-    h.cut_at = cut_at;
-    h.cut_armed = 1;
+    x400t_pair_cut_after(&h.io, cut_at);
     h.net_down = restart;
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
-    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_int_eq(h.io.cuts, 1);
     if (restart) {
         uint8_t rec[X400_RTSE_RECORD_MAX];
         size_t rn = h.b.record_len;
@@ -339,7 +335,6 @@ static size_t *tsdu_bounds(const x400_rtse_config *c, const uint8_t *d, size_t n
     size_t *cum;
     x400t_rl_init(&h, c, c);
     x400t_rl_open(&h);
-    h.count_from = &h.a;
     h.lens = malloc(sizeof *h.lens);
     h.caplens = 1;
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
@@ -421,9 +416,7 @@ START_TEST(recovery_timeout_restarts)
     uint8_t *d = x400t_pattern(n, 77);
     x400t_rl_init(&h, &c, &c);
     x400t_rl_open(&h);
-    h.count_from = &h.a;
-    h.cut_at = 300000;
-    h.cut_armed = 1;
+    x400t_pair_cut_after(&h.io, 300000);
     h.net_down = 1; /* the peer stays unreachable */
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
@@ -472,7 +465,7 @@ START_TEST(peer_never_confirms)
     c.transfer_timeout_s_per_kib[X400_RTSE_PRIO_NORMAL] = 1;
     x400t_rl_init(&h, &c, &c);
     x400t_rl_open(&h);
-    h.drop_from_b = 1; /* nothing comes back */
+    h.io.drop[1] = 1; /* nothing comes back */
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
     ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_SENDING);
@@ -1310,7 +1303,7 @@ static void tshark_case(const char *name, const uint8_t *msg, size_t n, uint32_t
     x400t_rl_init(&h, &c, &c);
     h.pres_wrap = 1;
     x400t_rl_open(&h);
-    h.wire = &w; /* the capture starts after the CN/AC */
+    h.io.wire = &w; /* the capture starts after the CN/AC */
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, msg, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
     ck_assert_int_eq(h.a.last_result, X400_OK);
