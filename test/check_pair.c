@@ -492,6 +492,31 @@ START_TEST(session_end_lent_tsdu_survives_flush)
 }
 END_TEST
 
+/* ---- the runner ------------------------------------------------------------- */
+
+/* The runner's summary counts a suite whose X400T_HALF_TAG job ran alone
+ * (CK_RUN_CASE selecting the half case; the suite's other job runs
+ * nothing): "1 suites, 1 tests", as for any suite. */
+START_TEST(runner_counts_a_half_job_alone)
+{
+    char cmd[1024], line[512], last[512] = "";
+    int plus = 0;
+    FILE *f;
+    snprintf(cmd, sizeof cmd,
+             "CK_RUN_SUITE=pair CK_RUN_CASE=pair_assoc X400T_JOBS=2 X400T_LONG= '%s/check_runner' 2>&1",
+             x400t_bindir());
+    f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "make check:", 11)) snprintf(last, sizeof last, "%s", line);
+        if (strstr(line, " ok   pair+ ")) plus++;
+    }
+    ck_assert_int_eq(pclose(f), 0);
+    ck_assert_int_eq(plus, 1);
+    ck_assert_msg(!strncmp(last, "make check: 1 suites, 1 tests, 0 failed,", 40), "summary: %s", last);
+}
+END_TEST
+
 Suite *x400t_suite_pair(void)
 {
     Suite *s = suite_create("pair");
@@ -503,9 +528,15 @@ Suite *x400t_suite_pair(void)
     tcase_add_test(tc, records_complete_tpkts);
     tcase_add_test(tc, settle_guard_short_and_refused);
     tcase_add_test(tc, scratch_dir_removed_links_not_followed);
-    tcase_add_test(tc, associations_recorded_split_cut);
     tcase_add_test(tc, session_ends_move_tsdus_whole);
     tcase_add_test(tc, session_end_lent_tsdu_survives_flush);
+    tcase_add_test(tc, runner_counts_a_half_job_alone);
+    suite_add_tcase(s, tc);
+    /* the two associations run as the suite's half job (X400T_HALF_TAG),
+     * which runner_counts_a_half_job_alone runs alone */
+    tc = tcase_create("pair_assoc");
+    tcase_set_tags(tc, X400T_HALF_TAG);
+    tcase_add_test(tc, associations_recorded_split_cut);
     suite_add_tcase(s, tc);
     return s;
 }
