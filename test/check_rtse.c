@@ -945,61 +945,33 @@ static void sc_resp_receiving(wk *w) { sc_resp_open(w); WK_IN(w, ACT_START, NULL
 static void sc_resp_receiving_nocp(wk *w) { sc_resp_open_nocp(w); WK_IN(w, ACT_START, NULL, 0, 0); }
 /* an APDV of 11 octets: EXTERNAL {indirect-reference 5, single-ASN1-type NULL} */
 #define WK_APDV (const uint8_t *)"\x04\x09\x28\x07\x02\x01\x05\xa0\x02\x05\x00", 11
+/* the scenarios' last steps: an APDU completed, its confirmation deferred;
+ * a transfer requested */
+static void wk_received(wk *w)
+{
+    w->defer = 1;
+    WK_IN(w, DATA, WK_APDV, 0);
+    WK_IN(w, ACT_END, NULL, 0, 0);
+    w->defer = 0;
+}
+static void wk_transfer(wk *w, const uint8_t *d, size_t n)
+{
+    WK_OK(x400i_rtse_transfer_req(w->rt, d, n, X400_RTSE_PRIO_NORMAL, 1));
+}
 static void sc_resp_receiving_all(wk *w) { sc_resp_receiving(w); WK_IN(w, DATA, WK_APDV, 0); }
-static void sc_resp_received_nocp(wk *w)
-{
-    sc_resp_receiving_nocp(w);
-    w->defer = 1;
-    WK_IN(w, DATA, WK_APDV, 0);
-    WK_IN(w, ACT_END, NULL, 0, 0);
-    w->defer = 0;
-}
-static void sc_resp_received(wk *w) /* a completed incoming APDU, confirmation deferred */
-{
-    sc_resp_receiving(w);
-    w->defer = 1;
-    WK_IN(w, DATA, WK_APDV, 0);
-    WK_IN(w, ACT_END, NULL, 0, 0);
-    w->defer = 0;
-}
+static void sc_resp_received_nocp(wk *w) { sc_resp_receiving_nocp(w); wk_received(w); }
+static void sc_resp_received(wk *w) { sc_resp_receiving(w); wk_received(w); }
 static void sc_resp_confirmed(wk *w) { sc_resp_received(w); WK_OK(x400i_rtse_transfer_accept(w->rt)); }
 static void sc_init_noturn(wk *w) { sc_init_open(w); WK_OK(x400i_rtse_turn_give_req(w->rt)); }
 static void sc_init_receiving(wk *w) { sc_init_noturn(w); WK_IN(w, ACT_START, NULL, 0, 0); }
 static void sc_init_receiving_all(wk *w) { sc_init_receiving(w); WK_IN(w, DATA, WK_APDV, 0); }
-static void sc_init_received(wk *w)
-{
-    sc_init_receiving(w);
-    w->defer = 1;
-    WK_IN(w, DATA, WK_APDV, 0);
-    WK_IN(w, ACT_END, NULL, 0, 0);
-    w->defer = 0;
-}
+static void sc_init_received(wk *w) { sc_init_receiving(w); wk_received(w); }
 static void sc_resp_turn(wk *w) { sc_resp_open(w); WK_IN(w, CONTROL_GIVE, NULL, 0, 0); }
-static void sc_init_sending(wk *w)
-{
-    sc_init_open(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, sizeof wk_big, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_init_sending_long(wk *w)
-{
-    sc_init_open(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_long, sizeof wk_long, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_resp_sending(wk *w)
-{
-    sc_resp_turn(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, sizeof wk_big, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_init_end_conf(wk *w)
-{
-    sc_init_open(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, 10, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_resp_end_conf(wk *w)
-{
-    sc_resp_turn(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, 10, X400_RTSE_PRIO_NORMAL, 1));
-}
+static void sc_init_sending(wk *w) { sc_init_open(w); wk_transfer(w, wk_big, sizeof wk_big); }
+static void sc_init_sending_long(wk *w) { sc_init_open(w); wk_transfer(w, wk_long, sizeof wk_long); }
+static void sc_resp_sending(wk *w) { sc_resp_turn(w); wk_transfer(w, wk_big, sizeof wk_big); }
+static void sc_init_end_conf(wk *w) { sc_init_open(w); wk_transfer(w, wk_big, 10); }
+static void sc_resp_end_conf(wk *w) { sc_resp_turn(w); wk_transfer(w, wk_big, 10); }
 /* three checkpoints unconfirmed (the window), the last piece waits */
 static void sc_init_end_conf_ring(wk *w) { sc_init_sending(w); WK_IN(w, MINOR_SYNC_CONF, NULL, 0, 1); }
 static void sc_init_recovering_end(wk *w) { sc_init_end_conf(w); WK_IN(w, P_ABORT, NULL, 0, 0); }
