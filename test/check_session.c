@@ -4,6 +4,7 @@
  * diagnostics; every received TSDU truncated at every length. */
 #include <string.h>
 
+#include "interop.h"
 #include "pair.h"
 #include "session.h"
 #include "support_strictpeer.h"
@@ -849,12 +850,12 @@ START_TEST(pp_rf_and_pt_aea)
 {
     static const uint8_t pt_aea[] = { 0x02, 0x00, 0x2a, 0x03, 0x2a, 0x01, 0x31 };
     struct first_rf f;
-    char path[512];
+    char err[1200];
     pair p;
     uint32_t serial;
     memset(&f, 0, sizeof f);
-    snprintf(path, sizeof path, "%s/test/interop/pp-resp-1988-twa-recover-refused.txt", x400t_srcdir());
-    ck_assert_int_gt(x400t_interop_tsdus(path, grab_rf, &f), 0);
+    ck_assert_msg(x400t_interop_tsdus("pp-resp-1988-twa-recover-refused", grab_rf, &f, err, sizeof err) > 0, "%s",
+                  err);
     ck_assert_uint_gt(f.n, 80);
     pair_init(&p, NULL, NULL);
     ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
@@ -1013,10 +1014,9 @@ static int conv_add(void *user, int from_initiator, const uint8_t *p, size_t n)
 
 static void conv_load(struct conv *c, const char *name)
 {
-    char path[512];
+    char err[1200];
     memset(c, 0, sizeof *c);
-    snprintf(path, sizeof path, "%s/test/interop/%s.txt", x400t_srcdir(), name);
-    ck_assert_msg(x400t_interop_tsdus(path, conv_add, c) > 0, "%s", path);
+    ck_assert_msg(x400t_interop_tsdus(name, conv_add, c, err, sizeof err) > 0, "%s", err);
 }
 
 static void conv_free(struct conv *c)
