@@ -44,7 +44,8 @@ extern const x400t_end_ops x400t_assoc_end;
  * nothing to send, input dropped). */
 extern const x400t_end_ops x400t_assoc_slot_end;
 
-/* A session machine (lib/session.h) as an end: the TSDUs it sent
+/* A session machine (lib/session.h) as an end (test/support_ses_end.c:
+ * the tests and the benches link it, not the demo driver): the TSDUs it sent
  * (x400i_ses_callbacks.send_tsdu -> x400t_ses_end_push), oldest first,
  * and the machine that recv() feeds (x400i_ses_input) and lost() tells
  * (x400i_ses_transport_lost, after the queue is dropped: what was in
