@@ -79,8 +79,9 @@ typedef struct x400t_pair {
     int interleave;         /* 1: after each piece from the initiator, the responder's
                              * output goes back before the next piece */
     int direct;             /* 1: delivered from the sender's pending buffer, sent()
-                             * after (no copy: for benches whose receiver never makes
-                             * the sender emit) */
+                             * after (no copy: for ends whose pending buffer stays
+                             * valid while the receiver makes the sender emit --
+                             * the session end -- or a bench's that never does) */
     x400t_wire *wire;       /* non-NULL: every octet moved is recorded */
     int drop[2];            /* 1: what end[k] sends is taken and lost (a peer
                              * that never answers; not recorded, not tapped) */
