@@ -684,7 +684,8 @@ static int dec_mtsid(x400i_dec *dc, const x400i_tlv *t, x400_mtsid *id, const ch
     return x400i_p1_str(&l, X400I_U_IA5, 1, 32, id->local, sizeof id->local, "local-identifier", dc->diag);
 }
 
-/* ---- EncodedInformationTypes, X.411 12.2.1.1.1.9: [0] built-in, [1] G3 and
+/* ---- EncodedInformationTypes (X.411 12.2, the envelopes' original- and
+ * converted-encoded-information-types): [0] built-in, [1] G3 and
  * [2] teletex non-basic parameters (kept opaque, adjacent: NonBasicParameters
  * by COMPONENTS OF), [4] extended */
 typedef struct eits_dec {
@@ -763,9 +764,9 @@ static int dec_time(x400i_dec *dc, const x400i_tlv *c, int64_t *out, const char 
     return x400i_p1_time(c, out, what, dc->diag);
 }
 
-/* ---- DomainSuppliedInformation / MTASuppliedInformation, X.411 12.2.1.1.1.7
- * and .8 (AdditionalActions by COMPONENTS OF): where a trace element's
- * fields go. */
+/* ---- DomainSuppliedInformation / MTASuppliedInformation of the trace and
+ * internal trace elements (X.411 12.2; AdditionalActions by COMPONENTS
+ * OF): where a trace element's fields go. */
 typedef struct supplied_dec {
     int64_t *arrival, *deferred;
     int *routing, *att_kind;
