@@ -24,9 +24,9 @@
  *  up.associate(); the upper layer calls connect_req with its RTORQ (the
  *  complete RTSE-apdus TLV, B0 ..) at once or later.  The answer arrives
  *  as LIND_CONNECT_CONF (accepted or not) with the RTOAC (B1 ..) / RTORJ
- *  (B2 ..).  Responder: LIND_CONNECT with the RTORQ (B0 ..) and the mode
- *  of the connection; answer with connect_rsp inside the callback or
- *  later.  Without an upper layer (up.indication NULL) a normal-mode
+ *  (B2 ..).  Responder: LIND_CONNECT with the RTORQ (B0 ..) and what the
+ *  connection runs (normal or X.410-1984); answer with connect_rsp inside the callback or
+ *  later.  Without an upper layer (up.indication NULL) a 1988
  *  association answers itself (accept, no user information); an X.410
  *  one refuses.
  *
@@ -37,7 +37,7 @@
  *  an upper layer the normal adapter answers them itself.
  *
  *  Closing.  release_req / release_rsp (RLRQ / RLRE in P-RELEASE; S-RELEASE
- *  in X.410 mode); u_abort_req with an RTAB (ABRT in ARU; X.410: ARU SET in
+ *  for X.410-1984); u_abort_req with an RTAB (ABRT in ARU; X.410: ARU SET in
  *  S-U-ABORT).  Peer aborts arrive as LIND_U_ABORT (apdu = the RTAB if
  *  any), provider aborts (ARP, state check failure, S-P-ABORT, transport
  *  lost, bad PDU, exception report) as LIND_P_ABORT with a diagnostic.
@@ -117,7 +117,7 @@ int x400i_assoc_release_req(x400_assoc *a);
 int x400i_assoc_release_rsp(x400_assoc *a);
 int x400i_assoc_abort_req(x400_assoc *a, const uint8_t *ui, size_t ui_len);
 
-/* Normal mode: the context id negotiated for an abstract syntax (e.g.
+/* 1988 stack: the context id negotiated for an abstract syntax (e.g.
  * id-as-mta-rtse), or -1 (none, or X.410-1984). */
 int x400i_assoc_context_id(const x400_assoc *a, const uint32_t *arcs, size_t n);
 
@@ -142,17 +142,17 @@ int x400i_assoc_inject_ses_ind(x400_assoc *a, const x400i_ses_ind *ind);
 /* ---- for the adapters (lib/rtse_pres.c, lib/rtse_ses.c) ---- */
 
 /* Choose the adapter (X.410-1984 CP: x400i_rtse_ses_adapter).  1 when the
- * S-CONNECT user data is an X.410-1984 CP: a SET whose mode-selector holds
- * mode-value 0 (X.226 8.2 / X.410 (1984)); the one place a responder
- * learns the mode of its connection.  lib/rtse_ses.c. */
+ * S-CONNECT user data is an X.410-1984 CP: a SET whose [0] selector holds
+ * the value 0 (X.226 8.2 / X.410 (1984)); the one place a responder learns
+ * what its connection runs.  lib/rtse_ses.c. */
 int x400i_rtse_ses_takes(const uint8_t *ud, size_t len);
 /* The RTSE APDU an X.410-1984 CP, CPA, CPR or ARU (pdu: X400I_PPDU_*)
  * carries, re-tagged as RTSE-apdus (B0 RTORQ, B1 RTOAC, B2 RTORJ, B6
  * RTAB), appended to *out (normalised to definite lengths); *apdu views
  * it.  X400_OK or X400_ERR_PARSE.  lib/rtse_ses.c. */
 int x400i_rtse_ses_decode(int pdu, const uint8_t *ud, size_t len, x400i_buf *out, x400i_view *apdu);
-/* The adapter an association configuration asks for, NULL if its mode is
- * no x400_mode.  lib/rtse_ses.c. */
+/* The adapter an association configuration asks for, NULL if it names
+ * neither stack.  lib/rtse_ses.c. */
 const x400i_assoc_adapter *x400i_rtse_adapter_configured(const x400_assoc_config *cfg);
 
 /* Give the upper layer an indication (0 without one). */

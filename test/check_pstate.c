@@ -353,9 +353,15 @@ START_TEST(every_pair_through_the_association)
                                   x400_assoc_diag(a)->text);
                     ck_assert_msg(rv >= 0, "%s in %s: %d %s", en, x400_pstate_name((x400_pstate)s), rv,
                                   x400_assoc_diag(a)->text);
-                    ck_assert_msg(x400i_pres_state(p) == next, "%s in %s: state %s, table says %s", en,
-                                  x400_pstate_name((x400_pstate)s), x400_pstate_name(x400i_pres_state(p)),
-                                  x400_pstate_name(next));
+                    if (ev == X400_PEV_U_EXCEPTION_IND || ev == X400_PEV_P_EXCEPTION_IND)
+                        /* presentation took it; RTSE's adapter (lib/rtse_pres.c)
+                         * then gives the connection up: no exception reports
+                         * in RTSE's use of the session service */
+                        ck_assert_int_eq(x400_assoc_get_state(a), X400_ASSOC_ABORTED);
+                    else
+                        ck_assert_msg(x400i_pres_state(p) == next, "%s in %s: state %s, table says %s", en,
+                                      x400_pstate_name((x400_pstate)s),
+                                      x400_pstate_name(x400i_pres_state(p)), x400_pstate_name(next));
                     accepted++;
                 } else {
                     const uint8_t *out;
