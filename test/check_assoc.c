@@ -542,39 +542,8 @@ START_TEST(transport_lost_is_provider_abort)
 }
 END_TEST
 
-/* One listener for both modes: a responder configured for one mode runs
- * the mode of the CP it receives (x400_assoc_get_mode), and its upper
- * layer gets the RTORQ either way (AARQ user information in normal mode,
- * the CP's X.410 parameters in X.410-1984 mode). */
-START_TEST(responder_runs_the_callers_mode)
-{
-    for (int x410 = 0; x410 < 2; x410++) {
-        struct pair p;
-        x400_assoc_config ci, cr;
-        int k;
-        memset(&p, 0, sizeof p);
-        x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
-        x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-        ci.mode = x410 ? X400_MODE_X410 : X400_MODE_NORMAL;
-        cr.mode = x410 ? X400_MODE_NORMAL : X400_MODE_X410;
-        pair_open(&p, &ci, &cr);
-        p.ini.connect_ud = RTORQ;
-        p.ini.connect_ud_len = sizeof RTORQ;
-        ck_assert_int_eq(x400_assoc_get_mode(p.rsp.a), cr.mode);   /* nothing received yet */
-        OK(x400_assoc_connect(p.ini.a));
-        pump(&p);
-        ck_assert_int_eq(x400_assoc_get_state(p.ini.a), X400_ASSOC_ESTABLISHED);
-        ck_assert_int_eq(x400_assoc_get_state(p.rsp.a), X400_ASSOC_ESTABLISHED);
-        ck_assert_int_eq(x400_assoc_get_mode(p.rsp.a), ci.mode);
-        ck_assert_int_eq(x400_assoc_get_mode(p.ini.a), ci.mode);
-        for (k = 0; k < p.rsp.n && p.rsp.au[k] != X400I_RTSE_LIND_CONNECT; k++) {}
-        ck_assert_int_lt(k, p.rsp.n);
-        ck_assert_uint_eq(p.rsp.udlen[k], sizeof RTORQ);
-        ck_assert_int_eq(memcmp(p.rsp.ud[k], RTORQ, sizeof RTORQ), 0);
-        pair_close(&p);
-    }
-}
-END_TEST
+/* (One listener for both modes, the responder running the caller's mode:
+ * moved to check_rtse_ses.c, where that choice's adapter is tested.) */
 
 START_TEST(api_misuse)
 {
@@ -608,7 +577,6 @@ Suite *x400t_suite_assoc(void)
     tcase_add_test(tc, garbage_after_establishment);
     tcase_add_test(tc, transport_lost_is_provider_abort);
     tcase_add_test(tc, api_misuse);
-    tcase_add_test(tc, responder_runs_the_callers_mode);
     suite_add_tcase(s, tc);
     return s;
 }
