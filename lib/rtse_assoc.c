@@ -39,9 +39,9 @@ static void let_go(x400i_rtse_assoc *ra)
 static int send_pending(x400i_rtse_assoc *ra)
 {
     int rv;
+    const x400i_rtse_lower *lo = x400i_assoc_lower(ra->a);
     ra->have_pending = 0;
-    rv = x400i_assoc_lower(ra->a)->connect_req(ra->a, ra->turn_to_initiator, ra->pending,
-                                               ra->pending_len);
+    rv = lo ? lo->connect_req(ra->a, ra->turn_to_initiator, ra->pending, ra->pending_len) : -1;
     x400i_free(ra->alloc, ra->pending);
     ra->pending = NULL;
     ra->pending_len = 0;

@@ -128,16 +128,18 @@ int x400i_rtse_ses_decode(int pdu, const uint8_t *ud, size_t len, x400i_buf *out
 
 int x400i_rtse_ses_takes(const uint8_t *ud, size_t len)
 {
-    x400i_buf b;
-    x400i_tlv set, sel, v;
-    size_t off = 0;
+    /* read in place (indefinite lengths followed), nothing allocated */
+    x400i_tlv set, c, v;
+    size_t off = 0, voff;
     long mv = -1;
-    if (!ud || !len || ud[0] != 0x31) return 0;
-    x400i_buf_init(&b, NULL, 2 * len + 64);
-    if (normalised(ud, len, &b, &set) == X400_OK && member(&set, 0xA0, &sel) == X400_OK)
-        while (x400i_ber_child(&sel, &off, &v, L, NULL) == 1)
+    if (!ud || !len || ud[0] != 0x31 || x400i_ber_read(ud, len, &set, X400I_BER_MAX_DEPTH, L, NULL) < 0)
+        return 0;
+    while (x400i_ber_child(&set, &off, &c, L, NULL) == 1) {
+        if (c.first != 0xA0) continue;
+        for (voff = 0; x400i_ber_child(&c, &voff, &v, L, NULL) == 1;)
             if (v.first == 0x80 && x400i_ber_get_int(v.v, v.vlen, &mv) < 0) mv = -1;
-    x400i_buf_free(&b);
+        break;
+    }
     return mv == 0;
 }
 
