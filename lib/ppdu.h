@@ -7,7 +7,7 @@
  * PDU size and element counts, then uses the asn1c types (ber_decode;
  * RC_WMORE on a complete PDU is an error).  The X.410-1984 forms of CP,
  * CPA, CPR and ARU are no PPDUs of a presentation connection: the X.410
- * adapter (lib/rtse_ses.h) builds and parses them; this decoder refuses
+ * adapter (lib/rtse_ses.c) builds and parses them; this decoder refuses
  * them.  Internal (x400i_).
  */
 #ifndef X400P1_PPDU_H
