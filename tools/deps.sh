@@ -5,7 +5,8 @@
 #            pkg-config and asn1c (generator and runtime sources)
 #     check: `make check`: Check, tshark/text2pcap (wire decoding), groff
 #            (man page lint)
-#     bench: `make bench`: uuid, GLib, Postfix (the comparison)
+#     bench: `make bench`: uuid, GLib, Postfix (the comparison), perf (the
+#            per-message cost lines; without it they are skipped)
 #     fuzz:  `make fuzz`: clang with libFuzzer
 # Installs missing Debian packages with apt-get when root (or `sudo -n`);
 # otherwise prints the exact apt-get line and fails.  Silent and quick when
@@ -33,6 +34,8 @@ bench)
     if command -v pkg-config >/dev/null 2>&1; then need_pc glib-2.0 libglib2.0-dev; fi
     # tools/postfix_bench.sh: a throwaway Postfix instance fed by smtp-source
     need_file /usr/sbin/smtp-source postfix; need_file /usr/sbin/postfix postfix
+    # bench/bench_mta.c and tools/postfix_bench.sh count with perf stat
+    need_cmd perf linux-perf
     ;;
 fuzz)
     need_cmd clang clang
