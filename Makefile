@@ -8,6 +8,7 @@
 #   make demo         two example MTAs exchanging mail, with faults
 #                     (tools/mta_demo.c drives them, tools/demo.sh)
 #   make bench        optimised benchmarks, `bench: NAME VALUE UNIT` lines
+#                     (make bench-build: compiled only)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make install      PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, SBINDIR,
 #                     MANDIR, DOCDIR); `make uninstall` removes it all
@@ -123,7 +124,7 @@ VERSION := $(shell sed -n 's/^\#define X400P1_VERSION "\(.*\)"/\1/p' include/x40
 .DEFAULT_GOAL := all
 FORCE:
 .PHONY: FORCE all lib check check-long check-build check-bins demo examples bench fuzz install uninstall \
-        clean deps deps-check deps-bench deps-fuzz
+        clean deps deps-check deps-bench deps-bench-build deps-fuzz bench-build
 .DELETE_ON_ERROR:
 
 all: deps $(B)/libx400p1.a examples
@@ -137,6 +138,8 @@ deps-check:
 	@sh tools/deps.sh check
 deps-bench:
 	@sh tools/deps.sh bench
+deps-bench-build:
+	@sh tools/deps.sh bench-build
 deps-fuzz:
 	@sh tools/deps.sh fuzz
 
@@ -264,6 +267,9 @@ $(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(BENCH_SUPP) $(wildcard bench/*.h)
 	  $(shell pkg-config --cflags glib-2.0 2>/dev/null) \
 	  bench/bench_main.c $(BENCH_SRC) $(BENCH_SUPP) $(BB)/all.o $(call ASN1_P1_OBJ,bench) -o $@ $(LDFLAGS) \
 	  -luuid $(shell pkg-config --libs glib-2.0 2>/dev/null) -lpthread -lm
+# bench-build: the benches compiled, not run (CI: they stay buildable)
+bench-build: deps deps-bench-build
+	@$(MAKE) --no-print-directory $(BB)/bench $(EX_BINS)
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BB)/bench $(EX_BINS)
 	X400B_BINDIR=$(abspath $(BB)) X400B_EXDIR=$(abspath $(EB)) X400B_SRCDIR=$(CURDIR) $(BB)/bench
