@@ -202,8 +202,13 @@ static int tp_data_ind(void *u, const uint8_t *tsdu, size_t len)
     return rv;
 }
 
+static void connect_failed(x400_assoc *a);
+
 /* T-DISCONNECT indication: DR/ER or local detection; the session sees a
- * lost transport (S-P-ABORT unless it had finished). */
+ * lost transport (S-P-ABORT unless it had finished).  Lost before the
+ * session connection existed (an initiator waiting for the transport's CC:
+ * the session has no S-P-ABORT to give): the user above is told as when
+ * the TCP connection never came up (connect_failed). */
 static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
 {
     x400_assoc *a = u;
@@ -213,7 +218,8 @@ static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER,
                            X400_ERR_ABORTED, reason, "transport connection lost");
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        if (a->state == X400_ASSOC_IDLE || a->state == X400_ASSOC_CONNECTING) connect_failed(a);
+        else set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     }
 }
 
@@ -727,7 +733,6 @@ void x400_assoc_sent(x400_assoc *a, size_t n)
 
 void x400_assoc_transport_closed(x400_assoc *a)
 {
-    x400i_au_ind ui;
     if (!a) return;
     x400i_tp_transport_closed(a->tp);
     if (finished(a)) return;
@@ -739,12 +744,20 @@ void x400_assoc_transport_closed(x400_assoc *a)
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER, X400_ERR_ABORTED, 0,
                            "the transport connection could not be established");
-        memset(&ui, 0, sizeof ui);
-        ui.type = X400I_AU_P_ABORT_IND;
-        ui.diag = &a->diag;
-        (void)up_ind(a, &ui);
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        connect_failed(a);
     }
+}
+
+/* The association ended before its session connection existed: P-ABORT
+ * to the user above (an RTSE waiting to recover tries again), then final. */
+static void connect_failed(x400_assoc *a)
+{
+    x400i_au_ind ui;
+    memset(&ui, 0, sizeof ui);
+    ui.type = X400I_AU_P_ABORT_IND;
+    ui.diag = &a->diag;
+    (void)up_ind(a, &ui);
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
 }
 
 x400_assoc_state x400_assoc_get_state(const x400_assoc *a)
