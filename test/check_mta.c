@@ -1829,32 +1829,28 @@ static void attack_cycle(struct env *e, int cycle)
     sleep(2);
 }
 
-/* make check-long: the attack cycle three times.  Memory: the first cycle
- * may grow what is sized by the peak (the driver's slot table, the
- * graveyard, the allocator's free lists) within a bound; the next two, the
- * same again (25,000 more connections), grow it by less than 24 MiB: a
+/* make check-long: the attack cycle three times.  Memory: B's live heap
+ * bytes (stats heap_live: x400mta counts every block of its links,
+ * associations, driver, MTSID set and connection objects through the
+ * library's allocator hooks, heap.c), read after each cycle once every
+ * connection of the attack is freed, are back within 1 MiB of their value
+ * before the attacks -- 80 bytes per connection of a cycle (12,700): a
  * retained association or link (14 KB each: the leak this test was written
- * for) would be 350 MiB, and anything above 1 KB per connection fails.
- * The exact check is the object counts above (every connection freed,
- * nothing in the graveyard) and LeakSanitizer at exit; resident memory is
- * the coarse one, and it follows the peak of live connections, which
- * rises when B shares a busy CPU: cycles 2 and 3 grew 2.3 MiB on an idle
- * machine, 9.2 MiB in CI beside the RTSE cut sweeps and 18.4 MiB with
- * three test workers on two cores, every connection object freed each
- * time (2026-12-04).
- * Measured on 2026-12-04: 18.8 -> 25.2 -> 27.5 MiB.  The 2.3 MiB of
- * cycles 2 and 3 are not per connection but per message received (600):
- * the received-MTSID set (x400_p1_idset, 1,048,576 ids) allocates its
- * hash index (8 MiB) and ring (73 B per id) at start, untouched pages are
- * not resident, and each new MTSID writes one random index page (4 KiB)
- * -- a set alone, filled 300 ids at a time, grows by 1.1, 2.1, 3.0, 3.7
- * MiB (ASan: 1.8, 3.0, 4.0, 4.8), up to 8 MiB plus 73 B per id at its
- * capacity.  ASan's quarantine of freed blocks (256 MiB by default) would
- * hide a real leak, so B runs without it.  Idle CPU is back to its baseline. */
+ * for) would be 178 MB a cycle.  What may differ is the few associations
+ * between A and B (opened and released by their lifetime) and their
+ * buffers.  Exact, whatever allocator is underneath, where resident memory
+ * follows the peak of live connections and the sanitizer's caches (it
+ * rose by 2.3 MiB over cycles 2-3 on an idle machine, 18.4 MiB with three
+ * test workers on two cores, every object freed): resident memory stays
+ * only as a loose sanity bound (64 MiB over cycles 2-3) for what the count
+ * does not see (the C library's and the sanitizer's own memory, the guard
+ * tables).  The object counts and LeakSanitizer at exit stay exact checks
+ * too.  ASan's quarantine of freed blocks (256 MiB by default) is off for
+ * B.  Idle CPU is back to its baseline. */
 START_TEST(long_attacks_memory_back_to_baseline)
 {
     struct env e;
-    long rss0, rss1, rss2;
+    long rss0, rss1, rss2, heap0, heap[4];
     double cpu0, cpu2;
     setenv("ASAN_OPTIONS", "quarantine_size_mb=0:allocator_release_to_os_interval_ms=0", 1);
     env_init(&e);
@@ -1867,17 +1863,24 @@ START_TEST(long_attacks_memory_back_to_baseline)
     ck_assert(wait_for(&e, 1, "warm", 20, -1, 60));
     sleep(2);
     rss0 = rss_kib(e.pid[1]);
+    heap0 = stat_of(&e, 1, "heap_live");
+    ck_assert_int_gt(heap0, 0);
     cpu0 = idle_cpu(e.pid[1], 3);
-    attack_cycle(&e, 1);
-    rss1 = rss_kib(e.pid[1]);
-    attack_cycle(&e, 2);
-    attack_cycle(&e, 3);
+    for (int cycle = 1; cycle <= 3; cycle++) {
+        attack_cycle(&e, cycle);
+        heap[cycle] = stat_of(&e, 1, "heap_live");
+        if (cycle == 1) rss1 = rss_kib(e.pid[1]);
+        fprintf(stderr, "long attacks: B heap_live %ld -> %ld after cycle %d (peak %ld, conn_objects %ld, "
+                "graveyard %ld, snapshot %ld)\n", heap0, heap[cycle], cycle, stat_of(&e, 1, "heap_peak"),
+                stat_of(&e, 1, "conn_objects"), stat_of(&e, 1, "graveyard"), stat_of(&e, 1, "snapshot_ms"));
+        ck_assert_msg(heap[cycle] <= heap0 + 1048576, "cycle %d: live heap %ld -> %ld bytes", cycle, heap0,
+                      heap[cycle]);
+    }
     rss2 = rss_kib(e.pid[1]);
     cpu2 = idle_cpu(e.pid[1], 3);
     fprintf(stderr, "long attacks: B rss %ld -> %ld -> %ld KiB, idle cpu %.2f -> %.2f s per 3 s\n", rss0,
             rss1, rss2, cpu0, cpu2);
-    ck_assert_msg(rss1 <= rss0 + 16384, "first cycle: rss %ld -> %ld KiB", rss0, rss1);
-    ck_assert_msg(rss2 <= rss1 + 24576, "cycles 2 and 3 grew: rss %ld -> %ld KiB", rss1, rss2);
+    ck_assert_msg(rss2 <= rss1 + 65536, "cycles 2 and 3 grew: rss %ld -> %ld KiB", rss1, rss2);
     ck_assert_msg(cpu2 <= cpu0 * 1.5 + 0.15, "idle cpu %.2f -> %.2f", cpu0, cpu2);
     ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
     env_free(&e, 1);
@@ -2068,6 +2071,7 @@ Suite *x400t_suite_mta(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("dbg1"); tcase_set_timeout(tc, 240); tcase_add_test(tc, rtse_transfer_resumes_after_receiver_restart); suite_add_tcase(s, tc);
     tc = tcase_create("dbg2"); tcase_set_timeout(tc, 240); tcase_add_test(tc, rtse_record_corrupt_or_foreign_refused); suite_add_tcase(s, tc);
+    tc = tcase_create("dbg4"); tcase_set_tags(tc, X400T_LONG_TAG); tcase_set_timeout(tc, 1800); tcase_add_test(tc, long_attacks_memory_back_to_baseline); suite_add_tcase(s, tc);
     tc = tcase_create("dbg3"); tcase_set_timeout(tc, 240); tcase_add_test(tc, recovery_timeout_is_no_transfer_failure); suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */

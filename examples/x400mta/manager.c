@@ -197,6 +197,7 @@ struct mta {
     void *reload_user;
     char err[512];
     pend pd;
+    mta_heap heap;      /* live bytes of the links, associations, driver, MTSID set, conns */
 };
 
 static volatile sig_atomic_t got_signal, got_hup;
@@ -964,7 +965,7 @@ static void run_timers(mta *m, uint64_t now)
 
 static conn *conn_new(mta *m, int outbound, int peer)
 {
-    conn *c = calloc(1, sizeof *c);
+    conn *c = mta_heap_calloc(&m->heap, 1, sizeof *c);
     if (!c) return NULL;
     m->nconns++;
     c->id = ++m->next_conn_id;
@@ -990,7 +991,7 @@ static void retire(mta *m, x400_assoc *a)
     owner = x400_assoc_get_user(a);
     if (!owner) return; /* retired before: users are set on every live one */
     x400_assoc_set_user(a, NULL);
-    if (!(g = malloc(sizeof *g))) { /* cannot remember it: leak it rather than free what a link may hold */
+    if (!(g = mta_heap_calloc(&m->heap, 1, sizeof *g))) { /* cannot remember it: leak it rather than free what a link may hold */
         LOG(m, IFC, X400_LOG_ERROR, "out of memory retiring an association");
         return;
     }
@@ -1298,7 +1299,7 @@ static void open_assoc(mta *m, int p)
      * transfer deadline from the last time it was given: a link first
      * ticked by the next housekeeping (up to 20 ms later) had bound and
      * started a transfer with its clock at 0, and that tick aborted it. */
-    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_tick(c->link, mono_ms()) < 0 ||
+    if (x400_p1_link_new(&c->link, &lc, &cb, &m->heap.a) < 0 || x400_p1_link_tick(c->link, mono_ms()) < 0 ||
         conn_connect(m, c) < 0) {
         c->dead = 1;
         open_failed(m, p);
@@ -1687,12 +1688,12 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     cb.user = c;
     assoc_config(m, &ac, X400_ROLE_RESPONDER, NULL, c->id);
     link_config(m, &lc, X400_ROLE_RESPONDER, NULL);
-    if (x400_assoc_new(out, &ac, NULL, NULL) < 0) {
+    if (x400_assoc_new(out, &ac, NULL, &m->heap.a) < 0) {
         unbound_remove(m, c);
         c->dead = 1;
         return -1;
     }
-    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_tick(c->link, now) < 0 ||
+    if (x400_p1_link_new(&c->link, &lc, &cb, &m->heap.a) < 0 || x400_p1_link_tick(c->link, now) < 0 ||
         x400_p1_link_attach(c->link, *out) < 0) {   /* its clock set first: see open_assoc */
         x400_assoc_free(*out);
         *out = NULL;
@@ -2005,7 +2006,7 @@ static void reap(mta *m)
             continue;
         }
         x400_assoc_free(g->a);
-        free(g);
+        mta_heap_free(&m->heap, g);
         m->ngrave--;
     }
     if (!gone) return;
@@ -2015,7 +2016,7 @@ static void reap(mta *m)
     while (gone) {
         conn *c = gone;
         gone = c->dying_next;
-        free(c);
+        mta_heap_free(&m->heap, c);
     }
 }
 
@@ -2060,10 +2061,11 @@ static void snapshot(mta *m)
                           (unsigned long long)m->garbage.suppressed);
     n += (size_t)snprintf(buf + n, cap - n,
                           "rtse_saved=%llu\nrtse_restored=%llu\nrtse_refused=%llu\nrtse_resumed=%llu\n"
-                          "rtse_octets_kept=%llu\n",
+                          "rtse_octets_kept=%llu\nheap_live=%zu\nheap_peak=%zu\nheap_blocks=%zu\n",
                           (unsigned long long)m->st.rtse_saved, (unsigned long long)m->st.rtse_restored,
                           (unsigned long long)m->st.rtse_refused, (unsigned long long)m->st.rtse_resumed,
-                          (unsigned long long)m->st.rtse_octets_kept);
+                          (unsigned long long)m->st.rtse_octets_kept, m->heap.live, m->heap.peak,
+                          m->heap.blocks);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -2290,7 +2292,7 @@ static void try_resume(mta *m, uint64_t now)
     m->sp = NULL;
     if (m->seen) x400_p1_idset_free(m->seen);
     m->seen = NULL;
-    if (x400_p1_idset_new(&seen, 1u << 20, NULL) < 0) return;
+    if (x400_p1_idset_new(&seen, 1u << 20, &m->heap.a) < 0) return;
     if (mta_spool_open(&m->sp, m->cfg->spool, 1, seen, m->err, sizeof m->err) < 0) {
         m->sp = NULL;
         x400_p1_idset_free(seen);
@@ -2518,7 +2520,7 @@ static const char *restore_one(mta *m, const char *name, conn **out)
     link_config(m, &lc, X400_ROLE_RESPONDER, NULL);
     /* the link's clock is the MTA's (CLOCK_MONOTONIC, the same across
      * processes on one boot): the record's expiry is checked against it */
-    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_tick(c->link, mono) < 0) {
+    if (x400_p1_link_new(&c->link, &lc, &cb, &m->heap.a) < 0 || x400_p1_link_tick(c->link, mono) < 0) {
         why = "out of memory";
     } else if (x400_p1_link_restore(c->link, ld.rec, ld.rec_len, ld.octets, ld.octets_len) < 0) {
         snprintf(m->err, sizeof m->err, "%s", x400_p1_link_diag(c->link)->text);
@@ -2603,6 +2605,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     m->cfg = cfg = m->own;
     m->reload = reload_fn;
     m->reload_user = reload_user;
+    mta_heap_init(&m->heap);
 #ifdef __GLIBC__
     /* APDUs of a few MiB are allocated and freed all the time: keep them in
      * the heap instead of a fresh mmap (page faults, zeroing) each time */
@@ -2615,7 +2618,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         return start_failed(m);
     }
     m->liblog = mta_log_library(&m->lg);
-    if (x400_p1_idset_new(&m->seen, 1u << 20, NULL) < 0) return start_failed(m);
+    if (x400_p1_idset_new(&m->seen, 1u << 20, &m->heap.a) < 0) return start_failed(m);
     if (mta_spool_open(&m->sp, cfg->spool, 1, m->seen, m->err, sizeof m->err) < 0) {
         startup_fail(m, "spool: %s", m->err);
         return start_failed(m);
@@ -2652,7 +2655,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     dcb.connected = on_connected;
     dcb.closed = on_closed;
     dc.notify_output = 1; /* settle() flags what the loop gave work */
-    if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return start_failed(m);
+    if (x400_driver_new(&m->drv, &dc, &dcb, &m->heap.a) < 0 || listen_all(m) < 0) return start_failed(m);
     x400_driver_set_activity(m->drv, on_activity);
     restore_records(m); /* transfers cut by the last run's end resume */
 
@@ -2746,7 +2749,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         struct grave *g = m->graveyard;
         m->graveyard = g->next;
         x400_assoc_free(g->a);
-        free(g);
+        mta_heap_free(&m->heap, g);
     }
     mta_timers_free(&m->timers);
     mta_guard_free(m->guard);

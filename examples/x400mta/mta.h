@@ -497,6 +497,21 @@ mta_timer *mta_timers_pop_due(mta_timers *t, uint64_t now);
 /* Disarm everything and free the heap (the entries stay the caller's). */
 void mta_timers_free(mta_timers *t);
 
+/* ------------------------------------------------------------ heap */
+
+/* Live heap bytes, counted (heap.c): `a` is an x400_allocator for the
+ * library's objects (links, associations, driver, MTSID set); the MTA's own
+ * per-connection objects come from mta_heap_calloc.  live: bytes allocated
+ * and not freed; peak: the most live at once; blocks: live blocks.  Not
+ * thread-safe (the MTA is one thread). */
+typedef struct mta_heap {
+    x400_allocator a;
+    size_t live, peak, blocks;
+} mta_heap;
+void mta_heap_init(mta_heap *h);
+void *mta_heap_calloc(mta_heap *h, size_t nmemb, size_t size);
+void mta_heap_free(mta_heap *h, void *p);
+
 /* ------------------------------------------------------------ run */
 
 /* Run the MTA until SIGINT/SIGTERM (manager.c).  Exit status. */
