@@ -217,6 +217,24 @@ static long stat_of(struct env *e, int i, const char *key)
     return v;
 }
 
+/* Three counters of side i from one snapshot (-1: absent). */
+static void stats_of(struct env *e, int i, const char *k0, const char *k1, const char *k2, long v[3])
+{
+    char cmd[4096], line[256];
+    const char *k[3] = { k0, k1, k2 };
+    FILE *p;
+    v[0] = v[1] = v[2] = -1;
+    snprintf(cmd, sizeof cmd, "'%s' stats -c '%s/%s.conf' 2>/dev/null", e->bin, e->dir, side_name[i]);
+    p = popen(cmd, "r");
+    if (!p) return;
+    while (fgets(line, sizeof line, p))
+        for (int j = 0; j < 3; j++) {
+            size_t kl = strlen(k[j]);
+            if (!strncmp(line, k[j], kl) && line[kl] == '=') v[j] = atol(line + kl + 1);
+        }
+    pclose(p);
+}
+
 /* The statistics snapshot lags by up to 250 ms: wait for a value. */
 static long wait_stat(struct env *e, int i, const char *key, long want, double secs)
 {
@@ -610,8 +628,6 @@ START_TEST(rtse_transfer_resumes_after_receiver_restart)
     struct proxy px;
     long size = 1 << 20, again;
     env_init(&e);
-    e.mta_extra[0] = e.mta_extra[1] = "log-level = service=info,interface=trace\n";
-    write_conf(&e, 1, NULL, 1, NULL);
     again = cut_by_receiver_restart(&e, &px, size, NULL);
     fprintf(stderr, "rtse resume: %ld octets sent again after the restart (message %ld)\n", again, size);
     ck_assert_int_eq(stat_of(&e, 1, "rtse_restored"), 1);
@@ -1833,12 +1849,15 @@ static void attack_cycle(struct env *e, int cycle)
  * bytes (stats heap_live: x400mta counts every block of its links,
  * associations, driver, MTSID set and connection objects through the
  * library's allocator hooks, heap.c), read after each cycle once every
- * connection of the attack is freed, are back within 1 MiB of their value
- * before the attacks -- 80 bytes per connection of a cycle (12,700): a
- * retained association or link (14 KB each: the leak this test was written
- * for) would be 178 MB a cycle.  What may differ is the few associations
- * between A and B (opened and released by their lifetime) and their
- * buffers.  Exact, whatever allocator is underneath, where resident memory
+ * connection of the attack is freed, are back within 512 KiB of their
+ * value before the attacks -- 40 bytes per connection of a cycle (12,700):
+ * a retained association or link (14 KB each: the leak this test was
+ * written for) would be 178 MB a cycle.  What may differ is the few
+ * associations between A and B (opened and released by their lifetime)
+ * and their buffers.  Measured on 2026-12-04 (load 11 on 2 cores):
+ * 86,693,288 -> 86,720,369 bytes after each of the three cycles (the
+ * received-MTSID set is 81 MB of it, allocated at start), peak 263 MB
+ * during the floods; resident memory 108 -> 127 -> 137 MiB.  Exact, whatever allocator is underneath, where resident memory
  * follows the peak of live connections and the sanitizer's caches (it
  * rose by 2.3 MiB over cycles 2-3 on an idle machine, 18.4 MiB with three
  * test workers on two cores, every object freed): resident memory stays
@@ -1867,13 +1886,25 @@ START_TEST(long_attacks_memory_back_to_baseline)
     ck_assert_int_gt(heap0, 0);
     cpu0 = idle_cpu(e.pid[1], 3);
     for (int cycle = 1; cycle <= 3; cycle++) {
+        long v[3];
+        double end;
         attack_cycle(&e, cycle);
-        heap[cycle] = stat_of(&e, 1, "heap_live");
         if (cycle == 1) rss1 = rss_kib(e.pid[1]);
+        /* one snapshot with the attack's connections gone (B may still be
+         * draining its listen backlog of closed connections when
+         * attack_cycle returns) and the live heap back within the bound */
+        end = now_s() + 60;
+        do {
+            stats_of(&e, 1, "heap_live", "conn_objects", "graveyard", v);
+            if (v[1] <= 8 && v[2] == 0 && v[0] <= heap0 + 524288) break;
+            usleep(200000);
+        } while (now_s() < end);
+        heap[cycle] = v[0];
         fprintf(stderr, "long attacks: B heap_live %ld -> %ld after cycle %d (peak %ld, conn_objects %ld, "
-                "graveyard %ld, snapshot %ld)\n", heap0, heap[cycle], cycle, stat_of(&e, 1, "heap_peak"),
-                stat_of(&e, 1, "conn_objects"), stat_of(&e, 1, "graveyard"), stat_of(&e, 1, "snapshot_ms"));
-        ck_assert_msg(heap[cycle] <= heap0 + 1048576, "cycle %d: live heap %ld -> %ld bytes", cycle, heap0,
+                "graveyard %ld)\n", heap0, heap[cycle], cycle, stat_of(&e, 1, "heap_peak"), v[1], v[2]);
+        ck_assert_msg(v[1] <= 8 && v[2] == 0, "cycle %d: %ld connection objects, %ld in the graveyard", cycle,
+                      v[1], v[2]);
+        ck_assert_msg(heap[cycle] <= heap0 + 524288, "cycle %d: live heap %ld -> %ld bytes", cycle, heap0,
                       heap[cycle]);
     }
     rss2 = rss_kib(e.pid[1]);
@@ -2066,13 +2097,9 @@ Suite *x400t_suite_mta(void)
     tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, rtse_transfer_resumes_after_receiver_restart);
-//    tcase_add_test(tc, rtse_record_corrupt_or_foreign_refused);
-//    tcase_add_test(tc, recovery_timeout_is_no_transfer_failure);
+    tcase_add_test(tc, rtse_record_corrupt_or_foreign_refused);
+    tcase_add_test(tc, recovery_timeout_is_no_transfer_failure);
     suite_add_tcase(s, tc);
-    tc = tcase_create("dbg1"); tcase_set_timeout(tc, 240); tcase_add_test(tc, rtse_transfer_resumes_after_receiver_restart); suite_add_tcase(s, tc);
-    tc = tcase_create("dbg2"); tcase_set_timeout(tc, 240); tcase_add_test(tc, rtse_record_corrupt_or_foreign_refused); suite_add_tcase(s, tc);
-    tc = tcase_create("dbg4"); tcase_set_tags(tc, X400T_LONG_TAG); tcase_set_timeout(tc, 1800); tcase_add_test(tc, long_attacks_memory_back_to_baseline); suite_add_tcase(s, tc);
-    tc = tcase_create("dbg3"); tcase_set_timeout(tc, 240); tcase_add_test(tc, recovery_timeout_is_no_transfer_failure); suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
