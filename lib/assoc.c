@@ -205,10 +205,12 @@ static int tp_data_ind(void *u, const uint8_t *tsdu, size_t len)
 static void connect_failed(x400_assoc *a);
 
 /* T-DISCONNECT indication: DR/ER or local detection; the session sees a
- * lost transport (S-P-ABORT unless it had finished).  Lost before the
- * session connection existed (an initiator waiting for the transport's CC:
- * the session has no S-P-ABORT to give): the user above is told as when
- * the TCP connection never came up (connect_failed). */
+ * lost transport (S-P-ABORT unless it had finished).  An initiator's lost
+ * before the session connection existed (waiting for the transport's CC:
+ * the session has no S-P-ABORT to give) is told to the user above as when
+ * the TCP connection never came up (connect_failed): an RTSE recovering
+ * through it tries again.  A responder's (closed before anything arrived)
+ * stays silent: nothing above has started. */
 static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
 {
     x400_assoc *a = u;
@@ -218,7 +220,9 @@ static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER,
                            X400_ERR_ABORTED, reason, "transport connection lost");
-        if (a->state == X400_ASSOC_IDLE || a->state == X400_ASSOC_CONNECTING) connect_failed(a);
+        if (a->cfg.role == X400_ROLE_INITIATOR &&
+            (a->state == X400_ASSOC_IDLE || a->state == X400_ASSOC_CONNECTING))
+            connect_failed(a);
         else set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     }
 }

@@ -1582,6 +1582,11 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         c->dead = 1;
         break;
     case X400_P1_LINK_EV_ABORTED:
+        if (c->outbound && !c->bound) { /* the open failed (on_closed counts it): no abort */
+            c->dead = 1;
+            if (ev->diag) LOG(m, IFC, X400_LOG_INFO, "assoc #%u: not opened: %s", c->id, ev->diag->text);
+            break;
+        }
         m->st.aborts++;
         if (!c->unbound) mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
         else if (garbage_allowed(m, c->src)) { /* garbage before any bind */
