@@ -202,6 +202,8 @@ void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const 
  *             returns.  The MTA picks them up, assigns the MTSID.
  *   queue/    outbound APDUs, one file per APDU (<qid>.apdu)
  *   inbox/    delivered messages and reports, one file per APDU
+ *   rtse/     RTSE receiver records of inbound transfers in progress, one
+ *             file per association (mta_spool_rtse_save below)
  *   journal   write-ahead journal: what the MTA accepts is appended here and
  *             fdatasync'ed (group commit: one fdatasync for all APDUs
  *             accepted in a loop turn) BEFORE any acknowledgement; the
