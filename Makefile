@@ -254,7 +254,7 @@ $(BB)/benches.inc: FORCE
 	@for f in $(BENCH_SRC); do m=$${f#bench/bench_}; echo "X400B_BENCH($${m%.c})"; done > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
 # The benches share the tests' two-endpoint harness (test/pair.h; no Check).
-BENCH_SUPP := test/support_pair.c
+BENCH_SUPP := test/support_pair.c test/support_ses_end.c
 $(BB)/bench: bench/bench_main.c $(BENCH_SRC) $(BENCH_SUPP) $(wildcard bench/*.h) test/pair.h test/wire.h $(BB)/benches.inc $(BB)/all.o $(call ASN1_P1_OBJ,bench)
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(BB) -Ibench -Itest $(CFLAGS_OWN) -O2 -DNDEBUG $(USER_CC) \
