@@ -289,8 +289,15 @@ static int tp_data_ind(void *u, const uint8_t *tsdu, size_t len)
     return rv;
 }
 
+static void connect_failed(x400_assoc *a);
+
 /* T-DISCONNECT indication: DR/ER or local detection; the session sees a
- * lost transport (S-P-ABORT unless it had finished). */
+ * lost transport (S-P-ABORT unless it had finished).  An initiator's lost
+ * before the session connection existed (waiting for the transport's CC:
+ * the session has no S-P-ABORT to give) is told to the user above as when
+ * the TCP connection never came up (connect_failed): an RTSE recovering
+ * through it tries again.  A responder's (closed before anything arrived)
+ * stays silent: nothing above has started. */
 static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
 {
     x400_assoc *a = u;
@@ -300,7 +307,10 @@ static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER,
                            X400_ERR_ABORTED, reason, "transport connection lost");
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        if (a->cfg.role == X400_ROLE_INITIATOR &&
+            (a->state == X400_ASSOC_IDLE || a->state == X400_ASSOC_CONNECTING))
+            connect_failed(a);
+        else set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     }
 }
 
@@ -567,7 +577,6 @@ void x400_assoc_sent(x400_assoc *a, size_t n)
 
 void x400_assoc_transport_closed(x400_assoc *a)
 {
-    x400i_rtse_lind l;
     if (!a) return;
     x400i_tp_transport_closed(a->tp);
     if (finished(a)) return;
@@ -579,12 +588,20 @@ void x400_assoc_transport_closed(x400_assoc *a)
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER, X400_ERR_ABORTED, 0,
                            "the transport connection could not be established");
-        memset(&l, 0, sizeof l);
-        l.type = X400I_RTSE_LIND_P_ABORT;
-        l.diag = &a->diag;
-        (void)x400i_assoc_up(a, &l);
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        connect_failed(a);
     }
+}
+
+/* The association ended before its session connection existed: P-ABORT
+ * to the user above (an RTSE waiting to recover tries again), then final. */
+static void connect_failed(x400_assoc *a)
+{
+    x400i_rtse_lind l;
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_P_ABORT;
+    l.diag = &a->diag;
+    (void)x400i_assoc_up(a, &l);
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
 }
 
 x400_assoc_state x400_assoc_get_state(const x400_assoc *a)
