@@ -626,7 +626,11 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
     } else if (local_any && a->kind == X400_P1_PROBE && ndr) {
         if (send_report(m, a, dr, ndr, "probe report") < 0) goto fail;
     }
-    /* relay: one copy per next-hop peer with that peer's recipients */
+    /* relay: one copy per next-hop peer with that peer's recipients, each
+     * with this MTA's internal trace element (X.411 InternalTraceInformation) once:
+     * the element is appended before the first copy and kept for the
+     * others, not appended again per copy */
+    unsigned n_itrace = a->env.n_itrace;
     for (int p = 0; p < (int)m->cfg->npeers; p++) {
         x400_p1_recipient sub[MTA_SPOOL_RECIP_MAX];
         unsigned k = 0;
@@ -642,7 +646,8 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
             snprintf(it.mta, sizeof it.mta, "%s", m->cfg->name);
             it.arrival = (int64_t)(wall_ms() / 1000);
             it.routing_action = X400_ROUTE_RELAYED;
-            if (from_peer >= 0 && x400_p1_itrace_append(a, &it) < 0) goto fail;
+            if (from_peer >= 0 && a->env.n_itrace == n_itrace && x400_p1_itrace_append(a, &it) < 0)
+                goto fail;
             a->env.recip = sub;
             a->env.n_recip = k;
             rv = stage_out(m, a, p, from_peer >= 0 ? "relayed" : "submitted");
