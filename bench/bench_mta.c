@@ -24,6 +24,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -114,30 +116,195 @@ static void stop(pid_t pid)
     waitpid(pid, &st, 0);
 }
 
+/* ---- per-message costs (a counting run, not timed) ----
+ * perf stat counts, per process, every system call (raw_syscalls:sys_enter),
+ * fdatasync and fsync calls and the inodes allocated on ext4
+ * (ext4:ext4_allocate_inode: files and directories created) and the CPU
+ * time (task-clock, user + system); /proc/PID/io
+ * gives the bytes sent towards storage (write_bytes - cancelled_write_bytes:
+ * pages dirtied in the page cache for a file, less those truncated before
+ * writeback). */
+static const char perf_events[] =
+    "raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,ext4:ext4_allocate_inode,"
+    "task-clock";
+
+enum { C_SYSCALLS, C_FDATASYNCS, C_FSYNCS, C_INODES, C_CPU, C_BYTES, C_N };
+static const char *const cost_name[C_N] = { "syscalls", "fdatasyncs", "fsyncs", "files_created", "cpu_us",
+                                            "bytes_written" };
+static const char *const cost_unit[C_N] = { "syscalls/msg", "fdatasync/msg", "fsync/msg", "inodes/msg",
+                                            "us/msg", "B/msg" };
+
+struct cost {
+    double v[C_N];
+    int ok;     /* 1: v holds the totals */
+};
+
+/* "" when perf stat can count the tracepoints, else why not */
+static const char *perf_missing(void)
+{
+    static char why[160];   /* set once, single-threaded bench */
+    if (why[0]) return strcmp(why, "ok") ? why : "";
+    if (sh("command -v perf >/dev/null 2>&1"))
+        snprintf(why, sizeof why, "perf missing; sh tools/deps.sh bench");
+    else if (sh("perf stat -x, -e %s true >/dev/null 2>&1", perf_events))
+        snprintf(why, sizeof why, "perf stat cannot count %s", perf_events);
+    else
+        snprintf(why, sizeof why, "ok");
+    return perf_missing();
+}
+
+/* perf stat attached to pid, counting into file until perf_stop() */
+static pid_t perf_attach(pid_t pid, const char *file)
+{
+    char ps[24];
+    pid_t p;
+    snprintf(ps, sizeof ps, "%ld", (long)pid);
+    p = fork();
+    if (p == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, 2);
+        execlp("perf", "perf", "stat", "-x,", "-o", file, "-e", perf_events, "-p", ps, (char *)NULL);
+        _exit(127);
+    }
+    return p;
+}
+
+/* Add the counts of a `perf stat -x,` output file to c: 0, or -1 when
+ * one of the five is missing (task-clock in ms, kept in us). */
+static int perf_read(const char *file, struct cost *c)
+{
+    char line[512];
+    int got = 0;
+    FILE *f;
+    if (!(f = fopen(file, "r"))) return -1;
+    while (fgets(line, sizeof line, f)) {   /* VALUE,UNIT,EVENT,... */
+        char *u = strchr(line, ','), *ev = u ? strchr(u + 1, ',') : NULL, *end;
+        int k = -1;
+        if (!ev) continue;
+        ev++;
+        if (!strncmp(ev, "raw_syscalls:sys_enter,", 23)) k = C_SYSCALLS;
+        else if (!strncmp(ev, "syscalls:sys_enter_fdatasync,", 29)) k = C_FDATASYNCS;
+        else if (!strncmp(ev, "syscalls:sys_enter_fsync,", 25)) k = C_FSYNCS;
+        else if (!strncmp(ev, "ext4:ext4_allocate_inode,", 25)) k = C_INODES;
+        else if (!strncmp(ev, "task-clock,", 11)) k = C_CPU;
+        if (k < 0) continue;
+        c->v[k] += strtod(line, &end) * (k == C_CPU ? 1000.0 : 1.0);
+        if (end != line) got++;
+    }
+    fclose(f);
+    return got == 5 ? 0 : -1;
+}
+
+/* Stop perf (it writes its counts on SIGINT) and add them to c. */
+static int perf_stop(pid_t p, const char *file, struct cost *c)
+{
+    int st;
+    if (p <= 0) return -1;
+    kill(p, SIGINT);
+    waitpid(p, &st, 0);
+    return perf_read(file, c);
+}
+
+/* write_bytes - cancelled_write_bytes of a /proc/PID/io text, or -1 */
+static double io_file_bytes(const char *path)
+{
+    char line[128];
+    double w = -1, c = 0;
+    FILE *f;
+    if (!(f = fopen(path, "r"))) return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "write_bytes:", 12)) w = atof(line + 12);
+        if (!strncmp(line, "cancelled_write_bytes:", 22)) c = atof(line + 22);
+    }
+    fclose(f);
+    return w < 0 ? -1 : w - c;
+}
+
+static double io_bytes(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/io", (long)pid);
+    return io_file_bytes(path);
+}
+
 struct run {
     long count, size;
     double rate, commits_per_msg, elapsed;
+    struct cost *cost;   /* non-NULL: a counting run, [0] the sender, [1] the receiver,
+                          * [2] the submission into the sender's queue */
 };
 
+/* MTA-B for a counting run: perf is attached to the child before it
+ * executes x400mta (a pipe holds it back), so the counts cover B's whole
+ * life, its first message included. */
+static pid_t start_counted(const char *side, const char *perf_file, pid_t *perf)
+{
+    char conf[1400], bin[1100], c;
+    int gate[2];
+    pid_t pid;
+    snprintf(conf, sizeof conf, "%s/%s.conf", work, side);
+    snprintf(bin, sizeof bin, "%s/x400mta", exdir);
+    if (pipe(gate) < 0) return -1;
+    pid = fork();
+    if (pid == 0) {
+        close(gate[1]);
+        if (read(gate[0], &c, 1) != 1) _exit(126);
+        close(gate[0]);
+        execl(bin, bin, "run", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    close(gate[0]);
+    *perf = pid > 0 ? perf_attach(pid, perf_file) : -1;
+    usleep(700000);   /* perf stat attaches (it says nothing when it has) */
+    c = 'g';
+    if (write(gate[1], &c, 1) != 1) { /* the child is gone: the run fails */ }
+    close(gate[1]);
+    return pid;
+}
+
 /* One direction, A -> B: A holds the whole queue first (B down), then B
- * starts; timed from B's first delivery to its last. */
+ * starts; timed from B's first delivery to its last.  A counting run
+ * (r->cost) counts A from then until its queue is empty (every message
+ * confirmed and removed) and B from its start. */
 static int one_run(struct run *r)
 {
     unsigned pa = x400t_free_port(), pb = x400t_free_port();
-    pid_t a, b;
-    double t0, t1, deadline;
+    pid_t a, b, perf_a = -1, perf_b = -1;
+    double t0, t1, deadline, io_a0 = 0;
+    char fa[1300], fb[1300];
     long d = 0;
     sh("rm -rf %s/a %s/b %s/*.log", work, work, work);
     write_conf("a", pa, pb);
     write_conf("b", pb, pa);
-    if (sh("%s/x400mta submit -c %s/a.conf --from 'C=XX;A=ADMD;P=ALPHA;S=Bench' "
-           "--to 'C=XX;A=ADMD;P=BRAVO;S=Sink' --content-id b --no-report --size %ld --count %ld >/dev/null",
-           exdir, work, r->size, r->count))
+    /* a counting run counts the submission too: perf stat over a shell
+     * that reaps `x400mta submit` and then reads its own /proc/PID/io */
+    snprintf(fa, sizeof fa, "%s/s.perf", work);
+    snprintf(fb, sizeof fb, "%s/s.io", work);
+    if (r->cost && sh("perf stat -x, -o %s -e %s -- sh -c '\"$@\" >/dev/null; rc=$?; cat /proc/$$/io >&3; exit $rc' "
+                      "sh %s/x400mta submit -c %s/a.conf --from 'C=XX;A=ADMD;P=ALPHA;S=Bench' "
+                      "--to 'C=XX;A=ADMD;P=BRAVO;S=Sink' --content-id b --no-report --size %ld --count %ld 3>%s",
+                      fa, perf_events, exdir, work, r->size, r->count, fb))
         return -1;
+    if (r->cost) {
+        r->cost[2].v[C_BYTES] = io_file_bytes(fb);
+        r->cost[2].ok = perf_read(fa, &r->cost[2]) == 0 && r->cost[2].v[C_BYTES] >= 0;
+    } else if (sh("%s/x400mta submit -c %s/a.conf --from 'C=XX;A=ADMD;P=ALPHA;S=Bench' "
+                  "--to 'C=XX;A=ADMD;P=BRAVO;S=Sink' --content-id b --no-report --size %ld --count %ld >/dev/null",
+                  exdir, work, r->size, r->count)) {
+        return -1;
+    }
     a = start("a");
     deadline = x400b_now() + 120;
     while (stat_of("a", "queue_len") < r->count && x400b_now() < deadline) usleep(20000);
-    b = start("b");
+    if (r->cost) {
+        snprintf(fa, sizeof fa, "%s/a.perf", work);
+        snprintf(fb, sizeof fb, "%s/b.perf", work);
+        perf_a = perf_attach(a, fa);
+        io_a0 = io_bytes(a);
+        b = start_counted("b", fb, &perf_b);
+    } else {
+        b = start("b");
+    }
     deadline = x400b_now() + 300;
     while (d < r->count && x400b_now() < deadline) {
         d = stat_of("b", "delivered");
@@ -148,8 +315,16 @@ static int one_run(struct run *r)
     t0 = (double)stat_of("b", "first_durable_ms") / 1000.0;
     t1 = (double)stat_of("b", "last_durable_ms") / 1000.0;
     r->commits_per_msg = d > 0 ? (double)stat_of("b", "commits") / (double)d : 0;
+    if (r->cost) {  /* A's share ends when it has removed every message */
+        while (stat_of("a", "queue_len") > 0 && x400b_now() < deadline) usleep(20000);
+        r->cost[0].v[C_BYTES] = io_bytes(a) - io_a0;
+        r->cost[1].v[C_BYTES] = io_bytes(b);
+        r->cost[0].ok = perf_stop(perf_a, fa, &r->cost[0]) == 0 && io_a0 >= 0;
+        r->cost[1].ok = perf_stop(perf_b, fb, &r->cost[1]) == 0;
+    }
     stop(a);
     stop(b);
+    if (r->cost) return d >= r->count && r->cost[0].ok && r->cost[1].ok && r->cost[2].ok ? 0 : -1;
     if (d < r->count || t0 <= 0 || t1 <= t0) return -1;
     r->elapsed = t1 - t0;
     r->rate = (double)(r->count - 1) / (t1 - t0);
@@ -161,15 +336,90 @@ static double median_mta(long count, long size, double *commits)
     double v[REPS], c[REPS];
     int n = 0;
     for (int i = 0; i < REPS; i++) {
-        struct run r = { count, size, 0, 0, 0 };
+        struct run r = { count, size, 0, 0, 0, NULL };
         if (one_run(&r) == 0) {
             v[n] = r.rate;
             c[n++] = r.commits_per_msg;
         }
     }
+    if (n < REPS) printf("bench: warning: %d of %d MTA runs of %ld x %ld B completed\n", n, REPS, count, size);
     if (!n) return 0;
     *commits = x400b_median(c, (size_t)n);
     return x400b_median(v, (size_t)n);
+}
+
+/* The marginal cost of one message: (a run of count - a run of 1) /
+ * (count - 1), so that starting and stopping are left out. */
+static void report_costs(const char *who, const char *label, const char *side, const struct cost *n,
+                         const struct cost *one, long count)
+{
+    for (int k = 0; k < C_N; k++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s_%s_%s_%s_per_msg", who, label, side, cost_name[k]);
+        x400b_report(name, (n->v[k] - one->v[k]) / (double)(count - 1), cost_unit[k]);
+    }
+}
+
+static void mta_costs(long count, long size, const char *label)
+{
+    struct cost cn[3], c1[3];
+    struct run rn = { count, size, 0, 0, 0, cn }, r1 = { 1, size, 0, 0, 0, c1 };
+    const char *why = perf_missing();
+    if (*why) {
+        printf("bench: mta_%s costs skipped (%s)\n", label, why);
+        return;
+    }
+    memset(cn, 0, sizeof cn);
+    memset(c1, 0, sizeof c1);
+    if (count < 2 || one_run(&rn) < 0 || one_run(&r1) < 0) {
+        printf("bench: warning: mta_%s counting runs failed\n", label);
+        return;
+    }
+    report_costs("mta", label, "submit", &cn[2], &c1[2], count);
+    report_costs("mta", label, "sender", &cn[0], &c1[0], count);
+    report_costs("mta", label, "receiver", &cn[1], &c1[1], count);
+}
+
+/* One counting run of tools/postfix_bench.sh (PFB_COST=1): c[0] smtp-source,
+ * c[1] Postfix.  0, 1 when it skipped the counting, -1 on failure. */
+static int postfix_cost_run(long count, long size, struct cost c[2])
+{
+    char cmd[3000], line[512];
+    int got = 0, skipped = 0;
+    FILE *p;
+    sh("rm -rf %s/pf", work);
+    snprintf(cmd, sizeof cmd, "PFB_COST=1 sh %s/tools/postfix_bench.sh %s/pf %ld %ld 2>&1", srcdir, work, count,
+             size);
+    if (!(p = popen(cmd, "r"))) return -1;
+    memset(c, 0, 2 * sizeof *c);
+    while (fgets(line, sizeof line, p)) {
+        struct cost *x = strstr(line, "postfix: cost receiver ") ? &c[1]
+                         : strstr(line, "postfix: cost sender ") ? &c[0] : NULL;
+        if (strstr(line, "skipped")) {
+            printf("bench: %s", line);
+            skipped = 1;
+        }
+        if (x && sscanf(strstr(line, "syscalls="),
+                        "syscalls=%lf fdatasyncs=%lf fsyncs=%lf inodes=%lf cpu_us=%lf write_bytes=%lf",
+                        &x->v[C_SYSCALLS], &x->v[C_FDATASYNCS], &x->v[C_FSYNCS], &x->v[C_INODES], &x->v[C_CPU],
+                        &x->v[C_BYTES]) == 6)
+            got++;
+    }
+    if (pclose(p) != 0) return -1;
+    return skipped ? 1 : got == 2 ? 0 : -1;
+}
+
+static void postfix_costs(long count, long size, const char *label)
+{
+    struct cost cn[2], c1[2];
+    int rn = count < 2 ? -1 : postfix_cost_run(count, size, cn), r1 = rn ? rn : postfix_cost_run(1, size, c1);
+    if (rn == 1 || r1 == 1) return;   /* the script said why */
+    if (rn < 0 || r1 < 0) {
+        printf("bench: warning: postfix_%s counting runs failed\n", label);
+        return;
+    }
+    report_costs("postfix", label, "sender", &cn[0], &c1[0], count);
+    report_costs("postfix", label, "receiver", &cn[1], &c1[1], count);
 }
 
 /* Postfix: "postfix: accepted N msgs S B in T s = R msgs/s" */
@@ -192,19 +442,36 @@ static double median_postfix(long count, long size)
         }
         if (pclose(p) == 0 && rate > 0) v[n++] = rate;
     }
+    if (n && n < REPS) printf("bench: warning: %d of %d Postfix runs of %ld x %ld B completed\n", n, REPS, count, size);
     return n ? x400b_median(v, (size_t)n) : 0;
 }
 
 /* ---- association setup latency (library + driver, in process) ---- */
 
+/* this process's user + system time, us */
+static double cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 struct lat {
     int bound;
+    int timed;          /* a responder's: CPU from the accept to its BOUND */
+    double cpu0, cpu;   /* at the accept; the sum */
+    long n;             /* setups summed */
 };
 
 static int lat_ev(void *u, x400_p1_link *l, const x400_p1_link_event *ev)
 {
     struct lat *s = u;
     (void)l;
+    if (ev->type == X400_P1_LINK_EV_BOUND && s->timed && s->cpu0 > 0) {
+        s->cpu += cpu_us() - s->cpu0;
+        s->cpu0 = 0;
+        s->n++;
+    }
     if (ev->type == X400_P1_LINK_EV_BOUND) s->bound = 1;
     if (ev->type == X400_P1_LINK_EV_BIND_REFUSED || ev->type == X400_P1_LINK_EV_ABORTED) s->bound = -1;
     return 0;
@@ -213,8 +480,8 @@ static int lat_ev(void *u, x400_p1_link *l, const x400_p1_link_event *ev)
 static const x400_p1_peer lat_peers[] = { { "MTA-A", (const uint8_t *)"pa", 2, 1 } };
 static x400_p1_peer_table lat_table = { lat_peers, 1 };
 struct lat_srv {
-    x400_p1_link *l[4];
-    x400_assoc *a[4];
+    x400_p1_link *l[8];
+    x400_assoc *a[8];
     int n;
     struct lat st;
 };
@@ -228,7 +495,8 @@ static int lat_accept(void *u, x400_driver *d, x400_lpi_handle h, const char *pe
     (void)d;
     (void)h;
     (void)peer;
-    if (s->n == 4) return -1;
+    if (s->n == 8) return -1;
+    if (s->st.timed) s->st.cpu0 = cpu_us();
     x400_assoc_config_init(&ac, X400_ROLE_RESPONDER);
     x400_p1_link_config_init(&lc, X400_ROLE_RESPONDER);
     snprintf(lc.own_name, sizeof lc.own_name, "MTA-B");
@@ -255,16 +523,42 @@ static void lat_closed(void *u, x400_driver *d, x400_lpi_handle h, x400_assoc *a
     (void)u; (void)d; (void)h; (void)a; (void)why;
 }
 
-static double setup_latency_us(int n)
+/* An initiator's association and link, as x400mta's (bind as MTA-A). */
+static int lat_initiator(struct lat *st, x400_p1_link **l, x400_assoc **a)
+{
+    x400_assoc_config ac;
+    x400_p1_link_config lc;
+    x400_p1_link_callbacks cb = { st, lat_ev };
+    x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
+    snprintf(lc.own_name, sizeof lc.own_name, "MTA-A");
+    memcpy(lc.own_password, "pa", 2);
+    lc.own_password_len = 2;
+    if (x400_assoc_new(a, &ac, NULL, NULL) < 0) return -1;
+    if (x400_p1_link_new(l, &lc, &cb, NULL) < 0) {
+        x400_assoc_free(*a);
+        return -1;
+    }
+    x400_p1_link_attach(*l, *a);
+    return 0;
+}
+
+/* Both ends in this process, one thread turning both drivers without
+ * waiting (poll timeout 0): the median latency, and *cpu the process's
+ * user + system time per setup from the creation of the initiator's
+ * objects to its bind result (both ends' work; the teardown is not
+ * counted). */
+static double setup_latency_us(int n, double *cpu)
 {
     x400_driver *ds, *dc;
     x400_driver_callbacks scb = { NULL, lat_accept, NULL, lat_closed }, ccb = { NULL, NULL, NULL, lat_closed };
     struct lat_srv srv;
     char port[16];
-    double *v = calloc((size_t)n, sizeof *v), med;
+    double *v = calloc((size_t)n, sizeof *v), med, c = 0;
     int got = 0;
     memset(&srv, 0, sizeof srv);
     scb.user = &srv;
+    *cpu = 0;
     if (!v || x400_driver_new(&ds, NULL, &scb, NULL) < 0 || x400_driver_listen(ds, "127.0.0.1", "0") <= 0 ||
         x400_driver_new(&dc, NULL, &ccb, NULL) < 0) {
         free(v);
@@ -272,34 +566,29 @@ static double setup_latency_us(int n)
     }
     snprintf(port, sizeof port, "%u", x400_driver_listen_port(ds));
     for (int i = 0; i < n; i++) {
-        x400_assoc_config ac;
-        x400_p1_link_config lc;
         struct lat st = { 0 };
-        x400_p1_link_callbacks cb = { &st, lat_ev };
         x400_p1_link *l;
         x400_assoc *a;
         x400_lpi_handle h;
-        double t0;
-        x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
-        x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
-        snprintf(lc.own_name, sizeof lc.own_name, "MTA-A");
-        memcpy(lc.own_password, "pa", 2);
-        lc.own_password_len = 2;
-        if (x400_assoc_new(&a, &ac, NULL, NULL) < 0 || x400_p1_link_new(&l, &lc, &cb, NULL) < 0) break;
-        x400_p1_link_attach(l, a);
+        double t0, c0 = cpu_us();
+        if (lat_initiator(&st, &l, &a) < 0) break;
         t0 = x400b_now();
         if (x400_driver_connect(dc, "127.0.0.1", port, a, &h) < 0) break;
         for (int k = 0; k < 100000 && !st.bound; k++) {
             x400_driver_run(dc, 0);
             x400_driver_run(ds, 0);
         }
-        if (st.bound == 1) v[got++] = (x400b_now() - t0) * 1e6;
+        if (st.bound == 1) {
+            v[got++] = (x400b_now() - t0) * 1e6;
+            c += cpu_us() - c0;
+        }
         x400_driver_disconnect(dc, h);
         for (int k = 0; k < 50; k++) x400_driver_run(ds, 0);
         x400_p1_link_free(l);
         x400_assoc_free(a);
         lat_srv_clear(&srv);
     }
+    *cpu = got ? c / got : 0;
     x400_driver_free(dc);
     x400_driver_free(ds);
     lat_srv_clear(&srv);
@@ -307,6 +596,186 @@ static double setup_latency_us(int n)
     if (got != n) printf("bench: warning: %d of %d associations bound\n", got, n);
     free(v);
     return med;
+}
+
+/* The responder of the two-process figure frees each association once
+ * its driver has forgotten it. */
+static void lat_srv_closed(void *u, x400_driver *d, x400_lpi_handle h, x400_assoc *a, const x400_diag *why)
+{
+    struct lat_srv *s = u;
+    (void)d; (void)h; (void)why;
+    for (int i = 0; i < s->n; i++)
+        if (s->a[i] == a) {
+            x400_p1_link_free(s->l[i]);
+            x400_assoc_free(s->a[i]);
+            s->n--;
+            s->l[i] = s->l[s->n];
+            s->a[i] = s->a[s->n];
+            return;
+        }
+}
+
+static volatile sig_atomic_t rsp_stop;
+static void rsp_on_usr1(int sig) { (void)sig; rsp_stop = 1; }
+
+/* The initiator here, the responder in a child process, each driver
+ * blocking in poll: the median latency, and the CPU per setup of the
+ * initiator (from the creation of its objects to its bind result) and of
+ * the responder (from the accept to its BOUND: the AC is on its way). */
+static double setup_2proc_us(int n, double *cpu_i, double *cpu_r)
+{
+    x400_driver *ds = NULL, *dc = NULL;
+    x400_driver_callbacks scb = { NULL, lat_accept, NULL, lat_srv_closed }, ccb = { NULL, NULL, NULL, lat_closed };
+    struct lat_srv srv;
+    char port[16];
+    double *v = calloc((size_t)n, sizeof *v), med = 0, c = 0, rc[2] = { 0, 0 };
+    int got = 0, res[2];
+    pid_t child;
+    memset(&srv, 0, sizeof srv);
+    scb.user = &srv;
+    *cpu_i = *cpu_r = 0;
+    if (!v || pipe(res) < 0) {
+        free(v);
+        return 0;
+    }
+    if (x400_driver_new(&ds, NULL, &scb, NULL) < 0 || x400_driver_listen(ds, "127.0.0.1", "0") <= 0) goto out;
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(ds));
+    fflush(stdout);
+    child = fork();
+    if (child == 0) {
+        signal(SIGUSR1, rsp_on_usr1);
+        close(res[0]);
+        srv.st.timed = 1;
+        while (!rsp_stop) x400_driver_run(ds, 50);
+        rc[0] = srv.st.cpu;
+        rc[1] = (double)srv.st.n;
+        if (write(res[1], rc, sizeof rc) != (ssize_t)sizeof rc) _exit(1);
+        _exit(0);
+    }
+    x400_driver_free(ds);   /* the child's now */
+    ds = NULL;
+    close(res[1]);
+    res[1] = -1;
+    if (child < 0 || x400_driver_new(&dc, NULL, &ccb, NULL) < 0) goto reap;
+    for (int i = 0; i < n; i++) {
+        struct lat st = { 0 };
+        x400_p1_link *l;
+        x400_assoc *a;
+        x400_lpi_handle h;
+        double t0, end, c0 = cpu_us();
+        if (lat_initiator(&st, &l, &a) < 0) break;
+        t0 = x400b_now();
+        end = t0 + 5;
+        if (x400_driver_connect(dc, "127.0.0.1", port, a, &h) < 0) break;
+        while (!st.bound && x400b_now() < end) x400_driver_run(dc, 100);
+        if (st.bound == 1) {
+            v[got++] = (x400b_now() - t0) * 1e6;
+            c += cpu_us() - c0;
+        }
+        x400_driver_disconnect(dc, h);
+        x400_p1_link_free(l);
+        x400_assoc_free(a);
+    }
+    *cpu_i = got ? c / got : 0;
+reap:
+    if (child > 0) {
+        kill(child, SIGUSR1);
+        if (read(res[0], rc, sizeof rc) == (ssize_t)sizeof rc && rc[1] > 0) *cpu_r = rc[0] / rc[1];
+        waitpid(child, NULL, 0);
+    }
+out:
+    if (dc) x400_driver_free(dc);
+    if (ds) x400_driver_free(ds);
+    close(res[0]);
+    if (res[1] >= 0) close(res[1]);
+    if (got) med = x400b_median(v, (size_t)got);
+    if (got != n) printf("bench: warning: %d of %d associations bound (two processes)\n", got, n);
+    free(v);
+    return med;
+}
+
+/* ---- the setup on the wire: both ends in memory (test/pair.h), every
+ * TPKT named (X.224 CR/CC/DT; in a DT, the SPDU: X.225 8.3.1.1 CN, 8.3.2.1
+ * AC, 8.3.11 DT), consecutive TPKTs from one side one flight ---- */
+
+struct wire_log {
+    char text[512];
+    int last_from, flights[2], tpkts[2];
+};
+
+static const char *tpkt_name(const uint8_t *p, size_t n)
+{
+    if (n < 6) return "?";
+    switch (p[5] & 0xF0) {
+    case 0xE0: return "CR";
+    case 0xD0: return "CC";
+    case 0x80: return "DR";
+    case 0xF0:
+        if (n < 8) return "DT";
+        switch (p[7]) {
+        case 13: return "CN";
+        case 14: return "AC";
+        case 12: return "RF";
+        case 1: return "GT+DT";
+        case 9: return "FN";
+        case 10: return "DN";
+        case 25: return "AB";
+        default: return "DT(other SPDU)";
+        }
+    default: return "?";
+    }
+}
+
+static void wire_tap(void *u, int from, const uint8_t *p, size_t n)
+{
+    struct wire_log *w = u;
+    size_t len = strlen(w->text);
+    if (from != w->last_from) {
+        w->flights[from]++;
+        snprintf(w->text + len, sizeof w->text - len, "%s%s", len ? " | " : "", from ? "<" : ">");
+        w->last_from = from;
+    }
+    while (n >= 4) {    /* RFC 1006 TPKT: 3, 0, length (2 octets) */
+        size_t t = (size_t)p[2] << 8 | p[3];
+        if (t < 4 || t > n) t = n;
+        len = strlen(w->text);
+        snprintf(w->text + len, sizeof w->text - len, " %s", tpkt_name(p, t));
+        w->tpkts[from]++;
+        p += t;
+        n -= t;
+    }
+}
+
+/* The flights of one setup, up to the initiator's bind result; the round
+ * trips it waits for are the responder's flights.  0, or -1. */
+static int setup_on_wire(struct wire_log *w)
+{
+    struct lat st = { 0 };
+    struct lat_srv srv;
+    x400_p1_link *l;
+    x400_assoc *a, *r = NULL;
+    x400_lpi_handle none = { 0 };
+    x400t_pair io;
+    int rv = -1;
+    memset(&srv, 0, sizeof srv);
+    memset(w, 0, sizeof *w);
+    w->last_from = -1;
+    if (lat_initiator(&st, &l, &a) < 0) return -1;
+    if (lat_accept(&srv, NULL, none, "wire", &r) == 0 && x400_assoc_connect(a) == 0) {
+        x400t_pair_init(&io, &x400t_assoc_end, a, r);
+        io.tap = wire_tap;
+        io.user = w;
+        for (int k = 0; k < 100 && !st.bound; k++) {
+            long x = x400t_pair_move(&io, 0), y = x < 0 ? -1 : x400t_pair_move(&io, 1);
+            if (y < 0 || (!x && !y)) break;
+        }
+        x400t_pair_free(&io);
+        rv = st.bound == 1 ? 0 : -1;
+    }
+    x400_p1_link_free(l);
+    x400_assoc_free(a);
+    lat_srv_clear(&srv);
+    return rv;
 }
 
 /* What one new file costs on the spools' file system (create, write 1 KiB,
@@ -331,6 +800,135 @@ static double file_create_us(int n)
     t0 = (x400b_now() - t0) * 1e6 / n;
     sh("rm -rf %s/fs", work);
     return t0;
+}
+
+/* The machine's own sequential write bandwidth on the spools' file system
+ * (the bench's work directory): `mib` MiB in 1 MiB write()s to a new file,
+ * fdatasync every `every` MiB (0: once, at the end), timed from the open to
+ * the last fdatasync's return; the file is removed after.  The median of
+ * REPS. */
+static double disk_write_bps(long mib, long every)
+{
+    double v[REPS];
+    int n = 0;
+    char path[1300];
+    uint8_t *buf = malloc(1 << 20);
+    if (!buf) return 0;
+    for (size_t i = 0; i < 1u << 20; i++) buf[i] = (uint8_t)(i * 2654435761u >> 24); /* not all zeros */
+    snprintf(path, sizeof path, "%s/disk-seq", work);
+    for (int r = 0; r < REPS; r++) {
+        double t0 = x400b_now();
+        int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600), ok = fd >= 0;
+        for (long m = 0; ok && m < mib; m++) {
+            buf[0] = (uint8_t)m;
+            ok = write(fd, buf, 1 << 20) == 1 << 20;
+            if (ok && every > 0 && (m + 1) % every == 0) ok = fdatasync(fd) == 0;
+        }
+        if (ok && (every <= 0 || mib % every)) ok = fdatasync(fd) == 0;
+        if (ok) v[n++] = (double)mib * 1048576.0 / (x400b_now() - t0);
+        if (fd >= 0) close(fd);
+        unlink(path);
+    }
+    free(buf);
+    return n == REPS ? x400b_median(v, (size_t)n) : 0;
+}
+
+/* What one small durable commit costs on the spools' file system: append
+ * 1 KiB to a file and fdatasync it, n times; the median latency in us.
+ * A journal's group commit pays this once per batch, so a receiver that
+ * holds k transfers waiting for their confirmation moves at most
+ * k / latency messages per second. */
+static double disk_fdatasync_us(int n)
+{
+    char path[1300];
+    uint8_t buf[1024];
+    double *v = calloc((size_t)n, sizeof *v), med = 0;
+    int fd, got = 0;
+    snprintf(path, sizeof path, "%s/disk-append", work);
+    memset(buf, 'j', sizeof buf);
+    fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_APPEND, 0600);
+    for (int i = 0; v && fd >= 0 && i < n; i++) {
+        double t0 = x400b_now();
+        if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fdatasync(fd) != 0) break;
+        v[got++] = (x400b_now() - t0) * 1e6;
+    }
+    if (fd >= 0) close(fd);
+    unlink(path);
+    if (got == n) med = x400b_median(v, (size_t)got);
+    free(v);
+    return med;
+}
+
+/* ---- loopback round trip: 64-octet ping-pong over TCP (TCP_NODELAY) ---- */
+
+static int tcp_pair(int *cli, int *srv)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *cli = *srv = -1;
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 1) < 0 ||
+        getsockname(l, (struct sockaddr *)&sa, &sl) < 0 || (*cli = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+        connect(*cli, (struct sockaddr *)&sa, sizeof sa) < 0 || (*srv = accept(l, NULL, NULL)) < 0) {
+        if (l >= 0) close(l);
+        if (*cli >= 0) close(*cli);
+        return -1;
+    }
+    close(l);
+    setsockopt(*cli, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(*srv, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return 0;
+}
+
+static int full_read(int fd, uint8_t *b, size_t n)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t k = read(fd, b + got, n - got);
+        if (k <= 0) return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Median round trip in us over n pings (after 100 unmeasured).
+ * two_procs: the echo in a child process, both ends blocking in read(2)
+ * (a peer process that must be woken, as an MTA's peer is); else both
+ * ends in this thread (write, read on the other socket, write back, read:
+ * what one turn costs when one process runs both ends, as the one-process
+ * setup figure does). */
+static double loopback_rtt_us(int n, int two_procs)
+{
+    uint8_t b[64];
+    double *v = calloc((size_t)n, sizeof *v), med = 0;
+    int cli, srv, got = 0;
+    pid_t child = -1;
+    if (!v || tcp_pair(&cli, &srv) < 0) {
+        free(v);
+        return 0;
+    }
+    memset(b, 'p', sizeof b);
+    if (two_procs && (child = fork()) == 0) {
+        close(cli);
+        while (full_read(srv, b, sizeof b) == 0 && write(srv, b, sizeof b) == (ssize_t)sizeof b) {}
+        _exit(0);
+    }
+    if (two_procs) close(srv);
+    for (int i = -100; i < n; i++) {
+        double t0 = x400b_now();
+        if (write(cli, b, sizeof b) != (ssize_t)sizeof b) break;
+        if (!two_procs && (full_read(srv, b, sizeof b) < 0 || write(srv, b, sizeof b) != (ssize_t)sizeof b)) break;
+        if (full_read(cli, b, sizeof b) < 0) break;
+        if (i >= 0) v[got++] = (x400b_now() - t0) * 1e6;
+    }
+    close(cli);
+    if (two_procs) waitpid(child, NULL, 0);
+    else close(srv);
+    if (got == n) med = x400b_median(v, (size_t)got);
+    free(v);
+    return med;
 }
 
 /* ---- scale: one x400mta holding thousands of bound associations ---- */
@@ -528,13 +1126,59 @@ out:
     free(hc);
 }
 
+/* X400B_MTA_ONLY=part[,part...] (setup, scale, 1k, 1m): those parts alone */
+static int want(const char *part)
+{
+    const char *only = getenv("X400B_MTA_ONLY");
+    size_t n = strlen(part);
+    for (const char *p = only; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+        if (!strncmp(p, part, n) && (p[n] == ',' || !p[n])) return 1;
+    return !only;
+}
+
+/* Association setup: its latency and CPU, in one process and in two, the
+ * loopback round trip measured the same ways, the flights on the wire,
+ * and the issue's target (median <= 2 loopback round trips + 50 us CPU). */
+static void setup_figures(void)
+{
+    double rtt = loopback_rtt_us(1000, 1), rtt1 = loopback_rtt_us(1000, 0), cpu, cpu_i, cpu_r, lat, lat2, target;
+    struct wire_log w;
+    x400b_report("loopback_rtt_us", rtt, "us");
+    x400b_report("loopback_rtt_1proc_us", rtt1, "us");
+    lat = setup_latency_us(1000, &cpu);
+    x400b_report("mta_assoc_setup_latency_median", lat, "us");
+    x400b_report("mta_assoc_setup_cpu_both_ends_us", cpu, "us/setup");
+    lat2 = setup_2proc_us(1000, &cpu_i, &cpu_r);
+    x400b_report("mta_assoc_setup_2proc_latency_median", lat2, "us");
+    x400b_report("mta_assoc_setup_cpu_initiator_us", cpu_i, "us/setup");
+    x400b_report("mta_assoc_setup_cpu_responder_us", cpu_r, "us/setup");
+    if (setup_on_wire(&w) == 0) {
+        printf("bench: mta assoc setup on the wire (after TCP's handshake; > initiator, < responder):%s\n", w.text);
+        x400b_report("mta_assoc_setup_round_trips", w.flights[1], "round trips");
+        x400b_report("mta_assoc_setup_tpkts", w.tpkts[0] + w.tpkts[1], "TPKTs");
+    } else {
+        printf("bench: warning: the setup in memory did not bind\n");
+    }
+    if (rtt > 0 && rtt1 > 0) {
+        x400b_report("mta_assoc_setup_rtts", lat2 / rtt, "RTTs");
+        x400b_report("mta_assoc_setup_1proc_rtts", lat / rtt1, "RTTs");
+        target = 2 * rtt + 50;
+        x400b_report("mta_assoc_setup_target_us", target, "us");
+        x400b_report("mta_assoc_setup_vs_target", lat2 / target, "x");
+        x400b_report("mta_assoc_setup_1proc_vs_target", lat / (2 * rtt1 + 50), "x");
+        printf("bench: mta assoc setup target (median <= 2 loopback RTTs + 50 us): %s "
+               "(two processes %.1f us, target %.1f us; one process %.1f us, target %.1f us)\n",
+               lat2 <= target && lat <= 2 * rtt1 + 50 ? "met" : "NOT met", lat2, target, lat, 2 * rtt1 + 50);
+    }
+}
+
 void x400b_bench_mta(void);
 void x400b_bench_mta(void)
 {
     const char *e = getenv("X400B_EXDIR"), *s = getenv("X400B_SRCDIR"), *b = getenv("X400B_BINDIR");
     long count = getenv("X400B_MTA_COUNT") ? atol(getenv("X400B_MTA_COUNT")) : 10000;
     long big = getenv("X400B_MTA_BIG") ? atol(getenv("X400B_MTA_BIG")) : 200;
-    double c1 = 0, c2 = 0, ours, theirs, lat;
+    double c1 = 0, c2 = 0, ours, theirs;
     if (!e || !s || !b) {
         printf("bench: mta skipped (X400B_EXDIR/X400B_SRCDIR/X400B_BINDIR not set)\n");
         return;
@@ -545,30 +1189,42 @@ void x400b_bench_mta(void)
     sh("rm -rf %s && mkdir -p %s", work, work);
     signal(SIGPIPE, SIG_IGN);
 
-    x400b_report("fs_file_create", file_create_us(1000), "us/file");
-    if (getenv("X400B_MTA_ONLY") && !strcmp(getenv("X400B_MTA_ONLY"), "scale")) { /* that part alone */
-        scale();
-        sh("rm -rf %s", work);
-        return;
+    if (want("1k") || want("1m")) {
+        x400b_report("fs_file_create", file_create_us(1000), "us/file");
+        x400b_report("disk_fdatasync_1k_append_us", disk_fdatasync_us(200), "us");
     }
-    lat = setup_latency_us(1000);
-    x400b_report("mta_assoc_setup_latency_median", lat, "us");
-    scale();
-
-    ours = median_mta(count, 1024, &c1);
-    x400b_report("mta_durable_1k_msgs", ours, "msgs/s");
-    x400b_report("mta_durable_1k_journal_fsyncs_per_msg", c1, "fsync/msg");
-    theirs = median_postfix(count, 1024);
-    if (theirs > 0) {
-        x400b_report("postfix_durable_1k_msgs", theirs, "msgs/s");
-        x400b_ratio("mta_durable_1k_msgs", "postfix", ours, theirs);
+    if (want("setup")) setup_figures();
+    if (want("scale")) scale();
+    if (want("1k")) {
+        ours = median_mta(count, 1024, &c1);
+        x400b_report("mta_durable_1k_msgs", ours, "msgs/s");
+        x400b_report("mta_durable_1k_journal_fsyncs_per_msg", c1, "fsync/msg");
+        theirs = median_postfix(count, 1024);
+        if (theirs > 0) {
+            x400b_report("postfix_durable_1k_msgs", theirs, "msgs/s");
+            x400b_ratio("mta_durable_1k_msgs", "postfix", ours, theirs);
+        }
+        mta_costs(count, 1024, "1k");
+        postfix_costs(count, 1024, "1k");
     }
-    ours = median_mta(big, 1 << 20, &c2);
-    x400b_report("mta_durable_1m_bytes", ours * 1048576.0, "B/s");
-    theirs = median_postfix(big, 1 << 20);
-    if (theirs > 0) {
-        x400b_report("postfix_durable_1m_bytes", theirs * 1048576.0, "B/s");
-        x400b_ratio("mta_durable_1m_bytes", "postfix", ours, theirs);
+    if (want("1m")) {
+        long mib = getenv("X400B_DISK_MIB") ? atol(getenv("X400B_DISK_MIB")) : 256;
+        double disk = disk_write_bps(mib, 0), disk1 = disk_write_bps(mib, 1);
+        x400b_report("disk_seq_write_fdatasync_bytes", disk, "B/s");
+        x400b_report("disk_seq_write_fdatasync_every_mib_bytes", disk1, "B/s");
+        ours = median_mta(big, 1 << 20, &c2) * 1048576.0;
+        x400b_report("mta_durable_1m_bytes", ours, "B/s");
+        x400b_report("mta_durable_1m_journal_fsyncs_per_msg", c2, "fsync/msg");
+        x400b_ratio("mta_durable_1m_bytes", "disk", ours, disk);
+        x400b_ratio("mta_durable_1m_bytes", "disk_every_mib", ours, disk1);
+        theirs = median_postfix(big, 1 << 20) * 1048576.0;
+        if (theirs > 0) {
+            x400b_report("postfix_durable_1m_bytes", theirs, "B/s");
+            x400b_ratio("mta_durable_1m_bytes", "postfix", ours, theirs);
+            x400b_ratio("postfix_durable_1m_bytes", "disk", theirs, disk);
+        }
+        mta_costs(big, 1 << 20, "1m");
+        postfix_costs(big, 1 << 20, "1m");
     }
     sh("rm -rf %s", work);
 }

@@ -83,7 +83,6 @@ static int encode_cp_aarq(x400i_buf *ab, x400i_buf *b, const x400i_pctx *ctx)
     pdv.v = ab->p;
     pdv.len = ab->len;
     memset(&cp, 0, sizeof cp);
-    cp.mode = 1;
     cp.ctx = ctx;
     cp.nctx = 3;
     cp.pdv = &pdv;

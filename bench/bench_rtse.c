@@ -2,41 +2,30 @@
  * second of 1 MiB RT-TRANSFERs for checkpoint sizes 0, 1, 30 and 63 KiB
  * with window 5 (each transfer: activity start, RTTR pieces with minor
  * syncs and their confirmations, activity end), and the APDV octets sent
- * again per connection cut (cut at 64 offsets, recovered each time). */
+ * again per connection cut (cut at 64 offsets, recovered each time).  The
+ * TSDUs move through the tests' harness (test/pair.h: x400t_session_end,
+ * direct: no copy). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "pair.h"
 #include "rtse.h"
 #include "session.h"
 
 #define NBYTES (1u << 20)
 
-typedef struct tsdu { struct tsdu *next; int gen; size_t len; uint8_t p[]; } tsdu;
-typedef struct bend { struct bpair *h; x400i_rtse *rt; x400i_ses *s; tsdu *qh, *qt; int conf, ind, gen; } bend;
+/* q.s: the end's session (replaced on each connection) */
+typedef struct bend { struct bpair *h; x400i_rtse *rt; x400t_ses_end q; int conf, ind; } bend;
 typedef struct bpair {
     bend a, b;
+    x400t_pair io;
     x400i_ses *dead[64];
     int ndead, gen;
-    uint64_t counted, cut_at;
-    int cut_armed;
 } bpair;
 
-static int s_send(void *u, const uint8_t *p, size_t n)
-{
-    bend *e = u;
-    tsdu *t = malloc(sizeof *t + n + 1);
-    if (!t) return -1;
-    t->next = NULL;
-    t->len = n;
-    t->gen = e->h->gen;
-    memcpy(t->p, p, n);
-    if (e->qt) e->qt->next = t;
-    else e->qh = t;
-    e->qt = t;
-    return 0;
-}
+static int s_send(void *u, const uint8_t *p, size_t n) { return x400t_ses_end_push(&((bend *)u)->q, p, n); }
 
 static int s_ind(void *u, const x400i_ses_ind *si)
 {
@@ -56,7 +45,7 @@ static int s_ind(void *u, const x400i_ses_ind *si)
     case X400I_SES_CONNECT_CONF:
         l.type = X400I_RTSE_LIND_CONNECT_CONF;
         l.accepted = si->accepted;
-        l.turn = (x400i_ses_tokens_held(e->s) & 1) != 0;
+        l.turn = (x400i_ses_tokens_held(e->q.s) & 1) != 0;
         break;
     case X400I_SES_DATA_IND: l.type = X400I_RTSE_LIND_DATA; break;
     case X400I_SES_MINOR_SYNC_IND: l.type = X400I_RTSE_LIND_MINOR_SYNC; l.serial = si->serial; break;
@@ -92,20 +81,22 @@ static void new_ses(bpair *h, bend *e, int init, uint8_t tok)
     c.common_ref = (const uint8_t *)common;
     c.common_ref_len = strlen(common);
     c.max_user_data = 4u << 20;
-    if (e->s && h->ndead < 64) h->dead[h->ndead++] = e->s;
-    else x400i_ses_free(e->s);
-    e->s = NULL;
-    if (x400i_ses_new(&e->s, init, &c, &cb, NULL, NULL) != 0) abort();
+    if (e->q.s && h->ndead < 64) h->dead[h->ndead++] = e->q.s;
+    else x400i_ses_free(e->q.s);
+    e->q.s = NULL;
+    if (x400i_ses_new(&e->q.s, init, &c, &cb, NULL, NULL) != 0) abort();
 }
 
-#define S(u) (((bend *)(u))->s)
+#define S(u) (((bend *)(u))->q.s)
 static int l_conn(void *u, int turn, const uint8_t *p, size_t n)
 {
     bpair *h = ((bend *)u)->h;
     h->gen++;
+    x400t_ses_end_flush(&h->a.q);       /* the old connection's TSDUs are gone */
+    x400t_ses_end_flush(&h->b.q);
     new_ses(h, &h->a, 1, turn ? 0 : 0x15);
     new_ses(h, &h->b, 0, 0);
-    return x400i_ses_connect_req(h->a.s, p, n);
+    return x400i_ses_connect_req(h->a.q.s, p, n);
 }
 static int l_rsp(void *u, int acc, const uint8_t *p, size_t n) { return x400i_ses_connect_rsp(S(u), acc, 2, 0, p, n); }
 static int l_data(void *u, const uint8_t *p, size_t n) { return x400i_ses_data_req(S(u), p, n); }
@@ -142,48 +133,6 @@ static int u_ind(void *u, const x400i_rtse_ind *i)
     return 0;
 }
 
-static void flush(bend *e)
-{
-    while (e->qh) {
-        tsdu *t = e->qh;
-        e->qh = t->next;
-        free(t);
-    }
-    e->qt = NULL;
-}
-
-static void pump(bpair *h)
-{
-    int moved = 1;
-    while (moved) {
-        moved = 0;
-        for (int k = 0; k < 2; k++) {
-            bend *from = k ? &h->b : &h->a, *to = k ? &h->a : &h->b;
-            while (from->qh) {
-                tsdu *t = from->qh;
-                from->qh = t->next;
-                if (!from->qh) from->qt = NULL;
-                moved = 1;
-                if (h->cut_armed && k == 0) {
-                    if (h->counted + t->len > h->cut_at) {
-                        x400i_ses *sa = h->a.s, *sb = h->b.s;
-                        free(t);
-                        h->cut_armed = 0;
-                        flush(&h->a);
-                        flush(&h->b);
-                        x400i_ses_transport_lost(sb);
-                        x400i_ses_transport_lost(sa);
-                        break;
-                    }
-                    h->counted += t->len;
-                }
-                if (t->gen == h->gen) (void)x400i_ses_input(to->s, t->p, t->len);
-                free(t);
-            }
-        }
-    }
-}
-
 static void pair_init(bpair *h, uint32_t cp)
 {
     static const x400i_rtse_lower lo0 = { NULL, l_conn, l_rsp, l_data, l_sync, l_sync_rsp, l_start, l_resume,
@@ -193,6 +142,8 @@ static void pair_init(bpair *h, uint32_t cp)
     x400i_rtse_callbacks cb;
     x400_rtse_config c;
     memset(h, 0, sizeof *h);
+    x400t_pair_init(&h->io, &x400t_session_end, &h->a.q, &h->b.q);
+    h->io.direct = 1;
     x400_rtse_config_default(&c);
     c.checkpoint_size_kib = cp;
     c.window_size = 5;
@@ -204,17 +155,17 @@ static void pair_init(bpair *h, uint32_t cp)
     lo.user = &h->b;
     cb.user = &h->b;
     if (x400i_rtse_new(&h->b.rt, 0, &c, &lo, &cb, NULL, NULL)) abort();
-    if (x400i_rtse_open_req(h->a.rt, NULL, 0)) abort();
-    pump(h);
+    if (x400i_rtse_open_req(h->a.rt, NULL, 0) || x400t_pair_pump(&h->io)) abort();
 }
 
 static void pair_free(bpair *h)
 {
-    flush(&h->a);
-    flush(&h->b);
     for (int i = 0; i < h->ndead; i++) x400i_ses_free(h->dead[i]);
-    x400i_ses_free(h->a.s);
-    x400i_ses_free(h->b.s);
+    x400i_ses_free(h->a.q.s);
+    x400i_ses_free(h->b.q.s);
+    x400t_ses_end_free(&h->a.q);
+    x400t_ses_end_free(&h->b.q);
+    x400t_pair_free(&h->io);
     x400i_rtse_free(h->a.rt);
     x400i_rtse_free(h->b.rt);
 }
@@ -230,8 +181,9 @@ static double run_transfers(void *arg)
     pair_init(&h, r->cp);
     t0 = x400b_now();
     for (int i = 0; i < n; i++) {
-        if (x400i_rtse_transfer_req(h.a.rt, r->data, NBYTES, X400_RTSE_PRIO_NORMAL, (uint64_t)i)) r->failed = 1;
-        pump(&h);
+        if (x400i_rtse_transfer_req(h.a.rt, r->data, NBYTES, X400_RTSE_PRIO_NORMAL, (uint64_t)i) ||
+            x400t_pair_pump(&h.io))
+            r->failed = 1;
     }
     dt = x400b_now() - t0;
     if (h.a.conf != n || h.b.ind != n) r->failed = 1;
@@ -264,10 +216,9 @@ void x400b_bench_rtse(void)
             bpair h;
             uint64_t resent;
             pair_init(&h, 30);
-            h.cut_at = 1000 + (uint64_t)i * 16411;
-            h.cut_armed = 1;
-            if (x400i_rtse_transfer_req(h.a.rt, d, NBYTES, X400_RTSE_PRIO_NORMAL, 1)) failed = 1;
-            pump(&h);
+            x400t_pair_cut_after(&h.io, 1000 + (size_t)i * 16411);
+            if (x400i_rtse_transfer_req(h.a.rt, d, NBYTES, X400_RTSE_PRIO_NORMAL, 1) || x400t_pair_pump(&h.io))
+                failed = 1;
             if (h.a.conf != 1 || h.b.ind != 1) failed = 1;
             resent = x400i_rtse_bytes_sent(h.a.rt) - NBYTES - 13;
             sum += resent;

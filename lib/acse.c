@@ -494,7 +494,7 @@ int x400i_acpm_associate_req(x400i_acpm *m, const uint8_t *ui, size_t ui_len)
     put_ui(m, &ap, ui, ui_len);
     rv = apdu_pdv(m, &ap, &pdv, ctx);
     if (rv < 0) return rv;
-    rv = x400i_pres_connect_req(m->pres, &pdv, 1, NULL, 0);
+    rv = x400i_pres_connect_req(m->pres, &pdv, 1);
     if (rv < 0) return pres_err(m, rv);
     m->state = next;
     return X400_OK;
@@ -517,7 +517,7 @@ int x400i_acpm_associate_rsp(x400i_acpm *m, int accept, const uint8_t *ui, size_
     put_ui(m, &ap, ui, ui_len);
     rv = apdu_pdv(m, &ap, &pdv, acse_ctx(m));
     if (rv < 0) return rv;
-    rv = x400i_pres_connect_rsp(m->pres, accept, -1, &pdv, 1, NULL, 0);
+    rv = x400i_pres_connect_rsp(m->pres, accept, -1, &pdv, 1);
     if (rv < 0) return pres_err(m, rv);
     m->state = next;
     return X400_OK;
@@ -555,8 +555,8 @@ static int send_abrt(x400i_acpm *m, int source, int valid, const uint8_t *ui, si
     put_ui(m, &ap, ui, ui_len);
     m->state = X400I_ACSE_ST_IDLE;
     if (valid && ctx > 0 && apdu_pdv(m, &ap, &pdv, ctx) >= 0)
-        return x400i_pres_u_abort_req(m->pres, &pdv, 1, NULL, 0);
-    return x400i_pres_u_abort_req(m->pres, NULL, 0, NULL, 0);
+        return x400i_pres_u_abort_req(m->pres, &pdv, 1);
+    return x400i_pres_u_abort_req(m->pres, NULL, 0);
 }
 
 int x400i_acpm_abort_req(x400i_acpm *m, const uint8_t *ui, size_t ui_len)
@@ -601,7 +601,7 @@ int x400i_acpm_aarq_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu 
     if (rv < 0) {
         /* unreadable: CPR with provider reason user-data-not-readable */
         x400_diag keep = *m->diag;
-        (void)x400i_pres_connect_rsp(m->pres, 0, 6, NULL, 0, NULL, 0);
+        (void)x400i_pres_connect_rsp(m->pres, 0, 6, NULL, 0);
         *m->diag = keep;
         return rv;
     }
@@ -619,7 +619,7 @@ int x400i_acpm_aarq_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu 
         re.diag = 2;
         m->state = X400I_ACSE_ST_IDLE;
         if (apdu_pdv(m, &re, &pdv, acse_ctx(m)) >= 0)
-            (void)x400i_pres_connect_rsp(m->pres, 0, -1, &pdv, 1, NULL, 0);
+            (void)x400i_pres_connect_rsp(m->pres, 0, -1, &pdv, 1);
         x400i_diag_set(m->diag, L, X400_SOURCE_PEER, X400_ERR_REFUSED, 2,
                        "ACSE: application context %s not supported (AARE- sent)", txt);
         return X400_ERR_REFUSED;
@@ -646,7 +646,7 @@ int x400i_acpm_aare_in(x400i_acpm *m, const x400i_pres_ind *pi, x400i_acse_apdu 
         /* AARE- inside a CPA: the association is refused; drop the
          * presentation connection with ARU */
         *accepted = 0;
-        (void)x400i_pres_u_abort_req(m->pres, NULL, 0, NULL, 0);
+        (void)x400i_pres_u_abort_req(m->pres, NULL, 0);
     }
     if (!*accepted)
         x400i_diag_set(m->diag, L, X400_SOURCE_PEER, X400_ERR_REFUSED, (int)ap->diag,

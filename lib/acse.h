@@ -95,10 +95,11 @@ const char *x400i_acse_event_name(int ev);
 /* ---- the ACSE protocol actions over presentation (X.227 clause 7) ----
  * Which APDU rides on which presentation primitive, built from the
  * association's configuration, state-checked by the table above.  The
- * association (lib/assoc.c) owns one x400i_acpm next to its presentation
- * machine and only routes: requests of the upper layer come here, and so
- * do the P-CONNECT / P-RELEASE / P-U-ABORT indications and confirms; the
- * summary state and the events stay with the association.  Failures set
+ * normal-mode RTSE lower adapter (lib/rtse_pres.c) owns one x400i_acpm next
+ * to its presentation machine: RTSE's A-ASSOCIATE, A-RELEASE and A-ABORT
+ * requests come here, and so do the P-CONNECT / P-RELEASE / P-U-ABORT
+ * indications and confirms; the summary state and the events stay with
+ * the association.  Failures set
  * *diag (the association's diagnostic). */
 typedef struct x400i_acpm {
     x400i_pres *pres;                   /* not owned */

@@ -1,33 +1,15 @@
 /*
- * The association: routes events between the layers of one connection.
- * Transport (TPKT + X.224 class 0), session, presentation (state-checked by
- * the public table of pstate.c), ACSE, and the upper layer (RTSE) on top
- * (interface: lib/assoc_int.h).  The protocol logic lives in the layers;
- * here are only routing, the ACSE APDU handling of X.227 clause 7 (which
- * APDU rides on which presentation primitive) and the summary state.
+ * The association: wiring of one connection.  Transport (TPKT + X.224
+ * class 0) and session, and above session one RTSE lower adapter (normal:
+ * lib/rtse_pres.c, presentation + ACSE; X.410-1984: lib/rtse_ses.c), chosen
+ * once (interface: lib/assoc_int.h).  The protocol logic lives in the
+ * layers and the adapters; here are only routing and the summary state.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "assoc_int.h"
 #include "internal.h"
-
-struct x400_assoc {
-    x400_assoc_config cfg;
-    const x400_allocator *alloc;
-    x400_assoc_callbacks cb;
-    x400i_assoc_upper up;
-    x400i_tp *tp;
-    x400i_ses *ses;
-    x400i_pres *pres;
-    x400i_acpm acpm;            /* ACSE protocol actions (lib/acse.c) */
-    x400_assoc_state state;
-    x400_diag diag;
-    void *user;
-    int connect_called;
-    int input_err;      /* error detected by a layer during this recv call */
-    x400i_pctx pctx[X400I_PCTX_MAX];
-};
 
 static const char *const state_names[] = {
     [X400_ASSOC_IDLE] = "idle",
@@ -107,8 +89,7 @@ void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
     cfg->session_versions = 3;
     cfg->max_tsdu = 16u << 20;
     cfg->max_output = 64u << 20;
-    cfg->log.max_level = X400_LOG_INFO;
-    cfg->mode = X400_MODE_NORMAL;
+    cfg->log.max_level = X400_LOG_INFO;   /* the memset leaves the 1988 stack (X400_MODE_NORMAL) */
     for (int i = 0; i < 3; i++) {
         cfg->contexts[i].id = 2 * i + 1;
         (void)x400_oid_parse(ctx_as[i], &cfg->contexts[i].abstract_syntax);
@@ -149,9 +130,115 @@ static int established(x400_assoc *a)
     return emit(a, X400_ASSOC_EV_ESTABLISHED, NULL);
 }
 
-static int up_ind(x400_assoc *a, x400i_au_ind *ind)
+int x400i_assoc_finished(const x400_assoc *a) { return finished(a); }
+
+int x400i_assoc_up(x400_assoc *a, const x400i_rtse_lind *l)
 {
-    return a->up.indication ? a->up.indication(a->up.user, a, ind) : 0;
+    return a->up.indication ? a->up.indication(a->up.user, a, l) : 0;
+}
+
+int x400i_assoc_established(x400_assoc *a) { return established(a); }
+
+int x400i_assoc_answered(x400_assoc *a, int accept, int rv)
+{
+    if (rv < 0) return rv;
+    if (accept) return established(a);
+    x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_REFUSED, 0,
+                   "association rejected by this side");
+    set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
+    return X400_OK;
+}
+
+void x400i_assoc_releasing(x400_assoc *a) { a->state = X400_ASSOC_RELEASING; }
+
+void x400i_assoc_released(x400_assoc *a)
+{
+    set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
+}
+
+void x400i_assoc_refused(x400_assoc *a, const x400_diag *d)
+{
+    set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, d ? d : &a->diag);
+}
+
+void x400i_assoc_aborted(x400_assoc *a, const x400_diag *d)
+{
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, d ? d : &a->diag);
+}
+
+/* A-ABORT (or S-U-ABORT) went out from here: the connection is over. */
+int x400i_assoc_aborted_here(x400_assoc *a, int rv)
+{
+    x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_ABORTED, 0,
+                   "A-ABORT requested locally");
+    if (x400i_tp_is_open(a->tp)) x400i_tp_disconnect(a->tp, 128);
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+    return rv < 0 ? rv : X400_OK;
+}
+
+static void ref_of(x400i_rtse_ref *r, const x400i_ses_ind *si)
+{
+    memset(r, 0, sizeof *r);
+    if (!si) return;
+    r->calling_len = si->calling_ref.len < sizeof r->calling ? si->calling_ref.len : sizeof r->calling;
+    if (r->calling_len) memcpy(r->calling, si->calling_ref.p, r->calling_len);
+    r->common_len = si->common_ref.len < sizeof r->common ? si->common_ref.len : sizeof r->common;
+    if (r->common_len) memcpy(r->common, si->common_ref.p, r->common_len);
+    r->add_len = si->add_ref.len < sizeof r->add ? si->add_ref.len : sizeof r->add;
+    if (r->add_len) memcpy(r->add, si->add_ref.p, r->add_len);
+}
+
+void x400i_assoc_conn_facts(x400_assoc *a, const x400i_ses_ind *si, x400i_rtse_lind *l,
+                            x400i_rtse_ref *ref)
+{
+    /* the turn is the data token (RTSE holds all three together) */
+    if (si && si->type == X400I_SES_CONNECT_IND)
+        l->turn = (si->tokens & X400I_TOKEN_DATA) != 0;
+    else
+        l->turn = (x400i_ses_tokens_held(a->ses) & X400I_TOKEN_DATA) != 0;
+    ref_of(ref, si);
+    l->ref = ref;
+}
+
+void x400i_assoc_old_conn(x400i_ses_old_conn *oc, const x400i_rtse_ref *old)
+{
+    memset(oc, 0, sizeof *oc);
+    if (!old) return;
+    oc->calling_ref = old->calling_len ? old->calling : NULL;
+    oc->calling_ref_len = old->calling_len;
+    oc->common_ref = old->common_len ? old->common : NULL;
+    oc->common_ref_len = old->common_len;
+    oc->add_ref = old->add_len ? old->add : NULL;
+    oc->add_ref_len = old->add_len;
+}
+
+void x400i_assoc_lind_of_ses(x400i_rtse_lind *l, const x400i_ses_ind *si)
+{
+    if (!si) return;
+    l->serial = si->serial;
+    l->id = si->activity_id.p;
+    l->id_len = si->activity_id.len;
+    l->old_id = si->old_activity_id.p;
+    l->old_id_len = si->old_activity_id.len;
+}
+
+unsigned x400i_assoc_tokens_wanted(const x400_assoc *a)
+{
+    const unsigned all = X400I_TOKEN_DATA | X400I_TOKEN_MINOR | X400I_TOKEN_MAJOR;
+    return all & ~(unsigned)x400i_ses_tokens_held(a->ses);
+}
+
+int x400i_assoc_give_up(x400_assoc *a, const x400i_ses_ind *si)
+{
+    x400i_rtse_lind l;
+    x400_diag d;
+    x400i_diag_set(&d, X400_LAYER_RTSE, X400_SOURCE_PEER, X400_ERR_PROTOCOL, si ? si->reason : 0,
+                   "exception report on an RTSE connection");
+    (void)x400i_assoc_abort_req(a, NULL, 0);
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_P_ABORT;
+    l.diag = &d;
+    return x400i_assoc_up(a, &l);
 }
 
 /* ---- transport -> association ---- */
@@ -202,8 +289,15 @@ static int tp_data_ind(void *u, const uint8_t *tsdu, size_t len)
     return rv;
 }
 
+static void connect_failed(x400_assoc *a);
+
 /* T-DISCONNECT indication: DR/ER or local detection; the session sees a
- * lost transport (S-P-ABORT unless it had finished). */
+ * lost transport (S-P-ABORT unless it had finished).  An initiator's lost
+ * before the session connection existed (waiting for the transport's CC:
+ * the session has no S-P-ABORT to give) is told to the user above as when
+ * the TCP connection never came up (connect_failed): an RTSE recovering
+ * through it tries again.  A responder's (closed before anything arrived)
+ * stays silent: nothing above has started. */
 static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
 {
     x400_assoc *a = u;
@@ -213,7 +307,10 @@ static void tp_disconnect_ind(void *u, int reason, const x400_diag *d)
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER,
                            X400_ERR_ABORTED, reason, "transport connection lost");
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        if (a->cfg.role == X400_ROLE_INITIATOR &&
+            (a->state == X400_ASSOC_IDLE || a->state == X400_ASSOC_CONNECTING))
+            connect_failed(a);
+        else set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
     }
 }
 
@@ -231,12 +328,30 @@ static void ses_disconnect_transport(void *u)
     if (x400i_tp_is_open(a->tp)) x400i_tp_disconnect(a->tp, 128 /* normal */);
 }
 
-/* Every session indication goes to presentation. */
+/* Start the adapter chosen for this association. */
+static int choose(x400_assoc *a, const x400i_assoc_adapter *ad)
+{
+    a->adapter = ad;
+    return ad->start(a);
+}
+
+/* Every session indication goes to the adapter.  A responder chooses it at
+ * the S-CONNECT indication, from the user data (an X.410-1984 CP or a
+ * normal CP-type): the one place a responder learns which stack its
+ * connection runs. */
 static int ses_indication(void *u, const x400i_ses_ind *ind)
 {
     x400_assoc *a = u;
+    int rv;
     if (ind->type == X400I_SES_CONNECT_IND) a->state = X400_ASSOC_CONNECTING;
-    return x400i_pres_ses_ind(a->pres, ind);
+    if (!a->adapter) {
+        rv = choose(a, ind->type == X400I_SES_CONNECT_IND &&
+                               x400i_rtse_ses_takes(ind->user_data, ind->user_data_len)
+                           ? &x400i_rtse_ses_adapter
+                           : &x400i_rtse_pres_adapter);
+        if (rv < 0) return rv;
+    }
+    return a->adapter->ses_ind(a, ind);
 }
 
 int x400i_assoc_inject_ses_ind(x400_assoc *a, const x400i_ses_ind *ind)
@@ -244,314 +359,63 @@ int x400i_assoc_inject_ses_ind(x400_assoc *a, const x400i_ses_ind *ind)
     return ses_indication(a, ind);
 }
 
-/* ---- requests of the upper layer: ACSE (lib/acse.c) or, in X.410-1984
- * mode, presentation alone ---- */
+/* ---- requests: through the adapter ---- */
 
-static int layer_err(x400_assoc *a, int rv)
+const x400i_rtse_lower *x400i_assoc_lower(const x400_assoc *a)
 {
-    const x400_diag *pd = x400i_pres_diag(a->pres);
-    if (pd->code) a->diag = *pd;
-    return rv;
+    return a && a->adapter ? &a->adapter->lower : NULL;
 }
+
+static int no_adapter(x400_assoc *a, const char *what)
+{
+    return x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                          "%s before the connection exists", what);
+}
+
+#define LOWER(a, what) \
+    if (!(a)) return X400_ERR_INVALID_ARG; \
+    if (!(a)->adapter) return no_adapter((a), what)
 
 int x400i_assoc_associate_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
 {
-    int rv;
-    if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
-    if (a->cfg.mode == X400_MODE_X410) {
-        rv = x400i_pres_connect_req(a->pres, NULL, 0, ui, ui_len);
-        return rv < 0 ? layer_err(a, rv) : X400_OK;
-    }
-    return x400i_acpm_associate_req(&a->acpm, ui, ui_len);
+    LOWER(a, "A-ASSOCIATE request");
+    if (!ui && ui_len) return X400_ERR_INVALID_ARG;
+    return a->adapter->lower.connect_req(a, 1, ui, ui_len);
 }
 
 int x400i_assoc_associate_rsp(x400_assoc *a, int accept, const uint8_t *ui, size_t ui_len)
 {
-    int rv;
-    if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
-    if (!x400i_pres_mode(a->pres)) {
-        rv = x400i_pres_connect_rsp(a->pres, accept, -1, NULL, 0, ui, ui_len);
-        if (rv < 0) return layer_err(a, rv);
-    } else if ((rv = x400i_acpm_associate_rsp(&a->acpm, accept, ui, ui_len)) < 0) {
-        return rv;
-    }
-    if (accept) return established(a);
-    x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_REFUSED, 0,
-                   "association rejected by this side");
-    set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
-    return X400_OK;
+    LOWER(a, "A-ASSOCIATE response");
+    if (!ui && ui_len) return X400_ERR_INVALID_ARG;
+    return a->adapter->lower.connect_rsp(a, accept, ui, ui_len);
 }
 
-int x400i_assoc_data_req(x400_assoc *a, const x400i_pdv *pdv, size_t n)
+int x400i_assoc_data_req(x400_assoc *a, const uint8_t *apdu, size_t len)
 {
-    int rv;
-    if (!a || !pdv || !n) return X400_ERR_INVALID_ARG;
-    rv = x400i_pres_data_req(a->pres, pdv, n);
-    return rv < 0 ? layer_err(a, rv) : X400_OK;
+    LOWER(a, "P-DATA request");
+    if (!apdu || !len) return X400_ERR_INVALID_ARG;
+    return a->adapter->lower.data_req(a, apdu, len);
 }
 
 int x400i_assoc_release_req(x400_assoc *a)
 {
-    int rv;
-    if (!a) return X400_ERR_INVALID_ARG;
-    if (!x400i_pres_mode(a->pres)) {
-        rv = x400i_pres_release_req(a->pres, NULL, 0);
-        if (rv < 0) return layer_err(a, rv);
-    } else if ((rv = x400i_acpm_release_req(&a->acpm)) < 0) {
-        return rv;
-    }
-    a->state = X400_ASSOC_RELEASING;
-    return X400_OK;
+    LOWER(a, "A-RELEASE request");
+    return a->adapter->lower.release_req(a);
 }
 
 int x400i_assoc_release_rsp(x400_assoc *a)
 {
-    int rv;
-    if (!a) return X400_ERR_INVALID_ARG;
-    if (!x400i_pres_mode(a->pres)) {
-        rv = x400i_pres_release_rsp(a->pres, NULL, 0);
-        if (rv < 0) return layer_err(a, rv);
-    } else if ((rv = x400i_acpm_release_rsp(&a->acpm)) < 0) {
-        return rv;
-    }
-    set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
-    return X400_OK;
+    LOWER(a, "A-RELEASE response");
+    return a->adapter->lower.release_rsp(a);
 }
 
 int x400i_assoc_abort_req(x400_assoc *a, const uint8_t *ui, size_t ui_len)
 {
-    int rv;
-    x400_pstate pst;
     if (!a || (!ui && ui_len)) return X400_ERR_INVALID_ARG;
     if (finished(a)) return X400_OK;
-    pst = x400i_pres_state(a->pres);
-    if (x400_pstate_check(pst, X400_PEV_U_ABORT_REQ, NULL, NULL, NULL) < 0) {
-        /* no presentation connection yet: a bare S-U-ABORT */
-        rv = x400i_ses_u_abort_req(a->ses, NULL, 0);
-    } else if (!x400i_pres_mode(a->pres)) {
-        rv = x400i_pres_u_abort_req(a->pres, NULL, 0, ui, ui_len);
-    } else {
-        rv = x400i_acpm_abort_req(&a->acpm, ui, ui_len);
-    }
-    x400i_diag_set(&a->diag, X400_LAYER_ACSE, X400_SOURCE_LOCAL, X400_ERR_ABORTED, 0,
-                   "A-ABORT requested locally");
-    if (x400i_tp_is_open(a->tp)) x400i_tp_disconnect(a->tp, 128);
-    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-    return rv < 0 ? rv : X400_OK;
-}
-
-/* ---- presentation -> upper layer: ACSE indications (lib/acse.c) ---- */
-
-static void ui_of(const x400i_acse_apdu *ap, x400i_au_ind *ind)
-{
-    ind->acse = ap;
-    x400i_acse_user_apdu(ap, &ind->ui, &ind->ui_len);
-}
-
-/* An ACSE protocol error after the presentation connection exists: ABRT
- * (source service-provider) in ARU, then the provider abort upward. */
-static int acse_abort(x400_assoc *a)
-{
-    x400i_au_ind ui;
-    x400i_acpm_provider_abort(&a->acpm);
-    memset(&ui, 0, sizeof ui);
-    ui.type = X400I_AU_P_ABORT_IND;
-    ui.ev = X400_PEV_P_ABORT_IND;
-    ui.diag = &a->diag;
-    (void)up_ind(a, &ui);
-    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-    return a->diag.code < 0 ? a->diag.code : X400_ERR_PROTOCOL;
-}
-
-/* P-CONNECT indication (responder): AARQ in normal mode. */
-static int on_connect_ind(x400_assoc *a, const x400i_pres_ind *pi)
-{
-    x400i_au_ind ui;
-    x400i_acse_apdu ap;
-    int rv;
-    memset(&ui, 0, sizeof ui);
-    ui.type = X400I_AU_ASSOCIATE_IND;
-    ui.ev = pi->ev;
-    ui.ses = pi->ses;
-    if (!x400i_pres_mode(a->pres)) {          /* X.410-1984: the RTORQ in the CP */
-        ui.ui = pi->raw;
-        ui.ui_len = pi->raw_len;
-        if (!a->up.indication) {
-            x400i_diag_set(&a->diag, X400_LAYER_PRESENTATION, X400_SOURCE_LOCAL, X400_ERR_UNSUPPORTED,
-                           0, "X.410-1984 mode CP but no RTSE above the association");
-            (void)x400i_pres_connect_rsp(a->pres, 0, 0, NULL, 0, NULL, 0);
-            set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
-            return X400_ERR_UNSUPPORTED;
-        }
-        return up_ind(a, &ui);
-    }
-    rv = x400i_acpm_aarq_in(&a->acpm, pi, &ap);
-    if (rv == X400_ERR_REFUSED) {
-        x400i_acse_release(&ap);
-        set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
-        return X400_OK;
-    }
-    if (rv < 0) {
-        x400i_acse_release(&ap);
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-        return rv;
-    }
-    ui_of(&ap, &ui);
-    if (a->up.indication)
-        rv = up_ind(a, &ui);
-    else
-        rv = x400i_assoc_associate_rsp(a, 1, NULL, 0);
-    x400i_acse_release(&ap);
-    return rv;
-}
-
-/* P-CONNECT confirm (initiator): AARE in CPA (accepted) or CPR (refused). */
-static int on_connect_conf(x400_assoc *a, const x400i_pres_ind *pi)
-{
-    x400i_au_ind ui;
-    x400i_acse_apdu ap;
-    int rv, have = 0;
-    memset(&ui, 0, sizeof ui);
-    ui.type = X400I_AU_ASSOCIATE_CONF;
-    ui.ev = pi->ev;
-    ui.ses = pi->ses;
-    ui.accepted = pi->accepted;
-    x400i_acse_init(&ap, 0);
-    if (!x400i_pres_mode(a->pres)) {
-        ui.ui = pi->raw;
-        ui.ui_len = pi->raw_len;
-    } else {
-        rv = x400i_acpm_aare_in(&a->acpm, pi, &ap, &ui.accepted);
-        if (rv < 0) {
-            x400i_acse_release(&ap);
-            if (pi->accepted) return acse_abort(a);
-            set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
-            return X400_OK;
-        }
-        have = rv;
-        if (have) ui_of(&ap, &ui);
-    }
-    if (!ui.accepted) {
-        if (!have && pi->diag) a->diag = *pi->diag;
-        ui.diag = &a->diag;
-        rv = up_ind(a, &ui);
-        x400i_acse_release(&ap);
-        set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_REFUSED, &a->diag);
-        return rv < 0 ? rv : X400_OK;
-    }
-    rv = up_ind(a, &ui);
-    x400i_acse_release(&ap);
-    if (rv < 0) return rv;
-    return established(a);
-}
-
-static int on_release(x400_assoc *a, const x400i_pres_ind *pi, int conf)
-{
-    x400i_au_ind ui;
-    x400i_acse_apdu ap;
-    int rv;
-    memset(&ui, 0, sizeof ui);
-    ui.type = conf ? X400I_AU_RELEASE_CONF : X400I_AU_RELEASE_IND;
-    ui.ev = pi->ev;
-    ui.ses = pi->ses;
-    x400i_acse_init(&ap, 0);
-    if (x400i_pres_mode(a->pres)) {
-        if (x400i_acpm_release_in(&a->acpm, pi, &ap, conf) < 0) {
-            x400i_acse_release(&ap);
-            if (conf) {     /* released anyway: the session connection is gone */
-                set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
-                return X400_OK;
-            }
-            return acse_abort(a);
-        }
-        ui_of(&ap, &ui);
-    }
-    if (!conf) a->state = X400_ASSOC_RELEASING;
-    if (a->up.indication)
-        rv = up_ind(a, &ui);
-    else
-        rv = conf ? 0 : x400i_assoc_release_rsp(a);
-    x400i_acse_release(&ap);
-    if (conf) set_final(a, X400_ASSOC_CLOSED, X400_ASSOC_EV_RELEASED, NULL);
-    return rv;
-}
-
-static int on_abort(x400_assoc *a, const x400i_pres_ind *pi)
-{
-    x400i_au_ind ui;
-    x400i_acse_apdu ap;
-    memset(&ui, 0, sizeof ui);
-    ui.ev = pi->ev;
-    ui.ses = pi->ses;
-    x400i_acse_init(&ap, 0);
-    a->acpm.state = X400I_ACSE_ST_IDLE;
-    if (pi->ev == X400_PEV_U_ABORT_IND) {
-        ui.type = X400I_AU_ABORT_IND;
-        if (!x400i_pres_mode(a->pres)) {
-            ui.ui = pi->raw;
-            ui.ui_len = pi->raw_len;
-            x400i_diag_set(&a->diag, X400_LAYER_PRESENTATION, X400_SOURCE_PEER, X400_ERR_ABORTED, 0,
-                           "P-U-ABORT from peer");
-        } else if (x400i_acpm_abrt_in(&a->acpm, pi, &ap) == 1) {
-            ui_of(&ap, &ui);
-        }
-    } else {
-        ui.type = X400I_AU_P_ABORT_IND;
-        if (pi->diag && pi->diag->code && !finished(a)) a->diag = *pi->diag;
-    }
-    ui.diag = &a->diag;
-    if (!finished(a)) (void)up_ind(a, &ui);
-    x400i_acse_release(&ap);
-    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
-    return X400_OK;
-}
-
-/* Without an upper layer the association answers what must be answered. */
-static int default_answer(x400_assoc *a, const x400i_pres_ind *pi)
-{
-    const x400i_ses_ind *s = pi->ses;
-    switch (pi->ev) {
-    case X400_PEV_SYNC_MINOR_IND:
-        return s && s->confirm_required ? x400i_pres_minor_sync_rsp(a->pres, s->serial, NULL, 0) : 0;
-    case X400_PEV_ACT_END_IND: return x400i_pres_activity_end_rsp(a->pres, NULL, 0);
-    case X400_PEV_ACT_INTERRUPT_IND: return x400i_pres_activity_interrupt_rsp(a->pres);
-    case X400_PEV_ACT_DISCARD_IND: return x400i_pres_activity_discard_rsp(a->pres);
-    default: return 0;
-    }
-}
-
-/* presentation -> association */
-static int pres_indication(void *u, const x400i_pres_ind *pi)
-{
-    x400_assoc *a = u;
-    x400i_au_ind ui;
-    x400i_pdv raw;
-    switch (pi->ev) {
-    case X400_PEV_CONNECT_IND: return on_connect_ind(a, pi);
-    case X400_PEV_CONNECT_CONF_ACCEPT:
-    case X400_PEV_CONNECT_CONF_REFUSE: return on_connect_conf(a, pi);
-    case X400_PEV_RELEASE_IND: return on_release(a, pi, 0);
-    case X400_PEV_RELEASE_CONF: return on_release(a, pi, 1);
-    case X400_PEV_U_ABORT_IND:
-    case X400_PEV_P_ABORT_IND: return on_abort(a, pi);
-    default: break;
-    }
-    memset(&ui, 0, sizeof ui);
-    ui.type = pi->ev == X400_PEV_DATA_IND ? X400I_AU_DATA_IND : X400I_AU_SESSION_IND;
-    ui.ev = pi->ev;
-    ui.ses = pi->ses;
-    ui.pdv = pi->pdv;
-    ui.npdv = pi->npdv;
-    if (!x400i_pres_mode(a->pres) && pi->raw_len) {
-        raw.ctx = 0;
-        raw.encoding = X400I_PDV_OCTETS;
-        raw.v = pi->raw;
-        raw.len = pi->raw_len;
-        ui.pdv = &raw;
-        ui.npdv = 1;
-    }
-    if (a->up.indication) return up_ind(a, &ui);
-    return default_answer(a, pi);
+    if (!a->adapter)   /* no connection yet: a bare S-U-ABORT */
+        return x400i_assoc_aborted_here(a, x400i_ses_u_abort_req(a->ses, NULL, 0));
+    return a->adapter->lower.u_abort_req(a, ui, ui_len);
 }
 
 /* ---- public API ---- */
@@ -562,10 +426,9 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     x400_assoc *a;
     x400i_tp_config tc;
     x400i_ses_config sc;
-    x400i_pres_config pc;
     x400i_tp_callbacks tcb;
     x400i_ses_callbacks scb;
-    x400i_pres_callbacks pcb;
+    const x400i_assoc_adapter *ad = x400i_rtse_adapter_configured(cfg);
     int initiator, rv;
 
     if (!out || !cfg) return X400_ERR_INVALID_ARG;
@@ -577,8 +440,7 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
         cfg->calling_psel.len > X400_SELECTOR_MAX || cfg->called_psel.len > X400_SELECTOR_MAX ||
         cfg->responding_psel.len > X400_SELECTOR_MAX ||
         cfg->calling_ref_len > sizeof cfg->calling_ref || cfg->common_ref_len > sizeof cfg->common_ref ||
-        cfg->ncontexts > X400_PCTX_MAX ||
-        (cfg->mode != X400_MODE_NORMAL && cfg->mode != X400_MODE_X410))
+        cfg->ncontexts > X400_PCTX_MAX || !ad)
         return X400_ERR_INVALID_ARG;
     alloc = x400i_alloc_or_default(alloc);
     a = x400i_calloc(alloc, 1, sizeof *a);
@@ -632,22 +494,11 @@ int x400_assoc_new(x400_assoc **out, const x400_assoc_config *cfg,
     scb.indication = ses_indication;
     scb.disconnect_transport = ses_disconnect_transport;
 
-    memset(&pc, 0, sizeof pc);
-    pc.mode = cfg->mode == X400_MODE_NORMAL;
-    pc.calling_sel = cfg->calling_psel.len ? &a->cfg.calling_psel : NULL;
-    pc.called_sel = cfg->called_psel.len ? &a->cfg.called_psel : NULL;
-    pc.responding_sel = cfg->responding_psel.len ? &a->cfg.responding_psel : NULL;
-    pc.ctx = a->pctx;
-    pc.nctx = cfg->ncontexts;
-    pc.max_pdu = cfg->max_tsdu;
-    pcb.user = a;
-    pcb.indication = pres_indication;
-
     rv = x400i_tp_new(&a->tp, initiator, &tc, &tcb, alloc, &a->cfg.log);
     if (rv >= 0) rv = x400i_ses_new(&a->ses, initiator, &sc, &scb, alloc, &a->cfg.log);
-    if (rv >= 0) rv = x400i_pres_new(&a->pres, initiator, &pc, a->ses, &pcb, alloc, &a->cfg.log);
-    if (rv >= 0)
-        rv = x400i_acpm_init(&a->acpm, a->pres, &a->cfg, a->pctx, cfg->ncontexts, &a->diag, alloc);
+    /* the initiator's adapter is its configuration's; a responder's waits
+     * for the first S-CONNECT indication (ses_indication) */
+    if (rv >= 0 && initiator) rv = choose(a, ad);
     if (rv < 0) {
         x400_assoc_free(a);
         return rv;
@@ -662,10 +513,9 @@ bad:
 void x400_assoc_free(x400_assoc *a)
 {
     if (!a) return;
-    if (a->pres) x400i_pres_free(a->pres);
+    if (a->adapter) a->adapter->stop(a);
     if (a->ses) x400i_ses_free(a->ses);
     if (a->tp) x400i_tp_free(a->tp);
-    x400i_acpm_free(&a->acpm);
     x400i_free(a->alloc, a);
 }
 
@@ -727,7 +577,6 @@ void x400_assoc_sent(x400_assoc *a, size_t n)
 
 void x400_assoc_transport_closed(x400_assoc *a)
 {
-    x400i_au_ind ui;
     if (!a) return;
     x400i_tp_transport_closed(a->tp);
     if (finished(a)) return;
@@ -739,23 +588,25 @@ void x400_assoc_transport_closed(x400_assoc *a)
         if (!a->diag.code)
             x400i_diag_set(&a->diag, X400_LAYER_TRANSPORT, X400_SOURCE_PROVIDER, X400_ERR_ABORTED, 0,
                            "the transport connection could not be established");
-        memset(&ui, 0, sizeof ui);
-        ui.type = X400I_AU_P_ABORT_IND;
-        ui.diag = &a->diag;
-        (void)up_ind(a, &ui);
-        set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
+        connect_failed(a);
     }
+}
+
+/* The association ended before its session connection existed: P-ABORT
+ * to the user above (an RTSE waiting to recover tries again), then final. */
+static void connect_failed(x400_assoc *a)
+{
+    x400i_rtse_lind l;
+    memset(&l, 0, sizeof l);
+    l.type = X400I_RTSE_LIND_P_ABORT;
+    l.diag = &a->diag;
+    (void)x400i_assoc_up(a, &l);
+    set_final(a, X400_ASSOC_ABORTED, X400_ASSOC_EV_ABORTED, &a->diag);
 }
 
 x400_assoc_state x400_assoc_get_state(const x400_assoc *a)
 {
     return a ? a->state : X400_ASSOC_ABORTED;
-}
-
-x400_mode x400_assoc_get_mode(const x400_assoc *a)
-{
-    if (!a) return X400_MODE_NORMAL;
-    return x400i_pres_mode(a->pres) ? X400_MODE_NORMAL : X400_MODE_X410;
 }
 
 const x400_diag *x400_assoc_diag(const x400_assoc *a)
@@ -772,17 +623,8 @@ void x400i_assoc_set_upper(x400_assoc *a, const x400i_assoc_upper *up)
     else memset(&a->up, 0, sizeof a->up);
 }
 
-int x400i_assoc_context_id(const x400_assoc *a, const uint32_t *arcs, size_t n)
-{
-    x400i_oidv o;
-    if (x400i_oidv_from_arcs(&o, arcs, n) < 0) return -1;
-    return x400i_pres_context_id(a->pres, &o);
-}
-
-x400i_pres *x400i_assoc_presentation(x400_assoc *a) { return a->pres; }
 x400i_ses *x400i_assoc_session(x400_assoc *a) { return a->ses; }
 x400i_tp *x400i_assoc_transport(x400_assoc *a) { return a->tp; }
-int x400i_assoc_acse_state(const x400_assoc *a) { return a->acpm.state; }
 
 /* An upper layer's error while handling this recv call's input: reported by
  * x400_assoc_recv when it ended the association (the upper layer has

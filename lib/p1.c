@@ -573,6 +573,84 @@ static int one_child(x400i_dec *dc, const x400i_tlv *t, x400i_tlv *c, const char
     return X400_OK;
 }
 
+/* ------------------------------------------------------------ SET tables
+ * Every SET of the transfer envelopes and report contents is decoded by
+ * one walker over a `static const` table of its elements (tag, mandatory,
+ * handler), X.411 12.2.  The walker refuses an element no row names or one
+ * seen twice (X.680 27.x: a SET's components are distinct) and, at the
+ * end, names the first mandatory element missing.  SEQUENCEs whose
+ * components are all distinctly tagged (per-recipient report-type) are
+ * read with it too, in any order: a leniency (doc/p1.md). */
+
+typedef int (*p1_field_fn)(x400i_dec *dc, const x400i_tlv *c, void *obj);
+
+typedef struct p1_field {
+    uint8_t cls;              /* tag class bits */
+    uint8_t cls2;             /* an alternative tag (untagged CHOICE), NO_ALT: none */
+    uint16_t tag, tag2;
+    uint8_t mandatory;
+    int missing_reason;       /* reason when absent */
+    const char *name;         /* in the "missing" diagnostic */
+    p1_field_fn dec;
+} p1_field;
+
+typedef struct p1_set {
+    const char *what;         /* the SET's name in diagnostics */
+    const p1_field *f;
+    unsigned n;               /* rows, at most 32 */
+    int univ_reason;          /* reason for an unknown UNIVERSAL element */
+} p1_set;
+
+#define NO_ALT 0xFF
+#define NO_INDEX UINT32_MAX
+#define SET_OF(what, rows, univ) { what, rows, X400I_ARRAY_LEN(rows), univ }
+/* A mandatory / an optional row; OPT2: with an alternative tag. */
+#define MAND(c, t, name, fn) { c, NO_ALT, t, 0, 1, X400_P1_R_MISSING, name, fn }
+#define OPT(c, t, fn) { c, NO_ALT, t, 0, 0, 0, NULL, fn }
+#define OPT2(c, t, c2, t2, fn) { c, c2, t, t2, 0, 0, NULL, fn }
+
+static const char *set_name(const p1_set *s, uint32_t idx, char *buf, size_t cap)
+{
+    if (idx == NO_INDEX) return s->what;
+    snprintf(buf, cap, "%s %u", s->what, (unsigned)idx);
+    return buf;
+}
+
+/* Decode the elements of the constructed value t into obj by table s;
+ * idx (or NO_INDEX) numbers the value in diagnostics ("recipient 2"). */
+static int dec_set(x400i_dec *dc, const x400i_tlv *t, const p1_set *s, void *obj, uint32_t idx)
+{
+    x400i_tlv c;
+    size_t off = 0;
+    uint32_t seen = 0;
+    char nb[64];
+    int rc;
+    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
+        unsigned i = 0;
+        while (i < s->n && !((c.tag == s->f[i].tag && c.cls == s->f[i].cls) ||
+                             (c.tag == s->f[i].tag2 && c.cls == s->f[i].cls2)))
+            i++;
+        if (i == s->n) {
+            if (c.cls == UNIV && s->univ_reason)
+                return PERR(dc, X400_ERR_PARSE, s->univ_reason, "%s: element of the wrong type (universal tag %u)",
+                            set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (class %u tag %u)",
+                        set_name(s, idx, nb, sizeof nb), (unsigned)c.cls >> 6, (unsigned)c.tag);
+        }
+        if (seen & (1u << i))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: element repeated (tag %u)",
+                        set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
+        seen |= 1u << i;
+        if ((rc = s->f[i].dec(dc, &c, obj))) return rc;
+    }
+    if (rc < 0) return rc;
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->f[i].mandatory && !(seen & (1u << i)))
+            return PERR(dc, X400_ERR_PARSE, s->f[i].missing_reason, "%s: %s missing",
+                        set_name(s, idx, nb, sizeof nb), s->f[i].name);
+    return X400_OK;
+}
+
 int x400i_gdi_decode(const x400i_tlv *t, x400_gdi *g, x400_diag *d)
 {
     x400i_tlv c;
@@ -606,42 +684,62 @@ static int dec_mtsid(x400i_dec *dc, const x400i_tlv *t, x400_mtsid *id, const ch
     return x400i_p1_str(&l, X400I_U_IA5, 1, 32, id->local, sizeof id->local, "local-identifier", dc->diag);
 }
 
+/* ---- EncodedInformationTypes (X.411 12.2, the envelopes' original- and
+ * converted-encoded-information-types): [0] built-in, [1] G3 and
+ * [2] teletex non-basic parameters (kept opaque, adjacent: NonBasicParameters
+ * by COMPONENTS OF), [4] extended */
+typedef struct eits_dec {
+    x400_p1_eits *e;
+    const uint8_t *v;              /* the SET's contents (offsets of [1]/[2]) */
+    size_t nb_start, nb_end;       /* nb_end 0: no non-basic parameters */
+} eits_dec;
+#define EITS(o) ((eits_dec *)(o))
+
+static int eit_builtin(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    return x400i_p1_bits(c, &EITS(o)->e->builtin, "built-in-encoded-information-types", dc->diag);
+}
+static int eit_nonbasic(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    eits_dec *x = o;
+    size_t s = (size_t)(c->raw - x->v);
+    if (x->nb_end && s != x->nb_end)
+        return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: non-basic parameters not adjacent");
+    if (!x->nb_end) x->nb_start = s;
+    x->nb_end = s + c->total;
+    return X400_OK;
+}
+static int eit_extended(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    x400_p1_eits *e = EITS(o)->e;
+    x400i_tlv t;
+    size_t off = 0;
+    int rc;
+    while ((rc = x400i_p1_child(c, &off, &t, dc->diag)) == 1) {
+        if (e->n_extended >= X400_EIT_EXTENDED_MAX || !x400i_tlv_is(&t, UNIV, X400I_U_OID))
+            return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "extended-encoded-information-types: more than %d or not OIDs", X400_EIT_EXTENDED_MAX);
+        if ((rc = x400i_p1_oid(&t, &e->extended[e->n_extended++], "extended EIT", dc->diag))) return rc;
+    }
+    return rc < 0 ? rc : X400_OK;
+}
+static const p1_field eits_rows[] = {
+    MAND(CTX, 0, "built-in-encoded-information-types", eit_builtin), OPT(CTX, 1, eit_nonbasic),
+    OPT(CTX, 2, eit_nonbasic), OPT(CTX, 4, eit_extended),
+};
+static const p1_set eits_set = SET_OF("EncodedInformationTypes", eits_rows, 0);
+
 static int dec_eits(x400i_dec *dc, const x400i_tlv *t, x400_p1_eits *e)
 {
-    x400i_tlv c;
-    size_t off = 0, nb_start = 0, nb_end = 0;
-    int rc, seen = 0;
+    eits_dec x = { e, t->v, 0, 0 };
+    int rc;
     memset(e, 0, sizeof *e);
     e->present = 1;
-    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
-        if (c.cls != CTX || c.tag > 4 || c.tag == 3 || (seen & (1 << c.tag)))
-            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: unexpected or repeated element");
-        seen |= 1 << c.tag;
-        if (c.tag == 0) {
-            if ((rc = x400i_p1_bits(&c, &e->builtin, "built-in-encoded-information-types", dc->diag))) return rc;
-        } else if (c.tag == 4) {
-            x400i_tlv o;
-            size_t oo = 0;
-            while ((rc = x400i_p1_child(&c, &oo, &o, dc->diag)) == 1) {
-                if (e->n_extended >= X400_EIT_EXTENDED_MAX || !x400i_tlv_is(&o, UNIV, X400I_U_OID))
-                    return PERR(dc, X400_ERR_PARSE, X400_P1_R_VALUE, "extended-encoded-information-types: more than %d or not OIDs", X400_EIT_EXTENDED_MAX);
-                if ((rc = x400i_p1_oid(&o, &e->extended[e->n_extended++], "extended EIT", dc->diag))) return rc;
-            }
-            if (rc < 0) return rc;
-        } else {  /* [1] g3 / [2] teletex non-basic parameters: opaque, must be adjacent */
-            size_t s = (size_t)(c.raw - t->v);
-            if (nb_end && s != nb_end) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "EncodedInformationTypes: non-basic parameters not adjacent");
-            if (!nb_end) nb_start = s;
-            nb_end = s + c.total;
-        }
-    }
-    if (rc < 0) return rc;
-    if (!(seen & 1)) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "EncodedInformationTypes: no built-in types");
-    if (nb_end) {
-        uint8_t *p = aalloc(dc, nb_end - nb_start, &rc);
+    if ((rc = dec_set(dc, t, &eits_set, &x, NO_INDEX))) return rc;
+    if (x.nb_end) {
+        uint8_t *p = aalloc(dc, x.nb_end - x.nb_start, &rc);
         if (!p) return rc;
-        memcpy(p, t->v + nb_start, nb_end - nb_start);
-        e->nonbasic = (x400_bytes){ p, nb_end - nb_start };
+        memcpy(p, t->v + x.nb_start, x.nb_end - x.nb_start);
+        e->nonbasic = (x400_bytes){ p, x.nb_end - x.nb_start };
     }
     return X400_OK;
 }
@@ -666,34 +764,57 @@ static int dec_time(x400i_dec *dc, const x400i_tlv *c, int64_t *out, const char 
     return x400i_p1_time(c, out, what, dc->diag);
 }
 
-/* AdditionalActions components shared by both trace element kinds. */
+/* ---- DomainSuppliedInformation / MTASuppliedInformation of the trace and
+ * internal trace elements (X.411 12.2; AdditionalActions by COMPONENTS
+ * OF): where a trace element's fields go. */
+typedef struct supplied_dec {
+    int64_t *arrival, *deferred;
+    int *routing, *att_kind;
+    x400_p1_eits *conv;
+    uint32_t *other;
+    x400_gdi *att_dom;
+    char *att_mta;                 /* MTASuppliedInformation only */
+} supplied_dec;
+#define SUP(o) ((supplied_dec *)(o))
+
+static int sup_arrival(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, SUP(o)->arrival, "arrival-time"); }
+static int sup_deferred(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_time(dc, c, SUP(o)->deferred, "deferred-time"); }
+static int sup_routing(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    int64_t v;
+    int rc = x400i_p1_int(c, 0, 1, &v, "routing-action", dc->diag);
+    *SUP(o)->routing = (int)v;
+    return rc;
+}
+static int sup_other(x400i_dec *dc, const x400i_tlv *c, void *o) { return x400i_p1_bits(c, SUP(o)->other, "other-actions", dc->diag); }
+static int sup_converted(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_eits(dc, c, SUP(o)->conv); }
+/* attempted-domain, or (MTASuppliedInformation) the CHOICE of an
+ * attempted MTA name (IA5String) or domain */
+static int sup_attempted(x400i_dec *dc, const x400i_tlv *c, void *o)
+{
+    supplied_dec *s = o;
+    if (c->cls == UNIV) {
+        *s->att_kind = X400_ATTEMPTED_MTA;
+        return x400i_p1_str(c, X400I_U_IA5, 1, 32, s->att_mta, X400_MTA_NAME_MAX + 1, "attempted mta", dc->diag);
+    }
+    *s->att_kind = X400_ATTEMPTED_DOMAIN;
+    return x400i_gdi_decode(c, s->att_dom, dc->diag);
+}
+#define ADDITIONAL_ACTIONS_ROWS                                                                    \
+    MAND(CTX, 0, "arrival-time", sup_arrival), OPT(CTX, 1, sup_deferred),                          \
+    MAND(CTX, 2, "routing-action", sup_routing), OPT(CTX, 3, sup_other), OPT(APP, 5, sup_converted)
+static const p1_field domain_supplied_rows[] = { ADDITIONAL_ACTIONS_ROWS, OPT(APP, 3, sup_attempted) };
+static const p1_field mta_supplied_rows[] = { ADDITIONAL_ACTIONS_ROWS, OPT2(APP, 3, UNIV, X400I_U_IA5, sup_attempted) };
+static const p1_set domain_supplied_set = SET_OF("DomainSuppliedInformation", domain_supplied_rows, 0);
+static const p1_set mta_supplied_set = SET_OF("MTASuppliedInformation", mta_supplied_rows, 0);
+
 static int dec_supplied(x400i_dec *dc, const x400i_tlv *t, int64_t *arrival, int *routing,
                         int64_t *deferred, x400_p1_eits *conv, uint32_t *other,
                         x400_gdi *att_dom, int *att_kind, char *att_mta, int internal)
 {
-    x400i_tlv c;
-    size_t off = 0;
-    int rc;
-    unsigned seen = 0;
-    int64_t v;
+    supplied_dec s = { arrival, deferred, routing, att_kind, conv, other, att_dom, att_mta };
     *deferred = X400_TIME_NONE;
-    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
-        unsigned bit;
-        if (x400i_tlv_is(&c, CTX, 0)) { bit = 1; rc = dec_time(dc, &c, arrival, "arrival-time"); }
-        else if (x400i_tlv_is(&c, CTX, 1)) { bit = 2; rc = dec_time(dc, &c, deferred, "deferred-time"); }
-        else if (x400i_tlv_is(&c, CTX, 2)) { bit = 4; rc = x400i_p1_int(&c, 0, 1, &v, "routing-action", dc->diag); *routing = (int)v; }
-        else if (x400i_tlv_is(&c, CTX, 3)) { bit = 8; rc = x400i_p1_bits(&c, other, "other-actions", dc->diag); }
-        else if (x400i_tlv_is(&c, APP, 5)) { bit = 16; rc = dec_eits(dc, &c, conv); }
-        else if (x400i_tlv_is(&c, APP, 3)) { bit = 32; rc = x400i_gdi_decode(&c, att_dom, dc->diag); *att_kind = X400_ATTEMPTED_DOMAIN; }
-        else if (internal && x400i_tlv_is(&c, UNIV, X400I_U_IA5)) { bit = 32; rc = x400i_p1_str(&c, X400I_U_IA5, 1, 32, att_mta, X400_MTA_NAME_MAX + 1, "attempted mta", dc->diag); *att_kind = X400_ATTEMPTED_MTA; }
-        else return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (tag %u)", internal ? "MTASuppliedInformation" : "DomainSuppliedInformation", (unsigned)c.tag);
-        if (seen & bit) return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "supplied information: element repeated");
-        seen |= bit;
-        if (rc) return rc;
-    }
-    if (rc < 0) return rc;
-    if ((seen & 5) != 5) return PERR(dc, X400_ERR_PARSE, X400_P1_R_MISSING, "supplied information: arrival-time or routing-action missing");
-    return X400_OK;
+    return dec_set(dc, t, internal ? &mta_supplied_set : &domain_supplied_set, &s, NO_INDEX);
 }
 
 static int dec_trace(x400i_dec *dc, const x400i_tlv *t, unsigned *n, const x400_p1_trace **out)
@@ -851,83 +972,6 @@ static int dec_bilateral(x400i_dec *dc, const x400i_tlv *t, x400_p1_envelope *e)
     if (rc < 0) return rc;
     e->n_bilateral = i;
     e->bilateral = a;
-    return X400_OK;
-}
-
-/* ------------------------------------------------------------ SET tables
- * Every SET of the transfer envelopes and report contents is decoded by
- * one walker over a `static const` table of its elements (tag, mandatory,
- * handler), X.411 12.2.  The walker refuses an element no row names or one
- * seen twice (X.680 27.x: a SET's components are distinct) and, at the
- * end, names the first mandatory element missing.  SEQUENCEs whose
- * components are all distinctly tagged (per-recipient report-type) are
- * read with it too, in any order: a leniency (doc/p1.md). */
-
-typedef int (*p1_field_fn)(x400i_dec *dc, const x400i_tlv *c, void *obj);
-
-typedef struct p1_field {
-    uint8_t cls;              /* tag class bits */
-    uint8_t cls2;             /* an alternative tag (untagged CHOICE), NO_ALT: none */
-    uint16_t tag, tag2;
-    uint8_t mandatory;
-    int missing_reason;       /* reason when absent */
-    const char *name;         /* in the "missing" diagnostic */
-    p1_field_fn dec;
-} p1_field;
-
-typedef struct p1_set {
-    const char *what;         /* the SET's name in diagnostics */
-    const p1_field *f;
-    unsigned n;               /* rows, at most 32 */
-    int univ_reason;          /* reason for an unknown UNIVERSAL element */
-} p1_set;
-
-#define NO_ALT 0xFF
-#define NO_INDEX UINT32_MAX
-#define SET_OF(what, rows, univ) { what, rows, X400I_ARRAY_LEN(rows), univ }
-/* A mandatory / an optional row; OPT2: with an alternative tag. */
-#define MAND(c, t, name, fn) { c, NO_ALT, t, 0, 1, X400_P1_R_MISSING, name, fn }
-#define OPT(c, t, fn) { c, NO_ALT, t, 0, 0, 0, NULL, fn }
-
-static const char *set_name(const p1_set *s, uint32_t idx, char *buf, size_t cap)
-{
-    if (idx == NO_INDEX) return s->what;
-    snprintf(buf, cap, "%s %u", s->what, (unsigned)idx);
-    return buf;
-}
-
-/* Decode the elements of the constructed value t into obj by table s;
- * idx (or NO_INDEX) numbers the value in diagnostics ("recipient 2"). */
-static int dec_set(x400i_dec *dc, const x400i_tlv *t, const p1_set *s, void *obj, uint32_t idx)
-{
-    x400i_tlv c;
-    size_t off = 0;
-    uint32_t seen = 0;
-    char nb[64];
-    int rc;
-    while ((rc = x400i_p1_child(t, &off, &c, dc->diag)) == 1) {
-        unsigned i = 0;
-        while (i < s->n && !((c.tag == s->f[i].tag && c.cls == s->f[i].cls) ||
-                             (c.tag == s->f[i].tag2 && c.cls == s->f[i].cls2)))
-            i++;
-        if (i == s->n) {
-            if (c.cls == UNIV && s->univ_reason)
-                return PERR(dc, X400_ERR_PARSE, s->univ_reason, "%s: element of the wrong type (universal tag %u)",
-                            set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
-            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: unexpected element (class %u tag %u)",
-                        set_name(s, idx, nb, sizeof nb), (unsigned)c.cls >> 6, (unsigned)c.tag);
-        }
-        if (seen & (1u << i))
-            return PERR(dc, X400_ERR_PARSE, X400_P1_R_UNEXPECTED, "%s: element repeated (tag %u)",
-                        set_name(s, idx, nb, sizeof nb), (unsigned)c.tag);
-        seen |= 1u << i;
-        if ((rc = s->f[i].dec(dc, &c, obj))) return rc;
-    }
-    if (rc < 0) return rc;
-    for (unsigned i = 0; i < s->n; i++)
-        if (s->f[i].mandatory && !(seen & (1u << i)))
-            return PERR(dc, X400_ERR_PARSE, s->f[i].missing_reason, "%s: %s missing",
-                        set_name(s, idx, nb, sizeof nb), s->f[i].name);
     return X400_OK;
 }
 
@@ -1240,7 +1284,7 @@ static int rc_ext(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_exts(
 static int rc_recip(x400i_dec *dc, const x400i_tlv *c, void *o) { return dec_report_recipients(dc, c, REP(o)); }
 static const p1_field report_content_rows[] = {
     MAND(APP, 4, "subject-identifier", rc_subject), OPT(APP, 9, rc_strace), OPT(APP, 5, rc_eits),
-    { APP, UNIV, 6, X400I_U_OID, 0, 0, NULL, rc_ctype }, OPT(APP, 10, rc_cid), OPT(CTX, 1, rc_returned),
+    OPT2(APP, 6, UNIV, X400I_U_OID, rc_ctype), OPT(APP, 10, rc_cid), OPT(CTX, 1, rc_returned),
     OPT(CTX, 2, rc_addinfo), OPT(CTX, 3, rc_ext), MAND(CTX, 0, "per-recipient-fields", rc_recip),
 };
 static const p1_set report_content_set = SET_OF("ReportTransferContent", report_content_rows, 0);

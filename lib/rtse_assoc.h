@@ -1,18 +1,21 @@
 /*
- * The real lower adapter of RTSE (X.228): an RTPM (lib/rtse.h) over an
- * association (lib/assoc_int.h: transport + session + presentation + ACSE).
+ * RTSE (X.228) over an association: an RTPM (lib/rtse.h) whose lower
+ * interface is the attached association's RTSE lower adapter
+ * (x400i_assoc_lower, lib/assoc_int.h), chosen by the association:
  *
- *  normal mode   RTORQ / RTOAC / RTORJ = AARQ / AARE user-information
- *                (EXTERNAL on the user_info_context, id-as-mta-rtse);
+ *  normal mode   lib/rtse_pres.c (rt2ps): RTORQ / RTOAC / RTORJ = AARQ /
+ *                AARE user-information (EXTERNAL on the user_info_context);
  *                RTTR, RTTP = one P-DATA / P-TOKEN-PLEASE PDV, single-ASN1-
- *                type, on the id-as-mta-rtse context (the RTTR octets are
- *                the EXTERNAL {transfer_context_id, APDU} lib/rtse.c
- *                builds); RTAB = ABRT user-information.
- *  X.410-1984    RTORQ / RTOAC / RTORJ / RTAB in CP / CPA / CPR / ARU
- *                x410-mode-parameters (re-tagged by presentation); RTTR and
- *                RTTP raw session user data.
- *  both          minor sync, activities, tokens, control give: the
- *                presentation pass-through services (x400i_pres_*).
+ *                type, on the id-as-mta-rtse context; RTAB = ABRT
+ *                user-information; the rest the presentation pass-through
+ *                services.
+ *  X.410-1984    lib/rtse_ses.c (rt2ss): RTORQ / RTOAC / RTORJ / RTAB in
+ *                the X.410 CP / CPA / CPR / ARU SETs as session user data;
+ *                RTTR and RTTP raw session user data; the session services.
+ *
+ * This file adds what is RTSE's own above either adapter: attaching, the
+ * RTORQ waiting for the T-CONNECT confirm, letting go of an ended
+ * association, routing an RTORQ recover to the RTPM waiting for it.
  *
  * The adapter owns the RTPM but not the associations: the owner creates an
  * x400_assoc (with the transport I/O), attaches it, connects it (initiator)

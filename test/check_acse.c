@@ -148,17 +148,18 @@ END_TEST
 /* AP titles and AE qualifiers configured on both sides reach the peer. */
 struct seen { int n; uint8_t title[32]; size_t tl; uint8_t qual[8]; size_t ql; uint8_t rtitle[32]; size_t rtl; };
 
-static int see(void *u, x400_assoc *a, const x400i_au_ind *ind)
+static int see(void *u, x400_assoc *a, const x400i_rtse_lind *ind)
 {
     struct seen *s = u;
+    const x400i_acse_apdu *ap = x400i_assoc_acse_apdu(a);   /* the AARQ / AARE it came in */
     s->n++;
-    if (ind->acse && ind->type == X400I_AU_ASSOCIATE_IND) {
-        memcpy(s->title, ind->acse->calling_ap_title.p, s->tl = ind->acse->calling_ap_title.len);
-        memcpy(s->qual, ind->acse->calling_ae_qual.p, s->ql = ind->acse->calling_ae_qual.len);
+    if (ap && ind->type == X400I_RTSE_LIND_CONNECT) {
+        memcpy(s->title, ap->calling_ap_title.p, s->tl = ap->calling_ap_title.len);
+        memcpy(s->qual, ap->calling_ae_qual.p, s->ql = ap->calling_ae_qual.len);
         return x400i_assoc_associate_rsp(a, 1, NULL, 0);
     }
-    if (ind->acse && ind->type == X400I_AU_ASSOCIATE_CONF)
-        memcpy(s->rtitle, ind->acse->responding_ap_title.p, s->rtl = ind->acse->responding_ap_title.len);
+    if (ap && ind->type == X400I_RTSE_LIND_CONNECT_CONF)
+        memcpy(s->rtitle, ap->responding_ap_title.p, s->rtl = ap->responding_ap_title.len);
     return 0;
 }
 

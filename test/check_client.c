@@ -160,22 +160,42 @@ static void config(x400_client_config *cfg)
     cfg->timeout_ms = 20000;
 }
 
+/* Connected to the responder on `port` as config() says, bound, and the
+ * message with `body` sent: the client; end_session() releases, frees
+ * and reaps. */
+static x400_client *bound_and_sent(const char *host, const char *port, x400_p1_apdu *m, x400_p1_recipient *r,
+                                   const char *body, x400_mtsid *id)
+{
+    x400_client_config cfg;
+    x400_client *c;
+    x400_diag d;
+    config(&cfg);
+    ck_assert_msg(x400_client_new(&c, host, port, &cfg, &d) == X400_OK, "%s", d.text);
+    message(m, r, body);
+    ck_assert_int_eq(x400_client_send(c, m, id), X400_OK);
+    return c;
+}
+
+static void end_session(x400_client *c, x400_p1_apdu *m, pid_t pid)
+{
+    ck_assert_int_eq(x400_client_release(c), X400_OK);
+    x400_client_free(c);
+    m->env.recip = NULL;
+    x400_p1_apdu_free(m);
+    ck_assert_int_eq(reap(pid), 0);
+}
+
 START_TEST(send_and_report)
 {
     char port[16];
     pid_t pid = responder(1, port);
-    x400_client_config cfg;
     x400_client *c;
-    x400_diag d;
     x400_p1_apdu m, rep;
     x400_p1_recipient r;
     x400_mtsid id;
     char text[X400_MTSID_TEXT_MAX];
 
-    config(&cfg);
-    ck_assert_int_eq(x400_client_new(&c, "localhost", port, &cfg, &d), X400_OK);
-    message(&m, &r, "Hello from the harness.");
-    ck_assert_int_eq(x400_client_send(c, &m, &id), X400_OK);
+    c = bound_and_sent("localhost", port, &m, &r, "Hello from the harness.", &id);
     /* an identifier was assigned in the originator's domain */
     ck_assert_int_gt(x400_mtsid_format(&id, text, sizeof text), 0);
     ck_assert_str_eq(id.gdi.country, "GB");
@@ -190,12 +210,8 @@ START_TEST(send_and_report)
     ck_assert_int_eq(rep.report.recip[0].delivered, 1);
     ck_assert_str_eq(rep.report.recip[0].actual.pn.surname, "Jones");
     ck_assert_uint_eq(x400_client_reports(c), 0);
-    ck_assert_int_eq(x400_client_release(c), X400_OK);
-    x400_client_free(c);
     x400_p1_apdu_free(&rep);
-    m.env.recip = NULL;
-    x400_p1_apdu_free(&m);
-    ck_assert_int_eq(reap(pid), 0);
+    end_session(c, &m, pid);
 }
 END_TEST
 
@@ -203,27 +219,22 @@ START_TEST(report_timeout)
 {
     char port[16];
     pid_t pid = responder(0, port);
-    x400_client_config cfg;
     x400_client *c;
     x400_p1_apdu m, rep;
     x400_p1_recipient r;
     x400_mtsid id;
 
-    config(&cfg);
-    ck_assert_int_eq(x400_client_new(&c, "127.0.0.1", port, &cfg, NULL), X400_OK);
-    message(&m, &r, "no report for this one");
-    ck_assert_int_eq(x400_client_send(c, &m, &id), X400_OK);
+    c = bound_and_sent("127.0.0.1", port, &m, &r, "no report for this one", &id);
     ck_assert_int_eq(x400_client_wait_report(c, &id, &rep, 300), X400_ERR_TIMEOUT);
     ck_assert_int_eq(x400_client_diag(c)->code, X400_ERR_TIMEOUT);
-    ck_assert_int_eq(x400_client_release(c), X400_OK);
-    x400_client_free(c);
-    m.env.recip = NULL;
-    x400_p1_apdu_free(&m);
-    ck_assert_int_eq(reap(pid), 0);
+    end_session(c, &m, pid);
 }
 END_TEST
 
-START_TEST(bind_refused)
+/* A bind refused, by the responder (our password wrong) or by us (its
+ * password wrong): x400_client_new fails and gives no client.  The
+ * diagnostic. */
+static x400_diag refused_bind(const char *own_password, const char *peer_password)
 {
     char port[16];
     pid_t pid = responder(1, port);
@@ -232,29 +243,26 @@ START_TEST(bind_refused)
     x400_diag d;
 
     config(&cfg);
-    cfg.own_password = "wrong";
+    if (own_password) cfg.own_password = own_password;
+    if (peer_password) cfg.peer_password = peer_password;
     ck_assert_int_eq(x400_client_new(&c, "localhost", port, &cfg, &d), X400_ERR_REFUSED);
     ck_assert_ptr_null(c);
+    ck_assert_int_eq(reap(pid), 0);
+    return d;
+}
+
+START_TEST(bind_refused)
+{
+    x400_diag d = refused_bind("wrong", NULL);
     ck_assert_int_eq(d.code, X400_ERR_REFUSED);
     ck_assert_int_eq(d.source, X400_SOURCE_PEER);
-    ck_assert_int_eq(reap(pid), 0);
 }
 END_TEST
 
 START_TEST(responder_credentials_checked)
 {
-    char port[16];
-    pid_t pid = responder(1, port);
-    x400_client_config cfg;
-    x400_client *c;
-    x400_diag d;
-
-    config(&cfg);
-    cfg.peer_password = "not-the-responders";
-    ck_assert_int_eq(x400_client_new(&c, "localhost", port, &cfg, &d), X400_ERR_REFUSED);
-    ck_assert_ptr_null(c);
+    x400_diag d = refused_bind(NULL, "not-the-responders");
     ck_assert_int_eq(d.layer, X400_LAYER_P1);
-    ck_assert_int_eq(reap(pid), 0);
 }
 END_TEST
 

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -23,6 +25,7 @@
 
 #include "pair.h"
 #include "data.h"
+#include "mta.h"
 #include "rtse_assoc.h"
 #include "x400t.h"
 #include "x400p1/driver.h"
@@ -35,6 +38,7 @@ struct env {
     pid_t pid[2];
     int monologue;
     const char *mta_extra[2];   /* lines appended to side i's [mta] section */
+    unsigned via[2];            /* side i reaches its peer at this port (a proxy), 0: directly */
 };
 
 static const char *side_name[2] = { "a", "b" };
@@ -84,7 +88,7 @@ static void write_conf(struct env *e, int i, const char *peer_extra, int known, 
                 a ? "MTA-B" : "MTA-A", their_pw && !strcmp(their_pw, "-") ? "" : "their-password = ",
                 their_pw && !strcmp(their_pw, "-") ? "" : their_pw ? their_pw : a ? "pb" : "pa",
                 their_pw && !strcmp(their_pw, "-") ? "" : "\n", a ? "localhost" : "127.0.0.1",
-                e->port[1 - i], a ? "BRAVO" : "ALPHA", peer_extra ? peer_extra : "");
+                e->via[i] ? e->via[i] : e->port[1 - i], a ? "BRAVO" : "ALPHA", peer_extra ? peer_extra : "");
     fclose(f);
 }
 
@@ -213,6 +217,24 @@ static long stat_of(struct env *e, int i, const char *key)
     return v;
 }
 
+/* Three counters of side i from one snapshot (-1: absent). */
+static void stats_of(struct env *e, int i, const char *k0, const char *k1, const char *k2, long v[3])
+{
+    char cmd[4096], line[256];
+    const char *k[3] = { k0, k1, k2 };
+    FILE *p;
+    v[0] = v[1] = v[2] = -1;
+    snprintf(cmd, sizeof cmd, "'%s' stats -c '%s/%s.conf' 2>/dev/null", e->bin, e->dir, side_name[i]);
+    p = popen(cmd, "r");
+    if (!p) return;
+    while (fgets(line, sizeof line, p))
+        for (int j = 0; j < 3; j++) {
+            size_t kl = strlen(k[j]);
+            if (!strncmp(line, k[j], kl) && line[kl] == '=') v[j] = atol(line + kl + 1);
+        }
+    pclose(p);
+}
+
 /* The statistics snapshot lags by up to 250 ms: wait for a value. */
 static long wait_stat(struct env *e, int i, const char *key, long want, double secs)
 {
@@ -243,6 +265,138 @@ static void assert_exactly_once(struct env *e, int i, const char *prefix, int n)
 }
 
 static void assert_conserved(struct env *e, int orig, int dest, const char *prefix, int n, long queued);
+
+/* A TCP proxy between A and B (a child process, driven through shared
+ * memory): it counts the octets from A, can stop forwarding them after a
+ * limit (the transfer then stands still, mid-way), cut every connection,
+ * and freeze: accept connections, read them and never answer (a peer that
+ * stops answering). */
+struct proxy_ctl {
+    volatile long a2b;          /* octets forwarded from the accepting side */
+    volatile long limit;        /* forward only up to this many (-1: all) */
+    volatile int frozen;        /* new connections are read and never forwarded */
+    volatile int cut;           /* incremented: every connection closed */
+    volatile int accepted;
+};
+struct proxy {
+    pid_t pid;
+    unsigned port;
+    struct proxy_ctl *ctl;
+};
+
+static void proxy_loop(int ls, unsigned target, struct proxy_ctl *ctl)
+{
+    enum { NP = 64 };
+    int fa[NP], fb[NP], np = 0, cut_seen = ctl->cut;
+    static uint8_t buf[16384];
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        struct pollfd pf[1 + 2 * NP];
+        int n = 0, k, npoll;
+        if (getppid() == 1) _exit(0);
+        if (ctl->cut != cut_seen) {
+            cut_seen = ctl->cut;
+            for (k = 0; k < np; k++) {
+                close(fa[k]);
+                if (fb[k] >= 0) close(fb[k]);
+            }
+            np = 0;
+        }
+        pf[n].fd = ls;
+        pf[n++].events = POLLIN;
+        for (k = 0; k < np; k++) {
+            int room = ctl->limit < 0 || ctl->a2b < ctl->limit;
+            pf[n].fd = fa[k];
+            pf[n++].events = fb[k] < 0 || room ? POLLIN : 0;
+            pf[n].fd = fb[k];
+            pf[n++].events = POLLIN;
+        }
+        if (poll(pf, (nfds_t)n, 10) <= 0) continue;
+        npoll = np; /* the pairs polled; one accepted now waits for the next poll */
+        if ((pf[0].revents & POLLIN) && np < NP) {
+            int a = accept(ls, NULL, NULL);
+            if (a >= 0) {
+                int b = -1;
+                ctl->accepted++;
+                if (!ctl->frozen) {
+                    struct sockaddr_in sa;
+                    memset(&sa, 0, sizeof sa);
+                    sa.sin_family = AF_INET;
+                    sa.sin_port = htons((uint16_t)target);
+                    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                    b = socket(AF_INET, SOCK_STREAM, 0);
+                    if (b >= 0 && connect(b, (struct sockaddr *)&sa, sizeof sa) != 0) {
+                        close(b);
+                        b = -2;
+                    }
+                }
+                if (b == -2) close(a);
+                else {
+                    fa[np] = a;
+                    fb[np++] = b;
+                }
+            }
+        }
+        for (k = npoll - 1; k >= 0; k--) {
+            short ra = pf[1 + 2 * k].revents, rb = pf[2 + 2 * k].revents;
+            ssize_t r;
+            int end = 0;
+            if (ra & (POLLIN | POLLHUP | POLLERR)) {
+                size_t want = sizeof buf;
+                if (fb[k] >= 0 && ctl->limit >= 0 && (long)want > ctl->limit - ctl->a2b)
+                    want = (size_t)(ctl->limit - ctl->a2b);
+                r = want ? read(fa[k], buf, want) : (ra & (POLLHUP | POLLERR)) ? 0 : 1;
+                if (r <= 0) end = 1;
+                else if (want && fb[k] >= 0) {
+                    if (write(fb[k], buf, (size_t)r) != r) end = 1;
+                    ctl->a2b += r;
+                }
+            }
+            if (!end && fb[k] >= 0 && (rb & (POLLIN | POLLHUP | POLLERR))) {
+                r = read(fb[k], buf, sizeof buf);
+                if (r <= 0 || write(fa[k], buf, (size_t)r) != r) end = 1;
+            }
+            if (end) { /* the last pair moves here (a new one, or one already done) */
+                close(fa[k]);
+                if (fb[k] >= 0) close(fb[k]);
+                fa[k] = fa[np - 1];
+                fb[k] = fb[np - 1];
+                np--;
+            }
+        }
+    }
+}
+
+static void proxy_start(struct proxy *px, unsigned target)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    ck_assert_int_ge(ls, 0);
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(ls, 64), 0);
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+    px->port = ntohs(sa.sin_port);
+    px->ctl = mmap(NULL, sizeof *px->ctl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(px->ctl != MAP_FAILED);
+    memset((void *)px->ctl, 0, sizeof *px->ctl);
+    px->ctl->limit = -1;
+    px->pid = fork();
+    ck_assert_int_ge(px->pid, 0);
+    if (px->pid == 0) proxy_loop(ls, target, px->ctl);
+    close(ls);
+}
+
+static void proxy_stop(struct proxy *px)
+{
+    kill(px->pid, SIGKILL);
+    waitpid(px->pid, NULL, 0);
+    munmap((void *)px->ctl, sizeof *px->ctl);
+}
 
 /* Both directions, peer by name and by IP, delivery reports back. */
 START_TEST(exchange_both_ways_with_reports)
@@ -412,6 +566,188 @@ START_TEST(sigkill_either_side_and_both)
     assert_exactly_once(&e, 1, "k", n);
     ck_assert_int_eq(inbox(&e, 0, "").dr, n);
     assert_conserved(&e, 0, 1, "k", n, wait_stat(&e, 0, "queue_len", 0, 10));
+    env_free(&e, 1);
+}
+END_TEST
+
+/* Wait until stat `key` of side i is at least `want` (the value, or the
+ * last one read). */
+static long wait_stat_ge(struct env *e, int i, const char *key, long want, double secs)
+{
+    double end = now_s() + secs;
+    long v;
+    while ((v = stat_of(e, i, key)) < want && now_s() < end) usleep(50000);
+    return v;
+}
+
+/* A 1 MiB message from A to B (30 KiB checkpoints) stands still after
+ * 400,000 octets (the proxy stops forwarding); B is SIGKILLed once it has
+ * stored its RTSE records; A's link recovers the connection to the
+ * restarted B.  `spoil` then runs on B's spool before the restart (NULL:
+ * the record is used).  Returns the octets A sent B after the restart. */
+static long cut_by_receiver_restart(struct env *e, struct proxy *px, long size,
+                                    void (*spoil)(struct env *e))
+{
+    long base;
+    proxy_start(px, e->port[1]);
+    e->via[0] = px->port;
+    write_conf(e, 0, "recovery-timeout = 30\n", 1, NULL);
+    px->ctl->limit = 400000;
+    start(e, 1);
+    ck_assert_int_eq(wait_stat(e, 1, "conn_objects", 0, 10), 0);    /* B listens */
+    start(e, 0);
+    submit(e, 0, "rs", 1, (int)size, 1);
+    {
+        double end = now_s() + 60;
+        while (px->ctl->a2b < px->ctl->limit && now_s() < end) usleep(20000);
+    }
+    ck_assert_int_eq(px->ctl->a2b, 400000);
+    (void)wait_stat_ge(e, 1, "rtse_saved", 5, 10);   /* some checkpoints confirmed */
+    usleep(300000);
+    stop(e, 1, SIGKILL);
+    if (spoil) spoil(e);
+    px->ctl->cut++;                                    /* A sees the connection go */
+    base = px->ctl->a2b;
+    px->ctl->limit = -1;
+    start(e, 1);
+    ck_assert(wait_for(e, 1, "rs", 1, 1, 90));        /* the message, its delivery report at A */
+    assert_exactly_once(e, 1, "rs", 1);
+    ck_assert_int_eq(inbox(e, 0, "").ndr, 0);
+    ck_assert_int_eq(wait_stat(e, 0, "queue_len", 0, 10), 0);        /* and nothing left queued */
+    return px->ctl->a2b - base;
+}
+
+/* Persisted RTSE receiver records survive a process restart: the transfer
+ * cut by B's SIGKILL resumes from B's last confirmed checkpoint (the
+ * record and the octets B stored in spool rtse/ before confirming it), so
+ * A sends less than the message again; delivered once.  Before: B
+ * discarded its records, refused the recovery, and A sent all 1 MiB again. */
+START_TEST(rtse_transfer_resumes_after_receiver_restart)
+{
+    struct env e;
+    struct proxy px;
+    long size = 1 << 20, again;
+    env_init(&e);
+    again = cut_by_receiver_restart(&e, &px, size, NULL);
+    fprintf(stderr, "rtse resume: %ld octets sent again after the restart (message %ld)\n", again, size);
+    ck_assert_int_eq(stat_of(&e, 1, "rtse_restored"), 1);
+    ck_assert_int_eq(stat_of(&e, 1, "rtse_resumed"), 1);
+    ck_assert_int_eq(stat_of(&e, 1, "rtse_refused"), 0);
+    ck_assert_int_gt(stat_of(&e, 1, "rtse_octets_kept"), 200000);
+    ck_assert_msg(again > 0 && again < size, "%ld octets sent again of %ld", again, size);
+    ck_assert_int_gt(stat_of(&e, 1, "rtse_saved"), 0);      /* the resumed part's checkpoints */
+    {   /* the transfer completed: its record is gone from the spool */
+        double end = now_s() + 10;
+        while (run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir) == 0 && now_s() < end) usleep(100000);
+        ck_assert_int_ne(run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir), 0);
+    }
+    proxy_stop(&px);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* One octet of the stored APDU octets flipped: the CRC saved with them
+ * does not match. */
+static void spoil_octets(struct env *e)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls '%s/b/rtse'/* | head -1) && printf '\\377' | dd of=\"$f\" bs=1 seek=%u conv=notrunc "
+             "2>/dev/null", e->dir, 2 * MTA_RTSE_SLOT + 1000);
+    ck_assert_int_eq(run("%s", cmd), 0);
+}
+
+/* The record rewritten (valid) as another peer's: MTA-Z, which B does not
+ * know. */
+static void spoil_peer(struct env *e)
+{
+    mta_spool *sp;
+    mta_spool_rtse f;
+    mta_spool_rtse_loaded ld;
+    char **names = NULL, err[512], dir[700];
+    long n;
+    snprintf(dir, sizeof dir, "%s/b", e->dir);
+    ck_assert_int_eq(mta_spool_open(&sp, dir, 0, NULL, err, sizeof err), 0);
+    n = mta_spool_rtse_list(sp, &names, err, sizeof err);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(mta_spool_rtse_load(sp, names[0], &ld, &f, err, sizeof err), 0);
+    ck_assert_str_eq(ld.peer, "MTA-A");
+    ck_assert_int_eq(mta_spool_rtse_save(sp, &f, "MTA-Z", ld.rec, ld.rec_len, ld.octets, ld.octets_len,
+                                         ld.mono_ms, ld.wall_ms, err, sizeof err), 0);
+    free(ld.octets);
+    mta_spool_names_free(names, n);
+    mta_spool_close(sp);
+}
+
+/* A stored record that cannot be trusted is refused cleanly: the transfer
+ * starts again from octet 0, never assembled from two transfers, and the
+ * message arrives once.  Corrupt octets, then a record of another peer. */
+START_TEST(rtse_record_corrupt_or_foreign_refused)
+{
+    void (*spoil[2])(struct env *) = { spoil_octets, spoil_peer };
+    for (int k = 0; k < 2; k++) {
+        struct env e;
+        struct proxy px;
+        long size = 1 << 20, again;
+        env_init(&e);
+        again = cut_by_receiver_restart(&e, &px, size, spoil[k]);
+        ck_assert_int_eq(stat_of(&e, 1, "rtse_refused"), 1);
+        ck_assert_int_eq(stat_of(&e, 1, "rtse_restored"), 0);
+        ck_assert_int_eq(stat_of(&e, 1, "rtse_resumed"), 0);
+        ck_assert_msg(again >= size, "%ld octets sent again of %ld", again, size);
+        ck_assert_int_eq(run("grep -q 'RTSE record .* refused (%s' '%s/b.log'",
+                             k ? "it names an MTA that is not a peer" : "", e.dir), 0);
+        proxy_stop(&px);
+        env_free(&e, 1);
+    }
+}
+END_TEST
+
+/* A recovering link whose peer accepts the connection and never answers
+ * (the proxy frozen after a cut) times out (recovery-timeout): that is the
+ * association failing, not the transfer -- no non-delivery report even
+ * with max-transfer-retries = 0, and the message goes once the peer is
+ * back.  Before: the APDU came back while the link still looked bound,
+ * counted as a failed transfer, and was non-delivered. */
+START_TEST(recovery_timeout_is_no_transfer_failure)
+{
+    struct env e;
+    struct proxy px;
+    env_init(&e);
+    proxy_start(&px, e.port[1]);
+    e.via[0] = px.port;
+    write_conf(&e, 0, "recovery-timeout = 3\nmax-transfer-retries = 0\ntransfer-interval = 1\n"
+                      "max-open-retries = 50\n", 1, NULL);
+    px.ctl->limit = 300000;
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    start(&e, 0);
+    submit(&e, 0, "rt", 1, 1 << 20, 1);
+    {
+        double end = now_s() + 60;
+        while (px.ctl->a2b < px.ctl->limit && now_s() < end) usleep(20000);
+    }
+    ck_assert_int_eq(px.ctl->a2b, 300000);
+    px.ctl->frozen = 1;
+    px.ctl->cut++;
+    {
+        double end = now_s() + 30;
+        while (run("grep -qs 'not recovered within the recovery timeout' '%s/a.log'", e.dir) != 0 &&
+               now_s() < end)
+            usleep(100000);
+    }
+    ck_assert_int_eq(run("grep -q 'not recovered within the recovery timeout' '%s/a.log'", e.dir), 0);
+    usleep(1500000);                                   /* a spurious NDR would be made by now */
+    ck_assert_int_eq(stat_of(&e, 0, "ndr_generated"), 0);
+    px.ctl->frozen = 0;                                /* the peer answers again */
+    px.ctl->limit = -1;
+    px.ctl->cut++;
+    ck_assert(wait_for(&e, 1, "rt", 1, 1, 90));
+    assert_exactly_once(&e, 1, "rt", 1);
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
+    ck_assert_int_eq(stat_of(&e, 0, "ndr_generated"), 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
+    proxy_stop(&px);
     env_free(&e, 1);
 }
 END_TEST
@@ -1509,32 +1845,31 @@ static void attack_cycle(struct env *e, int cycle)
     sleep(2);
 }
 
-/* make check-long: the attack cycle three times.  Memory: the first cycle
- * may grow what is sized by the peak (the driver's slot table, the
- * graveyard, the allocator's free lists) within a bound; the next two, the
- * same again (25,000 more connections), grow it by less than 24 MiB: a
- * retained association or link (14 KB each: the leak this test was written
- * for) would be 350 MiB, and anything above 1 KB per connection fails.
- * The exact check is the object counts above (every connection freed,
- * nothing in the graveyard) and LeakSanitizer at exit; resident memory is
- * the coarse one, and it follows the peak of live connections, which
- * rises when B shares a busy CPU: cycles 2 and 3 grew 2.3 MiB on an idle
- * machine, 9.2 MiB in CI beside the RTSE cut sweeps and 18.4 MiB with
- * three test workers on two cores, every connection object freed each
- * time (2026-12-04).
- * Measured on 2026-12-04: 18.8 -> 25.2 -> 27.5 MiB.  The 2.3 MiB of
- * cycles 2 and 3 are not per connection but per message received (600):
- * the received-MTSID set (x400_p1_idset, 1,048,576 ids) allocates its
- * hash index (8 MiB) and ring (73 B per id) at start, untouched pages are
- * not resident, and each new MTSID writes one random index page (4 KiB)
- * -- a set alone, filled 300 ids at a time, grows by 1.1, 2.1, 3.0, 3.7
- * MiB (ASan: 1.8, 3.0, 4.0, 4.8), up to 8 MiB plus 73 B per id at its
- * capacity.  ASan's quarantine of freed blocks (256 MiB by default) would
- * hide a real leak, so B runs without it.  Idle CPU is back to its baseline. */
+/* make check-long: the attack cycle three times.  Memory: B's live heap
+ * bytes (stats heap_live: x400mta counts every block of its links,
+ * associations, driver, MTSID set and connection objects through the
+ * library's allocator hooks, heap.c), read after each cycle once every
+ * connection of the attack is freed, are back within 512 KiB of their
+ * value before the attacks -- 40 bytes per connection of a cycle (12,700):
+ * a retained association or link (14 KB each: the leak this test was
+ * written for) would be 178 MB a cycle.  What may differ is the few
+ * associations between A and B (opened and released by their lifetime)
+ * and their buffers.  Measured on 2026-12-04 (load 11 on 2 cores):
+ * 86,693,288 -> 86,720,369 bytes after each of the three cycles (the
+ * received-MTSID set is 81 MB of it, allocated at start), peak 263 MB
+ * during the floods; resident memory 108 -> 127 -> 137 MiB.  Exact, whatever allocator is underneath, where resident memory
+ * follows the peak of live connections and the sanitizer's caches (it
+ * rose by 2.3 MiB over cycles 2-3 on an idle machine, 18.4 MiB with three
+ * test workers on two cores, every object freed): resident memory stays
+ * only as a loose sanity bound (64 MiB over cycles 2-3) for what the count
+ * does not see (the C library's and the sanitizer's own memory, the guard
+ * tables).  The object counts and LeakSanitizer at exit stay exact checks
+ * too.  ASan's quarantine of freed blocks (256 MiB by default) is off for
+ * B.  Idle CPU is back to its baseline. */
 START_TEST(long_attacks_memory_back_to_baseline)
 {
     struct env e;
-    long rss0, rss1, rss2;
+    long rss0, rss1, rss2, heap0, heap[4];
     double cpu0, cpu2;
     setenv("ASAN_OPTIONS", "quarantine_size_mb=0:allocator_release_to_os_interval_ms=0", 1);
     env_init(&e);
@@ -1547,17 +1882,36 @@ START_TEST(long_attacks_memory_back_to_baseline)
     ck_assert(wait_for(&e, 1, "warm", 20, -1, 60));
     sleep(2);
     rss0 = rss_kib(e.pid[1]);
+    heap0 = stat_of(&e, 1, "heap_live");
+    ck_assert_int_gt(heap0, 0);
     cpu0 = idle_cpu(e.pid[1], 3);
-    attack_cycle(&e, 1);
-    rss1 = rss_kib(e.pid[1]);
-    attack_cycle(&e, 2);
-    attack_cycle(&e, 3);
+    for (int cycle = 1; cycle <= 3; cycle++) {
+        long v[3];
+        double end;
+        attack_cycle(&e, cycle);
+        if (cycle == 1) rss1 = rss_kib(e.pid[1]);
+        /* one snapshot with the attack's connections gone (B may still be
+         * draining its listen backlog of closed connections when
+         * attack_cycle returns) and the live heap back within the bound */
+        end = now_s() + 60;
+        do {
+            stats_of(&e, 1, "heap_live", "conn_objects", "graveyard", v);
+            if (v[1] <= 8 && v[2] == 0 && v[0] <= heap0 + 524288) break;
+            usleep(200000);
+        } while (now_s() < end);
+        heap[cycle] = v[0];
+        fprintf(stderr, "long attacks: B heap_live %ld -> %ld after cycle %d (peak %ld, conn_objects %ld, "
+                "graveyard %ld)\n", heap0, heap[cycle], cycle, stat_of(&e, 1, "heap_peak"), v[1], v[2]);
+        ck_assert_msg(v[1] <= 8 && v[2] == 0, "cycle %d: %ld connection objects, %ld in the graveyard", cycle,
+                      v[1], v[2]);
+        ck_assert_msg(heap[cycle] <= heap0 + 524288, "cycle %d: live heap %ld -> %ld bytes", cycle, heap0,
+                      heap[cycle]);
+    }
     rss2 = rss_kib(e.pid[1]);
     cpu2 = idle_cpu(e.pid[1], 3);
     fprintf(stderr, "long attacks: B rss %ld -> %ld -> %ld KiB, idle cpu %.2f -> %.2f s per 3 s\n", rss0,
             rss1, rss2, cpu0, cpu2);
-    ck_assert_msg(rss1 <= rss0 + 16384, "first cycle: rss %ld -> %ld KiB", rss0, rss1);
-    ck_assert_msg(rss2 <= rss1 + 24576, "cycles 2 and 3 grew: rss %ld -> %ld KiB", rss1, rss2);
+    ck_assert_msg(rss2 <= rss1 + 65536, "cycles 2 and 3 grew: rss %ld -> %ld KiB", rss1, rss2);
     ck_assert_msg(cpu2 <= cpu0 * 1.5 + 0.15, "idle cpu %.2f -> %.2f", cpu0, cpu2);
     ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
     env_free(&e, 1);
@@ -1736,6 +2090,15 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, undecodable_apdu_quarantined_association_goes_on);
     tcase_add_test(tc, suspended_receiver_does_not_burn_retry_budget);
     tcase_add_test(tc, garbage_flood_logged_with_a_limit_per_source);
+    suite_add_tcase(s, tc);
+    /* transfers cut by a restart of the receiver (RTSE records in the
+     * spool), a peer silent during recovery */
+    tc = tcase_create("restore");
+    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, rtse_transfer_resumes_after_receiver_restart);
+    tcase_add_test(tc, rtse_record_corrupt_or_foreign_refused);
+    tcase_add_test(tc, recovery_timeout_is_no_transfer_failure);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */

@@ -1094,7 +1094,6 @@ START_TEST(bounds)
 }
 END_TEST
 
-
 /* The two-step commit (the MTA confirms between them): what commit_durable
  * returned survives a crash before its files exist (the replay writes them);
  * apply_async's files are there for a read or a listing straight after. */
@@ -1320,6 +1319,184 @@ START_TEST(sigkill_async_apply)
 }
 END_TEST
 
+/* ---- RTSE receiver records (spool rtse/) ---- */
+
+uint32_t x400i_crc32(const uint8_t *p, size_t n); /* lib/internal.h */
+
+static size_t put_be(uint8_t *b, size_t o, uint64_t v, int octets)
+{
+    for (int i = 0; i < octets; i++) b[o + (size_t)i] = (uint8_t)(v >> (8 * (octets - 1 - i)));
+    return o + (size_t)octets;
+}
+
+/* A RECEIVING record (lib/rtse_record.c layout) of activity `act` with
+ * `delivered` octets, one checkpoint (1, delivered). */
+static size_t rtse_rec(uint8_t *b, uint8_t act, uint64_t delivered)
+{
+    size_t o = 0;
+    memcpy(b, "XRTR", 4);
+    o = put_be(b, 4, X400_RTSE_RECORD_VERSION, 1);
+    o = put_be(b, o, X400_RTSE_RECORD_RECEIVING, 1);
+    o = put_be(b, o, 1000, 8);             /* saved */
+    o = put_be(b, o, 61000, 8);            /* expires */
+    o = put_be(b, o, 1, 1);                /* activity id */
+    b[o++] = act;
+    o = put_be(b, o, 3, 1);                /* calling reference */
+    memcpy(b + o, "A/1", 3);
+    o += 3;
+    o = put_be(b, o, 0, 1);                /* common */
+    o = put_be(b, o, 0, 1);                /* additional */
+    o = put_be(b, o, delivered, 8);        /* secured */
+    o = put_be(b, o, delivered, 8);        /* total */
+    o = put_be(b, o, 1, 1);                /* raw */
+    o = put_be(b, o, 0, 1);                /* hdr_done */
+    o = put_be(b, o, 0, 2);                /* hdr_len */
+    o = put_be(b, o, 0, 8);                /* content_len */
+    o = put_be(b, o, 0, 4);                /* after, after_seen, hold_need, hold_len */
+    o = put_be(b, o, 0, 4);                /* hold */
+    o = put_be(b, o, delivered, 8);        /* delivered */
+    o = put_be(b, o, 1, 1);                /* ring count */
+    o = put_be(b, o, 1, 4);
+    o = put_be(b, o, delivered, 8);
+    return put_be(b, o, x400i_crc32(b, o), 4);
+}
+
+/* Records saved as a transfer grows (octets appended, slots alternating)
+ * load back as the last one; another activity starts the octets afresh;
+ * erase removes the file. */
+START_TEST(rtse_records)
+{
+    char dir[512], err[512], **names = NULL;
+    uint8_t rec[256], oct[100000];
+    size_t rl;
+    mta_spool *s;
+    mta_spool_rtse f, g;
+    mta_spool_rtse_loaded ld;
+    tdir(dir);
+    s = sopen(dir, 1, NULL);
+    body_fill(oct, sizeof oct, 7);
+    memset(&f, 0, sizeof f);
+    snprintf(f.name, sizeof f.name, "r-1-1");
+    ck_assert_int_eq(mta_spool_rtse_list(s, &names, err, sizeof err), 0);     /* no directory yet */
+    for (size_t n = 0; n <= sizeof oct; n += 30000) {
+        rl = rtse_rec(rec, 1, n);
+        ck_assert_int_eq(mta_spool_rtse_save(s, &f, "MTA-A", rec, rl, oct, n, 5, 6, err, sizeof err), 0);
+        ck_assert_int_eq(mta_spool_rtse_load(s, "r-1-1", &ld, &g, err, sizeof err), 0);
+        ck_assert_str_eq(ld.peer, "MTA-A");
+        ck_assert_uint_eq(ld.octets_len, n);
+        ck_assert(n == 0 || !memcmp(ld.octets, oct, n));
+        ck_assert_uint_eq(ld.rec_len, rl);
+        ck_assert(!memcmp(ld.rec, rec, rl));
+        ck_assert_uint_eq(ld.mono_ms, 5);
+        ck_assert_uint_eq(ld.wall_ms, 6);
+        ck_assert_uint_eq(g.seq, f.seq);       /* saving goes on after the slot read */
+        ck_assert_uint_eq(g.crc, f.crc);
+        free(ld.octets);
+    }
+    /* another activity: its octets replace the old ones */
+    rl = rtse_rec(rec, 2, 100);
+    ck_assert_int_eq(mta_spool_rtse_save(s, &f, "MTA-A", rec, rl, oct + 500, 100, 5, 6, err, sizeof err), 0);
+    ck_assert_int_eq(mta_spool_rtse_load(s, "r-1-1", &ld, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(ld.octets_len, 100);
+    ck_assert(!memcmp(ld.octets, oct + 500, 100));
+    free(ld.octets);
+    ck_assert_int_eq(mta_spool_rtse_list(s, &names, err, sizeof err), 1);
+    ck_assert_str_eq(names[0], "r-1-1");
+    mta_spool_names_free(names, 1);
+    /* bad arguments: a record that does not check, a peer name too long */
+    rec[5] ^= 1;
+    ck_assert_int_eq(mta_spool_rtse_save(s, &f, "MTA-A", rec, rl, oct, 100, 5, 6, err, sizeof err), -1);
+    rec[5] ^= 1;
+    ck_assert_int_eq(mta_spool_rtse_save(s, &f, "0123456789012345678901234567890123456789012345678901234567890123",
+                                         rec, rl, oct, 100, 5, 6, err, sizeof err), -1);
+    mta_spool_rtse_erase(s, &f);
+    ck_assert_int_eq(mta_spool_rtse_list(s, &names, err, sizeof err), 0);
+    ck_assert_int_eq(mta_spool_rtse_load(s, "r-1-1", &ld, NULL, err, sizeof err), -1);
+    mta_spool_close(s);
+    rm_tree(dir);
+}
+END_TEST
+
+/* A damaged record file never loads as something else: every one-octet
+ * change and every truncation either loads exactly what was saved (the
+ * older slot, or the damage fell in unused space) or is refused. */
+START_TEST(rtse_record_damage)
+{
+    char dir[512], err[512], path[700];
+    uint8_t rec[256], oct[70000], rec1[256], *img;
+    size_t rl, rl1, len;
+    mta_spool *s;
+    mta_spool_rtse f;
+    mta_spool_rtse_loaded ld;
+    tdir(dir);
+    s = sopen(dir, 1, NULL);
+    body_fill(oct, sizeof oct, 9);
+    memset(&f, 0, sizeof f);
+    snprintf(f.name, sizeof f.name, "r-2-2");
+    rl1 = rtse_rec(rec1, 1, 30000);
+    ck_assert_int_eq(mta_spool_rtse_save(s, &f, "MTA-A", rec1, rl1, oct, 30000, 5, 6, err, sizeof err), 0);
+    rl = rtse_rec(rec, 1, 60000);
+    ck_assert_int_eq(mta_spool_rtse_save(s, &f, "MTA-A", rec, rl, oct, 60000, 5, 6, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/rtse/r-2-2", dir);
+    img = read_raw(path, &len);
+    ck_assert_uint_eq(len, 2 * MTA_RTSE_SLOT + 60000);
+    for (size_t i = 0; i < len; i += (i < 2 * MTA_RTSE_SLOT ? 1 : 997)) {
+        int r;
+        img[i] ^= 0x5a;
+        write_raw(path, img, len);
+        img[i] ^= 0x5a;
+        r = mta_spool_rtse_load(s, "r-2-2", &ld, NULL, err, sizeof err);
+        if (r == 0) {
+            int newest = ld.octets_len == 60000 && ld.rec_len == rl && !memcmp(ld.rec, rec, rl);
+            int older = ld.octets_len == 30000 && ld.rec_len == rl1 && !memcmp(ld.rec, rec1, rl1);
+            ck_assert_msg(newest || older, "octet %zu changed: loaded something else", i);
+            ck_assert(!memcmp(ld.octets, oct, ld.octets_len));
+            ck_assert_str_eq(ld.peer, "MTA-A");
+            free(ld.octets);
+        }
+    }
+    for (size_t n = 0; n < len; n += (n < 2 * MTA_RTSE_SLOT + 8 ? 1 : 4999)) {
+        write_raw(path, img, n);
+        if (mta_spool_rtse_load(s, "r-2-2", &ld, NULL, err, sizeof err) == 0) {
+            ck_assert_msg(ld.octets_len == 30000 && n >= 2 * MTA_RTSE_SLOT + 30000, "cut at %zu", n);
+            free(ld.octets);
+        }
+    }
+    free(img);
+    mta_spool_close(s);
+    rm_tree(dir);
+}
+END_TEST
+
+/* The MTA's heap counter (heap.c): live bytes and blocks as asked. */
+START_TEST(heap_counts_live_bytes)
+{
+    mta_heap h;
+    void *a, *b, *c;
+    mta_heap_init(&h);
+    a = h.a.malloc(100, h.a.user);
+    b = h.a.calloc(10, 30, h.a.user);
+    ck_assert_uint_eq(h.live, 400);
+    ck_assert_uint_eq(h.blocks, 2);
+    ck_assert(((const uint8_t *)b)[299] == 0);
+    a = h.a.realloc(a, 1000, h.a.user);
+    ck_assert_uint_eq(h.live, 1300);
+    ck_assert_uint_eq(h.peak, 1300);
+    c = h.a.realloc(NULL, 5, h.a.user);
+    h.a.free(a, h.a.user);
+    h.a.free(b, h.a.user);
+    h.a.free(NULL, h.a.user);
+    ck_assert_uint_eq(h.live, 5);
+    ck_assert_uint_eq(h.blocks, 1);
+    ck_assert_ptr_null(h.a.calloc(SIZE_MAX / 2, 4, h.a.user));
+    ck_assert_ptr_null(h.a.malloc(SIZE_MAX - 4, h.a.user));
+    mta_heap_free(&h, c);
+    ck_assert_uint_eq(h.live, 0);
+    ck_assert_uint_eq(h.blocks, 0);
+    ck_assert_uint_eq(h.peak, 1305);
+}
+END_TEST
+
 Suite *x400t_suite_mtaspool(void)
 {
     Suite *su = suite_create("mtaspool");
@@ -1342,6 +1519,9 @@ Suite *x400t_suite_mtaspool(void)
     tcase_add_test(tc, transferred_removal_unsynced);
     tcase_add_test(tc, async_apply_failure_sticky);
     tcase_add_test(tc, sigkill_async_apply);
+    tcase_add_test(tc, rtse_records);
+    tcase_add_test(tc, rtse_record_damage);
+    tcase_add_test(tc, heap_counts_live_bytes);
     suite_add_tcase(su, tc);
     /* long fault runs: make check-long */
     tc = tcase_create("spool_long");

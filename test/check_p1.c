@@ -1022,6 +1022,9 @@ START_TEST(missing_elements_named)
         { 0, { 0xA0, 0x31, 0xA2, 0x31, 0x60 }, 5, 0, X400_P1_R_MISSING, "recipient 0: recipient-name missing" },
         { 0, { 0xA0, 0x31, 0xA2, 0x31, 0x80 }, 5, 0, X400_P1_R_MISSING, "recipient 0: originally-specified-recipient-number missing" },
         { 0, { 0xA0, 0x31, 0xA2, 0x31, 0x81 }, 5, 0, X400_P1_R_MISSING, "recipient 0: per-recipient-indicators missing" },
+        { 0, { 0xA0, 0x31, 0x69, 0x30, 0x31, 0x80 }, 6, 0, X400_P1_R_MISSING, "DomainSuppliedInformation: arrival-time missing" },
+        { 0, { 0xA0, 0x31, 0x69, 0x30, 0x31, 0x82 }, 6, 0, X400_P1_R_MISSING, "DomainSuppliedInformation: routing-action missing" },
+        { 0, { 0xA0, 0x31, 0x65, 0x80 }, 4, 0, X400_P1_R_MISSING, "EncodedInformationTypes: built-in-encoded-information-types missing" },
         { 1, { 0xA1, 0x31, 0x64 }, 3, 0, X400_P1_R_MISSING, "ReportTransferEnvelope: report-identifier missing" },
         { 1, { 0xA1, 0x31, 0x60 }, 3, 0, X400_P1_R_MISSING, "ReportTransferEnvelope: report-destination-name missing" },
         { 1, { 0xA1, 0x31, 0x69 }, 3, 0, X400_P1_R_MISSING, "ReportTransferEnvelope: trace-information missing" },
@@ -1604,6 +1607,23 @@ static void pp_reencode(x400_p1_apdu *a, const uint8_t *in, size_t in_len)
     }
 }
 
+/* One of PP's APDUs (pp_apdus.h), decoded into *a; pp_done() re-encodes
+ * it (pp_reencode) and frees both. */
+static uint8_t *pp_decode(const char *hex, const char *file, x400_p1_apdu *a, size_t *len)
+{
+    uint8_t *in = x400t_pp_apdu(hex, file, len);
+    x400_diag d;
+    ck_assert_msg(x400_p1_decode(in, *len, NULL, NULL, a, &d) == 0, "%s: %s", file, d.text);
+    return in;
+}
+
+static void pp_done(x400_p1_apdu *a, uint8_t *in, size_t len)
+{
+    pp_reencode(a, in, len);
+    x400_p1_apdu_free(a);
+    free(in);
+}
+
 /* PP's Message: every envelope field against what tshark 4.0 shows for
  * pp-init-1988-twa-message.txt (tshark misreads the 1988 extension form as
  * standard-extension 131351 / 131366, i.e. 0x020117 / 0x020126: the
@@ -1611,11 +1631,10 @@ static void pp_reencode(x400_p1_apdu *a, const uint8_t *in, size_t in_len)
 START_TEST(pp_message)
 {
     size_t len;
-    uint8_t *in = x400t_pp_apdu(x400t_pp_message_hex, "pp-init-1988-twa-message.txt", &len);
     x400_p1_apdu a;
+    uint8_t *in = pp_decode(x400t_pp_message_hex, "pp-init-1988-twa-message.txt", &a, &len);
     x400_diag d;
     x400_p1_ext_view v;
-    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
     ck_assert_int_eq(a.kind, X400_P1_MESSAGE);
     gdi_is(&a.env.id.gdi, "XX", "ADMD", "PPX");
     ck_assert_str_eq(a.env.id.local, "ppx.test.939:04.11.26.15.02.35");
@@ -1651,9 +1670,7 @@ START_TEST(pp_message)
                                                  X400_PRI_ORIGINATOR_NDR);
     ck_assert_uint_eq(a.content.len, 202);
     ck_assert_int_eq(a.content.p[0], 0xa0);                                /* ipm [0] (X.420) */
-    pp_reencode(&a, in, len);
-    x400_p1_apdu_free(&a);
-    free(in);
+    pp_done(&a, in, len);
 }
 END_TEST
 
@@ -1688,10 +1705,8 @@ static void pp_report_common(const x400_p1_apdu *a, const char *local, const cha
 START_TEST(pp_delivery_report)
 {
     size_t len;
-    uint8_t *in = x400t_pp_apdu(x400t_pp_dr_hex, "pp-init-1988-twa-dr.txt", &len);
     x400_p1_apdu a;
-    x400_diag d;
-    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
+    uint8_t *in = pp_decode(x400t_pp_dr_hex, "pp-init-1988-twa-dr.txt", &a, &len);
     pp_report_common(&a, "ppx.test.127:04.11.26.15.03.06", "B-1988-twa", 1796396586);
     ck_assert_str_eq(a.report.subject.local, "x4.0001NH5NG9.0000000000");
     orname_is(&a.report.recip[0].actual, "C=XX;A=ADMD;P=PPX;S=dave");
@@ -1700,19 +1715,15 @@ START_TEST(pp_delivery_report)
     ck_assert_int_eq(a.report.recip[0].type_of_user, 1);                 /* private */
     ck_assert_str_eq(a.report.recip[0].supplementary, "Delivered to 'ppx.test'");
     ck_assert_int_eq(a.ext_form, X400_P1_EXT_FORM_1988);
-    pp_reencode(&a, in, len);
-    x400_p1_apdu_free(&a);
-    free(in);
+    pp_done(&a, in, len);
 }
 END_TEST
 
 START_TEST(pp_non_delivery_report)
 {
     size_t len;
-    uint8_t *in = x400t_pp_apdu(x400t_pp_ndr_hex, "pp-init-1988-twa-ndr.txt", &len);
     x400_p1_apdu a;
-    x400_diag d;
-    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
+    uint8_t *in = pp_decode(x400t_pp_ndr_hex, "pp-init-1988-twa-ndr.txt", &a, &len);
     pp_report_common(&a, "ppx.test.305:04.11.26.15.03.27", "C-1988-twa", 1796396607);
     ck_assert_str_eq(a.report.subject.local, "x4.0001NH5NG9.0000000001");
     orname_is(&a.report.recip[0].actual, "C=XX;A=ADMD;P=PPX;S=nobody");
@@ -1721,19 +1732,15 @@ START_TEST(pp_non_delivery_report)
     ck_assert_int_eq(a.report.recip[0].reason, X400_NDR_UNABLE_TO_TRANSFER);
     ck_assert_int_eq(a.report.recip[0].diagnostic, X400_NDD_UNRECOGNISED_ORNAME);
     ck_assert_str_eq(a.report.recip[0].supplementary, "Unknown local user 'nobody'");
-    pp_reencode(&a, in, len);
-    x400_p1_apdu_free(&a);
-    free(in);
+    pp_done(&a, in, len);
 }
 END_TEST
 
 START_TEST(pp_probe)
 {
     size_t len;
-    uint8_t *in = x400t_pp_apdu(x400t_pp_probe_hex, "pp-init-1988-twa-probe.txt", &len);
     x400_p1_apdu a;
-    x400_diag d;
-    ck_assert_int_eq(x400_p1_decode(in, len, NULL, NULL, &a, &d), 0);
+    uint8_t *in = pp_decode(x400t_pp_probe_hex, "pp-init-1988-twa-probe.txt", &a, &len);
     ck_assert_int_eq(a.kind, X400_P1_PROBE);
     gdi_is(&a.env.id.gdi, "XX", "ADMD", "PPX");
     ck_assert_str_eq(a.env.id.local, "ppx.test.564:04.11.26.15.04.07");
@@ -1751,9 +1758,7 @@ START_TEST(pp_probe)
     orname_is(&a.env.recip[0].name, "C=XX;A=ADMD;P=X4;S=carol");
     ck_assert_uint_eq(a.env.recip[0].indicators, X400_PRI_RESPONSIBILITY |
                       X400_PRI_ORIGINATING_MTA_REPORT | X400_PRI_ORIGINATOR_REPORT);
-    pp_reencode(&a, in, len);
-    x400_p1_apdu_free(&a);
-    free(in);
+    pp_done(&a, in, len);
 }
 END_TEST
 

@@ -3,13 +3,16 @@
  * first), the recording (complete TPKTs only, in order, per direction),
  * the settle guard, short input and refusals, and the scratch directory
  * helpers; then two real associations through it, recorded, split and
- * cut. */
+ * cut; then the session end: two real session machines, their TSDUs moved
+ * whole, recorded as DT TPDUs, dropped and cut, and a TSDU lent by a
+ * direct move surviving its queue's flush. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "pair.h"
+#include "session.h"
 #include "wire.h"
 #include "x400p1/assoc.h"
 #include "x400t.h"
@@ -61,7 +64,7 @@ static void t_lost(void *e)
     t->lost = ++*t->lost_seq;
 }
 
-static const x400t_end_ops t_ops = { t_pending, t_sent, t_recv, t_lost };
+static const x400t_end_ops t_ops = { t_pending, t_sent, t_recv, t_lost, 0 };
 
 static void t_queue(struct tend *t, const uint8_t *p, size_t n)
 {
@@ -347,6 +350,173 @@ START_TEST(associations_recorded_split_cut)
 }
 END_TEST
 
+/* ---- the session end -------------------------------------------------------- */
+
+struct sesend {
+    x400t_ses_end se;    /* first: the harness's end */
+    int last;            /* type of the last indication */
+    int data;            /* S-DATA indications */
+};
+
+static int se_send(void *u, const uint8_t *p, size_t n) { return x400t_ses_end_push(&((struct sesend *)u)->se, p, n); }
+static int se_ind(void *u, const x400i_ses_ind *ind)
+{
+    struct sesend *e = u;
+    e->last = ind->type;
+    e->data += ind->type == X400I_SES_DATA_IND;
+    if (ind->type == X400I_SES_CONNECT_IND) return x400i_ses_connect_rsp(e->se.s, 1, 0, 0, (const uint8_t *)"acc", 3);
+    return 0;
+}
+
+/* CN and AC move whole (one DT TPDU each on the wire, the SPDU behind the
+ * COTP header); a split is refused; a dropped DT never arrives and is not
+ * recorded; a cut aborts both sessions and loses what was queued. */
+START_TEST(session_ends_move_tsdus_whole)
+{
+    struct sesend i, r;
+    x400i_ses_callbacks cb = { NULL, se_send, se_ind, NULL };
+    x400i_ses_config c;
+    x400t_pair p;
+    x400t_wire w;
+    memset(&i, 0, sizeof i);
+    memset(&r, 0, sizeof r);
+    memset(&c, 0, sizeof c);
+    cb.user = &i;
+    ck_assert_int_eq(x400i_ses_new(&i.se.s, 1, &c, &cb, NULL, NULL), 0);
+    cb.user = &r;
+    ck_assert_int_eq(x400i_ses_new(&r.se.s, 0, &c, &cb, NULL, NULL), 0);
+    x400t_wire_init(&w);
+    x400t_pair_init(&p, &x400t_session_end, &i.se, &r.se);
+    p.wire = &w;
+    ck_assert_int_eq(x400i_ses_connect_req(i.se.s, (const uint8_t *)"cp", 2), 0);
+    ck_assert_uint_eq(i.se.n, 1);
+    ck_assert_msg(x400t_pair_pump(&p) == 0, "%s", p.err);
+    ck_assert_int_eq(x400i_ses_state(i.se.s), X400I_SES_ST_DATA);
+    ck_assert_int_eq(x400i_ses_state(r.se.s), X400I_SES_ST_DATA);
+    ck_assert_int_eq(i.last, X400I_SES_CONNECT_CONF);
+    ck_assert_uint_eq(w.n, 2);
+    ck_assert_int_eq(w.rec[0].from_initiator, 1);
+    ck_assert_mem_eq(w.rec[0].p + 4, "\x02\xf0\x80\x0d", 4);      /* DT, EOT, CN */
+    ck_assert_int_eq(w.rec[1].from_initiator, 0);
+    ck_assert_mem_eq(w.rec[1].p + 4, "\x02\xf0\x80\x0e", 4);      /* DT, EOT, AC */
+    ck_assert_uint_eq(p.moved, (w.rec[0].len - 7) + (w.rec[1].len - 7));
+    /* a TSDU is never split */
+    ck_assert_int_eq(x400i_ses_data_req(i.se.s, (const uint8_t *)"abc", 3), 0);
+    p.split = 1;
+    ck_assert_int_eq(x400t_pair_pump(&p), -1);
+    ck_assert_str_eq(p.err, "a TSDU end is moved whole: split, chunk and take must be 0");
+    ck_assert_uint_eq(i.se.n, 1);
+    p.split = 0;
+    ck_assert_msg(x400t_pair_pump(&p) == 0, "%s", p.err);
+    ck_assert_int_eq(r.data, 1);
+    ck_assert_uint_eq(w.n, 3);
+    /* dropped: taken, not delivered, not recorded */
+    p.drop[0] = 1;
+    ck_assert_int_eq(x400i_ses_data_req(i.se.s, (const uint8_t *)"abc", 3), 0);
+    ck_assert_msg(x400t_pair_pump(&p) == 0, "%s", p.err);
+    ck_assert_uint_eq(i.se.n, 0);
+    ck_assert_int_eq(r.data, 1);
+    ck_assert_uint_eq(w.n, 3);
+    p.drop[0] = 0;
+    /* cut: the DT crossing octet 0 is lost with the connection */
+    x400t_pair_cut_after(&p, 0);
+    ck_assert_int_eq(x400i_ses_data_req(i.se.s, (const uint8_t *)"abc", 3), 0);
+    ck_assert_int_eq(x400i_ses_data_req(i.se.s, (const uint8_t *)"def", 3), 0);
+    ck_assert_msg(x400t_pair_pump(&p) == 0, "%s", p.err);
+    ck_assert_int_eq(p.cuts, 1);
+    ck_assert_uint_eq(i.se.n, 0);                  /* "def" went with it */
+    ck_assert_int_eq(r.data, 1);
+    ck_assert_int_eq(i.last, X400I_SES_P_ABORT_IND);
+    ck_assert_int_eq(r.last, X400I_SES_P_ABORT_IND);
+    ck_assert_int_eq(x400i_ses_state(i.se.s), X400I_SES_ST_CLOSED);
+    ck_assert_int_eq(x400i_ses_state(r.se.s), X400I_SES_ST_CLOSED);
+    x400t_pair_free(&p);
+    x400t_wire_free(&w);
+    x400i_ses_free(i.se.s);
+    x400i_ses_free(r.se.s);
+    x400t_ses_end_free(&i.se);
+    x400t_ses_end_free(&r.se);
+}
+END_TEST
+
+/* Moved direct (no copy), the TSDU being delivered stays valid while the
+ * receiver answers (the sender's queue grows, its array moves) and while
+ * it replaces the connection (the sender's queue is flushed): nothing
+ * flushed is delivered, what was pushed after the flush is. */
+struct lend {
+    x400t_ses_end se;    /* first: the receiving end */
+    x400t_ses_end *sender;
+    char got[64];
+    size_t got_len;
+    int delivered;
+};
+
+static int lend_recv(void *end, const uint8_t *p, size_t n)
+{
+    struct lend *l = end;
+    if (l->delivered++ == 0) {
+        for (int k = 0; k < 40; k++)                 /* past the queue's 16 slots */
+            ck_assert_int_eq(x400t_ses_end_push(l->sender, (const uint8_t *)"x", 1), 0);
+        x400t_ses_end_flush(l->sender);               /* "two" and the x's are gone */
+        ck_assert_int_eq(x400t_ses_end_push(l->sender, (const uint8_t *)"new", 3), 0);
+    }
+    /* read after the answer, as a session reads an SPDU's parameters */
+    if (l->got_len + n < sizeof l->got) memcpy(l->got + l->got_len, p, n);
+    l->got_len += n;
+    return (int)n;
+}
+
+START_TEST(session_end_lent_tsdu_survives_flush)
+{
+    x400t_ses_end a;
+    x400t_end_ops ops = x400t_session_end;
+    struct lend l;
+    x400t_pair p;
+    memset(&a, 0, sizeof a);
+    memset(&l, 0, sizeof l);
+    l.sender = &a;
+    ops.recv = lend_recv;
+    ck_assert_int_eq(x400t_ses_end_push(&a, (const uint8_t *)"one", 3), 0);
+    ck_assert_int_eq(x400t_ses_end_push(&a, (const uint8_t *)"two", 3), 0);
+    x400t_pair_init(&p, &ops, &a, &l.se);
+    p.direct = 1;
+    ck_assert_msg(x400t_pair_pump(&p) == 0, "%s", p.err);
+    ck_assert_int_eq(l.delivered, 2);
+    ck_assert_uint_eq(l.got_len, 6);
+    ck_assert_mem_eq(l.got, "onenew", 6);
+    ck_assert_uint_eq(a.n, 0);
+    ck_assert_ptr_null(a.lent);
+    x400t_pair_free(&p);
+    x400t_ses_end_free(&a);
+    x400t_ses_end_free(&l.se);
+}
+END_TEST
+
+/* ---- the runner ------------------------------------------------------------- */
+
+/* The runner's summary counts a suite whose X400T_HALF_TAG job ran alone
+ * (CK_RUN_CASE selecting the half case; the suite's other job runs
+ * nothing): "1 suites, 1 tests", as for any suite. */
+START_TEST(runner_counts_a_half_job_alone)
+{
+    char cmd[1024], line[512], last[512] = "";
+    int plus = 0;
+    FILE *f;
+    snprintf(cmd, sizeof cmd,
+             "CK_RUN_SUITE=pair CK_RUN_CASE=pair_assoc X400T_JOBS=2 X400T_LONG= '%s/check_runner' 2>&1",
+             x400t_bindir());
+    f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "make check:", 11)) snprintf(last, sizeof last, "%s", line);
+        if (strstr(line, " ok   pair+ ")) plus++;
+    }
+    ck_assert_int_eq(pclose(f), 0);
+    ck_assert_int_eq(plus, 1);
+    ck_assert_msg(!strncmp(last, "make check: 1 suites, 1 tests, 0 failed,", 40), "summary: %s", last);
+}
+END_TEST
+
 Suite *x400t_suite_pair(void)
 {
     Suite *s = suite_create("pair");
@@ -358,6 +528,14 @@ Suite *x400t_suite_pair(void)
     tcase_add_test(tc, records_complete_tpkts);
     tcase_add_test(tc, settle_guard_short_and_refused);
     tcase_add_test(tc, scratch_dir_removed_links_not_followed);
+    tcase_add_test(tc, session_ends_move_tsdus_whole);
+    tcase_add_test(tc, session_end_lent_tsdu_survives_flush);
+    tcase_add_test(tc, runner_counts_a_half_job_alone);
+    suite_add_tcase(s, tc);
+    /* the two associations run as the suite's half job (X400T_HALF_TAG),
+     * which runner_counts_a_half_job_alone runs alone */
+    tc = tcase_create("pair_assoc");
+    tcase_set_tags(tc, X400T_HALF_TAG);
     tcase_add_test(tc, associations_recorded_split_cut);
     suite_add_tcase(s, tc);
     return s;

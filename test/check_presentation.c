@@ -1,7 +1,8 @@
 /* Presentation (X.226) through real associations: our CP/CPA structure,
  * the real MTA's, tshark on every PPDU we send (CP, CPA, CPR, ARU, ARP,
- * P-DATA) with the ACSE APDUs inside, X.410-1984 mode, and bad input: each
- * a clean abort with its diagnostic. */
+ * P-DATA) with the ACSE APDUs inside, and bad input: each a clean abort
+ * with its diagnostic.  (X.410-1984 has no presentation layer:
+ * check_rtse_ses.c.) */
 #include <string.h>
 
 #include "acse.h"
@@ -22,44 +23,33 @@ static const void *memmem_(const void *h, size_t hn, const void *n, size_t nn)
 
 struct end {
     x400_assoc *a;
-    int n, last_type, last_ev, refuse, nev, events[8];
+    int n, last_type, refuse, nev, events[8];
     uint8_t ui[64];
     size_t ui_len;
-    int x410;
 };
 
 static const uint8_t RTORQ[] = { 0xb0, 0x0b, 0x80, 0x01, 0x3f, 0xa3, 0x06, 0xa0, 0x04,
                                  0xb0, 0x02, 0x05, 0x00 };
 static const uint8_t RTOAC[] = { 0xb1, 0x0b, 0x80, 0x01, 0x3f, 0xa2, 0x06, 0xa0, 0x04,
                                  0xb1, 0x02, 0x05, 0x00 };
-/* X.410-1984 mode RTORQ: the MTABindArgument directly in open, and
- * applicationProtocol [4] 12 */
-static const uint8_t RTORQ410[] = { 0xb0, 0x0c, 0x80, 0x01, 0x3f, 0xa3, 0x04, 0xa0, 0x02,
-                                    0x05, 0x00, 0x84, 0x01, 0x0c };
-static const uint8_t RTOAC410[] = { 0xb1, 0x09, 0x80, 0x01, 0x3f, 0xa2, 0x04, 0xa0, 0x02,
-                                    0x05, 0x00 };
-
-static int e_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
+static int e_ind(void *u, x400_assoc *a, const x400i_rtse_lind *ind)
 {
     struct end *e = u;
     e->n++;
     e->last_type = ind->type;
-    e->last_ev = ind->ev;
-    if (ind->ui_len && ind->ui_len <= sizeof e->ui) {
-        memcpy(e->ui, ind->ui, ind->ui_len);
-        e->ui_len = ind->ui_len;
+    if (ind->apdu_len && ind->apdu_len <= sizeof e->ui) {
+        memcpy(e->ui, ind->apdu, ind->apdu_len);
+        e->ui_len = ind->apdu_len;
     }
-    if (ind->type == X400I_AU_ASSOCIATE_IND)
-        return x400i_assoc_associate_rsp(a, !e->refuse, e->x410 ? RTOAC410 : RTOAC,
-                                         e->x410 ? sizeof RTOAC410 : sizeof RTOAC);
-    if (ind->type == X400I_AU_RELEASE_IND) return x400i_assoc_release_rsp(a);
+    if (ind->type == X400I_RTSE_LIND_CONNECT)
+        return x400i_assoc_associate_rsp(a, !e->refuse, RTOAC, sizeof RTOAC);
+    if (ind->type == X400I_RTSE_LIND_RELEASE) return x400i_assoc_release_rsp(a);
     return 0;
 }
 static int e_assoc(void *u, x400_assoc *a)
 {
-    struct end *e = u;
-    return e->x410 ? x400i_assoc_associate_req(a, RTORQ410, sizeof RTORQ410)
-                   : x400i_assoc_associate_req(a, RTORQ, sizeof RTORQ);
+    (void)u;
+    return x400i_assoc_associate_req(a, RTORQ, sizeof RTORQ);
 }
 static int e_event(void *u, x400_assoc *a, const x400_assoc_event *ev)
 {
@@ -81,16 +71,14 @@ static void pump(struct link *l)
     ck_assert_msg(x400t_pair_pump(&l->io) == 0, "%s", l->io.err);
 }
 
-static void open_link(struct link *l, int x410)
+static void open_link(struct link *l)
 {
     x400_assoc_config ci, cr;
     x400i_assoc_upper ui = { &l->ini, e_assoc, e_ind }, ur = { &l->rsp, NULL, e_ind };
     x400_assoc_callbacks cbi = { &l->ini, e_event }, cbr = { &l->rsp, e_event };
     memset(l, 0, sizeof *l);
-    l->ini.x410 = l->rsp.x410 = x410;
     x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-    if (x410) ci.mode = X400_MODE_X410;
     ck_assert_int_eq(x400_assoc_new(&l->ini.a, &ci, &cbi, NULL), 0);
     ck_assert_int_eq(x400_assoc_new(&l->rsp.a, &cr, &cbr, NULL), 0);
     x400i_assoc_set_upper(l->ini.a, &ui);
@@ -159,7 +147,7 @@ START_TEST(own_cp_structure)
     ck_assert_int_eq(x400i_acse_encode(&ab, &ap), 0);
     pdv.ctx = 1; pdv.encoding = X400I_PDV_SINGLE; pdv.v = ab.p; pdv.len = ab.len;
     memset(&cp, 0, sizeof cp);
-    cp.mode = 1; cp.ctx = ctx; cp.nctx = 3; cp.pdv = &pdv; cp.npdv = 1; cp.provider_reason = -1;
+    cp.ctx = ctx; cp.nctx = 3; cp.pdv = &pdv; cp.npdv = 1; cp.provider_reason = -1;
     ck_assert_int_eq(x400i_ppdu_encode_cp(&b, &cp), 0);
     {
         static const uint8_t head[] = { 0x31, 0x81 };   /* SET, definite */
@@ -173,7 +161,6 @@ START_TEST(own_cp_structure)
         ck_assert_ptr_nonnull(memmem(b.p, b.len, ext, sizeof ext));
     }
     ck_assert_int_eq(x400i_ppdu_decode(X400I_PPDU_CP, b.p, b.len, &pp, NULL, 1 << 20, &d), 0);
-    ck_assert_int_eq(pp.mode, 1);
     ck_assert_uint_eq(pp.nctx, 3);
     ck_assert_int_eq(pp.ctx[0].id, 1);
     ck_assert_int_eq(pp.ctx[1].id, 3);
@@ -200,14 +187,14 @@ START_TEST(tshark_normal_exchange)
 {
     struct link l;
     static const uint8_t rttp[] = { 0x02, 0x01, 0x05 };
-    x400i_pdv d = { 3, X400I_PDV_SINGLE, rttp, sizeof rttp };
-    open_link(&l, 0);
+    open_link(&l);
     connect_link(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ESTABLISHED);
     ck_assert_uint_eq(l.ini.ui_len, sizeof RTOAC);
-    ck_assert_int_eq(x400i_assoc_data_req(l.ini.a, &d, 1), 0);
+    ck_assert_int_eq(x400i_assoc_data_req(l.ini.a, rttp, sizeof rttp), 0);   /* a PDV on context 3 */
     pump(&l);
-    ck_assert_int_eq(l.rsp.last_type, X400I_AU_DATA_IND);
+    ck_assert_int_eq(l.rsp.last_type, X400I_RTSE_LIND_DATA);
+    ck_assert_uint_eq(l.rsp.ui_len, sizeof rttp);
     ck_assert_int_eq(x400_assoc_release(l.ini.a), 0);
     pump(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
@@ -224,7 +211,7 @@ END_TEST
 START_TEST(tshark_refused)
 {
     struct link l;
-    open_link(&l, 0);
+    open_link(&l);
     l.rsp.refuse = 1;
     connect_link(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
@@ -243,13 +230,13 @@ START_TEST(tshark_user_abort)
 {
     struct link l;
     static const uint8_t rtab[] = { 0xb6, 0x03, 0x80, 0x01, 0x00 };
-    open_link(&l, 0);
+    open_link(&l);
     connect_link(&l);
     ck_assert_int_eq(x400i_assoc_abort_req(l.ini.a, rtab, sizeof rtab), 0);
     pump(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ABORTED);
     ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ABORTED);
-    ck_assert_int_eq(l.rsp.last_type, X400I_AU_ABORT_IND);
+    ck_assert_int_eq(l.rsp.last_type, X400I_RTSE_LIND_U_ABORT);
     ck_assert_uint_eq(l.rsp.ui_len, sizeof rtab);
     ck_assert_mem_eq(l.rsp.ui, rtab, sizeof rtab);
     ck_assert_ptr_nonnull(strstr(x400_assoc_diag(l.rsp.a)->text, "A-ABORT from peer"));
@@ -267,7 +254,7 @@ START_TEST(tshark_arp)
     struct link l;
     x400i_ses_ind ind;
     static const uint8_t cp[] = { 0x31, 0x05, 0xa0, 0x03, 0x80, 0x01, 0x01 };
-    open_link(&l, 0);
+    open_link(&l);
     connect_link(&l);
     memset(&ind, 0, sizeof ind);
     ind.type = X400I_SES_CONNECT_IND;
@@ -281,40 +268,9 @@ START_TEST(tshark_arp)
     pump(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ABORTED);
     ck_assert_ptr_nonnull(strstr(x400_assoc_diag(l.ini.a)->text, "ARP-PPDU from peer (abort reason 2, event 0)"));
-    ck_assert_int_eq(l.ini.last_type, X400I_AU_P_ABORT_IND);
+    ck_assert_int_eq(l.ini.last_type, X400I_RTSE_LIND_P_ABORT);
     wire_ok(&l, "pres_arp");
     wire_has(&l, "pres_arp", "-e pres.event_identifier -e pres.provider_reason", "0\t2");
-    close_link(&l);
-}
-END_TEST
-
-/* X.410-1984 mode: CP/CPA carry the RTORQ/RTOAC; no ACSE; data untouched. */
-START_TEST(x410_mode)
-{
-    struct link l;
-    static const uint8_t raw[] = { 0x04, 0x02, 'h', 'i' };
-    x400i_pdv d = { 0, X400I_PDV_OCTETS, raw, sizeof raw };
-    const uint8_t *out;
-    open_link(&l, 1);
-    connect_link(&l);
-    /* tshark 4.0.17 decodes X.410-mode CP/CPA but not its data transfer */
-    wire_ok(&l, "pres_x410");
-    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ESTABLISHED);
-    ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ESTABLISHED);
-    ck_assert_int_eq(x400i_pres_mode(x400i_assoc_presentation(l.rsp.a)), 0);
-    /* the responder's RTSE got the RTORQ back under its own tag */
-    (void)out;
-    ck_assert_int_eq(l.ini.last_type, X400I_AU_ASSOCIATE_CONF);
-    ck_assert_uint_eq(l.ini.ui_len, sizeof RTOAC410);
-    ck_assert_mem_eq(l.ini.ui, RTOAC410, sizeof RTOAC410);
-    ck_assert_int_eq(x400i_assoc_data_req(l.ini.a, &d, 1), 0);
-    pump(&l);
-    ck_assert_int_eq(l.rsp.last_type, X400I_AU_DATA_IND);
-    ck_assert_uint_eq(l.rsp.ui_len, sizeof RTORQ410);
-    ck_assert_mem_eq(l.rsp.ui, RTORQ410, sizeof RTORQ410);
-    ck_assert_int_eq(x400_assoc_release(l.ini.a), 0);
-    pump(&l);
-    ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
     close_link(&l);
 }
 END_TEST
@@ -350,7 +306,7 @@ static void bad_td(const uint8_t *ud, size_t len, const char *want, int arp_reas
     struct link l;
     const uint8_t *out;
     size_t n;
-    open_link(&l, 0);
+    open_link(&l);
     connect_link(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ESTABLISHED);
     ck_assert_int_lt(send_td(&l, ud, len), 0);
@@ -440,7 +396,7 @@ static void bad_cp(const uint8_t *cp, size_t cplen, const char *want)
     struct link l;
     uint8_t cn[512];
     size_t n = 0;
-    open_link(&l, 0);
+    open_link(&l);
     ck_assert_int_eq(x400_assoc_connect(l.ini.a), 0);
     move(&l, 1);     /* CR */
     move(&l, 0);     /* CC; the initiator now queues its CN: drop it */
@@ -501,7 +457,6 @@ Suite *x400t_suite_presentation(void)
     tcase_add_test(tc, tshark_refused);
     tcase_add_test(tc, tshark_user_abort);
     tcase_add_test(tc, tshark_arp);
-    tcase_add_test(tc, x410_mode);
     tcase_add_test(tb, bad_unknown_context);
     tcase_add_test(tb, bad_transfer_syntax);
     tcase_add_test(tb, bad_length_past_container);

@@ -105,14 +105,14 @@ struct rec {
     int defer;      /* do not answer ASSOCIATE_IND / RELEASE_IND */
 };
 
-static int rec_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
+static int rec_ind(void *u, x400_assoc *a, const x400i_rtse_lind *ind)
 {
     struct rec *r = u;
     r->nind++;
     r->last_type = ind->type;
     if (r->defer) return 0;
-    if (ind->type == X400I_AU_ASSOCIATE_IND) return x400i_assoc_associate_rsp(a, 1, NULL, 0);
-    if (ind->type == X400I_AU_RELEASE_IND) return x400i_assoc_release_rsp(a);
+    if (ind->type == X400I_RTSE_LIND_CONNECT) return x400i_assoc_associate_rsp(a, 1, NULL, 0);
+    if (ind->type == X400I_RTSE_LIND_RELEASE) return x400i_assoc_release_rsp(a);
     return 0;
 }
 
@@ -151,7 +151,10 @@ static x400_assoc *reach(struct duo *d, x400_pstate st)
     duo_open(d);
     switch (st) {
     case X400_PSTA01:
-        return d->rsp.a;
+        /* a presentation machine before its connection: the initiator's
+         * (a responder creates its own at the S-CONNECT indication, once
+         * it knows the connection is not X.410-1984) */
+        return d->ini.a;
     case X400_PSTA02:
     case X400_PSTA03:
         d->rsp.defer = 1;
@@ -220,7 +223,7 @@ static void cp_like(x400i_buf *out, int type)
     pdv.v = ab.p;
     pdv.len = ab.len;
     memset(&cp, 0, sizeof cp);
-    cp.mode = 1;
+
     cp.ctx = ctx;
     cp.nctx = 3;
     cp.pdv = &pdv;
@@ -255,7 +258,7 @@ static void make_ind(x400_pevent ev, x400i_ses_ind *ind, x400i_buf *ud)
     case X400_PEV_RELEASE_IND: ind->type = X400I_SES_RELEASE_IND; acse_pdv_ud(ud, X400I_ACSE_RLRQ); break;
     case X400_PEV_RELEASE_CONF: ind->type = X400I_SES_RELEASE_CONF; acse_pdv_ud(ud, X400I_ACSE_RLRE); break;
     case X400_PEV_U_ABORT_IND: ind->type = X400I_SES_U_ABORT_IND;
-        ck_assert_int_eq(x400i_ppdu_encode_aru(ud, 1, NULL, 0, NULL, 0), 0); break;
+        ck_assert_int_eq(x400i_ppdu_encode_aru(ud, NULL, 0), 0); break;
     case X400_PEV_P_ABORT_IND: ind->type = X400I_SES_P_ABORT_IND; break;
     case X400_PEV_TOKEN_GIVE_IND: ind->type = X400I_SES_TOKEN_GIVE_IND; ind->tokens = 1; break;
     case X400_PEV_TOKEN_PLEASE_IND: ind->type = X400I_SES_TOKEN_PLEASE_IND; ind->tokens = 1; break;
@@ -285,13 +288,13 @@ static int local_request(x400i_pres *p, x400_pevent ev)
     x400i_pdv a = { 1, X400I_PDV_SINGLE, aarq, sizeof aarq }, dat = { 3, X400I_PDV_SINGLE, rttp, 3 };
     uint32_t serial;
     switch (ev) {
-    case X400_PEV_CONNECT_REQ: return x400i_pres_connect_req(p, &a, 1, NULL, 0);
-    case X400_PEV_CONNECT_RSP_ACCEPT: return x400i_pres_connect_rsp(p, 1, -1, NULL, 0, NULL, 0);
-    case X400_PEV_CONNECT_RSP_REFUSE: return x400i_pres_connect_rsp(p, 0, 0, NULL, 0, NULL, 0);
+    case X400_PEV_CONNECT_REQ: return x400i_pres_connect_req(p, &a, 1);
+    case X400_PEV_CONNECT_RSP_ACCEPT: return x400i_pres_connect_rsp(p, 1, -1, NULL, 0);
+    case X400_PEV_CONNECT_RSP_REFUSE: return x400i_pres_connect_rsp(p, 0, 0, NULL, 0);
     case X400_PEV_DATA_REQ: return x400i_pres_data_req(p, &dat, 1);
     case X400_PEV_RELEASE_REQ: return x400i_pres_release_req(p, NULL, 0);
     case X400_PEV_RELEASE_RSP: return x400i_pres_release_rsp(p, NULL, 0);
-    case X400_PEV_U_ABORT_REQ: return x400i_pres_u_abort_req(p, NULL, 0, NULL, 0);
+    case X400_PEV_U_ABORT_REQ: return x400i_pres_u_abort_req(p, NULL, 0);
     case X400_PEV_TOKEN_GIVE_REQ: return x400i_pres_token_give_req(p, X400I_TOKEN_DATA);
     case X400_PEV_TOKEN_PLEASE_REQ: return x400i_pres_token_please_req(p, X400I_TOKEN_DATA, NULL, 0);
     case X400_PEV_CONTROL_GIVE_REQ: return x400i_pres_control_give_req(p);
@@ -350,9 +353,15 @@ START_TEST(every_pair_through_the_association)
                                   x400_assoc_diag(a)->text);
                     ck_assert_msg(rv >= 0, "%s in %s: %d %s", en, x400_pstate_name((x400_pstate)s), rv,
                                   x400_assoc_diag(a)->text);
-                    ck_assert_msg(x400i_pres_state(p) == next, "%s in %s: state %s, table says %s", en,
-                                  x400_pstate_name((x400_pstate)s), x400_pstate_name(x400i_pres_state(p)),
-                                  x400_pstate_name(next));
+                    if (ev == X400_PEV_U_EXCEPTION_IND || ev == X400_PEV_P_EXCEPTION_IND)
+                        /* presentation took it; RTSE's adapter (lib/rtse_pres.c)
+                         * then gives the connection up: no exception reports
+                         * in RTSE's use of the session service */
+                        ck_assert_int_eq(x400_assoc_get_state(a), X400_ASSOC_ABORTED);
+                    else
+                        ck_assert_msg(x400i_pres_state(p) == next, "%s in %s: state %s, table says %s", en,
+                                      x400_pstate_name((x400_pstate)s),
+                                      x400_pstate_name(x400i_pres_state(p)), x400_pstate_name(next));
                     accepted++;
                 } else {
                     const uint8_t *out;

@@ -150,9 +150,7 @@ START_TEST(no_checkpointing)
     /* a connection lost mid-transfer cannot be recovered: both abort */
     {
         uint8_t *d = x400t_pattern(300000, 6);
-        h.count_from = &h.a;
-        h.cut_at = 100000;
-        h.cut_armed = 1;
+        x400t_pair_cut_after(&h.io, 100000);
         ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, 300000, X400_RTSE_PRIO_NORMAL, 1), 0);
         x400t_rl_pump(&h);
         ck_assert_int_eq(h.a.last_result, X400_ERR_ABORTED);
@@ -241,13 +239,11 @@ static uint64_t cut_run(const x400_rtse_config *c, const uint8_t *d, size_t n, u
     uint64_t resent;
     x400t_rl_init(&h, c, c);
     x400t_rl_open(&h);
-    h.count_from = &h.a;
-    h.cut_at = cut_at;
-    h.cut_armed = 1;
+    x400t_pair_cut_after(&h.io, cut_at);
     h.net_down = restart;
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
-    ck_assert_int_eq(h.cuts, 1);
+    ck_assert_int_eq(h.io.cuts, 1);
     if (restart) {
         uint8_t rec[X400_RTSE_RECORD_MAX];
         size_t rn = h.b.record_len;
@@ -339,7 +335,6 @@ static size_t *tsdu_bounds(const x400_rtse_config *c, const uint8_t *d, size_t n
     size_t *cum;
     x400t_rl_init(&h, c, c);
     x400t_rl_open(&h);
-    h.count_from = &h.a;
     h.lens = malloc(sizeof *h.lens);
     h.caplens = 1;
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
@@ -421,9 +416,7 @@ START_TEST(recovery_timeout_restarts)
     uint8_t *d = x400t_pattern(n, 77);
     x400t_rl_init(&h, &c, &c);
     x400t_rl_open(&h);
-    h.count_from = &h.a;
-    h.cut_at = 300000;
-    h.cut_armed = 1;
+    x400t_pair_cut_after(&h.io, 300000);
     h.net_down = 1; /* the peer stays unreachable */
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
@@ -472,7 +465,7 @@ START_TEST(peer_never_confirms)
     c.transfer_timeout_s_per_kib[X400_RTSE_PRIO_NORMAL] = 1;
     x400t_rl_init(&h, &c, &c);
     x400t_rl_open(&h);
-    h.drop_from_b = 1; /* nothing comes back */
+    h.io.drop[1] = 1; /* nothing comes back */
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, d, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
     ck_assert_int_eq(x400i_rtse_state(h.a.rt), X400I_RTSE_ST_SENDING);
@@ -952,61 +945,33 @@ static void sc_resp_receiving(wk *w) { sc_resp_open(w); WK_IN(w, ACT_START, NULL
 static void sc_resp_receiving_nocp(wk *w) { sc_resp_open_nocp(w); WK_IN(w, ACT_START, NULL, 0, 0); }
 /* an APDV of 11 octets: EXTERNAL {indirect-reference 5, single-ASN1-type NULL} */
 #define WK_APDV (const uint8_t *)"\x04\x09\x28\x07\x02\x01\x05\xa0\x02\x05\x00", 11
+/* the scenarios' last steps: an APDU completed, its confirmation deferred;
+ * a transfer requested */
+static void wk_received(wk *w)
+{
+    w->defer = 1;
+    WK_IN(w, DATA, WK_APDV, 0);
+    WK_IN(w, ACT_END, NULL, 0, 0);
+    w->defer = 0;
+}
+static void wk_transfer(wk *w, const uint8_t *d, size_t n)
+{
+    WK_OK(x400i_rtse_transfer_req(w->rt, d, n, X400_RTSE_PRIO_NORMAL, 1));
+}
 static void sc_resp_receiving_all(wk *w) { sc_resp_receiving(w); WK_IN(w, DATA, WK_APDV, 0); }
-static void sc_resp_received_nocp(wk *w)
-{
-    sc_resp_receiving_nocp(w);
-    w->defer = 1;
-    WK_IN(w, DATA, WK_APDV, 0);
-    WK_IN(w, ACT_END, NULL, 0, 0);
-    w->defer = 0;
-}
-static void sc_resp_received(wk *w) /* a completed incoming APDU, confirmation deferred */
-{
-    sc_resp_receiving(w);
-    w->defer = 1;
-    WK_IN(w, DATA, WK_APDV, 0);
-    WK_IN(w, ACT_END, NULL, 0, 0);
-    w->defer = 0;
-}
+static void sc_resp_received_nocp(wk *w) { sc_resp_receiving_nocp(w); wk_received(w); }
+static void sc_resp_received(wk *w) { sc_resp_receiving(w); wk_received(w); }
 static void sc_resp_confirmed(wk *w) { sc_resp_received(w); WK_OK(x400i_rtse_transfer_accept(w->rt)); }
 static void sc_init_noturn(wk *w) { sc_init_open(w); WK_OK(x400i_rtse_turn_give_req(w->rt)); }
 static void sc_init_receiving(wk *w) { sc_init_noturn(w); WK_IN(w, ACT_START, NULL, 0, 0); }
 static void sc_init_receiving_all(wk *w) { sc_init_receiving(w); WK_IN(w, DATA, WK_APDV, 0); }
-static void sc_init_received(wk *w)
-{
-    sc_init_receiving(w);
-    w->defer = 1;
-    WK_IN(w, DATA, WK_APDV, 0);
-    WK_IN(w, ACT_END, NULL, 0, 0);
-    w->defer = 0;
-}
+static void sc_init_received(wk *w) { sc_init_receiving(w); wk_received(w); }
 static void sc_resp_turn(wk *w) { sc_resp_open(w); WK_IN(w, CONTROL_GIVE, NULL, 0, 0); }
-static void sc_init_sending(wk *w)
-{
-    sc_init_open(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, sizeof wk_big, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_init_sending_long(wk *w)
-{
-    sc_init_open(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_long, sizeof wk_long, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_resp_sending(wk *w)
-{
-    sc_resp_turn(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, sizeof wk_big, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_init_end_conf(wk *w)
-{
-    sc_init_open(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, 10, X400_RTSE_PRIO_NORMAL, 1));
-}
-static void sc_resp_end_conf(wk *w)
-{
-    sc_resp_turn(w);
-    WK_OK(x400i_rtse_transfer_req(w->rt, wk_big, 10, X400_RTSE_PRIO_NORMAL, 1));
-}
+static void sc_init_sending(wk *w) { sc_init_open(w); wk_transfer(w, wk_big, sizeof wk_big); }
+static void sc_init_sending_long(wk *w) { sc_init_open(w); wk_transfer(w, wk_long, sizeof wk_long); }
+static void sc_resp_sending(wk *w) { sc_resp_turn(w); wk_transfer(w, wk_big, sizeof wk_big); }
+static void sc_init_end_conf(wk *w) { sc_init_open(w); wk_transfer(w, wk_big, 10); }
+static void sc_resp_end_conf(wk *w) { sc_resp_turn(w); wk_transfer(w, wk_big, 10); }
 /* three checkpoints unconfirmed (the window), the last piece waits */
 static void sc_init_end_conf_ring(wk *w) { sc_init_sending(w); WK_IN(w, MINOR_SYNC_CONF, NULL, 0, 1); }
 static void sc_init_recovering_end(wk *w) { sc_init_end_conf(w); WK_IN(w, P_ABORT, NULL, 0, 0); }
@@ -1310,7 +1275,7 @@ static void tshark_case(const char *name, const uint8_t *msg, size_t n, uint32_t
     x400t_rl_init(&h, &c, &c);
     h.pres_wrap = 1;
     x400t_rl_open(&h);
-    h.wire = &w; /* the capture starts after the CN/AC */
+    h.io.wire = &w; /* the capture starts after the CN/AC */
     ck_assert_int_eq(x400i_rtse_transfer_req(h.a.rt, msg, n, X400_RTSE_PRIO_NORMAL, 1), 0);
     x400t_rl_pump(&h);
     ck_assert_int_eq(h.a.last_result, X400_OK);

@@ -208,8 +208,11 @@ static void open_ok(struct h *h)
     ck_assert_int_eq(x400i_rtse_state(RT(h->r)), X400I_RTSE_ST_OPEN);
     ck_assert_int_eq(x400_assoc_get_state(h->i.a), X400_ASSOC_ESTABLISHED);
     ck_assert_int_eq(x400_assoc_get_state(h->r.a), X400_ASSOC_ESTABLISHED);
-    ck_assert_int_eq(x400i_assoc_presentation(h->i.a) ? x400i_pres_mode(x400i_assoc_presentation(h->r.a)) : -1,
-                     !h->x410);
+    /* the responder runs the caller's mode; an X.410-1984 association has
+     * no presentation machine (RTSE over session, lib/rtse_ses.c) */
+    ck_assert_int_eq(x400_assoc_get_mode(h->r.a), h->x410 ? X400_MODE_X410 : X400_MODE_NORMAL);
+    ck_assert_int_eq(x400i_assoc_presentation(h->i.a) != NULL, !h->x410);
+    ck_assert_int_eq(x400i_assoc_presentation(h->r.a) != NULL, !h->x410);
 }
 
 static void transfer(struct h *h, const uint8_t *m, size_t n, uint64_t tid)
@@ -532,7 +535,7 @@ START_TEST(bad_pdata_context)
     x400i_pdv d = { 5, X400I_PDV_SINGLE, (const uint8_t *)"\x04\x01x", 3 };
     h_init(&h, 0, 1);
     open_ok(&h);
-    ck_assert_int_eq(x400i_assoc_data_req(h.i.a, &d, 1), X400_OK);
+    ck_assert_int_eq(x400i_pres_data_req(x400i_assoc_presentation(h.i.a), &d, 1), X400_OK);
     pump(&h);
     ck_assert_int_eq(h.r.nind[X400I_RTSE_P_ABORT_IND], 1);
     ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_DATA], 0);
@@ -674,16 +677,21 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
             size_t ul;
             x400i_ppdu pp;
             x400_diag d;
+            x400i_buf xb;
+            x400i_view x410;
             cp = x400t_ppvec_user_data(v, k, &cp_len);
             ck_assert_ptr_nonnull(cp);
             ck_assert_int_eq(spdu_of(out + n0, out_len - n0), 0x0e);
             ud = x400t_tpkt_user_data(out + n0, out_len - n0, &ul);
             ck_assert_ptr_nonnull(ud);
-            ck_assert_int_eq(x400i_ppdu_decode(X400I_PPDU_CPA, ud, ul, &pp, NULL, 65536, &d), X400_OK);
-            ck_assert_int_eq(pp.mode, 0);
-            ck_assert_uint_gt(pp.x410.len, 2);
-            ck_assert_int_eq(pp.x410.p[0], 0xb1);      /* RTOAC */
+            /* an X.410-1984 CPA: no normal-mode CPA-PPDU, its [1] the RTOAC */
+            ck_assert_int_ne(x400i_ppdu_decode(X400I_PPDU_CPA, ud, ul, &pp, NULL, 65536, &d), X400_OK);
             x400i_ppdu_release(&pp);
+            x400i_buf_init(&xb, NULL, 65536);
+            ck_assert_int_eq(x400i_rtse_ses_decode(X400I_PPDU_CPA, ud, ul, &xb, &x410), X400_OK);
+            ck_assert_uint_gt(x410.len, 2);
+            ck_assert_int_eq(x410.p[0], 0xb1);      /* RTOAC */
+            x400i_buf_free(&xb);
         }
         if (spdu_of(v->t[k].p, v->t[k].len) == 0x01 && !apdu)  /* GT + DT: the MTS-APDU */
             apdu = x400t_ppvec_user_data(v, k, &apdu_len);
@@ -838,16 +846,16 @@ static int raw_associate(void *u, x400_assoc *a)
     return x400i_assoc_associate_req(a, r->q, r->qn);
 }
 
-static int raw_ind(void *u, x400_assoc *a, const x400i_au_ind *ind)
+static int raw_ind(void *u, x400_assoc *a, const x400i_rtse_lind *ind)
 {
     struct rawup *r = u;
     (void)a;
-    if (ind->type != X400I_AU_ASSOCIATE_CONF) return 0;
+    if (ind->type != X400I_RTSE_LIND_CONNECT_CONF) return 0;
     r->conf++;
     r->accepted = ind->accepted;
-    ck_assert_uint_le(ind->ui_len, sizeof r->ui);
-    if (ind->ui_len) memcpy(r->ui, ind->ui, ind->ui_len);
-    r->ui_len = ind->ui_len;
+    ck_assert_uint_le(ind->apdu_len, sizeof r->ui);
+    if (ind->apdu_len) memcpy(r->ui, ind->apdu, ind->apdu_len);
+    r->ui_len = ind->apdu_len;
     return 0;
 }
 

@@ -1,24 +1,22 @@
 /* X.225 session protocol machine: two SPMs in one process exchanging TSDUs
- * through queues; a full P1-style exchange checked by tshark; refusal,
+ * through the shared harness (pair.h, x400t_session_end); a full P1-style exchange checked by tshark; refusal,
  * version negotiation, aborts, invalid requests and SPDUs with their
  * diagnostics; every received TSDU truncated at every length. */
 #include <string.h>
 
+#include "interop.h"
+#include "pair.h"
 #include "session.h"
 #include "support_strictpeer.h"
 #include "wire.h"
 #include "x400t.h"
 
-#define MAXQ 64
 #define MAXIND 256
 
-typedef struct tsdu { uint8_t *p; size_t len; } tsdu;
-
 typedef struct end {
+    x400t_ses_end se;      /* first: the harness's end (TSDUs sent, not yet delivered) */
     x400i_ses *s;
     int initiator;
-    tsdu q[MAXQ];          /* TSDUs sent by this end, not yet delivered */
-    int nq;
     int ind[MAXIND];       /* indication types received */
     int nind;
     x400i_ses_ind last;    /* copy of the last indication (views invalid) */
@@ -34,7 +32,8 @@ typedef struct end {
 
 typedef struct pair {
     end i, r;
-    x400t_wire *wire;
+    x400t_pair io;         /* the harness moving TSDUs between i.se and r.se */
+    x400t_end_ops ops;     /* x400t_session_end with the truncating recv */
     /* mutation: truncate the mut_k-th delivered TSDU to mut_len octets */
     int mut_k, delivered;
     size_t mut_len;
@@ -46,11 +45,7 @@ typedef struct pair {
 static int cb_send(void *user, const uint8_t *p, size_t len)
 {
     end *e = user;
-    ck_assert_int_lt(e->nq, MAXQ);
-    e->q[e->nq].p = malloc(len ? len : 1);
-    memcpy(e->q[e->nq].p, p, len);
-    e->q[e->nq].len = len;
-    e->nq++;
+    ck_assert_int_eq(x400t_ses_end_push(&e->se, p, len), 0);
     return 0;
 }
 
@@ -82,6 +77,32 @@ static int cb_ind(void *user, const x400i_ses_ind *ind)
 
 static void cb_disc(void *user) { ((end *)user)->disconnected++; }
 
+/* Every TSDU moved passes the strict peer. */
+static void strict_tap(void *user, int from, const uint8_t *t, size_t len)
+{
+    pair *p = user;
+    ck_assert_msg(x400t_strict_check(&p->strict, from == 0, t, len) == 0, "strict peer: %s", p->strict.err);
+}
+
+/* The harness's session recv, truncating the mut_k-th delivered TSDU to
+ * mut_len octets. */
+static int truncating_recv(void *to_end, const uint8_t *t, size_t len)
+{
+    end *to = to_end;      /* se is its first member */
+    pair *p = to->pair;
+    size_t n = len;
+    int rc;
+    if (p->delivered++ == p->mut_k && p->mut_len < len) {
+        x400i_spdu sp[2];
+        x400_diag d;
+        n = p->mut_len;
+        p->mut_decode_failed = x400i_spdu_decode_tsdu(t, n, X400I_SPDU_DEC_ACTIVITY, sp, &d) < 0;
+        p->mut_target = to;
+    }
+    rc = x400t_session_end.recv(to_end, t, n);
+    return rc < 0 ? rc : (int)len;
+}
+
 static void pair_init(pair *p, const x400i_ses_config *ci, const x400i_ses_config *cr)
 {
     x400i_ses_callbacks cb = { NULL, cb_send, cb_ind, cb_disc };
@@ -96,15 +117,23 @@ static void pair_init(pair *p, const x400i_ses_config *ci, const x400i_ses_confi
     ck_assert_int_eq(x400i_ses_new(&p->i.s, 1, ci ? ci : &def, &cb, NULL, NULL), 0);
     cb.user = &p->r;
     ck_assert_int_eq(x400i_ses_new(&p->r.s, 0, cr ? cr : &def, &cb, NULL, NULL), 0);
+    p->i.se.s = p->i.s;
+    p->r.se.s = p->r.s;
+    p->ops = x400t_session_end;
+    p->ops.recv = truncating_recv;
+    x400t_pair_init(&p->io, &p->ops, &p->i.se, &p->r.se);
+    p->io.tap = strict_tap;
+    p->io.user = p;
 }
 
 static void pair_free(pair *p)
 {
     for (int k = 0; k < 2; k++) {
         end *e = k ? &p->r : &p->i;
-        for (int j = 0; j < e->nq; j++) free(e->q[j].p);
+        x400t_ses_end_free(&e->se);
         x400i_ses_free(e->s);
     }
+    x400t_pair_free(&p->io);
     x400t_strict_free(&p->strict);
 }
 
@@ -112,38 +141,9 @@ static void pair_free(pair *p)
  * empty.  Returns the last x400i_ses_input() error (0 if none). */
 static int pump(pair *p)
 {
-    int rc = 0, moved = 1;
-    while (moved) {
-        moved = 0;
-        for (int k = 0; k < 2; k++) {
-            end *from = k ? &p->r : &p->i, *to = k ? &p->i : &p->r;
-            while (from->nq > 0) {
-                tsdu t = from->q[0];
-                int r;
-                memmove(from->q, from->q + 1, (size_t)(from->nq - 1) * sizeof(tsdu));
-                from->nq--;
-                if (p->wire) x400t_wire_add_tsdu(p->wire, from->initiator, t.p, t.len);
-                ck_assert_msg(x400t_strict_check(&p->strict, from->initiator, t.p, t.len) == 0,
-                              "strict peer: %s", p->strict.err);
-                if (p->delivered++ == p->mut_k && p->mut_len < t.len) {
-                    x400i_spdu sp[2];
-                    x400_diag d;
-                    uint8_t *cut = malloc(p->mut_len ? p->mut_len : 1);
-                    memcpy(cut, t.p, p->mut_len);
-                    free(t.p);
-                    t.p = cut;
-                    t.len = p->mut_len;
-                    p->mut_decode_failed = x400i_spdu_decode_tsdu(t.p, t.len, X400I_SPDU_DEC_ACTIVITY, sp, &d) < 0;
-                    p->mut_target = to;
-                }
-                r = x400i_ses_input(to->s, t.p, t.len);
-                if (r < 0) rc = r;
-                free(t.p);
-                moved = 1;
-            }
-        }
-    }
-    return rc;
+    p->io.refused = 0;
+    ck_assert_msg(x400t_pair_pump(&p->io) == 0, "%s", p->io.err);
+    return p->io.refused ? p->io.last_refusal : 0;
 }
 
 static int count_ind(const end *e, int type)
@@ -174,7 +174,7 @@ static void script(pair *p, int strict)
     /* With tshark watching, the CN carries a well-formed (minimal) CP-type,
      * since tshark hands session user data to its presentation dissector. */
     static const uint8_t cp[] = { 0x31, 0x80, 0xa0, 0x03, 0x80, 0x01, 0x01, 0x00, 0x00 };
-    if (p->wire) OK(x400i_ses_connect_req(p->i.s, cp, sizeof cp));
+    if (p->io.wire) OK(x400i_ses_connect_req(p->i.s, cp, sizeof cp));
     else OK(x400i_ses_connect_req(p->i.s, (const uint8_t *)"cp-type", 7));
     pump(p);
     if (strict) {
@@ -258,7 +258,7 @@ static void script(pair *p, int strict)
         ck_assert_int_eq(count_ind(&p->i, X400I_SES_ACT_DISCARD_CONF), 1);
     }
     /* (tshark 4.0's presentation dissector cannot place FN user data) */
-    OK(x400i_ses_release_req(p->i.s, (const uint8_t *)"rlrq", p->wire ? 0 : 4));
+    OK(x400i_ses_release_req(p->i.s, (const uint8_t *)"rlrq", p->io.wire ? 0 : 4));
     pump(p);
     if (strict) {
         ck_assert_int_eq(x400i_ses_state(p->i.s), X400I_SES_ST_CLOSED);
@@ -284,7 +284,7 @@ START_TEST(full_exchange_and_tshark)
     x400t_wire_init(&w);
     pair_init(&p, &ci, NULL);
     p.r.auto_respond = 1;
-    p.wire = &w;
+    p.io.wire = &w;
     script(&p, 1);
     ck_assert_msg(x400t_wire_check(&w, "session_full", NULL, err, sizeof err) == 0, "%s", err);
     f = x400t_wire_fields(&w, "session_full", NULL, "-e ses.type");
@@ -589,9 +589,9 @@ static void expect_peer_error(const uint8_t *t, size_t n, int in_activity, const
                   x400i_ses_diag(p.r.s)->text, want);
     ck_assert_ptr_nonnull(p.r.last.diag);
     /* AB with Transport Disconnect = released | protocol error went out */
-    ck_assert_int_eq(p.r.nq, 1);
-    ck_assert_int_eq(p.r.q[0].len, 5);
-    ck_assert_mem_eq(p.r.q[0].p, "\x19\x03\x11\x01\x05", 5);
+    ck_assert_uint_eq(p.r.se.n, 1);
+    ck_assert_int_eq(p.r.se.q[0].len, 5);
+    ck_assert_mem_eq(p.r.se.q[0].p, "\x19\x03\x11\x01\x05", 5);
     ck_assert_int_eq(p.r.disconnected, 1);
     pump(&p);
     ck_assert_int_eq(p.i.last.type, X400I_SES_P_ABORT_IND);
@@ -741,8 +741,8 @@ static x400i_spdu queued_spdu(const end *e, int k)
 {
     x400i_spdu o[2];
     x400_diag d;
-    ck_assert_int_gt(e->nq, k);
-    ck_assert_msg(x400i_spdu_decode_tsdu(e->q[k].p, e->q[k].len, 0, o, &d) == 1, "%s", d.text);
+    ck_assert_uint_gt(e->se.n, (size_t)k);
+    ck_assert_msg(x400i_spdu_decode_tsdu(e->se.q[k].p, e->se.q[k].len, 0, o, &d) == 1, "%s", d.text);
     return o[0];
 }
 
@@ -789,7 +789,7 @@ START_TEST(ac_echoes_reference_as_called)
     ck_assert_mem_eq(ac.called_ref.p, "MTAX", 4);
     ck_assert_mem_eq(ac.common_ref.p, UTC, 13);
     /* PP's layout: 0e LI 01 LI 09 04 "MTAX" 0b 0d UTC ... */
-    ck_assert_mem_eq(p.r.q[0].p + 2, "\x01\x15\x09\x04MTAX\x0b\x0d", 10);
+    ck_assert_mem_eq(p.r.se.q[0].p + 2, "\x01\x15\x09\x04MTAX\x0b\x0d", 10);
     pump(&p);
     ck_assert_int_eq(p.i.last.type, X400I_SES_CONNECT_CONF);
     ck_assert_int_eq(p.i.last.accepted, 1);
@@ -823,7 +823,7 @@ START_TEST(rf_carries_connection_identifier)
     cr.versions = X400I_SES_V2;
     pair_init(&p, &ci, &cr);
     ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
-    ck_assert_int_eq(x400i_ses_input(p.r.s, p.i.q[0].p, p.i.q[0].len), 0);
+    ck_assert_int_eq(x400i_ses_input(p.r.s, p.i.se.q[0].p, p.i.se.q[0].len), 0);
     rf = queued_spdu(&p.r, 0);
     ck_assert_uint_eq(rf.reason, 0x84);
     ck_assert(rf.present & X400I_SP_VERSION);
@@ -850,12 +850,12 @@ START_TEST(pp_rf_and_pt_aea)
 {
     static const uint8_t pt_aea[] = { 0x02, 0x00, 0x2a, 0x03, 0x2a, 0x01, 0x31 };
     struct first_rf f;
-    char path[512];
+    char err[1200];
     pair p;
     uint32_t serial;
     memset(&f, 0, sizeof f);
-    snprintf(path, sizeof path, "%s/test/interop/pp-resp-1988-twa-recover-refused.txt", x400t_srcdir());
-    ck_assert_int_gt(x400t_interop_tsdus(path, grab_rf, &f), 0);
+    ck_assert_msg(x400t_interop_tsdus("pp-resp-1988-twa-recover-refused", grab_rf, &f, err, sizeof err) > 0, "%s",
+                  err);
     ck_assert_uint_gt(f.n, 80);
     pair_init(&p, NULL, NULL);
     ck_assert_int_eq(x400i_ses_connect_req(p.i.s, NULL, 0), 0);
@@ -876,11 +876,10 @@ START_TEST(pp_rf_and_pt_aea)
     ck_assert_int_eq(p.r.last.type, X400I_SES_ACT_END_IND);
     ck_assert_int_eq(x400i_ses_activity_end_rsp(p.r.s, NULL, 0), 0);
     /* our AEA is PP's, byte for byte: PT without parameters in front */
-    ck_assert_int_eq(p.r.nq, 1);
-    ck_assert_uint_eq(p.r.q[0].len, sizeof pt_aea);
-    ck_assert_mem_eq(p.r.q[0].p, pt_aea, sizeof pt_aea);
-    free(p.r.q[0].p);
-    p.r.nq = 0;
+    ck_assert_uint_eq(p.r.se.n, 1);
+    ck_assert_uint_eq(p.r.se.q[0].len, sizeof pt_aea);
+    ck_assert_mem_eq(p.r.se.q[0].p, pt_aea, sizeof pt_aea);
+    x400t_ses_end_flush(&p.r.se);
     /* and PP's AEA confirms our activity end */
     ck_assert_msg(x400i_ses_input(p.i.s, pt_aea, sizeof pt_aea) == 0, "%s", x400i_ses_diag(p.i.s)->text);
     ck_assert_int_eq(p.i.last.type, X400I_SES_ACT_END_CONF);
@@ -1000,7 +999,7 @@ END_TEST
 /* ---- PP's conversations replayed against our SPM ------------------------- */
 
 #define MAXT 32
-struct conv { tsdu t[MAXT]; int dir[MAXT]; int n; };
+struct conv { x400t_tsdu t[MAXT]; int dir[MAXT]; int n; };
 
 static int conv_add(void *user, int from_initiator, const uint8_t *p, size_t n)
 {
@@ -1015,10 +1014,9 @@ static int conv_add(void *user, int from_initiator, const uint8_t *p, size_t n)
 
 static void conv_load(struct conv *c, const char *name)
 {
-    char path[512];
+    char err[1200];
     memset(c, 0, sizeof *c);
-    snprintf(path, sizeof path, "%s/test/interop/%s.txt", x400t_srcdir(), name);
-    ck_assert_msg(x400t_interop_tsdus(path, conv_add, c) > 0, "%s", path);
+    ck_assert_msg(x400t_interop_tsdus(name, conv_add, c, err, sizeof err) > 0, "%s", err);
 }
 
 static void conv_free(struct conv *c)
@@ -1030,12 +1028,10 @@ static void conv_free(struct conv *c)
 static void drain_strict(end *e, const char *name)
 {
     char err[512];
-    for (int j = 0; j < e->nq; j++) {
-        ck_assert_msg(x400t_strict_tsdu(e->q[j].p, e->q[j].len, e->initiator, err, sizeof err) == 0,
+    for (size_t j = 0; j < e->se.n; j++)
+        ck_assert_msg(x400t_strict_tsdu(e->se.q[j].p, e->se.q[j].len, e->initiator, err, sizeof err) == 0,
                       "%s: our TSDU: %s", name, err);
-        free(e->q[j].p);
-    }
-    e->nq = 0;
+    x400t_ses_end_flush(&e->se);
 }
 
 /* Our responder takes the initiator's TSDUs of the file (PP's in pp-pp and

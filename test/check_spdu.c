@@ -2,6 +2,7 @@
  * CN/AC of a real MTA pair, and every class of bad input. */
 #include <string.h>
 
+#include "interop.h"
 #include "spdu.h"
 #include "support_strictpeer.h"
 #include "x400t.h"
@@ -662,14 +663,13 @@ START_TEST(interop_vectors)
     size_t tsdus = 0, spdus = 0, strict = 0, lenient = 0, rf_ci = 0, pt = 0;
     for (size_t i = 0; i < X400I_ARRAY_LEN(files); i++) {
         struct interop_run r;
-        char path[512];
+        char err[1200];
         int n;
         memset(&r, 0, sizeof r);
         r.file = files[i];
         r.pp_dir = !strncmp(files[i], "pp-pp", 5) ? 2 : !strncmp(files[i], "pp-init", 7) ? 1 : 0;
-        snprintf(path, sizeof path, "%s/test/interop/%s.txt", x400t_srcdir(), files[i]);
-        n = x400t_interop_tsdus(path, interop_one, &r);
-        ck_assert_msg(n > 0, "%s: no TSDU read", path);
+        n = x400t_interop_tsdus(files[i], interop_one, &r, err, sizeof err);
+        ck_assert_msg(n > 0, "%s: no TSDU read: %s", files[i], err);
         ck_assert_msg(r.fails[0] == 0, "%s", r.fails);
         tsdus += r.tsdus; spdus += r.spdus; strict += r.strict_checked;
         lenient += r.lenient_ac; rf_ci += r.rf_conn_id; pt += r.pt_carriers;

@@ -118,7 +118,7 @@ static void ep_free(ep *e)
 static size_t tp_pending(void *e, const uint8_t **p) { return x400i_tp_pending(((ep *)e)->tp, p); }
 static void tp_sent(void *e, size_t n) { x400i_tp_sent(((ep *)e)->tp, n); }
 static int tp_input(void *e, const uint8_t *p, size_t n) { return x400i_tp_input(((ep *)e)->tp, p, n); }
-static const x400t_end_ops tp_end = { tp_pending, tp_sent, tp_input, NULL };
+static const x400t_end_ops tp_end = { tp_pending, tp_sent, tp_input, NULL, 0 };
 
 /* The streams captured per direction: [0] from the initiator. */
 static void tap_streams(void *u, int from, const uint8_t *p, size_t n)

@@ -17,6 +17,13 @@
  * that is not exactly one TPKT). */
 int x400t_vec_load(x400t_wire *w, const char *name, char *err, size_t errlen);
 
+/* Every TSDU of test/interop/<name>.txt (as x400t_vec_load reads it), in
+ * file order: the DT TPDUs of each direction reassembled (CR, CC, DR are
+ * not SPDUs).  fn returns < 0 to stop.  The number of TSDUs, or -1 with a
+ * message in err (the file as x400t_vec_load refuses it, fn stopped). */
+typedef int (*x400t_tsdu_fn)(void *user, int from_initiator, const uint8_t *p, size_t n);
+int x400t_interop_tsdus(const char *name, x400t_tsdu_fn fn, void *user, char *err, size_t errlen);
+
 /* One tshark run over a recording of x400p1 (the initiator when
  * we_initiate) talking to a recorded real peer: tshark's failure filter
  * (wire.h, x400t_wire_check) over the frames x400p1 sent -- only those: the

@@ -31,6 +31,10 @@ typedef struct x400t_end_ops {
     int (*recv)(void *end, const uint8_t *p, size_t n);
     /* The connection is lost (NULL: nothing to tell). */
     void (*lost)(void *end);
+    /* 1: pending() hands one TSDU at a time, moved whole (never split,
+     * chunked or taken in part) and recorded as DT TPDUs
+     * (x400t_wire_add_tsdu); 0: a byte stream of TPKTs. */
+    int tsdu;
 } x400t_end_ops;
 
 /* An x400_assoc (include/x400p1/assoc.h) as an end. */
@@ -40,10 +44,34 @@ extern const x400t_end_ops x400t_assoc_end;
  * nothing to send, input dropped). */
 extern const x400t_end_ops x400t_assoc_slot_end;
 
+/* A session machine (lib/session.h) as an end (test/support_ses_end.c:
+ * the tests and the benches link it, not the demo driver): the TSDUs it sent
+ * (x400i_ses_callbacks.send_tsdu -> x400t_ses_end_push), oldest first,
+ * and the machine that recv() feeds (x400i_ses_input) and lost() tells
+ * (x400i_ses_transport_lost, after the queue is dropped: what was in
+ * flight is lost with the connection).  A test that replaces its
+ * session (a new connection) repoints s; s NULL: input dropped. */
+typedef struct x400t_tsdu { uint8_t *p; size_t len; } x400t_tsdu;
+typedef struct x400t_ses_end {
+    struct x400i_ses *s;
+    x400t_tsdu *q;          /* q[0..n): sent, not yet moved */
+    size_t n, cap;
+    uint8_t *lent;          /* q[0].p as pending() handed it out */
+    int lent_dropped;       /* flushed while lent: freed by sent() */
+} x400t_ses_end;
+extern const x400t_end_ops x400t_session_end;
+/* Queue one TSDU; 0, or -1 (no memory). */
+int x400t_ses_end_push(x400t_ses_end *e, const uint8_t *p, size_t n);
+/* Drop every queued TSDU (a connection lost or replaced). */
+void x400t_ses_end_flush(x400t_ses_end *e);
+/* Free the queue (not the machine). */
+void x400t_ses_end_free(x400t_ses_end *e);
+
 typedef struct x400t_pair {
     const x400t_end_ops *ops;
     void *end[2];           /* [0] the initiator, [1] the responder; NULL: none
                              * (what is sent to it is dropped) */
+    /* split, chunk, take: 0 when ops->tsdu (x400t_pair_move refuses them) */
     size_t split;           /* > 0: each delivery in two pieces, the first `split` octets */
     size_t chunk;           /* > 0: deliveries of at most `chunk` octets */
     size_t take;            /* > 0: at most `take` octets taken from pending() at once
@@ -51,9 +79,12 @@ typedef struct x400t_pair {
     int interleave;         /* 1: after each piece from the initiator, the responder's
                              * output goes back before the next piece */
     int direct;             /* 1: delivered from the sender's pending buffer, sent()
-                             * after (no copy: for benches whose receiver never makes
-                             * the sender emit) */
+                             * after (no copy: for ends whose pending buffer stays
+                             * valid while the receiver makes the sender emit --
+                             * the session end -- or a bench's that never does) */
     x400t_wire *wire;       /* non-NULL: every octet moved is recorded */
+    int drop[2];            /* 1: what end[k] sends is taken and lost (a peer
+                             * that never answers; not recorded, not tapped) */
     int cut_armed;          /* 1: cut when the initiator's octets pass cut_at */
     size_t cut_at, counted; /* counted: the initiator's octets delivered while armed */
     int cuts;               /* cuts made */

@@ -74,6 +74,39 @@ fail:
     return -1;
 }
 
+int x400t_interop_tsdus(const char *name, x400t_tsdu_fn fn, void *user, char *err, size_t errlen)
+{
+    x400t_wire w;
+    uint8_t *dt[2] = { NULL, NULL };
+    size_t dlen[2] = { 0, 0 }, n_tsdu = 0;
+    int rc = 0;
+    if (x400t_vec_load(&w, name, err, errlen) < 0) return -1;
+    for (size_t r = 0; r < w.n && rc == 0; r++) {
+        const uint8_t *tp = w.rec[r].p;
+        size_t n = w.rec[r].len;
+        int k = w.rec[r].from_initiator;
+        uint8_t *b;
+        /* TPKT (4) + COTP LI; a DT (0xF0) carries TSDU octets after it */
+        if (n < 7 || (tp[5] & 0xF0) != 0xF0 || (size_t)tp[4] + 5 > n) continue;
+        b = realloc(dt[k], dlen[k] + n);
+        if (!b) abort();
+        dt[k] = b;
+        memcpy(dt[k] + dlen[k], tp + 5 + tp[4], n - 5 - tp[4]);
+        dlen[k] += n - 5 - tp[4];
+        if (!(tp[6] & 0x80)) continue;      /* EOT: the TSDU is complete */
+        n_tsdu++;
+        if (fn(user, k, dt[k], dlen[k]) < 0) {
+            snprintf(err, errlen, "%s: stopped at TSDU %zu", name, n_tsdu);
+            rc = -1;
+        }
+        dlen[k] = 0;
+    }
+    free(dt[0]);
+    free(dt[1]);
+    x400t_wire_free(&w);
+    return rc < 0 ? -1 : (int)n_tsdu;
+}
+
 /* The fields compared, in this order (tshark 4.0 names, packet-p1). */
 enum {
     F_KIND, F_LOCAL, F_COUNTRY, F_PRINTABLE, F_SURNAME, F_CONTENT_ID, F_CT, F_PMI,

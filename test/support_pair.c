@@ -22,7 +22,7 @@ static void assoc_sent(void *end, size_t n) { x400_assoc_sent(end, n); }
 static int assoc_recv(void *end, const uint8_t *p, size_t n) { return x400_assoc_recv(end, p, n); }
 static void assoc_lost(void *end) { x400_assoc_transport_closed(end); }
 
-const x400t_end_ops x400t_assoc_end = { assoc_pending, assoc_sent, assoc_recv, assoc_lost };
+const x400t_end_ops x400t_assoc_end = { assoc_pending, assoc_sent, assoc_recv, assoc_lost, 0 };
 
 /* The same through an x400_assoc ** that the test repoints (NULL: none). */
 static size_t slot_pending(void *end, const uint8_t **p)
@@ -42,9 +42,15 @@ static void slot_lost(void *end)
     if (a) x400_assoc_transport_closed(a);
 }
 
-const x400t_end_ops x400t_assoc_slot_end = { slot_pending, slot_sent, slot_recv, slot_lost };
+const x400t_end_ops x400t_assoc_slot_end = { slot_pending, slot_sent, slot_recv, slot_lost, 0 };
 
 /* ---- the pump -------------------------------------------------------------- */
+
+static void record(x400t_wire *w, const x400t_end_ops *ops, int from_initiator, const uint8_t *d, size_t n)
+{
+    if (ops->tsdu) x400t_wire_add_tsdu(w, from_initiator, d, n);
+    else x400t_wire_add(w, from_initiator, d, n);
+}
 
 void x400t_pair_init(x400t_pair *p, const x400t_end_ops *ops, void *initiator, void *responder)
 {
@@ -99,6 +105,10 @@ long x400t_pair_move(x400t_pair *p, int from)
     const uint8_t *b;
     size_t n;
     long total = 0;
+    if (p->ops->tsdu && (p->split || p->chunk || p->take)) {
+        snprintf(p->err, sizeof p->err, "a TSDU end is moved whole: split, chunk and take must be 0");
+        return -1;
+    }
     while (p->end[from] && (n = p->ops->pending(p->end[from], &b)) > 0) {
         void *to;
         const uint8_t *d = b;
@@ -124,8 +134,12 @@ long x400t_pair_move(x400t_pair *p, int from)
             }
             p->counted += n;
         }
+        if (p->drop[from]) {        /* a peer that never answers */
+            if (p->direct) p->ops->sent(p->end[from], n);
+            continue;
+        }
         if (p->tap) p->tap(p->user, from, d, n);
-        if (p->wire) x400t_wire_add(p->wire, from == 0, d, n);
+        if (p->wire) record(p->wire, p->ops, from == 0, d, n);
         to = p->end[!from];
         if (to) {
             int rv = x400t_feed(p->ops, to, d, n, p->split, p->chunk);
@@ -174,7 +188,7 @@ size_t x400t_take(const x400t_end_ops *ops, void *end, uint8_t **buf, size_t *le
             *buf = nb;
             *len += n;
         }
-        if (w) x400t_wire_add(w, from_initiator, b, n);
+        if (w) record(w, ops, from_initiator, b, n);
         ops->sent(end, n);
         total += n;
     }

@@ -75,16 +75,7 @@ static int pdv_unwrap(const uint8_t *p, size_t n, const uint8_t **v, size_t *vn)
 static int s_send(void *user, const uint8_t *p, size_t len)
 {
     x400t_rl_conn *c = user;
-    x400t_rl_end *e = c->end;
-    x400t_rl_tsdu *t = malloc(sizeof *t + (len ? len : 1));
-    ck_assert_ptr_nonnull(t);
-    t->next = NULL;
-    t->from = c;
-    t->len = len;
-    memcpy(t->p, p, len);
-    if (e->qt) e->qt->next = t;
-    else e->qh = t;
-    e->qt = t;
+    ck_assert_int_eq(x400t_ses_end_push(&c->end->q, p, len), 0);
     return 0;
 }
 
@@ -192,22 +183,13 @@ static x400t_rl_conn *new_conn(x400t_rl *h, x400t_rl_end *e, int initiator, uint
     cb.user = c;
     ck_assert_int_eq(x400i_ses_new(&c->s, initiator, &cfg, &cb, NULL, NULL), 0);
     e->conn = c;
+    e->q.s = c->s;
     return c;
 }
 
 /* ---- the lower interface ---------------------------------------------------- */
 #define CONN(u) x400i_ses *s = ((x400t_rl_end *)(u))->conn ? ((x400t_rl_end *)(u))->conn->s : NULL; \
     if (!s) return -1
-
-static void flush(x400t_rl_end *e)
-{
-    while (e->qh) {
-        x400t_rl_tsdu *t = e->qh;
-        e->qh = t->next;
-        free(t);
-    }
-    e->qt = NULL;
-}
 
 static int l_connect_req(void *user, int turn_to_initiator, const uint8_t *apdu, size_t len)
 {
@@ -216,8 +198,8 @@ static int l_connect_req(void *user, int turn_to_initiator, const uint8_t *apdu,
     x400t_rl_conn *ca;
     if (h->net_down) return -1;
     h->conn_no++;
-    flush(&h->a);
-    flush(&h->b);
+    x400t_ses_end_flush(&h->a.q);
+    x400t_ses_end_flush(&h->b.q);
     /* all tokens to the initiator (setting 0) or to the responder (01 each) */
     ca = new_conn(h, &h->a, 1, turn_to_initiator ? 0x00 : 0x15);
     ca->peer = new_conn(h, &h->b, 0, 0);
@@ -412,9 +394,27 @@ static void make_rtse(x400t_rl *h, x400t_rl_end *e, int initiator)
     x400i_rtse_tick(e->rt, h->now);
 }
 
+/* The lengths of a's TSDUs, when asked (h->lens). */
+static void rl_tap(void *user, int from, const uint8_t *p, size_t n)
+{
+    x400t_rl *h = user;
+    (void)p;
+    if (from != 0 || !h->lens) return;
+    if (h->nlens == h->caplens) {
+        h->caplens = h->caplens ? 2 * h->caplens : 1024;
+        h->lens = realloc(h->lens, h->caplens * sizeof *h->lens);
+        ck_assert_ptr_nonnull(h->lens);
+    }
+    h->lens[h->nlens++] = n;
+}
+
 void x400t_rl_init(x400t_rl *h, const x400_rtse_config *ca, const x400_rtse_config *cb)
 {
     memset(h, 0, sizeof *h);
+    x400t_pair_init(&h->io, &x400t_session_end, &h->a.q, &h->b.q);
+    h->io.direct = 1;       /* a TSDU pushed or flushed while delivered stays valid */
+    h->io.tap = rl_tap;
+    h->io.user = h;
     if (ca) h->cfg_a = *ca;
     else x400_rtse_config_default(&h->cfg_a);
     if (cb) h->cfg_b = *cb;
@@ -443,8 +443,9 @@ void x400t_rl_new_initiator(x400t_rl *h)
 void x400t_rl_free(x400t_rl *h)
 {
     free(h->lens);
-    flush(&h->a);
-    flush(&h->b);
+    x400t_ses_end_free(&h->a.q);
+    x400t_ses_end_free(&h->b.q);
+    x400t_pair_free(&h->io);
     for (int i = 0; i < h->nconns; i++) {
         x400i_ses_free(h->conns[i]->s);
         free(h->conns[i]);
@@ -459,56 +460,14 @@ void x400t_rl_free(x400t_rl *h)
 
 void x400t_rl_cut(x400t_rl *h)
 {
-    x400t_rl_conn *ca = h->a.conn, *cb = h->b.conn;
-    flush(&h->a);
-    flush(&h->b);
-    h->cuts++;
-    /* the receiver side learns first; the initiator then reconnects */
-    if (cb) x400i_ses_transport_lost(cb->s);
-    if (ca) x400i_ses_transport_lost(ca->s);
+    x400t_pair_cut(&h->io);     /* b learns first; a then reconnects */
 }
 
 int x400t_rl_pump(x400t_rl *h)
 {
-    int moved = 1, total = 0;
-    while (moved) {
-        moved = 0;
-        for (int k = 0; k < 2; k++) {
-            x400t_rl_end *from = k ? &h->b : &h->a;
-            while (from->qh) {
-                x400t_rl_tsdu *t = from->qh;
-                from->qh = t->next;
-                if (!from->qh) from->qt = NULL;
-                if (from == h->count_from && h->lens) {
-                    if (h->nlens == h->caplens) {
-                        h->caplens = h->caplens ? 2 * h->caplens : 1024;
-                        h->lens = realloc(h->lens, h->caplens * sizeof *h->lens);
-                    }
-                    h->lens[h->nlens++] = t->len;
-                }
-                if (k == 1 && h->drop_from_b) {
-                    free(t);
-                    continue;
-                }
-                if (h->cut_armed && from == h->count_from) {
-                    if (h->counted + t->len > h->cut_at) { /* lost with the connection */
-                        free(t);
-                        h->cut_armed = 0;
-                        x400t_rl_cut(h);
-                        moved = 1;
-                        break;
-                    }
-                    h->counted += t->len;
-                }
-                if (h->wire) x400t_wire_add_tsdu(h->wire, from->is_init, t->p, t->len);
-                if (t->from->peer) (void)x400i_ses_input(t->from->peer->s, t->p, t->len);
-                free(t);
-                moved = 1;
-                total++;
-            }
-        }
-    }
-    return total;
+    size_t before = h->io.moved;
+    ck_assert_msg(x400t_pair_pump(&h->io) == 0, "%s", h->io.err);
+    return (int)(h->io.moved - before);
 }
 
 void x400t_rl_open(x400t_rl *h)

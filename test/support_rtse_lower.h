@@ -1,18 +1,22 @@
 /* Test-only lower adapter for RTSE: two RTSE machines (association-
  * initiator `a`, responder `b`) each over a REAL X.225 session machine
- * (lib/session.h), TSDUs pumped between them through in-memory queues.
+ * (lib/session.h), TSDUs moved between them by the shared harness
+ * (pair.h: x400t_session_end, h->io).
  * RTORQ/RTOAC/RTORJ travel as session connect user data, RTTR/RTTP/RTAB
  * as S-DATA / S-TOKEN-PLEASE / S-U-ABORT user data.  Optionally every
  * TSDU is recorded (TPKT + COTP) for tshark, with the S-DATA user data
  * wrapped as a presentation PDV on context 3 (normal mode).
- * A connection can be cut after N octets sent by one side (TCP loss): the
- * TSDU crossing N and everything in flight is lost, both sessions get
- * transport loss, and the RTSE recovery makes new sessions. */
+ * A connection can be cut after N octets sent by a (x400t_pair_cut_after
+ * on h->io; TCP loss): the TSDU crossing N and everything in flight is
+ * lost, both sessions get transport loss, and the RTSE recovery makes new
+ * sessions.  h->io.drop[1]: b's TSDUs are lost (a peer that never
+ * answers); h->io.wire: every TSDU recorded. */
 #ifndef X400T_SUPPORT_RTSE_LOWER_H
 #define X400T_SUPPORT_RTSE_LOWER_H
 
 #include <stdint.h>
 
+#include "pair.h"
 #include "rtse.h"
 #include "session.h"
 #include "wire.h"
@@ -27,19 +31,12 @@ typedef struct x400t_rl_conn {   /* one session object (one connection) */
     x400i_ses *s;
 } x400t_rl_conn;
 
-typedef struct x400t_rl_tsdu {
-    struct x400t_rl_tsdu *next;
-    x400t_rl_conn *from;
-    size_t len;
-    uint8_t p[];
-} x400t_rl_tsdu;
-
 typedef struct x400t_rl_end {
     x400t_rl *h;
     int is_init;
     x400i_rtse *rt;
     x400t_rl_conn *conn;            /* current connection, NULL if none */
-    x400t_rl_tsdu *qh, *qt;         /* TSDUs sent by this end */
+    x400t_ses_end q;                /* TSDUs sent by this end; q.s: its newest session */
     /* what the RTSE user saw */
     int nind[16];                   /* per x400i_rtse_ind_type */
     uint8_t *rx;                    /* octets of the APDU being received */
@@ -69,16 +66,9 @@ struct x400t_rl {
     int conn_no;
     x400t_rl_conn *conns[X400T_RL_MAXCONN];
     int nconns;
-    /* cutting */
-    x400t_rl_end *count_from;       /* count octets sent by this end */
-    uint64_t counted;               /* TSDU octets of count_from delivered */
-    uint64_t cut_at;                /* cut when the TSDU crossing it is sent */
-    int cut_armed, cuts;
-    size_t *lens;                   /* if set: lengths of count_from's TSDUs */
+    x400t_pair io;                  /* a.q <-> b.q: cuts, drops, recording */
+    size_t *lens;                   /* if set: lengths of a's TSDUs */
     size_t nlens, caplens;
-    int drop_from_b;                /* b's TSDUs are lost (a peer that never answers) */
-    /* recording */
-    x400t_wire *wire;
     int pres_wrap;                  /* S-DATA user data as PDV on context 3 */
 };
 
@@ -90,7 +80,7 @@ void x400t_rl_free(x400t_rl *h);
 void x400t_rl_new_responder(x400t_rl *h);
 void x400t_rl_new_initiator(x400t_rl *h);
 /* Deliver queued TSDUs (in order per direction) until nothing moves.
- * Returns the number of TSDUs delivered. */
+ * Returns the octets delivered. */
 int x400t_rl_pump(x400t_rl *h);
 /* RT-OPEN by a, accepted by b; asserts success. */
 void x400t_rl_open(x400t_rl *h);

@@ -51,10 +51,4 @@ int x400t_strict_tpkt(x400t_strict *st, int from_initiator, const uint8_t *p, si
 /* The records of a wire recording not checked yet (from st->next_rec). */
 int x400t_strict_wire(x400t_strict *st, const x400t_wire *w);
 
-/* Every TSDU of a test/interop/ files file, in file order: the DT TPDUs of
- * each direction reassembled (CR, CC, DR are not SPDUs).  fn returns < 0
- * to stop.  The number of TSDUs, or -1 (file unreadable, bad line, stop). */
-typedef int (*x400t_tsdu_fn)(void *user, int from_initiator, const uint8_t *p, size_t n);
-int x400t_interop_tsdus(const char *path, x400t_tsdu_fn fn, void *user);
-
 #endif

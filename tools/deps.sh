@@ -1,11 +1,13 @@
 #!/bin/sh
 # Verify (and on Debian, install) what a make target needs.
-#   tools/deps.sh build|check|bench|fuzz
+#   tools/deps.sh build|check|bench-build|bench|fuzz
 #     build: `make` (library and examples): a C compiler, make, binutils,
 #            pkg-config and asn1c (generator and runtime sources)
 #     check: `make check`: Check, tshark/text2pcap (wire decoding), groff
 #            (man page lint)
-#     bench: `make bench`: uuid, GLib, Postfix (the comparison)
+#     bench-build: what compiling the benches needs (uuid, GLib)
+#     bench: `make bench`: bench-build's, Postfix (the comparison), perf (the
+#            per-message cost lines; without it they are skipped)
 #     fuzz:  `make fuzz`: clang with libFuzzer
 # Installs missing Debian packages with apt-get when root (or `sudo -n`);
 # otherwise prints the exact apt-get line and fails.  Silent and quick when
@@ -28,11 +30,15 @@ check)
     need_cmd tshark tshark; need_cmd text2pcap wireshark-common
     need_cmd groff groff-base
     ;;
-bench)
+bench|bench-build)
     need_file /usr/include/uuid/uuid.h uuid-dev
     if command -v pkg-config >/dev/null 2>&1; then need_pc glib-2.0 libglib2.0-dev; fi
-    # tools/postfix_bench.sh: a throwaway Postfix instance fed by smtp-source
-    need_file /usr/sbin/smtp-source postfix; need_file /usr/sbin/postfix postfix
+    if [ "$what" = bench ]; then
+        # tools/postfix_bench.sh: a throwaway Postfix instance fed by smtp-source
+        need_file /usr/sbin/smtp-source postfix; need_file /usr/sbin/postfix postfix
+        # bench/bench_mta.c and tools/postfix_bench.sh count with perf stat
+        need_cmd perf linux-perf
+    fi
     ;;
 fuzz)
     need_cmd clang clang

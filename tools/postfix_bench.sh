@@ -21,6 +21,21 @@
 #   postfix: drained in T2 s = R2 msgs/s     (from the same start until the
 #            queue is empty: every message delivered to discard and removed)
 #   postfix: discarded N msgs (maillog)      (must equal COUNT, else exit 1)
+#   postfix: cost receiver syscalls=N fdatasyncs=N fsyncs=N inodes=N cpu_us=N write_bytes=N
+#   postfix: cost sender ...            (only with PFB_COST=1, below)
+# PFB_COST=1: a counting run (its times are not to be used): Postfix runs in
+#          the foreground (postfix start-fg) under `perf stat`, which follows
+#          every process it starts, and smtp-source under another; the cost
+#          lines give the totals of the whole run, startup and shutdown
+#          included (the caller subtracts a run of COUNT=1 for the cost per
+#          message): every system call (raw_syscalls:sys_enter), fdatasync
+#          and fsync calls, inodes allocated on ext4 (ext4:ext4_allocate_inode:
+#          files and directories created), CPU time (task-clock, user +
+#          system, in us) and the bytes the processes sent
+#          towards storage (/proc/PID/io write_bytes - cancelled_write_bytes,
+#          summed over Postfix's process group just before it stops: the
+#          master's own figure includes every child it has reaped).  Without
+#          perf: "postfix: cost skipped (REASON)" and a plain run.
 # Needs root (Postfix's master runs as root); otherwise prints
 # "postfix: skipped (needs root)" and exits 0.  Postfix is always stopped on
 # exit, also on error or signal.  Debian packages: postfix (tools/deps.sh bench).
@@ -41,6 +56,15 @@ done
 if [ "$(id -u)" != 0 ]; then
     echo "postfix: skipped (needs root)"
     exit 0
+fi
+cost=${PFB_COST:-}
+events=raw_syscalls:sys_enter,syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,ext4:ext4_allocate_inode,task-clock
+if [ -n "$cost" ]; then
+    if ! command -v perf >/dev/null 2>&1; then
+        echo "postfix: cost skipped (perf missing; sh tools/deps.sh bench)"; cost=""
+    elif ! perf stat -x, -e "$events" true >/dev/null 2>&1; then
+        echo "postfix: cost skipped (perf stat cannot count the tracepoints $events)"; cost=""
+    fi
 fi
 
 sbin=/usr/sbin
@@ -188,7 +212,20 @@ logtail() { echo "postfix_bench: last lines of $log:" >&2; tail -n 15 "$log" >&2
 
 # `postfix start` reports only to syslog/maillog unless stderr is a tty.
 started=1
-if ! $sbin/postfix -c "$conf" start >/dev/null 2>&1; then
+if [ -n "$cost" ]; then
+    # counting: the master in the foreground, under perf stat (which
+    # follows every child); it ends when the master does
+    rm -f "$queue/pid/master.pid" "$work/receiver.perf" "$work/sender.perf"
+    perf stat -x, -o "$work/receiver.perf" -e "$events" -- \
+        $sbin/postfix -c "$conf" start-fg >/dev/null 2>&1 &
+    perfpid=$!
+    i=0
+    until [ -s "$queue/pid/master.pid" ] && kill -0 "$(awk 'NR == 1 { print $1 }' "$queue/pid/master.pid")" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -le 200 ] && kill -0 "$perfpid" 2>/dev/null || { logtail; die "postfix -c $conf start-fg failed"; }
+        sleep 0.05
+    done
+elif ! $sbin/postfix -c "$conf" start >/dev/null 2>&1; then
     mpid=$(awk 'NR == 1 { print $1 }' "$queue/pid/master.pid" 2>/dev/null)
     logtail
     die "postfix -c $conf start failed"
@@ -203,10 +240,21 @@ until listening; do
 done
 
 # ---- run ---------------------------------------------------------------------
+# netbytes FILE: write_bytes - cancelled_write_bytes of a /proc/PID/io
+netbytes() {
+    awk '$1 == "write_bytes:" { w = $2 } $1 == "cancelled_write_bytes:" { c = $2 } END { print w - c }' "$1" 2>/dev/null
+}
+set -- $sbin/smtp-source -d -s "$sessions" -m "$count" -l "$size" \
+    -M bench.invalid -f bench@bench.invalid -t sink@bench.invalid "127.0.0.1:$port"
 t0=$(now)
-$sbin/smtp-source -d -s "$sessions" -m "$count" -l "$size" \
-    -M bench.invalid -f bench@bench.invalid -t sink@bench.invalid \
-    "127.0.0.1:$port" &
+if [ -n "$cost" ]; then
+    # the shell that reaped smtp-source holds its I/O figures; the file
+    # they go to is opened here, outside what is counted
+    perf stat -x, -o "$work/sender.perf" -e "$events" -- \
+        sh -c '"$@"; rc=$?; cat /proc/$$/io >&3; exit $rc' sh "$@" 3>"$work/sender.io" &
+else
+    "$@" &
+fi
 srcpid=$!
 wait "$srcpid"; src_rc=$?
 srcpid=""
@@ -241,4 +289,28 @@ if [ "$discarded" != "$count" ] || [ "$queued" != "$count" ]; then
     logtail
     die "expected $count messages queued and discarded, maillog shows $queued queued, $discarded discarded"
 fi
+[ -n "$cost" ] || exit 0
+
+# ---- counting run: the totals ------------------------------------------------
+# Bytes towards storage of Postfix's process group (the master's figure holds
+# its reaped children's), read before it stops.
+wbytes=0
+for d in /proc/[0-9]*; do
+    [ "$(awk '{ print $5 }' "$d/stat" 2>/dev/null)" = "$mpid" ] || continue
+    b=$(netbytes "$d/io")
+    wbytes=$((wbytes + ${b:-0}))
+done
+$sbin/postfix -c "$conf" stop >/dev/null 2>&1
+wait "$perfpid"
+started=0
+perfline() {   # perf stat -x, lines: VALUE,UNIT,EVENT,...
+    awk -F, -v who="$1" -v wb="$2" '
+        $3 == "raw_syscalls:sys_enter" { s = $1 } $3 == "syscalls:sys_enter_fdatasync" { d = $1 }
+        $3 == "syscalls:sys_enter_fsync" { f = $1 } $3 == "ext4:ext4_allocate_inode" { n = $1 }
+        $3 == "task-clock" { c = $1 * 1000 }
+        END { printf "postfix: cost %s syscalls=%s fdatasyncs=%s fsyncs=%s inodes=%s cpu_us=%.0f write_bytes=%s\n",
+                     who, s + 0, d + 0, f + 0, n + 0, c, wb }' "$3"
+}
+perfline receiver "$wbytes" "$work/receiver.perf"
+perfline sender "$(netbytes "$work/sender.io")" "$work/sender.perf"
 exit 0

@@ -500,115 +500,174 @@ static const num_key peer_nums[] = {
     { "transfer-interval", 1, 86400, offsetof(mta_peer_config, transfer_interval_s) },
 };
 
+/* [peer] keys whose value is one of a few words, each stored as an int
+ * (the enum and unsigned fields below are int-sized: asserted); off2:
+ * a second field that gets the same value (mode: the RTSE's X.410 mode). */
+typedef struct word_val { const char *word; int val; } word_val;
+typedef struct word_key {
+    const char *key;
+    size_t off, off2;              /* off2 0: none (offset 0 is the peer's name) */
+    word_val w[5];                 /* ends at a NULL word */
+    const char *want;              /* the words, for the diagnostic */
+} word_key;
+#define PEER_OFF(f) offsetof(mta_peer_config, f)
+#define RTSE_OFF(f) (offsetof(mta_peer_config, rtse) + offsetof(x400_rtse_config, f))
+_Static_assert(sizeof(mta_family) == sizeof(int) && sizeof(x400_mode) == sizeof(int) &&
+               sizeof(unsigned) == sizeof(int), "word keys store ints");
+_Static_assert(X400_MODE_NORMAL == 0 && X400_MODE_X410 == 1, "mode's value is the RTSE's x410_mode");
+static const word_key peer_words[] = {
+    { "family", PEER_OFF(family), 0,
+      { { "any", MTA_FAMILY_ANY }, { "ipv4", MTA_FAMILY_IPV4 }, { "ipv6", MTA_FAMILY_IPV6 } }, "any, ipv4 or ipv6" },
+    { "session-versions", PEER_OFF(session_versions), 0,
+      { { "1", 1 }, { "2", 2 }, { "1,2", 3 }, { "2,1", 3 }, { "1, 2", 3 } }, "1, 2 or 1,2" },
+    { "extension-form", PEER_OFF(extension_form), 0, { { "1988", MTA_EXT_1988 }, { "1992", MTA_EXT_1992 } },
+      "1988 or 1992" },
+    { "mode", PEER_OFF(mode), RTSE_OFF(x410_mode), { { "1988", X400_MODE_NORMAL }, { "1984", X400_MODE_X410 } },
+      "1988 or 1984" },
+    { "dialogue", RTSE_OFF(two_way_alternate), 0, { { "twa", 1 }, { "monologue", 0 } }, "twa or monologue" },
+    { "initial-turn", RTSE_OFF(initial_turn_local), 0, { { "local", 1 }, { "remote", 0 } }, "local or remote" },
+};
+
+/* [peer] selector keys (called-* also without the prefix). */
+static const struct { const char *key; size_t off; } peer_sels[] = {
+    { "tsel", PEER_OFF(tsel) }, { "called-tsel", PEER_OFF(tsel) }, { "ssel", PEER_OFF(ssel) },
+    { "called-ssel", PEER_OFF(ssel) }, { "psel", PEER_OFF(psel) }, { "called-psel", PEER_OFF(psel) },
+    { "calling-tsel", PEER_OFF(calling_tsel) }, { "calling-ssel", PEER_OFF(calling_ssel) },
+    { "calling-psel", PEER_OFF(calling_psel) },
+};
+
+/* The words of a word key, and the selectors: 0 set, -1 bad value (msg),
+ * 1 not such a key. */
+static int set_word_key(mta_peer_config *p, const char *k, const char *v, char *msg, size_t mlen)
+{
+    for (size_t i = 0; i < sizeof peer_words / sizeof peer_words[0]; i++) {
+        const word_key *t = &peer_words[i];
+        if (strcmp(k, t->key)) continue;
+        for (const word_val *w = t->w; w < t->w + 5 && w->word; w++) {
+            if (strcmp(v, w->word)) continue;
+            memcpy((char *)p + t->off, &w->val, sizeof w->val);
+            if (t->off2) memcpy((char *)p + t->off2, &w->val, sizeof w->val);
+            return 0;
+        }
+        return fail(msg, mlen, "bad %s \"%s\": %s", k, v, t->want);
+    }
+    for (size_t i = 0; i < sizeof peer_sels / sizeof peer_sels[0]; i++)
+        if (!strcmp(k, peer_sels[i].key))
+            return parse_selector(v, (x400_selector *)(void *)((char *)p + peer_sels[i].off), msg, mlen);
+    return 1;
+}
+
+/* The other [peer] keys, one handler each. */
+typedef int (*peer_key_fn)(mta_peer_config *p, const char *v, char *msg, size_t mlen);
+
+static int pk_their_password(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    if (!strcmp(v, "none")) { /* binds without a password accepted: said explicitly */
+        p->their_password_len = 0;
+        p->their_password_none = 1;
+    } else if (!*v) {
+        return fail(msg, mlen, "empty their-password: give the password, or \"none\" to "
+                    "accept binds without one");
+    } else {
+        if (parse_password(v, p->their_password, &p->their_password_len, msg, mlen) < 0) return -1;
+        p->their_password_none = 0;
+    }
+    p->their_password_set = 1;
+    return 0;
+}
+
+static int pk_our_name(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    if (parse_mta_name(v, p->our_name, "our-name", msg, mlen) < 0) return -1;
+    p->our_name_set = 1;
+    return 0;
+}
+
+static int pk_our_password(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    if (parse_password(v, p->our_password, &p->our_password_len, msg, mlen) < 0) return -1;
+    p->our_password_set = 1;
+    return 0;
+}
+
+static int pk_address(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    char h[MTA_HOST_MAX + 1];
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '[' && v[n - 1] == ']') { /* [v6] */
+        v++;
+        n -= 2;
+    }
+    if (n > MTA_HOST_MAX) return fail(msg, mlen, "address longer than %d", MTA_HOST_MAX);
+    memcpy(h, v, n);
+    h[n] = 0;
+    if (!host_ok(h))
+        return fail(msg, mlen, "bad address \"%s\": want a host name or an IPv4/IPv6 address", h);
+    memcpy(p->host, h, n + 1);
+    return 0;
+}
+
+static int pk_port(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    if (!port_ok(v) || strlen(v) >= sizeof p->port)
+        return fail(msg, mlen, "bad port \"%s\": 1..65535", v);
+    memcpy(p->port, v, strlen(v) + 1);
+    return 0;
+}
+
+static int pk_transfer_timeout(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    uint32_t t[3];
+    char buf[64], *s1, *s2;
+    if (copy_str(buf, sizeof buf, v) == 0 && (s1 = strchr(buf, '/')) && (s2 = strchr(s1 + 1, '/'))) {
+        *s1++ = 0;
+        *s2++ = 0;
+        if (parse_u32(buf, 0, 1000000, &t[0]) == 0 && parse_u32(s1, 0, 1000000, &t[1]) == 0 &&
+            parse_u32(s2, 0, 1000000, &t[2]) == 0) {
+            memcpy(p->rtse.transfer_timeout_s_per_kib, t, sizeof t);
+            return 0;
+        }
+    }
+    return fail(msg, mlen, "bad transfer-timeout \"%s\": urgent/normal/non-urgent in s per KiB "
+                "(0..1000000 each, 0 = none)", v);
+}
+
+static int pk_expedited(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    if (parse_onoff(v, &p->expedited) < 0) return fail(msg, mlen, "bad expedited \"%s\": on or off", v);
+    return 0;
+}
+
+/* the transfer bound: larger APDUs are non-delivered (content too long)
+ * before they are queued for this peer */
+static int pk_max_apdu_size(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    uint32_t kib;
+    if (parse_u32(v, 1, MTA_APDU_MAX_KIB, &kib) < 0)
+        return fail(msg, mlen, "bad max-apdu-size \"%s\": KiB, 1..%u", v, (unsigned)MTA_APDU_MAX_KIB);
+    p->rtse.max_apdu_size = (uint64_t)kib * 1024u;
+    return 0;
+}
+
+static int pk_route(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    return add_prefix(p->routes, &p->nroutes, v, msg, mlen);
+}
+
+static const struct { const char *key; peer_key_fn set; } peer_keys[] = {
+    { "their-password", pk_their_password }, { "our-name", pk_our_name },
+    { "our-password", pk_our_password }, { "address", pk_address }, { "port", pk_port },
+    { "transfer-timeout", pk_transfer_timeout }, { "expedited", pk_expedited },
+    { "max-apdu-size", pk_max_apdu_size }, { "route", pk_route },
+};
+
 static int set_peer_key(mta_peer_config *p, const char *k, const char *v, char *msg, size_t mlen)
 {
     int rv = set_num_key(peer_nums, sizeof peer_nums / sizeof peer_nums[0], p, k, v, msg, mlen);
-    if (rv <= 0) return rv;
-    if (!strcmp(k, "their-password")) {
-        if (!strcmp(v, "none")) { /* binds without a password accepted: said explicitly */
-            p->their_password_len = 0;
-            p->their_password_none = 1;
-        } else if (!*v) {
-            return fail(msg, mlen, "empty their-password: give the password, or \"none\" to "
-                        "accept binds without one");
-        } else {
-            if (parse_password(v, p->their_password, &p->their_password_len, msg, mlen) < 0) return -1;
-            p->their_password_none = 0;
-        }
-        p->their_password_set = 1;
-    } else if (!strcmp(k, "our-name")) {
-        if (parse_mta_name(v, p->our_name, "our-name", msg, mlen) < 0) return -1;
-        p->our_name_set = 1;
-    } else if (!strcmp(k, "our-password")) {
-        if (parse_password(v, p->our_password, &p->our_password_len, msg, mlen) < 0) return -1;
-        p->our_password_set = 1;
-    } else if (!strcmp(k, "address")) {
-        char h[MTA_HOST_MAX + 1];
-        size_t n = strlen(v);
-        if (n >= 2 && v[0] == '[' && v[n - 1] == ']') { /* [v6] */
-            v++;
-            n -= 2;
-        }
-        if (n > MTA_HOST_MAX) return fail(msg, mlen, "address longer than %d", MTA_HOST_MAX);
-        memcpy(h, v, n);
-        h[n] = 0;
-        if (!host_ok(h))
-            return fail(msg, mlen, "bad address \"%s\": want a host name or an IPv4/IPv6 address", h);
-        memcpy(p->host, h, n + 1);
-    } else if (!strcmp(k, "port")) {
-        if (!port_ok(v) || strlen(v) >= sizeof p->port)
-            return fail(msg, mlen, "bad port \"%s\": 1..65535", v);
-        memcpy(p->port, v, strlen(v) + 1);
-    } else if (!strcmp(k, "family")) {
-        if (!strcmp(v, "any")) p->family = MTA_FAMILY_ANY;
-        else if (!strcmp(v, "ipv4")) p->family = MTA_FAMILY_IPV4;
-        else if (!strcmp(v, "ipv6")) p->family = MTA_FAMILY_IPV6;
-        else return fail(msg, mlen, "bad family \"%s\": any, ipv4 or ipv6", v);
-    } else if (!strcmp(k, "tsel") || !strcmp(k, "called-tsel")) {
-        return parse_selector(v, &p->tsel, msg, mlen);
-    } else if (!strcmp(k, "ssel") || !strcmp(k, "called-ssel")) {
-        return parse_selector(v, &p->ssel, msg, mlen);
-    } else if (!strcmp(k, "psel") || !strcmp(k, "called-psel")) {
-        return parse_selector(v, &p->psel, msg, mlen);
-    } else if (!strcmp(k, "calling-tsel")) {
-        return parse_selector(v, &p->calling_tsel, msg, mlen);
-    } else if (!strcmp(k, "calling-ssel")) {
-        return parse_selector(v, &p->calling_ssel, msg, mlen);
-    } else if (!strcmp(k, "calling-psel")) {
-        return parse_selector(v, &p->calling_psel, msg, mlen);
-    } else if (!strcmp(k, "session-versions")) {
-        if (!strcmp(v, "1")) p->session_versions = 1;
-        else if (!strcmp(v, "2")) p->session_versions = 2;
-        else if (!strcmp(v, "1,2") || !strcmp(v, "2,1") || !strcmp(v, "1, 2")) p->session_versions = 3;
-        else return fail(msg, mlen, "bad session-versions \"%s\": 1, 2 or 1,2", v);
-    } else if (!strcmp(k, "extension-form")) {
-        if (!strcmp(v, "1988")) p->extension_form = MTA_EXT_1988;
-        else if (!strcmp(v, "1992")) p->extension_form = MTA_EXT_1992;
-        else return fail(msg, mlen, "bad extension-form \"%s\": 1988 or 1992", v);
-    } else if (!strcmp(k, "mode")) {
-        if (!strcmp(v, "1988")) p->mode = X400_MODE_NORMAL;
-        else if (!strcmp(v, "1984")) p->mode = X400_MODE_X410;
-        else return fail(msg, mlen, "bad mode \"%s\": 1988 or 1984", v);
-        p->rtse.x410_mode = p->mode == X400_MODE_X410;
-    } else if (!strcmp(k, "dialogue")) {
-        if (!strcmp(v, "twa")) p->rtse.two_way_alternate = 1;
-        else if (!strcmp(v, "monologue")) p->rtse.two_way_alternate = 0;
-        else return fail(msg, mlen, "bad dialogue \"%s\": twa or monologue", v);
-    } else if (!strcmp(k, "initial-turn")) {
-        if (!strcmp(v, "local")) p->rtse.initial_turn_local = 1;
-        else if (!strcmp(v, "remote")) p->rtse.initial_turn_local = 0;
-        else return fail(msg, mlen, "bad initial-turn \"%s\": local or remote", v);
-    } else if (!strcmp(k, "transfer-timeout")) {
-        uint32_t t[3];
-        char buf[64], *s1, *s2;
-        if (copy_str(buf, sizeof buf, v) < 0 || !(s1 = strchr(buf, '/')) || !(s2 = strchr(s1 + 1, '/')))
-            goto bad_tt;
-        *s1++ = 0;
-        *s2++ = 0;
-        if (parse_u32(buf, 0, 1000000, &t[0]) < 0 || parse_u32(s1, 0, 1000000, &t[1]) < 0 ||
-            parse_u32(s2, 0, 1000000, &t[2]) < 0)
-            goto bad_tt;
-        memcpy(p->rtse.transfer_timeout_s_per_kib, t, sizeof t);
-        return 0;
-    bad_tt:
-        return fail(msg, mlen, "bad transfer-timeout \"%s\": urgent/normal/non-urgent in s per KiB "
-                    "(0..1000000 each, 0 = none)", v);
-    } else if (!strcmp(k, "expedited")) {
-        if (parse_onoff(v, &p->expedited) < 0)
-            return fail(msg, mlen, "bad expedited \"%s\": on or off", v);
-    } else if (!strcmp(k, "max-apdu-size")) {
-        /* the transfer bound: larger APDUs are non-delivered (content too
-         * long) before they are queued for this peer */
-        uint32_t kib;
-        if (parse_u32(v, 1, MTA_APDU_MAX_KIB, &kib) < 0)
-            return fail(msg, mlen, "bad max-apdu-size \"%s\": KiB, 1..%u", v, (unsigned)MTA_APDU_MAX_KIB);
-        p->rtse.max_apdu_size = (uint64_t)kib * 1024u;
-    } else if (!strcmp(k, "route")) {
-        return add_prefix(p->routes, &p->nroutes, v, msg, mlen);
-    } else {
-        return fail(msg, mlen, "unknown key \"%s\" in [peer]", k);
-    }
-    return 0;
+    if (rv <= 0 || (rv = set_word_key(p, k, v, msg, mlen)) <= 0) return rv;
+    for (size_t i = 0; i < sizeof peer_keys / sizeof peer_keys[0]; i++)
+        if (!strcmp(k, peer_keys[i].key)) return peer_keys[i].set(p, v, msg, mlen);
+    return fail(msg, mlen, "unknown key \"%s\" in [peer]", k);
 }
 
 int mta_config_set(mta_config *cfg, const char *key, const char *value, char *err, size_t errlen)

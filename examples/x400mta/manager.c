@@ -16,8 +16,10 @@
  *     a broken association gives its APDUs back and they go again on
  *     another one (the receiver recognises the MTSID if it had it);
  *   - RTSE recovery: an outbound link that lost its connection mid-transfer
- *     asks for a new association (NEED_ASSOC) and resumes; an inbound
- *     recovery request is routed to the link waiting for it;
+ *     makes a new association itself (x400_p1_link_want_connect: the link
+ *     owns its associations) and resumes; an inbound recovery request is
+ *     routed to the link waiting for it, also one restored after a restart
+ *     from its RTSE receiver record (spool rtse/);
  *   - a peer unreachable beyond its open-retry budget gets its queued
  *     messages non-delivered (reports to the originators).
  */
@@ -95,6 +97,14 @@ typedef struct conn {
     x400_lpi_handle h;
     int have_h;
     int bound, dead, connecting, confirm, closing;
+    int opened;                 /* outbound: its first association was made */
+    /* inbound: its RTSE receiver record on the disk (spool rtse/), so that
+     * a transfer cut by a restart resumes (x400_p1_link_restore) */
+    mta_spool_rtse rt;
+    int rt_erase;               /* COMPLETED: erased once the APDU is durable */
+    int restored;               /* restored at start-up, not yet recovered */
+    uint64_t restored_until;    /* its record's expiry (mono ms) */
+    size_t restored_octets;
     int closing_for_suspend;    /* suspend(): ended by it, its handle to close */
     uint64_t idle_since, close_deadline;
     uint64_t waiting_since;     /* inbound: waiting for the peer to recover it */
@@ -128,6 +138,10 @@ typedef struct stats {
     /* connections the loop looked at (one per connection and visit): the
      * work of the loop, which must follow the activity, not the count held */
     uint64_t conn_visits;
+    /* RTSE receiver records (spool rtse/): saved, restored at start-up,
+     * refused (corrupt, stale, unknown peer), resumed by their peer, and
+     * the octets the resumed transfers did not need again */
+    uint64_t rtse_saved, rtse_restored, rtse_refused, rtse_resumed, rtse_octets_kept;
 } stats;
 
 /* What this loop turn staged: queue files to index and transfers to
@@ -184,6 +198,7 @@ struct mta {
     void *reload_user;
     char err[512];
     pend pd;
+    mta_heap heap;      /* live bytes of the links, associations, driver, MTSID set, conns */
 };
 
 static volatile sig_atomic_t got_signal, got_hup;
@@ -612,7 +627,11 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
     } else if (local_any && a->kind == X400_P1_PROBE && ndr) {
         if (send_report(m, a, dr, ndr, "probe report") < 0) goto fail;
     }
-    /* relay: one copy per next-hop peer with that peer's recipients */
+    /* relay: one copy per next-hop peer with that peer's recipients, each
+     * with this MTA's internal trace element (X.411 InternalTraceInformation) once:
+     * the element is appended before the first copy and kept for the
+     * others, not appended again per copy */
+    unsigned n_itrace = a->env.n_itrace;
     for (int p = 0; p < (int)m->cfg->npeers; p++) {
         x400_p1_recipient sub[MTA_SPOOL_RECIP_MAX];
         unsigned k = 0;
@@ -628,7 +647,8 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
             snprintf(it.mta, sizeof it.mta, "%s", m->cfg->name);
             it.arrival = (int64_t)(wall_ms() / 1000);
             it.routing_action = X400_ROUTE_RELAYED;
-            if (from_peer >= 0 && x400_p1_itrace_append(a, &it) < 0) goto fail;
+            if (from_peer >= 0 && a->env.n_itrace == n_itrace && x400_p1_itrace_append(a, &it) < 0)
+                goto fail;
             a->env.recip = sub;
             a->env.n_recip = k;
             rv = stage_out(m, a, p, from_peer >= 0 ? "relayed" : "submitted");
@@ -889,6 +909,7 @@ static uint64_t deadline_of(const mta *m, const conn *c, uint64_t now)
     if (!c->link || c->peer < 0) return t;
     pc = &m->cfg->peers[c->peer];
     if (c->recheck) t = min_u64(t, c->recheck);
+    if (c->restored) t = min_u64(t, c->restored_until);
     if (!c->outbound && c->waiting_since && c->inflight)
         t = min_u64(t, c->waiting_since + recovery_grace_ms(pc) + 1);
     if (c->closing) t = min_u64(t, c->close_deadline + 1);
@@ -950,7 +971,7 @@ static void run_timers(mta *m, uint64_t now)
 
 static conn *conn_new(mta *m, int outbound, int peer)
 {
-    conn *c = calloc(1, sizeof *c);
+    conn *c = mta_heap_calloc(&m->heap, 1, sizeof *c);
     if (!c) return NULL;
     m->nconns++;
     c->id = ++m->next_conn_id;
@@ -976,7 +997,7 @@ static void retire(mta *m, x400_assoc *a)
     owner = x400_assoc_get_user(a);
     if (!owner) return; /* retired before: users are set on every live one */
     x400_assoc_set_user(a, NULL);
-    if (!(g = malloc(sizeof *g))) { /* cannot remember it: leak it rather than free what a link may hold */
+    if (!(g = mta_heap_calloc(&m->heap, 1, sizeof *g))) { /* cannot remember it: leak it rather than free what a link may hold */
         LOG(m, IFC, X400_LOG_ERROR, "out of memory retiring an association");
         return;
     }
@@ -1211,36 +1232,58 @@ static void connect_host(const mta_peer_config *pc, char *out, size_t cap)
     }
 }
 
+/* The link makes each outbound association itself (cfg.assoc_own): this
+ * is called at a safe point (opening, and manage_conn when the link's
+ * next_timeout says 0: RTSE recovery wants a new connection), never from
+ * inside a call of the library.  The association it hands over gets its TCP
+ * connection here; one that cannot be started is closed at once, and RTSE
+ * asks again until its recovery timeout.  0 (nothing wanted, or
+ * connecting), < 0 failed. */
 static int conn_connect(mta *m, conn *c)
 {
     const mta_peer_config *pc = &m->cfg->peers[c->peer];
-    x400_assoc_config ac;
-    x400_assoc *a;
+    x400_assoc *a = NULL;
     char host[MTA_HOST_MAX + 1];
-    int rv;
-    assoc_config(m, &ac, X400_ROLE_INITIATOR, pc, ++m->next_conn_id);
-    if ((rv = x400_assoc_new(&a, &ac, NULL, NULL)) < 0) return rv;
+    int rv, first;
+    if (c->dead) return 0;
+    rv = x400_p1_link_want_connect(c->link, &a);
+    if (rv < 0) {
+        mta_log_diag(&m->lg, X400_LOG_ERROR, "association", x400_p1_link_diag(c->link));
+        return rv;
+    }
+    if (rv == 0) return 0;
+    first = !c->opened;
+    c->opened = 1;
     x400_assoc_set_user(a, c);
-    /* the TCP connection first: an association that never reached the
-     * driver is simply freed, never left attached to the link */
+    if (c->assoc && c->assoc != a && !c->have_h) retire(m, c->assoc); /* the lost one */
+    c->assoc = a;
+    if (!first) {
+        m->st.recoveries++;
+        LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: connection lost, recovering (RTSE)", c->id);
+    }
     connect_host(pc, host, sizeof host);
     rv = x400_driver_connect(m->drv, host, pc->port, a, &c->h);
     if (rv < 0) {
         mta_log_diag(&m->lg, X400_LOG_WARNING, "connect", x400_driver_diag(m->drv));
-        x400_assoc_free(a);
-        return rv;
+        if (first) return rv; /* the open failed (open_assoc) */
+        x400_assoc_transport_closed(a); /* RTSE recovery asks again */
+        return 0;
     }
     c->have_h = 1;
-    c->assoc = a;
-    /* no driver event can come before the next x400_driver_run */
-    if ((rv = x400_p1_link_attach(c->link, a)) < 0) {
-        mta_log_diag(&m->lg, X400_LOG_ERROR, "attach", x400_p1_link_diag(c->link));
-        x400_driver_disconnect(m->drv, c->h); /* -> on_closed: retired */
-        return rv;
-    }
-    c->connecting = 1;
+    if (first) c->connecting = 1;
     LOG(m, IFC, X400_LOG_INFO, "assoc #%u: connecting to %s at %s port %s (%s)", c->id, pc->name,
         pc->host, pc->port, pc->mode == X400_MODE_X410 ? "X.410-1984 mode" : "1988 normal mode");
+    return 0;
+}
+
+/* Link config assoc_prepare: each association the link makes gets this
+ * MTA's selectors and a unique session connection identifier. */
+static int prepare_assoc(void *user, x400_p1_link *l, x400_assoc_config *ac)
+{
+    conn *c = user;
+    (void)l;
+    if (c->dead) return -1; /* ended by us (suspend, shutdown): no new connection */
+    assoc_config(c->m, ac, X400_ROLE_INITIATOR, &c->m->cfg->peers[c->peer], ++c->m->next_conn_id);
     return 0;
 }
 
@@ -1253,11 +1296,16 @@ static void open_assoc(mta *m, int p)
     if (!c) return;
     cb.user = c;
     link_config(m, &lc, X400_ROLE_INITIATOR, pc);
+    /* the link makes its associations (the first and one per RTSE
+     * recovery); prepare_assoc sets each one up */
+    lc.assoc_own = 1;
+    lc.assoc_prepare = prepare_assoc;
+    lc.assoc_user = c;
     /* p1link.h: tick once after creating the link.  Its RTSE computes the
      * transfer deadline from the last time it was given: a link first
      * ticked by the next housekeeping (up to 20 ms later) had bound and
      * started a transfer with its clock at 0, and that tick aborted it. */
-    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_tick(c->link, mono_ms()) < 0 ||
+    if (x400_p1_link_new(&c->link, &lc, &cb, &m->heap.a) < 0 || x400_p1_link_tick(c->link, mono_ms()) < 0 ||
         conn_connect(m, c) < 0) {
         c->dead = 1;
         open_failed(m, p);
@@ -1315,10 +1363,22 @@ static int check_bind(void *user, const x400_p1_bind *arg, int *bind_error, x400
     return X400_ERR_REFUSED;
 }
 
+/* The transfer failed because RTSE could not recover the lost connection
+ * within its recovery timeout (X.228: the peer never answered the
+ * recovery): the negative RT-TRANSFER confirm comes while the link still
+ * looks bound, but the association is what failed, not the APDU -- like a
+ * refused open, never counted toward max-transfer-retries.  (The transfer
+ * timer's timeout, a live peer that does not confirm, is LOCAL.) */
+static int recovery_timed_out(const x400_diag *why)
+{
+    return why && why->layer == X400_LAYER_RTSE && why->source == X400_SOURCE_PROVIDER &&
+           why->code == X400_ERR_TIMEOUT;
+}
+
 static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 {
     const mta_peer_config *pc = &m->cfg->peers[q->peer];
-    int link_up = transfer_failed_on_live_link(c);
+    int link_up = transfer_failed_on_live_link(c) && !recovery_timed_out(why);
     q->on = NULL;
     if (c->inflight) c->inflight--;
     q_set_state(m, q, Q_WAIT);
@@ -1414,6 +1474,43 @@ static int on_undecodable(mta *m, conn *c, const x400_p1_link_event *ev)
     return pend_confirm(m, c) < 0 ? -1 : X400_P1_LINK_DEFER;
 }
 
+/* The receiver's RTSE recovery record and the APDU octets received so far
+ * (X400_P1_LINK_EV_PERSIST): on the disk before the checkpoint is
+ * confirmed (the library confirms after this returns), so that a restart
+ * resumes the transfer instead of starting it again (restore_records).  A
+ * COMPLETED record means the APDU is in this turn's batch: the file goes
+ * once that batch is durable (commit) -- until then the RECEIVING record
+ * stays, and a restart resumes and recognises the MTSID.  A save that
+ * fails removes the file: the transfer goes on, a restart starts it again. */
+static int on_persist(mta *m, conn *c, const x400_p1_link_event *ev)
+{
+    x400_rtse_record_info info;
+    if (!ev->record_len) { /* erase */
+        mta_spool_rtse_erase(m->sp, &c->rt);
+        c->rt_erase = 0;
+        return 0;
+    }
+    if (c->peer < 0 || m->suspended || !m->sp ||
+        x400_rtse_record_info_get(ev->record, ev->record_len, &info) != X400_OK)
+        return 0;
+    if (info.state == X400_RTSE_RECORD_COMPLETED) {
+        c->rt_erase = c->rt.exists;
+        return 0;
+    }
+    c->rt_erase = 0;
+    if (!c->rt.name[0])
+        snprintf(c->rt.name, sizeof c->rt.name, "r-%llu-%u", (unsigned long long)m->start_ms, c->id);
+    if (mta_spool_rtse_save(m->sp, &c->rt, peer_name(m, c->peer), ev->record, ev->record_len, ev->raw,
+                            ev->raw_len, mono_ms(), wall_ms(), m->err, sizeof m->err) < 0) {
+        LOG(m, SVC, X400_LOG_WARNING, "assoc #%u: RTSE record not stored (%s): a restart would start its "
+            "transfer again", c->id, m->err);
+        mta_spool_rtse_erase(m->sp, &c->rt);
+        return 0;
+    }
+    m->st.rtse_saved++;
+    return 0;
+}
+
 static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
 {
     conn *c = user;
@@ -1493,6 +1590,11 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         c->dead = 1;
         break;
     case X400_P1_LINK_EV_ABORTED:
+        if (c->outbound && !c->bound) { /* the open failed (on_closed counts it): no abort */
+            c->dead = 1;
+            if (ev->diag) LOG(m, IFC, X400_LOG_INFO, "assoc #%u: not opened: %s", c->id, ev->diag->text);
+            break;
+        }
         m->st.aborts++;
         if (!c->unbound) mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
         else if (garbage_allowed(m, c->src)) { /* garbage before any bind */
@@ -1503,21 +1605,11 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         c->dead = 1;
         break;
     case X400_P1_LINK_EV_NEED_ASSOC:
-        /* RTSE recovery: a new connection for the interrupted transfer --
-         * not for an association this MTA ended (suspend, shutdown): the
-         * link recovered by a suspended MTA received transfers it could
-         * never confirm, so it was never reaped and the MTA never resumed. */
-        c->assoc = NULL; /* the old one is retired when the driver lets it go */
-        c->have_h = 0;
-        if (c->dead) return -1;
-        m->st.recoveries++;
-        LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: connection lost, recovering (RTSE)", c->id);
-        return conn_connect(m, c) < 0 ? -1 : 0;
-    case X400_P1_LINK_EV_PERSIST:
-        /* The APDU octets a resumed transfer would need survive only in this
-         * process: a restart makes the sender transfer again from the
-         * beginning (doc/mta.md), so the record is not stored. */
+        /* not with cfg.assoc_own: the link makes the association of a
+         * recovery itself (conn_connect, at a safe point) */
         break;
+    case X400_P1_LINK_EV_PERSIST:
+        return on_persist(m, c, ev);
     }
     return 0;
 }
@@ -1539,6 +1631,11 @@ static x400_p1_link *route_recovery(void *user, x400_p1_link *l, const uint8_t *
             LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s recovers its connection (RTSE)", c->id,
                 peer_name(m, c->peer));
             m->st.recoveries++;
+            if (c->restored) { /* across a restart: the transfer resumes */
+                c->restored = 0;
+                m->st.rtse_resumed++;
+                m->st.rtse_octets_kept += c->restored_octets;
+            }
             touch(m, c);
             if (fresh) {
                 touch(m, fresh);
@@ -1604,12 +1701,12 @@ static int on_accepted(void *user, x400_driver *d, x400_lpi_handle h, const char
     cb.user = c;
     assoc_config(m, &ac, X400_ROLE_RESPONDER, NULL, c->id);
     link_config(m, &lc, X400_ROLE_RESPONDER, NULL);
-    if (x400_assoc_new(out, &ac, NULL, NULL) < 0) {
+    if (x400_assoc_new(out, &ac, NULL, &m->heap.a) < 0) {
         unbound_remove(m, c);
         c->dead = 1;
         return -1;
     }
-    if (x400_p1_link_new(&c->link, &lc, &cb, NULL) < 0 || x400_p1_link_tick(c->link, now) < 0 ||
+    if (x400_p1_link_new(&c->link, &lc, &cb, &m->heap.a) < 0 || x400_p1_link_tick(c->link, now) < 0 ||
         x400_p1_link_attach(c->link, *out) < 0) {   /* its clock set first: see open_assoc */
         x400_assoc_free(*out);
         *out = NULL;
@@ -1825,9 +1922,17 @@ static void manage_conn(mta *m, conn *c, uint64_t now)
     const mta_peer_config *pc;
     if (c->dead || !c->link) return;
     (void)x400_p1_link_tick(c->link, now);
+    if (c->outbound) (void)conn_connect(m, c); /* RTSE recovery: a new connection */
     if (c->peer < 0) return;
     pc = &m->cfg->peers[c->peer];
     c->recheck = 0;
+    if (c->restored && now >= c->restored_until) {
+        LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: %s did not recover the transfer restored from its RTSE "
+            "record before the record expired: record removed", c->id, pc->name);
+        mta_spool_rtse_erase(m->sp, &c->rt);
+        c->dead = 1;
+        return;
+    }
     if (!c->outbound) {
         /* An inbound association broke and its RTSE waits for the peer
          * to recover it -- but only the peer can, and a restarted peer
@@ -1902,6 +2007,9 @@ static void reap(mta *m)
                 x400_p1_link_free(c->link);
                 c->link = NULL;
             }
+            /* its transfer will not resume in this process; a stopping MTA
+             * keeps the record for the next one (restore_records) */
+            if (!m->stopping && m->sp) mta_spool_rtse_erase(m->sp, &c->rt);
             unbound_remove(m, c);
             account_as(m, c, 0);
             graves_unkeep(m, c);
@@ -1927,7 +2035,7 @@ static void reap(mta *m)
             continue;
         }
         x400_assoc_free(g->a);
-        free(g);
+        mta_heap_free(&m->heap, g);
         m->ngrave--;
     }
     if (!gone) return;
@@ -1937,7 +2045,7 @@ static void reap(mta *m)
     while (gone) {
         conn *c = gone;
         gone = c->dying_next;
-        free(c);
+        mta_heap_free(&m->heap, c);
     }
 }
 
@@ -1980,6 +2088,13 @@ static void snapshot(mta *m)
     n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\npeer_busy=%llu\ngarbage_suppressed=%llu\n",
                           (unsigned long long)m->st.quarantined, (unsigned long long)m->st.peer_busy,
                           (unsigned long long)m->garbage.suppressed);
+    n += (size_t)snprintf(buf + n, cap - n,
+                          "rtse_saved=%llu\nrtse_restored=%llu\nrtse_refused=%llu\nrtse_resumed=%llu\n"
+                          "rtse_octets_kept=%llu\nheap_live=%zu\nheap_peak=%zu\nheap_blocks=%zu\n",
+                          (unsigned long long)m->st.rtse_saved, (unsigned long long)m->st.rtse_restored,
+                          (unsigned long long)m->st.rtse_refused, (unsigned long long)m->st.rtse_resumed,
+                          (unsigned long long)m->st.rtse_octets_kept, m->heap.live, m->heap.peak,
+                          m->heap.blocks);
     mta_spool_write_snapshot(m->sp, "stats", buf, n);
     /* the queue view for `x400mta queue`: name state attempts next-retry-in-ms */
     n = 0;
@@ -2160,7 +2275,7 @@ static void suspend(mta *m, const char *what)
     LOG(m, SVC, X400_LOG_ERROR, "%s failed: %s; transfers are refused (what was not confirmed stays with the "
         "senders) until the spool works again, retried every second", what, m->err);
     /* all dead before any is closed: a close reaches the link at once, and
-     * its RTSE asks for a new connection (NEED_ASSOC), refused when dead */
+     * its RTSE wants a new connection, which a dead conn never makes */
     for (conn *c = m->conns; c; c = c->next) {
         c->closing_for_suspend = !c->dead;
         c->dead = 1;
@@ -2206,7 +2321,7 @@ static void try_resume(mta *m, uint64_t now)
     m->sp = NULL;
     if (m->seen) x400_p1_idset_free(m->seen);
     m->seen = NULL;
-    if (x400_p1_idset_new(&seen, 1u << 20, NULL) < 0) return;
+    if (x400_p1_idset_new(&seen, 1u << 20, &m->heap.a) < 0) return;
     if (mta_spool_open(&m->sp, m->cfg->spool, 1, seen, m->err, sizeof m->err) < 0) {
         m->sp = NULL;
         x400_p1_idset_free(seen);
@@ -2248,6 +2363,10 @@ static int commit(mta *m)
         conn *c = m->pd.confirm[i];
         c->confirm = 0;
         touch(m, c);
+        if (c->rt_erase) { /* its APDU is durable now: the record is not needed */
+            mta_spool_rtse_erase(m->sp, &c->rt);
+            c->rt_erase = 0;
+        }
         if (c->link) {
             (void)x400_p1_link_tick(c->link, mono_ms());
             (void)x400_p1_link_confirm(c->link);
@@ -2405,6 +2524,88 @@ static int listen_all(mta *m)
     return 0;
 }
 
+/* Why a stored RTSE record cannot be restored (NULL: it can): another
+ * peer's, or written before the machine restarted (CLOCK_MONOTONIC, which
+ * the links' timers run on, started again: its distance from the wall
+ * clock moved), or what x400_p1_link_restore refused (corrupt, expired). */
+static const char *restore_one(mta *m, const char *name, conn **out)
+{
+    mta_spool_rtse_loaded ld;
+    mta_spool_rtse f;
+    x400_p1_link_config lc;
+    x400_p1_link_callbacks cb = { NULL, on_link };
+    x400_rtse_record_info info;
+    uint64_t mono = mono_ms(), wall = wall_ms();
+    int64_t skew;
+    const char *why = NULL;
+    conn *c;
+    int p;
+    *out = NULL;
+    if (mta_spool_rtse_load(m->sp, name, &ld, &f, m->err, sizeof m->err) < 0) return m->err;
+    skew = (int64_t)(wall - ld.wall_ms) - (int64_t)(mono - ld.mono_ms);
+    if ((p = peer_index(m, ld.peer)) < 0) why = "it names an MTA that is not a peer";
+    else if (ld.mono_ms > mono || skew > 60000 || skew < -60000) why = "written before the machine restarted";
+    else if (x400_rtse_record_info_get(ld.rec, ld.rec_len, &info) != X400_OK) why = "bad record";
+    if (why || !(c = conn_new(m, 0, p))) {
+        free(ld.octets);
+        return why ? why : "out of memory";
+    }
+    *out = c;
+    cb.user = c;
+    link_config(m, &lc, X400_ROLE_RESPONDER, NULL);
+    /* the link's clock is the MTA's (CLOCK_MONOTONIC, the same across
+     * processes on one boot): the record's expiry is checked against it */
+    if (x400_p1_link_new(&c->link, &lc, &cb, &m->heap.a) < 0 || x400_p1_link_tick(c->link, mono) < 0) {
+        why = "out of memory";
+    } else if (x400_p1_link_restore(c->link, ld.rec, ld.rec_len, ld.octets, ld.octets_len) < 0) {
+        snprintf(m->err, sizeof m->err, "%s", x400_p1_link_diag(c->link)->text);
+        why = m->err;
+    } else {
+        c->bound = 1; /* the peer bound the interrupted association */
+        c->rt = f;
+        c->restored = 1;
+        c->restored_until = info.expires_ms;
+        c->restored_octets = ld.octets_len;
+    }
+    free(ld.octets);
+    return why;
+}
+
+/* At start-up: the RTSE receiver records the last run left (transfers in
+ * progress when it stopped or was killed) go back into responder links
+ * that wait for their peer to recover the connection (route_recovery);
+ * the transfer then resumes from its last confirmed checkpoint.  A record
+ * that cannot be used is refused and removed: the peer's recovery is then
+ * refused and it sends the APDU again from the start (never a mix of two
+ * transfers: the octets are checked against the CRC saved with them, and
+ * the MTSID set recognises what was delivered before). */
+static void restore_records(mta *m)
+{
+    char **names = NULL;
+    long n = mta_spool_rtse_list(m->sp, &names, m->err, sizeof m->err);
+    if (n < 0) LOG(m, SVC, X400_LOG_ERROR, "RTSE records: %s", m->err);
+    for (long i = 0; i < n; i++) {
+        conn *c;
+        const char *why = restore_one(m, names[i], &c);
+        if (why) {
+            mta_spool_rtse f;
+            memset(&f, 0, sizeof f);
+            snprintf(f.name, sizeof f.name, "%s", names[i]);
+            f.exists = 1;
+            m->st.rtse_refused++;
+            LOG(m, IFC, X400_LOG_NOTICE, "RTSE record %s refused (%s): removed; its transfer starts again "
+                "from the beginning", names[i], why);
+            mta_spool_rtse_erase(m->sp, &f);
+            if (c) c->dead = 1;
+            continue;
+        }
+        m->st.rtse_restored++;
+        LOG(m, IFC, X400_LOG_NOTICE, "assoc #%u: RTSE record %s restored: waiting for %s to recover the "
+            "transfer (%zu octets kept)", c->id, names[i], peer_name(m, c->peer), c->restored_octets);
+    }
+    mta_spool_names_free(names, n);
+}
+
 /* Whatever start-up had opened, closed again; exit status 1. */
 static int start_failed(mta *m)
 {
@@ -2439,6 +2640,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     m->cfg = cfg = m->own;
     m->reload = reload_fn;
     m->reload_user = reload_user;
+    mta_heap_init(&m->heap);
 #ifdef __GLIBC__
     /* APDUs of a few MiB are allocated and freed all the time: keep them in
      * the heap instead of a fresh mmap (page faults, zeroing) each time */
@@ -2451,7 +2653,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         return start_failed(m);
     }
     m->liblog = mta_log_library(&m->lg);
-    if (x400_p1_idset_new(&m->seen, 1u << 20, NULL) < 0) return start_failed(m);
+    if (x400_p1_idset_new(&m->seen, 1u << 20, &m->heap.a) < 0) return start_failed(m);
     if (mta_spool_open(&m->sp, cfg->spool, 1, m->seen, m->err, sizeof m->err) < 0) {
         startup_fail(m, "spool: %s", m->err);
         return start_failed(m);
@@ -2488,8 +2690,9 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     dcb.connected = on_connected;
     dcb.closed = on_closed;
     dc.notify_output = 1; /* settle() flags what the loop gave work */
-    if (x400_driver_new(&m->drv, &dc, &dcb, NULL) < 0 || listen_all(m) < 0) return start_failed(m);
+    if (x400_driver_new(&m->drv, &dc, &dcb, &m->heap.a) < 0 || listen_all(m) < 0) return start_failed(m);
     x400_driver_set_activity(m->drv, on_activity);
+    restore_records(m); /* transfers cut by the last run's end resume */
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -2581,7 +2784,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         struct grave *g = m->graveyard;
         m->graveyard = g->next;
         x400_assoc_free(g->a);
-        free(g);
+        mta_heap_free(&m->heap, g);
     }
     mta_timers_free(&m->timers);
     mta_guard_free(m->guard);

@@ -202,6 +202,8 @@ void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const 
  *             returns.  The MTA picks them up, assigns the MTSID.
  *   queue/    outbound APDUs, one file per APDU (<qid>.apdu)
  *   inbox/    delivered messages and reports, one file per APDU
+ *   rtse/     RTSE receiver records of inbound transfers in progress, one
+ *             file per association (mta_spool_rtse_save below)
  *   journal   write-ahead journal: what the MTA accepts is appended here and
  *             fdatasync'ed (group commit: one fdatasync for all APDUs
  *             accepted in a loop turn) BEFORE any acknowledgement; the
@@ -375,6 +377,52 @@ int mta_spool_remove_snapshot(mta_spool *s, const char *which);
  * spool directory (at most 64 per call, sorted); the MTA answers each with
  * "ctl-*.rep" and removes the request.  Count, or -1. */
 long mta_spool_requests(mta_spool *s, char ***names);
+/* RTSE receiver records (doc/mta.md, "Transfers cut by a restart"): an
+ * inbound association in the middle of a transfer keeps the library's
+ * latest recovery record (X400_P1_LINK_EV_PERSIST) and the APDU octets
+ * received so far in one file rtse/<name>, so that after a restart
+ * x400_p1_link_restore resumes the transfer where it stood.  Layout: two
+ * slots of MTA_RTSE_SLOT octets (written alternately, each with a sequence
+ * number and a CRC-32: a torn write leaves the other one), then the octets
+ * from offset 2 x MTA_RTSE_SLOT, only ever appended within a transfer.  A
+ * slot names the peer, the clocks when it was written, the record, and
+ * how many octets it covers with their CRC-32.  One fdatasync per save,
+ * done before the save returns (the checkpoint is confirmed after it). */
+#define MTA_RTSE_SLOT 4096u
+#define MTA_RTSE_DIR "rtse"
+typedef struct mta_spool_rtse {   /* one association's file; zero: none yet */
+    char name[MTA_SPOOL_NAME_MAX + 1];
+    uint64_t seq;                  /* slots written */
+    uint64_t written;              /* octets stored */
+    uint32_t crc;                  /* their CRC-32 */
+    uint8_t activity[8];           /* the activity the octets belong to */
+    size_t activity_len;
+    int exists;                    /* the file was created */
+} mta_spool_rtse;
+typedef struct mta_spool_rtse_loaded {
+    char peer[X400_MTA_NAME_MAX + 1];
+    uint8_t rec[X400_RTSE_RECORD_MAX];
+    size_t rec_len;
+    uint8_t *octets;               /* malloc'ed (NULL when none) */
+    size_t octets_len;
+    uint64_t mono_ms, wall_ms;     /* when the slot was written */
+} mta_spool_rtse_loaded;
+/* Store the record (rec_len > 0) and octets[0..n) for f->name (set by the
+ * caller, a valid spool name): the octets past f->written are appended
+ * (fewer than before, or another activity: stored afresh).  0, or -1 with
+ * err (nothing then promises the record is on the disk). */
+int mta_spool_rtse_save(mta_spool *s, mta_spool_rtse *f, const char *peer, const uint8_t *rec,
+                        size_t rec_len, const uint8_t *octets, size_t n, uint64_t mono_ms,
+                        uint64_t wall_ms, char *err, size_t errlen);
+/* Remove f's file (no fsync: a file that comes back is refused or expires). */
+void mta_spool_rtse_erase(mta_spool *s, mta_spool_rtse *f);
+/* The record files (names, as mta_spool_list), or -1 with err. */
+long mta_spool_rtse_list(mta_spool *s, char ***names, char *err, size_t errlen);
+/* Read rtse/<name>: the newest slot whose CRC and octets check (out, and
+ * f, when not NULL, set to go on saving in that file).  0, or -1 with err
+ * (corrupt, truncated, unreadable: refuse it, remove the file). */
+int mta_spool_rtse_load(mta_spool *s, const char *name, mta_spool_rtse_loaded *out, mta_spool_rtse *f,
+                        char *err, size_t errlen);
 /* The pid of the MTA running on this spool (holding its lock), 0 when none. */
 long mta_spool_owner(const mta_spool *s);
 /* "<spool>/<rel>" into buf (for the MTSID state and other files). */
@@ -473,6 +521,21 @@ uint64_t mta_timers_next(const mta_timers *t);
 mta_timer *mta_timers_pop_due(mta_timers *t, uint64_t now);
 /* Disarm everything and free the heap (the entries stay the caller's). */
 void mta_timers_free(mta_timers *t);
+
+/* ------------------------------------------------------------ heap */
+
+/* Live heap bytes, counted (heap.c): `a` is an x400_allocator for the
+ * library's objects (links, associations, driver, MTSID set); the MTA's own
+ * per-connection objects come from mta_heap_calloc.  live: bytes allocated
+ * and not freed; peak: the most live at once; blocks: live blocks.  Not
+ * thread-safe (the MTA is one thread). */
+typedef struct mta_heap {
+    x400_allocator a;
+    size_t live, peak, blocks;
+} mta_heap;
+void mta_heap_init(mta_heap *h);
+void *mta_heap_calloc(mta_heap *h, size_t nmemb, size_t size);
+void mta_heap_free(mta_heap *h, void *p);
 
 /* ------------------------------------------------------------ run */
 

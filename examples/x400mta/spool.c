@@ -1377,3 +1377,235 @@ const char *mta_spool_path(const mta_spool *s, const char *rel, char *buf, size_
     if (n < 0 || (size_t)n >= cap) { buf[0] = 0; return NULL; }
     return buf;
 }
+
+/* ------------------------------------------------------------ RTSE receiver records */
+
+#define RTSE_MAGIC "XMR1"
+#define RTSE_PEER 64u                   /* peer name field (NUL-padded) */
+/* slot: magic 4, seq 8, peer 64, mono 8, wall 8, octets 8, octets crc 4,
+ * rec_len 4, rec, ..., slot crc 4 (the last 4 octets, over the rest) */
+#define RTSE_OFF_REC (4u + 8u + RTSE_PEER + 8u + 8u + 8u + 4u + 4u)
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+/* "rtse/<name>" */
+static int rtse_path(const char *name, char *out, size_t cap)
+{
+    if (!name_ok(name)) return -1;
+    snprintf(out, cap, "%s/%s", MTA_RTSE_DIR, name);
+    return 0;
+}
+
+static ssize_t pwrite_full(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    size_t o = 0;
+    while (o < n) {
+        ssize_t w = pwrite(fd, p + o, n - o, (off_t)(off + o));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        o += (size_t)w;
+    }
+    return (ssize_t)o;
+}
+
+/* A new record file: the directory made (and both synced) so that the
+ * file's name survives a crash too. */
+static int rtse_create(mta_spool *s, const char *path)
+{
+    int fd, dfd;
+    if (mkdirat(s->dirfd, MTA_RTSE_DIR, 0700) == 0) (void)fsync_retry(s->dirfd, 0);
+    else if (errno != EEXIST) return -1;
+    fd = openat(s->dirfd, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    dfd = openat(s->dirfd, MTA_RTSE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync_retry(dfd, 0) != 0) {
+        int e = errno;
+        if (dfd >= 0) close(dfd);
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    close(dfd);
+    return fd;
+}
+
+int mta_spool_rtse_save(mta_spool *s, mta_spool_rtse *f, const char *peer, const uint8_t *rec,
+                        size_t rec_len, const uint8_t *octets, size_t n, uint64_t mono_ms,
+                        uint64_t wall_ms, char *err, size_t errlen)
+{
+    char path[MTA_SPOOL_NAME_MAX + 8];
+    uint8_t slot[MTA_RTSE_SLOT];
+    x400_rtse_record_info info;
+    size_t pl;
+    int fd;
+    if (!s || !f || !peer || !rec || !rec_len || rec_len > X400_RTSE_RECORD_MAX ||
+        (n && !octets) || rtse_path(f->name, path, sizeof path) < 0 ||
+        x400_rtse_record_info_get(rec, rec_len, &info) != X400_OK ||
+        info.activity_id_len > sizeof f->activity || (pl = strlen(peer)) >= RTSE_PEER) {
+        seterr(err, errlen, "rtse record: invalid arguments");
+        errno = EINVAL;
+        return -1;
+    }
+    /* another activity, or fewer octets than stored: stored afresh */
+    if (n < f->written || info.activity_id_len != f->activity_len ||
+        memcmp(info.activity_id, f->activity, f->activity_len)) {
+        f->written = 0;
+        f->crc = 0;
+        memcpy(f->activity, info.activity_id, info.activity_id_len);
+        f->activity_len = info.activity_id_len;
+    }
+    fd = f->exists ? openat(s->dirfd, path, O_RDWR | O_CLOEXEC) : rtse_create(s, path);
+    if (fd < 0) return ioerr(s, err, errlen, "open", -1, path, errno);
+    f->exists = 1;
+    if (n > f->written) {
+        if (pwrite_full(fd, octets + f->written, n - f->written, 2u * MTA_RTSE_SLOT + f->written) < 0)
+            goto fail;
+        f->crc = crc32_update(s->crctab, f->crc, octets + f->written, n - f->written);
+        f->written = n;
+    }
+    memset(slot, 0, sizeof slot);
+    memcpy(slot, RTSE_MAGIC, 4);
+    put64(slot + 4, ++f->seq);
+    memcpy(slot + 12, peer, pl);
+    put64(slot + 12 + RTSE_PEER, mono_ms);
+    put64(slot + 20 + RTSE_PEER, wall_ms);
+    put64(slot + 28 + RTSE_PEER, f->written);
+    put32(slot + 36 + RTSE_PEER, f->crc);
+    put32(slot + 40 + RTSE_PEER, (uint32_t)rec_len);
+    memcpy(slot + RTSE_OFF_REC, rec, rec_len);
+    put32(slot + MTA_RTSE_SLOT - 4, crc32_update(s->crctab, 0, slot, MTA_RTSE_SLOT - 4));
+    if (pwrite_full(fd, slot, sizeof slot, (f->seq & 1) * MTA_RTSE_SLOT) < 0) goto fail;
+    if (fsync_retry(fd, 1) != 0) goto fail;
+    if (close_checked(fd) != 0) return ioerr(s, err, errlen, "close", -1, path, errno);
+    return 0;
+fail:
+    {
+        int e = errno;
+        close(fd);
+        return ioerr(s, err, errlen, "write", -1, path, e);
+    }
+}
+
+void mta_spool_rtse_erase(mta_spool *s, mta_spool_rtse *f)
+{
+    char path[MTA_SPOOL_NAME_MAX + 8];
+    if (!s || !f || !f->exists || rtse_path(f->name, path, sizeof path) < 0) return;
+    (void)unlinkat(s->dirfd, path, 0);
+    f->exists = 0;
+    f->written = 0;
+    f->crc = 0;
+    f->activity_len = 0;
+}
+
+long mta_spool_rtse_list(mta_spool *s, char ***names, char *err, size_t errlen)
+{
+    int dfd;
+    DIR *d;
+    struct dirent *de;
+    long n = 0, cap = 0;
+    char **v = NULL;
+    *names = NULL;
+    dfd = openat(s->dirfd, MTA_RTSE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return errno == ENOENT ? 0 : ioerr(s, err, errlen, "open", -1, MTA_RTSE_DIR, errno);
+    if (!(d = fdopendir(dfd))) {
+        close(dfd);
+        return ioerr(s, err, errlen, "opendir", -1, MTA_RTSE_DIR, errno);
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (!name_ok(de->d_name)) continue;
+        if (n == cap) {
+            char **x = realloc(v, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *x);
+            if (!x) break;
+            v = x;
+        }
+        if (!(v[n] = strdup(de->d_name))) break;
+        n++;
+    }
+    closedir(d);
+    if (n) qsort(v, (size_t)n, sizeof *v, cmp_names);
+    *names = v;
+    return n;
+}
+
+/* One slot, checked: its sequence number, or 0 when it does not hold. */
+static uint64_t rtse_slot_ok(mta_spool *s, const uint8_t *slot)
+{
+    uint32_t rl = get32(slot + 40 + RTSE_PEER);
+    if (memcmp(slot, RTSE_MAGIC, 4) ||
+        get32(slot + MTA_RTSE_SLOT - 4) != crc32_update(s->crctab, 0, slot, MTA_RTSE_SLOT - 4) ||
+        rl == 0 || rl > X400_RTSE_RECORD_MAX || memchr(slot + 12, 0, RTSE_PEER) == NULL)
+        return 0;
+    return get64(slot + 4);
+}
+
+int mta_spool_rtse_load(mta_spool *s, const char *name, mta_spool_rtse_loaded *out, mta_spool_rtse *f,
+                        char *err, size_t errlen)
+{
+    char path[MTA_SPOOL_NAME_MAX + 8];
+    uint8_t slot[2][MTA_RTSE_SLOT];
+    uint64_t seq[2];
+    struct stat st;
+    int fd, tries;
+    memset(out, 0, sizeof *out);
+    if (rtse_path(name, path, sizeof path) < 0) {
+        seterr(err, errlen, "rtse record: bad name");
+        return -1;
+    }
+    if ((fd = openat(s->dirfd, path, O_RDONLY | O_CLOEXEC)) < 0) return ioerr(s, err, errlen, "open", -1, path, errno);
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)(2u * MTA_RTSE_SLOT) ||
+        pread_full(fd, slot[0], sizeof slot, 0) != (ssize_t)sizeof slot) {
+        close(fd);
+        seterr(err, errlen, "%s/%s: truncated", s->dir, path);
+        return -1;
+    }
+    seq[0] = rtse_slot_ok(s, slot[0]);
+    seq[1] = rtse_slot_ok(s, slot[1]);
+    /* the newest slot first; the other one if its octets do not check */
+    for (tries = 0; tries < 2; tries++) {
+        int k = (seq[1] > seq[0]) != (tries == 1);
+        const uint8_t *sl = slot[k];
+        uint64_t n = get64(sl + 28 + RTSE_PEER);
+        if (!seq[k]) continue;
+        if (n > (uint64_t)st.st_size - 2u * MTA_RTSE_SLOT || n > MTA_SPOOL_FILE_MAX) continue;
+        free(out->octets);
+        out->octets = n ? malloc((size_t)n) : NULL;
+        if (n && !out->octets) break;
+        if (n && (pread_full(fd, out->octets, (size_t)n, 2u * MTA_RTSE_SLOT) != (ssize_t)n ||
+                  crc32_update(s->crctab, 0, out->octets, (size_t)n) != get32(sl + 36 + RTSE_PEER)))
+            continue;
+        memcpy(out->peer, sl + 12, RTSE_PEER < sizeof out->peer ? RTSE_PEER : sizeof out->peer);
+        out->peer[sizeof out->peer - 1] = 0;
+        out->mono_ms = get64(sl + 12 + RTSE_PEER);
+        out->wall_ms = get64(sl + 20 + RTSE_PEER);
+        out->octets_len = (size_t)n;
+        out->rec_len = get32(sl + 40 + RTSE_PEER);
+        memcpy(out->rec, sl + RTSE_OFF_REC, out->rec_len);
+        close(fd);
+        if (f) { /* saves go on in this file, after this slot */
+            x400_rtse_record_info info;
+            memset(f, 0, sizeof *f);
+            snprintf(f->name, sizeof f->name, "%s", name);
+            f->seq = seq[k];
+            f->written = out->octets_len;
+            f->crc = get32(sl + 36 + RTSE_PEER);
+            f->exists = 1;
+            if (x400_rtse_record_info_get(out->rec, out->rec_len, &info) == X400_OK &&
+                info.activity_id_len <= sizeof f->activity) {
+                memcpy(f->activity, info.activity_id, info.activity_id_len);
+                f->activity_len = info.activity_id_len;
+            }
+        }
+        return 0;
+    }
+    close(fd);
+    free(out->octets);
+    out->octets = NULL;
+    seterr(err, errlen, "%s/%s: no slot whose record and octets check", s->dir, path);
+    return -1;
+}

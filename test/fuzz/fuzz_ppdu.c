@@ -3,7 +3,9 @@
  *
  * Byte 0 selects: 0 CP-type, 1 CPA-PPDU, 2 CPR-PPDU, 3 Abort-type (ARU/ARP),
  * 4 User-data (TD), 5 the payload as TD user data injected into an
- * established responder association (state check, context checks, ARP).
+ * established responder association (state check, context checks, ARP),
+ * 6 the X.410-1984 adapter's decision and decoders (lib/rtse_ses.c): what
+ * it takes for an X.410 CP must yield an RTORQ (B0).
  * Whatever decodes as CP is re-encoded and must decode again with the same
  * contexts. */
 #include <stdint.h>
@@ -19,9 +21,7 @@ static void recode_cp(const x400i_ppdu *pp)
     x400i_cp_params cp;
     x400i_buf b;
     x400i_ppdu again;
-    if (!pp->mode) return;
     memset(&cp, 0, sizeof cp);
-    cp.mode = 1;
     cp.ctx = pp->ctx;
     cp.nctx = pp->nctx;
     cp.pdv = pp->pdv;
@@ -87,9 +87,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     x400_diag d;
     unsigned sel;
     if (size < 1) return 0;
-    sel = data[0] % 6;
+    sel = data[0] % 7;
     if (sel == 5) {
         inject(data + 1, size - 1);
+        return 0;
+    }
+    if (sel == 6) {
+        x400i_buf b;
+        x400i_view v;
+        (void)x400i_rtse_ses_takes(data + 1, size - 1);
+        for (int t = X400I_PPDU_CP; t <= X400I_PPDU_ARU; t++) {
+            x400i_buf_init(&b, NULL, 2 * size + 64);
+            if (x400i_rtse_ses_decode(t, data + 1, size - 1, &b, &v) == 0 &&
+                (v.len < 2 || !x400i_ber_is_one_tlv(v.p, v.len)))
+                abort();   /* a decoded APDU is one whole TLV */
+            x400i_buf_free(&b);
+        }
         return 0;
     }
     if (x400i_ppdu_decode(types[sel], data + 1, size - 1, &pp, NULL, 1u << 20, &d) == 0 &&
