@@ -66,7 +66,7 @@ static void write_conf(const char *side, unsigned own, unsigned peer)
             "listen = 127.0.0.1:%u\nspool = %s/%s\nlog-level = service=warning,interface=warning\n"
             "log = %s/%s.log\n"
             "[peer %s]\ntheir-password = %s\naddress = %s\nport = %u\nroute = C=XX;A=ADMD;P=%s\n"
-            "open-interval = 1\nmax-associations = 16\nthreshold = 4\n",
+            "open-interval = 1\nmax-associations = 64\nthreshold = 4\n",
             a ? "MTA-A" : "MTA-B", a ? "pa" : "pb", a ? "ALPHA" : "BRAVO", side, own, work, side, work,
             side, a ? "MTA-B" : "MTA-A", a ? "pb" : "pa", a ? "localhost" : "127.0.0.1", peer,
             a ? "BRAVO" : "ALPHA");

@@ -1094,6 +1094,231 @@ START_TEST(bounds)
 }
 END_TEST
 
+/* The two-step commit (the MTA confirms between them): what commit_durable
+ * returned survives a crash before its files exist (the replay writes them);
+ * apply_async's files are there for a read or a listing straight after. */
+START_TEST(commit_durable_then_apply)
+{
+    char dir[512], err[512], p[700];
+    tdir(dir);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    for (unsigned k = 0; k < 40; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "m%03u.apdu", k);
+        stage_body(s, MTA_SPOOL_INBOX, name, k, 300 + k);
+        stage_seen_n(s, k);
+    }
+    ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), 80);
+    ck_assert_uint_eq(mta_spool_staged(s), 0);
+    pathf(p, sizeof p, dir, "inbox", "m000.apdu");
+    ck_assert(!exists(p)); /* confirmed before its file was written */
+    mta_spool_close(s);    /* the crash: never applied */
+    x400_p1_idset_free(seen);
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), 40);
+    for (unsigned k = 0; k < 40; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "m%03u.apdu", k);
+        check_body(s, MTA_SPOOL_INBOX, name, k, 300 + k);
+        ck_assert(idset_has(seen, k));
+    }
+    /* on the writer thread: read, list and remove wait for it */
+    for (unsigned round = 0; round < 3; round++) {
+        for (unsigned k = 40 + round * 100; k < 140 + round * 100; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "m%03u.apdu", k);
+            stage_body(s, MTA_SPOOL_INBOX, name, k, 1000);
+            stage_seen_n(s, k);
+        }
+        ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), 200);
+        ck_assert_int_eq(mta_spool_apply_async(s, err, sizeof err), 0);
+        ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), 140 + round * 100);
+        char last[32];
+        snprintf(last, sizeof last, "m%03u.apdu", 139 + round * 100);
+        check_body(s, MTA_SPOOL_INBOX, last, 139 + round * 100, 1000);
+    }
+    /* staging while a batch is durable but not applied applies it first */
+    stage_body(s, MTA_SPOOL_INBOX, "late1", 7, 10);
+    ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), 1);
+    stage_body(s, MTA_SPOOL_INBOX, "late2", 8, 10);
+    pathf(p, sizeof p, dir, "inbox", "late1");
+    ck_assert(exists(p));
+    ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), 1);
+    ck_assert_int_eq(mta_spool_apply_async(s, err, sizeof err), 0);
+    ck_assert_int_eq(mta_spool_checkpoint(s, seen, err, sizeof err), 0);
+    pathf(p, sizeof p, dir, "inbox", "late2");
+    ck_assert(exists(p));
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* The removal of a transferred queue file needs no fdatasync of its own:
+ * a batch of nothing else is journalled without one, a batch with anything
+ * else is synced as always; replayed like any unlink. */
+START_TEST(transferred_removal_unsynced)
+{
+    char dir[512], err[512], p[700];
+    tdir(dir);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    for (unsigned k = 0; k < 10; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "q%u", k);
+        stage_body(s, MTA_SPOOL_QUEUE, name, k, 100);
+    }
+    uint64_t s0 = mta_spool_journal_syncs(s);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 10);
+    ck_assert_uint_eq(mta_spool_journal_syncs(s), s0 + 1);
+    for (unsigned k = 0; k < 5; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "q%u", k);
+        ck_assert_int_eq(mta_spool_stage_transferred(s, name), 0);
+    }
+    uint64_t jb = mta_spool_journal_bytes(s);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 5);
+    ck_assert_uint_eq(mta_spool_journal_syncs(s), s0 + 1); /* no fdatasync */
+    ck_assert_uint_gt(mta_spool_journal_bytes(s), jb);    /* but journalled */
+    pathf(p, sizeof p, dir, "queue", "q0");
+    ck_assert(!exists(p));
+    /* with a received identifier in the batch: synced */
+    ck_assert_int_eq(mta_spool_stage_transferred(s, "q5"), 0);
+    stage_seen_n(s, 1);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 2);
+    ck_assert_uint_eq(mta_spool_journal_syncs(s), s0 + 2);
+    errno = 0;
+    ck_assert_int_eq(mta_spool_stage_transferred(s, "../q6"), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    /* a crash: the journal's unlinks are replayed (files put back by hand,
+     * as a file system that lost the unlinks would) */
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    pathf(p, sizeof p, dir, "queue", "q2");
+    write_raw(p, (const uint8_t *)"stale", 5);
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_QUEUE), 4);
+    ck_assert(!exists(p));
+    check_body(s, MTA_SPOOL_QUEUE, "q9", 9, 100);
+    ck_assert(idset_has(seen, 1));
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* A file the writer thread cannot create: the next commit fails, sticky,
+ * with the reason; the reopen's replay writes it. */
+START_TEST(async_apply_failure_sticky)
+{
+    char dir[512], err[512], blocker[700];
+    tdir(dir);
+    pathf(blocker, sizeof blocker, dir, "inbox", "x1.tmp");
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    ck_assert_int_eq(mkdir(blocker, 0700), 0);
+    stage_body(s, MTA_SPOOL_INBOX, "x1", 1, 100);
+    stage_seen_n(s, 1);
+    ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), 2);
+    ck_assert_int_eq(mta_spool_apply_async(s, err, sizeof err), 0);
+    {   /* a read waits for the thread; the reason is kept for the commit */
+        mta_spool_hdr h;
+        ck_assert_int_eq(mta_spool_read(s, MTA_SPOOL_INBOX, "x1", &h, NULL, NULL, err, sizeof err), -1);
+    }
+    err[0] = 0;
+    ck_assert_int_eq(mta_spool_checkpoint(s, seen, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "/inbox/x1") && strstr(err, strerror(EISDIR)), "%s", err);
+    stage_seen_n(s, 2);
+    ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "reopen") != NULL, "%s", err);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    ck_assert_int_eq(rmdir(blocker), 0);
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    check_body(s, MTA_SPOOL_INBOX, "x1", 1, 100);
+    ck_assert(idset_has(seen, 1) && !idset_has(seen, 2));
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* SIGKILL at random points of the MTA's commit cycle (commit_durable, the
+ * confirmation, apply_async on the writer thread, now and then a
+ * checkpoint): everything confirmed is there after the reopen, whole. */
+START_TEST(sigkill_async_apply)
+{
+    char dir[512], err[512];
+    tdir(dir);
+    unsigned total = 0;
+    srand(12345);
+    for (unsigned round = 0; round < 8; round++) {
+        int pfd[2];
+        ck_assert_int_eq(pipe(pfd), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            x400_p1_idset *seen = NULL;
+            mta_spool *s = NULL;
+            close(pfd[0]);
+            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
+            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+            for (unsigned k = total;; k++) {
+                char name[32], t[X400_MTSID_TEXT_MAX];
+                uint8_t b[2048];
+                mta_spool_hdr h;
+                x400_mtsid id;
+                hdr_min(&h, "message");
+                h.time_ms = k;
+                body_fill(b, sizeof b, k);
+                snprintf(name, sizeof name, "m%05u.apdu", k);
+                mtsid_text(t, sizeof t, k);
+                if (mta_spool_stage_file(s, MTA_SPOOL_INBOX, name, &h, b, 512 + k % 1500) != 0) _exit(4);
+                if (mta_spool_stage_seen(s, t) != 0) _exit(5);
+                if (x400_mtsid_parse(t, strlen(t), &id, NULL) != X400_OK) _exit(6);
+                (void)x400_p1_idset_insert(seen, &id); /* the MTA's `seen` */
+                if (k % 7 == 6 || k % 3 == 0) { /* a turn ends: commit, confirm, apply */
+                    if (mta_spool_commit_durable(s, err, sizeof err) < 0) _exit(7);
+                    uint32_t n = k + 1;
+                    if (write(pfd[1], &n, sizeof n) != (ssize_t)sizeof n) _exit(8);
+                    if (mta_spool_apply_async(s, err, sizeof err) != 0) _exit(9);
+                }
+                if (k % 97 == 96 && mta_spool_checkpoint(s, seen, err, sizeof err) != 0) _exit(10);
+            }
+        }
+        close(pfd[1]);
+        usleep((useconds_t)(20000 + rand() % 120000));
+        kill(pid, SIGKILL);
+        int st = 0;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+        uint32_t n, confirmed = total;
+        while (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
+        close(pfd[0]);
+        x400_p1_idset *seen = idset_new();
+        mta_spool *s = sopen(dir, 1, seen);
+        for (unsigned k = 0; k < confirmed; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "m%05u.apdu", k);
+            check_body(s, MTA_SPOOL_INBOX, name, k, 512 + k % 1500);
+            ck_assert_msg(idset_has(seen, k), "round %u: confirmed %u not in seen", round, k);
+        }
+        ck_assert_int_ge(list_count(s, MTA_SPOOL_INBOX), confirmed);
+        /* the next round starts after what survived (confirmed or not) */
+        total = (unsigned)list_count(s, MTA_SPOOL_INBOX);
+        for (unsigned k = confirmed; k < total; k++) ck_assert(idset_has(seen, k));
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+    }
+    ck_assert_uint_gt(total, 0);
+    rm_tree(dir);
+}
+END_TEST
+
 /* ---- RTSE receiver records (spool rtse/) ---- */
 
 uint32_t x400i_crc32(const uint8_t *p, size_t n); /* lib/internal.h */
@@ -1290,6 +1515,10 @@ Suite *x400t_suite_mtaspool(void)
     tcase_add_test(tc, tool_replay);
     tcase_add_test(tc, snapshots);
     tcase_add_test(tc, bounds);
+    tcase_add_test(tc, commit_durable_then_apply);
+    tcase_add_test(tc, transferred_removal_unsynced);
+    tcase_add_test(tc, async_apply_failure_sticky);
+    tcase_add_test(tc, sigkill_async_apply);
     tcase_add_test(tc, rtse_records);
     tcase_add_test(tc, rtse_record_damage);
     tcase_add_test(tc, heap_counts_live_bytes);

@@ -48,6 +48,7 @@
 #define GUARD_EXPIRE_MS 10000
 #define HOUSEKEEP_MS 20         /* per-peer work (opening, retries) at most this often */
 #define BUSY_RECHECK_MS 1000    /* a busy association's idle timer looks again after this */
+#define OPEN_AHEAD 8            /* associations opened at once to a peer that has one bound */
 
 enum qstate { Q_WAIT = 0, Q_ACTIVE = 1 };
 
@@ -1573,8 +1574,10 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
         c->idle_since = mono_ms();
         m->st.transferred++;
         LOG(m, SVC, X400_LOG_INFO, "transferred %s to %s", q->mtsid, peer_name(m, q->peer));
-        /* journalled, so that a replay after a crash does not bring the file back */
-        if (mta_spool_stage_unlink(m->sp, MTA_SPOOL_QUEUE, q->name) < 0)
+        /* journalled, so that a replay after a crash does not bring the file
+         * back; without an fdatasync of its own (mta.h): a removal lost in a
+         * crash only sends the message again, a duplicate to the peer */
+        if (mta_spool_stage_transferred(m->sp, q->name) < 0)
             LOG(m, SVC, X400_LOG_WARNING, "removing %s from the queue failed", q->name);
         q_unlink(m, q);
         free(q);
@@ -1884,8 +1887,24 @@ static void manage_peers(mta *m, uint64_t now)
         senders = ps->n_senders;
         for (qmsg *q = ps->head; q; q = q->next)
             if (q->state == Q_WAIT && q->next_try <= now && !q->held) ready++;
-        if (!ready || m->stopping || opening || outbound >= pc->max_assocs || now < ps->next_open) continue;
-        if (senders == 0 || ready > (size_t)pc->threshold * senders) open_assoc(m, (int)p);
+        if (!ready || m->stopping || outbound >= pc->max_assocs || now < ps->next_open) continue;
+        /* One open at a time until an association is bound (an unreachable
+         * peer is tried once per open-interval, not max-associations at
+         * once); with one bound, a backlog opens up to OPEN_AHEAD at once,
+         * so that max-associations are up in a few round trips, not one
+         * housekeeping turn each. */
+        if (opening && (senders == 0 || opening >= OPEN_AHEAD)) continue;
+        if (senders == 0) {
+            open_assoc(m, (int)p);
+            continue;
+        }
+        while (ready > (size_t)pc->threshold * (senders + opening) && opening < OPEN_AHEAD &&
+               outbound < pc->max_assocs) {
+            open_assoc(m, (int)p); /* counted by the next settle() */
+            opening++;
+            outbound++;
+            if (ps->next_open > now) break; /* failed at once: open-interval first */
+        }
     }
     /* messages that failed too often on working associations */
     for (size_t p = 0; p < m->cfg->npeers; p++)
@@ -2318,13 +2337,15 @@ static void try_resume(mta *m, uint64_t now)
         m->resume_tries, x400_p1_idset_count(m->seen));
 }
 
-/* Make this turn's batch durable, then confirm the transfers it answers. */
+/* Make this turn's batch durable, then confirm the transfers it answers,
+ * then write its files (the journal holds them: the confirmations need not
+ * wait for the inbox files' creation). */
 static int commit(mta *m)
 {
     int rv = 0;
     if (m->suspended) return 0;
     if (mta_spool_staged(m->sp)) {
-        rv = mta_spool_commit(m->sp, m->err, sizeof m->err);
+        rv = mta_spool_commit_durable(m->sp, m->err, sizeof m->err);
         if (rv < 0) {
             suspend(m, "spool commit");
             return -1;
@@ -2352,6 +2373,10 @@ static int commit(mta *m)
         }
     }
     m->pd.nconfirm = 0;
+    if (rv > 0 && mta_spool_apply_async(m->sp, m->err, sizeof m->err) < 0) {
+        suspend(m, "spool commit");
+        return -1;
+    }
     return rv;
 }
 

@@ -207,7 +207,8 @@ void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const 
  *   journal   write-ahead journal: what the MTA accepts is appended here and
  *             fdatasync'ed (group commit: one fdatasync for all APDUs
  *             accepted in a loop turn) BEFORE any acknowledgement; the
- *             queue/inbox files are written after it and made durable in bulk
+ *             queue/inbox files are written after it (after the
+ *             acknowledgements, on the writer thread) and made durable in bulk
  *             at a checkpoint (syncfs), after which the journal is emptied.
  *             On open the journal is replayed (files missing are rebuilt).
  *   seen      received MTSIdentifiers (x400_p1_idset_save_file), rewritten
@@ -318,12 +319,34 @@ size_t mta_spool_staged(const mta_spool *s);
  * submission that could not be staged whole leaves nothing behind. */
 void mta_spool_unstage(mta_spool *s, size_t mark);
 int mta_spool_commit(mta_spool *s, char *err, size_t errlen);
+/* mta_spool_commit in two steps, so that the acknowledgements go out
+ * between them: commit_durable appends the batch and fdatasyncs the journal
+ * (what it returns may be acknowledged), apply then writes the files and
+ * does the unlinks.  Until apply the batch's files may be missing; staging,
+ * a commit or a checkpoint applies it first (staging then fails with EIO
+ * when that fails).  apply: 0 / -1 with err (sticky, as a failed commit). */
+int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen);
+int mta_spool_apply(mta_spool *s, char *err, size_t errlen);
+/* apply on the spool's writer thread (started at the first call): returns
+ * at once, the MTA goes on while the files are created and unlinked.
+ * Reading, listing or removing what that batch touches, the next apply,
+ * a checkpoint and close wait for it; its failure fails the next commit
+ * (sticky).  0 / -1 with err. */
+int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen);
+/* The queue file of a transfer the peer confirmed: removed like
+ * stage_unlink(QUEUE), but a batch of nothing else is appended to the
+ * journal without an fdatasync (the next one, or a checkpoint, covers it):
+ * lost in a crash, the file comes back, is sent again and the peer
+ * suppresses it as a duplicate.  Errors as stage_unlink. */
+int mta_spool_stage_transferred(mta_spool *s, const char *name);
 /* Checkpoint: syncfs, save `seen`, empty the journal.  Called by the MTA
  * when the journal passes a size or age, and on shutdown.  A staged batch
  * is committed first.  `seen` must hold no identifier that is neither
  * staged nor committed.  0 / -1 with err. */
 int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, size_t errlen);
 uint64_t mta_spool_journal_bytes(const mta_spool *s);
+/* The journal fdatasyncs of the commits since open. */
+uint64_t mta_spool_journal_syncs(const mta_spool *s);
 
 /* Remove a file now (queue: after the peer's confirmation; not synced --
  * a file that reappears after a crash is sent again and recognised by the

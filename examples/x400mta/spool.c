@@ -6,9 +6,12 @@
  *             into place and fsyncs the directory before it returns.
  *   journal   the MTA's write-ahead log.  A commit serialises every staged
  *             item as one record, appends the whole batch with writev and
- *             makes it durable with ONE fdatasync; only then are the
+ *             makes it durable with ONE fdatasync (none for a batch of
+ *             transferred queue files' removals only); only then are the
  *             queue/inbox files written (temp + rename, no fsync) and the
- *             submit/ files taken over unlinked.  A checkpoint makes those
+ *             submit/ files taken over unlinked -- by the MTA on the
+ *             writer thread, after it confirmed the batch's transfers
+ *             (mta_spool_commit_durable, mta_spool_apply_async).  A checkpoint makes those
  *             files durable in bulk (syncfs), saves the received-identifier
  *             set, and only then empties the journal.
  *   open      replays the journal: missing or damaged files are rebuilt
@@ -32,6 +35,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +69,7 @@ typedef struct item {
     char name[MTA_SPOOL_NAME_MAX + 1];
     size_t payload_off;    /* FILE: the file's bytes in rec */
     size_t payload_len;
+    uint8_t lazy;          /* UNLINK of a transferred queue file: needs no fdatasync of its own */
 } item;
 
 struct mta_spool {
@@ -75,6 +80,21 @@ struct mta_spool {
     int jfd;               /* journal, -1 without the lock */
     uint64_t jbytes;       /* journal length */
     int failed;            /* sticky: a commit or checkpoint failed */
+    int journalled;        /* the batch is in the journal, its files not yet applied */
+    uint64_t jsyncs;       /* journal fdatasyncs of commits */
+    /* The writer thread (mta_spool_apply_async): it applies one journalled
+     * batch (witems) while the MTA goes on; everything that could see that
+     * batch's files waits for it first (wait_writer). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int have_writer;       /* the thread exists */
+    int wbusy;             /* witems handed to it, not yet applied (under mu) */
+    int wstop;             /* close: the thread ends (under mu) */
+    int wfailed;           /* applying witems failed, werr says why (under mu) */
+    char werr[MTA_PATH_MAX + 128];
+    item *witems;          /* the batch being applied (the thread's while wbusy) */
+    size_t nwitems, capwitems;
+    pthread_t writer;
     uint32_t counter;      /* submission names */
     uint64_t rnd;          /* submission names: xorshift state */
     item *items;           /* the pending batch */
@@ -471,6 +491,13 @@ static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint
     size_t nl = strlen(name);
     size_t body = 4 + nl + payload_len;
     size_t reclen = REC_HDR + body;
+    /* a durable batch not yet applied goes first (a callback of the
+     * confirmations sent between commit_durable and apply may stage) */
+    if (s->journalled && mta_spool_apply(s, NULL, 0) != 0) {
+        free(rec);
+        errno = EIO;
+        return -1;
+    }
     /* the end marker always fits (room is kept for it) */
     if ((type != REC_COMMIT && s->nitems == MTA_SPOOL_BATCH_ITEMS) ||
         (type != REC_COMMIT && s->batch_bytes + reclen + REC_HDR + 4 > MTA_SPOOL_BATCH_MAX)) {
@@ -502,6 +529,7 @@ static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint
     memcpy(it->name, name, nl + 1);
     it->payload_off = REC_HDR + 4 + nl;
     it->payload_len = payload_len;
+    it->lazy = 0;
     s->batch_bytes += reclen;
     return 0;
 }
@@ -543,11 +571,18 @@ int mta_spool_stage_unlink(mta_spool *s, mta_spool_dir dir, const char *name)
     return batch_add(s, REC_UNLINK, (int)dir, name, rec, 0);
 }
 
-size_t mta_spool_staged(const mta_spool *s) { return s ? s->nitems : 0; }
+int mta_spool_stage_transferred(mta_spool *s, const char *name)
+{
+    if (mta_spool_stage_unlink(s, MTA_SPOOL_QUEUE, name) != 0) return -1;
+    s->items[s->nitems - 1].lazy = 1;
+    return 0;
+}
+
+size_t mta_spool_staged(const mta_spool *s) { return s && !s->journalled ? s->nitems : 0; }
 
 void mta_spool_unstage(mta_spool *s, size_t mark)
 {
-    if (!s) return;
+    if (!s || s->journalled) return;
     while (s->nitems > mark) {
         item *it = &s->items[--s->nitems];
         s->batch_bytes -= it->reclen;
@@ -556,6 +591,7 @@ void mta_spool_unstage(mta_spool *s, size_t mark)
 }
 
 uint64_t mta_spool_journal_bytes(const mta_spool *s) { return s ? s->jbytes : 0; }
+uint64_t mta_spool_journal_syncs(const mta_spool *s) { return s ? s->jsyncs : 0; }
 
 /* Append the batch to the journal: writev in chunks, short writes resumed.
  * 0 or -1 (errno). */
@@ -585,18 +621,32 @@ static int journal_append(mta_spool *s)
     return 0;
 }
 
-int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
+static int wait_writer(mta_spool *s, int block, char *err, size_t errlen);
+
+/* Does the batch hold anything that must be on disk before it is
+ * acknowledged?  Everything but the removals of transferred queue files. */
+static int batch_needs_sync(const mta_spool *s)
+{
+    for (size_t i = 0; i < s->nitems; i++)
+        if (!s->items[i].lazy) return 1;
+    return 0;
+}
+
+int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
 {
     if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
     if (s->jfd < 0) {
         seterr(err, errlen, "commit: %s: opened without the lock (the journal is the MTA's)", s->dir);
         return -1;
     }
+    if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
+    if (wait_writer(s, 0, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
     }
     if (s->nitems == 0) return 0;
+    int sync = batch_needs_sync(s);
     {   /* the batch's end marker: a batch torn by a crash is replayed not at
          * all, never in part (a received MTSID without its message would
          * turn the sender's retransmission into a "duplicate" -- a loss) */
@@ -607,7 +657,11 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
         }
     }
     s->failed = 1; /* until the end of this function */
-    /* 1. the journal: one append, one fdatasync */
+    /* the journal: one append, one fdatasync (it also covers any batch
+     * appended without one before it).  A batch of removals of transferred
+     * queue files only is appended without an fdatasync: lost in a crash,
+     * the files come back and are sent again, and the peer recognises them
+     * as duplicates; the next fdatasync or checkpoint makes it durable. */
     if (journal_append(s) != 0) {
         int e = errno;
         /* drop a partial append so later records are not hidden behind it;
@@ -615,26 +669,152 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
         if (ftruncate(s->jfd, (off_t)s->jbytes) != 0) {}
         return ioerr(s, err, errlen, "journal write", -1, "journal", e);
     }
-    if (fsync_retry(s->jfd, 1) != 0)
+    if (sync && fsync_retry(s->jfd, 1) != 0)
         return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
+    s->jsyncs += (uint64_t)sync;
     s->jbytes += s->batch_bytes;
-    /* 2. the files (the journal covers them until the next checkpoint) */
-    for (size_t i = 0; i < s->nitems; i++) {
-        item *it = &s->items[i];
+    s->journalled = 1;
+    s->failed = 0;
+    return (int)s->nitems - 1; /* not counting the end marker */
+}
+
+/* A journalled batch's files, then its unlinks.  0 or -1 with err. */
+static int apply_items(const mta_spool *s, const item *items, size_t n, char *err, size_t errlen)
+{
+    /* 1. the files (the journal covers them until the next checkpoint) */
+    for (size_t i = 0; i < n; i++) {
+        const item *it = &items[i];
         if (it->type != REC_FILE) continue;
         const char *what = "";
         if (write_atomic(s->subfd[it->dir], it->name, it->rec + it->payload_off, it->payload_len, 0, 0, &what) != 0)
             return ioerr(s, err, errlen, what, it->dir, it->name, errno);
     }
-    /* 3. the unlinks */
-    for (size_t i = 0; i < s->nitems; i++) {
-        item *it = &s->items[i];
+    /* 2. the unlinks */
+    for (size_t i = 0; i < n; i++) {
+        const item *it = &items[i];
         if (it->type == REC_UNLINK && unlinkat(s->subfd[it->dir], it->name, 0) != 0 && errno != ENOENT)
             return ioerr(s, err, errlen, "unlink", it->dir, it->name, errno);
     }
-    int n = (int)s->nitems - 1; /* not counting the end marker */
+    return 0;
+}
+
+int mta_spool_apply(mta_spool *s, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "apply: no spool"); return -1; }
+    if (!s->journalled) return 0;
+    if (wait_writer(s, 1, err, errlen) != 0) {
+        s->journalled = 0;
+        batch_clear(s);
+        return -1;
+    }
+    if (s->failed) {
+        seterr(err, errlen, "apply: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
+        return -1;
+    }
+    /* A failure leaves the spool failed (sticky) with the batch dropped:
+     * the journal holds it, and the reopen's replay applies it. */
+    s->failed = 1;
+    s->journalled = 0;
+    int rc = apply_items(s, s->items, s->nitems, err, errlen);
     batch_clear(s);
-    s->failed = 0;
+    if (rc == 0) s->failed = 0;
+    return rc;
+}
+
+/* ------------------------------------------------------------ writer thread */
+
+static void *writer_main(void *arg)
+{
+    mta_spool *s = arg;
+    char e[sizeof s->werr];
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->wbusy && !s->wstop) pthread_cond_wait(&s->cv, &s->mu);
+        if (!s->wbusy) break; /* stopped with nothing left */
+        pthread_mutex_unlock(&s->mu);
+        e[0] = 0;
+        int rc = apply_items(s, s->witems, s->nwitems, e, sizeof e);
+        pthread_mutex_lock(&s->mu);
+        if (rc != 0) {
+            s->wfailed = 1;
+            memcpy(s->werr, e, sizeof e);
+        }
+        s->wbusy = 0;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Wait for the writer thread's batch (block: 1) or only look whether it
+ * failed (0); a failure makes the spool failed, its reason kept until a
+ * caller with an err buffer gets it.  0, or -1 with err. */
+static int wait_writer(mta_spool *s, int block, char *err, size_t errlen)
+{
+    if (!s->have_writer) return 0;
+    pthread_mutex_lock(&s->mu);
+    while (block && s->wbusy) pthread_cond_wait(&s->cv, &s->mu);
+    int busy = s->wbusy, failed = s->wfailed;
+    if (failed && err && errlen) { /* reported once, where it can be */
+        seterr(err, errlen, "%s", s->werr);
+        s->wfailed = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!busy) {
+        for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
+        s->nwitems = 0;
+    }
+    if (failed) s->failed = 1;
+    return failed ? -1 : 0;
+}
+
+/* Could the writer thread's batch hold dir/name (name NULL: anything in
+ * dir)?  Only the MTA's thread writes witems, and only while it is idle. */
+static int writer_touches(const mta_spool *s, int dir, const char *name)
+{
+    for (size_t i = 0; i < s->nwitems; i++)
+        if (s->witems[i].dir == dir && (s->witems[i].type == REC_FILE || s->witems[i].type == REC_UNLINK) &&
+            (!name || !strcmp(s->witems[i].name, name)))
+            return 1;
+    return 0;
+}
+
+int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "apply: no spool"); return -1; }
+    if (!s->journalled) return 0;
+    if (s->failed) return mta_spool_apply(s, err, errlen); /* says why */
+    if (wait_writer(s, 1, err, errlen) != 0) {
+        s->journalled = 0; /* the journal holds it: the reopen applies it */
+        batch_clear(s);
+        return -1;
+    }
+    if (!s->have_writer) {
+        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return mta_spool_apply(s, err, errlen);
+        s->have_writer = 1;
+    }
+    /* the batch becomes the thread's; its empty array ours */
+    item *t = s->witems;
+    size_t tc = s->capwitems;
+    s->witems = s->items;
+    s->nwitems = s->nitems;
+    s->capwitems = s->capitems;
+    s->items = t;
+    s->capitems = tc;
+    s->nitems = 0;
+    s->batch_bytes = 0;
+    s->journalled = 0;
+    pthread_mutex_lock(&s->mu);
+    s->wbusy = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
+{
+    int n = mta_spool_commit_durable(s, err, errlen);
+    if (n > 0 && mta_spool_apply(s, err, errlen) != 0) return -1;
     return n;
 }
 
@@ -647,7 +827,8 @@ int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, siz
     }
     /* What is staged is not durable: commit it first, so that `seen` never
      * reaches the disk ahead of the messages it names. */
-    if (s->nitems && mta_spool_commit(s, err, errlen) < 0) return -1;
+    if ((s->nitems || s->journalled) && mta_spool_commit(s, err, errlen) < 0) return -1;
+    if (wait_writer(s, 1, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "checkpoint: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
@@ -812,6 +993,8 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     if (!s) { seterr(err, errlen, "spool: %s: out of memory", dir); return -1; }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->dirfd = s->lockfd = s->jfd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < MTA_SPOOL_NDIR; i++) s->subfd[i] = -1;
     crc_init(s->crctab);
 
@@ -897,6 +1080,18 @@ fail:
 void mta_spool_close(mta_spool *s)
 {
     if (!s) return;
+    if (s->have_writer) { /* its batch applied first */
+        pthread_mutex_lock(&s->mu);
+        s->wstop = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->writer, NULL);
+        s->have_writer = 0;
+    }
+    for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
+    free(s->witems);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
     batch_clear(s);
     free(s->items);
     for (int i = 0; i < MTA_SPOOL_NDIR; i++)
@@ -965,6 +1160,7 @@ int mta_spool_submit(mta_spool *s, const mta_spool_hdr *h, const uint8_t *conten
 int mta_spool_remove(mta_spool *s, mta_spool_dir dir, const char *name)
 {
     if (!s || !dir_ok((int)dir) || !name_ok(name)) { errno = EINVAL; return -1; }
+    if (writer_touches(s, (int)dir, name)) (void)wait_writer(s, 1, NULL, 0);
     if (unlinkat(s->subfd[dir], name, 0) != 0 && errno != ENOENT) return -1;
     return 0;
 }
@@ -978,6 +1174,7 @@ int mta_spool_read(mta_spool *s, mta_spool_dir dir, const char *name, mta_spool_
         seterr(err, errlen, "read: bad arguments");
         return -1;
     }
+    if (writer_touches(s, (int)dir, name)) (void)wait_writer(s, 1, NULL, 0);
     int fd = openat(s->subfd[dir], name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return ioerr(s, err, errlen, "open", (int)dir, name, errno);
     struct stat st;
@@ -1031,6 +1228,7 @@ long mta_spool_list(mta_spool *s, mta_spool_dir dir, char ***names, char *err, s
 {
     if (names) *names = NULL;
     if (!s || !names || !dir_ok((int)dir)) { seterr(err, errlen, "list: bad arguments"); return -1; }
+    if (writer_touches(s, (int)dir, NULL)) (void)wait_writer(s, 1, NULL, 0);
     int fd = openat(s->subfd[dir], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return ioerr(s, err, errlen, "open", -1, dir_names[dir], errno);
     DIR *dp = fdopendir(fd);
