@@ -1497,6 +1497,12 @@ static int on_persist(mta *m, conn *c, const x400_p1_link_event *ev)
         c->rt_erase = c->rt.exists;
         return 0;
     }
+    /* nothing confirmed yet (an activity just started, or an APDU shorter
+     * than a checkpoint): a restart would start it again whatever is
+     * stored -- the library takes a resume after serial 0 of an activity
+     * it does not know as a fresh start -- so no file and no fdatasync per
+     * message; a pending erase of the previous activity's file stays */
+    if (info.last_serial == 0 && info.delivered == 0) return 0;
     c->rt_erase = 0;
     if (!c->rt.name[0])
         snprintf(c->rt.name, sizeof c->rt.name, "r-%llu-%u", (unsigned long long)m->start_ms, c->id);
