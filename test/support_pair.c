@@ -302,7 +302,11 @@ int x400t_rm_tree(const char *path)
     return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-unsigned x400t_free_port(void)
+/* One free port: bound to port 0 and closed again.  The kernel may hand the
+ * same port out again at once (a test's two MTAs were once given one port
+ * and the second could not listen), so the last ports this process got are
+ * not returned twice. */
+static unsigned free_port_once(void)
 {
     struct sockaddr_in sa;
     socklen_t len = sizeof sa;
@@ -315,5 +319,20 @@ unsigned x400t_free_port(void)
         getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
         p = ntohs(sa.sin_port);
     if (fd >= 0) close(fd);
+    return p;
+}
+
+unsigned x400t_free_port(void)
+{
+    static unsigned recent[32];
+    static unsigned next;
+    unsigned p = 0;
+    for (int tries = 0; tries < 64; tries++) {
+        int dup = 0;
+        p = free_port_once();
+        for (unsigned i = 0; i < 32; i++) dup |= p && recent[i] == p;
+        if (!dup) break;
+    }
+    recent[next++ % 32] = p;
     return p;
 }
