@@ -603,8 +603,7 @@ static void on_connect_ready(x400_driver *d, struct conn *c, short re)
 {
     int err = 0;
     socklen_t el = sizeof err;
-    char where[80];
-    addr_text(c->ai_cur->ai_addr, where, sizeof where);
+    char where[80] = "";
 #ifdef __linux__
     /* Linux reports a failed connect as POLLERR/POLLHUP: without them the
      * connect succeeded and there is nothing to ask */
@@ -613,6 +612,8 @@ static void on_connect_ready(x400_driver *d, struct conn *c, short re)
     if (re)
 #endif
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
+    if (err || x400i_log_enabled(&d->cfg.log, X400_LOG_INFO)) /* formatted only when used */
+        addr_text(c->ai_cur->ai_addr, where, sizeof where);
     if (err) {
         connect_next(d, c, err, where);
         return;
