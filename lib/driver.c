@@ -53,11 +53,14 @@ struct conn {
     uint32_t serial;           /* of the current socket: stale readiness is ignored */
     uint32_t ev;               /* epoll: the events registered for fd (0: none) */
     int dirty;                 /* on the dirty list (kept across a reuse of the entry) */
-    int connected_now;         /* connect() returned 0: no readiness to wait for */
+    int fresh;                 /* connect() issued, the first send not tried yet */
+    int connected_now;         /* connect() returned 0 without Fast Open: up already */
     int tfo_deferred;          /* TCP Fast Open: the SYN goes out with the first send */
-    size_t syn_sent;           /* octets of the pending output sent with the SYN, not
-                                  yet given to x400_assoc_sent (the handshake may fail
-                                  and the next address needs them again) */
+    int in_syn;                /* ... and it did, with early_sent octets */
+    size_t early_sent;         /* octets of the pending output sent before the
+                                  handshake was known to be over, not yet given to
+                                  x400_assoc_sent (the connect may fail and the next
+                                  address needs them again) */
 };
 
 /* One source address under the per-source limit of info lines. */
@@ -96,6 +99,9 @@ struct x400_driver {
     uint64_t refused_unlogged; /* ... of them not logged yet (rate limit) */
     double refused_logged_at;
     uint64_t visits;           /* connections examined by x400_driver_run */
+    uint64_t turns;            /* x400_driver_run calls */
+    size_t accept_burst;       /* connections accepted per readiness at most (on_accept) */
+    uint64_t accept_full_turn; /* the last turn a listener used up its burst */
     struct srclog *srclog;     /* cfg.info_log_sources entries */
     size_t srclog_owing;       /* entries with lines left out, summary not yet logged */
     uint64_t log_suppressed;
@@ -486,8 +492,8 @@ static int try_connect(x400_driver *d, struct conn *c)
             continue;
         }
         x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "connecting to %s", where);
-        c->connected_now = c->tfo_deferred = 0;
-        c->syn_sent = 0;
+        c->fresh = c->connected_now = c->tfo_deferred = c->in_syn = 0;
+        c->early_sent = 0;
         {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -501,8 +507,9 @@ static int try_connect(x400_driver *d, struct conn *c)
 #endif
         }
         if ((rv = connect(fd, ai->ai_addr, ai->ai_addrlen)) == 0 || errno == EINPROGRESS) {
-            c->connected_now = rv == 0;
+            c->fresh = 1;
             if (rv != 0) c->tfo_deferred = 0; /* the SYN is out without data */
+            c->connected_now = rv == 0 && !c->tfo_deferred;
             c->fd = fd;
             c->ev = 0;
             c->serial = ++d->serial;
@@ -592,7 +599,8 @@ static void connect_next(x400_driver *d, struct conn *c, int err, const char *wh
               c->last_err.text);
     close(c->fd);
     c->fd = -1;
-    c->syn_sent = 0; /* the association's output is still pending: sent again there */
+    c->early_sent = 0; /* the association's output is still pending: sent again there */
+    c->in_syn = 0;
     c->ai_cur = c->ai_cur->ai_next;
     if (try_connect(d, c) < 0) connect_failed(d, c);
 }
@@ -619,9 +627,10 @@ static void on_connect_ready(x400_driver *d, struct conn *c, short re)
         return;
     }
     info_log(d, X400_LOG_INFO, where, "connected to %s%s", where,
-             c->syn_sent ? " (the first octets in the SYN: TCP Fast Open)" : "");
-    if (c->syn_sent) x400_assoc_sent(c->a, c->syn_sent); /* acknowledged with the handshake */
-    c->syn_sent = 0;
+             c->in_syn ? " (the CR in the SYN: TCP Fast Open)" : "");
+    if (c->early_sent) x400_assoc_sent(c->a, c->early_sent); /* the connection is up: they stay sent */
+    c->early_sent = 0;
+    c->in_syn = 0;
     c->st = C_OPEN;
     freeaddrinfo(c->ai_list);
     c->ai_list = c->ai_cur = NULL;
@@ -629,39 +638,72 @@ static void on_connect_ready(x400_driver *d, struct conn *c, short re)
     if (d->cb.connected) d->cb.connected(d->cb.user, d, c->h, c->a, NULL);
 }
 
-/* TCP Fast Open with a cookie: connect() returned at once and the SYN
- * leaves with the first send, carrying the association's CR (queued here,
- * as on_connect_ready does without Fast Open).  What went with the SYN is
- * handed to x400_assoc_sent only once the handshake is over
- * (on_connect_ready): a refused connect moves on to the next address with
- * the CR still pending. */
-static void tfo_send_syn(x400_driver *d, struct conn *c)
+/* The connect was just issued: the association's CR (queued here, as
+ * on_connect_ready does otherwise) is sent at once instead of after a turn
+ * of waiting for writability.
+ *   - TCP Fast Open with a cookie: connect() returned at once and this
+ *     send carries the SYN, the CR in it; the handshake is still awaited.
+ *   - Otherwise the send goes through only once the handshake is over (a
+ *     loopback or LAN handshake often is, by the time connect() returns):
+ *     the connection is up, no readiness to wait for (an epoll_ctl and an
+ *     epoll_wait fewer).  Not yet: EAGAIN, and it waits for writability as
+ *     before, at the cost of this one system call.
+ * What was sent is handed to x400_assoc_sent only once the connection is
+ * known to be up (on_connect_ready): a refused connect moves on to the
+ * next address with the CR still pending. */
+static void send_first(x400_driver *d, struct conn *c)
 {
     const uint8_t *p;
     size_t n;
     ssize_t w;
     char where[80];
-    c->tfo_deferred = 0;
+    int tfo = c->tfo_deferred;
+    c->fresh = c->tfo_deferred = 0;
+    if (c->connected_now) { /* connect() returned 0: up already */
+        c->connected_now = 0;
+        on_connect_ready(d, c, 0);
+        return;
+    }
     if (x400_assoc_get_state(c->a) == X400_ASSOC_IDLE) (void)x400_assoc_connect(c->a);
     n = x400_assoc_pending(c->a, &p);
+    if (!n) return;
     do w = send(c->fd, p, n, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
-    if (w >= 0) c->syn_sent = (size_t)w;
-    else if (errno != EINPROGRESS && errno != EAGAIN && errno != EWOULDBLOCK) {
+    if (w >= 0) {
+        c->early_sent = (size_t)w;
+        c->in_syn = tfo;
+        if (!tfo) on_connect_ready(d, c, 0);
+    } else if (errno != EINPROGRESS && errno != EAGAIN && errno != EWOULDBLOCK) {
         addr_text(c->ai_cur->ai_addr, where, sizeof where);
         connect_next(d, c, errno, where);
-    } /* else the SYN went without data: an ordinary connect */
+    } /* else the handshake is not over (with Fast Open: the SYN went without data) */
 }
 
+static void want(x400_driver *d, struct conn *c, short events);
+static int on_ready(x400_driver *d, struct conn *c, short re);
+
+/* The listener `lfd` is readable.  A burst of accepts per readiness: one
+ * when connections arrive one at a time (one accept each, not one and an
+ * EAGAIN), doubling (up to 64) while a listener used up its burst in the
+ * previous turn too (a flood: the readiness is level-triggered, what is
+ * left waits for the next turn). */
 static void on_accept(x400_driver *d, int lfd)
 {
-    for (;;) {
+    size_t burst = d->accept_full_turn + 1 == d->turns ? 2 * d->accept_burst : 1, got = 0;
+    if (burst > 64) burst = 64;
+    if (!burst) burst = 1;
+    d->accept_burst = burst;
+    for (;; got++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         char peer[80];
         struct conn *c;
         x400_assoc *a = NULL;
         int fd, rv;
+        if (got == burst) {
+            d->accept_full_turn = d->turns;
+            return;
+        }
 #if defined(__linux__) && defined(SOCK_NONBLOCK)
         /* non-blocking and close-on-exec in the same call (3 fcntl fewer) */
         fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -699,8 +741,15 @@ static void on_accept(x400_driver *d, int lfd)
             continue;
         }
         c->a = a;
-        mark_dirty(d, c); /* registered for reading in the next turn */
+        mark_dirty(d, c);
         info_log(d, X400_LOG_INFO, peer, "accepted connection from %s", peer);
+        /* Registered now and read at once: the CR is often there already
+         * (always when it came in the SYN, TCP Fast Open), and is then
+         * answered in this turn, without an epoll_wait */
+#ifdef X400I_EPOLL
+        want(d, c, POLLIN);
+#endif
+        (void)on_ready(d, c, POLLIN);
     }
 }
 
@@ -772,7 +821,8 @@ static void connect_timed_out(x400_driver *d, struct conn *c)
                    "connect timed out after %d ms", d->cfg.connect_timeout_ms);
     close(c->fd);
     c->fd = -1;
-    c->syn_sent = 0;
+    c->early_sent = 0;
+    c->in_syn = 0;
     c->ai_cur = c->ai_cur->ai_next;
     if (try_connect(d, c) < 0) connect_failed(d, c);
 }
@@ -816,6 +866,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
     int rv, progressed = 0, every = !d || !d->cfg.notify_output;
     double now, next_deadline = -1;
     if (!d) return X400_ERR_INVALID_ARG;
+    d->turns++;
 
     /* The dirty connections: finished associations with nothing left to
      * send are closed, connects past their deadline move to the next
@@ -840,12 +891,8 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         c->dirty = 0;
         if (c->st == C_FREE) continue;
         d->visits++;
-        if (c->st == C_CONNECTING && c->connected_now) {
-            /* connect() returned 0: no readiness to wait for; with a Fast
-             * Open cookie the SYN leaves with the CR now */
-            c->connected_now = 0;
-            if (c->tfo_deferred) tfo_send_syn(d, c);
-            else on_connect_ready(d, c, 0);
+        if (c->st == C_CONNECTING && c->fresh) {
+            send_first(d, c); /* the CR now, without a turn of waiting */
             progressed++;
         }
         if (c->st == C_CONNECTING && now >= c->deadline) {
