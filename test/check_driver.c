@@ -716,6 +716,42 @@ START_TEST(tfo_responder_only)
 }
 END_TEST
 
+/* With Fast Open on and a cookie for 127.0.0.1 cached, a connect to a port
+ * nobody listens on: connect() returns at once, the CR leaves in the SYN,
+ * the RST comes back -- the connect must fail (connected with an error,
+ * then closed, the association aborted), not be reported up.  0, or the
+ * step that failed. */
+static int tfo_refused(void)
+{
+    struct world w;
+    x400_driver *d, *probe;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { NULL, cb_accepted, cb_connected, cb_closed };
+    x400_assoc *a;
+    x400_assoc_config c;
+    char port[16];
+    int step = 0;
+    memset(&w, 0, sizeof w);
+    cb.user = &w;
+    x400_driver_config_init(&cfg);
+    cfg.tcp_fast_open = 1;
+    if (++step, x400_driver_new(&d, &cfg, &cb, NULL) < 0) return step;
+    if (++step, x400_driver_new(&probe, &cfg, &cb, NULL) < 0 || x400_driver_listen(probe, "127.0.0.1", "0") <= 0)
+        return step;
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(probe));
+    x400_driver_free(probe); /* the port is free again: nobody listens */
+    x400_assoc_config_init(&c, X400_ROLE_INITIATOR);
+    if (++step, x400_assoc_new(&a, &c, NULL, NULL) < 0) return step;
+    if (++step, x400_driver_connect(d, "127.0.0.1", port, a, NULL) == X400_OK) {
+        for (int i = 0; i < 400 && w.closed == 0; i++) x400_driver_run(d, 5);
+        if (++step, w.connected_ok != 0 || w.connected_err != 1 || w.closed != 1) return step;
+        if (++step, x400_assoc_get_state(a) != X400_ASSOC_ABORTED) return step;
+    }
+    x400_assoc_free(a);
+    x400_driver_free(d);
+    return 0;
+}
+
 /* In a network namespace of its own (root only), loopback up and
  * net.ipv4.tcp_fastopen = 3 there: this machine's setting is untouched. */
 static int private_netns_with_tfo(void)
@@ -745,12 +781,13 @@ static int private_netns_with_tfo(void)
  * assertion is skipped with the reason printed. */
 START_TEST(tfo_syn_carries_cr)
 {
-    int syn[3], sc = tfo_sysctl(), res[5] = { -1, -1, -1, -1, -1 }, p[2];
+    int syn[3], sc = tfo_sysctl(), res[6] = { -1, -1, -1, -1, -1, -1 }, p[2];
     pid_t pid;
     if (sc >= 0 && (sc & 3) == 3) {
         ck_assert_int_eq(tfo_rounds(1, 1, 3, syn), 0);
         ck_assert_int_eq(syn[1], 1);
         ck_assert_int_eq(syn[2], 1);
+        ck_assert_int_eq(tfo_refused(), 0);
         return;
     }
     ck_assert_int_eq(pipe(p), 0);
@@ -760,6 +797,7 @@ START_TEST(tfo_syn_carries_cr)
         close(p[0]);
         res[0] = private_netns_with_tfo();
         if (res[0] == 0) res[1] = tfo_rounds(1, 1, 3, &res[2]);
+        if (res[0] == 0) res[5] = tfo_refused();
         _exit(write(p[1], res, sizeof res) == (ssize_t)sizeof res ? 0 : 1);
     }
     close(p[1]);
@@ -776,6 +814,7 @@ START_TEST(tfo_syn_carries_cr)
     ck_assert_int_eq(res[1], 0);   /* bound, message confirmed, released */
     ck_assert_int_eq(res[3], 1);   /* the second connection: the CR in the SYN */
     ck_assert_int_eq(res[4], 1);
+    ck_assert_int_eq(res[5], 0);   /* refused after the CR in the SYN: a failed connect */
 }
 END_TEST
 
