@@ -901,7 +901,11 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         }
         if (c->st == C_CONNECTING) {
             if (next_deadline < 0 || c->deadline < next_deadline) next_deadline = c->deadline;
-            want(d, c, POLLOUT);
+            /* writable: the handshake is over.  With the CR in the SYN, the
+             * peer's first octets (the CC) say so as well, one wish for the
+             * whole connection (no epoll_ctl MOD, no wake-up in between);
+             * a refusal or a reset comes as POLLERR / POLLHUP either way */
+            want(d, c, c->in_syn ? POLLIN : POLLOUT);
             mark_dirty(d, c); /* its deadline, in the next turn too */
             continue;
         }

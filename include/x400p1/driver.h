@@ -73,9 +73,10 @@ typedef struct x400_driver_config {
      * a server asks for one), with net.ipv4.tcp_fastopen lacking the
      * client (1) or server (2) bit, with a peer that ignores it, or where
      * the socket options do not exist, the connection is an ordinary one.
-     * Either way the connected callback comes once the handshake is over,
-     * and a failed connect moves on to the next address (the CR is sent
-     * again there). */
+     * A failed connect moves on to the next address either way (the CR is
+     * sent again there).  The connected callback comes once the handshake
+     * is over; when the CR went in the SYN, once the peer's first octets
+     * (the CC) arrive, which is when the driver learns it. */
     int tcp_fast_open;
     int tfo_queue_len;         /* 0: 64 */
     /* Per source address (the port left out), at most info_log_lines of
