@@ -18,13 +18,14 @@
 #include <sys/wait.h>
 
 #include "x400p1/driver.h"
+#include "x400p1/orname.h"
 #include "x400p1/p1link.h"
 #include "assoc_int.h"
 #include "internal.h"
 #include "x400t.h"
 
 struct world {
-    x400_assoc *accepted[8];
+    x400_assoc *accepted[40];
     int naccepted;
     int connected_ok, connected_err, closed;
     x400_diag last_close;
@@ -39,7 +40,7 @@ static int cb_accepted(void *u, x400_driver *d, x400_lpi_handle conn, const char
     struct world *w = u;
     x400_assoc_config c;
     (void)d; (void)conn; (void)peer;
-    if (w->naccepted == 8) return X400_ERR_FULL;
+    if (w->naccepted == 40) return X400_ERR_FULL;
     x400_assoc_config_init(&c, X400_ROLE_RESPONDER);
     ck_assert_int_eq(x400_assoc_new(out, &c, NULL, NULL), X400_OK);
     w->accepted[w->naccepted++] = *out;
@@ -395,20 +396,6 @@ static void count_lines(void *u, x400_log_level level, x400_layer layer, const c
     }
 }
 
-struct flood { struct world *w; x400_assoc *a[40]; int n; };
-static int flood_accept(void *u, x400_driver *d, x400_lpi_handle conn, const char *peer,
-                        x400_assoc **out)
-{
-    struct flood *f = u;
-    x400_assoc_config c;
-    (void)d; (void)conn; (void)peer;
-    if (f->n == 40) return X400_ERR_FULL;
-    x400_assoc_config_init(&c, X400_ROLE_RESPONDER);
-    ck_assert_int_eq(x400_assoc_new(out, &c, NULL, NULL), X400_OK);
-    f->a[f->n++] = *out;
-    return 0;
-}
-
 /* A plain TCP connection to 127.0.0.1:port from `src`. */
 static int tcp_from(const char *src, unsigned port)
 {
@@ -425,10 +412,10 @@ static int tcp_from(const char *src, unsigned port)
     return fd;
 }
 
-static void accept_all(x400_driver *srv, struct flood *f, int n)
+static void accept_all(x400_driver *srv, struct world *w, int n)
 {
-    for (int i = 0; i < 2000 && f->n < n; i++) ck_assert_int_ge(x400_driver_run(srv, 5), 0);
-    ck_assert_int_eq(f->n, n);
+    for (int i = 0; i < 2000 && w->naccepted < n; i++) ck_assert_int_ge(x400_driver_run(srv, 5), 0);
+    ck_assert_int_eq(w->naccepted, n);
 }
 
 /* A flood of connections from one address gives info_log_lines lines, then
@@ -438,17 +425,14 @@ START_TEST(info_lines_limited_per_source)
 {
     enum { FLOOD = 20 };
     struct loglines ll;
-    struct flood f;
+    struct world w;
     x400_driver *srv;
     x400_driver_config cfg;
-    x400_driver_callbacks cb = { NULL, flood_accept, NULL, cb_closed };
-    struct world w;
+    x400_driver_callbacks cb = { &w, cb_accepted, NULL, cb_closed };
     int fds[FLOOD + 3];
     unsigned port;
     memset(&ll, 0, sizeof ll);
-    memset(&f, 0, sizeof f);
     memset(&w, 0, sizeof w);
-    cb.user = &f;
     x400_driver_config_init(&cfg);
     ck_assert_uint_eq(cfg.info_log_lines, 5);          /* the defaults */
     ck_assert_uint_eq(cfg.info_log_interval_ms, 60000);
@@ -464,7 +448,7 @@ START_TEST(info_lines_limited_per_source)
     for (int i = 0; i < FLOOD; i++) fds[i] = tcp_from("127.0.0.1", port);
     fds[FLOOD] = tcp_from("127.0.0.2", port);
     fds[FLOOD + 1] = tcp_from("127.0.0.2", port);
-    accept_all(srv, &f, FLOOD + 2);
+    accept_all(srv, &w, FLOOD + 2);
     ck_assert_int_eq(ll.accepted_from[0], 3);
     ck_assert_int_eq(ll.accepted_from[1], 2);   /* its own budget */
     ck_assert_int_eq(ll.summaries, 0);          /* the interval is not over */
@@ -476,11 +460,11 @@ START_TEST(info_lines_limited_per_source)
     for (int i = 0; i < 5; i++) ck_assert_int_ge(x400_driver_run(srv, 0), 0);
     ck_assert_int_eq(ll.summaries, 1);          /* once */
     fds[FLOOD + 2] = tcp_from("127.0.0.1", port);
-    accept_all(srv, &f, FLOOD + 3);
+    accept_all(srv, &w, FLOOD + 3);
     ck_assert_int_eq(ll.accepted_from[0], 4);   /* a new interval */
     for (int i = 0; i < FLOOD + 3; i++) close(fds[i]);
     x400_driver_free(srv);
-    for (int i = 0; i < f.n; i++) x400_assoc_free(f.a[i]);
+    for (int i = 0; i < w.naccepted; i++) x400_assoc_free(w.accepted[i]);
 }
 END_TEST
 
@@ -488,15 +472,14 @@ END_TEST
 START_TEST(info_lines_unlimited_when_zero)
 {
     struct loglines ll;
-    struct flood f;
+    struct world w;
     x400_driver *srv;
     x400_driver_config cfg;
-    x400_driver_callbacks cb = { NULL, flood_accept, NULL, cb_closed };
+    x400_driver_callbacks cb = { &w, cb_accepted, NULL, cb_closed };
     int fds[12];
     unsigned port;
     memset(&ll, 0, sizeof ll);
-    memset(&f, 0, sizeof f);
-    cb.user = &f;
+    memset(&w, 0, sizeof w);
     x400_driver_config_init(&cfg);
     cfg.max_conns = 40;
     cfg.info_log_lines = 0;
@@ -506,12 +489,12 @@ START_TEST(info_lines_unlimited_when_zero)
     ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
     port = x400_driver_listen_port(srv);
     for (int i = 0; i < 12; i++) fds[i] = tcp_from("127.0.0.1", port);
-    accept_all(srv, &f, 12);
+    accept_all(srv, &w, 12);
     ck_assert_int_eq(ll.accepted_from[0], 12);
     ck_assert_uint_eq(x400_driver_log_suppressed_count(srv), 0);
     for (int i = 0; i < 12; i++) close(fds[i]);
     x400_driver_free(srv);
-    for (int i = 0; i < f.n; i++) x400_assoc_free(f.a[i]);
+    for (int i = 0; i < w.naccepted; i++) x400_assoc_free(w.accepted[i]);
 }
 END_TEST
 
@@ -561,30 +544,29 @@ static int tfo_accept(void *u, x400_driver *d, x400_lpi_handle conn, const char 
     return x400_p1_link_attach(e->l, *out);
 }
 
+/* A message of five content octets, with its MTSID and one trace element */
 static void tfo_message(x400_p1_apdu *m, x400_p1_recipient *rc, x400_p1_trace *t)
 {
     static const uint8_t content[] = { 0x31, 0x03, 0x04, 0x01, 0x2a };
     x400_p1_apdu_init(m, X400_P1_MESSAGE, NULL);
-    strcpy(m->env.id.gdi.country, "XX");
-    strcpy(m->env.id.gdi.admd, "ADMD");
-    strcpy(m->env.id.local, "tfo.1");
-    strcpy(m->env.originator.country, "XX");
-    strcpy(m->env.originator.admd, "ADMD");
-    m->env.originator.admd_present = 1;
-    strcpy(m->env.originator.pn.surname, "dave");
-    m->env.content_type.builtin = X400_CT_P2_1988;
+    (void)x400_gdi_parse("C=XX;A=ADMD", 11, &m->env.id.gdi, NULL);
+    snprintf(m->env.id.local, sizeof m->env.id.local, "tfo.1");
+    (void)x400_orname_set(&m->env.originator, "C", "XX");
+    (void)x400_orname_set(&m->env.originator, "A", "ADMD");
+    (void)x400_orname_set(&m->env.originator, "S", "dave");
     x400_p1_recipient_init(rc);
     rc->name = m->env.originator;
-    strcpy(rc->name.pn.surname, "carol");
+    (void)x400_orname_set(&rc->name, "S", "carol");
     rc->osrn = 1;
     rc->indicators = X400_PRI_RESPONSIBILITY;
-    m->env.n_recip = 1;
     m->env.recip = rc;
+    m->env.n_recip = 1;
     x400_p1_trace_init(t);
     t->gdi = m->env.id.gdi;
     t->arrival = 1796396586;
-    m->env.n_trace = 1;
     m->env.trace = t;
+    m->env.n_trace = 1;
+    m->env.content_type.builtin = X400_CT_P2_1988;
     m->content.p = content;
     m->content.len = sizeof content;
 }
