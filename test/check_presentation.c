@@ -59,57 +59,44 @@ static int e_event(void *u, x400_assoc *a, const x400_assoc_event *ev)
     return 0;
 }
 
-struct link { struct end ini, rsp; x400t_wire w; x400t_pair io; };
+struct link { struct end ini, rsp; x400t_assoc_pair p; };
 
 /* What one side has pending, to the other (recorded). */
 static void move(struct link *l, int from_ini)
 {
-    ck_assert_msg(x400t_pair_move(&l->io, from_ini ? 0 : 1) >= 0, "%s", l->io.err);
+    ck_assert_msg(x400t_pair_move(&l->p.io, from_ini ? 0 : 1) >= 0, "%s", l->p.io.err);
 }
 static void pump(struct link *l)
 {
-    ck_assert_msg(x400t_pair_pump(&l->io) == 0, "%s", l->io.err);
+    ck_assert_msg(x400t_pair_pump(&l->p.io) == 0, "%s", l->p.io.err);
 }
 
+/* Normal mode, each side with its events and its RTSE stand-in. */
 static void open_link(struct link *l)
 {
-    x400_assoc_config ci, cr;
     x400i_assoc_upper ui = { &l->ini, e_assoc, e_ind }, ur = { &l->rsp, NULL, e_ind };
     x400_assoc_callbacks cbi = { &l->ini, e_event }, cbr = { &l->rsp, e_event };
+    x400t_assoc_side si = { .cb = &cbi, .upper = &ui }, sr = { .cb = &cbr, .upper = &ur };
     memset(l, 0, sizeof *l);
-    x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
-    x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-    ck_assert_int_eq(x400_assoc_new(&l->ini.a, &ci, &cbi, NULL), 0);
-    ck_assert_int_eq(x400_assoc_new(&l->rsp.a, &cr, &cbr, NULL), 0);
-    x400i_assoc_set_upper(l->ini.a, &ui);
-    x400i_assoc_set_upper(l->rsp.a, &ur);
-    x400t_wire_init(&l->w);
-    x400t_pair_init(&l->io, &x400t_assoc_end, l->ini.a, l->rsp.a);
-    l->io.wire = &l->w;
-    l->io.take = 1 << 16;
+    ck_assert_msg(x400t_assoc_pair_open(&l->p, &si, &sr) == 0, "%s", l->p.io.err);
+    l->ini.a = l->p.a[0];
+    l->rsp.a = l->p.a[1];
 }
-static void close_link(struct link *l)
-{
-    x400_assoc_free(l->ini.a);
-    x400_assoc_free(l->rsp.a);
-    x400t_wire_free(&l->w);
-    x400t_pair_free(&l->io);
-}
+static void close_link(struct link *l) { x400t_assoc_pair_close(&l->p); }
 static void connect_link(struct link *l)
 {
-    ck_assert_int_eq(x400_assoc_connect(l->ini.a), 0);
-    pump(l);
+    ck_assert_msg(x400t_assoc_pair_connect(&l->p) == 0, "%s", l->p.io.err);
 }
 
 static void wire_ok(struct link *l, const char *name)
 {
     char err[4000];
-    ck_assert_msg(x400t_wire_check(&l->w, name, "-o rtse.reassemble:FALSE", err, sizeof err) == 0,
+    ck_assert_msg(x400t_wire_check(&l->p.wire, name, "-o rtse.reassemble:FALSE", err, sizeof err) == 0,
                   "%s", err);
 }
 static void wire_has(struct link *l, const char *name, const char *fields, const char *want)
 {
-    char *f = x400t_wire_fields(&l->w, name, "-o rtse.reassemble:FALSE", fields);
+    char *f = x400t_wire_fields(&l->p.wire, name, "-o rtse.reassemble:FALSE", fields);
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(strstr(f, want) != NULL, "tshark fields %s: no '%s' in:\n%s", fields, want, f);
     free(f);

@@ -97,13 +97,14 @@ static int u_ind(void *user, const x400i_rtse_ind *ind)
 static void new_assoc(struct h *h, struct end *e, int initiator)
 {
     x400_assoc_config c;
+    x400t_assoc_side side = { .config = &c };
     x400_assoc_config_init(&c, initiator ? X400_ROLE_INITIATOR : X400_ROLE_RESPONDER);
     if (initiator ? h->x410 : h->r_x410) c.mode = X400_MODE_X410;
     if (initiator) {
         memcpy(c.calling_ref, "MTA-A", 5);
         c.calling_ref_len = 5;
     }
-    ck_assert_int_eq(x400_assoc_new(&e->a, &c, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400t_assoc_side_new(&e->a, !initiator, &side), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_attach(e->ra, e->a), X400_OK);
     if (initiator) ck_assert_int_eq(x400_assoc_connect(e->a), X400_OK);
 }
@@ -654,7 +655,6 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
 {
     struct end e;
     x400_rtse_config c;
-    x400_assoc_config ac;
     x400i_rtse_callbacks cb = { &e, u_ind };
     uint8_t *out = NULL;
     size_t out_len = 0, apdu_len = 0, cp_len = 0;
@@ -663,8 +663,7 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
     x400_rtse_config_default(&c);      /* configured: normal mode */
     ck_assert_int_eq(x400i_rtse_assoc_new(&e.ra, 0, &c, &cb, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(e.ra), 1000000);
-    x400_assoc_config_init(&ac, X400_ROLE_RESPONDER);
-    ck_assert_int_eq(x400_assoc_new(&e.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400t_assoc_side_new(&e.a, 1, NULL), X400_OK);   /* configured: normal mode */
     ck_assert_int_eq(x400i_rtse_assoc_attach(e.ra, e.a), X400_OK);
     for (size_t k = 0; k < v->n; k++) {
         size_t n0 = out_len;
@@ -739,7 +738,7 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
 {
     struct end e;
     x400_rtse_config c;
-    x400_assoc_config ac;
+    static const x400t_assoc_side x410_side = { .mode = X400_MODE_X410 };
     x400i_rtse_callbacks cb = { &e, u_ind };
     uint8_t *out = NULL;
     size_t out_len = 0, old_len = 0, n0;
@@ -757,9 +756,7 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
     c.x410_mode = 1;
     ck_assert_int_eq(x400i_rtse_assoc_new(&e.ra, 1, &c, &cb, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(e.ra), 1000000);
-    x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
-    ac.mode = X400_MODE_X410;
-    ck_assert_int_eq(x400_assoc_new(&e.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400t_assoc_side_new(&e.a, 0, &x410_side), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_attach(e.ra, e.a), X400_OK);
     ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(e.ra), BIND_ARG, sizeof BIND_ARG), X400_OK);
     ck_assert_int_eq(x400_assoc_connect(e.a), X400_OK);
