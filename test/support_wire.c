@@ -117,8 +117,9 @@ static int io_stat_frames(const char *out, long *frames, size_t n)
     return 0;
 }
 
-int x400t_wire_expect(const x400t_wire *w, const char *name, const char *extra_opts,
-                      const char *const *expect, size_t n, char *err, size_t errlen)
+int x400t_wire_expect_fields(const x400t_wire *w, const char *name, const char *extra_opts,
+                             const char *const *expect, size_t n, const char *fields, char **fields_out,
+                             char *err, size_t errlen)
 {
     char pcap[1300] = "", cmd[8192];
     long frames[17];
@@ -132,8 +133,10 @@ int x400t_wire_expect(const x400t_wire *w, const char *name, const char *extra_o
         snprintf(err, errlen, "text2pcap failed for %s (see %s.log)", name, pcap);
         return -1;
     }
-    len = (size_t)snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -d tcp.port==102,tpkt %s -q -z 'io,stat,0," FAILURE_FILTER,
-                           pcap, extra_opts ? extra_opts : "");
+    if (fields_out) *fields_out = NULL;
+    /* with fields: each frame's line, then the io,stat table; else the table alone (-q) */
+    len = (size_t)snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -d tcp.port==102,tpkt %s %s%s -z 'io,stat,0," FAILURE_FILTER,
+                           pcap, extra_opts ? extra_opts : "", fields ? "-T fields " : "-q", fields ? fields : "");
     for (size_t k = 0; k < n && len < sizeof cmd; k++) {
         if (strchr(expect[k], ',') || strchr(expect[k], '\'')) {
             snprintf(err, errlen, "x400t_wire_expect: filter '%s' has a comma or a quote", expect[k]);
@@ -151,7 +154,13 @@ int x400t_wire_expect(const x400t_wire *w, const char *name, const char *extra_o
         free(out);
         return -1;
     }
-    free(out);
+    if (fields_out) {
+        char *table = strstr(out, "\n====");
+        if (table) table[1] = '\0';   /* the frames' lines only */
+        *fields_out = out;
+    } else {
+        free(out);
+    }
     if (frames[0] != 0) {   /* the check itself, for tshark's complaint */
         if (x400t_wire_check(w, name, extra_opts, err, errlen) == 0)
             snprintf(err, errlen, "%ld frames of %s match the failure filter", frames[0], pcap);
@@ -164,4 +173,10 @@ int x400t_wire_expect(const x400t_wire *w, const char *name, const char *extra_o
         }
     err[0] = '\0';
     return 0;
+}
+
+int x400t_wire_expect(const x400t_wire *w, const char *name, const char *extra_opts,
+                      const char *const *expect, size_t n, char *err, size_t errlen)
+{
+    return x400t_wire_expect_fields(w, name, extra_opts, expect, n, NULL, NULL, err, errlen);
 }

@@ -49,5 +49,11 @@ char *x400t_wire_fields(const x400t_wire *w, const char *name,
  * tshark flagged, or the filter no frame matched). */
 int x400t_wire_expect(const x400t_wire *w, const char *name, const char *extra_opts,
                       const char *const *expect, size_t n, char *err, size_t errlen);
+/* The same run also printing `-T fields <fields>` (e.g. "-e ses.type"):
+ * each frame's line into *fields_out (malloc'd, the caller frees; set
+ * also when the checks fail, NULL when tshark did not run). */
+int x400t_wire_expect_fields(const x400t_wire *w, const char *name, const char *extra_opts,
+                             const char *const *expect, size_t n, const char *fields, char **fields_out,
+                             char *err, size_t errlen);
 
 #endif
