@@ -137,7 +137,10 @@ int x400t_feed(const x400t_end_ops *ops, void *end, const uint8_t *b, size_t n, 
 size_t x400t_take(const x400t_end_ops *ops, void *end, uint8_t **buf, size_t *len, x400t_wire *w,
                   int from_initiator);
 
-/* ---- two associations wired together (the layer suites' opening) ---- */
+/* ---- two associations wired together (the layer suites' opening) ----
+ * (test/support_assoc_pair.c: it sets the internal upper layer, so the
+ * demo driver, which links support_pair.c against the library, leaves it
+ * out) */
 
 /* What one side of an association pair is made with. */
 struct x400i_assoc_upper;
