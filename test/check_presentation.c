@@ -334,27 +334,23 @@ START_TEST(bad_length_past_container)
 }
 END_TEST
 
-START_TEST(bad_indefinite_bomb)
+/* [APPLICATION 1], then `depth` constructed `tag` values, every length
+ * indefinite, opened and never closed. */
+static void bad_nested(uint8_t tag, size_t depth)
 {
-    /* indefinite lengths opened and never closed */
-    size_t n = 40000;
+    size_t n = 2 + 2 * depth;
     uint8_t *ud = malloc(n);
+    ck_assert_ptr_nonnull(ud);
     ud[0] = 0x61; ud[1] = 0x80;
-    for (size_t i = 2; i < n; i += 2) { ud[i] = 0x30; ud[i + 1] = 0x80; }
+    for (size_t i = 2; i < n; i += 2) { ud[i] = tag; ud[i + 1] = 0x80; }
     bad_td(ud, n, "deeper than the limit", 0);
     free(ud);
 }
+
+START_TEST(bad_indefinite_bomb) { bad_nested(0x30, 19999); }   /* SEQUENCEs: 40000 octets */
 END_TEST
 
-START_TEST(bad_million_nested)
-{
-    size_t n = 2 + 2 * 1000000;
-    uint8_t *ud = malloc(n);
-    ud[0] = 0x61; ud[1] = 0x80;
-    for (size_t i = 2; i < n; i += 2) { ud[i] = 0xa0; ud[i + 1] = 0x80; }
-    bad_td(ud, n, "deeper than the limit", 0);
-    free(ud);
-}
+START_TEST(bad_million_nested) { bad_nested(0xa0, 1000000); }  /* [0]s */
 END_TEST
 
 START_TEST(bad_missing_mandatory)

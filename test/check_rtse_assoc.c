@@ -216,17 +216,26 @@ static void open_ok(struct h *h)
     ck_assert_int_eq(x400i_assoc_presentation(h->r.a) != NULL, !h->x410);
 }
 
+/* One APDU from `from` to `to` at priority `prio`: confirmed to the
+ * sender, delivered whole and in order, the sender's RTSE open after. */
+static void transfer_by(struct h *h, struct end *from, struct end *to, const uint8_t *m, size_t n,
+                        x400_rtse_priority prio, uint64_t tid)
+{
+    int before = from->nind[X400I_RTSE_TRANSFER_CONF];
+    ck_assert_int_eq(x400i_rtse_transfer_req(RT(*from), m, n, prio, tid), X400_OK);
+    pump(h);
+    ck_assert_int_eq(from->nind[X400I_RTSE_TRANSFER_CONF], before + 1);
+    ck_assert_int_eq(from->result, X400_OK);
+    ck_assert_uint_eq(to->done_len, n);
+    if (n) ck_assert_int_eq(memcmp(to->done, m, n), 0);
+    ck_assert_int_eq(to->gaps, 0);
+    ck_assert_int_eq(x400i_rtse_state(RT(*from)), X400I_RTSE_ST_OPEN);
+}
+
+/* The initiator to the responder. */
 static void transfer(struct h *h, const uint8_t *m, size_t n, uint64_t tid)
 {
-    int before = h->i.nind[X400I_RTSE_TRANSFER_CONF];
-    ck_assert_int_eq(x400i_rtse_transfer_req(RT(h->i), m, n, X400_RTSE_PRIO_NORMAL, tid), X400_OK);
-    pump(h);
-    ck_assert_int_eq(h->i.nind[X400I_RTSE_TRANSFER_CONF], before + 1);
-    ck_assert_int_eq(h->i.result, X400_OK);
-    ck_assert_uint_eq(h->r.done_len, n);
-    if (n) ck_assert_int_eq(memcmp(h->r.done, m, n), 0);
-    ck_assert_int_eq(h->r.gaps, 0);
-    ck_assert_int_eq(x400i_rtse_state(RT(h->i)), X400I_RTSE_ST_OPEN);
+    transfer_by(h, &h->i, &h->r, m, n, X400_RTSE_PRIO_NORMAL, tid);
 }
 
 static void close_ok(struct h *h)
@@ -478,12 +487,8 @@ START_TEST(turn_please_give)
         ck_assert_int_eq(h.r.nind[X400I_RTSE_TURN_GIVE_IND], 1);
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 1);
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 0);
-        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 20000, X400_RTSE_PRIO_URGENT, 9), X400_OK);
-        pump(&h);
+        transfer_by(&h, &h.r, &h.i, m, 20000, X400_RTSE_PRIO_URGENT, 9);
         ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_CONF], 1);
-        ck_assert_int_eq(h.r.result, X400_OK);
-        ck_assert_uint_eq(h.i.done_len, 20000);
-        ck_assert_int_eq(memcmp(h.i.done, m, 20000), 0);
         free(m);
         h_free(&h);
     }
@@ -504,12 +509,8 @@ START_TEST(initial_turn_to_responder)
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 1);
         ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, 10, X400_RTSE_PRIO_NORMAL, 1),
                          X400_ERR_STATE);
-        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 5000, X400_RTSE_PRIO_NORMAL, 2), X400_OK);
-        pump(&h);
+        transfer_by(&h, &h.r, &h.i, m, 5000, X400_RTSE_PRIO_NORMAL, 2);
         ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_CONF], 1);
-        ck_assert_int_eq(h.r.result, X400_OK);
-        ck_assert_uint_eq(h.i.done_len, 5000);
-        ck_assert_int_eq(memcmp(h.i.done, m, 5000), 0);
         ck_assert_int_eq(h.i.nind[X400I_RTSE_TURN_PLEASE_IND], 0);
         free(m);
         h_free(&h);
@@ -559,11 +560,7 @@ START_TEST(mode_learned_from_connection)
         /* and back: the responder sends in the mode it learnt */
         ck_assert_int_eq(x400i_rtse_turn_give_req(RT(h.i)), X400_OK);
         pump(&h);
-        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 3000, X400_RTSE_PRIO_NORMAL, 2), X400_OK);
-        pump(&h);
-        ck_assert_int_eq(h.r.result, X400_OK);
-        ck_assert_uint_eq(h.i.done_len, 3000);
-        ck_assert_int_eq(memcmp(h.i.done, m, 3000), 0);
+        transfer_by(&h, &h.r, &h.i, m, 3000, X400_RTSE_PRIO_NORMAL, 2);
         free(m);
         h_free(&h);
     }
