@@ -9,6 +9,7 @@
 #include "pair.h"
 #include "ppvec.h"
 #include "rtse_assoc.h"
+#include "support_rtse_lower.h"
 #include "wire.h"
 #include "x400p1/p1.h"
 #include "x400p1/orname.h"
@@ -25,9 +26,7 @@ struct end {
     x400_assoc *a;
     int nind[16];
     int open_accepted, reason, result, refuse;
-    uint8_t *rx; size_t rx_len, rx_cap;
-    uint8_t *done; size_t done_len;
-    int gaps;
+    x400t_rtse_rx in;                          /* the APDUs received */
     uint8_t open_ud[64]; size_t open_ud_len;   /* OPEN_IND user data */
     int order[32], norder;                     /* indication types in order */
 };
@@ -67,24 +66,8 @@ static int u_ind(void *user, const x400i_rtse_ind *ind)
         e->reason = ind->reason;
         break;
     case X400I_RTSE_TRANSFER_DATA:
-        if (ind->offset != e->rx_len) e->gaps++;
-        if (e->rx_len + ind->data_len > e->rx_cap) {
-            e->rx_cap = (e->rx_len + ind->data_len) * 2 + 16;
-            e->rx = realloc(e->rx, e->rx_cap);
-            ck_assert_ptr_nonnull(e->rx);
-        }
-        if (ind->data_len) memcpy(e->rx + e->rx_len, ind->data, ind->data_len);
-        e->rx_len += ind->data_len;
-        break;
     case X400I_RTSE_TRANSFER_IND:
-        ck_assert_uint_eq(ind->total, e->rx_len);
-        free(e->done);
-        e->done = e->rx;
-        e->done_len = e->rx_len;
-        e->rx = NULL;
-        e->rx_len = e->rx_cap = 0;
-        break;
-    case X400I_RTSE_TRANSFER_ABANDON: e->rx_len = 0; break;
+    case X400I_RTSE_TRANSFER_ABANDON: x400t_rtse_rx_ind(&e->in, ind); break;
     case X400I_RTSE_TRANSFER_CONF: e->result = ind->result; break;
     case X400I_RTSE_CLOSE_IND: return x400i_rtse_close_rsp(rt) < 0 ? -1 : 0;
     case X400I_RTSE_U_ABORT_IND:
@@ -185,8 +168,7 @@ static void h_free(struct h *h)
     for (int k = 0; k < 2; k++) {
         x400i_rtse_assoc_free(es[k]->ra);
         x400_assoc_free(es[k]->a);
-        free(es[k]->rx);
-        free(es[k]->done);
+        x400t_rtse_rx_free(&es[k]->in);
     }
     x400t_pair_free(&h->io);
 }
@@ -226,9 +208,9 @@ static void transfer_by(struct h *h, struct end *from, struct end *to, const uin
     pump(h);
     ck_assert_int_eq(from->nind[X400I_RTSE_TRANSFER_CONF], before + 1);
     ck_assert_int_eq(from->result, X400_OK);
-    ck_assert_uint_eq(to->done_len, n);
-    if (n) ck_assert_int_eq(memcmp(to->done, m, n), 0);
-    ck_assert_int_eq(to->gaps, 0);
+    ck_assert_uint_eq(to->in.done_len, n);
+    if (n) ck_assert_int_eq(memcmp(to->in.done, m, n), 0);
+    ck_assert_int_eq(to->in.gaps, 0);
     ck_assert_int_eq(x400i_rtse_state(RT(*from)), X400I_RTSE_ST_OPEN);
 }
 
@@ -422,9 +404,9 @@ static void recovery_case(int x410, uint64_t cut_at)
     ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERING_IND], 1);
     ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERED_IND], 1);
     ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_IND], 1);
-    ck_assert_int_eq(h.r.gaps, 0);
-    ck_assert_uint_eq(h.r.done_len, n);
-    ck_assert(memcmp(h.r.done, m, n) == 0);
+    ck_assert_int_eq(h.r.in.gaps, 0);
+    ck_assert_uint_eq(h.r.in.done_len, n);
+    ck_assert(memcmp(h.r.in.done, m, n) == 0);
     /* resumed, not restarted: at most a window of checkpoints sent twice */
     ck_assert_uint_lt(x400i_rtse_bytes_sent(RT(h.i)), n + 64 + 5u * 4096u + 4096u);
     ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ESTABLISHED);
@@ -692,8 +674,8 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
     ck_assert_int_eq(e.open_ud[0], 0xa1);   /* MTABindArgument [1] SET, as PP sent it */
     ck_assert(contains(cp, cp_len, e.open_ud, e.open_ud_len));
     ck_assert_int_eq(e.nind[X400I_RTSE_TRANSFER_IND], 1);
-    ck_assert_uint_eq(e.done_len, apdu_len);
-    ck_assert_int_eq(memcmp(e.done, apdu, apdu_len), 0);
+    ck_assert_uint_eq(e.in.done_len, apdu_len);
+    ck_assert_int_eq(memcmp(e.in.done, apdu, apdu_len), 0);
     ck_assert(sent_spdu(out, out_len, 0x2a));   /* AEA: the transfer confirmed */
     ck_assert_int_eq(e.nind[X400I_RTSE_CLOSE_IND], 1);
     ck_assert(sent_spdu(out, out_len, 0x0a));   /* DN */
@@ -702,8 +684,7 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
     free(out);
     x400i_rtse_assoc_free(e.ra);
     x400_assoc_free(e.a);
-    free(e.rx);
-    free(e.done);
+    x400t_rtse_rx_free(&e.in);
 }
 
 START_TEST(pp_1984_conversation_to_normal_responder)
@@ -779,8 +760,7 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
     free(out);
     x400i_rtse_assoc_free(e.ra);
     x400_assoc_free(e.a);
-    free(e.rx);
-    free(e.done);
+    x400t_rtse_rx_free(&e.in);
 }
 
 START_TEST(pp_1984_responder_gets_apdu_unwrapped)
