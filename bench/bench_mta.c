@@ -17,6 +17,7 @@
  * (X400B_MTA_ONLY=scale: those alone). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,7 +26,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -618,27 +621,51 @@ static void lat_srv_closed(void *u, x400_driver *d, x400_lpi_handle h, x400_asso
 static volatile sig_atomic_t rsp_stop;
 static void rsp_on_usr1(int sig) { (void)sig; rsp_stop = 1; }
 
+/* What setup_2proc measured. */
+struct setup2 {
+    double lat;                 /* median latency, us */
+    double cpu_i, cpu_r;        /* CPU per setup: initiator, responder */
+    double sys_i, sys_r;        /* system calls per setup and teardown (0: not counted) */
+    int syn_data;               /* setups whose CR went in the SYN (TCP Fast Open) */
+    int got;                    /* setups that bound */
+};
+
+static x400_driver *lat_driver(const x400_driver_callbacks *cb, int tfo)
+{
+    x400_driver_config c;
+    x400_driver *d;
+    x400_driver_config_init(&c);
+    c.tcp_fast_open = tfo;
+    return x400_driver_new(&d, &c, cb, NULL) < 0 ? NULL : d;
+}
+
 /* The initiator here, the responder in a child process, each driver
  * blocking in poll: the median latency, and the CPU per setup of the
  * initiator (from the creation of its objects to its bind result) and of
- * the responder (from the accept to its BOUND: the AC is on its way). */
-static double setup_2proc_us(int n, double *cpu_i, double *cpu_r)
+ * the responder (from the accept to its BOUND: the AC is on its way).
+ * tfo: TCP Fast Open on both drivers.  count: a counting run instead (not
+ * timed): perf stat attached to both processes gives the system calls per
+ * setup and teardown. */
+static int setup_2proc(int n, int tfo, int count, struct setup2 *r)
 {
     x400_driver *ds = NULL, *dc = NULL;
     x400_driver_callbacks scb = { NULL, lat_accept, NULL, lat_srv_closed }, ccb = { NULL, NULL, NULL, lat_closed };
     struct lat_srv srv;
-    char port[16];
-    double *v = calloc((size_t)n, sizeof *v), med = 0, c = 0, rc[2] = { 0, 0 };
+    struct cost ci, cr;
+    char port[16], fi[1300], fr[1300];
+    double *v = calloc((size_t)n, sizeof *v), c = 0, rc[2] = { 0, 0 };
     int got = 0, res[2];
-    pid_t child;
+    pid_t child = -1, pi = -1, pr = -1;
     memset(&srv, 0, sizeof srv);
+    memset(r, 0, sizeof *r);
+    memset(&ci, 0, sizeof ci);
+    memset(&cr, 0, sizeof cr);
     scb.user = &srv;
-    *cpu_i = *cpu_r = 0;
     if (!v || pipe(res) < 0) {
         free(v);
-        return 0;
+        return -1;
     }
-    if (x400_driver_new(&ds, NULL, &scb, NULL) < 0 || x400_driver_listen(ds, "127.0.0.1", "0") <= 0) goto out;
+    if (!(ds = lat_driver(&scb, tfo)) || x400_driver_listen(ds, "127.0.0.1", "0") <= 0) goto out;
     snprintf(port, sizeof port, "%u", x400_driver_listen_port(ds));
     fflush(stdout);
     child = fork();
@@ -656,7 +683,14 @@ static double setup_2proc_us(int n, double *cpu_i, double *cpu_r)
     ds = NULL;
     close(res[1]);
     res[1] = -1;
-    if (child < 0 || x400_driver_new(&dc, NULL, &ccb, NULL) < 0) goto reap;
+    if (child < 0 || !(dc = lat_driver(&ccb, tfo))) goto reap;
+    if (count) {
+        snprintf(fi, sizeof fi, "%s/perf-setup-i.txt", work);
+        snprintf(fr, sizeof fr, "%s/perf-setup-r.txt", work);
+        pi = perf_attach(getpid(), fi);
+        pr = perf_attach(child, fr);
+        usleep(700000);   /* perf stat attaches (it says nothing when it has) */
+    }
     for (int i = 0; i < n; i++) {
         struct lat st = { 0 };
         x400_p1_link *l;
@@ -671,16 +705,22 @@ static double setup_2proc_us(int n, double *cpu_i, double *cpu_r)
         if (st.bound == 1) {
             v[got++] = (x400b_now() - t0) * 1e6;
             c += cpu_us() - c0;
+            if (!count && tfo) r->syn_data += x400_driver_conn_syn_data(dc, h) == 1;
         }
         x400_driver_disconnect(dc, h);
         x400_p1_link_free(l);
         x400_assoc_free(a);
     }
-    *cpu_i = got ? c / got : 0;
+    r->cpu_i = got ? c / got : 0;
+    if (count) {
+        usleep(100000);   /* the responder's last teardown */
+        if (perf_stop(pi, fi, &ci) == 0 && got) r->sys_i = ci.v[C_SYSCALLS] / got;
+        if (perf_stop(pr, fr, &cr) == 0 && got) r->sys_r = cr.v[C_SYSCALLS] / got;
+    }
 reap:
     if (child > 0) {
         kill(child, SIGUSR1);
-        if (read(res[0], rc, sizeof rc) == (ssize_t)sizeof rc && rc[1] > 0) *cpu_r = rc[0] / rc[1];
+        if (read(res[0], rc, sizeof rc) == (ssize_t)sizeof rc && rc[1] > 0) r->cpu_r = rc[0] / rc[1];
         waitpid(child, NULL, 0);
     }
 out:
@@ -688,10 +728,93 @@ out:
     if (ds) x400_driver_free(ds);
     close(res[0]);
     if (res[1] >= 0) close(res[1]);
-    if (got) med = x400b_median(v, (size_t)got);
-    if (got != n) printf("bench: warning: %d of %d associations bound (two processes)\n", got, n);
+    if (got) r->lat = x400b_median(v, (size_t)got);
+    r->got = got;
+    if (got != n) printf("bench: warning: %d of %d associations bound (two processes%s)\n", got, n,
+                         tfo ? ", TCP Fast Open" : "");
     free(v);
-    return med;
+    return got ? 0 : -1;
+}
+
+static double loopback_rtt_us(int n, int two_procs);
+
+/* net.ipv4.tcp_fastopen of this network namespace, or -1 */
+static int tfo_sysctl(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_fastopen", "r");
+    int v = -1;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1) v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* A network namespace of this process's own (root only) with loopback up
+ * and net.ipv4.tcp_fastopen = 3 (client and server) in it: the machine's
+ * own setting is left alone, nothing to restore.  0, or why not. */
+static const char *private_netns_tfo(void)
+{
+    struct ifreq ifr;
+    FILE *f;
+    int s;
+    if (unshare(CLONE_NEWNET) != 0) return "no network namespace of our own (not root?)";
+    s = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0 || (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr)) != 0) {
+        if (s >= 0) close(s);
+        return "loopback down in the new network namespace";
+    }
+    close(s);
+    if (!(f = fopen("/proc/sys/net/ipv4/tcp_fastopen", "w"))) return "cannot set net.ipv4.tcp_fastopen";
+    fputs("3\n", f);
+    if (fclose(f) != 0 || tfo_sysctl() != 3) return "cannot set net.ipv4.tcp_fastopen";
+    return NULL;
+}
+
+/* The two-process setup with TCP Fast Open on both ends, in a child
+ * process: in this network namespace when net.ipv4.tcp_fastopen has the
+ * server bit (2), else in a namespace of the child's own where it is set
+ * (root).  The loopback round trip is measured there too.  0, or -1 with
+ * why (printed). */
+static int setup_tfo(int n, struct setup2 *r, double *rtt)
+{
+    struct { struct setup2 r; double rtt; char why[120]; } out;
+    int p[2];
+    pid_t pid;
+    memset(&out, 0, sizeof out);
+    if (pipe(p) < 0) return -1;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        const char *why = NULL;
+        int sc = tfo_sysctl();
+        close(p[0]);
+        if (sc < 0 || (sc & 3) != 3) why = private_netns_tfo();
+        if (why) snprintf(out.why, sizeof out.why, "%s; net.ipv4.tcp_fastopen = %d", why, sc);
+        else {
+            struct setup2 cnt;
+            out.rtt = loopback_rtt_us(1000, 1);
+            if (setup_2proc(n, 1, 0, &out.r) < 0) snprintf(out.why, sizeof out.why, "no setup bound");
+            else if (!perf_missing()[0] && setup_2proc(200, 1, 1, &cnt) == 0) {
+                out.r.sys_i = cnt.sys_i;
+                out.r.sys_r = cnt.sys_r;
+            }
+        }
+        _exit(write(p[1], &out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
+    }
+    close(p[1]);
+    if (pid < 0 || read(p[0], &out, sizeof out) != (ssize_t)sizeof out) snprintf(out.why, sizeof out.why, "child failed");
+    close(p[0]);
+    if (pid > 0) waitpid(pid, NULL, 0);
+    if (out.why[0]) {
+        printf("bench: mta assoc setup with TCP Fast Open skipped: %s\n", out.why);
+        return -1;
+    }
+    *r = out.r;
+    *rtt = out.rtt;
+    return 0;
 }
 
 /* ---- the setup on the wire: both ends in memory (test/pair.h), every
@@ -1136,26 +1259,55 @@ static int want(const char *part)
     return !only;
 }
 
+/* The flights of `wire` (after TCP's handshake) as they go with TCP Fast
+ * Open: the initiator's first flight in the SYN, the responder's first
+ * after its SYN-ACK, the ACK with the initiator's second. */
+static const char *tfo_flights(const char *wire, char *out, size_t len)
+{
+    const char *a = strstr(wire, "> "), *b = strstr(wire, "< "), *c = b ? strstr(b, "> ") : NULL;
+    if (!a || !b || !c || b < a) {
+        snprintf(out, len, " %s", wire);
+        return out;
+    }
+    snprintf(out, len, " > SYN+%.*s< SYN-ACK, %.*s> ACK, %s", (int)(b - a - 2), a + 2, (int)(c - b - 2), b + 2, c + 2);
+    return out;
+}
+
 /* Association setup: its latency and CPU, in one process and in two, the
  * loopback round trip measured the same ways, the flights on the wire,
  * and the issue's target (median <= 2 loopback round trips + 50 us CPU). */
 static void setup_figures(void)
 {
-    double rtt = loopback_rtt_us(1000, 1), rtt1 = loopback_rtt_us(1000, 0), cpu, cpu_i, cpu_r, lat, lat2, target;
+    double rtt = loopback_rtt_us(1000, 1), rtt1 = loopback_rtt_us(1000, 0), cpu, lat, lat2, target, trtt = 0;
     struct wire_log w;
+    struct setup2 s2, tf, cnt;
+    const char *nope;
+    char tfo[600];
     x400b_report("loopback_rtt_us", rtt, "us");
     x400b_report("loopback_rtt_1proc_us", rtt1, "us");
     lat = setup_latency_us(1000, &cpu);
     x400b_report("mta_assoc_setup_latency_median", lat, "us");
     x400b_report("mta_assoc_setup_cpu_both_ends_us", cpu, "us/setup");
-    lat2 = setup_2proc_us(1000, &cpu_i, &cpu_r);
+    setup_2proc(1000, 0, 0, &s2);
+    lat2 = s2.lat;
     x400b_report("mta_assoc_setup_2proc_latency_median", lat2, "us");
-    x400b_report("mta_assoc_setup_cpu_initiator_us", cpu_i, "us/setup");
-    x400b_report("mta_assoc_setup_cpu_responder_us", cpu_r, "us/setup");
+    x400b_report("mta_assoc_setup_cpu_initiator_us", s2.cpu_i, "us/setup");
+    x400b_report("mta_assoc_setup_cpu_responder_us", s2.cpu_r, "us/setup");
+    if ((nope = perf_missing())[0])
+        printf("bench: mta assoc setup system calls not counted: %s\n", nope);
+    else if (setup_2proc(200, 0, 1, &cnt) == 0 && cnt.sys_i > 0 && cnt.sys_r > 0) {
+        x400b_report("mta_assoc_setup_syscalls_initiator", cnt.sys_i, "syscalls/setup");
+        x400b_report("mta_assoc_setup_syscalls_responder", cnt.sys_r, "syscalls/setup");
+    }
     if (setup_on_wire(&w) == 0) {
         printf("bench: mta assoc setup on the wire (after TCP's handshake; > initiator, < responder):%s\n", w.text);
         x400b_report("mta_assoc_setup_round_trips", w.flights[1], "round trips");
         x400b_report("mta_assoc_setup_tpkts", w.tpkts[0] + w.tpkts[1], "TPKTs");
+        /* with Fast Open the CR rides in the SYN: TCP's handshake and the
+         * CR's round trip are one */
+        printf("bench: mta assoc setup on the wire with TCP Fast Open (TCP's handshake included):%s\n",
+               tfo_flights(w.text, tfo, sizeof tfo));
+        x400b_report("mta_assoc_setup_tfo_round_trips", w.flights[1], "round trips with TCP's");
     } else {
         printf("bench: warning: the setup in memory did not bind\n");
     }
@@ -1169,6 +1321,22 @@ static void setup_figures(void)
         printf("bench: mta assoc setup target (median <= 2 loopback RTTs + 50 us): %s "
                "(two processes %.1f us, target %.1f us; one process %.1f us, target %.1f us)\n",
                lat2 <= target && lat <= 2 * rtt1 + 50 ? "met" : "NOT met", lat2, target, lat, 2 * rtt1 + 50);
+    }
+    if (setup_tfo(1000, &tf, &trtt) == 0 && trtt > 0) {
+        x400b_report("mta_assoc_setup_tfo_2proc_latency_median", tf.lat, "us");
+        x400b_report("mta_assoc_setup_tfo_cpu_initiator_us", tf.cpu_i, "us/setup");
+        x400b_report("mta_assoc_setup_tfo_cpu_responder_us", tf.cpu_r, "us/setup");
+        x400b_report("mta_assoc_setup_tfo_syn_data_share", tf.got ? (double)tf.syn_data / tf.got : 0, "of setups");
+        if (tf.sys_i > 0 && tf.sys_r > 0) {
+            x400b_report("mta_assoc_setup_tfo_syscalls_initiator", tf.sys_i, "syscalls/setup");
+            x400b_report("mta_assoc_setup_tfo_syscalls_responder", tf.sys_r, "syscalls/setup");
+        }
+        x400b_report("mta_assoc_setup_tfo_loopback_rtt_us", trtt, "us");
+        x400b_report("mta_assoc_setup_tfo_rtts", tf.lat / trtt, "RTTs");
+        x400b_report("mta_assoc_setup_tfo_vs_target", tf.lat / (2 * trtt + 50), "x");
+        printf("bench: mta assoc setup target with TCP Fast Open (median <= 2 loopback RTTs + 50 us): %s "
+               "(two processes %.1f us, target %.1f us, the CR in the SYN in %d of %d setups)\n",
+               tf.lat <= 2 * trtt + 50 ? "met" : "NOT met", tf.lat, 2 * trtt + 50, tf.syn_data, tf.got);
     }
 }
 

@@ -14,8 +14,12 @@
  * poll(2), every connection is put on it each turn, as the application did
  * not promise to flag its output.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4 */
+#endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -49,6 +53,22 @@ struct conn {
     uint32_t serial;           /* of the current socket: stale readiness is ignored */
     uint32_t ev;               /* epoll: the events registered for fd (0: none) */
     int dirty;                 /* on the dirty list (kept across a reuse of the entry) */
+    int fresh;                 /* connect() issued, the first send not tried yet */
+    int connected_now;         /* connect() returned 0 without Fast Open: up already */
+    int tfo_deferred;          /* TCP Fast Open: the SYN goes out with the first send */
+    int in_syn;                /* ... and it did, with early_sent octets */
+    size_t early_sent;         /* octets of the pending output sent before the
+                                  handshake was known to be over, not yet given to
+                                  x400_assoc_sent (the connect may fail and the next
+                                  address needs them again) */
+};
+
+/* One source address under the per-source limit of info lines. */
+struct srclog {
+    char addr[INET6_ADDRSTRLEN + 2];
+    double start;              /* its interval began (0: a free entry) */
+    unsigned lines;            /* logged in the interval */
+    uint64_t suppressed;       /* left out in the interval */
 };
 
 struct x400_driver {
@@ -79,6 +99,12 @@ struct x400_driver {
     uint64_t refused_unlogged; /* ... of them not logged yet (rate limit) */
     double refused_logged_at;
     uint64_t visits;           /* connections examined by x400_driver_run */
+    uint64_t turns;            /* x400_driver_run calls */
+    size_t accept_burst;       /* connections accepted per readiness at most (on_accept) */
+    uint64_t accept_full_turn; /* the last turn a listener used up its burst */
+    struct srclog *srclog;     /* cfg.info_log_sources entries */
+    size_t srclog_owing;       /* entries with lines left out, summary not yet logged */
+    uint64_t log_suppressed;
     x400_diag diag;
 };
 
@@ -129,6 +155,76 @@ void x400_driver_config_init(x400_driver_config *cfg)
     cfg->connect_timeout_ms = 10000;
     cfg->max_listeners = 8;
     cfg->log.max_level = X400_LOG_INFO;
+    cfg->info_log_lines = 5;
+    cfg->info_log_interval_ms = 60000;
+    cfg->info_log_sources = 64;
+}
+
+/* ---- the per-source limit of info lines (per driver: no static state) ---- */
+
+/* The summary of an entry whose interval is over; the entry is free again. */
+static void srclog_close(x400_driver *d, struct srclog *e, double now)
+{
+    if (e->suppressed) {
+        x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER,
+                  "%llu more lines about %s left out in the last %.0f s (at most %u per %u ms)",
+                  (unsigned long long)e->suppressed, e->addr, now - e->start,
+                  d->cfg.info_log_lines, d->cfg.info_log_interval_ms);
+        d->srclog_owing--;
+    }
+    memset(e, 0, sizeof *e);
+}
+
+/* The summaries of the intervals that are over (each turn while some are
+ * owed). */
+static void srclog_expire(x400_driver *d, double now)
+{
+    double iv = d->cfg.info_log_interval_ms / 1000.0;
+    for (size_t i = 0; d->srclog_owing && i < d->cfg.info_log_sources; i++)
+        if (d->srclog[i].start > 0 && now - d->srclog[i].start >= iv) srclog_close(d, &d->srclog[i], now);
+}
+
+/* An info or debug line about the peer `addr` ("host:port" or
+ * "[v6]:port"; keyed without the port), within the per-source limit. */
+static void info_log(x400_driver *d, x400_log_level level, const char *addr, const char *fmt, ...)
+{
+    char key[sizeof d->srclog->addr], line[256];
+    const char *colon = strrchr(addr, ':');
+    size_t klen = colon ? (size_t)(colon - addr) : strlen(addr);
+    struct srclog *e = NULL, *free_e = NULL, *oldest = NULL;
+    double now, iv;
+    va_list ap;
+    if (!x400i_log_enabled(&d->cfg.log, level)) return;
+    if (d->srclog && d->cfg.info_log_lines) {
+        now = now_s();
+        iv = d->cfg.info_log_interval_ms / 1000.0;
+        if (klen >= sizeof key) klen = sizeof key - 1;
+        memcpy(key, addr, klen);
+        key[klen] = 0;
+        for (size_t i = 0; i < d->cfg.info_log_sources; i++) {
+            struct srclog *x = &d->srclog[i];
+            if (x->start > 0 && now - x->start >= iv) srclog_close(d, x, now);
+            if (x->start > 0 && !strcmp(x->addr, key)) e = x;
+            else if (x->start <= 0 && !free_e) free_e = x;
+            else if (x->start > 0 && (!oldest || x->start < oldest->start)) oldest = x;
+        }
+        if (!e) {
+            e = free_e ? free_e : oldest; /* full: the one whose interval began first gives way */
+            if (!free_e) srclog_close(d, e, now);
+            memcpy(e->addr, key, klen + 1);
+            e->start = now;
+        }
+        if (e->lines >= d->cfg.info_log_lines) {
+            if (!e->suppressed++) d->srclog_owing++;
+            d->log_suppressed++;
+            return;
+        }
+        e->lines++;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    x400i_log(&d->cfg.log, level, X400_LAYER_DRIVER, "%s", line);
 }
 
 int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
@@ -158,6 +254,10 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
     d->pconn = x400i_calloc(alloc, npoll, sizeof *d->pconn);
     d->free_slots = x400i_calloc(alloc, cfg->max_conns, sizeof *d->free_slots);
     d->dirty = x400i_calloc(alloc, 2 * cfg->max_conns, sizeof *d->dirty);
+    if (!d->cfg.info_log_sources) d->cfg.info_log_sources = 64;
+    if (!d->cfg.info_log_interval_ms) d->cfg.info_log_interval_ms = 60000;
+    d->srclog = x400i_calloc(alloc, d->cfg.info_log_sources, sizeof *d->srclog);
+    if (d->cfg.tfo_queue_len <= 0) d->cfg.tfo_queue_len = 64;
 #ifdef X400I_EPOLL
     d->evs = x400i_calloc(alloc, npoll, sizeof *d->evs);
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -171,7 +271,8 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
         return X400_ERR_NOMEM;
     }
 #endif
-    if (!d->conns || !d->listeners || !d->pfd || !d->pconn || !d->free_slots || !d->dirty) {
+    if (!d->conns || !d->listeners || !d->pfd || !d->pconn || !d->free_slots || !d->dirty ||
+        !d->srclog) {
         x400_driver_free(d);
         return X400_ERR_NOMEM;
     }
@@ -222,6 +323,7 @@ void x400_driver_free(x400_driver *d)
     x400i_free(d->alloc, d->pconn);
     x400i_free(d->alloc, d->free_slots);
     x400i_free(d->alloc, d->dirty);
+    x400i_free(d->alloc, d->srclog);
 #ifdef X400I_EPOLL
     if (d->epfd >= 0) close(d->epfd);
     x400i_free(d->alloc, d->evs);
@@ -252,6 +354,18 @@ int x400_driver_listen(x400_driver *d, const char *host, const char *port)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         /* One socket per family: IPv6 sockets do not also take IPv4. */
         if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+#ifdef __linux__
+        /* accepted sockets inherit it: no setsockopt per connection */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#endif
+#ifdef TCP_FASTOPEN
+        /* data in the SYN accepted (RFC 7413); refused by the kernel: the
+         * listener works without it */
+        if (d->cfg.tcp_fast_open &&
+            setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &d->cfg.tfo_queue_len, sizeof d->cfg.tfo_queue_len) != 0)
+            x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "TCP_FASTOPEN: %s (without it)",
+                      strerror(errno));
+#endif
         /* With port 0, the later families reuse the first one's port. */
         if (bound && strcmp(port, "0") == 0) {
             unsigned p = x400_driver_listen_port(d);
@@ -361,6 +475,7 @@ static void refused_at_accept(x400_driver *d, const char *peer, const char *why)
 static int try_connect(x400_driver *d, struct conn *c)
 {
     char where[80];
+    int rv;
     for (; c->ai_cur; c->ai_cur = c->ai_cur->ai_next) {
         struct addrinfo *ai = c->ai_cur;
 #ifdef SOCK_NONBLOCK /* one system call instead of four */
@@ -377,7 +492,24 @@ static int try_connect(x400_driver *d, struct conn *c)
             continue;
         }
         x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "connecting to %s", where);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+        c->fresh = c->connected_now = c->tfo_deferred = c->in_syn = 0;
+        c->early_sent = 0;
+        {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef TCP_FASTOPEN_CONNECT
+            /* With a cookie, connect() returns 0 at once and the SYN waits
+             * for the first send (the CR); without one, an ordinary
+             * connect asking for a cookie.  Refused: an ordinary connect. */
+            if (d->cfg.tcp_fast_open &&
+                setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one) == 0)
+                c->tfo_deferred = 1;
+#endif
+        }
+        if ((rv = connect(fd, ai->ai_addr, ai->ai_addrlen)) == 0 || errno == EINPROGRESS) {
+            c->fresh = 1;
+            if (rv != 0) c->tfo_deferred = 0; /* the SYN is out without data */
+            c->connected_now = rv == 0 && !c->tfo_deferred;
             c->fd = fd;
             c->ev = 0;
             c->serial = ++d->serial;
@@ -459,26 +591,46 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
     return X400_OK;
 }
 
-static void on_connect_ready(x400_driver *d, struct conn *c)
+/* The connect to c->ai_cur failed with `err`: the next address. */
+static void connect_next(x400_driver *d, struct conn *c, int err, const char *where)
+{
+    io_error(d, &c->last_err, err, "connect to", where);
+    x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER, "%s; trying next address",
+              c->last_err.text);
+    close(c->fd);
+    c->fd = -1;
+    c->early_sent = 0; /* the association's output is still pending: sent again there */
+    c->in_syn = 0;
+    c->ai_cur = c->ai_cur->ai_next;
+    if (try_connect(d, c) < 0) connect_failed(d, c);
+}
+
+/* The socket of a connect is ready (readiness `re`, POLL* bits; 0 when
+ * connect() itself succeeded) or failed. */
+static void on_connect_ready(x400_driver *d, struct conn *c, short re)
 {
     int err = 0;
     socklen_t el = sizeof err;
-    char where[80];
-    int one = 1;
-    addr_text(c->ai_cur->ai_addr, where, sizeof where);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
+    char where[80] = "";
+#ifdef __linux__
+    /* Linux reports a failed connect as POLLERR/POLLHUP: without them the
+     * connect succeeded and there is nothing to ask */
+    if (re & (POLLERR | POLLHUP))
+#else
+    if (re)
+#endif
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
+    if (err || x400i_log_enabled(&d->cfg.log, X400_LOG_INFO)) /* formatted only when used */
+        addr_text(c->ai_cur->ai_addr, where, sizeof where);
     if (err) {
-        io_error(d, &c->last_err, err, "connect to", where);
-        x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER, "%s; trying next address",
-                  c->last_err.text);
-        close(c->fd);
-        c->fd = -1;
-        c->ai_cur = c->ai_cur->ai_next;
-        if (try_connect(d, c) < 0) connect_failed(d, c);
+        connect_next(d, c, err, where);
         return;
     }
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER, "connected to %s", where);
+    info_log(d, X400_LOG_INFO, where, "connected to %s%s", where,
+             c->in_syn ? " (the CR in the SYN: TCP Fast Open)" : "");
+    if (c->early_sent) x400_assoc_sent(c->a, c->early_sent); /* the connection is up: they stay sent */
+    c->early_sent = 0;
+    c->in_syn = 0;
     c->st = C_OPEN;
     freeaddrinfo(c->ai_list);
     c->ai_list = c->ai_cur = NULL;
@@ -486,16 +638,78 @@ static void on_connect_ready(x400_driver *d, struct conn *c)
     if (d->cb.connected) d->cb.connected(d->cb.user, d, c->h, c->a, NULL);
 }
 
+/* The connect was just issued: the association's CR (queued here, as
+ * on_connect_ready does otherwise) is sent at once instead of after a turn
+ * of waiting for writability.
+ *   - TCP Fast Open with a cookie: connect() returned at once and this
+ *     send carries the SYN, the CR in it; the handshake is still awaited.
+ *   - Otherwise the send goes through only once the handshake is over (a
+ *     loopback or LAN handshake often is, by the time connect() returns):
+ *     the connection is up, no readiness to wait for (an epoll_ctl and an
+ *     epoll_wait fewer).  Not yet: EAGAIN, and it waits for writability as
+ *     before, at the cost of this one system call.
+ * What was sent is handed to x400_assoc_sent only once the connection is
+ * known to be up (on_connect_ready): a refused connect moves on to the
+ * next address with the CR still pending. */
+static void send_first(x400_driver *d, struct conn *c)
+{
+    const uint8_t *p;
+    size_t n;
+    ssize_t w;
+    char where[80];
+    int tfo = c->tfo_deferred;
+    c->fresh = c->tfo_deferred = 0;
+    if (c->connected_now) { /* connect() returned 0: up already */
+        c->connected_now = 0;
+        on_connect_ready(d, c, 0);
+        return;
+    }
+    if (x400_assoc_get_state(c->a) == X400_ASSOC_IDLE) (void)x400_assoc_connect(c->a);
+    n = x400_assoc_pending(c->a, &p);
+    if (!n) return;
+    do w = send(c->fd, p, n, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w >= 0) {
+        c->early_sent = (size_t)w;
+        c->in_syn = tfo;
+        if (!tfo) on_connect_ready(d, c, 0);
+    } else if (errno != EINPROGRESS && errno != EAGAIN && errno != EWOULDBLOCK) {
+        addr_text(c->ai_cur->ai_addr, where, sizeof where);
+        connect_next(d, c, errno, where);
+    } /* else the handshake is not over (with Fast Open: the SYN went without data) */
+}
+
+static void want(x400_driver *d, struct conn *c, short events);
+static int on_ready(x400_driver *d, struct conn *c, short re);
+
+/* The listener `lfd` is readable.  A burst of accepts per readiness: one
+ * when connections arrive one at a time (one accept each, not one and an
+ * EAGAIN), doubling (up to 64) while a listener used up its burst in the
+ * previous turn too (a flood: the readiness is level-triggered, what is
+ * left waits for the next turn). */
 static void on_accept(x400_driver *d, int lfd)
 {
-    for (;;) {
+    size_t burst = d->accept_full_turn + 1 == d->turns ? 2 * d->accept_burst : 1, got = 0;
+    if (burst > 64) burst = 64;
+    if (!burst) burst = 1;
+    d->accept_burst = burst;
+    for (;; got++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         char peer[80];
         struct conn *c;
         x400_assoc *a = NULL;
-        int fd, rv, one = 1;
+        int fd, rv;
+        if (got == burst) {
+            d->accept_full_turn = d->turns;
+            return;
+        }
+#if defined(__linux__) && defined(SOCK_NONBLOCK)
+        /* non-blocking and close-on-exec in the same call (3 fcntl fewer) */
+        fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
         fd = accept(lfd, (struct sockaddr *)&ss, &sl);
+#endif
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 x400i_log(&d->cfg.log, X400_LOG_WARNING, X400_LAYER_DRIVER, "accept: %s",
@@ -503,8 +717,13 @@ static void on_accept(x400_driver *d, int lfd)
             return;
         }
         addr_text((struct sockaddr *)&ss, peer, sizeof peer);
-        if (set_nonblock(fd) != 0) { close(fd); continue; }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#if !defined(__linux__) || !defined(SOCK_NONBLOCK)
+        {
+            int one = 1;
+            if (set_nonblock(fd) != 0) { close(fd); continue; }
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+#endif /* Linux: TCP_NODELAY inherited from the listener */
         c = conn_alloc(d, NULL, 0, &rv);
         if (!c) {
             refused_at_accept(d, peer, d->diag.text);
@@ -517,15 +736,20 @@ static void on_accept(x400_driver *d, int lfd)
         if (rv < 0 || !a) {
             /* the application logs its own reasons (and may limit them) */
             d->refused++;
-            x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER,
-                      "connection from %s refused by application", peer);
+            info_log(d, X400_LOG_DEBUG, peer, "connection from %s refused by application", peer);
             conn_release(d, c);
             continue;
         }
         c->a = a;
-        mark_dirty(d, c); /* registered for reading in the next turn */
-        x400i_log(&d->cfg.log, X400_LOG_INFO, X400_LAYER_DRIVER, "accepted connection from %s",
-                  peer);
+        mark_dirty(d, c);
+        info_log(d, X400_LOG_INFO, peer, "accepted connection from %s", peer);
+        /* Registered now and read at once: the CR is often there already
+         * (always when it came in the SYN, TCP Fast Open), and is then
+         * answered in this turn, without an epoll_wait */
+#ifdef X400I_EPOLL
+        want(d, c, POLLIN);
+#endif
+        (void)on_ready(d, c, POLLIN);
     }
 }
 
@@ -597,6 +821,8 @@ static void connect_timed_out(x400_driver *d, struct conn *c)
                    "connect timed out after %d ms", d->cfg.connect_timeout_ms);
     close(c->fd);
     c->fd = -1;
+    c->early_sent = 0;
+    c->in_syn = 0;
     c->ai_cur = c->ai_cur->ai_next;
     if (try_connect(d, c) < 0) connect_failed(d, c);
 }
@@ -610,7 +836,7 @@ static int on_ready(x400_driver *d, struct conn *c, short re)
     if (c->st == C_FREE) return 1; /* closed by the application */
     if (c->st == C_CONNECTING) {
         if (!re) return 0;
-        on_connect_ready(d, c);
+        on_connect_ready(d, c, re);
         if (c->st != C_OPEN) return 1;
         progressed = 1;
     }
@@ -640,6 +866,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
     int rv, progressed = 0, every = !d || !d->cfg.notify_output;
     double now, next_deadline = -1;
     if (!d) return X400_ERR_INVALID_ARG;
+    d->turns++;
 
     /* The dirty connections: finished associations with nothing left to
      * send are closed, connects past their deadline move to the next
@@ -657,19 +884,28 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         for (i = 0; i < d->cfg.max_conns; i++)
             if (d->conns[i].st != C_FREE) mark_dirty(d, &d->conns[i]);
     now = now_s();
+    if (d->srclog_owing) srclog_expire(d, now);
     n = d->ndirty;
     for (i = 0; i < n; i++) {
         struct conn *c = &d->conns[d->dirty[i]];
         c->dirty = 0;
         if (c->st == C_FREE) continue;
         d->visits++;
+        if (c->st == C_CONNECTING && c->fresh) {
+            send_first(d, c); /* the CR now, without a turn of waiting */
+            progressed++;
+        }
         if (c->st == C_CONNECTING && now >= c->deadline) {
             connect_timed_out(d, c);
             progressed++;
         }
         if (c->st == C_CONNECTING) {
             if (next_deadline < 0 || c->deadline < next_deadline) next_deadline = c->deadline;
-            want(d, c, POLLOUT);
+            /* writable: the handshake is over.  With the CR in the SYN, the
+             * peer's first octets (the CC) say so as well, one wish for the
+             * whole connection (no epoll_ctl MOD, no wake-up in between);
+             * a refusal or a reset comes as POLLERR / POLLHUP either way */
+            want(d, c, c->in_syn ? POLLIN : POLLOUT);
             mark_dirty(d, c); /* its deadline, in the next turn too */
             continue;
         }
@@ -770,6 +1006,28 @@ int x400_driver_want_write(x400_driver *d, x400_lpi_handle conn)
     return X400_OK;
 }
 
+int x400_driver_conn_syn_data(x400_driver *d, x400_lpi_handle conn)
+{
+    void *obj = NULL;
+    struct conn *c;
+    int rv;
+    if (!d) return X400_ERR_INVALID_ARG;
+    rv = x400_lpi_get(d->lpi, conn, &obj, &d->diag);
+    if (rv < 0) return rv;
+    c = obj;
+#if defined(TCP_INFO) && defined(TCPI_OPT_SYN_DATA)
+    {
+        struct tcp_info ti;
+        socklen_t tl = sizeof ti;
+        memset(&ti, 0, sizeof ti);
+        if (c->fd >= 0 && getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0)
+            return (ti.tcpi_options & TCPI_OPT_SYN_DATA) != 0;
+    }
+#endif
+    (void)c;
+    return 0;
+}
+
 x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn)
 {
     void *obj = NULL;
@@ -785,3 +1043,4 @@ const x400_diag *x400_driver_diag(const x400_driver *d)
     return d ? &d->diag : x400i_diag_none();
 }
 uint64_t x400_driver_visit_count(const x400_driver *d) { return d ? d->visits : 0; }
+uint64_t x400_driver_log_suppressed_count(const x400_driver *d) { return d ? d->log_suppressed : 0; }

@@ -156,6 +156,7 @@ START_TEST(defaults_documented)
     ck_assert_int_eq(cfg.log_level[1], X400_LOG_NOTICE);
     ck_assert_int_eq(cfg.log_level[2], -1);
     ck_assert_uint_eq(cfg.commit_delay_ms, 0);
+    ck_assert_int_eq(cfg.tcp_fast_open, 0);
     mta_peer_defaults(&p);
     ck_assert_str_eq(p.port, "102");
     ck_assert_int_eq(p.family, MTA_FAMILY_ANY);
@@ -203,6 +204,7 @@ START_TEST(every_key_parsed)
         "log = /var/log/x400mta.log\n"
         "log-level = service=warning, interface=debug ,apdu=trace\n"
         "commit-delay-ms = 25\n"
+        "tcp-fast-open = yes\n"
         "[peer  Bravo MTA ]\n"
         "their-password = \"  spaced  \"\n"
         "our-name = Alpha-for-Bravo\n"
@@ -256,6 +258,7 @@ START_TEST(every_key_parsed)
     ck_assert_int_eq(cfg.log_level[1], X400_LOG_DEBUG);
     ck_assert_int_eq(cfg.log_level[2], X400_LOG_TRACE);
     ck_assert_uint_eq(cfg.commit_delay_ms, 25);
+    ck_assert_int_eq(cfg.tcp_fast_open, 1);
     ck_assert_uint_eq(cfg.npeers, 1);
     p = mta_config_peer(&cfg, "Bravo MTA");
     ck_assert_ptr_nonnull(p);
@@ -366,6 +369,7 @@ START_TEST(bad_input_names_file_and_line)
         { "name = A\n", 1, "outside a section" },
         { "# c\n\n  key=v\n", 3, "outside a section" },
         { MTA_OK "frobnicate = 1\n", 3, "unknown key \"frobnicate\" in [mta]" },
+        { MTA_OK "tcp-fast-open = maybe\n", 3, "bad tcp-fast-open \"maybe\": yes or no" },
         { PEER_OK "name = B\n", 4, "unknown key \"name\" in [peer]" },
         { "[mta\n", 1, "bad section header" },
         { "[mta] x\n", 1, "bad section header" },

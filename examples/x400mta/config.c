@@ -477,6 +477,9 @@ static int set_mta_key(mta_config *cfg, const char *k, const char *v, char *msg,
         if (parse_u32(v, 0, 10000, &u) < 0)
             return fail(msg, mlen, "bad commit-delay-ms \"%s\": 0..10000", v);
         cfg->commit_delay_ms = u;
+    } else if (!strcmp(k, "tcp-fast-open")) {
+        if (parse_onoff(v, &cfg->tcp_fast_open) < 0)
+            return fail(msg, mlen, "bad tcp-fast-open \"%s\": yes or no", v);
     } else {
         return set_limit_key(&cfg->lim, k, v, msg, mlen);
     }
@@ -1025,6 +1028,10 @@ static const char sample_text[] =
     "# Group commit: longest wait (ms) before received APDUs are made durable;\n"
     "# 0 commits at the end of each event-loop turn.\n"
     "commit-delay-ms = 0\n"
+    "# TCP Fast Open (yes/no): from the second connection to a peer on, our CR\n"
+    "# rides in the SYN (one round trip less per association setup) where\n"
+    "# both kernels allow it (net.ipv4.tcp_fastopen: 1 to connect, 2 to listen).\n"
+    "tcp-fast-open = no\n"
     "# Hostile or broken peers: connections at most (in and out), of them kept\n"
     "# for our own opens; inbound connections waiting for their bind at most\n"
     "# (the oldest gives way), and from one address; seconds from accept to\n"

@@ -2696,6 +2696,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     dcb.connected = on_connected;
     dcb.closed = on_closed;
     dc.notify_output = 1; /* settle() flags what the loop gave work */
+    dc.tcp_fast_open = cfg->tcp_fast_open;
     if (x400_driver_new(&m->drv, &dc, &dcb, &m->heap.a) < 0 || listen_all(m) < 0) return start_failed(m);
     x400_driver_set_activity(m->drv, on_activity);
     restore_records(m); /* transfers cut by the last run's end resume */

@@ -125,6 +125,9 @@ typedef struct mta_config {
     int log_level[3];                          /* per mta_log_category, x400_log_level or -1 off */
     /* group commit: at most this many ms between receiving an APDU and making it durable */
     uint32_t commit_delay_ms;                  /* 0 (commit at the end of each loop turn) */
+    /* TCP Fast Open on our listeners and connects (x400_driver_config
+     * tcp_fast_open): the CR in the SYN; 0 (off) */
+    int tcp_fast_open;
     mta_limits lim;
     mta_peer_config peers[MTA_MAX_PEERS];
     size_t npeers;

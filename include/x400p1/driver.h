@@ -62,6 +62,33 @@ typedef struct x400_driver_config {
      * a run then looks only at those and the ones that had I/O, so its cost
      * follows the activity, not the connections held (epoll only). */
     int notify_output;
+    /* TCP Fast Open (RFC 7413; Linux), 0 (default) off.  1: the listeners
+     * accept data in the SYN (TCP_FASTOPEN, a queue of tfo_queue_len
+     * connections not yet acknowledged) and x400_driver_connect asks for
+     * it (TCP_FASTOPEN_CONNECT): once the kernel holds a cookie from an
+     * earlier connection to the same server, the X.224 CR rides in the SYN
+     * and the server's CC comes back with its SYN-ACK, so the setup takes
+     * one round trip fewer.  The kernel decides each time and the driver
+     * falls back silently: without a cookie yet (the first connection to
+     * a server asks for one), with net.ipv4.tcp_fastopen lacking the
+     * client (1) or server (2) bit, with a peer that ignores it, or where
+     * the socket options do not exist, the connection is an ordinary one.
+     * A failed connect moves on to the next address either way (the CR is
+     * sent again there).  The connected callback comes once the handshake
+     * is over; when the CR went in the SYN, once the peer's first octets
+     * (the CC) arrive, which is when the driver learns it. */
+    int tcp_fast_open;
+    int tfo_queue_len;         /* 0: 64 */
+    /* Per source address (the port left out), at most info_log_lines of
+     * the driver's info and debug lines (an accepted connection, a
+     * connection refused by the application) in each info_log_interval_ms;
+     * the lines beyond are counted and one line at the end of the interval
+     * says how many were left out.  Defaults 5 and 60000; 0 lines: no
+     * limit.  info_log_sources addresses are tracked at once (default 64;
+     * a new one takes the place of the one whose interval began first). */
+    unsigned info_log_lines;
+    unsigned info_log_interval_ms;
+    unsigned info_log_sources;
 } x400_driver_config;
 
 void x400_driver_config_init(x400_driver_config *cfg);
@@ -109,6 +136,13 @@ void x400_driver_set_activity(x400_driver *d, x400_driver_activity_fn fn);
 /* Close a connection now (the association sees its transport closed). */
 int x400_driver_disconnect(x400_driver *d, x400_lpi_handle conn);
 
+/* TCP Fast Open at work on `conn`: 1 when its first octets went in the SYN
+ * and the peer took them there (Linux TCP_INFO, TCPI_OPT_SYN_DATA: the CR
+ * of an outbound connection, once the handshake is over), 0 when not
+ * (or not known on this system), < 0 a stale handle.  One system call;
+ * for logs and tests. */
+int x400_driver_conn_syn_data(x400_driver *d, x400_lpi_handle conn);
+
 /* The association of a live connection, or NULL (stale handle). */
 x400_assoc *x400_driver_assoc(x400_driver *d, x400_lpi_handle conn);
 
@@ -121,6 +155,9 @@ uint64_t x400_driver_refused_count(const x400_driver *d);
  * work per turn, for tests and tuning: with notify_output it grows with the
  * connections that had I/O or were flagged, not with those held). */
 uint64_t x400_driver_visit_count(const x400_driver *d);
+/* Lines left out by the per-source limit of info lines since the driver
+ * was created. */
+uint64_t x400_driver_log_suppressed_count(const x400_driver *d);
 const x400_diag *x400_driver_diag(const x400_driver *d);
 
 #ifdef __cplusplus
