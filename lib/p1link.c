@@ -40,6 +40,8 @@ struct x400_p1_link {
     struct qent *q;      /* ring of cfg.queue_max entries */
     size_t qhead, qcount;
     x400i_buf rx;        /* the APDU being received */
+    x400_p1_apdu *rx_apdu;/* RECEIVED/DUPLICATE: the decoded APDU, during the
+                            callback only (x400_p1_link_take_apdu) */
     /* the peer's bind value and the initial turn (x400_p1_link_get_info) */
     char peer_name[X400_MTA_NAME_MAX + 1];
     int peer_auth;
@@ -457,8 +459,10 @@ static int on_transfer_ind(x400_p1_link *l)
         ev.type = X400_P1_LINK_EV_DUPLICATE;
         ev.diag = &d;
     }
+    l->rx_apdu = &apdu;
     rv = l->cb.event ? l->cb.event(l->cb.user, l, &ev) : 0;
-    x400_p1_apdu_free(&apdu);
+    l->rx_apdu = NULL;
+    x400_p1_apdu_free(&apdu); /* nothing left when the user took it */
     return transfer_done(l, rv);
 }
 
@@ -910,6 +914,16 @@ int x400_p1_link_confirm(x400_p1_link *l)
     rv = x400i_rtse_transfer_accept(rt(l));
     if (rv < 0) return rv;
     return pump(l) < 0 ? x400_p1_link_diag(l)->code : X400_OK;
+}
+
+int x400_p1_link_take_apdu(x400_p1_link *l, x400_p1_apdu *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (!l || !out || !l->rx_apdu || !l->rx_apdu->mem) return X400_ERR_INVALID_ARG;
+    /* the arena goes with the struct: no copy, no second decode */
+    *out = *l->rx_apdu;
+    memset(l->rx_apdu, 0, sizeof *l->rx_apdu);
+    return X400_OK;
 }
 
 int x400_p1_link_confirm_pending(const x400_p1_link *l)

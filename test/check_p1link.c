@@ -1684,6 +1684,135 @@ START_TEST(attach_refuses_association_of_other_mode)
 }
 END_TEST
 
+/* x400_p1_link_take_apdu: the APDUs a responder took in its RECEIVED and
+ * DUPLICATE callbacks (at most 4). */
+struct taken {
+    x400_p1_apdu a[4];
+    int rc[4], again_rc[4];
+    int again_mem[4];       /* the refused second take left *out zeroed: 0 */
+    unsigned left_recip[4]; /* ev->apdu after the take: emptied */
+    int left_mem[4];
+    int n;
+};
+static struct taken *TAKEN;
+
+static int take_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
+{
+    int rv = on_ev(u, l, e);
+    if (TAKEN && TAKEN->n < 4 && (e->type == X400_P1_LINK_EV_RECEIVED || e->type == X400_P1_LINK_EV_DUPLICATE)) {
+        int k = TAKEN->n++;
+        x400_p1_apdu again;
+        TAKEN->rc[k] = x400_p1_link_take_apdu(l, &TAKEN->a[k]);
+        TAKEN->left_recip[k] = e->apdu->env.n_recip;
+        TAKEN->left_mem[k] = e->apdu->mem != NULL;
+        memset(&again, 0xa5, sizeof again);
+        TAKEN->again_rc[k] = x400_p1_link_take_apdu(l, &again);
+        TAKEN->again_mem[k] = again.mem != NULL || again.env.n_recip != 0;
+    }
+    return rv;
+}
+
+/* A bound pair whose responder link takes every received APDU (take_ev):
+ * open_pair's, with the responder's link and association made again before
+ * anything crossed. */
+static void take_pair(struct pair *p)
+{
+    x400_p1_link_config cr;
+    x400_assoc_config ar;
+    x400_p1_link_callbacks cb = { &p->rsp, take_ev };
+    open_pair(p, X400_MODE_NORMAL, "MTA-A", "secretA");
+    x400_p1_link_free(p->rsp.l);
+    x400_assoc_free(p->rsp.a);
+    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
+    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
+    cr.check = x400_p1_cred_check_default;
+    cr.check_user = &peer_table;
+    cr.seen = p->seen;
+    ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, &cr, &cb, NULL), X400_OK);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p->rsp.l, p->rsp.a), X400_OK);
+}
+
+/* The receiver takes the decoded APDU instead of decoding `raw` again: it
+ * owns it after the callback (the link's buffers reused by the next
+ * transfers meanwhile), it encodes to what was sent, it can be changed
+ * (an internal trace element appended), and a take outside a callback or
+ * a second one is refused.  Fed whole, one octet at a time and in pieces
+ * of 97. */
+START_TEST(received_apdu_taken_not_decoded_again)
+{
+    static const size_t pieces[] = { 0, 1, 97 };
+    for (size_t t = 0; t < sizeof pieces / sizeof pieces[0]; t++) {
+        struct pair p;
+        struct taken tk;
+        struct msg m1, m2;
+        x400_p1_apdu none;
+        x400_p1_itrace it;
+        uint8_t *sent = NULL, *got = NULL, *again = NULL;
+        size_t sent_len = 0, got_len = 0, again_len = 0;
+        memset(&tk, 0, sizeof tk);
+        TAKEN = &tk;
+        take_pair(&p);
+        p.io.chunk = pieces[t];
+        pump(&p);
+        ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+        /* no callback running: nothing to take */
+        ck_assert_int_eq(x400_p1_link_take_apdu(p.rsp.l, &none), X400_ERR_INVALID_ARG);
+        ck_assert_ptr_null(none.mem);
+        ck_assert_int_eq(x400_p1_link_take_apdu(NULL, &none), X400_ERR_INVALID_ARG);
+        ck_assert_int_eq(x400_p1_link_take_apdu(p.rsp.l, NULL), X400_ERR_INVALID_ARG);
+        mk(&m1, X400_P1_MESSAGE, "TAKE.1", 3, 2000);
+        mk(&m2, X400_P1_MESSAGE, "TAKE.2", 1, 10);
+        ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m1.a, 1, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m2.a, 2, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m1.a, 3, NULL), X400_OK); /* a duplicate */
+        pump(&p);
+        TAKEN = NULL;
+        ck_assert_uint_eq(p.ini.sent, 3);
+        ck_assert_uint_eq(p.rsp.received, 2);
+        ck_assert_uint_eq(p.rsp.duplicates, 1);
+        ck_assert_int_eq(tk.n, 3);
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(tk.rc[k], X400_OK);
+            ck_assert_ptr_nonnull(tk.a[k].mem);
+            ck_assert_uint_eq(tk.left_recip[k], 0);
+            ck_assert_int_eq(tk.left_mem[k], 0);
+            ck_assert_int_eq(tk.again_rc[k], X400_ERR_INVALID_ARG);
+            ck_assert_int_eq(tk.again_mem[k], 0);
+        }
+        /* kept past its callback and two more transfers: intact */
+        ck_assert_str_eq(tk.a[0].env.id.local, "TAKE.1");
+        ck_assert_str_eq(tk.a[1].env.id.local, "TAKE.2");
+        ck_assert_str_eq(tk.a[2].env.id.local, "TAKE.1");
+        ck_assert_uint_eq(tk.a[0].env.n_recip, 3);
+        ck_assert_uint_eq(tk.a[0].content.len, 2000);
+        ck_assert_mem_eq(tk.a[0].content.p, m1.content, 2000);
+        ck_assert_int_eq(x400_p1_encode_alloc(&m1.a, NULL, &sent, &sent_len, NULL), X400_OK);
+        ck_assert_int_eq(x400_p1_encode_alloc(&tk.a[0], NULL, &got, &got_len, NULL), X400_OK);
+        ck_assert_uint_eq(got_len, sent_len);
+        ck_assert_mem_eq(got, sent, sent_len);
+        /* the owner changes it: routing appends its internal trace */
+        x400_p1_itrace_init(&it);
+        it.gdi = tk.a[0].env.id.gdi;
+        snprintf(it.mta, sizeof it.mta, "MTA-B");
+        it.arrival = 1795250100;
+        it.routing_action = X400_ROUTE_RELAYED;
+        ck_assert_int_eq(x400_p1_itrace_append(&tk.a[0], &it), X400_OK);
+        ck_assert_uint_eq(tk.a[0].env.n_itrace, 1);
+        ck_assert_int_eq(x400_p1_encode_alloc(&tk.a[0], NULL, &again, &again_len, NULL), X400_OK);
+        ck_assert_uint_gt(again_len, sent_len);
+        for (int k = 0; k < 3; k++) x400_p1_apdu_free(&tk.a[k]);
+        free(sent);
+        free(got);
+        free(again);
+        mk_free(&m1);
+        mk_free(&m2);
+        close_pair(&p);
+    }
+}
+END_TEST
+
 Suite *x400t_suite_p1link(void)
 {
     Suite *s = suite_create("p1link");
@@ -1715,6 +1844,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, trace_and_recipient_numbers_filled_in);
     tcase_add_test(tc, restarted_responder_resumes_from_its_record);
     tcase_add_test(tc, link_makes_its_associations_and_recovers_without_need_assoc);
+    tcase_add_test(tc, received_apdu_taken_not_decoded_again);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1397,15 +1397,14 @@ static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 static int on_received(mta *m, conn *c, const x400_p1_link_event *ev)
 {
     x400_p1_apdu a;
-    x400_diag d;
     const char *from = peer_name(m, c->peer);
     char id[X400_MTSID_TEXT_MAX];
     x400_mtsid_format(x400_p1_apdu_id(ev->apdu), id, sizeof id);
     if (m->suspended || c->dead) return -1; /* not accepted: it stays with the sender */
     m->st.received++;
     mta_log_hex(&m->lg, "received APDU", ev->raw, ev->raw_len);
-    /* the event's APDU lives for the callback: decode our own copy to route */
-    if (x400_p1_decode(ev->raw, ev->raw_len, NULL, NULL, &a, &d) < 0) return -1;
+    /* ours to route (routing changes it): taken from the link, not decoded again */
+    if (x400_p1_link_take_apdu(c->link, &a) < 0) return -1;
     if (mta_spool_stage_seen(m->sp, id) < 0) {
         x400_p1_apdu_free(&a);
         return -1;

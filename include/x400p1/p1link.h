@@ -82,7 +82,9 @@ typedef struct x400_p1_link_event {
     x400_p1_link_event_type type;
     const char *peer_name;         /* BOUND */
     int bind_error;                /* BIND_REFUSED: X400_BIND_ERR_*, or -1 */
-    const x400_p1_apdu *apdu;      /* RECEIVED, DUPLICATE: valid during the callback */
+    const x400_p1_apdu *apdu;      /* RECEIVED, DUPLICATE: valid during the
+                                      callback (or take it:
+                                      x400_p1_link_take_apdu) */
     const uint8_t *raw;            /* RECEIVED, UNDECODABLE: the encoded APDU;
                                       PERSIST: its octets received so far */
     size_t raw_len;
@@ -311,6 +313,16 @@ uint64_t x400_p1_link_next_timeout(const x400_p1_link *l);
  * duplicate). */
 int x400_p1_link_confirm(x400_p1_link *l);
 int x400_p1_link_confirm_pending(const x400_p1_link *l);
+
+/* Inside a RECEIVED or DUPLICATE event callback only: move the decoded APDU
+ * (ev->apdu) to *out without copying or decoding it again.  The caller
+ * owns it from then on -- it may change it (x400_p1_itrace_append, its
+ * recipients, ...), keep it after the callback, and frees it with
+ * x400_p1_apdu_free() -- and ev->apdu is left empty (every field zero):
+ * use *out instead.  Everything the APDU points at is in its own arena,
+ * never in the link's buffers.  X400_OK; X400_ERR_INVALID_ARG outside such
+ * a callback or when it was taken already (*out is then zeroed). */
+int x400_p1_link_take_apdu(x400_p1_link *l, x400_p1_apdu *out);
 
 /* Responder waiting for the peer to recover a broken connection: the
  * identifier of that connection into buf[cap] (*len).  X400_OK, or
