@@ -18,8 +18,12 @@
 #define X400T_LONG_TAG "long"
 /* Test cases of a long suite that the runner runs as a job of their own
  * (printed "<suite>+"), beside the rest of the suite, so the two halves
- * share the workers.  tcase_set_tags(tc, X400T_HALF_TAG). */
+ * share the workers.  tcase_set_tags(tc, X400T_HALF_TAG).  A suite longer
+ * still has two more such jobs: X400T_PART2_TAG ("<suite>+2") and
+ * X400T_PART3_TAG ("<suite>+3"). */
 #define X400T_HALF_TAG "half"
+#define X400T_PART2_TAG "part2"
+#define X400T_PART3_TAG "part3"
 
 #ifndef X400T_TSAN
 #define X400T_TSAN 0
