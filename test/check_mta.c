@@ -2099,7 +2099,10 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, peer_down_beyond_retry_budget_ndr);
     tcase_add_test(tc, tools_queue_and_inbox);
     suite_add_tcase(s, tc);
+    /* four jobs (the runner's parts), each about a quarter of the suite's
+     * time: "mta" and "scale"; "ops"; "operator"; "restore" and "hostile" */
     tc = tcase_create("ops");
+    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, unroutable_recipient_ndr_others_delivered);
     tcase_add_test(tc, oversize_message_ndr_queue_moves);
@@ -2112,7 +2115,7 @@ Suite *x400t_suite_mta(void)
     /* the last operator items: durable holds, per-peer bind passwords,
      * quarantine, suspensions and the retry budget, garbage logging */
     tc = tcase_create("operator");
-    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
+    tcase_set_tags(tc, X400T_PART2_TAG);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, holds_survive_restart_and_sigkill);
     tcase_add_test(tc, responder_shows_per_peer_password_initiator_checks_it);
@@ -2123,7 +2126,7 @@ Suite *x400t_suite_mta(void)
     /* transfers cut by a restart of the receiver (RTSE records in the
      * spool), a peer silent during recovery */
     tc = tcase_create("restore");
-    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
+    tcase_set_tags(tc, X400T_PART3_TAG);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, rtse_transfer_resumes_after_receiver_restart);
     tcase_add_test(tc, recovery_timeout_is_no_transfer_failure);
@@ -2137,7 +2140,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, rtse_record_corrupt_or_foreign_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
-    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
+    tcase_set_tags(tc, X400T_PART3_TAG);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, connections_closed_before_bind_are_freed);
     tcase_add_test(tc, bind_deadline_and_unbound_limits);
@@ -2147,7 +2150,6 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, mode_1984_with_limits_and_selectors);
     suite_add_tcase(s, tc);
     tc = tcase_create("scale");
-    tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, idle_associations_cost_nothing_per_turn);
     suite_add_tcase(s, tc);

@@ -42,10 +42,12 @@ static const struct {
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 
-/* Started first so that the workers finish together (names only: a suite
- * missing here just runs in file order). */
-static const char *const slow_first[] = { "mta", "mtademo", "mtsid", "lpi", "mtaspool", "p1link",
-                                          "rtse", "p1", "transport", "session", NULL };
+/* Jobs started first, the longest first, so that the workers finish
+ * together: "<suite>" is a suite's job of the cases without a part tag,
+ * "<suite>+", "+2", "+3" its part jobs (a job missing here runs after them,
+ * in file order; X400T_XML shows how long each takes). */
+static const char *const slow_first[] = { "mta", "mta+", "mta+2", "mta+3", "mtademo", "mtsid", "lpi",
+                                          "mtaspool", "p1link", "rtse", "p1", "transport", "session", NULL };
 
 static double now_s(void)
 {
@@ -117,20 +119,25 @@ int main(void)
     long jobs = jobs_env ? atol(jobs_env) : sysconf(_SC_NPROCESSORS_ONLN) + (long_only ? 0 : 1);
     struct counts total;
     int nsuites = 0;
-    size_t order[NSUITES], n = 0;
+    size_t order[NSUITES * NPARTS], n = 0;
+    unsigned char queued[NSUITES * NPARTS];
     int work[2], results[2], crashed = 0;
     double t0 = now_s();
 
     memset(&total, 0, sizeof total);
-    /* the order: known slow suites first, then the rest as listed */
+    /* the order: known slow jobs first, then the rest as listed (make
+     * check-long: one job per suite, its long cases) */
+    memset(queued, 0, sizeof queued);
     for (size_t k = 0; slow_first[k]; k++)
-        for (size_t i = 0; i < NSUITES; i++)
-            if (!strcmp(suites[i].name, slow_first[k])) order[n++] = i;
-    for (size_t i = 0; i < NSUITES; i++) {
-        size_t k = 0;
-        while (slow_first[k] && strcmp(suites[i].name, slow_first[k])) k++;
-        if (!slow_first[k]) order[n++] = i;
-    }
+        for (size_t job = 0; job < NSUITES * NPARTS; job++) {
+            size_t sl = strlen(suites[job / NPARTS].name);
+            if (!queued[job] && (!long_only || job % NPARTS == 0) &&
+                !strncmp(slow_first[k], suites[job / NPARTS].name, sl) &&
+                !strcmp(slow_first[k] + sl, part_suffix[job % NPARTS]))
+                queued[job] = 1, order[n++] = job;
+        }
+    for (size_t job = 0; job < NSUITES * NPARTS; job++)
+        if (!queued[job] && (!long_only || job % NPARTS == 0)) order[n++] = job;
     if (jobs < 1) jobs = 1;
     if ((size_t)jobs > n) jobs = (long)n;
     /* N suites at once share the CPUs: their test timeouts stretch by N
@@ -148,10 +155,7 @@ int main(void)
         return EXIT_FAILURE;
     }
     for (size_t k = 0; k < n; k++)
-        for (size_t h = 0; h < (long_only ? 1u : NPARTS); h++) {
-            size_t job = order[k] * NPARTS + h;
-            if (write(work[1], &job, sizeof job) != (ssize_t)sizeof job) return EXIT_FAILURE;
-        }
+        if (write(work[1], &order[k], sizeof order[k]) != (ssize_t)sizeof order[k]) return EXIT_FAILURE;
     close(work[1]);
     for (long j = 0; j < jobs; j++) {
         pid_t pid = fork();
