@@ -2100,7 +2100,8 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, tools_queue_and_inbox);
     suite_add_tcase(s, tc);
     /* four jobs (the runner's parts), each about a quarter of the suite's
-     * time: "mta" and "scale"; "ops"; "operator"; "restore" and "hostile" */
+     * time: "mta"; "ops" and "modes"; "operator" and "scale"; "restore"
+     * and "hostile" */
     tc = tcase_create("ops");
     tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
     tcase_set_timeout(tc, 240);
@@ -2146,10 +2147,15 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, bind_deadline_and_unbound_limits);
     tcase_add_test(tc, failed_binds_backed_off);
     tcase_add_test(tc, peer_without_password_needs_none);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("modes");
+    tcase_set_tags(tc, X400T_HALF_TAG);
+    tcase_set_timeout(tc, 240);
     tcase_add_test(tc, mode_1988_with_limits_and_selectors);
     tcase_add_test(tc, mode_1984_with_limits_and_selectors);
     suite_add_tcase(s, tc);
     tc = tcase_create("scale");
+    tcase_set_tags(tc, X400T_PART2_TAG);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, idle_associations_cost_nothing_per_turn);
     suite_add_tcase(s, tc);
