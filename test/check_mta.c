@@ -2100,7 +2100,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, tools_queue_and_inbox);
     suite_add_tcase(s, tc);
     /* four jobs (the runner's parts), each about a quarter of the suite's
-     * time: "mta"; "ops" and "modes"; "operator" and "scale"; "restore"
+     * time: "mta" and "scale"; "ops" and "modes"; "operator"; "restore"
      * and "hostile" */
     tc = tcase_create("ops");
     tcase_set_tags(tc, X400T_HALF_TAG); /* runs beside the cases above */
@@ -2155,7 +2155,6 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, mode_1984_with_limits_and_selectors);
     suite_add_tcase(s, tc);
     tc = tcase_create("scale");
-    tcase_set_tags(tc, X400T_PART2_TAG);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, idle_associations_cost_nothing_per_turn);
     suite_add_tcase(s, tc);
