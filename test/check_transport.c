@@ -2,6 +2,7 @@
  * process exchange their pending bytes; every stream is replayed split at
  * byte offsets; each kind of bad input must give a precise diagnostic, an
  * ER/DR and exactly one disconnect_ind. */
+#define X400T_UNMARKED_ASSERTS /* asserts in loops of 100,000: x400t.h */
 #include <string.h>
 
 #include "internal.h"
@@ -213,16 +214,13 @@ static size_t check_dts(const bytes *s, uint32_t tpdu_size)
 
 /* ---- split replays ---------------------------------------------------- */
 
-/* Offsets to split a stream at: every offset of a small stream; for a large
- * one the first and last 64, both sides of the first TPKT boundaries and
- * some pseudo-random ones. */
+/* Offsets to split a large stream at (one split per replay): the first
+ * and last 64, both sides of the first TPKT boundaries and some
+ * pseudo-random ones.  A small stream is split inside every TPKT at once
+ * instead (tpkt_cuts). */
 static size_t split_offsets(const bytes *s, size_t *out, size_t max)
 {
-    size_t n = 0, o = 0, lim = X400T_TSAN ? 2000 : 12000;
-    if (s->len <= lim) {
-        for (size_t k = 0; k <= s->len && n < max; k++) out[n++] = k;
-        return n;
-    }
+    size_t n = 0, o = 0;
     for (size_t k = 0; k < 64; k++) { out[n++] = k; out[n++] = s->len - k; }
     for (int t = 0; t < 16 && o + 4 <= s->len; t++) {
         size_t l = (size_t)s->p[o + 2] << 8 | s->p[o + 3];
@@ -238,10 +236,32 @@ static size_t split_offsets(const bytes *s, size_t *out, size_t max)
     return n;
 }
 
+/* Cut points that split every TPKT of s at offset j inside it (a TPKT of j
+ * octets or fewer is not split; j = 0: at the TPKT boundaries): the
+ * replays for j = 0 .. longest-1 feed every TPKT split at each of its
+ * offsets, each piece holding the end of one TPKT and the start of the
+ * next, in as many replays as the longest TPKT has octets -- not as the
+ * stream has, which made the every-offset replays quadratic.  *longest:
+ * the longest TPKT. */
+static size_t tpkt_cuts(const bytes *s, size_t j, size_t *out, size_t max, size_t *longest)
+{
+    size_t n = 0, o = 0;
+    *longest = 0;
+    while (o + 4 <= s->len) {
+        size_t l = (size_t)s->p[o + 2] << 8 | s->p[o + 3];
+        ck_assert_uint_ge(l, 4);
+        if (l > *longest) *longest = l;
+        if (j < l && o + j > 0 && n < max) out[n++] = o + j;
+        o += l;
+    }
+    return n;
+}
+
 /* Replay the initiator->responder stream into a fresh responder, split at
- * k (or in `chunk`-byte pieces when chunk != 0), and compare with `ref`. */
-static void replay(int to_initiator, const x400i_tp_config *cfg, const bytes *s, size_t k,
-                   size_t chunk, const ep *ref)
+ * k (or in `chunk`-byte pieces when chunk != 0, or at the ncuts offsets
+ * cuts[] when cuts != NULL), and compare with `ref`. */
+static void replay_cuts(int to_initiator, const x400i_tp_config *cfg, const bytes *s, size_t k,
+                        size_t chunk, const size_t *cuts, size_t ncuts, const ep *ref)
 {
     ep e;
     ep_init(&e, to_initiator, cfg);
@@ -251,12 +271,14 @@ static void replay(int to_initiator, const x400i_tp_config *cfg, const bytes *s,
         ck_assert_int_eq(x400i_tp_connect(e.tp), X400_OK);
         x400i_tp_sent(e.tp, x400i_tp_pending(e.tp, NULL));
     }
-    if (chunk) {
-        for (size_t o = 0; o < s->len; o += chunk) {
-            size_t m = s->len - o < chunk ? s->len - o : chunk;
+    if (chunk || cuts) {
+        size_t c = 0;
+        for (size_t o = 0; o < s->len;) {
+            size_t m = cuts ? (c < ncuts ? cuts[c++] : s->len) - o : s->len - o < chunk ? s->len - o : chunk;
             int r = x400i_tp_input(e.tp, s->p + o, m);
-            if (r < 0) ck_assert_int_eq(r, X400_ERR_CLOSED);
+            if (r < 0) ck_assert_int_eq(r, X400_ERR_CLOSED); /* the DR ended it in an earlier piece */
             else ck_assert_int_eq(r, (int)m);
+            o += m;
         }
     } else {
         int r1 = x400i_tp_input(e.tp, s->p, k), r2;
@@ -277,11 +299,35 @@ static void replay(int to_initiator, const x400i_tp_config *cfg, const bytes *s,
     ep_free(&e);
 }
 
+static void replay(int to_initiator, const x400i_tp_config *cfg, const bytes *s, size_t k,
+                   size_t chunk, const ep *ref)
+{
+    replay_cuts(to_initiator, cfg, s, k, chunk, NULL, 0, ref);
+}
+
+/* A small stream: every TPKT split at each of its offsets (tpkt_cuts), and
+ * the whole stream split once at its first and last 64 offsets (the rest
+ * in one call: many TPKTs in one input).  A large one: split once at
+ * split_offsets. */
 static void replay_all(int to_initiator, const x400i_tp_config *cfg, const bytes *s, const ep *ref)
 {
-    size_t *offs = malloc(sizeof *offs * 13000), n = split_offsets(s, offs, 13000);
-    for (size_t j = 0; j < n; j++) replay(to_initiator, cfg, s, offs[j], 0, ref);
-    free(offs);
+    size_t max = s->len / 4 + 1, *cuts = malloc(sizeof *cuts * (max > 13000 ? max : 13000)), n, longest;
+    ck_assert_ptr_nonnull(cuts);
+    if (s->len <= (X400T_TSAN ? 2000u : 12000u)) {
+        n = tpkt_cuts(s, 0, cuts, max, &longest);
+        for (size_t j = 0; j < longest; j++) {
+            n = tpkt_cuts(s, j, cuts, max, &longest);
+            replay_cuts(to_initiator, cfg, s, 0, 0, cuts, n, ref);
+        }
+        for (size_t k = 0; k < 64 && k <= s->len; k++) {
+            replay(to_initiator, cfg, s, k, 0, ref);
+            replay(to_initiator, cfg, s, s->len - k, 0, ref);
+        }
+    } else {
+        n = split_offsets(s, cuts, 13000);
+        for (size_t j = 0; j < n; j++) replay(to_initiator, cfg, s, cuts[j], 0, ref);
+    }
+    free(cuts);
     /* byte by byte, and in odd-sized pieces */
     if (s->len <= (X400T_TSAN ? 100000u : 2000000u)) replay(to_initiator, cfg, s, 0, 1, ref);
     replay(to_initiator, cfg, s, 0, 7, ref);

@@ -136,7 +136,7 @@ int x400t_interop_tshark(const x400t_wire *w, const char *name, int we_initiate,
                          const char *tshark_limit, char **env, char *err, size_t errlen)
 {
     char fields[4096];
-    /* text2pcap (support_wire.c) puts the initiator at 192.0.2.1 */
+    /* support_wire.c puts the initiator at 192.0.2.1 (as text2pcap did) */
     const char *ours = we_initiate ? "192.0.2.1" : "192.0.2.2";
     const char *peer = we_initiate ? "192.0.2.2" : "192.0.2.1";
     size_t off = (size_t)snprintf(fields, sizeof fields, "-e ip.src -e _ws.expert.message");

@@ -27,7 +27,7 @@ void x400t_wire_add(x400t_wire *w, int from_initiator, const uint8_t *p, size_t 
  * above transport that do not run a transport object. */
 void x400t_wire_add_tsdu(x400t_wire *w, int from_initiator, const uint8_t *tsdu, size_t len);
 
-/* Write the recording as a pcapng with text2pcap and run tshark's failure
+/* Write the recording as a pcapng (as text2pcap would) and run tshark's failure
  * filter over it.  `extra_opts` is appended to the tshark command line
  * (e.g. "-o rtse.reassemble:FALSE"), may be NULL.  Returns 0 when tshark
  * found nothing wrong; otherwise -1 with tshark's complaint in `err`.
