@@ -1465,6 +1465,32 @@ static void restart_open(struct pair *p, struct rec *r, struct store *st, x400_m
     ck_assert_int_eq(count_ev(&p->rsp, X400_P1_LINK_EV_BOUND), 1);
 }
 
+/* The responder's process ends; a new link (same configuration, ticked
+ * later on the wall clock) takes its place, as a restarted MTA's would. */
+static void restart_responder_link(struct pair *p, struct side *old, const x400_p1_link_config *cr)
+{
+    x400_p1_link_callbacks cbr = { &p->rsp, store_ev };
+    *old = p->rsp;
+    x400_p1_link_free(p->rsp.l);
+    memset(&p->rsp, 0, sizeof p->rsp);
+    p->rsp.a = old->a;   /* freed with the others by rec_ev's list */
+    ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, cr, &cbr, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p->rsp.l, T0 + 1000), X400_OK);
+}
+
+static void restart_close(struct pair *p, struct rec *r, struct store *st, struct side *old, struct msg *m)
+{
+    REC = NULL;
+    STORE = NULL;
+    free(st->oct);
+    free(st->snap_oct);
+    free(old->last_raw);
+    x400_p1_link_free(r->fresh);
+    for (int i = 0; i < r->nold; i++) x400_assoc_free(r->old[i]);
+    mk_free(m);
+    close_pair(p);
+}
+
 static void restarted_responder(x400_mode mode)
 {
     struct pair p;
@@ -1473,7 +1499,6 @@ static void restarted_responder(x400_mode mode)
     struct store st;
     struct side old_rsp;
     x400_p1_link_config cr;
-    x400_p1_link_callbacks cbr = { &p.rsp, store_ev };
     x400_p1_link_info info;
     x400_rtse_record_info ri;
     uint8_t *enc = NULL, bad[X400_RTSE_RECORD_MAX];
@@ -1492,12 +1517,7 @@ static void restarted_responder(x400_mode mode)
     ck_assert_uint_gt(ri.delivered, 400000);
     ck_assert_mem_eq(st.oct, enc, st.oct_len);            /* the octets are the APDU's */
     /* the responder's process ends; a new one starts from what was stored */
-    old_rsp = p.rsp;
-    x400_p1_link_free(p.rsp.l);
-    memset(&p.rsp, 0, sizeof p.rsp);
-    p.rsp.a = old_rsp.a;   /* freed with the others by rec_ev's list */
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_tick(p.rsp.l, T0 + 1000), X400_OK);
+    restart_responder_link(&p, &old_rsp, &cr);
     /* what does not match the record is refused, and changes nothing */
     ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len - 1),
                      X400_ERR_INVALID_ARG);
@@ -1536,15 +1556,8 @@ static void restarted_responder(x400_mode mode)
     pump(&p);
     ck_assert_uint_eq(p.rsp.received, 2);
     ck_assert_str_eq(p.rsp.last_local, "RST.2");
-    REC = NULL;
-    STORE = NULL;
-    free(st.oct);
+    restart_close(&p, &r, &st, &old_rsp, &m);
     free(enc);
-    free(old_rsp.last_raw);
-    x400_p1_link_free(r.fresh);
-    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
-    mk_free(&m);
-    close_pair(&p);
 }
 
 START_TEST(restarted_responder_resumes_from_its_record)
@@ -1559,7 +1572,7 @@ END_TEST
  * confirmed before it is on disk): the initiator resumes after a serial the
  * restored link never confirmed.  The resume is refused with an exception
  * report, the initiator discards the activity and transfers the APDU again
- * from octet 0 on the same association (X.228 9.6 / X.225 7.20, 7.25); the
+ * from octet 0 on the same association (X.225 7.21, 7.29; X.228 9.6); the
  * APDU is delivered once and both links go on. */
 static void stale_record(x400_mode mode)
 {
@@ -1569,7 +1582,6 @@ static void stale_record(x400_mode mode)
     struct store st;
     struct side old_rsp;
     x400_p1_link_config cr;
-    x400_p1_link_callbacks cbr = { &p.rsp, store_ev };
     x400_p1_link_info info;
     x400_rtse_record_info ri, early;
     uint8_t *enc = NULL;
@@ -1587,12 +1599,7 @@ static void stale_record(x400_mode mode)
     ck_assert_int_eq(early.state, X400_RTSE_RECORD_RECEIVING);
     ck_assert_uint_lt(early.delivered + 5u * 4u * 1024u, ri.delivered); /* older than the window */
     ck_assert_mem_eq(st.snap_oct, enc, st.snap_oct_len);
-    old_rsp = p.rsp;
-    x400_p1_link_free(p.rsp.l);
-    memset(&p.rsp, 0, sizeof p.rsp);
-    p.rsp.a = old_rsp.a;
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_tick(p.rsp.l, T0 + 1000), X400_OK);
+    restart_responder_link(&p, &old_rsp, &cr);
     ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.snap_rec, st.snap_rec_len, st.snap_oct, st.snap_oct_len),
                      X400_OK);
     for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, T0 + 3000u * (unsigned)(i + 1));
@@ -1620,16 +1627,8 @@ static void stale_record(x400_mode mode)
     ck_assert_uint_eq(p.rsp.received, 2);
     ck_assert_str_eq(p.rsp.last_local, "STL.2");
     ck_assert_uint_eq(p.ini.sent, 2);
-    REC = NULL;
-    STORE = NULL;
-    free(st.oct);
-    free(st.snap_oct);
+    restart_close(&p, &r, &st, &old_rsp, &m);
     free(enc);
-    free(old_rsp.last_raw);
-    x400_p1_link_free(r.fresh);
-    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
-    mk_free(&m);
-    close_pair(&p);
 }
 
 START_TEST(restored_stale_record_transfer_restarts_once)
