@@ -5,6 +5,7 @@
 
 #include "acse.h"
 #include "assoc_int.h"
+#include "pair.h"
 #include "x400t.h"
 
 /* AARQ as the production MTA sends it (wire.md), indefinite throughout. */
@@ -163,21 +164,21 @@ static int see(void *u, x400_assoc *a, const x400i_rtse_lind *ind)
     return 0;
 }
 
-static void run(x400_assoc *i, x400_assoc *r)
+/* Both associations from these configurations (tweaked by the test), with
+ * the upper layers given, connected and pumped until nothing moves. */
+static void connect_pair(x400t_assoc_pair *p, const x400_assoc_config *ci, const x400_assoc_config *cr,
+                const x400i_assoc_upper *ui, const x400i_assoc_upper *ur)
 {
-    for (int k = 0; k < 20; k++) {
-        const uint8_t *b;
-        size_t n;
-        uint8_t c[4096];
-        while ((n = x400_assoc_pending(i, &b)) > 0) { memcpy(c, b, n); x400_assoc_sent(i, n); x400_assoc_recv(r, c, n); }
-        while ((n = x400_assoc_pending(r, &b)) > 0) { memcpy(c, b, n); x400_assoc_sent(r, n); x400_assoc_recv(i, c, n); }
-    }
+    x400t_assoc_side si = { .config = ci, .upper = ui }, sr = { .config = cr, .upper = ur };
+    ck_assert_msg(x400t_assoc_pair_open(p, &si, &sr) == 0, "%s", p->io.err);
+    ck_assert_msg(x400t_assoc_pair_connect(p) == 0, "%s", p->io.err);
 }
 
 START_TEST(titles_carried)
 {
     x400_assoc_config ci, cr;
-    x400_assoc *i, *r;
+    x400t_assoc_pair p;
+    x400_assoc *i;
     struct seen si, sr;
     x400i_assoc_upper ui = { &si, NULL, see }, ur = { &sr, NULL, see };
     memset(&si, 0, sizeof si);
@@ -190,20 +191,15 @@ START_TEST(titles_carried)
                                               (const uint8_t *)"\x30\x03\x02\x01\x01", 5), 0);
     ck_assert_int_eq(x400_ae_part_set_encoded(&cr.responding_ae_qualifier,
                                               (const uint8_t *)"\x30\x05\x02", 3), X400_ERR_PARSE);
-    ck_assert_int_eq(x400_assoc_new(&i, &ci, NULL, NULL), 0);
-    ck_assert_int_eq(x400_assoc_new(&r, &cr, NULL, NULL), 0);
-    x400i_assoc_set_upper(i, &ui);
-    x400i_assoc_set_upper(r, &ur);
-    ck_assert_int_eq(x400_assoc_connect(i), 0);
-    run(i, r);
+    connect_pair(&p, &ci, &cr, &ui, &ur);
+    i = p.a[0];
     ck_assert_int_eq(x400_assoc_get_state(i), X400_ASSOC_ESTABLISHED);
     ck_assert_uint_eq(sr.tl, ci.calling_ap_title.len);
     ck_assert_mem_eq(sr.title, ci.calling_ap_title.tlv, sr.tl);
     ck_assert_uint_eq(sr.ql, 4);
     ck_assert_mem_eq(sr.qual, "\x02\x02\x01\x2c", 4);
     ck_assert_uint_eq(si.rtl, 5);
-    x400_assoc_free(i);
-    x400_assoc_free(r);
+    x400t_assoc_pair_close(&p);
 }
 END_TEST
 
@@ -212,21 +208,20 @@ END_TEST
 START_TEST(application_context_mismatch)
 {
     x400_assoc_config ci, cr;
+    x400t_assoc_pair p;
     x400_assoc *i, *r;
     x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
     x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
     ck_assert_int_eq(x400_oid_parse("2.6.0.1.7", &cr.application_context), 0);
     ck_assert_int_eq(x400_oid_parse("2.6.x", &ci.application_context), X400_ERR_PARSE);
-    ck_assert_int_eq(x400_assoc_new(&i, &ci, NULL, NULL), 0);
-    ck_assert_int_eq(x400_assoc_new(&r, &cr, NULL, NULL), 0);
-    ck_assert_int_eq(x400_assoc_connect(i), 0);
-    run(i, r);
+    connect_pair(&p, &ci, &cr, NULL, NULL);
+    i = p.a[0];
+    r = p.a[1];
     ck_assert_int_eq(x400_assoc_get_state(r), X400_ASSOC_CLOSED);
     ck_assert_msg(strstr(x400_assoc_diag(r)->text, "application context 2.6.0.1.6 not supported") != NULL, "%s", x400_assoc_diag(r)->text);
     ck_assert_int_eq(x400_assoc_get_state(i), X400_ASSOC_CLOSED);
     ck_assert_ptr_nonnull(strstr(x400_assoc_diag(i)->text, "AARE result 1, service-user diagnostic 2"));
-    x400_assoc_free(i);
-    x400_assoc_free(r);
+    x400t_assoc_pair_close(&p);
 }
 END_TEST
 

@@ -9,6 +9,7 @@
 #include "pair.h"
 #include "ppvec.h"
 #include "rtse_assoc.h"
+#include "support_rtse_lower.h"
 #include "wire.h"
 #include "x400p1/p1.h"
 #include "x400p1/orname.h"
@@ -25,9 +26,7 @@ struct end {
     x400_assoc *a;
     int nind[16];
     int open_accepted, reason, result, refuse;
-    uint8_t *rx; size_t rx_len, rx_cap;
-    uint8_t *done; size_t done_len;
-    int gaps;
+    x400t_rtse_rx in;                          /* the APDUs received */
     uint8_t open_ud[64]; size_t open_ud_len;   /* OPEN_IND user data */
     int order[32], norder;                     /* indication types in order */
 };
@@ -67,24 +66,8 @@ static int u_ind(void *user, const x400i_rtse_ind *ind)
         e->reason = ind->reason;
         break;
     case X400I_RTSE_TRANSFER_DATA:
-        if (ind->offset != e->rx_len) e->gaps++;
-        if (e->rx_len + ind->data_len > e->rx_cap) {
-            e->rx_cap = (e->rx_len + ind->data_len) * 2 + 16;
-            e->rx = realloc(e->rx, e->rx_cap);
-            ck_assert_ptr_nonnull(e->rx);
-        }
-        if (ind->data_len) memcpy(e->rx + e->rx_len, ind->data, ind->data_len);
-        e->rx_len += ind->data_len;
-        break;
     case X400I_RTSE_TRANSFER_IND:
-        ck_assert_uint_eq(ind->total, e->rx_len);
-        free(e->done);
-        e->done = e->rx;
-        e->done_len = e->rx_len;
-        e->rx = NULL;
-        e->rx_len = e->rx_cap = 0;
-        break;
-    case X400I_RTSE_TRANSFER_ABANDON: e->rx_len = 0; break;
+    case X400I_RTSE_TRANSFER_ABANDON: x400t_rtse_rx_ind(&e->in, ind); break;
     case X400I_RTSE_TRANSFER_CONF: e->result = ind->result; break;
     case X400I_RTSE_CLOSE_IND: return x400i_rtse_close_rsp(rt) < 0 ? -1 : 0;
     case X400I_RTSE_U_ABORT_IND:
@@ -97,13 +80,14 @@ static int u_ind(void *user, const x400i_rtse_ind *ind)
 static void new_assoc(struct h *h, struct end *e, int initiator)
 {
     x400_assoc_config c;
+    x400t_assoc_side side = { .config = &c };
     x400_assoc_config_init(&c, initiator ? X400_ROLE_INITIATOR : X400_ROLE_RESPONDER);
     if (initiator ? h->x410 : h->r_x410) c.mode = X400_MODE_X410;
     if (initiator) {
         memcpy(c.calling_ref, "MTA-A", 5);
         c.calling_ref_len = 5;
     }
-    ck_assert_int_eq(x400_assoc_new(&e->a, &c, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400t_assoc_side_new(&e->a, !initiator, &side), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_attach(e->ra, e->a), X400_OK);
     if (initiator) ck_assert_int_eq(x400_assoc_connect(e->a), X400_OK);
 }
@@ -184,8 +168,7 @@ static void h_free(struct h *h)
     for (int k = 0; k < 2; k++) {
         x400i_rtse_assoc_free(es[k]->ra);
         x400_assoc_free(es[k]->a);
-        free(es[k]->rx);
-        free(es[k]->done);
+        x400t_rtse_rx_free(&es[k]->in);
     }
     x400t_pair_free(&h->io);
 }
@@ -215,17 +198,26 @@ static void open_ok(struct h *h)
     ck_assert_int_eq(x400i_assoc_presentation(h->r.a) != NULL, !h->x410);
 }
 
+/* One APDU from `from` to `to` at priority `prio`: confirmed to the
+ * sender, delivered whole and in order, the sender's RTSE open after. */
+static void transfer_by(struct h *h, struct end *from, struct end *to, const uint8_t *m, size_t n,
+                        x400_rtse_priority prio, uint64_t tid)
+{
+    int before = from->nind[X400I_RTSE_TRANSFER_CONF];
+    ck_assert_int_eq(x400i_rtse_transfer_req(RT(*from), m, n, prio, tid), X400_OK);
+    pump(h);
+    ck_assert_int_eq(from->nind[X400I_RTSE_TRANSFER_CONF], before + 1);
+    ck_assert_int_eq(from->result, X400_OK);
+    ck_assert_uint_eq(to->in.done_len, n);
+    if (n) ck_assert_int_eq(memcmp(to->in.done, m, n), 0);
+    ck_assert_int_eq(to->in.gaps, 0);
+    ck_assert_int_eq(x400i_rtse_state(RT(*from)), X400I_RTSE_ST_OPEN);
+}
+
+/* The initiator to the responder. */
 static void transfer(struct h *h, const uint8_t *m, size_t n, uint64_t tid)
 {
-    int before = h->i.nind[X400I_RTSE_TRANSFER_CONF];
-    ck_assert_int_eq(x400i_rtse_transfer_req(RT(h->i), m, n, X400_RTSE_PRIO_NORMAL, tid), X400_OK);
-    pump(h);
-    ck_assert_int_eq(h->i.nind[X400I_RTSE_TRANSFER_CONF], before + 1);
-    ck_assert_int_eq(h->i.result, X400_OK);
-    ck_assert_uint_eq(h->r.done_len, n);
-    if (n) ck_assert_int_eq(memcmp(h->r.done, m, n), 0);
-    ck_assert_int_eq(h->r.gaps, 0);
-    ck_assert_int_eq(x400i_rtse_state(RT(h->i)), X400I_RTSE_ST_OPEN);
+    transfer_by(h, &h->i, &h->r, m, n, X400_RTSE_PRIO_NORMAL, tid);
 }
 
 static void close_ok(struct h *h)
@@ -348,16 +340,6 @@ static uint8_t *p1_message(size_t content_len, size_t *len)
     return out;
 }
 
-static void expect_frames(const x400t_wire *w, const char *name, const char *opts, const char *filter)
-{
-    char f[256], *out;
-    snprintf(f, sizeof f, "-e frame.number -Y '%s'", filter);
-    out = x400t_wire_fields(w, name, opts, f);
-    ck_assert_ptr_nonnull(out);
-    ck_assert_msg(out[0] != 0, "%s %s: tshark found no frame with %s", name, opts, filter);
-    free(out);
-}
-
 static void tshark_case(const char *name, size_t content_len, uint32_t cp_kib)
 {
     struct h h;
@@ -366,6 +348,9 @@ static void tshark_case(const char *name, size_t content_len, uint32_t cp_kib)
     size_t n;
     uint8_t *m = p1_message(content_len, &n);
     static const char *const opts[2] = { "-o rtse.reassemble:TRUE", "-o rtse.reassemble:FALSE" };
+    static const char *const expect[] = { "acse.aarq_element && rtse.rtorq_apdu_element",
+                                          "acse.aare_element && rtse.rtoac_apdu_element",
+                                          "rtse.rttr_apdu || rtse.segment", "p1.MTS_APDU" };
     x400t_wire_init(&w);
     h_init(&h, 0, cp_kib);
     h.io.wire = &w;  /* everything, from the CR/CC and CP/AARQ on */
@@ -375,12 +360,10 @@ static void tshark_case(const char *name, size_t content_len, uint32_t cp_kib)
     /* Without reassembly every piece of a checkpointed APDU is (rightly) a
      * malformed fragment to tshark: that view is checked on one piece only. */
     for (int k = 0; k < (cp_kib ? 1 : 2); k++) {
-        ck_assert_msg(x400t_wire_check(&w, name, opts[k], err, sizeof err) == 0, "%s: %s", opts[k], err);
-        /* tshark saw the AARQ carrying RTORQ, the RTTRs, and the P1 Message */
-        expect_frames(&w, name, opts[k], "acse.aarq_element && rtse.rtorq_apdu_element");
-        expect_frames(&w, name, opts[k], "acse.aare_element && rtse.rtoac_apdu_element");
-        expect_frames(&w, name, opts[k], "rtse.rttr_apdu || rtse.segment");
-        expect_frames(&w, name, opts[k], "p1.MTS_APDU");
+        /* nothing flagged; tshark saw the AARQ carrying RTORQ, the RTTRs,
+         * and the P1 Message (one tshark run) */
+        ck_assert_msg(x400t_wire_expect(&w, name, opts[k], expect, X400I_ARRAY_LEN(expect), err, sizeof err) == 0,
+                      "%s: %s", opts[k], err);
     }
     free(m);
     x400t_wire_free(&w);
@@ -421,9 +404,9 @@ static void recovery_case(int x410, uint64_t cut_at)
     ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERING_IND], 1);
     ck_assert_int_eq(h.i.nind[X400I_RTSE_RECOVERED_IND], 1);
     ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_IND], 1);
-    ck_assert_int_eq(h.r.gaps, 0);
-    ck_assert_uint_eq(h.r.done_len, n);
-    ck_assert(memcmp(h.r.done, m, n) == 0);
+    ck_assert_int_eq(h.r.in.gaps, 0);
+    ck_assert_uint_eq(h.r.in.done_len, n);
+    ck_assert(memcmp(h.r.in.done, m, n) == 0);
     /* resumed, not restarted: at most a window of checkpoints sent twice */
     ck_assert_uint_lt(x400i_rtse_bytes_sent(RT(h.i)), n + 64 + 5u * 4096u + 4096u);
     ck_assert_int_eq(x400_assoc_get_state(h.i.a), X400_ASSOC_ESTABLISHED);
@@ -486,12 +469,8 @@ START_TEST(turn_please_give)
         ck_assert_int_eq(h.r.nind[X400I_RTSE_TURN_GIVE_IND], 1);
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 1);
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.i)), 0);
-        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 20000, X400_RTSE_PRIO_URGENT, 9), X400_OK);
-        pump(&h);
+        transfer_by(&h, &h.r, &h.i, m, 20000, X400_RTSE_PRIO_URGENT, 9);
         ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_CONF], 1);
-        ck_assert_int_eq(h.r.result, X400_OK);
-        ck_assert_uint_eq(h.i.done_len, 20000);
-        ck_assert_int_eq(memcmp(h.i.done, m, 20000), 0);
         free(m);
         h_free(&h);
     }
@@ -512,12 +491,8 @@ START_TEST(initial_turn_to_responder)
         ck_assert_int_eq(x400i_rtse_has_turn(RT(h.r)), 1);
         ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.i), m, 10, X400_RTSE_PRIO_NORMAL, 1),
                          X400_ERR_STATE);
-        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 5000, X400_RTSE_PRIO_NORMAL, 2), X400_OK);
-        pump(&h);
+        transfer_by(&h, &h.r, &h.i, m, 5000, X400_RTSE_PRIO_NORMAL, 2);
         ck_assert_int_eq(h.r.nind[X400I_RTSE_TRANSFER_CONF], 1);
-        ck_assert_int_eq(h.r.result, X400_OK);
-        ck_assert_uint_eq(h.i.done_len, 5000);
-        ck_assert_int_eq(memcmp(h.i.done, m, 5000), 0);
         ck_assert_int_eq(h.i.nind[X400I_RTSE_TURN_PLEASE_IND], 0);
         free(m);
         h_free(&h);
@@ -567,11 +542,7 @@ START_TEST(mode_learned_from_connection)
         /* and back: the responder sends in the mode it learnt */
         ck_assert_int_eq(x400i_rtse_turn_give_req(RT(h.i)), X400_OK);
         pump(&h);
-        ck_assert_int_eq(x400i_rtse_transfer_req(RT(h.r), m, 3000, X400_RTSE_PRIO_NORMAL, 2), X400_OK);
-        pump(&h);
-        ck_assert_int_eq(h.r.result, X400_OK);
-        ck_assert_uint_eq(h.i.done_len, 3000);
-        ck_assert_int_eq(memcmp(h.i.done, m, 3000), 0);
+        transfer_by(&h, &h.r, &h.i, m, 3000, X400_RTSE_PRIO_NORMAL, 2);
         free(m);
         h_free(&h);
     }
@@ -654,7 +625,6 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
 {
     struct end e;
     x400_rtse_config c;
-    x400_assoc_config ac;
     x400i_rtse_callbacks cb = { &e, u_ind };
     uint8_t *out = NULL;
     size_t out_len = 0, apdu_len = 0, cp_len = 0;
@@ -663,8 +633,7 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
     x400_rtse_config_default(&c);      /* configured: normal mode */
     ck_assert_int_eq(x400i_rtse_assoc_new(&e.ra, 0, &c, &cb, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(e.ra), 1000000);
-    x400_assoc_config_init(&ac, X400_ROLE_RESPONDER);
-    ck_assert_int_eq(x400_assoc_new(&e.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400t_assoc_side_new(&e.a, 1, NULL), X400_OK);   /* configured: normal mode */
     ck_assert_int_eq(x400i_rtse_assoc_attach(e.ra, e.a), X400_OK);
     for (size_t k = 0; k < v->n; k++) {
         size_t n0 = out_len;
@@ -705,8 +674,8 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
     ck_assert_int_eq(e.open_ud[0], 0xa1);   /* MTABindArgument [1] SET, as PP sent it */
     ck_assert(contains(cp, cp_len, e.open_ud, e.open_ud_len));
     ck_assert_int_eq(e.nind[X400I_RTSE_TRANSFER_IND], 1);
-    ck_assert_uint_eq(e.done_len, apdu_len);
-    ck_assert_int_eq(memcmp(e.done, apdu, apdu_len), 0);
+    ck_assert_uint_eq(e.in.done_len, apdu_len);
+    ck_assert_int_eq(memcmp(e.in.done, apdu, apdu_len), 0);
     ck_assert(sent_spdu(out, out_len, 0x2a));   /* AEA: the transfer confirmed */
     ck_assert_int_eq(e.nind[X400I_RTSE_CLOSE_IND], 1);
     ck_assert(sent_spdu(out, out_len, 0x0a));   /* DN */
@@ -715,8 +684,7 @@ static void pp_1984_responder(const x400t_ppvec *v, size_t split)
     free(out);
     x400i_rtse_assoc_free(e.ra);
     x400_assoc_free(e.a);
-    free(e.rx);
-    free(e.done);
+    x400t_rtse_rx_free(&e.in);
 }
 
 START_TEST(pp_1984_conversation_to_normal_responder)
@@ -739,7 +707,7 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
 {
     struct end e;
     x400_rtse_config c;
-    x400_assoc_config ac;
+    static const x400t_assoc_side x410_side = { .mode = X400_MODE_X410 };
     x400i_rtse_callbacks cb = { &e, u_ind };
     uint8_t *out = NULL;
     size_t out_len = 0, old_len = 0, n0;
@@ -757,9 +725,7 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
     c.x410_mode = 1;
     ck_assert_int_eq(x400i_rtse_assoc_new(&e.ra, 1, &c, &cb, NULL, NULL, NULL), X400_OK);
     x400i_rtse_tick(x400i_rtse_assoc_rtse(e.ra), 1000000);
-    x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
-    ac.mode = X400_MODE_X410;
-    ck_assert_int_eq(x400_assoc_new(&e.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400t_assoc_side_new(&e.a, 0, &x410_side), X400_OK);
     ck_assert_int_eq(x400i_rtse_assoc_attach(e.ra, e.a), X400_OK);
     ck_assert_int_eq(x400i_rtse_open_req(x400i_rtse_assoc_rtse(e.ra), BIND_ARG, sizeof BIND_ARG), X400_OK);
     ck_assert_int_eq(x400_assoc_connect(e.a), X400_OK);
@@ -794,8 +760,7 @@ static void pp_1984_initiator(const x400t_ppvec *v, size_t split)
     free(out);
     x400i_rtse_assoc_free(e.ra);
     x400_assoc_free(e.a);
-    free(e.rx);
-    free(e.done);
+    x400t_rtse_rx_free(&e.in);
 }
 
 START_TEST(pp_1984_responder_gets_apdu_unwrapped)

@@ -61,40 +61,39 @@ static int e_assoc(void *u, x400_assoc *a)
     return x400i_assoc_associate_req(a, RTORQ410, sizeof RTORQ410);
 }
 
-struct link { struct end ini, rsp; x400t_wire w; x400t_pair io; };
+struct link { struct end ini, rsp; x400t_assoc_pair p; };
 
-/* An X.410-1984 initiator; the responder configured for `r_mode` (it runs
- * what the CP says). */
+/* An initiator in `i_mode`, a responder configured for `r_mode` (it runs
+ * what the CP says), each with its RTSE stand-in; every delivery split at
+ * `split` (0: whole). */
+static void open_modes(struct link *l, x400_mode i_mode, x400_mode r_mode, size_t split)
+{
+    x400i_assoc_upper ui = { &l->ini, e_assoc, e_ind }, ur = { &l->rsp, NULL, e_ind };
+    x400t_assoc_side si = { .mode = i_mode, .upper = &ui }, sr = { .mode = r_mode, .upper = &ur };
+    memset(l, 0, sizeof *l);
+    ck_assert_msg(x400t_assoc_pair_open(&l->p, &si, &sr) == 0, "%s", l->p.io.err);
+    l->ini.a = l->p.a[0];
+    l->rsp.a = l->p.a[1];
+    l->p.io.split = split;
+}
+
+/* An X.410-1984 initiator. */
 static void open_link(struct link *l, x400_mode r_mode, size_t split)
 {
-    x400_assoc_config ci, cr;
-    x400i_assoc_upper ui = { &l->ini, e_assoc, e_ind }, ur = { &l->rsp, NULL, e_ind };
-    memset(l, 0, sizeof *l);
-    x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
-    x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-    ci.mode = X400_MODE_X410;
-    cr.mode = r_mode;
-    ck_assert_int_eq(x400_assoc_new(&l->ini.a, &ci, NULL, NULL), 0);
-    ck_assert_int_eq(x400_assoc_new(&l->rsp.a, &cr, NULL, NULL), 0);
-    x400i_assoc_set_upper(l->ini.a, &ui);
-    x400i_assoc_set_upper(l->rsp.a, &ur);
-    x400t_wire_init(&l->w);
-    x400t_pair_init(&l->io, &x400t_assoc_end, l->ini.a, l->rsp.a);
-    l->io.wire = &l->w;
-    l->io.split = split;
+    open_modes(l, X400_MODE_X410, r_mode, split);
 }
 
-static void close_link(struct link *l)
-{
-    x400_assoc_free(l->ini.a);
-    x400_assoc_free(l->rsp.a);
-    x400t_wire_free(&l->w);
-    x400t_pair_free(&l->io);
-}
+static void close_link(struct link *l) { x400t_assoc_pair_close(&l->p); }
 
 static void pump(struct link *l)
 {
-    ck_assert_msg(x400t_pair_pump(&l->io) == 0, "%s", l->io.err);
+    ck_assert_msg(x400t_pair_pump(&l->p.io) == 0, "%s", l->p.io.err);
+}
+
+/* T-CONNECT, then pump until nothing moves. */
+static void connect_link(struct link *l)
+{
+    ck_assert_msg(x400t_assoc_pair_connect(&l->p) == 0, "%s", l->p.io.err);
 }
 
 static int contains(const uint8_t *h, size_t hn, const uint8_t *n, size_t nn)
@@ -107,10 +106,10 @@ static int contains(const uint8_t *h, size_t hn, const uint8_t *n, size_t nn)
 /* The first recorded TPKT from `from_ini` whose SPDU is `si`. */
 static const uint8_t *tpkt_of(const struct link *l, int from_ini, uint8_t si, size_t *len)
 {
-    for (size_t i = 0; i < l->w.n; i++) {
-        const uint8_t *p = l->w.rec[i].p;
-        size_t n = l->w.rec[i].len;
-        if (!l->w.rec[i].from_initiator != !from_ini || n < 8 || p[7] != si) continue;
+    for (size_t i = 0; i < l->p.wire.n; i++) {
+        const uint8_t *p = l->p.wire.rec[i].p;
+        size_t n = l->p.wire.rec[i].len;
+        if (!l->p.wire.rec[i].from_initiator != !from_ini || n < 8 || p[7] != si) continue;
         *len = n;
         return p;
     }
@@ -138,8 +137,7 @@ static void exchange(size_t split)
     const uint8_t *ud;
     size_t ul;
     open_link(&l, X400_MODE_X410, split);
-    ck_assert_int_eq(x400_assoc_connect(l.ini.a), 0);
-    pump(&l);
+    connect_link(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ESTABLISHED);
     ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ESTABLISHED);
     ck_assert_int_eq(x400_assoc_get_mode(l.rsp.a), X400_MODE_X410);
@@ -164,7 +162,7 @@ static void exchange(size_t split)
      * (once: the split runs put the same octets on the wire) */
     if (!split) {
         char err[4000];
-        ck_assert_msg(x400t_wire_check(&l.w, "pres_x410", "-o rtse.reassemble:FALSE", err, sizeof err) == 0,
+        ck_assert_msg(x400t_wire_check(&l.p.wire, "pres_x410", "-o rtse.reassemble:FALSE", err, sizeof err) == 0,
                       "%s", err);
     }
     /* S-DATA: the octets themselves */
@@ -198,26 +196,15 @@ START_TEST(responder_runs_the_callers_mode)
 {
     for (int x410 = 0; x410 < 2; x410++) {
         struct link l;
-        x400_assoc_config ci, cr;
-        x400i_assoc_upper ui = { &l.ini, e_assoc, e_ind }, ur = { &l.rsp, NULL, e_ind };
-        memset(&l, 0, sizeof l);
-        x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
-        x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-        ci.mode = x410 ? X400_MODE_X410 : X400_MODE_NORMAL;
-        cr.mode = x410 ? X400_MODE_NORMAL : X400_MODE_X410;
-        ck_assert_int_eq(x400_assoc_new(&l.ini.a, &ci, NULL, NULL), 0);
-        ck_assert_int_eq(x400_assoc_new(&l.rsp.a, &cr, NULL, NULL), 0);
-        x400i_assoc_set_upper(l.ini.a, &ui);
-        x400i_assoc_set_upper(l.rsp.a, &ur);
-        x400t_wire_init(&l.w);
-        x400t_pair_init(&l.io, &x400t_assoc_end, l.ini.a, l.rsp.a);
-        ck_assert_int_eq(x400_assoc_get_mode(l.rsp.a), cr.mode);   /* nothing received yet */
-        ck_assert_int_eq(x400_assoc_connect(l.ini.a), 0);
-        pump(&l);
+        x400_mode i_mode = x410 ? X400_MODE_X410 : X400_MODE_NORMAL;
+        x400_mode r_mode = x410 ? X400_MODE_NORMAL : X400_MODE_X410;
+        open_modes(&l, i_mode, r_mode, 0);
+        ck_assert_int_eq(x400_assoc_get_mode(l.rsp.a), r_mode);   /* nothing received yet */
+        connect_link(&l);
         ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ESTABLISHED);
         ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_ESTABLISHED);
-        ck_assert_int_eq(x400_assoc_get_mode(l.rsp.a), ci.mode);
-        ck_assert_int_eq(x400_assoc_get_mode(l.ini.a), ci.mode);
+        ck_assert_int_eq(x400_assoc_get_mode(l.rsp.a), i_mode);
+        ck_assert_int_eq(x400_assoc_get_mode(l.ini.a), i_mode);
         ck_assert_int_eq(l.rsp.conn_x410, x410);
         ck_assert_int_eq(x400i_assoc_presentation(l.rsp.a) != NULL, !x410);
         ck_assert_uint_eq(l.rsp.connect_ui_len, sizeof RTORQ410);
@@ -237,8 +224,7 @@ START_TEST(x410_refusal)
     size_t ul;
     open_link(&l, X400_MODE_NORMAL, 0);
     l.rsp.refuse = 1;
-    ck_assert_int_eq(x400_assoc_connect(l.ini.a), 0);
-    pump(&l);
+    connect_link(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_CLOSED);
     ck_assert_int_eq(x400_assoc_get_state(l.rsp.a), X400_ASSOC_CLOSED);
     ck_assert_int_eq(l.ini.last_type, X400I_RTSE_LIND_CONNECT_CONF);
@@ -264,8 +250,7 @@ START_TEST(x410_user_abort)
     size_t ul;
     const uint8_t *ud;
     open_link(&l, X400_MODE_X410, 0);
-    ck_assert_int_eq(x400_assoc_connect(l.ini.a), 0);
-    pump(&l);
+    connect_link(&l);
     ck_assert_int_eq(x400i_assoc_abort_req(l.ini.a, RTAB, sizeof RTAB), 0);
     pump(&l);
     ck_assert_int_eq(x400_assoc_get_state(l.ini.a), X400_ASSOC_ABORTED);

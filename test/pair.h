@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "wire.h"
+#include "x400p1/assoc.h"
 
 /* One endpoint kind, as the pump sees it: a sans-I/O object with output
  * pending and an input function. */
@@ -135,6 +136,47 @@ int x400t_feed(const x400t_end_ops *ops, void *end, const uint8_t *b, size_t n, 
  * recorded as sent by the initiator or not.  The octets taken. */
 size_t x400t_take(const x400t_end_ops *ops, void *end, uint8_t **buf, size_t *len, x400t_wire *w,
                   int from_initiator);
+
+/* ---- two associations wired together (the layer suites' opening) ----
+ * (test/support_assoc_pair.c: it sets the internal upper layer, so the
+ * demo driver, which links support_pair.c against the library, leaves it
+ * out) */
+
+/* What one side of an association pair is made with. */
+struct x400i_assoc_upper;
+typedef struct x400t_assoc_side {
+    x400_mode mode;                         /* when config is NULL: X400_MODE_NORMAL
+                                             * (0, the default) or X400_MODE_X410 */
+    const x400_assoc_config *config;        /* NULL: x400_assoc_config_init for the
+                                             * side's role, then `mode`; else used as
+                                             * is (the caller's tweaks) */
+    const x400_assoc_callbacks *cb;         /* NULL: no events */
+    const struct x400i_assoc_upper *upper;  /* NULL: none (lib/assoc_int.h: where
+                                             * RTSE sits; copied) */
+} x400t_assoc_side;
+
+/* One association for one side (responder 0: the initiator); side NULL:
+ * the defaults.  X400_OK, or x400_assoc_new's error (*a NULL). */
+int x400t_assoc_side_new(x400_assoc **a, int responder, const x400t_assoc_side *side);
+
+typedef struct x400t_assoc_pair {
+    x400_assoc *a[2];       /* [0] the initiator, [1] the responder */
+    x400t_wire wire;        /* every octet the pump moved */
+    x400t_pair io;          /* the pump: x400t_assoc_end, recorded into wire,
+                             * take 64 KiB; split, chunk, after_round, cut ...
+                             * are the caller's to set after the opening */
+} x400t_assoc_pair;
+
+/* Both associations and the pump between them (nothing sent yet).  0, or
+ * -1 (io.err says which side; nothing left to free). */
+int x400t_assoc_pair_open(x400t_assoc_pair *p, const x400t_assoc_side *initiator,
+                          const x400t_assoc_side *responder);
+/* T-CONNECT by the initiator, then pump until nothing moves (whether the
+ * association is then bound, refused or aborted is the test's to check).
+ * 0, or -1 (io.err). */
+int x400t_assoc_pair_connect(x400t_assoc_pair *p);
+/* Free both associations, the recording and the pump. */
+void x400t_assoc_pair_close(x400t_assoc_pair *p);
 
 /* ---- scratch directories and ports (end-to-end suites, benches, demo) ---- */
 

@@ -320,6 +320,39 @@ static const x400i_rtse_lower lower_ops = {
 };
 
 /* ---- the RTSE user ------------------------------------------------------------ */
+void x400t_rtse_rx_ind(x400t_rtse_rx *r, const x400i_rtse_ind *ind)
+{
+    switch (ind->type) {
+    case X400I_RTSE_TRANSFER_DATA:
+        if (ind->offset != r->rx_len) r->gaps++;
+        if (r->rx_len + ind->data_len > r->rx_cap) {
+            r->rx_cap = (r->rx_len + ind->data_len) * 2 + 16;
+            r->rx = realloc(r->rx, r->rx_cap);
+            ck_assert_ptr_nonnull(r->rx);
+        }
+        if (ind->data_len) memcpy(r->rx + r->rx_len, ind->data, ind->data_len);
+        r->rx_len += ind->data_len;
+        break;
+    case X400I_RTSE_TRANSFER_IND:
+        ck_assert_uint_eq(ind->total, r->rx_len);
+        free(r->done);
+        r->done = r->rx;
+        r->done_len = r->rx_len;
+        r->rx = NULL;
+        r->rx_len = r->rx_cap = 0;
+        break;
+    case X400I_RTSE_TRANSFER_ABANDON: r->rx_len = 0; break;
+    default: break;
+    }
+}
+
+void x400t_rtse_rx_free(x400t_rtse_rx *r)
+{
+    free(r->rx);
+    free(r->done);
+    memset(r, 0, sizeof *r);
+}
+
 static int u_ind(void *user, const x400i_rtse_ind *ind)
 {
     x400t_rl_end *e = user;
@@ -341,24 +374,11 @@ static int u_ind(void *user, const x400i_rtse_ind *ind)
         }
         break;
     case X400I_RTSE_TRANSFER_DATA:
-        if (ind->offset != e->rx_len) e->gap_or_dup++;
-        if (e->rx_len + ind->data_len > e->rx_cap) {
-            e->rx_cap = (e->rx_len + ind->data_len) * 2;
-            e->rx = realloc(e->rx, e->rx_cap);
-        }
-        if (ind->data_len) memcpy(e->rx + e->rx_len, ind->data, ind->data_len);
-        e->rx_len += ind->data_len;
-        break;
+    case X400I_RTSE_TRANSFER_ABANDON: x400t_rtse_rx_ind(&e->in, ind); break;
     case X400I_RTSE_TRANSFER_IND:
-        ck_assert_uint_eq(ind->total, e->rx_len);
-        free(e->done);
-        e->done = e->rx;
-        e->done_len = e->rx_len;
-        e->rx = NULL;
-        e->rx_len = e->rx_cap = 0;
+        x400t_rtse_rx_ind(&e->in, ind);
         if (e->defer) return X400I_RTSE_DEFER;
         break;
-    case X400I_RTSE_TRANSFER_ABANDON: e->rx_len = 0; break;
     case X400I_RTSE_TRANSFER_CONF:
         e->last_result = ind->result;
         e->last_tid = ind->transfer_id;
@@ -452,10 +472,8 @@ void x400t_rl_free(x400t_rl *h)
     }
     x400i_rtse_free(h->a.rt);
     x400i_rtse_free(h->b.rt);
-    free(h->a.rx);
-    free(h->b.rx);
-    free(h->a.done);
-    free(h->b.done);
+    x400t_rtse_rx_free(&h->a.in);
+    x400t_rtse_rx_free(&h->b.in);
 }
 
 void x400t_rl_cut(x400t_rl *h)

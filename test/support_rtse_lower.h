@@ -25,6 +25,20 @@
 
 typedef struct x400t_rl x400t_rl;
 
+/* What an RTSE user received (check_rtse, check_rtse_assoc):
+ * TRANSFER_DATA is appended to rx (an offset other than rx_len counts as a
+ * gap), TRANSFER_IND moves it to done (its total asserted),
+ * TRANSFER_ABANDON drops it; other indications change nothing. */
+typedef struct x400t_rtse_rx {
+    uint8_t *rx;                    /* octets of the APDU being received */
+    size_t rx_len, rx_cap;
+    uint8_t *done;                  /* the last complete APDU */
+    size_t done_len;
+    int gaps;                       /* TRANSFER_DATA at an unexpected offset */
+} x400t_rtse_rx;
+void x400t_rtse_rx_ind(x400t_rtse_rx *r, const x400i_rtse_ind *ind);
+void x400t_rtse_rx_free(x400t_rtse_rx *r);
+
 typedef struct x400t_rl_conn {   /* one session object (one connection) */
     struct x400t_rl_end *end;
     struct x400t_rl_conn *peer;     /* the other end of this connection */
@@ -39,11 +53,7 @@ typedef struct x400t_rl_end {
     x400t_ses_end q;                /* TSDUs sent by this end; q.s: its newest session */
     /* what the RTSE user saw */
     int nind[16];                   /* per x400i_rtse_ind_type */
-    uint8_t *rx;                    /* octets of the APDU being received */
-    size_t rx_len, rx_cap;
-    uint8_t *done;                  /* the last complete APDU */
-    size_t done_len;
-    int gap_or_dup;                 /* TRANSFER_DATA at an unexpected offset */
+    x400t_rtse_rx in;               /* the APDUs received */
     int last_result;                /* TRANSFER_CONF */
     uint64_t last_tid;
     int last_reason, last_priority;

@@ -41,4 +41,19 @@ int x400t_wire_check(const x400t_wire *w, const char *name,
 char *x400t_wire_fields(const x400t_wire *w, const char *name,
                         const char *extra_opts, const char *fields);
 
+/* One tshark run over the recording that does x400t_wire_check and the
+ * positive checks together (each tshark start costs a second or more): no
+ * frame matches the failure filter, and each of the n display filters in
+ * `expect` (no commas: tshark's io,stat tap separates them by commas)
+ * matches at least one frame.  0, or -1 with the reason in err (what
+ * tshark flagged, or the filter no frame matched). */
+int x400t_wire_expect(const x400t_wire *w, const char *name, const char *extra_opts,
+                      const char *const *expect, size_t n, char *err, size_t errlen);
+/* The same run also printing `-T fields <fields>` (e.g. "-e ses.type"):
+ * each frame's line into *fields_out (malloc'd, the caller frees; set
+ * also when the checks fail, NULL when tshark did not run). */
+int x400t_wire_expect_fields(const x400t_wire *w, const char *name, const char *extra_opts,
+                             const char *const *expect, size_t n, const char *fields, char **fields_out,
+                             char *err, size_t errlen);
+
 #endif
