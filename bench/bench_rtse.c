@@ -137,7 +137,7 @@ static void pair_init(bpair *h, uint32_t cp)
 {
     static const x400i_rtse_lower lo0 = { NULL, l_conn, l_rsp, l_data, l_sync, l_sync_rsp, l_start, l_resume,
                                           l_disc_rsp, l_intr_rsp, l_end, l_end_rsp, l_please, l_give, l_rel,
-                                          l_rel_rsp, l_abort };
+                                          l_rel_rsp, l_abort, NULL, NULL };
     x400i_rtse_lower lo = lo0;
     x400i_rtse_callbacks cb;
     x400_rtse_config c;

@@ -216,6 +216,7 @@ void x400i_assoc_lind_of_ses(x400i_rtse_lind *l, const x400i_ses_ind *si)
 {
     if (!si) return;
     l->serial = si->serial;
+    l->reason = si->reason;
     l->id = si->activity_id.p;
     l->id_len = si->activity_id.len;
     l->old_id = si->old_activity_id.p;

@@ -40,7 +40,8 @@
  *  for X.410-1984); u_abort_req with an RTAB (ABRT in ARU; X.410: ARU SET in
  *  S-U-ABORT).  Peer aborts arrive as LIND_U_ABORT (apdu = the RTAB if
  *  any), provider aborts (ARP, state check failure, S-P-ABORT, transport
- *  lost, bad PDU, exception report) as LIND_P_ABORT with a diagnostic.
+ *  lost, bad PDU, provider exception report) as LIND_P_ABORT with a diagnostic;
+ *  a user exception report (ED) arrives as LIND_U_EXCEPTION.
  *  The summary events (ESTABLISHED, REFUSED, RELEASED, ABORTED) still reach
  *  x400_assoc_callbacks.
  *

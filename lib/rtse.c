@@ -27,13 +27,13 @@ static const char *const ev_names[EV_COUNT] = {
     "P-ACTIVITY-RESUME indication", "P-ACTIVITY-INTERRUPT indication", "P-ACTIVITY-DISCARD indication",
     "P-ACTIVITY-END indication", "P-ACTIVITY-END confirm", "P-TOKEN-PLEASE (RTTP) indication",
     "P-CONTROL-GIVE indication", "release indication", "release confirm", "abort indication (RTAB)",
-    "provider abort", "transfer timer", "recovery timer", "recovery retry timer", "record expiry timer",
+    "provider abort", "P-U-EXCEPTION-REPORT indication", "P-ACTIVITY-DISCARD confirm", "transfer timer", "recovery timer", "recovery retry timer", "record expiry timer",
 };
 
 static const char *const st_names[X400I_RTSE_ST_COUNT] = {
     "idle", "wait for RTOAC", "wait for RT-OPEN response", "open", "sending", "wait for activity end confirm",
     "receiving", "wait for release confirm", "wait for RT-CLOSE response", "recovering",
-    "wait for recovery", "closed",
+    "wait for recovery", "wait for activity discard confirm", "closed",
 };
 
 enum {
@@ -41,7 +41,8 @@ enum {
     A_CLOSE_RSP, A_U_ABORT_REQ, A_TRANSFER_ACCEPT, A_CONNECT, A_CONNECT_CONF, A_DATA, A_MINOR, A_MINOR_CONF,
     A_ACT_START, A_ACT_RESUME, A_ACT_INTERRUPT, A_ACT_DISCARD, A_ACT_END, A_ACT_END_CONF, A_TOKEN_PLEASE,
     A_CONTROL_GIVE, A_RELEASE, A_RELEASE_CONF, A_PEER_ABORT, A_PROVIDER_ABORT, A_IGNORE,
-    A_T_TRANSFER, A_T_RECOVERY, A_T_RETRY, A_T_RECORD, A_RECOVERY_REFUSED, A_COUNT
+    A_T_TRANSFER, A_T_RECOVERY, A_T_RETRY, A_T_RECORD, A_RECOVERY_REFUSED, A_U_EXCEPTION,
+    A_ACT_DISCARD_CONF, A_COUNT
 };
 
 /* A cell: the action, and for each outcome it may name the next state
@@ -91,7 +92,8 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
         [EV_U_ABORT_REQ] = C(U_ABORT_REQ, ABORTED),
         [EV_TRANSFER_ACCEPT] = C(TRANSFER_ACCEPT, TO(DONE, OPEN), LOST),
         [EVL(ACT_START)] = C(ACT_START, TO(DONE, RECEIVING), ABORTED),
-        [EVL(ACT_RESUME)] = C(ACT_RESUME, TO(DONE, RECEIVING), ABORTED),
+        /* a resume refused with P-U-EXCEPTION-REPORT: LOST if that fails */
+        [EVL(ACT_RESUME)] = C(ACT_RESUME, TO(DONE, RECEIVING), LOST),
         [EVL(TOKEN_PLEASE)] = C(TOKEN_PLEASE, TO(DONE, OPEN), ABORTED),
         [EVL(CONTROL_GIVE)] = C(CONTROL_GIVE, TO(DONE, OPEN), ABORTED),
         [EVL(RELEASE)] = C(RELEASE, TO(DONE, WAIT_CLOSE_RSP), ABORTED),
@@ -101,6 +103,8 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
     },
     [S(SENDING)] = {
         [EVL(MINOR_SYNC_CONF)] = C(MINOR_CONF, TO(DONE, SENDING), TO(ENDED, WAIT_END_CONF), LOST),
+        /* the receiver cannot take the resumed activity: discard it */
+        [EVL(U_EXCEPTION)] = C(U_EXCEPTION, TO(DONE, WAIT_DISCARD_CONF), LOST),
         [EVL(TOKEN_PLEASE)] = C(TOKEN_PLEASE, TO(DONE, SENDING), ABORTED),
         [EV_U_ABORT_REQ] = C(U_ABORT_REQ, ABORTED),
         [EVL(U_ABORT)] = C(PEER_ABORT, ABORTED),
@@ -111,6 +115,19 @@ static const cell table[X400I_RTSE_ST_COUNT][EV_COUNT] = {
         [EVL(ACT_END_CONF)] = C(ACT_END_CONF, TO(DONE, OPEN), ABORTED),
         [EVL(MINOR_SYNC_CONF)] = C(MINOR_CONF, TO(DONE, WAIT_END_CONF), ABORTED),
         [EVL(TOKEN_PLEASE)] = C(TOKEN_PLEASE, TO(DONE, WAIT_END_CONF), ABORTED),
+        [EV_U_ABORT_REQ] = C(U_ABORT_REQ, ABORTED),
+        [EVL(U_ABORT)] = C(PEER_ABORT, ABORTED),
+        [EVL(P_ABORT)] = C(PROVIDER_ABORT, LOST),
+        [EV_T_TRANSFER] = C(T_TRANSFER, ABORTED),
+    },
+    [S(WAIT_DISCARD_CONF)] = {
+        /* the activity is gone on both sides: the APDU again from octet 0 */
+        /* (the window is as at the activity's start, which did not end it:
+         * the new activity cannot end at once either) */
+        [EVL(ACT_DISCARD_CONF)] = C(ACT_DISCARD_CONF, TO(DONE, SENDING), TO(LOST_I, RECOVERING),
+                                    TO(LOST_R, WAIT_RECOVERY)),
+        [EVL(MINOR_SYNC_CONF)] = C(IGNORE, TO(DONE, WAIT_DISCARD_CONF)),
+        [EVL(TOKEN_PLEASE)] = C(TOKEN_PLEASE, TO(DONE, WAIT_DISCARD_CONF), ABORTED),
         [EV_U_ABORT_REQ] = C(U_ABORT_REQ, ABORTED),
         [EVL(U_ABORT)] = C(PEER_ABORT, ABORTED),
         [EVL(P_ABORT)] = C(PROVIDER_ABORT, LOST),
@@ -320,7 +337,8 @@ static int recovery_possible(const x400i_rtse *r)
 {
     int st = r->state;
     return r->cp_kib > 0 && (st == X400I_RTSE_ST_OPEN || st == X400I_RTSE_ST_SENDING ||
-                             st == X400I_RTSE_ST_WAIT_END_CONF || st == X400I_RTSE_ST_RECEIVING);
+                             st == X400I_RTSE_ST_WAIT_END_CONF || st == X400I_RTSE_ST_RECEIVING ||
+                             st == X400I_RTSE_ST_WAIT_DISCARD_CONF);
 }
 
 static void try_connect(x400i_rtse *r);
@@ -943,7 +961,8 @@ static const action_fn actions[A_COUNT] = {
     [A_RELEASE_CONF] = act_release_conf, [A_PEER_ABORT] = act_peer_abort,
     [A_PROVIDER_ABORT] = act_provider_abort, [A_IGNORE] = act_ignore, [A_T_TRANSFER] = x400i_rt_act_t_transfer,
     [A_T_RECOVERY] = act_t_recovery, [A_T_RETRY] = act_t_retry, [A_T_RECORD] = x400i_rt_act_t_record,
-    [A_RECOVERY_REFUSED] = act_recovery_refused,
+    [A_RECOVERY_REFUSED] = act_recovery_refused, [A_U_EXCEPTION] = x400i_rt_act_u_exception,
+    [A_ACT_DISCARD_CONF] = x400i_rt_act_act_discard_conf,
 };
 
 /* An empty cell: refuse a request, ignore a timer; an event from below is

@@ -86,6 +86,11 @@ typedef struct x400i_rtse_lower {
     int (*release_rsp)(void *user);
     /* A-ABORT / S-U-ABORT carrying RTAB; the connection is gone afterwards. */
     int (*u_abort_req)(void *user, const uint8_t *apdu, size_t len);
+    /* P-U-EXCEPTION-REPORT (receiver: a resume it cannot honour) and
+     * P-ACTIVITY-DISCARD request (sender: the answer to it).  Optional:
+     * without them such a resume is refused with RTAB, as before. */
+    int (*u_exception_req)(void *user, int reason);
+    int (*activity_discard_req)(void *user, int reason);
 } x400i_rtse_lower;
 
 /* ---- indications and confirmations from below --------------------------- */
@@ -107,6 +112,8 @@ typedef enum x400i_rtse_lind_type {
     X400I_RTSE_LIND_RELEASE_CONF,     /* A-RELEASE / S-RELEASE conf */
     X400I_RTSE_LIND_U_ABORT,          /* A-ABORT / S-U-ABORT ind (user data = RTAB or none) */
     X400I_RTSE_LIND_P_ABORT,          /* provider abort, connection lost */
+    X400I_RTSE_LIND_U_EXCEPTION,      /* P-U-EXCEPTION-REPORT ind (reason) */
+    X400I_RTSE_LIND_ACT_DISCARD_CONF, /* P-ACTIVITY-DISCARD conf */
     X400I_RTSE_LIND_COUNT
 } x400i_rtse_lind_type;
 
@@ -123,6 +130,7 @@ typedef struct x400i_rtse_lind {
     int turn;                              /* CONNECT(_CONF): this side holds the turn now */
     const x400i_rtse_ref *ref;             /* CONNECT(_CONF): this connection's identifier */
     uint32_t serial;                       /* MINOR_SYNC(_CONF), ACT_RESUME, ACT_END */
+    int reason;                            /* U_EXCEPTION: the exception's reason code */
     const uint8_t *id; size_t id_len;      /* ACT_START, ACT_RESUME (new id) */
     const uint8_t *old_id; size_t old_id_len; /* ACT_RESUME */
     const x400_diag *diag;                 /* P_ABORT: why (may be NULL) */
@@ -233,6 +241,7 @@ typedef enum x400i_rtse_st {
     X400I_RTSE_ST_WAIT_CLOSE_RSP,  /* RT-CLOSE indicated */
     X400I_RTSE_ST_RECOVERING,      /* initiator: connection lost, re-establishing */
     X400I_RTSE_ST_WAIT_RECOVERY,   /* responder: connection lost, waiting for recover */
+    X400I_RTSE_ST_WAIT_DISCARD_CONF, /* sender: the receiver refused a resume, activity discarded */
     X400I_RTSE_ST_CLOSED,          /* released or aborted */
     X400I_RTSE_ST_COUNT
 } x400i_rtse_st;

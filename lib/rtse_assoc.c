@@ -191,10 +191,24 @@ static int l_u_abort(void *user, const uint8_t *apdu, size_t len)
     return rv;
 }
 
+static int l_u_exception(void *user, int reason)
+{
+    LIVE(user, ra);
+    if (!LOWER(ra)->u_exception_req) return X400_ERR_STATE;
+    return LOWER(ra)->u_exception_req(ra->a, reason);
+}
+
+static int l_discard_req(void *user, int reason)
+{
+    LIVE(user, ra);
+    if (!LOWER(ra)->activity_discard_req) return X400_ERR_STATE;
+    return LOWER(ra)->activity_discard_req(ra->a, reason);
+}
+
 static const x400i_rtse_lower lower_ops = {
     NULL, l_connect_req, l_connect_rsp, l_data_req, l_minor_req, l_minor_rsp, l_act_start,
     l_act_resume, l_discard_rsp, l_interrupt_rsp, l_end_req, l_end_rsp, l_please, l_control_give,
-    l_release_req, l_release_rsp, l_u_abort,
+    l_release_req, l_release_rsp, l_u_abort, l_u_exception, l_discard_req,
 };
 
 /* ---- adapter -> RTPM ------------------------------------------------------- */

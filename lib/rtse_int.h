@@ -210,6 +210,8 @@ int x400i_rt_act_minor(x400i_rtse *r, const evargs *a);
 int x400i_rt_act_act_end(x400i_rtse *r, const evargs *a);
 int x400i_rt_act_act_interrupt(x400i_rtse *r, const evargs *a);
 int x400i_rt_act_act_discard(x400i_rtse *r, const evargs *a);
+int x400i_rt_act_u_exception(x400i_rtse *r, const evargs *a);
+int x400i_rt_act_act_discard_conf(x400i_rtse *r, const evargs *a);
 int x400i_rt_act_t_transfer(x400i_rtse *r, const evargs *a);
 int x400i_rt_act_t_record(x400i_rtse *r, const evargs *a);
 

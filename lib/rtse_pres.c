@@ -128,6 +128,18 @@ static int l_interrupt_rsp(void *u)
     CHECKED(a, x400i_pres_activity_interrupt_rsp(PRES(a)));
 }
 
+static int l_u_exception(void *u, int reason)
+{
+    A(u);
+    CHECKED(a, x400i_pres_u_exception_req(PRES(a), reason, NULL, 0));  /* P-U-EXCEPTION-REPORT, X.226 7.18 */
+}
+
+static int l_discard_req(void *u, int reason)
+{
+    A(u);
+    CHECKED(a, x400i_pres_activity_discard_req(PRES(a), reason));  /* P-ACTIVITY-DISCARD, X.226 7.19 */
+}
+
 static int l_end_req(void *u, uint32_t *serial)
 {
     A(u);
@@ -363,7 +375,8 @@ static const uint8_t lind_of_pev[X400_PEV_P_EXCEPTION_IND + 1] = {
     [X400_PEV_ACT_DISCARD_IND] = 1 + X400I_RTSE_LIND_ACT_DISCARD,
     [X400_PEV_ACT_END_IND] = 1 + X400I_RTSE_LIND_ACT_END,
     [X400_PEV_ACT_END_CONF] = 1 + X400I_RTSE_LIND_ACT_END_CONF,
-    [X400_PEV_U_EXCEPTION_IND] = EXC,
+    [X400_PEV_ACT_DISCARD_CONF] = 1 + X400I_RTSE_LIND_ACT_DISCARD_CONF,
+    [X400_PEV_U_EXCEPTION_IND] = 1 + X400I_RTSE_LIND_U_EXCEPTION,
     [X400_PEV_P_EXCEPTION_IND] = EXC,
 };
 
@@ -452,7 +465,7 @@ const x400i_assoc_adapter x400i_rtse_pres_adapter = {
     "presentation + ACSE (normal)", start, stop, ses_ind,
     { NULL, l_connect_req, l_connect_rsp, l_data_req, l_minor_req, l_minor_rsp, l_act_start,
       l_act_resume, l_discard_rsp, l_interrupt_rsp, l_end_req, l_end_rsp, l_please, l_control_give,
-      l_release_req, l_release_rsp, l_u_abort },
+      l_release_req, l_release_rsp, l_u_abort, l_u_exception, l_discard_req },
 };
 
 /* ---- what only a normal connection has ---- */

@@ -249,6 +249,18 @@ static int l_interrupt_rsp(void *u)
     return ses_err(a, x400i_ses_activity_interrupt_rsp(a->ses));
 }
 
+static int l_u_exception(void *u, int reason)
+{
+    A(u);
+    return ses_err(a, x400i_ses_u_exception_req(a->ses, reason, NULL, 0));  /* S-U-EXCEPTION-REPORT, X.225 7.21 */
+}
+
+static int l_discard_req(void *u, int reason)
+{
+    A(u);
+    return ses_err(a, x400i_ses_activity_discard_req(a->ses, reason));  /* S-ACTIVITY-DISCARD, X.225 7.29 */
+}
+
 static int l_end_req(void *u, uint32_t *serial)
 {
     A(u);
@@ -404,6 +416,8 @@ static const uint8_t lind_of_ses[] = {
     [X400I_SES_ACT_DISCARD_IND] = 1 + X400I_RTSE_LIND_ACT_DISCARD,
     [X400I_SES_ACT_END_IND] = 1 + X400I_RTSE_LIND_ACT_END,
     [X400I_SES_ACT_END_CONF] = 1 + X400I_RTSE_LIND_ACT_END_CONF,
+    [X400I_SES_ACT_DISCARD_CONF] = 1 + X400I_RTSE_LIND_ACT_DISCARD_CONF,
+    [X400I_SES_U_EXCEPTION_IND] = 1 + X400I_RTSE_LIND_U_EXCEPTION,
     [X400I_SES_RELEASE_IND] = 1 + X400I_RTSE_LIND_RELEASE,
     [X400I_SES_RELEASE_CONF] = 1 + X400I_RTSE_LIND_RELEASE_CONF,
 };
@@ -420,7 +434,6 @@ static int ses_ind(x400_assoc *a, const x400i_ses_ind *si)
     case X400I_SES_CONNECT_CONF: rv = on_connect_conf(a, si, &l, &b); break;
     case X400I_SES_U_ABORT_IND:
     case X400I_SES_P_ABORT_IND: rv = on_abort(a, si, &l, &b); break;
-    case X400I_SES_U_EXCEPTION_IND:
     case X400I_SES_P_EXCEPTION_IND: rv = x400i_assoc_give_up(a, si); break;
     default:
         t = (unsigned)si->type < X400I_ARRAY_LEN(lind_of_ses) ? lind_of_ses[si->type] : 0;
@@ -454,7 +467,7 @@ const x400i_assoc_adapter x400i_rtse_ses_adapter = {
     "session (X.410-1984)", start, stop, ses_ind,
     { NULL, l_connect_req, l_connect_rsp, l_data_req, l_minor_req, l_minor_rsp, l_act_start,
       l_act_resume, l_discard_rsp, l_interrupt_rsp, l_end_req, l_end_rsp, l_please, l_control_give,
-      l_release_req, l_release_rsp, l_u_abort },
+      l_release_req, l_release_rsp, l_u_abort, l_u_exception, l_discard_req },
 };
 
 /* ---- the mode of an association is its adapter's ---- */

@@ -413,6 +413,34 @@ int x400i_rt_act_act_start(x400i_rtse *r, const evargs *a)
     return 0;
 }
 
+/* A resume after a serial this side has no checkpoint for (typically: the
+ * receiver restarted from a record older than the checkpoints it had
+ * confirmed).  The octets up to that serial are not here, so the activity
+ * cannot go on: P-U-EXCEPTION-REPORT (X.226 7.18 / X.225 7.21), after which
+ * the sender discards the activity (X.225 7.29, X.228 9.6) and transfers
+ * the APDU again from its first octet.  What is held of it goes now.
+ * Without the exception service below: RTAB invalidParameter. */
+static int resume_refused(x400i_rtse *r, uint32_t serial)
+{
+    rx_state *x = &r->rx;
+    uint32_t last = x->ring[x->nring - 1].serial;
+    int rc;
+    if (!r->lo.u_exception_req)
+        return x400i_rt_peer_error(r, AR_INVALID_PARAM, 0, X400_ERR_PROTOCOL,
+                                   "P-ACTIVITY-RESUME after serial %u, which this side did not confirm (last %u)",
+                                   serial, last);
+    x400i_rt_diag(r, X400_SOURCE_LOCAL, X400_ERR_PROTOCOL, 0,
+                  "P-ACTIVITY-RESUME after serial %u, which this side did not confirm (last %u): "
+                  "P-U-EXCEPTION-REPORT sent, the transfer starts again",
+                  serial, last);
+    x400i_rt_rx_reset(r);
+    x400i_rt_persist_erase(r);
+    /* unrecoverable procedural error, X.225 8.3.35 reason 6 */
+    rc = r->lo.u_exception_req(r->lo.user, 6);
+    if (rc < 0) return x400i_rt_lower_failed(r, "P-U-EXCEPTION-REPORT request", rc);
+    return 0;
+}
+
 int x400i_rt_act_act_resume(x400i_rtse *r, const evargs *a)
 {
     rx_state *x = &r->rx;
@@ -438,10 +466,7 @@ int x400i_rt_act_act_resume(x400i_rtse *r, const evargs *a)
     {
         unsigned i;
         for (i = 0; i < x->nring && x->ring[i].serial != l->serial; i++) {}
-        if (i == x->nring)
-            return x400i_rt_peer_error(r, AR_INVALID_PARAM, 0, X400_ERR_PROTOCOL,
-                              "P-ACTIVITY-RESUME after serial %u, which this side did not confirm (last %u)",
-                              l->serial, x->ring[x->nring - 1].serial);
+        if (i == x->nring) return resume_refused(r, l->serial);
         /* keep what was confirmed, drop the rest; resent octets below the
          * secured offset are discarded as they arrive */
         x400i_buf_reset(&x->buf);
@@ -596,6 +621,46 @@ int x400i_rt_act_act_discard(x400i_rtse *r, const evargs *a)
     x400i_rt_persist_erase(r);
     rc = r->lo.activity_discard_rsp(r->lo.user);
     return rc < 0 ? x400i_rt_lower_failed(r, "P-ACTIVITY-DISCARD response", rc) : 0;
+}
+
+/* Sender: P-U-EXCEPTION-REPORT indication during its activity -- the
+ * receiver cannot take the (resumed) activity.  P-ACTIVITY-DISCARD request,
+ * X.225 7.29 / X.228 9.6; the transfer starts again on its confirm.  Nothing
+ * of it counts as confirmed any more: a recovery before the confirm resumes
+ * after serial 0 (a fresh start). */
+int x400i_rt_act_u_exception(x400i_rtse *r, const evargs *a)
+{
+    tx_state *t = &r->tx;
+    int rc;
+    x400i_rt_diag(r, X400_SOURCE_PEER, X400_ERR_PROTOCOL, a->l->reason,
+                  "P-U-EXCEPTION-REPORT (%d) during the transfer of %zu octets: activity discarded, sent again",
+                  a->l->reason, t->len);
+    t->conf_serial = 0;
+    t->conf_off = 0;
+    t->nring = 0;
+    if (!r->lo.activity_discard_req)
+        return x400i_rt_abort(r, AR_PROTOCOL, 0, X400_ERR_PROTOCOL);
+    x400i_rt_enter(r, O_DONE);
+    rc = r->lo.activity_discard_req(r->lo.user, a->l->reason);
+    if (rc < 0) return x400i_rt_lower_failed(r, "P-ACTIVITY-DISCARD request", rc);
+    return 0;
+}
+
+/* P-ACTIVITY-DISCARD confirm: the APDU again, a new activity from octet 0
+ * (RT-TRANSFER, X.228 9.4). */
+int x400i_rt_act_act_discard_conf(x400i_rtse *r, const evargs *a)
+{
+    tx_state *t = &r->tx;
+    int rc;
+    (void)a;
+    new_activity_id(r, t->id, &t->id_len);
+    t->off = 0;
+    t->nring = 0;
+    t->ended = 0;
+    x400i_rt_enter(r, O_DONE);
+    rc = r->lo.activity_start_req(r->lo.user, t->id, t->id_len);
+    if (rc < 0) return x400i_rt_lower_failed(r, "P-ACTIVITY-START request", rc);
+    return send_more(r);
 }
 
 int x400i_rt_act_t_transfer(x400i_rtse *r, const evargs *a)

@@ -685,6 +685,66 @@ START_TEST(rtse_transfer_resumes_after_receiver_restart)
 }
 END_TEST
 
+/* B restarted from an RTSE record OLDER than the checkpoints it had
+ * confirmed -- what a crash leaves if a checkpoint's record is confirmed
+ * before it is on disk: B's record file is copied after its first
+ * checkpoints, the transfer goes on to 400,000 octets, B is SIGKILLed and
+ * the old file put back.  A resumes after a checkpoint the restored link
+ * never confirmed: B's library refuses it with an exception report, A
+ * discards the activity and sends the APDU again from octet 0 on the same
+ * association (no abort on either side); delivered once, no record left.
+ * Before: B aborted the association (RTAB invalidParameter). */
+START_TEST(rtse_stale_record_transfer_restarts_once)
+{
+    struct env e;
+    struct proxy px;
+    long size = 1 << 20, base, saved;
+    env_init(&e);
+    proxy_start(&px, e.port[1]);
+    e.via[0] = px.port;
+    write_conf(&e, 0, "recovery-timeout = 30\n", 1, NULL);
+    px.ctl->limit = 120000;
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    start(&e, 0);
+    submit(&e, 0, "st", 1, (int)size, 1);
+    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", 1, 30), 1); /* a record, past a checkpoint */
+    usleep(300000);
+    saved = stat_of(&e, 1, "rtse_saved");
+    ck_assert_int_eq(run("mkdir '%s/old' && cp -p '%s/b/rtse/'* '%s/old/'", e.dir, e.dir, e.dir), 0);
+    px.ctl->limit = 400000;                                   /* the transfer goes on */
+    {
+        double end = now_s() + 60;
+        while (px.ctl->a2b < px.ctl->limit && now_s() < end) usleep(20000);
+    }
+    ck_assert_int_eq(px.ctl->a2b, 400000);
+    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", saved + 5, 10), saved + 5);
+    usleep(300000);
+    stop(&e, 1, SIGKILL);
+    ck_assert_int_eq(run("rm -f '%s/b/rtse/'* && cp -p '%s/old/'* '%s/b/rtse/'", e.dir, e.dir, e.dir), 0);
+    px.ctl->cut++;
+    base = px.ctl->a2b;
+    px.ctl->limit = -1;
+    start(&e, 1);
+    ck_assert(wait_for(&e, 1, "st", 1, 1, 90));
+    assert_exactly_once(&e, 1, "st", 1);
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
+    ck_assert_int_eq(stat_of(&e, 1, "rtse_restored"), 1);
+    ck_assert_int_eq(stat_of(&e, 1, "rtse_resumed"), 1);      /* A's recovery reached it */
+    ck_assert_msg(px.ctl->a2b - base >= size, "%ld octets sent again of %ld", px.ctl->a2b - base, size);
+    ck_assert_int_eq(stat_of(&e, 0, "aborts"), 0);            /* restarted, not aborted */
+    ck_assert_int_eq(stat_of(&e, 1, "aborts"), 0);
+    {
+        double end = now_s() + 10;
+        while (run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir) == 0 && now_s() < end) usleep(100000);
+        ck_assert_int_ne(run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir), 0);
+    }
+    proxy_stop(&px);
+    env_free(&e, 1);
+}
+END_TEST
+
 /* One octet of the stored APDU octets flipped: the CRC saved with them
  * does not match. */
 static void spoil_octets(struct env *e)
@@ -2130,6 +2190,7 @@ Suite *x400t_suite_mta(void)
     tcase_set_tags(tc, X400T_PART3_TAG);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, rtse_transfer_resumes_after_receiver_restart);
+    tcase_add_test(tc, rtse_stale_record_transfer_restarts_once);
     tcase_add_test(tc, recovery_timeout_is_no_transfer_failure);
     suite_add_tcase(s, tc);
     /* two more 1 MiB transfers cut by a SIGKILL, with the stored record

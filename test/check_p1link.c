@@ -1382,6 +1382,11 @@ struct store {
     uint8_t *oct;
     size_t oct_len;
     unsigned persists;
+    unsigned snap_at;       /* keep a copy of the record stored at this PERSIST */
+    uint8_t snap_rec[X400_RTSE_RECORD_MAX];
+    size_t snap_rec_len;
+    uint8_t *snap_oct;
+    size_t snap_oct_len;
 };
 static struct store *STORE;
 
@@ -1390,7 +1395,7 @@ static int store_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
     if (e->type == X400_P1_LINK_EV_PERSIST && STORE) {
         STORE->persists++;
         ck_assert_uint_le(e->record_len, sizeof STORE->rec);
-        memcpy(STORE->rec, e->record, e->record_len);
+        if (e->record_len) memcpy(STORE->rec, e->record, e->record_len); /* 0: erased */
         STORE->rec_len = e->record_len;
         /* only what is new is written: the octets grow within a transfer */
         if (e->raw_len < STORE->oct_len) STORE->oct_len = e->raw_len;
@@ -1398,11 +1403,93 @@ static int store_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         if (e->raw_len > STORE->oct_len)
             memcpy(STORE->oct + STORE->oct_len, e->raw + STORE->oct_len, e->raw_len - STORE->oct_len);
         STORE->oct_len = e->raw_len;
+        if (STORE->persists == STORE->snap_at) {
+            ck_assert_uint_gt(e->record_len, 0);
+            memcpy(STORE->snap_rec, e->record, e->record_len);
+            STORE->snap_rec_len = e->record_len;
+            STORE->snap_oct = malloc(e->raw_len ? e->raw_len : 1);
+            if (e->raw_len) memcpy(STORE->snap_oct, e->raw, e->raw_len);
+            STORE->snap_oct_len = e->raw_len;
+        }
     }
     return rec_ev(u, l, e);
 }
 
 #define T0 1795250000000ull   /* wall-clock milliseconds: records outlive a process */
+
+/* The pair of restarted_responder: both links at T0, the responder's
+ * PERSIST records kept in `st`, bound over one association. */
+static void restart_open(struct pair *p, struct rec *r, struct store *st, x400_mode mode,
+                         x400_p1_link_config *cr)
+{
+    x400_assoc_config ai, ar;
+    x400_p1_link_config ci;
+    x400_p1_link_callbacks cbi = { &p->ini, rec_ev }, cbr = { &p->rsp, store_ev };
+    memset(p, 0, sizeof *p);
+    memset(r, 0, sizeof *r);
+    memset(st, 0, sizeof *st);
+    r->p = p;
+    r->x410 = mode == X400_MODE_X410;
+    REC = r;
+    STORE = st;
+    pair_io(p);
+    ck_assert_int_eq(x400_p1_idset_new(&p->seen, 100, NULL), X400_OK);
+    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(cr, X400_ROLE_RESPONDER);
+    ci.rtse.checkpoint_size_kib = cr->rtse.checkpoint_size_kib = 4;
+    ci.mode = mode;
+    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
+    memcpy(ci.own_password, "secretA", 7);
+    ci.own_password_len = 7;
+    snprintf(cr->own_name, sizeof cr->own_name, "MTA-B");
+    cr->check = x400_p1_cred_check_default;
+    cr->check_user = &peer_table;
+    cr->seen = p->seen;
+    ck_assert_int_eq(x400_p1_link_new(&p->ini.l, &ci, &cbi, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, cr, &cbr, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p->ini.l, T0), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p->rsp.l, T0), X400_OK);
+    x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
+    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
+    ai.mode = mode;
+    memcpy(ai.calling_ref, "MTA-A/1", 7);
+    ai.calling_ref_len = 7;
+    memcpy(ai.common_ref, "261204190000Z", 13);
+    ai.common_ref_len = 13;
+    ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p->rsp.l, p->rsp.a), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(p->ini.l, p->ini.a), X400_OK);
+    ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
+    pump(p);
+    ck_assert_int_eq(count_ev(&p->rsp, X400_P1_LINK_EV_BOUND), 1);
+}
+
+/* The responder's process ends; a new link (same configuration, ticked
+ * later on the wall clock) takes its place, as a restarted MTA's would. */
+static void restart_responder_link(struct pair *p, struct side *old, const x400_p1_link_config *cr)
+{
+    x400_p1_link_callbacks cbr = { &p->rsp, store_ev };
+    *old = p->rsp;
+    x400_p1_link_free(p->rsp.l);
+    memset(&p->rsp, 0, sizeof p->rsp);
+    p->rsp.a = old->a;   /* freed with the others by rec_ev's list */
+    ck_assert_int_eq(x400_p1_link_new(&p->rsp.l, cr, &cbr, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_tick(p->rsp.l, T0 + 1000), X400_OK);
+}
+
+static void restart_close(struct pair *p, struct rec *r, struct store *st, struct side *old, struct msg *m)
+{
+    REC = NULL;
+    STORE = NULL;
+    free(st->oct);
+    free(st->snap_oct);
+    free(old->last_raw);
+    x400_p1_link_free(r->fresh);
+    for (int i = 0; i < r->nold; i++) x400_assoc_free(r->old[i]);
+    mk_free(m);
+    close_pair(p);
+}
 
 static void restarted_responder(x400_mode mode)
 {
@@ -1411,51 +1498,12 @@ static void restarted_responder(x400_mode mode)
     struct rec r;
     struct store st;
     struct side old_rsp;
-    x400_assoc_config ai, ar;
-    x400_p1_link_config ci, cr;
-    x400_p1_link_callbacks cbi = { &p.ini, rec_ev }, cbr = { &p.rsp, store_ev };
+    x400_p1_link_config cr;
     x400_p1_link_info info;
     x400_rtse_record_info ri;
     uint8_t *enc = NULL, bad[X400_RTSE_RECORD_MAX];
     size_t enc_len = 0, n;
-    memset(&p, 0, sizeof p);
-    memset(&r, 0, sizeof r);
-    memset(&st, 0, sizeof st);
-    r.p = &p;
-    r.x410 = mode == X400_MODE_X410;
-    REC = &r;
-    STORE = &st;
-    pair_io(&p);
-    ck_assert_int_eq(x400_p1_idset_new(&p.seen, 100, NULL), X400_OK);
-    x400_p1_link_config_init(&ci, X400_ROLE_INITIATOR);
-    x400_p1_link_config_init(&cr, X400_ROLE_RESPONDER);
-    ci.rtse.checkpoint_size_kib = cr.rtse.checkpoint_size_kib = 4;
-    ci.mode = mode;
-    snprintf(ci.own_name, sizeof ci.own_name, "MTA-A");
-    memcpy(ci.own_password, "secretA", 7);
-    ci.own_password_len = 7;
-    snprintf(cr.own_name, sizeof cr.own_name, "MTA-B");
-    cr.check = x400_p1_cred_check_default;
-    cr.check_user = &peer_table;
-    cr.seen = p.seen;
-    ck_assert_int_eq(x400_p1_link_new(&p.ini.l, &ci, &cbi, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_tick(p.ini.l, T0), X400_OK);
-    ck_assert_int_eq(x400_p1_link_tick(p.rsp.l, T0), X400_OK);
-    x400_assoc_config_init(&ai, X400_ROLE_INITIATOR);
-    x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
-    ai.mode = mode;
-    memcpy(ai.calling_ref, "MTA-A/1", 7);
-    ai.calling_ref_len = 7;
-    memcpy(ai.common_ref, "261204190000Z", 13);
-    ai.common_ref_len = 13;
-    ck_assert_int_eq(x400_assoc_new(&p.ini.a, &ai, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_assoc_new(&p.rsp.a, &ar, NULL, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.rsp.l, p.rsp.a), X400_OK);
-    ck_assert_int_eq(x400_p1_link_attach(p.ini.l, p.ini.a), X400_OK);
-    ck_assert_int_eq(x400_assoc_connect(p.ini.a), X400_OK);
-    pump(&p);
-    ck_assert_int_eq(count_ev(&p.rsp, X400_P1_LINK_EV_BOUND), 1);
+    restart_open(&p, &r, &st, mode, &cr);
     mk(&m, X400_P1_MESSAGE, "RST.1", 2, 1u << 20);
     ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &enc, &enc_len, NULL), X400_OK);
     ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
@@ -1469,12 +1517,7 @@ static void restarted_responder(x400_mode mode)
     ck_assert_uint_gt(ri.delivered, 400000);
     ck_assert_mem_eq(st.oct, enc, st.oct_len);            /* the octets are the APDU's */
     /* the responder's process ends; a new one starts from what was stored */
-    old_rsp = p.rsp;
-    x400_p1_link_free(p.rsp.l);
-    memset(&p.rsp, 0, sizeof p.rsp);
-    p.rsp.a = old_rsp.a;   /* freed with the others by rec_ev's list */
-    ck_assert_int_eq(x400_p1_link_new(&p.rsp.l, &cr, &cbr, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_tick(p.rsp.l, T0 + 1000), X400_OK);
+    restart_responder_link(&p, &old_rsp, &cr);
     /* what does not match the record is refused, and changes nothing */
     ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len - 1),
                      X400_ERR_INVALID_ARG);
@@ -1513,21 +1556,85 @@ static void restarted_responder(x400_mode mode)
     pump(&p);
     ck_assert_uint_eq(p.rsp.received, 2);
     ck_assert_str_eq(p.rsp.last_local, "RST.2");
-    REC = NULL;
-    STORE = NULL;
-    free(st.oct);
+    restart_close(&p, &r, &st, &old_rsp, &m);
     free(enc);
-    free(old_rsp.last_raw);
-    x400_p1_link_free(r.fresh);
-    for (int i = 0; i < r.nold; i++) x400_assoc_free(r.old[i]);
-    mk_free(&m);
-    close_pair(&p);
 }
 
 START_TEST(restarted_responder_resumes_from_its_record)
 {
     restarted_responder(X400_MODE_NORMAL);
     restarted_responder(X400_MODE_X410);
+}
+END_TEST
+
+/* A responder restarted from a record OLDER than the initiator's last
+ * confirmed checkpoint (what a crash leaves when a checkpoint's record is
+ * confirmed before it is on disk): the initiator resumes after a serial the
+ * restored link never confirmed.  The resume is refused with an exception
+ * report, the initiator discards the activity and transfers the APDU again
+ * from octet 0 on the same association (X.225 7.21, 7.29; X.228 9.6); the
+ * APDU is delivered once and both links go on. */
+static void stale_record(x400_mode mode)
+{
+    struct pair p;
+    struct msg m;
+    struct rec r;
+    struct store st;
+    struct side old_rsp;
+    x400_p1_link_config cr;
+    x400_p1_link_info info;
+    x400_rtse_record_info ri, early;
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    restart_open(&p, &r, &st, mode, &cr);
+    st.snap_at = 4;
+    mk(&m, X400_P1_MESSAGE, "STL.1", 2, 1u << 20);
+    ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &enc, &enc_len, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    cut_after(&p, 600000);
+    ck_assert_uint_eq(p.rsp.received, 0);
+    ck_assert_uint_gt(st.persists, 10);
+    ck_assert_int_eq(x400_rtse_record_info_get(st.rec, st.rec_len, &ri), X400_OK);
+    ck_assert_int_eq(x400_rtse_record_info_get(st.snap_rec, st.snap_rec_len, &early), X400_OK);
+    ck_assert_int_eq(early.state, X400_RTSE_RECORD_RECEIVING);
+    ck_assert_uint_lt(early.delivered + 5u * 4u * 1024u, ri.delivered); /* older than the window */
+    ck_assert_mem_eq(st.snap_oct, enc, st.snap_oct_len);
+    restart_responder_link(&p, &old_rsp, &cr);
+    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.snap_rec, st.snap_rec_len, st.snap_oct, st.snap_oct_len),
+                     X400_OK);
+    for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, T0 + 3000u * (unsigned)(i + 1));
+    ck_assert_int_eq(r.need, 1);
+    pump(&p);
+    ck_assert_int_eq(r.routed, 1);
+    ck_assert_msg(p.rsp.received == 1, "received %u (fresh link %u), sender sent %u failed %u: %s / %s",
+                  p.rsp.received, r.fresh_side.received, p.ini.sent, p.ini.failed, p.rsp.last_diag.text,
+                  p.ini.last_diag.text);
+    ck_assert_uint_eq(r.fresh_side.received, 0);
+    ck_assert_uint_eq(p.rsp.duplicates, 0);
+    ck_assert_mem_eq(p.rsp.last_raw, enc, enc_len);
+    ck_assert_uint_eq(p.ini.sent, 1);
+    ck_assert_uint_eq(p.ini.failed, 0);
+    ck_assert(x400_p1_link_is_bound(p.rsp.l));
+    ck_assert(x400_p1_link_is_bound(p.ini.l));
+    /* resent from octet 0: the whole APDU once more after the resume */
+    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &info), X400_OK);
+    ck_assert_uint_ge(info.octets_sent, 2 * enc_len - (enc_len - 600000) - 16);
+    /* the link goes on: another transfer arrives */
+    mk_free(&m);
+    mk(&m, X400_P1_MESSAGE, "STL.2", 1, 5000);
+    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 2, NULL), X400_OK);
+    pump(&p);
+    ck_assert_uint_eq(p.rsp.received, 2);
+    ck_assert_str_eq(p.rsp.last_local, "STL.2");
+    ck_assert_uint_eq(p.ini.sent, 2);
+    restart_close(&p, &r, &st, &old_rsp, &m);
+    free(enc);
+}
+
+START_TEST(restored_stale_record_transfer_restarts_once)
+{
+    stale_record(X400_MODE_NORMAL);
+    stale_record(X400_MODE_X410);
 }
 END_TEST
 
@@ -1843,6 +1950,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, want_write_and_want_close);
     tcase_add_test(tc, trace_and_recipient_numbers_filled_in);
     tcase_add_test(tc, restarted_responder_resumes_from_its_record);
+    tcase_add_test(tc, restored_stale_record_transfer_restarts_once);
     tcase_add_test(tc, link_makes_its_associations_and_recovers_without_need_assoc);
     tcase_add_test(tc, received_apdu_taken_not_decoded_again);
     suite_add_tcase(s, tc);

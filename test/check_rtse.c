@@ -875,6 +875,8 @@ static int wk_resume(void *u, const uint8_t *id, size_t id_len, const uint8_t *o
     (void)id, (void)id_len, (void)old_id, (void)old_id_len, (void)serial, (void)old_conn;
     return wk_rc(u);
 }
+static int wk_exc(void *u, int reason) { (void)reason; return wk_rc(u); }
+static int wk_no_exc; /* wk_new: a lower without exception report and discard request */
 static int wk_ind(void *u, const x400i_rtse_ind *ind)
 {
     wk *w = u;
@@ -895,7 +897,9 @@ static void wk_new(wk *w, int initiator, uint32_t cp)
                             .activity_resume_req = wk_resume, .activity_discard_rsp = wk_rc,
                             .activity_interrupt_rsp = wk_rc, .activity_end_req = wk_serial_req,
                             .activity_end_rsp = wk_rc, .token_please_req = wk_apdu, .control_give_req = wk_rc,
-                            .release_req = wk_rc, .release_rsp = wk_rc, .u_abort_req = wk_apdu };
+                            .release_req = wk_rc, .release_rsp = wk_rc, .u_abort_req = wk_apdu,
+                            .u_exception_req = wk_no_exc ? NULL : wk_exc,
+                            .activity_discard_req = wk_no_exc ? NULL : wk_exc };
     x400i_rtse_callbacks cb = { .indication = wk_ind };
     memset(w, 0, sizeof *w);
     lo.user = w;
@@ -999,6 +1003,9 @@ static void sc_resp_restored(wk *w)
     sc_resp_idle(w);
     WK_OK(x400i_rtse_restore(w->rt, rec, n));
 }
+static void sc_init_sending_no_exc(wk *w) { wk_no_exc = 1; sc_init_sending(w); wk_no_exc = 0; }
+static void sc_init_discarding(wk *w) { sc_init_sending(w); WK_IN(w, U_EXCEPTION, NULL, 0, 0); }
+static void sc_resp_discarding(wk *w) { sc_resp_sending(w); WK_IN(w, U_EXCEPTION, NULL, 0, 0); }
 static void sc_init_closed(wk *w) { sc_init_open(w); WK_OK(x400i_rtse_u_abort_req(w->rt, NULL, 0)); }
 
 typedef struct wk_scen { const char *name; void (*setup)(wk *w); int state; } wk_scen;
@@ -1016,7 +1023,8 @@ static const wk_scen wk_scens[] = {
     SC(sc_init_close_conf, WAIT_CLOSE_CONF), SC(sc_resp_close_rsp, WAIT_CLOSE_RSP),
     SC(sc_init_recovering, RECOVERING), SC(sc_init_recovering_rx, RECOVERING), SC(sc_init_recovering_end, RECOVERING),
     SC(sc_resp_wait_recovery, WAIT_RECOVERY), SC(sc_resp_wait_recovery_tx, WAIT_RECOVERY),
-    SC(sc_resp_wait_recovery_end, WAIT_RECOVERY),
+    SC(sc_resp_wait_recovery_end, WAIT_RECOVERY), SC(sc_init_sending_no_exc, SENDING),
+    SC(sc_init_discarding, WAIT_DISCARD_CONF), SC(sc_resp_discarding, WAIT_DISCARD_CONF),
     SC(sc_init_closed, CLOSED),
 };
 
@@ -1025,7 +1033,7 @@ enum { F_OPEN_REQ, F_OPEN_ACCEPT, F_OPEN_REFUSE, F_TRANSFER_SMALL, F_TRANSFER_BI
        F_CLOSE_REQ, F_CLOSE_RSP, F_U_ABORT, F_ACCEPT, F_CONNECT, F_CONNECT_RECOVER, F_CONNECT_OTHER,
        F_CONNECT_BAD, F_CONF_ACCEPT, F_CONF_REFUSE, F_DATA, F_DATA_BAD, F_MINOR, F_MINOR_CONF, F_MINOR_CONF_BAD, F_ACT_START, F_RESUME_NEW,
        F_RESUME_OLD, F_INTERRUPT, F_DISCARD, F_END, F_END_CONF, F_TOKEN_PLEASE, F_CONTROL_GIVE, F_RELEASE,
-       F_RELEASE_CONF, F_RTAB, F_ABORT_BARE, F_P_ABORT, F_T_TRANSFER, F_T_RECOVERY, F_T_RETRY, F_T_RECORD,
+       F_RELEASE_CONF, F_RTAB, F_ABORT_BARE, F_P_ABORT, F_U_EXCEPTION, F_DISCARD_CONF, F_T_TRANSFER, F_T_RECOVERY, F_T_RETRY, F_T_RECORD,
        F_COUNT };
 
 static int wk_fire(wk *w, int f, int *ev)
@@ -1077,6 +1085,8 @@ static int wk_fire(wk *w, int f, int *ev)
             [F_RTAB] = { X400I_RTSE_LIND_U_ABORT, "\xb6\x03\x80\x01\x06", 5, 0 },
             [F_ABORT_BARE] = { X400I_RTSE_LIND_U_ABORT, NULL, 0, 0 },
             [F_P_ABORT] = { X400I_RTSE_LIND_P_ABORT, NULL, 0, 0 },
+            [F_U_EXCEPTION] = { X400I_RTSE_LIND_U_EXCEPTION, NULL, 0, 0 },
+            [F_DISCARD_CONF] = { X400I_RTSE_LIND_ACT_DISCARD_CONF, NULL, 0, 0 },
         };
         const uint8_t *apdu = (const uint8_t *)low[f].apdu;
         size_t n = low[f].n;

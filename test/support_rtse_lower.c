@@ -316,7 +316,7 @@ static int l_u_abort(void *user, const uint8_t *apdu, size_t len)
 static const x400i_rtse_lower lower_ops = {
     NULL, l_connect_req, l_connect_rsp, l_data_req, l_minor_req, l_minor_rsp, l_act_start, l_act_resume,
     l_discard_rsp, l_interrupt_rsp, l_end_req, l_end_rsp, l_please, l_control_give, l_release_req,
-    l_release_rsp, l_u_abort,
+    l_release_rsp, l_u_abort, NULL, NULL, /* no exception report: a refused resume aborts */
 };
 
 /* ---- the RTSE user ------------------------------------------------------------ */

@@ -389,8 +389,15 @@ long mta_spool_requests(mta_spool *s, char ***names);
  * number and a CRC-32: a torn write leaves the other one), then the octets
  * from offset 2 x MTA_RTSE_SLOT, only ever appended within a transfer.  A
  * slot names the peer, the clocks when it was written, the record, and
- * how many octets it covers with their CRC-32.  One fdatasync per save,
- * done before the save returns (the checkpoint is confirmed after it). */
+ * how many octets it covers with their CRC-32.  No fdatasync (nor of the
+ * directory when the file is made): a save is two pwrites.  The checkpoint
+ * is confirmed after them, so a SIGKILL finds the record in the page cache;
+ * a machine crash may leave an older record, a torn one (the other slot,
+ * or refused) or none, and each only makes the transfer start again: the
+ * library refuses a resume after a checkpoint the restored record does not
+ * hold with an exception report and the sender transfers the APDU again
+ * from octet 0 (doc/rtse.md); the delivery itself is confirmed only after
+ * the journal's fdatasync. */
 #define MTA_RTSE_SLOT 4096u
 #define MTA_RTSE_DIR "rtse"
 typedef struct mta_spool_rtse {   /* one association's file; zero: none yet */

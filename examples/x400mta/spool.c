@@ -1414,24 +1414,14 @@ static ssize_t pwrite_full(int fd, const uint8_t *p, size_t n, uint64_t off)
     return (ssize_t)o;
 }
 
-/* A new record file: the directory made (and both synced) so that the
- * file's name survives a crash too. */
+/* A record file, created without fsync of the file or the directory
+ * (mta.h: a record lost in a crash only makes the transfer start again). */
 static int rtse_create(mta_spool *s, const char *path)
 {
-    int fd, dfd;
-    if (mkdirat(s->dirfd, MTA_RTSE_DIR, 0700) == 0) (void)fsync_retry(s->dirfd, 0);
-    else if (errno != EEXIST) return -1;
+    int fd;
+    if (mkdirat(s->dirfd, MTA_RTSE_DIR, 0700) != 0 && errno != EEXIST) return -1;
     fd = openat(s->dirfd, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
-    dfd = openat(s->dirfd, MTA_RTSE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync_retry(dfd, 0) != 0) {
-        int e = errno;
-        if (dfd >= 0) close(dfd);
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    close(dfd);
     return fd;
 }
 
@@ -1481,7 +1471,8 @@ int mta_spool_rtse_save(mta_spool *s, mta_spool_rtse *f, const char *peer, const
     memcpy(slot + RTSE_OFF_REC, rec, rec_len);
     put32(slot + MTA_RTSE_SLOT - 4, crc32_update(s->crctab, 0, slot, MTA_RTSE_SLOT - 4));
     if (pwrite_full(fd, slot, sizeof slot, (f->seq & 1) * MTA_RTSE_SLOT) < 0) goto fail;
-    if (fsync_retry(fd, 1) != 0) goto fail;
+    /* no fdatasync: see mta.h (a record older than the checkpoints the
+     * receiver confirmed makes the library restart the transfer) */
     if (close_checked(fd) != 0) return ioerr(s, err, errlen, "close", -1, path, errno);
     return 0;
 fail:

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t payload[4096]; /* what RT-TRANSFER requests send */
     x400i_rtse_lower lo = { NULL, l_conn, l_rsp, l_data, l_sync, l_sync_rsp, l_start, l_resume,
-                            l_void, l_void, l_end, l_void, l_data, l_void, l_void, l_void, l_data };
+                            l_void, l_void, l_end, l_void, l_data, l_void, l_void, l_void, l_data, NULL, NULL };
     x400i_rtse_callbacks cb = { NULL, ind };
     x400_rtse_config cfg;
     x400i_rtse_ref ref;
