@@ -619,6 +619,18 @@ static long wait_stat_ge(struct env *e, int i, const char *key, long want, doubl
     return v;
 }
 
+/* The statistics snapshot lags by up to 250 ms: wait until side i has
+ * written one after this call, so that counters read next are at least as
+ * new as what the caller has already seen happen. */
+static void fresh_stats(struct env *e, int i)
+{
+    struct timespec t;
+    long t0;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t0 = (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    ck_assert_int_gt(wait_stat_ge(e, i, "snapshot_ms", t0 + 1, 10), t0);
+}
+
 /* A 1 MiB message from A to B (30 KiB checkpoints) stands still after
  * 400,000 octets (the proxy stops forwarding); B is SIGKILLed once it has
  * stored its RTSE records; A's link recovers the connection to the
@@ -653,6 +665,7 @@ static long cut_by_receiver_restart(struct env *e, struct proxy *px, long size,
     assert_exactly_once(e, 1, "rs", 1);
     ck_assert_int_eq(inbox(e, 0, "").ndr, 0);
     ck_assert_int_eq(wait_stat(e, 0, "queue_len", 0, 10), 0);        /* and nothing left queued */
+    fresh_stats(e, 1);
     return px->ctl->a2b - base;
 }
 
@@ -730,6 +743,8 @@ START_TEST(rtse_stale_record_transfer_restarts_once)
     assert_exactly_once(&e, 1, "st", 1);
     ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
     ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
+    fresh_stats(&e, 0);
+    fresh_stats(&e, 1);
     ck_assert_int_eq(stat_of(&e, 1, "rtse_restored"), 1);
     ck_assert_int_eq(stat_of(&e, 1, "rtse_resumed"), 1);      /* A's recovery reached it */
     ck_assert_msg(px.ctl->a2b - base >= size, "%ld octets sent again of %ld", px.ctl->a2b - base, size);
