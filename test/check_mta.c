@@ -669,6 +669,15 @@ static long cut_by_receiver_restart(struct env *e, struct proxy *px, long size,
     return px->ctl->a2b - base;
 }
 
+/* B's spool holds no RTSE record (within 10 s: the file goes once the
+ * completed transfer's batch is durable). */
+static void records_gone(struct env *e)
+{
+    double end = now_s() + 10;
+    while (run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e->dir) == 0 && now_s() < end) usleep(100000);
+    ck_assert_int_ne(run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e->dir), 0);
+}
+
 /* Persisted RTSE receiver records survive a process restart: the transfer
  * cut by B's SIGKILL resumes from B's last confirmed checkpoint (the
  * record and the octets B stored in spool rtse/ before confirming it), so
@@ -688,11 +697,7 @@ START_TEST(rtse_transfer_resumes_after_receiver_restart)
     ck_assert_int_gt(stat_of(&e, 1, "rtse_octets_kept"), 200000);
     ck_assert_msg(again > 0 && again < size, "%ld octets sent again of %ld", again, size);
     ck_assert_int_gt(stat_of(&e, 1, "rtse_saved"), 0);      /* the resumed part's checkpoints */
-    {   /* the transfer completed: its record is gone from the spool */
-        double end = now_s() + 10;
-        while (run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir) == 0 && now_s() < end) usleep(100000);
-        ck_assert_int_ne(run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir), 0);
-    }
+    records_gone(&e);   /* the transfer completed: its record is gone from the spool */
     proxy_stop(&px);
     env_free(&e, 1);
 }
@@ -750,11 +755,7 @@ START_TEST(rtse_stale_record_transfer_restarts_once)
     ck_assert_msg(px.ctl->a2b - base >= size, "%ld octets sent again of %ld", px.ctl->a2b - base, size);
     ck_assert_int_eq(stat_of(&e, 0, "aborts"), 0);            /* restarted, not aborted */
     ck_assert_int_eq(stat_of(&e, 1, "aborts"), 0);
-    {
-        double end = now_s() + 10;
-        while (run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir) == 0 && now_s() < end) usleep(100000);
-        ck_assert_int_ne(run("ls '%s/b/rtse' 2>/dev/null | grep -q .", e.dir), 0);
-    }
+    records_gone(&e);
     proxy_stop(&px);
     env_free(&e, 1);
 }
