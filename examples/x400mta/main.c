@@ -118,7 +118,7 @@ static int load(mta_config *cfg, int argc, char **argv, int first, int *rest)
     return -1;
 }
 
-static mta_spool *open_spool(const mta_config *cfg)
+static mta_spool *open_spool_mode(const mta_config *cfg, int mode)
 {
     mta_spool *s;
     char err[512];
@@ -126,11 +126,17 @@ static mta_spool *open_spool(const mta_config *cfg)
         fprintf(stderr, "x400mta: no spool directory configured\n");
         return NULL;
     }
-    if (mta_spool_open(&s, cfg->spool, 0, NULL, err, sizeof err) < 0) {
+    if (mta_spool_open(&s, cfg->spool, mode, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "x400mta: %s\n", err);
         return NULL;
     }
     return s;
+}
+
+/* a tool's view: the journal read for identifiers, nothing changed */
+static mta_spool *open_spool(const mta_config *cfg)
+{
+    return open_spool_mode(cfg, 0);
 }
 
 static uint64_t wall_ms(void)
@@ -561,7 +567,9 @@ static int cmd_stats(int argc, char **argv)
     mta_spool *s;
     char *t;
     int rc = 1;
-    if (!cfg || load(cfg, argc, argv, 2, NULL) < 0 || !(s = open_spool(cfg))) goto out;
+    if (!cfg || load(cfg, argc, argv, 2, NULL) < 0 ||
+        !(s = open_spool_mode(cfg, MTA_SPOOL_SNAPSHOTS)))
+        goto out;
     t = mta_spool_read_snapshot(s, "stats");
     if (t) {
         long owner = mta_spool_owner(s);

@@ -291,7 +291,11 @@ typedef enum mta_spool_dir {
  * unlinks redone, then a checkpoint empties the journal (with seen == NULL
  * the journal's identifiers are then dropped).  lock = 0: the journal is
  * only read (identifiers into `seen`); files and journal are left alone.
+ * lock = MTA_SPOOL_SNAPSHOTS: the journal is not read at all (its cost
+ * grows with the messages it holds): snapshots, requests and the owner
+ * only, for `x400mta stats`, which a monitor may run every few seconds.
  * A spool object is not thread-safe: one thread at a time. */
+#define MTA_SPOOL_SNAPSHOTS 2
 int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *seen,
                    char *err, size_t errlen);
 void mta_spool_close(mta_spool *s);

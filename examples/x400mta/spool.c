@@ -1010,7 +1010,7 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
         if (s->subfd[i] < 0) { ioerr(s, err, errlen, "open", -1, dir_names[i], errno); goto fail; }
     }
 
-    if (lock) {
+    if (lock == 1) {
         s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (s->lockfd < 0) { ioerr(s, err, errlen, "open", -1, "lock", errno); goto fail; }
         int r;
@@ -1046,7 +1046,9 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
         }
     }
 
-    if (lock) {
+    if (lock == MTA_SPOOL_SNAPSHOTS) {
+        /* no journal: nothing read here depends on it */
+    } else if (lock) {
         s->jfd = openat(s->dirfd, "journal", O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (s->jfd < 0) { ioerr(s, err, errlen, "open", -1, "journal", errno); goto fail; }
         if (replay(s, s->jfd, seen, 1, err, errlen) != 0) goto fail;
