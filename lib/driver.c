@@ -75,6 +75,7 @@ struct x400_driver {
     x400_driver_config cfg;
     x400_driver_callbacks cb;
     x400_driver_activity_fn activity;
+    int wake_fd;               /* x400_driver_set_wake_fd, -1: none */
     const x400_allocator *alloc;
     x400_lpi *lpi;
     struct conn *conns;        /* cfg.max_conns entries */
@@ -247,7 +248,8 @@ int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
 #ifdef X400I_EPOLL
     d->epfd = -1;
 #endif
-    npoll = cfg->max_conns + cfg->max_listeners;
+    d->wake_fd = -1;
+    npoll = cfg->max_conns + cfg->max_listeners + 1; /* + the wake-up descriptor */
     d->conns = x400i_calloc(alloc, cfg->max_conns, sizeof *d->conns);
     d->listeners = x400i_calloc(alloc, cfg->max_listeners, sizeof *d->listeners);
     d->pfd = x400i_calloc(alloc, npoll, sizeof *d->pfd);
@@ -879,6 +881,11 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         d->pfd[d->npfd].events = POLLIN;
         d->pconn[d->npfd++] = NULL;
     }
+    if (d->wake_fd >= 0) {
+        d->pfd[d->npfd].fd = d->wake_fd;
+        d->pfd[d->npfd].events = POLLIN;
+        d->pconn[d->npfd++] = NULL;
+    }
 #endif
     if (every)
         for (i = 0; i < d->cfg.max_conns; i++)
@@ -943,7 +950,7 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         uint64_t u = d->evs[i].data.u64;
         uint32_t e = d->evs[i].events, slot = (uint32_t)u, serial = (uint32_t)(u >> 32);
         struct conn *c;
-        if (serial == UINT32_MAX) { /* a listener */
+        if (serial == UINT32_MAX) { /* a listener, or the wake-up descriptor (slot UINT32_MAX) */
             if (slot < d->nlisteners) on_accept(d, d->listeners[slot]);
             progressed++;
             continue;
@@ -965,7 +972,8 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         struct conn *c = d->pconn[i];
         short re = d->pfd[i].revents;
         if (!c) {
-            if (re & POLLIN) { on_accept(d, d->pfd[i].fd); progressed++; }
+            if (d->pfd[i].fd == d->wake_fd) progressed += (re & POLLIN) != 0;
+            else if (re & POLLIN) { on_accept(d, d->pfd[i].fd); progressed++; }
             continue;
         }
         if (c->st == C_FREE || c->fd != d->pfd[i].fd) continue; /* closed meanwhile */
@@ -993,6 +1001,24 @@ int x400_driver_disconnect(x400_driver *d, x400_lpi_handle conn)
 void x400_driver_set_activity(x400_driver *d, x400_driver_activity_fn fn)
 {
     if (d) d->activity = fn;
+}
+
+int x400_driver_set_wake_fd(x400_driver *d, int fd)
+{
+    if (!d) return X400_ERR_INVALID_ARG;
+#ifdef X400I_EPOLL
+    if (d->wake_fd >= 0) (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->wake_fd, NULL);
+    if (fd >= 0) {
+        struct epoll_event ee;
+        memset(&ee, 0, sizeof ee);
+        ee.events = EPOLLIN;
+        ee.data.u64 = UINT64_MAX; /* serial and slot UINT32_MAX: no listener */
+        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ee) != 0)
+            return io_error(d, NULL, errno, "epoll_ctl", "wake-up descriptor");
+    }
+#endif
+    d->wake_fd = fd;
+    return X400_OK;
 }
 
 int x400_driver_want_write(x400_driver *d, x400_lpi_handle conn)

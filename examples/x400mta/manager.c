@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -156,6 +157,8 @@ typedef struct pend {
     size_t nq, capq;
     struct conn **confirm;
     size_t nconfirm, capconfirm;
+    uint64_t delivered;         /* st.delivered when the batch was closed */
+    size_t submits;             /* submit/ files whose removal it holds */
 } pend;
 
 struct mta {
@@ -197,7 +200,10 @@ struct mta {
     mta_reload_fn reload;
     void *reload_user;
     char err[512];
-    pend pd;
+    pend pd;            /* the batch being staged */
+    pend pdf;           /* the batch in flight (mta_spool_commit_async), if inflight */
+    int inflight;
+    int wake[2];        /* the spool's writer thread -> the loop (x400_driver_set_wake_fd) */
     mta_heap heap;      /* live bytes of the links, associations, driver, MTSID set, conns */
 };
 
@@ -742,7 +748,7 @@ static void pickup(mta *m)
         char id[X400_MTSID_TEXT_MAX];
         if (mta_spool_read(m->sp, MTA_SPOOL_SUBMIT, names[i], &h, &body, &len, m->err, sizeof m->err) < 0) {
             LOG(m, SVC, X400_LOG_ERROR, "submission %s refused: %s", names[i], m->err);
-            mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]);
+            if (mta_spool_stage_unlink(m->sp, MTA_SPOOL_SUBMIT, names[i]) == 0) m->pd.submits++;
             continue;
         }
         size_t mark = mta_spool_staged(m->sp), qmark = m->pd.nq;
@@ -780,6 +786,7 @@ static void pickup(mta *m)
             m->pd.nq = qmark;
             break;
         }
+        m->pd.submits++;
     }
     mta_spool_names_free(names, n);
 }
@@ -2272,7 +2279,12 @@ static void suspend(mta *m, const char *what)
 {
     for (size_t i = 0; i < m->pd.nconfirm; i++) m->pd.confirm[i]->confirm = 0;
     m->pd.nconfirm = 0;
-    m->pd.nq = 0;
+    m->pd.nq = m->pd.submits = 0;
+    /* the batch in flight, durable or not, is never confirmed either */
+    for (size_t i = 0; i < m->pdf.nconfirm; i++) m->pdf.confirm[i]->confirm = 0;
+    m->pdf.nconfirm = 0;
+    m->pdf.nq = m->pdf.submits = 0;
+    m->inflight = 0;
     if (m->suspended) return;
     m->suspended = 1;
     m->resume_tries = 0;
@@ -2335,6 +2347,7 @@ static void try_resume(mta *m, uint64_t now)
         return;
     }
     m->seen = seen;
+    mta_spool_set_notify(m->sp, m->wake[1]);
     load_queue(m);
     m->suspended = 0;
     m->last_checkpoint = now;
@@ -2342,30 +2355,20 @@ static void try_resume(mta *m, uint64_t now)
         m->resume_tries, x400_p1_idset_count(m->seen));
 }
 
-/* Make this turn's batch durable, then confirm the transfers it answers,
- * then write its files (the journal holds them: the confirmations need not
- * wait for the inbox files' creation). */
-static int commit(mta *m)
+/* A batch is durable (or, with nothing staged, there was nothing to make
+ * durable): index its queue files and confirm the transfers it answers. */
+static void batch_durable(mta *m, pend *p, int had_items)
 {
-    int rv = 0;
-    if (m->suspended) return 0;
-    if (mta_spool_staged(m->sp)) {
-        rv = mta_spool_commit_durable(m->sp, m->err, sizeof m->err);
-        if (rv < 0) {
-            suspend(m, "spool commit");
-            return -1;
-        }
-        m->st.commits++;
-        if (m->st.delivered > m->st.durable_delivered) {
-            m->st.durable_delivered = m->st.delivered;
-            m->st.last_durable_ms = wall_ms();
-            if (!m->st.first_durable_ms) m->st.first_durable_ms = m->st.last_durable_ms;
-        }
-        for (size_t i = 0; i < m->pd.nq; i++) q_add(m, m->pd.q[i].name, &m->pd.q[i].h);
+    if (had_items && p->delivered > m->st.durable_delivered) {
+        m->st.durable_delivered = p->delivered;
+        m->st.last_durable_ms = wall_ms();
+        if (!m->st.first_durable_ms) m->st.first_durable_ms = m->st.last_durable_ms;
     }
-    m->pd.nq = 0;
-    for (size_t i = 0; i < m->pd.nconfirm; i++) {
-        conn *c = m->pd.confirm[i];
+    for (size_t i = 0; i < p->nq; i++) q_add(m, p->q[i].name, &p->q[i].h);
+    p->nq = 0;
+    p->submits = 0;
+    for (size_t i = 0; i < p->nconfirm; i++) {
+        conn *c = p->confirm[i];
         c->confirm = 0;
         touch(m, c);
         if (c->rt_erase) { /* its APDU is durable now: the record is not needed */
@@ -2377,12 +2380,93 @@ static int commit(mta *m)
             (void)x400_p1_link_confirm(c->link);
         }
     }
-    m->pd.nconfirm = 0;
+    p->nconfirm = 0;
+}
+
+/* The batch in flight: wait for it (block) or look whether it is durable;
+ * then confirm it.  0 (none left in flight), 1 (still in flight), -1 (the
+ * spool failed: suspended). */
+static int inflight_done(mta *m, int block)
+{
+    if (!m->inflight) return 0;
+    int r = mta_spool_commit_poll(m->sp, block, m->err, sizeof m->err);
+    if (r < 0) {
+        suspend(m, "spool commit");
+        return -1;
+    }
+    if (r == 0) return 1;
+    m->inflight = 0;
+    batch_durable(m, &m->pdf, 1);
+    return 0;
+}
+
+/* Make this turn's batch durable now, then confirm the transfers it
+ * answers, then write its files (the journal holds them: the confirmations
+ * need not wait for the inbox files' creation).  The batch in flight goes
+ * first.  Before a checkpoint and at shutdown. */
+static int commit(mta *m)
+{
+    int rv = 0, had;
+    if (m->suspended) return 0;
+    if (inflight_done(m, 1) < 0) return -1;
+    had = mta_spool_staged(m->sp) != 0;
+    if (had) {
+        rv = mta_spool_commit_durable(m->sp, m->err, sizeof m->err);
+        if (rv < 0) {
+            suspend(m, "spool commit");
+            return -1;
+        }
+        m->st.commits++;
+    }
+    m->pd.delivered = m->st.delivered;
+    batch_durable(m, &m->pd, had);
     if (rv > 0 && mta_spool_apply_async(m->sp, m->err, sizeof m->err) < 0) {
         suspend(m, "spool commit");
         return -1;
     }
     return rv;
+}
+
+/* Pipelined group commit, once per loop turn: the batch in flight is
+ * confirmed once the writer thread made it durable (it wakes the loop
+ * through m->wake); then, when the thread is free, this turn's batch is
+ * handed to it, and the loop goes on reading sockets meanwhile.  Nothing
+ * is confirmed before its batch is durable: a turn that staged nothing
+ * (a duplicate whose first copy is in the batch in flight) confirms only
+ * when no batch is in flight.  `hold`: hand nothing over (a checkpoint is
+ * due: it comes once the batch in flight is done). */
+static void commit_pipelined(mta *m, int hold)
+{
+    uint8_t b[64];
+    while (m->wake[0] >= 0 && read(m->wake[0], b, sizeof b) > 0) {}
+    if (m->suspended) return;
+    if (inflight_done(m, 0) != 0) return;
+    if (!mta_spool_staged(m->sp)) {
+        m->pd.delivered = m->st.delivered;
+        batch_durable(m, &m->pd, 0);
+        return;
+    }
+    if (hold || mta_spool_writer_busy(m->sp)) return; /* the thread wakes us when free */
+    int rv = mta_spool_commit_async(m->sp, m->err, sizeof m->err);
+    if (rv < 0) {
+        suspend(m, "spool commit");
+        return;
+    }
+    m->st.commits++;
+    m->pd.delivered = m->st.delivered;
+    {   /* the staged batch is the one in flight now */
+        pend t = m->pdf;
+        m->pdf = m->pd;
+        m->pd = t;
+        m->pd.nq = m->pd.nconfirm = m->pd.submits = 0;
+    }
+    m->inflight = 1;
+}
+
+static int checkpoint_due(const mta *m, uint64_t now)
+{
+    uint64_t jb = mta_spool_journal_bytes(m->sp);
+    return !m->suspended && (jb > CHECKPOINT_BYTES || (jb && now - m->last_checkpoint > CHECKPOINT_MS));
 }
 
 static void set_peer_table(mta *m)
@@ -2612,6 +2696,13 @@ static void restore_records(mta *m)
 }
 
 /* Whatever start-up had opened, closed again; exit status 1. */
+static void wake_close(mta *m)
+{
+    for (int i = 0; i < 2; i++)
+        if (m->wake[i] >= 0) close(m->wake[i]);
+    m->wake[0] = m->wake[1] = -1;
+}
+
 static int start_failed(mta *m)
 {
     if (m->guard) mta_guard_free(m->guard);
@@ -2619,6 +2710,7 @@ static int start_failed(mta *m)
     if (m->ids) x400_mtsid_free(m->ids);
     if (m->sp) mta_spool_close(m->sp);
     if (m->seen) x400_p1_idset_free(m->seen);
+    wake_close(m);
     mta_log_close(&m->lg);
     free(m->own);
     return 1;
@@ -2640,6 +2732,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
 
     const mta_config *cfg;
     memset(m, 0, sizeof *m);
+    m->wake[0] = m->wake[1] = -1;
     if (!(m->own = malloc(sizeof *m->own))) return 1;
     *m->own = *cfg_in;
     m->cfg = cfg = m->own;
@@ -2663,6 +2756,13 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         startup_fail(m, "spool: %s", m->err);
         return start_failed(m);
     }
+    /* the spool's writer thread says "a batch is durable" through it */
+    if (pipe2(m->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        m->wake[0] = m->wake[1] = -1;
+        startup_fail(m, "pipe: %s", strerror(errno));
+        return start_failed(m);
+    }
+    mta_spool_set_notify(m->sp, m->wake[1]);
     x400_mtsid_config_init(&ic);
     ic.state_path = mta_spool_path(m->sp, "mtsid", path, sizeof path);
     ic.node_id = cfg->node;
@@ -2698,6 +2798,10 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     dc.tcp_fast_open = cfg->tcp_fast_open;
     if (x400_driver_new(&m->drv, &dc, &dcb, &m->heap.a) < 0 || listen_all(m) < 0) return start_failed(m);
     x400_driver_set_activity(m->drv, on_activity);
+    if (x400_driver_set_wake_fd(m->drv, m->wake[0]) < 0) {
+        startup_fail(m, "driver: %s", x400_driver_diag(m->drv)->text);
+        return start_failed(m);
+    }
     restore_records(m); /* transfers cut by the last run's end resume */
 
     memset(&sa, 0, sizeof sa);
@@ -2730,7 +2834,10 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         if (m->suspended) try_resume(m, now);
         if (!m->stopping && !m->suspended && now - m->last_pickup >= 50) {
             m->last_pickup = now;
-            pickup(m);
+            /* not while the removal of a submission taken over is staged
+             * or in flight: the file is still there, and would be taken
+             * over twice (the list would wait for the batch in flight) */
+            if (!m->pd.submits && !(m->inflight && m->pdf.submits)) pickup(m);
             control(m);
         }
         /* Per-peer work (opening, retries, the bind deadline) at most every
@@ -2747,12 +2854,16 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         }
         run_timers(m, now);
         if (!m->suspended && any_ready(m, now)) feed_links(m, now);
-        (void)commit(m);
-        if (!m->suspended && (mta_spool_journal_bytes(m->sp) > CHECKPOINT_BYTES ||
-                              (mta_spool_journal_bytes(m->sp) && now - m->last_checkpoint > CHECKPOINT_MS))) {
-            if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) suspend(m, "checkpoint");
-            m->st.checkpoints++;
-            m->last_checkpoint = now;
+        {
+            int due = checkpoint_due(m, now);
+            commit_pipelined(m, due);
+            /* a checkpoint once nothing is in flight: what is staged is
+             * committed first (commit), then syncfs */
+            if (due && !m->inflight && !m->suspended && commit(m) >= 0) {
+                if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) suspend(m, "checkpoint");
+                m->st.checkpoints++;
+                m->last_checkpoint = now;
+            }
         }
         if (m->sp && now - m->last_snapshot >= SNAPSHOT_MS) {
             m->last_snapshot = now;
@@ -2808,5 +2919,8 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     free(m->own);
     free(m->pd.q);
     free(m->pd.confirm);
+    free(m->pdf.q);
+    free(m->pdf.confirm);
+    wake_close(m);
     return status;
 }

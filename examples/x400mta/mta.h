@@ -340,6 +340,34 @@ int mta_spool_apply(mta_spool *s, char *err, size_t errlen);
  * a checkpoint and close wait for it; its failure fails the next commit
  * (sticky).  0 / -1 with err. */
 int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen);
+/* Pipelined group commit (the MTA's loop): commit_async closes the staged
+ * batch and hands it to the writer thread, which appends it to the journal,
+ * fdatasyncs it (as commit_durable) and then applies it (as apply_async),
+ * while the MTA reads its sockets and stages the next batch.  Returns the
+ * items handed (0: nothing staged), or -1 with err.  One batch at a time:
+ * it first waits for the previous one to be durable and applied (the MTA
+ * hands the next one when writer_busy says 0, so it does not wait).
+ * commit_poll says what became of it: 1 once when it is durable (only then
+ * may what it holds be acknowledged), 0 while it is not (or nothing is in
+ * flight), -1 with err when the commit or an apply failed (sticky, as a
+ * failed commit: nothing of that batch may be acknowledged).  block: wait
+ * until it is durable or failed.  A synchronous commit, a checkpoint or
+ * close waits for the batch in flight first (its report stays for
+ * commit_poll).  Reading or listing what the batch touches waits for it
+ * (a staged removal is not seen by listing: the MTA does not pick up a
+ * submission again while its removal is staged or in flight).  set_notify: the
+ * writer thread writes one octet to fd (non-blocking, e.g. a pipe in the
+ * MTA's poll set) when a batch is durable, failed, or applied; the MTA
+ * drains it.  Test hook: X400MTA_TEST_SYNC_DELAY_MS in the environment at
+ * open makes every journal fdatasync that many ms slower. */
+int mta_spool_commit_async(mta_spool *s, char *err, size_t errlen);
+int mta_spool_commit_poll(mta_spool *s, int block, char *err, size_t errlen);
+/* A batch handed to commit_async whose outcome commit_poll has not
+ * reported yet. */
+int mta_spool_commit_inflight(const mta_spool *s);
+/* The writer thread has a batch (in flight or being applied). */
+int mta_spool_writer_busy(mta_spool *s);
+void mta_spool_set_notify(mta_spool *s, int fd);
 /* The queue file of a transfer the peer confirmed: removed like
  * stage_unlink(QUEUE), but a batch of nothing else is appended to the
  * journal without an fdatasync (the next one, or a checkpoint, covers it):

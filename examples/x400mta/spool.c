@@ -91,6 +91,17 @@ struct mta_spool {
     int wbusy;             /* witems handed to it, not yet applied (under mu) */
     int wstop;             /* close: the thread ends (under mu) */
     int wfailed;           /* applying witems failed, werr says why (under mu) */
+    /* Pipelined group commit (mta_spool_commit_async): the thread appends
+     * witems to the journal and fdatasyncs it before it applies them. */
+    int wcommit;           /* the job starts with the journal (under mu) */
+    int wdurable;          /* ... and it is durable now (under mu) */
+    int wsync;             /* the job's batch needs its fdatasync */
+    uint64_t wbytes;       /* the job's journal octets */
+    uint64_t wjbase;       /* the journal's length before them */
+    int inflight;          /* a commit job whose outcome was not collected yet */
+    int unreported;        /* a collected durable batch not yet reported by commit_poll */
+    int notify_fd;         /* written to when a job is durable, failed or done; -1 none */
+    unsigned sync_delay_ms; /* test hook: X400MTA_TEST_SYNC_DELAY_MS */
     char werr[MTA_PATH_MAX + 128];
     item *witems;          /* the batch being applied (the thread's while wbusy) */
     size_t nwitems, capwitems;
@@ -595,15 +606,15 @@ uint64_t mta_spool_journal_syncs(const mta_spool *s) { return s ? s->jsyncs : 0;
 
 /* Append the batch to the journal: writev in chunks, short writes resumed.
  * 0 or -1 (errno). */
-static int journal_append(mta_spool *s)
+static int journal_append(const mta_spool *s, const item *items, size_t n)
 {
     struct iovec iov[IOV_CHUNK];
     size_t next = 0;   /* next item not yet in iov */
-    while (next < s->nitems) {
+    while (next < n) {
         int cnt = 0;
-        while (cnt < IOV_CHUNK && next < s->nitems) {
-            iov[cnt].iov_base = s->items[next].rec;
-            iov[cnt].iov_len = s->items[next].reclen;
+        while (cnt < IOV_CHUNK && next < n) {
+            iov[cnt].iov_base = items[next].rec;
+            iov[cnt].iov_len = items[next].reclen;
             cnt++;
             next++;
         }
@@ -622,14 +633,84 @@ static int journal_append(mta_spool *s)
 }
 
 static int wait_writer(mta_spool *s, int block, char *err, size_t errlen);
+static void writer_notify(const mta_spool *s);
+static void hand_over(mta_spool *s, int commit, int sync, uint64_t bytes);
 
 /* Does the batch hold anything that must be on disk before it is
  * acknowledged?  Everything but the removals of transferred queue files. */
-static int batch_needs_sync(const mta_spool *s)
+static int batch_needs_sync(const item *items, size_t n)
 {
-    for (size_t i = 0; i < s->nitems; i++)
-        if (!s->items[i].lazy) return 1;
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].lazy) return 1;
     return 0;
+}
+
+/* The batch into the journal: one append, one fdatasync when `sync` (it
+ * also covers any batch appended without one before it).  A batch of
+ * removals of transferred queue files only is appended without an
+ * fdatasync: lost in a crash, the files come back and are sent again, and
+ * the peer recognises them as duplicates; the next fdatasync or checkpoint
+ * makes it durable.  `jbytes` is the journal's length before it.  0, or -1
+ * with err (the spool is then failed). */
+static int journal_write(const mta_spool *s, const item *items, size_t n, int sync, uint64_t jbytes,
+                         char *err, size_t errlen)
+{
+    if (journal_append(s, items, n) != 0) {
+        int e = errno;
+        /* drop a partial append so later records are not hidden behind it;
+         * the spool stays failed either way */
+        if (ftruncate(s->jfd, (off_t)jbytes) != 0) {}
+        return ioerr(s, err, errlen, "journal write", -1, "journal", e);
+    }
+    if (sync && s->sync_delay_ms) { /* test hook: a slow disk */
+        struct timespec ts = { (time_t)(s->sync_delay_ms / 1000u), (long)(s->sync_delay_ms % 1000u) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+    if (sync && fsync_retry(s->jfd, 1) != 0)
+        return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
+    return 0;
+}
+
+/* The end marker that closes the pending batch: a batch torn by a crash
+ * is replayed not at all, never in part (a received MTSID without its
+ * message would turn the sender's retransmission into a "duplicate" -- a
+ * loss).  0 or -1 with err. */
+static int batch_close(mta_spool *s, char *err, size_t errlen)
+{
+    uint8_t *rec = malloc(REC_HDR + 4);
+    if (!rec || batch_add(s, REC_COMMIT, 0, "", rec, 0) != 0) {
+        seterr(err, errlen, "commit: %s: out of memory", s->dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* With mu held: take the outcome of a finished commit job -- durable (the
+ * journal's length and fdatasyncs move on; commit_poll reports it once) or
+ * failed (the spool is failed). */
+static void collect_locked(mta_spool *s)
+{
+    if (!s->inflight) return;
+    if (s->wdurable) {
+        s->jbytes += s->wbytes;
+        s->jsyncs += (uint64_t)s->wsync;
+        s->inflight = 0;
+        s->unreported = 1;
+    } else if (!s->wbusy) {
+        s->inflight = 0;
+        s->failed = 1;
+    }
+}
+
+/* Wait until the commit job in flight (if any) is durable or failed, and
+ * collect it.  Its report stays for commit_poll. */
+static void drain_inflight(mta_spool *s)
+{
+    if (!s->inflight) return;
+    pthread_mutex_lock(&s->mu);
+    while (s->wbusy && !s->wdurable) pthread_cond_wait(&s->cv, &s->mu);
+    collect_locked(s);
+    pthread_mutex_unlock(&s->mu);
 }
 
 int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
@@ -640,37 +721,17 @@ int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
         return -1;
     }
     if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
+    drain_inflight(s); /* the journal is appended by one thread at a time */
     if (wait_writer(s, 0, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
     }
     if (s->nitems == 0) return 0;
-    int sync = batch_needs_sync(s);
-    {   /* the batch's end marker: a batch torn by a crash is replayed not at
-         * all, never in part (a received MTSID without its message would
-         * turn the sender's retransmission into a "duplicate" -- a loss) */
-        uint8_t *rec = malloc(REC_HDR + 4);
-        if (!rec || batch_add(s, REC_COMMIT, 0, "", rec, 0) != 0) {
-            seterr(err, errlen, "commit: %s: out of memory", s->dir);
-            return -1;
-        }
-    }
+    int sync = batch_needs_sync(s->items, s->nitems);
+    if (batch_close(s, err, errlen) != 0) return -1;
     s->failed = 1; /* until the end of this function */
-    /* the journal: one append, one fdatasync (it also covers any batch
-     * appended without one before it).  A batch of removals of transferred
-     * queue files only is appended without an fdatasync: lost in a crash,
-     * the files come back and are sent again, and the peer recognises them
-     * as duplicates; the next fdatasync or checkpoint makes it durable. */
-    if (journal_append(s) != 0) {
-        int e = errno;
-        /* drop a partial append so later records are not hidden behind it;
-         * the spool stays failed either way */
-        if (ftruncate(s->jfd, (off_t)s->jbytes) != 0) {}
-        return ioerr(s, err, errlen, "journal write", -1, "journal", e);
-    }
-    if (sync && fsync_retry(s->jfd, 1) != 0)
-        return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
+    if (journal_write(s, s->items, s->nitems, sync, s->jbytes, err, errlen) != 0) return -1;
     s->jsyncs += (uint64_t)sync;
     s->jbytes += s->batch_bytes;
     s->journalled = 1;
@@ -723,6 +784,15 @@ int mta_spool_apply(mta_spool *s, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ writer thread */
 
+/* One octet to the MTA's wake-up descriptor (a full pipe is readable
+ * already: nothing lost). */
+static void writer_notify(const mta_spool *s)
+{
+    static const uint8_t one = 1;
+    if (s->notify_fd < 0) return;
+    while (write(s->notify_fd, &one, 1) < 0 && errno == EINTR) {}
+}
+
 static void *writer_main(void *arg)
 {
     mta_spool *s = arg;
@@ -730,10 +800,20 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->wbusy && !s->wstop) pthread_cond_wait(&s->cv, &s->mu);
-        if (!s->wbusy) break; /* stopped with nothing left */
+        if (!s->wbusy) break; /* stopped with nothing left (a job is finished first) */
+        int commit = s->wcommit, sync = s->wsync, rc = 0;
+        uint64_t base = s->wjbase;
         pthread_mutex_unlock(&s->mu);
         e[0] = 0;
-        int rc = apply_items(s, s->witems, s->nwitems, e, sizeof e);
+        if (commit) { /* the journal first: nothing is applied before it is durable */
+            rc = journal_write(s, s->witems, s->nwitems, sync, base, e, sizeof e);
+            pthread_mutex_lock(&s->mu);
+            if (rc == 0) s->wdurable = 1;
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            if (rc == 0) writer_notify(s); /* its confirmations may go */
+        }
+        if (rc == 0) rc = apply_items(s, s->witems, s->nwitems, e, sizeof e);
         pthread_mutex_lock(&s->mu);
         if (rc != 0) {
             s->wfailed = 1;
@@ -741,6 +821,9 @@ static void *writer_main(void *arg)
         }
         s->wbusy = 0;
         pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        writer_notify(s);
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -754,6 +837,7 @@ static int wait_writer(mta_spool *s, int block, char *err, size_t errlen)
     if (!s->have_writer) return 0;
     pthread_mutex_lock(&s->mu);
     while (block && s->wbusy) pthread_cond_wait(&s->cv, &s->mu);
+    collect_locked(s);
     int busy = s->wbusy, failed = s->wfailed;
     if (failed && err && errlen) { /* reported once, where it can be */
         seterr(err, errlen, "%s", s->werr);
@@ -793,7 +877,14 @@ int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen)
         if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return mta_spool_apply(s, err, errlen);
         s->have_writer = 1;
     }
-    /* the batch becomes the thread's; its empty array ours */
+    hand_over(s, 0, 0, 0);
+    return 0;
+}
+
+/* The pending batch becomes the writer thread's job (its empty array
+ * ours); commit: the thread journals it first (sync: with an fdatasync). */
+static void hand_over(mta_spool *s, int commit, int sync, uint64_t bytes)
+{
     item *t = s->witems;
     size_t tc = s->capwitems;
     s->witems = s->items;
@@ -805,10 +896,83 @@ int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen)
     s->batch_bytes = 0;
     s->journalled = 0;
     pthread_mutex_lock(&s->mu);
+    s->wcommit = commit;
+    s->wdurable = 0;
+    s->wsync = sync;
+    s->wbytes = bytes;
+    s->wjbase = s->jbytes;
     s->wbusy = 1;
+    s->inflight = commit;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+int mta_spool_commit_async(mta_spool *s, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
+    if (s->jfd < 0) {
+        seterr(err, errlen, "commit: %s: opened without the lock (the journal is the MTA's)", s->dir);
+        return -1;
+    }
+    if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
+    /* one job at a time: the previous one durable and applied */
+    drain_inflight(s);
+    if (wait_writer(s, 1, err, errlen) != 0) return -1;
+    if (s->failed) {
+        seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
+        return -1;
+    }
+    if (s->nitems == 0) return 0;
+    if (!s->have_writer) {
+        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+            seterr(err, errlen, "commit: %s: cannot start the writer thread", s->dir);
+            return -1;
+        }
+        s->have_writer = 1;
+    }
+    int sync = batch_needs_sync(s->items, s->nitems);
+    if (batch_close(s, err, errlen) != 0) return -1;
+    int n = (int)s->nitems - 1; /* not counting the end marker */
+    hand_over(s, 1, sync, s->batch_bytes);
+    return n;
+}
+
+int mta_spool_commit_poll(mta_spool *s, int block, char *err, size_t errlen)
+{
+    if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
+    if (s->inflight) {
+        pthread_mutex_lock(&s->mu);
+        while (block && s->wbusy && !s->wdurable) pthread_cond_wait(&s->cv, &s->mu);
+        collect_locked(s);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (s->unreported) {
+        s->unreported = 0;
+        return 1;
+    }
+    if (s->inflight) return 0;
+    if (wait_writer(s, 0, err, errlen) != 0) return -1;
+    if (s->failed) {
+        seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
+        return -1;
+    }
     return 0;
+}
+
+int mta_spool_commit_inflight(const mta_spool *s) { return s && (s->inflight || s->unreported); }
+
+int mta_spool_writer_busy(mta_spool *s)
+{
+    if (!s || !s->have_writer) return 0;
+    pthread_mutex_lock(&s->mu);
+    int busy = s->wbusy;
+    pthread_mutex_unlock(&s->mu);
+    return busy;
+}
+
+void mta_spool_set_notify(mta_spool *s, int fd)
+{
+    if (s) s->notify_fd = fd;
 }
 
 int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
@@ -992,7 +1156,12 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     mta_spool *s = calloc(1, sizeof *s);
     if (!s) { seterr(err, errlen, "spool: %s: out of memory", dir); return -1; }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
-    s->dirfd = s->lockfd = s->jfd = -1;
+    s->dirfd = s->lockfd = s->jfd = s->notify_fd = -1;
+    {   /* test hook (check_mta, check_mtaspool): every journal fdatasync
+         * takes this many ms longer, as on a slow disk */
+        const char *d = getenv("X400MTA_TEST_SYNC_DELAY_MS");
+        if (d && *d) s->sync_delay_ms = (unsigned)strtoul(d, NULL, 10);
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < MTA_SPOOL_NDIR; i++) s->subfd[i] = -1;

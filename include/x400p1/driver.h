@@ -133,6 +133,13 @@ typedef void (*x400_driver_activity_fn)(void *user, x400_driver *d, x400_lpi_han
                                         x400_assoc *a);
 void x400_driver_set_activity(x400_driver *d, x400_driver_activity_fn fn);
 
+/* Optional: x400_driver_run also waits for `fd` (e.g. the read end of a
+ * pipe that another thread of the application writes to) to be readable,
+ * and returns when it is; the driver never reads it -- the application
+ * drains it, or every run returns at once.  -1: none (the default).  One
+ * descriptor; a new call replaces the previous one.  X400_OK or an error. */
+int x400_driver_set_wake_fd(x400_driver *d, int fd);
+
 /* Close a connection now (the association sees its transport closed). */
 int x400_driver_disconnect(x400_driver *d, x400_lpi_handle conn);
 
