@@ -1362,6 +1362,50 @@ START_TEST(full_disk_receiver_resumes_by_itself)
 }
 END_TEST
 
+/* The receiver's journal commit is slow (every fdatasync 4 s longer, the
+ * spool's test hook): its loop goes on meanwhile -- a stats snapshot that
+ * counts the message received while nothing is durable yet, written long
+ * before the commit can have ended (with the commit on the loop's thread
+ * no snapshot is written between the reception and the end of its
+ * commit) -- and the transfer is confirmed only after the commit: A has
+ * not transferred it while B's snapshot says nothing is durable, and it
+ * is delivered once. */
+START_TEST(slow_commit_loop_goes_on)
+{
+    struct env e;
+    double t0, seen_at = -1;
+    long v[3] = { 0, 0, 0 };
+    env_init(&e);
+    ck_assert_int_eq(setenv("X400MTA_TEST_SYNC_DELAY_MS", "4000", 1), 0);
+    start(&e, 1);
+    ck_assert_int_eq(unsetenv("X400MTA_TEST_SYNC_DELAY_MS"), 0);
+    start(&e, 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "conn_objects", 0, 10), 0);
+    t0 = now_s();
+    submit(&e, 0, "sc", 1, 3000, 0);
+    while (now_s() < t0 + 3.5) {
+        stats_of(&e, 1, "received", "first_durable_ms", "delivered", v);
+        if (v[0] >= 1) { seen_at = now_s(); break; }
+        usleep(10000);
+    }
+    ck_assert_msg(seen_at > 0, "B's snapshot did not count the message within 3.5 s (the commit takes 4 s)");
+    ck_assert_msg(v[1] == 0, "the snapshot that counts it received shows it durable (first_durable_ms %ld)", v[1]);
+    ck_assert_int_eq(v[2], 1);
+    /* not confirmed before it is durable: A's snapshot lags by up to 250
+     * ms, so read it well inside the commit's 4 s */
+    usleep(500000);
+    stats_of(&e, 1, "first_durable_ms", "received", "commits", v);
+    ck_assert_msg(v[0] == 0, "durable after %.1f s of a 4 s commit", now_s() - seen_at);
+    ck_assert_int_eq(stat_of(&e, 0, "transferred"), 0);
+    ck_assert(wait_for(&e, 1, "sc", 1, -1, 30));
+    ck_assert_int_eq(wait_stat(&e, 0, "transferred", 1, 30), 1);
+    assert_exactly_once(&e, 1, "sc", 1);
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 /* A bare RTSE initiator (no P1 link, so no encoder in the way): bound,
  * transfer confirmations, aborts. */
 struct raw_mta {
@@ -2188,6 +2232,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, sighup_reloads_config_and_reopens_log);
     tcase_add_test(tc, queue_control_by_mtsid);
     tcase_add_test(tc, full_disk_receiver_resumes_by_itself);
+    tcase_add_test(tc, slow_commit_loop_goes_on);
     suite_add_tcase(s, tc);
     /* the last operator items: durable holds, per-peer bind passwords,
      * quarantine, suspensions and the retry budget, garbage logging */

@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1351,6 +1354,251 @@ START_TEST(sigkill_async_apply)
 }
 END_TEST
 
+/* ---- pipelined group commit (mta_spool_commit_async) ---- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Messages from..to-1 staged with their MTSIDs, the MTSIDs put in `seen`
+ * (the MTA's set; may be NULL) */
+static void stage_msgs(mta_spool *s, x400_p1_idset *seen, unsigned from, unsigned to, size_t len)
+{
+    for (unsigned k = from; k < to; k++) {
+        char name[32], t[X400_MTSID_TEXT_MAX];
+        x400_mtsid id;
+        snprintf(name, sizeof name, "m%05u.apdu", k);
+        stage_body(s, MTA_SPOOL_INBOX, name, k, len);
+        stage_seen_n(s, k);
+        mtsid_text(t, sizeof t, k);
+        ck_assert_int_eq(x400_mtsid_parse(t, strlen(t), &id, NULL), X400_OK);
+        if (seen) (void)x400_p1_idset_insert(seen, &id);
+    }
+}
+
+static void check_msgs(mta_spool *s, const x400_p1_idset *seen, unsigned from, unsigned to, size_t len)
+{
+    for (unsigned k = from; k < to; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "m%05u.apdu", k);
+        check_body(s, MTA_SPOOL_INBOX, name, k, len ? len : 512 + k % 1500);
+        ck_assert_msg(!seen || idset_has(seen, k), "%u not in seen", k);
+    }
+}
+
+/* The journal's fdatasync slowed to 300 ms (the spool's test hook): the
+ * batch handed over is reported durable only after it -- not by the first
+ * poll, the wake-up descriptor silent until then, the fdatasync counted
+ * then -- while the next batch is staged; reported once; a synchronous
+ * commit and a checkpoint wait for the batch in flight (its report kept,
+ * the journal's length right); everything is there after a reopen. */
+START_TEST(commit_async_reports_only_durable)
+{
+    char dir[512], err[512], jpath[700];
+    int nfd[2];
+    tdir(dir);
+    pathf(jpath, sizeof jpath, dir, NULL, "journal");
+    ck_assert_int_eq(pipe(nfd), 0);
+    ck_assert_int_eq(fcntl(nfd[0], F_SETFL, O_NONBLOCK), 0);
+    ck_assert_int_eq(fcntl(nfd[1], F_SETFL, O_NONBLOCK), 0);
+    ck_assert_int_eq(setenv("X400MTA_TEST_SYNC_DELAY_MS", "300", 1), 0);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    ck_assert_int_eq(unsetenv("X400MTA_TEST_SYNC_DELAY_MS"), 0);
+    mta_spool_set_notify(s, nfd[1]);
+    ck_assert_int_eq(mta_spool_commit_poll(s, 0, err, sizeof err), 0); /* nothing in flight */
+    ck_assert(!mta_spool_commit_inflight(s));
+    stage_msgs(s, seen, 0, 10, 700);
+    uint64_t syncs0 = mta_spool_journal_syncs(s);
+    double t0 = mono_s();
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 20);
+    ck_assert_uint_eq(mta_spool_staged(s), 0);
+    ck_assert(mta_spool_commit_inflight(s));
+    ck_assert(mta_spool_writer_busy(s));
+    ck_assert_int_eq(mta_spool_commit_poll(s, 0, err, sizeof err), 0);
+    ck_assert_uint_eq(mta_spool_journal_syncs(s), syncs0);
+    stage_msgs(s, seen, 10, 20, 700); /* the next batch, meanwhile */
+    ck_assert_uint_eq(mta_spool_staged(s), 20);
+    {
+        struct pollfd pf = { nfd[0], POLLIN, 0 };
+        uint8_t b[16];
+        ck_assert_int_eq(poll(&pf, 1, 10000), 1);
+        ck_assert_msg(mono_s() - t0 >= 0.29, "woken after %.3f s, before the 300 ms fdatasync", mono_s() - t0);
+        while (read(nfd[0], b, sizeof b) > 0) {}
+    }
+    ck_assert_int_eq(mta_spool_commit_poll(s, 0, err, sizeof err), 1);
+    ck_assert_int_eq(mta_spool_commit_poll(s, 0, err, sizeof err), 0); /* reported once */
+    ck_assert(!mta_spool_commit_inflight(s));
+    ck_assert_uint_eq(mta_spool_journal_syncs(s), syncs0 + 1);
+    ck_assert_int_eq((uint64_t)fsize(jpath), mta_spool_journal_bytes(s));
+    /* the second one waits for the first's files (one batch at a time) */
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 20);
+    ck_assert_int_eq(mta_spool_commit_poll(s, 1, err, sizeof err), 1);
+    ck_assert_uint_eq(mta_spool_journal_syncs(s), syncs0 + 2);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), 20);
+    check_msgs(s, seen, 0, 20, 700);
+    /* a synchronous commit with a batch in flight: the journal appended by
+     * one thread at a time, the report kept */
+    stage_msgs(s, seen, 20, 21, 700);
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 2);
+    stage_msgs(s, seen, 21, 22, 700);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 2);
+    ck_assert_int_eq(mta_spool_commit_poll(s, 0, err, sizeof err), 1);
+    ck_assert_int_eq((uint64_t)fsize(jpath), mta_spool_journal_bytes(s));
+    /* a checkpoint with a batch in flight: the batch first, then the
+     * journal emptied (and its length 0, not the batch's) */
+    stage_msgs(s, seen, 22, 24, 700);
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 4);
+    ck_assert_int_eq(mta_spool_checkpoint(s, seen, err, sizeof err), 0);
+    ck_assert_int_eq(mta_spool_commit_poll(s, 0, err, sizeof err), 1);
+    ck_assert_int_eq(fsize(jpath), 0);
+    ck_assert_uint_eq(mta_spool_journal_bytes(s), 0);
+    /* close with a batch in flight finishes it */
+    stage_msgs(s, seen, 24, 26, 700);
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 4);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), 26);
+    check_msgs(s, seen, 0, 26, 700);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    close(nfd[0]);
+    close(nfd[1]);
+    rm_tree(dir);
+}
+END_TEST
+
+/* A batch whose journal append fails (the file size limit, as a full
+ * disk) is never reported durable: commit_poll fails (sticky), later
+ * commits fail, and a reopen finds nothing of it. */
+START_TEST(commit_async_failure_never_reported)
+{
+    char dir[512], err[512];
+    tdir(dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        x400_p1_idset *seen = NULL;
+        mta_spool *s = NULL;
+        struct rlimit rl = { 64 * 1024, 64 * 1024 };
+        signal(SIGXFSZ, SIG_IGN);
+        if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
+        if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(4);
+        stage_msgs(s, seen, 0, 1, 100);
+        if (mta_spool_commit_async(s, err, sizeof err) != 2) _exit(5);
+        if (mta_spool_commit_poll(s, 1, err, sizeof err) != 1) _exit(6);
+        stage_msgs(s, seen, 1, 2, 200000); /* beyond the limit */
+        if (mta_spool_commit_async(s, err, sizeof err) != 2) _exit(7);
+        err[0] = 0;
+        if (mta_spool_commit_poll(s, 1, err, sizeof err) != -1) _exit(8);
+        if (!strstr(err, "journal write")) _exit(9);
+        if (mta_spool_commit_poll(s, 0, err, sizeof err) != -1) _exit(10); /* sticky */
+        stage_seen_n(s, 3);
+        if (mta_spool_commit_async(s, err, sizeof err) != -1 || !strstr(err, "reopen")) _exit(11);
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+        _exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), 1);
+    check_msgs(s, seen, 0, 1, 100);
+    ck_assert(!idset_has(seen, 1) && !idset_has(seen, 3));
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* SIGKILL at random points of the pipelined commit cycle, as the MTA runs
+ * it (stage; each turn: collect a durable batch and "confirm" it, hand the
+ * staged batch over when the thread is free; now and then a checkpoint),
+ * with the journal's fdatasync slowed to 3 ms so that kills land while a
+ * batch is in flight: everything confirmed is there after the reopen,
+ * whole, and what survived is exactly a prefix of batches -- no message
+ * without its MTSID, no MTSID without its message. */
+START_TEST(sigkill_async_commit)
+{
+    char dir[512], err[512];
+    tdir(dir);
+    unsigned total = 0;
+    srand(4242);
+    for (unsigned round = 0; round < 8; round++) {
+        int pfd[2];
+        ck_assert_int_eq(pipe(pfd), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            x400_p1_idset *seen = NULL;
+            mta_spool *s = NULL;
+            uint32_t inflight_upto = 0;
+            close(pfd[0]);
+            if (setenv("X400MTA_TEST_SYNC_DELAY_MS", "3", 1) != 0) _exit(1);
+            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
+            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+            for (unsigned k = total;; k++) {
+                char name[32], t[X400_MTSID_TEXT_MAX];
+                uint8_t b[2048];
+                mta_spool_hdr h;
+                x400_mtsid id;
+                hdr_min(&h, "message");
+                h.time_ms = k;
+                body_fill(b, sizeof b, k);
+                snprintf(name, sizeof name, "m%05u.apdu", k);
+                mtsid_text(t, sizeof t, k);
+                if (mta_spool_stage_file(s, MTA_SPOOL_INBOX, name, &h, b, 512 + k % 1500) != 0) _exit(4);
+                if (mta_spool_stage_seen(s, t) != 0) _exit(5);
+                if (x400_mtsid_parse(t, strlen(t), &id, NULL) != X400_OK) _exit(6);
+                (void)x400_p1_idset_insert(seen, &id); /* the MTA's `seen` */
+                if (k % 5 == 4) { /* a turn ends */
+                    int r = mta_spool_commit_poll(s, 0, err, sizeof err);
+                    if (r < 0) _exit(7);
+                    if (r == 1 && write(pfd[1], &inflight_upto, sizeof inflight_upto) != (ssize_t)sizeof inflight_upto)
+                        _exit(8);
+                    if (!mta_spool_writer_busy(s) && !mta_spool_commit_inflight(s)) {
+                        if (mta_spool_commit_async(s, err, sizeof err) < 0) _exit(9);
+                        inflight_upto = k + 1;
+                    }
+                }
+                if (k % 97 == 96 && mta_spool_checkpoint(s, seen, err, sizeof err) != 0) _exit(10);
+            }
+        }
+        close(pfd[1]);
+        uint32_t n, confirmed = total;
+        if (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
+        usleep((useconds_t)(rand() % 120000));
+        kill(pid, SIGKILL);
+        int st = 0;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+        while (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
+        close(pfd[0]);
+        x400_p1_idset *seen = idset_new();
+        mta_spool *s = sopen(dir, 1, seen);
+        unsigned now_total = (unsigned)list_count(s, MTA_SPOOL_INBOX);
+        ck_assert_msg(now_total >= confirmed, "round %u: %u confirmed, %u there", round, confirmed, now_total);
+        /* a prefix, whole: every message with its MTSID, no MTSID beyond */
+        check_msgs(s, seen, 0, now_total, 0);
+        for (unsigned k = now_total; k < now_total + 64; k++)
+            ck_assert_msg(!idset_has(seen, k), "round %u: MTSID %u without its message", round, k);
+        total = now_total;
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+    }
+    ck_assert_uint_gt(total, 0);
+    rm_tree(dir);
+}
+END_TEST
+
 /* ---- RTSE receiver records (spool rtse/) ---- */
 
 uint32_t x400i_crc32(const uint8_t *p, size_t n); /* lib/internal.h */
@@ -1552,6 +1800,9 @@ Suite *x400t_suite_mtaspool(void)
     tcase_add_test(tc, transferred_removal_unsynced);
     tcase_add_test(tc, async_apply_failure_sticky);
     tcase_add_test(tc, sigkill_async_apply);
+    tcase_add_test(tc, commit_async_reports_only_durable);
+    tcase_add_test(tc, commit_async_failure_never_reported);
+    tcase_add_test(tc, sigkill_async_commit);
     tcase_add_test(tc, rtse_records);
     tcase_add_test(tc, rtse_record_damage);
     tcase_add_test(tc, heap_counts_live_bytes);
