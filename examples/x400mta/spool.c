@@ -62,6 +62,12 @@ _Static_assert(X400_MTSID_TEXT_MAX <= MTA_SPOOL_NAME_MAX, "an MTSID text is a jo
 
 static const char *const dir_names[MTA_SPOOL_NDIR] = { "submit", "queue", "inbox", "quarantine" };
 
+/* CRC-32: slicing-by-8 tables, and whether the CPU multiplies carry-less */
+typedef struct crc_tables {
+    uint32_t t[8][256];
+    int clmul;
+} crc_tables;
+
 typedef struct item {
     uint8_t *rec;          /* the complete journal record */
     size_t reclen;
@@ -111,7 +117,7 @@ struct mta_spool {
     item *items;           /* the pending batch */
     size_t nitems, capitems;
     size_t batch_bytes;
-    uint32_t crctab[8][256]; /* slicing-by-8 tables */
+    crc_tables crc;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -137,8 +143,60 @@ static int ioerr(const mta_spool *s, char *err, size_t errlen, const char *what,
     return -1;
 }
 
-static void crc_init(uint32_t tab[8][256])
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CRC_CLMUL 1
+/* CRC-32 by carry-less multiplication (PCLMULQDQ): four 128-bit lanes
+ * folded 64 octets at a time, then into one lane, then Barrett-reduced
+ * (Intel, "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ
+ * Instruction", 2009; the constants are the reflected x^k mod P of its
+ * CRC-32 example).  `state` is the running (inverted) CRC; n >= 64 and a
+ * multiple of 16.  About three times the tables' speed: every received
+ * octet of a 1 MiB APDU is CRC'ed (the journal, the RTSE record). */
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t crc32_clmul(uint32_t state, const uint8_t *p, size_t n)
 {
+    const __m128i k64 = _mm_set_epi64x(0x01c6e41596LL, 0x0154442bd4LL);  /* fold by 4x128 */
+    const __m128i k16 = _mm_set_epi64x(0x00ccaa009eLL, 0x01751997d0LL);  /* fold by 128 */
+    const __m128i k5 = _mm_set_epi64x(0, 0x0163cd6124LL);                 /* 64 -> 32 */
+    const __m128i pmu = _mm_set_epi64x(0x01f7011641LL, 0x01db710641LL);   /* P', mu */
+    const __m128i lo32 = _mm_setr_epi32(-1, 0, -1, 0);
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+    __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+    a = _mm_xor_si128(a, _mm_cvtsi32_si128((int)state));
+    p += 64;
+    n -= 64;
+#define FOLD(x, k, next) _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128((x), (k), 0x00), \
+                                                     _mm_clmulepi64_si128((x), (k), 0x11)), (next))
+    for (; n >= 64; p += 64, n -= 64) {
+        a = FOLD(a, k64, _mm_loadu_si128((const __m128i *)(const void *)p));
+        b = FOLD(b, k64, _mm_loadu_si128((const __m128i *)(const void *)(p + 16)));
+        c = FOLD(c, k64, _mm_loadu_si128((const __m128i *)(const void *)(p + 32)));
+        d = FOLD(d, k64, _mm_loadu_si128((const __m128i *)(const void *)(p + 48)));
+    }
+    a = FOLD(a, k16, b);
+    a = FOLD(a, k16, c);
+    a = FOLD(a, k16, d);
+    for (; n >= 16; p += 16, n -= 16) a = FOLD(a, k16, _mm_loadu_si128((const __m128i *)(const void *)p));
+#undef FOLD
+    /* 128 -> 64 bits, 64 -> 32 bits, then Barrett */
+    a = _mm_xor_si128(_mm_srli_si128(a, 8), _mm_clmulepi64_si128(a, k16, 0x10));
+    a = _mm_xor_si128(_mm_srli_si128(a, 4), _mm_clmulepi64_si128(_mm_and_si128(a, lo32), k5, 0x00));
+    __m128i t = _mm_clmulepi64_si128(_mm_and_si128(a, lo32), pmu, 0x10);
+    t = _mm_clmulepi64_si128(_mm_and_si128(t, lo32), pmu, 0x00);
+    return (uint32_t)_mm_extract_epi32(_mm_xor_si128(a, t), 1);
+}
+#endif
+
+static void crc_init(crc_tables *ct)
+{
+    uint32_t (*tab)[256] = ct->t;
+#ifdef CRC_CLMUL
+    __builtin_cpu_init();
+    ct->clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+#endif
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
@@ -150,9 +208,18 @@ static void crc_init(uint32_t tab[8][256])
 
 /* CRC-32 (IEEE 802.3, reflected), continued from `crc` (0 to start);
  * slicing-by-8: eight octets per step (a 1 MiB APDU is journalled whole). */
-static uint32_t crc32_update(uint32_t tab[8][256], uint32_t crc, const uint8_t *p, size_t n)
+static uint32_t crc32_update(const crc_tables *ct, uint32_t crc, const uint8_t *p, size_t n)
 {
+    const uint32_t (*tab)[256] = ct->t;
     crc = ~crc;
+#ifdef CRC_CLMUL
+    if (n >= 64 && ct->clmul) {
+        size_t m = n & ~(size_t)15;
+        crc = crc32_clmul(crc, p, m);
+        p += m;
+        n -= m;
+    }
+#endif
     while (n >= 8) {
         uint32_t a = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
         uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
@@ -164,6 +231,7 @@ static uint32_t crc32_update(uint32_t tab[8][256], uint32_t crc, const uint8_t *
     while (n--) crc = tab[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
     return ~crc;
 }
+
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -530,8 +598,8 @@ static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint
     rec[14] = (uint8_t)nl;
     rec[15] = (uint8_t)(nl >> 8);
     memcpy(rec + 16, name, nl);
-    uint32_t crc = crc32_update(s->crctab, 0, rec + 4, 4);
-    put32(rec + 8, crc32_update(s->crctab, crc, rec + REC_HDR, body));
+    uint32_t crc = crc32_update(&s->crc, 0, rec + 4, 4);
+    put32(rec + 8, crc32_update(&s->crc, crc, rec + REC_HDR, body));
     item *it = &s->items[s->nitems++];
     it->rec = rec;
     it->reclen = reclen;
@@ -1094,7 +1162,7 @@ static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_fil
         r = pread_full(jfd, buf, body, off + REC_HDR);
         if (r < 0) { rc = ioerr(s, err, errlen, "read", -1, "journal", errno); break; }
         if ((size_t)r < body) break;
-        if (crc32_update(s->crctab, crc32_update(s->crctab, 0, h + 4, 4), buf, body) != get32(h + 8)) break;
+        if (crc32_update(&s->crc, crc32_update(&s->crc, 0, h + 4, 4), buf, body) != get32(h + 8)) break;
         unsigned type = buf[0], dir = buf[1];
         size_t nl = (size_t)buf[2] | (size_t)buf[3] << 8;
         /* names and MTSID texts both fit MTA_SPOOL_NAME_MAX */
@@ -1165,7 +1233,7 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < MTA_SPOOL_NDIR; i++) s->subfd[i] = -1;
-    crc_init(s->crctab);
+    crc_init(&s->crc);
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) { ioerr(s, err, errlen, "mkdir", -1, ".", errno); goto fail; }
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1627,7 +1695,7 @@ int mta_spool_rtse_save(mta_spool *s, mta_spool_rtse *f, const char *peer, const
     if (n > f->written) {
         if (pwrite_full(fd, octets + f->written, n - f->written, 2u * MTA_RTSE_SLOT + f->written) < 0)
             goto fail;
-        f->crc = crc32_update(s->crctab, f->crc, octets + f->written, n - f->written);
+        f->crc = crc32_update(&s->crc, f->crc, octets + f->written, n - f->written);
         f->written = n;
     }
     memset(slot, 0, sizeof slot);
@@ -1640,7 +1708,7 @@ int mta_spool_rtse_save(mta_spool *s, mta_spool_rtse *f, const char *peer, const
     put32(slot + 36 + RTSE_PEER, f->crc);
     put32(slot + 40 + RTSE_PEER, (uint32_t)rec_len);
     memcpy(slot + RTSE_OFF_REC, rec, rec_len);
-    put32(slot + MTA_RTSE_SLOT - 4, crc32_update(s->crctab, 0, slot, MTA_RTSE_SLOT - 4));
+    put32(slot + MTA_RTSE_SLOT - 4, crc32_update(&s->crc, 0, slot, MTA_RTSE_SLOT - 4));
     if (pwrite_full(fd, slot, sizeof slot, (f->seq & 1) * MTA_RTSE_SLOT) < 0) goto fail;
     /* no fdatasync: see mta.h (a record older than the checkpoints the
      * receiver confirmed makes the library restart the transfer) */
@@ -1700,7 +1768,7 @@ static uint64_t rtse_slot_ok(mta_spool *s, const uint8_t *slot)
 {
     uint32_t rl = get32(slot + 40 + RTSE_PEER);
     if (memcmp(slot, RTSE_MAGIC, 4) ||
-        get32(slot + MTA_RTSE_SLOT - 4) != crc32_update(s->crctab, 0, slot, MTA_RTSE_SLOT - 4) ||
+        get32(slot + MTA_RTSE_SLOT - 4) != crc32_update(&s->crc, 0, slot, MTA_RTSE_SLOT - 4) ||
         rl == 0 || rl > X400_RTSE_RECORD_MAX || memchr(slot + 12, 0, RTSE_PEER) == NULL)
         return 0;
     return get64(slot + 4);
@@ -1739,7 +1807,7 @@ int mta_spool_rtse_load(mta_spool *s, const char *name, mta_spool_rtse_loaded *o
         out->octets = n ? malloc((size_t)n) : NULL;
         if (n && !out->octets) break;
         if (n && (pread_full(fd, out->octets, (size_t)n, 2u * MTA_RTSE_SLOT) != (ssize_t)n ||
-                  crc32_update(s->crctab, 0, out->octets, (size_t)n) != get32(sl + 36 + RTSE_PEER)))
+                  crc32_update(&s->crc, 0, out->octets, (size_t)n) != get32(sl + 36 + RTSE_PEER)))
             continue;
         memcpy(out->peer, sl + 12, RTSE_PEER < sizeof out->peer ? RTSE_PEER : sizeof out->peer);
         out->peer[sizeof out->peer - 1] = 0;
