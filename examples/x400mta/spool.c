@@ -11,7 +11,11 @@
  *             queue/inbox files written (temp + rename, no fsync) and the
  *             submit/ files taken over unlinked -- by the MTA on the
  *             writer thread, after it confirmed the batch's transfers
- *             (mta_spool_commit_durable, mta_spool_apply_async).  A checkpoint makes those
+ *             (mta_spool_commit_durable, mta_spool_apply_async).  The MTA's
+ *             loop hands the append and the fdatasync to that thread too
+ *             (mta_spool_commit_async: pipelined, one batch in flight,
+ *             reported by mta_spool_commit_poll once durable, the loop
+ *             woken through notify_fd).  A checkpoint makes those
  *             files durable in bulk (syncfs), saves the received-identifier
  *             set, and only then empties the journal.
  *   open      replays the journal: missing or damaged files are rebuilt
