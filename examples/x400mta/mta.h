@@ -341,12 +341,14 @@ int mta_spool_apply(mta_spool *s, char *err, size_t errlen);
  * (sticky).  0 / -1 with err. */
 int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen);
 /* Pipelined group commit (the MTA's loop): commit_async closes the staged
- * batch and hands it to the writer thread, which appends it to the journal,
- * fdatasyncs it (as commit_durable) and then applies it (as apply_async),
- * while the MTA reads its sockets and stages the next batch.  Returns the
- * items handed (0: nothing staged), or -1 with err.  One batch at a time:
- * it first waits for the previous one to be durable and applied (the MTA
- * hands the next one when writer_busy says 0, so it does not wait).
+ * batch and hands it to the spool's committer thread, which appends it to
+ * the journal and fdatasyncs it (as commit_durable), then hands it to the
+ * writer thread, which applies it (as apply_async) while the committer
+ * takes the next batch; the MTA meanwhile reads its sockets and stages
+ * that next batch.  Returns the items handed (0: nothing staged), or -1
+ * with err.  One batch in the committer at a time: it first waits for the
+ * previous one (the MTA hands the next one when writer_busy says 0, so it
+ * does not wait).
  * commit_poll says what became of it: 1 once when it is durable (only then
  * may what it holds be acknowledged), 0 while it is not (or nothing is in
  * flight), -1 with err when the commit or an apply failed (sticky, as a
@@ -365,7 +367,7 @@ int mta_spool_commit_poll(mta_spool *s, int block, char *err, size_t errlen);
 /* A batch handed to commit_async whose outcome commit_poll has not
  * reported yet. */
 int mta_spool_commit_inflight(const mta_spool *s);
-/* The writer thread has a batch (in flight or being applied). */
+/* The committer thread has a batch (commit_async would wait for it). */
 int mta_spool_writer_busy(mta_spool *s);
 void mta_spool_set_notify(mta_spool *s, int fd);
 /* The queue file of a transfer the peer confirmed: removed like

@@ -12,10 +12,12 @@
  *             submit/ files taken over unlinked -- by the MTA on the
  *             writer thread, after it confirmed the batch's transfers
  *             (mta_spool_commit_durable, mta_spool_apply_async).  The MTA's
- *             loop hands the append and the fdatasync to that thread too
- *             (mta_spool_commit_async: pipelined, one batch in flight,
- *             reported by mta_spool_commit_poll once durable, the loop
- *             woken through notify_fd).  A checkpoint makes those
+ *             loop hands the append and the fdatasync to a committer
+ *             thread (mta_spool_commit_async: pipelined, one batch in
+ *             flight, reported by mta_spool_commit_poll once durable, the
+ *             loop woken through notify_fd), which then hands the batch to
+ *             the writer thread: batch N's files are written while batch
+ *             N+1 is appended and fdatasynced.  A checkpoint makes those
  *             files durable in bulk (syncfs), saves the received-identifier
  *             set, and only then empties the journal.
  *   open      replays the journal: missing or damaged files are rebuilt
@@ -101,13 +103,20 @@ struct mta_spool {
     int wbusy;             /* witems handed to it, not yet applied (under mu) */
     int wstop;             /* close: the thread ends (under mu) */
     int wfailed;           /* applying witems failed, werr says why (under mu) */
-    /* Pipelined group commit (mta_spool_commit_async): the thread appends
-     * witems to the journal and fdatasyncs it before it applies them. */
-    int wcommit;           /* the job starts with the journal (under mu) */
-    int wdurable;          /* ... and it is durable now (under mu) */
-    int wsync;             /* the job's batch needs its fdatasync */
-    uint64_t wbytes;       /* the job's journal octets */
-    uint64_t wjbase;       /* the journal's length before them */
+    /* Pipelined group commit (mta_spool_commit_async): the committer
+     * thread appends its batch (citems) to the journal and fdatasyncs it,
+     * then hands it to the writer thread, whose files of the previous
+     * batch it overlapped.  Failures are the writer's (wfailed, werr). */
+    int have_committer;
+    pthread_t committer;
+    int cbusy;             /* citems handed to it, not yet handed on (under mu) */
+    int cstop;             /* close: the committer ends (under mu) */
+    int cdurable;          /* citems are durable (under mu) */
+    int csync;             /* the batch needs its fdatasync */
+    uint64_t cbytes;       /* its journal octets */
+    uint64_t cjbase;       /* the journal's length before them */
+    item *citems;
+    size_t ncitems, capcitems;
     int inflight;          /* a commit job whose outcome was not collected yet */
     int unreported;        /* a collected durable batch not yet reported by commit_poll */
     int notify_fd;         /* written to when a job is durable, failed or done; -1 none */
@@ -706,7 +715,7 @@ static int journal_append(const mta_spool *s, const item *items, size_t n)
 
 static int wait_writer(mta_spool *s, int block, char *err, size_t errlen);
 static void writer_notify(const mta_spool *s);
-static void hand_over(mta_spool *s, int commit, int sync, uint64_t bytes);
+static void hand_over(mta_spool *s);
 
 /* Does the batch hold anything that must be on disk before it is
  * acknowledged?  Everything but the removals of transferred queue files. */
@@ -763,12 +772,12 @@ static int batch_close(mta_spool *s, char *err, size_t errlen)
 static void collect_locked(mta_spool *s)
 {
     if (!s->inflight) return;
-    if (s->wdurable) {
-        s->jbytes += s->wbytes;
-        s->jsyncs += (uint64_t)s->wsync;
+    if (s->cdurable) {
+        s->jbytes += s->cbytes;
+        s->jsyncs += (uint64_t)s->csync;
         s->inflight = 0;
         s->unreported = 1;
-    } else if (!s->wbusy) {
+    } else if (!s->cbusy) {
         s->inflight = 0;
         s->failed = 1;
     }
@@ -780,7 +789,7 @@ static void drain_inflight(mta_spool *s)
 {
     if (!s->inflight) return;
     pthread_mutex_lock(&s->mu);
-    while (s->wbusy && !s->wdurable) pthread_cond_wait(&s->cv, &s->mu);
+    while (s->cbusy && !s->cdurable) pthread_cond_wait(&s->cv, &s->mu);
     collect_locked(s);
     pthread_mutex_unlock(&s->mu);
 }
@@ -873,19 +882,9 @@ static void *writer_main(void *arg)
     for (;;) {
         while (!s->wbusy && !s->wstop) pthread_cond_wait(&s->cv, &s->mu);
         if (!s->wbusy) break; /* stopped with nothing left (a job is finished first) */
-        int commit = s->wcommit, sync = s->wsync, rc = 0;
-        uint64_t base = s->wjbase;
         pthread_mutex_unlock(&s->mu);
         e[0] = 0;
-        if (commit) { /* the journal first: nothing is applied before it is durable */
-            rc = journal_write(s, s->witems, s->nwitems, sync, base, e, sizeof e);
-            pthread_mutex_lock(&s->mu);
-            if (rc == 0) s->wdurable = 1;
-            pthread_cond_broadcast(&s->cv);
-            pthread_mutex_unlock(&s->mu);
-            if (rc == 0) writer_notify(s); /* its confirmations may go */
-        }
-        if (rc == 0) rc = apply_items(s, s->witems, s->nwitems, e, sizeof e);
+        int rc = apply_items(s, s->witems, s->nwitems, e, sizeof e);
         pthread_mutex_lock(&s->mu);
         if (rc != 0) {
             s->wfailed = 1;
@@ -893,8 +892,65 @@ static void *writer_main(void *arg)
         }
         s->wbusy = 0;
         pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* With mu held: the writer's batch, applied, forgotten. */
+static void witems_free_locked(mta_spool *s)
+{
+    if (s->wbusy) return;
+    for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
+    s->nwitems = 0;
+}
+
+static void *committer_main(void *arg)
+{
+    mta_spool *s = arg;
+    char e[sizeof s->werr];
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->cbusy && !s->cstop) pthread_cond_wait(&s->cv, &s->mu);
+        if (!s->cbusy) break; /* stopped with nothing left (a batch is finished first) */
+        int sync = s->csync;
+        uint64_t base = s->cjbase;
         pthread_mutex_unlock(&s->mu);
-        writer_notify(s);
+        e[0] = 0;
+        /* the journal first: nothing is confirmed or applied before it is durable */
+        int rc = journal_write(s, s->citems, s->ncitems, sync, base, e, sizeof e);
+        pthread_mutex_lock(&s->mu);
+        if (rc == 0) {
+            s->cdurable = 1;
+        } else {
+            s->wfailed = 1;
+            memcpy(s->werr, e, sizeof e);
+        }
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        writer_notify(s); /* durable: its confirmations may go (or it failed) */
+        pthread_mutex_lock(&s->mu);
+        /* its files: the writer's once it finished the previous batch's
+         * (dropped after a failure: the journal holds them for the reopen) */
+        while (rc == 0 && s->wbusy) pthread_cond_wait(&s->cv, &s->mu);
+        if (rc == 0 && !s->wfailed) {
+            item *t = s->witems;
+            size_t tc = s->capwitems;
+            witems_free_locked(s);
+            s->witems = s->citems;
+            s->nwitems = s->ncitems;
+            s->capwitems = s->capcitems;
+            s->citems = t;
+            s->capcitems = tc;
+            s->wbusy = 1;
+        } else {
+            for (size_t i = 0; i < s->ncitems; i++) free(s->citems[i].rec);
+        }
+        s->ncitems = 0;
+        s->cbusy = 0;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        writer_notify(s); /* free for the next batch */
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -906,33 +962,40 @@ static void *writer_main(void *arg)
  * caller with an err buffer gets it.  0, or -1 with err. */
 static int wait_writer(mta_spool *s, int block, char *err, size_t errlen)
 {
-    if (!s->have_writer) return 0;
+    if (!s->have_writer && !s->have_committer) return 0;
     pthread_mutex_lock(&s->mu);
-    while (block && s->wbusy) pthread_cond_wait(&s->cv, &s->mu);
+    while (block && (s->wbusy || s->cbusy)) pthread_cond_wait(&s->cv, &s->mu);
     collect_locked(s);
-    int busy = s->wbusy, failed = s->wfailed;
+    int failed = s->wfailed;
     if (failed && err && errlen) { /* reported once, where it can be */
         seterr(err, errlen, "%s", s->werr);
         s->wfailed = 0;
     }
+    witems_free_locked(s);
     pthread_mutex_unlock(&s->mu);
-    if (!busy) {
-        for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
-        s->nwitems = 0;
-    }
     if (failed) s->failed = 1;
     return failed ? -1 : 0;
 }
 
-/* Could the writer thread's batch hold dir/name (name NULL: anything in
- * dir)?  Only the MTA's thread writes witems, and only while it is idle. */
-static int writer_touches(const mta_spool *s, int dir, const char *name)
+static int items_touch(const item *items, size_t n, int dir, const char *name)
 {
-    for (size_t i = 0; i < s->nwitems; i++)
-        if (s->witems[i].dir == dir && (s->witems[i].type == REC_FILE || s->witems[i].type == REC_UNLINK) &&
-            (!name || !strcmp(s->witems[i].name, name)))
+    for (size_t i = 0; i < n; i++)
+        if (items[i].dir == dir && (items[i].type == REC_FILE || items[i].type == REC_UNLINK) &&
+            (!name || !strcmp(items[i].name, name)))
             return 1;
     return 0;
+}
+
+/* Could the threads' batches (being committed, or applied) hold dir/name
+ * (name NULL: anything in dir)? */
+static int writer_touches(mta_spool *s, int dir, const char *name)
+{
+    if (!s->have_writer && !s->have_committer) return 0;
+    pthread_mutex_lock(&s->mu);
+    int r = items_touch(s->witems, s->nwitems, dir, name) ||
+            (s->cbusy && items_touch(s->citems, s->ncitems, dir, name));
+    pthread_mutex_unlock(&s->mu);
+    return r;
 }
 
 int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen)
@@ -949,16 +1012,18 @@ int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen)
         if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return mta_spool_apply(s, err, errlen);
         s->have_writer = 1;
     }
-    hand_over(s, 0, 0, 0);
+    hand_over(s);
     return 0;
 }
 
-/* The pending batch becomes the writer thread's job (its empty array
- * ours); commit: the thread journals it first (sync: with an fdatasync). */
-static void hand_over(mta_spool *s, int commit, int sync, uint64_t bytes)
+/* The pending batch (journalled) becomes the writer thread's job, its
+ * empty array ours (the writer is idle: wait_writer). */
+static void hand_over(mta_spool *s)
 {
+    pthread_mutex_lock(&s->mu);
     item *t = s->witems;
     size_t tc = s->capwitems;
+    witems_free_locked(s);
     s->witems = s->items;
     s->nwitems = s->nitems;
     s->capwitems = s->capitems;
@@ -967,14 +1032,30 @@ static void hand_over(mta_spool *s, int commit, int sync, uint64_t bytes)
     s->nitems = 0;
     s->batch_bytes = 0;
     s->journalled = 0;
-    pthread_mutex_lock(&s->mu);
-    s->wcommit = commit;
-    s->wdurable = 0;
-    s->wsync = sync;
-    s->wbytes = bytes;
-    s->wjbase = s->jbytes;
     s->wbusy = 1;
-    s->inflight = commit;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The pending batch (closed) becomes the committer's (it is idle). */
+static void commit_hand_over(mta_spool *s, int sync, uint64_t bytes)
+{
+    pthread_mutex_lock(&s->mu);
+    item *t = s->citems;
+    size_t tc = s->capcitems;
+    s->citems = s->items;
+    s->ncitems = s->nitems;
+    s->capcitems = s->capitems;
+    s->items = t;
+    s->capitems = tc;
+    s->nitems = 0;
+    s->batch_bytes = 0;
+    s->csync = sync;
+    s->cbytes = bytes;
+    s->cjbase = s->jbytes;
+    s->cdurable = 0;
+    s->cbusy = 1;
+    s->inflight = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -987,9 +1068,15 @@ int mta_spool_commit_async(mta_spool *s, char *err, size_t errlen)
         return -1;
     }
     if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
-    /* one job at a time: the previous one durable and applied */
+    /* one batch in the committer at a time (the previous one's files may
+     * still be written meanwhile) */
     drain_inflight(s);
-    if (wait_writer(s, 1, err, errlen) != 0) return -1;
+    if (s->have_committer) {
+        pthread_mutex_lock(&s->mu);
+        while (s->cbusy) pthread_cond_wait(&s->cv, &s->mu);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (wait_writer(s, 0, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
@@ -1002,10 +1089,17 @@ int mta_spool_commit_async(mta_spool *s, char *err, size_t errlen)
         }
         s->have_writer = 1;
     }
+    if (!s->have_committer) {
+        if (pthread_create(&s->committer, NULL, committer_main, s) != 0) {
+            seterr(err, errlen, "commit: %s: cannot start the committer thread", s->dir);
+            return -1;
+        }
+        s->have_committer = 1;
+    }
     int sync = batch_needs_sync(s->items, s->nitems);
     if (batch_close(s, err, errlen) != 0) return -1;
     int n = (int)s->nitems - 1; /* not counting the end marker */
-    hand_over(s, 1, sync, s->batch_bytes);
+    commit_hand_over(s, sync, s->batch_bytes);
     return n;
 }
 
@@ -1014,7 +1108,7 @@ int mta_spool_commit_poll(mta_spool *s, int block, char *err, size_t errlen)
     if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
     if (s->inflight) {
         pthread_mutex_lock(&s->mu);
-        while (block && s->wbusy && !s->wdurable) pthread_cond_wait(&s->cv, &s->mu);
+        while (block && s->cbusy && !s->cdurable) pthread_cond_wait(&s->cv, &s->mu);
         collect_locked(s);
         pthread_mutex_unlock(&s->mu);
     }
@@ -1035,9 +1129,9 @@ int mta_spool_commit_inflight(const mta_spool *s) { return s && (s->inflight || 
 
 int mta_spool_writer_busy(mta_spool *s)
 {
-    if (!s || !s->have_writer) return 0;
+    if (!s || !s->have_committer) return 0;
     pthread_mutex_lock(&s->mu);
-    int busy = s->wbusy;
+    int busy = s->cbusy;
     pthread_mutex_unlock(&s->mu);
     return busy;
 }
@@ -1323,6 +1417,16 @@ fail:
 void mta_spool_close(mta_spool *s)
 {
     if (!s) return;
+    if (s->have_committer) { /* its batch committed and handed on first */
+        pthread_mutex_lock(&s->mu);
+        s->cstop = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->committer, NULL);
+        s->have_committer = 0;
+    }
+    for (size_t i = 0; i < s->ncitems; i++) free(s->citems[i].rec);
+    free(s->citems);
     if (s->have_writer) { /* its batch applied first */
         pthread_mutex_lock(&s->mu);
         s->wstop = 1;
