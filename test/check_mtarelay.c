@@ -49,17 +49,7 @@ static const int peer_order[4][3] = { { B, -1, -1 }, { A, D, C }, { B, D, -1 }, 
 
 static void write_relay_conf(struct env *e, int i)
 {
-    char path[700];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s.conf", e->dir, x400t_mta_side_name[i]);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "[mta]\nname = %s\npassword = %s\ngdi = C=XX;A=ADMD;P=%s\nnode = %s1\n"
-            "listen = 127.0.0.1:%u\nspool = %s/%s\nlog = %s/%s.log\n"
-            "log-level = service=info,interface=info\n",
-            mta_name[i], pw[i], prmd[i], x400t_mta_side_name[i], e->port[i], e->dir, x400t_mta_side_name[i], e->dir,
-            x400t_mta_side_name[i]);
+    FILE *f = x400t_mta_conf_open(e, i, mta_name[i], pw[i], prmd[i]);
     for (int k = 0; k < 3 && peer_order[i][k] >= 0; k++) {
         int j = peer_order[i][k];
         fprintf(f,

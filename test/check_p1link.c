@@ -1512,6 +1512,19 @@ static void restart_begin(struct restart *x, x400_mode mode, const char *local, 
     ck_assert_int_eq(x400_p1_link_send(x->p.ini.l, &x->m.a, 1, NULL), X400_OK);
 }
 
+/* The links go on after the first transfer: a second message (id
+ * `local`) is sent and delivered. */
+static void restart_another(struct restart *x, const char *local)
+{
+    mk_free(&x->m);
+    mk(&x->m, X400_P1_MESSAGE, local, 1, 5000);
+    ck_assert_int_eq(x400_p1_link_send(x->p.ini.l, &x->m.a, 2, NULL), X400_OK);
+    pump(&x->p);
+    ck_assert_uint_eq(x->p.rsp.received, 2);
+    ck_assert_str_eq(x->p.rsp.last_local, local);
+    ck_assert_uint_eq(x->p.ini.sent, 2);
+}
+
 static void restart_end(struct restart *x)
 {
     REC = NULL;
@@ -1577,12 +1590,7 @@ static void restarted_responder(x400_mode mode)
     ck_assert_uint_ge(x.info.octets_sent, x.enc_len);
     ck_assert_uint_le(x.info.octets_sent, x.enc_len + 16 + 5u * 4u * 1024u);
     /* the link goes on: another transfer, and the record of this one goes */
-    mk_free(&x.m);
-    mk(&x.m, X400_P1_MESSAGE, "RST.2", 1, 5000);
-    ck_assert_int_eq(x400_p1_link_send(x.p.ini.l, &x.m.a, 2, NULL), X400_OK);
-    pump(&x.p);
-    ck_assert_uint_eq(x.p.rsp.received, 2);
-    ck_assert_str_eq(x.p.rsp.last_local, "RST.2");
+    restart_another(&x, "RST.2");
     restart_end(&x);
 }
 
@@ -1634,13 +1642,7 @@ static void stale_record(x400_mode mode)
     ck_assert_int_eq(x400_p1_link_get_info(x.p.ini.l, &x.info), X400_OK);
     ck_assert_uint_ge(x.info.octets_sent, 2 * x.enc_len - (x.enc_len - 600000) - 16);
     /* the link goes on: another transfer arrives */
-    mk_free(&x.m);
-    mk(&x.m, X400_P1_MESSAGE, "STL.2", 1, 5000);
-    ck_assert_int_eq(x400_p1_link_send(x.p.ini.l, &x.m.a, 2, NULL), X400_OK);
-    pump(&x.p);
-    ck_assert_uint_eq(x.p.rsp.received, 2);
-    ck_assert_str_eq(x.p.rsp.last_local, "STL.2");
-    ck_assert_uint_eq(x.p.ini.sent, 2);
+    restart_another(&x, "STL.2");
     restart_end(&x);
 }
 

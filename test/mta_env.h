@@ -9,6 +9,7 @@
 #define X400T_MTA_ENV_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -51,6 +52,11 @@ void x400t_mta_env_dir(struct env *e, int n);
 /* Two MTAs, A (side 0, PRMD ALPHA) and B (side 1, BRAVO), each the
  * other's peer. */
 void x400t_mta_env_init(struct env *e);
+/* Side i's configuration file, created with its [mta] section: MTA
+ * `name`, `password`, GDI C=XX;A=ADMD;P=<prmd>, node <side>1, listening
+ * on port[i], spool and log in the directory, then mta_extra[i].  The
+ * caller adds the [peer] sections and closes it. */
+FILE *x400t_mta_conf_open(struct env *e, int i, const char *name, const char *password, const char *prmd);
 /* Side i's configuration of the two-MTA environment: peer_extra, lines
  * appended to its [peer] section (NULL: none); known == 0: side i does not
  * know the other MTA at all; their_pw: the password it expects (NULL: the

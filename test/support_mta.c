@@ -42,11 +42,10 @@ int x400t_mta_run(const char *fmt, ...)
 
 /* extra[i]: lines appended to side i's [peer] section (NULL: none);
  * known[i] == 0: side i does not know the other MTA at all. */
-void x400t_mta_write_conf(struct env *e, int i, const char *peer_extra, int known, const char *their_pw)
+FILE *x400t_mta_conf_open(struct env *e, int i, const char *name, const char *password, const char *prmd)
 {
     char path[700];
     FILE *f;
-    int a = i == 0;
     snprintf(path, sizeof path, "%s/%s.conf", e->dir, x400t_mta_side_name[i]);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
@@ -54,8 +53,15 @@ void x400t_mta_write_conf(struct env *e, int i, const char *peer_extra, int know
             "[mta]\nname = %s\npassword = %s\ngdi = C=XX;A=ADMD;P=%s\nnode = %s1\n"
             "listen = 127.0.0.1:%u\nspool = %s/%s\nlog = %s/%s.log\n"
             "log-level = service=info,interface=info\n%s",
-            a ? "MTA-A" : "MTA-B", a ? "pa" : "pb", a ? "ALPHA" : "BRAVO", x400t_mta_side_name[i], e->port[i], e->dir,
-            x400t_mta_side_name[i], e->dir, x400t_mta_side_name[i], e->mta_extra[i] ? e->mta_extra[i] : "");
+            name, password, prmd, x400t_mta_side_name[i], e->port[i], e->dir, x400t_mta_side_name[i], e->dir,
+            x400t_mta_side_name[i], e->mta_extra[i] ? e->mta_extra[i] : "");
+    return f;
+}
+
+void x400t_mta_write_conf(struct env *e, int i, const char *peer_extra, int known, const char *their_pw)
+{
+    int a = i == 0;
+    FILE *f = x400t_mta_conf_open(e, i, a ? "MTA-A" : "MTA-B", a ? "pa" : "pb", a ? "ALPHA" : "BRAVO");
     if (known) /* their_pw "-": no their-password line at all */
         fprintf(f,
                 "[peer %s]\n%s%s%saddress = %s\nport = %u\nroute = C=XX;A=ADMD;P=%s\n"
