@@ -1653,27 +1653,54 @@ START_TEST(restored_stale_record_transfer_restarts_once)
 }
 END_TEST
 
+#define RTAB_UNRECOGNIZED_ACTIVITY 2 /* AbortReason, X.228 */
+#define RTORJ_CANNOT_RECOVER 1       /* RefuseReason, X.228 */
+
+static void assert_diag(const x400_diag *d, x400_source source, int code, int reason)
+{
+    ck_assert_msg(d->layer == X400_LAYER_RTSE && d->source == source && d->code == code && d->reason == reason,
+                  "diag %d/%d/%d/%d, want RTSE/%d/%d/%d: %s", (int)d->layer, (int)d->source, d->code, d->reason,
+                  (int)source, code, reason, d->text);
+}
+
+/* The connection a recovery replaced ends at the responder as TCP would
+ * end it: what the initiator's side still had to send -- its ABORT SPDU
+ * (TPKT, DT, SPDU type 25) -- then the close. */
+static void old_connection_ends(struct rec *r)
+{
+    x400_assoc *ai = r->old[r->nold - 2], *ar = r->old[r->nold - 1];
+    const uint8_t *b;
+    size_t n = x400_assoc_pending(ai, &b);
+    ck_assert_uint_ge(n, 8);
+    ck_assert_uint_eq(b[0], 3);
+    ck_assert_uint_eq(b[7], 25);
+    while ((n = x400_assoc_pending(ai, &b)) > 0) {
+        ck_assert_int_eq(x400_assoc_recv(ar, b, n), (int)n);
+        x400_assoc_sent(ai, n);
+    }
+    x400_assoc_transport_closed(ar);
+}
+
 /* The stale resume again, but cut so close to the end that the rest of
  * the activity fits the sender's window: after the resume the sender has
  * sent it all and P-ACTIVITY-END before the receiver's
  * P-U-EXCEPTION-REPORT arrives.  Its session refuses the report in that
  * state (lib/session.c: no ED SPDU while waiting for the activity end
- * ack; X.225 7.21) and aborts the connection; the receiver,
- * which dropped the activity when it refused the resume, hears of the loss
- * (the ABORT SPDU, then the transport closing) before the next
- * connection arrives, and answers that recovery's P-ACTIVITY-RESUME with
- * RTAB unrecognizedActivity (X.228 9.7): both links end, the sender's
- * with the APDU given back (SEND_FAILED, then ABORTED).  Nothing was
- * delivered; the user sends the APDU again on a new association and it
- * arrives once (doc/rtse.md, "Recovery"). */
-#define RTAB_UNRECOGNIZED_ACTIVITY 2 /* AbortReason, X.228 */
-static void stale_record_after_end(x400_mode mode)
+ * ack; X.225 7.21) and aborts the connection; the receiver dropped the
+ * activity when it refused the resume.  old_end_first: the receiver hears
+ * of the loss (the ABORT SPDU, then the transport closing) before the
+ * next connection arrives, waits for the recovery and answers its
+ * P-ACTIVITY-RESUME with RTAB unrecognizedActivity (X.228 9.7); else the
+ * new connection's RTORQ recover comes first and is refused (RTORJ
+ * cannotRecover), and the receiver, told of the loss later, gives up at
+ * its recovery timeout.  Either way both links end, the sender's with the
+ * APDU given back; nothing was delivered; the user sends the APDU again
+ * on a new association and it arrives once (doc/rtse.md, "Recovery"). */
+static void stale_record_after_end(x400_mode mode, int old_end_first)
 {
     struct restart x;
     struct pair q;
     x400_rtse_record_info ri, early;
-    const uint8_t *b;
-    size_t n;
     restart_begin(&x, mode, "STE.1", 200000, 4);
     cut_after(&x.p, x.enc_len - 6000);
     ck_assert_uint_eq(x.p.rsp.received, 0);
@@ -1703,39 +1730,43 @@ static void stale_record_after_end(x400_mode mode)
     ck_assert_uint_eq(x.p.ini.failed + x.p.ini.sent + x.p.rsp.received, 0);
     ck_assert_int_eq(x400_p1_link_is_recovering(x.p.ini.l), 1);
     ck_assert_int_eq(x.st.rec_len, 0); /* the receiver's record erased */
-    /* the old connection ends as TCP would end it: the sender's ABORT SPDU
-     * (TPKT, DT, SPDU type 25), then the close */
-    {
-        x400_assoc *ai = x.r.old[x.r.nold - 2], *ar = x.r.old[x.r.nold - 1];
-        n = x400_assoc_pending(ai, &b);
-        ck_assert_uint_ge(n, 8);
-        ck_assert_uint_eq(b[0], 3);
-        ck_assert_uint_eq(b[7], 25);
-        while ((n = x400_assoc_pending(ai, &b)) > 0) {
-            ck_assert_int_eq(x400_assoc_recv(ar, b, n), (int)n);
-            x400_assoc_sent(ai, n);
-        }
-        x400_assoc_transport_closed(ar);
+    if (old_end_first) {
+        old_connection_ends(&x.r);
+        ck_assert_int_eq(x400_p1_link_is_recovering(x.p.rsp.l), 1); /* waits for the recovery */
+        ck_assert_int_eq(x400_assoc_connect(x.p.ini.a), X400_OK);
+        pump(&x.p);
+        ck_assert_int_eq(x.r.routed, 2);
+        /* receiver: RTAB unrecognizedActivity sent, the link ended */
+        ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+        assert_diag(&x.p.rsp.last_diag, X400_SOURCE_PEER, X400_ERR_PROTOCOL, RTAB_UNRECOGNIZED_ACTIVITY);
+        ck_assert_msg(strstr(x.p.rsp.last_diag.text, "unknown activity"), "%s", x.p.rsp.last_diag.text);
+        /* sender: aborted by the peer's RTSE, the APDU given back once --
+         * before the link says it ended (the negative RT-TRANSFER confirm
+         * comes before the RT-P-ABORT; doc/rtse.md) */
+        ck_assert_uint_eq(x.p.ini.failed, 1);
+        ck_assert_int_eq(x.p.ini.failed_while_bound, 1);
+        assert_diag(&x.p.ini.last_diag, X400_SOURCE_PEER, X400_ERR_ABORTED, RTAB_UNRECOGNIZED_ACTIVITY);
+    } else {
+        /* the new connection's RTORQ recover comes first: the receiver,
+         * not waiting for a recovery, refuses it (RTORJ cannotRecover);
+         * the sender's link ends, then gives the APDU back */
+        ck_assert_int_eq(x400_assoc_connect(x.p.ini.a), X400_OK);
+        pump(&x.p);
+        ck_assert_int_eq(x.r.routed, 1);
+        ck_assert_uint_eq(x.p.ini.failed, 1);
+        ck_assert_int_eq(x.p.ini.failed_while_bound, 0);
+        assert_diag(&x.p.ini.last_diag, X400_SOURCE_PEER, X400_ERR_REFUSED, RTORJ_CANNOT_RECOVER);
+        /* the old connection's end reaches the receiver late: it waits for
+         * a recovery that does not come, and gives up at its timeout */
+        ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 0);
+        old_connection_ends(&x.r);
+        ck_assert_int_eq(x400_p1_link_is_recovering(x.p.rsp.l), 1);
+        ck_assert_int_eq(x400_p1_link_tick(x.p.rsp.l, T0 + 1000u + 61000u), X400_OK);
+        ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+        ck_assert_int_eq(x.p.rsp.last_diag.code, X400_ERR_TIMEOUT);
     }
-    ck_assert_int_eq(x400_p1_link_is_recovering(x.p.rsp.l), 1); /* waits for the recovery */
-    ck_assert_int_eq(x400_assoc_connect(x.p.ini.a), X400_OK);
-    pump(&x.p);
-    ck_assert_int_eq(x.r.routed, 2);
-    /* receiver: RTAB unrecognizedActivity sent, the link ended */
-    ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 1);
-    ck_assert_int_eq(x.p.rsp.last_diag.layer, X400_LAYER_RTSE);
-    ck_assert_int_eq(x.p.rsp.last_diag.source, X400_SOURCE_PEER);
-    ck_assert_int_eq(x.p.rsp.last_diag.code, X400_ERR_PROTOCOL);
-    ck_assert_int_eq(x.p.rsp.last_diag.reason, RTAB_UNRECOGNIZED_ACTIVITY);
-    ck_assert_msg(strstr(x.p.rsp.last_diag.text, "unknown activity"), "%s", x.p.rsp.last_diag.text);
-    /* sender: aborted by the peer's RTSE, the APDU given back once */
-    ck_assert_uint_eq(x.p.ini.failed, 1);
     ck_assert_uint_eq(x.p.ini.sent, 0);
     ck_assert_int_eq(count_ev(&x.p.ini, X400_P1_LINK_EV_ABORTED), 1);
-    ck_assert_int_eq(x.p.ini.last_diag.layer, X400_LAYER_RTSE);
-    ck_assert_int_eq(x.p.ini.last_diag.source, X400_SOURCE_PEER);
-    ck_assert_int_eq(x.p.ini.last_diag.code, X400_ERR_ABORTED);
-    ck_assert_int_eq(x.p.ini.last_diag.reason, RTAB_UNRECOGNIZED_ACTIVITY);
     /* nothing delivered, nothing stuck: both links over, no more attempts */
     ck_assert_uint_eq(x.p.rsp.received + x.old_rsp.received + x.r.fresh_side.received, 0);
     for (int k = 0; k < 2; k++) {
@@ -1765,8 +1796,10 @@ static void stale_record_after_end(x400_mode mode)
 
 START_TEST(stale_record_refused_after_activity_end)
 {
-    stale_record_after_end(X400_MODE_NORMAL);
-    stale_record_after_end(X400_MODE_X410);
+    for (int old_end_first = 1; old_end_first >= 0; old_end_first--) {
+        stale_record_after_end(X400_MODE_NORMAL, old_end_first);
+        stale_record_after_end(X400_MODE_X410, old_end_first);
+    }
 }
 END_TEST
 
