@@ -60,12 +60,34 @@ static void write_relay_conf(struct env *e, int i)
     fclose(f);
 }
 
-/* The four MTAs configured and started, the farthest first. */
+/* Side i has logged that it started (listening): its log holds the
+ * notice "MTA <name> started". */
+static int started(struct env *e, int i)
+{
+    char path[700], line[1024], want[64];
+    int found = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s.log", e->dir, x400t_mta_side_name[i]);
+    snprintf(want, sizeof want, "MTA %s started", mta_name[i]);
+    if (!(f = fopen(path, "r"))) return 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, want) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* The four MTAs configured and started, the farthest first, each
+ * listening before the next starts (so that no first open waits for the
+ * open interval). */
 static void relay_env(struct env *e)
 {
     x400t_mta_env_dir(e, 4);
     for (int i = 0; i < 4; i++) write_relay_conf(e, i);
-    for (int i = D; i >= A; i--) x400t_mta_start(e, i);
+    for (int i = D; i >= A; i--) {
+        double end = x400t_mta_now_s() + 10;
+        x400t_mta_start(e, i);
+        while (!started(e, i) && x400t_mta_now_s() < end) usleep(10000);
+        ck_assert_msg(started(e, i), "%s did not start", mta_name[i]);
+    }
 }
 
 /* Queue `count` messages at A from Orig to the recipients `to` (one
