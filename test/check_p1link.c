@@ -1622,7 +1622,8 @@ static void stale_record(x400_mode mode)
     ck_assert_uint_lt(early.delivered + 5u * 4u * 1024u, ri.delivered); /* older than the window */
     ck_assert_mem_eq(x.st.snap_oct, x.enc, x.st.snap_oct_len);
     restart_responder_link(&x.p, &x.old_rsp, &x.cr);
-    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, x.st.snap_rec, x.st.snap_rec_len, x.st.snap_oct, x.st.snap_oct_len),
+    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, x.st.snap_rec, x.st.snap_rec_len, x.st.snap_oct,
+                                          x.st.snap_oct_len),
                      X400_OK);
     for (int i = 0; i < 20 && !x.r.need; i++) x400_p1_link_tick(x.p.ini.l, T0 + 3000u * (unsigned)(i + 1));
     ck_assert_int_eq(x.r.need, 1);
