@@ -316,6 +316,13 @@ void x400_driver_free(x400_driver *d)
         for (size_t i = 0; i < d->cfg.max_conns; i++)
             if (d->conns[i].st != C_FREE) conn_release(d, &d->conns[i]);
     for (size_t i = 0; i < d->nlisteners; i++) close(d->listeners[i]);
+    /* the lines left out in intervals not over yet are summed up now, not
+     * lost with the driver */
+    if (d->srclog && d->srclog_owing) {
+        double now = now_s();
+        for (size_t i = 0; d->srclog_owing && i < d->cfg.info_log_sources; i++)
+            if (d->srclog[i].start > 0) srclog_close(d, &d->srclog[i], now);
+    }
     x400_lpi_free(d->lpi);
     x400i_free(d->alloc, d->conns);
     x400i_free(d->alloc, d->listeners);

@@ -468,6 +468,44 @@ START_TEST(info_lines_limited_per_source)
 }
 END_TEST
 
+/* The lines left out in an interval that is not over when the driver is
+ * freed are summed up by x400_driver_free, per address, with their count;
+ * an address that left nothing out gets no line. */
+START_TEST(info_lines_summary_at_free)
+{
+    enum { FLOOD = 9 };
+    struct loglines ll;
+    struct world w;
+    x400_driver *srv;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { &w, cb_accepted, NULL, cb_closed };
+    int fds[FLOOD + 1];
+    unsigned port;
+    memset(&ll, 0, sizeof ll);
+    memset(&w, 0, sizeof w);
+    x400_driver_config_init(&cfg);
+    cfg.max_conns = 20;
+    cfg.info_log_lines = 2;             /* interval: the default minute */
+    cfg.log.fn = count_lines;
+    cfg.log.user = &ll;
+    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &cb, NULL), X400_OK);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    port = x400_driver_listen_port(srv);
+    for (int i = 0; i < FLOOD; i++) fds[i] = tcp_from("127.0.0.1", port);
+    fds[FLOOD] = tcp_from("127.0.0.2", port);
+    accept_all(srv, &w, FLOOD + 1);
+    ck_assert_int_eq(ll.accepted_from[0], 2);
+    ck_assert_int_eq(ll.accepted_from[1], 1);
+    ck_assert_uint_eq(x400_driver_log_suppressed_count(srv), FLOOD - 2);
+    ck_assert_int_eq(ll.summaries, 0);          /* the interval is not over */
+    x400_driver_free(srv);
+    ck_assert_int_eq(ll.summaries, 1);          /* 127.0.0.2 left nothing out */
+    ck_assert_msg(strstr(ll.summary, "7 more lines about 127.0.0.1 left out") != NULL, "%s", ll.summary);
+    for (int i = 0; i < FLOOD + 1; i++) close(fds[i]);
+    for (int i = 0; i < w.naccepted; i++) x400_assoc_free(w.accepted[i]);
+}
+END_TEST
+
 /* info_log_lines 0: every line (the limit off). */
 START_TEST(info_lines_unlimited_when_zero)
 {
@@ -813,6 +851,7 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, max_inbound_keeps_room_for_outbound);
     tcase_add_test(tc, notify_output_looks_only_at_flagged);
     tcase_add_test(tc, info_lines_limited_per_source);
+    tcase_add_test(tc, info_lines_summary_at_free);
     tcase_add_test(tc, info_lines_unlimited_when_zero);
     tcase_add_test(tc, tfo_both_ends);
     tcase_add_test(tc, tfo_initiator_only);

@@ -96,7 +96,9 @@ void x400_driver_config_init(x400_driver_config *cfg);
 int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
                     const x400_driver_callbacks *cb, const x400_allocator *alloc);
 /* Close every socket (no callbacks) and free the driver; associations
- * remain the caller's. */
+ * remain the caller's.  Lines left out by the per-source limit in an
+ * interval not over yet are summed up first (the log callback gets one
+ * "N more lines about ADDR left out" line per address). */
 void x400_driver_free(x400_driver *d);
 
 /* Listen on every address `host` resolves to (NULL: all IPv4 and IPv6
