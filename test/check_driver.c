@@ -682,6 +682,66 @@ out:
     return step;
 }
 
+/* One P1 bind through two drivers in this thread, turn by turn (the
+ * flights > CR | < CC | > CN | < AC): the initiator's first turn sends the
+ * CR and returns without waiting; the responder's turn that accepts reads
+ * the CR and sends the CC; each later turn of either end waits once, reads
+ * one flight and answers it in the same turn.  Bound after 3 turns of the
+ * initiator (2 wake-ups) and 2 of the responder (2 wake-ups). */
+START_TEST(setup_turns_and_wakeups)
+{
+    struct tfo_end ini, rsp;
+    x400_driver *srv, *cli;
+    x400_driver_config cfg;
+    x400_driver_callbacks scb = { &rsp, tfo_accept, NULL, NULL }, ccb = { NULL, NULL, NULL, NULL };
+    x400_assoc_config ac;
+    x400_p1_link_config lc;
+    x400_p1_link_callbacks lcb = { &ini, tfo_ev };
+    x400_lpi_handle h;
+    char port[16];
+    memset(&ini, 0, sizeof ini);
+    memset(&rsp, 0, sizeof rsp);
+    x400_driver_config_init(&cfg);
+    cfg.max_conns = 4;
+    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &scb, NULL), X400_OK);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(srv));
+    ck_assert_int_eq(x400_driver_new(&cli, &cfg, &ccb, NULL), X400_OK);
+    x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
+    snprintf(lc.own_name, sizeof lc.own_name, "TFO-A");
+    memcpy(lc.own_password, "pa", 2);
+    lc.own_password_len = 2;
+    ck_assert_int_eq(x400_assoc_new(&ini.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&ini.l, &lc, &lcb, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(ini.l, ini.a), X400_OK);
+    ck_assert_int_eq(x400_driver_connect(cli, "127.0.0.1", port, ini.a, &h), X400_OK);
+
+    ck_assert_int_eq(x400_driver_run(cli, 1000), 1);            /* > CR */
+    ck_assert_uint_eq(x400_driver_wait_count(cli), 0);          /* no wait in that turn */
+    ck_assert_int_eq(x400_assoc_get_state(ini.a), X400_ASSOC_CONNECTING);
+    ck_assert_int_ge(x400_driver_run(srv, 1000), 1);            /* accept, < CC */
+    ck_assert_uint_eq(x400_driver_wait_count(srv), 1);
+    ck_assert_uint_eq(x400_driver_conn_count(srv), 1);
+    ck_assert_int_ge(x400_driver_run(cli, 1000), 1);            /* CC, > CN */
+    ck_assert_int_eq(ini.bound, 0);
+    ck_assert_int_ge(x400_driver_run(srv, 1000), 1);            /* CN, < AC */
+    ck_assert_int_eq(rsp.bound, 1);
+    ck_assert_int_ge(x400_driver_run(cli, 1000), 1);            /* AC: bound */
+    ck_assert_int_eq(ini.bound, 1);
+    ck_assert_int_eq(ini.failed + rsp.failed, 0);
+    ck_assert_uint_eq(x400_driver_wait_count(cli), 2);
+    ck_assert_uint_eq(x400_driver_wait_count(srv), 2);
+
+    x400_driver_free(cli);
+    x400_driver_free(srv);
+    x400_p1_link_free(ini.l);
+    x400_assoc_free(ini.a);
+    x400_p1_link_free(rsp.l);
+    x400_assoc_free(rsp.a);
+}
+END_TEST
+
 /* net.ipv4.tcp_fastopen of this network namespace (-1: unknown) */
 static int tfo_sysctl(void)
 {
@@ -853,6 +913,7 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, info_lines_limited_per_source);
     tcase_add_test(tc, info_lines_summary_at_free);
     tcase_add_test(tc, info_lines_unlimited_when_zero);
+    tcase_add_test(tc, setup_turns_and_wakeups);
     tcase_add_test(tc, tfo_both_ends);
     tcase_add_test(tc, tfo_initiator_only);
     tcase_add_test(tc, tfo_responder_only);

@@ -115,7 +115,10 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
                         x400_assoc *a, x400_lpi_handle *conn_out);
 
 /* Wait up to timeout_ms (-1: forever) for socket events and process them.
- * Returns the number of connections that made progress, or an error. */
+ * Returns the number of connections that made progress, or an error.  A
+ * run that made progress before waiting (a new connection's CR sent, a
+ * finished association's connection closed) returns at once, without
+ * looking at the sockets: call it again (as a loop does). */
 int x400_driver_run(x400_driver *d, int timeout_ms);
 
 /* With notify_output: the association of `conn` may have output to write
@@ -157,6 +160,11 @@ uint64_t x400_driver_refused_count(const x400_driver *d);
  * work per turn, for tests and tuning: with notify_output it grows with the
  * connections that had I/O or were flagged, not with those held). */
 uint64_t x400_driver_visit_count(const x400_driver *d);
+/* Times x400_driver_run asked the kernel for readiness (epoll_wait or
+ * poll) since the driver was created: its wake-ups.  A run that made
+ * progress before asking (a connection's CR sent, a connection closed)
+ * returns without asking; the next run does. */
+uint64_t x400_driver_wait_count(const x400_driver *d);
 /* Lines left out by the per-source limit of info lines since the driver
  * was created. */
 uint64_t x400_driver_log_suppressed_count(const x400_driver *d);
