@@ -367,6 +367,15 @@ int x400_driver_listen(x400_driver *d, const char *host, const char *port)
         /* accepted sockets inherit it: no setsockopt per connection */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 #endif
+#ifdef TCP_DEFER_ACCEPT
+        /* handed over with the CR (a wake-up per connection fewer) */
+        if (d->cfg.defer_accept_s) {
+            int secs = d->cfg.defer_accept_s > 3600 ? 3600 : (int)d->cfg.defer_accept_s;
+            if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) != 0)
+                x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "TCP_DEFER_ACCEPT: %s (without it)",
+                          strerror(errno));
+        }
+#endif
 #ifdef TCP_FASTOPEN
         /* data in the SYN accepted (RFC 7413); refused by the kernel: the
          * listener works without it */
@@ -770,9 +779,9 @@ static void on_accept(x400_driver *d, int lfd)
         c->a = a;
         mark_dirty(d, c);
         info_log(d, X400_LOG_INFO, peer, "accepted connection from %s", peer);
-        /* Read at once: the CR is nearly always there already (always when
-         * it came in the SYN, TCP Fast Open), and is then answered in this
-         * turn, without an epoll_wait.  The socket is registered after
+        /* Read at once: the CR is often there already (always with
+         * defer_accept_s, and when it came in the SYN, TCP Fast Open), and
+         * is then answered in this turn, without an epoll_wait.  The socket is registered after
          * that, by the next turn's look at the dirty connections (with
          * what it then waits for), so the CC does not wait for an
          * epoll_ctl; readiness is level-triggered, nothing is missed. */

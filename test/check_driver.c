@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -742,6 +744,61 @@ START_TEST(setup_turns_and_wakeups)
 }
 END_TEST
 
+/* defer_accept_s: a connection that has sent nothing is not handed over
+ * (the default driver takes it at once); once its CR arrives, one turn
+ * (one wake-up) accepts it, reads the CR and sends the CC. */
+START_TEST(defer_accept_hands_over_with_the_cr)
+{
+    /* the CR x400_driver_connect's association sends (RFC 1006 TPKT, X.224 13.3) */
+    static const uint8_t cr[] = { 0x03, 0x00, 0x00, 0x12, 0x0d, 0xe0, 0x00, 0x00, 0x00, 0x01,
+                                  0x00, 0xc0, 0x01, 0x0b, 0xf0, 0x02, 0x01, 0xff };
+    struct tfo_end rsp[2];
+    x400_driver *srv[2];
+    x400_driver_config cfg;
+    int fd[2];
+    uint8_t buf[64];
+    struct pollfd pf;
+    memset(rsp, 0, sizeof rsp);
+    for (int i = 0; i < 2; i++) {
+        x400_driver_callbacks cb = { &rsp[i], tfo_accept, NULL, NULL };
+        x400_driver_config_init(&cfg);
+        ck_assert_uint_eq(cfg.defer_accept_s, 0);           /* off by default */
+        cfg.max_conns = 4;
+        cfg.defer_accept_s = i == 0 ? 5 : 0;
+        ck_assert_int_eq(x400_driver_new(&srv[i], &cfg, &cb, NULL), X400_OK);
+        ck_assert_int_gt(x400_driver_listen(srv[i], "127.0.0.1", "0"), 0);
+        fd[i] = tcp_from("127.0.0.1", x400_driver_listen_port(srv[i]));
+        ck_assert_int_ge(x400_driver_run(srv[i], 100), 0);
+    }
+#ifdef TCP_DEFER_ACCEPT
+    ck_assert_uint_eq(x400_driver_conn_count(srv[0]), 0);   /* nothing sent: not handed over */
+    ck_assert_ptr_null(rsp[0].a);
+#endif
+    ck_assert_uint_eq(x400_driver_conn_count(srv[1]), 1);   /* the default: at once */
+    ck_assert_ptr_nonnull(rsp[1].a);
+
+    ck_assert_int_eq(write(fd[0], cr, sizeof cr), (ssize_t)sizeof cr);
+    {
+        uint64_t w0 = x400_driver_wait_count(srv[0]);
+        ck_assert_int_ge(x400_driver_run(srv[0], 1000), 1);
+        ck_assert_uint_eq(x400_driver_wait_count(srv[0]), w0 + 1);
+    }
+    ck_assert_uint_eq(x400_driver_conn_count(srv[0]), 1);
+    pf.fd = fd[0];
+    pf.events = POLLIN;
+    ck_assert_int_eq(poll(&pf, 1, 1000), 1);
+    ck_assert_int_eq(read(fd[0], buf, sizeof buf), 18);
+    ck_assert_int_eq(buf[5], 0xd0);                          /* CC, X.224 13.4 */
+
+    for (int i = 0; i < 2; i++) {
+        close(fd[i]);
+        x400_driver_free(srv[i]);
+        x400_p1_link_free(rsp[i].l);
+        x400_assoc_free(rsp[i].a);
+    }
+}
+END_TEST
+
 /* net.ipv4.tcp_fastopen of this network namespace (-1: unknown) */
 static int tfo_sysctl(void)
 {
@@ -914,6 +971,7 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, info_lines_summary_at_free);
     tcase_add_test(tc, info_lines_unlimited_when_zero);
     tcase_add_test(tc, setup_turns_and_wakeups);
+    tcase_add_test(tc, defer_accept_hands_over_with_the_cr);
     tcase_add_test(tc, tfo_both_ends);
     tcase_add_test(tc, tfo_initiator_only);
     tcase_add_test(tc, tfo_responder_only);

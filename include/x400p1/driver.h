@@ -79,6 +79,17 @@ typedef struct x400_driver_config {
      * (the CC) arrive, which is when the driver learns it. */
     int tcp_fast_open;
     int tfo_queue_len;         /* 0: 64 */
+    /* Deferred accept (Linux TCP_DEFER_ACCEPT), 0 (default) off.  N > 0:
+     * a listener hands over a connection only once its first octets (the
+     * peer's X.224 CR: in RFC 1006 the initiator always speaks first) have
+     * arrived, so the accept and the CR are read in one wake-up and the CC
+     * answers at once; without it the driver is often woken by the TCP
+     * handshake alone, finds no CR yet and waits again.  A peer that
+     * connects and sends nothing is handed over only after about N seconds
+     * (the kernel's retransmissions of its SYN-ACK), which also delays
+     * what the application sees of such connections (its inbound limits,
+     * its logs).  Ignored where the option does not exist. */
+    unsigned defer_accept_s;
     /* Per source address (the port left out), at most info_log_lines of
      * the driver's info and debug lines (an accepted connection, a
      * connection refused by the application) in each info_log_interval_ms;
