@@ -781,10 +781,11 @@ static void on_accept(x400_driver *d, int lfd)
         info_log(d, X400_LOG_INFO, peer, "accepted connection from %s", peer);
         /* Read at once: the CR is often there already (always with
          * defer_accept_s, and when it came in the SYN, TCP Fast Open), and
-         * is then answered in this turn, without an epoll_wait.  The socket is registered after
-         * that, by the next turn's look at the dirty connections (with
-         * what it then waits for), so the CC does not wait for an
-         * epoll_ctl; readiness is level-triggered, nothing is missed. */
+         * is then answered in this turn, without an epoll_wait.  The
+         * socket is registered after that, by the next turn's look at the
+         * dirty connections (with what it then waits for), so the CC does
+         * not wait for an epoll_ctl; readiness is level-triggered, nothing
+         * is missed. */
         (void)on_ready(d, c, POLLIN);
     }
 }
