@@ -211,11 +211,10 @@ START_TEST(chain_delivers_once_with_trace_in_order)
 }
 END_TEST
 
-/* KNOWN GAP of x400mta (fails): a report relayed by C and B reaches A
- * without their internal trace elements -- on_received stages a relayed
- * report as it arrived, where route_message appends this MTA's element to
- * a relayed message.  The report D made should reach A with C's then B's
- * element, its domain trace starting at D's domain. */
+/* A report D made, relayed by C and B, reaches A with C's then B's
+ * internal trace element (each relaying MTA appends its own, as for a
+ * message), its domain trace starting at D's domain.  It failed while
+ * x400mta relayed reports as they arrived. */
 START_TEST(relayed_reports_carry_internal_trace)
 {
     struct env e;
@@ -252,13 +251,11 @@ END_TEST
 
 /* The routes for P=RING go round B -> C -> D -> B.  The message comes
  * back to B once and goes no further: nothing is delivered, each MTA
- * relayed it once.  KNOWN GAP (the last assertions fail): B's P1 link
- * takes it for a duplicate (its MTSID is in B's received set) and
- * acknowledges and drops it ("received again: acknowledged, not delivered
- * twice") before x400mta's loop check (route_message,
- * x400_p1_loop_check, which would find B's own internal trace element)
- * sees it: A gets no non-delivery report (unable-to-transfer / loop
- * detected) and the message is lost without a word to its originator. */
+ * relayed it once, and B tells the originator (unable-to-transfer, loop
+ * detected).  B's P1 link takes the returning copy for a duplicate (its
+ * MTSID is in B's received set); x400mta finds its own internal trace
+ * element in it and non-delivers it.  It failed while x400mta dropped
+ * every duplicate in silence: the message was lost without a report. */
 START_TEST(ring_loop_non_delivered)
 {
     struct env e;
