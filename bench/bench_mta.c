@@ -579,7 +579,7 @@ static double setup_latency_us(int n, double *cpu)
         if (x400_driver_connect(dc, "127.0.0.1", port, a, &h) < 0) break;
         for (int k = 0; k < 100000 && !st.bound; k++) {
             x400_driver_run(dc, 0);
-            x400_driver_run(ds, 0);
+            if (!st.bound) x400_driver_run(ds, 0); /* not once more after the bind result */
         }
         if (st.bound == 1) {
             v[got++] = (x400b_now() - t0) * 1e6;
@@ -630,24 +630,41 @@ struct setup2 {
     int got;                    /* setups that bound */
 };
 
-static x400_driver *lat_driver(const x400_driver_callbacks *cb, int tfo)
+/* opts of the setup figures' drivers */
+enum { SETUP_TFO = 1, SETUP_NO_DEFER = 2 };
+
+/* A driver of the setup figures: the responder's listens with
+ * defer_accept_s (the accept and the CR in one wake-up) unless
+ * SETUP_NO_DEFER; SETUP_TFO: TCP Fast Open. */
+static x400_driver *lat_driver(const x400_driver_callbacks *cb, int opts)
 {
     x400_driver_config c;
     x400_driver *d;
     x400_driver_config_init(&c);
-    c.tcp_fast_open = tfo;
+    c.tcp_fast_open = (opts & SETUP_TFO) != 0;
+    c.defer_accept_s = opts & SETUP_NO_DEFER ? 0 : 10;
     return x400_driver_new(&d, &c, cb, NULL) < 0 ? NULL : d;
 }
 
+/* What a run of setup_2proc measures.  The responder's CPU is measured in
+ * a run of its own: its two getrusage calls (at the accept, at its BOUND)
+ * lie between the CR and the CC and between the CN and the AC, on the
+ * path the latency measures, at 2-3 us each in this guest. */
+enum { SETUP_TIMED, SETUP_COUNT, SETUP_CPU_R };
+
 /* The initiator here, the responder in a child process, each driver
- * blocking in poll: the median latency, and the CPU per setup of the
- * initiator (from the creation of its objects to its bind result) and of
- * the responder (from the accept to its BOUND: the AC is on its way).
- * tfo: TCP Fast Open on both drivers.  count: a counting run instead (not
- * timed): perf stat attached to both processes gives the system calls per
- * setup and teardown. */
-static int setup_2proc(int n, int tfo, int count, struct setup2 *r)
+ * blocking in poll.  mode SETUP_TIMED: the median latency and the CPU per
+ * setup of the initiator (from the creation of its objects to its bind
+ * result; its getrusage calls lie outside the latency's window).
+ * SETUP_CPU_R: the CPU per setup of the responder (from the accept to its
+ * BOUND: the AC is on its way).  SETUP_COUNT (not timed): perf stat
+ * attached to both processes gives the system calls per setup and
+ * teardown.  opts: SETUP_TFO (TCP Fast Open on both drivers),
+ * SETUP_NO_DEFER (the responder without defer_accept_s). */
+static int setup_2proc(int n, int opts, int mode, struct setup2 *r)
 {
+    int tfo = opts & SETUP_TFO;
+    int count = mode == SETUP_COUNT;
     x400_driver *ds = NULL, *dc = NULL;
     x400_driver_callbacks scb = { NULL, lat_accept, NULL, lat_srv_closed }, ccb = { NULL, NULL, NULL, lat_closed };
     struct lat_srv srv;
@@ -665,14 +682,14 @@ static int setup_2proc(int n, int tfo, int count, struct setup2 *r)
         free(v);
         return -1;
     }
-    if (!(ds = lat_driver(&scb, tfo)) || x400_driver_listen(ds, "127.0.0.1", "0") <= 0) goto out;
+    if (!(ds = lat_driver(&scb, opts)) || x400_driver_listen(ds, "127.0.0.1", "0") <= 0) goto out;
     snprintf(port, sizeof port, "%u", x400_driver_listen_port(ds));
     fflush(stdout);
     child = fork();
     if (child == 0) {
         signal(SIGUSR1, rsp_on_usr1);
         close(res[0]);
-        srv.st.timed = 1;
+        srv.st.timed = mode == SETUP_CPU_R;
         while (!rsp_stop) x400_driver_run(ds, 50);
         rc[0] = srv.st.cpu;
         rc[1] = (double)srv.st.n;
@@ -683,7 +700,7 @@ static int setup_2proc(int n, int tfo, int count, struct setup2 *r)
     ds = NULL;
     close(res[1]);
     res[1] = -1;
-    if (child < 0 || !(dc = lat_driver(&ccb, tfo))) goto reap;
+    if (child < 0 || !(dc = lat_driver(&ccb, opts))) goto reap;
     if (count) {
         snprintf(fi, sizeof fi, "%s/perf-setup-i.txt", work);
         snprintf(fr, sizeof fr, "%s/perf-setup-r.txt", work);
@@ -796,10 +813,13 @@ static int setup_tfo(int n, struct setup2 *r, double *rtt)
         else {
             struct setup2 cnt;
             out.rtt = loopback_rtt_us(1000, 1);
-            if (setup_2proc(n, 1, 0, &out.r) < 0) snprintf(out.why, sizeof out.why, "no setup bound");
-            else if (!perf_missing()[0] && setup_2proc(200, 1, 1, &cnt) == 0) {
-                out.r.sys_i = cnt.sys_i;
-                out.r.sys_r = cnt.sys_r;
+            if (setup_2proc(n, SETUP_TFO, SETUP_TIMED, &out.r) < 0) snprintf(out.why, sizeof out.why, "no setup bound");
+            else {
+                if (setup_2proc(n / 2, SETUP_TFO, SETUP_CPU_R, &cnt) == 0) out.r.cpu_r = cnt.cpu_r;
+                if (!perf_missing()[0] && setup_2proc(200, SETUP_TFO, SETUP_COUNT, &cnt) == 0) {
+                    out.r.sys_i = cnt.sys_i;
+                    out.r.sys_r = cnt.sys_r;
+                }
             }
         }
         _exit(write(p[1], &out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
@@ -1288,14 +1308,17 @@ static void setup_figures(void)
     lat = setup_latency_us(1000, &cpu);
     x400b_report("mta_assoc_setup_latency_median", lat, "us");
     x400b_report("mta_assoc_setup_cpu_both_ends_us", cpu, "us/setup");
-    setup_2proc(1000, 0, 0, &s2);
+    setup_2proc(1000, 0, SETUP_TIMED, &s2);
+    if (setup_2proc(500, 0, SETUP_CPU_R, &cnt) == 0) s2.cpu_r = cnt.cpu_r;
     lat2 = s2.lat;
+    if (setup_2proc(1000, SETUP_NO_DEFER, SETUP_TIMED, &cnt) == 0)
+        x400b_report("mta_assoc_setup_2proc_no_defer_latency_median", cnt.lat, "us");
     x400b_report("mta_assoc_setup_2proc_latency_median", lat2, "us");
     x400b_report("mta_assoc_setup_cpu_initiator_us", s2.cpu_i, "us/setup");
     x400b_report("mta_assoc_setup_cpu_responder_us", s2.cpu_r, "us/setup");
     if ((nope = perf_missing())[0])
         printf("bench: mta assoc setup system calls not counted: %s\n", nope);
-    else if (setup_2proc(200, 0, 1, &cnt) == 0 && cnt.sys_i > 0 && cnt.sys_r > 0) {
+    else if (setup_2proc(200, 0, SETUP_COUNT, &cnt) == 0 && cnt.sys_i > 0 && cnt.sys_r > 0) {
         x400b_report("mta_assoc_setup_syscalls_initiator", cnt.sys_i, "syscalls/setup");
         x400b_report("mta_assoc_setup_syscalls_responder", cnt.sys_r, "syscalls/setup");
     }

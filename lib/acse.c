@@ -248,14 +248,20 @@ int x400i_acse_decode(const uint8_t *p, size_t len, x400i_acse_apdu *a, const x4
     if (len > X400I_ACSE_MAX)
         return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_LIMIT, 0,
                               "ACSE: APDU of %zu octets above the bound of %u", len, X400I_ACSE_MAX);
-    rv = x400i_ber_normalise(p, len, &a->scratch, X400I_BER_MAX_DEPTH, L, d);
-    if (rv < 0) return rv;
-    r = ber_decode(NULL, &asn_DEF_ACSE_apdu, &a->asn, a->scratch.p, a->scratch.len);
-    if (r.code != RC_OK || r.consumed != a->scratch.len)
+    /* definite lengths throughout: asn1c reads the input itself (it
+     * copies what it keeps) */
+    if (!x400i_ber_is_normal(p, len, X400I_BER_MAX_DEPTH)) {
+        rv = x400i_ber_normalise(p, len, &a->scratch, X400I_BER_MAX_DEPTH, L, d);
+        if (rv < 0) return rv;
+        p = a->scratch.p;
+        len = a->scratch.len;
+    }
+    r = ber_decode(NULL, &asn_DEF_ACSE_apdu, &a->asn, p, len);
+    if (r.code != RC_OK || r.consumed != len)
         return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_PARSE, 0,
                               "ACSE: APDU does not decode (%s at octet %zu of %zu)",
                               r.code == RC_WMORE ? "incomplete" : "malformed", (size_t)r.consumed,
-                              a->scratch.len);
+                              len);
     ap = a->asn;
     switch (ap->present) {
     case ACSE_apdu_PR_aarq: {

@@ -81,7 +81,12 @@ int x400_ae_part_set_encoded(x400_ae_part *p, const uint8_t *tlv, size_t len)
 
 void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
 {
-    static const char *const ctx_as[3] = { "2.2.1.0.1", "2.6.0.2.12", "2.6.0.2.7" };
+    /* abstract syntaxes: ACSE (X.227), RTSE (X.228), MTS transfer (X.419);
+     * constant arcs, not text parsed each time (a responder calls this
+     * between the CR and the CC) */
+    static const x400_oid ctx_as[3] = { { 5, { 2, 2, 1, 0, 1 } }, { 5, { 2, 6, 0, 2, 12 } },
+                                        { 5, { 2, 6, 0, 2, 7 } } };
+    static const x400_oid mts_transfer = { 5, { 2, 6, 0, 1, 6 } };   /* X.419 application context */
     memset(cfg, 0, sizeof *cfg);
     cfg->role = role;
     cfg->max_tpdu_size = 65531;
@@ -92,11 +97,11 @@ void x400_assoc_config_init(x400_assoc_config *cfg, x400_role role)
     cfg->log.max_level = X400_LOG_INFO;   /* the memset leaves the 1988 stack (X400_MODE_NORMAL) */
     for (int i = 0; i < 3; i++) {
         cfg->contexts[i].id = 2 * i + 1;
-        (void)x400_oid_parse(ctx_as[i], &cfg->contexts[i].abstract_syntax);
+        cfg->contexts[i].abstract_syntax = ctx_as[i];
     }
     cfg->ncontexts = 3;
     cfg->user_info_context = 3;
-    (void)x400_oid_parse("2.6.0.1.6", &cfg->application_context);
+    cfg->application_context = mts_transfer;
 }
 
 /* ---- summary state and events ---- */

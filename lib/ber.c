@@ -302,6 +302,31 @@ lim:
     return rv;
 }
 
+/* The walk of norm() without the copy: is the TLV at p as norm would write it? */
+static bool normal_at(const uint8_t *p, size_t len, unsigned depth, size_t *used)
+{
+    x400i_tlv t;
+    uint8_t lo[X400I_BER_LEN_MAX];
+    size_t off;
+    if (depth == 0 || x400i_ber_read(p, len, &t, 0, X400_LAYER_NONE, NULL) < 0 || t.indefinite ||
+        t.hdr != t.idlen + x400i_ber_put_len(lo, t.vlen))
+        return false;
+    *used = t.total;
+    if (!t.constructed) return true;
+    for (off = 0; off < t.vlen;) {
+        size_t u;
+        if (!normal_at(t.v + off, t.vlen - off, depth - 1, &u)) return false;
+        off += u;
+    }
+    return true;
+}
+
+bool x400i_ber_is_normal(const uint8_t *p, size_t len, unsigned max_depth)
+{
+    size_t used = 0;
+    return len && normal_at(p, len, max_depth, &used) && used == len;
+}
+
 int x400i_ber_normalise(const uint8_t *p, size_t len, x400i_buf *out, unsigned max_depth,
                         x400_layer layer, x400_diag *d)
 {

@@ -136,6 +136,11 @@ int x400i_ber_is_one_tlv(const uint8_t *p, size_t len);
  * X400_ERR_LIMIT (output bound), X400_ERR_NOMEM. */
 int x400i_ber_normalise(const uint8_t *p, size_t len, x400i_buf *out, unsigned max_depth,
                         x400_layer layer, x400_diag *d);
+/* true when x400i_ber_normalise would copy p[0..len) unchanged: one TLV,
+ * every length definite and in its shortest form, nesting within
+ * max_depth (a decoder then reads p itself: no copy).  false otherwise,
+ * errors included (the normaliser reports them). */
+bool x400i_ber_is_normal(const uint8_t *p, size_t len, unsigned max_depth);
 
 /* ---- the writer: reverse, from the end of the buffer ----
  * Write the contents of a value first, then its header:

@@ -56,6 +56,7 @@ struct conn {
     int fresh;                 /* connect() issued, the first send not tried yet */
     int connected_now;         /* connect() returned 0 without Fast Open: up already */
     int tfo_deferred;          /* TCP Fast Open: the SYN goes out with the first send */
+    int nodelay_owed;          /* outbound: TCP_NODELAY not set yet (after the CR) */
     int in_syn;                /* ... and it did, with early_sent octets */
     size_t early_sent;         /* octets of the pending output sent before the
                                   handshake was known to be over, not yet given to
@@ -101,6 +102,7 @@ struct x400_driver {
     double refused_logged_at;
     uint64_t visits;           /* connections examined by x400_driver_run */
     uint64_t turns;            /* x400_driver_run calls */
+    uint64_t waits;            /* ... of them that called epoll_wait / poll */
     size_t accept_burst;       /* connections accepted per readiness at most (on_accept) */
     uint64_t accept_full_turn; /* the last turn a listener used up its burst */
     struct srclog *srclog;     /* cfg.info_log_sources entries */
@@ -318,6 +320,13 @@ void x400_driver_free(x400_driver *d)
         for (size_t i = 0; i < d->cfg.max_conns; i++)
             if (d->conns[i].st != C_FREE) conn_release(d, &d->conns[i]);
     for (size_t i = 0; i < d->nlisteners; i++) close(d->listeners[i]);
+    /* the lines left out in intervals not over yet are summed up now, not
+     * lost with the driver */
+    if (d->srclog && d->srclog_owing) {
+        double now = now_s();
+        for (size_t i = 0; d->srclog_owing && i < d->cfg.info_log_sources; i++)
+            if (d->srclog[i].start > 0) srclog_close(d, &d->srclog[i], now);
+    }
     x400_lpi_free(d->lpi);
     x400i_free(d->alloc, d->conns);
     x400i_free(d->alloc, d->listeners);
@@ -359,6 +368,15 @@ int x400_driver_listen(x400_driver *d, const char *host, const char *port)
 #ifdef __linux__
         /* accepted sockets inherit it: no setsockopt per connection */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#endif
+#ifdef TCP_DEFER_ACCEPT
+        /* handed over with the CR (a wake-up per connection fewer) */
+        if (d->cfg.defer_accept_s) {
+            int secs = d->cfg.defer_accept_s > 3600 ? 3600 : (int)d->cfg.defer_accept_s;
+            if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) != 0)
+                x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "TCP_DEFER_ACCEPT: %s (without it)",
+                          strerror(errno));
+        }
 #endif
 #ifdef TCP_FASTOPEN
         /* data in the SYN accepted (RFC 7413); refused by the kernel: the
@@ -496,10 +514,14 @@ static int try_connect(x400_driver *d, struct conn *c)
         x400i_log(&d->cfg.log, X400_LOG_DEBUG, X400_LAYER_DRIVER, "connecting to %s", where);
         c->fresh = c->connected_now = c->tfo_deferred = c->in_syn = 0;
         c->early_sent = 0;
+        /* TCP_NODELAY once the CR is on its way (nodelay_now), not here:
+         * Nagle's algorithm never holds a connection's first segment (no
+         * data is unacknowledged), and the system call is then off the
+         * path between the connect and the CR */
+        c->nodelay_owed = 1;
         {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 #ifdef TCP_FASTOPEN_CONNECT
+            int one = 1;
             /* With a cookie, connect() returns 0 at once and the SYN waits
              * for the first send (the CR); without one, an ordinary
              * connect asking for a cookie.  Refused: an ordinary connect. */
@@ -607,6 +629,16 @@ static void connect_next(x400_driver *d, struct conn *c, int err, const char *wh
     if (try_connect(d, c) < 0) connect_failed(d, c);
 }
 
+/* An outbound connection's TCP_NODELAY, owed since try_connect: set once
+ * its CR is sent or about to be (inbound ones inherit the listener's). */
+static void nodelay_now(struct conn *c)
+{
+    int one = 1;
+    if (!c->nodelay_owed || c->fd < 0) return;
+    c->nodelay_owed = 0;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* The socket of a connect is ready (readiness `re`, POLL* bits; 0 when
  * connect() itself succeeded) or failed. */
 static void on_connect_ready(x400_driver *d, struct conn *c, short re)
@@ -634,6 +666,7 @@ static void on_connect_ready(x400_driver *d, struct conn *c, short re)
     c->early_sent = 0;
     c->in_syn = 0;
     c->st = C_OPEN;
+    nodelay_now(c);
     freeaddrinfo(c->ai_list);
     c->ai_list = c->ai_cur = NULL;
     if (x400_assoc_get_state(c->a) == X400_ASSOC_IDLE) (void)x400_assoc_connect(c->a);
@@ -675,10 +708,13 @@ static void send_first(x400_driver *d, struct conn *c)
         c->early_sent = (size_t)w;
         c->in_syn = tfo;
         if (!tfo) on_connect_ready(d, c, 0);
+        else nodelay_now(c);
     } else if (errno != EINPROGRESS && errno != EAGAIN && errno != EWOULDBLOCK) {
         addr_text(c->ai_cur->ai_addr, where, sizeof where);
         connect_next(d, c, errno, where);
-    } /* else the handshake is not over (with Fast Open: the SYN went without data) */
+    } else { /* the handshake is not over (with Fast Open: the SYN went without data) */
+        nodelay_now(c);
+    }
 }
 
 static void want(x400_driver *d, struct conn *c, short events);
@@ -745,12 +781,13 @@ static void on_accept(x400_driver *d, int lfd)
         c->a = a;
         mark_dirty(d, c);
         info_log(d, X400_LOG_INFO, peer, "accepted connection from %s", peer);
-        /* Registered now and read at once: the CR is often there already
-         * (always when it came in the SYN, TCP Fast Open), and is then
-         * answered in this turn, without an epoll_wait */
-#ifdef X400I_EPOLL
-        want(d, c, POLLIN);
-#endif
+        /* Read at once: the CR is often there already (always with
+         * defer_accept_s, and when it came in the SYN, TCP Fast Open), and
+         * is then answered in this turn, without an epoll_wait.  The
+         * socket is registered after that, by the next turn's look at the
+         * dirty connections (with what it then waits for), so the CC does
+         * not wait for an epoll_ctl; readiness is level-triggered, nothing
+         * is missed. */
         (void)on_ready(d, c, POLLIN);
     }
 }
@@ -939,7 +976,13 @@ int x400_driver_run(x400_driver *d, int timeout_ms)
         if (until < 0) until = 0;
         if (timeout_ms < 0 || until < timeout_ms) timeout_ms = until;
     }
-    if (progressed) timeout_ms = 0;
+    /* Progress already (a CR sent, a connection closed): this turn ends
+     * here and the sockets are looked at in the next one, without a
+     * system call that could only say "nothing yet" about most of them
+     * (each of these steps happens once per connection, so the sockets
+     * are never put off for long). */
+    if (progressed) return progressed;
+    d->waits++;
 #ifdef X400I_EPOLL
     rv = epoll_wait(d->epfd, d->evs, (int)(d->cfg.max_conns + d->cfg.max_listeners), timeout_ms);
     if (rv < 0) {
@@ -1069,4 +1112,5 @@ const x400_diag *x400_driver_diag(const x400_driver *d)
     return d ? &d->diag : x400i_diag_none();
 }
 uint64_t x400_driver_visit_count(const x400_driver *d) { return d ? d->visits : 0; }
+uint64_t x400_driver_wait_count(const x400_driver *d) { return d ? d->waits : 0; }
 uint64_t x400_driver_log_suppressed_count(const x400_driver *d) { return d ? d->log_suppressed : 0; }

@@ -347,7 +347,8 @@ int x400i_ppdu_decode(int type, const uint8_t *p, size_t len, x400i_ppdu *pp,
 {
     asn_TYPE_descriptor_t *def;
     asn_dec_rval_t r;
-    size_t in_len;
+    const uint8_t *in = p;
+    size_t in_len = len;
     int rv;
 
     memset(pp, 0, sizeof *pp);
@@ -360,9 +361,14 @@ int x400i_ppdu_decode(int type, const uint8_t *p, size_t len, x400i_ppdu *pp,
     if (len > max)
         return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_LIMIT, 0,
                               "presentation: PPDU of %zu octets above the bound of %zu", len, max);
-    rv = x400i_ber_normalise(p, len, &pp->scratch, X400I_BER_MAX_DEPTH, L, d);
-    if (rv < 0) return rv;
-    in_len = pp->scratch.len;
+    /* definite lengths throughout (what this library and most peers send):
+     * asn1c reads the input itself, which it copies what it keeps from */
+    if (!x400i_ber_is_normal(p, len, X400I_BER_MAX_DEPTH)) {
+        rv = x400i_ber_normalise(p, len, &pp->scratch, X400I_BER_MAX_DEPTH, L, d);
+        if (rv < 0) return rv;
+        in = pp->scratch.p;
+        in_len = pp->scratch.len;
+    }
 
     switch (type) {
     case X400I_PPDU_CP: def = &asn_DEF_CP_type; break;
@@ -373,13 +379,13 @@ int x400i_ppdu_decode(int type, const uint8_t *p, size_t len, x400i_ppdu *pp,
     default: {
         size_t n;
         def = &asn_DEF_P_User_data;
-        if (count_children(pp->scratch.p, in_len, &n) < 0) return bad(d, "unreadable user data");
+        if (count_children(in, in_len, &n) < 0) return bad(d, "unreadable user data");
         if (n > X400I_PDV_MAX) return bad(d, "user data with more than 64 PDVs");
         break;
     }
     }
     pp->asn_def = def;
-    r = ber_decode(NULL, def, &pp->asn, pp->scratch.p, in_len);
+    r = ber_decode(NULL, def, &pp->asn, in, in_len);
     if (r.code != RC_OK || r.consumed != in_len)
         return x400i_diag_set(d, L, X400_SOURCE_PEER, X400_ERR_PARSE, 1 /* unrecognized PPDU */,
                               "presentation: %s does not decode (%s at octet %zu of %zu)",

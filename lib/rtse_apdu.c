@@ -135,12 +135,31 @@ int x400i_rt_ref_eq(const x400i_rtse_ref *a, const x400i_rtse_ref *b)
            a->add_len == b->add_len && !memcmp(a->add, b->add, a->add_len);
 }
 
+/* 1 when the APDU is plainly an RTORQ ([16], X.228 9.3) whose
+ * connectionDataRQ ([3]) holds the `open` alternative ([0]): no recovery,
+ * known without asn1c's decoding (the one the RTPM makes follows).
+ * 0: anything else, decided by the full decoding. */
+static int rtorq_plainly_open(const uint8_t *apdu, size_t len)
+{
+    x400i_tlv t, f, c;
+    size_t off = 0, coff = 0;
+    if (x400i_ber_read(apdu, len, &t, X400I_BER_MAX_DEPTH, X400_LAYER_RTSE, NULL) < 0 || t.total != len ||
+        !x400i_tlv_is(&t, X400I_BER_CONTEXT, 16) || !t.constructed)
+        return 0;
+    while (x400i_ber_child(&t, &off, &f, X400_LAYER_RTSE, NULL) == 1)
+        if (x400i_tlv_is(&f, X400I_BER_CONTEXT, 3))
+            return f.constructed && x400i_ber_child(&f, &coff, &c, X400_LAYER_RTSE, NULL) == 1 &&
+                   x400i_tlv_is(&c, X400I_BER_CONTEXT, 0);
+    return 0;
+}
+
 int x400i_rtse_rtorq_recover_ref(const uint8_t *apdu, size_t len, x400i_rtse_ref *ref)
 {
     RTSE_apdus_t *a = NULL;
     asn_dec_rval_t rv;
     int rc;
     if (!apdu || len == 0 || len > CTRL_MAX || !x400i_ber_is_one_tlv(apdu, len)) return X400_ERR_PARSE;
+    if (rtorq_plainly_open(apdu, len)) return 0; /* the usual RT-OPEN: not decoded twice */
     rv = ber_decode(NULL, &asn_DEF_RTSE_apdus, (void **)&a, apdu, len);
     if (rv.code != RC_OK || rv.consumed != len || a->present != RTSE_apdus_PR_rtorq_apdu) {
         x400i_rt_free_apdu(a);

@@ -201,23 +201,31 @@ static const char *ctx_name(enum ctx c)
 
 /* Length indicator: one octet 0..254, or 0xFF + two octets 255..65535
  * (X.225 8.2.5).  The three-octet form for a value below 255 is refused. */
-static int get_li(x400i_rd *r, size_t *len, const char *what, x400_diag *d)
+/* The length indicator of the SPDU `nm` (pi < 0) or of its parameter pi
+ * in context c (X.225 8.2.5); the name in a diagnostic is formatted only
+ * when there is one (this runs for every SPDU and parameter). */
+static int get_li(x400i_rd *r, size_t *len, const char *nm, int pi, enum ctx c, x400_diag *d)
 {
     uint8_t b;
-    uint16_t v;
-    if (!x400i_rd_u8(r, &b))
-        return PERR(d, "%s: length indicator missing (truncated)", what);
-    if (b != 0xFF) {
+    uint16_t v = 0;
+    const char *why;
+    char what[64];
+    if (!x400i_rd_u8(r, &b)) why = "length indicator missing (truncated)";
+    else if (b != 0xFF) {
         *len = b;
         return 0;
+    } else if (!x400i_rd_u16be(r, &v)) why = "three-octet length indicator truncated";
+    else if (v < 255) why = NULL;
+    else {
+        *len = v;
+        return 0;
     }
-    if (!x400i_rd_u16be(r, &v))
-        return PERR(d, "%s: three-octet length indicator truncated", what);
-    if (v < 255)
+    if (pi < 0) snprintf(what, sizeof what, "%s SPDU", nm);
+    else snprintf(what, sizeof what, "%s: PI %d%s", nm, pi, ctx_name(c));
+    if (!why)
         return PERR(d, "%s: three-octet length indicator holds %u (< 255 must use one octet)", what,
                     (unsigned)v);
-    *len = v;
-    return 0;
+    return PERR(d, "%s: %s", what, why);
 }
 
 static int parse_digits(const uint8_t *p, size_t n, uint32_t *v)
@@ -466,11 +474,9 @@ static int parse_params(x400i_spdu *s, enum ctx c, const uint8_t *p, size_t len,
         size_t n;
         const uint8_t *v;
         uint32_t slot;
-        char what[64];
         int rc;
         (void)x400i_rd_u8(&r, &code);
-        snprintf(what, sizeof what, "%s: PI %u%s", nm, code, ctx_name(c));
-        if ((rc = get_li(&r, &n, what, d))) return rc;
+        if ((rc = get_li(&r, &n, nm, code, c, d))) return rc;
         if (n > x400i_rd_left(&r))
             return PERR(d, "%s: PI %u%s length %zu runs past the end of its %s (%zu octets left)",
                         nm, code, ctx_name(c), n, c == CTX_TOP ? "SPDU" : "group", x400i_rd_left(&r));
@@ -518,7 +524,6 @@ int x400i_spdu_next(x400i_spdu_iter *it, x400i_spdu *s, x400_diag *d)
     uint8_t si = 0;
     size_t li;
     int t, rc;
-    char what[48];
     const uint8_t *params;
 
     if (it->off >= it->len) {
@@ -563,8 +568,7 @@ int x400i_spdu_next(x400i_spdu_iter *it, x400i_spdu *s, x400_diag *d)
     }
     memset(s, 0, sizeof *s);
     s->type = (x400i_spdu_type)t;
-    snprintf(what, sizeof what, "%s SPDU", x400i_spdu_name(s->type));
-    if ((rc = get_li(&r, &li, what, d))) return rc;
+    if ((rc = get_li(&r, &li, x400i_spdu_name(s->type), -1, CTX_TOP, d))) return rc;
     if (li > x400i_rd_left(&r))
         return PERR(d, "%s SPDU: length indicator %zu runs past the end of the TSDU (%zu octets left)",
                     x400i_spdu_name(s->type), li, x400i_rd_left(&r));

@@ -103,6 +103,49 @@ START_TEST(normalise_lengths)
 }
 END_TEST
 
+/* x400i_ber_is_normal (the decoders' no-copy path) says yes exactly when
+ * the normaliser's output would be the input itself: definite shortest
+ * lengths at every depth; no for indefinite or longer-than-needed lengths,
+ * trailing or missing octets, nesting past the bound, an empty input. */
+START_TEST(is_normal_agrees_with_normaliser)
+{
+    static const uint8_t normal[] = { 0x60, 0x08, 0xa1, 0x06, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06 };
+    static const uint8_t indef_outer[] = { 0x60, 0x80, 0xa1, 0x06, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06,
+                                           0x00, 0x00 };
+    static const uint8_t indef_inner[] = { 0x60, 0x0a, 0xa1, 0x80, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06,
+                                           0x00, 0x00 };
+    static const uint8_t long_form[] = { 0x60, 0x81, 0x08, 0xa1, 0x06, 0x06, 0x04, 0x56, 0x00, 0x01, 0x06 };
+    static const uint8_t long_inner[] = { 0x30, 0x05, 0x04, 0x82, 0x00, 0x01, 0x2a };
+    static const uint8_t trailing[] = { 0x04, 0x01, 0x2a, 0x05, 0x00 };
+    static const uint8_t deep3[] = { 0x30, 0x04, 0x30, 0x02, 0x30, 0x00 };
+    static const uint8_t high_tag[] = { 0xbf, 0x81, 0x00, 0x03, 0x02, 0x01, 0x07 };
+    struct { const uint8_t *p; size_t n; unsigned depth; bool want; } v[] = {
+        { normal, sizeof normal, 8, true },
+        { normal, sizeof normal - 1, 8, false },          /* truncated */
+        { indef_outer, sizeof indef_outer, 8, false },
+        { indef_inner, sizeof indef_inner, 8, false },
+        { long_form, sizeof long_form, 8, false },
+        { long_inner, sizeof long_inner, 8, false },
+        { trailing, sizeof trailing, 8, false },
+        { deep3, sizeof deep3, 3, true },
+        { deep3, sizeof deep3, 2, false },                 /* past the bound */
+        { high_tag, sizeof high_tag, 8, true },
+        { normal, 0, 8, false },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        x400i_buf b;
+        int rv;
+        x400i_buf_init(&b, NULL, 1024);
+        rv = x400i_ber_normalise(v[i].p, v[i].n, &b, v[i].depth, 0, NULL);
+        ck_assert_msg(x400i_ber_is_normal(v[i].p, v[i].n, v[i].depth) == v[i].want, "case %zu", i);
+        /* yes <=> the normaliser succeeds and changes nothing */
+        ck_assert_msg(v[i].want == (v[i].n && rv == 0 && b.len == v[i].n && !memcmp(b.p, v[i].p, b.len)),
+                      "case %zu: normaliser rv %d, %zu octets", i, rv, b.len);
+        x400i_buf_free(&b);
+    }
+}
+END_TEST
+
 /* A million nested constructions, definite and indefinite: refused at the
  * depth bound, quickly, without recursion past it. */
 START_TEST(deep_nesting)
@@ -261,6 +304,7 @@ Suite *x400t_suite_ber(void)
     tcase_add_test(tc, read_refuses);
     tcase_add_test(tc, normalise_mixed);
     tcase_add_test(tc, normalise_lengths);
+    tcase_add_test(tc, is_normal_agrees_with_normaliser);
     tcase_add_test(tc, deep_nesting);
     tcase_add_test(tc, writer_and_values);
     tcase_add_test(tc, length_and_identifier_codecs);

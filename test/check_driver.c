@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -468,6 +470,44 @@ START_TEST(info_lines_limited_per_source)
 }
 END_TEST
 
+/* The lines left out in an interval that is not over when the driver is
+ * freed are summed up by x400_driver_free, per address, with their count;
+ * an address that left nothing out gets no line. */
+START_TEST(info_lines_summary_at_free)
+{
+    enum { FLOOD = 9 };
+    struct loglines ll;
+    struct world w;
+    x400_driver *srv;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { &w, cb_accepted, NULL, cb_closed };
+    int fds[FLOOD + 1];
+    unsigned port;
+    memset(&ll, 0, sizeof ll);
+    memset(&w, 0, sizeof w);
+    x400_driver_config_init(&cfg);
+    cfg.max_conns = 20;
+    cfg.info_log_lines = 2;             /* interval: the default minute */
+    cfg.log.fn = count_lines;
+    cfg.log.user = &ll;
+    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &cb, NULL), X400_OK);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    port = x400_driver_listen_port(srv);
+    for (int i = 0; i < FLOOD; i++) fds[i] = tcp_from("127.0.0.1", port);
+    fds[FLOOD] = tcp_from("127.0.0.2", port);
+    accept_all(srv, &w, FLOOD + 1);
+    ck_assert_int_eq(ll.accepted_from[0], 2);
+    ck_assert_int_eq(ll.accepted_from[1], 1);
+    ck_assert_uint_eq(x400_driver_log_suppressed_count(srv), FLOOD - 2);
+    ck_assert_int_eq(ll.summaries, 0);          /* the interval is not over */
+    x400_driver_free(srv);
+    ck_assert_int_eq(ll.summaries, 1);          /* 127.0.0.2 left nothing out */
+    ck_assert_msg(strstr(ll.summary, "7 more lines about 127.0.0.1 left out") != NULL, "%s", ll.summary);
+    for (int i = 0; i < FLOOD + 1; i++) close(fds[i]);
+    for (int i = 0; i < w.naccepted; i++) x400_assoc_free(w.accepted[i]);
+}
+END_TEST
+
 /* info_log_lines 0: every line (the limit off). */
 START_TEST(info_lines_unlimited_when_zero)
 {
@@ -644,6 +684,121 @@ out:
     return step;
 }
 
+/* One P1 bind through two drivers in this thread, turn by turn (the
+ * flights > CR | < CC | > CN | < AC): the initiator's first turn sends the
+ * CR and returns without waiting; the responder's turn that accepts reads
+ * the CR and sends the CC; each later turn of either end waits once, reads
+ * one flight and answers it in the same turn.  Bound after 3 turns of the
+ * initiator (2 wake-ups) and 2 of the responder (2 wake-ups). */
+START_TEST(setup_turns_and_wakeups)
+{
+    struct tfo_end ini, rsp;
+    x400_driver *srv, *cli;
+    x400_driver_config cfg;
+    x400_driver_callbacks scb = { &rsp, tfo_accept, NULL, NULL }, ccb = { NULL, NULL, NULL, NULL };
+    x400_assoc_config ac;
+    x400_p1_link_config lc;
+    x400_p1_link_callbacks lcb = { &ini, tfo_ev };
+    x400_lpi_handle h;
+    char port[16];
+    memset(&ini, 0, sizeof ini);
+    memset(&rsp, 0, sizeof rsp);
+    x400_driver_config_init(&cfg);
+    cfg.max_conns = 4;
+    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &scb, NULL), X400_OK);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(srv));
+    ck_assert_int_eq(x400_driver_new(&cli, &cfg, &ccb, NULL), X400_OK);
+    x400_assoc_config_init(&ac, X400_ROLE_INITIATOR);
+    x400_p1_link_config_init(&lc, X400_ROLE_INITIATOR);
+    snprintf(lc.own_name, sizeof lc.own_name, "TFO-A");
+    memcpy(lc.own_password, "pa", 2);
+    lc.own_password_len = 2;
+    ck_assert_int_eq(x400_assoc_new(&ini.a, &ac, NULL, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_new(&ini.l, &lc, &lcb, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_attach(ini.l, ini.a), X400_OK);
+    ck_assert_int_eq(x400_driver_connect(cli, "127.0.0.1", port, ini.a, &h), X400_OK);
+
+    ck_assert_int_eq(x400_driver_run(cli, 1000), 1);            /* > CR */
+    ck_assert_uint_eq(x400_driver_wait_count(cli), 0);          /* no wait in that turn */
+    ck_assert_int_eq(x400_assoc_get_state(ini.a), X400_ASSOC_CONNECTING);
+    ck_assert_int_ge(x400_driver_run(srv, 1000), 1);            /* accept, < CC */
+    ck_assert_uint_eq(x400_driver_wait_count(srv), 1);
+    ck_assert_uint_eq(x400_driver_conn_count(srv), 1);
+    ck_assert_int_ge(x400_driver_run(cli, 1000), 1);            /* CC, > CN */
+    ck_assert_int_eq(ini.bound, 0);
+    ck_assert_int_ge(x400_driver_run(srv, 1000), 1);            /* CN, < AC */
+    ck_assert_int_eq(rsp.bound, 1);
+    ck_assert_int_ge(x400_driver_run(cli, 1000), 1);            /* AC: bound */
+    ck_assert_int_eq(ini.bound, 1);
+    ck_assert_int_eq(ini.failed + rsp.failed, 0);
+    ck_assert_uint_eq(x400_driver_wait_count(cli), 2);
+    ck_assert_uint_eq(x400_driver_wait_count(srv), 2);
+
+    x400_driver_free(cli);
+    x400_driver_free(srv);
+    x400_p1_link_free(ini.l);
+    x400_assoc_free(ini.a);
+    x400_p1_link_free(rsp.l);
+    x400_assoc_free(rsp.a);
+}
+END_TEST
+
+/* defer_accept_s: a connection that has sent nothing is not handed over
+ * (the default driver takes it at once); once its CR arrives, one turn
+ * (one wake-up) accepts it, reads the CR and sends the CC. */
+START_TEST(defer_accept_hands_over_with_the_cr)
+{
+    /* the CR x400_driver_connect's association sends (RFC 1006 TPKT, X.224 13.3) */
+    static const uint8_t cr[] = { 0x03, 0x00, 0x00, 0x12, 0x0d, 0xe0, 0x00, 0x00, 0x00, 0x01,
+                                  0x00, 0xc0, 0x01, 0x0b, 0xf0, 0x02, 0x01, 0xff };
+    struct tfo_end rsp[2];
+    x400_driver *srv[2];
+    x400_driver_config cfg;
+    int fd[2];
+    uint8_t buf[64];
+    struct pollfd pf;
+    memset(rsp, 0, sizeof rsp);
+    for (int i = 0; i < 2; i++) {
+        x400_driver_callbacks cb = { &rsp[i], tfo_accept, NULL, NULL };
+        x400_driver_config_init(&cfg);
+        ck_assert_uint_eq(cfg.defer_accept_s, 0);           /* off by default */
+        cfg.max_conns = 4;
+        cfg.defer_accept_s = i == 0 ? 5 : 0;
+        ck_assert_int_eq(x400_driver_new(&srv[i], &cfg, &cb, NULL), X400_OK);
+        ck_assert_int_gt(x400_driver_listen(srv[i], "127.0.0.1", "0"), 0);
+        fd[i] = tcp_from("127.0.0.1", x400_driver_listen_port(srv[i]));
+        ck_assert_int_ge(x400_driver_run(srv[i], 100), 0);
+    }
+#ifdef TCP_DEFER_ACCEPT
+    ck_assert_uint_eq(x400_driver_conn_count(srv[0]), 0);   /* nothing sent: not handed over */
+    ck_assert_ptr_null(rsp[0].a);
+#endif
+    ck_assert_uint_eq(x400_driver_conn_count(srv[1]), 1);   /* the default: at once */
+    ck_assert_ptr_nonnull(rsp[1].a);
+
+    ck_assert_int_eq(write(fd[0], cr, sizeof cr), (ssize_t)sizeof cr);
+    {
+        uint64_t w0 = x400_driver_wait_count(srv[0]);
+        ck_assert_int_ge(x400_driver_run(srv[0], 1000), 1);
+        ck_assert_uint_eq(x400_driver_wait_count(srv[0]), w0 + 1);
+    }
+    ck_assert_uint_eq(x400_driver_conn_count(srv[0]), 1);
+    pf.fd = fd[0];
+    pf.events = POLLIN;
+    ck_assert_int_eq(poll(&pf, 1, 1000), 1);
+    ck_assert_int_eq(read(fd[0], buf, sizeof buf), 18);
+    ck_assert_int_eq(buf[5], 0xd0);                          /* CC, X.224 13.4 */
+
+    for (int i = 0; i < 2; i++) {
+        close(fd[i]);
+        x400_driver_free(srv[i]);
+        x400_p1_link_free(rsp[i].l);
+        x400_assoc_free(rsp[i].a);
+    }
+}
+END_TEST
+
 /* net.ipv4.tcp_fastopen of this network namespace (-1: unknown) */
 static int tfo_sysctl(void)
 {
@@ -813,7 +968,10 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, max_inbound_keeps_room_for_outbound);
     tcase_add_test(tc, notify_output_looks_only_at_flagged);
     tcase_add_test(tc, info_lines_limited_per_source);
+    tcase_add_test(tc, info_lines_summary_at_free);
     tcase_add_test(tc, info_lines_unlimited_when_zero);
+    tcase_add_test(tc, setup_turns_and_wakeups);
+    tcase_add_test(tc, defer_accept_hands_over_with_the_cr);
     tcase_add_test(tc, tfo_both_ends);
     tcase_add_test(tc, tfo_initiator_only);
     tcase_add_test(tc, tfo_responder_only);

@@ -114,6 +114,7 @@ static int ini_ext_form = -1;
 static size_t rsp_max_pdu;   /* 0: default limits */
 static const x400_gdi *ini_trace_gdi;       /* NULL: no trace_gdi */
 static int64_t (*ini_clock)(void *user);    /* with ini_trace_gdi */
+static x400_p1_idset *rsp_seen;             /* NULL: the pair's own received set */
 
 /* The pump between whatever associations ini.a and rsp.a are (a recovery
  * replaces them). */
@@ -147,7 +148,7 @@ static void open_pair(struct pair *p, x400_mode mode, const char *ini_name, cons
     cr.own_password_len = 7;
     cr.check = x400_p1_cred_check_default;
     cr.check_user = &peer_table;
-    cr.seen = p->seen;
+    cr.seen = rsp_seen ? rsp_seen : p->seen;
     if (expect_rsp_pw) {
         ci.peer_password_set = 1;
         ci.peer_password_len = strlen(expect_rsp_pw);
@@ -190,6 +191,7 @@ static void close_pair(struct pair *p)
     ini_trace_gdi = NULL;
     ini_clock = NULL;
     rsp_result_cred = NULL;
+    rsp_seen = NULL;
 }
 
 static void pump(struct pair *p)
@@ -464,6 +466,9 @@ struct rec {
     int nold, routed, need;
     int refuse;             /* the fresh responder link routes nothing: RTORJ cannotRecover */
     int x410;               /* the initiator's new association runs X.410-1984 mode */
+    int hold;               /* the new association connects when the test says so */
+    x400_p1_link *fresh_gone[4];  /* fresh links of earlier recoveries */
+    int nfresh_gone;
 };
 static struct rec *REC;
 
@@ -488,6 +493,7 @@ static void fresh_responder(struct rec *r)
     x400_p1_link_config cr;
     x400_p1_link_callbacks cb = { &r->fresh_side, on_ev };
     struct pair *p = r->p;
+    if (r->fresh) r->fresh_gone[r->nfresh_gone++] = r->fresh;
     r->old[r->nold++] = p->rsp.a;
     x400_assoc_config_init(&ar, X400_ROLE_RESPONDER);
     ck_assert_int_eq(x400_assoc_new(&p->rsp.a, &ar, NULL, NULL), X400_OK);
@@ -519,7 +525,7 @@ static int rec_ev(void *u, x400_p1_link *l, const x400_p1_link_event *e)
         ck_assert_int_eq(x400_assoc_new(&p->ini.a, &ai, NULL, NULL), X400_OK);
         fresh_responder(REC);
         ck_assert_int_eq(x400_p1_link_attach(l, p->ini.a), X400_OK);
-        ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
+        if (!REC->hold) ck_assert_int_eq(x400_assoc_connect(p->ini.a), X400_OK);
         return 0;
     }
     return on_ev(s, l, e);
@@ -1478,86 +1484,114 @@ static void restart_responder_link(struct pair *p, struct side *old, const x400_
     ck_assert_int_eq(x400_p1_link_tick(p->rsp.l, T0 + 1000), X400_OK);
 }
 
-static void restart_close(struct pair *p, struct rec *r, struct store *st, struct side *old, struct msg *m)
-{
-    REC = NULL;
-    STORE = NULL;
-    free(st->oct);
-    free(st->snap_oct);
-    free(old->last_raw);
-    x400_p1_link_free(r->fresh);
-    for (int i = 0; i < r->nold; i++) x400_assoc_free(r->old[i]);
-    mk_free(m);
-    close_pair(p);
-}
-
-static void restarted_responder(x400_mode mode)
-{
+/* What the restarted-responder cases share: the bound pair, its recovery
+ * and the responder's stored records, the responder before the restart and
+ * its configuration, the message in transfer and its encoding. */
+struct restart {
     struct pair p;
-    struct msg m;
     struct rec r;
     struct store st;
     struct side old_rsp;
     x400_p1_link_config cr;
     x400_p1_link_info info;
+    struct msg m;
+    uint8_t *enc;
+    size_t enc_len;
+};
+
+/* restart_open, then a message of `size` content octets (id `local`,
+ * two recipients) sent on the initiator's link; snap_at: keep a copy of
+ * the responder's record stored at that PERSIST (0: none). */
+static void restart_begin(struct restart *x, x400_mode mode, const char *local, size_t size, unsigned snap_at)
+{
+    memset(x, 0, sizeof *x);
+    restart_open(&x->p, &x->r, &x->st, mode, &x->cr);
+    x->st.snap_at = snap_at;
+    mk(&x->m, X400_P1_MESSAGE, local, 2, size);
+    ck_assert_int_eq(x400_p1_encode_alloc(&x->m.a, NULL, &x->enc, &x->enc_len, NULL), X400_OK);
+    ck_assert_int_eq(x400_p1_link_send(x->p.ini.l, &x->m.a, 1, NULL), X400_OK);
+}
+
+/* The links go on after the first transfer: a second message (id
+ * `local`) is sent and delivered. */
+static void restart_another(struct restart *x, const char *local)
+{
+    mk_free(&x->m);
+    mk(&x->m, X400_P1_MESSAGE, local, 1, 5000);
+    ck_assert_int_eq(x400_p1_link_send(x->p.ini.l, &x->m.a, 2, NULL), X400_OK);
+    pump(&x->p);
+    ck_assert_uint_eq(x->p.rsp.received, 2);
+    ck_assert_str_eq(x->p.rsp.last_local, local);
+    ck_assert_uint_eq(x->p.ini.sent, 2);
+}
+
+static void restart_end(struct restart *x)
+{
+    REC = NULL;
+    STORE = NULL;
+    free(x->st.oct);
+    free(x->st.snap_oct);
+    free(x->old_rsp.last_raw);
+    x400_p1_link_free(x->r.fresh);
+    for (int i = 0; i < x->r.nfresh_gone; i++) x400_p1_link_free(x->r.fresh_gone[i]);
+    close_pair(&x->p);
+    for (int i = 0; i < x->r.nold; i++) x400_assoc_free(x->r.old[i]);
+    mk_free(&x->m);
+    free(x->enc);
+}
+
+static void restarted_responder(x400_mode mode)
+{
+    struct restart x;
     x400_rtse_record_info ri;
-    uint8_t *enc = NULL, bad[X400_RTSE_RECORD_MAX];
-    size_t enc_len = 0, n;
-    restart_open(&p, &r, &st, mode, &cr);
-    mk(&m, X400_P1_MESSAGE, "RST.1", 2, 1u << 20);
-    ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &enc, &enc_len, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
+    uint8_t bad[X400_RTSE_RECORD_MAX];
+    size_t n;
+    restart_begin(&x, mode, "RST.1", 1u << 20, 0);
     /* about 600000 octets reach the responder, then the connection breaks */
-    cut_after(&p, 600000);   /* about 600000 octets reach the responder */
-    ck_assert_uint_eq(p.rsp.received, 0);
-    ck_assert_uint_gt(st.persists, 10);
-    ck_assert_int_eq(x400_rtse_record_info_get(st.rec, st.rec_len, &ri), X400_OK);
+    cut_after(&x.p, 600000);   /* about 600000 octets reach the responder */
+    ck_assert_uint_eq(x.p.rsp.received, 0);
+    ck_assert_uint_gt(x.st.persists, 10);
+    ck_assert_int_eq(x400_rtse_record_info_get(x.st.rec, x.st.rec_len, &ri), X400_OK);
     ck_assert_int_eq(ri.state, X400_RTSE_RECORD_RECEIVING);
-    ck_assert_uint_eq(ri.delivered, st.oct_len);
+    ck_assert_uint_eq(ri.delivered, x.st.oct_len);
     ck_assert_uint_gt(ri.delivered, 400000);
-    ck_assert_mem_eq(st.oct, enc, st.oct_len);            /* the octets are the APDU's */
+    ck_assert_mem_eq(x.st.oct, x.enc, x.st.oct_len);            /* the octets are the APDU's */
     /* the responder's process ends; a new one starts from what was stored */
-    restart_responder_link(&p, &old_rsp, &cr);
+    restart_responder_link(&x.p, &x.old_rsp, &x.cr);
     /* what does not match the record is refused, and changes nothing */
-    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len - 1),
+    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, x.st.rec, x.st.rec_len, x.st.oct, x.st.oct_len - 1),
                      X400_ERR_INVALID_ARG);
-    memcpy(bad, st.rec, st.rec_len);
-    bad[st.rec_len / 2] ^= 1;
-    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, bad, st.rec_len, st.oct, st.oct_len),
+    memcpy(bad, x.st.rec, x.st.rec_len);
+    bad[x.st.rec_len / 2] ^= 1;
+    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, bad, x.st.rec_len, x.st.oct, x.st.oct_len),
                      X400_ERR_CORRUPT);
-    ck_assert_int_eq(x400_p1_link_waiting_ref(p.rsp.l, bad, sizeof bad, &n), X400_ERR_NOT_FOUND);
-    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len), X400_OK);
-    ck_assert_int_eq(x400_p1_link_waiting_ref(p.rsp.l, bad, sizeof bad, &n), X400_OK);
-    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.rec, st.rec_len, st.oct, st.oct_len),
+    ck_assert_int_eq(x400_p1_link_waiting_ref(x.p.rsp.l, bad, sizeof bad, &n), X400_ERR_NOT_FOUND);
+    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, x.st.rec, x.st.rec_len, x.st.oct, x.st.oct_len), X400_OK);
+    ck_assert_int_eq(x400_p1_link_waiting_ref(x.p.rsp.l, bad, sizeof bad, &n), X400_OK);
+    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, x.st.rec, x.st.rec_len, x.st.oct, x.st.oct_len),
                      X400_ERR_STATE);
     /* the initiator's RTSE reconnects; the fresh inbound link routes it */
-    for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, T0 + 3000u * (unsigned)(i + 1));
-    ck_assert_int_eq(r.need, 1);
-    pump(&p);
-    ck_assert_int_eq(r.routed, 1);
-    ck_assert_uint_eq(p.rsp.received, 1);                 /* once, on the restored link */
-    ck_assert_uint_eq(old_rsp.received, 0);
-    ck_assert_uint_eq(r.fresh_side.received, 0);
-    ck_assert_uint_eq(p.rsp.content_sum, sum(&m));
-    ck_assert_uint_eq(p.rsp.last_raw_len, enc_len);
-    ck_assert_mem_eq(p.rsp.last_raw, enc, enc_len);
-    ck_assert_uint_eq(p.ini.sent, 1);
-    ck_assert_uint_eq(p.ini.failed, 0);
-    ck_assert(x400_p1_link_is_bound(p.rsp.l));
+    for (int i = 0; i < 20 && !x.r.need; i++) x400_p1_link_tick(x.p.ini.l, T0 + 3000u * (unsigned)(i + 1));
+    ck_assert_int_eq(x.r.need, 1);
+    pump(&x.p);
+    ck_assert_int_eq(x.r.routed, 1);
+    ck_assert_uint_eq(x.p.rsp.received, 1);                 /* once, on the restored link */
+    ck_assert_uint_eq(x.old_rsp.received, 0);
+    ck_assert_uint_eq(x.r.fresh_side.received, 0);
+    ck_assert_uint_eq(x.p.rsp.content_sum, sum(&x.m));
+    ck_assert_uint_eq(x.p.rsp.last_raw_len, x.enc_len);
+    ck_assert_mem_eq(x.p.rsp.last_raw, x.enc, x.enc_len);
+    ck_assert_uint_eq(x.p.ini.sent, 1);
+    ck_assert_uint_eq(x.p.ini.failed, 0);
+    ck_assert(x400_p1_link_is_bound(x.p.rsp.l));
     /* not resent from octet 0: at most window x checkpoint again (the
      * APDV adds the EXTERNAL header, at most 16 octets) */
-    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &info), X400_OK);
-    ck_assert_uint_ge(info.octets_sent, enc_len);
-    ck_assert_uint_le(info.octets_sent, enc_len + 16 + 5u * 4u * 1024u);
+    ck_assert_int_eq(x400_p1_link_get_info(x.p.ini.l, &x.info), X400_OK);
+    ck_assert_uint_ge(x.info.octets_sent, x.enc_len);
+    ck_assert_uint_le(x.info.octets_sent, x.enc_len + 16 + 5u * 4u * 1024u);
     /* the link goes on: another transfer, and the record of this one goes */
-    mk_free(&m);
-    mk(&m, X400_P1_MESSAGE, "RST.2", 1, 5000);
-    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 2, NULL), X400_OK);
-    pump(&p);
-    ck_assert_uint_eq(p.rsp.received, 2);
-    ck_assert_str_eq(p.rsp.last_local, "RST.2");
-    restart_close(&p, &r, &st, &old_rsp, &m);
-    free(enc);
+    restart_another(&x, "RST.2");
+    restart_end(&x);
 }
 
 START_TEST(restarted_responder_resumes_from_its_record)
@@ -1576,65 +1610,197 @@ END_TEST
  * APDU is delivered once and both links go on. */
 static void stale_record(x400_mode mode)
 {
-    struct pair p;
-    struct msg m;
-    struct rec r;
-    struct store st;
-    struct side old_rsp;
-    x400_p1_link_config cr;
-    x400_p1_link_info info;
+    struct restart x;
     x400_rtse_record_info ri, early;
-    uint8_t *enc = NULL;
-    size_t enc_len = 0;
-    restart_open(&p, &r, &st, mode, &cr);
-    st.snap_at = 4;
-    mk(&m, X400_P1_MESSAGE, "STL.1", 2, 1u << 20);
-    ck_assert_int_eq(x400_p1_encode_alloc(&m.a, NULL, &enc, &enc_len, NULL), X400_OK);
-    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 1, NULL), X400_OK);
-    cut_after(&p, 600000);
-    ck_assert_uint_eq(p.rsp.received, 0);
-    ck_assert_uint_gt(st.persists, 10);
-    ck_assert_int_eq(x400_rtse_record_info_get(st.rec, st.rec_len, &ri), X400_OK);
-    ck_assert_int_eq(x400_rtse_record_info_get(st.snap_rec, st.snap_rec_len, &early), X400_OK);
+    restart_begin(&x, mode, "STL.1", 1u << 20, 4);
+    cut_after(&x.p, 600000);
+    ck_assert_uint_eq(x.p.rsp.received, 0);
+    ck_assert_uint_gt(x.st.persists, 10);
+    ck_assert_int_eq(x400_rtse_record_info_get(x.st.rec, x.st.rec_len, &ri), X400_OK);
+    ck_assert_int_eq(x400_rtse_record_info_get(x.st.snap_rec, x.st.snap_rec_len, &early), X400_OK);
     ck_assert_int_eq(early.state, X400_RTSE_RECORD_RECEIVING);
     ck_assert_uint_lt(early.delivered + 5u * 4u * 1024u, ri.delivered); /* older than the window */
-    ck_assert_mem_eq(st.snap_oct, enc, st.snap_oct_len);
-    restart_responder_link(&p, &old_rsp, &cr);
-    ck_assert_int_eq(x400_p1_link_restore(p.rsp.l, st.snap_rec, st.snap_rec_len, st.snap_oct, st.snap_oct_len),
+    ck_assert_mem_eq(x.st.snap_oct, x.enc, x.st.snap_oct_len);
+    restart_responder_link(&x.p, &x.old_rsp, &x.cr);
+    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, x.st.snap_rec, x.st.snap_rec_len, x.st.snap_oct,
+                                          x.st.snap_oct_len),
                      X400_OK);
-    for (int i = 0; i < 20 && !r.need; i++) x400_p1_link_tick(p.ini.l, T0 + 3000u * (unsigned)(i + 1));
-    ck_assert_int_eq(r.need, 1);
-    pump(&p);
-    ck_assert_int_eq(r.routed, 1);
-    ck_assert_msg(p.rsp.received == 1, "received %u (fresh link %u), sender sent %u failed %u: %s / %s",
-                  p.rsp.received, r.fresh_side.received, p.ini.sent, p.ini.failed, p.rsp.last_diag.text,
-                  p.ini.last_diag.text);
-    ck_assert_uint_eq(r.fresh_side.received, 0);
-    ck_assert_uint_eq(p.rsp.duplicates, 0);
-    ck_assert_mem_eq(p.rsp.last_raw, enc, enc_len);
-    ck_assert_uint_eq(p.ini.sent, 1);
-    ck_assert_uint_eq(p.ini.failed, 0);
-    ck_assert(x400_p1_link_is_bound(p.rsp.l));
-    ck_assert(x400_p1_link_is_bound(p.ini.l));
+    for (int i = 0; i < 20 && !x.r.need; i++) x400_p1_link_tick(x.p.ini.l, T0 + 3000u * (unsigned)(i + 1));
+    ck_assert_int_eq(x.r.need, 1);
+    pump(&x.p);
+    ck_assert_int_eq(x.r.routed, 1);
+    ck_assert_msg(x.p.rsp.received == 1, "received %u (fresh link %u), sender sent %u failed %u: %s / %s",
+                  x.p.rsp.received, x.r.fresh_side.received, x.p.ini.sent, x.p.ini.failed, x.p.rsp.last_diag.text,
+                  x.p.ini.last_diag.text);
+    ck_assert_uint_eq(x.r.fresh_side.received, 0);
+    ck_assert_uint_eq(x.p.rsp.duplicates, 0);
+    ck_assert_mem_eq(x.p.rsp.last_raw, x.enc, x.enc_len);
+    ck_assert_uint_eq(x.p.ini.sent, 1);
+    ck_assert_uint_eq(x.p.ini.failed, 0);
+    ck_assert(x400_p1_link_is_bound(x.p.rsp.l));
+    ck_assert(x400_p1_link_is_bound(x.p.ini.l));
     /* resent from octet 0: the whole APDU once more after the resume */
-    ck_assert_int_eq(x400_p1_link_get_info(p.ini.l, &info), X400_OK);
-    ck_assert_uint_ge(info.octets_sent, 2 * enc_len - (enc_len - 600000) - 16);
+    ck_assert_int_eq(x400_p1_link_get_info(x.p.ini.l, &x.info), X400_OK);
+    ck_assert_uint_ge(x.info.octets_sent, 2 * x.enc_len - (x.enc_len - 600000) - 16);
     /* the link goes on: another transfer arrives */
-    mk_free(&m);
-    mk(&m, X400_P1_MESSAGE, "STL.2", 1, 5000);
-    ck_assert_int_eq(x400_p1_link_send(p.ini.l, &m.a, 2, NULL), X400_OK);
-    pump(&p);
-    ck_assert_uint_eq(p.rsp.received, 2);
-    ck_assert_str_eq(p.rsp.last_local, "STL.2");
-    ck_assert_uint_eq(p.ini.sent, 2);
-    restart_close(&p, &r, &st, &old_rsp, &m);
-    free(enc);
+    restart_another(&x, "STL.2");
+    restart_end(&x);
 }
 
 START_TEST(restored_stale_record_transfer_restarts_once)
 {
     stale_record(X400_MODE_NORMAL);
     stale_record(X400_MODE_X410);
+}
+END_TEST
+
+#define RTAB_UNRECOGNIZED_ACTIVITY 2 /* AbortReason, X.228 */
+#define RTORJ_CANNOT_RECOVER 1       /* RefuseReason, X.228 */
+
+static void assert_diag(const x400_diag *d, x400_source source, int code, int reason)
+{
+    ck_assert_msg(d->layer == X400_LAYER_RTSE && d->source == source && d->code == code && d->reason == reason,
+                  "diag %d/%d/%d/%d, want RTSE/%d/%d/%d: %s", (int)d->layer, (int)d->source, d->code, d->reason,
+                  (int)source, code, reason, d->text);
+}
+
+/* The connection a recovery replaced ends at the responder as TCP would
+ * end it: what the initiator's side still had to send -- its ABORT SPDU
+ * (TPKT, DT, SPDU type 25) -- then the close. */
+static void old_connection_ends(struct rec *r)
+{
+    x400_assoc *ai = r->old[r->nold - 2], *ar = r->old[r->nold - 1];
+    const uint8_t *b;
+    size_t n = x400_assoc_pending(ai, &b);
+    ck_assert_uint_ge(n, 8);
+    ck_assert_uint_eq(b[0], 3);
+    ck_assert_uint_eq(b[7], 25);
+    while ((n = x400_assoc_pending(ai, &b)) > 0) {
+        ck_assert_int_eq(x400_assoc_recv(ar, b, n), (int)n);
+        x400_assoc_sent(ai, n);
+    }
+    x400_assoc_transport_closed(ar);
+}
+
+/* The stale resume again, but cut so close to the end that the rest of
+ * the activity fits the sender's window: after the resume the sender has
+ * sent it all and P-ACTIVITY-END before the receiver's
+ * P-U-EXCEPTION-REPORT arrives.  Its session refuses the report in that
+ * state (lib/session.c: no ED SPDU while waiting for the activity end
+ * ack; X.225 7.21) and aborts the connection; the receiver dropped the
+ * activity when it refused the resume.  old_end_first: the receiver hears
+ * of the loss (the ABORT SPDU, then the transport closing) before the
+ * next connection arrives, waits for the recovery and answers its
+ * P-ACTIVITY-RESUME with RTAB unrecognizedActivity (X.228 9.7); else the
+ * new connection's RTORQ recover comes first and is refused (RTORJ
+ * cannotRecover), and the receiver, told of the loss later, gives up at
+ * its recovery timeout.  Either way both links end, the sender's with the
+ * APDU given back; nothing was delivered; the user sends the APDU again
+ * on a new association and it arrives once (doc/rtse.md, "Recovery"). */
+static void stale_record_after_end(x400_mode mode, int old_end_first)
+{
+    struct restart x;
+    struct pair q;
+    x400_rtse_record_info ri, early;
+    restart_begin(&x, mode, "STE.1", 200000, 4);
+    cut_after(&x.p, x.enc_len - 6000);
+    ck_assert_uint_eq(x.p.rsp.received, 0);
+    ck_assert_int_eq(x400_rtse_record_info_get(x.st.rec, x.st.rec_len, &ri), X400_OK);
+    ck_assert_int_eq(x400_rtse_record_info_get(x.st.snap_rec, x.st.snap_rec_len, &early), X400_OK);
+    ck_assert_uint_lt(early.delivered + 5u * 4u * 1024u, ri.delivered); /* older than the window */
+    /* what the sender resumes after: the rest (under 6000 octets plus the
+     * unconfirmed checkpoints) fits its window of 5 x 4 KiB */
+    ck_assert_uint_gt(ri.delivered + 5u * 4u * 1024u - 4096u, x.enc_len);
+    restart_responder_link(&x.p, &x.old_rsp, &x.cr);
+    ck_assert_int_eq(x400_p1_link_restore(x.p.rsp.l, x.st.snap_rec, x.st.snap_rec_len, x.st.snap_oct,
+                                          x.st.snap_oct_len),
+                     X400_OK);
+    /* the recovery (connected at the cut) is routed to the restored link;
+     * a second one waits until the test connects it */
+    x.r.hold = 1;
+    for (int i = 0; i < 20 && !x.r.need; i++) x400_p1_link_tick(x.p.ini.l, T0 + 3000u * (unsigned)(i + 1));
+    ck_assert_int_eq(x.r.need, 1);
+    pump(&x.p);
+    ck_assert_int_eq(x.r.routed, 1);
+    /* the sender sent the rest and the activity end (no restart from
+     * octet 0), then lost the connection and asks for another */
+    ck_assert_int_eq(x400_p1_link_get_info(x.p.ini.l, &x.info), X400_OK);
+    ck_assert_uint_ge(x.info.octets_sent, x.enc_len);
+    ck_assert_uint_lt(x.info.octets_sent, x.enc_len + 5u * 4u * 1024u + 16u);
+    ck_assert_int_eq(x.r.need, 2);
+    ck_assert_uint_eq(x.p.ini.failed + x.p.ini.sent + x.p.rsp.received, 0);
+    ck_assert_int_eq(x400_p1_link_is_recovering(x.p.ini.l), 1);
+    ck_assert_int_eq(x.st.rec_len, 0); /* the receiver's record erased */
+    if (old_end_first) {
+        old_connection_ends(&x.r);
+        ck_assert_int_eq(x400_p1_link_is_recovering(x.p.rsp.l), 1); /* waits for the recovery */
+        ck_assert_int_eq(x400_assoc_connect(x.p.ini.a), X400_OK);
+        pump(&x.p);
+        ck_assert_int_eq(x.r.routed, 2);
+        /* receiver: RTAB unrecognizedActivity sent, the link ended */
+        ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+        assert_diag(&x.p.rsp.last_diag, X400_SOURCE_PEER, X400_ERR_PROTOCOL, RTAB_UNRECOGNIZED_ACTIVITY);
+        ck_assert_msg(strstr(x.p.rsp.last_diag.text, "unknown activity"), "%s", x.p.rsp.last_diag.text);
+        /* sender: aborted by the peer's RTSE, the APDU given back once --
+         * before the link says it ended (the negative RT-TRANSFER confirm
+         * comes before the RT-P-ABORT; doc/rtse.md) */
+        ck_assert_uint_eq(x.p.ini.failed, 1);
+        ck_assert_int_eq(x.p.ini.failed_while_bound, 1);
+        assert_diag(&x.p.ini.last_diag, X400_SOURCE_PEER, X400_ERR_ABORTED, RTAB_UNRECOGNIZED_ACTIVITY);
+    } else {
+        /* the new connection's RTORQ recover comes first: the receiver,
+         * not waiting for a recovery, refuses it (RTORJ cannotRecover);
+         * the sender's link ends, then gives the APDU back */
+        ck_assert_int_eq(x400_assoc_connect(x.p.ini.a), X400_OK);
+        pump(&x.p);
+        ck_assert_int_eq(x.r.routed, 1);
+        ck_assert_uint_eq(x.p.ini.failed, 1);
+        ck_assert_int_eq(x.p.ini.failed_while_bound, 0);
+        assert_diag(&x.p.ini.last_diag, X400_SOURCE_PEER, X400_ERR_REFUSED, RTORJ_CANNOT_RECOVER);
+        /* the old connection's end reaches the receiver late: it waits for
+         * a recovery that does not come, and gives up at its timeout */
+        ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 0);
+        old_connection_ends(&x.r);
+        ck_assert_int_eq(x400_p1_link_is_recovering(x.p.rsp.l), 1);
+        ck_assert_int_eq(x400_p1_link_tick(x.p.rsp.l, T0 + 1000u + 61000u), X400_OK);
+        ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 1);
+        ck_assert_int_eq(x.p.rsp.last_diag.code, X400_ERR_TIMEOUT);
+    }
+    ck_assert_uint_eq(x.p.ini.sent, 0);
+    ck_assert_int_eq(count_ev(&x.p.ini, X400_P1_LINK_EV_ABORTED), 1);
+    /* nothing delivered, nothing stuck: both links over, no more attempts */
+    ck_assert_uint_eq(x.p.rsp.received + x.old_rsp.received + x.r.fresh_side.received, 0);
+    for (int k = 0; k < 2; k++) {
+        x400_p1_link *l = k ? x.p.rsp.l : x.p.ini.l;
+        ck_assert(!x400_p1_link_is_bound(l));
+        ck_assert_int_eq(x400_p1_link_is_recovering(l), 0);
+        ck_assert_int_eq(x400_p1_link_want_close(l), 1);
+    }
+    for (int i = 0; i < 40; i++) x400_p1_link_tick(x.p.ini.l, T0 + 100000u + 3000u * (unsigned)i);
+    ck_assert_int_eq(x.r.need, 2);
+    /* the user sends it again on a new association to the same MTA (its
+     * received set): delivered once */
+    rsp_seen = x.p.seen;
+    open_pair(&q, mode, "MTA-A", "secretA");
+    pump(&q);
+    ck_assert_int_eq(count_ev(&q.rsp, X400_P1_LINK_EV_BOUND), 1);
+    ck_assert_int_eq(x400_p1_link_send(q.ini.l, &x.m.a, 1, NULL), X400_OK);
+    pump(&q);
+    ck_assert_uint_eq(q.ini.sent, 1);
+    ck_assert_uint_eq(q.rsp.received, 1);
+    ck_assert_uint_eq(q.rsp.duplicates, 0);
+    ck_assert_uint_eq(q.rsp.last_raw_len, x.enc_len);
+    ck_assert_mem_eq(q.rsp.last_raw, x.enc, x.enc_len);
+    close_pair(&q);
+    restart_end(&x);
+}
+
+START_TEST(stale_record_refused_after_activity_end)
+{
+    for (int old_end_first = 1; old_end_first >= 0; old_end_first--) {
+        stale_record_after_end(X400_MODE_NORMAL, old_end_first);
+        stale_record_after_end(X400_MODE_X410, old_end_first);
+    }
 }
 END_TEST
 
@@ -1951,6 +2117,7 @@ Suite *x400t_suite_p1link(void)
     tcase_add_test(tc, trace_and_recipient_numbers_filled_in);
     tcase_add_test(tc, restarted_responder_resumes_from_its_record);
     tcase_add_test(tc, restored_stale_record_transfer_restarts_once);
+    tcase_add_test(tc, stale_record_refused_after_activity_end);
     tcase_add_test(tc, link_makes_its_associations_and_recovers_without_need_assoc);
     tcase_add_test(tc, received_apdu_taken_not_decoded_again);
     suite_add_tcase(s, tc);

@@ -116,34 +116,28 @@ static int rec_ind(void *u, x400_assoc *a, const x400i_rtse_lind *ind)
     return 0;
 }
 
-struct duo { struct rec ini, rsp; x400t_pair io; };
+struct duo { struct rec ini, rsp; x400t_assoc_pair ap; };
 
 static void pump(struct duo *d)
 {
-    ck_assert_msg(x400t_pair_pump(&d->io) == 0, "%s", d->io.err);
+    ck_assert_msg(x400t_pair_pump(&d->ap.io) == 0, "%s", d->ap.io.err);
 }
 
+/* Two associations (x400t_assoc_pair_open) under rec_ind, not recorded,
+ * taken 8 KiB at a time. */
 static void duo_open(struct duo *d)
 {
-    x400_assoc_config ci, cr;
     x400i_assoc_upper ui = { &d->ini, NULL, rec_ind }, ur = { &d->rsp, NULL, rec_ind };
+    x400t_assoc_side si = { X400_MODE_NORMAL, NULL, NULL, &ui }, sr = { X400_MODE_NORMAL, NULL, NULL, &ur };
     memset(d, 0, sizeof *d);
-    x400_assoc_config_init(&ci, X400_ROLE_INITIATOR);
-    x400_assoc_config_init(&cr, X400_ROLE_RESPONDER);
-    ck_assert_int_eq(x400_assoc_new(&d->ini.a, &ci, NULL, NULL), 0);
-    ck_assert_int_eq(x400_assoc_new(&d->rsp.a, &cr, NULL, NULL), 0);
-    x400i_assoc_set_upper(d->ini.a, &ui);
-    x400i_assoc_set_upper(d->rsp.a, &ur);
-    x400t_pair_init(&d->io, &x400t_assoc_end, d->ini.a, d->rsp.a);
-    d->io.take = 8192;
+    ck_assert_msg(x400t_assoc_pair_open(&d->ap, &si, &sr) == 0, "%s", d->ap.io.err);
+    d->ini.a = d->ap.a[0];
+    d->rsp.a = d->ap.a[1];
+    d->ap.io.wire = NULL;
+    d->ap.io.take = 8192;
 }
 
-static void duo_close(struct duo *d)
-{
-    x400_assoc_free(d->ini.a);
-    x400_assoc_free(d->rsp.a);
-    x400t_pair_free(&d->io);
-}
+static void duo_close(struct duo *d) { x400t_assoc_pair_close(&d->ap); }
 
 /* Bring one association of a fresh pair into presentation state `st`. */
 static x400_assoc *reach(struct duo *d, x400_pstate st)

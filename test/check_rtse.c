@@ -1127,6 +1127,9 @@ static void wk_capture(void)
     x400i_rtse_free(w.rt);
     /* a recovery of another connection: the same RTORQ with another calling reference */
     ck_assert_int_eq(x400i_rtse_rtorq_recover_ref(wk_rtorq_recover, wk_rtorq_recover_len, &(x400i_rtse_ref){ 0 }), 1);
+    /* an RT-OPEN's RTORQ (connectionDataRQ open): no recovery, said without asn1c */
+    ck_assert_int_eq(x400i_rtse_rtorq_recover_ref(wk_rtorq, wk_rtorq_len, &(x400i_rtse_ref){ 0 }), 0);
+    ck_assert_int_eq(x400i_rtse_rtorq_recover_ref(wk_rtorq, wk_rtorq_len - 1, &(x400i_rtse_ref){ 0 }), X400_ERR_PARSE);
     memcpy(wk_rtorq_other, wk_rtorq_recover, wk_rtorq_other_len = wk_rtorq_recover_len);
     {
         size_t i = 0;

@@ -46,7 +46,7 @@ static const struct {
  * together: "<suite>" is a suite's job of the cases without a part tag,
  * "<suite>+", "+2", "+3" its part jobs (a job missing here runs after them,
  * in file order; X400T_XML shows how long each takes). */
-static const char *const slow_first[] = { "mta+3", "mta", "mtaspool", "interop", "mta+2", "mta+", "mtademo",
+static const char *const slow_first[] = { "mta+3", "mta", "mtaspool", "interop", "mta+2", "mta+", "mtademo", "mtarelay",
                                           "transport", "rtse_assoc", "p1link", "rtse", "mtaconfig",
                                           "presentation", "p1", "mtsid", "mtatimers", "client", "session",
                                           "assoc", NULL };

@@ -3,8 +3,9 @@
 #   tools/deps.sh build|check|bench-build|bench|fuzz
 #     build: `make` (library and examples): a C compiler, make, binutils,
 #            pkg-config and asn1c (generator and runtime sources)
-#     check: `make check`: Check, tshark/text2pcap (wire decoding), groff
-#            (man page lint)
+#     check: `make check`: Check, tshark (wire decoding: the suites write
+#            their pcapng themselves, test/support_wire.c; no text2pcap),
+#            groff (man page lint)
 #     bench-build: what compiling the benches needs (uuid, GLib)
 #     bench: `make bench`: bench-build's, Postfix (the comparison), perf (the
 #            per-message cost lines; without it they are skipped)
@@ -27,7 +28,7 @@ build)
     ;;
 check)
     if command -v pkg-config >/dev/null 2>&1; then need_pc check check; else missing="$missing check"; fi
-    need_cmd tshark tshark; need_cmd text2pcap wireshark-common
+    need_cmd tshark tshark
     need_cmd groff groff-base
     ;;
 bench|bench-build)

@@ -575,6 +575,18 @@ static void fail_recip(failset *f, unsigned i, int reason, int diagnostic, const
     f->n++;
 }
 
+/* This MTA's InternalTraceInformationElement for an APDU it relays (X.411
+ * 12.2.1.1.1.x internal-trace-information, extension 38): its GDI and
+ * name, the arrival time, action relayed. */
+static void own_itrace(const mta *m, x400_p1_itrace *it)
+{
+    x400_p1_itrace_init(it);
+    it->gdi = m->cfg->gdi;
+    snprintf(it->mta, sizeof it->mta, "%s", m->cfg->name);
+    it->arrival = (int64_t)(wall_ms() / 1000);
+    it->routing_action = X400_ROUTE_RELAYED;
+}
+
 /* A message (or probe) accepted from a peer or by submission: deliver the
  * local recipients, relay the others per peer, non-deliver the unroutable
  * ones and those above their next hop's transfer bound (one report to the
@@ -648,11 +660,7 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
             const x400_p1_recipient *keep = a->env.recip;
             unsigned keepn = a->env.n_recip;
             x400_p1_itrace it;
-            x400_p1_itrace_init(&it);
-            it.gdi = m->cfg->gdi;
-            snprintf(it.mta, sizeof it.mta, "%s", m->cfg->name);
-            it.arrival = (int64_t)(wall_ms() / 1000);
-            it.routing_action = X400_ROUTE_RELAYED;
+            own_itrace(m, &it);
             if (from_peer >= 0 && a->env.n_itrace == n_itrace && x400_p1_itrace_append(a, &it) < 0)
                 goto fail;
             a->env.recip = sub;
@@ -1422,7 +1430,15 @@ static int on_received(mta *m, conn *c, const x400_p1_link_event *ev)
         if (r == 1) {
             if (stage_inbox(m, &a, ev->raw, ev->raw_len, from) < 0) goto fail;
         } else if (pc && (int)(pc - m->cfg->peers) != c->peer) {
-            if (stage_out(m, &a, (int)(pc - m->cfg->peers), "relayed report") < 0) goto fail;
+            x400_p1_itrace it;
+            own_itrace(m, &it);
+            if (x400_p1_loop_check(&a, &m->cfg->gdi, m->cfg->name) > 0) {
+                /* no report on a report (X.411 14.4.1): dropped, said once */
+                LOG(m, SVC, X400_LOG_WARNING, "report %s: routing loop (it passed this MTA before): dropped", id);
+            } else if (x400_p1_itrace_append(&a, &it) < 0 ||
+                       stage_out(m, &a, (int)(pc - m->cfg->peers), "relayed report") < 0) {
+                goto fail;
+            }
         } else {
             LOG(m, SVC, X400_LOG_WARNING, "report %s: no route for its destination: dropped", id);
         }
@@ -1434,6 +1450,32 @@ static int on_received(mta *m, conn *c, const x400_p1_link_event *ev)
 fail:
     x400_p1_apdu_free(&a);
     return -1;
+}
+
+/* A received MTSID seen before (X400_P1_LINK_EV_DUPLICATE).  Usually the
+ * sender's retransmission of an APDU whose confirmation it lost: confirmed,
+ * not delivered twice.  But a message or probe that carries this MTA's own
+ * internal trace element went round a routing loop and came back (its
+ * MTSID is known because it passed here): the link cannot tell the two
+ * apart, the trace can (X.411 14.3.1 loop detection), and a loop must end
+ * in a non-delivery report to the originator, not in silence.  A looped
+ * copy sent again after a lost confirmation is reported again: a second
+ * report on the same subject, never a lost message.  -1 only when the
+ * spool cannot stage. */
+static int on_looped(mta *m, conn *c, const x400_p1_link_event *ev)
+{
+    x400_p1_apdu a;
+    int rv;
+    if (x400_p1_link_take_apdu(c->link, &a) < 0 || a.kind == X400_P1_REPORT ||
+        x400_p1_loop_check(&a, &m->cfg->gdi, m->cfg->name) <= 0) {
+        x400_p1_apdu_free(&a); /* zeroed when not taken: nothing freed */
+        m->st.duplicates++;
+        mta_log_diag(&m->lg, X400_LOG_NOTICE, "duplicate", ev->diag);
+        return 0;
+    }
+    rv = non_deliver(m, &a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_LOOP_DETECTED, "routing loop");
+    x400_p1_apdu_free(&a);
+    return rv;
 }
 
 /* An APDU the link could not decode: kept in quarantine/ (journalled, so
@@ -1576,8 +1618,7 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
     case X400_P1_LINK_EV_UNDECODABLE:
         return on_undecodable(m, c, ev);
     case X400_P1_LINK_EV_DUPLICATE:
-        m->st.duplicates++;
-        mta_log_diag(&m->lg, X400_LOG_NOTICE, "duplicate", ev->diag);
+        if (on_looped(m, c, ev) < 0) return -1;
         /* its first copy may still be in this turn's batch: confirm with it */
         return pend_confirm(m, c) < 0 ? -1 : X400_P1_LINK_DEFER;
     case X400_P1_LINK_EV_SENT:

@@ -79,6 +79,17 @@ typedef struct x400_driver_config {
      * (the CC) arrive, which is when the driver learns it. */
     int tcp_fast_open;
     int tfo_queue_len;         /* 0: 64 */
+    /* Deferred accept (Linux TCP_DEFER_ACCEPT), 0 (default) off.  N > 0:
+     * a listener hands over a connection only once its first octets (the
+     * peer's X.224 CR: in RFC 1006 the initiator always speaks first) have
+     * arrived, so the accept and the CR are read in one wake-up and the CC
+     * answers at once; without it the driver is often woken by the TCP
+     * handshake alone, finds no CR yet and waits again.  A peer that
+     * connects and sends nothing is handed over only after about N seconds
+     * (the kernel's retransmissions of its SYN-ACK), which also delays
+     * what the application sees of such connections (its inbound limits,
+     * its logs).  Ignored where the option does not exist. */
+    unsigned defer_accept_s;
     /* Per source address (the port left out), at most info_log_lines of
      * the driver's info and debug lines (an accepted connection, a
      * connection refused by the application) in each info_log_interval_ms;
@@ -96,7 +107,9 @@ void x400_driver_config_init(x400_driver_config *cfg);
 int x400_driver_new(x400_driver **out, const x400_driver_config *cfg,
                     const x400_driver_callbacks *cb, const x400_allocator *alloc);
 /* Close every socket (no callbacks) and free the driver; associations
- * remain the caller's. */
+ * remain the caller's.  Lines left out by the per-source limit in an
+ * interval not over yet are summed up first (the log callback gets one
+ * "N more lines about ADDR left out" line per address). */
 void x400_driver_free(x400_driver *d);
 
 /* Listen on every address `host` resolves to (NULL: all IPv4 and IPv6
@@ -113,7 +126,10 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
                         x400_assoc *a, x400_lpi_handle *conn_out);
 
 /* Wait up to timeout_ms (-1: forever) for socket events and process them.
- * Returns the number of connections that made progress, or an error. */
+ * Returns the number of connections that made progress, or an error.  A
+ * run that made progress before waiting (a new connection's CR sent, a
+ * finished association's connection closed) returns at once, without
+ * looking at the sockets: call it again (as a loop does). */
 int x400_driver_run(x400_driver *d, int timeout_ms);
 
 /* With notify_output: the association of `conn` may have output to write
@@ -162,6 +178,11 @@ uint64_t x400_driver_refused_count(const x400_driver *d);
  * work per turn, for tests and tuning: with notify_output it grows with the
  * connections that had I/O or were flagged, not with those held). */
 uint64_t x400_driver_visit_count(const x400_driver *d);
+/* Times x400_driver_run asked the kernel for readiness (epoll_wait or
+ * poll) since the driver was created: its wake-ups.  A run that made
+ * progress before asking (a connection's CR sent, a connection closed)
+ * returns without asking; the next run does. */
+uint64_t x400_driver_wait_count(const x400_driver *d);
 /* Lines left out by the per-source limit of info lines since the driver
  * was created. */
 uint64_t x400_driver_log_suppressed_count(const x400_driver *d);
