@@ -1278,6 +1278,47 @@ START_TEST(async_apply_failure_sticky)
 }
 END_TEST
 
+/* The SIGKILL tests' child: stage message k (its inbox file m<k>.apdu,
+ * 512 + k % 1500 octets, and its MTSID in the journal and in the MTA's
+ * `seen`).  0, or the child's exit status naming the step that failed. */
+static int stage_numbered(mta_spool *s, x400_p1_idset *seen, unsigned k)
+{
+    char name[32], t[X400_MTSID_TEXT_MAX];
+    uint8_t b[2048];
+    mta_spool_hdr h;
+    x400_mtsid id;
+    hdr_min(&h, "message");
+    h.time_ms = k;
+    body_fill(b, sizeof b, k);
+    snprintf(name, sizeof name, "m%05u.apdu", k);
+    mtsid_text(t, sizeof t, k);
+    if (mta_spool_stage_file(s, MTA_SPOOL_INBOX, name, &h, b, 512 + k % 1500) != 0) return 4;
+    if (mta_spool_stage_seen(s, t) != 0) return 5;
+    if (x400_mtsid_parse(t, strlen(t), &id, NULL) != X400_OK) return 6;
+    (void)x400_p1_idset_insert(seen, &id); /* the MTA's `seen` */
+    return 0;
+}
+
+/* The SIGKILL tests' parent: kill the child at a random moment and return
+ * the highest count it reported as confirmed through pfd (total when it
+ * reported none).  The random moment counts from the child's first
+ * confirmed turn, not from the fork: a slow start (ThreadSanitizer) must
+ * not leave every round killed before its first commit. */
+static uint32_t kill_at_random(pid_t pid, int pfd[2], unsigned total)
+{
+    uint32_t n, confirmed = total;
+    int st = 0;
+    close(pfd[1]);
+    if (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
+    usleep((useconds_t)(rand() % 120000));
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+    while (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
+    close(pfd[0]);
+    return confirmed;
+}
+
 /* SIGKILL at random points of the MTA's commit cycle (commit_durable, the
  * confirmation, apply_async on the writer thread, now and then a
  * checkpoint): everything confirmed is there after the reopen, whole. */
@@ -1299,19 +1340,8 @@ START_TEST(sigkill_async_apply)
             if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
             if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
             for (unsigned k = total;; k++) {
-                char name[32], t[X400_MTSID_TEXT_MAX];
-                uint8_t b[2048];
-                mta_spool_hdr h;
-                x400_mtsid id;
-                hdr_min(&h, "message");
-                h.time_ms = k;
-                body_fill(b, sizeof b, k);
-                snprintf(name, sizeof name, "m%05u.apdu", k);
-                mtsid_text(t, sizeof t, k);
-                if (mta_spool_stage_file(s, MTA_SPOOL_INBOX, name, &h, b, 512 + k % 1500) != 0) _exit(4);
-                if (mta_spool_stage_seen(s, t) != 0) _exit(5);
-                if (x400_mtsid_parse(t, strlen(t), &id, NULL) != X400_OK) _exit(6);
-                (void)x400_p1_idset_insert(seen, &id); /* the MTA's `seen` */
+                int rc = stage_numbered(s, seen, k);
+                if (rc) _exit(rc);
                 if (k % 7 == 6 || k % 3 == 0) { /* a turn ends: commit, confirm, apply */
                     if (mta_spool_commit_durable(s, err, sizeof err) < 0) _exit(7);
                     uint32_t n = k + 1;
@@ -1321,19 +1351,7 @@ START_TEST(sigkill_async_apply)
                 if (k % 97 == 96 && mta_spool_checkpoint(s, seen, err, sizeof err) != 0) _exit(10);
             }
         }
-        close(pfd[1]);
-        /* the random moment counts from the child's first confirmed turn,
-         * not from the fork: a slow start (ThreadSanitizer) must not leave
-         * every round killed before its first commit */
-        uint32_t n, confirmed = total;
-        if (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
-        usleep((useconds_t)(rand() % 120000));
-        kill(pid, SIGKILL);
-        int st = 0;
-        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
-        while (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
-        close(pfd[0]);
+        uint32_t confirmed = kill_at_random(pid, pfd, total);
         x400_p1_idset *seen = idset_new();
         mta_spool *s = sopen(dir, 1, seen);
         for (unsigned k = 0; k < confirmed; k++) {
@@ -1546,19 +1564,8 @@ START_TEST(sigkill_async_commit)
             if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
             if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
             for (unsigned k = total;; k++) {
-                char name[32], t[X400_MTSID_TEXT_MAX];
-                uint8_t b[2048];
-                mta_spool_hdr h;
-                x400_mtsid id;
-                hdr_min(&h, "message");
-                h.time_ms = k;
-                body_fill(b, sizeof b, k);
-                snprintf(name, sizeof name, "m%05u.apdu", k);
-                mtsid_text(t, sizeof t, k);
-                if (mta_spool_stage_file(s, MTA_SPOOL_INBOX, name, &h, b, 512 + k % 1500) != 0) _exit(4);
-                if (mta_spool_stage_seen(s, t) != 0) _exit(5);
-                if (x400_mtsid_parse(t, strlen(t), &id, NULL) != X400_OK) _exit(6);
-                (void)x400_p1_idset_insert(seen, &id); /* the MTA's `seen` */
+                int rc = stage_numbered(s, seen, k);
+                if (rc) _exit(rc);
                 if (k % 5 == 4) { /* a turn ends */
                     int r = mta_spool_commit_poll(s, 0, err, sizeof err);
                     if (r < 0) _exit(7);
@@ -1572,16 +1579,7 @@ START_TEST(sigkill_async_commit)
                 if (k % 97 == 96 && mta_spool_checkpoint(s, seen, err, sizeof err) != 0) _exit(10);
             }
         }
-        close(pfd[1]);
-        uint32_t n, confirmed = total;
-        if (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
-        usleep((useconds_t)(rand() % 120000));
-        kill(pid, SIGKILL);
-        int st = 0;
-        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
-        while (read(pfd[0], &n, sizeof n) == (ssize_t)sizeof n) confirmed = n;
-        close(pfd[0]);
+        uint32_t confirmed = kill_at_random(pid, pfd, total);
         x400_p1_idset *seen = idset_new();
         mta_spool *s = sopen(dir, 1, seen);
         unsigned now_total = (unsigned)list_count(s, MTA_SPOOL_INBOX);
