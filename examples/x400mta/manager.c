@@ -1431,11 +1431,10 @@ static int on_received(mta *m, conn *c, const x400_p1_link_event *ev)
             if (stage_inbox(m, &a, ev->raw, ev->raw_len, from) < 0) goto fail;
         } else if (pc && (int)(pc - m->cfg->peers) != c->peer) {
             x400_p1_itrace it;
-            own_itrace(m, &it);
             if (x400_p1_loop_check(&a, &m->cfg->gdi, m->cfg->name) > 0) {
                 /* no report on a report (X.411 14.4.1): dropped, said once */
                 LOG(m, SVC, X400_LOG_WARNING, "report %s: routing loop (it passed this MTA before): dropped", id);
-            } else if (x400_p1_itrace_append(&a, &it) < 0 ||
+            } else if ((own_itrace(m, &it), x400_p1_itrace_append(&a, &it) < 0) ||
                        stage_out(m, &a, (int)(pc - m->cfg->peers), "relayed report") < 0) {
                 goto fail;
             }

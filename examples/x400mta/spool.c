@@ -794,7 +794,11 @@ static void drain_inflight(mta_spool *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
+/* What both commits do first: the spool is the MTA's and not failed, the
+ * previous synchronous batch applied, the batch in flight collected (the
+ * journal is appended by one thread at a time) and, with idle_committer,
+ * the committer thread idle.  0, or -1 with err. */
+static int commit_begin(mta_spool *s, int idle_committer, char *err, size_t errlen)
 {
     if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
     if (s->jfd < 0) {
@@ -802,12 +806,23 @@ int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
         return -1;
     }
     if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
-    drain_inflight(s); /* the journal is appended by one thread at a time */
+    drain_inflight(s);
+    if (idle_committer && s->have_committer) {
+        pthread_mutex_lock(&s->mu);
+        while (s->cbusy) pthread_cond_wait(&s->cv, &s->mu);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (wait_writer(s, 0, err, errlen) != 0) return -1;
     if (s->failed) {
         seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
         return -1;
     }
+    return 0;
+}
+
+int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
+{
+    if (commit_begin(s, 0, err, errlen) != 0) return -1;
     if (s->nitems == 0) return 0;
     int sync = batch_needs_sync(s->items, s->nitems);
     if (batch_close(s, err, errlen) != 0) return -1;
@@ -1062,25 +1077,9 @@ static void commit_hand_over(mta_spool *s, int sync, uint64_t bytes)
 
 int mta_spool_commit_async(mta_spool *s, char *err, size_t errlen)
 {
-    if (!s) { seterr(err, errlen, "commit: no spool"); return -1; }
-    if (s->jfd < 0) {
-        seterr(err, errlen, "commit: %s: opened without the lock (the journal is the MTA's)", s->dir);
-        return -1;
-    }
-    if (s->journalled && mta_spool_apply(s, err, errlen) != 0) return -1;
     /* one batch in the committer at a time (the previous one's files may
      * still be written meanwhile) */
-    drain_inflight(s);
-    if (s->have_committer) {
-        pthread_mutex_lock(&s->mu);
-        while (s->cbusy) pthread_cond_wait(&s->cv, &s->mu);
-        pthread_mutex_unlock(&s->mu);
-    }
-    if (wait_writer(s, 0, err, errlen) != 0) return -1;
-    if (s->failed) {
-        seterr(err, errlen, "commit: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
-        return -1;
-    }
+    if (commit_begin(s, 1, err, errlen) != 0) return -1;
     if (s->nitems == 0) return 0;
     if (!s->have_writer) {
         if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
