@@ -209,11 +209,14 @@ $(TB):
 # The example MTA's modules other than its event loop and main are unit
 # tested in the runner too (spool, configuration, logging).
 MTA_MODS := $(filter-out examples/x400mta/main.c examples/x400mta/manager.c,$(sort $(wildcard examples/x400mta/*.c)))
+# x400mta's test hooks (slow fdatasync and syncfs from the environment,
+# examples/x400mta/mta.h): in the test builds only, never in the release one.
+MTA_TEST_HOOKS := -DX400MTA_TEST_HOOKS
 # What the tests link: the library's objects and the asn1c oracle.
 TEST_OBJ := $(B)/$(VAR)/all.o $(call ASN1_P1_OBJ,$(VAR))
 $(TB)/check_runner: test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(wildcard test/*.h examples/x400mta/*.h) $(TB)/suites.inc $(TEST_OBJ)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(TB) -Itest -Iexamples/x400mta $(CHECK_CFLAGS) $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) \
+	$(Q)$(CC) $(CPPFLAGS_OWN) -I$(TB) -Itest -Iexamples/x400mta $(MTA_TEST_HOOKS) $(CHECK_CFLAGS) $(CFLAGS_OWN) $(VFLAGS) $(USER_CC) \
 	  test/runner.c $(TEST_SRC) $(TEST_SUPP) $(MTA_MODS) $(TEST_OBJ) -o $@ $(LDFLAGS) $(CHECK_LIBS)
 $(TB)/helper_%: test/helper_%.c $(TEST_OBJ) $(wildcard test/*.h) | $(TB)
 	$(call say,CCLD,$@)
@@ -309,7 +312,7 @@ $(EB)/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/libx400p1.a $(P
 $(TB)/examples/$(1): $(wildcard examples/$(1)/*.c examples/$(1)/*.h) $(B)/$(VAR)/libx400p1.a $(PUB_HDR)
 	@mkdir -p $(TB)/examples
 	$$(call say,CCLD,$$@)
-	$$(Q)$$(CC) -Iinclude $$(CFLAGS_OWN) $$(VFLAGS) $$(USER_CC) $(wildcard examples/$(1)/*.c) $(B)/$(VAR)/libx400p1.a -o $$@ $$(LDFLAGS) -lpthread -lm
+	$$(Q)$$(CC) -Iinclude $$(MTA_TEST_HOOKS) $$(CFLAGS_OWN) $$(VFLAGS) $$(USER_CC) $(wildcard examples/$(1)/*.c) $(B)/$(VAR)/libx400p1.a -o $$@ $$(LDFLAGS) -lpthread -lm
 endef
 $(foreach d,$(EX_DIRS),$(eval $(call EXDIR_RULE,$(d))))
 EX_BINS += $(addprefix $(EB)/,$(EX_DIRS))

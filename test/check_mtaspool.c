@@ -1597,6 +1597,260 @@ START_TEST(sigkill_async_commit)
 }
 END_TEST
 
+/* ---- checkpoints off the loop (mta_spool_checkpoint_async) ---- */
+
+/* The `seen` file as a set of its own (the checkpoint wrote it). */
+static x400_p1_idset *seen_file(const char *dir)
+{
+    char path[700];
+    x400_p1_idset *set = idset_new();
+    x400_diag d;
+    memset(&d, 0, sizeof d);
+    pathf(path, sizeof path, dir, NULL, "seen");
+    ck_assert_msg(x400_p1_idset_load_file(set, path, &d) == X400_OK, "seen: %s", d.text);
+    return set;
+}
+
+/* With every checkpoint's syncfs made 600 ms slower (test hook), the
+ * asynchronous checkpoint returns at once and commits go on meanwhile into
+ * a fresh journal: a batch handed after it is durable (and applied) while
+ * the checkpoint is still in flight, "journal-old" holds the batches
+ * before it.  The checkpoint then reports once; it saved the set as it
+ * was at its start (the later batch's MTSIDs are in the journal, not in
+ * `seen`), removed "journal-old", and a second one in flight is refused
+ * (EBUSY, not a failure), as is one with a batch staged.  A reopen finds
+ * everything. */
+START_TEST(checkpoint_async_does_not_block)
+{
+    char dir[512], err[512], jpath[700], opath[700];
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    tdir(dir);
+    pathf(jpath, sizeof jpath, dir, NULL, "journal");
+    pathf(opath, sizeof opath, dir, NULL, "journal-old");
+    ck_assert_int_eq(setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "600", 1), 0);
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    ck_assert_int_eq(unsetenv("X400MTA_TEST_CHECKPOINT_DELAY_MS"), 0);
+    stage_msgs(s, seen, 0, 10, 700);
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 20);
+    /* a batch staged: refused, nothing changed */
+    stage_msgs(s, seen, 10, 11, 700);
+    errno = 0;
+    ck_assert_int_eq(mta_spool_checkpoint_async(s, NULL, 0, err, sizeof err), -1);
+    ck_assert_int_eq(errno, EBUSY);
+    ck_assert(!mta_spool_checkpoint_inflight(s));
+    ck_assert_int_eq(mta_spool_commit_poll(s, 1, err, sizeof err), 1);
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 2);
+    /* nothing staged, a batch in flight: it belongs to the old journal */
+    ck_assert_int_eq(x400_p1_idset_save(seen, &blob, &blen), X400_OK);
+    double t0 = mono_s();
+    ck_assert_int_eq(mta_spool_checkpoint_async(s, blob, blen, err, sizeof err), 0);
+    ck_assert_msg(mono_s() - t0 < 0.3, "checkpoint_async took %.3f s", mono_s() - t0);
+    ck_assert(mta_spool_checkpoint_inflight(s));
+    ck_assert_uint_eq(mta_spool_journal_bytes(s), 0);
+    errno = 0;
+    ck_assert_int_eq(mta_spool_checkpoint_async(s, blob, blen, err, sizeof err), -1);
+    ck_assert_int_eq(errno, EBUSY);
+    ck_assert_int_eq(mta_spool_commit_poll(s, 1, err, sizeof err), 1);
+    /* commits go on while it runs */
+    stage_msgs(s, seen, 11, 20, 700);
+    ck_assert_int_eq(mta_spool_commit_async(s, err, sizeof err), 18);
+    ck_assert_int_eq(mta_spool_commit_poll(s, 1, err, sizeof err), 1);
+    ck_assert_int_eq(mta_spool_checkpoint_poll(s, 0, err, sizeof err), 0);
+    ck_assert_msg(mta_spool_checkpoint_inflight(s), "the checkpoint ended before the commit (%.3f s)", mono_s() - t0);
+    ck_assert(exists(opath));
+    ck_assert_int_eq((uint64_t)fsize(jpath), mta_spool_journal_bytes(s));
+    ck_assert_uint_gt(mta_spool_journal_bytes(s), 9 * 700);
+    check_msgs(s, seen, 0, 20, 700);
+    /* done: reported once, the old journal gone, `seen` as at its start */
+    ck_assert_int_eq(mta_spool_checkpoint_poll(s, 1, err, sizeof err), 1);
+    ck_assert_msg(mono_s() - t0 >= 0.59, "done after %.3f s, before its 600 ms syncfs", mono_s() - t0);
+    ck_assert_int_eq(mta_spool_checkpoint_poll(s, 0, err, sizeof err), 0);
+    ck_assert(!mta_spool_checkpoint_inflight(s));
+    ck_assert(!exists(opath));
+    free(blob);
+    {
+        x400_p1_idset *f = seen_file(dir);
+        for (unsigned k = 0; k < 11; k++) ck_assert_msg(idset_has(f, k), "%u not saved", k);
+        for (unsigned k = 11; k < 20; k++) ck_assert_msg(!idset_has(f, k), "%u saved before its batch", k);
+        x400_p1_idset_free(f);
+    }
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), 20);
+    check_msgs(s, seen, 0, 20, 700);
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* Killed in the middle of a rotation: the checkpoint stuck in its syncfs
+ * (5 s, test hook), a batch in the new journal; "journal-old" and
+ * "journal" are both there.  The reopen replays both, in order, whatever
+ * the state of the old one's tail: cut at every offset of its last
+ * record, the earlier batches and the new journal's batch are all there,
+ * and nothing of the cut batch half. */
+START_TEST(checkpoint_async_crash_in_rotation)
+{
+    char dir[512], err[512], opath[700];
+    uint8_t *img;
+    size_t len, last;
+    tdir(dir);
+    pathf(opath, sizeof opath, dir, NULL, "journal-old");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        x400_p1_idset *seen = NULL;
+        mta_spool *s = NULL;
+        uint8_t *blob;
+        size_t blen;
+        if (setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "5000", 1) != 0) _exit(1);
+        if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
+        if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+        for (unsigned k = 0; k < 3; k++) {
+            if (stage_numbered(s, seen, k) != 0) _exit(4);
+            if (mta_spool_commit_async(s, err, sizeof err) != 2) _exit(5);
+            if (mta_spool_commit_poll(s, 1, err, sizeof err) != 1) _exit(6);
+        }
+        if (x400_p1_idset_save(seen, &blob, &blen) != X400_OK) _exit(7);
+        if (mta_spool_checkpoint_async(s, blob, blen, err, sizeof err) != 0) _exit(8);
+        if (stage_numbered(s, seen, 3) != 0) _exit(9);
+        if (mta_spool_commit_async(s, err, sizeof err) != 2) _exit(10);
+        if (mta_spool_commit_poll(s, 1, err, sizeof err) != 1) _exit(11);
+        if (mta_spool_checkpoint_poll(s, 0, err, sizeof err) != 0) _exit(12);
+        _exit(0); /* as killed: no close, the checkpoint never ends */
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    ck_assert(exists(opath));
+    img = read_raw(opath, &len);
+    /* the old journal's last batch: message 2 (its file, MTSID, end marker) */
+    {
+        const uint8_t *m = NULL;
+        for (size_t i = len; i-- > 4;)
+            if (!memcmp(img + i - 4, "XMJ1", 4) && img[i + 8] == 1) { m = img + i - 4; break; }
+        ck_assert_ptr_nonnull(m);
+        last = (size_t)(m - img);
+    }
+    for (size_t cut = last; cut <= len; cut += (cut < last + 16 || cut + 16 > len ? 1 : 53)) {
+        char d2[512];
+        tdir(d2);
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "cp -a '%s/.' '%s/'", dir, d2);
+        ck_assert_int_eq(system(cmd), 0);
+        pathf(opath, sizeof opath, d2, NULL, "journal-old");
+        write_raw(opath, img, cut);
+        /* the inbox files written before the kill would hide a replay
+         * that skipped the journals: gone */
+        for (unsigned k = 0; k < 4; k++) {
+            char p[700], n[32];
+            snprintf(n, sizeof n, "m%05u.apdu", k);
+            pathf(p, sizeof p, d2, "inbox", n);
+            (void)unlink(p);
+        }
+        x400_p1_idset *seen = idset_new();
+        mta_spool *s = sopen(d2, 1, seen);
+        int whole = cut == len;
+        ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), whole ? 4 : 3);
+        check_msgs(s, seen, 0, 2, 0);
+        check_msgs(s, seen, 3, 4, 0);
+        ck_assert_msg(idset_has(seen, 2) == whole, "cut %zu: MTSID 2 %s", cut, whole ? "lost" : "without its message");
+        if (whole) check_msgs(s, seen, 2, 3, 0);
+        ck_assert(!exists(opath));
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+        rm_tree(d2);
+    }
+    free(img);
+    rm_tree(dir);
+}
+END_TEST
+
+/* SIGKILL at random points of the pipelined cycle with checkpoints off
+ * the loop started whenever none is in flight and nothing is staged
+ * (their syncfs slowed to 40 ms, the fdatasync to 3 ms, so that kills
+ * land in every state of a rotation): after the reopen everything
+ * confirmed is there, whole, and what survived is exactly a prefix of
+ * batches -- no message without its MTSID, no MTSID without its message;
+ * no "journal-old" left; and some kills did find one. */
+START_TEST(sigkill_async_checkpoint)
+{
+    char dir[512], err[512], opath[700];
+    unsigned total = 0, found_old = 0;
+    tdir(dir);
+    pathf(opath, sizeof opath, dir, NULL, "journal-old");
+    srand(777);
+    for (unsigned round = 0; round < 8; round++) {
+        int pfd[2];
+        ck_assert_int_eq(pipe(pfd), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            x400_p1_idset *seen = NULL;
+            mta_spool *s = NULL;
+            uint8_t *blob = NULL;
+            size_t blen;
+            uint32_t inflight_upto = 0;
+            close(pfd[0]);
+            if (setenv("X400MTA_TEST_SYNC_DELAY_MS", "3", 1) != 0) _exit(1);
+            if (setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "40", 1) != 0) _exit(1);
+            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
+            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+            /* at most 300 messages a round (the parent's set holds 4096:
+             * nothing here blocks the loop, which stages very fast) */
+            for (unsigned k = total;;) {
+                if (k < total + 300) {
+                    int rc = stage_numbered(s, seen, k);
+                    if (rc) _exit(rc);
+                    if (++k % 5) continue; /* a turn ends */
+                } else {
+                    usleep(1000);
+                }
+                int r = mta_spool_commit_poll(s, 0, err, sizeof err);
+                if (r < 0) _exit(7);
+                if (r == 1 && write(pfd[1], &inflight_upto, sizeof inflight_upto) != (ssize_t)sizeof inflight_upto)
+                    _exit(8);
+                if (!mta_spool_writer_busy(s) && !mta_spool_commit_inflight(s)) {
+                    if (mta_spool_commit_async(s, err, sizeof err) < 0) _exit(9);
+                    inflight_upto = k;
+                }
+                r = mta_spool_checkpoint_poll(s, 0, err, sizeof err);
+                if (r < 0) _exit(10);
+                if (r == 1) {
+                    free(blob);
+                    blob = NULL;
+                }
+                if (!mta_spool_checkpoint_inflight(s) && mta_spool_staged(s) == 0) {
+                    if (x400_p1_idset_save(seen, &blob, &blen) != X400_OK) _exit(11);
+                    if (mta_spool_checkpoint_async(s, blob, blen, err, sizeof err) != 0) _exit(12);
+                }
+            }
+        }
+        uint32_t confirmed = kill_at_random(pid, pfd, total);
+        found_old += exists(opath);
+        x400_p1_idset *seen = idset_new();
+        mta_spool *s = sopen(dir, 1, seen);
+        unsigned now_total = (unsigned)list_count(s, MTA_SPOOL_INBOX);
+        ck_assert_msg(now_total >= confirmed, "round %u: %u confirmed, %u there", round, confirmed, now_total);
+        check_msgs(s, seen, 0, now_total, 0);
+        for (unsigned k = now_total; k < now_total + 64; k++)
+            ck_assert_msg(!idset_has(seen, k), "round %u: MTSID %u without its message", round, k);
+        ck_assert(!exists(opath));
+        total = now_total;
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+    }
+    ck_assert_uint_gt(total, 0);
+    ck_assert_msg(found_old > 0, "no kill landed while a checkpoint was in flight");
+    rm_tree(dir);
+}
+END_TEST
+
 /* ---- RTSE receiver records (spool rtse/) ---- */
 
 uint32_t x400i_crc32(const uint8_t *p, size_t n); /* lib/internal.h */
@@ -1801,6 +2055,9 @@ Suite *x400t_suite_mtaspool(void)
     tcase_add_test(tc, commit_async_reports_only_durable);
     tcase_add_test(tc, commit_async_failure_never_reported);
     tcase_add_test(tc, sigkill_async_commit);
+    tcase_add_test(tc, checkpoint_async_does_not_block);
+    tcase_add_test(tc, checkpoint_async_crash_in_rotation);
+    tcase_add_test(tc, sigkill_async_checkpoint);
     tcase_add_test(tc, rtse_records);
     tcase_add_test(tc, rtse_record_damage);
     tcase_add_test(tc, heap_counts_live_bytes);

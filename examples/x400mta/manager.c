@@ -203,6 +203,11 @@ struct mta {
     pend pd;            /* the batch being staged */
     pend pdf;           /* the batch in flight (mta_spool_commit_async), if inflight */
     int inflight;
+    /* the checkpoint in flight (mta_spool_checkpoint_async): the received-
+     * MTSID set as it was at its start, freed once it is reported */
+    uint8_t *ckpt_blob;
+    size_t ckpt_len;
+    int ckpt_inflight;
     int wake[2];        /* the spool's writer thread -> the loop (x400_driver_set_wake_fd) */
     mta_heap heap;      /* live bytes of the links, associations, driver, MTSID set, conns */
 };
@@ -2365,6 +2370,15 @@ static void load_queue(mta *m)
     holds_load(m);
 }
 
+/* The set saved by the checkpoint in flight is not needed any more (it
+ * was reported, or the spool was closed). */
+static void checkpoint_release(mta *m)
+{
+    if (m->ckpt_blob) mta_heap_free(&m->heap, m->ckpt_blob);
+    m->ckpt_blob = NULL;
+    m->ckpt_inflight = 0;
+}
+
 /* Suspended: once every association is gone (no link holds the received
  * MTSID set), reopen the spool -- its journal replayed, the set rebuilt
  * from the disk -- and accept again.  Retried every second. */
@@ -2376,6 +2390,7 @@ static void try_resume(mta *m, uint64_t now)
     m->resume_tries++;
     if (m->sp) mta_spool_close(m->sp);
     m->sp = NULL;
+    checkpoint_release(m);
     if (m->seen) x400_p1_idset_free(m->seen);
     m->seen = NULL;
     if (x400_p1_idset_new(&seen, 1u << 20, &m->heap.a) < 0) return;
@@ -2473,9 +2488,9 @@ static int commit(mta *m)
  * handed to it, and the loop goes on reading sockets meanwhile.  Nothing
  * is confirmed before its batch is durable: a turn that staged nothing
  * (a duplicate whose first copy is in the batch in flight) confirms only
- * when no batch is in flight.  `hold`: hand nothing over (a checkpoint is
- * due: it comes once the batch in flight is done). */
-static void commit_pipelined(mta *m, int hold)
+ * when no batch is in flight.  A checkpoint holds nothing back
+ * (checkpoint_pipelined). */
+static void commit_pipelined(mta *m)
 {
     uint8_t b[64];
     while (m->wake[0] >= 0 && read(m->wake[0], b, sizeof b) > 0) {}
@@ -2486,7 +2501,7 @@ static void commit_pipelined(mta *m, int hold)
         batch_durable(m, &m->pd, 0);
         return;
     }
-    if (hold || mta_spool_writer_busy(m->sp)) return; /* the thread wakes us when free */
+    if (mta_spool_writer_busy(m->sp)) return; /* the thread wakes us when free */
     int rv = mta_spool_commit_async(m->sp, m->err, sizeof m->err);
     if (rv < 0) {
         suspend(m, "spool commit");
@@ -2507,6 +2522,41 @@ static int checkpoint_due(const mta *m, uint64_t now)
 {
     uint64_t jb = mta_spool_journal_bytes(m->sp);
     return !m->suspended && (jb > CHECKPOINT_BYTES || (jb && now - m->last_checkpoint > CHECKPOINT_MS));
+}
+
+/* Checkpoints off the loop, once per turn: the one in flight collected
+ * when the spool's checkpointer thread wakes us; a new one started when
+ * one is due and nothing is staged -- right after commit_pipelined handed
+ * the staged batch over, so every MTSID in the set saved now is in a
+ * batch handed before the journal's rotation, which the checkpointer waits
+ * for before it writes the set (never a received MTSID on the disk ahead
+ * of its message).  The loop neither waits nor holds a batch back. */
+static void checkpoint_pipelined(mta *m, uint64_t now)
+{
+    if (m->suspended) return;
+    if (m->ckpt_inflight) {
+        int r = mta_spool_checkpoint_poll(m->sp, 0, m->err, sizeof m->err);
+        if (r == 0) return;
+        checkpoint_release(m);
+        if (r < 0) {
+            suspend(m, "checkpoint");
+            return;
+        }
+        m->st.checkpoints++;
+    }
+    if (!checkpoint_due(m, now) || mta_spool_staged(m->sp)) return;
+    if (x400_p1_idset_save(m->seen, &m->ckpt_blob, &m->ckpt_len) != X400_OK) {
+        m->ckpt_blob = NULL;
+        return; /* out of memory: tried again next turn */
+    }
+    if (mta_spool_checkpoint_async(m->sp, m->ckpt_blob, m->ckpt_len, m->err, sizeof m->err) < 0) {
+        int busy = errno == EBUSY;
+        checkpoint_release(m);
+        if (!busy) suspend(m, "checkpoint");
+        return;
+    }
+    m->ckpt_inflight = 1;
+    m->last_checkpoint = now;
 }
 
 static void set_peer_table(mta *m)
@@ -2894,17 +2944,8 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         }
         run_timers(m, now);
         if (!m->suspended && any_ready(m, now)) feed_links(m, now);
-        {
-            int due = checkpoint_due(m, now);
-            commit_pipelined(m, due);
-            /* a checkpoint once nothing is in flight: what is staged is
-             * committed first (commit), then syncfs */
-            if (due && !m->inflight && !m->suspended && commit(m) >= 0) {
-                if (mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) suspend(m, "checkpoint");
-                m->st.checkpoints++;
-                m->last_checkpoint = now;
-            }
-        }
+        commit_pipelined(m);
+        checkpoint_pipelined(m, now);
         if (m->sp && now - m->last_snapshot >= SNAPSHOT_MS) {
             m->last_snapshot = now;
             snapshot(m);
@@ -2929,6 +2970,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     settle(m, mono_ms());
     reap(m);
     reap(m);
+    /* the synchronous checkpoint waits for the one in flight first */
     if (m->suspended || mta_spool_checkpoint(m->sp, m->seen, m->err, sizeof m->err) < 0) {
         LOG(m, SVC, X400_LOG_ERROR, "stopping with the spool failed: %s (the journal is replayed at the next start)",
             m->err);
@@ -2953,6 +2995,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         }
     x400_mtsid_free(m->ids);
     if (m->sp) mta_spool_close(m->sp);
+    checkpoint_release(m);
     if (m->seen) x400_p1_idset_free(m->seen);
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s stopped", cfg->name);
     mta_log_close(&m->lg);

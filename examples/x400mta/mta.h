@@ -214,6 +214,9 @@ void mta_log_diag(mta_log *lg, x400_log_level level, const char *context, const 
  *             acknowledgements, on the writer thread) and made durable in bulk
  *             at a checkpoint (syncfs), after which the journal is emptied.
  *             On open the journal is replayed (files missing are rebuilt).
+ *   journal-old  the journal a checkpoint in flight empties: renamed at its
+ *             start (a new journal takes the batches from then on), removed
+ *             at its end; replayed before `journal` when a crash left it.
  *   seen      received MTSIdentifiers (x400_p1_idset_save_file), rewritten
  *             at each checkpoint; the journal holds those seen since.
  *   status    the running MTA's queue view (non-durable snapshot, for `queue`)
@@ -360,8 +363,10 @@ int mta_spool_apply_async(mta_spool *s, char *err, size_t errlen);
  * submission again while its removal is staged or in flight).  set_notify: the
  * writer thread writes one octet to fd (non-blocking, e.g. a pipe in the
  * MTA's poll set) when a batch is durable, failed, or applied; the MTA
- * drains it.  Test hook: X400MTA_TEST_SYNC_DELAY_MS in the environment at
- * open makes every journal fdatasync that many ms slower. */
+ * drains it.  Test hook (compiled in only with X400MTA_TEST_HOOKS defined,
+ * as the test builds do; the release x400mta has none):
+ * X400MTA_TEST_SYNC_DELAY_MS in the environment at open makes every
+ * journal fdatasync that many ms slower. */
 int mta_spool_commit_async(mta_spool *s, char *err, size_t errlen);
 int mta_spool_commit_poll(mta_spool *s, int block, char *err, size_t errlen);
 /* A batch handed to commit_async whose outcome commit_poll has not
@@ -381,6 +386,29 @@ int mta_spool_stage_transferred(mta_spool *s, const char *name);
  * is committed first.  `seen` must hold no identifier that is neither
  * staged nor committed.  0 / -1 with err. */
 int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, size_t errlen);
+/* The checkpoint off the caller's thread (the MTA's loop): returns at once.
+ * The journal is renamed "journal-old" and a new "journal" takes every
+ * batch handed from then on (commits go on meanwhile); the spool's
+ * checkpointer thread waits until every batch handed before is applied,
+ * then syncfs, writes `seen` from seen_blob (x400_p1_idset_save of the
+ * MTA's set taken now, with nothing staged: every identifier in it is in a
+ * batch handed before; NULL: `seen` left alone), and removes
+ * "journal-old".  Open replays "journal-old" (a crash left it) before
+ * "journal"; replaying either on top of the `seen` written is idempotent.
+ * The blob stays the caller's and must stay valid until checkpoint_poll
+ * reports the outcome (or close).  0, or -1 with err: errno EBUSY when a
+ * batch is staged or a checkpoint is in flight (not a failure of the
+ * spool); anything else is sticky, as a failed commit.
+ * checkpoint_poll: 1 once when done, 0 while running (or none), -1 with
+ * err when it failed (sticky: reopen, which replays both journals); block:
+ * wait for it.  The thread writes one octet to the notify descriptor when
+ * it is done.  A synchronous checkpoint or close waits for it first.  Test
+ * hook: X400MTA_TEST_CHECKPOINT_DELAY_MS makes every checkpoint's syncfs
+ * that many ms slower. */
+int mta_spool_checkpoint_async(mta_spool *s, const uint8_t *seen_blob, size_t seen_len, char *err,
+                               size_t errlen);
+int mta_spool_checkpoint_poll(mta_spool *s, int block, char *err, size_t errlen);
+int mta_spool_checkpoint_inflight(const mta_spool *s);
 uint64_t mta_spool_journal_bytes(const mta_spool *s);
 /* The journal fdatasyncs of the commits since open. */
 uint64_t mta_spool_journal_syncs(const mta_spool *s);

@@ -61,6 +61,7 @@
 #define REC_SEEN 2u
 #define REC_UNLINK 3u
 #define REC_COMMIT 4u  /* ends a batch: replay applies whole batches only */
+#define JOURNAL_OLD "journal-old" /* the journal a checkpoint in flight empties */
 #define SNAPSHOT_MAX (16u << 20)          /* largest status/stats snapshot */
 #define IOV_CHUNK 512                     /* iovecs per writev call (< IOV_MAX) */
 
@@ -117,11 +118,37 @@ struct mta_spool {
     uint64_t cjbase;       /* the journal's length before them */
     item *citems;
     size_t ncitems, capcitems;
+    int cjfd;              /* the journal its batch goes to (the one current at hand-over) */
+    int cdirsync;          /* that journal is new: fsync the directory before it is durable */
+    uint64_t cgen;         /* its generation (jbytes counts the current one's only) */
     int inflight;          /* a commit job whose outcome was not collected yet */
     int unreported;        /* a collected durable batch not yet reported by commit_poll */
     int notify_fd;         /* written to when a job is durable, failed or done; -1 none */
     unsigned sync_delay_ms; /* test hook: X400MTA_TEST_SYNC_DELAY_MS */
+    unsigned ckpt_delay_ms; /* test hook: X400MTA_TEST_CHECKPOINT_DELAY_MS */
+    int tfailed;           /* a thread failed since open (under mu; never reset) */
     char werr[MTA_PATH_MAX + 128];
+    /* Checkpoint off the loop (mta_spool_checkpoint_async): the journal
+     * is renamed "journal-old" and a fresh "journal" takes the batches
+     * handed from then on; the checkpointer thread waits until every batch
+     * handed before is applied (seq_out reaches ckmark), then syncfs, the
+     * `seen` blob written, "journal-old" removed. */
+    uint64_t jgen;         /* the current journal's generation */
+    int need_dirsync;      /* the current journal is new: its first fdatasync'ed batch fsyncs the directory */
+    int oldjfd;            /* "journal-old" (the checkpoint's), closed when it is collected; -1 */
+    uint64_t seq_in;       /* batches handed to the threads (loop; read under mu) */
+    uint64_t seq_out;      /* of them applied or dropped (under mu) */
+    int have_ckpt;
+    pthread_t ckpt;
+    int ckbusy;            /* a checkpoint job (under mu) */
+    int ckstop;            /* close: the checkpointer ends (under mu) */
+    int ckgone;            /* close: the committer and writer are gone (under mu) */
+    int ckrc;              /* its outcome once !ckbusy: 0 done, -1 failed (ckerr) */
+    uint64_t ckmark;       /* seq_in at the rotation */
+    const uint8_t *ckblob; /* the `seen` blob (the caller's until reported), NULL: none */
+    size_t cklen;
+    int ckinflight;        /* a job whose outcome checkpoint_poll has not reported */
+    char ckerr[MTA_PATH_MAX + 128];
     item *witems;          /* the batch being applied (the thread's while wbusy) */
     size_t nwitems, capwitems;
     pthread_t writer;
@@ -687,7 +714,7 @@ uint64_t mta_spool_journal_syncs(const mta_spool *s) { return s ? s->jsyncs : 0;
 
 /* Append the batch to the journal: writev in chunks, short writes resumed.
  * 0 or -1 (errno). */
-static int journal_append(const mta_spool *s, const item *items, size_t n)
+static int journal_append(int jfd, const item *items, size_t n)
 {
     struct iovec iov[IOV_CHUNK];
     size_t next = 0;   /* next item not yet in iov */
@@ -701,7 +728,7 @@ static int journal_append(const mta_spool *s, const item *items, size_t n)
         }
         struct iovec *v = iov;
         while (cnt > 0) {
-            ssize_t w = writev(s->jfd, v, cnt);
+            ssize_t w = writev(jfd, v, cnt);
             if (w < 0 && errno == EINTR) continue;
             if (w < 0) return -1;
             if (w == 0) { errno = EIO; return -1; }
@@ -733,22 +760,38 @@ static int batch_needs_sync(const item *items, size_t n)
  * the peer recognises them as duplicates; the next fdatasync or checkpoint
  * makes it durable.  `jbytes` is the journal's length before it.  0, or -1
  * with err (the spool is then failed). */
-static int journal_write(const mta_spool *s, const item *items, size_t n, int sync, uint64_t jbytes,
-                         char *err, size_t errlen)
+/* Test hooks (built with X400MTA_TEST_HOOKS only): a slow disk, `ms`
+ * more per journal fdatasync or checkpoint syncfs. */
+static void test_delay(unsigned ms)
 {
-    if (journal_append(s, items, n) != 0) {
+#ifdef X400MTA_TEST_HOOKS
+    if (ms) {
+        struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+#else
+    (void)ms;
+#endif
+}
+
+/* ... into the journal jfd; dirsync: that journal is new since the last
+ * checkpoint's rotation, so the directory is fsynced too before the batch
+ * counts as durable (its name must survive a crash with it). */
+static int journal_write(const mta_spool *s, int jfd, const item *items, size_t n, int sync, int dirsync,
+                         uint64_t jbytes, char *err, size_t errlen)
+{
+    if (journal_append(jfd, items, n) != 0) {
         int e = errno;
         /* drop a partial append so later records are not hidden behind it;
          * the spool stays failed either way */
-        if (ftruncate(s->jfd, (off_t)jbytes) != 0) {}
+        if (ftruncate(jfd, (off_t)jbytes) != 0) {}
         return ioerr(s, err, errlen, "journal write", -1, "journal", e);
     }
-    if (sync && s->sync_delay_ms) { /* test hook: a slow disk */
-        struct timespec ts = { (time_t)(s->sync_delay_ms / 1000u), (long)(s->sync_delay_ms % 1000u) * 1000000L };
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-    }
-    if (sync && fsync_retry(s->jfd, 1) != 0)
+    if (sync) test_delay(s->sync_delay_ms);
+    if (sync && fsync_retry(jfd, 1) != 0)
         return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
+    if (sync && dirsync && fsync_retry(s->dirfd, 0) != 0)
+        return ioerr(s, err, errlen, "directory fsync", -1, ".", errno);
     return 0;
 }
 
@@ -773,7 +816,7 @@ static void collect_locked(mta_spool *s)
 {
     if (!s->inflight) return;
     if (s->cdurable) {
-        s->jbytes += s->cbytes;
+        if (s->cgen == s->jgen) s->jbytes += s->cbytes;
         s->jsyncs += (uint64_t)s->csync;
         s->inflight = 0;
         s->unreported = 1;
@@ -827,7 +870,9 @@ int mta_spool_commit_durable(mta_spool *s, char *err, size_t errlen)
     int sync = batch_needs_sync(s->items, s->nitems);
     if (batch_close(s, err, errlen) != 0) return -1;
     s->failed = 1; /* until the end of this function */
-    if (journal_write(s, s->items, s->nitems, sync, s->jbytes, err, errlen) != 0) return -1;
+    if (journal_write(s, s->jfd, s->items, s->nitems, sync, sync && s->need_dirsync, s->jbytes, err, errlen) != 0)
+        return -1;
+    if (sync) s->need_dirsync = 0;
     s->jsyncs += (uint64_t)sync;
     s->jbytes += s->batch_bytes;
     s->journalled = 1;
@@ -902,10 +947,11 @@ static void *writer_main(void *arg)
         int rc = apply_items(s, s->witems, s->nwitems, e, sizeof e);
         pthread_mutex_lock(&s->mu);
         if (rc != 0) {
-            s->wfailed = 1;
+            s->wfailed = s->tfailed = 1;
             memcpy(s->werr, e, sizeof e);
         }
         s->wbusy = 0;
+        s->seq_out++;
         pthread_cond_broadcast(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
@@ -928,17 +974,17 @@ static void *committer_main(void *arg)
     for (;;) {
         while (!s->cbusy && !s->cstop) pthread_cond_wait(&s->cv, &s->mu);
         if (!s->cbusy) break; /* stopped with nothing left (a batch is finished first) */
-        int sync = s->csync;
+        int sync = s->csync, jfd = s->cjfd, dirsync = s->cdirsync;
         uint64_t base = s->cjbase;
         pthread_mutex_unlock(&s->mu);
         e[0] = 0;
         /* the journal first: nothing is confirmed or applied before it is durable */
-        int rc = journal_write(s, s->citems, s->ncitems, sync, base, e, sizeof e);
+        int rc = journal_write(s, jfd, s->citems, s->ncitems, sync, dirsync, base, e, sizeof e);
         pthread_mutex_lock(&s->mu);
         if (rc == 0) {
             s->cdurable = 1;
         } else {
-            s->wfailed = 1;
+            s->wfailed = s->tfailed = 1;
             memcpy(s->werr, e, sizeof e);
         }
         pthread_cond_broadcast(&s->cv);
@@ -960,6 +1006,7 @@ static void *committer_main(void *arg)
             s->wbusy = 1;
         } else {
             for (size_t i = 0; i < s->ncitems; i++) free(s->citems[i].rec);
+            s->seq_out++; /* dropped (the spool is failed) */
         }
         s->ncitems = 0;
         s->cbusy = 0;
@@ -1048,6 +1095,7 @@ static void hand_over(mta_spool *s)
     s->batch_bytes = 0;
     s->journalled = 0;
     s->wbusy = 1;
+    s->seq_in++;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -1068,9 +1116,14 @@ static void commit_hand_over(mta_spool *s, int sync, uint64_t bytes)
     s->csync = sync;
     s->cbytes = bytes;
     s->cjbase = s->jbytes;
+    s->cjfd = s->jfd;
+    s->cgen = s->jgen;
+    s->cdirsync = sync && s->need_dirsync;
+    if (sync) s->need_dirsync = 0;
     s->cdurable = 0;
     s->cbusy = 1;
     s->inflight = 1;
+    s->seq_in++;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -1147,12 +1200,161 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
     return n;
 }
 
+/* The checkpoint's durable part, once every batch of the journal it
+ * empties is applied: the files (syncfs), then the received identifiers,
+ * then the older journal may go.  0, or -1 with err. */
+static int checkpoint_sync_files(mta_spool *s, char *err, size_t errlen)
+{
+    test_delay(s->ckpt_delay_ms);
+#ifdef __linux__
+    if (syncfs(s->dirfd) != 0) return ioerr(s, err, errlen, "syncfs", -1, ".", errno);
+#else
+    sync();
+#endif
+    return 0;
+}
+
+static int checkpoint_finish(mta_spool *s, const uint8_t *blob, size_t len, char *err, size_t errlen)
+{
+    const char *what = "write";
+    if (checkpoint_sync_files(s, err, errlen) != 0) return -1;
+    if (blob && (write_atomic(s->dirfd, "seen", blob, len, 1, 0, &what) != 0 ||
+                 (what = "directory fsync", fsync_retry(s->dirfd, 0) != 0)))
+        return ioerr(s, err, errlen, what, -1, "seen", errno);
+    if (unlinkat(s->dirfd, JOURNAL_OLD, 0) != 0 && errno != ENOENT)
+        return ioerr(s, err, errlen, "unlink", -1, JOURNAL_OLD, errno);
+    return 0;
+}
+
+static void *ckpt_main(void *arg)
+{
+    mta_spool *s = arg;
+    char e[sizeof s->ckerr];
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->ckbusy && !s->ckstop) pthread_cond_wait(&s->cv, &s->mu);
+        if (!s->ckbusy) break;
+        /* every batch handed before the rotation applied: its files exist */
+        while (s->seq_out < s->ckmark && !s->tfailed && !s->ckgone) pthread_cond_wait(&s->cv, &s->mu);
+        int ok = s->seq_out >= s->ckmark && !s->tfailed;
+        const uint8_t *blob = s->ckblob;
+        size_t len = s->cklen;
+        pthread_mutex_unlock(&s->mu);
+        e[0] = 0;
+        int rc = -1;
+        if (ok) rc = checkpoint_finish(s, blob, len, e, sizeof e);
+        else seterr(e, sizeof e, "checkpoint: %s: a commit failed before it; reopen the spool", s->dir);
+        pthread_mutex_lock(&s->mu);
+        s->ckrc = rc;
+        if (rc != 0) memcpy(s->ckerr, e, sizeof e);
+        s->ckbusy = 0;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        writer_notify(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int mta_spool_checkpoint_async(mta_spool *s, const uint8_t *seen_blob, size_t seen_len, char *err, size_t errlen)
+{
+    int fd;
+    if (!s) { seterr(err, errlen, "checkpoint: no spool"); return -1; }
+    if (s->jfd < 0) {
+        seterr(err, errlen, "checkpoint: %s: opened without the lock (the journal is the MTA's)", s->dir);
+        return -1;
+    }
+    if (s->ckinflight || s->nitems) { /* not a failure of the spool */
+        seterr(err, errlen, "checkpoint: %s: %s", s->dir,
+               s->ckinflight ? "one is in flight" : "a batch is staged (hand it over first)");
+        errno = EBUSY;
+        return -1;
+    }
+    if (s->journalled && mta_spool_apply_async(s, err, errlen) != 0) return -1;
+    if (wait_writer(s, 0, err, errlen) != 0) return -1;
+    if (s->failed) {
+        seterr(err, errlen, "checkpoint: %s: an earlier commit or checkpoint failed; reopen the spool", s->dir);
+        return -1;
+    }
+    if (!s->have_ckpt) {
+        if (pthread_create(&s->ckpt, NULL, ckpt_main, s) != 0) {
+            seterr(err, errlen, "checkpoint: %s: cannot start the checkpointer thread", s->dir);
+            return -1;
+        }
+        s->have_ckpt = 1;
+    }
+    /* The rotation: the batch in flight (if any) goes on into the renamed
+     * file through its descriptor; batches handed from now on go to the
+     * new one, whose first fdatasync'ed batch also fsyncs the directory.
+     * A crash anywhere leaves "journal-old" and/or "journal", replayed in
+     * that order at open (idempotent). */
+    if (renameat(s->dirfd, "journal", s->dirfd, JOURNAL_OLD) != 0) {
+        s->failed = 1;
+        return ioerr(s, err, errlen, "rename", -1, "journal", errno);
+    }
+    fd = openat(s->dirfd, "journal", O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        s->failed = 1; /* the reopen replays journal-old */
+        return ioerr(s, err, errlen, "create", -1, "journal", errno);
+    }
+    s->oldjfd = s->jfd;
+    s->jfd = fd;
+    s->jbytes = 0;
+    s->jgen++;
+    s->need_dirsync = 1;
+    pthread_mutex_lock(&s->mu);
+    s->ckmark = s->seq_in;
+    s->ckblob = seen_blob;
+    s->cklen = seen_len;
+    s->ckrc = 0;
+    s->ckbusy = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    s->ckinflight = 1;
+    return 0;
+}
+
+int mta_spool_checkpoint_poll(mta_spool *s, int block, char *err, size_t errlen)
+{
+    if (!s || !s->ckinflight) return 0;
+    pthread_mutex_lock(&s->mu);
+    while (block && s->ckbusy) pthread_cond_wait(&s->cv, &s->mu);
+    int busy = s->ckbusy, rc = s->ckrc;
+    if (!busy && rc != 0) seterr(err, errlen, "%s", s->ckerr);
+    pthread_mutex_unlock(&s->mu);
+    if (busy) return 0;
+    s->ckinflight = 0;
+    if (s->oldjfd >= 0) {
+        close(s->oldjfd);
+        s->oldjfd = -1;
+    }
+    if (rc != 0) {
+        s->failed = 1;
+        return -1;
+    }
+    return 1;
+}
+
+int mta_spool_checkpoint_inflight(const mta_spool *s) { return s && s->ckinflight; }
+
 int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, size_t errlen)
 {
     if (!s) { seterr(err, errlen, "checkpoint: no spool"); return -1; }
     if (s->jfd < 0) {
         seterr(err, errlen, "checkpoint: %s: opened without the lock (the journal is the MTA's)", s->dir);
         return -1;
+    }
+    if (s->ckinflight) { /* the one in flight first (its report stays for checkpoint_poll) */
+        pthread_mutex_lock(&s->mu);
+        while (s->ckbusy) pthread_cond_wait(&s->cv, &s->mu);
+        int rc = s->ckrc;
+        if (rc != 0) seterr(err, errlen, "%s", s->ckerr);
+        pthread_mutex_unlock(&s->mu);
+        if (rc != 0) {
+            s->failed = 1;
+            return -1;
+        }
     }
     /* What is staged is not durable: commit it first, so that `seen` never
      * reaches the disk ahead of the messages it names. */
@@ -1164,11 +1366,7 @@ int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, siz
     }
     s->failed = 1;
     /* 1. every file written since the last checkpoint, and the unlinks */
-#ifdef __linux__
-    if (syncfs(s->dirfd) != 0) return ioerr(s, err, errlen, "syncfs", -1, ".", errno);
-#else
-    sync();
-#endif
+    if (checkpoint_sync_files(s, err, errlen) != 0) return -1;
     /* 2. the received identifiers */
     if (seen) {
         char path[MTA_PATH_MAX + 8];
@@ -1180,7 +1378,9 @@ int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, siz
             return -1;
         }
     }
-    /* 3. only now may the journal go */
+    /* 3. only now may the journals go */
+    if (unlinkat(s->dirfd, JOURNAL_OLD, 0) != 0 && errno != ENOENT)
+        return ioerr(s, err, errlen, "unlink", -1, JOURNAL_OLD, errno);
     if (ftruncate(s->jfd, 0) != 0) return ioerr(s, err, errlen, "journal truncate", -1, "journal", errno);
     if (fsync_retry(s->jfd, 1) != 0) return ioerr(s, err, errlen, "journal fdatasync", -1, "journal", errno);
     s->jbytes = 0;
@@ -1307,6 +1507,17 @@ static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_fil
     return rc;
 }
 
+/* The journal a checkpoint in flight was emptying when the MTA stopped
+ * (crash): replayed before "journal", which holds what came after it. */
+static int replay_old(mta_spool *s, x400_p1_idset *seen, int apply_files, char *err, size_t errlen)
+{
+    int fd = openat(s->dirfd, JOURNAL_OLD, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : ioerr(s, err, errlen, "open", -1, JOURNAL_OLD, errno);
+    int r = replay(s, fd, seen, apply_files, err, errlen);
+    close(fd);
+    return r;
+}
+
 /* ------------------------------------------------------------ open/close */
 
 int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *seen,
@@ -1321,12 +1532,17 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     mta_spool *s = calloc(1, sizeof *s);
     if (!s) { seterr(err, errlen, "spool: %s: out of memory", dir); return -1; }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
-    s->dirfd = s->lockfd = s->jfd = s->notify_fd = -1;
-    {   /* test hook (check_mta, check_mtaspool): every journal fdatasync
-         * takes this many ms longer, as on a slow disk */
+    s->dirfd = s->lockfd = s->jfd = s->notify_fd = s->oldjfd = -1;
+#ifdef X400MTA_TEST_HOOKS
+    {   /* test hooks (check_mta, check_mtaspool): every journal fdatasync,
+         * or every checkpoint's syncfs, takes this many ms longer, as on a
+         * slow disk */
         const char *d = getenv("X400MTA_TEST_SYNC_DELAY_MS");
         if (d && *d) s->sync_delay_ms = (unsigned)strtoul(d, NULL, 10);
+        d = getenv("X400MTA_TEST_CHECKPOINT_DELAY_MS");
+        if (d && *d) s->ckpt_delay_ms = (unsigned)strtoul(d, NULL, 10);
     }
+#endif
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < MTA_SPOOL_NDIR; i++) s->subfd[i] = -1;
@@ -1383,6 +1599,7 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     if (lock == MTA_SPOOL_SNAPSHOTS) {
         /* no journal: nothing read here depends on it */
     } else if (lock) {
+        if (replay_old(s, seen, 1, err, errlen) != 0) goto fail;
         s->jfd = openat(s->dirfd, "journal", O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (s->jfd < 0) { ioerr(s, err, errlen, "open", -1, "journal", errno); goto fail; }
         if (replay(s, s->jfd, seen, 1, err, errlen) != 0) goto fail;
@@ -1390,6 +1607,7 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
     } else {
         /* Tools: identifiers only; the files belong to the MTA, which may be
          * running and removing them right now. */
+        if (replay_old(s, seen, 0, err, errlen) != 0) goto fail;
         int jfd = openat(s->dirfd, "journal", O_RDONLY | O_CLOEXEC);
         if (jfd < 0 && errno != ENOENT) { ioerr(s, err, errlen, "open", -1, "journal", errno); goto fail; }
         if (jfd >= 0) {
@@ -1436,6 +1654,15 @@ void mta_spool_close(mta_spool *s)
     }
     for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
     free(s->witems);
+    if (s->have_ckpt) { /* its checkpoint finished (or given up: a batch before it failed) */
+        pthread_mutex_lock(&s->mu);
+        s->ckstop = s->ckgone = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->ckpt, NULL);
+        s->have_ckpt = 0;
+    }
+    if (s->oldjfd >= 0) close(s->oldjfd);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     batch_clear(s);
