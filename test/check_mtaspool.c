@@ -1851,6 +1851,166 @@ START_TEST(sigkill_async_checkpoint)
 }
 END_TEST
 
+/* ---- large files written once (journal references) ---- */
+
+#define BIG (300u << 10)
+
+/* Message k's size in the write-once tests: every fourth one large. */
+static size_t big_len(unsigned k) { return k % 4 == 0 ? BIG + k % 1000 : 512 + k % 1500; }
+
+static int any_tmp(const char *dir, const char *sub)
+{
+    char p[700];
+    struct dirent *de;
+    int found = 0;
+    pathf(p, sizeof p, dir, NULL, sub);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL)
+        if (strlen(de->d_name) > 4 && !strcmp(de->d_name + strlen(de->d_name) - 4, ".tmp")) found = 1;
+    closedir(d);
+    return found;
+}
+
+/* A file of 256 KiB or more is written once: the journal holds a
+ * reference (not its octets), the file is durable under "<name>.tmp"
+ * before the journal is, and renamed into place when the batch is applied.
+ * A crash after the journal's fdatasync and before the rename (a durable
+ * batch never applied) is repaired by the replay; a temporary file of a
+ * batch that never reached the journal is removed at open, and one in
+ * submit/ (a `submit` in progress) is left alone. */
+START_TEST(large_file_written_once)
+{
+    char dir[512], err[512], jpath[700], p[700];
+    tdir(dir);
+    pathf(jpath, sizeof jpath, dir, NULL, "journal");
+    x400_p1_idset *seen = idset_new();
+    mta_spool *s = sopen(dir, 1, seen);
+    stage_body(s, MTA_SPOOL_INBOX, "big1", 1, BIG);
+    stage_seen_n(s, 1);
+    ck_assert_int_eq(mta_spool_commit(s, err, sizeof err), 2);
+    ck_assert_int_lt(fsize(jpath), 4096);
+    ck_assert_int_eq((uint64_t)fsize(jpath), mta_spool_journal_bytes(s));
+    check_body(s, MTA_SPOOL_INBOX, "big1", 1, BIG);
+    ck_assert(!any_tmp(dir, "inbox"));
+    /* durable, never applied (as killed between the two) */
+    stage_body(s, MTA_SPOOL_INBOX, "big2", 2, BIG + 7);
+    stage_body(s, MTA_SPOOL_INBOX, "small2", 3, 100);
+    stage_seen_n(s, 2);
+    ck_assert_int_eq(mta_spool_commit_durable(s, err, sizeof err), 3);
+    pathf(p, sizeof p, dir, "inbox", "big2.tmp");
+    ck_assert(exists(p));
+    pathf(p, sizeof p, dir, "inbox", "big2");
+    ck_assert(!exists(p));
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    /* a batch torn before its journal record: only its temporary file */
+    pathf(p, sizeof p, dir, "inbox", "big3.tmp");
+    write_raw(p, (const uint8_t *)"partial", 7);
+    pathf(p, sizeof p, dir, "submit", "s1.tmp");
+    write_raw(p, (const uint8_t *)"submitting", 10);
+    seen = idset_new();
+    s = sopen(dir, 1, seen);
+    check_body(s, MTA_SPOOL_INBOX, "big1", 1, BIG);
+    check_body(s, MTA_SPOOL_INBOX, "big2", 2, BIG + 7);
+    check_body(s, MTA_SPOOL_INBOX, "small2", 3, 100);
+    ck_assert_int_eq(list_count(s, MTA_SPOOL_INBOX), 3);
+    ck_assert(idset_has(seen, 1) && idset_has(seen, 2));
+    ck_assert(!any_tmp(dir, "inbox"));
+    ck_assert(exists(p)); /* submit/s1.tmp */
+    mta_spool_close(s);
+    x400_p1_idset_free(seen);
+    rm_tree(dir);
+}
+END_TEST
+
+/* SIGKILL at random points of the pipelined cycle with every fourth
+ * message large (written once, by reference) and checkpoints off the loop:
+ * everything confirmed is there, whole; what survived is a prefix of
+ * batches; no temporary file is left after the reopen. */
+START_TEST(sigkill_large_write_once)
+{
+    char dir[512], err[512];
+    unsigned total = 0;
+    tdir(dir);
+    srand(99);
+    for (unsigned round = 0; round < 8; round++) {
+        int pfd[2];
+        ck_assert_int_eq(pipe(pfd), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            x400_p1_idset *seen = NULL;
+            mta_spool *s = NULL;
+            uint8_t *blob = NULL, *b = malloc(BIG + 1000);
+            size_t blen;
+            uint32_t inflight_upto = 0;
+            close(pfd[0]);
+            if (!b || setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "20", 1) != 0) _exit(1);
+            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
+            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+            for (unsigned k = total;;) {
+                if (k < total + 200) {
+                    char name[32], t[X400_MTSID_TEXT_MAX];
+                    mta_spool_hdr h;
+                    x400_mtsid id;
+                    hdr_min(&h, "message");
+                    snprintf(h.peer, sizeof h.peer, "MTA-B");
+                    h.time_ms = k;
+                    body_fill(b, big_len(k), k);
+                    snprintf(name, sizeof name, "m%05u.apdu", k);
+                    mtsid_text(t, sizeof t, k);
+                    if (mta_spool_stage_file(s, MTA_SPOOL_INBOX, name, &h, b, big_len(k)) != 0) _exit(4);
+                    if (mta_spool_stage_seen(s, t) != 0) _exit(5);
+                    if (x400_mtsid_parse(t, strlen(t), &id, NULL) != X400_OK) _exit(6);
+                    (void)x400_p1_idset_insert(seen, &id);
+                    if (++k % 3) continue;
+                } else {
+                    usleep(1000);
+                }
+                int r = mta_spool_commit_poll(s, 0, err, sizeof err);
+                if (r < 0) _exit(7);
+                if (r == 1 && write(pfd[1], &inflight_upto, sizeof inflight_upto) != (ssize_t)sizeof inflight_upto)
+                    _exit(8);
+                if (!mta_spool_writer_busy(s) && !mta_spool_commit_inflight(s)) {
+                    if (mta_spool_commit_async(s, err, sizeof err) < 0) _exit(9);
+                    inflight_upto = k;
+                }
+                r = mta_spool_checkpoint_poll(s, 0, err, sizeof err);
+                if (r < 0) _exit(10);
+                if (r == 1) {
+                    free(blob);
+                    blob = NULL;
+                }
+                if (!mta_spool_checkpoint_inflight(s) && mta_spool_staged(s) == 0 && k % 30 == 0) {
+                    if (x400_p1_idset_save(seen, &blob, &blen) != X400_OK) _exit(11);
+                    if (mta_spool_checkpoint_async(s, blob, blen, err, sizeof err) != 0) _exit(12);
+                }
+            }
+        }
+        uint32_t confirmed = kill_at_random(pid, pfd, total);
+        x400_p1_idset *seen = idset_new();
+        mta_spool *s = sopen(dir, 1, seen);
+        unsigned now_total = (unsigned)list_count(s, MTA_SPOOL_INBOX);
+        ck_assert_msg(now_total >= confirmed, "round %u: %u confirmed, %u there", round, confirmed, now_total);
+        for (unsigned k = 0; k < now_total; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "m%05u.apdu", k);
+            check_body(s, MTA_SPOOL_INBOX, name, k, big_len(k));
+            ck_assert_msg(idset_has(seen, k), "round %u: %u not in seen", round, k);
+        }
+        for (unsigned k = now_total; k < now_total + 64; k++)
+            ck_assert_msg(!idset_has(seen, k), "round %u: MTSID %u without its message", round, k);
+        ck_assert(!any_tmp(dir, "inbox"));
+        total = now_total;
+        mta_spool_close(s);
+        x400_p1_idset_free(seen);
+    }
+    ck_assert_uint_gt(total, 0);
+    rm_tree(dir);
+}
+END_TEST
+
 /* ---- RTSE receiver records (spool rtse/) ---- */
 
 uint32_t x400i_crc32(const uint8_t *p, size_t n); /* lib/internal.h */
@@ -2058,6 +2218,8 @@ Suite *x400t_suite_mtaspool(void)
     tcase_add_test(tc, checkpoint_async_does_not_block);
     tcase_add_test(tc, checkpoint_async_crash_in_rotation);
     tcase_add_test(tc, sigkill_async_checkpoint);
+    tcase_add_test(tc, large_file_written_once);
+    tcase_add_test(tc, sigkill_large_write_once);
     tcase_add_test(tc, rtse_records);
     tcase_add_test(tc, rtse_record_damage);
     tcase_add_test(tc, heap_counts_live_bytes);

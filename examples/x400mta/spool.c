@@ -61,6 +61,13 @@
 #define REC_SEEN 2u
 #define REC_UNLINK 3u
 #define REC_COMMIT 4u  /* ends a batch: replay applies whole batches only */
+#define REC_REF 5u     /* a large file written apart: u64 image length, u32 its CRC-32 */
+#define REF_PAYLOAD 12u
+/* Files of at least this many octets after the header are written once
+ * (write-once): to "<name>.tmp", fdatasynced with their directory before
+ * the batch's journal fdatasync, renamed into place when the batch is
+ * applied (and by replay); the journal holds a reference, not the octets. */
+#define LARGE_FILE (256u << 10)
 #define JOURNAL_OLD "journal-old" /* the journal a checkpoint in flight empties */
 #define SNAPSHOT_MAX (16u << 20)          /* largest status/stats snapshot */
 #define IOV_CHUNK 512                     /* iovecs per writev call (< IOV_MAX) */
@@ -83,7 +90,16 @@ typedef struct item {
     size_t payload_off;    /* FILE: the file's bytes in rec */
     size_t payload_len;
     uint8_t lazy;          /* UNLINK of a transferred queue file: needs no fdatasync of its own */
+    uint8_t *img;          /* REF: the file's image, written apart (rec is the reference) */
+    size_t imglen;
 } item;
+
+static void item_free(item *it)
+{
+    free(it->rec);
+    free(it->img);
+    it->rec = it->img = NULL;
+}
 
 struct mta_spool {
     char dir[MTA_PATH_MAX];
@@ -597,7 +613,7 @@ static int image_parse(const uint8_t *p, size_t n, mta_spool_hdr *h, size_t *hl,
 
 static void batch_clear(mta_spool *s)
 {
-    for (size_t i = 0; i < s->nitems; i++) free(s->items[i].rec);
+    for (size_t i = 0; i < s->nitems; i++) item_free(&s->items[i]);
     s->nitems = 0;
     s->batch_bytes = 0;
 }
@@ -649,6 +665,8 @@ static int batch_add(mta_spool *s, uint8_t type, int dir, const char *name, uint
     it->payload_off = REC_HDR + 4 + nl;
     it->payload_len = payload_len;
     it->lazy = 0;
+    it->img = NULL;
+    it->imglen = 0;
     s->batch_bytes += reclen;
     return 0;
 }
@@ -661,6 +679,26 @@ int mta_spool_stage_file(mta_spool *s, mta_spool_dir dir, const char *name,
     size_t nl = strlen(name);
     if (len > MTA_SPOOL_FILE_MAX) { errno = EFBIG; return -1; }
     size_t img;
+    if (len >= LARGE_FILE) { /* written once, apart; a reference in the journal */
+        uint8_t *im = file_image(h, body, len, 0, &img);
+        uint8_t *rec = im ? malloc(REC_HDR + 4 + nl + REF_PAYLOAD) : NULL;
+        if (!rec) {
+            free(im);
+            if (im) errno = ENOMEM;
+            return -1;
+        }
+        uint8_t *pl = rec + REC_HDR + 4 + nl;
+        put32(pl, (uint32_t)img);
+        put32(pl + 4, (uint32_t)((uint64_t)img >> 32));
+        put32(pl + 8, crc32_update(&s->crc, 0, im, img));
+        if (batch_add(s, REC_REF, (int)dir, name, rec, REF_PAYLOAD) != 0) {
+            free(im);
+            return -1;
+        }
+        s->items[s->nitems - 1].img = im;
+        s->items[s->nitems - 1].imglen = img;
+        return 0;
+    }
     uint8_t *rec = file_image(h, body, len, REC_HDR + 4 + nl, &img);
     if (!rec) return -1;
     return batch_add(s, REC_FILE, (int)dir, name, rec, img);
@@ -705,7 +743,7 @@ void mta_spool_unstage(mta_spool *s, size_t mark)
     while (s->nitems > mark) {
         item *it = &s->items[--s->nitems];
         s->batch_bytes -= it->reclen;
-        free(it->rec);
+        item_free(it);
     }
 }
 
@@ -762,6 +800,45 @@ static int batch_needs_sync(const item *items, size_t n)
  * with err (the spool is then failed). */
 /* Test hooks (built with X400MTA_TEST_HOOKS only): a slow disk, `ms`
  * more per journal fdatasync or checkpoint syncfs. */
+/* The batch's large files (REF items), before its journal records: each
+ * written to "<name>.tmp" (its writeback started at once, so that they go
+ * to the disk together), then fdatasynced, then their directories fsynced:
+ * durable under the temporary name before the reference is.  Renamed into
+ * place when the batch is applied (apply_items) or replayed; a crash before
+ * the journal's fdatasync leaves an orphan that open removes.  0, or -1
+ * with err. */
+static int write_large(const mta_spool *s, const item *items, size_t n, char *err, size_t errlen)
+{
+    int dirs[MTA_SPOOL_NDIR] = { 0 }, rc = 0;
+    size_t nl = 0, done = 0;
+    for (size_t i = 0; i < n; i++) nl += items[i].type == REC_REF;
+    if (!nl) return 0;
+    int *fds = malloc(nl * sizeof *fds);
+    if (!fds) return ioerr(s, err, errlen, "write", -1, "(large files)", ENOMEM);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const item *it = &items[i];
+        char tmp[MTA_SPOOL_NAME_MAX + 8];
+        if (it->type != REC_REF) continue;
+        snprintf(tmp, sizeof tmp, "%s.tmp", it->name);
+        int fd = openat(s->subfd[it->dir], tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) { rc = ioerr(s, err, errlen, "create", it->dir, tmp, errno); break; }
+        fds[done++] = fd;
+        dirs[it->dir] = 1;
+        if (write_all(fd, it->img, it->imglen) != 0) { rc = ioerr(s, err, errlen, "write", it->dir, tmp, errno); break; }
+#ifdef __linux__
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+    }
+    for (size_t i = 0; i < done; i++) {
+        if (!rc && fsync_retry(fds[i], 1) != 0) rc = ioerr(s, err, errlen, "fdatasync", -1, "(large file)", errno);
+        if (close_checked(fds[i]) != 0 && !rc) rc = ioerr(s, err, errlen, "close", -1, "(large file)", errno);
+    }
+    free(fds);
+    for (int d = 0; d < MTA_SPOOL_NDIR && !rc; d++)
+        if (dirs[d] && fsync_retry(s->subfd[d], 0) != 0) rc = ioerr(s, err, errlen, "directory fsync", -1, dir_names[d], errno);
+    return rc;
+}
+
 static void test_delay(unsigned ms)
 {
 #ifdef X400MTA_TEST_HOOKS
@@ -780,6 +857,7 @@ static void test_delay(unsigned ms)
 static int journal_write(const mta_spool *s, int jfd, const item *items, size_t n, int sync, int dirsync,
                          uint64_t jbytes, char *err, size_t errlen)
 {
+    if (write_large(s, items, n, err, errlen) != 0) return -1;
     if (journal_append(jfd, items, n) != 0) {
         int e = errno;
         /* drop a partial append so later records are not hidden behind it;
@@ -886,6 +964,13 @@ static int apply_items(const mta_spool *s, const item *items, size_t n, char *er
     /* 1. the files (the journal covers them until the next checkpoint) */
     for (size_t i = 0; i < n; i++) {
         const item *it = &items[i];
+        if (it->type == REC_REF) { /* written and synced before the journal: into place */
+            char tmp[MTA_SPOOL_NAME_MAX + 8];
+            snprintf(tmp, sizeof tmp, "%s.tmp", it->name);
+            if (renameat(s->subfd[it->dir], tmp, s->subfd[it->dir], it->name) != 0)
+                return ioerr(s, err, errlen, "rename", it->dir, tmp, errno);
+            continue;
+        }
         if (it->type != REC_FILE) continue;
         const char *what = "";
         if (write_atomic(s->subfd[it->dir], it->name, it->rec + it->payload_off, it->payload_len, 0, 0, &what) != 0)
@@ -962,7 +1047,7 @@ static void *writer_main(void *arg)
 static void witems_free_locked(mta_spool *s)
 {
     if (s->wbusy) return;
-    for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
+    for (size_t i = 0; i < s->nwitems; i++) item_free(&s->witems[i]);
     s->nwitems = 0;
 }
 
@@ -1005,7 +1090,7 @@ static void *committer_main(void *arg)
             s->capcitems = tc;
             s->wbusy = 1;
         } else {
-            for (size_t i = 0; i < s->ncitems; i++) free(s->citems[i].rec);
+            for (size_t i = 0; i < s->ncitems; i++) item_free(&s->citems[i]);
             s->seq_out++; /* dropped (the spool is failed) */
         }
         s->ncitems = 0;
@@ -1042,7 +1127,8 @@ static int wait_writer(mta_spool *s, int block, char *err, size_t errlen)
 static int items_touch(const item *items, size_t n, int dir, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (items[i].dir == dir && (items[i].type == REC_FILE || items[i].type == REC_UNLINK) &&
+        if (items[i].dir == dir &&
+            (items[i].type == REC_FILE || items[i].type == REC_UNLINK || items[i].type == REC_REF) &&
             (!name || !strcmp(items[i].name, name)))
             return 1;
     return 0;
@@ -1413,6 +1499,29 @@ static int replay_file(int dfd, const char *name, const uint8_t *p, size_t n, co
     return write_atomic(dfd, name, p, n, 0, 0, what);
 }
 
+/* A large file of a durable batch (REF): "<name>.tmp" with exactly these
+ * octets is renamed into place (the crash came before the batch was
+ * applied); without it the file was renamed already (and may have been
+ * removed since by a later record).  0 or -1 (errno). */
+static int replay_ref(mta_spool *s, int dir, const char *name, uint64_t n, uint32_t crc)
+{
+    char tmp[MTA_SPOOL_NAME_MAX + 8];
+    struct stat st;
+    int ok = 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int fd = openat(s->subfd[dir], tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return errno == ENOENT || errno == ELOOP ? 0 : -1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == n) {
+        uint8_t *b = malloc(n ? (size_t)n : 1);
+        if (b && read_full(fd, b, (size_t)n) == (ssize_t)n && crc32_update(&s->crc, 0, b, (size_t)n) == crc) ok = 1;
+        free(b);
+    }
+    close(fd);
+    /* not what was referenced: an orphan of a later, torn batch (open removes it) */
+    if (!ok) return 0;
+    return renameat(s->subfd[dir], tmp, s->subfd[dir], name);
+}
+
 /* Replay the journal; files are touched only when apply_files (the lock
  * holder).  0 or -1 with err. */
 static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_files, uint64_t size,
@@ -1483,6 +1592,13 @@ static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_fil
                     break;
                 }
             }
+        } else if (type == REC_REF && dir < MTA_SPOOL_NDIR && name_ok(name) && pll == REF_PAYLOAD) {
+            uint64_t n = (uint64_t)get32(pl) | (uint64_t)get32(pl + 4) << 32;
+            if (n > (uint64_t)MTA_SPOOL_HDR_MAX + MTA_SPOOL_FILE_MAX) break;
+            if (apply_files && replay_ref(s, (int)dir, name, n, get32(pl + 8)) != 0) {
+                rc = ioerr(s, err, errlen, "rename", (int)dir, name, errno);
+                break;
+            }
         } else if ((type == REC_FILE || type == REC_UNLINK) && dir < MTA_SPOOL_NDIR && name_ok(name)) {
             if (type == REC_FILE) {
                 mta_spool_hdr hd;
@@ -1505,6 +1621,28 @@ static int replay_pass(mta_spool *s, int jfd, x400_p1_idset *seen, int apply_fil
     }
     free(buf);
     return rc;
+}
+
+/* Temporary files the MTA left in queue/, inbox/ and quarantine/ (a large
+ * file of a batch torn by a crash, a write cut short), after the replay
+ * renamed those of durable batches.  submit/ is not touched: `submit`
+ * writes its temporary files there while the MTA runs.  0 or -1 with err. */
+static int remove_orphans(mta_spool *s, char *err, size_t errlen)
+{
+    for (int d = MTA_SPOOL_QUEUE; d < MTA_SPOOL_NDIR; d++) {
+        int fd = openat(s->subfd[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return ioerr(s, err, errlen, "open", -1, dir_names[d], errno);
+        DIR *dp = fdopendir(fd);
+        if (!dp) { int e = errno; close(fd); return ioerr(s, err, errlen, "opendir", -1, dir_names[d], e); }
+        struct dirent *de;
+        while ((de = readdir(dp)) != NULL) {
+            size_t l = strlen(de->d_name);
+            if (l > 4 && de->d_name[0] != '.' && !strcmp(de->d_name + l - 4, ".tmp"))
+                (void)unlinkat(s->subfd[d], de->d_name, 0);
+        }
+        closedir(dp);
+    }
+    return 0;
 }
 
 /* The journal a checkpoint in flight was emptying when the MTA stopped
@@ -1603,6 +1741,7 @@ int mta_spool_open(mta_spool **out, const char *dir, int lock, x400_p1_idset *se
         s->jfd = openat(s->dirfd, "journal", O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (s->jfd < 0) { ioerr(s, err, errlen, "open", -1, "journal", errno); goto fail; }
         if (replay(s, s->jfd, seen, 1, err, errlen) != 0) goto fail;
+        if (remove_orphans(s, err, errlen) != 0) goto fail;
         if (mta_spool_checkpoint(s, seen, err, errlen) != 0) goto fail;
     } else {
         /* Tools: identifiers only; the files belong to the MTA, which may be
@@ -1642,7 +1781,7 @@ void mta_spool_close(mta_spool *s)
         pthread_join(s->committer, NULL);
         s->have_committer = 0;
     }
-    for (size_t i = 0; i < s->ncitems; i++) free(s->citems[i].rec);
+    for (size_t i = 0; i < s->ncitems; i++) item_free(&s->citems[i]);
     free(s->citems);
     if (s->have_writer) { /* its batch applied first */
         pthread_mutex_lock(&s->mu);
@@ -1652,7 +1791,7 @@ void mta_spool_close(mta_spool *s)
         pthread_join(s->writer, NULL);
         s->have_writer = 0;
     }
-    for (size_t i = 0; i < s->nwitems; i++) free(s->witems[i].rec);
+    for (size_t i = 0; i < s->nwitems; i++) item_free(&s->witems[i]);
     free(s->witems);
     if (s->have_ckpt) { /* its checkpoint finished (or given up: a batch before it failed) */
         pthread_mutex_lock(&s->mu);
