@@ -1162,6 +1162,39 @@ START_TEST(slow_commit_loop_goes_on)
 }
 END_TEST
 
+/* The receiver's checkpoint runs beside its loop: with its syncfs made
+ * 4 s slower (test hook), a message sent while it runs is made durable,
+ * confirmed to the sender and delivered within 2.5 s, the checkpoint still
+ * running (`checkpoint_running`, none completed yet); it completes later,
+ * and a SIGTERM while the next one runs waits for it. */
+START_TEST(checkpoint_beside_the_loop)
+{
+    struct env e;
+    env_init(&e);
+    ck_assert_int_eq(setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "4000", 1), 0);
+    start(&e, 1);
+    ck_assert_int_eq(unsetenv("X400MTA_TEST_CHECKPOINT_DELAY_MS"), 0);
+    start(&e, 0);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "conn_objects", 0, 10), 0);
+    submit(&e, 0, "first", 1, 3000, 0);
+    ck_assert(wait_for(&e, 1, "first", 1, -1, 30));
+    /* the journal holds it: a checkpoint starts within 5 s */
+    ck_assert_int_eq(wait_stat(&e, 1, "checkpoint_running", 1, 15), 1);
+    ck_assert_int_eq(stat_of(&e, 1, "checkpoints"), 0);
+    submit(&e, 0, "second", 1, 3000, 0);
+    ck_assert_msg(wait_for(&e, 1, "second", 1, -1, 2.5), "not delivered while the checkpoint ran");
+    ck_assert_int_eq(wait_stat(&e, 0, "transferred", 2, 2.5), 2);
+    ck_assert_int_eq(stat_of(&e, 1, "checkpoint_running"), 1);
+    ck_assert_int_eq(stat_of(&e, 1, "checkpoints"), 0);
+    ck_assert_int_ge(wait_stat_ge(&e, 1, "checkpoints", 1, 15), 1);
+    assert_exactly_once(&e, 1, "first", 1);
+    assert_exactly_once(&e, 1, "second", 1);
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 /* A bare RTSE initiator (no P1 link, so no encoder in the way): bound,
  * transfer confirmations, aborts. */
 struct raw_mta {
@@ -1989,6 +2022,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, queue_control_by_mtsid);
     tcase_add_test(tc, full_disk_receiver_resumes_by_itself);
     tcase_add_test(tc, slow_commit_loop_goes_on);
+    tcase_add_test(tc, checkpoint_beside_the_loop);
     suite_add_tcase(s, tc);
     /* the last operator items: durable holds, per-peer bind passwords,
      * quarantine, suspensions and the retry budget, garbage logging */

@@ -2142,6 +2142,7 @@ static void snapshot(mta *m)
                           (unsigned long long)m->st.bind_timeouts, (unsigned long long)m->st.unbound_evicted,
                           (unsigned long long)m->st.bind_backoffs, (unsigned long long)m->st.conn_visits,
                           (unsigned long long)x400_driver_visit_count(m->drv));
+    n += (size_t)snprintf(buf + n, cap - n, "checkpoint_running=%d\n", m->ckpt_inflight);
     n += (size_t)snprintf(buf + n, cap - n, "quarantined=%llu\npeer_busy=%llu\ngarbage_suppressed=%llu\n",
                           (unsigned long long)m->st.quarantined, (unsigned long long)m->st.peer_busy,
                           (unsigned long long)m->garbage.suppressed);

@@ -403,8 +403,8 @@ int mta_spool_checkpoint(mta_spool *s, const x400_p1_idset *seen, char *err, siz
  * err when it failed (sticky: reopen, which replays both journals); block:
  * wait for it.  The thread writes one octet to the notify descriptor when
  * it is done.  A synchronous checkpoint or close waits for it first.  Test
- * hook: X400MTA_TEST_CHECKPOINT_DELAY_MS makes every checkpoint's syncfs
- * that many ms slower. */
+ * hook: X400MTA_TEST_CHECKPOINT_DELAY_MS makes the syncfs of every
+ * checkpoint_async that many ms slower. */
 int mta_spool_checkpoint_async(mta_spool *s, const uint8_t *seen_blob, size_t seen_len, char *err,
                                size_t errlen);
 int mta_spool_checkpoint_poll(mta_spool *s, int block, char *err, size_t errlen);

@@ -1291,7 +1291,6 @@ int mta_spool_commit(mta_spool *s, char *err, size_t errlen)
  * then the older journal may go.  0, or -1 with err. */
 static int checkpoint_sync_files(mta_spool *s, char *err, size_t errlen)
 {
-    test_delay(s->ckpt_delay_ms);
 #ifdef __linux__
     if (syncfs(s->dirfd) != 0) return ioerr(s, err, errlen, "syncfs", -1, ".", errno);
 #else
@@ -1303,6 +1302,7 @@ static int checkpoint_sync_files(mta_spool *s, char *err, size_t errlen)
 static int checkpoint_finish(mta_spool *s, const uint8_t *blob, size_t len, char *err, size_t errlen)
 {
     const char *what = "write";
+    test_delay(s->ckpt_delay_ms); /* the checkpoints off the loop only */
     if (checkpoint_sync_files(s, err, errlen) != 0) return -1;
     if (blob && (write_atomic(s->dirfd, "seen", blob, len, 1, 0, &what) != 0 ||
                  (what = "directory fsync", fsync_retry(s->dirfd, 0) != 0)))
