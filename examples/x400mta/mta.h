@@ -318,7 +318,14 @@ int mta_spool_submit(mta_spool *s, const mta_spool_hdr *h, const uint8_t *conten
  * EFBIG body > MTA_SPOOL_FILE_MAX, EINVAL bad name/header/MTSID text, EPERM
  * spool opened without the lock, ENOMEM.  A failed commit or checkpoint is
  * sticky (later ones fail too): close and reopen the spool, which replays
- * the journal, and rebuild `seen` from that open. */
+ * the journal, and rebuild `seen` from that open.
+ * stage_file with a body of 256 KiB or more: the file is written once,
+ * not through the journal -- to "<name>.tmp", fdatasynced with its
+ * directory before the batch's journal fdatasync, which holds only a
+ * reference (length, CRC-32); renamed into place when the batch is
+ * applied, and by the replay after a crash; open removes the temporary
+ * files of batches that never reached the journal (queue/, inbox/,
+ * quarantine/). */
 int mta_spool_stage_file(mta_spool *s, mta_spool_dir dir, const char *name,
                          const mta_spool_hdr *h, const uint8_t *body, size_t len);
 int mta_spool_stage_seen(mta_spool *s, const char *mtsid_text);

@@ -19,7 +19,14 @@
  *             the writer thread: batch N's files are written while batch
  *             N+1 is appended and fdatasynced.  A checkpoint makes those
  *             files durable in bulk (syncfs), saves the received-identifier
- *             set, and only then empties the journal.
+ *             set, and only then empties the journal -- off the MTA's loop
+ *             (mta_spool_checkpoint_async): the journal is renamed
+ *             "journal-old", a new one takes the next batches, and the
+ *             checkpointer thread removes "journal-old" when it is done.
+ *   large     a file of LARGE_FILE octets or more is not copied into the
+ *             journal: written to "<name>.tmp" and fdatasynced (with its
+ *             directory) before the batch's journal fdatasync, referenced
+ *             by a REF record, renamed into place at apply and by replay.
  *   open      replays the journal: missing or damaged files are rebuilt
  *             from their records, received identifiers go back into `seen`,
  *             unlinks are redone; replay stops at the first record that is
@@ -27,8 +34,9 @@
  *
  * Journal record (little-endian):
  *   "XMJ1"  u32 body length  u32 CRC-32 (of the length field and the body)
- *   body:   u8 type (1 FILE, 2 SEEN, 3 UNLINK)  u8 dir  u16 name length
- *           name  payload (FILE: the complete file, header and body)
+ *   body:   u8 type (1 FILE, 2 SEEN, 3 UNLINK, 4 end of batch, 5 REF)  u8 dir
+ *           u16 name length  name  payload (FILE: the complete file, header
+ *           and body; REF: u64 the file's length, u32 its CRC-32)
  *
  * Any failure of commit or checkpoint is sticky: files or identifiers of the
  * batch may be half applied (and `seen` may already hold identifiers whose
