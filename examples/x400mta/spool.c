@@ -1383,6 +1383,12 @@ int mta_spool_checkpoint_async(mta_spool *s, const uint8_t *seen_blob, size_t se
      * new one, whose first fdatasync'ed batch also fsyncs the directory.
      * A crash anywhere leaves "journal-old" and/or "journal", replayed in
      * that order at open (idempotent). */
+    if (faccessat(s->dirfd, JOURNAL_OLD, F_OK, AT_SYMLINK_NOFOLLOW) == 0) { /* never overwritten */
+        s->failed = 1;
+        seterr(err, errlen, "checkpoint: %s/%s is still there; reopen the spool (it is replayed)", s->dir,
+               JOURNAL_OLD);
+        return -1;
+    }
     if (renameat(s->dirfd, "journal", s->dirfd, JOURNAL_OLD) != 0) {
         s->failed = 1;
         return ioerr(s, err, errlen, "rename", -1, "journal", errno);
