@@ -7,10 +7,13 @@
 #       (a path climbing out with ../, a notes tree beside the repository).
 #   tools/doccheck.sh man ROOT     every man/*.[1-8] renders with groff -ww
 #       (all warnings) without a single diagnostic.
+#   tools/doccheck.sh api ROOT     every function declared in
+#       include/x400p1/*.h is named in man/x400p1.3, and every x400_ name
+#       man/x400p1.3 gives is a function or type declared there.
 # Prints one line per problem (FILE:LINE: what) and exits 1 if any.
 set -u
-what=${1:?usage: doccheck.sh links|man ROOT}
-root=${2:?usage: doccheck.sh links|man ROOT}
+what=${1:?usage: doccheck.sh links|man|api ROOT}
+root=${2:?usage: doccheck.sh links|man|api ROOT}
 cd "$root" || exit 2
 
 case "$what" in
@@ -24,6 +27,33 @@ man)
             status=1
         fi
     done
+    exit $status
+    ;;
+api)
+    LC_ALL=C; export LC_ALL    # comm and join want one collation
+    page=man/x400p1.3
+    [ -f "$page" ] || { echo "$page: missing"; exit 1; }
+    # Declarations: a line that starts with the return type (or the name)
+    # and names x400_...( -- not a comment, not a function pointer typedef.
+    decl=$(grep -H -o -E '^([A-Za-z_][A-Za-z0-9_ *]*[ *])?x400_[a-z0-9_]+ *\(' include/x400p1/*.h |
+           sed -E 's/^([^:]*):.*(x400_[a-z0-9_]+) *\($/\2 \1/' | sort -u -k1,1)
+    types=$(grep -h -o -E '(struct|enum|union) +x400_[a-z0-9_]+|\} *x400_[a-z0-9_]+ *;|\(\*x400_[a-z0-9_]+\)' \
+            include/x400p1/*.h | grep -o -E 'x400_[a-z0-9_]+' | sort -u)
+    named=$(grep -o -E '\bx400_[a-z0-9_]+' "$page" | sort -u)
+    tmp=${TMPDIR:-/tmp}/doccheck.$$
+    printf '%s\n' "$decl" > "$tmp.decl"
+    printf '%s\n' "$named" > "$tmp.named"
+    printf '%s\n%s\n' "$(cut -d' ' -f1 "$tmp.decl")" "$types" | sort -u > "$tmp.known"
+    # declared, not named: "name header" of each
+    cut -d' ' -f1 "$tmp.decl" | comm -23 - "$tmp.named" | join - "$tmp.decl" |
+        awk -v p="$page" '{ print p ": " $1 " (" $2 ") is not named" }' > "$tmp.out"
+    # named, not declared: with the line of its first mention
+    comm -13 "$tmp.known" "$tmp.named" | while read -r n; do
+        echo "$page:$(grep -n -E "\\b$n\\b" "$page" | head -1 | cut -d: -f1): $n is declared in no include/x400p1/*.h"
+    done >> "$tmp.out"
+    status=0
+    [ -s "$tmp.out" ] && { cat "$tmp.out"; status=1; }
+    rm -f "$tmp.decl" "$tmp.named" "$tmp.known" "$tmp.out"
     exit $status
     ;;
 links) ;;
