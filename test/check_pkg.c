@@ -9,7 +9,8 @@
  *     paths, also on a second run with another prefix;
  *   - the man pages render with groff -ww without a diagnostic;
  *   - the documentation names no missing file and nothing outside the
- *     repository (tools/doccheck.sh), and that check does fail on each;
+ *     repository, and no #anchor that names no heading (tools/doccheck.sh),
+ *     and that check does fail on each;
  *   - x400p1(3) names every function the installed headers declare, and
  *     no x400_ name they do not (doccheck.sh api), and that check fails on
  *     each. */
@@ -262,6 +263,34 @@ START_TEST(doc_link_check_catches_each_kind)
 }
 END_TEST
 
+/* A Markdown link's #anchor must name a heading of its file, as GitHub
+ * names it (lower case, punctuation and the en dash dropped, spaces as -,
+ * a repeated heading with -1), or an <a name>; a heading inside a code
+ * block is none, and links to other files' lines are not anchors. */
+START_TEST(doc_anchor_check_catches_a_missing_heading)
+{
+    char dir[1024], *o;
+    mk_tmp(dir, sizeof dir);
+    write_file(dir, "README.md", "# Top\nSee [a](doc/g.md#the-exchange-server-4055-mtas-failures), "
+                                 "[b](doc/g.md#setup-1), [c](doc/g.md#not-a-heading), [d](#top), [e](#tpo), "
+                                 "[f](doc/g.md#kept), [g](include/x.h#L3).\n");
+    write_file(dir, "doc/g.md", "## The Exchange Server 4.0\342\200\2235.5 MTA's failures\n```sh\n# not a heading\n```\n"
+                                "## Setup\n## Setup\n<a name=\"kept\"></a>\n");
+    write_file(dir, "include/x.h", "/* x */\n");
+    ck_assert_int_eq(doccheck("links", dir, &o), 1);
+    ck_assert_msg(strstr(o, "README.md:2: doc/g.md#not-a-heading: no such heading"), "%s", o);
+    ck_assert_msg(strstr(o, "README.md:2: #tpo: no such heading"), "%s", o);
+    ck_assert_msg(!strstr(o, "4055") && !strstr(o, "setup-1") && !strstr(o, "#top") && !strstr(o, "#kept") &&
+                  !strstr(o, "x.h"), "false alarm:\n%s", o);
+    free(o);
+    write_file(dir, "README.md", "# Top\nSee [a](doc/g.md#setup) and [d](#top).\n");
+    ck_assert_int_eq(doccheck("links", dir, &o), 0);
+    ck_assert_str_eq(o, "");
+    free(o);
+    rm_tree(dir);
+}
+END_TEST
+
 START_TEST(api_reference_complete)
 {
     char *o;
@@ -318,6 +347,7 @@ Suite *x400t_suite_pkg(void)
     tcase_add_test(tc, man_check_catches_warnings);
     tcase_add_test(tc, doc_links_resolve);
     tcase_add_test(tc, doc_link_check_catches_each_kind);
+    tcase_add_test(tc, doc_anchor_check_catches_a_missing_heading);
     tcase_add_test(tc, api_reference_complete);
     tcase_add_test(tc, api_check_catches_each_kind);
     suite_add_tcase(s, tc);
