@@ -204,6 +204,48 @@ START_TEST(unreachable_and_unresolvable)
 }
 END_TEST
 
+/* "trying next address" is said only when there is one: the failure of
+ * the last (here the only) address goes to connected() alone. */
+static void count_next_lines(void *u, x400_log_level level, x400_layer layer, const char *msg)
+{
+    (void)level; (void)layer;
+    if (strstr(msg, "trying next address")) ++*(int *)u;
+}
+
+START_TEST(last_address_failure_says_no_next)
+{
+    struct world w;
+    x400_driver *d, *srv;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { &w, cb_accepted, cb_connected, cb_closed };
+    x400_assoc *a;
+    x400_assoc_config c;
+    x400_lpi_handle h;
+    char port[16];
+    int next_lines = 0;
+    memset(&w, 0, sizeof w);
+    x400_driver_config_init(&cfg);
+    cfg.log.fn = count_next_lines;
+    cfg.log.user = &next_lines;
+    cfg.log.max_level = X400_LOG_DEBUG;
+    ck_assert_int_eq(x400_driver_new(&d, &cfg, &cb, NULL), X400_OK);
+    srv = mk_driver(&w);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(srv));
+    x400_driver_free(srv);
+    x400_assoc_config_init(&c, X400_ROLE_INITIATOR);
+    ck_assert_int_eq(x400_assoc_new(&a, &c, NULL, NULL), X400_OK);
+    if (x400_driver_connect(d, "127.0.0.1", port, a, &h) == X400_OK) {
+        for (int i = 0; i < 200 && w.connected_err == 0; i++) x400_driver_run(d, 5);
+        ck_assert_int_eq(w.connected_err, 1);
+        ck_assert_ptr_nonnull(strstr(w.connect_err.text, "127.0.0.1"));
+    }
+    ck_assert_int_eq(next_lines, 0);
+    x400_assoc_free(a);
+    x400_driver_free(d);
+}
+END_TEST
+
 /* The peer vanishes mid-association: the association sees a provider
  * abort and the driver reports the close with a reason. */
 START_TEST(peer_vanishes)
@@ -964,6 +1006,7 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, by_host_name_tries_every_address);
     tcase_add_test(tc, wildcard_listener_ipv6);
     tcase_add_test(tc, unreachable_and_unresolvable);
+    tcase_add_test(tc, last_address_failure_says_no_next);
     tcase_add_test(tc, peer_vanishes);
     tcase_add_test(tc, max_inbound_keeps_room_for_outbound);
     tcase_add_test(tc, notify_output_looks_only_at_flagged);
