@@ -517,6 +517,65 @@ START_TEST(rtse_stale_record_transfer_restarts_once)
 }
 END_TEST
 
+/* The stale record again, but B is killed so close to the end that what
+ * A resumes with (the rest after its last confirmed checkpoint) fits its
+ * window (5 x 30 KiB): A sends it all and P-ACTIVITY-END before B's
+ * exception report arrives, its session refuses the report in that state
+ * and aborts the connection; B dropped the activity, so A's recovery
+ * finds nothing to resume (RTAB unrecognizedActivity, or RTORJ should it
+ * come first).  The association is gone, not the APDU at fault: A sends
+ * it again at once on a new association, not after transfer-interval
+ * (60 s here).  Before: the APDU came back while A's link still said
+ * bound, counted as a transfer failure, and went again 60 s later. */
+START_TEST(rtse_stale_record_after_activity_end_resent_at_once)
+{
+    struct env e;
+    struct proxy px;
+    long size = 500000, saved;
+    double t0;
+    env_init(&e);
+    proxy_start(&px, e.port[1]);
+    e.via[0] = px.port;
+    write_conf(&e, 0, "recovery-timeout = 30\ntransfer-interval = 60\n", 1, NULL);
+    px.ctl->limit = 60000;
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    start(&e, 0);
+    submit(&e, 0, "sa", 1, (int)size, 1);
+    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", 1, 30), 1); /* a record, past a checkpoint */
+    usleep(300000);
+    saved = stat_of(&e, 1, "rtse_saved");
+    ck_assert_int_eq(run("mkdir '%s/old' && cp -p '%s/b/rtse/'* '%s/old/'", e.dir, e.dir, e.dir), 0);
+    px.ctl->limit = size - 20000;                             /* the transfer goes on, almost to its end */
+    {
+        double end = now_s() + 60;
+        while (px.ctl->a2b < px.ctl->limit && now_s() < end) usleep(20000);
+    }
+    ck_assert_int_eq(px.ctl->a2b, size - 20000);
+    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", saved + 5, 10), saved + 5);
+    usleep(300000);
+    stop(&e, 1, SIGKILL);
+    ck_assert_int_eq(run("rm -f '%s/b/rtse/'* && cp -p '%s/old/'* '%s/b/rtse/'", e.dir, e.dir, e.dir), 0);
+    px.ctl->cut++;
+    px.ctl->limit = -1;
+    t0 = now_s();
+    start(&e, 1);
+    ck_assert_msg(wait_for(&e, 1, "sa", 1, 1, 20), "not delivered within 20 s of B's restart (transfer-interval 60 s)");
+    fprintf(stderr, "stale record after the activity end: delivered %.1f s after the restart\n", now_s() - t0);
+    assert_exactly_once(&e, 1, "sa", 1);
+    ck_assert_int_eq(stat_of(&e, 1, "rtse_restored"), 1);
+    ck_assert_int_eq(stat_of(&e, 1, "rtse_resumed"), 1);      /* A's first recovery reached it */
+    /* A gave the APDU back as the association's failure, never the APDU's */
+    ck_assert_int_eq(run("grep -q 'to MTA-B not confirmed (.*): queued again' '%s/a.log'", e.dir), 0);
+    ck_assert_int_ne(run("grep -q 'to MTA-B not confirmed (.*): will retry' '%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
+    records_gone(&e);
+    proxy_stop(&px);
+    env_free(&e, 1);
+}
+END_TEST
+
 /* One octet of the stored APDU octets flipped: the CRC saved with them
  * does not match. */
 static void spoil_octets(struct env *e)
@@ -2008,6 +2067,7 @@ Suite *x400t_suite_mta(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, rtse_transfer_resumes_after_receiver_restart);
     tcase_add_test(tc, rtse_stale_record_transfer_restarts_once);
+    tcase_add_test(tc, rtse_stale_record_after_activity_end_resent_at_once);
     tcase_add_test(tc, recovery_timeout_is_no_transfer_failure);
     suite_add_tcase(s, tc);
     /* two more 1 MiB transfers cut by a SIGKILL, with the stored record

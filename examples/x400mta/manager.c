@@ -1378,28 +1378,32 @@ static int check_bind(void *user, const x400_p1_bind *arg, int *bind_error, x400
     return X400_ERR_REFUSED;
 }
 
-/* The transfer failed because RTSE could not recover the lost connection
- * within its recovery timeout (X.228: the peer never answered the
- * recovery): the negative RT-TRANSFER confirm comes while the link still
- * looks bound, but the association is what failed, not the APDU -- like a
- * refused open, never counted toward max-transfer-retries.  (The transfer
- * timer's timeout, a live peer that does not confirm, is LOCAL.) */
-static int recovery_timed_out(const x400_diag *why)
+/* The transfer was not confirmed within its transfer time (X.228 RTSE
+ * transfer time; RTSE aborts with RTAB temporaryProblem, diag RTSE/LOCAL/
+ * timeout): a live peer that takes the APDU and never confirms it.  The
+ * link has ended by then (SEND_FAILED comes after x400_p1_link_is_bound
+ * says 0 whenever the association went with the transfer), but this one is
+ * the APDU's failure and counts toward max-transfer-retries -- else a peer
+ * that never confirms one APDU would be sent it again at once for ever.
+ * A recovery that timed out (RTSE/PROVIDER/timeout: the peer never
+ * answered the recovery) and every abort or cut are the association's
+ * failure: again on the next association at once, nothing counted. */
+static int transfer_time_expired(const x400_diag *why)
 {
-    return why && why->layer == X400_LAYER_RTSE && why->source == X400_SOURCE_PROVIDER &&
+    return why && why->layer == X400_LAYER_RTSE && why->source == X400_SOURCE_LOCAL &&
            why->code == X400_ERR_TIMEOUT;
 }
 
 static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 {
     const mta_peer_config *pc = &m->cfg->peers[q->peer];
-    int link_up = transfer_failed_on_live_link(c) && !recovery_timed_out(why);
+    int link_up = transfer_failed_on_live_link(c) || transfer_time_expired(why);
     q->on = NULL;
     if (c->inflight) c->inflight--;
     q_set_state(m, q, Q_WAIT);
     q->attempts++;
     if (link_up) {
-        /* the association is fine: this APDU failed (transfer retries) */
+        /* this APDU failed, not its association (transfer retries) */
         q->msg_failures++;
         q->next_try = mono_ms() + (uint64_t)pc->transfer_interval_s * 1000u;
     } else {
