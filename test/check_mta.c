@@ -459,6 +459,44 @@ START_TEST(rtse_transfer_resumes_after_receiver_restart)
 }
 END_TEST
 
+/* One message of `size` octets from A to B (A's peer settings: peer_extra)
+ * through the proxy: B's RTSE record file is copied once B has stored one
+ * (the proxy stops at `early` octets), the transfer goes on to `late`
+ * octets, B is SIGKILLed, the old file put back and B restarted (A's
+ * connection cut).  Returns the octets the proxy had passed then. */
+static long restart_with_early_record(struct env *e, struct proxy *px, const char *cid, long size, long early,
+                                      long late, const char *peer_extra)
+{
+    long base, saved;
+    proxy_start(px, e->port[1]);
+    e->via[0] = px->port;
+    write_conf(e, 0, peer_extra, 1, NULL);
+    px->ctl->limit = early;
+    start(e, 1);
+    ck_assert_int_eq(wait_stat(e, 1, "conn_objects", 0, 10), 0);
+    start(e, 0);
+    submit(e, 0, cid, 1, (int)size, 1);
+    ck_assert_int_ge(wait_stat_ge(e, 1, "rtse_saved", 1, 30), 1); /* a record, past a checkpoint */
+    usleep(300000);
+    saved = stat_of(e, 1, "rtse_saved");
+    ck_assert_int_eq(run("mkdir '%s/old' && cp -p '%s/b/rtse/'* '%s/old/'", e->dir, e->dir, e->dir), 0);
+    px->ctl->limit = late;                                    /* the transfer goes on */
+    {
+        double end = now_s() + 60;
+        while (px->ctl->a2b < px->ctl->limit && now_s() < end) usleep(20000);
+    }
+    ck_assert_int_eq(px->ctl->a2b, late);
+    ck_assert_int_ge(wait_stat_ge(e, 1, "rtse_saved", saved + 5, 10), saved + 5);
+    usleep(300000);
+    stop(e, 1, SIGKILL);
+    ck_assert_int_eq(run("rm -f '%s/b/rtse/'* && cp -p '%s/old/'* '%s/b/rtse/'", e->dir, e->dir, e->dir), 0);
+    px->ctl->cut++;
+    base = px->ctl->a2b;
+    px->ctl->limit = -1;
+    start(e, 1);
+    return base;
+}
+
 /* B restarted from an RTSE record OLDER than the checkpoints it had
  * confirmed -- what a crash leaves if a checkpoint's record is confirmed
  * before it is on disk: B's record file is copied after its first
@@ -472,34 +510,9 @@ START_TEST(rtse_stale_record_transfer_restarts_once)
 {
     struct env e;
     struct proxy px;
-    long size = 1 << 20, base, saved;
+    long size = 1 << 20, base;
     env_init(&e);
-    proxy_start(&px, e.port[1]);
-    e.via[0] = px.port;
-    write_conf(&e, 0, "recovery-timeout = 30\n", 1, NULL);
-    px.ctl->limit = 120000;
-    start(&e, 1);
-    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
-    start(&e, 0);
-    submit(&e, 0, "st", 1, (int)size, 1);
-    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", 1, 30), 1); /* a record, past a checkpoint */
-    usleep(300000);
-    saved = stat_of(&e, 1, "rtse_saved");
-    ck_assert_int_eq(run("mkdir '%s/old' && cp -p '%s/b/rtse/'* '%s/old/'", e.dir, e.dir, e.dir), 0);
-    px.ctl->limit = 400000;                                   /* the transfer goes on */
-    {
-        double end = now_s() + 60;
-        while (px.ctl->a2b < px.ctl->limit && now_s() < end) usleep(20000);
-    }
-    ck_assert_int_eq(px.ctl->a2b, 400000);
-    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", saved + 5, 10), saved + 5);
-    usleep(300000);
-    stop(&e, 1, SIGKILL);
-    ck_assert_int_eq(run("rm -f '%s/b/rtse/'* && cp -p '%s/old/'* '%s/b/rtse/'", e.dir, e.dir, e.dir), 0);
-    px.ctl->cut++;
-    base = px.ctl->a2b;
-    px.ctl->limit = -1;
-    start(&e, 1);
+    base = restart_with_early_record(&e, &px, "st", size, 120000, 400000, "recovery-timeout = 30\n");
     ck_assert(wait_for(&e, 1, "st", 1, 1, 90));
     assert_exactly_once(&e, 1, "st", 1);
     ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
@@ -531,35 +544,13 @@ START_TEST(rtse_stale_record_after_activity_end_resent_at_once)
 {
     struct env e;
     struct proxy px;
-    long size = 500000, saved;
+    long size = 500000;
     double t0;
     env_init(&e);
-    proxy_start(&px, e.port[1]);
-    e.via[0] = px.port;
-    write_conf(&e, 0, "recovery-timeout = 30\ntransfer-interval = 60\n", 1, NULL);
-    px.ctl->limit = 60000;
-    start(&e, 1);
-    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
-    start(&e, 0);
-    submit(&e, 0, "sa", 1, (int)size, 1);
-    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", 1, 30), 1); /* a record, past a checkpoint */
-    usleep(300000);
-    saved = stat_of(&e, 1, "rtse_saved");
-    ck_assert_int_eq(run("mkdir '%s/old' && cp -p '%s/b/rtse/'* '%s/old/'", e.dir, e.dir, e.dir), 0);
-    px.ctl->limit = size - 20000;                             /* the transfer goes on, almost to its end */
-    {
-        double end = now_s() + 60;
-        while (px.ctl->a2b < px.ctl->limit && now_s() < end) usleep(20000);
-    }
-    ck_assert_int_eq(px.ctl->a2b, size - 20000);
-    ck_assert_int_ge(wait_stat_ge(&e, 1, "rtse_saved", saved + 5, 10), saved + 5);
-    usleep(300000);
-    stop(&e, 1, SIGKILL);
-    ck_assert_int_eq(run("rm -f '%s/b/rtse/'* && cp -p '%s/old/'* '%s/b/rtse/'", e.dir, e.dir, e.dir), 0);
-    px.ctl->cut++;
-    px.ctl->limit = -1;
+    /* B killed 20,000 octets before the end */
+    (void)restart_with_early_record(&e, &px, "sa", size, 60000, size - 20000,
+                                    "recovery-timeout = 30\ntransfer-interval = 60\n");
     t0 = now_s();
-    start(&e, 1);
     ck_assert_msg(wait_for(&e, 1, "sa", 1, 1, 20), "not delivered within 20 s of B's restart (transfer-interval 60 s)");
     fprintf(stderr, "stale record after the activity end: delivered %.1f s after the restart\n", now_s() - t0);
     assert_exactly_once(&e, 1, "sa", 1);
