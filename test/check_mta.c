@@ -554,6 +554,7 @@ START_TEST(rtse_stale_record_after_activity_end_resent_at_once)
     ck_assert_msg(wait_for(&e, 1, "sa", 1, 1, 20), "not delivered within 20 s of B's restart (transfer-interval 60 s)");
     fprintf(stderr, "stale record after the activity end: delivered %.1f s after the restart\n", now_s() - t0);
     assert_exactly_once(&e, 1, "sa", 1);
+    fresh_stats(&e, 1);   /* a snapshot of the restarted B */
     ck_assert_int_eq(stat_of(&e, 1, "rtse_restored"), 1);
     ck_assert_int_eq(stat_of(&e, 1, "rtse_resumed"), 1);      /* A's first recovery reached it */
     /* A gave the APDU back as the association's failure, never the APDU's */
@@ -667,6 +668,44 @@ START_TEST(recovery_timeout_is_no_transfer_failure)
     assert_exactly_once(&e, 1, "rt", 1);
     ck_assert_int_eq(inbox(&e, 0, "").ndr, 0);
     ck_assert_int_eq(stat_of(&e, 0, "ndr_generated"), 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
+    proxy_stop(&px);
+    env_free(&e, 1);
+}
+END_TEST
+
+/* The other side of the coin: a peer that takes an APDU and never confirms
+ * it within its transfer time (the proxy stops forwarding in the middle of
+ * the second message; transfer-timeout 1 s per KiB).  RTSE aborts (RTAB
+ * temporaryProblem) and the P1 link gives the APDU back after it ended,
+ * as for any abort -- but this one is the APDU's failure: it counts toward
+ * max-transfer-retries (0 here), and the message is non-delivered
+ * (transfer-failure, "transfer retries exhausted") instead of being sent
+ * again at once for ever. */
+START_TEST(transfer_time_expiry_counts_toward_retries)
+{
+    struct env e;
+    struct proxy px;
+    env_init(&e);
+    proxy_start(&px, e.port[1]);
+    e.via[0] = px.port;
+    write_conf(&e, 0, "transfer-timeout = 1/1/1\nmax-transfer-retries = 0\ntransfer-interval = 1\n", 1, NULL);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    start(&e, 0);
+    submit(&e, 0, "tt1", 1, 100, 0);                 /* an association bound, a transfer through */
+    ck_assert(wait_for(&e, 1, "tt1", 1, -1, 20));
+    px.ctl->limit = px.ctl->a2b + 300;              /* the next transfer stands still */
+    submit(&e, 0, "tt2", 1, 3000, 0);
+    {
+        double end = now_s() + 30;
+        while (now_s() < end && inbox(&e, 0, "").ndr < 1) usleep(100000);
+    }
+    ck_assert_int_eq(inbox(&e, 0, "").ndr, 1);
+    ck_assert_int_eq(run("grep -q 'not confirmed within its transfer time' '%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'to MTA-B not confirmed (.*transfer time.*): will retry' '%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(run("grep -q 'transfer retries exhausted' '%s/a.log'", e.dir), 0);
+    ck_assert_int_eq(inbox(&e, 1, "tt2").total, 0);
     ck_assert_int_eq(wait_stat(&e, 0, "queue_len", 0, 10), 0);
     proxy_stop(&px);
     env_free(&e, 1);
@@ -2060,6 +2099,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, rtse_stale_record_transfer_restarts_once);
     tcase_add_test(tc, rtse_stale_record_after_activity_end_resent_at_once);
     tcase_add_test(tc, recovery_timeout_is_no_transfer_failure);
+    tcase_add_test(tc, transfer_time_expiry_counts_toward_retries);
     suite_add_tcase(s, tc);
     /* two more 1 MiB transfers cut by a SIGKILL, with the stored record
      * spoiled (make check-long; check_mtaspool's rtse_record_damage checks
