@@ -2051,6 +2051,36 @@ START_TEST(idle_associations_cost_nothing_per_turn)
 }
 END_TEST
 
+/* An idle MTA holds its received-MTSID set (a million entries, about
+ * 85 MB of the counted heap) without touching it: the set's blocks come
+ * from calloc, whose fresh pages stay untouched until used.  With malloc
+ * + memset underneath it was 87 MB resident (111 MB under ASan); now it
+ * is 4 MB (16 MB).  ThreadSanitizer's calloc clears the block itself, so
+ * its builds cannot show it. */
+START_TEST(idle_mta_leaves_its_mtsid_set_untouched)
+{
+    struct env e;
+    char path[64], line[128];
+    long rss_kb = -1;
+    FILE *f;
+    if (X400T_TSAN) return;
+    env_init(&e);
+    write_conf(&e, 1, NULL, 1, NULL);
+    start(&e, 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
+    ck_assert_msg(stat_of(&e, 1, "heap_live") > 80L * 1000 * 1000, "heap_live %ld: the set is not counted",
+                  stat_of(&e, 1, "heap_live"));
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)e.pid[1]);
+    ck_assert_ptr_nonnull(f = fopen(path, "r"));
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &rss_kb) == 1) break;
+    fclose(f);
+    ck_assert_msg(rss_kb > 0 && rss_kb < 48 * 1024, "an idle MTA is %ld kB resident", rss_kb);
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 Suite *x400t_suite_mta(void)
 {
     Suite *s = suite_create("mta");
@@ -2126,6 +2156,7 @@ Suite *x400t_suite_mta(void)
     tc = tcase_create("scale");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, idle_associations_cost_nothing_per_turn);
+    tcase_add_test(tc, idle_mta_leaves_its_mtsid_set_untouched);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile_long");
     tcase_set_tags(tc, X400T_LONG_TAG);
