@@ -387,6 +387,14 @@ static void fresh_stats(struct env *e, int i)
     ck_assert_int_gt(wait_stat_ge(e, i, "snapshot_ms", t0 + 1, 10), t0);
 }
 
+/* A reaches B through the proxy px (A's peer settings: peer_extra). */
+static void via_proxy(struct env *e, struct proxy *px, const char *peer_extra)
+{
+    proxy_start(px, e->port[1]);
+    e->via[0] = px->port;
+    write_conf(e, 0, peer_extra, 1, NULL);
+}
+
 /* A 1 MiB message from A to B (30 KiB checkpoints) stands still after
  * 400,000 octets (the proxy stops forwarding); B is SIGKILLed once it has
  * stored its RTSE records; A's link recovers the connection to the
@@ -396,9 +404,7 @@ static long cut_by_receiver_restart(struct env *e, struct proxy *px, long size,
                                     void (*spoil)(struct env *e))
 {
     long base;
-    proxy_start(px, e->port[1]);
-    e->via[0] = px->port;
-    write_conf(e, 0, "recovery-timeout = 30\n", 1, NULL);
+    via_proxy(e, px, "recovery-timeout = 30\n");
     px->ctl->limit = 400000;
     start(e, 1);
     ck_assert_int_eq(wait_stat(e, 1, "conn_objects", 0, 10), 0);    /* B listens */
@@ -468,9 +474,7 @@ static long restart_with_early_record(struct env *e, struct proxy *px, const cha
                                       long late, const char *peer_extra)
 {
     long base, saved;
-    proxy_start(px, e->port[1]);
-    e->via[0] = px->port;
-    write_conf(e, 0, peer_extra, 1, NULL);
+    via_proxy(e, px, peer_extra);
     px->ctl->limit = early;
     start(e, 1);
     ck_assert_int_eq(wait_stat(e, 1, "conn_objects", 0, 10), 0);
@@ -636,10 +640,8 @@ START_TEST(recovery_timeout_is_no_transfer_failure)
     struct env e;
     struct proxy px;
     env_init(&e);
-    proxy_start(&px, e.port[1]);
-    e.via[0] = px.port;
-    write_conf(&e, 0, "recovery-timeout = 3\nmax-transfer-retries = 0\ntransfer-interval = 1\n"
-                      "max-open-retries = 50\n", 1, NULL);
+    via_proxy(&e, &px, "recovery-timeout = 3\nmax-transfer-retries = 0\ntransfer-interval = 1\n"
+                       "max-open-retries = 50\n");
     px.ctl->limit = 300000;
     start(&e, 1);
     ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
@@ -687,9 +689,7 @@ START_TEST(transfer_time_expiry_counts_toward_retries)
     struct env e;
     struct proxy px;
     env_init(&e);
-    proxy_start(&px, e.port[1]);
-    e.via[0] = px.port;
-    write_conf(&e, 0, "transfer-timeout = 1/1/1\nmax-transfer-retries = 0\ntransfer-interval = 1\n", 1, NULL);
+    via_proxy(&e, &px, "transfer-timeout = 1/1/1\nmax-transfer-retries = 0\ntransfer-interval = 1\n");
     start(&e, 1);
     ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
     start(&e, 0);
