@@ -466,10 +466,21 @@ static int on_transfer_ind(x400_p1_link *l)
     return transfer_done(l, rv);
 }
 
+/* RT-TRANSFER confirm (X.228 9.4).  A negative one from an RTSE whose
+ * RT-association is gone (aborted by either side or the provider, or not
+ * recovered: the RT-U-ABORT / RT-P-ABORT indication follows it, X.228 9.8,
+ * 9.9) ends the link first, as a refused recovery does: the APDU comes back
+ * with SEND_FAILED once x400_p1_link_is_bound() says 0, then ABORTED.  The
+ * caller then knows the association went with it -- not that the APDU
+ * failed on an association that goes on. */
 static int on_transfer_conf(x400_p1_link *l, const x400i_rtse_ind *ind)
 {
     x400_p1_link_event ev;
     if (!l->sending || !l->qcount) return 0;
+    if (ind->result < 0 && x400i_rtse_state(rt(l)) == X400I_RTSE_ST_CLOSED) {
+        end_link(l, X400_P1_LINK_EV_ABORTED, ind->diag ? ind->diag : x400i_rtse_diag(rt(l)));
+        return 0;
+    }
     memset(&ev, 0, sizeof ev);
     ev.tag = qhead(l)->tag;
     if (ind->result >= 0) {
@@ -507,6 +518,7 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
     case X400I_RTSE_CLOSE_CONF: end_link(l, X400_P1_LINK_EV_RELEASED, NULL); return 0;
     case X400I_RTSE_U_ABORT_IND:
     case X400I_RTSE_P_ABORT_IND:
+        if (l->closed) return 0; /* ended by the negative RT-TRANSFER confirm before it */
         if (ind->diag) l->diag = *ind->diag;
         else
             x400i_diag_set(&l->diag, X400_LAYER_RTSE, ind->type == X400I_RTSE_U_ABORT_IND ?

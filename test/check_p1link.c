@@ -1741,11 +1741,12 @@ static void stale_record_after_end(x400_mode mode, int old_end_first)
         ck_assert_int_eq(count_ev(&x.p.rsp, X400_P1_LINK_EV_ABORTED), 1);
         assert_diag(&x.p.rsp.last_diag, X400_SOURCE_PEER, X400_ERR_PROTOCOL, RTAB_UNRECOGNIZED_ACTIVITY);
         ck_assert_msg(strstr(x.p.rsp.last_diag.text, "unknown activity"), "%s", x.p.rsp.last_diag.text);
-        /* sender: aborted by the peer's RTSE, the APDU given back once --
-         * before the link says it ended (the negative RT-TRANSFER confirm
-         * comes before the RT-P-ABORT; doc/rtse.md) */
+        /* sender: aborted by the peer's RTSE, the APDU given back once,
+         * after the link stopped saying bound (the RT-association went
+         * with it: the user sends it again on the next one at once, not
+         * as an APDU that failed on a live association; doc/rtse.md) */
         ck_assert_uint_eq(x.p.ini.failed, 1);
-        ck_assert_int_eq(x.p.ini.failed_while_bound, 1);
+        ck_assert_int_eq(x.p.ini.failed_while_bound, 0);
         assert_diag(&x.p.ini.last_diag, X400_SOURCE_PEER, X400_ERR_ABORTED, RTAB_UNRECOGNIZED_ACTIVITY);
     } else {
         /* the new connection's RTORQ recover comes first: the receiver,
@@ -1768,6 +1769,10 @@ static void stale_record_after_end(x400_mode mode, int old_end_first)
     }
     ck_assert_uint_eq(x.p.ini.sent, 0);
     ck_assert_int_eq(count_ev(&x.p.ini, X400_P1_LINK_EV_ABORTED), 1);
+    /* either way the same order: the APDU back, then the end */
+    ck_assert_int_ge(x.p.ini.nev, 2);
+    ck_assert_int_eq(x.p.ini.ev[x.p.ini.nev - 2], X400_P1_LINK_EV_SEND_FAILED);
+    ck_assert_int_eq(x.p.ini.ev[x.p.ini.nev - 1], X400_P1_LINK_EV_ABORTED);
     /* nothing delivered, nothing stuck: both links over, no more attempts */
     ck_assert_uint_eq(x.p.rsp.received + x.old_rsp.received + x.r.fresh_side.received, 0);
     for (int k = 0; k < 2; k++) {

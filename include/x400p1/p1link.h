@@ -56,7 +56,17 @@ typedef enum x400_p1_link_event_type {
                                       (apdu, diag); acknowledged, not delivered */
     X400_P1_LINK_EV_SENT,          /* a queued APDU was confirmed (tag) */
     X400_P1_LINK_EV_SEND_FAILED,   /* a queued APDU could not be transferred
-                                      (tag, diag); it is the caller's again */
+                                      (tag, diag); it is the caller's again.
+                                      When the association went with it
+                                      (aborted by either side or the
+                                      provider, a recovery refused or timed
+                                      out) the link has ended first:
+                                      x400_p1_link_is_bound() says 0 in the
+                                      callback, and ABORTED follows the
+                                      SEND_FAILED of every queued APDU -- send
+                                      it again on a new association at once.
+                                      Still bound: the APDU failed on an
+                                      association that goes on. */
     X400_P1_LINK_EV_RELEASED,      /* orderly close completed */
     X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
     X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new
