@@ -16,6 +16,8 @@
 #define RTORJ_VALIDATION_FAILURE 2
 #define BIND_BUF 512
 
+enum { QUEUE_FIRST = 4 }; /* the outgoing ring's first capacity */
+
 struct qent {
     uint8_t *buf;
     size_t len;
@@ -37,8 +39,8 @@ struct x400_p1_link {
     int turn_asked;      /* RT-TURN-PLEASE sent, waiting for the turn */
     int peer_wants_turn; /* RT-TURN-PLEASE received */
     int confirm_pending; /* the user deferred the last RT-TRANSFER's confirmation */
-    struct qent *q;      /* ring of cfg.queue_max entries */
-    size_t qhead, qcount;
+    struct qent *q;      /* ring of qcap entries, grown up to cfg.queue_max */
+    size_t qcap, qhead, qcount;
     x400i_buf rx;        /* the APDU being received */
     x400_p1_apdu *rx_apdu;/* RECEIVED/DUPLICATE: the decoded APDU, during the
                             callback only (x400_p1_link_take_apdu) */
@@ -82,7 +84,7 @@ static void qpop(x400_p1_link *l)
     struct qent *e = qhead(l);
     x400i_free(l->alloc, e->buf);
     memset(e, 0, sizeof *e);
-    l->qhead = (l->qhead + 1) % l->cfg.queue_max;
+    l->qhead = (l->qhead + 1) % l->qcap;
     l->qcount--;
 }
 
@@ -633,7 +635,10 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     l->alloc = alloc;
     if (cb) l->cb = *cb;
     x400i_buf_init(&l->rx, alloc, l->cfg.limits.max_pdu);
-    l->q = x400i_calloc(alloc, l->cfg.queue_max, sizeof *l->q);
+    /* a few slots at first: an idle link (one per association) holds
+     * 128 octets of queue, not queue_max entries' worth (2 KiB) */
+    l->qcap = l->cfg.queue_max < QUEUE_FIRST ? l->cfg.queue_max : QUEUE_FIRST;
+    l->q = x400i_calloc(alloc, l->qcap, sizeof *l->q);
     rcb.user = l;
     rcb.indication = rtse_ind;
     hooks.user = l;
@@ -723,7 +728,22 @@ static x400_rtse_priority rtse_prio(const x400_p1_apdu *a)
     }
 }
 
-/* The next free queue slot, or an error (link ended / queue full). */
+/* The full ring doubled (at most queue_max), its entries in order from 0. */
+static int qgrow(x400_p1_link *l)
+{
+    size_t cap = l->qcap * 2 < l->cfg.queue_max ? l->qcap * 2 : l->cfg.queue_max;
+    struct qent *q = x400i_calloc(l->alloc, cap, sizeof *q);
+    if (!q) return -1;
+    for (size_t i = 0; i < l->qcount; i++) q[i] = l->q[(l->qhead + i) % l->qcap];
+    x400i_free(l->alloc, l->q);
+    l->q = q;
+    l->qcap = cap;
+    l->qhead = 0;
+    return 0;
+}
+
+/* The next free queue slot, or an error (link ended / queue full / no
+ * memory to grow the ring). */
 static int slot(x400_p1_link *l, struct qent **e, x400_diag *diag)
 {
     if (l->closed)
@@ -732,7 +752,10 @@ static int slot(x400_p1_link *l, struct qent **e, x400_diag *diag)
     if (l->qcount == l->cfg.queue_max)
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
                               "send: %zu APDUs already queued", l->qcount);
-    *e = &l->q[(l->qhead + l->qcount) % l->cfg.queue_max];
+    if (l->qcount == l->qcap && qgrow(l) < 0)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
+                              "send: no memory for a queue of %zu APDUs", l->qcount + 1);
+    *e = &l->q[(l->qhead + l->qcount) % l->qcap];
     return X400_OK;
 }
 
