@@ -880,6 +880,21 @@ int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
     return queued(l, e, prio, tag);
 }
 
+/* RT-U-ABORT request, X.228 9.10: the association ends at once. */
+int x400_p1_link_abort(x400_p1_link *l)
+{
+    x400_diag why;
+    if (!l) return X400_ERR_INVALID_ARG;
+    if (l->closed)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                              "abort: the link has ended");
+    x400i_diag_clear(&why);
+    x400i_diag_set(&why, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_ABORTED, 0, "aborted by the user (RT-U-ABORT)");
+    (void)x400i_rtse_u_abort_req(rt(l), NULL, 0); /* refused only where nothing is left to abort */
+    end_link(l, X400_P1_LINK_EV_ABORTED, &why);
+    return X400_OK;
+}
+
 int x400_p1_link_close(x400_p1_link *l)
 {
     if (!l) return X400_ERR_INVALID_ARG;
@@ -979,6 +994,12 @@ int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, si
     memcpy(buf, b, n);
     *len = n;
     return X400_OK;
+}
+
+int x400_p1_link_is_idle(const x400_p1_link *l)
+{
+    if (!l || l->closed || !l->bound || l->qcount || l->sending || l->confirm_pending || l->rx.len) return 0;
+    return x400i_rtse_state(x400i_rtse_assoc_rtse(l->ra)) == X400I_RTSE_ST_OPEN;
 }
 
 int x400_p1_link_is_recovering(const x400_p1_link *l)
