@@ -3,7 +3,8 @@
 #   make              build/libx400p1.a (release, hidden internal symbols,
 #                     no debug info unless DEBUG=1) and the example programs
 #   make check        the unit, wire and end-to-end suites under ASan+UBSan
-#                     (SAN=thread: TSan), the man pages and the doc links
+#                     (SAN=thread: TSan), the man pages, the doc links
+#                     and x400p1(3) against the public headers
 #   make check-long   the long fault runs (SIGKILL rounds, cut sweeps)
 #   make demo         two example MTAs exchanging mail, with faults
 #                     (tools/mta_demo.c drives them, tools/demo.sh)

@@ -1152,7 +1152,7 @@ static void scale(void)
     x400_assoc **assoc;
     x400_lpi_handle *hc;
     double first = 0, last = 0, lat[21];
-    long rss0, rss1, made = 0;
+    long rss0, rss1, heap0, heap1, made = 0;
     int nlat = 0;
     pid_t b;
     FILE *f;
@@ -1189,6 +1189,7 @@ static void scale(void)
     b = start("b");
     usleep(500000);
     rss0 = rss_kib(b);
+    heap0 = stat_of("b", "heap_live");
     x400_driver_config_init(&dc);
     dc.max_conns = (size_t)n;
     dc.notify_output = 1;
@@ -1223,6 +1224,8 @@ static void scale(void)
     }
     for (int i = 0; i < 50; i++) x400_driver_run(d, 10);
     rss1 = rss_kib(b);
+    usleep(300000); /* the statistics snapshot lags by up to 250 ms */
+    heap1 = stat_of("b", "heap_live");
     /* a message on 21 associations spread over the n, each to EV_SENT:
      * MTA-B made it durable (journal fdatasync) before confirming */
     for (int k = 0; k <= 20; k++) {
@@ -1253,6 +1256,9 @@ static void scale(void)
     x400b_report("mta_assoc_setup_last1000_s", last, "s");
     x400b_report("mta_assoc_setup_last_vs_first", first > 0 ? last / first : 0, "x");
     if (rss0 > 0 && rss1 > rss0) x400b_report("mta_idle_bytes_per_assoc", (double)(rss1 - rss0) * 1024.0 / (double)n, "B");
+    /* of which the MTA's counted heap: the library's objects and its own */
+    if (heap0 > 0 && heap1 > heap0)
+        x400b_report("mta_idle_heap_bytes_per_assoc", (double)(heap1 - heap0) / (double)n, "B");
     if (nlat) x400b_report("mta_msg_latency_at_10000_ms", x400b_median(lat, (size_t)nlat), "ms");
     if (nlat < 21) printf("bench: warning: %d of 21 messages confirmed\n", nlat);
 free_links:

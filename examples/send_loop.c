@@ -78,8 +78,8 @@ int main(int argc, char **argv)
     x400_p1_link_config lc;
     x400_p1_link_callbacks cb = { NULL, on_event };
     x400_assoc_config ac;
-    x400_p1_link *l;
-    x400_assoc *a;
+    x400_p1_link *l = NULL;
+    x400_assoc *a = NULL;
     x400_p1_recipient r;  x400_p1_trace tr;  int fd;
 
     if (argc != 3 && argc != 5) return fprintf(stderr, "usage: send_loop HOST PORT [NAME PASSWORD]\n"), 2;
@@ -90,8 +90,10 @@ int main(int argc, char **argv)
     if ((fd = dial(argv[1], argv[2])) < 0) return fprintf(stderr, "send_loop: cannot connect\n"), 1;
     if (x400_p1_link_new(&l, &lc, &cb, NULL) < 0 || x400_assoc_new(&a, &ac, NULL, NULL) < 0 ||
         x400_p1_link_attach(l, a) < 0 || x400_p1_link_tick(l, now_ms()) < 0 ||
-        x400_assoc_connect(a) < 0 || run(fd, a, l, &bound) < 0)
-        return fprintf(stderr, "send_loop: bind failed\n"), 1;
+        x400_assoc_connect(a) < 0 || run(fd, a, l, &bound) < 0) {
+        fprintf(stderr, "send_loop: bind failed\n");
+        goto out;
+    }
     /* The message; this program sets the identifier and the trace itself. */
     x400_p1_apdu_init(&msg, X400_P1_MESSAGE, NULL);
     x400_p1_recipient_init(&r);
@@ -99,17 +101,21 @@ int main(int argc, char **argv)
     x400_orname_parse(to, strlen(to), &r.name, NULL);
     x400_gdi_parse("C=GB;A= ;P=SMHS", 15, &msg.env.id.gdi, NULL);
     snprintf(msg.env.id.local, sizeof msg.env.id.local, "LOOP.%lld", (long long)time(NULL));
-    r.osrn = 1, r.indicators = X400_PRI_RESPONSIBILITY;
+    /* a delivery report asked for: the program waits for it */
+    r.osrn = 1, r.indicators = X400_PRI_RESPONSIBILITY | X400_PRI_ORIGINATOR_REPORT | X400_PRI_ORIGINATING_MTA_REPORT;
     x400_p1_trace_init(&tr);
     tr.gdi = msg.env.id.gdi, tr.arrival = time(NULL), tr.routing_action = X400_ROUTE_RELAYED;
     msg.env.recip = &r, msg.env.n_recip = 1, msg.env.trace = &tr, msg.env.n_trace = 1;
     msg.env.content_type.builtin = X400_CT_P2_1988;
     msg.content.p = (const uint8_t *)"Hello from send_loop.", msg.content.len = 21;
-    if (x400_p1_link_send(l, &msg, 1, NULL) < 0 || run(fd, a, l, &reported) < 0)
-        return fprintf(stderr, "send_loop: no report\n"), 1;
+    if (x400_p1_link_send(l, &msg, 1, NULL) < 0 || run(fd, a, l, &reported) < 0) {
+        fprintf(stderr, "send_loop: no report\n");
+        goto out;
+    }
     printf("report on %s received\n", msg.env.id.local);
     x400_p1_link_close(l);
     run(fd, a, l, &released);
+out:                                    /* every path: */
     close(fd);
     x400_p1_link_free(l);               /* order: input, link, association */
     x400_assoc_free(a);

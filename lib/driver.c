@@ -619,8 +619,9 @@ int x400_driver_connect(x400_driver *d, const char *host, const char *port,
 static void connect_next(x400_driver *d, struct conn *c, int err, const char *where)
 {
     io_error(d, &c->last_err, err, "connect to", where);
-    x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER, "%s; trying next address",
-              c->last_err.text);
+    if (c->ai_cur->ai_next) /* the last one's failure goes to connected() */
+        x400i_log(&d->cfg.log, X400_LOG_NOTICE, X400_LAYER_DRIVER, "%s; trying next address",
+                  c->last_err.text);
     close(c->fd);
     c->fd = -1;
     c->early_sent = 0; /* the association's output is still pending: sent again there */

@@ -16,6 +16,8 @@
 #define RTORJ_VALIDATION_FAILURE 2
 #define BIND_BUF 512
 
+enum { QUEUE_FIRST = 4 }; /* the outgoing ring's first capacity */
+
 struct qent {
     uint8_t *buf;
     size_t len;
@@ -37,8 +39,8 @@ struct x400_p1_link {
     int turn_asked;      /* RT-TURN-PLEASE sent, waiting for the turn */
     int peer_wants_turn; /* RT-TURN-PLEASE received */
     int confirm_pending; /* the user deferred the last RT-TRANSFER's confirmation */
-    struct qent *q;      /* ring of cfg.queue_max entries */
-    size_t qhead, qcount;
+    struct qent *q;      /* ring of qcap entries, grown up to cfg.queue_max */
+    size_t qcap, qhead, qcount;
     x400i_buf rx;        /* the APDU being received */
     x400_p1_apdu *rx_apdu;/* RECEIVED/DUPLICATE: the decoded APDU, during the
                             callback only (x400_p1_link_take_apdu) */
@@ -82,7 +84,7 @@ static void qpop(x400_p1_link *l)
     struct qent *e = qhead(l);
     x400i_free(l->alloc, e->buf);
     memset(e, 0, sizeof *e);
-    l->qhead = (l->qhead + 1) % l->cfg.queue_max;
+    l->qhead = (l->qhead + 1) % l->qcap;
     l->qcount--;
 }
 
@@ -466,10 +468,21 @@ static int on_transfer_ind(x400_p1_link *l)
     return transfer_done(l, rv);
 }
 
+/* RT-TRANSFER confirm (X.228 9.4).  A negative one from an RTSE whose
+ * RT-association is gone (aborted by either side or the provider, or not
+ * recovered: the RT-U-ABORT / RT-P-ABORT indication follows it, X.228 9.8,
+ * 9.9) ends the link first, as a refused recovery does: the APDU comes back
+ * with SEND_FAILED once x400_p1_link_is_bound() says 0, then ABORTED.  The
+ * caller then knows the association went with it -- not that the APDU
+ * failed on an association that goes on. */
 static int on_transfer_conf(x400_p1_link *l, const x400i_rtse_ind *ind)
 {
     x400_p1_link_event ev;
     if (!l->sending || !l->qcount) return 0;
+    if (ind->result < 0 && x400i_rtse_state(rt(l)) == X400I_RTSE_ST_CLOSED) {
+        end_link(l, X400_P1_LINK_EV_ABORTED, ind->diag ? ind->diag : x400i_rtse_diag(rt(l)));
+        return 0;
+    }
     memset(&ev, 0, sizeof ev);
     ev.tag = qhead(l)->tag;
     if (ind->result >= 0) {
@@ -507,6 +520,7 @@ static int rtse_ind(void *u, const x400i_rtse_ind *ind)
     case X400I_RTSE_CLOSE_CONF: end_link(l, X400_P1_LINK_EV_RELEASED, NULL); return 0;
     case X400I_RTSE_U_ABORT_IND:
     case X400I_RTSE_P_ABORT_IND:
+        if (l->closed) return 0; /* ended by the negative RT-TRANSFER confirm before it */
         if (ind->diag) l->diag = *ind->diag;
         else
             x400i_diag_set(&l->diag, X400_LAYER_RTSE, ind->type == X400I_RTSE_U_ABORT_IND ?
@@ -621,7 +635,10 @@ int x400_p1_link_new(x400_p1_link **out, const x400_p1_link_config *cfg,
     l->alloc = alloc;
     if (cb) l->cb = *cb;
     x400i_buf_init(&l->rx, alloc, l->cfg.limits.max_pdu);
-    l->q = x400i_calloc(alloc, l->cfg.queue_max, sizeof *l->q);
+    /* a few slots at first: an idle link (one per association) holds
+     * 128 octets of queue, not queue_max entries' worth (2 KiB) */
+    l->qcap = l->cfg.queue_max < QUEUE_FIRST ? l->cfg.queue_max : QUEUE_FIRST;
+    l->q = x400i_calloc(alloc, l->qcap, sizeof *l->q);
     rcb.user = l;
     rcb.indication = rtse_ind;
     hooks.user = l;
@@ -711,7 +728,22 @@ static x400_rtse_priority rtse_prio(const x400_p1_apdu *a)
     }
 }
 
-/* The next free queue slot, or an error (link ended / queue full). */
+/* The full ring doubled (at most queue_max), its entries in order from 0. */
+static int qgrow(x400_p1_link *l)
+{
+    size_t cap = l->qcap * 2 < l->cfg.queue_max ? l->qcap * 2 : l->cfg.queue_max;
+    struct qent *q = x400i_calloc(l->alloc, cap, sizeof *q);
+    if (!q) return -1;
+    for (size_t i = 0; i < l->qcount; i++) q[i] = l->q[(l->qhead + i) % l->qcap];
+    x400i_free(l->alloc, l->q);
+    l->q = q;
+    l->qcap = cap;
+    l->qhead = 0;
+    return 0;
+}
+
+/* The next free queue slot, or an error (link ended / queue full / no
+ * memory to grow the ring). */
 static int slot(x400_p1_link *l, struct qent **e, x400_diag *diag)
 {
     if (l->closed)
@@ -720,7 +752,10 @@ static int slot(x400_p1_link *l, struct qent **e, x400_diag *diag)
     if (l->qcount == l->cfg.queue_max)
         return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_FULL, 0,
                               "send: %zu APDUs already queued", l->qcount);
-    *e = &l->q[(l->qhead + l->qcount) % l->cfg.queue_max];
+    if (l->qcount == l->qcap && qgrow(l) < 0)
+        return x400i_diag_set(diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_NOMEM, 0,
+                              "send: no memory for a queue of %zu APDUs", l->qcount + 1);
+    *e = &l->q[(l->qhead + l->qcount) % l->qcap];
     return X400_OK;
 }
 
@@ -845,6 +880,21 @@ int x400_p1_link_send_encoded(x400_p1_link *l, const uint8_t *apdu, size_t len,
     return queued(l, e, prio, tag);
 }
 
+/* RT-U-ABORT request, X.228 9.10: the association ends at once. */
+int x400_p1_link_abort(x400_p1_link *l)
+{
+    x400_diag why;
+    if (!l) return X400_ERR_INVALID_ARG;
+    if (l->closed)
+        return x400i_diag_set(&l->diag, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_STATE, 0,
+                              "abort: the link has ended");
+    x400i_diag_clear(&why);
+    x400i_diag_set(&why, X400_LAYER_P1, X400_SOURCE_LOCAL, X400_ERR_ABORTED, 0, "aborted by the user (RT-U-ABORT)");
+    (void)x400i_rtse_u_abort_req(rt(l), NULL, 0); /* refused only where nothing is left to abort */
+    end_link(l, X400_P1_LINK_EV_ABORTED, &why);
+    return X400_OK;
+}
+
 int x400_p1_link_close(x400_p1_link *l)
 {
     if (!l) return X400_ERR_INVALID_ARG;
@@ -944,6 +994,12 @@ int x400_p1_link_waiting_ref(const x400_p1_link *l, uint8_t *buf, size_t cap, si
     memcpy(buf, b, n);
     *len = n;
     return X400_OK;
+}
+
+int x400_p1_link_is_idle(const x400_p1_link *l)
+{
+    if (!l || l->closed || !l->bound || l->qcount || l->sending || l->confirm_pending || l->rx.len) return 0;
+    return x400i_rtse_state(x400i_rtse_assoc_rtse(l->ra)) == X400I_RTSE_ST_OPEN;
 }
 
 int x400_p1_link_is_recovering(const x400_p1_link *l)

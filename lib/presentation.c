@@ -25,7 +25,7 @@ struct x400i_pres {
     x400_diag diag;
     x400_selector sel[3];
     int has_sel[3];
-    x400i_pctx cfg[X400I_PCTX_MAX];
+    const x400i_pctx *cfg;            /* the configured contexts: the caller's array */
     size_t ncfg;
     x400i_pctx ctx[X400I_PCTX_MAX];   /* this connection's contexts, with results */
     size_t nctx;
@@ -40,7 +40,8 @@ int x400i_pres_new(x400i_pres **out, int initiator, const x400i_pres_config *cfg
 {
     x400i_pres *p;
     const x400_selector *sels[3];
-    if (!out || !cfg || !ses || !cb || cfg->nctx > X400I_PCTX_MAX) return X400_ERR_INVALID_ARG;
+    if (!out || !cfg || !ses || !cb || cfg->nctx > X400I_PCTX_MAX || (cfg->nctx && !cfg->ctx))
+        return X400_ERR_INVALID_ARG;
     *out = NULL;
     a = x400i_alloc_or_default(a);
     p = x400i_calloc(a, 1, sizeof *p);
@@ -63,7 +64,7 @@ int x400i_pres_new(x400i_pres **out, int initiator, const x400i_pres_config *cfg
             p->sel[i] = *sels[i];
             p->has_sel[i] = 1;
         }
-    if (cfg->nctx) memcpy(p->cfg, cfg->ctx, cfg->nctx * sizeof *cfg->ctx);
+    p->cfg = cfg->ctx;
     p->ncfg = cfg->nctx;
     p->max_pdu = cfg->max_pdu ? cfg->max_pdu : (16u << 20);
     x400i_buf_init(&p->out, a, p->max_pdu + 4096);

@@ -27,7 +27,9 @@ typedef struct x400i_pres x400i_pres;
 
 typedef struct x400i_pres_config {
     const x400_selector *calling_sel, *called_sel, *responding_sel;
-    const x400i_pctx *ctx; size_t nctx;   /* proposed (initiator) / supported (responder) */
+    /* proposed (initiator) / supported (responder); kept by reference, not
+     * copied: the array outlives the machine (it is the association's) */
+    const x400i_pctx *ctx; size_t nctx;
     size_t max_pdu;                 /* bound on one TD (default 16 MiB) */
 } x400i_pres_config;
 

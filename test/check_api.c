@@ -52,6 +52,8 @@ START_TEST(getters_take_null)
     ck_assert_int_eq(x400_p1_idset_contains(NULL, &id), 0);
     ck_assert_int_eq(x400_p1_link_is_bound(NULL), 0);
     ck_assert_int_eq(x400_p1_link_is_recovering(NULL), 0);
+    ck_assert_int_eq(x400_p1_link_is_idle(NULL), 0);
+    ck_assert_int_eq(x400_p1_link_abort(NULL), X400_ERR_INVALID_ARG);
     ck_assert_uint_eq(x400_p1_link_queued(NULL), 0);
     ck_assert_ptr_null(x400_p1_link_assoc(NULL));
     ck_assert(x400_p1_link_next_timeout(NULL) == UINT64_MAX);

@@ -5,9 +5,12 @@
  * report timeout.  The two API examples (send_simple, send_loop) run
  * against the same responder. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,50 +318,80 @@ END_TEST
  * knows the harness as peer "HARNESS" in two-way-alternate mode, delivers
  * the message to its inbox and returns the delivery report on the
  * harness's own association. */
-START_TEST(against_x400mta)
+/* An x400mta (MTA-B, PRMD BRAVO) in a scratch directory, listening on a
+ * port free a moment ago, that knows the peer HARNESS (password secret,
+ * at a port nothing listens on, so what goes to it goes back on the
+ * association it opened) and routes `route` to it; it delivers locally
+ * what `local` names (NULL: its own domain). */
+struct mta_b {
+    char dir[512];
+    unsigned port;
+    pid_t pid;
+};
+
+static void mta_b_start(struct mta_b *b, const char *local, const char *route)
 {
     const char *tmp = getenv("TMPDIR");
-    char dir[512], bin[1024], conf[700], port[16], cmd[2400];
-    unsigned p = 0, dead = 0;
+    char bin[1024], conf[700];
+    unsigned dead = 0;
     x400_driver *d;
     x400_driver_callbacks none = { NULL, NULL, NULL, NULL };
+    FILE *f;
+    snprintf(bin, sizeof bin, "%s/examples/x400mta", x400t_bindir());
+    ck_assert_msg(access(bin, X_OK) == 0, "%s not built", bin);
+    snprintf(b->dir, sizeof b->dir, "%s/x400client.XXXXXX", tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(b->dir));
+    for (int i = 0; i < 2; i++) {           /* two ports free a moment ago */
+        ck_assert_int_eq(x400_driver_new(&d, NULL, &none, NULL), X400_OK);
+        ck_assert_int_gt(x400_driver_listen(d, "127.0.0.1", "0"), 0);
+        *(i ? &dead : &b->port) = x400_driver_listen_port(d);
+        x400_driver_free(d);
+    }
+    snprintf(conf, sizeof conf, "%s/b.conf", b->dir);
+    f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[mta]\nname = MTA-B\npassword = pb\ngdi = C=XX;A=ADMD;P=BRAVO\nnode = b1\n"
+               "listen = 127.0.0.1:%u\nspool = %s/b\nlog = %s/b.log\n", b->port, b->dir, b->dir);
+    if (local) fprintf(f, "local = %s\n", local);
+    fprintf(f, "[peer HARNESS]\ntheir-password = secret\naddress = 127.0.0.1\nport = %u\n"
+               "route = %s\n", dead, route);
+    fclose(f);
+    b->pid = fork();
+    ck_assert_int_ge(b->pid, 0);
+    if (b->pid == 0) {
+        execl(bin, bin, "run", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+}
+
+/* Stop it; its log must show a delivery. */
+static void mta_b_stop(struct mta_b *b)
+{
+    char cmd[1200];
+    kill(b->pid, SIGTERM);
+    ck_assert_int_eq(waitpid(b->pid, NULL, 0), b->pid);
+    snprintf(cmd, sizeof cmd, "grep -q 'delivered message' '%s/b.log'", b->dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(against_x400mta)
+{
+    char port[16];
+    struct mta_b b;
     x400_client_config cfg;
     x400_client *c = NULL;
     x400_diag diag;
     x400_p1_apdu m, rep;
     x400_p1_recipient r;
     x400_mtsid id;
-    FILE *f;
-    pid_t pid;
     int rv = X400_ERR_REFUSED;
 
-    snprintf(bin, sizeof bin, "%s/examples/x400mta", x400t_bindir());
-    ck_assert_msg(access(bin, X_OK) == 0, "%s not built", bin);
-    snprintf(dir, sizeof dir, "%s/x400client.XXXXXX", tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    for (int i = 0; i < 2; i++) {           /* two ports free a moment ago */
-        ck_assert_int_eq(x400_driver_new(&d, NULL, &none, NULL), X400_OK);
-        ck_assert_int_gt(x400_driver_listen(d, "127.0.0.1", "0"), 0);
-        *(i ? &dead : &p) = x400_driver_listen_port(d);
-        x400_driver_free(d);
-    }
-    snprintf(conf, sizeof conf, "%s/b.conf", dir);
-    f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[mta]\nname = MTA-B\npassword = pb\ngdi = C=XX;A=ADMD;P=BRAVO\nnode = b1\n"
-               "listen = 127.0.0.1:%u\nspool = %s/b\nlog = %s/b.log\n"
-               "[peer HARNESS]\ntheir-password = secret\naddress = 127.0.0.1\nport = %u\n"
-               "route = C=XX;A=ADMD;P=ALPHA\n", p, dir, dir, dead);
-    fclose(f);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        execl(bin, bin, "run", "-c", conf, (char *)NULL);
-        _exit(127);
-    }
+    mta_b_start(&b, NULL, "C=XX;A=ADMD;P=ALPHA");
     config(&cfg);
     cfg.peer_password = "pb";
-    snprintf(port, sizeof port, "%u", p);
+    snprintf(port, sizeof port, "%u", b.port);
     for (int i = 0; i < 200 && rv == X400_ERR_REFUSED; i++) {   /* until it listens */
         if ((rv = x400_client_new(&c, "localhost", port, &cfg, &diag)) == X400_ERR_REFUSED)
             usleep(50000);
@@ -383,12 +416,7 @@ START_TEST(against_x400mta)
     x400_p1_apdu_free(&rep);
     m.env.recip = NULL;
     x400_p1_apdu_free(&m);
-    kill(pid, SIGTERM);
-    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
-    snprintf(cmd, sizeof cmd, "grep -q 'delivered message' '%s/b.log'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    mta_b_stop(&b);
 }
 END_TEST
 
@@ -410,6 +438,44 @@ END_TEST
 START_TEST(example_send_loop) { run_example("send_loop"); }
 END_TEST
 
+/* Does something accept TCP connections on 127.0.0.1:port? */
+static int listening(unsigned port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+/* ... and against x400mta, which sends a delivery report only when the
+ * recipient asks for one (X.411 originator-report-request): each example
+ * must ask (they waited 30 s in vain before).  Jones is x400mta's, the
+ * rest of SMHS (Smith) is behind the harness. */
+static void run_example_against_x400mta(const char *name)
+{
+    struct mta_b b;
+    char cmd[4200];
+    int rv = -1;
+    mta_b_start(&b, "C=GB;A= ;P=SMHS;S=Jones", "C=GB;A= ;P=SMHS");
+    snprintf(cmd, sizeof cmd, "%s/examples/%s 127.0.0.1 %u HARNESS secret >/dev/null 2>&1", x400t_bindir(),
+             name, b.port);
+    for (int i = 0; i < 200 && !listening(b.port); i++) usleep(50000);
+    rv = system(cmd);
+    ck_assert_msg(rv == 0, "%s failed (no delivery report from x400mta?)", cmd);
+    mta_b_stop(&b);
+}
+
+START_TEST(example_send_simple_against_x400mta) { run_example_against_x400mta("send_simple"); }
+END_TEST
+
+START_TEST(example_send_loop_against_x400mta) { run_example_against_x400mta("send_loop"); }
+END_TEST
+
 Suite *x400t_suite_client(void)
 {
     Suite *s = suite_create("client");
@@ -427,6 +493,8 @@ Suite *x400t_suite_client(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, example_send_simple);
     tcase_add_test(tc, example_send_loop);
+    tcase_add_test(tc, example_send_simple_against_x400mta);
+    tcase_add_test(tc, example_send_loop_against_x400mta);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -204,6 +204,48 @@ START_TEST(unreachable_and_unresolvable)
 }
 END_TEST
 
+/* "trying next address" is said only when there is one: the failure of
+ * the last (here the only) address goes to connected() alone. */
+static void count_next_lines(void *u, x400_log_level level, x400_layer layer, const char *msg)
+{
+    (void)level; (void)layer;
+    if (strstr(msg, "trying next address")) ++*(int *)u;
+}
+
+START_TEST(last_address_failure_says_no_next)
+{
+    struct world w;
+    x400_driver *d, *srv;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { &w, cb_accepted, cb_connected, cb_closed };
+    x400_assoc *a;
+    x400_assoc_config c;
+    x400_lpi_handle h;
+    char port[16];
+    int next_lines = 0;
+    memset(&w, 0, sizeof w);
+    x400_driver_config_init(&cfg);
+    cfg.log.fn = count_next_lines;
+    cfg.log.user = &next_lines;
+    cfg.log.max_level = X400_LOG_DEBUG;
+    ck_assert_int_eq(x400_driver_new(&d, &cfg, &cb, NULL), X400_OK);
+    srv = mk_driver(&w);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    snprintf(port, sizeof port, "%u", x400_driver_listen_port(srv));
+    x400_driver_free(srv);
+    x400_assoc_config_init(&c, X400_ROLE_INITIATOR);
+    ck_assert_int_eq(x400_assoc_new(&a, &c, NULL, NULL), X400_OK);
+    if (x400_driver_connect(d, "127.0.0.1", port, a, &h) == X400_OK) {
+        for (int i = 0; i < 200 && w.connected_err == 0; i++) x400_driver_run(d, 5);
+        ck_assert_int_eq(w.connected_err, 1);
+        ck_assert_ptr_nonnull(strstr(w.connect_err.text, "127.0.0.1"));
+    }
+    ck_assert_int_eq(next_lines, 0);
+    x400_assoc_free(a);
+    x400_driver_free(d);
+}
+END_TEST
+
 /* The peer vanishes mid-association: the association sees a provider
  * abort and the driver reports the close with a reason. */
 START_TEST(peer_vanishes)
@@ -420,6 +462,33 @@ static void accept_all(x400_driver *srv, struct world *w, int n)
     ck_assert_int_eq(w->naccepted, n);
 }
 
+/* A listening driver for the info-line tests (its defaults checked first):
+ * up to max_conns connections, `lines` info lines per source address and
+ * interval (interval_ms; 0: the default minute), its log lines counted in
+ * *ll, w and ll cleared; *port is where it listens. */
+static x400_driver *info_line_server(struct world *w, struct loglines *ll, unsigned max_conns, unsigned lines,
+                                     unsigned interval_ms, unsigned *port)
+{
+    x400_driver *srv;
+    x400_driver_config cfg;
+    x400_driver_callbacks cb = { w, cb_accepted, NULL, cb_closed };
+    memset(ll, 0, sizeof *ll);
+    memset(w, 0, sizeof *w);
+    x400_driver_config_init(&cfg);
+    ck_assert_uint_eq(cfg.info_log_lines, 5);          /* the defaults */
+    ck_assert_uint_eq(cfg.info_log_interval_ms, 60000);
+    ck_assert_int_eq(cfg.log.max_level, X400_LOG_INFO);
+    cfg.max_conns = max_conns;
+    cfg.info_log_lines = lines;
+    if (interval_ms) cfg.info_log_interval_ms = interval_ms;
+    cfg.log.fn = count_lines;
+    cfg.log.user = ll;
+    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &cb, NULL), X400_OK);
+    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
+    *port = x400_driver_listen_port(srv);
+    return srv;
+}
+
 /* A flood of connections from one address gives info_log_lines lines, then
  * one line with the count left out once the interval is over; another
  * address has lines of its own meanwhile; the next interval starts afresh. */
@@ -428,25 +497,9 @@ START_TEST(info_lines_limited_per_source)
     enum { FLOOD = 20 };
     struct loglines ll;
     struct world w;
-    x400_driver *srv;
-    x400_driver_config cfg;
-    x400_driver_callbacks cb = { &w, cb_accepted, NULL, cb_closed };
     int fds[FLOOD + 3];
     unsigned port;
-    memset(&ll, 0, sizeof ll);
-    memset(&w, 0, sizeof w);
-    x400_driver_config_init(&cfg);
-    ck_assert_uint_eq(cfg.info_log_lines, 5);          /* the defaults */
-    ck_assert_uint_eq(cfg.info_log_interval_ms, 60000);
-    cfg.max_conns = 40;
-    cfg.info_log_lines = 3;
-    cfg.info_log_interval_ms = 300;
-    cfg.log.fn = count_lines;
-    cfg.log.user = &ll;
-    cfg.log.max_level = X400_LOG_INFO;
-    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &cb, NULL), X400_OK);
-    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
-    port = x400_driver_listen_port(srv);
+    x400_driver *srv = info_line_server(&w, &ll, 40, 3, 300, &port);
     for (int i = 0; i < FLOOD; i++) fds[i] = tcp_from("127.0.0.1", port);
     fds[FLOOD] = tcp_from("127.0.0.2", port);
     fds[FLOOD + 1] = tcp_from("127.0.0.2", port);
@@ -478,21 +531,9 @@ START_TEST(info_lines_summary_at_free)
     enum { FLOOD = 9 };
     struct loglines ll;
     struct world w;
-    x400_driver *srv;
-    x400_driver_config cfg;
-    x400_driver_callbacks cb = { &w, cb_accepted, NULL, cb_closed };
     int fds[FLOOD + 1];
     unsigned port;
-    memset(&ll, 0, sizeof ll);
-    memset(&w, 0, sizeof w);
-    x400_driver_config_init(&cfg);
-    cfg.max_conns = 20;
-    cfg.info_log_lines = 2;             /* interval: the default minute */
-    cfg.log.fn = count_lines;
-    cfg.log.user = &ll;
-    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &cb, NULL), X400_OK);
-    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
-    port = x400_driver_listen_port(srv);
+    x400_driver *srv = info_line_server(&w, &ll, 20, 2, 0, &port); /* interval: the default minute */
     for (int i = 0; i < FLOOD; i++) fds[i] = tcp_from("127.0.0.1", port);
     fds[FLOOD] = tcp_from("127.0.0.2", port);
     accept_all(srv, &w, FLOOD + 1);
@@ -513,21 +554,9 @@ START_TEST(info_lines_unlimited_when_zero)
 {
     struct loglines ll;
     struct world w;
-    x400_driver *srv;
-    x400_driver_config cfg;
-    x400_driver_callbacks cb = { &w, cb_accepted, NULL, cb_closed };
     int fds[12];
     unsigned port;
-    memset(&ll, 0, sizeof ll);
-    memset(&w, 0, sizeof w);
-    x400_driver_config_init(&cfg);
-    cfg.max_conns = 40;
-    cfg.info_log_lines = 0;
-    cfg.log.fn = count_lines;
-    cfg.log.user = &ll;
-    ck_assert_int_eq(x400_driver_new(&srv, &cfg, &cb, NULL), X400_OK);
-    ck_assert_int_gt(x400_driver_listen(srv, "127.0.0.1", "0"), 0);
-    port = x400_driver_listen_port(srv);
+    x400_driver *srv = info_line_server(&w, &ll, 40, 0, 0, &port);
     for (int i = 0; i < 12; i++) fds[i] = tcp_from("127.0.0.1", port);
     accept_all(srv, &w, 12);
     ck_assert_int_eq(ll.accepted_from[0], 12);
@@ -964,6 +993,7 @@ Suite *x400t_suite_driver(void)
     tcase_add_test(tc, by_host_name_tries_every_address);
     tcase_add_test(tc, wildcard_listener_ipv6);
     tcase_add_test(tc, unreachable_and_unresolvable);
+    tcase_add_test(tc, last_address_failure_says_no_next);
     tcase_add_test(tc, peer_vanishes);
     tcase_add_test(tc, max_inbound_keeps_room_for_outbound);
     tcase_add_test(tc, notify_output_looks_only_at_flagged);

@@ -232,7 +232,8 @@ START_TEST(every_key_parsed)
         "transfer-interval = 18\n"
         "expedited = on\n"
         "route = C=YY;A=ADMD\n"
-        "route = C=XX;A=ADMD;P=P;O=O;OU=U1;OU=U2;S=S;G=G;DDA:ID=7\n";
+        "route = C=XX;A=ADMD;P=P;O=O;OU=U1;OU=U2;S=S;G=G;DDA:ID=7\n"
+        "domain = C=XX;A=ADMD;P=BRAVO\n";
     mta_config cfg;
     const mta_peer_config *p;
     char err[512] = "";
@@ -297,6 +298,9 @@ START_TEST(every_key_parsed)
     ck_assert_int_eq(p->expedited, 1);
     ck_assert_uint_eq(p->nroutes, 2);
     ck_assert_str_eq(p->routes[0], "C=YY;A=ADMD");
+    ck_assert_str_eq(p->domain.country, "XX");
+    ck_assert_str_eq(p->domain.admd, "ADMD");
+    ck_assert_str_eq(p->domain.prmd, "BRAVO");
 
     /* a single level for every category; off */
     ck_assert_int_eq(mta_config_set(&cfg, "log-level", "error", err, sizeof err), 0);
@@ -449,6 +453,9 @@ START_TEST(bad_input_names_file_and_line)
         { PEER_OK "max-transfer-retries = +1\n", 4, "bad max-transfer-retries" },
         { PEER_OK "transfer-interval = \n", 4, "bad transfer-interval" },
         { PEER_OK "expedited = maybe\n", 4, "bad expedited" },
+        { PEER_OK "domain = C=XX;A=ADMD;P=BRAVO;O=Org\n", 4, "bad domain \"C=XX;A=ADMD;P=BRAVO;O=Org\": only C, A and P" },
+        { PEER_OK "domain = P=BRAVO\n", 4, "bad domain" },
+        { PEER_OK "domain = C=XX;A=ADMD;P=ABCDEFGHIJKLMNOPQ\n", 4, "bad domain" },
         { PEER_OK "route = C=XX;S=\n", 4, "bad O/R address prefix" },
         { PEER_OK "route = C=XX;;;=\n", 4, "bad O/R address prefix" },
         { PEER_OK "route = C=001\nroute = C=002\nroute = C=003\nroute = C=004\nroute = C=005\n"

@@ -8,7 +8,11 @@
  * element once in each copy; a route back to the MTA a message came from
  * and a routing loop through three MTAs end in a non-delivery report to
  * the originator instead of circulating (x400_p1_loop_check, X.411
- * 14.3.1.1). */
+ * 14.3.1.1).  Then the same four in two domains, A and B in PRMD ALPHA, C
+ * and D in CHARLIE, each peer's `domain` set: the domain trace has one
+ * element per domain passed, the internal trace only the MTAs of the
+ * domain it is in, and a message that leaves its domain and comes back is
+ * non-delivered there (X.411 12.2.1.1.1.3, .4). */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -47,15 +51,26 @@ static const char *const routes[4][4] = {
  * D for O=Direct comes before its route to C for all of P=DELTA) */
 static const int peer_order[4][3] = { { B, -1, -1 }, { A, D, C }, { B, D, -1 }, { C, B, -1 } };
 
-static void write_relay_conf(struct env *e, int i)
+/* A topology: each side's PRMD, routes to each peer, order of its [peer]
+ * sections, and whether each peer's `domain` is written. */
+struct topo {
+    const char *const *prmd;
+    const char *const (*routes)[4];
+    const int (*peer_order)[3];
+    int domains;
+};
+static const struct topo chain4 = { prmd, routes, peer_order, 0 };
+
+static void write_relay_conf(struct env *e, const struct topo *t, int i)
 {
-    FILE *f = x400t_mta_conf_open(e, i, mta_name[i], pw[i], prmd[i]);
-    for (int k = 0; k < 3 && peer_order[i][k] >= 0; k++) {
-        int j = peer_order[i][k];
+    FILE *f = x400t_mta_conf_open(e, i, mta_name[i], pw[i], t->prmd[i]);
+    for (int k = 0; k < 3 && t->peer_order[i][k] >= 0; k++) {
+        int j = t->peer_order[i][k];
         fprintf(f,
                 "[peer %s]\ntheir-password = %s\naddress = 127.0.0.1\nport = %u\n"
                 "open-interval = 1\nrecovery-timeout = 5\n%s",
-                mta_name[j], pw[j], e->port[j], routes[i][j]);
+                mta_name[j], pw[j], e->port[j], t->routes[i][j]);
+        if (t->domains) fprintf(f, "domain = " OR("%s") "\n", t->prmd[j]);
     }
     fclose(f);
 }
@@ -78,10 +93,13 @@ static int started(struct env *e, int i)
 /* The four MTAs configured and started, the farthest first, each
  * listening before the next starts (so that no first open waits for the
  * open interval). */
-static void relay_env(struct env *e)
+static void topo_env(struct env *e, const struct topo *t, const char *const *mta_extra)
 {
     x400t_mta_env_dir(e, 4);
-    for (int i = 0; i < 4; i++) write_relay_conf(e, i);
+    for (int i = 0; i < 4; i++) {
+        e->mta_extra[i] = mta_extra ? mta_extra[i] : NULL;
+        write_relay_conf(e, t, i);
+    }
     for (int i = D; i >= A; i--) {
         double end = x400t_mta_now_s() + 10;
         x400t_mta_start(e, i);
@@ -89,6 +107,8 @@ static void relay_env(struct env *e)
         ck_assert_msg(started(e, i), "%s did not start", mta_name[i]);
     }
 }
+
+static void relay_env(struct env *e) { topo_env(e, &chain4, NULL); }
 
 /* Queue `count` messages at A from Orig to the recipients `to` (one
  * --to ... per recipient), with report requests. */
@@ -130,11 +150,12 @@ static int wait_inbox(struct env *e, int i, const char *prefix, int want, double
 
 /* Every entry of side i's inbox of `kind` whose (subject) content id starts
  * with prefix has exactly the internal trace `want` (sides, in order, each
- * "relayed" by that MTA of its domain) and a domain trace that starts at
- * the domain of side `origin` (where it was made).  Returns how many
+ * "relayed" by that MTA of its domain, in topology t) and a domain trace
+ * of the domains of the sides `dom` in order (exact: those and no more;
+ * else it starts with them), each element "relayed".  Returns how many
  * entries were checked. */
-static int assert_itrace(struct env *e, int i, const char *kind, const char *prefix, int origin, const int *want,
-                         unsigned nwant)
+static int check_traces(struct env *e, const struct topo *t, int i, const char *kind, const char *prefix,
+                        const int *dom, unsigned ndom, int exact, const int *want, unsigned nwant)
 {
     mta_spool_hdr *h;
     struct x400t_mta_body *body;
@@ -152,27 +173,44 @@ static int assert_itrace(struct env *e, int i, const char *kind, const char *pre
         unsigned nit = rep ? a.report.n_itrace : a.env.n_itrace;
         const x400_p1_trace *tr = rep ? a.report.trace : a.env.trace;
         unsigned ntr = rep ? a.report.n_trace : a.env.n_trace;
-        char seen[256] = "";
+        char seen[256] = "", seen_dom[256] = "";
         for (unsigned k = 0; k < nit; k++)
             snprintf(seen + strlen(seen), sizeof seen - strlen(seen), " %s/%s(%d)", it[k].mta, it[k].gdi.prmd,
                      it[k].routing_action);
+        for (unsigned k = 0; k < ntr; k++)
+            snprintf(seen_dom + strlen(seen_dom), sizeof seen_dom - strlen(seen_dom), " %s(%d)", tr[k].gdi.prmd,
+                     tr[k].routing_action);
         ck_assert_msg(nit == nwant, "%s: %s %s: internal trace%s, want %u elements", x400t_mta_side_name[i], kind,
                       cid, seen, nwant);
         for (unsigned k = 0; k < nit; k++) {
-            ck_assert_msg(!strcmp(it[k].mta, mta_name[want[k]]) && !strcmp(it[k].gdi.prmd, prmd[want[k]]) &&
+            ck_assert_msg(!strcmp(it[k].mta, mta_name[want[k]]) && !strcmp(it[k].gdi.prmd, t->prmd[want[k]]) &&
                               it[k].routing_action == X400_ROUTE_RELAYED,
                           "%s: %s %s: internal trace%s, element %u should be %s relayed", x400t_mta_side_name[i],
                           kind, cid, seen, k, mta_name[want[k]]);
             if (k) ck_assert_int_ge(it[k].arrival, it[k - 1].arrival);
         }
-        ck_assert_uint_ge(ntr, 1);
-        ck_assert_str_eq(tr[0].gdi.prmd, prmd[origin]);
+        ck_assert_msg(exact ? ntr == ndom : ntr >= ndom, "%s: %s %s: domain trace%s, want %s%u elements",
+                      x400t_mta_side_name[i], kind, cid, seen_dom, exact ? "" : "at least ", ndom);
+        for (unsigned k = 0; k < ndom; k++) {
+            ck_assert_msg(!strcmp(tr[k].gdi.prmd, t->prmd[dom[k]]) && tr[k].routing_action == X400_ROUTE_RELAYED,
+                          "%s: %s %s: domain trace%s, element %u should be %s relayed", x400t_mta_side_name[i],
+                          kind, cid, seen_dom, k, t->prmd[dom[k]]);
+            if (k) ck_assert_int_ge(tr[k].arrival, tr[k - 1].arrival);
+        }
         x400_p1_apdu_free(&a);
         checked++;
     }
     x400t_mta_bodies_free(body, n);
     free(h);
     return checked;
+}
+
+/* The chain of four domains: the internal trace `want` and a domain trace
+ * that starts at the domain of side `origin` (where it was made). */
+static int assert_itrace(struct env *e, int i, const char *kind, const char *prefix, int origin, const int *want,
+                         unsigned nwant)
+{
+    return check_traces(e, &chain4, i, kind, prefix, &origin, 1, 0, want, nwant);
 }
 
 /* Messages A -> B -> C -> D and their delivery reports back to A; a
@@ -279,6 +317,77 @@ START_TEST(ring_loop_non_delivered)
 }
 END_TEST
 
+/* Two management domains: A and B in PRMD ALPHA, C and D in CHARLIE, each
+ * peer's `domain` set.  Recipients:
+ *   P=CHARLIE;O=Dee   A -> B -> C -> D (local at D; C is local for O=Cee)
+ *   P=ALPHA           D -> C -> B -> A: the reports (local at A)
+ *   P=LOOP            A -> B -> C -> D -> A: out of ALPHA and back */
+static const char *const prmd2[4] = { "ALPHA", "ALPHA", "CHARLIE", "CHARLIE" };
+static const char *const routes2[4][4] = {
+    /* A */ { NULL, "route = C=XX;A=ADMD\n", NULL, "" },
+    /* B */ { "route = " OR("ALPHA") "\n", NULL, "route = " OR("CHARLIE") "\nroute = " OR("LOOP") "\n", NULL },
+    /* C */ { NULL, "route = " OR("ALPHA") "\n", NULL, "route = " OR("CHARLIE") ";O=Dee\nroute = " OR("LOOP") "\n" },
+    /* D */ { "route = " OR("LOOP") "\n", NULL, "route = " OR("ALPHA") "\n", NULL },
+};
+static const int peer_order2[4][3] = { { B, D, -1 }, { A, C, -1 }, { B, D, -1 }, { C, A, -1 } };
+static const struct topo two_domains = { prmd2, routes2, peer_order2, 1 };
+static const char *const locals2[4] = { NULL, "local = " OR("ALPHA") ";O=Bee\n", "local = " OR("CHARLIE") ";O=Cee\n",
+                                        "local = " OR("CHARLIE") ";O=Dee\n" };
+
+/* X.411 12.2.1.1.1.3 trace-information: one element per domain, added
+ * where the message enters it -- ALPHA at submission by A, CHARLIE by C,
+ * the first MTA of that domain it reached; D, in the same domain, adds
+ * none.  12.2.1.1.1.4 internal-trace-information documents the MTAs of
+ * one domain and is removed when the message leaves it: B's element does
+ * not reach CHARLIE, so D sees C's only.  The delivery reports come back
+ * the same way: D's domain (where it was made), then ALPHA on entry at
+ * B, and B's internal element only.  Before: no domain element was
+ * added on entry, and every MTA's internal element crossed the border. */
+START_TEST(two_domains_trace_on_entry_internal_trace_stays_home)
+{
+    struct env e;
+    static const int dom_ac[] = { A, C }, dom_da[] = { D, A }, via_c[] = { C }, via_b[] = { B };
+    topo_env(&e, &two_domains, locals2);
+    submit_at_a(&e, "--to '" OR("CHARLIE") ";O=Dee;S=Rcpt'", "dom", 3);
+    ck_assert_int_eq(wait_inbox(&e, D, "dom", 3, 20), 3);
+    ck_assert_int_eq(wait_reports(&e, A, "dom", "delivered", 3, 20), 3);
+    x400t_mta_assert_exactly_once(&e, D, "dom", 3);
+    ck_assert_int_eq(check_traces(&e, &two_domains, D, "message", "dom", dom_ac, 2, 1, via_c, 1), 3);
+    ck_assert_int_eq(check_traces(&e, &two_domains, A, "report", "dom", dom_da, 2, 1, via_b, 1), 3);
+    ck_assert_int_eq(reports(&e, A, "", "non-delivered"), 0);
+    for (int i = A; i <= D; i++) ck_assert_int_eq(x400t_mta_wait_stat(&e, i, "queue_len", 0, 5), 0);
+    for (int i = A; i <= D; i++) ck_assert_int_eq(x400t_mta_stop(&e, i, SIGTERM), 0);
+    x400t_mta_env_free(&e, 1);
+}
+END_TEST
+
+/* A message that leaves its domain and comes back (A -> B -> C -> D -> A,
+ * D's route for P=LOOP leading back into ALPHA) is non-delivered where it
+ * comes back, at A: its trace shows ALPHA, then CHARLIE after it
+ * (x400_p1_loop_check X400_P1_LOOP_DOMAIN; X.411 14.3.1.1), with
+ * unable-to-transfer / loop-detected, one report per message, nothing
+ * relayed twice.  Before: the trace said ALPHA only and A relayed it
+ * round again; B, finding its own internal element, ended it a hop later. */
+START_TEST(domain_loop_non_delivered_where_it_comes_back)
+{
+    struct env e;
+    char out[64];
+    topo_env(&e, &two_domains, locals2);
+    submit_at_a(&e, "--to '" OR("LOOP") ";S=Rcpt'", "dloop", 2);
+    snprintf(out, sizeof out, "non-delivered %d/%d", X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_LOOP_DETECTED);
+    ck_assert_int_eq(wait_reports(&e, A, "dloop", out, 2, 20), 2);
+    for (int i = A; i <= D; i++) ck_assert_int_eq(x400t_mta_wait_stat(&e, i, "queue_len", 0, 5), 0);
+    usleep(500000); /* a message still circulating would show in the counters */
+    ck_assert_int_eq(x400t_mta_wait_stat(&e, A, "ndr_generated", 2, 5), 2);
+    ck_assert_int_eq(x400t_mta_wait_stat(&e, B, "ndr_generated", 0, 5), 0);
+    for (int i = B; i <= D; i++) ck_assert_int_eq(x400t_mta_wait_stat(&e, i, "relayed", 2, 5), 2);
+    for (int i = A; i <= D; i++) ck_assert_int_eq(x400t_mta_inbox(&e, i, "dloop").total, 0);
+    ck_assert_int_eq(reports(&e, A, "dloop", ""), 2);
+    ck_assert_int_eq(x400t_mta_run("grep -q 'routing loop' '%s/a.log'", e.dir), 0);
+    x400t_mta_env_free(&e, 1);
+}
+END_TEST
+
 Suite *x400t_suite_mtarelay(void)
 {
     Suite *s = suite_create("mtarelay");
@@ -288,6 +397,8 @@ Suite *x400t_suite_mtarelay(void)
     tcase_add_test(tc, relayed_reports_carry_internal_trace);
     tcase_add_test(tc, route_back_non_delivered);
     tcase_add_test(tc, ring_loop_non_delivered);
+    tcase_add_test(tc, two_domains_trace_on_entry_internal_trace_stays_home);
+    tcase_add_test(tc, domain_loop_non_delivered_where_it_comes_back);
     suite_add_tcase(s, tc);
     return s;
 }

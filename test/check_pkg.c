@@ -9,7 +9,11 @@
  *     paths, also on a second run with another prefix;
  *   - the man pages render with groff -ww without a diagnostic;
  *   - the documentation names no missing file and nothing outside the
- *     repository (tools/doccheck.sh), and that check does fail on each. */
+ *     repository, and no #anchor that names no heading (tools/doccheck.sh),
+ *     and that check does fail on each;
+ *   - x400p1(3) names every function the installed headers declare, and
+ *     no x400_ name they do not (doccheck.sh api), and that check fails on
+ *     each. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +263,77 @@ START_TEST(doc_link_check_catches_each_kind)
 }
 END_TEST
 
+/* A Markdown link's #anchor must name a heading of its file, as GitHub
+ * names it (lower case, punctuation and the en dash dropped, spaces as -,
+ * a repeated heading with -1), or an <a name>; a heading inside a code
+ * block is none, and links to other files' lines are not anchors. */
+START_TEST(doc_anchor_check_catches_a_missing_heading)
+{
+    char dir[1024], *o;
+    mk_tmp(dir, sizeof dir);
+    write_file(dir, "README.md", "# Top\nSee [a](doc/g.md#the-exchange-server-4055-mtas-failures), "
+                                 "[b](doc/g.md#setup-1), [c](doc/g.md#not-a-heading), [d](#top), [e](#tpo), "
+                                 "[f](doc/g.md#kept), [g](include/x.h#L3).\n");
+    write_file(dir, "doc/g.md", "## The Exchange Server 4.0\342\200\2235.5 MTA's failures\n```sh\n# not a heading\n```\n"
+                                "## Setup\n## Setup\n<a name=\"kept\"></a>\n");
+    write_file(dir, "include/x.h", "/* x */\n");
+    ck_assert_int_eq(doccheck("links", dir, &o), 1);
+    ck_assert_msg(strstr(o, "README.md:2: doc/g.md#not-a-heading: no such heading"), "%s", o);
+    ck_assert_msg(strstr(o, "README.md:2: #tpo: no such heading"), "%s", o);
+    ck_assert_msg(!strstr(o, "4055") && !strstr(o, "setup-1") && !strstr(o, "#top") && !strstr(o, "#kept") &&
+                  !strstr(o, "x.h"), "false alarm:\n%s", o);
+    free(o);
+    write_file(dir, "README.md", "# Top\nSee [a](doc/g.md#setup) and [d](#top).\n");
+    ck_assert_int_eq(doccheck("links", dir, &o), 0);
+    ck_assert_str_eq(o, "");
+    free(o);
+    rm_tree(dir);
+}
+END_TEST
+
+START_TEST(api_reference_complete)
+{
+    char *o;
+    ck_assert_msg(doccheck("api", x400t_srcdir(), &o) == 0 && o[0] == 0, "x400p1(3) against the headers:\n%s", o);
+    free(o);
+}
+END_TEST
+
+/* A function declared (one-line and multi-line declarations, a return
+ * type with a pointer) but not named in x400p1(3), and a name the page
+ * gives that no header declares, are each reported; comments and function
+ * pointer types are not declarations; once fixed, the tree passes. */
+START_TEST(api_check_catches_each_kind)
+{
+    static const char hdr[] =
+        "/* x400_in_a_comment(void) is no declaration */\n"
+        "typedef struct x400_thing { int n; } x400_thing;\n"
+        "typedef int (*x400_thing_fn)(void *user);\n"
+        "int x400_thing_new(x400_thing **out);\n"
+        "const char *x400_thing_name(const x400_thing *t,\n"
+        "                            int which);\n"
+        "void x400_thing_free(x400_thing *t);\n";
+    char dir[1024], *o;
+    mk_tmp(dir, sizeof dir);
+    write_file(dir, "include/x400p1/thing.h", hdr);
+    write_file(dir, "man/x400p1.3", ".TH X 3\n.BR x400_thing_new (),\n.BR x400_thing_free ()\n"
+                                     "take an\n.B x400_thing\nand an\n.BR x400_thing_fn ;\n"
+                                     ".BR x400_thing_gone ()\nis named.\n");
+    ck_assert_int_eq(doccheck("api", dir, &o), 1);
+    ck_assert_msg(strstr(o, "man/x400p1.3: x400_thing_name (include/x400p1/thing.h) is not named"), "%s", o);
+    ck_assert_msg(strstr(o, "man/x400p1.3:8: x400_thing_gone is declared in no include/x400p1/*.h"), "%s", o);
+    ck_assert_msg(!strstr(o, "x400_in_a_comment") && !strstr(o, "x400_thing_new") && !strstr(o, "x400_thing_fn") &&
+                  !strstr(o, "x400_thing_free") && !strstr(o, "x400_thing "), "false alarm:\n%s", o);
+    free(o);
+    write_file(dir, "man/x400p1.3", ".TH X 3\n.BR x400_thing_new (),\n.BR x400_thing_name (),\n"
+                                     ".BR x400_thing_free ()\n");
+    ck_assert_int_eq(doccheck("api", dir, &o), 0);
+    ck_assert_str_eq(o, "");
+    free(o);
+    rm_tree(dir);
+}
+END_TEST
+
 Suite *x400t_suite_pkg(void)
 {
     Suite *s = suite_create("pkg");
@@ -272,6 +347,9 @@ Suite *x400t_suite_pkg(void)
     tcase_add_test(tc, man_check_catches_warnings);
     tcase_add_test(tc, doc_links_resolve);
     tcase_add_test(tc, doc_link_check_catches_each_kind);
+    tcase_add_test(tc, doc_anchor_check_catches_a_missing_heading);
+    tcase_add_test(tc, api_reference_complete);
+    tcase_add_test(tc, api_check_catches_each_kind);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -228,15 +228,16 @@ static int add_prefix(char list[][MTA_ROUTE_MAX], size_t *n, const char *v, char
     return 0;
 }
 
-/* "C=XX;A=ADMD;P=PRMD" (A#= / P#= for NumericString) into a GDI. */
-static int parse_gdi(const char *v, x400_gdi *gdi, char *msg, size_t mlen)
+/* "C=XX;A=ADMD;P=PRMD" (A#= / P#= for NumericString) into a GDI; `key`
+ * names the setting in the messages ("gdi", a peer's "domain"). */
+static int parse_gdi(const char *key, const char *v, x400_gdi *gdi, char *msg, size_t mlen)
 {
     x400_orname o, only;
     x400_gdi g;
     x400_diag d;
     memset(&d, 0, sizeof d);
     if (x400_orname_parse(v, strlen(v), &o, &d) != X400_OK)
-        return fail(msg, mlen, "bad gdi \"%s\": %s", v, d.text[0] ? d.text : "syntax");
+        return fail(msg, mlen, "bad %s \"%s\": %s", key, v, d.text[0] ? d.text : "syntax");
     x400_orname_init(&only);
     memcpy(only.country, o.country, sizeof only.country);
     memcpy(only.admd, o.admd, sizeof only.admd);
@@ -245,9 +246,9 @@ static int parse_gdi(const char *v, x400_gdi *gdi, char *msg, size_t mlen)
     memcpy(only.prmd, o.prmd, sizeof only.prmd);
     only.prmd_numeric = o.prmd_numeric;
     if (!x400_orname_equal(&o, &only))
-        return fail(msg, mlen, "bad gdi \"%s\": only C, A and P may be given", v);
+        return fail(msg, mlen, "bad %s \"%s\": only C, A and P may be given", key, v);
     if (!o.country[0] || !o.admd_present)
-        return fail(msg, mlen, "bad gdi \"%s\": C and A are required (A= with a space for none)", v);
+        return fail(msg, mlen, "bad %s \"%s\": C and A are required (A= with a space for none)", key, v);
     memset(&g, 0, sizeof g);
     memcpy(g.country, o.country, sizeof g.country);
     memcpy(g.admd, o.admd, sizeof g.admd);
@@ -255,7 +256,7 @@ static int parse_gdi(const char *v, x400_gdi *gdi, char *msg, size_t mlen)
     g.admd_numeric = o.admd_numeric;
     g.prmd_numeric = o.prmd_numeric;
     if (x400_gdi_validate(&g, &d) != X400_OK)
-        return fail(msg, mlen, "bad gdi \"%s\": %s", v, d.text[0] ? d.text : "invalid");
+        return fail(msg, mlen, "bad %s \"%s\": %s", key, v, d.text[0] ? d.text : "invalid");
     *gdi = g;
     return 0;
 }
@@ -446,7 +447,7 @@ static int set_mta_key(mta_config *cfg, const char *k, const char *v, char *msg,
         if (parse_password(v, cfg->password, &cfg->password_len, msg, mlen) < 0) return -1;
         sync_peer_defaults(cfg);
     } else if (!strcmp(k, "gdi")) {
-        return parse_gdi(v, &cfg->gdi, msg, mlen);
+        return parse_gdi("gdi", v, &cfg->gdi, msg, mlen);
     } else if (!strcmp(k, "node")) {
         size_t n = strlen(v);
         if (n < 1 || n > X400_MTSID_NODE_MAX)
@@ -657,11 +658,18 @@ static int pk_route(mta_peer_config *p, const char *v, char *msg, size_t mlen)
     return add_prefix(p->routes, &p->nroutes, v, msg, mlen);
 }
 
+/* the peer's management domain: a peer of another domain gets no internal
+ * trace (X.411 12.2.1.1.1.4: it documents the MTAs of one domain) */
+static int pk_domain(mta_peer_config *p, const char *v, char *msg, size_t mlen)
+{
+    return parse_gdi("domain", v, &p->domain, msg, mlen);
+}
+
 static const struct { const char *key; peer_key_fn set; } peer_keys[] = {
     { "their-password", pk_their_password }, { "our-name", pk_our_name },
     { "our-password", pk_our_password }, { "address", pk_address }, { "port", pk_port },
     { "transfer-timeout", pk_transfer_timeout }, { "expedited", pk_expedited },
-    { "max-apdu-size", pk_max_apdu_size }, { "route", pk_route },
+    { "max-apdu-size", pk_max_apdu_size }, { "route", pk_route }, { "domain", pk_domain },
 };
 
 static int set_peer_key(mta_peer_config *p, const char *k, const char *v, char *msg, size_t mlen)
@@ -1112,6 +1120,10 @@ static const char sample_peers[] =
     "# local prefixes, then the peers in file order).\n"
     "route = C=XX;A=ADMD;P=BRAVO\n"
     "route = C=YY\n"
+    "# Its management domain (GDI) when it is not this MTA's: messages\n"
+    "# entering this domain from it get this domain's trace element, and\n"
+    "# what goes to it leaves the internal trace behind.\n"
+    "domain = C=XX;A=ADMD;P=BRAVO\n"
     "\n"
     "[peer MTA-C]\n"
     "their-password = hex:00ff10\n"

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -693,6 +694,13 @@ static int cmd_run(int argc, char **argv)
     struct run_args ra = { argc, argv };
     char err[512];
     int rc = 1;
+    /* A SIGHUP (systemctl reload, a log rotation) that comes while the MTA
+     * is still starting -- replaying its journal, loading its received set
+     * -- would end it (the default action) before mta_run_reloadable
+     * installs its handler: ignored until then (a file changed or a log
+     * rotated in that window is taken up at the next SIGHUP).  SIGTERM and
+     * SIGINT keep their default action: a stop. */
+    signal(SIGHUP, SIG_IGN);
     if (!cfg || load(cfg, argc, argv, 2, NULL) < 0) goto out;
     if (mta_config_check(cfg, err, sizeof err) < 0) {
         fprintf(stderr, "x400mta run: %s\n", err);

@@ -592,6 +592,60 @@ static void own_itrace(const mta *m, x400_p1_itrace *it)
     it->routing_action = X400_ROUTE_RELAYED;
 }
 
+/* 1 when two GDIs name the same management domain (the library's
+ * comparison of MTSIdentifier GDIs). */
+static int same_domain(const x400_gdi *a, const x400_gdi *b)
+{
+    x400_mtsid x, y;
+    memset(&x, 0, sizeof x);
+    memset(&y, 0, sizeof y);
+    x.gdi = *a;
+    y.gdi = *b;
+    return x400_mtsid_equal(&x, &y);
+}
+
+/* Trace-information (X.411 12.2.1.1.1.3, TraceInformationElement): each
+ * management domain a message, probe or report passes through documents
+ * itself once, on entry.  An APDU from a peer whose last element names
+ * another domain has just entered this MTA's: the element of this domain
+ * is appended {GDI, arrival now, relayed}.  The other MTAs of the domain
+ * find their own domain last and add none; the originating domain's
+ * element is the one made at submission (build_submission) or with the
+ * report (x400_p1_report_build).  X400_OK, X400_ERR_LIMIT (the trace
+ * holds ub-transfers elements already: it went round, the caller treats
+ * it as a loop), X400_ERR_NOMEM. */
+static int domain_entry_trace(const mta *m, x400_p1_apdu *a)
+{
+    int rep = a->kind == X400_P1_REPORT;
+    const x400_p1_trace *tr = rep ? a->report.trace : a->env.trace;
+    unsigned n = rep ? a->report.n_trace : a->env.n_trace;
+    x400_p1_trace t;
+    if (n && same_domain(&tr[n - 1].gdi, &m->cfg->gdi)) return 0;
+    x400_p1_trace_init(&t);
+    t.gdi = m->cfg->gdi;
+    t.arrival = (int64_t)(wall_ms() / 1000);
+    t.routing_action = X400_ROUTE_RELAYED;
+    return x400_p1_trace_append(a, &t);
+}
+
+/* Queue a relayed APDU (or a submitted message) for peer p.  Into another
+ * management domain (the peer's `domain`) it goes without internal trace:
+ * X.411 12.2.1.1.1.4 internal-trace-information documents the MTAs of one
+ * domain and is removed when the APDU leaves it (so is it in PP and RFC
+ * 1138's mapping); the domain's passage stays in trace-information.  The
+ * APDU itself keeps its elements for the other copies. */
+static int stage_relayed(mta *m, x400_p1_apdu *a, int p, const char *why)
+{
+    const mta_peer_config *pc = &m->cfg->peers[p];
+    unsigned *n = a->kind == X400_P1_REPORT ? &a->report.n_itrace : &a->env.n_itrace;
+    unsigned keep = *n;
+    int rv;
+    if (pc->domain.country[0] && !same_domain(&pc->domain, &m->cfg->gdi)) *n = 0;
+    rv = stage_out(m, a, p, why);
+    *n = keep;
+    return rv;
+}
+
 /* A message (or probe) accepted from a peer or by submission: deliver the
  * local recipients, relay the others per peer, non-deliver the unroutable
  * ones and those above their next hop's transfer bound (one report to the
@@ -609,6 +663,12 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
     if (n > MTA_SPOOL_RECIP_MAX) n = MTA_SPOOL_RECIP_MAX;
     if (x400_p1_loop_check(a, &m->cfg->gdi, m->cfg->name) > 0)
         return non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_LOOP_DETECTED, "routing loop");
+    /* after the loop check, which reads the trace as it came; the inbox
+     * keeps the octets as received */
+    if (from_peer >= 0 && (rv = domain_entry_trace(m, a)) < 0)
+        return rv == X400_ERR_LIMIT ? non_deliver(m, a, X400_NDR_UNABLE_TO_TRANSFER, X400_NDD_LOOP_DETECTED,
+                                                  "routing loop (trace full)")
+                                    : -1;
     if (!(fs = calloc(1, sizeof *fs))) return -1;
     for (i = 0; i < n; i++) {
         const mta_peer_config *pc = NULL;
@@ -670,7 +730,7 @@ static int route_message(mta *m, x400_p1_apdu *a, const uint8_t *raw, size_t raw
                 goto fail;
             a->env.recip = sub;
             a->env.n_recip = k;
-            rv = stage_out(m, a, p, from_peer >= 0 ? "relayed" : "submitted");
+            rv = stage_relayed(m, a, p, from_peer >= 0 ? "relayed" : "submitted");
             a->env.recip = keep;
             a->env.n_recip = keepn;
             if (rv < 0) goto fail;
@@ -1383,28 +1443,32 @@ static int check_bind(void *user, const x400_p1_bind *arg, int *bind_error, x400
     return X400_ERR_REFUSED;
 }
 
-/* The transfer failed because RTSE could not recover the lost connection
- * within its recovery timeout (X.228: the peer never answered the
- * recovery): the negative RT-TRANSFER confirm comes while the link still
- * looks bound, but the association is what failed, not the APDU -- like a
- * refused open, never counted toward max-transfer-retries.  (The transfer
- * timer's timeout, a live peer that does not confirm, is LOCAL.) */
-static int recovery_timed_out(const x400_diag *why)
+/* The transfer was not confirmed within its transfer time (X.228 RTSE
+ * transfer time; RTSE aborts with RTAB temporaryProblem, diag RTSE/LOCAL/
+ * timeout): a live peer that takes the APDU and never confirms it.  The
+ * link has ended by then (SEND_FAILED comes after x400_p1_link_is_bound
+ * says 0 whenever the association went with the transfer), but this one is
+ * the APDU's failure and counts toward max-transfer-retries -- else a peer
+ * that never confirms one APDU would be sent it again at once for ever.
+ * A recovery that timed out (RTSE/PROVIDER/timeout: the peer never
+ * answered the recovery) and every abort or cut are the association's
+ * failure: again on the next association at once, nothing counted. */
+static int transfer_time_expired(const x400_diag *why)
 {
-    return why && why->layer == X400_LAYER_RTSE && why->source == X400_SOURCE_PROVIDER &&
+    return why && why->layer == X400_LAYER_RTSE && why->source == X400_SOURCE_LOCAL &&
            why->code == X400_ERR_TIMEOUT;
 }
 
 static void give_back(mta *m, conn *c, qmsg *q, const x400_diag *why)
 {
     const mta_peer_config *pc = &m->cfg->peers[q->peer];
-    int link_up = transfer_failed_on_live_link(c) && !recovery_timed_out(why);
+    int link_up = transfer_failed_on_live_link(c) || transfer_time_expired(why);
     q->on = NULL;
     if (c->inflight) c->inflight--;
     q_set_state(m, q, Q_WAIT);
     q->attempts++;
     if (link_up) {
-        /* the association is fine: this APDU failed (transfer retries) */
+        /* this APDU failed, not its association (transfer retries) */
         q->msg_failures++;
         q->next_try = mono_ms() + (uint64_t)pc->transfer_interval_s * 1000u;
     } else {
@@ -1436,11 +1500,12 @@ static int on_received(mta *m, conn *c, const x400_p1_link_event *ev)
             if (stage_inbox(m, &a, ev->raw, ev->raw_len, from) < 0) goto fail;
         } else if (pc && (int)(pc - m->cfg->peers) != c->peer) {
             x400_p1_itrace it;
-            if (x400_p1_loop_check(&a, &m->cfg->gdi, m->cfg->name) > 0) {
+            if (x400_p1_loop_check(&a, &m->cfg->gdi, m->cfg->name) > 0 ||
+                (r = domain_entry_trace(m, &a)) == X400_ERR_LIMIT) {
                 /* no report on a report (X.411 14.4.1): dropped, said once */
                 LOG(m, SVC, X400_LOG_WARNING, "report %s: routing loop (it passed this MTA before): dropped", id);
-            } else if ((own_itrace(m, &it), x400_p1_itrace_append(&a, &it) < 0) ||
-                       stage_out(m, &a, (int)(pc - m->cfg->peers), "relayed report") < 0) {
+            } else if (r < 0 || (own_itrace(m, &it), x400_p1_itrace_append(&a, &it) < 0) ||
+                       stage_relayed(m, &a, (int)(pc - m->cfg->peers), "relayed report") < 0) {
                 goto fail;
             }
         } else {

@@ -89,6 +89,10 @@ typedef struct mta_peer_config {
      * the recipient with the same value (case-insensitive). */
     char routes[MTA_MAX_ROUTES][MTA_ROUTE_MAX];
     size_t nroutes;
+    /* "domain": the peer's management domain (GDI); country "" (the
+     * default): this MTA's own.  A peer of another domain is sent no
+     * internal trace (X.411 12.2.1.1.1.4). */
+    x400_gdi domain;
 } mta_peer_config;
 
 enum { MTA_EXT_DEFAULT = 0, MTA_EXT_1988 = 1, MTA_EXT_1992 = 2 };

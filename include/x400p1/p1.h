@@ -521,7 +521,7 @@ int x400_p1_bind_encode(const x400_p1_bind *b, x400_mode mode,
 /* Decode a bind value.  NORMAL: the ROS tag says which PDU (`expect` may be
  * -1 for any, else it must match).  X410: `expect` is required (the RTSE
  * APDU that carried it tells).  Strong and protected credentials are
- * decoded (kept as views into buf); x400_p1_bind_verify() refuses them.
+ * decoded (kept as views into buf); x400_p1_cred_check_default() refuses them.
  * X400_OK; X400_ERR_PARSE (reason R_SYNTAX/R_VALUE/R_APDU/...);
  * X400_ERR_LIMIT (nesting, size); X400_ERR_INVALID_ARG. */
 int x400_p1_bind_decode(const uint8_t *buf, size_t len, x400_mode mode,

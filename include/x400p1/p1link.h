@@ -56,7 +56,17 @@ typedef enum x400_p1_link_event_type {
                                       (apdu, diag); acknowledged, not delivered */
     X400_P1_LINK_EV_SENT,          /* a queued APDU was confirmed (tag) */
     X400_P1_LINK_EV_SEND_FAILED,   /* a queued APDU could not be transferred
-                                      (tag, diag); it is the caller's again */
+                                      (tag, diag); it is the caller's again.
+                                      When the association went with it
+                                      (aborted by either side or the
+                                      provider, a recovery refused or timed
+                                      out) the link has ended first:
+                                      x400_p1_link_is_bound() says 0 in the
+                                      callback, and ABORTED follows the
+                                      SEND_FAILED of every queued APDU -- send
+                                      it again on a new association at once.
+                                      Still bound: the APDU failed on an
+                                      association that goes on. */
     X400_P1_LINK_EV_RELEASED,      /* orderly close completed */
     X400_P1_LINK_EV_ABORTED,       /* aborted (diag) */
     X400_P1_LINK_EV_NEED_ASSOC,    /* recovery: attach (and connect) a new
@@ -293,6 +303,16 @@ int x400_p1_link_restore(x400_p1_link *l, const uint8_t *rec, size_t rec_len,
 /* Orderly close (RT-CLOSE, then release) once the queue is empty. */
 int x400_p1_link_close(x400_p1_link *l);
 
+/* Abort at once: RT-U-ABORT (X.228 9.10, an RTAB in A-ABORT).  The peer's
+ * link ends with ABORTED (source peer) and, a user abort not being a lost
+ * connection, tries no RTSE recovery.  A transfer in progress is lost: its
+ * APDU comes back as SEND_FAILED, like everything still queued, and this
+ * link ends with ABORTED (source local, X400_ERR_ABORTED).  RT-CLOSE being
+ * the association-initiator's alone (X.228 9.3), this is how a responder
+ * ends an association, e.g. an idle one (x400_p1_link_is_idle) when its
+ * program stops.  X400_OK; X400_ERR_STATE once the link has ended. */
+int x400_p1_link_abort(x400_p1_link *l);
+
 /* Timers (transfer timeouts, recovery).  The library reads no clock:
  * `now_ms` is the current time in milliseconds on a clock of the caller's
  * choice that never goes backwards (CLOCK_MONOTONIC, say); deadlines are
@@ -368,6 +388,9 @@ int x400_p1_link_want_write(const x400_p1_link *l);
 int x400_p1_link_want_close(const x400_p1_link *l);
 
 int x400_p1_link_is_bound(const x400_p1_link *l);
+/* 1 when the link is bound and nothing is in progress on it: no APDU
+ * queued or in transfer either way, no confirmation deferred. */
+int x400_p1_link_is_idle(const x400_p1_link *l);
 /* 1 while RTSE recovers a lost connection (initiator: reconnecting;
  * responder: waiting for the peer); queued APDUs wait meanwhile. */
 int x400_p1_link_is_recovering(const x400_p1_link *l);
