@@ -1014,6 +1014,35 @@ END_TEST
 
 /* SIGHUP: the configuration is read again (a broken file is refused, the
  * MTA keeps running with the old one), the log reopened (rotation). */
+/* A stopping MTA ends the idle associations its peers opened with
+ * RT-U-ABORT: it stops at once (it waited 3 s for a release that only the
+ * peer may ask, then cut them), and the peer tries no RTSE recovery
+ * against it (it did, every few seconds, until its recovery timeout). */
+START_TEST(stop_aborts_idle_associations_peers_opened)
+{
+    struct env e;
+    double t0, took;
+    env_init(&e);
+    write_conf(&e, 0, NULL, 1, NULL);
+    write_conf(&e, 1, NULL, 1, NULL);
+    start(&e, 0);
+    start(&e, 1);
+    submit(&e, 0, "st", 1, 300, 0);
+    ck_assert_int_eq(wait_for(&e, 1, "st", 1, -1, 30), 1);
+    ck_assert_int_eq(wait_stat(&e, 1, "assoc_open", 1, 10), 1);   /* A's, inbound at B, idle */
+    t0 = now_s();
+    ck_assert_int_eq(stop(&e, 1, SIGTERM), 0);
+    took = now_s() - t0;
+    ck_assert_msg(took < 2.0, "B took %.2f s to stop", took);
+    usleep(3000000); /* a recovering link tries again within 2 s */
+    ck_assert_int_eq(stat_of(&e, 0, "recoveries"), 0);
+    ck_assert_int_eq(wait_stat(&e, 0, "assoc_open", 0, 5), 0);
+    ck_assert_int_eq(run("grep -q 'shutting down, aborted (RT-U-ABORT' %s/%s.log", e.dir, side_name[1]), 0);
+    ck_assert_int_eq(stop(&e, 0, SIGTERM), 0);
+    env_free(&e, 1);
+}
+END_TEST
+
 START_TEST(sighup_reloads_config_and_reopens_log)
 {
     struct env e;
@@ -2138,6 +2167,7 @@ Suite *x400t_suite_mta(void)
     tcase_add_test(tc, submit_refuses_what_does_not_fit);
     tcase_add_test(tc, operator_command_line);
     tcase_add_test(tc, sighup_reloads_config_and_reopens_log);
+    tcase_add_test(tc, stop_aborts_idle_associations_peers_opened);
     tcase_add_test(tc, queue_control_by_mtsid);
     tcase_add_test(tc, full_disk_receiver_resumes_by_itself);
     tcase_add_test(tc, slow_commit_loop_goes_on);

@@ -2,7 +2,9 @@
  * run as a process (the sanitized build):
  *   - a SIGHUP (systemctl reload, the logrotate snippet) that arrives while
  *     `run` is still starting does not end it; once started, SIGHUP re-reads
- *     the configuration as before, and SIGTERM stops it with status 0. */
+ *     the configuration as before, and SIGTERM stops it with status 0;
+ *   - a SIGTERM during the start is handled once it is over: an orderly
+ *     stop, status 0. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -100,12 +102,47 @@ START_TEST(sighup_while_starting_is_harmless)
 }
 END_TEST
 
+/* SIGHUP and SIGTERM during the start wait for it: the MTA starts, re-reads
+ * its configuration, then stops in order with status 0 (SIGTERM used to
+ * end a starting MTA the hard way: killed by signal 15). */
+START_TEST(stop_signal_while_starting_waits_for_the_start)
+{
+    struct env e;
+    char why[64];
+    int st = 0;
+    pid_t got;
+    x400t_mta_env_dir(&e, 1);
+    fclose(x400t_mta_conf_open(&e, 0, "MTA-A", "pa", "ALPHA"));
+    /* the test hook holds the start 1.5 s once the spool is open (locked) */
+    setenv("X400MTA_TEST_START_DELAY_MS", "1500", 1);
+    x400t_mta_start(&e, 0);
+    unsetenv("X400MTA_TEST_START_DELAY_MS");
+    for (int k = 0; k < 600 && lock_pid(&e) != (long)e.pid[0]; k++) usleep(20000);
+    ck_assert_int_eq(lock_pid(&e), (long)e.pid[0]);
+    ck_assert(!log_has(&e, "MTA MTA-A started", 0));
+    ck_assert_int_eq(kill(e.pid[0], SIGHUP), 0);
+    ck_assert_int_eq(kill(e.pid[0], SIGTERM), 0);
+    usleep(300000);
+    got = waitpid(e.pid[0], &st, WNOHANG);
+    ck_assert_msg(got == 0, "x400mta run, still starting, ended by a signal: %s", status_text(st, why, sizeof why));
+    ck_assert_int_eq(waitpid(e.pid[0], &st, 0), e.pid[0]);
+    e.pid[0] = 0;
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", status_text(st, why, sizeof why));
+    ck_assert(log_has(&e, "MTA MTA-A started", 1));
+    ck_assert(log_has(&e, "SIGHUP: configuration re-read", 1));
+    ck_assert(log_has(&e, "signal 15: releasing associations and stopping", 1));
+    ck_assert(log_has(&e, "MTA MTA-A stopped", 1));
+    x400t_mta_env_free(&e, 1);
+}
+END_TEST
+
 Suite *x400t_suite_mtacli(void)
 {
     Suite *s = suite_create("mtacli");
     TCase *tc = tcase_create("mtacli");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, sighup_while_starting_is_harmless);
+    tcase_add_test(tc, stop_signal_while_starting_waits_for_the_start);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -694,13 +694,14 @@ static int cmd_run(int argc, char **argv)
     struct run_args ra = { argc, argv };
     char err[512];
     int rc = 1;
-    /* A SIGHUP (systemctl reload, a log rotation) that comes while the MTA
-     * is still starting -- replaying its journal, loading its received set
-     * -- would end it (the default action) before mta_run_reloadable
-     * installs its handler: ignored until then (a file changed or a log
-     * rotated in that window is taken up at the next SIGHUP).  SIGTERM and
-     * SIGINT keep their default action: a stop. */
-    signal(SIGHUP, SIG_IGN);
+    /* A signal that comes while the MTA is still starting -- replaying its
+     * journal, loading its received set -- waits for the start: SIGHUP
+     * (systemctl reload, a log rotation) would end it by its default
+     * action, SIGTERM and SIGINT would stop it the hard way.  Blocked here,
+     * they are delivered once mta_run_reloadable has its handlers (a stop
+     * then is an orderly one); the threads the spool starts meanwhile keep
+     * them blocked, so they go to the thread that runs the loop. */
+    mta_block_stop_signals(1);
     if (!cfg || load(cfg, argc, argv, 2, NULL) < 0) goto out;
     if (mta_config_check(cfg, err, sizeof err) < 0) {
         fprintf(stderr, "x400mta run: %s\n", err);

@@ -30,6 +30,7 @@
 #include <malloc.h>
 #endif
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -107,6 +108,7 @@ typedef struct conn {
     uint64_t restored_until;    /* its record's expiry (mono ms) */
     size_t restored_octets;
     int closing_for_suspend;    /* suspend(): ended by it, its handle to close */
+    int stop_abort;             /* aborted by a stopping MTA (RT-U-ABORT): no warning */
     uint64_t idle_since, close_deadline;
     uint64_t waiting_since;     /* inbound: waiting for the peer to recover it */
     size_t inflight;
@@ -214,6 +216,16 @@ struct mta {
 
 static volatile sig_atomic_t got_signal, got_hup;
 static void on_signal(int sig) { got_signal = sig; }
+
+void mta_block_stop_signals(int block)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
 static void on_hup(int sig) { got_hup = sig; }
 
 /* A start-up failure: logged, and on stderr as well when the log is a file
@@ -995,6 +1007,8 @@ static uint64_t deadline_of(const mta *m, const conn *c, uint64_t now)
     if (c->closing) t = min_u64(t, c->close_deadline + 1);
     else if (c->outbound && c->bound)
         t = min_u64(t, m->stopping ? now : c->idle_since + (uint64_t)pc->lifetime_s * 1000u + 1);
+    else if (m->stopping && c->bound) /* inbound: aborted once idle */
+        t = now;
     return t;
 }
 
@@ -1717,6 +1731,10 @@ static int on_link(void *user, x400_p1_link *l, const x400_p1_link_event *ev)
             if (ev->diag) LOG(m, IFC, X400_LOG_INFO, "assoc #%u: not opened: %s", c->id, ev->diag->text);
             break;
         }
+        if (c->stop_abort) { /* ours, stopping: logged where it was made */
+            if (!c->have_h) c->dead = 1;
+            break; /* else dead once the driver has sent the abort and closed (on_closed) */
+        }
         m->st.aborts++;
         if (!c->unbound) mta_log_diag(&m->lg, X400_LOG_WARNING, "association aborted", ev->diag);
         else if (garbage_allowed(m, c->src)) { /* garbage before any bind */
@@ -1877,6 +1895,7 @@ static void on_closed(void *user, x400_driver *d, x400_lpi_handle h, x400_assoc 
             unbound_remove(m, c);
             c->dead = 1;
         }
+        if (c->stop_abort) c->dead = 1; /* its RT-U-ABORT sent */
         c->have_h = 0;
     }
     if (c && !c->freed) { /* its link may wait for recovery now: route_recovery must find it */
@@ -2038,7 +2057,8 @@ static void manage_peers(mta *m, uint64_t now)
 }
 
 /* One association whose deadline came (run_timers): its link ticked, the
- * recovery grace, the release answer, the idle release. */
+ * recovery grace, the release answer, the idle release (and, stopping,
+ * the idle abort). */
 static void manage_conn(mta *m, conn *c, uint64_t now)
 {
     const mta_peer_config *pc;
@@ -2099,6 +2119,17 @@ static void manage_conn(mta *m, conn *c, uint64_t now)
             c->closing = 1;
             c->close_deadline = now + (uint64_t)pc->disconnect_s * 1000u;
         }
+    }
+    /* ... so a stopping MTA ends those its peers opened, once nothing is
+     * under way on them, with RT-U-ABORT: cut instead, they would send
+     * their peer into RTSE recovery against an MTA that has gone.  One
+     * carrying a transfer is cut at the end of the stop instead, and its
+     * peer resumes it from the last checkpoint when this MTA is back. */
+    if (!c->outbound && m->stopping && !c->inflight && x400_p1_link_is_idle(c->link)) {
+        LOG(m, IFC, X400_LOG_INFO, "assoc #%u with %s: shutting down, aborted (RT-U-ABORT; the peer opened it)",
+            c->id, pc->name);
+        c->stop_abort = 1;
+        (void)x400_p1_link_abort(c->link);
     }
 }
 
@@ -2942,6 +2973,15 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     raise_fd_limit(m);
     set_peer_table(m);
     load_queue(m); /* the durable queue, as left by the last run */
+#ifdef X400MTA_TEST_HOOKS
+    {   /* test hook (check_mtacli): a start this many ms longer, as with a
+         * long journal to replay -- signals that come meanwhile wait */
+        const char *v = getenv("X400MTA_TEST_START_DELAY_MS");
+        unsigned long ms = v && *v ? strtoul(v, NULL, 10) : 0;
+        struct timespec ts = { (time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L };
+        while (ms && nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+#endif
     x400_driver_config_init(&dc);
     dc.max_conns = cfg->lim.max_connections;
     dc.max_inbound = cfg->lim.max_connections - cfg->lim.reserved_outbound;
@@ -2967,6 +3007,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    mta_block_stop_signals(0); /* those that came during the start: handled now */
     LOG(m, SVC, X400_LOG_NOTICE, "MTA %s started (spool %s, %zu peers, received-MTSID set %zu)", cfg->name,
         cfg->spool, cfg->npeers, x400_p1_idset_count(m->seen));
     m->last_checkpoint = mono_ms();

@@ -629,5 +629,10 @@ typedef int (*mta_reload_fn)(void *user, mta_config *out, char *err, size_t errl
 /* mta_run, with SIGHUP re-reading the configuration through `reload`
  * (NULL: SIGHUP only reopens the log). */
 int mta_run_reloadable(const mta_config *cfg, mta_reload_fn reload, void *user);
+/* Block (1) or unblock (0) SIGHUP, SIGTERM and SIGINT in the calling
+ * thread (and the threads it starts after).  `run` blocks them before the
+ * start; mta_run_reloadable unblocks them once its handlers are in place,
+ * so what came during the start is handled then. */
+void mta_block_stop_signals(int block);
 
 #endif
