@@ -1015,9 +1015,10 @@ END_TEST
 /* SIGHUP: the configuration is read again (a broken file is refused, the
  * MTA keeps running with the old one), the log reopened (rotation). */
 /* A stopping MTA ends the idle associations its peers opened with
- * RT-U-ABORT: it stops at once (it waited 3 s for a release that only the
- * peer may ask, then cut them), and the peer tries no RTSE recovery
- * against it (it did, every few seconds, until its recovery timeout). */
+ * RT-U-ABORT after a 1 s grace for the peer's own release: it stops in
+ * about 1 s (it waited 3 s for a release that only the peer may ask, then
+ * cut them), and the peer tries no RTSE recovery against it (it did,
+ * every few seconds, until its recovery timeout). */
 START_TEST(stop_aborts_idle_associations_peers_opened)
 {
     struct env e;

@@ -46,6 +46,9 @@
 #define PICKUP_BATCH 512        /* submissions taken per loop turn */
 #define CHECKPOINT_BYTES (64u << 20)
 #define CHECKPOINT_MS 5000
+/* stopping: how long a peer may take to release an idle association it
+ * opened before this MTA aborts it */
+#define PEER_RELEASE_GRACE_MS 1000
 #define SNAPSHOT_MS 250
 #define GUARD_EXPIRE_MS 10000
 #define HOUSEKEEP_MS 20         /* per-peer work (opening, retries) at most this often */
@@ -194,6 +197,7 @@ struct mta {
     uint64_t start_ms, last_checkpoint, last_snapshot, last_pickup;
     stats st;
     int stopping;
+    uint64_t stop_since;  /* when the stop began (mono ms) */
     int suspended;      /* the spool failed (full disk, I/O error): nothing is
                            accepted until it is reopened (try_resume) */
     uint64_t next_resume;
@@ -1007,8 +1011,8 @@ static uint64_t deadline_of(const mta *m, const conn *c, uint64_t now)
     if (c->closing) t = min_u64(t, c->close_deadline + 1);
     else if (c->outbound && c->bound)
         t = min_u64(t, m->stopping ? now : c->idle_since + (uint64_t)pc->lifetime_s * 1000u + 1);
-    else if (m->stopping && c->bound) /* inbound: aborted once idle */
-        t = now;
+    else if (m->stopping && c->bound) /* inbound: aborted once idle, after the grace */
+        t = min_u64(t, m->stop_since + PEER_RELEASE_GRACE_MS);
     return t;
 }
 
@@ -2121,11 +2125,13 @@ static void manage_conn(mta *m, conn *c, uint64_t now)
         }
     }
     /* ... so a stopping MTA ends those its peers opened, once nothing is
-     * under way on them, with RT-U-ABORT: cut instead, they would send
+     * under way on them, with RT-U-ABORT, after a grace in which a peer
+     * stopping too releases them itself: cut instead, they would send
      * their peer into RTSE recovery against an MTA that has gone.  One
      * carrying a transfer is cut at the end of the stop instead, and its
      * peer resumes it from the last checkpoint when this MTA is back. */
-    if (!c->outbound && m->stopping && !c->inflight && x400_p1_link_is_idle(c->link)) {
+    if (!c->outbound && m->stopping && now >= m->stop_since + PEER_RELEASE_GRACE_MS && !c->inflight &&
+        x400_p1_link_is_idle(c->link)) {
         LOG(m, IFC, X400_LOG_INFO, "assoc #%u with %s: shutting down, aborted (RT-U-ABORT; the peer opened it)",
             c->id, pc->name);
         c->stop_abort = 1;
@@ -3023,6 +3029,7 @@ int mta_run_reloadable(const mta_config *cfg_in, mta_reload_fn reload_fn, void *
         if (got_signal && !m->stopping) {
             LOG(m, SVC, X400_LOG_NOTICE, "signal %d: releasing associations and stopping", (int)got_signal);
             m->stopping = 1;
+            m->stop_since = now;
             stop_at = now + 3000;
             for (conn *c = m->conns; c; c = c->next) touch(m, c); /* outbound ones: released now */
         }
