@@ -1771,6 +1771,36 @@ START_TEST(checkpoint_async_crash_in_rotation)
 }
 END_TEST
 
+
+/* The SIGKILL children's turn of the pipelined cycle, as the manager runs
+ * it: a durable batch reported to the parent (the count staged when it was
+ * handed over), the next batch handed over when the committer is free, a
+ * finished checkpoint collected and, when `start_checkpoint` and nothing is
+ * staged, the next one started with the received set as it is.  0, or the
+ * child's exit status. */
+static int pipelined_turn(mta_spool *s, x400_p1_idset *seen, int report_fd, unsigned k, uint32_t *inflight_upto,
+                          uint8_t **blob, size_t *blen, int start_checkpoint)
+{
+    char err[512];
+    int r = mta_spool_commit_poll(s, 0, err, sizeof err);
+    if (r < 0) return 7;
+    if (r == 1 && write(report_fd, inflight_upto, sizeof *inflight_upto) != (ssize_t)sizeof *inflight_upto) return 8;
+    if (!mta_spool_writer_busy(s) && !mta_spool_commit_inflight(s)) {
+        if (mta_spool_commit_async(s, err, sizeof err) < 0) return 9;
+        *inflight_upto = k;
+    }
+    r = mta_spool_checkpoint_poll(s, 0, err, sizeof err);
+    if (r < 0) return 10;
+    if (r == 1) {
+        free(*blob);
+        *blob = NULL;
+    }
+    if (start_checkpoint && !mta_spool_checkpoint_inflight(s) && mta_spool_staged(s) == 0) {
+        if (x400_p1_idset_save(seen, blob, blen) != X400_OK) return 11;
+        if (mta_spool_checkpoint_async(s, *blob, *blen, err, sizeof err) != 0) return 12;
+    }
+    return 0;
+}
 /* SIGKILL at random points of the pipelined cycle with checkpoints off
  * the loop started whenever none is in flight and nothing is staged
  * (their syncfs slowed to 40 ms, the fdatasync to 3 ms, so that kills
@@ -1811,24 +1841,8 @@ START_TEST(sigkill_async_checkpoint)
                 } else {
                     usleep(1000);
                 }
-                int r = mta_spool_commit_poll(s, 0, err, sizeof err);
-                if (r < 0) _exit(7);
-                if (r == 1 && write(pfd[1], &inflight_upto, sizeof inflight_upto) != (ssize_t)sizeof inflight_upto)
-                    _exit(8);
-                if (!mta_spool_writer_busy(s) && !mta_spool_commit_inflight(s)) {
-                    if (mta_spool_commit_async(s, err, sizeof err) < 0) _exit(9);
-                    inflight_upto = k;
-                }
-                r = mta_spool_checkpoint_poll(s, 0, err, sizeof err);
-                if (r < 0) _exit(10);
-                if (r == 1) {
-                    free(blob);
-                    blob = NULL;
-                }
-                if (!mta_spool_checkpoint_inflight(s) && mta_spool_staged(s) == 0) {
-                    if (x400_p1_idset_save(seen, &blob, &blen) != X400_OK) _exit(11);
-                    if (mta_spool_checkpoint_async(s, blob, blen, err, sizeof err) != 0) _exit(12);
-                }
+                int rc = pipelined_turn(s, seen, pfd[1], k, &inflight_upto, &blob, &blen, 1);
+                if (rc) _exit(rc);
             }
         }
         uint32_t confirmed = kill_at_random(pid, pfd, total);
@@ -1968,24 +1982,8 @@ START_TEST(sigkill_large_write_once)
                 } else {
                     usleep(1000);
                 }
-                int r = mta_spool_commit_poll(s, 0, err, sizeof err);
-                if (r < 0) _exit(7);
-                if (r == 1 && write(pfd[1], &inflight_upto, sizeof inflight_upto) != (ssize_t)sizeof inflight_upto)
-                    _exit(8);
-                if (!mta_spool_writer_busy(s) && !mta_spool_commit_inflight(s)) {
-                    if (mta_spool_commit_async(s, err, sizeof err) < 0) _exit(9);
-                    inflight_upto = k;
-                }
-                r = mta_spool_checkpoint_poll(s, 0, err, sizeof err);
-                if (r < 0) _exit(10);
-                if (r == 1) {
-                    free(blob);
-                    blob = NULL;
-                }
-                if (!mta_spool_checkpoint_inflight(s) && mta_spool_staged(s) == 0 && k % 30 == 0) {
-                    if (x400_p1_idset_save(seen, &blob, &blen) != X400_OK) _exit(11);
-                    if (mta_spool_checkpoint_async(s, blob, blen, err, sizeof err) != 0) _exit(12);
-                }
+                int rc = pipelined_turn(s, seen, pfd[1], k, &inflight_upto, &blob, &blen, k % 30 == 0);
+                if (rc) _exit(rc);
             }
         }
         uint32_t confirmed = kill_at_random(pid, pfd, total);
