@@ -1237,6 +1237,18 @@ START_TEST(full_disk_receiver_resumes_by_itself)
 }
 END_TEST
 
+
+/* A and B started, B with the test hook `hook` (a slow disk: 4 s more per
+ * fdatasync or checkpoint), both up. */
+static void start_with_slow_b(struct env *e, const char *hook)
+{
+    ck_assert_int_eq(setenv(hook, "4000", 1), 0);
+    start(e, 1);
+    ck_assert_int_eq(unsetenv(hook), 0);
+    start(e, 0);
+    ck_assert_int_eq(wait_stat(e, 1, "conn_objects", 0, 10), 0);
+    ck_assert_int_eq(wait_stat(e, 0, "conn_objects", 0, 10), 0);
+}
 /* The receiver's journal commit is slow (every fdatasync 4 s longer, the
  * spool's test hook): its loop goes on meanwhile -- a stats snapshot that
  * counts the message received while nothing is durable yet, written long
@@ -1251,12 +1263,7 @@ START_TEST(slow_commit_loop_goes_on)
     double t0, seen_at = -1;
     long v[3] = { 0, 0, 0 };
     env_init(&e);
-    ck_assert_int_eq(setenv("X400MTA_TEST_SYNC_DELAY_MS", "4000", 1), 0);
-    start(&e, 1);
-    ck_assert_int_eq(unsetenv("X400MTA_TEST_SYNC_DELAY_MS"), 0);
-    start(&e, 0);
-    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
-    ck_assert_int_eq(wait_stat(&e, 0, "conn_objects", 0, 10), 0);
+    start_with_slow_b(&e, "X400MTA_TEST_SYNC_DELAY_MS");
     t0 = now_s();
     submit(&e, 0, "sc", 1, 3000, 0);
     while (now_s() < t0 + 3.5) {
@@ -1290,12 +1297,7 @@ START_TEST(checkpoint_beside_the_loop)
 {
     struct env e;
     env_init(&e);
-    ck_assert_int_eq(setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "4000", 1), 0);
-    start(&e, 1);
-    ck_assert_int_eq(unsetenv("X400MTA_TEST_CHECKPOINT_DELAY_MS"), 0);
-    start(&e, 0);
-    ck_assert_int_eq(wait_stat(&e, 1, "conn_objects", 0, 10), 0);
-    ck_assert_int_eq(wait_stat(&e, 0, "conn_objects", 0, 10), 0);
+    start_with_slow_b(&e, "X400MTA_TEST_CHECKPOINT_DELAY_MS");
     submit(&e, 0, "first", 1, 3000, 0);
     ck_assert(wait_for(&e, 1, "first", 1, -1, 30));
     /* the journal holds it: a checkpoint starts within 5 s */
