@@ -189,6 +189,7 @@ static void srclog_expire(x400_driver *d, double now)
 
 /* An info or debug line about the peer `addr` ("host:port" or
  * "[v6]:port"; keyed without the port), within the per-source limit. */
+X400I_PRINTF(4, 5)
 static void info_log(x400_driver *d, x400_log_level level, const char *addr, const char *fmt, ...)
 {
     char key[sizeof d->srclog->addr], line[256];
