@@ -1319,6 +1319,34 @@ static uint32_t kill_at_random(pid_t pid, int pfd[2], unsigned total)
     return confirmed;
 }
 
+
+/* fork(): in the child, the spool at `dir` opened as the MTA opens it (a
+ * received set of 65,536), with the test hooks X400MTA_TEST_SYNC_DELAY_MS
+ * and X400MTA_TEST_CHECKPOINT_DELAY_MS set to sync_ms and ckpt_ms first
+ * (NULL: not set): returns 0 there with *s and *seen (a child that
+ * cannot get so far exits 1-3).  In the parent: the child's pid.  pfd
+ * (NULL: none): a pipe made first for the child's reports, its read end
+ * closed in the child. */
+static pid_t spool_child(const char *dir, int *pfd, const char *sync_ms, const char *ckpt_ms, mta_spool **s,
+                         x400_p1_idset **seen)
+{
+    char err[512];
+    pid_t pid;
+    if (pfd) ck_assert_int_eq(pipe(pfd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid) return pid;
+    *s = NULL;
+    *seen = NULL;
+    if (pfd) close(pfd[0]);
+    if ((sync_ms && setenv("X400MTA_TEST_SYNC_DELAY_MS", sync_ms, 1) != 0) ||
+        (ckpt_ms && setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", ckpt_ms, 1) != 0))
+        _exit(1);
+    if (x400_p1_idset_new(seen, 1u << 16, NULL) != X400_OK) _exit(2);
+    if (mta_spool_open(s, dir, 1, *seen, err, sizeof err) != 0) _exit(3);
+    return 0;
+}
+
 /* SIGKILL at random points of the MTA's commit cycle (commit_durable, the
  * confirmation, apply_async on the writer thread, now and then a
  * checkpoint): everything confirmed is there after the reopen, whole. */
@@ -1330,15 +1358,12 @@ START_TEST(sigkill_async_apply)
     srand(12345);
     for (unsigned round = 0; round < 8; round++) {
         int pfd[2];
-        ck_assert_int_eq(pipe(pfd), 0);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
+        x400_p1_idset *child_seen;
+        mta_spool *child_s;
+        pid_t pid = spool_child(dir, pfd, NULL, NULL, &child_s, &child_seen);
         if (pid == 0) {
-            x400_p1_idset *seen = NULL;
-            mta_spool *s = NULL;
-            close(pfd[0]);
-            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
-            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+            x400_p1_idset *seen = child_seen;
+            mta_spool *s = child_s;
             for (unsigned k = total;; k++) {
                 int rc = stage_numbered(s, seen, k);
                 if (rc) _exit(rc);
@@ -1552,17 +1577,13 @@ START_TEST(sigkill_async_commit)
     srand(4242);
     for (unsigned round = 0; round < 8; round++) {
         int pfd[2];
-        ck_assert_int_eq(pipe(pfd), 0);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
+        x400_p1_idset *child_seen;
+        mta_spool *child_s;
+        pid_t pid = spool_child(dir, pfd, "3", NULL, &child_s, &child_seen);
         if (pid == 0) {
-            x400_p1_idset *seen = NULL;
-            mta_spool *s = NULL;
+            x400_p1_idset *seen = child_seen;
+            mta_spool *s = child_s;
             uint32_t inflight_upto = 0;
-            close(pfd[0]);
-            if (setenv("X400MTA_TEST_SYNC_DELAY_MS", "3", 1) != 0) _exit(1);
-            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
-            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
             for (unsigned k = total;; k++) {
                 int rc = stage_numbered(s, seen, k);
                 if (rc) _exit(rc);
@@ -1701,16 +1722,14 @@ START_TEST(checkpoint_async_crash_in_rotation)
     size_t len, last;
     tdir(dir);
     pathf(opath, sizeof opath, dir, NULL, "journal-old");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    x400_p1_idset *child_seen;
+    mta_spool *child_s;
+    pid_t pid = spool_child(dir, NULL, NULL, "5000", &child_s, &child_seen);
     if (pid == 0) {
-        x400_p1_idset *seen = NULL;
-        mta_spool *s = NULL;
+        x400_p1_idset *seen = child_seen;
+        mta_spool *s = child_s;
         uint8_t *blob;
         size_t blen;
-        if (setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "5000", 1) != 0) _exit(1);
-        if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
-        if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
         for (unsigned k = 0; k < 3; k++) {
             if (stage_numbered(s, seen, k) != 0) _exit(4);
             if (mta_spool_commit_async(s, err, sizeof err) != 2) _exit(5);
@@ -1810,27 +1829,22 @@ static int pipelined_turn(mta_spool *s, x400_p1_idset *seen, int report_fd, unsi
  * no "journal-old" left; and some kills did find one. */
 START_TEST(sigkill_async_checkpoint)
 {
-    char dir[512], err[512], opath[700];
+    char dir[512], opath[700];
     unsigned total = 0, found_old = 0;
     tdir(dir);
     pathf(opath, sizeof opath, dir, NULL, "journal-old");
     srand(777);
     for (unsigned round = 0; round < 8; round++) {
         int pfd[2];
-        ck_assert_int_eq(pipe(pfd), 0);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
+        x400_p1_idset *child_seen;
+        mta_spool *child_s;
+        pid_t pid = spool_child(dir, pfd, "3", "40", &child_s, &child_seen);
         if (pid == 0) {
-            x400_p1_idset *seen = NULL;
-            mta_spool *s = NULL;
+            x400_p1_idset *seen = child_seen;
+            mta_spool *s = child_s;
             uint8_t *blob = NULL;
             size_t blen;
             uint32_t inflight_upto = 0;
-            close(pfd[0]);
-            if (setenv("X400MTA_TEST_SYNC_DELAY_MS", "3", 1) != 0) _exit(1);
-            if (setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "40", 1) != 0) _exit(1);
-            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
-            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
             /* at most 300 messages a round (the parent's set holds 4096:
              * nothing here blocks the loop, which stages very fast) */
             for (unsigned k = total;;) {
@@ -1944,25 +1958,22 @@ END_TEST
  * batches; no temporary file is left after the reopen. */
 START_TEST(sigkill_large_write_once)
 {
-    char dir[512], err[512];
+    char dir[512];
     unsigned total = 0;
     tdir(dir);
     srand(99);
     for (unsigned round = 0; round < 8; round++) {
         int pfd[2];
-        ck_assert_int_eq(pipe(pfd), 0);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
+        x400_p1_idset *child_seen;
+        mta_spool *child_s;
+        pid_t pid = spool_child(dir, pfd, NULL, "20", &child_s, &child_seen);
         if (pid == 0) {
-            x400_p1_idset *seen = NULL;
-            mta_spool *s = NULL;
+            x400_p1_idset *seen = child_seen;
+            mta_spool *s = child_s;
             uint8_t *blob = NULL, *b = malloc(BIG + 1000);
             size_t blen;
             uint32_t inflight_upto = 0;
-            close(pfd[0]);
-            if (!b || setenv("X400MTA_TEST_CHECKPOINT_DELAY_MS", "20", 1) != 0) _exit(1);
-            if (x400_p1_idset_new(&seen, 1u << 16, NULL) != X400_OK) _exit(2);
-            if (mta_spool_open(&s, dir, 1, seen, err, sizeof err) != 0) _exit(3);
+            if (!b) _exit(1);
             for (unsigned k = total;;) {
                 if (k < total + 200) {
                     char name[32], t[X400_MTSID_TEXT_MAX];
