@@ -1011,8 +1011,12 @@ static uint64_t deadline_of(const mta *m, const conn *c, uint64_t now)
     if (c->closing) t = min_u64(t, c->close_deadline + 1);
     else if (c->outbound && c->bound)
         t = min_u64(t, m->stopping ? now : c->idle_since + (uint64_t)pc->lifetime_s * 1000u + 1);
-    else if (m->stopping && c->bound) /* inbound: aborted once idle, after the grace */
-        t = min_u64(t, m->stop_since + PEER_RELEASE_GRACE_MS);
+    else if (m->stopping && c->bound) { /* inbound: aborted once idle, after the grace */
+        uint64_t at = m->stop_since + PEER_RELEASE_GRACE_MS;
+        if (at <= now && (c->inflight || !x400_p1_link_is_idle(c->link)))
+            at = now + BUSY_RECHECK_MS; /* busy: looked at again, not in every turn */
+        t = min_u64(t, at);
+    }
     return t;
 }
 
